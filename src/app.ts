@@ -1,0 +1,80 @@
+import Koa from 'koa'
+import type { Container } from './container.ts'
+import { deriveKey } from './crypto/envelope.ts'
+import { requestContext } from './http/middleware/request.ts'
+import { errorHandler } from './http/middleware/errors.ts'
+import { securityHeaders } from './http/middleware/security-headers.ts'
+import { healthRouter } from './http/health.ts'
+import { assetsRouter } from './http/assets.ts'
+import { interactionRouter } from './oidc/interactions/router.ts'
+import { authzRouter } from './http/authz.ts'
+import { httpMetrics } from './metrics/http.ts'
+import { metricsRouter } from './metrics/routes.ts'
+import { auditRouter } from './audit/routes.ts'
+import { reportDeps } from './audit/report-deps.ts'
+import { apiKeyRouter } from './apikeys/routes.ts'
+import { accountRouter } from './http/account/routes.ts'
+
+export interface AppOptions {
+  isShuttingDown?: () => boolean
+}
+
+/**
+ * The whole HTTP surface as a Koa app: our routers first, then everything else goes to
+ * oidc-provider (discovery, authorization, token, ...). Never listens; see server.ts.
+ */
+export function buildApp(c: Container, opts: AppOptions = {}) {
+  const app = new Koa({ proxy: c.config.TRUST_PROXY })
+  const routers = [
+    healthRouter({ checks: c.readiness, isShuttingDown: opts.isShuttingDown ?? (() => false) }),
+    assetsRouter(),
+    interactionRouter({
+      provider: c.provider,
+      users: c.users,
+      audit: c.audit,
+      csrfKey: deriveKey(c.masterKey.ring.keys.get(c.masterKey.ring.currentId)!, 'csrf'),
+      passwordMinLength: c.config.PASSWORD_MIN_LENGTH,
+      login: c.login,
+      clientIp: c.clientIp,
+    }),
+    accountRouter({
+      users: c.users,
+      audit: c.audit,
+      login: c.login,
+      clientIp: c.clientIp,
+      csrfKey: deriveKey(c.masterKey.ring.keys.get(c.masterKey.ring.currentId)!, 'csrf'),
+      passwordMinLength: c.config.PASSWORD_MIN_LENGTH,
+      publicUrl: c.config.PUBLIC_URL,
+    }),
+    authzRouter({ publicUrl: c.config.PUBLIC_URL, bearerSchemes: c.bearerSchemes, stores: c.authz.stores, decide: c.authz.decide }),
+    metricsRouter(c.metrics, c.bearerSchemes),
+    auditRouter({
+      bearerSchemes: c.bearerSchemes,
+      chain: c.auditChain,
+      record: (e) => c.audit.record(e),
+      report: reportDeps(c),
+    }),
+    apiKeyRouter({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp }),
+  ]
+
+  app.use(requestContext(c.logger))
+  app.use(httpMetrics(c.metrics))
+  app.use(securityHeaders({ https: c.config.PUBLIC_URL.startsWith('https:') }))
+  app.use(errorHandler(c.logger))
+  for (const r of routers) {
+    app.use(r.routes())
+    app.use(r.allowedMethods())
+  }
+  // oidc-provider is itself a Koa app; hand it the raw request. Looked up per request so a
+  // key rotation can swap in a rebuilt provider without a restart.
+  const handlers = new WeakMap<object, ReturnType<Koa['callback']>>()
+  app.use(async (ctx) => {
+    if (ctx.headerSent || ctx.body !== undefined) return
+    const provider = c.provider()
+    let handle = handlers.get(provider)
+    if (!handle) handlers.set(provider, (handle = provider.callback()))
+    ctx.respond = false
+    await handle(ctx.req, ctx.res)
+  })
+  return app
+}

@@ -1,0 +1,88 @@
+import { z } from 'zod'
+import type { RequestShape } from './model-info.ts'
+
+/**
+ * OpenID AuthZEN Authorization API 1.0 request shapes (§5-§7) and the mapping of a request onto
+ * a Casbin store's request tuple.
+ */
+const properties = z.record(z.string(), z.unknown())
+export const subject = z.object({ type: z.string().min(1), id: z.string().min(1), properties: properties.optional() })
+export const resource = z.object({ type: z.string().min(1), id: z.string().min(1), properties: properties.optional() })
+export const action = z.object({ name: z.string().min(1), properties: properties.optional() })
+export const context = properties
+
+export const evaluationRequest = z.object({ subject, action, resource, context: context.optional() })
+export type EvaluationRequest = z.infer<typeof evaluationRequest>
+
+// §7: top-level subject/action/resource/context are defaults for each entry.
+const partial = z.object({ subject: subject.optional(), action: action.optional(), resource: resource.optional(), context: context.optional() })
+export const evaluationsRequest = partial.extend({
+  evaluations: z.array(partial).max(10_000, 'at most 10000 evaluations per request').optional(),
+  options: z.object({
+    evaluations_semantic: z.enum(['execute_all', 'deny_on_first_deny', 'permit_on_first_permit']).default('execute_all'),
+  }).catchall(z.unknown()).optional(),
+})
+export type EvaluationsRequest = z.infer<typeof evaluationsRequest>
+
+/** Fills one batch entry from the defaults; a missing part after that is a 400 naming the entry. */
+export function mergeDefaults(req: EvaluationsRequest, i: number): EvaluationRequest | string {
+  const e = req.evaluations?.[i] ?? {}
+  const merged = {
+    subject: e.subject ?? req.subject,
+    action: e.action ?? req.action,
+    resource: e.resource ?? req.resource,
+    context: e.context ?? req.context,
+  }
+  for (const k of ['subject', 'action', 'resource'] as const) {
+    if (!merged[k]) return `evaluations[${i}] has no ${k} and the request gives no default`
+  }
+  return merged as EvaluationRequest
+}
+
+type Part = 'subject' | 'resource' | 'action' | 'context'
+
+/** The object a matcher sees for an ABAC token: properties flattened, plus id/type/name. */
+function asObject(req: EvaluationRequest, part: Part): Record<string, unknown> {
+  if (part === 'context') return req.context ?? {}
+  if (part === 'action') return { ...req.action.properties, name: req.action.name }
+  const p = req[part]
+  return { ...p.properties, id: p.id, type: p.type }
+}
+
+function byPath(req: EvaluationRequest, path: string): unknown {
+  const [head, ...rest] = path.split('.') as [Part, ...string[]]
+  if (!rest.length) return asObject(req, head)
+  let v: unknown = req[head]
+  for (const key of rest) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined
+  return v
+}
+
+/** Default path per conventional Casbin token name. */
+function defaultPath(token: string, isObject: boolean): string[] {
+  const t = token.toLowerCase()
+  if (['sub', 'subject', 'user'].includes(t)) return [isObject ? 'subject' : 'subject.id']
+  if (['obj', 'object', 'res', 'resource'].includes(t)) return [isObject ? 'resource' : 'resource.id']
+  if (['act', 'action'].includes(t)) return [isObject ? 'action' : 'action.name']
+  if (['dom', 'domain', 'tenant'].includes(t)) return [`context.${token}`, 'context.domain', 'resource.properties.domain', 'subject.properties.domain']
+  return [`context.${token}`, `resource.properties.${token}`, `subject.properties.${token}`]
+}
+
+/**
+ * The store's request tuple for an AuthZEN request: the store's `authzen_request` paths when
+ * set, else the conventional mapping (sub <- subject.id, obj <- resource.id, act <- action.name,
+ * dom <- context.domain; whole objects for tokens whose attributes the matcher reads).
+ */
+export function toTuple(req: EvaluationRequest, shape: RequestShape, explicit?: string[]): unknown[] | string {
+  if (explicit) {
+    if (explicit.length !== shape.tokens.length) return `the store maps ${explicit.length} AuthZEN paths onto a request of ${shape.tokens.length} elements`
+    return explicit.map((p) => byPath(req, p) ?? '')
+  }
+  const tuple: unknown[] = []
+  for (const token of shape.tokens) {
+    const paths = defaultPath(token, shape.objectTokens.includes(token))
+    const value = paths.map((p) => byPath(req, p)).find((v) => v !== undefined)
+    if (value === undefined) return `the request gives no value for "${token}" (expected ${paths[0]})`
+    tuple.push(value)
+  }
+  return tuple
+}

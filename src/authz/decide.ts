@@ -1,0 +1,51 @@
+import { badRequest, notFound } from '../errors.ts'
+import type { PolicyRegistry, LoadedStore } from './registry.ts'
+import { toTuple, type EvaluationRequest } from './authzen.ts'
+
+export interface DecisionObserver {
+  (store: string, allowed: boolean, seconds: number): void
+}
+
+/**
+ * The check path: an in-memory store lookup and the engine. No database, no await.
+ * Engine errors on hostile input (e.g. a request of the wrong arity) become 400s.
+ */
+export function decider(registry: PolicyRegistry, observe?: DecisionObserver) {
+  function storeOf(name: string): LoadedStore {
+    const s = registry.get(name)
+    if (!s) throw notFound(`no policy store ${name}`)
+    return s
+  }
+
+  function run(s: LoadedStore, tuple: unknown[]) {
+    if (tuple.length !== s.shape.tokens.length) {
+      throw badRequest('invalid_request', `store ${s.name} takes requests of ${s.shape.tokens.length} elements (${s.shape.tokens.join(', ')}), got ${tuple.length}`)
+    }
+    const started = performance.now()
+    let d
+    try {
+      d = s.engine.check(tuple)
+    } catch (err) {
+      throw badRequest('invalid_request', `the request cannot be evaluated by store ${s.name}: ${(err as Error).message}`)
+    }
+    observe?.(s.name, d.allowed, (performance.now() - started) / 1000)
+    return d
+  }
+
+  return {
+    storeOf,
+    check(store: string, tuple: unknown[]) {
+      const s = storeOf(store)
+      const d = run(s, tuple)
+      return { allowed: d.allowed, version: s.version, matched: d.matched }
+    },
+    /** AuthZEN evaluation against one store; the mapping problem, if any, is a 400. */
+    evaluate(s: LoadedStore, req: EvaluationRequest) {
+      const tuple = toTuple(req, s.shape, s.options.authzen_request)
+      if (typeof tuple === 'string') throw badRequest('invalid_request', tuple)
+      const d = run(s, tuple)
+      return { decision: d.allowed, context: { store: s.name, version: s.version } }
+    },
+  }
+}
+export type Decider = ReturnType<typeof decider>

@@ -1,0 +1,27 @@
+import type { PolicyLine } from './policy-csv.ts'
+import type { StoreOptions } from './options.ts'
+
+/** What the store layer needs from the Casbin engine (src/authz/engine): nothing more. */
+export interface PolicyInput {
+  modelText: string
+  lines: PolicyLine[]
+  options: StoreOptions
+}
+
+export interface Decision {
+  allowed: boolean
+  /** the policy line that decided, when there is one */
+  matched: string[]
+}
+
+export interface DecisionEngine {
+  check(request: unknown[]): Decision
+  implicitPermissions(subject: string, domain?: string): Promise<string[][]>
+  usersForRole(role: string, domain?: string): Promise<string[]>
+}
+
+export interface EnginePort {
+  /** every problem with a model + policy + options; empty when it can be committed */
+  validate(input: PolicyInput): Promise<string[]>
+  build(input: PolicyInput): Promise<DecisionEngine>
+}

@@ -1,0 +1,114 @@
+import path from 'node:path'
+import { z } from 'zod'
+import { ConfigError } from '../errors.ts'
+import { parseCidr } from '../http/client-ip.ts'
+import { parseAdminWindow } from '../audit/admin-window.ts'
+
+/**
+ * Every environment variable portcullis reads, validated once at start and frozen.
+ * `.env.example` documents each one; keep the two in step.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes')
+const seconds = (def: number) => z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').positive('must be positive').default(def)
+
+const isCidr = (c: string) => {
+  try {
+    parseCidr(c)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535, 'must be a port number (0-65535)').default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: z.url({ message: 'must be an absolute http(s) URL' }).refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://').optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .refine((u) => u.startsWith('file:') || /^postgres(ql)?:\/\//.test(u), 'must start with file: (SQLite) or postgresql://')
+    .optional(),
+  REDIS_URL: z.string().refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://').optional(),
+  REDIS_PREFIX: z.string().default('portcullis:'),
+  PORTCULLIS_MASTER_KEY: z.string().optional(),
+  PORTCULLIS_ADMIN_EMAIL: z.email({ message: 'must be an email address' }).optional(),
+  PORTCULLIS_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(128).optional(),
+  PORTCULLIS_IMPORT: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: bool.default(false),
+  ACCESS_TOKEN_TTL: seconds(3600),
+  ID_TOKEN_TTL: seconds(3600),
+  REFRESH_TOKEN_TTL: seconds(14 * 24 * 3600),
+  AUTHORIZATION_CODE_TTL: seconds(60),
+  SESSION_TTL: seconds(14 * 24 * 3600),
+  INTERACTION_TTL: seconds(3600),
+  DEVICE_CODE_TTL: seconds(600),
+  KEYS_REFRESH_INTERVAL: seconds(30),
+  PASSWORD_MIN_LENGTH: z.coerce.number({ message: 'must be a number' }).int().min(8, 'must be at least 8 (NIST SP 800-63B)').max(64, 'must be at most 64').default(12),
+  // Strong login (issue 3): brute-force lockout and sign-in session timeouts.
+  LOGIN_MAX_FAILURES: z.coerce.number({ message: 'must be a number' }).int().min(1, 'must be at least 1').max(100, 'must be at most 100').default(5),
+  LOGIN_LOCKOUT_SECONDS: seconds(900),
+  LOGIN_IP_MAX_FAILURES: z.coerce.number({ message: 'must be a number' }).int().min(1, 'must be at least 1').default(100),
+  LOGIN_FAILURE_DELAY_MS: z.coerce.number({ message: 'must be a number of milliseconds' }).int().min(0).max(5000, 'must be at most 5000').default(250),
+  SESSION_IDLE_TIMEOUT: seconds(1800),
+  SHUTDOWN_TIMEOUT: seconds(10),
+  // Audit log, monitoring and metrics (issue 6)
+  AUDIT_CHECKPOINT_INTERVAL: seconds(600),
+  AUDIT_RETENTION_DAYS: z.coerce.number({ message: 'must be a number of days' }).int('must be a whole number of days').positive('must be positive').default(365),
+  AUDIT_WEBHOOK_URL: z.url({ message: 'must be an absolute http(s) URL' }).refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://').optional(),
+  AUDIT_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  AUDIT_ADMIN_WINDOW: z.string().superRefine((v, ctx) => {
+    const w = parseAdminWindow(v)
+    if (typeof w === 'string') ctx.addIssue({ code: 'custom', message: w })
+  }).optional(),
+  METRICS_LISTEN: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9464').optional(),
+  API_KEY_EXPIRY_WARNING_DAYS: z.coerce.number({ message: 'must be a number of days' }).int().positive('must be positive').default(14),
+  // API keys (issue 5). TRUSTED_PROXIES: comma-separated CIDRs of our own proxies, whose
+  // X-Forwarded-For is believed for client IPs (src/http/client-ip.ts).
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((list) => list.every(isCidr), 'must be a comma-separated list of IP addresses or CIDRs'),
+  APIKEY_SIGNATURE_MAX_SKEW: seconds(300),
+  APIKEY_ROTATION_GRACE: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(0).max(7 * 86400, 'must be at most 604800 (7 days)').default(86400),
+})
+
+type Raw = z.infer<typeof schema>
+export interface Config extends Omit<Raw, 'PUBLIC_URL' | 'DATABASE_URL'> {
+  PUBLIC_URL: string
+  DATABASE_URL: string
+  /** SQLite file with generated secrets in DATA_DIR: the zero-setup mode. */
+  embedded: boolean
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  // Empty strings count as unset: `FOO=` in a .env file should mean "use the default".
+  const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = schema.safeParse(input)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}${showValue(i.path[0], input)}`)
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
+  }
+  const raw = parsed.data
+  const dataDir = path.resolve(raw.DATA_DIR)
+  const databaseUrl = raw.DATABASE_URL ?? `file:${path.join(dataDir, 'portcullis.db')}`
+  const publicUrl = (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT || 3000}`).replace(/\/+$/, '')
+  return Object.freeze({
+    ...raw,
+    DATA_DIR: dataDir,
+    PUBLIC_URL: publicUrl,
+    DATABASE_URL: databaseUrl,
+    embedded: databaseUrl.startsWith('file:'),
+  })
+}
+
+function showValue(key: PropertyKey | undefined, input: Record<string, unknown>) {
+  if (typeof key !== 'string' || /KEY|PASSWORD|SECRET|URL/.test(key)) return '' // never echo secrets
+  const v = input[key]
+  return v === undefined ? '' : ` (got ${JSON.stringify(v)})`
+}

@@ -1,0 +1,278 @@
+import type Provider from 'oidc-provider'
+import { Redis } from 'ioredis'
+import type { Config } from './config/env.ts'
+import { createLogger, type Logger } from './logger.ts'
+import { createDb, pingDb, type Db } from './db/client.ts'
+import { settingQueries } from './db/settings.ts'
+import { loadMasterKey } from './crypto/master-key.ts'
+import { deriveKey, type Keyring } from './crypto/envelope.ts'
+import { userQueries } from './identity/queries.ts'
+import { userService } from './identity/users.ts'
+import { auditQueries } from './audit/queries.ts'
+import { auditLog } from './audit/log.ts'
+import { payloadQueries } from './oidc/queries/payloads.ts'
+import { clientQueries } from './oidc/queries/clients.ts'
+import { resourceQueries } from './oidc/queries/resources.ts'
+import { keyQueries } from './oidc/queries/keys.ts'
+import { keyStore } from './oidc/keys.ts'
+import { clientService } from './oidc/clients.ts'
+import { clientAdapter, modelRouter, prismaAdapter, redisAdapter } from './oidc/adapters.ts'
+import { buildProvider, OIDC_SCOPES } from './oidc/provider.ts'
+import { API_SCOPE_NAMES, apiIndicator } from './oidc/api-resource.ts'
+import { apiTokenVerifier } from './oidc/api-tokens.ts'
+import type { BearerScheme } from './http/middleware/authn.ts'
+import { policyQueries } from './authz/queries.ts'
+import { policyStores } from './authz/stores.ts'
+import { policyRegistry } from './authz/registry.ts'
+import { decider } from './authz/decide.ts'
+import { casbinPort } from './authz/casbin-port.ts'
+import { isPostgres } from './db/client.ts'
+import { createMetrics } from './metrics/registry.ts'
+import { auditChain } from './audit/service.ts'
+import { auditMetrics } from './audit/observe-metrics.ts'
+import { securityMonitor } from './audit/detectors.ts'
+import { parseAdminWindow, type AdminWindow } from './audit/admin-window.ts'
+import { complianceProviders } from './audit/report.ts'
+import { eventJson } from './audit/export.ts'
+import { apiKeyQueries } from './apikeys/queries.ts'
+import { ownerDirectory } from './apikeys/owners.ts'
+import { apiKeyService } from './apikeys/service.ts'
+import { apiKeyBearerScheme } from './apikeys/scheme.ts'
+import { clientIpResolver } from './http/client-ip.ts'
+import { strongLogin } from './identity/strong-login.ts'
+import { endOidcSession } from './oidc/login-policy.ts'
+
+/**
+ * The composition root: config -> database -> queries -> services -> provider, as one plain
+ * typed object. Nothing here listens on a port (see server.ts) or applies migrations (see
+ * main.ts), so tests build a container on a test database and use `buildApp` directly.
+ */
+export async function createContainer(config: Readonly<Config>, opts: { logger?: Logger } = {}) {
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL)
+  const master = loadMasterKey({ value: config.PORTCULLIS_MASTER_KEY, embedded: config.embedded, dataDir: config.DATA_DIR })
+  const db: Db = await createDb(config.DATABASE_URL)
+  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: true }) : undefined
+  redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'))
+
+  const queries = {
+    users: userQueries(db),
+    audit: auditQueries(db, { postgres: isPostgres(config.DATABASE_URL) }),
+    payloads: payloadQueries(db),
+    clients: clientQueries(db),
+    resources: resourceQueries(db),
+    keys: keyQueries(db),
+    settings: settingQueries(db),
+    policies: policyQueries(db),
+    apikeys: apiKeyQueries(db),
+  }
+  const users = userService(queries.users)
+  // Metrics registry (c.metrics): features increment their counters; see metrics/registry.ts.
+  const metrics = createMetrics()
+  // Audit: records are batched and hash-chained; with a webhook, each one also goes to the outbox.
+  const audit = auditLog(queries.audit, logger, {
+    outbox: config.AUDIT_WEBHOOK_URL ? (r) => JSON.stringify(eventJson(r)) : undefined,
+    onFailure: () => metrics.auditWriteFailures.inc(),
+  })
+  auditMetrics(audit, queries.audit, metrics)
+  // Strong login (issue 3): factors, recovery codes, sign-in sessions, lockout. Its hooks go
+  // into the provider (login checks); ending an oidc-provider session needs the provider.
+  const login = strongLogin({ db, config, ring: master.ring, settings: queries.settings, audit, redis, endOidcSession: (uid) => endOidcSession(current(), uid) })
+  const keys = keyStore(queries.keys, master.ring)
+  const auditChainInstance = auditChain({ queries: queries.audit, log: audit, keys, config, logger, metrics })
+  // Security detectors observe audit events as they are recorded (c.monitor.apiKeyRejected is the API-key hook).
+  const monitor = securityMonitor({
+    audit, queries: queries.audit, logger, onAlert: (kind) => metrics.alerts.inc({ kind }),
+    settings: config.AUDIT_ADMIN_WINDOW ? { adminWindow: parseAdminWindow(config.AUDIT_ADMIN_WINDOW) as AdminWindow } : {},
+  })
+  // Compliance report providers other features plug in (MFA factors, API keys, policy changes).
+  const compliance = complianceProviders()
+  metrics.gaugeSource(metrics.signingKeyAge, async () => {
+    metrics.signingKeyAge.reset()
+    for (const k of (await keys.list()).filter((k) => k.status === 'active')) {
+      metrics.signingKeyAge.set({ alg: k.alg, kid: k.kid }, (Date.now() - (k.activatedAt ?? k.createdAt).getTime()) / 1000)
+    }
+  })
+  metrics.gaugeSource(metrics.apiKeysNearExpiry, async () => {
+    const list = compliance.providers.apiKeys
+    if (!list) return
+    const now = Date.now()
+    const warn = now + config.API_KEY_EXPIRY_WARNING_DAYS * 86_400_000
+    metrics.apiKeysNearExpiry.set((await list()).filter((k) => !k.revoked && k.expiresAt && k.expiresAt.getTime() > now && k.expiresAt.getTime() <= warn).length)
+  })
+
+  const adapter = modelRouter({
+    db: prismaAdapter(queries.payloads),
+    redis: redis ? redisAdapter(redis, config.REDIS_PREFIX) : undefined,
+    clients: clientAdapter(queries.clients),
+  })
+
+  const apiTokens = apiTokenVerifier({ issuer: config.PUBLIC_URL, audience: apiIndicator(config.PUBLIC_URL) })
+  // How callers of our APIs authenticate: JWT access tokens for the API resource here; the API
+  // key scheme adds itself (apikeys/).
+  const bearerSchemes: BearerScheme[] = [{
+    name: 'access_token',
+    accepts: (credential) => credential.split('.').length === 3,
+    async verify(credential) {
+      const t = await apiTokens.verify(credential)
+      return t && { kind: 'client', id: t.subject, clientId: t.clientId, scopes: new Set(t.scopes), stores: t.stores }
+    },
+  }]
+
+  // API keys (apikeys/): `Authorization: Bearer pcs_...` on every portcullis API.
+  const clientIp = clientIpResolver(config.TRUSTED_PROXIES)
+  const apikeys = apiKeyService({
+    queries: queries.apikeys,
+    owners: ownerDirectory({ users, clients: queries.clients, resources: queries.resources }),
+    ring: master.ring,
+    audit,
+    settings: queries.settings,
+    logger,
+    redis,
+    redisPrefix: config.REDIS_PREFIX,
+    options: { maxSkew: config.APIKEY_SIGNATURE_MAX_SKEW, rotationGrace: config.APIKEY_ROTATION_GRACE, expiryWarning: config.API_KEY_EXPIRY_WARNING_DAYS * 86400 },
+    onRejected: (e) => void monitor.apiKeyRejected(e),
+  })
+  bearerSchemes.push(apiKeyBearerScheme({ verify: apikeys.verify, clientIp, publicUrl: config.PUBLIC_URL }))
+  compliance.provide({
+    apiKeys: async () => (await apikeys.list()).map((k) => ({
+      id: k.id, name: k.name, owner: `${k.ownerType}:${k.ownerId}`, scopes: k.scopes, createdAt: k.createdAt,
+      lastUsedAt: k.lastUsedAt, expiresAt: k.expiresAt, revoked: Boolean(k.revokedAt),
+    })),
+  })
+
+  // Strong login: the compliance report lists each user's second factors.
+  compliance.provide({ mfaFactors: async (u) => (await login.mfa.list(u.id)).map((f) => f.type) })
+
+  // Policy decision point: stores in the database, every store's current version in memory.
+  const policyRegistryInstance = policyRegistry({ queries: queries.policies, engine: casbinPort, logger, redis, redisPrefix: config.REDIS_PREFIX })
+  const authz = {
+    engine: casbinPort,
+    registry: policyRegistryInstance,
+    stores: policyStores({ queries: queries.policies, engine: casbinPort, audit, onCommit: (store, version) => policyRegistryInstance.committed(store, version) }),
+    decide: decider(policyRegistryInstance, (store, allowed, seconds) => {
+      metrics.policyDecisions.inc({ store, outcome: allowed ? 'allow' : 'deny' })
+      metrics.policyDecisionDuration.observe({ store }, seconds)
+    }),
+  }
+
+  metrics.gaugeSource(metrics.policyVersion, () => {
+    metrics.policyVersion.reset()
+    for (const name of authz.registry.names()) metrics.policyVersion.set({ store: name }, authz.registry.get(name)?.version ?? 0)
+  })
+
+  let provider: Provider | undefined
+  let providerFingerprint = ''
+  let resourceScopes: string[] = []
+  // What the provider is built from besides configuration: the published keys and the scopes
+  // of registered resources. When either changes (on any instance) the provider is rebuilt.
+  async function fingerprint() {
+    const scopes = [...new Set((await queries.resources.list()).flatMap((r) => r.scopes))].sort()
+    return { value: `${await keys.fingerprint()}|${scopes.join(' ')}`, scopes }
+  }
+  async function loadProvider() {
+    await keys.ensure()
+    const fp = await fingerprint()
+    providerFingerprint = fp.value
+    resourceScopes = fp.scopes
+    apiTokens.setKeys(await keys.publicJwks())
+    provider = buildProvider({
+      config,
+      adapter,
+      jwks: await keys.privateJwks(),
+      cookieKeys: cookieKeys(master.ring),
+      users,
+      resources: queries.resources,
+      resourceScopes,
+      onEvent: (name, ...args) => onProviderEvent(name, args),
+      login: login.hooks,
+    })
+    return provider
+  }
+  function onProviderEvent(name: string, args: unknown[]) {
+    const ctx = args[0] as { oidc?: { client?: { clientId: string }; params?: Record<string, unknown> }; ip?: string; state?: { requestId?: string } } | undefined
+    if (name === 'server_error') {
+      logger.error({ err: args[1] }, 'oidc-provider server error')
+      return
+    }
+    if (name === 'grant.success') {
+      void audit.record({ action: 'token.issued', outcome: 'success', actor: ctx?.oidc?.client?.clientId, details: { grant_type: ctx?.oidc?.params?.grant_type }, ip: ctx?.ip, requestId: ctx?.state?.requestId })
+    } else if (name === 'grant.revoked') {
+      void audit.record({ action: 'grant.revoked', outcome: 'success', actor: ctx?.oidc?.client?.clientId, target: String(args[1]), ip: ctx?.ip, requestId: ctx?.state?.requestId })
+    } else if (name === 'grant.error') {
+      const err = args[1] as { error?: string }
+      void audit.record({ action: 'token.issued', outcome: 'failure', actor: ctx?.oidc?.client?.clientId, details: { grant_type: ctx?.oidc?.params?.grant_type, error: err?.error }, ip: ctx?.ip, requestId: ctx?.state?.requestId })
+    } else if (name === 'end_session.success') {
+      void audit.record({ action: 'logout', outcome: 'success', actor: ctx?.oidc?.client?.clientId, ip: ctx?.ip, requestId: ctx?.state?.requestId })
+    }
+  }
+
+  const current = () => {
+    if (!provider) throw new Error('provider not loaded: call container.loadProvider() first')
+    return provider
+  }
+
+  const container = {
+    config,
+    logger,
+    db,
+    redis,
+    masterKey: master,
+    queries,
+    users,
+    audit,
+    keys,
+    clients: clientService(queries.clients, current, () => [...OIDC_SCOPES, ...API_SCOPE_NAMES, ...resourceScopes]),
+    resources: queries.resources,
+    settings: queries.settings,
+    provider: current,
+    loadProvider,
+    bearerSchemes,
+    authz,
+    metrics,
+    auditChain: auditChainInstance,
+    monitor,
+    compliance,
+    apikeys,
+    /** Strong login (issue 3): c.login.mfa, .sessions, .lockout, .requireMfaForAll(). */
+    login,
+    /** The client IP of a request (socket, or X-Forwarded-For from TRUSTED_PROXIES). */
+    clientIp,
+    /**
+     * Rebuilds the provider when the published keys (rotation on any instance) or the resource
+     * scopes changed. Servers call it every KEYS_REFRESH_INTERVAL; writers call it right away.
+     */
+    async refresh() {
+      await keys.retireDue()
+      if ((await fingerprint()).value !== providerFingerprint) {
+        await loadProvider()
+        logger.info('signing keys or resources changed; provider reloaded')
+        return true
+      }
+      return false
+    },
+    readiness: {
+      database: () => pingDb(db),
+      ...(redis ? { redis: async () => { await redis.ping() } } : {}),
+    } as Record<string, () => Promise<void>>,
+    async close() {
+      await apikeys.stop()
+      await auditChainInstance.stop()
+      monitor.stop()
+      await audit.close()
+      await authz.registry.stop()
+      await redis?.quit().catch(() => redis.disconnect())
+      await db.$disconnect()
+    },
+  }
+  await loadProvider()
+  await authz.registry.start()
+  await apikeys.start()
+  return container
+}
+export type Container = Awaited<ReturnType<typeof createContainer>>
+
+/** Cookie signing keys derived from the master keys (current first), so they survive restarts. */
+function cookieKeys(ring: Keyring): string[] {
+  const ids = [ring.currentId, ...[...ring.keys.keys()].filter((k) => k !== ring.currentId)]
+  return ids.map((id) => deriveKey(ring.keys.get(id)!, 'cookies').toString('base64url'))
+}

@@ -1,0 +1,36 @@
+import YAML from 'yaml'
+import type { Container } from '../container.ts'
+import { exportApiKeys } from '../apikeys/declarative.ts'
+
+/** The import document of the current state, without secrets (no client secrets, no password hashes). */
+export async function exportDocument(c: Container) {
+  const [clients, users, resources] = await Promise.all([c.clients.list(), c.users.list(), c.resources.list()])
+  const apiKeys = await exportApiKeys(c)
+  return {
+    clients: clients.map((cl) => ({ client_id: cl.clientId, ...cl.metadata })),
+    users: users.map((u) => ({
+      email: u.email,
+      ...(u.name ? { name: u.name } : {}),
+      roles: u.roles,
+      attributes: u.attributes,
+      email_verified: u.emailVerified,
+    })),
+    resources: resources.map((r) => ({ indicator: r.indicator, scopes: r.scopes, access_token_format: r.accessTokenFormat, access_token_ttl: r.accessTokenTtl })),
+    policy_stores: await Promise.all((await c.authz.stores.list()).map(async (s) => {
+      const snap = await c.authz.stores.current(s.name)
+      return {
+        name: s.name,
+        ...(s.description ? { description: s.description } : {}),
+        model: snap.model,
+        policy: await c.authz.stores.exportCsv(s.name, snap.version),
+        ...(Object.keys(snap.options).length ? { options: snap.options } : {}),
+      }
+    })),
+    // Live API keys without secrets (omitted when there are none).
+    ...(apiKeys.length ? { api_keys: apiKeys } : {}),
+  }
+}
+
+export function formatDocument(doc: unknown, format: 'json' | 'yaml') {
+  return format === 'json' ? JSON.stringify(doc, null, 2) + '\n' : YAML.stringify(doc)
+}

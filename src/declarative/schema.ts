@@ -1,0 +1,83 @@
+import { z } from 'zod'
+import { isArgon2Hash } from '../identity/passwords.ts'
+import { apiKeyEntry } from '../apikeys/declarative.ts'
+
+/**
+ * The declarative configuration document (`portcullis import FILE`, PORTCULLIS_IMPORT), as
+ * DESIGN.md gives it. Keys are snake_case like RFC 7591 client metadata. Unknown keys are
+ * errors, so a typo is reported instead of silently ignored.
+ */
+const client = z
+  .object({
+    client_id: z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+    client_secret: z.string().min(16, 'must be at least 16 characters').max(512).optional(),
+    redirect_uris: z.array(z.string()).optional(),
+    post_logout_redirect_uris: z.array(z.string()).optional(),
+    grant_types: z.array(z.string()).optional(),
+    response_types: z.array(z.string()).optional(),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).optional(),
+    scope: z.string().optional(),
+    client_name: z.string().optional(),
+    resource_servers: z.array(z.url()).optional(),
+  })
+  // Any other RFC 7591 / OIDC registration metadata is passed to oidc-provider's validation.
+  .catchall(z.unknown())
+  .superRefine((c, ctx) => {
+    const method = c.token_endpoint_auth_method ?? 'client_secret_basic'
+    if ((method === 'client_secret_basic' || method === 'client_secret_post') && !c.client_secret) {
+      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `required for token_endpoint_auth_method ${method}` })
+    }
+    if (method === 'none' && c.client_secret) {
+      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'a public client (token_endpoint_auth_method none) has no secret' })
+    }
+  })
+
+const user = z
+  .object({
+    email: z.email(),
+    password: z.string().min(1).max(128).optional(),
+    password_hash: z.string().refine(isArgon2Hash, 'must be an argon2 PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash)').optional(),
+    name: z.string().max(200).optional(),
+    roles: z.array(z.string().min(1)).optional(),
+    attributes: z.record(z.string(), z.unknown()).optional(),
+    email_verified: z.boolean().optional(),
+    // Strong login (issue 3): an existing TOTP secret (RFC 4648 base32, at least 128 bits), kept encrypted.
+    totp_secret: z.string().transform((v) => v.replace(/\s/g, '').toUpperCase()).pipe(z.string().regex(/^[A-Z2-7]{26,128}=*$/, 'must be a base32 secret of at least 128 bits')).optional(),
+  })
+  .strict()
+  .refine((u) => !(u.password && u.password_hash), { message: 'give either password or password_hash, not both', path: ['password_hash'] })
+
+const resource = z
+  .object({
+    indicator: z.url().refine((u) => !u.includes('#'), 'must not contain a fragment (RFC 8707 §2)'),
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'not a valid scope token (RFC 6749 §3.3)')).default([]),
+    access_token_format: z.enum(['jwt', 'opaque']).default('jwt'),
+    access_token_ttl: z.number().int().positive().max(86400 * 30).default(3600),
+  })
+  .strict()
+
+// Policy stores (issue 4): the model is a file in policies/ or the model text; the policy is
+// CSV text (one `p, ...` / `g, ...` line per line). Applying a changed store commits a version.
+const policyStore = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lowercase letters, digits, _ and -, at most 64'),
+    model: z.string().min(1),
+    policy: z.string().default(''),
+    options: z.record(z.string(), z.unknown()).optional(),
+    description: z.string().max(500).optional(),
+  })
+  .strict()
+
+export const importDocument = z
+  .object({
+    policy_stores: z.array(policyStore).default([]),
+    clients: z.array(client).default([]),
+    users: z.array(user).default([]),
+    resources: z.array(resource).default([]),
+    // API keys (issue 5): owner, name, scopes, level, expiry; secrets are never imported.
+    api_keys: z.array(apiKeyEntry).default([]),
+  })
+  .strict()
+
+export type ImportDocument = z.infer<typeof importDocument>
+export type ImportClient = z.infer<typeof client>

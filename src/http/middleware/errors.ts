@@ -1,0 +1,35 @@
+import type { Middleware } from 'koa'
+import type { Logger } from 'pino'
+import { AppError } from '../../errors.ts'
+import { errorPage } from '../../oidc/interactions/views.ts'
+
+/**
+ * Turns every thrown error into a response with a stable shape:
+ * `{"error": code, "error_description": message}` for APIs, a page for browsers.
+ * 5xx responses never carry internals; the details go to the log with the request id.
+ * (oidc-provider renders its own OAuth errors; this only sees ours and escaped ones.)
+ */
+export function errorHandler(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next()
+    } catch (err) {
+      const e = err as Partial<AppError> & { error?: string; error_description?: string; statusCode?: number }
+      const status = e.status ?? e.statusCode ?? 500
+      const known = err instanceof AppError || (typeof e.error === 'string' && status < 500)
+      const code = err instanceof AppError ? e.code! : typeof e.error === 'string' ? e.error : 'server_error'
+      const message = known && status < 500 && (e.expose ?? true)
+        ? (err instanceof AppError ? e.message! : e.error_description ?? e.error!)
+        : 'internal server error'
+      if (status >= 500) logger.error({ err, requestId: ctx.state.requestId }, 'request failed')
+      ctx.status = known ? status : 500
+      ctx.set('Cache-Control', 'no-store')
+      if (ctx.accepts('json', 'html') === 'html') {
+        ctx.type = 'html'
+        ctx.body = errorPage(ctx.status >= 500 ? 'Something went wrong' : 'Request not accepted', message)
+      } else {
+        ctx.body = { error: code, error_description: message, ...(known && err instanceof AppError && e.details !== undefined ? { details: e.details } : {}) }
+      }
+    }
+  }
+}

@@ -1,0 +1,22 @@
+import type { Container } from '../container.ts'
+import { AppError } from '../errors.ts'
+
+/** `portcullis admin ...`: account administration from the command line (strong login). */
+export async function adminCommand(c: Container, args: string[]): Promise<number> {
+  const [sub, arg] = args
+  if (sub === 'unlock') {
+    if (!arg) throw new AppError('usage', 'admin unlock needs an EMAIL', { status: 400 })
+    await c.login.lockout.unlock(arg, 'cli')
+    process.stdout.write(`unlocked ${arg.trim().toLowerCase()}: its failed sign-in attempts are cleared\n`)
+    return 0
+  }
+  if (sub === 'require-mfa') {
+    if (arg !== 'on' && arg !== 'off') throw new AppError('usage', 'admin require-mfa takes on or off', { status: 400 })
+    await c.login.setRequireMfaForAll(arg === 'on', 'cli')
+    process.stdout.write(arg === 'on'
+      ? 'every user must now use a second factor; users without one set it up at their next sign-in\n'
+      : 'a second factor is now optional (clients with require_mfa still demand one)\n')
+    return 0
+  }
+  throw new AppError('usage', `unknown admin subcommand ${sub ?? ''} (unlock EMAIL | require-mfa on|off)`, { status: 400 })
+}

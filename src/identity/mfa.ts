@@ -1,0 +1,208 @@
+import crypto from 'node:crypto'
+import {
+  generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
+  type AuthenticationResponseJSON, type RegistrationResponseJSON,
+} from '@simplewebauthn/server'
+import { deriveKey, open, seal, type Keyring } from '../crypto/envelope.ts'
+import type { FactorRecord, MfaQueries } from './queries/mfa.ts'
+import { cleanCode, newTotpSecret, totpQrDataUrl, totpUri, verifyTotp } from './totp.ts'
+
+export const ACR_PWD = 'urn:portcullis:acr:pwd'
+export const ACR_MFA = 'urn:portcullis:acr:mfa'
+export const RECOVERY_CODE_COUNT = 10
+
+/** A factor as pages and APIs see it: never the secret or key material. */
+export interface FactorView { id: string; type: 'totp' | 'webauthn'; name: string; createdAt: Date; lastUsedAt: Date | null; deviceType: string | null }
+const view = (f: FactorRecord): FactorView => ({ id: f.id, type: f.type, name: f.name, createdAt: f.createdAt, lastUsedAt: f.lastUsedAt, deviceType: f.deviceType })
+
+export type TotpCheck = { ok: true; factorId: string } | { ok: false; reason: 'invalid' | 'replay' | 'no_factor' }
+
+/**
+ * RFC 8176 amr for a passkey: a synced ("multiDevice", backed up) passkey's key lives in
+ * software that syncs it, so `swk`; a device-bound one is hardware-protected, `hwk`.
+ */
+export const passkeyAmr = (deviceType: string | null) => (deviceType === 'multiDevice' ? 'swk' : 'hwk')
+
+// Recovery codes: 10 groups of base32 without look-alikes (no 0/O, 1/I/L), 50 bits each.
+const ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'
+function randomCode() {
+  const bytes = crypto.randomBytes(10)
+  let s = ''
+  for (const b of bytes) s += ALPHABET[b % ALPHABET.length] // 31 symbols; bias is negligible at this length
+  return `${s.slice(0, 5)}-${s.slice(5)}`.toLowerCase()
+}
+const normalizeRecovery = (code: string) => code.replace(/[\s-]/g, '').toUpperCase()
+
+/**
+ * Second factors: TOTP (secrets sealed with the master key, bound to the factor id), WebAuthn
+ * passkeys (@simplewebauthn/server; counters and credential ids checked), and one-time
+ * recovery codes (HMAC-SHA256 with a pepper derived from the master key).
+ */
+export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: string; publicUrl: string }) {
+  const q = deps.queries
+  const url = new URL(deps.publicUrl)
+  const rpID = url.hostname
+  const origin = url.origin
+  const totpContext = (factorId: string) => `totp-secret:${factorId}`
+  const pepper = (kid: string) => {
+    const key = deps.ring.keys.get(kid)
+    return key ? deriveKey(key, 'recovery-codes') : undefined
+  }
+  const hashCode = (kid: string, userId: string, code: string) =>
+    crypto.createHmac('sha256', pepper(kid)!).update(`${userId}:${normalizeRecovery(code)}`).digest('base64url')
+
+  return {
+    rpID,
+    origin,
+    async list(userId: string) {
+      return (await q.listFactors(userId)).map(view)
+    },
+    async hasFactor(userId: string) {
+      return (await q.countFactors(userId)) > 0
+    },
+    async hasPasskey(userId: string) {
+      return (await q.listFactors(userId)).some((f) => f.type === 'webauthn')
+    },
+
+    // ---- TOTP ----
+    /** A new secret and what the enrolment page shows: the otpauth URI as a QR code and as text. */
+    async startTotp(label: string) {
+      const secret = newTotpSecret()
+      const uri = totpUri(secret, deps.issuer, label)
+      return { secret, uri, qr: await totpQrDataUrl(uri) }
+    },
+    async totpQr(secret: string, label: string) {
+      const uri = totpUri(secret, deps.issuer, label)
+      return { uri, qr: await totpQrDataUrl(uri) }
+    },
+    /** Seals a pending secret for keeping between the enrolment page and its confirmation. */
+    sealPending: (secret: string, context: string) => seal(deps.ring, secret, `totp-pending:${context}`),
+    openPending: (sealed: string, context: string) => open(deps.ring, sealed, `totp-pending:${context}`),
+    /**
+     * Confirms enrolment with a code from the app; the code's step is recorded as used, so it
+     * cannot be replayed at the next sign-in.
+     */
+    async confirmTotp(userId: string, secret: string, code: string, name: string): Promise<FactorView | undefined> {
+      const step = await verifyTotp(secret, code)
+      if (step === undefined) return undefined
+      const id = crypto.randomUUID()
+      const f = await q.createFactor({ id, userId, type: 'totp', name: name.trim().slice(0, 64) || 'Authenticator app', secret: seal(deps.ring, secret, totpContext(id)) })
+      await q.claimTotpStep(f.id, step)
+      return view(f)
+    },
+    /** Imports a known base32 secret (the import document's `totp_secret`); idempotent. */
+    async importTotp(userId: string, secret: string) {
+      const clean = secret.replace(/\s/g, '').toUpperCase()
+      for (const f of await q.listFactors(userId)) {
+        if (f.type === 'totp' && f.secret && open(deps.ring, f.secret, totpContext(f.id)) === clean) return false
+      }
+      const id = crypto.randomUUID()
+      await q.createFactor({ id, userId, type: 'totp', name: 'Authenticator app (imported)', secret: seal(deps.ring, clean, totpContext(id)) })
+      return true
+    },
+    async verifyTotp(userId: string, code: string): Promise<TotpCheck> {
+      const factors = (await q.listFactors(userId)).filter((f) => f.type === 'totp' && f.secret)
+      if (!factors.length) return { ok: false, reason: 'no_factor' }
+      for (const f of factors) {
+        const step = await verifyTotp(open(deps.ring, f.secret!, totpContext(f.id)), code)
+        if (step === undefined) continue
+        // A matching code for a step at or before the last accepted one is a replay.
+        if (await q.claimTotpStep(f.id, step)) return { ok: true, factorId: f.id }
+        return { ok: false, reason: 'replay' }
+      }
+      return { ok: false, reason: 'invalid' }
+    },
+
+    // ---- Recovery codes ----
+    /** Replaces the user's recovery codes with 10 new ones; returns them (shown once, never stored). */
+    async regenerateRecoveryCodes(userId: string) {
+      const kid = deps.ring.currentId
+      const codes = Array.from({ length: RECOVERY_CODE_COUNT }, randomCode)
+      await q.replaceRecoveryCodes(userId, codes.map((c) => ({ id: crypto.randomUUID(), codeHash: hashCode(kid, userId, c), pepperKid: kid })))
+      return codes
+    },
+    remainingRecoveryCodes: (userId: string) => q.countUnusedRecoveryCodes(userId),
+    async useRecoveryCode(userId: string, code: string) {
+      if (!/^[A-Z0-9]{10}$/.test(normalizeRecovery(code))) return false
+      for (const row of await q.unusedRecoveryCodes(userId)) {
+        if (!pepper(row.pepperKid)) continue
+        const got = Buffer.from(hashCode(row.pepperKid, userId, code))
+        const want = Buffer.from(row.codeHash)
+        if (got.length === want.length && crypto.timingSafeEqual(got, want)) return q.useRecoveryCode(row.id)
+      }
+      return false
+    },
+
+    // ---- WebAuthn passkeys ----
+    async registrationOptions(user: { id: string; email: string; name: string | null }) {
+      const existing = (await q.listFactors(user.id)).filter((f) => f.type === 'webauthn')
+      return generateRegistrationOptions({
+        rpName: 'portcullis',
+        rpID,
+        userName: user.email,
+        userDisplayName: user.name ?? user.email,
+        userID: new TextEncoder().encode(user.id),
+        attestationType: 'none',
+        // A credential already registered cannot be registered again (WebAuthn §5.1.3 step 3).
+        excludeCredentials: existing.map((f) => ({ id: f.credentialId!, transports: f.transports })),
+        // Discoverable ("resident") credentials so the passkey can also be the first factor.
+        authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
+      })
+    },
+    async verifyRegistration(userId: string, response: RegistrationResponseJSON, challenge: string, name: string): Promise<FactorView> {
+      const r = await verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID, requireUserVerification: false })
+      if (!r.verified) throw new Error('registration not verified')
+      const cred = r.registrationInfo.credential
+      if (await q.findByCredentialId(cred.id)) throw new Error('this passkey is already registered')
+      const f = await q.createFactor({
+        id: crypto.randomUUID(), userId, type: 'webauthn', name: name.trim().slice(0, 64) || 'Passkey',
+        credentialId: cred.id, publicKey: Buffer.from(cred.publicKey).toString('base64url'), counter: cred.counter,
+        transports: cred.transports ?? response.response.transports ?? [], deviceType: r.registrationInfo.credentialDeviceType, backedUp: r.registrationInfo.credentialBackedUp,
+      })
+      return view(f)
+    },
+    async authenticationOptions(userId?: string) {
+      const allow = userId ? (await q.listFactors(userId)).filter((f) => f.type === 'webauthn') : []
+      return generateAuthenticationOptions({
+        rpID,
+        allowCredentials: allow.map((f) => ({ id: f.credentialId!, transports: f.transports })),
+        // Passwordless sign-in needs user verification to count as multi-factor.
+        userVerification: userId ? 'preferred' : 'required',
+      })
+    },
+    /**
+     * Verifies an assertion. The credential id must be registered (to `userId` when given); the
+     * signature counter must move forward (a cloned authenticator is refused, WebAuthn §6.1.1).
+     */
+    async verifyAuthentication(response: AuthenticationResponseJSON, challenge: string, opts: { userId?: string; requireUserVerification: boolean }) {
+      const f = typeof response?.id === 'string' ? await q.findByCredentialId(response.id) : null
+      if (!f || f.type !== 'webauthn' || (opts.userId && f.userId !== opts.userId)) return { ok: false as const, reason: 'unknown_credential' }
+      // The user handle, when the authenticator returns one, must be this credential's user.
+      const handle = response.response?.userHandle
+      if (handle && Buffer.from(handle, 'base64url').toString('utf8') !== f.userId) return { ok: false as const, reason: 'user_handle_mismatch' }
+      let r
+      try {
+        r = await verifyAuthenticationResponse({
+          response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID,
+          credential: { id: f.credentialId!, publicKey: Buffer.from(f.publicKey!, 'base64url'), counter: f.counter, transports: f.transports },
+          requireUserVerification: opts.requireUserVerification,
+        })
+      } catch (err) {
+        return { ok: false as const, reason: (err as Error).message.includes('counter') ? 'counter' : 'invalid' }
+      }
+      if (!r.verified) return { ok: false as const, reason: 'invalid' }
+      if (!(await q.advanceCounter(f.id, f.counter, r.authenticationInfo.newCounter))) return { ok: false as const, reason: 'counter' }
+      return { ok: true as const, userId: f.userId, factorId: f.id, amr: passkeyAmr(f.deviceType), userVerified: r.authenticationInfo.userVerified }
+    },
+
+    async remove(userId: string, factorId: string) {
+      const removed = await q.deleteFactor(userId, factorId)
+      // Recovery codes exist to replace a lost factor: without any factor they go too.
+      if (removed && (await q.countFactors(userId)) === 0) await q.deleteRecoveryCodes(userId)
+      return removed
+    },
+    rename: (userId: string, factorId: string, name: string) => q.renameFactor(userId, factorId, name.trim().slice(0, 64)),
+    cleanCode,
+  }
+}
+export type MfaService = ReturnType<typeof mfaService>

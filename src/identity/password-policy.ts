@@ -1,0 +1,55 @@
+import { ZxcvbnFactory } from '@zxcvbn-ts/core'
+import * as zxcvbnCommon from '@zxcvbn-ts/language-common'
+import * as zxcvbnEn from '@zxcvbn-ts/language-en'
+import { isBreached } from './breached-passwords.ts'
+
+/**
+ * Password rules after NIST SP 800-63B §5.1.1.2: a minimum length, a maximum of 128, no
+ * composition rules, and refused when the password is
+ * - in the bundled list of common/breached passwords (breached-passwords.ts),
+ * - rated weak by the zxcvbn-ts strength estimator (score below 3 of 4: "safely unguessable"
+ *   needs about 10^8 guesses and more), with the user's email and name as context,
+ * - or contains the local part of the account's email.
+ * Returns human-readable problems (empty when acceptable).
+ */
+export interface PasswordPolicyOptions {
+  minLength: number
+  email?: string
+  /** other words about the user (name) the estimator should treat as guessable */
+  userInputs?: string[]
+}
+
+export const MAX_PASSWORD_LENGTH = 128
+/** zxcvbn scores are 0..4; 3 means "safely unguessable: moderate protection from offline attacks". */
+export const MIN_ZXCVBN_SCORE = 3
+
+let zxcvbn: ZxcvbnFactory | undefined
+const estimator = () => (zxcvbn ??= new ZxcvbnFactory({
+  dictionary: { ...zxcvbnCommon.dictionary, ...zxcvbnEn.dictionary },
+  graphs: zxcvbnCommon.adjacencyGraphs,
+  translations: zxcvbnEn.translations,
+}))
+
+export function passwordProblems(password: string, opts: PasswordPolicyOptions): string[] {
+  const problems: string[] = []
+  // Length in code points, not UTF-16 units: "🔑" is one character to the user (SP 800-63B).
+  const length = [...password].length
+  if (length < opts.minLength) problems.push(`Use at least ${opts.minLength} characters.`)
+  if (length > MAX_PASSWORD_LENGTH) problems.push(`Use at most ${MAX_PASSWORD_LENGTH} characters.`)
+  if (problems.length) return problems
+  const local = opts.email?.split('@')[0]?.toLowerCase()
+  if (local && local.length >= 3 && password.toLowerCase().includes(local)) {
+    problems.push('Do not use your email address in your password.')
+  }
+  if (isBreached(password, opts.minLength)) {
+    problems.push('This password appears in lists of common or leaked passwords. Choose another one.')
+    return problems
+  }
+  const inputs = [...(opts.email ? [opts.email, opts.email.split('@')[0]!] : []), ...(opts.userInputs ?? [])].filter(Boolean)
+  const result = estimator().check(password, inputs)
+  if (result.score < MIN_ZXCVBN_SCORE) {
+    const hint = result.feedback.warning ? ` ${result.feedback.warning}` : ''
+    problems.push(`This password is too easy to guess.${hint} A few unrelated words make a strong password.`)
+  }
+  return problems
+}

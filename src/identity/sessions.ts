@@ -1,0 +1,72 @@
+import crypto from 'node:crypto'
+import type { SessionQueries, SessionRecord } from './queries/sessions.ts'
+
+export interface SessionOptions {
+  /** absolute lifetime in seconds (SESSION_TTL) */
+  absolute: number
+  /** idle timeout in seconds (SESSION_IDLE_TIMEOUT) */
+  idle: number
+}
+
+const hash = (token: string) => crypto.createHash('sha256').update(token).digest('base64url')
+/** last-seen updates are written at most this often (seconds), to keep reads cheap */
+const TOUCH_EVERY = 30
+
+/**
+ * Sign-in sessions (ASVS V3): a random 256-bit token in an HttpOnly cookie, stored only as its
+ * SHA-256. A new one is issued at every completed sign-in (after the password *and* the second
+ * factor), so a token planted before sign-in is worthless (no fixation). Each session expires
+ * after `absolute` seconds, or `idle` seconds without use, whichever comes first. Revoking a
+ * session also ends the oidc-provider session linked to it (`endOidcSession`), so single
+ * sign-on stops too.
+ */
+export function sessionService(deps: { queries: SessionQueries; options: SessionOptions; endOidcSession: (uid: string) => Promise<void> }) {
+  const q = deps.queries
+  const o = deps.options
+  const valid = (s: SessionRecord | null, now: Date): s is SessionRecord =>
+    Boolean(s && !s.revokedAt && s.expiresAt > now && s.lastSeenAt.getTime() + o.idle * 1000 > now.getTime())
+
+  async function endLinked(rows: SessionRecord[]) {
+    for (const r of rows) if (r.oidcSessionUid) await deps.endOidcSession(r.oidcSessionUid).catch(() => undefined)
+  }
+
+  return {
+    options: o,
+    idOf: hash,
+    async create(s: { userId: string; amr: string[]; acr: string; ip?: string | null; userAgent?: string | null }) {
+      const token = crypto.randomBytes(32).toString('base64url')
+      const now = new Date()
+      const record = await q.create({ ...s, id: hash(token), userAgent: s.userAgent?.slice(0, 512) ?? null, expiresAt: new Date(now.getTime() + o.absolute * 1000) })
+      return { token, record }
+    },
+    /** The live session for a cookie token (and records that it was used), or undefined. */
+    async resolve(token: string | undefined, meta: { ip?: string } = {}): Promise<SessionRecord | undefined> {
+      if (!token || token.length > 100) return undefined
+      const now = new Date()
+      const s = await q.find(hash(token))
+      if (!valid(s, now)) return undefined
+      if (now.getTime() - s.lastSeenAt.getTime() > TOUCH_EVERY * 1000 || (meta.ip && meta.ip !== s.ip)) {
+        await q.touch(s.id, { lastSeenAt: now, ...(meta.ip ? { ip: meta.ip } : {}) })
+      }
+      return s
+    },
+    async link(id: string, oidcSessionUid: string) {
+      await q.touch(id, { oidcSessionUid })
+    },
+    setChallenge: (id: string, challenge: string | null) => q.touch(id, { challenge }),
+    list: (userId: string) => q.listActive(userId, new Date()),
+    /** Revokes sessions of a user ('all' = sign out everywhere); returns how many ended. */
+    async revoke(userId: string, ids: string[] | 'all') {
+      const rows = await q.revoke(userId, ids, new Date())
+      await endLinked(rows)
+      return rows.length
+    },
+    /** The oidc-provider session ended (RP-initiated logout): end ours too. */
+    async endByToken(token: string | undefined) {
+      if (!token) return
+      const s = await q.find(hash(token))
+      if (s && !s.revokedAt) await q.revoke(s.userId, [s.id], new Date())
+    },
+  }
+}
+export type SessionService = ReturnType<typeof sessionService>

@@ -1,0 +1,50 @@
+import crypto from 'node:crypto'
+import { burnVerifyTime, hashPassword, needsRehash, verifyPassword } from './passwords.ts'
+import type { UserQueries, UserRecord, UserWrite } from './queries.ts'
+
+export const normalizeEmail = (email: string) => email.trim().toLowerCase()
+
+export type LoginFailure = 'unknown_user' | 'bad_password' | 'disabled' | 'no_password'
+
+/** Users: lookup, creation and password login. Routes call this, never argon2 or Prisma. */
+export function userService(q: UserQueries) {
+  return {
+    findById: q.findById,
+    list: q.list,
+    count: q.count,
+    findByEmail: (email: string) => q.findByEmail(normalizeEmail(email)),
+
+    async create(input: Omit<UserWrite, 'passwordHash'> & { password?: string; passwordHash?: string }) {
+      const { password, ...rest } = input
+      return q.create(crypto.randomUUID(), {
+        ...rest,
+        email: normalizeEmail(rest.email),
+        passwordHash: password !== undefined ? await hashPassword(password) : rest.passwordHash ?? null,
+      })
+    },
+
+    update: q.update,
+
+    async setPassword(id: string, password: string) {
+      return q.update(id, { passwordHash: await hashPassword(password), mustChangePassword: false })
+    },
+
+    /**
+     * Verifies email + password. Unknown emails cost a full argon2 verification too, and every
+     * failure looks the same to the caller (the reason is for the audit log only).
+     */
+    async login(email: string, password: string): Promise<{ ok: true; user: UserRecord } | { ok: false; reason: LoginFailure; user?: UserRecord }> {
+      const user = await q.findByEmail(normalizeEmail(email))
+      if (!user || !user.passwordHash) {
+        await burnVerifyTime(password)
+        return { ok: false, reason: user ? 'no_password' : 'unknown_user', user: user ?? undefined }
+      }
+      if (!(await verifyPassword(user.passwordHash, password))) return { ok: false, reason: 'bad_password', user }
+      if (user.disabled) return { ok: false, reason: 'disabled', user }
+      const passwordHash = needsRehash(user.passwordHash) ? await hashPassword(password) : undefined
+      const updated = await q.update(user.id, { lastLoginAt: new Date(), ...(passwordHash ? { passwordHash } : {}) })
+      return { ok: true, user: updated }
+    },
+  }
+}
+export type UserService = ReturnType<typeof userService>

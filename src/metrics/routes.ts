@@ -1,0 +1,48 @@
+import http from 'node:http'
+import Router from '@koa/router'
+import { authenticate, requireScope, type BearerScheme } from '../http/middleware/authn.ts'
+import type { Metrics } from './registry.ts'
+
+/**
+ * GET /metrics on the main port: Prometheus text, for callers with scope audit:read (or admin),
+ * by bearer access token or API key.
+ */
+export function metricsRouter(m: Metrics, bearerSchemes: readonly BearerScheme[]) {
+  const router = new Router()
+  router.get('/metrics', authenticate(bearerSchemes), requireScope('audit:read'), async (ctx) => {
+    const { contentType, body } = await m.scrape()
+    ctx.set('Cache-Control', 'no-store')
+    ctx.type = contentType
+    ctx.body = body
+  })
+  return router
+}
+
+/**
+ * METRICS_LISTEN (host:port): a separate, unauthenticated listener serving only /metrics, for
+ * a Prometheus on a private network or loopback. Anything else is a 404.
+ */
+export async function startMetricsServer(m: Metrics, listen: string) {
+  const i = listen.lastIndexOf(':')
+  const host = listen.slice(0, i).replace(/^\[|\]$/g, '') || '127.0.0.1'
+  const port = Number(listen.slice(i + 1))
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
+      return
+    }
+    m.scrape().then(
+      ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body),
+      () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
+    )
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => resolve())
+  })
+  const address = server.address()
+  return {
+    port: typeof address === 'object' && address ? address.port : port,
+    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections() }),
+  }
+}

@@ -1,0 +1,187 @@
+import type { Redis } from 'ioredis'
+import type { Adapter, AdapterPayload } from 'oidc-provider'
+import type { PayloadQueries } from './queries/payloads.ts'
+import type { ClientQueries } from './queries/clients.ts'
+
+/**
+ * Storage for oidc-provider's models. Long-lived models (grants, access and refresh tokens,
+ * client credentials) always live in the database; the short-lived ones below move to Redis,
+ * with TTLs, when REDIS_URL is set.
+ */
+export const SHORT_LIVED_MODELS = new Set([
+  'Session',
+  'Interaction',
+  'AuthorizationCode',
+  'ReplayDetection',
+  'PushedAuthorizationRequest',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+])
+
+const epoch = () => Math.floor(Date.now() / 1000)
+
+export type AdapterFactory = (name: string) => Adapter
+
+/** oidc-provider models in the database, one row per (model, id). */
+export function prismaAdapter(q: PayloadQueries): AdapterFactory {
+  return (model) => {
+    const live = async (row: Awaited<ReturnType<PayloadQueries['find']>>): Promise<AdapterPayload | undefined> => {
+      if (!row) return undefined
+      if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return undefined
+      const payload = JSON.parse(row.payload) as AdapterPayload
+      return row.consumedAt ? { ...payload, consumed: Math.floor(row.consumedAt.getTime() / 1000) } : payload
+    }
+    return {
+      async upsert(id, payload, expiresIn) {
+        await q.upsert({
+          model,
+          id,
+          payload: JSON.stringify(payload),
+          grantId: payload.grantId ?? null,
+          userCode: payload.userCode ?? null,
+          uid: payload.uid ?? null,
+          expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+          consumedAt: null,
+        })
+      },
+      find: async (id) => live(await q.find(model, id)),
+      findByUid: async (uid) => live(await q.findByUid(model, uid)),
+      findByUserCode: async (userCode) => live(await q.findByUserCode(model, userCode)),
+      consume: (id) => q.consume(model, id, new Date()),
+      destroy: (id) => q.destroy(model, id),
+      revokeByGrantId: (grantId) => q.revokeByGrantId(grantId),
+    }
+  }
+}
+
+/**
+ * Adds a member to a grant index (KEYS[1]) and keeps the index alive at least as long as that
+ * member: ARGV[2] is the member's TTL in ms, 0 for none (the index then never expires). PTTL is
+ * read before RPUSH because afterwards a new index and one without TTL look alike (-1).
+ */
+const GRANT_INDEX_ADD = `
+local before = redis.call('PTTL', KEYS[1])
+redis.call('RPUSH', KEYS[1], ARGV[1])
+local ttl = tonumber(ARGV[2])
+if ttl <= 0 then
+  redis.call('PERSIST', KEYS[1])
+elseif before == -2 or (before >= 0 and before < ttl) then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end`
+
+/**
+ * oidc-provider models in Redis: a hash per model instance (`payload`, and `consumed` once
+ * consumed, so consume() is one atomic HSET), plus index keys for grantId, userCode and uid.
+ * Every key carries the instance's TTL.
+ */
+export function redisAdapter(redis: Redis, prefix: string): AdapterFactory {
+  return (model) => {
+    const key = (id: string) => `${prefix}oidc:${model}:${id}`
+    const grantKey = (grantId: string) => `${prefix}oidc:grant:${grantId}`
+    const userCodeKey = (userCode: string) => `${prefix}oidc:${model}:userCode:${userCode}`
+    const uidKey = (uid: string) => `${prefix}oidc:${model}:uid:${uid}`
+
+    const read = async (k: string): Promise<AdapterPayload | undefined> => {
+      const h = await redis.hgetall(k)
+      if (!h.payload) return undefined
+      const payload = JSON.parse(h.payload) as AdapterPayload
+      return h.consumed ? { ...payload, consumed: Number(h.consumed) } : payload
+    }
+
+    return {
+      async upsert(id, payload, expiresIn) {
+        const k = key(id)
+        const m = redis.multi().del(k).hset(k, 'payload', JSON.stringify(payload))
+        if (expiresIn) m.expire(k, expiresIn)
+        if (payload.grantId) {
+          // The grant index lives as long as the longest member (for ever if a member has no
+          // TTL); members that expired are harmless to DEL later.
+          m.eval(GRANT_INDEX_ADD, 1, grantKey(payload.grantId), k, String(expiresIn ? expiresIn * 1000 : 0))
+        }
+        if (payload.userCode) {
+          m.set(userCodeKey(payload.userCode), id)
+          if (expiresIn) m.expire(userCodeKey(payload.userCode), expiresIn)
+        }
+        if (payload.uid) {
+          m.set(uidKey(payload.uid), id)
+          if (expiresIn) m.expire(uidKey(payload.uid), expiresIn)
+        }
+        await m.exec()
+      },
+      find: (id) => read(key(id)),
+      // An index key can outlive its instance's uid/userCode (the instance was replaced or
+      // destroyed), so only an instance that still carries the value looked up counts.
+      async findByUid(uid) {
+        const id = await redis.get(uidKey(uid))
+        const found = id ? await read(key(id)) : undefined
+        return found?.uid === uid ? found : undefined
+      },
+      async findByUserCode(userCode) {
+        const id = await redis.get(userCodeKey(userCode))
+        const found = id ? await read(key(id)) : undefined
+        return found?.userCode === userCode ? found : undefined
+      },
+      async consume(id) {
+        // HSET only when the instance still exists, so a consume never resurrects it without TTL.
+        await redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'consumed', ARGV[1]) end", 1, key(id), String(epoch()))
+      },
+      async destroy(id) {
+        await redis.del(key(id))
+      },
+      async revokeByGrantId(grantId) {
+        const g = grantKey(grantId)
+        const members = await redis.lrange(g, 0, -1)
+        await redis.del(...members, g)
+      },
+    }
+  }
+}
+
+/**
+ * Routes each model: clients to their table, short-lived models to Redis when configured.
+ * With Redis, one grant's instances are split across both stores (codes in Redis, tokens in
+ * the database), so revokeByGrantId through any model clears the grant in both.
+ */
+export function modelRouter(parts: { db: AdapterFactory; redis?: AdapterFactory; clients: AdapterFactory }): AdapterFactory {
+  return (name) => {
+    if (name === 'Client') return parts.clients(name)
+    const db = parts.db(name)
+    if (!parts.redis) return db
+    const redis = parts.redis(name)
+    const own = SHORT_LIVED_MODELS.has(name) ? redis : db
+    return {
+      upsert: (id, payload, expiresIn) => own.upsert(id, payload, expiresIn),
+      find: (id) => own.find(id),
+      findByUid: (uid) => own.findByUid(uid),
+      findByUserCode: (userCode) => own.findByUserCode(userCode),
+      consume: (id) => own.consume(id),
+      destroy: (id) => own.destroy(id),
+      async revokeByGrantId(grantId) {
+        await Promise.all([db.revokeByGrantId(grantId), redis.revokeByGrantId(grantId)])
+      },
+    }
+  }
+}
+
+/**
+ * Clients come from the clients table (written by the import file and the admin API). The
+ * stored `client_secret` is the argon2id hash; see secrets.ts for how it is compared.
+ */
+export function clientAdapter(q: ClientQueries): AdapterFactory {
+  const readOnly = async () => {
+    throw new Error('clients are managed through portcullis, not the provider')
+  }
+  return () => ({
+    async find(id) {
+      const row = await q.find(id)
+      if (!row) return undefined
+      return { ...row.metadata, client_id: row.clientId, ...(row.secretHash ? { client_secret: row.secretHash } : {}) } as AdapterPayload
+    },
+    upsert: readOnly,
+    findByUid: async () => undefined,
+    findByUserCode: async () => undefined,
+    consume: readOnly,
+    destroy: readOnly,
+    revokeByGrantId: async () => {},
+  })
+}

@@ -1,0 +1,42 @@
+import * as jose from 'jose'
+import { API_SCOPE_NAMES } from './api-resource.ts'
+
+export interface ApiTokenClaims {
+  clientId: string
+  subject: string
+  scopes: string[]
+  /** policy stores the client is limited to; undefined = all */
+  stores?: string[]
+  expiresAt: number
+}
+
+/**
+ * Verifies access tokens for portcullis's own API offline (RFC 9068 §4): signature against our
+ * published keys, `typ` at+jwt, issuer, audience and expiry. No database query.
+ */
+export function apiTokenVerifier(opts: { issuer: string; audience: string }) {
+  let jwks = jose.createLocalJWKSet({ keys: [] })
+  return {
+    /** Called whenever the published keys change (start, rotation on any instance). */
+    setKeys(keys: jose.JWK[]) {
+      jwks = jose.createLocalJWKSet({ keys })
+    },
+    async verify(token: string): Promise<ApiTokenClaims | undefined> {
+      try {
+        const { payload } = await jose.jwtVerify(token, jwks, {
+          issuer: opts.issuer, audience: opts.audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA'],
+        })
+        // A sender-constrained token (RFC 9449 §6) needs a DPoP proof our API does not take yet:
+        // refusing it is safer than accepting it as a bearer token.
+        if (payload.cnf) return undefined
+        if (typeof payload.client_id !== 'string' || typeof payload.exp !== 'number') return undefined
+        const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => (API_SCOPE_NAMES as string[]).includes(s)) : []
+        const stores = Array.isArray(payload.authz_stores) ? payload.authz_stores.filter((s): s is string => typeof s === 'string') : undefined
+        return { clientId: payload.client_id, subject: String(payload.sub ?? payload.client_id), scopes, stores, expiresAt: payload.exp }
+      } catch {
+        return undefined
+      }
+    },
+  }
+}
+export type ApiTokenVerifier = ReturnType<typeof apiTokenVerifier>

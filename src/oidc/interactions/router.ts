@@ -1,0 +1,414 @@
+import crypto from 'node:crypto'
+import Router from '@koa/router'
+import type { Context } from 'koa'
+import type Provider from 'oidc-provider'
+import { z } from 'zod'
+import { readForm, readJson } from '../../http/body.ts'
+import { AppError } from '../../errors.ts'
+import type { UserService } from '../../identity/users.ts'
+import type { UserRecord } from '../../identity/queries.ts'
+import type { AuditLog } from '../../audit/log.ts'
+import type { StrongLogin } from '../../identity/strong-login.ts'
+import { ACR_MFA, ACR_PWD } from '../../identity/mfa.ts'
+import { changePasswordPage, consentPage, loginPage } from './views.ts'
+import { codesPage, enrolPage, lockedMessage, mfaPage } from './mfa-views.ts'
+import { passwordProblems } from '../../identity/password-policy.ts'
+import { mfaDemanded } from '../login-policy.ts'
+
+export interface InteractionDeps {
+  provider: () => Provider
+  users: UserService
+  audit: AuditLog
+  csrfKey: Buffer
+  passwordMinLength: number
+  login: StrongLogin
+  clientIp: (ctx: Context) => string
+}
+
+/**
+ * A sign-in that passed its first factor but has a step left (kept in the interaction, which
+ * oidc-provider stores server-side and binds to a cookie):
+ * - password_change: the password must be replaced (e.g. the generated first admin password);
+ * - mfa: the user has a second factor and must use one;
+ * - enrol: MFA is required (administrator or client) and the user has none yet: set up TOTP;
+ * - codes: enrolment done, recovery codes shown; continue finishes the sign-in.
+ */
+type Step = 'password_change' | 'mfa' | 'enrol' | 'codes'
+interface Pending { accountId: string; email: string; amr: string[]; step: Step; totp?: string; challenge?: string }
+const pendingOf = (interaction: { result?: unknown }): Pending | undefined =>
+  (interaction.result as { pending?: Pending } | undefined)?.pending
+
+const credentialBody = z.object({ credential: z.object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.record(z.string(), z.unknown()) }).passthrough() })
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * The login, second-factor and consent pages oidc-provider sends the user agent to
+ * (`/interaction/:uid`). Each form carries a CSRF token bound to the interaction (HMAC of its
+ * uid); the interaction itself is also bound to a cookie by oidc-provider. JSON endpoints (the
+ * passkey ceremony) take the same token in the X-CSRF-Token header.
+ */
+export function interactionRouter(deps: InteractionDeps) {
+  const router = new Router({ prefix: '/interaction' })
+  const { login } = deps
+  const csrfFor = (uid: string) => crypto.createHmac('sha256', deps.csrfKey).update(`interaction:${uid}`).digest('base64url')
+  const checkCsrf = (uid: string, token: string | undefined) => {
+    const expected = Buffer.from(csrfFor(uid))
+    const got = Buffer.from(token ?? '')
+    if (got.length !== expected.length || !crypto.timingSafeEqual(got, expected)) {
+      throw new AppError('csrf', 'the form expired or was not sent by this site; go back and try again', { status: 403 })
+    }
+  }
+  const noStore = (ctx: Context) => {
+    ctx.set('Cache-Control', 'no-store')
+    ctx.type = 'html'
+  }
+  const details = (ctx: Context) => deps.provider().interactionDetails(ctx.req, ctx.res)
+  type Interaction = Awaited<ReturnType<typeof details>>
+  const clientOf = (clientId: unknown) => deps.provider().Client.find(String(clientId))
+  const clientName = async (clientId: unknown) => {
+    const client = await clientOf(clientId)
+    return client?.clientName ?? String(clientId)
+  }
+  const meta = (ctx: Context) => ({ ip: deps.clientIp(ctx), userAgent: ctx.get('user-agent') || null, requestId: ctx.state.requestId as string })
+
+  /** Does this sign-in need a second factor even if the user has none (then: enrol)? */
+  async function demanded(interaction: Interaction) {
+    if (await login.requireMfaForAll()) return 'Your administrator requires two-step verification for every account.'
+    const client = await clientOf(interaction.params.client_id)
+    if (mfaDemanded(interaction.params.acr_values, client?.metadata())) return `${client?.clientName ?? String(interaction.params.client_id)} requires two-step verification.`
+    return undefined
+  }
+
+  /**
+   * Ends the interaction with a login. A new sign-in session (and cookie) is issued here, after
+   * every factor, and the one the browser had is retired: no session fixation. oidc-provider
+   * rotates its own session id at the same moment.
+   */
+  async function finish(ctx: Context, interaction: Interaction, user: { id: string; email: string }, amr: string[], json = false) {
+    const acr = amr.includes('mfa') ? ACR_MFA : ACR_PWD
+    const old = ctx.cookies.get(login.cookie.name, { signed: false })
+    if (old) await login.sessions.endByToken(old)
+    const m = meta(ctx)
+    const { token, record } = await login.sessions.create({ userId: user.id, amr, acr, ip: m.ip, userAgent: m.userAgent })
+    ctx.append('Set-Cookie', login.cookie.header(token))
+    await deps.audit.record({ action: 'login', outcome: 'success', actor: user.id, target: user.email, details: { method: amr.filter((a) => a !== 'mfa').join('+'), amr, acr, client_id: interaction.params.client_id, session: record.id.slice(0, 12) }, ...meta(ctx) })
+    const result = { login: { accountId: user.id, amr, acr, ts: Math.floor(Date.now() / 1000) } }
+    if (json) {
+      const redirect = await deps.provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false })
+      ctx.set('Cache-Control', 'no-store')
+      ctx.body = { redirect }
+      return
+    }
+    await deps.provider().interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false })
+    ctx.respond = false
+  }
+
+  /** Moves to the next step of a sign-in whose first factor was accepted. */
+  async function next(ctx: Context, interaction: Interaction, user: UserRecord, amr: string[], json = false) {
+    let step: Step | undefined
+    if (user.mustChangePassword && amr.includes('pwd')) step = 'password_change'
+    else if (!amr.includes('mfa') && (await login.mfa.hasFactor(user.id))) step = 'mfa'
+    else if (!amr.includes('mfa') && (await demanded(interaction))) step = 'enrol'
+    if (!step) return finish(ctx, interaction, user, amr, json)
+    interaction.result = { pending: { accountId: user.id, email: user.email, amr, step } satisfies Pending }
+    await interaction.persist()
+    if (step === 'mfa') void deps.audit.record({ action: 'mfa.challenge', outcome: 'info', actor: user.id, target: user.email, details: { client_id: interaction.params.client_id }, ...meta(ctx) })
+    const url = `/interaction/${interaction.uid}`
+    if (json) {
+      ctx.body = { redirect: url }
+      return
+    }
+    ctx.status = 303
+    ctx.redirect(url)
+  }
+
+  async function pendingUser(interaction: Interaction, step: Step) {
+    const pending = pendingOf(interaction)
+    if (interaction.prompt.name !== 'login' || pending?.step !== step) throw new AppError('wrong_step', 'this sign-in step is not active; start again', { status: 400 })
+    const user = await deps.users.findById(pending.accountId)
+    if (!user || user.disabled) throw new AppError('wrong_step', 'the account is not available', { status: 400 })
+    return { pending, user }
+  }
+
+  async function renderMfa(ctx: Context, interaction: Interaction, userId: string, errors: { error?: string; recoveryError?: string } = {}) {
+    const factors = await login.mfa.list(userId)
+    noStore(ctx)
+    ctx.body = mfaPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), hasTotp: factors.some((f) => f.type === 'totp'), hasPasskey: factors.some((f) => f.type === 'webauthn'), ...errors })
+  }
+
+  async function renderEnrol(ctx: Context, interaction: Interaction, pending: Pending, error?: string) {
+    // A new secret on first display; the same one while the user is typing codes.
+    let secret: string
+    if (pending.totp) secret = login.mfa.openPending(pending.totp, interaction.uid)
+    else {
+      secret = (await login.mfa.startTotp(pending.email)).secret
+      interaction.result = { pending: { ...pending, totp: login.mfa.sealPending(secret, interaction.uid) } }
+      await interaction.persist()
+    }
+    const enrol = await login.mfa.totpQr(secret, pending.email)
+    noStore(ctx)
+    ctx.body = enrolPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), qr: enrol.qr, secret, error, reason: (await demanded(interaction)) ?? 'Two-step verification is required.' })
+  }
+
+  router.get('/:uid', async (ctx) => {
+    const interaction = await details(ctx)
+    const { uid, prompt, params } = interaction
+    noStore(ctx)
+    const pending = pendingOf(interaction)
+    if (prompt.name === 'login' && pending) {
+      if (pending.step === 'password_change') {
+        ctx.body = changePasswordPage({ uid, csrf: csrfFor(uid), minLength: deps.passwordMinLength })
+        return
+      }
+      if (pending.step === 'mfa') return renderMfa(ctx, interaction, pending.accountId)
+      if (pending.step === 'enrol') return renderEnrol(ctx, interaction, pending)
+      if (pending.step === 'codes') {
+        ctx.body = codesPage({ uid, csrf: csrfFor(uid) })
+        return
+      }
+    }
+    if (prompt.name === 'login') {
+      const reasons = prompt.reasons as string[]
+      ctx.body = loginPage({
+        uid, csrf: csrfFor(uid), clientName: await clientName(params.client_id), email: typeof params.login_hint === 'string' ? params.login_hint : undefined,
+        notice: reasons.includes('mfa_required') ? 'This application requires two-step verification: sign in again.'
+          : reasons.includes('portcullis_session') ? 'Your session ended. Sign in again.' : undefined,
+      })
+      return
+    }
+    if (prompt.name === 'consent') {
+      const d = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
+      ctx.body = consentPage({
+        uid, csrf: csrfFor(uid), clientName: await clientName(params.client_id),
+        scopes: d.missingOIDCScope ?? [], claims: d.missingOIDCClaims ?? [],
+        resources: Object.entries(d.missingResourceScopes ?? {}),
+      })
+      return
+    }
+    throw new AppError('unsupported_prompt', `unsupported interaction prompt ${prompt.name}`, { status: 400 })
+  })
+
+  router.post('/:uid/login', async (ctx) => {
+    const interaction = await details(ctx)
+    const form = await readForm(ctx)
+    checkCsrf(interaction.uid, form.csrf)
+    if (interaction.prompt.name !== 'login') throw new AppError('wrong_step', 'this sign-in step is already complete', { status: 400 })
+    const email = (form.email ?? '').trim().slice(0, 320)
+    const password = (form.password ?? '').slice(0, 1024)
+    const m = meta(ctx)
+    const fail = async (status: number, error: string) => {
+      noStore(ctx)
+      ctx.status = status
+      ctx.body = loginPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), clientName: await clientName(interaction.params.client_id), email, error })
+    }
+    if (!email || !password) {
+      await deps.audit.record({ action: 'login', outcome: 'failure', target: email.toLowerCase() || null, details: { reason: 'missing_credentials', method: 'pwd', client_id: interaction.params.client_id }, ...m })
+      return fail(400, 'Enter your email and password.')
+    }
+    // One attempt is reserved before the password is checked (atomic, so parallel guesses
+    // cannot exceed the limit); locked accounts are refused without evaluating anything.
+    const verdict = await login.lockout.attempt(email, m.ip, m)
+    if (!verdict.allowed) {
+      await deps.audit.record({ action: 'login', outcome: 'failure', target: email.toLowerCase(), details: { reason: 'locked', scope: verdict.scope, method: 'pwd', client_id: interaction.params.client_id }, ...m })
+      ctx.set('Retry-After', String(verdict.retryAfter))
+      return fail(429, lockedMessage(verdict.retryAfter))
+    }
+    const result = await deps.users.login(email, password)
+    if (!result.ok) {
+      await deps.audit.record({ action: 'login', outcome: 'failure', actor: result.user?.id ?? null, target: email.toLowerCase(), details: { reason: result.reason, method: 'pwd', client_id: interaction.params.client_id }, ...m })
+      await sleep(login.lockout.delayAfter(verdict.failures))
+      const left = await login.lockout.remaining(email)
+      // One message for every failure: never tell whether the account exists.
+      return fail(401, left === 0 ? lockedMessage(login.lockout.options.lockoutSeconds) : 'Email or password is incorrect.')
+    }
+    await login.lockout.succeeded(email, m.ip)
+    await next(ctx, interaction, result.user, ['pwd'])
+  })
+
+  router.post('/:uid/password', async (ctx) => {
+    const interaction = await details(ctx)
+    const form = await readForm(ctx)
+    checkCsrf(interaction.uid, form.csrf)
+    const { pending, user } = await pendingUser(interaction, 'password_change')
+    const next_ = form.new_password ?? ''
+    const errors = passwordProblems(next_, { minLength: deps.passwordMinLength, email: user.email, userInputs: user.name ? [user.name] : [] })
+    if (next_ !== (form.confirm_password ?? '')) errors.push('The two passwords do not match.')
+    if (!errors.length && user.passwordHash && (await deps.users.login(user.email, next_)).ok) errors.push('Choose a password different from the current one.')
+    if (errors.length) {
+      noStore(ctx)
+      ctx.status = 400
+      ctx.body = changePasswordPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), errors, minLength: deps.passwordMinLength })
+      return
+    }
+    const updated = await deps.users.setPassword(user.id, next_)
+    await deps.audit.record({ action: 'password.changed', outcome: 'success', actor: user.id, target: user.id, details: { reason: 'required at sign-in' }, ...meta(ctx) })
+    await next(ctx, interaction, updated, pending.amr)
+  })
+
+  // Second factor: a TOTP code or a recovery code. Wrong codes count towards the lockout.
+  router.post('/:uid/mfa', async (ctx) => {
+    const interaction = await details(ctx)
+    const form = await readForm(ctx)
+    checkCsrf(interaction.uid, form.csrf)
+    const { pending, user } = await pendingUser(interaction, 'mfa')
+    const method = form.method === 'recovery' ? 'recovery' : 'totp'
+    const code = (form.code ?? '').slice(0, 64)
+    const m = meta(ctx)
+    const verdict = await login.lockout.attempt(user.email, m.ip, m)
+    if (!verdict.allowed) {
+      await deps.audit.record({ action: 'mfa.verify', outcome: 'failure', actor: user.id, target: user.email, details: { reason: 'locked', method }, ...m })
+      ctx.status = 429
+      ctx.set('Retry-After', String(verdict.retryAfter))
+      return renderMfa(ctx, interaction, user.id, { [method === 'totp' ? 'error' : 'recoveryError']: lockedMessage(verdict.retryAfter) })
+    }
+    let ok = false
+    let reason = 'invalid'
+    if (method === 'totp') {
+      const r = await login.mfa.verifyTotp(user.id, code)
+      ok = r.ok
+      if (!r.ok) reason = r.reason
+    } else {
+      ok = await login.mfa.useRecoveryCode(user.id, code)
+    }
+    if (!ok) {
+      await deps.audit.record({ action: 'mfa.verify', outcome: 'failure', actor: user.id, target: user.email, details: { method, reason }, ...m })
+      await sleep(login.lockout.delayAfter(verdict.failures))
+      ctx.status = 401
+      const message = method === 'totp'
+        ? (reason === 'replay' ? 'That code was already used. Wait for the next code from your app.' : 'That code is not correct. Enter the current code from your app.')
+        : 'That recovery code is not valid or was already used.'
+      return renderMfa(ctx, interaction, user.id, method === 'totp' ? { error: message } : { recoveryError: message })
+    }
+    await login.lockout.succeeded(user.email, m.ip)
+    await deps.audit.record({ action: 'mfa.verify', outcome: 'success', actor: user.id, target: user.email, details: { method, ...(method === 'recovery' ? { remaining_codes: await login.mfa.remainingRecoveryCodes(user.id) } : {}) }, ...m })
+    // A recovery code is a one-time password (NIST SP 800-63B "look-up secret"): amr `otp`.
+    await finish(ctx, interaction, user, [...pending.amr, 'otp', 'mfa'])
+  })
+
+  const jsonCsrf = (ctx: Context, uid: string) => checkCsrf(uid, ctx.get('x-csrf-token') || undefined)
+  const parseCredential = async (ctx: Context) => {
+    const parsed = credentialBody.safeParse(await readJson(ctx, 64 * 1024))
+    if (!parsed.success) throw new AppError('invalid_request', 'expected {"credential": PublicKeyCredential JSON}', { status: 400 })
+    return parsed.data.credential as never
+  }
+
+  // Passkey as the second factor.
+  router.post('/:uid/mfa/passkey/options', async (ctx) => {
+    const interaction = await details(ctx)
+    jsonCsrf(ctx, interaction.uid)
+    const { pending, user } = await pendingUser(interaction, 'mfa')
+    const options = await login.mfa.authenticationOptions(user.id)
+    interaction.result = { pending: { ...pending, challenge: options.challenge } }
+    await interaction.persist()
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = options
+  })
+  router.post('/:uid/mfa/passkey', async (ctx) => {
+    const interaction = await details(ctx)
+    jsonCsrf(ctx, interaction.uid)
+    const { pending, user } = await pendingUser(interaction, 'mfa')
+    const credential = await parseCredential(ctx)
+    if (!pending.challenge) throw new AppError('wrong_step', 'ask for passkey options first', { status: 400 })
+    // The challenge is single-use whatever the outcome.
+    interaction.result = { pending: { ...pending, challenge: undefined } }
+    await interaction.persist()
+    const r = await login.mfa.verifyAuthentication(credential, pending.challenge, { userId: user.id, requireUserVerification: false })
+    if (!r.ok) {
+      await deps.audit.record({ action: 'mfa.verify', outcome: 'failure', actor: user.id, target: user.email, details: { method: 'webauthn', reason: r.reason }, ...meta(ctx) })
+      throw new AppError('passkey_rejected', 'That passkey was not accepted. Try again or use another method.', { status: 401 })
+    }
+    await deps.audit.record({ action: 'mfa.verify', outcome: 'success', actor: user.id, target: user.email, details: { method: 'webauthn' }, ...meta(ctx) })
+    await finish(ctx, interaction, user, [...pending.amr, r.amr, 'mfa'], true)
+  })
+
+  // Passkey as the first (and only) factor: a discoverable credential with user verification
+  // is something you have plus something you know/are, so the sign-in counts as MFA.
+  router.post('/:uid/passkey/options', async (ctx) => {
+    const interaction = await details(ctx)
+    jsonCsrf(ctx, interaction.uid)
+    if (interaction.prompt.name !== 'login') throw new AppError('wrong_step', 'this sign-in step is already complete', { status: 400 })
+    const options = await login.mfa.authenticationOptions()
+    interaction.result = { passkeyChallenge: options.challenge }
+    await interaction.persist()
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = options
+  })
+  router.post('/:uid/passkey', async (ctx) => {
+    const interaction = await details(ctx)
+    jsonCsrf(ctx, interaction.uid)
+    if (interaction.prompt.name !== 'login') throw new AppError('wrong_step', 'this sign-in step is already complete', { status: 400 })
+    const credential = await parseCredential(ctx)
+    const challenge = (interaction.result as { passkeyChallenge?: string } | undefined)?.passkeyChallenge
+    if (!challenge) throw new AppError('wrong_step', 'ask for passkey options first', { status: 400 })
+    interaction.result = {}
+    await interaction.persist()
+    const r = await login.mfa.verifyAuthentication(credential, challenge, { requireUserVerification: true })
+    const user = r.ok ? await deps.users.findById(r.userId) : null
+    if (!r.ok || !user || user.disabled) {
+      await deps.audit.record({ action: 'login', outcome: 'failure', actor: user?.id ?? null, target: user?.email ?? null, details: { reason: r.ok ? 'disabled' : r.reason, method: 'webauthn', client_id: interaction.params.client_id }, ...meta(ctx) })
+      throw new AppError('passkey_rejected', 'That passkey was not accepted. Try again or sign in with your password.', { status: 401 })
+    }
+    await next(ctx, interaction, user, [r.amr, 'mfa'], true)
+  })
+
+  // Forced enrolment: confirm the new TOTP secret with a code, then show recovery codes.
+  router.post('/:uid/enrol', async (ctx) => {
+    const interaction = await details(ctx)
+    const form = await readForm(ctx)
+    checkCsrf(interaction.uid, form.csrf)
+    const { pending, user } = await pendingUser(interaction, 'enrol')
+    if (!pending.totp) throw new AppError('wrong_step', 'reload the page to get a new key', { status: 400 })
+    const secret = login.mfa.openPending(pending.totp, interaction.uid)
+    const factor = await login.mfa.confirmTotp(user.id, secret, form.code ?? '', 'Authenticator app')
+    if (!factor) {
+      ctx.status = 400
+      return renderEnrol(ctx, interaction, pending, 'That code is not correct. Enter the current 6-digit code from your app.')
+    }
+    const codes = await login.mfa.regenerateRecoveryCodes(user.id)
+    await deps.audit.record({ action: 'mfa.enrolled', outcome: 'success', actor: user.id, target: user.id, details: { type: 'totp', factor: factor.id, forced: true }, ...meta(ctx) })
+    interaction.result = { pending: { accountId: user.id, email: user.email, amr: [...pending.amr, 'otp', 'mfa'], step: 'codes' } satisfies Pending }
+    await interaction.persist()
+    noStore(ctx)
+    ctx.body = codesPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), codes })
+  })
+
+  router.post('/:uid/continue', async (ctx) => {
+    const interaction = await details(ctx)
+    const form = await readForm(ctx)
+    checkCsrf(interaction.uid, form.csrf)
+    const { pending, user } = await pendingUser(interaction, 'codes')
+    await finish(ctx, interaction, user, pending.amr)
+  })
+
+  router.post('/:uid/confirm', async (ctx) => {
+    const interaction = await details(ctx)
+    const form = await readForm(ctx)
+    checkCsrf(interaction.uid, form.csrf)
+    const { prompt, params, session } = interaction
+    if (prompt.name !== 'consent' || !session?.accountId) throw new AppError('wrong_step', 'nothing to confirm in this step', { status: 400 })
+    const provider = deps.provider()
+    const grant = interaction.grantId
+      ? (await provider.Grant.find(interaction.grantId))!
+      : new provider.Grant({ accountId: session.accountId, clientId: String(params.client_id) })
+    const d = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
+    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '))
+    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims)
+    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '))
+    const grantId = await grant.save()
+    await deps.audit.record({ action: 'consent.granted', outcome: 'success', actor: session.accountId, target: String(params.client_id), details: { scopes: d.missingOIDCScope ?? [], resources: Object.keys(d.missingResourceScopes ?? {}) }, ...meta(ctx) })
+    await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
+    ctx.respond = false
+  })
+
+  router.post('/:uid/abort', async (ctx) => {
+    const interaction = await details(ctx)
+    const form = await readForm(ctx)
+    checkCsrf(interaction.uid, form.csrf)
+    await deps.provider().interactionFinished(ctx.req, ctx.res, {
+      error: 'access_denied', error_description: 'the user cancelled the request',
+    }, { mergeWithLastSubmission: false })
+    ctx.respond = false
+  })
+
+  return router
+}

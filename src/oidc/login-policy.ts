@@ -1,0 +1,63 @@
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider'
+
+export const ACR_PWD = 'urn:portcullis:acr:pwd'
+export const ACR_MFA = 'urn:portcullis:acr:mfa'
+/** The first-party client the account pages sign in through (see README "Account pages"). */
+export const ACCOUNT_CLIENT_ID = 'portcullis-account'
+
+/** What the provider needs from the strong-login feature (identity/ sessions and MFA). */
+export interface LoginHooks {
+  /** name of the sign-in session cookie */
+  cookieName: string
+  /**
+   * Is the sign-in session in the cookie still live (not revoked, idle or expired) and the
+   * given account's? Links it to the oidc-provider session uid on first sight.
+   */
+  sessionValid(token: string | undefined, accountId: string, oidcSessionUid: string): Promise<boolean>
+  /** The oidc-provider session ended (RP-initiated logout): end the sign-in session too. */
+  sessionEnded(token: string | undefined): Promise<void>
+}
+
+const sessionToken = (ctx: KoaContextWithOIDC, hooks: LoginHooks) => ctx.cookies.get(hooks.cookieName, { signed: false }) ?? undefined
+
+/** True when this authorization request demands multi-factor authentication. */
+export function mfaDemanded(acrValues: unknown, clientMetadata: Record<string, unknown> | undefined) {
+  if (clientMetadata?.require_mfa === true) return true
+  return typeof acrValues === 'string' && acrValues.split(' ').includes(ACR_MFA)
+}
+
+/**
+ * oidc-provider's default interaction policy plus two login checks:
+ * - `portcullis_session`: single sign-on only while our sign-in session is live (idle and
+ *   absolute timeouts, revocation from the account pages);
+ * - `mfa_required`: a client with `require_mfa: true`, or a request with
+ *   `acr_values=urn:portcullis:acr:mfa`, makes a password-only session sign in again (step-up).
+ * Both are skipped right after a login was submitted in this request.
+ */
+export function loginPolicy(hooks: LoginHooks) {
+  const { Check, base } = interactionPolicy
+  const policy = base()
+  const login = policy.get('login')!
+  login.checks.add(new Check('portcullis_session', 'the sign-in session ended or expired', async (ctx: KoaContextWithOIDC) => {
+    const { session, result } = ctx.oidc
+    if (!session?.accountId) return Check.NO_NEED_TO_PROMPT
+    // Also links the sign-in session to this oidc-provider session (right after a login too).
+    const ok = await hooks.sessionValid(sessionToken(ctx, hooks), session.accountId, session.uid)
+    return ok || result?.login ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT
+  }))
+  login.checks.add(new Check('mfa_required', 'multi-factor authentication is required', (ctx: KoaContextWithOIDC) => {
+    const { session, result, params, client } = ctx.oidc
+    if (!session?.accountId || result?.login) return Check.NO_NEED_TO_PROMPT
+    if (!mfaDemanded(params?.acr_values, client?.metadata())) return Check.NO_NEED_TO_PROMPT
+    return session.acr === ACR_MFA ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT
+  }))
+  return policy
+}
+
+export { sessionToken }
+
+/** Ends an oidc-provider session by its uid (sign-in session revoked from the account pages). */
+export async function endOidcSession(provider: { Session: { findByUid(uid: string): Promise<{ destroy(): Promise<void> } | undefined> } }, uid: string) {
+  const session = await provider.Session.findByUid(uid)
+  await session?.destroy()
+}

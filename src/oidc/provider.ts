@@ -1,0 +1,255 @@
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import type { JWK } from 'jose'
+import type { Config } from '../config/env.ts'
+import type { UserService } from '../identity/users.ts'
+import type { ResourceQueries } from './queries/resources.ts'
+import type { AdapterFactory } from './adapters.ts'
+import { installHashedClientSecrets } from './client-secrets.ts'
+import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
+import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage, loggedOutPage, logoutPage } from './interactions/views.ts'
+import { ACCOUNT_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
+
+export interface ProviderDeps {
+  config: Readonly<Config>
+  adapter: AdapterFactory
+  jwks: { keys: JWK[] }
+  cookieKeys: string[]
+  users: UserService
+  resources: ResourceQueries
+  /** Scopes of the registered API resources: clients may list them in their `scope`. */
+  resourceScopes: string[]
+  onEvent?: (name: string, ...args: unknown[]) => void
+  /** Strong login (issue 3): sign-in sessions and MFA step-up checks. */
+  login?: LoginHooks
+}
+
+/** Scopes portcullis knows; API scopes come from registered resources. */
+export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile', 'roles']
+const ASYMMETRIC: ('RS256' | 'ES256' | 'EdDSA')[] = ['RS256', 'ES256', 'EdDSA']
+
+/**
+ * The oidc-provider configuration: the only place that knows oidc-provider's options. Every
+ * feature advertised in discovery is tested end to end with openid-client.
+ */
+export function buildProvider(deps: ProviderDeps): Provider {
+  const { config } = deps
+  const API = apiIndicator(config.PUBLIC_URL)
+  const configuration: Configuration = {
+    adapter: deps.adapter,
+    jwks: deps.jwks as Configuration['jwks'],
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    async findAccount(_ctx, sub) {
+      const user = await deps.users.findById(sub)
+      if (!user || user.disabled) return undefined
+      return {
+        accountId: user.id,
+        async claims() {
+          return {
+            sub: user.id,
+            email: user.email,
+            email_verified: user.emailVerified,
+            name: user.name ?? undefined,
+            updated_at: Math.floor(user.updatedAt.getTime() / 1000),
+            roles: user.roles,
+          }
+        },
+      }
+    },
+    // Strong login (issue 3): password only, or password + a second factor / a passkey.
+    acrValues: [ACR_PWD, ACR_MFA],
+    // The account pages' own first-party client (README "Account pages"): signs in with
+    // response_type=none and prompt=login, so the pages never hold tokens.
+    clients: [{
+      client_id: ACCOUNT_CLIENT_ID, client_name: 'your portcullis account', token_endpoint_auth_method: 'none',
+      grant_types: [], response_types: ['none'], redirect_uris: [`${config.PUBLIC_URL}/account/callback`],
+    }],
+    async loadExistingGrant(ctx) {
+      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId)
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId)
+      // First-party: the account pages need no consent.
+      if (ctx.oidc.client?.clientId === ACCOUNT_CLIENT_ID && ctx.oidc.session?.accountId) {
+        const grant = new ctx.oidc.provider.Grant({ clientId: ACCOUNT_CLIENT_ID, accountId: ctx.oidc.session.accountId })
+        grant.addOIDCScope('openid')
+        await grant.save()
+        return grant
+      }
+      return undefined
+    },
+    claims: {
+      acr: null,
+      sid: null,
+      // OIDC Core §2: how and when the user authenticated. oidc-provider includes these only
+      // when requested; RPs (and our MFA policies) want them in every ID token.
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'updated_at'],
+      roles: ['roles'],
+    },
+    scopes: [...new Set([...OIDC_SCOPES, ...API_SCOPE_NAMES, ...deps.resourceScopes])],
+    // Hashed client secrets (client-secrets.ts): nothing may use a secret as an HMAC key.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      idTokenSigningAlgValues: ASYMMETRIC,
+      userinfoSigningAlgValues: ASYMMETRIC,
+      introspectionSigningAlgValues: ASYMMETRIC,
+      authorizationSigningAlgValues: ASYMMETRIC,
+      dPoPSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+    },
+    extraClientMetadata: {
+      // The resource indicators this client serves as a resource server: it may introspect
+      // tokens whose audience is one of them (see introspection.allowedPolicy).
+      // `authz_stores`: the policy stores this client may query (all when absent).
+      // `require_mfa` (issue 3): users must complete a second factor to sign in to this client.
+      properties: ['resource_servers', 'authz_stores', 'require_mfa'],
+      validator(_ctx, key, value) {
+        if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('require_mfa must be true or false')
+        }
+        if (key === 'authz_stores' && value !== undefined) {
+          if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(v))) {
+            throw new errors.InvalidClientMetadata('authz_stores must be an array of policy store names')
+          }
+        }
+        if (key === 'resource_servers' && value !== undefined) {
+          if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && URL.canParse(v))) {
+            throw new errors.InvalidClientMetadata('resource_servers must be an array of absolute URIs')
+          }
+        }
+      },
+    },
+    pkce: {
+      // RFC 9700 §2.1.1: PKCE for public clients always; confidential clients may use it.
+      required: (_ctx, client) => client.clientAuthMethod === 'none',
+    },
+    // Refresh tokens rotate on every use; oidc-provider revokes the whole grant when a used
+    // one is presented again (RFC 9700 §4.14.2).
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: (_ctx, token) => (token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL),
+      ClientCredentials: (_ctx, token) => (token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL),
+      AuthorizationCode: config.AUTHORIZATION_CODE_TTL,
+      IdToken: config.ID_TOKEN_TTL,
+      RefreshToken: config.REFRESH_TOKEN_TTL,
+      Session: config.SESSION_TTL,
+      Interaction: config.INTERACTION_TTL,
+      Grant: config.REFRESH_TOKEN_TTL,
+      DeviceCode: config.DEVICE_CODE_TTL,
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      ...(deps.login ? { policy: loginPolicy(deps.login) } : {}),
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // A client may introspect only its own tokens or tokens for a resource server it is.
+        async allowedPolicy(_ctx, client, token) {
+          if (token.clientId === client.clientId) return true
+          if (client.clientAuthMethod === 'none') return false
+          const served = (client.metadata().resource_servers as string[] | undefined) ?? []
+          const aud = (token as unknown as { aud?: string | string[] }).aud
+          const audiences = Array.isArray(aud) ? aud : aud ? [aud] : []
+          return audiences.some((a) => served.includes(a))
+        },
+      },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true },
+      dPoP: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        userCodeInputSource: async (ctx, form, _out, err) => {
+          const e = err as { name?: string; userCode?: string } | undefined
+          ctx.body = deviceInputPage({
+            form,
+            error: !e ? undefined
+              : e.userCode || e.name === 'NoCodeError' ? 'That code is not valid or has expired. Check the code on your device and try again.'
+              : e.name === 'AbortedError' ? 'The sign-in was cancelled.'
+              : 'Something went wrong. Try again.',
+          })
+        },
+        userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
+          ctx.body = deviceConfirmPage({ form, clientName: client.clientName ?? client.clientId, userCode })
+        },
+        successSource: async (ctx) => {
+          ctx.body = deviceSuccessPage(ctx.oidc.client?.clientName)
+        },
+      },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.body = logoutPage({ form, host: ctx.host })
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.body = loggedOutPage(ctx.oidc.client?.clientName)
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // A client that asks for no resource gets an opaque token for userinfo; with exactly one
+        // requested resource, that one.
+        // A client that asks only for portcullis API scopes gets a token for our API.
+        defaultResource: async (ctx, _client, oneOf) => {
+          if (oneOf) return oneOf
+          const requested = String(ctx.oidc.params?.scope ?? '').split(' ')
+          return requested.some((s) => (API_SCOPE_NAMES as string[]).includes(s)) ? API : undefined
+        },
+        useGrantedResource: async () => true,
+        async getResourceServerInfo(_ctx, indicator) {
+          if (indicator === API) {
+            return { scope: API_SCOPE_NAMES.join(' '), audience: API, accessTokenTTL: config.ACCESS_TOKEN_TTL, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
+          }
+          const r = await deps.resources.find(indicator)
+          if (!r) throw new errors.InvalidTarget(`unknown resource indicator ${indicator}`)
+          return {
+            scope: r.scopes.join(' '),
+            audience: r.indicator,
+            accessTokenTTL: r.accessTokenTtl,
+            // RFC 9068 JWT access tokens, or opaque (introspect to learn what they mean).
+            accessTokenFormat: r.accessTokenFormat,
+            ...(r.accessTokenFormat === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
+          }
+        },
+      },
+    },
+    // Tokens for our API carry the client's store restriction, so checks need no lookup.
+    async extraTokenClaims(_ctx, token) {
+      const resourceServer = (token as { resourceServer?: { audience?: string } }).resourceServer
+      if (resourceServer?.audience !== API) return undefined
+      const client = (token as { client?: { metadata(): Record<string, unknown> } }).client
+      const stores = client?.metadata().authz_stores
+      return Array.isArray(stores) ? { authz_stores: stores } : undefined
+    },
+    async renderError(ctx: KoaContextWithOIDC, out) {
+      ctx.type = 'html'
+      ctx.body = errorPage('Something went wrong', out.error_description ?? out.error)
+    },
+    clientBasedCORS: () => true,
+    // RFC 9700 §2.1.2: no implicit grant; 'none' lets a client start a session without tokens.
+    responseTypes: ['code', 'none'],
+  }
+
+  const provider = new Provider(config.PUBLIC_URL, configuration)
+  provider.proxy = config.TRUST_PROXY
+  installHashedClientSecrets(provider)
+  if (deps.login) {
+    const hooks = deps.login
+    // RP-initiated logout ends the sign-in session too ("logout everywhere it is used").
+    provider.on('end_session.success', (ctx: KoaContextWithOIDC) => void hooks.sessionEnded(sessionToken(ctx, hooks)).catch(() => undefined))
+  }
+  if (deps.onEvent) {
+    const emit = deps.onEvent
+    for (const name of ['grant.success', 'grant.error', 'grant.revoked', 'end_session.success', 'server_error', 'revocation.success', 'authorization.error', 'backchannel.error']) {
+      provider.on(name as 'server_error', (...args: unknown[]) => emit(name, ...args))
+    }
+  }
+  return provider
+}
