@@ -17,7 +17,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { casbinPort } from '../src/authz/casbin-port.ts'
+import { enginePort } from '../src/authz/engine-port.ts'
 import { resolveModel } from '../src/authz/stores.ts'
 import { buildRbacStore, randomRequests } from './rbac-store.ts'
 
@@ -101,12 +101,12 @@ async function main() {
     })
 
     // Baseline in the same run: plain node-casbin enforce() on the same store, in this process.
-    const plain = await casbinPort.build({ modelText: await resolveModel('rbac.conf'), lines: store.lines, options: {} })
+    const plain = await enginePort.build({ modelText: await resolveModel('rbac.conf'), lines: store.lines, options: {} })
     const reqs = randomRequests(store, 2000)
     const budget = Date.now() + seconds * 1000
     let n = 0
     const t0 = performance.now()
-    while (Date.now() < budget && n < reqs.length) plain.check(reqs[n++]!)
+    while (Date.now() < budget && n < reqs.length) plain.checkPlain(reqs[n++]!)
     const plainPerSecond = n / ((performance.now() - t0) / 1000)
 
     const result = {

@@ -25,7 +25,7 @@ import { policyQueries } from './authz/queries.ts'
 import { policyStores } from './authz/stores.ts'
 import { policyRegistry } from './authz/registry.ts'
 import { decider } from './authz/decide.ts'
-import { casbinPort } from './authz/casbin-port.ts'
+import { enginePort } from './authz/engine-port.ts'
 import { isPostgres } from './db/client.ts'
 import { createMetrics } from './metrics/registry.ts'
 import { auditChain } from './audit/service.ts'
@@ -144,11 +144,11 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   compliance.provide({ mfaFactors: async (u) => (await login.mfa.list(u.id)).map((f) => f.type) })
 
   // Policy decision point: stores in the database, every store's current version in memory.
-  const policyRegistryInstance = policyRegistry({ queries: queries.policies, engine: casbinPort, logger, redis, redisPrefix: config.REDIS_PREFIX })
+  const policyRegistryInstance = policyRegistry({ queries: queries.policies, engine: enginePort, logger, redis, redisPrefix: config.REDIS_PREFIX })
   const authz = {
-    engine: casbinPort,
+    engine: enginePort,
     registry: policyRegistryInstance,
-    stores: policyStores({ queries: queries.policies, engine: casbinPort, audit, onCommit: (store, version) => policyRegistryInstance.committed(store, version) }),
+    stores: policyStores({ queries: queries.policies, engine: enginePort, audit, onCommit: (store, version) => policyRegistryInstance.committed(store, version) }),
     decide: decider(policyRegistryInstance, (store, allowed, seconds) => {
       metrics.policyDecisions.inc({ store, outcome: allowed ? 'allow' : 'deny' })
       metrics.policyDecisionDuration.observe({ store }, seconds)

@@ -10,7 +10,7 @@ import { startServer } from './server.ts'
 import { importFile } from './declarative/apply.ts'
 import { exportDocument, formatDocument } from './declarative/export.ts'
 import { policyApplyCommand, policyTestCommand } from './authz/cli.ts'
-import { casbinPort } from './authz/casbin-port.ts'
+import { enginePort } from './authz/engine-port.ts'
 import { APIKEYS_USAGE, apikeysCommand, issuedKeyText } from './apikeys/cli.ts'
 import { auditCommand, reportCommand } from './audit/cli.ts'
 import { adminCommand } from './identity/cli.ts'
@@ -117,7 +117,7 @@ export async function main(argv: string[]) {
     return 0
   }
   // Policy tests run in other teams' CI: no configuration, database or server involved.
-  if (command === 'policy' && rest[0] === 'test') return policyTestCommand(casbinPort, rest.slice(1))
+  if (command === 'policy' && rest[0] === 'test') return policyTestCommand(enginePort, rest.slice(1))
   const config = loadConfig()
   switch (command) {
     case 'policy': {

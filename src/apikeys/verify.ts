@@ -11,6 +11,7 @@ import type { OwnerDirectory, OwnerInfo } from './owners.ts'
 import { needsApproval } from './levels.ts'
 import { publicKeyFromJwk, SignatureError, verifyRequestSignature, type SignedRequest, type VerificationKey } from './signatures.ts'
 import type { NonceStore } from './replay.ts'
+import { subscribeChannel, type ChannelSubscription } from '../db/redis-channel.ts'
 import type { KeyRateLimiter, UsageRecorder } from './usage.ts'
 
 /** A key as the verification path needs it: record, owner state, parsed allowlist, signing key. */
@@ -55,7 +56,7 @@ export function keyCache(deps: {
   const channel = `${deps.prefix}apikeys:changed`
   // undefined until the first poll; null when no change was ever made (no setting row yet)
   let generation: string | null | undefined
-  let subscriber: Redis | undefined
+  let subscriber: ChannelSubscription | undefined
   let timer: NodeJS.Timeout | undefined
   let epoch = 0 // bumped on every invalidation so an in-flight load cannot store a stale value
 
@@ -103,17 +104,14 @@ export function keyCache(deps: {
     async start() {
       await poll()
       if (deps.redis) {
-        subscriber = deps.redis.duplicate()
-        subscriber.on('error', (err) => deps.logger.warn({ err: err.message }, 'API key subscriber error'))
-        subscriber.on('message', (_ch, id: string) => drop(id))
-        await subscriber.subscribe(channel)
+        subscriber = subscribeChannel({ redis: deps.redis, channel, logger: deps.logger, label: 'API key changes', onMessage: (id) => drop(id) })
       }
       timer = setInterval(() => void poll().catch((err) => deps.logger.warn({ err }, 'API key change poll failed')), deps.pollMs ?? (deps.redis ? 5000 : 250))
       timer.unref()
     },
     async stop() {
       if (timer) clearInterval(timer)
-      if (subscriber) await subscriber.quit().catch(() => subscriber?.disconnect())
+      await subscriber?.close()
     },
   }
 }

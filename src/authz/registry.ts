@@ -5,6 +5,7 @@ import type { DecisionEngine, EnginePort } from './port.ts'
 import type { PolicyLine } from './policy-csv.ts'
 import type { StoreOptions } from './options.ts'
 import { requestShape, type RequestShape } from './model-info.ts'
+import { subscribeChannel, type ChannelSubscription } from '../db/redis-channel.ts'
 
 export interface LoadedStore {
   name: string
@@ -30,7 +31,7 @@ export function policyRegistry(deps: {
 }) {
   const loaded = new Map<string, LoadedStore>()
   const channel = `${deps.redisPrefix}authz:changed`
-  let subscriber: Redis | undefined
+  let subscriber: ChannelSubscription | undefined
   let timer: NodeJS.Timeout | undefined
   let syncing: Promise<void> | undefined
   const listeners = new Set<(s: LoadedStore) => void>()
@@ -82,10 +83,7 @@ export function policyRegistry(deps: {
     async start() {
       await sync()
       if (deps.redis) {
-        subscriber = deps.redis.duplicate()
-        subscriber.on('error', (err) => deps.logger.warn({ err: err.message }, 'policy subscriber error'))
-        subscriber.on('message', () => void sync().catch(() => {}))
-        await subscriber.subscribe(channel)
+        subscriber = subscribeChannel({ redis: deps.redis, channel, logger: deps.logger, label: 'policy changes', onMessage: () => void sync().catch(() => {}) })
       }
       const every = deps.pollMs ?? (deps.redis ? 10_000 : 500)
       timer = setInterval(() => void sync().catch((err) => deps.logger.warn({ err }, 'policy sync failed')), every)
@@ -93,7 +91,7 @@ export function policyRegistry(deps: {
     },
     async stop() {
       if (timer) clearInterval(timer)
-      if (subscriber) await subscriber.quit().catch(() => subscriber?.disconnect())
+      await subscriber?.close()
       await syncing?.catch(() => {})
     },
   }

@@ -119,6 +119,25 @@ describe('declarative import and export', () => {
     expect(await t.c.clients.find('new-client')).toBeNull()
   })
 
+  it('refuses a policy store whose lines have the wrong arity or a hazardous pattern, naming each line', async () => {
+    const file = await write('bad-policy.yaml', [
+      'policy_stores:',
+      '  - name: rest',
+      '    model: restful.conf',
+      '    policy: |',
+      '      p, alice, /orders/:id, GET',
+      '      p, bob, /orders',
+      '      p, eve, /:/all, GET',
+    ].join('\n'))
+    const err = await importFile(t.c, file).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(AppError)
+    const problems = (err as AppError).details as { path: string; message: string }[]
+    expect(problems.every((p) => p.path === 'policy_stores.0'), JSON.stringify(problems)).toBe(true)
+    expect(problems.some((p) => /line 2/.test(p.message)), JSON.stringify(problems)).toBe(true)
+    expect(problems.some((p) => /line 3/.test(p.message) && p.message.includes('/:/all')), JSON.stringify(problems)).toBe(true)
+    expect((await t.c.authz.stores.list()).map((s) => s.name)).not.toContain('rest')
+  })
+
   it('reports oidc-provider metadata problems (e.g. a redirect URI with a fragment)', async () => {
     const file = await write('frag.yaml', 'clients:\n  - client_id: frag\n    client_secret: frag-secret-0123456789\n    redirect_uris: ["https://app.example.com/cb#x"]\n')
     const err = (await importFile(t.c, file).catch((e: unknown) => e)) as AppError
