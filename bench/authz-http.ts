@@ -11,6 +11,7 @@
  * noisy: compare ratios within one run, not absolute numbers across runs.
  */
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import net from 'node:net'
@@ -20,6 +21,7 @@ import { parseArgs } from 'node:util'
 import { enginePort } from '../src/authz/engine-port.ts'
 import { resolveModel } from '../src/authz/stores.ts'
 import { buildRbacStore, randomRequests } from './rbac-store.ts'
+import { Connection } from './http-load.ts'
 
 const { values } = parseArgs({ options: { lines: { type: 'string', default: '10000' }, seconds: { type: 'string', default: '5' } } })
 const targetLines = Number(values.lines)
@@ -35,7 +37,17 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN
 }
-const serverTime = (res: Response) => Number(/dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1] ?? NaN)
+const serverTime = (header: string | undefined) => Number(/dur=([\d.]+)/.exec(header ?? '')?.[1] ?? NaN)
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux); NaN elsewhere. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100 // utime + stime, in USER_HZ ticks
+  } catch {
+    return NaN
+  }
+}
 
 async function main() {
   const store = buildRbacStore(targetLines)
@@ -48,7 +60,9 @@ async function main() {
   }))
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const child = spawn(process.execPath, ['bin/portcullis.mjs', 'serve'], {
+  // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server.
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const child = spawn(process.execPath, [...nodeArgs, 'bin/portcullis.mjs', 'serve'], {
     env: { PATH: process.env.PATH!, DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'warn', PORTCULLIS_IMPORT: importFile },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
@@ -71,33 +85,36 @@ async function main() {
     // warm up (JIT, connection pool)
     for (let i = 0; i < 50; i++) await fetch(`${url}/access/v1/evaluation`, { method: 'POST', headers, body: JSON.stringify({ ...toAuthzen(randomRequests(store, 1)[0]!), context: { store: 'bench' } }) }).then((r) => r.text())
 
-    async function load(concurrency: number, one: () => Promise<{ decisions: number; serverMs: number }>) {
+    async function load(concurrency: number, one: (conn: Connection) => Promise<{ decisions: number; serverMs: number }>) {
+      const conns = await Promise.all(Array.from({ length: concurrency }, () => Connection.open(port)))
       const until = Date.now() + seconds * 1000
       const times: number[] = []
       let decisions = 0
       const started = performance.now()
-      await Promise.all(Array.from({ length: concurrency }, async () => {
+      const cpuBefore = cpuSeconds(child.pid!)
+      await Promise.all(conns.map(async (conn) => {
         while (Date.now() < until) {
-          const r = await one()
+          const r = await one(conn)
           decisions += r.decisions
           times.push(r.serverMs)
         }
       }))
-      return { decisions, perSecond: decisions / ((performance.now() - started) / 1000), serverP50: pct(times, 50), serverP99: pct(times, 99) }
+      for (const conn of conns) conn.close()
+      const serverCpuUsPerDecision = ((cpuSeconds(child.pid!) - cpuBefore) * 1e6) / decisions
+      return { decisions, perSecond: decisions / ((performance.now() - started) / 1000), serverP50: pct(times, 50), serverP99: pct(times, 99), serverCpuUsPerDecision }
     }
 
-    const batch = await load(4, async () => {
+    const batch = await load(4, async (conn) => {
       const evaluations = randomRequests(store, 100).map(toAuthzen)
-      const res = await fetch(`${url}/access/v1/evaluations`, { method: 'POST', headers, body: JSON.stringify({ context: { store: 'bench' }, evaluations }) })
-      const body = (await res.json()) as { evaluations: unknown[] }
-      if (!res.ok || body.evaluations.length !== 100) throw new Error(`evaluations failed: ${res.status}`)
-      return { decisions: 100, serverMs: serverTime(res) }
+      const res = await conn.post('/access/v1/evaluations', headers, JSON.stringify({ context: { store: 'bench' }, evaluations }))
+      const body = JSON.parse(res.body) as { evaluations: unknown[] }
+      if (res.status !== 200 || body.evaluations.length !== 100) throw new Error(`evaluations failed: ${res.status}`)
+      return { decisions: 100, serverMs: serverTime(res.serverTiming) }
     })
-    const single = await load(16, async () => {
-      const res = await fetch(`${url}/access/v1/evaluation`, { method: 'POST', headers, body: JSON.stringify({ ...toAuthzen(randomRequests(store, 1)[0]!), context: { store: 'bench' } }) })
-      if (!res.ok) throw new Error(`evaluation failed: ${res.status}`)
-      await res.text()
-      return { decisions: 1, serverMs: serverTime(res) }
+    const single = await load(8, async (conn) => {
+      const res = await conn.post('/access/v1/evaluation', headers, JSON.stringify({ ...toAuthzen(randomRequests(store, 1)[0]!), context: { store: 'bench' } }))
+      if (res.status !== 200) throw new Error(`evaluation failed: ${res.status}`)
+      return { decisions: 1, serverMs: serverTime(res.serverTiming) }
     })
 
     // Baseline in the same run: plain node-casbin enforce() on the same store, in this process.
@@ -113,8 +130,8 @@ async function main() {
       at: new Date().toISOString(),
       machine: { cpus: os.cpus().length, node: process.version },
       store: { lines: store.lines.length, users: store.users, roles: store.roles, depth: 3 },
-      evaluations_batch_100: { decisions_per_second: Math.round(batch.perSecond), server_ms_p50: batch.serverP50, server_ms_p99_per_batch: batch.serverP99 },
-      evaluation_single: { decisions_per_second: Math.round(single.perSecond), server_ms_p50: single.serverP50, server_ms_p99: single.serverP99 },
+      evaluations_batch_100: { decisions_per_second: Math.round(batch.perSecond), server_ms_p50: batch.serverP50, server_ms_p99_per_batch: batch.serverP99, server_cpu_us_per_decision: Math.round(batch.serverCpuUsPerDecision) },
+      evaluation_single: { decisions_per_second: Math.round(single.perSecond), server_ms_p50: single.serverP50, server_ms_p99: single.serverP99, server_cpu_us_per_decision: Math.round(single.serverCpuUsPerDecision) },
       plain_node_casbin_enforce_per_second: Math.round(plainPerSecond * 10) / 10,
       ratio_batch_vs_plain: Math.round(batch.perSecond / plainPerSecond),
       ratio_single_vs_plain: Math.round(single.perSecond / plainPerSecond),

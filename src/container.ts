@@ -20,7 +20,7 @@ import { clientAdapter, modelRouter, prismaAdapter, redisAdapter } from './oidc/
 import { buildProvider, OIDC_SCOPES } from './oidc/provider.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './oidc/api-resource.ts'
 import { apiTokenVerifier } from './oidc/api-tokens.ts'
-import type { BearerScheme } from './http/middleware/authn.ts'
+import type { BearerScheme, Caller } from './http/middleware/authn.ts'
 import { policyQueries } from './authz/queries.ts'
 import { policyStores } from './authz/stores.ts'
 import { policyRegistry } from './authz/registry.ts'
@@ -109,13 +109,14 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const apiTokens = apiTokenVerifier({ issuer: config.PUBLIC_URL, audience: apiIndicator(config.PUBLIC_URL) })
   // How callers of our APIs authenticate: JWT access tokens for the API resource here; the API
   // key scheme adds itself (apikeys/).
+  const verifyAccessToken = async (credential: string): Promise<Caller | undefined> => {
+    const t = await apiTokens.verify(credential)
+    return t && { kind: 'client', id: t.subject, clientId: t.clientId, scopes: new Set(t.scopes), stores: t.stores }
+  }
   const bearerSchemes: BearerScheme[] = [{
     name: 'access_token',
     accepts: (credential) => credential.split('.').length === 3,
-    async verify(credential) {
-      const t = await apiTokens.verify(credential)
-      return t && { kind: 'client', id: t.subject, clientId: t.clientId, scopes: new Set(t.scopes), stores: t.stores }
-    },
+    verify: (credential) => verifyAccessToken(credential),
   }]
 
   // API keys (apikeys/): `Authorization: Bearer pcs_...` on every portcullis API.
@@ -227,6 +228,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     provider: current,
     loadProvider,
     bearerSchemes,
+    verifyAccessToken,
     authz,
     metrics,
     auditChain: auditChainInstance,

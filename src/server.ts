@@ -1,6 +1,8 @@
 import http from 'node:http'
 import type { Container } from './container.ts'
 import { buildApp } from './app.ts'
+import { decisionCalls } from './http/authz.ts'
+import { decisionLane } from './http/decision-lane.ts'
 import { startMetricsServer } from './metrics/routes.ts'
 
 /**
@@ -10,7 +12,18 @@ import { startMetricsServer } from './metrics/routes.ts'
 export async function startServer(c: Container, opts: { port?: number; host?: string } = {}) {
   let shuttingDown = false
   const app = buildApp(c, { isShuttingDown: () => shuttingDown })
-  const server = http.createServer(app.callback())
+  const koa = app.callback()
+  // Decision requests (AuthZEN, native check) take a lean path ahead of Koa; see decision-lane.ts.
+  const lane = decisionLane({
+    calls: decisionCalls(c.authz.decide),
+    verifyAccessToken: c.verifyAccessToken,
+    metrics: c.metrics,
+    logger: c.logger,
+    https: c.config.PUBLIC_URL.startsWith('https:'),
+  })
+  const server = http.createServer((req, res) => {
+    if (!lane(req, res, koa)) void koa(req, res)
+  })
   server.keepAliveTimeout = 5000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

@@ -60,8 +60,82 @@ async function timed(ctx: Context, next: () => Promise<unknown>) {
   ctx.set('Server-Timing', `pdp;dur=${(performance.now() - started).toFixed(3)}`)
 }
 
+const checkRequest = z.object({ request: z.array(z.unknown()).min(1).max(32) })
+const checkBatchRequest = z.object({ requests: z.array(z.array(z.unknown()).min(1).max(32)).min(1).max(10_000) })
+
+/**
+ * The decision calls (AuthZEN evaluation(s), native check and check/batch) from an authenticated
+ * caller and a parsed JSON body to the response body. Shared by the Koa routes below and the
+ * decision fast lane (decision-lane.ts), so both answer identically.
+ */
+export function decisionCalls(decide: Decider) {
+  const useStore = (caller: Caller, name: string) => {
+    if (!mayUseStore(caller, name)) throw forbidden(`this caller may not use policy store ${name}`)
+    return name
+  }
+  /**
+   * AuthZEN names no store: the request's `context.store` picks one, else the caller's only
+   * permitted store, else `default`.
+   */
+  const authzenStore = (caller: Caller, requested: unknown) =>
+    decide.storeOf(useStore(caller, typeof requested === 'string' ? requested : caller.stores?.length === 1 ? caller.stores[0]! : 'default'))
+
+  return {
+    evaluation(caller: Caller, body: unknown) {
+      const req = parse(evaluationRequest, body)
+      return decide.evaluate(authzenStore(caller, req.context?.store), req)
+    },
+
+    evaluations(caller: Caller, body: unknown) {
+      const req = parse(evaluationsRequest, body)
+      const entries = req.evaluations ?? []
+      if (!entries.length) {
+        // §7.1: without an evaluations array the request is a single evaluation.
+        const single = mergeDefaults({ ...req, evaluations: [{}] }, 0)
+        if (typeof single === 'string') throw badRequest('invalid_request', single.replace('evaluations[0]', 'the request'))
+        return decide.evaluate(authzenStore(caller, single.context?.store), single)
+      }
+      const semantic = req.options?.evaluations_semantic ?? 'execute_all'
+      // Validate every entry before evaluating any, so a bad entry is a 400 and not a partial answer.
+      const merged = entries.map((_, i) => {
+        const m = mergeDefaults(req, i)
+        if (typeof m === 'string') throw badRequest('invalid_request', m)
+        return m
+      })
+      const results: { decision: boolean; context?: Record<string, unknown> }[] = []
+      for (const m of merged) {
+        const r = decide.evaluate(authzenStore(caller, m.context?.store), m)
+        results.push(r)
+        if ((semantic === 'deny_on_first_deny' && !r.decision) || (semantic === 'permit_on_first_permit' && r.decision)) break
+      }
+      return { evaluations: results }
+    },
+
+    check(caller: Caller, store: string, body: unknown) {
+      useStore(caller, store)
+      const req = parse(checkRequest, body)
+      return decide.check(store, req.request)
+    },
+
+    checkBatch(caller: Caller, store: string, body: unknown) {
+      useStore(caller, store)
+      const req = parse(checkBatchRequest, body)
+      const s = decide.storeOf(store)
+      return {
+        version: s.version,
+        results: req.requests.map((r) => {
+          const d = decide.check(store, r)
+          return { allowed: d.allowed, matched: d.matched }
+        }),
+      }
+    },
+  }
+}
+export type DecisionCalls = ReturnType<typeof decisionCalls>
+
 export function authzRouter(deps: AuthzRouteDeps) {
   const router = new Router()
+  const calls = decisionCalls(deps.decide)
   const authn = authenticate(deps.bearerSchemes)
   const check = requireScope('authz:check', 'authz:admin')
   const admin = requireScope('authz:admin')
@@ -75,66 +149,21 @@ export function authzRouter(deps: AuthzRouteDeps) {
     }
   })
 
-  /**
-   * AuthZEN names no store: the request's `context.store` picks one, else the caller's only
-   * permitted store, else `default`.
-   */
-  const authzenStore = (ctx: Context, requested: unknown) => {
-    const caller = callerOf(ctx)!
-    const name = typeof requested === 'string' ? requested : caller.stores?.length === 1 ? caller.stores[0]! : 'default'
-    guardStore(ctx, name)
-    return deps.decide.storeOf(name)
-  }
-
   router.post('/access/v1/evaluation', timed, authn, check, async (ctx) => {
-    const req = parse(evaluationRequest, await readJson(ctx))
-    ctx.body = deps.decide.evaluate(authzenStore(ctx, req.context?.store), req)
+    ctx.body = calls.evaluation(callerOf(ctx)!, await readJson(ctx))
   })
 
   router.post('/access/v1/evaluations', timed, authn, check, async (ctx) => {
-    const req = parse(evaluationsRequest, await readJson(ctx))
-    const entries = req.evaluations ?? []
-    if (!entries.length) {
-      // §7.1: without an evaluations array the request is a single evaluation.
-      const single = mergeDefaults({ ...req, evaluations: [{}] }, 0)
-      if (typeof single === 'string') throw badRequest('invalid_request', single.replace('evaluations[0]', 'the request'))
-      ctx.body = deps.decide.evaluate(authzenStore(ctx, single.context?.store), single)
-      return
-    }
-    const semantic = req.options?.evaluations_semantic ?? 'execute_all'
-    // Validate every entry before evaluating any, so a bad entry is a 400 and not a partial answer.
-    const merged = entries.map((_, i) => {
-      const m = mergeDefaults(req, i)
-      if (typeof m === 'string') throw badRequest('invalid_request', m)
-      return m
-    })
-    const results: { decision: boolean; context?: Record<string, unknown> }[] = []
-    for (const m of merged) {
-      const r = deps.decide.evaluate(authzenStore(ctx, m.context?.store), m)
-      results.push(r)
-      if ((semantic === 'deny_on_first_deny' && !r.decision) || (semantic === 'permit_on_first_permit' && r.decision)) break
-    }
-    ctx.body = { evaluations: results }
+    ctx.body = calls.evaluations(callerOf(ctx)!, await readJson(ctx))
   })
 
   // --- native API ---------------------------------------------------------------------------
   router.post('/authz/v1/stores/:store/check', timed, authn, check, async (ctx) => {
-    const store = storeParam(ctx)
-    const body = parse(z.object({ request: z.array(z.unknown()).min(1).max(32) }), await readJson(ctx))
-    ctx.body = deps.decide.check(store, body.request)
+    ctx.body = calls.check(callerOf(ctx)!, ctx.params.store!, await readJson(ctx))
   })
 
   router.post('/authz/v1/stores/:store/check/batch', timed, authn, check, async (ctx) => {
-    const store = storeParam(ctx)
-    const body = parse(z.object({ requests: z.array(z.array(z.unknown()).min(1).max(32)).min(1).max(10_000) }), await readJson(ctx))
-    const s = deps.decide.storeOf(store)
-    ctx.body = {
-      version: s.version,
-      results: body.requests.map((r) => {
-        const d = deps.decide.check(store, r)
-        return { allowed: d.allowed, matched: d.matched }
-      }),
-    }
+    ctx.body = calls.checkBatch(callerOf(ctx)!, ctx.params.store!, await readJson(ctx))
   })
 
   router.get('/authz/v1/stores/:store/subjects/:subject/permissions', authn, check, async (ctx) => {

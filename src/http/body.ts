@@ -1,11 +1,23 @@
+import type { IncomingMessage } from 'node:http'
 import type { Context } from 'koa'
 import { AppError } from '../errors.ts'
 
 const LIMIT = 64 * 1024
 
+const BUFFERED = Symbol('portcullis.bufferedBody')
+
+/**
+ * Hands a body that was already read off the socket (by the decision fast lane, which then
+ * passed the request on to Koa) to the readers below.
+ */
+export function attachBufferedBody(req: IncomingMessage, body: Buffer) {
+  (req as IncomingMessage & { [BUFFERED]?: Buffer })[BUFFERED] = body
+}
+const bufferedOn = (ctx: Context) => (ctx.req as IncomingMessage & { [BUFFERED]?: Buffer })[BUFFERED]
+
 async function readRaw(ctx: Context, limit: number): Promise<string> {
   // Already buffered (e.g. by request-signature verification, which needs the exact bytes).
-  const buffered = (ctx.state as { rawBody?: Buffer }).rawBody
+  const buffered = (ctx.state as { rawBody?: Buffer }).rawBody ?? bufferedOn(ctx)
   if (buffered) {
     if (buffered.length > limit) throw new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 })
     return buffered.toString('utf8')
@@ -19,21 +31,50 @@ async function readRaw(ctx: Context, limit: number): Promise<string> {
  */
 export async function readRawBody(ctx: Context, limit = 1024 * 1024): Promise<Buffer> {
   const state = ctx.state as { rawBody?: Buffer }
-  state.rawBody ??= await bufferBody(ctx, limit)
+  state.rawBody ??= bufferedOn(ctx) ?? await bufferBody(ctx, limit)
+  if (state.rawBody.length > limit) throw new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 })
   return state.rawBody
 }
 
-async function bufferBody(ctx: Context, limit: number): Promise<Buffer> {
+function bufferBody(ctx: Context, limit: number): Promise<Buffer> {
   const declared = Number(ctx.get('content-length') || 0)
-  if (declared > limit) throw new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 })
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length
-    if (size > limit) throw new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 })
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks)
+  if (declared > limit) return Promise.reject(new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 }))
+  // Plain stream events rather than `for await`: the async iterator costs a promise per chunk,
+  // and this runs on every decision request.
+  return new Promise((resolve, reject) => {
+    const req = ctx.req
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        cleanup()
+        req.resume() // drain the rest so the connection stays usable for the error response
+        reject(new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 }))
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = () => {
+      cleanup()
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
+    }
+    const onError = (err: Error) => {
+      cleanup()
+      reject(new AppError('invalid_request', `the request body could not be read: ${err.message}`, { status: 400 }))
+    }
+    const onAborted = () => onError(new Error('the client aborted the request'))
+    const cleanup = () => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+      req.off('aborted', onAborted)
+    }
+    req.on('data', onData)
+    req.once('end', onEnd)
+    req.once('error', onError)
+    req.once('aborted', onAborted)
+  })
 }
 
 /** An HTML form post (application/x-www-form-urlencoded) as a plain object of strings. */

@@ -14,28 +14,50 @@ export interface ApiTokenClaims {
  * Verifies access tokens for portcullis's own API offline (RFC 9068 §4): signature against our
  * published keys, `typ` at+jwt, issuer, audience and expiry. No database query.
  */
-export function apiTokenVerifier(opts: { issuer: string; audience: string }) {
+export function apiTokenVerifier(opts: { issuer: string; audience: string; cacheSize?: number }) {
   let jwks = jose.createLocalJWKSet({ keys: [] })
+  // A PEP sends the same token with every decision request. The token is immutable, so a
+  // verified one is remembered (until its exp) instead of re-running the signature check,
+  // which would otherwise cost more than the decision itself. Bounded; cleared on key changes.
+  const verified = new Map<string, ApiTokenClaims>()
+  const cacheSize = opts.cacheSize ?? 10_000
+
+  async function verifySignature(token: string): Promise<ApiTokenClaims | undefined> {
+    try {
+      const { payload } = await jose.jwtVerify(token, jwks, {
+        issuer: opts.issuer, audience: opts.audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA'],
+      })
+      // A sender-constrained token (RFC 9449 §6) needs a DPoP proof our API does not take yet:
+      // refusing it is safer than accepting it as a bearer token.
+      if (payload.cnf) return undefined
+      if (typeof payload.client_id !== 'string' || typeof payload.exp !== 'number') return undefined
+      const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => (API_SCOPE_NAMES as string[]).includes(s)) : []
+      const stores = Array.isArray(payload.authz_stores) ? payload.authz_stores.filter((s): s is string => typeof s === 'string') : undefined
+      return { clientId: payload.client_id, subject: String(payload.sub ?? payload.client_id), scopes, stores, expiresAt: payload.exp }
+    } catch {
+      return undefined
+    }
+  }
+
   return {
     /** Called whenever the published keys change (start, rotation on any instance). */
     setKeys(keys: jose.JWK[]) {
       jwks = jose.createLocalJWKSet({ keys })
+      verified.clear()
     },
     async verify(token: string): Promise<ApiTokenClaims | undefined> {
-      try {
-        const { payload } = await jose.jwtVerify(token, jwks, {
-          issuer: opts.issuer, audience: opts.audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA'],
-        })
-        // A sender-constrained token (RFC 9449 §6) needs a DPoP proof our API does not take yet:
-        // refusing it is safer than accepting it as a bearer token.
-        if (payload.cnf) return undefined
-        if (typeof payload.client_id !== 'string' || typeof payload.exp !== 'number') return undefined
-        const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => (API_SCOPE_NAMES as string[]).includes(s)) : []
-        const stores = Array.isArray(payload.authz_stores) ? payload.authz_stores.filter((s): s is string => typeof s === 'string') : undefined
-        return { clientId: payload.client_id, subject: String(payload.sub ?? payload.client_id), scopes, stores, expiresAt: payload.exp }
-      } catch {
+      const hit = verified.get(token)
+      if (hit) {
+        if (hit.expiresAt > Date.now() / 1000) return hit
+        verified.delete(token)
         return undefined
       }
+      const claims = await verifySignature(token)
+      if (claims) {
+        if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!)
+        verified.set(token, claims)
+      }
+      return claims
     },
   }
 }

@@ -20,6 +20,7 @@ let admin: string
 let checker: string
 let tenantA: string
 let noScope: string
+let bystander: string
 
 beforeAll(async () => {
   server = await startTestServer()
@@ -27,7 +28,7 @@ beforeAll(async () => {
     { id: 'policy-admin', scope: 'authz:admin authz:check' },
     { id: 'pep', scope: 'authz:check' },
     { id: 'tenant-a', scope: 'authz:check', authz_stores: ['tenant-a'] },
-    { id: 'bystander' },
+    { id: 'bystander', scope: 'audit:read' },
   ])
   admin = await apiToken(server, 'policy-admin', 'authz:admin authz:check')
   checker = await apiToken(server, 'pep', 'authz:check')
@@ -36,6 +37,7 @@ beforeAll(async () => {
     'content-type': 'application/x-www-form-urlencoded',
     authorization: `Basic ${Buffer.from('bystander:bystander-secret-0123456789abcdef').toString('base64')}`,
   })).body.access_token
+  bystander = await apiToken(server, 'bystander', 'audit:read')
   const created = await call(server, 'POST', '/authz/v1/stores', admin, { name: 'docs', model: 'rbac.conf', policy: RBAC_POLICY, reason: 'initial' })
   expect(created.status).toBe(201)
   expect(created.body).toEqual({ name: 'docs', version: 1 })
@@ -170,6 +172,59 @@ describe('validation before commit', () => {
     expect(ok.status, JSON.stringify(ok.body)).toBe(201)
     expect((await call(server, 'POST', '/authz/v1/stores/rest-api/check', checker, { request: ['alice', '/orders/42', 'GET'] })).body.allowed).toBe(true)
     expect((await call(server, 'POST', '/authz/v1/stores/rest-api/check', checker, { request: ['alice', '/orders/42', 'DELETE'] })).body.allowed).toBe(false)
+  })
+})
+
+describe('decision fast lane', () => {
+  // Decision requests with a Content-Length and an access token are answered ahead of Koa
+  // (src/http/decision-lane.ts); a chunked body takes the Koa route. Both must answer alike.
+  async function both(path: string, body: unknown, token = checker) {
+    const text = JSON.stringify(body)
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-request-id': 'lane-test-1' }
+    const lane = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: text })
+    const chunked = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(text)); c.close() } })
+    const koa = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: chunked, duplex: 'half' } as RequestInit)
+    return { lane: { status: lane.status, headers: lane.headers, body: await lane.json() }, koa: { status: koa.status, headers: koa.headers, body: await koa.json() } }
+  }
+  const stable = (h: Headers) => Object.fromEntries([...h].filter(([k]) => !['date', 'server-timing', 'content-length', 'connection', 'keep-alive'].includes(k)))
+
+  it('answers decisions with the same body and headers as the Koa routes', async () => {
+    const cases: [string, unknown][] = [
+      ['/access/v1/evaluation', { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: 'doc1' }, context: { store: 'docs' } }],
+      ['/access/v1/evaluations', { subject: { type: 'user', id: 'alice' }, context: { store: 'docs' }, evaluations: [{ action: { name: 'read' }, resource: { type: 'doc', id: 'doc1' } }, { action: { name: 'write' }, resource: { type: 'doc', id: 'doc1' } }] }],
+      ['/authz/v1/stores/docs/check', { request: ['alice', 'doc1', 'read'] }],
+      ['/authz/v1/stores/docs/check/batch', { requests: [['alice', 'doc1', 'read'], ['bob', 'doc1', 'write']] }],
+    ]
+    for (const [path, body] of cases) {
+      const r = await both(path, body)
+      expect(r.lane.status, path).toBe(200)
+      expect(r.lane.body, path).toEqual(r.koa.body)
+      expect(stable(r.lane.headers), path).toEqual(stable(r.koa.headers))
+      expect(r.lane.headers.get('x-request-id')).toBe('lane-test-1')
+      expect(r.lane.headers.get('server-timing')).toMatch(/^pdp;dur=\d+\.\d{3}$/)
+    }
+    expect((await both('/authz/v1/stores/docs/check', { request: ['alice', 'doc1', 'read'] })).lane.body.allowed).toBe(true)
+  })
+
+  it('leaves every error to the Koa routes, in their error shape', async () => {
+    const cases: [string, unknown, number, string?][] = [
+      ['/access/v1/evaluation', { subject: { id: 'alice' } }, 400],
+      ['/authz/v1/stores/docs/check', { request: ['alice', 'doc1'] }, 400],
+      ['/authz/v1/stores/nope/check', { request: ['alice', 'doc1', 'read'] }, 404],
+      ['/authz/v1/stores/docs/check', { request: ['alice', 'doc1', 'read'] }, 403, tenantA],
+      ['/authz/v1/stores/docs/check', { request: ['alice', 'doc1', 'read'] }, 401, noScope],
+      ['/authz/v1/stores/docs/check', { request: ['alice', 'doc1', 'read'] }, 403, bystander],
+      ['/authz/v1/stores/docs/check', { request: ['alice', 'doc1', 'read'] }, 401, 'a.b.c'],
+    ]
+    for (const [path, body, status, token] of cases) {
+      const r = await both(path, body, token)
+      expect(r.lane.status, `${path} ${JSON.stringify(body)}`).toBe(status)
+      expect(r.lane.body).toEqual(r.koa.body)
+      expect(r.lane.body.error).toEqual(expect.any(String))
+    }
+    const bad = await fetch(`${server.url}/authz/v1/stores/docs/check`, { method: 'POST', headers: { authorization: `Bearer ${checker}`, 'content-type': 'application/json' }, body: '{"request": [' })
+    expect(bad.status).toBe(400)
+    expect(await bad.json()).toEqual({ error: 'invalid_json', error_description: 'request body is not valid JSON' })
   })
 })
 

@@ -53,6 +53,9 @@ export function authenticate(schemes: readonly BearerScheme[]): Middleware {
 
 export const callerOf = (ctx: Context): Caller | undefined => ctx.state.caller as Caller | undefined
 
+/** Whether the caller holds one of the scopes (`admin` holds them all). */
+export const hasAnyScope = (caller: Caller, ...anyOf: string[]) => anyOf.some((s) => caller.scopes.has(s)) || caller.scopes.has('admin')
+
 /** 401 without a caller; 403 (insufficient_scope) unless the caller has one of the scopes. */
 export function requireScope(...anyOf: string[]): Middleware {
   return async (ctx, next) => {
@@ -61,7 +64,7 @@ export function requireScope(...anyOf: string[]): Middleware {
       ctx.set('WWW-Authenticate', challenge())
       throw new AppError('unauthorized', 'authentication required: send a bearer access token or API key', { status: 401 })
     }
-    if (!anyOf.some((s) => caller.scopes.has(s)) && !caller.scopes.has('admin')) {
+    if (!hasAnyScope(caller, ...anyOf)) {
       ctx.set('WWW-Authenticate', challenge('insufficient_scope', `, scope="${anyOf.join(' ')}"`))
       throw new AppError('insufficient_scope', `this call needs the scope ${anyOf.join(' or ')}`, { status: 403 })
     }

@@ -2,11 +2,19 @@ import crypto from 'node:crypto'
 import type { Middleware } from 'koa'
 import type { Logger } from 'pino'
 
+/** The caller's X-Request-ID when it is sane (no spaces, markup or control characters), else a new one. */
+export const requestIdFrom = (incoming: string | undefined) =>
+  incoming && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID()
+
+/** The access-log line; ctx.path only: query strings carry codes, tokens and state. */
+export function logRequest(logger: Logger, entry: { requestId: string; method: string; path: string; status: number; ms: number }) {
+  logger.info(entry, 'request')
+}
+
 /** Request id (taken from a sane X-Request-ID or generated) and one access-log line per request. */
 export function requestContext(logger: Logger): Middleware {
   return async (ctx, next) => {
-    const incoming = ctx.get('x-request-id')
-    const requestId = /^[\w.:-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID()
+    const requestId = requestIdFrom(ctx.get('x-request-id'))
     ctx.state.requestId = requestId
     ctx.set('X-Request-ID', requestId)
     const started = performance.now()
@@ -14,8 +22,7 @@ export function requestContext(logger: Logger): Middleware {
       await next()
     } finally {
       const ms = Math.round((performance.now() - started) * 10) / 10
-      // ctx.path only: query strings carry codes, tokens and state.
-      logger.info({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms }, 'request')
+      logRequest(logger, { requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms })
     }
   }
 }

@@ -5,14 +5,21 @@ import type { Middleware } from 'koa'
  * hash of its own form_post script to script-src when it renders one. No `form-action`: it
  * would also apply to the redirect to a client's redirect_uri after a form post.
  */
+export function securityHeaderList(opts: { https: boolean }): [string, string][] {
+  return [
+    ['Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"],
+    ['X-Frame-Options', 'DENY'],
+    ['X-Content-Type-Options', 'nosniff'],
+    ['Referrer-Policy', 'no-referrer'],
+    ['Cross-Origin-Opener-Policy', 'same-origin'],
+    ...(opts.https ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as [string, string]] : []),
+  ]
+}
+
 export function securityHeaders(opts: { https: boolean }): Middleware {
+  const headers = securityHeaderList(opts)
   return async (ctx, next) => {
-    ctx.set('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-    ctx.set('X-Frame-Options', 'DENY')
-    ctx.set('X-Content-Type-Options', 'nosniff')
-    ctx.set('Referrer-Policy', 'no-referrer')
-    ctx.set('Cross-Origin-Opener-Policy', 'same-origin')
-    if (opts.https) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains')
+    for (const [name, value] of headers) ctx.set(name, value)
     await next()
   }
 }
