@@ -184,7 +184,7 @@ describe('decision fast lane', () => {
     const lane = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: text })
     const chunked = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(text)); c.close() } })
     const koa = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: chunked, duplex: 'half' } as RequestInit)
-    return { lane: { status: lane.status, headers: lane.headers, body: await lane.json() }, koa: { status: koa.status, headers: koa.headers, body: await koa.json() } }
+    return { lane: { status: lane.status, headers: lane.headers, body: (await lane.json()) as Record<string, unknown> }, koa: { status: koa.status, headers: koa.headers, body: (await koa.json()) as Record<string, unknown> } }
   }
   const stable = (h: Headers) => Object.fromEntries([...h].filter(([k]) => !['date', 'server-timing', 'content-length', 'connection', 'keep-alive'].includes(k)))
 
