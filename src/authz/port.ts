@@ -16,6 +16,8 @@ export interface Decision {
 
 export interface DecisionEngine {
   check(request: unknown[]): Decision
+  /** through the line index, or plain enforce() and why */
+  readonly mode?: { kind: 'indexed'; description: string } | { kind: 'plain'; reason: string }
   implicitPermissions(subject: string, domain?: string): Promise<string[][]>
   usersForRole(role: string, domain?: string): Promise<string[]>
 }

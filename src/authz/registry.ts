@@ -47,7 +47,7 @@ export function policyRegistry(deps: {
     const entry = { name, version, engine, shape: requestShape(row.model), options }
     loaded.set(name, entry)
     for (const l of listeners) l(entry)
-    deps.logger.info({ store: name, version }, 'policy store loaded')
+    deps.logger.info({ store: name, version, evaluation: engine.mode }, 'policy store loaded')
   }
 
   /** Brings every store up to its committed version; one sync at a time. */
