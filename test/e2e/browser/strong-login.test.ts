@@ -1,9 +1,13 @@
 import fs from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import * as oidc from 'openid-client'
 import { generate } from 'otplib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { applyDocument, validateDocument } from '../../../src/declarative/apply.ts'
 import { startTestServer, type TestServer } from '../../helpers/server.ts'
 
 /**
@@ -23,17 +27,29 @@ describe.skipIf(missing)('strong login in a real browser', () => {
   let server: TestServer
   let browser: Browser
   const contexts: BrowserContext[] = []
+  // A relying party's callback: a real listener, so the browser's last hop is an ordinary page.
+  let rp: http.Server
+  let RP_CALLBACK: string
 
   beforeAll(async () => {
     server = await startTestServer({ env: { LOGIN_FAILURE_DELAY_MS: '20', LOGIN_MAX_FAILURES: '5' } })
-    for (const email of ['bea@example.com', 'cal@example.com', 'dee@example.com', 'eve@example.com', 'fox@example.com']) {
+    rp = http.createServer((_req, res) => res.end('signed in'))
+    await new Promise<void>((resolve) => rp.listen(0, '127.0.0.1', resolve))
+    RP_CALLBACK = `http://127.0.0.1:${(rp.address() as AddressInfo).port}/cb`
+    for (const email of ['bea@example.com', 'cal@example.com', 'dee@example.com', 'eve@example.com', 'fox@example.com', 'gus@example.com']) {
       await server.container.users.create({ email, password: PASSWORD })
     }
+    const { doc, problems } = await validateDocument(server.container, {
+      clients: [{ client_id: 'rp', client_secret: 'rp-secret-0123456789abcdef', redirect_uris: [RP_CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email' }],
+    })
+    expect(problems).toEqual([])
+    await applyDocument(server.container, doc!)
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
   })
   afterAll(async () => {
     await browser?.close()
     await server?.close()
+    rp?.close()
   })
 
   async function newPage() {
@@ -176,6 +192,61 @@ describe.skipIf(missing)('strong login in a real browser', () => {
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click()
       await page.waitForURL(/\/account$/)
       expect(await page.locator('#sessions-h + table').textContent()).toContain('hwk, mfa')
+    })
+  })
+
+  it('passkeys with a real relying party: openid-client sees amr/acr for passkey-as-second-factor and passwordless', async () => {
+    await withScreenshots('passkeys-rp', async () => {
+      const page = await newPage()
+      const cdp = await page.context().newCDPSession(page)
+      await cdp.send('WebAuthn.enable')
+      await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      })
+      await signInWithPassword(page, 'gus@example.com')
+      await page.waitForURL(/\/account$/)
+      await page.getByLabel('Name for a new passkey').fill('Phone')
+      await page.getByRole('button', { name: 'Add a passkey' }).click()
+      await page.waitForURL(/done=passkey/)
+      await page.getByRole('button', { name: 'Sign out', exact: true }).first().click()
+
+      const config = await oidc.discovery(new URL(server.url), 'rp', 'rp-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+      // The callback URL the browser lands on is handed to openid-client, as an RP would.
+      async function signInAtRp(factor: () => Promise<void>) {
+        const verifier = oidc.randomPKCECodeVerifier()
+        await page.goto(oidc.buildAuthorizationUrl(config, {
+          redirect_uri: RP_CALLBACK, scope: 'openid email', prompt: 'login',
+          code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+        }).href)
+        const reached = page.waitForURL(`${RP_CALLBACK}**`)
+        await factor()
+        const allow = page.getByRole('button', { name: 'Allow' })
+        // (the consent wait is settled either way, so a page closed later leaves no rejection behind)
+        const first = await Promise.race([reached.then(() => 'callback' as const), allow.waitFor().then(() => 'consent' as const, () => 'none' as const)])
+        if (first === 'consent') await allow.click()
+        await reached
+        const callback = new URL(page.url())
+        const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, idTokenExpected: true })
+        return tokens.claims()!
+      }
+
+      // Password, then the passkey as the second factor.
+      const second = await signInAtRp(async () => {
+        await page.getByLabel('Email').fill('gus@example.com')
+        await page.getByLabel('Password').fill(PASSWORD)
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+        await page.getByRole('button', { name: 'Use a passkey' }).click()
+      })
+      expect(second.amr).toEqual(['pwd', 'hwk', 'mfa'])
+      expect(second.acr).toBe('urn:portcullis:acr:mfa')
+
+      // Passwordless: the discoverable passkey alone (user verification makes it multi-factor).
+      const passwordless = await signInAtRp(async () => {
+        await page.getByRole('button', { name: 'Sign in with a passkey' }).click()
+      })
+      expect(passwordless.amr).toEqual(['hwk', 'mfa'])
+      expect(passwordless.acr).toBe('urn:portcullis:acr:mfa')
+      expect(passwordless.sub).toBe(second.sub)
     })
   })
 
