@@ -21,6 +21,8 @@ import { buildProvider, OIDC_SCOPES } from './oidc/provider.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './oidc/api-resource.ts'
 import { apiTokenVerifier } from './oidc/api-tokens.ts'
 import type { BearerScheme, Caller } from './http/middleware/authn.ts'
+import { requestIdOf } from './http/middleware/request.ts'
+import type { IncomingMessage } from 'node:http'
 import { policyQueries } from './authz/queries.ts'
 import { policyStores } from './authz/stores.ts'
 import { policyRegistry } from './authz/registry.ts'
@@ -190,7 +192,9 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     return provider
   }
   function onProviderEvent(name: string, args: unknown[]) {
-    const ctx = args[0] as { oidc?: { client?: { clientId: string }; params?: Record<string, unknown> }; ip?: string; state?: { requestId?: string } } | undefined
+    const raw = args[0] as { oidc?: { client?: { clientId: string }; params?: Record<string, unknown> }; ip?: string; req?: IncomingMessage } | undefined
+    // oidc-provider's context is its own Koa app's: our request id is found by the raw request
+    const ctx = raw && { oidc: raw.oidc, ip: raw.ip, state: { requestId: requestIdOf(raw.req) } }
     if (name === 'server_error') {
       logger.error({ err: args[1] }, 'oidc-provider server error')
       return
@@ -202,6 +206,10 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     } else if (name === 'grant.error') {
       const err = args[1] as { error?: string }
       void audit.record({ action: 'token.issued', outcome: 'failure', actor: ctx?.oidc?.client?.clientId, details: { grant_type: ctx?.oidc?.params?.grant_type, error: err?.error }, ip: ctx?.ip, requestId: ctx?.state?.requestId })
+    } else if (name === 'revocation.success') {
+      // RFC 7009 revocation: recorded by grant and token kind, never the token itself.
+      const token = args[1] as { kind?: string; grantId?: string } | undefined
+      void audit.record({ action: 'token.revoked', outcome: 'success', actor: ctx?.oidc?.client?.clientId, target: token?.grantId, details: { kind: token?.kind }, ip: ctx?.ip, requestId: ctx?.state?.requestId })
     } else if (name === 'end_session.success') {
       void audit.record({ action: 'logout', outcome: 'success', actor: ctx?.oidc?.client?.clientId, ip: ctx?.ip, requestId: ctx?.state?.requestId })
     }

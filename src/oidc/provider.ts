@@ -247,9 +247,18 @@ export function buildProvider(deps: ProviderDeps): Provider {
   }
   if (deps.onEvent) {
     const emit = deps.onEvent
-    for (const name of ['grant.success', 'grant.error', 'grant.revoked', 'end_session.success', 'server_error', 'revocation.success', 'authorization.error', 'backchannel.error']) {
+    for (const name of ['grant.success', 'grant.error', 'grant.revoked', 'end_session.success', 'server_error', 'authorization.error', 'backchannel.error']) {
       provider.on(name as 'server_error', (...args: unknown[]) => emit(name, ...args))
     }
+    // oidc-provider has no event for a successful RFC 7009 revocation (only `<kind>.destroyed`,
+    // without the request): a post-middleware reads the token the revocation endpoint resolved.
+    provider.use(async (ctx, next) => {
+      await next()
+      if (ctx.oidc?.route !== 'revocation' || ctx.status !== 200) return
+      const entities = ctx.oidc.entities as Record<string, unknown>
+      const token = entities.AccessToken ?? entities.ClientCredentials ?? entities.RefreshToken
+      if (token) emit('revocation.success', ctx, token)
+    })
   }
   return provider
 }

@@ -271,6 +271,10 @@ describe.each(variants)('OIDC end to end on $name', ({ skip, kind, redis }) => {
       expect((await oidc.tokenIntrospection(svc, token)).active).toBe(true)
       await oidc.tokenRevocation(svc, token)
       expect(await oidc.tokenIntrospection(svc, token)).toEqual({ active: false })
+      // audited by client and token kind, never with the token itself
+      const revoked = await server.container.audit.list({ action: 'token.revoked' })
+      expect(revoked.some((e) => e.actor === 'svc' && (e.details as { kind?: string }).kind === 'ClientCredentials' && /^[0-9a-f-]{36}$/.test(e.requestId ?? ''))).toBe(true)
+      expect(JSON.stringify(revoked)).not.toContain(token)
       // RFC 7009 §2.2: an unknown token is not an error
       await oidc.tokenRevocation(svc, 'not-a-token')
     })

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import type { Middleware } from 'koa'
 import type { Logger } from 'pino'
 
@@ -11,11 +12,16 @@ export function logRequest(logger: Logger, entry: { requestId: string; method: s
   logger.info(entry, 'request')
 }
 
+const ids = new WeakMap<IncomingMessage, string>()
+/** The request id of a raw request, for code that sees another Koa app's context (oidc-provider's). */
+export const requestIdOf = (req: IncomingMessage | undefined) => (req ? ids.get(req) : undefined)
+
 /** Request id (taken from a sane X-Request-ID or generated) and one access-log line per request. */
 export function requestContext(logger: Logger): Middleware {
   return async (ctx, next) => {
     const requestId = requestIdFrom(ctx.get('x-request-id'))
     ctx.state.requestId = requestId
+    ids.set(ctx.req, requestId)
     ctx.set('X-Request-ID', requestId)
     const started = performance.now()
     try {
