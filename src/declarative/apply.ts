@@ -72,7 +72,18 @@ export async function applyDocument(c: Container, doc: ImportDocument, actor = '
   for (const r of doc.resources) {
     await c.resources.upsert({ indicator: r.indicator, scopes: r.scopes, accessTokenFormat: r.access_token_format, accessTokenTtl: r.access_token_ttl })
   }
-  for (const client of doc.clients) await c.clients.upsert(client)
+  for (const client of doc.clients) {
+    const change = await c.clients.upsert(client)
+    // Who changed which client, with before/after of the changed non-secret fields (the audit
+    // log redacts any detail named like a secret, hence "client_authentication_changed").
+    if (change.changed) {
+      const pick = (m: Record<string, unknown> | undefined) => m && Object.fromEntries(change.fields.map((k) => [k, m[k] ?? null]))
+      await c.audit.record({
+        action: change.created ? 'client.created' : 'client.updated', outcome: 'success', actor, target: change.clientId,
+        details: { fields: change.fields, before: change.created ? null : pick(change.before), after: pick(change.after), client_authentication_changed: change.secretChanged },
+      })
+    }
+  }
   for (const u of doc.users) {
     const existing = await c.users.findByEmail(u.email)
     const profile = {

@@ -32,18 +32,27 @@ export function clientService(q: ClientQueries, provider: () => Provider, knownS
       }
     },
 
-    /** Creates or updates a client. A secret given in clear is stored as an argon2id hash. */
-    async upsert(metadata: ClientMetadata) {
+    /**
+     * Creates or updates a client. A secret given in clear is stored as an argon2id hash.
+     * Returns what changed, for the audit log: metadata before/after (never the secret; only
+     * whether it changed), or `changed: false` for a no-op re-import.
+     */
+    async upsert(metadata: ClientMetadata): Promise<ClientChange> {
       const { client_id: clientId, client_secret: secret, ...rest } = metadata
+      const existing = await q.find(clientId)
       let secretHash: string | null | undefined
       if (secret !== undefined) {
-        const existing = await q.find(clientId)
         // Keep the stored hash when the secret did not change: re-imports stay no-ops.
         secretHash = existing?.secretHash && (await verifyPassword(existing.secretHash, secret)) ? existing.secretHash : await hashPassword(secret)
       } else if (rest.token_endpoint_auth_method === 'none' || rest.token_endpoint_auth_method === 'private_key_jwt') {
         secretHash = null
       }
       await q.upsert(clientId, rest, secretHash)
+      const before = existing?.metadata as Record<string, unknown> | undefined
+      const secretChanged = secretHash !== undefined && secretHash !== (existing?.secretHash ?? null)
+      const fields = [...new Set([...Object.keys(before ?? {}), ...Object.keys(rest)])]
+        .filter((k) => JSON.stringify(before?.[k]) !== JSON.stringify(rest[k]))
+      return { clientId, created: !existing, changed: !existing || secretChanged || fields.length > 0, fields, before, after: rest, secretChanged }
     },
 
     /** A new random secret (256 bits), returned once; only its hash is kept. */
@@ -57,3 +66,14 @@ export function clientService(q: ClientQueries, provider: () => Provider, knownS
   }
 }
 export type ClientService = ReturnType<typeof clientService>
+
+export interface ClientChange {
+  clientId: string
+  created: boolean
+  changed: boolean
+  /** metadata fields whose value changed */
+  fields: string[]
+  before?: Record<string, unknown>
+  after: Record<string, unknown>
+  secretChanged: boolean
+}

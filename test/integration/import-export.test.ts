@@ -97,6 +97,24 @@ describe('declarative import and export', () => {
     expect((await t.c.authz.stores.current('orders')).version).toBe(1) // no new policy version
   })
 
+  it('audits client changes: who, which client, before/after of the changed fields, never the secret', async () => {
+    const created = await t.c.audit.list({ action: 'client.created' })
+    expect(created.map((e) => e.target).sort()).toEqual(['billing', 'web'])
+    expect(created.find((e) => e.target === 'billing')?.details).toMatchObject({ before: null, client_authentication_changed: true, after: { scope: 'orders:read' } })
+    // the idempotent re-import above recorded no client change
+    expect(await t.c.audit.list({ action: 'client.updated' })).toEqual([])
+
+    const changed = (await validYaml()).replace('redirect_uris: [https://app.example.com/cb]', 'redirect_uris: [https://app.example.com/cb, https://app.example.com/cb2]')
+    await importFile(t.c, await write('changed.yaml', changed), 'ops@example.com')
+    const updated = await t.c.audit.list({ action: 'client.updated' })
+    expect(updated).toHaveLength(1)
+    expect(updated[0]).toMatchObject({
+      actor: 'ops@example.com', target: 'web',
+      details: { fields: ['redirect_uris'], before: { redirect_uris: ['https://app.example.com/cb'] }, after: { redirect_uris: ['https://app.example.com/cb', 'https://app.example.com/cb2'] }, client_authentication_changed: false },
+    })
+    expect(JSON.stringify([...created, ...updated])).not.toMatch(/secret-0123456789/)
+  })
+
   it('rejects an invalid file whole, listing every problem with its path, and applies nothing', async () => {
     const bad = {
       resources: [{ indicator: 'not a uri' }],
