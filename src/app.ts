@@ -45,6 +45,7 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
       csrfKey: deriveKey(c.masterKey.ring.keys.get(c.masterKey.ring.currentId)!, 'csrf'),
       passwordMinLength: c.config.PASSWORD_MIN_LENGTH,
       publicUrl: c.config.PUBLIC_URL,
+      apikeys: c.apikeys,
     }),
     authzRouter({ publicUrl: c.config.PUBLIC_URL, bearerSchemes: c.bearerSchemes, stores: c.authz.stores, decide: c.authz.decide }),
     metricsRouter(c.metrics, c.bearerSchemes),

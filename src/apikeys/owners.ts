@@ -29,6 +29,18 @@ export const ownerString = (o: OwnerRef) => `${o.type}:${o.id}`
  *   an OAuth token the user consented to).
  */
 export function ownerDirectory(deps: { users: UserService; clients: ClientFinder; resources: ResourceQueries }) {
+  /** Every scope the owner may give its keys: a client's registered scopes; a user's API scopes by role, and resource scopes. */
+  async function grantableScopes(o: OwnerRef): Promise<string[]> {
+    if (o.type === 'client') {
+      const c = await deps.clients.find(o.id)
+      return typeof c?.metadata.scope === 'string' ? c.metadata.scope.split(' ').filter(Boolean) : []
+    }
+    const u = await deps.users.findById(o.id)
+    const roles = new Set(u?.roles ?? [])
+    const resourceScopes = (await deps.resources.list()).flatMap((r) => r.scopes)
+    return [...new Set([...API_SCOPE_NAMES.filter((s) => roles.has('admin') || roles.has(s)), ...resourceScopes])]
+  }
+
   return {
     /** "user:<id or email>" | "client:<client_id>" -> a known owner, or a 404/400. */
     async resolve(ref: string): Promise<OwnerRef> {
@@ -51,18 +63,10 @@ export function ownerDirectory(deps: { users: UserService; clients: ClientFinder
       const u = await deps.users.findById(o.id)
       return { active: Boolean(u && !u.disabled), label: u?.email ?? o.id }
     },
+    grantableScopes,
     /** Scopes of `requested` the owner may not give its keys (empty = all fine). */
     async excessScopes(o: OwnerRef, requested: readonly string[]): Promise<string[]> {
-      let allowed: Set<string>
-      if (o.type === 'client') {
-        const c = await deps.clients.find(o.id)
-        allowed = new Set(typeof c?.metadata.scope === 'string' ? c.metadata.scope.split(' ').filter(Boolean) : [])
-      } else {
-        const u = await deps.users.findById(o.id)
-        const roles = new Set(u?.roles ?? [])
-        const resourceScopes = (await deps.resources.list()).flatMap((r) => r.scopes)
-        allowed = new Set([...API_SCOPE_NAMES.filter((s) => roles.has('admin') || roles.has(s)), ...resourceScopes])
-      }
+      const allowed = new Set(await grantableScopes(o))
       return requested.filter((s) => !allowed.has(s))
     },
   }

@@ -85,6 +85,14 @@ export async function readForm(ctx: Context, limit = LIMIT): Promise<Record<stri
   return Object.fromEntries(new URLSearchParams(await readRaw(ctx, limit)))
 }
 
+/** A form post with repeated fields (e.g. checkboxes) kept: URLSearchParams, getAll() for lists. */
+export async function readFormParams(ctx: Context, limit = LIMIT): Promise<URLSearchParams> {
+  if (!ctx.is('application/x-www-form-urlencoded')) {
+    throw new AppError('unsupported_media_type', 'expected an application/x-www-form-urlencoded body', { status: 415 })
+  }
+  return new URLSearchParams(await readRaw(ctx, limit))
+}
+
 /** A JSON request body; malformed JSON is a 400, never a 500. */
 export async function readJson(ctx: Context, limit = 1024 * 1024): Promise<unknown> {
   if (!ctx.is('application/json', '+json')) {

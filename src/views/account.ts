@@ -44,6 +44,7 @@ export function accountPage(p: AccountView) {
   const pwErr = p.errors?.password?.length ? p.errors.password.join(' ') : undefined
   return page('Your account', html`
 <nav class="top"><h1>Your account</h1>
+<a href="/account/keys">API keys</a>
 <form method="post" action="/account/logout"><input type="hidden" name="csrf" value="${p.csrf}"><button type="submit" class="secondary small">Sign out</button></form></nav>
 ${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}
 

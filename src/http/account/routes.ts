@@ -12,6 +12,8 @@ import { passwordProblems } from '../../identity/password-policy.ts'
 import { ACCOUNT_CLIENT_ID } from '../../oidc/login-policy.ts'
 import { accountCodesPage, accountPage, accountTotpPage, signedOutPage, type AccountView } from '../../views/account.ts'
 import { errorPage } from '../../oidc/interactions/views.ts'
+import type { ApiKeyService } from '../../apikeys/service.ts'
+import { accountKeyRoutes } from './keys.ts'
 
 export interface AccountDeps {
   users: UserService
@@ -21,6 +23,8 @@ export interface AccountDeps {
   csrfKey: Buffer
   passwordMinLength: number
   publicUrl: string
+  /** personal API keys at /account/keys (apikeys/) */
+  apikeys?: ApiKeyService
 }
 
 const STATE_COOKIE = 'portcullis_account_state'
@@ -277,6 +281,8 @@ export function accountRouter(deps: AccountDeps) {
   }
   router.post('/logout', (ctx) => signOut(ctx, false))
   router.post('/sessions/revoke-all', (ctx) => signOut(ctx, true))
+
+  if (deps.apikeys) accountKeyRoutes(router, { apikeys: deps.apikeys, require, checkCsrf, csrfFor, html, meta })
 
   return router
 }

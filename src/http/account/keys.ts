@@ -1,0 +1,147 @@
+import type Router from '@koa/router'
+import type { Context } from 'koa'
+import { AppError } from '../../errors.ts'
+import { readFormParams } from '../body.ts'
+import type { ApiKeyService } from '../../apikeys/service.ts'
+import { keyStatus } from '../../apikeys/service.ts'
+import type { Actor } from '../../apikeys/issue.ts'
+import { LEVELS, LEVEL_RULES, type Level } from '../../apikeys/levels.ts'
+import type { SessionRecord } from '../../identity/queries/sessions.ts'
+import { accountKeysPage, keySecretPage, revokeKeyPage, type KeysView } from '../../views/account-keys.ts'
+
+/** What the account router lends these routes: its session, CSRF and page helpers. */
+export interface AccountKeyDeps {
+  apikeys: ApiKeyService
+  require: (ctx: Context) => Promise<{ s: SessionRecord; user: { id: string; email: string } } | undefined>
+  checkCsrf: (s: SessionRecord, token: string | undefined) => void
+  csrfFor: (sessionId: string) => string
+  html: (ctx: Context, body: string, status?: number) => void
+  meta: (ctx: Context) => { ip: string; userAgent: string | null; requestId: string }
+}
+
+const LEVEL_TEXT: Record<Level, string> = {
+  LOW: 'IP allowlist and signed requests optional',
+  MEDIUM: 'IP allowlist and signed requests optional',
+  HIGH: 'needs an IP allowlist',
+  CRITICAL: 'needs an IP allowlist and signed requests; admin scopes wait for an administrator',
+}
+const ID = /^[A-Za-z0-9]{1,64}$/
+const DAY = 86_400_000
+
+/**
+ * Personal API keys on the account pages (`/account/keys`): list, create, rotate, revoke.
+ * Everything goes through the key service, so the rules are the key API's (levels, scopes no
+ * wider than the user's, audit events); these routes only add the pages. A new secret is
+ * rendered in the POST response itself (no-store), never put in a URL or a redirect.
+ */
+export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
+  const owner = (userId: string) => ({ type: 'user' as const, id: userId })
+  const actor = (ctx: Context, userId: string): Actor => {
+    const m = deps.meta(ctx)
+    return { label: `user:${userId}`, isAdmin: false, ip: m.ip, userAgent: m.userAgent ?? undefined, requestId: m.requestId }
+  }
+
+  async function view(s: SessionRecord, userId: string, extra: Partial<KeysView> = {}): Promise<KeysView> {
+    const keys = (await deps.apikeys.list(owner(userId))).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+    return {
+      csrf: deps.csrfFor(s.id),
+      keys: keys.map((k) => ({
+        id: k.id, name: k.name, scopes: k.scopes, level: k.level, status: keyStatus(k), createdAt: k.createdAt, expiresAt: k.expiresAt,
+        lastUsedAt: k.lastUsedAt, lastUsedIp: k.lastUsedIp, allowedIps: k.allowedIps, signing: k.signingAlg,
+      })),
+      grantable: (await deps.apikeys.owners.grantableScopes(owner(userId))).sort(),
+      levels: LEVELS.map((l) => ({ name: l, maxDays: LEVEL_RULES[l].maxLifetimeDays, rule: LEVEL_TEXT[l] })),
+      ...extra,
+    }
+  }
+
+  /** The signed-in user's own key, or a 404 (another user's key is as absent as an unknown one). */
+  async function ownKey(userId: string, id: string | undefined) {
+    const k = id && ID.test(id) ? await deps.apikeys.get(id) : null
+    if (!k || k.ownerType !== 'user' || k.ownerId !== userId) throw new AppError('not_found', 'no such API key on your account', { status: 404 })
+    return k
+  }
+
+  async function csrfForm(ctx: Context, s: SessionRecord) {
+    const f = await readFormParams(ctx)
+    deps.checkCsrf(s, f.get('csrf') ?? undefined)
+    return f
+  }
+
+  router.get('/keys', async (ctx) => {
+    const got = await deps.require(ctx)
+    if (!got) return
+    const notices: Record<string, string> = { revoked: 'The key was revoked.' }
+    const notice = typeof ctx.query.done === 'string' ? notices[ctx.query.done] : undefined
+    deps.html(ctx, accountKeysPage(await view(got.s, got.user.id, notice ? { notice } : {})))
+  })
+
+  router.post('/keys', async (ctx) => {
+    const got = await deps.require(ctx)
+    if (!got) return
+    const f = await csrfForm(ctx, got.s)
+    const form = {
+      name: (f.get('name') ?? '').trim(), scopes: f.getAll('scopes'), level: f.get('level') ?? 'LOW',
+      days: (f.get('days') ?? '').trim(), allowed_ips: f.get('allowed_ips') ?? '', rate_limit: (f.get('rate_limit') ?? '').trim(),
+      signing: f.get('signing') === 'hmac-sha256',
+    }
+    const errors: NonNullable<KeysView['errors']> = {}
+    if (!form.name) errors.name = 'Give the key a name, e.g. the program that will use it.'
+    else if (form.name.length > 100) errors.name = 'Use at most 100 characters.'
+    const level = (LEVELS as readonly string[]).includes(form.level) ? (form.level as Level) : undefined
+    if (!level) errors.level = 'Choose one of the levels.'
+    const days = form.days ? Number(form.days) : undefined
+    if (days !== undefined && !(Number.isInteger(days) && days >= 1)) errors.days = 'Enter a whole number of days, at least 1.'
+    else if (days !== undefined && level && days > LEVEL_RULES[level].maxLifetimeDays) errors.days = `A ${level} key lives at most ${LEVEL_RULES[level].maxLifetimeDays} days.`
+    const rateLimit = form.rate_limit ? Number(form.rate_limit) : null
+    if (rateLimit !== null && !(Number.isInteger(rateLimit) && rateLimit >= 1 && rateLimit <= 1_000_000)) errors.rate_limit = 'Enter a whole number of requests per minute (1 to 1,000,000).'
+    const allowedIps = form.allowed_ips.split(/[\s,]+/).filter(Boolean)
+    if (level && LEVEL_RULES[level].requiresAllowlist && !allowedIps.length) errors.allowed_ips = `A ${level} key needs at least one allowed address or range.`
+    if (level && LEVEL_RULES[level].requiresSignature && !form.signing) errors.form = `A ${level} key needs signed requests: tick "Require signed requests".`
+
+    const again = async (status: number) => deps.html(ctx, accountKeysPage(await view(got.s, got.user.id, { form, errors })), status)
+    if (Object.keys(errors).length) return again(400)
+    try {
+      const issued = await deps.apikeys.issue({
+        owner: owner(got.user.id), name: form.name, scopes: form.scopes, level: level!,
+        ...(days ? { expiresAt: new Date(Date.now() + days * DAY) } : {}),
+        allowedIps, rateLimit, ...(form.signing ? { signing: { alg: 'hmac-sha256' as const } } : {}),
+      }, actor(ctx, got.user.id))
+      const pending = keyStatus(issued.record) === 'pending_approval'
+      deps.html(ctx, keySecretPage({
+        title: 'Your new API key', key: issued.key, signingSecret: issued.signingSecret, name: form.name,
+        ...(pending ? { note: 'This key carries admin scopes at level CRITICAL: it works once an administrator approves it.' } : {}),
+      }))
+    } catch (err) {
+      // The service's own rules (scopes wider than the user's, CIDR syntax, ...) as form messages.
+      if (!(err instanceof AppError) || err.status >= 500) throw err
+      if (/allowed_ips/.test(err.message)) errors.allowed_ips = err.message.replace(/^allowed_ips: /, 'Not an address or range: ')
+      else if (err.code === 'scope_not_allowed') errors.scopes = 'You cannot give a key scopes you do not hold yourself.'
+      else errors.form = err.message
+      return again(err.status === 403 ? 403 : 400)
+    }
+  })
+
+  router.post('/keys/:id/rotate', async (ctx) => {
+    const got = await deps.require(ctx)
+    if (!got) return
+    await csrfForm(ctx, got.s)
+    const k = await ownKey(got.user.id, ctx.params.id)
+    const rotated = await deps.apikeys.rotate(k.id, actor(ctx, got.user.id))
+    deps.html(ctx, keySecretPage({
+      title: 'Your rotated API key', key: rotated.key, signingSecret: rotated.signingSecret, name: k.name,
+      note: `The old key keeps working until ${rotated.previous.expiresAt.toISOString().replace('T', ' ').slice(0, 16)} UTC, so you can switch your programs over.`,
+    }))
+  })
+
+  router.post('/keys/:id/revoke', async (ctx) => {
+    const got = await deps.require(ctx)
+    if (!got) return
+    const f = await csrfForm(ctx, got.s)
+    const k = await ownKey(got.user.id, ctx.params.id)
+    if (f.get('confirm') !== 'yes') return deps.html(ctx, revokeKeyPage({ csrf: deps.csrfFor(got.s.id), id: k.id, name: k.name }))
+    await deps.apikeys.revoke(k.id, actor(ctx, got.user.id))
+    ctx.status = 303
+    ctx.redirect('/account/keys?done=revoked')
+  })
+}
