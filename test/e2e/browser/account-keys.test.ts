@@ -1,0 +1,147 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startTestServer, type TestServer } from '../../helpers/server.ts'
+
+/**
+ * Personal API keys on the account pages (`/account/keys`) in a real Chromium: create a key
+ * (its secret shown once), use it against a real API, rotate it (old and new both work during
+ * the grace period), revoke it (refused at once), and the form's refusals. Screenshots on failure.
+ */
+const CHROMIUM = '/usr/bin/chromium'
+const missing = !fs.existsSync(CHROMIUM)
+if (missing) console.warn(`browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
+
+const PASSWORD = 'quiet river lamp orbit'
+const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-browser-'))
+
+describe.skipIf(missing)('personal API keys on the account pages', () => {
+  let server: TestServer
+  let browser: Browser
+  const contexts: BrowserContext[] = []
+
+  beforeAll(async () => {
+    server = await startTestServer()
+    // authz:check lets her keys ask the PDP; a key never gets more than its owner has.
+    await server.container.users.create({ email: 'kim@example.com', password: PASSWORD, roles: ['authz:check'] })
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  async function withScreenshots(name: string, fn: (page: Page) => Promise<void>) {
+    const context = await browser.newContext({ baseURL: server.url })
+    contexts.push(context)
+    try {
+      await fn(await context.newPage())
+    } catch (err) {
+      let i = 0
+      for (const p of context.pages()) await p.screenshot({ path: path.join(shots, `${name}-${i++}.png`), fullPage: true }).catch(() => undefined)
+      console.error(`browser test "${name}" failed; screenshots in ${shots}`)
+      throw err
+    } finally {
+      await context.close().catch(() => undefined)
+    }
+  }
+
+  async function signIn(page: Page) {
+    await page.goto('/account')
+    await page.getByLabel('Email').fill('kim@example.com')
+    await page.getByLabel('Password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.waitForURL(/\/account$/)
+    await page.getByRole('link', { name: 'API keys' }).click()
+    await page.waitForURL(/\/account\/keys$/)
+  }
+
+  /** A PDP call that needs authz:check (list the policy stores): 200 when the key is accepted, 401 when not. */
+  const useKey = async (key: string) => (await fetch(`${server.url}/authz/v1/stores`, { headers: { authorization: `Bearer ${key}` } })).status
+
+  it('creates a key shown once, uses it, rotates it with overlap, and revokes it at once', async () => {
+    await withScreenshots('keys-lifecycle', async (page) => {
+      await signIn(page)
+      await page.getByLabel('Name', { exact: true }).fill('nightly report')
+      await page.getByLabel('authz:check').check()
+      await page.getByRole('button', { name: 'Create key' }).click()
+      const key = await page.getByLabel('API key').inputValue()
+      expect(key).toMatch(/^pcs_[A-Za-z0-9]+_/)
+      expect(page.url()).not.toContain(key.slice(4, 20))
+      expect(await useKey(key)).toBe(200)
+
+      // The list never shows the secret again.
+      await page.getByRole('link', { name: 'Back to your API keys' }).click()
+      const listed = await page.content()
+      expect(listed).toContain('nightly report')
+      expect(listed).not.toContain(key)
+
+      // Rotate: the successor works, and the old key keeps working during the grace period.
+      await page.getByRole('button', { name: 'Rotate nightly report' }).click()
+      const successor = await page.getByLabel('API key').inputValue()
+      expect(successor).not.toBe(key)
+      expect(await page.getByRole('status').textContent()).toContain('keeps working until')
+      expect(await useKey(successor)).toBe(200)
+      expect(await useKey(key)).toBe(200)
+
+      // Revoke the successor: a confirmation step, then refused immediately.
+      await page.getByRole('link', { name: 'Back to your API keys' }).click()
+      await page.getByRole('button', { name: 'Revoke nightly report' }).first().click()
+      await page.getByRole('button', { name: 'Revoke key' }).click()
+      await page.waitForURL(/done=revoked/)
+      expect(await page.getByRole('status').textContent()).toContain('revoked')
+      const revokedCount = (await server.container.apikeys.list({ type: 'user', id: (await server.container.users.findByEmail('kim@example.com'))!.id }))
+        .filter((k) => k.revokedAt).length
+      expect(revokedCount).toBe(1)
+      // the newest key is listed first: the successor is revoked, the old key is still in its grace period
+      expect(await useKey(successor)).toBe(401)
+      expect(await useKey(key)).toBe(200)
+    })
+  })
+
+  it('explains refusals on the form and creates nothing: no name, bad range, HIGH without allowlist, foreign scope', async () => {
+    await withScreenshots('keys-refusals', async (page) => {
+      await signIn(page)
+      const owner = { type: 'user' as const, id: (await server.container.users.findByEmail('kim@example.com'))!.id }
+      const before = (await server.container.apikeys.list(owner)).length
+
+      await page.getByRole('button', { name: 'Create key' }).click()
+      expect(await page.locator('#name-error').textContent()).toContain('Give the key a name')
+      await expect.poll(() => page.getByLabel('Name', { exact: true }).getAttribute('aria-invalid')).toBe('true')
+
+      await page.getByLabel('Name', { exact: true }).fill('deploy')
+      await page.getByLabel('Security level').selectOption('HIGH')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      expect(await page.locator('#ips-error').textContent()).toContain('needs at least one allowed address')
+
+      await page.getByLabel('Allowed IP addresses').fill('10.0.0.300/8')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      expect(await page.locator('#ips-error').textContent()).toContain('10.0.0.300/8')
+      // the form keeps what was typed
+      expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('deploy')
+
+      // A scope she does not hold, posted by hand (the form does not offer it).
+      const csrf = await page.locator('input[name=csrf]').first().inputValue()
+      const status = await page.evaluate(async (token) => {
+        const body = new URLSearchParams({ csrf: token, name: 'sneaky', level: 'LOW', scopes: 'authz:admin' })
+        return (await fetch('/account/keys', { method: 'POST', body })).status
+      }, csrf)
+      expect(status).toBe(403)
+      expect((await server.container.apikeys.list(owner)).length).toBe(before)
+    })
+  })
+
+  it('refuses a form post without the CSRF token', async () => {
+    await withScreenshots('keys-csrf', async (page) => {
+      await signIn(page)
+      const status = await page.evaluate(async () =>
+        (await fetch('/account/keys', { method: 'POST', body: new URLSearchParams({ name: 'x', level: 'LOW' }) })).status)
+      expect(status).toBe(403)
+      // and the pages with secrets are never cached
+      const res = await page.request.get('/account/keys')
+      expect(res.headers()['cache-control']).toBe('no-store')
+    })
+  })
+})
