@@ -26,11 +26,11 @@ export interface KeysView {
   notice?: string
   /** the create form, echoed back with its problems */
   form?: { name?: string; scopes?: string[]; level?: string; days?: string; allowed_ips?: string; rate_limit?: string; signing?: boolean }
-  errors?: Partial<Record<'name' | 'scopes' | 'level' | 'days' | 'allowed_ips' | 'rate_limit' | 'form', string>>
+  errors?: Partial<Record<'name' | 'scopes' | 'level' | 'days' | 'allowed_ips' | 'rate_limit' | 'signing' | 'form', string>>
 }
 
 const when = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC'
-const STATUS: Record<string, string> = { active: 'Active', rotated: 'Rotated (works until its grace period ends)', expired: 'Expired', revoked: 'Revoked', pending_approval: 'Waiting for an administrator' }
+const STATUS: Record<string, string> = { active: 'Active', rotated: 'Rotating: the old key works until its grace period ends (see expires)', expired: 'Expired', revoked: 'Revoked', pending_approval: 'Waiting for an administrator' }
 
 function keyTable(p: KeysView) {
   if (!p.keys.length) return html`<p class="muted">You have no API keys.</p>`
@@ -103,8 +103,9 @@ ${fieldError('form-error', e.form)}
   <p class="hint" id="rate-hint">Empty: no limit of its own.</p>
   ${fieldError('rate-error', e.rate_limit)}
 
-  <label class="check"><input type="checkbox" name="signing" value="hmac-sha256" ${f.signing ? 'checked' : ''} aria-describedby="signing-hint"> Require signed requests (HMAC-SHA256)</label>
+  <label class="check"><input id="key_signing" type="checkbox" name="signing" value="hmac-sha256" ${f.signing ? 'checked' : ''} aria-describedby="signing-hint${e.signing ? ' signing-error' : ''}" aria-invalid="${e.signing ? 'true' : 'false'}"> Require signed requests (HMAC-SHA256)</label>
   <p class="hint" id="signing-hint">Required for CRITICAL. You get a separate signing secret, also shown once.</p>
+  ${fieldError('signing-error', e.signing)}
 
   <button type="submit">Create key</button>
 </form></section>`, { wide: true })

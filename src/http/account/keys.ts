@@ -6,6 +6,7 @@ import type { ApiKeyService } from '../../apikeys/service.ts'
 import { keyStatus } from '../../apikeys/service.ts'
 import type { Actor } from '../../apikeys/issue.ts'
 import { LEVELS, LEVEL_RULES, type Level } from '../../apikeys/levels.ts'
+import { KEY_ID_PATTERN } from '../../apikeys/format.ts'
 import type { SessionRecord } from '../../identity/queries/sessions.ts'
 import { accountKeysPage, keySecretPage, revokeKeyPage, type KeysView } from '../../views/account-keys.ts'
 
@@ -25,8 +26,33 @@ const LEVEL_TEXT: Record<Level, string> = {
   HIGH: 'needs an IP allowlist',
   CRITICAL: 'needs an IP allowlist and signed requests; admin scopes wait for an administrator',
 }
-const ID = /^[A-Za-z0-9]{1,64}$/
 const DAY = 86_400_000
+
+type FormErrors = NonNullable<KeysView['errors']>
+
+/**
+ * The key service's refusals as messages next to the form fields: its level problems (one per
+ * broken rule, in `details`), CIDR syntax and scopes wider than the user's. Only the wording is
+ * decided here; the rules stay in apikeys/.
+ */
+function serviceErrors(err: AppError): FormErrors {
+  if (err.code === 'scope_not_allowed') return { scopes: 'You cannot give a key scopes you do not hold yourself.' }
+  if (err.message.startsWith('allowed_ips: ')) return { allowed_ips: `Not an address or range: ${err.message.slice('allowed_ips: '.length)}` }
+  const problems = Array.isArray(err.details) && err.details.every((d) => typeof d === 'string') ? (err.details as string[]) : [err.message]
+  const out: FormErrors = {}
+  const add = (field: keyof FormErrors, message: string) => {
+    out[field] = out[field] ? `${out[field]} ${message}` : message
+  }
+  for (const p of problems) {
+    let m: RegExpExecArray | null
+    if ((m = /^a (\w+) key needs an IP allowlist/.exec(p))) add('allowed_ips', `A ${m[1]} key needs at least one allowed address or range.`)
+    else if ((m = /^a (\w+) key needs signed requests/.exec(p))) add('signing', `A ${m[1]} key needs signed requests: tick "Require signed requests".`)
+    else if ((m = /^a (\w+) key lives at most (\d+) days/.exec(p))) add('days', `A ${m[1]} key lives at most ${m[2]} days.`)
+    else if (/^expiry/.test(p)) add('days', 'The expiry must be in the future.')
+    else add('form', p.charAt(0).toUpperCase() + p.slice(1) + (p.endsWith('.') ? '' : '.'))
+  }
+  return out
+}
 
 /**
  * Personal API keys on the account pages (`/account/keys`): list, create, rotate, revoke.
@@ -57,7 +83,7 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
 
   /** The signed-in user's own key, or a 404 (another user's key is as absent as an unknown one). */
   async function ownKey(userId: string, id: string | undefined) {
-    const k = id && ID.test(id) ? await deps.apikeys.get(id) : null
+    const k = id && KEY_ID_PATTERN.test(id) ? await deps.apikeys.get(id) : null
     if (!k || k.ownerType !== 'user' || k.ownerId !== userId) throw new AppError('not_found', 'no such API key on your account', { status: 404 })
     return k
   }
@@ -91,13 +117,12 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
     const level = (LEVELS as readonly string[]).includes(form.level) ? (form.level as Level) : undefined
     if (!level) errors.level = 'Choose one of the levels.'
     const days = form.days ? Number(form.days) : undefined
-    if (days !== undefined && !(Number.isInteger(days) && days >= 1)) errors.days = 'Enter a whole number of days, at least 1.'
-    else if (days !== undefined && level && days > LEVEL_RULES[level].maxLifetimeDays) errors.days = `A ${level} key lives at most ${LEVEL_RULES[level].maxLifetimeDays} days.`
+    if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) errors.days = 'Enter a whole number of days, from 1 to 3650.'
     const rateLimit = form.rate_limit ? Number(form.rate_limit) : null
     if (rateLimit !== null && !(Number.isInteger(rateLimit) && rateLimit >= 1 && rateLimit <= 1_000_000)) errors.rate_limit = 'Enter a whole number of requests per minute (1 to 1,000,000).'
     const allowedIps = form.allowed_ips.split(/[\s,]+/).filter(Boolean)
-    if (level && LEVEL_RULES[level].requiresAllowlist && !allowedIps.length) errors.allowed_ips = `A ${level} key needs at least one allowed address or range.`
-    if (level && LEVEL_RULES[level].requiresSignature && !form.signing) errors.form = `A ${level} key needs signed requests: tick "Require signed requests".`
+    // The level's rules (lifetime, allowlist, signed requests), the CIDR syntax and the scopes
+    // the user may grant are the key service's: its refusals come back below, tied to fields.
 
     const again = async (status: number) => deps.html(ctx, accountKeysPage(await view(got.s, got.user.id, { form, errors })), status)
     if (Object.keys(errors).length) return again(400)
@@ -115,9 +140,7 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
     } catch (err) {
       // The service's own rules (scopes wider than the user's, CIDR syntax, ...) as form messages.
       if (!(err instanceof AppError) || err.status >= 500) throw err
-      if (/allowed_ips/.test(err.message)) errors.allowed_ips = err.message.replace(/^allowed_ips: /, 'Not an address or range: ')
-      else if (err.code === 'scope_not_allowed') errors.scopes = 'You cannot give a key scopes you do not hold yourself.'
-      else errors.form = err.message
+      Object.assign(errors, serviceErrors(err))
       return again(err.status === 403 ? 403 : 400)
     }
   })

@@ -66,10 +66,17 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       await signIn(page)
       await page.getByLabel('Name', { exact: true }).fill('nightly report')
       await page.getByLabel('authz:check').check()
+      // The secret comes in the response to the form post itself: no redirect, never cached.
+      const posted = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/account/keys')
       await page.getByRole('button', { name: 'Create key' }).click()
+      const created = await posted
+      expect(created.status()).toBe(200)
+      expect(created.headers()['cache-control']).toBe('no-store')
       const key = await page.getByLabel('API key').inputValue()
       expect(key).toMatch(/^pcs_[A-Za-z0-9]+_/)
       expect(page.url()).not.toContain(key.slice(4, 20))
+      expect(page.url()).not.toContain(key)
+      expect(await page.getByText('It will not be shown again').count()).toBe(1)
       expect(await useKey(key)).toBe(200)
 
       // The list never shows the secret again.
@@ -85,6 +92,7 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       expect(await page.getByRole('status').textContent()).toContain('keeps working until')
       expect(await useKey(successor)).toBe(200)
       expect(await useKey(key)).toBe(200)
+      expect(await page.content()).not.toContain(key) // the old secret is not shown again either
 
       // Revoke the successor: a confirmation step, then refused immediately.
       await page.getByRole('link', { name: 'Back to your API keys' }).click()
@@ -98,6 +106,17 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       // the newest key is listed first: the successor is revoked, the old key is still in its grace period
       expect(await useKey(successor)).toBe(401)
       expect(await useKey(key)).toBe(200)
+      // The list: newest first — the revoked successor, then the old key in its grace period.
+      const rows = page.locator('tbody tr')
+      expect(await rows.nth(0).textContent()).toContain('Revoked')
+      expect(await rows.nth(1).textContent()).toContain('Rotating')
+      expect(await page.content()).not.toContain(successor)
+
+      // Each step is in the audit log, with the user as the actor.
+      const kimId = (await server.container.users.findByEmail('kim@example.com'))!.id
+      for (const action of ['apikey.created', 'apikey.rotated', 'apikey.revoked']) {
+        expect((await server.container.audit.list({ action, actor: `user:${kimId}` })).length, action).toBe(1)
+      }
     })
   })
 
@@ -121,6 +140,21 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       expect(await page.locator('#ips-error').textContent()).toContain('10.0.0.300/8')
       // the form keeps what was typed
       expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('deploy')
+
+      // The level's other rules come from the key service, each next to its field.
+      await page.getByLabel('Allowed IP addresses').fill('10.0.0.0/8, 2001:db8::/32')
+      await page.getByLabel('Expires after (days)').fill('200')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      expect(await page.locator('#days-error').textContent()).toContain('A HIGH key lives at most 90 days')
+      expect(await page.getByLabel('Expires after (days)').getAttribute('aria-describedby')).toContain('days-error')
+      await page.getByLabel('Security level').selectOption('CRITICAL')
+      await page.getByLabel('Expires after (days)').fill('7')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      expect(await page.locator('#signing-error').textContent()).toContain('needs signed requests')
+      expect(await page.getByLabel('Require signed requests (HMAC-SHA256)').getAttribute('aria-invalid')).toBe('true')
+      await page.getByLabel('Rate limit (requests per minute)').fill('-5')
+      await page.getByRole('button', { name: 'Create key' }).click()
+      expect(await page.locator('#rate-error').textContent()).toContain('whole number of requests per minute')
 
       // A scope she does not hold, posted by hand (the form does not offer it).
       const csrf = await page.locator('input[name=csrf]').first().inputValue()
