@@ -29,6 +29,7 @@ const EVENT_NAMES: Record<string, string> = {
   login: 'Sign-in', 'mfa.verify': 'Second-factor check', 'mfa.challenge': 'Second factor asked', 'mfa.enrolled': 'Second factor added',
   'mfa.removed': 'Second factor removed', 'mfa.recovery_codes': 'Recovery codes regenerated', 'password.changed': 'Password changed',
   'session.revoked': 'Session signed out', 'user.locked': 'Account locked', 'user.unlocked': 'Account unlocked', 'profile.updated': 'Profile updated',
+  'apikey.created': 'API key created', 'apikey.rotated': 'API key rotated', 'apikey.revoked': 'API key revoked',
 }
 
 function factorRows(p: AccountView, type: 'totp' | 'webauthn'): SafeHtml {

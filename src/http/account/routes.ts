@@ -86,10 +86,13 @@ export function accountRouter(deps: AccountDeps) {
 
   async function render(ctx: Context, s: SessionRecord, extra: Partial<AccountView> = {}, status = 200) {
     const user = (await deps.users.findById(s.userId))!
-    const [factors, recoveryLeft, sessions, events] = await Promise.all([
+    const [factors, recoveryLeft, sessions, own, keyEvents] = await Promise.all([
       login.mfa.list(user.id), login.mfa.remainingRecoveryCodes(user.id), login.sessions.list(user.id),
       deps.audit.list({ actor: user.id, limit: 20 }),
+      // the key service labels its actors `user:<id>`
+      deps.audit.list({ actor: `user:${user.id}`, limit: 20 }),
     ])
+    const events = [...own, ...keyEvents].sort((a, b) => b.seq - a.seq).slice(0, 20)
     html(ctx, accountPage({
       csrf: csrfFor(s.id), user, factors, recoveryLeft, minLength: deps.passwordMinLength,
       sessions: sessions.map((x) => ({ id: x.id, current: x.id === s.id, userAgent: x.userAgent, ip: x.ip, createdAt: x.createdAt, lastSeenAt: x.lastSeenAt, amr: x.amr })),

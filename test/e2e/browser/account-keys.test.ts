@@ -112,6 +112,11 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       expect(await rows.nth(1).textContent()).toContain('Rotating')
       expect(await page.content()).not.toContain(successor)
 
+      // The account page's security events include the key's life.
+      await page.goto('/account')
+      const events = await page.locator('#events-h + table').textContent()
+      for (const what of ['API key created', 'API key rotated', 'API key revoked']) expect(events).toContain(what)
+
       // Each step is in the audit log, with the user as the actor.
       const kimId = (await server.container.users.findByEmail('kim@example.com'))!.id
       for (const action of ['apikey.created', 'apikey.rotated', 'apikey.revoked']) {
