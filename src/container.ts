@@ -30,12 +30,11 @@ import { decider } from './authz/decide.ts'
 import { enginePort } from './authz/engine-port.ts'
 import { isPostgres } from './db/client.ts'
 import { createMetrics } from './metrics/registry.ts'
-import { auditChain } from './audit/service.ts'
+import { auditChain, outboxTargets } from './audit/service.ts'
 import { auditMetrics } from './audit/observe-metrics.ts'
 import { securityMonitor } from './audit/detectors.ts'
 import { parseAdminWindow, type AdminWindow } from './audit/admin-window.ts'
 import { complianceProviders } from './audit/report.ts'
-import { eventJson } from './audit/export.ts'
 import { apiKeyQueries } from './apikeys/queries.ts'
 import { ownerDirectory } from './apikeys/owners.ts'
 import { apiKeyService } from './apikeys/service.ts'
@@ -70,9 +69,9 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const users = userService(queries.users)
   // Metrics registry (c.metrics): features increment their counters; see metrics/registry.ts.
   const metrics = createMetrics()
-  // Audit: records are batched and hash-chained; with a webhook, each one also goes to the outbox.
+  // Audit: records are batched and hash-chained; with a webhook or syslog target, each one also goes to the outbox.
   const audit = auditLog(queries.audit, logger, {
-    outbox: config.AUDIT_WEBHOOK_URL ? (r) => JSON.stringify(eventJson(r)) : undefined,
+    outbox: outboxTargets(config),
     onFailure: () => metrics.auditWriteFailures.inc(),
   })
   auditMetrics(audit, queries.audit, metrics)

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { AuditQueries, AuditRow, PreparedRecord } from './queries.ts'
+import type { AuditQueries, AuditRow, OutboxTarget, PreparedRecord } from './queries.ts'
 
 /**
  * The serialised, batched appender. Records queue in memory and are written together a few
@@ -18,7 +18,7 @@ export interface AppenderOptions {
   maxWaitMs?: number
   /** records kept in memory while the database is unreachable; the oldest are dropped beyond */
   maxQueue?: number
-  outbox?: (r: AuditRow) => string
+  outbox?: readonly OutboxTarget[]
   onCommitted?: (rows: AuditRow[]) => void
   onFailure?: (err: unknown, pending: number) => void
 }

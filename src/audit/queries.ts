@@ -31,6 +31,12 @@ export interface AuditRow extends PreparedRecord {
   hash: string | null
 }
 
+/** A streaming target's outbox rows: its name and what to store (and later send) for a record. */
+export interface OutboxTarget {
+  target: string
+  payload: (r: AuditRow) => string
+}
+
 export interface EventFilter {
   actor?: string
   /** exact action, or a prefix when it ends with `*` (e.g. `alert.*`) */
@@ -85,9 +91,10 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
     postgres,
     /**
      * Appends records in order, chained to the current tail, in one transaction (with their
-     * outbox rows when `outbox` is set, so delivery survives a restart). Returns them as stored.
+     * outbox rows, one per record and streaming target, so delivery survives a restart).
+     * Returns them as stored.
      */
-    async appendBatch(records: PreparedRecord[], o: { outbox?: (r: AuditRow) => string } = {}): Promise<AuditRow[]> {
+    async appendBatch(records: PreparedRecord[], o: { outbox?: readonly OutboxTarget[] } = {}): Promise<AuditRow[]> {
       if (!records.length) return []
       return db.$transaction(async (tx) => {
         await lockChain(tx)
@@ -103,7 +110,8 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
           return row
         })
         await tx.auditEvent.createMany({ data: rows })
-        if (o.outbox) await tx.auditOutbox.createMany({ data: rows.map((r) => ({ seq: r.seq, payload: o.outbox!(r) })) })
+        const targets = o.outbox ?? []
+        if (targets.length) await tx.auditOutbox.createMany({ data: rows.flatMap((r) => targets.map((t) => ({ target: t.target, seq: r.seq, payload: t.payload(r) }))) })
         return rows
       }, { maxWait: 15_000, timeout: 30_000 })
     },
@@ -158,9 +166,9 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
     lastBefore: (cutoff: Date) => db.auditEvent.findFirst({ where: { time: { lt: cutoff } }, orderBy: { seq: 'desc' }, select: { seq: true } }),
 
     outbox: {
-      /** Leases up to `limit` due rows to this worker until `leaseUntil` (at-least-once delivery). */
-      async claim(now: Date, leaseUntil: Date, limit: number) {
-        const due = await db.auditOutbox.findMany({ where: { nextAttemptAt: { lte: now } }, orderBy: { id: 'asc' }, take: limit, select: { id: true } })
+      /** Leases up to `limit` due rows of one target to this worker until `leaseUntil` (at-least-once delivery). */
+      async claim(target: string, now: Date, leaseUntil: Date, limit: number) {
+        const due = await db.auditOutbox.findMany({ where: { target, nextAttemptAt: { lte: now } }, orderBy: { id: 'asc' }, take: limit, select: { id: true } })
         if (!due.length) return []
         await db.auditOutbox.updateMany({ where: { id: { in: due.map((d) => d.id) }, nextAttemptAt: { lte: now } }, data: { nextAttemptAt: leaseUntil } })
         return db.auditOutbox.findMany({ where: { id: { in: due.map((d) => d.id) }, nextAttemptAt: leaseUntil }, orderBy: { id: 'asc' } })
@@ -168,7 +176,13 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
       done: (ids: number[]) => db.auditOutbox.deleteMany({ where: { id: { in: ids } } }),
       failed: (ids: number[], attempts: number, next: Date, error: string) =>
         db.auditOutbox.updateMany({ where: { id: { in: ids } }, data: { attempts, nextAttemptAt: next, lastError: error.slice(0, 500) } }),
-      pending: () => db.auditOutbox.count(),
+      /** Rows not yet delivered, of one target or of all. */
+      pending: (target?: string) => db.auditOutbox.count({ where: target ? { target } : {} }),
+      /** Undelivered rows per target (to notice rows of a target that is no longer configured). */
+      async pendingByTarget(): Promise<Record<string, number>> {
+        const groups = await db.auditOutbox.groupBy({ by: ['target'], _count: { _all: true } })
+        return Object.fromEntries(groups.map((g) => [g.target, g._count._all]))
+      },
     },
   }
 }

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { ConfigError } from '../errors.ts'
 import { parseCidr } from '../http/client-ip.ts'
 import { parseAdminWindow } from '../audit/admin-window.ts'
+import { parseSyslogUrl } from '../audit/syslog.ts'
 
 /**
  * Every environment variable portcullis reads, validated once at start and frozen.
@@ -61,6 +62,11 @@ const schema = z.object({
   AUDIT_RETENTION_DAYS: z.coerce.number({ message: 'must be a number of days' }).int('must be a whole number of days').positive('must be positive').default(365),
   AUDIT_WEBHOOK_URL: z.url({ message: 'must be an absolute http(s) URL' }).refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://').optional(),
   AUDIT_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  AUDIT_SYSLOG_URL: z.string().superRefine((v, ctx) => {
+    const e = parseSyslogUrl(v)
+    if (typeof e === 'string') ctx.addIssue({ code: 'custom', message: e })
+  }).optional(),
+  AUDIT_SYSLOG_FORMAT: z.enum(['cef', 'json'], { message: 'must be cef or json' }).default('cef'),
   AUDIT_ADMIN_WINDOW: z.string().superRefine((v, ctx) => {
     const w = parseAdminWindow(v)
     if (typeof w === 'string') ctx.addIssue({ code: 'custom', message: w })

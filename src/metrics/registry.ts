@@ -56,7 +56,7 @@ export function createMetrics() {
     auditChainLength: gauge('portcullis_audit_chain_length', 'records in the audit chain (after retention)'),
     auditLastSeq: gauge('portcullis_audit_last_seq', 'sequence number of the newest audit record'),
     auditCheckpointAge: gauge('portcullis_audit_last_checkpoint_age_seconds', 'age of the newest signed audit checkpoint (absent: none yet)'),
-    auditOutboxPending: gauge('portcullis_audit_outbox_pending', 'audit records waiting for webhook delivery'),
+    auditOutboxPending: gauge('portcullis_audit_outbox_pending', 'audit outbox rows (one per record and target) waiting for webhook or syslog delivery'),
     alerts: counter('portcullis_security_alerts_total', 'security alerts raised by the detectors, by kind', ['kind']),
 
     /** Registers how a gauge is computed at scrape time (replaces an earlier source). */

@@ -137,6 +137,7 @@ CREATE TABLE "AuditCheckpoint" (
 -- CreateTable
 CREATE TABLE "AuditOutbox" (
     "id" SERIAL NOT NULL,
+    "target" TEXT NOT NULL DEFAULT 'webhook',
     "seq" INTEGER NOT NULL,
     "payload" TEXT NOT NULL,
     "attempts" INTEGER NOT NULL DEFAULT 0,
@@ -262,7 +263,7 @@ CREATE INDEX "AuditEvent_time_idx" ON "AuditEvent"("time");
 CREATE INDEX "AuditCheckpoint_seq_idx" ON "AuditCheckpoint"("seq");
 
 -- CreateIndex
-CREATE INDEX "AuditOutbox_nextAttemptAt_idx" ON "AuditOutbox"("nextAttemptAt");
+CREATE INDEX "AuditOutbox_target_nextAttemptAt_idx" ON "AuditOutbox"("target", "nextAttemptAt");
 
 -- CreateIndex
 CREATE INDEX "ApiKey_ownerType_ownerId_idx" ON "ApiKey"("ownerType", "ownerId");
