@@ -14,6 +14,7 @@ import { auditRouter } from './audit/routes.ts'
 import { reportDeps } from './audit/report-deps.ts'
 import { apiKeyRouter } from './apikeys/routes.ts'
 import { accountRouter } from './http/account/routes.ts'
+import { managementIpGuard } from './http/middleware/management-ips.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
@@ -25,6 +26,14 @@ export interface AppOptions {
  */
 export function buildApp(c: Container, opts: AppOptions = {}) {
   const app = new Koa({ proxy: c.config.TRUST_PROXY })
+  const management = managementIpGuard({
+    allowed: c.config.MANAGEMENT_ALLOWED_IPS,
+    clientIp: c.clientIp,
+    onDenied: (ctx, ip) => {
+      c.logger.warn({ ip, path: ctx.path }, 'management API call from an address outside MANAGEMENT_ALLOWED_IPS')
+      void c.audit.record({ action: 'management.ip_denied', outcome: 'failure', details: { method: ctx.method, path: ctx.path }, ip, requestId: ctx.state.requestId as string | undefined })
+    },
+  })
   const routers = [
     healthRouter({ checks: c.readiness, isShuttingDown: opts.isShuttingDown ?? (() => false) }),
     assetsRouter(),
@@ -47,15 +56,16 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
       publicUrl: c.config.PUBLIC_URL,
       apikeys: c.apikeys,
     }),
-    authzRouter({ publicUrl: c.config.PUBLIC_URL, bearerSchemes: c.bearerSchemes, stores: c.authz.stores, decide: c.authz.decide }),
-    metricsRouter(c.metrics, c.bearerSchemes),
+    authzRouter({ publicUrl: c.config.PUBLIC_URL, bearerSchemes: c.bearerSchemes, stores: c.authz.stores, decide: c.authz.decide, management }),
+    metricsRouter(c.metrics, c.bearerSchemes, management),
     auditRouter({
       bearerSchemes: c.bearerSchemes,
       chain: c.auditChain,
       record: (e) => c.audit.record(e),
       report: reportDeps(c),
+      management,
     }),
-    apiKeyRouter({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp }),
+    apiKeyRouter({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp, management }),
   ]
 
   app.use(requestContext(c.logger))

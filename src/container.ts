@@ -187,6 +187,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       resourceScopes,
       onEvent: (name, ...args) => onProviderEvent(name, args),
       login: login.hooks,
+      clientIp,
     })
     return provider
   }
@@ -209,6 +210,10 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       // RFC 7009 revocation: recorded by grant and token kind, never the token itself.
       const token = args[1] as { kind?: string; grantId?: string } | undefined
       void audit.record({ action: 'token.revoked', outcome: 'success', actor: ctx?.oidc?.client?.clientId, target: token?.grantId, details: { kind: token?.kind }, ip: ctx?.ip, requestId: ctx?.state?.requestId })
+    } else if (name === 'client.ip_denied') {
+      // A client with `allowed_ips` called from elsewhere (client-ip-allowlist.ts).
+      const d = args[1] as { clientId: string; ip: string; route: string }
+      void audit.record({ action: 'client.ip_denied', outcome: 'failure', actor: d.clientId, details: { endpoint: d.route }, ip: d.ip, requestId: ctx?.state?.requestId })
     } else if (name === 'end_session.success') {
       void audit.record({ action: 'logout', outcome: 'success', actor: ctx?.oidc?.client?.clientId, ip: ctx?.ip, requestId: ctx?.state?.requestId })
     }

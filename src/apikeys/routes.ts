@@ -1,5 +1,5 @@
 import Router from '@koa/router'
-import type { Context } from 'koa'
+import type { Context, Middleware } from 'koa'
 import { z } from 'zod'
 import { AppError, badRequest, notFound } from '../errors.ts'
 import { readForm, readJson } from '../http/body.ts'
@@ -16,6 +16,8 @@ export interface ApiKeyRouteDeps {
   service: ApiKeyService
   bearerSchemes: readonly BearerScheme[]
   clientIp: ClientIp
+  /** MANAGEMENT_ALLOWED_IPS guard (middleware/management-ips.ts); everything but /verify. */
+  management?: Middleware
 }
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,200}$/, 'not a valid scope token (RFC 6749 §3.3)')
@@ -119,6 +121,7 @@ export function apiKeyRouter(deps: ApiKeyRouteDeps) {
   const svc = deps.service
   const authn = authenticate(deps.bearerSchemes)
   const manage = requireScope('apikeys:manage', 'apikeys:admin')
+  const mgmt: Middleware = deps.management ?? ((_ctx, next) => next())
   const noStore = async (ctx: Context, next: () => Promise<unknown>) => {
     await next()
     ctx.set('Cache-Control', 'no-store')
@@ -131,7 +134,7 @@ export function apiKeyRouter(deps: ApiKeyRouteDeps) {
     return k
   }
 
-  router.post('/keys', noStore, authn, manage, async (ctx) => {
+  router.post('/keys', mgmt, noStore, authn, manage, async (ctx) => {
     const b = parse(createBody, await readJson(ctx))
     const caller = callerOf(ctx)!
     let owner = selfOwner(caller)
@@ -154,7 +157,7 @@ export function apiKeyRouter(deps: ApiKeyRouteDeps) {
     ctx.body = { ...keyView(issued.record), key: issued.key, ...(issued.signingSecret ? { signing_secret: issued.signingSecret } : {}), note: 'the key (and signing secret) are shown only now: store them' }
   })
 
-  router.get('/keys', authn, manage, async (ctx) => {
+  router.get('/keys', mgmt, authn, manage, async (ctx) => {
     const caller = callerOf(ctx)!
     const ownerParam = typeof ctx.query.owner === 'string' ? ctx.query.owner : undefined
     let owner: OwnerRef | undefined = selfOwner(caller)
@@ -166,11 +169,11 @@ export function apiKeyRouter(deps: ApiKeyRouteDeps) {
     ctx.body = { keys: (await svc.list(owner)).map(keyView) }
   })
 
-  router.get('/keys/:id', authn, manage, async (ctx) => {
+  router.get('/keys/:id', mgmt, authn, manage, async (ctx) => {
     ctx.body = keyView(await owned(ctx))
   })
 
-  router.patch('/keys/:id', authn, manage, async (ctx) => {
+  router.patch('/keys/:id', mgmt, authn, manage, async (ctx) => {
     const k = await owned(ctx)
     const b = parse(updateBody, await readJson(ctx))
     if (b.level && levelRank(b.level) < levelRank(k.level)) {
@@ -179,7 +182,7 @@ export function apiKeyRouter(deps: ApiKeyRouteDeps) {
     ctx.body = keyView(await svc.update(k.id, { name: b.name, allowedIps: b.allowed_ips, rateLimit: b.rate_limit, level: b.level }, actorOf(ctx, deps.clientIp)))
   })
 
-  router.post('/keys/:id/rotate', noStore, authn, manage, async (ctx) => {
+  router.post('/keys/:id/rotate', mgmt, noStore, authn, manage, async (ctx) => {
     const k = await owned(ctx)
     const b = parse(rotateBody, await optionalJson(ctx))
     const r = await svc.rotate(k.id, actorOf(ctx, deps.clientIp), { graceSeconds: b.grace_seconds, publicKey: b.public_key })
@@ -195,11 +198,11 @@ export function apiKeyRouter(deps: ApiKeyRouteDeps) {
     const k = await owned(ctx)
     ctx.body = keyView(await svc.revoke(k.id, actorOf(ctx, deps.clientIp)))
   }
-  router.post('/keys/:id/revoke', authn, manage, revoke)
-  router.delete('/keys/:id', authn, manage, revoke)
+  router.post('/keys/:id/revoke', mgmt, authn, manage, revoke)
+  router.delete('/keys/:id', mgmt, authn, manage, revoke)
 
   // CRITICAL keys with admin scopes work only once an administrator (scope `admin`) approves.
-  router.post('/keys/:id/approve', authn, requireScope('admin'), async (ctx) => {
+  router.post('/keys/:id/approve', mgmt, authn, requireScope('admin'), async (ctx) => {
     const k = await owned(ctx)
     ctx.body = keyView(await svc.approve(k.id, actorOf(ctx, deps.clientIp)))
   })

@@ -1,4 +1,5 @@
 import Router from '@koa/router'
+import type { Middleware } from 'koa'
 import { authenticate, callerOf, requireScope, type BearerScheme, type Caller } from '../http/middleware/authn.ts'
 import { badRequest } from '../errors.ts'
 import type { AuditChain } from './service.ts'
@@ -8,6 +9,8 @@ export interface AuditRouteDeps {
   bearerSchemes: readonly BearerScheme[]
   chain: AuditChain
   report: ReportDeps
+  /** MANAGEMENT_ALLOWED_IPS guard (http/middleware/management-ips.ts), ahead of authentication. */
+  management?: Middleware
   record: (e: { action: string; outcome: 'success'; actor: string; details: Record<string, unknown>; ip?: string; requestId?: string }) => Promise<void>
 }
 
@@ -22,6 +25,7 @@ const who = (c: Caller) => (c.kind === 'api_key' ? `apikey:${c.apiKey?.id}` : c.
  */
 export function auditRouter(deps: AuditRouteDeps) {
   const router = new Router({ prefix: '/audit/v1' })
+  if (deps.management) router.use(deps.management)
   router.use(authenticate(deps.bearerSchemes))
   router.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store')

@@ -80,6 +80,13 @@ const schema = z.object({
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .refine((list) => list.every(isCidr), 'must be a comma-separated list of IP addresses or CIDRs'),
+  // The addresses operators may call the management APIs from (src/http/middleware/
+  // management-ips.ts); empty: anywhere, as before.
+  MANAGEMENT_ALLOWED_IPS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((list) => list.every(isCidr), 'must be a comma-separated list of IP addresses or CIDRs'),
   APIKEY_SIGNATURE_MAX_SKEW: seconds(300),
   APIKEY_ROTATION_GRACE: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(0).max(7 * 86400, 'must be at most 604800 (7 days)').default(86400),
 })

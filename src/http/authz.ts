@@ -1,5 +1,5 @@
 import Router from '@koa/router'
-import type { Context } from 'koa'
+import type { Context, Middleware } from 'koa'
 import { z } from 'zod'
 import { badRequest, forbidden } from '../errors.ts'
 import { readJson } from './body.ts'
@@ -14,6 +14,8 @@ export interface AuthzRouteDeps {
   bearerSchemes: readonly BearerScheme[]
   stores: PolicyStores
   decide: Decider
+  /** MANAGEMENT_ALLOWED_IPS guard (middleware/management-ips.ts): policy changes only. */
+  management?: Middleware
 }
 
 const line = z.array(z.string().max(4096)).min(2).max(64)
@@ -139,6 +141,7 @@ export function authzRouter(deps: AuthzRouteDeps) {
   const authn = authenticate(deps.bearerSchemes)
   const check = requireScope('authz:check', 'authz:admin')
   const admin = requireScope('authz:admin')
+  const mgmt: Middleware = deps.management ?? ((_ctx, next) => next())
 
   // AuthZEN §9: PDP metadata.
   router.get('/.well-known/authzen-configuration', (ctx) => {
@@ -185,7 +188,7 @@ export function authzRouter(deps: AuthzRouteDeps) {
     ctx.body = { stores: stores.map((s) => ({ name: s.name, description: s.description, version: s.version, updated_at: s.updatedAt })) }
   })
 
-  router.post('/authz/v1/stores', authn, admin, async (ctx) => {
+  router.post('/authz/v1/stores', mgmt, authn, admin, async (ctx) => {
     const body = parse(z.object({
       name: z.string(), model: z.string().min(1).max(64 * 1024), policy: policyInput.optional(),
       options: storeOptions.optional(), description: z.string().max(500).optional(), reason: z.string().max(500).optional(),
@@ -205,7 +208,7 @@ export function authzRouter(deps: AuthzRouteDeps) {
 
   // A change: add/remove lines, replace the policy, the model or the options. If-Match (or
   // based_on) makes it conditional on the version the caller looked at.
-  router.post('/authz/v1/stores/:store/versions', authn, admin, async (ctx) => {
+  router.post('/authz/v1/stores/:store/versions', mgmt, authn, admin, async (ctx) => {
     const store = storeParam(ctx)
     const body = parse(z.object({
       add: z.array(line).max(100_000).optional(), remove: z.array(line).max(100_000).optional(),
@@ -251,7 +254,7 @@ export function authzRouter(deps: AuthzRouteDeps) {
     ctx.body = await deps.stores.diff(store, versionParam(ctx.query.from, 'from'), versionParam(ctx.query.to, 'to'))
   })
 
-  router.post('/authz/v1/stores/:store/rollback', authn, admin, async (ctx) => {
+  router.post('/authz/v1/stores/:store/rollback', mgmt, authn, admin, async (ctx) => {
     const store = storeParam(ctx)
     const body = parse(z.object({ to: z.number().int().positive(), reason: z.string().max(500).optional() }).strict(), await readJson(ctx))
     const version = await deps.stores.rollback(store, body.to, who(callerOf(ctx)!), body.reason)

@@ -1,15 +1,16 @@
 import http from 'node:http'
 import Router from '@koa/router'
+import type { Middleware } from 'koa'
 import { authenticate, requireScope, type BearerScheme } from '../http/middleware/authn.ts'
 import type { Metrics } from './registry.ts'
 
 /**
  * GET /metrics on the main port: Prometheus text, for callers with scope audit:read (or admin),
- * by bearer access token or API key.
+ * by bearer access token or API key, from MANAGEMENT_ALLOWED_IPS when that is set.
  */
-export function metricsRouter(m: Metrics, bearerSchemes: readonly BearerScheme[]) {
+export function metricsRouter(m: Metrics, bearerSchemes: readonly BearerScheme[], management: Middleware = (_ctx, next) => next()) {
   const router = new Router()
-  router.get('/metrics', authenticate(bearerSchemes), requireScope('audit:read'), async (ctx) => {
+  router.get('/metrics', management, authenticate(bearerSchemes), requireScope('audit:read'), async (ctx) => {
     const { contentType, body } = await m.scrape()
     ctx.set('Cache-Control', 'no-store')
     ctx.type = contentType

@@ -5,6 +5,8 @@ import type { UserService } from '../identity/users.ts'
 import type { ResourceQueries } from './queries/resources.ts'
 import type { AdapterFactory } from './adapters.ts'
 import { installHashedClientSecrets } from './client-secrets.ts'
+import { allowedIpsProblem, installClientIpAllowlists } from './client-ip-allowlist.ts'
+import type { ClientIp } from '../http/client-ip.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage, loggedOutPage, logoutPage } from './interactions/views.ts'
 import { ACCOUNT_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
@@ -21,6 +23,8 @@ export interface ProviderDeps {
   onEvent?: (name: string, ...args: unknown[]) => void
   /** Strong login (issue 3): sign-in sessions and MFA step-up checks. */
   login?: LoginHooks
+  /** The client IP of a request, for clients with `allowed_ips` (client-ip-allowlist.ts). */
+  clientIp?: ClientIp
 }
 
 /** Scopes portcullis knows; API scopes come from registered resources. */
@@ -106,8 +110,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // tokens whose audience is one of them (see introspection.allowedPolicy).
       // `authz_stores`: the policy stores this client may query (all when absent).
       // `require_mfa` (issue 3): users must complete a second factor to sign in to this client.
-      properties: ['resource_servers', 'authz_stores', 'require_mfa'],
+      // `allowed_ips` (issue 5): the addresses this client may call the token endpoint (and the
+      // other client-authenticated endpoints) from.
+      properties: ['resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips'],
       validator(_ctx, key, value) {
+        if (key === 'allowed_ips') {
+          const problem = allowedIpsProblem(value)
+          if (problem) throw new errors.InvalidClientMetadata(problem)
+        }
         if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('require_mfa must be true or false')
         }
@@ -160,7 +170,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
           return audiences.some((a) => served.includes(a))
         },
       },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: a client may revoke only tokens issued to it. A public client asking
+        // about another's token gets the RFC's plain 200 (nothing to learn); others an error.
+        async allowedPolicy(_ctx, client, token) {
+          if (token.clientId === client.clientId) return true
+          if (client.clientAuthMethod === 'none') return false
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token')
+        },
+      },
       userinfo: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
@@ -240,6 +259,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.PUBLIC_URL, configuration)
   provider.proxy = config.TRUST_PROXY
   installHashedClientSecrets(provider)
+  if (deps.clientIp) {
+    const emit = deps.onEvent
+    installClientIpAllowlists(provider, { clientIp: deps.clientIp, onDenied: emit && ((d) => emit('client.ip_denied', d.ctx, d)) })
+  }
   if (deps.login) {
     const hooks = deps.login
     // RP-initiated logout ends the sign-in session too ("logout everywhere it is used").

@@ -31,6 +31,8 @@ describe('configuration from the environment', () => {
     ['TRUST_PROXY', 'maybe'],
     ['LOG_LEVEL', 'loud'],
     ['PASSWORD_MIN_LENGTH', '4'],
+    ['TRUSTED_PROXIES', '10.0.0.0/8, nonsense'],
+    ['MANAGEMENT_ALLOWED_IPS', '10.0.0.0/33'],
   ])('refuses a bad %s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError)
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`\\b${name}\\b`))
