@@ -112,7 +112,12 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   // key scheme adds itself (apikeys/).
   const verifyAccessToken = async (credential: string): Promise<Caller | undefined> => {
     const t = await apiTokens.verify(credential)
-    return t && { kind: 'client', id: t.subject, clientId: t.clientId, scopes: new Set(t.scopes), stores: t.stores }
+    if (!t) return undefined
+    // A token exchanged for an API key (oidc/apikey-exchange.ts) acts as that key.
+    if (t.apiKey) {
+      return { kind: 'api_key', id: t.subject, ...(t.subject === t.clientId ? { clientId: t.clientId } : {}), scopes: new Set(t.scopes), stores: t.stores, apiKey: t.apiKey }
+    }
+    return { kind: 'client', id: t.subject, clientId: t.clientId, scopes: new Set(t.scopes), stores: t.stores }
   }
   const bearerSchemes: BearerScheme[] = [{
     name: 'access_token',
@@ -188,6 +193,15 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       onEvent: (name, ...args) => onProviderEvent(name, args),
       login: login.hooks,
       clientIp,
+      apiKeyExchange: {
+        verify: apikeys.verify,
+        maxTtl: config.APIKEY_EXCHANGE_TTL,
+        onExchanged: (ctx, e) => void audit.record({
+          action: 'apikey.exchanged', outcome: 'success', actor: e.owner, target: `apikey:${e.keyId}`,
+          details: { client_id: ctx.oidc.client?.clientId, resource: e.resource, scope: e.scope, expires_in: e.expiresIn },
+          ip: clientIp(ctx), requestId: requestIdOf(ctx.req),
+        }),
+      },
     })
     return provider
   }

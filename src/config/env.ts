@@ -88,6 +88,8 @@ const schema = z.object({
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .refine((list) => list.every(isCidr), 'must be a comma-separated list of IP addresses or CIDRs'),
   APIKEY_SIGNATURE_MAX_SKEW: seconds(300),
+  // Longest life of a JWT access token exchanged for an API key (oidc/apikey-exchange.ts).
+  APIKEY_EXCHANGE_TTL: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(1).max(3600, 'must be at most 3600 (1 hour)').default(900),
   APIKEY_ROTATION_GRACE: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(0).max(7 * 86400, 'must be at most 604800 (7 days)').default(86400),
 })
 

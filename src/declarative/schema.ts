@@ -1,6 +1,12 @@
 import { z } from 'zod'
 import { isArgon2Hash } from '../identity/passwords.ts'
 import { apiKeyEntry } from '../apikeys/declarative.ts'
+import { ACCOUNT_CLIENT_ID } from '../oidc/login-policy.ts'
+import { APIKEY_EXCHANGE_CLIENT_ID } from '../oidc/apikey-exchange.ts'
+
+// Built-in clients (the account pages, API key exchange): an imported client of the same id
+// would be shadowed by them, so it is refused.
+const RESERVED_CLIENT_IDS = new Set([ACCOUNT_CLIENT_ID, APIKEY_EXCHANGE_CLIENT_ID])
 
 /**
  * The declarative configuration document (`portcullis import FILE`, PORTCULLIS_IMPORT), as
@@ -23,6 +29,9 @@ const client = z
   // Any other RFC 7591 / OIDC registration metadata is passed to oidc-provider's validation.
   .catchall(z.unknown())
   .superRefine((c, ctx) => {
+    if (RESERVED_CLIENT_IDS.has(c.client_id)) {
+      ctx.addIssue({ code: 'custom', path: ['client_id'], message: `${c.client_id} is reserved for a built-in client` })
+    }
     const method = c.token_endpoint_auth_method ?? 'client_secret_basic'
     if ((method === 'client_secret_basic' || method === 'client_secret_post') && !c.client_secret) {
       ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `required for token_endpoint_auth_method ${method}` })

@@ -8,6 +8,8 @@ export interface ApiTokenClaims {
   /** policy stores the client is limited to; undefined = all */
   stores?: string[]
   expiresAt: number
+  /** set on tokens exchanged for an API key (RFC 8693): the key they stand for */
+  apiKey?: { id: string; level: string }
 }
 
 /**
@@ -33,7 +35,8 @@ export function apiTokenVerifier(opts: { issuer: string; audience: string; cache
       if (typeof payload.client_id !== 'string' || typeof payload.exp !== 'number') return undefined
       const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => (API_SCOPE_NAMES as string[]).includes(s)) : []
       const stores = Array.isArray(payload.authz_stores) ? payload.authz_stores.filter((s): s is string => typeof s === 'string') : undefined
-      return { clientId: payload.client_id, subject: String(payload.sub ?? payload.client_id), scopes, stores, expiresAt: payload.exp }
+      const apiKey = typeof payload.key_id === 'string' && typeof payload.key_level === 'string' ? { id: payload.key_id, level: payload.key_level } : undefined
+      return { clientId: payload.client_id, subject: String(payload.sub ?? payload.client_id), scopes, stores, expiresAt: payload.exp, ...(apiKey ? { apiKey } : {}) }
     } catch {
       return undefined
     }

@@ -1,4 +1,4 @@
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider'
 import type { JWK } from 'jose'
 import type { Config } from '../config/env.ts'
 import type { UserService } from '../identity/users.ts'
@@ -7,6 +7,8 @@ import type { AdapterFactory } from './adapters.ts'
 import { installHashedClientSecrets } from './client-secrets.ts'
 import { allowedIpsProblem, installClientIpAllowlists } from './client-ip-allowlist.ts'
 import type { ClientIp } from '../http/client-ip.ts'
+import type { KeyVerifier } from '../apikeys/verify.ts'
+import { apiKeyClaimsOf, apiKeyExchangeClient, registerApiKeyExchange, type ApiKeyExchangeDeps } from './apikey-exchange.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage, loggedOutPage, logoutPage } from './interactions/views.ts'
 import { ACCOUNT_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
@@ -25,6 +27,8 @@ export interface ProviderDeps {
   login?: LoginHooks
   /** The client IP of a request, for clients with `allowed_ips` (client-ip-allowlist.ts). */
   clientIp?: ClientIp
+  /** API keys exchanged for JWT access tokens at the token endpoint (apikey-exchange.ts). */
+  apiKeyExchange?: { verify: KeyVerifier; maxTtl: number; onExchanged?: ApiKeyExchangeDeps['onExchanged'] }
 }
 
 /** Scopes portcullis knows; API scopes come from registered resources. */
@@ -38,6 +42,21 @@ const ASYMMETRIC: ('RS256' | 'ES256' | 'EdDSA')[] = ['RS256', 'ES256', 'EdDSA']
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps
   const API = apiIndicator(config.PUBLIC_URL)
+  async function resourceServerInfo(indicator: string): Promise<ResourceServer> {
+    if (indicator === API) {
+      return { scope: API_SCOPE_NAMES.join(' '), audience: API, accessTokenTTL: config.ACCESS_TOKEN_TTL, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
+    }
+    const r = await deps.resources.find(indicator)
+    if (!r) throw new errors.InvalidTarget(`unknown resource indicator ${indicator}`)
+    return {
+      scope: r.scopes.join(' '),
+      audience: r.indicator,
+      accessTokenTTL: r.accessTokenTtl,
+      // RFC 9068 JWT access tokens, or opaque (introspect to learn what they mean).
+      accessTokenFormat: r.accessTokenFormat,
+      ...(r.accessTokenFormat === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
+    }
+  }
   const configuration: Configuration = {
     adapter: deps.adapter,
     jwks: deps.jwks as Configuration['jwks'],
@@ -70,7 +89,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     clients: [{
       client_id: ACCOUNT_CLIENT_ID, client_name: 'your portcullis account', token_endpoint_auth_method: 'none',
       grant_types: [], response_types: ['none'], redirect_uris: [`${config.PUBLIC_URL}/account/callback`],
-    }],
+    }, ...(deps.apiKeyExchange ? [apiKeyExchangeClient] : [])],
     async loadExistingGrant(ctx) {
       const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId)
       if (grantId) return ctx.oidc.provider.Grant.find(grantId)
@@ -222,30 +241,18 @@ export function buildProvider(deps: ProviderDeps): Provider {
           return requested.some((s) => (API_SCOPE_NAMES as string[]).includes(s)) ? API : undefined
         },
         useGrantedResource: async () => true,
-        async getResourceServerInfo(_ctx, indicator) {
-          if (indicator === API) {
-            return { scope: API_SCOPE_NAMES.join(' '), audience: API, accessTokenTTL: config.ACCESS_TOKEN_TTL, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
-          }
-          const r = await deps.resources.find(indicator)
-          if (!r) throw new errors.InvalidTarget(`unknown resource indicator ${indicator}`)
-          return {
-            scope: r.scopes.join(' '),
-            audience: r.indicator,
-            accessTokenTTL: r.accessTokenTtl,
-            // RFC 9068 JWT access tokens, or opaque (introspect to learn what they mean).
-            accessTokenFormat: r.accessTokenFormat,
-            ...(r.accessTokenFormat === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
-          }
-        },
+        getResourceServerInfo: (_ctx, indicator) => resourceServerInfo(indicator),
       },
     },
     // Tokens for our API carry the client's store restriction, so checks need no lookup.
+    // Tokens exchanged for an API key name the key (key_id, key_level).
     async extraTokenClaims(_ctx, token) {
+      const fromKey = apiKeyClaimsOf(token)
       const resourceServer = (token as { resourceServer?: { audience?: string } }).resourceServer
-      if (resourceServer?.audience !== API) return undefined
+      if (resourceServer?.audience !== API) return fromKey
       const client = (token as { client?: { metadata(): Record<string, unknown> } }).client
       const stores = client?.metadata().authz_stores
-      return Array.isArray(stores) ? { authz_stores: stores } : undefined
+      return Array.isArray(stores) ? { ...fromKey, authz_stores: stores } : fromKey
     },
     async renderError(ctx: KoaContextWithOIDC, out) {
       ctx.type = 'html'
@@ -259,6 +266,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.PUBLIC_URL, configuration)
   provider.proxy = config.TRUST_PROXY
   installHashedClientSecrets(provider)
+  if (deps.apiKeyExchange && deps.clientIp) {
+    registerApiKeyExchange(provider, {
+      ...deps.apiKeyExchange,
+      clientIp: deps.clientIp,
+      defaultResource: API,
+      resourceServer: (_ctx, indicator) => resourceServerInfo(indicator),
+    })
+  }
   if (deps.clientIp) {
     const emit = deps.onEvent
     installClientIpAllowlists(provider, { clientIp: deps.clientIp, onDenied: emit && ((d) => emit('client.ip_denied', d.ctx, d)) })
