@@ -32,6 +32,7 @@ import { isPostgres } from './db/client.ts'
 import { createMetrics } from './metrics/registry.ts'
 import { auditChain, outboxTargets } from './audit/service.ts'
 import { auditMetrics } from './audit/observe-metrics.ts'
+import { redisWindows } from './audit/detector-windows.ts'
 import { securityMonitor } from './audit/detectors.ts'
 import { parseAdminWindow, type AdminWindow } from './audit/admin-window.ts'
 import { complianceProviders } from './audit/report.ts'
@@ -83,6 +84,9 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   // Security detectors observe audit events as they are recorded (c.monitor.apiKeyRejected is the API-key hook).
   const monitor = securityMonitor({
     audit, queries: queries.audit, logger, onAlert: (kind) => metrics.alerts.inc({ kind }),
+    // With Redis every instance counts into the same windows (an attack spread by a load
+    // balancer is seen whole) and an alert fires once for the cluster.
+    ...(redis ? { windows: redisWindows(redis, config.REDIS_PREFIX) } : {}),
     settings: config.AUDIT_ADMIN_WINDOW ? { adminWindow: parseAdminWindow(config.AUDIT_ADMIN_WINDOW) as AdminWindow } : {},
   })
   // Compliance report providers other features plug in (MFA factors, API keys, policy changes).

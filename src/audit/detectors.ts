@@ -3,10 +3,12 @@ import type { Logger } from 'pino'
 import type { AuditEventView, AuditLog } from './log.ts'
 import type { AuditQueries } from './queries.ts'
 import { insideWindow, type AdminWindow } from './admin-window.ts'
+import { memoryWindows, type DetectorWindows } from './detector-windows.ts'
 
 /**
- * Security detectors. They observe audit events as they are recorded (an in-process observer,
- * sliding windows in memory per instance) and raise alerts, which are themselves audit events
+ * Security detectors. They observe audit events as they are recorded (an in-process observer
+ * feeding sliding windows: in memory per instance, or in Redis shared by every instance — see
+ * detector-windows.ts) and raise alerts, which are themselves audit events
  * (`alert.<kind>`, outcome info, actor `monitor`), counted in portcullis_security_alerts_total
  * and delivered to the webhook like every other record. Each alert fires once per subject and
  * window (a cooldown), so an ongoing attack is one alert, not thousands.
@@ -63,21 +65,23 @@ export function subnetOf(ip: string): string {
 /** Browser family and platform: version numbers removed, so an update is not a new device. */
 export const deviceOf = (ua: string) => ua.replace(/\d+([._]\d+)*/g, '#').slice(0, 256)
 
-interface Hit { t: number; account: string; ip: string }
-
-export function securityMonitor(deps: { audit: AuditLog; queries: AuditQueries; logger: Logger; onAlert?: (kind: AlertKind) => void; settings?: Partial<DetectorSettings> }) {
+export function securityMonitor(deps: {
+  audit: AuditLog
+  queries: AuditQueries
+  logger: Logger
+  onAlert?: (kind: AlertKind) => void
+  settings?: Partial<DetectorSettings>
+  /** where windows and cooldowns live; default in memory (per instance) */
+  windows?: DetectorWindows
+}) {
   const s: DetectorSettings = { ...DEFAULT_DETECTORS, ...deps.settings }
-  const bySubnet = new Map<string, Hit[]>()
-  let global: Hit[] = []
-  const mfa = new Map<string, number[]>()
-  const cooldown = new Map<string, number>()
+  const windows = deps.windows ?? memoryWindows()
+  // Events are handled one after another, in the order they were recorded: window state may be
+  // remote (Redis), and concurrent handlers could otherwise both see "first" or skip a count.
+  let queue: Promise<void> = Promise.resolve()
 
-  function alert(kind: AlertKind, subject: string, windowMs: number, e: AuditEventView, details: Record<string, unknown>) {
-    const key = `${kind}|${subject}`
-    const now = e.time.getTime()
-    if ((cooldown.get(key) ?? 0) > now) return
-    cooldown.set(key, now + windowMs)
-    if (cooldown.size > 10_000) for (const [k, until] of cooldown) if (until <= now) cooldown.delete(k)
+  async function alert(kind: AlertKind, subject: string, windowMs: number, e: AuditEventView, details: Record<string, unknown>) {
+    if (!(await windows.claim(`${kind}|${subject}`, e.time.getTime(), windowMs))) return
     deps.onAlert?.(kind)
     deps.logger.warn({ alert: kind, subject }, 'security alert')
     void deps.audit.record({
@@ -86,13 +90,7 @@ export function securityMonitor(deps: { audit: AuditLog; queries: AuditQueries; 
     })
   }
 
-  const prune = (hits: Hit[], since: number) => {
-    let i = 0
-    while (i < hits.length && hits[i]!.t < since) i++
-    return i ? hits.slice(i) : hits
-  }
-
-  function loginFailure(e: AuditEventView) {
+  async function loginFailure(e: AuditEventView) {
     const account = (e.target ?? e.actor ?? '').toLowerCase()
     if (!account) return
     const now = e.time.getTime()
@@ -101,23 +99,21 @@ export function securityMonitor(deps: { audit: AuditLog; queries: AuditQueries; 
 
     if (e.ip) {
       const subnet = subnetOf(e.ip)
-      const hits = [...prune(bySubnet.get(subnet) ?? [], now - s.spray.windowMs), hit]
-      bySubnet.set(subnet, hits)
+      const hits = await windows.push(`spray:${subnet}`, hit, s.spray.windowMs)
       const perAccount = new Map<string, number>()
       for (const h of hits) perAccount.set(h.account, (perAccount.get(h.account) ?? 0) + 1)
       const few = [...perAccount.values()].filter((n) => n <= s.spray.maxAttemptsPerAccount).length
       if (few >= s.spray.minAccounts) {
         const ips = new Set(hits.map((h) => h.ip))
-        alert('password_spraying', ips.size === 1 ? e.ip : subnet, s.spray.windowMs, e, { source: ips.size === 1 ? e.ip : subnet, source_ips: ips.size, accounts: perAccount.size, attempts: hits.length })
+        await alert('password_spraying', ips.size === 1 ? e.ip : subnet, s.spray.windowMs, e, { source: ips.size === 1 ? e.ip : subnet, source_ips: ips.size, accounts: perAccount.size, attempts: hits.length })
       }
-      if (bySubnet.size > 50_000) for (const [k, v] of bySubnet) if (!v.length || v[v.length - 1]!.t < now - s.spray.windowMs) bySubnet.delete(k)
     }
 
-    global = [...prune(global, now - s.stuffing.windowMs), hit]
+    const global = await windows.push('stuffing', hit, s.stuffing.windowMs)
     if (global.length >= s.stuffing.minFailures) {
       const accounts = new Set(global.map((h) => h.account)).size
       if (accounts >= s.stuffing.minAccounts) {
-        alert('credential_stuffing', 'login', s.stuffing.windowMs, e, { failures: global.length, accounts, source_ips: new Set(global.map((h) => h.ip)).size })
+        await alert('credential_stuffing', 'login', s.stuffing.windowMs, e, { failures: global.length, accounts, source_ips: new Set(global.map((h) => h.ip)).size })
       }
     }
   }
@@ -129,43 +125,46 @@ export function securityMonitor(deps: { audit: AuditLog; queries: AuditQueries; 
     if (!seen.length) return // first sign-in: nothing to compare with
     const subnet = e.ip ? subnetOf(e.ip) : undefined
     if (subnet && !seen.some((r) => r.ip && subnetOf(r.ip) === subnet)) {
-      alert('new_ip', e.actor, 60_000, e, { user: e.actor, account: e.target, ip: e.ip, subnet })
+      await alert('new_ip', e.actor, 60_000, e, { user: e.actor, account: e.target, ip: e.ip, subnet })
     }
     const device = e.userAgent ? deviceOf(e.userAgent) : undefined
     if (device && !seen.some((r) => r.userAgent && deviceOf(r.userAgent) === device)) {
-      alert('new_device', e.actor, 60_000, e, { user: e.actor, account: e.target, user_agent: e.userAgent })
+      await alert('new_device', e.actor, 60_000, e, { user: e.actor, account: e.target, user_agent: e.userAgent })
     }
   }
 
-  function mfaEvent(e: AuditEventView) {
+  async function mfaEvent(e: AuditEventView) {
     const user = e.actor ?? e.target
     if (!user) return
     const now = e.time.getTime()
     if (/challenge/.test(e.action) || e.outcome === 'failure') {
-      const times = [...(mfa.get(user) ?? []).filter((t) => t >= now - s.mfaFatigue.windowMs), now]
-      mfa.set(user, times)
-      if (times.length >= s.mfaFatigue.minChallenges) alert('mfa_fatigue', user, s.mfaFatigue.windowMs, e, { user, challenges: times.length })
+      const times = await windows.push(`mfa:${user}`, { t: now, account: user, ip: e.ip ?? '' }, s.mfaFatigue.windowMs)
+      if (times.length >= s.mfaFatigue.minChallenges) await alert('mfa_fatigue', user, s.mfaFatigue.windowMs, e, { user, challenges: times.length })
     } else if (e.outcome === 'success') {
-      mfa.delete(user)
+      await windows.clear(`mfa:${user}`)
+    }
+  }
+
+  async function handle(e: AuditEventView) {
+    if (e.action === 'login') {
+      if (e.outcome === 'failure') await loginFailure(e)
+      else if (e.outcome === 'success') await loginSuccess(e)
+    } else if (e.action.startsWith('mfa.')) {
+      await mfaEvent(e)
+    } else if (e.action === 'apikey.rejected') {
+      const reason = String(e.parsedDetails.reason ?? '')
+      if (reason === 'revoked' || reason === 'expired') {
+        await alert('apikey_misuse', e.target ?? 'unknown', 10 * 60_000, e, { key_id: e.target, reason, owner: e.parsedDetails.owner ?? null })
+      }
+    }
+    if (s.adminWindow && ADMIN_ACTION.test(e.action) && !NOT_ADMIN.has(e.action) && e.outcome === 'success' && !SYSTEM_ACTORS.has(e.actor ?? 'system') && !insideWindow(s.adminWindow, e.time)) {
+      await alert('admin_off_hours', `${e.actor}|${e.action}`, 60 * 60_000, e, { admin: e.actor, admin_action: e.action, admin_target: e.target, window: s.adminWindow.text })
     }
   }
 
   function observe(e: AuditEventView) {
     if (e.action.startsWith('alert.')) return
-    if (e.action === 'login') {
-      if (e.outcome === 'failure') loginFailure(e)
-      else if (e.outcome === 'success') loginSuccess(e).catch((err) => deps.logger.warn({ err }, 'new login source detector failed'))
-    } else if (e.action.startsWith('mfa.')) {
-      mfaEvent(e)
-    } else if (e.action === 'apikey.rejected') {
-      const reason = String(e.parsedDetails.reason ?? '')
-      if (reason === 'revoked' || reason === 'expired') {
-        alert('apikey_misuse', e.target ?? 'unknown', 10 * 60_000, e, { key_id: e.target, reason, owner: e.parsedDetails.owner ?? null })
-      }
-    }
-    if (s.adminWindow && ADMIN_ACTION.test(e.action) && !NOT_ADMIN.has(e.action) && e.outcome === 'success' && !SYSTEM_ACTORS.has(e.actor ?? 'system') && !insideWindow(s.adminWindow, e.time)) {
-      alert('admin_off_hours', `${e.actor}|${e.action}`, 60 * 60_000, e, { admin: e.actor, admin_action: e.action, admin_target: e.target, window: s.adminWindow.text })
-    }
+    queue = queue.then(() => handle(e)).catch((err: unknown) => deps.logger.warn({ err, action: e.action }, 'security detector failed'))
   }
 
   const unsubscribe = deps.audit.observe(observe)
@@ -178,6 +177,8 @@ export function securityMonitor(deps: { audit: AuditLog; queries: AuditQueries; 
     apiKeyRejected(e: { keyId: string; reason: 'revoked' | 'expired' | 'unknown' | 'invalid' | string; owner?: string; ip?: string; userAgent?: string; requestId?: string }) {
       return deps.audit.record({ action: 'apikey.rejected', outcome: 'failure', actor: e.owner ?? null, target: e.keyId, ip: e.ip, userAgent: e.userAgent, requestId: e.requestId, details: { reason: e.reason, ...(e.owner ? { owner: e.owner } : {}) } })
     },
+    /** Resolves once every event observed so far has been through the detectors. */
+    settled: () => queue,
     stop: () => { unsubscribe() },
   }
 }

@@ -61,6 +61,7 @@ beforeAll(async () => {
   // A lockout, an alert, and a checkpoint.
   await server.container.audit.record({ action: 'user.locked', outcome: 'success', actor: 'system', target: 'u1', details: { failures: 5 } })
   await server.container.monitor.apiKeyRejected({ keyId: 'k-old', reason: 'revoked' })
+  await server.container.monitor.settled() // the detectors run after the record, in order
   await server.container.audit.flush()
   await server.container.auditChain.checkpoint('manual')
 
