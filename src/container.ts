@@ -1,4 +1,3 @@
-import type Provider from 'oidc-provider'
 import { Redis } from 'ioredis'
 import type { Config } from './config/env.ts'
 import { createLogger, type Logger } from './logger.ts'
@@ -17,7 +16,7 @@ import { keyQueries } from './oidc/queries/keys.ts'
 import { keyStore } from './oidc/keys.ts'
 import { clientService } from './oidc/clients.ts'
 import { clientAdapter, modelRouter, prismaAdapter, redisAdapter } from './oidc/adapters.ts'
-import { buildProvider, OIDC_SCOPES } from './oidc/provider.ts'
+import { buildProvider, OIDC_SCOPES, type OidcProvider } from './oidc/provider.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './oidc/api-resource.ts'
 import { apiTokenVerifier } from './oidc/api-tokens.ts'
 import type { BearerScheme, Caller } from './http/middleware/authn.ts'
@@ -171,7 +170,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     for (const name of authz.registry.names()) metrics.policyVersion.set({ store: name }, authz.registry.get(name)?.version ?? 0)
   })
 
-  let provider: Provider | undefined
+  let provider: OidcProvider | undefined
   let providerFingerprint = ''
   let resourceScopes: string[] = []
   // What the provider is built from besides configuration: the published keys and the scopes

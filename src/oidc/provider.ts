@@ -31,6 +31,9 @@ export interface ProviderDeps {
   apiKeyExchange?: { verify: KeyVerifier; maxTtl: number; onExchanged?: ApiKeyExchangeDeps['onExchanged'] }
 }
 
+/** The provider type, for modules outside src/oidc (which do not import oidc-provider). */
+export type OidcProvider = Provider
+
 /** Scopes portcullis knows; API scopes come from registered resources. */
 export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile', 'roles']
 const ASYMMETRIC: ('RS256' | 'ES256' | 'EdDSA')[] = ['RS256', 'ES256', 'EdDSA']
