@@ -32,6 +32,7 @@ import { createMetrics } from './metrics/registry.ts'
 import { auditChain, outboxTargets } from './audit/service.ts'
 import { auditMetrics } from './audit/observe-metrics.ts'
 import { redisWindows } from './audit/detector-windows.ts'
+import { accountStatus } from './identity/account-status.ts'
 import { securityMonitor } from './audit/detectors.ts'
 import { parseAdminWindow, type AdminWindow } from './audit/admin-window.ts'
 import { complianceProviders } from './audit/report.ts'
@@ -266,6 +267,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     apikeys,
     /** Strong login (issue 3): c.login.mfa, .sessions, .lockout, .requireMfaForAll(). */
     login,
+    /** Disabling and enabling accounts: sessions end and the owner's API keys stop everywhere. */
+    accounts: accountStatus({ users, sessions: login.sessions, audit, ownersChanged: () => apikeys.ownersChanged() }),
     /** The client IP of a request (socket, or X-Forwarded-For from TRUSTED_PROXIES). */
     clientIp,
     /**

@@ -40,6 +40,8 @@ commands:
 ${APIKEYS_USAGE}
   admin unlock EMAIL         lift a sign-in lockout (failed attempts) for an account
   admin require-mfa on|off   require a second factor from every user (enrolment at next sign-in)
+  admin disable EMAIL        disable an account: no sign-in, its sessions end, its API keys stop
+  admin enable EMAIL         enable a disabled account again
   help                       this text
 
 configuration comes from environment variables; see .env.example`

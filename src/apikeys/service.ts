@@ -66,6 +66,7 @@ export function apiKeyService(deps: {
     flushUsage: usage.flush,
     /** Drops this instance's cache (tests, benchmarks). */
     clearCache: cache.clear,
+    ownersChanged: cache.ownersChanged,
     async start() {
       await cache.start()
       usage.start()

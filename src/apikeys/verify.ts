@@ -28,6 +28,8 @@ export type VerifyResult =
 
 export const signingContext = (id: string) => `apikey-signing:${id}`
 const GENERATION = 'apikeys:generation'
+/** The change message meaning "everything" (key ids never contain '*'). */
+const ALL = '*'
 
 /**
  * The per-instance cache of keys by id, and how changes reach every instance within a second:
@@ -66,6 +68,15 @@ export function keyCache(deps: {
     else entries.clear()
   }
 
+  /** Drops `id` (or everything) here, and tells the other instances: Redis now, the poll soon. */
+  async function announce(id: string) {
+    drop(id === ALL ? undefined : id)
+    const g = crypto.randomBytes(8).toString('hex')
+    generation = g
+    await deps.settings.set(GENERATION, g)
+    await deps.redis?.publish(channel, id).catch((err) => deps.logger.warn({ err }, 'API key change publish failed'))
+  }
+
   async function poll() {
     const g = await deps.settings.get(GENERATION)
     if (g !== generation) {
@@ -93,18 +104,14 @@ export function keyCache(deps: {
       return p
     },
     /** Called after a change to key `id` on this instance: drop it here and everywhere. */
-    async changed(id: string) {
-      drop(id)
-      const g = crypto.randomBytes(8).toString('hex')
-      generation = g
-      await deps.settings.set(GENERATION, g)
-      await deps.redis?.publish(channel, id).catch((err) => deps.logger.warn({ err }, 'API key change publish failed'))
-    },
+    changed: (id: string) => announce(id),
     clear: () => drop(),
+    /** An owner was disabled or enabled (rare): every instance drops its whole cache. */
+    ownersChanged: () => announce(ALL),
     async start() {
       await poll()
       if (deps.redis) {
-        subscriber = subscribeChannel({ redis: deps.redis, channel, logger: deps.logger, label: 'API key changes', onMessage: (id) => drop(id) })
+        subscriber = subscribeChannel({ redis: deps.redis, channel, logger: deps.logger, label: 'API key changes', onMessage: (id) => drop(id === ALL ? undefined : id) })
       }
       timer = setInterval(() => void poll().catch((err) => deps.logger.warn({ err }, 'API key change poll failed')), deps.pollMs ?? (deps.redis ? 5000 : 250))
       timer.unref()

@@ -96,7 +96,12 @@ export async function applyDocument(c: Container, doc: ImportDocument, actor = '
       const created = await c.users.create({ email: u.email, ...profile, password: u.password, passwordHash: u.password_hash })
       // Strong login (issue 3): a known TOTP secret becomes the user's authenticator app.
       if (u.totp_secret) await c.login.mfa.importTotp(created.id, u.totp_secret)
+      if (u.disabled) await c.accounts.disable(u.email, actor)
       continue
+    }
+    // Through the account service: disabling ends sessions and stops the user's keys everywhere.
+    if (u.disabled !== undefined && u.disabled !== existing.disabled) {
+      await (u.disabled ? c.accounts.disable(u.email, actor) : c.accounts.enable(u.email, actor))
     }
     if (u.totp_secret) await c.login.mfa.importTotp(existing.id, u.totp_secret)
     await c.users.update(existing.id, { ...profile, ...(u.password_hash ? { passwordHash: u.password_hash } : {}) })

@@ -14,6 +14,7 @@ export async function exportDocument(c: Container) {
       roles: u.roles,
       attributes: u.attributes,
       email_verified: u.emailVerified,
+      ...(u.disabled ? { disabled: true } : {}),
     })),
     resources: resources.map((r) => ({ indicator: r.indicator, scopes: r.scopes, access_token_format: r.accessTokenFormat, access_token_ttl: r.accessTokenTtl })),
     policy_stores: await Promise.all((await c.authz.stores.list()).map(async (s) => {

@@ -50,6 +50,8 @@ const user = z
     roles: z.array(z.string().min(1)).optional(),
     attributes: z.record(z.string(), z.unknown()).optional(),
     email_verified: z.boolean().optional(),
+    // Disabled accounts cannot sign in and their API keys stop (identity/account-status.ts).
+    disabled: z.boolean().optional(),
     // Strong login (issue 3): an existing TOTP secret (RFC 4648 base32, at least 128 bits), kept encrypted.
     totp_secret: z.string().transform((v) => v.replace(/\s/g, '').toUpperCase()).pipe(z.string().regex(/^[A-Z2-7]{26,128}=*$/, 'must be a base32 secret of at least 128 bits')).optional(),
   })

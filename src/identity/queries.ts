@@ -29,6 +29,7 @@ export interface UserWrite {
   attributes?: Record<string, unknown>
   emailVerified?: boolean
   mustChangePassword?: boolean
+  disabled?: boolean
 }
 
 function toData(u: Partial<UserWrite>) {

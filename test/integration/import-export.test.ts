@@ -183,4 +183,26 @@ describe('declarative import and export', () => {
     await importFile(t.c, await write('re.yaml', YAML.stringify(reimport)))
     expect((await t.c.users.list()).length).toBe(2)
   })
+
+  it('disables and enables accounts (sessions end, audited) and exports the state', async () => {
+    const bob = (await t.c.users.findByEmail('bob@example.com'))!
+    await t.c.login.sessions.create({ userId: bob.id, amr: ['pwd'], acr: 'urn:portcullis:acr:pwd' })
+    expect(await t.c.login.sessions.list(bob.id)).toHaveLength(1)
+    await importFile(t.c, await write('off.yaml', YAML.stringify({ users: [{ email: 'bob@example.com', disabled: true }] })))
+    expect((await t.c.users.findByEmail('bob@example.com'))!.disabled).toBe(true)
+    expect(await t.c.users.login('bob@example.com', 'bob password here 1')).toMatchObject({ ok: false, reason: 'disabled' })
+    expect(await t.c.login.sessions.list(bob.id)).toHaveLength(0)
+    expect((await t.c.audit.list({ action: 'user.disabled' })).at(-1)).toMatchObject({ actor: 'import', target: bob.id })
+    const exported = await exportDocument(t.c)
+    expect(exported.users.find((u) => u.email === 'bob@example.com')).toMatchObject({ disabled: true })
+    expect(exported.users.find((u) => u.email === 'ann@example.com')).not.toHaveProperty('disabled')
+    // Leaving `disabled` out changes nothing; false enables.
+    await importFile(t.c, await write('same.yaml', YAML.stringify({ users: [{ email: 'bob@example.com', name: 'Bob' }] })))
+    expect((await t.c.users.findByEmail('bob@example.com'))!.disabled).toBe(true)
+    await importFile(t.c, await write('on.yaml', YAML.stringify({ users: [{ email: 'bob@example.com', disabled: false }] })))
+    expect(await t.c.users.login('bob@example.com', 'bob password here 1')).toMatchObject({ ok: true })
+    // A new user can be created disabled.
+    await importFile(t.c, await write('new.yaml', YAML.stringify({ users: [{ email: 'carl@example.com', password: 'a long passphrase for carl', disabled: true }] })))
+    expect(await t.c.users.login('carl@example.com', 'a long passphrase for carl')).toMatchObject({ ok: false, reason: 'disabled' })
+  })
 })
