@@ -33,6 +33,7 @@ const document = {
     { email: 'rex@example.com', password: PASSWORD, totp_secret: 'KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU' },
     { email: 'nia@example.com', password: PASSWORD },
     { email: 'lou@example.com', password: PASSWORD },
+    { email: 'ivy@example.com', password: PASSWORD },
   ],
 }
 
@@ -168,6 +169,35 @@ describe.each(variants)('strong login over HTTP on $name', ({ skip, kind, redis 
     const claims = await idTokenClaims(bank, await completeToCallback(ua, server.url, done), verifier)
     expect(claims.acr).toBe(ACR_MFA)
     expect(claims.amr).toEqual(['pwd', 'otp', 'mfa'])
+  })
+
+  it.skipIf(skip)('forced enrolment by passkey: the JSON endpoints refuse a missing CSRF token, a malformed body, a skipped step and a bad credential', async () => {
+    const ua = new UserAgent(server.url)
+    const { posted } = await passwordStep(ua, bank, 'ivy@example.com')
+    const enrolUrl = posted.headers.get('location')!
+    const page = await (await ua.request(enrolUrl)).text()
+    expect(page).toContain('Set up a passkey')
+    const csrf = field(page, 'csrf')
+    const json = (path: string, body: unknown, token?: string) =>
+      ua.request(`${enrolUrl}${path}`, { method: 'POST', json: body, headers: token ? { 'x-csrf-token': token } : {} })
+    const credential = { id: 'AAAA', rawId: 'AAAA', type: 'public-key', response: { clientDataJSON: 'e30', attestationObject: 'AAAA' } }
+    expect((await json('/enrol/passkey/options', {})).status).toBe(403) // no CSRF token
+    expect((await json('/enrol/passkey', { credential }, csrf)).status).toBe(400) // no options asked
+    const malformed = await json('/enrol/passkey', { credential: { id: 42 } }, csrf)
+    expect(malformed.status).toBe(400)
+    expect(((await malformed.json()) as { error: string }).error).toBe('invalid_request')
+    const options = await json('/enrol/passkey/options', {}, csrf)
+    expect(options.status).toBe(200)
+    expect(options.headers.get('cache-control')).toBe('no-store')
+    expect(((await options.json()) as { challenge: string; user: { name: string } }).user.name).toBe('ivy@example.com')
+    const bad = await json('/enrol/passkey', { name: 'Fake', credential }, csrf)
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { error: string }).error).toBe('passkey_rejected')
+    const ivy = (await server.container.users.findByEmail('ivy@example.com'))!
+    expect(await server.container.login.mfa.list(ivy.id)).toEqual([])
+    expect((await server.container.audit.list({ action: 'mfa.enrolled' })).some((e) => e.actor === ivy.id && e.outcome === 'failure')).toBe(true)
+    // The sign-in is still at the enrolment step: the page shows it again.
+    expect(await (await ua.request(enrolUrl)).text()).toContain('Set up two-step verification')
   })
 
   it.skipIf(skip)('acr_values=urn:portcullis:acr:mfa steps up a password-only session', async () => {

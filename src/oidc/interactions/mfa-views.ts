@@ -38,7 +38,12 @@ export function enrolPage(p: { uid: string; csrf: string; qr: string; secret: st
   return page('Set up two-step verification', html`
 <h1>Set up two-step verification</h1>
 <p class="muted">${p.reason}</p>
-${totpEnrolment({ action: `/interaction/${p.uid}/enrol`, csrf: p.csrf, qr: p.qr, secret: p.secret, error: p.error, submit: 'Turn on and continue' })}`)
+${totpEnrolment({ action: `/interaction/${p.uid}/enrol`, csrf: p.csrf, qr: p.qr, secret: p.secret, error: p.error, submit: 'Turn on and continue' })}
+<h2>Or use a passkey</h2>
+<p class="hint">A passkey on this device or a security key works instead of an app.</p>
+<label for="passkey_name">Name for the passkey</label>
+<input id="passkey_name" type="text" maxlength="64" value="Passkey">
+${passkeyButton({ mode: 'register', id: 'passkey-enrol', options: `/interaction/${p.uid}/enrol/passkey/options`, verify: `/interaction/${p.uid}/enrol/passkey`, csrf: p.csrf, label: 'Set up a passkey', nameInput: 'passkey_name', secondary: true })}`, { scripts: ['/assets/webauthn.js'] })
 }
 
 export function codesPage(p: { uid: string; csrf: string; codes?: string[] }) {

@@ -9,7 +9,7 @@ import type { UserService } from '../../identity/users.ts'
 import type { UserRecord } from '../../identity/queries.ts'
 import type { AuditLog } from '../../audit/log.ts'
 import type { StrongLogin } from '../../identity/strong-login.ts'
-import { ACR_MFA, ACR_PWD } from '../../identity/mfa.ts'
+import { ACR_MFA, ACR_PWD, passkeyAmr } from '../../identity/mfa.ts'
 import { changePasswordPage, consentPage, loginPage } from './views.ts'
 import { codesPage, enrolPage, lockedMessage, mfaPage } from './mfa-views.ts'
 import { passwordProblems } from '../../identity/password-policy.ts'
@@ -34,11 +34,25 @@ export interface InteractionDeps {
  * - codes: enrolment done, recovery codes shown; continue finishes the sign-in.
  */
 type Step = 'password_change' | 'mfa' | 'enrol' | 'codes'
-interface Pending { accountId: string; email: string; amr: string[]; step: Step; totp?: string; challenge?: string }
+interface Pending {
+  accountId: string
+  email: string
+  amr: string[]
+  step: Step
+  /** the TOTP secret being enrolled, sealed to this interaction */
+  totp?: string
+  /** the WebAuthn challenge of the passkey ceremony in progress */
+  challenge?: string
+  /** recovery codes to show once on the next page (after a passkey enrolment), sealed */
+  codes?: string
+}
 const pendingOf = (interaction: { result?: unknown }): Pending | undefined =>
   (interaction.result as { pending?: Pending } | undefined)?.pending
 
-const credentialBody = z.object({ credential: z.object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.record(z.string(), z.unknown()) }).passthrough() })
+const credentialBody = z.object({
+  name: z.string().trim().max(64).optional(),
+  credential: z.object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.record(z.string(), z.unknown()) }).passthrough(),
+})
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
@@ -163,7 +177,13 @@ export function interactionRouter(deps: InteractionDeps) {
       if (pending.step === 'mfa') return renderMfa(ctx, interaction, pending.accountId)
       if (pending.step === 'enrol') return renderEnrol(ctx, interaction, pending)
       if (pending.step === 'codes') {
-        ctx.body = codesPage({ uid, csrf: csrfFor(uid) })
+        // After a passkey enrolment the codes come here, once: the script followed a redirect.
+        const codes = pending.codes ? JSON.parse(login.mfa.openPending(pending.codes, uid)) as string[] : undefined
+        if (codes) {
+          interaction.result = { pending: { ...pending, codes: undefined } }
+          await interaction.persist()
+        }
+        ctx.body = codesPage({ uid, csrf: csrfFor(uid), codes })
         return
       }
     }
@@ -291,6 +311,11 @@ export function interactionRouter(deps: InteractionDeps) {
     if (!parsed.success) throw new AppError('invalid_request', 'expected {"credential": PublicKeyCredential JSON}', { status: 400 })
     return parsed.data.credential as never
   }
+  const parseRegistration = async (ctx: Context) => {
+    const parsed = credentialBody.safeParse(await readJson(ctx, 64 * 1024))
+    if (!parsed.success) throw new AppError('invalid_request', 'expected {"name", "credential": PublicKeyCredential JSON}', { status: 400 })
+    return { name: parsed.data.name || 'Passkey', credential: parsed.data.credential as never }
+  }
 
   // Passkey as the second factor.
   router.post('/:uid/mfa/passkey/options', async (ctx) => {
@@ -370,6 +395,46 @@ export function interactionRouter(deps: InteractionDeps) {
     await interaction.persist()
     noStore(ctx)
     ctx.body = codesPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), codes })
+  })
+
+  // Forced enrolment with a passkey instead: register one, then the recovery codes page.
+  router.post('/:uid/enrol/passkey/options', async (ctx) => {
+    const interaction = await details(ctx)
+    jsonCsrf(ctx, interaction.uid)
+    const { pending, user } = await pendingUser(interaction, 'enrol')
+    const options = await login.mfa.registrationOptions(user)
+    interaction.result = { pending: { ...pending, challenge: options.challenge } }
+    await interaction.persist()
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = options
+  })
+  router.post('/:uid/enrol/passkey', async (ctx) => {
+    const interaction = await details(ctx)
+    jsonCsrf(ctx, interaction.uid)
+    const { pending, user } = await pendingUser(interaction, 'enrol')
+    const { name, credential } = await parseRegistration(ctx)
+    if (!pending.challenge) throw new AppError('wrong_step', 'ask for passkey options first', { status: 400 })
+    interaction.result = { pending: { ...pending, challenge: undefined } }
+    await interaction.persist()
+    let factor
+    try {
+      factor = await login.mfa.verifyRegistration(user.id, credential, pending.challenge, name)
+    } catch (err) {
+      await deps.audit.record({ action: 'mfa.enrolled', outcome: 'failure', actor: user.id, target: user.id, details: { type: 'webauthn', forced: true, reason: (err as Error).message.slice(0, 200) }, ...meta(ctx) })
+      throw new AppError('passkey_rejected', 'The passkey could not be registered. Try again.', { status: 400 })
+    }
+    const codes = await login.mfa.regenerateRecoveryCodes(user.id)
+    await deps.audit.record({ action: 'mfa.enrolled', outcome: 'success', actor: user.id, target: user.id, details: { type: 'webauthn', factor: factor.id, forced: true }, ...meta(ctx) })
+    // Registering proved possession of the new authenticator: it counts as the second factor.
+    interaction.result = {
+      pending: {
+        accountId: user.id, email: user.email, amr: [...pending.amr, passkeyAmr(factor.deviceType), 'mfa'], step: 'codes',
+        codes: login.mfa.sealPending(JSON.stringify(codes), interaction.uid),
+      } satisfies Pending,
+    }
+    await interaction.persist()
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = { redirect: `/interaction/${interaction.uid}` }
   })
 
   router.post('/:uid/continue', async (ctx) => {

@@ -36,11 +36,15 @@ describe.skipIf(missing)('strong login in a real browser', () => {
     rp = http.createServer((_req, res) => res.end('signed in'))
     await new Promise<void>((resolve) => rp.listen(0, '127.0.0.1', resolve))
     RP_CALLBACK = `http://127.0.0.1:${(rp.address() as AddressInfo).port}/cb`
-    for (const email of ['bea@example.com', 'cal@example.com', 'dee@example.com', 'eve@example.com', 'fox@example.com', 'gus@example.com']) {
+    for (const email of ['bea@example.com', 'cal@example.com', 'dee@example.com', 'eve@example.com', 'fox@example.com', 'gus@example.com', 'hal@example.com']) {
       await server.container.users.create({ email, password: PASSWORD })
     }
     const { doc, problems } = await validateDocument(server.container, {
-      clients: [{ client_id: 'rp', client_secret: 'rp-secret-0123456789abcdef', redirect_uris: [RP_CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email' }],
+      clients: [
+        { client_id: 'rp', client_secret: 'rp-secret-0123456789abcdef', redirect_uris: [RP_CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email' },
+        // Every sign-in to `strict` needs a second factor: users without one enrol first.
+        { client_id: 'strict', client_secret: 'strict-secret-0123456789abcdef', redirect_uris: [RP_CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email', require_mfa: true },
+      ],
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
@@ -247,6 +251,46 @@ describe.skipIf(missing)('strong login in a real browser', () => {
       expect(passwordless.amr).toEqual(['hwk', 'mfa'])
       expect(passwordless.acr).toBe('urn:portcullis:acr:mfa')
       expect(passwordless.sub).toBe(second.sub)
+    })
+  })
+
+  it('forced enrolment offers a passkey too: codes shown once, then the RP sees pwd + hwk', async () => {
+    await withScreenshots('forced-passkey', async () => {
+      const page = await newPage()
+      const cdp = await page.context().newCDPSession(page)
+      await cdp.send('WebAuthn.enable')
+      await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      })
+      const config = await oidc.discovery(new URL(server.url), 'strict', 'strict-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+      const verifier = oidc.randomPKCECodeVerifier()
+      await page.goto(oidc.buildAuthorizationUrl(config, {
+        redirect_uri: RP_CALLBACK, scope: 'openid email', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      }).href)
+      await page.getByLabel('Email').fill('hal@example.com')
+      await page.getByLabel('Password').fill(PASSWORD)
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+      await page.getByRole('heading', { name: 'Set up two-step verification' }).waitFor()
+      expect(await page.locator('img.qr').count()).toBe(1) // the app remains an option
+      await page.getByLabel('Name for the passkey').fill('Desk key')
+      await page.getByRole('button', { name: 'Set up a passkey' }).click()
+      await page.getByRole('heading', { name: 'Two-step verification is on' }).waitFor()
+      expect(await page.locator('li > code').count()).toBe(10)
+      // Shown once: a reload does not show them again.
+      await page.reload()
+      expect(await page.locator('li > code').count()).toBe(0)
+      expect(await page.textContent('main')).toContain('shown on the previous page')
+
+      const reached = page.waitForURL(`${RP_CALLBACK}**`)
+      await page.getByRole('button', { name: 'I saved them, continue' }).click()
+      const allow = page.getByRole('button', { name: 'Allow' })
+      const first = await Promise.race([reached.then(() => 'callback' as const), allow.waitFor().then(() => 'consent' as const, () => 'none' as const)])
+      if (first === 'consent') await allow.click()
+      await reached
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, idTokenExpected: true })
+      expect(tokens.claims()).toMatchObject({ amr: ['pwd', 'hwk', 'mfa'], acr: 'urn:portcullis:acr:mfa' })
+      const hal = (await server.container.users.findByEmail('hal@example.com'))!
+      expect((await server.container.login.mfa.list(hal.id)).map((f) => [f.type, f.name])).toEqual([['webauthn', 'Desk key']])
     })
   })
 
