@@ -11,7 +11,7 @@ export interface AccountView {
   sessions: { id: string; current: boolean; userAgent: string | null; ip: string | null; createdAt: Date; lastSeenAt: Date; amr: string[] }[]
   events: { time: Date; action: string; outcome: string; ip: string | null; details: Record<string, unknown> }[]
   notice?: string
-  errors?: { profile?: string; password?: string[] }
+  errors?: { profile?: string; password?: string[]; factor?: string }
   minLength: number
 }
 
@@ -27,7 +27,7 @@ export function deviceName(ua: string | null) {
 
 const EVENT_NAMES: Record<string, string> = {
   login: 'Sign-in', 'mfa.verify': 'Second-factor check', 'mfa.challenge': 'Second factor asked', 'mfa.enrolled': 'Second factor added',
-  'mfa.removed': 'Second factor removed', 'mfa.recovery_codes': 'Recovery codes regenerated', 'password.changed': 'Password changed',
+  'mfa.removed': 'Second factor removed', 'mfa.renamed': 'Second factor renamed', 'mfa.recovery_codes': 'Recovery codes regenerated', 'password.changed': 'Password changed',
   'session.revoked': 'Session signed out', 'user.locked': 'Account locked', 'user.unlocked': 'Account unlocked', 'profile.updated': 'Profile updated',
   'apikey.created': 'API key created', 'apikey.rotated': 'API key rotated', 'apikey.revoked': 'API key revoked',
 }
@@ -37,7 +37,10 @@ function factorRows(p: AccountView, type: 'totp' | 'webauthn'): SafeHtml {
   if (!list.length) return html`<p class="muted">None yet.</p>`
   return html`<table><thead><tr><th scope="col">Name</th><th scope="col">Added</th><th scope="col">Last used</th><th scope="col"><span class="muted">Action</span></th></tr></thead><tbody>
 ${list.map((f) => html`<tr><td>${f.name}</td><td>${when(f.createdAt)}</td><td>${f.lastUsedAt ? when(f.lastUsedAt) : 'never'}</td>
-<td><form method="post" action="/account/factors/${f.id}/delete"><input type="hidden" name="csrf" value="${p.csrf}"><button type="submit" class="secondary" aria-label="Remove ${f.name}">Remove</button></form></td></tr>`)}
+<td><details class="rename"><summary>Rename</summary><form method="post" action="/account/factors/${f.id}/rename"><input type="hidden" name="csrf" value="${p.csrf}">
+<label for="rename-${f.id}">New name for ${f.name}</label><input id="rename-${f.id}" name="name" type="text" maxlength="64" value="${f.name}" required>
+<button type="submit" class="secondary small">Save name</button></form></details>
+<form method="post" action="/account/factors/${f.id}/delete"><input type="hidden" name="csrf" value="${p.csrf}"><button type="submit" class="secondary" aria-label="Remove ${f.name}">Remove</button></form></td></tr>`)}
 </tbody></table>`
 }
 
@@ -77,6 +80,7 @@ ${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}
 </form></section>
 
 <section aria-labelledby="mfa-h"><h2 id="mfa-h">Two-step verification</h2>
+${p.errors?.factor ? html`<p class="error" role="alert">${p.errors.factor}</p>` : ''}
 <h3>Authenticator apps</h3>
 ${factorRows(p, 'totp')}
 <form method="get" action="/account/totp"><button type="submit" class="secondary">Add an authenticator app</button></form>

@@ -106,7 +106,7 @@ export function accountRouter(deps: AccountDeps) {
     if (!got) return
     const notices: Record<string, string> = {
       password: 'Your password was changed. Other sessions were signed out.', totp: 'Authenticator app added.', passkey: 'Passkey added.',
-      removed: 'Removed.', revoked: 'That session was signed out.', profile: 'Profile saved.',
+      removed: 'Removed.', renamed: 'Renamed.', revoked: 'That session was signed out.', profile: 'Profile saved.',
     }
     const n = typeof ctx.query.done === 'string' ? notices[ctx.query.done] : undefined
     await render(ctx, got.s, n ? { notice: n } : {})
@@ -249,6 +249,19 @@ export function accountRouter(deps: AccountDeps) {
     await deps.audit.record({ action: 'mfa.removed', outcome: 'success', actor: got.user.id, target: got.user.id, details: { factor: id.data }, ...meta(ctx) })
     ctx.status = 303
     ctx.redirect('/account?done=removed')
+  })
+
+  router.post('/factors/:id/rename', async (ctx) => {
+    const got = await require(ctx)
+    if (!got) return
+    const f = await form(ctx, got.s)
+    const name = (f.name ?? '').trim()
+    if (!name || name.length > 64) return render(ctx, got.s, { errors: { factor: 'A name is required: at most 64 characters.' } }, 400)
+    const id = idParam.safeParse(ctx.params.id)
+    if (!id.success || !(await login.mfa.rename(got.user.id, id.data, name))) throw new AppError('not_found', 'no such factor on your account', { status: 404 })
+    await deps.audit.record({ action: 'mfa.renamed', outcome: 'success', actor: got.user.id, target: got.user.id, details: { factor: id.data, name }, ...meta(ctx) })
+    ctx.status = 303
+    ctx.redirect('/account?done=renamed')
   })
 
   router.post('/recovery-codes', async (ctx) => {

@@ -182,6 +182,20 @@ describe.skipIf(missing)('strong login in a real browser', () => {
       await page.getByRole('button', { name: 'Add a passkey' }).click()
       await page.waitForURL(/done=passkey/)
       expect(await page.getByRole('cell', { name: 'Laptop', exact: true }).count()).toBe(1)
+      // Rename it; a blank name is refused with a message, an unknown factor or a missing CSRF token too.
+      await page.locator('details.rename summary').first().click()
+      await page.getByLabel('New name for Laptop').fill('   ')
+      await page.getByRole('button', { name: 'Save name' }).click()
+      expect(await page.getByRole('alert').filter({ hasText: 'A name is required' }).count()).toBe(1)
+      await page.locator('details.rename summary').first().click()
+      await page.getByLabel('New name for Laptop').fill('Work laptop')
+      await page.getByRole('button', { name: 'Save name' }).click()
+      await page.waitForURL(/done=renamed/)
+      expect(await page.getByRole('cell', { name: 'Work laptop', exact: true }).count()).toBe(1)
+      const csrf = await page.locator('input[name=csrf]').first().inputValue()
+      expect((await page.request.post('/account/factors/not-mine/rename', { form: { csrf, name: 'x' }, maxRedirects: 0 })).status()).toBe(404)
+      const factorId = (await page.locator('form[action$="/rename"]').first().getAttribute('action'))!.split('/')[3]!
+      expect((await page.request.post(`/account/factors/${factorId}/rename`, { form: { name: 'x' }, maxRedirects: 0 })).status()).toBe(403)
       await page.getByRole('button', { name: 'Sign out', exact: true }).first().click()
 
       // Second factor after the password.
