@@ -208,15 +208,24 @@ describe.each(variants)('strong login over HTTP on $name', ({ skip, kind, redis 
     // Single sign-on works without acr_values...
     const sso = await startAuth(ua, web)
     expect(sso.callback?.searchParams.get('code')).toBeTruthy()
-    // ...but demanding MFA shows the login page again, and then the factor.
+    // ...but demanding MFA asks for the second factor — not the password again: the live
+    // session already proved it.
     await server.container.login.mfa.importTotp(user.id, 'MFRGGZDFMZTWQ2LKMFRGGZDFMZTWQ2LK')
     const step = await startAuth(ua, web, { acr_values: ACR_MFA })
+    expect(step.html).toContain('Verify it is you')
     expect(step.html).toContain('requires two-step verification')
-    const posted = await submit(ua, step.html, '/login', { email: 'lou@example.com', password: PASSWORD })
-    const mfaPage = await (await ua.request(posted.headers.get('location')!)).text()
-    const ok = await submit(ua, mfaPage, '/mfa', { method: 'totp', code: await totpNow('MFRGGZDFMZTWQ2LKMFRGGZDFMZTWQ2LK') })
+    expect(step.html).not.toContain('name="password"')
+    const wrong = await submit(ua, step.html, '/mfa', { method: 'totp', code: '000000' })
+    expect(wrong.status).toBe(401)
+    const ok = await submit(ua, await wrong.text(), '/mfa', { method: 'totp', code: await totpNow('MFRGGZDFMZTWQ2LKMFRGGZDFMZTWQ2LK') })
     const claims = await idTokenClaims(web, await completeToCallback(ua, server.url, ok), step.verifier)
     expect(claims.acr).toBe(ACR_MFA)
+    expect(claims.amr).toEqual(['pwd', 'otp', 'mfa'])
+    // prompt=login still means a full sign-in, password first.
+    const full = await startAuth(ua, web, { acr_values: ACR_MFA, prompt: 'login' })
+    expect(full.html).toContain('name="password"')
+    // A stranger's browser (no session) gets the password page too.
+    expect((await startAuth(new UserAgent(server.url), web, { acr_values: ACR_MFA })).html).toContain('name="password"')
   })
 
   it.skipIf(skip)('lockout: 50 parallel wrong passwords evaluate at most 5; unknown users look the same; an admin unlock restores access', async () => {

@@ -3,9 +3,10 @@ import { fieldError, page } from '../../views/layout.ts'
 import { describedBy, passkeyButton, recoveryCodesBlock, totpEnrolment } from '../../views/strong-login.ts'
 
 /** The second step of a sign-in: a code from the authenticator app, a passkey, or a recovery code. */
-export function mfaPage(p: { uid: string; csrf: string; hasTotp: boolean; hasPasskey: boolean; error?: string; recoveryError?: string }) {
+export function mfaPage(p: { uid: string; csrf: string; hasTotp: boolean; hasPasskey: boolean; notice?: string; error?: string; recoveryError?: string }) {
   return page('Verify it is you', html`
 <h1>Verify it is you</h1>
+${p.notice ? html`<p class="muted">${p.notice}</p>` : ''}
 ${p.hasTotp ? html`
 <form method="post" action="/interaction/${p.uid}/mfa" novalidate>
   <input type="hidden" name="csrf" value="${p.csrf}">

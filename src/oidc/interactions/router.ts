@@ -147,7 +147,10 @@ export function interactionRouter(deps: InteractionDeps) {
   async function renderMfa(ctx: Context, interaction: Interaction, userId: string, errors: { error?: string; recoveryError?: string } = {}) {
     const factors = await login.mfa.list(userId)
     noStore(ctx)
-    ctx.body = mfaPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), hasTotp: factors.some((f) => f.type === 'totp'), hasPasskey: factors.some((f) => f.type === 'webauthn'), ...errors })
+    ctx.body = mfaPage({
+      uid: interaction.uid, csrf: csrfFor(interaction.uid), hasTotp: factors.some((f) => f.type === 'totp'), hasPasskey: factors.some((f) => f.type === 'webauthn'),
+      notice: await demanded(interaction), ...errors,
+    })
   }
 
   async function renderEnrol(ctx: Context, interaction: Interaction, pending: Pending, error?: string) {
@@ -189,6 +192,15 @@ export function interactionRouter(deps: InteractionDeps) {
     }
     if (prompt.name === 'login') {
       const reasons = prompt.reasons as string[]
+      // Step-up: a live sign-in session (its own checks passed) whose only shortcoming is the
+      // missing second factor. The password was verified when the session began, so only the
+      // second factor is asked, as Keycloak's step-up does. Any other reason (prompt=login,
+      // max_age, an ended session, ...) means a full sign-in.
+      const session = interaction.session as { accountId?: string; amr?: string[] } | undefined
+      if (reasons.length === 1 && reasons[0] === 'mfa_required' && session?.accountId && session.amr?.length) {
+        const user = await deps.users.findById(session.accountId)
+        if (user && !user.disabled) return next(ctx, interaction, user, session.amr.filter((a) => a !== 'mfa'))
+      }
       ctx.body = loginPage({
         uid, csrf: csrfFor(uid), clientName: await clientName(params.client_id), email: typeof params.login_hint === 'string' ? params.login_hint : undefined,
         notice: reasons.includes('mfa_required') ? 'This application requires two-step verification: sign in again.'
