@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process'
 import crypto from 'node:crypto'
-import path from 'node:path'
 import * as oidc from 'openid-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
@@ -10,6 +8,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
 import { issue } from '../helpers/apikeys.ts'
 import { signIn, UserAgent } from '../helpers/user-agent.ts'
+import { runCli } from '../helpers/cli.ts'
 
 /**
  * `portcullis admin disable|enable EMAIL`, run as the real command against a deployment of two
@@ -22,7 +21,6 @@ const variants = [
 ]
 if (variants[1]!.skip) console.warn('account-disable.test.ts: PostgreSQL + Redis variant skipped: set TEST_DATABASE_URL and TEST_REDIS_URL')
 
-const BIN = path.resolve('bin/portcullis.mjs')
 const CALLBACK = 'https://app.example.com/cb'
 const PASSWORD = 'amber kettle on a quiet shelf'
 
@@ -38,20 +36,10 @@ describe.each(variants)('disabling an account on $name', ({ kind, redisUrl, skip
   const masterKey = crypto.randomBytes(32).toString('base64')
 
   /** Runs the CLI against the same deployment (database, master key, Redis prefix). */
-  function cli(args: string[]) {
-    const env: Record<string, string> = {
-      PATH: process.env.PATH!, DATABASE_URL: a.db.url, PORTCULLIS_MASTER_KEY: masterKey, DATA_DIR: a.config.DATA_DIR, LOG_LEVEL: 'silent',
-      ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_PREFIX: a.config.REDIS_PREFIX } : {}),
-    }
-    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (d) => (stdout += d))
-      child.stderr.on('data', (d) => (stderr += d))
-      child.on('exit', (code) => resolve({ code, stdout, stderr }))
-    })
-  }
+  const cli = (args: string[]) => runCli(args, {
+    DATABASE_URL: a.db.url, PORTCULLIS_MASTER_KEY: masterKey, DATA_DIR: a.config.DATA_DIR, LOG_LEVEL: 'silent',
+    ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_PREFIX: a.config.REDIS_PREFIX } : {}),
+  })
 
   /** ms until `key` on `server` answers `status` (every 20 ms, 3 s at most). */
   async function until(server: TestServer, key: string, status: number) {

@@ -1,8 +1,7 @@
 import http from 'node:http'
-import { spawn } from 'node:child_process'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { runCli } from '../helpers/cli.ts'
 import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
 import { cefHeader, cefLine, cefValue } from '../../src/audit/export.ts'
@@ -209,15 +208,8 @@ describe('CEF', () => {
 })
 
 describe('portcullis audit / report commands', () => {
-  const BIN = path.resolve('bin/portcullis.mjs')
-  const run = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const env = { PATH: process.env.PATH!, DATABASE_URL: server.config.DATABASE_URL, DATA_DIR: server.config.DATA_DIR, PORTCULLIS_MASTER_KEY: server.config.PORTCULLIS_MASTER_KEY!, LOG_LEVEL: 'silent' }
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('exit', (code) => resolve({ code, stdout, stderr }))
+  const run = (args: string[]) => runCli(args, {
+    DATABASE_URL: server.config.DATABASE_URL, DATA_DIR: server.config.DATA_DIR, PORTCULLIS_MASTER_KEY: server.config.PORTCULLIS_MASTER_KEY!, LOG_LEVEL: 'silent',
   })
 
   it('exports JSON Lines, verifies, and exits 1 naming the tampered record (verify and report)', async () => {

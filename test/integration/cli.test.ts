@@ -4,8 +4,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../helpers/server.ts'
+import { BIN, runCli } from '../helpers/cli.ts'
 
-const BIN = path.resolve('bin/portcullis.mjs')
 let dir: string
 
 beforeAll(async () => {
@@ -15,22 +15,7 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true })
 })
 
-/** oidc-provider v9 warns once per process that Node 20 is not an LTS it supports (README). */
-function withoutRuntimeNotice(stderr: string): string {
-  return stderr.replace(/^oidc-provider WARNING: Unsupported runtime.*\n/m, '')
-}
-
-/** Runs `portcullis ARGS` to completion. */
-function run(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('exit', (code) => resolve({ code, stdout, stderr: withoutRuntimeNotice(stderr) }))
-  })
-}
+const run = runCli
 
 /** Starts `portcullis serve` and resolves once it logs that it listens. */
 async function serve(env: Record<string, string>) {

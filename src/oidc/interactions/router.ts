@@ -329,27 +329,34 @@ export function interactionRouter(deps: InteractionDeps) {
     return { name: parsed.data.name || 'Passkey', credential: parsed.data.credential as never }
   }
 
-  // Passkey as the second factor.
-  router.post('/:uid/mfa/passkey/options', async (ctx) => {
+  /** The first half of a passkey ceremony at `step`: options, their challenge kept in the pending sign-in. */
+  const passkeyOptions = (step: Step, make: (user: UserRecord) => Promise<{ challenge: string }>) => async (ctx: Context) => {
     const interaction = await details(ctx)
     jsonCsrf(ctx, interaction.uid)
-    const { pending, user } = await pendingUser(interaction, 'mfa')
-    const options = await login.mfa.authenticationOptions(user.id)
+    const { pending, user } = await pendingUser(interaction, step)
+    const options = await make(user)
     interaction.result = { pending: { ...pending, challenge: options.challenge } }
     await interaction.persist()
     ctx.set('Cache-Control', 'no-store')
     ctx.body = options
-  })
+  }
+  /** The pending challenge, taken: single-use whatever the outcome of the ceremony. */
+  async function takeChallenge(interaction: Interaction, pending: Pending) {
+    if (!pending.challenge) throw new AppError('wrong_step', 'ask for passkey options first', { status: 400 })
+    interaction.result = { pending: { ...pending, challenge: undefined } }
+    await interaction.persist()
+    return pending.challenge
+  }
+
+  // Passkey as the second factor.
+  router.post('/:uid/mfa/passkey/options', passkeyOptions('mfa', (user) => login.mfa.authenticationOptions(user.id)))
   router.post('/:uid/mfa/passkey', async (ctx) => {
     const interaction = await details(ctx)
     jsonCsrf(ctx, interaction.uid)
     const { pending, user } = await pendingUser(interaction, 'mfa')
     const credential = await parseCredential(ctx)
-    if (!pending.challenge) throw new AppError('wrong_step', 'ask for passkey options first', { status: 400 })
-    // The challenge is single-use whatever the outcome.
-    interaction.result = { pending: { ...pending, challenge: undefined } }
-    await interaction.persist()
-    const r = await login.mfa.verifyAuthentication(credential, pending.challenge, { userId: user.id, requireUserVerification: false })
+    const challenge = await takeChallenge(interaction, pending)
+    const r = await login.mfa.verifyAuthentication(credential, challenge, { userId: user.id, requireUserVerification: false })
     if (!r.ok) {
       await deps.audit.record({ action: 'mfa.verify', outcome: 'failure', actor: user.id, target: user.email, details: { method: 'webauthn', reason: r.reason }, ...meta(ctx) })
       throw new AppError('passkey_rejected', 'That passkey was not accepted. Try again or use another method.', { status: 401 })
@@ -410,27 +417,16 @@ export function interactionRouter(deps: InteractionDeps) {
   })
 
   // Forced enrolment with a passkey instead: register one, then the recovery codes page.
-  router.post('/:uid/enrol/passkey/options', async (ctx) => {
-    const interaction = await details(ctx)
-    jsonCsrf(ctx, interaction.uid)
-    const { pending, user } = await pendingUser(interaction, 'enrol')
-    const options = await login.mfa.registrationOptions(user)
-    interaction.result = { pending: { ...pending, challenge: options.challenge } }
-    await interaction.persist()
-    ctx.set('Cache-Control', 'no-store')
-    ctx.body = options
-  })
+  router.post('/:uid/enrol/passkey/options', passkeyOptions('enrol', (user) => login.mfa.registrationOptions(user)))
   router.post('/:uid/enrol/passkey', async (ctx) => {
     const interaction = await details(ctx)
     jsonCsrf(ctx, interaction.uid)
     const { pending, user } = await pendingUser(interaction, 'enrol')
     const { name, credential } = await parseRegistration(ctx)
-    if (!pending.challenge) throw new AppError('wrong_step', 'ask for passkey options first', { status: 400 })
-    interaction.result = { pending: { ...pending, challenge: undefined } }
-    await interaction.persist()
+    const challenge = await takeChallenge(interaction, pending)
     let factor
     try {
-      factor = await login.mfa.verifyRegistration(user.id, credential, pending.challenge, name)
+      factor = await login.mfa.verifyRegistration(user.id, credential, challenge, name)
     } catch (err) {
       await deps.audit.record({ action: 'mfa.enrolled', outcome: 'failure', actor: user.id, target: user.id, details: { type: 'webauthn', forced: true, reason: (err as Error).message.slice(0, 200) }, ...meta(ctx) })
       throw new AppError('passkey_rejected', 'The passkey could not be registered. Try again.', { status: 400 })
