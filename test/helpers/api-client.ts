@@ -40,3 +40,13 @@ export async function call(server: TestServer, method: string, path: string, tok
   }
   return { status: res.status, headers: res.headers, body: json as any } // eslint-disable-line @typescript-eslint/no-explicit-any
 }
+
+/** Milliseconds until GET `path` with `token` answers `status` (polling every 20 ms, 3 s at most; else Infinity). */
+export async function untilStatus(server: TestServer, path: string, token: string, status: number) {
+  const started = Date.now()
+  while (Date.now() - started < 3000) {
+    if ((await call(server, 'GET', path, token)).status === status) return Date.now() - started
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return Infinity
+}

@@ -5,7 +5,7 @@ import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
 import { adminCommand } from '../../src/identity/cli.ts'
 import { pgTestUrl, redisTestUrl } from '../../src/db/testing.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
+import { apiToken, call, registerServiceClients, untilStatus } from '../helpers/api-client.ts'
 import { issue } from '../helpers/apikeys.ts'
 import { signIn, UserAgent } from '../helpers/user-agent.ts'
 import { runCli } from '../helpers/cli.ts'
@@ -41,15 +41,7 @@ describe.each(variants)('disabling an account on $name', ({ kind, redisUrl, skip
     ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_PREFIX: a.config.REDIS_PREFIX } : {}),
   })
 
-  /** ms until `key` on `server` answers `status` (every 20 ms, 3 s at most). */
-  async function until(server: TestServer, key: string, status: number) {
-    const started = Date.now()
-    while (Date.now() - started < 3000) {
-      if ((await call(server, 'GET', '/authz/v1/stores', key)).status === status) return Date.now() - started
-      await new Promise((r) => setTimeout(r, 20))
-    }
-    return Infinity
-  }
+  const until = (server: TestServer, key: string, status: number) => untilStatus(server, '/authz/v1/stores', key, status)
 
   const signInAt = async (ua: UserAgent) => {
     const verifier = oidc.randomPKCECodeVerifier()

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pgTestUrl, redisTestUrl } from '../../src/db/testing.ts'
 import { signRequest } from '../../src/apikeys/client.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
+import { apiToken, call, registerServiceClients, untilStatus } from '../helpers/api-client.ts'
 import { issue } from '../helpers/apikeys.ts'
 
 /**
@@ -39,15 +39,7 @@ describe.each(variants)('two instances on $name', ({ kind, redisUrl, skip }) => 
     await a?.close()
   })
 
-  /** ms until `path` with `key` on `server` answers `status` (polling every 20 ms, 3 s at most). */
-  async function until(server: TestServer, key: string, status: number) {
-    const started = Date.now()
-    while (Date.now() - started < 3000) {
-      if ((await call(server, 'GET', '/authz/v1/stores', key)).status === status) return Date.now() - started
-      await new Promise((r) => setTimeout(r, 20))
-    }
-    return Infinity
-  }
+  const until = (server: TestServer, key: string, status: number) => untilStatus(server, '/authz/v1/stores', key, status)
 
   it('revocation on instance A is effective on instance B within one second', async () => {
     const k = await issue(a, admin, { owner: 'client:svc', name: 'shared', scopes: ['authz:check'], level: 'LOW' })
