@@ -1,9 +1,9 @@
 import crypto from 'node:crypto'
 import * as oidc from 'openid-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
 import { adminCommand } from '../../src/identity/cli.ts'
-import { pgTestUrl, redisTestUrl } from '../../src/db/testing.ts'
+import { describeOnBackends } from '../helpers/backends.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, call, registerServiceClients, untilStatus } from '../helpers/api-client.ts'
 import { issue } from '../helpers/apikeys.ts'
@@ -15,20 +15,11 @@ import { runCli } from '../helpers/cli.ts'
  * instances: the account cannot sign in, its sessions end, and its API keys stop on the other
  * instance at once (not after the key cache's 60 s); enabling brings all of it back.
  */
-const variants = [
-  { name: 'SQLite', kind: 'sqlite' as const, redisUrl: undefined, skip: false },
-  { name: 'PostgreSQL + Redis', kind: 'postgresql' as const, redisUrl: redisTestUrl(), skip: !pgTestUrl() || !redisTestUrl() },
-]
-if (variants[1]!.skip) console.warn('account-disable.test.ts: PostgreSQL + Redis variant skipped: set TEST_DATABASE_URL and TEST_REDIS_URL')
 
 const CALLBACK = 'https://app.example.com/cb'
 const PASSWORD = 'amber kettle on a quiet shelf'
 
-describe.each(variants)('disabling an account on $name', ({ kind, redisUrl, skip }) => {
-  if (skip) {
-    it.skip('needs TEST_DATABASE_URL and TEST_REDIS_URL', () => {})
-    return
-  }
+describeOnBackends('account-disable.test.ts', 'disabling an account', ({ kind, redisUrl }) => {
   let a: TestServer
   let b: TestServer
   let admin: string

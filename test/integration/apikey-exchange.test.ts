@@ -1,8 +1,8 @@
 import * as jose from 'jose'
 import * as oidc from 'openid-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
-import { pgTestUrl, redisTestUrl } from '../../src/db/testing.ts'
+import { describeOnBackends } from '../helpers/backends.ts'
 import { API_KEY_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '../../src/oidc/apikey-exchange.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
@@ -13,20 +13,11 @@ import { issue } from '../helpers/apikeys.ts'
  * token exchange, issue 5 item 4), with the real openid-client as the caller and jose verifying
  * the result offline against the JWKS, as a downstream service would.
  */
-const variants = [
-  { name: 'SQLite', kind: 'sqlite' as const, redisUrl: undefined, skip: false },
-  { name: 'PostgreSQL + Redis', kind: 'postgresql' as const, redisUrl: redisTestUrl(), skip: !pgTestUrl() || !redisTestUrl() },
-]
-if (variants[1]!.skip) console.warn('apikey-exchange.test.ts: PostgreSQL + Redis variant skipped: set TEST_DATABASE_URL and TEST_REDIS_URL')
 
 const ORDERS = 'https://orders.example.com'
 const LEDGER = 'https://ledger.example.com'
 
-describe.each(variants)('API key exchange on $name', ({ kind, redisUrl, skip }) => {
-  if (skip) {
-    it.skip('needs TEST_DATABASE_URL and TEST_REDIS_URL', () => {})
-    return
-  }
+describeOnBackends('apikey-exchange.test.ts', 'API key exchange', ({ kind, redisUrl }) => {
   let server: TestServer
   let admin: string
   let rp: oidc.Configuration // the built-in public client `apikey-exchange`

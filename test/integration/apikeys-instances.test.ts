@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { pgTestUrl, redisTestUrl } from '../../src/db/testing.ts'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { describeOnBackends } from '../helpers/backends.ts'
 import { signRequest } from '../../src/apikeys/client.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, call, registerServiceClients, untilStatus } from '../helpers/api-client.ts'
@@ -11,17 +11,8 @@ import { issue } from '../helpers/apikeys.ts'
  * on one stops working on the other within a second even though the other had it cached; a
  * rotation is seen too. With Redis, a signed request replayed to the other instance is caught.
  */
-const variants = [
-  { name: 'SQLite, no Redis (generation poll)', kind: 'sqlite' as const, redisUrl: undefined, skip: false },
-  { name: 'PostgreSQL + Redis (pub/sub)', kind: 'postgresql' as const, redisUrl: redisTestUrl(), skip: !pgTestUrl() || !redisTestUrl() },
-]
-if (variants[1]!.skip) console.warn('apikeys-instances.test.ts: PostgreSQL + Redis variant skipped: set TEST_DATABASE_URL and TEST_REDIS_URL')
 
-describe.each(variants)('two instances on $name', ({ kind, redisUrl, skip }) => {
-  if (skip) {
-    it.skip('needs TEST_DATABASE_URL and TEST_REDIS_URL', () => {})
-    return
-  }
+describeOnBackends('apikeys-instances.test.ts', 'two instances', ({ kind, redisUrl }) => {
   let a: TestServer
   let b: TestServer
   let admin: string
@@ -78,4 +69,4 @@ describe.each(variants)('two instances on $name', ({ kind, redisUrl, skip }) => 
     const replay = await call(b, 'POST', '/apikeys/v1/verify', rs, { token: k.key, ip: '127.0.0.1', request: { method: 'GET', target_uri: `${a.url}/authz/v1/stores`, headers: headersA } })
     expect(replay.body).toEqual({ active: false })
   })
-})
+}, ['SQLite, no Redis (generation poll)', 'PostgreSQL + Redis (pub/sub)'])

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { pgTestUrl, redisTestUrl } from '../../src/db/testing.ts'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { describeOnBackends } from '../helpers/backends.ts'
 import { signRequest, keyIdOf } from '../../src/apikeys/client.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
@@ -11,17 +11,8 @@ import { issue, signedCall } from '../helpers/apikeys.ts'
  * Ed25519 happy paths, and each rejection — bad signature, stale created, replayed nonce, wrong
  * digest, missing components, tampered URI — directly and through /apikeys/v1/verify.
  */
-const variants = [
-  { name: 'SQLite (in-memory replay cache)', kind: 'sqlite' as const, redisUrl: undefined, skip: false },
-  { name: 'PostgreSQL + Redis (replay cache in Redis)', kind: 'postgresql' as const, redisUrl: redisTestUrl(), skip: !pgTestUrl() || !redisTestUrl() },
-]
-if (variants[1]!.skip) console.warn('apikeys-signatures.test.ts: PostgreSQL + Redis variant skipped: set TEST_DATABASE_URL and TEST_REDIS_URL')
 
-describe.each(variants)('signed requests on $name', ({ kind, redisUrl, skip }) => {
-  if (skip) {
-    it.skip('needs TEST_DATABASE_URL and TEST_REDIS_URL', () => {})
-    return
-  }
+describeOnBackends('apikeys-signatures.test.ts', 'signed requests', ({ kind, redisUrl }) => {
   let server: TestServer
   let rs: string
   let hmac: { id: string; key: string; secret: string }
@@ -165,4 +156,4 @@ describe.each(variants)('signed requests on $name', ({ kind, redisUrl, skip }) =
     const unsigned = await call(server, 'POST', '/apikeys/v1/verify', rs, { token: hmac.key, ip: '127.0.0.1' })
     expect(unsigned.body).toEqual({ active: false })
   })
-})
+}, ['SQLite (in-memory replay cache)', 'PostgreSQL + Redis (replay cache in Redis)'])

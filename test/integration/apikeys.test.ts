@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { pgTestUrl, redisTestUrl } from '../../src/db/testing.ts'
+import { describeOnBackends } from '../helpers/backends.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
 import { issue } from '../helpers/apikeys.ts'
@@ -12,17 +12,8 @@ import { issue } from '../helpers/apikeys.ts'
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const DAY = 86400
-const variants = [
-  { name: 'SQLite', kind: 'sqlite' as const, redisUrl: undefined, skip: false },
-  { name: 'PostgreSQL + Redis', kind: 'postgresql' as const, redisUrl: redisTestUrl(), skip: !pgTestUrl() || !redisTestUrl() },
-]
-if (variants[1]!.skip) console.warn('apikeys.test.ts: PostgreSQL + Redis variant skipped: set TEST_DATABASE_URL and TEST_REDIS_URL')
 
-describe.each(variants)('API keys on $name', ({ kind, redisUrl, skip }) => {
-  if (skip) {
-    it.skip('needs TEST_DATABASE_URL and TEST_REDIS_URL', () => {})
-    return
-  }
+describeOnBackends('apikeys.test.ts', 'API keys', ({ kind, redisUrl }) => {
   let server: TestServer
   let admin: string // apikeys:admin + admin
   let keyAdmin: string // apikeys:admin only

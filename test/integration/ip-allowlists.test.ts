@@ -2,7 +2,7 @@ import * as oidc from 'openid-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
 import { exportDocument } from '../../src/declarative/export.ts'
-import { pgTestUrl, redisTestUrl } from '../../src/db/testing.ts'
+import { describeOnBackends } from '../helpers/backends.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
 
@@ -13,11 +13,6 @@ import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts
  * proxy here, so each request picks its client IP with X-Forwarded-For; the server's own
  * resolver decides which address counts (a spoofed left-most entry never does).
  */
-const variants = [
-  { name: 'SQLite', kind: 'sqlite' as const, redisUrl: undefined, skip: false },
-  { name: 'PostgreSQL + Redis', kind: 'postgresql' as const, redisUrl: redisTestUrl(), skip: !pgTestUrl() || !redisTestUrl() },
-]
-if (variants[1]!.skip) console.warn('ip-allowlists.test.ts: PostgreSQL + Redis variant skipped: set TEST_DATABASE_URL and TEST_REDIS_URL')
 
 const SECRET = (id: string) => `${id}-secret-0123456789abcdef`
 const CALLBACK = 'https://app.example.com/cb'
@@ -37,11 +32,7 @@ async function rpFrom(server: TestServer, clientId: string, ip: string) {
   return config
 }
 
-describe.each(variants)('IP allowlists on $name', ({ kind, redisUrl, skip }) => {
-  if (skip) {
-    it.skip('needs TEST_DATABASE_URL and TEST_REDIS_URL', () => {})
-    return
-  }
+describeOnBackends('ip-allowlists.test.ts', 'IP allowlists', ({ kind, redisUrl }) => {
   let server: TestServer
   let admin: string
 

@@ -87,6 +87,14 @@ describe.skipIf(missing)('strong login in a real browser', () => {
     await page.getByLabel('Password').fill(password)
     await page.getByRole('button', { name: 'Sign in', exact: true }).click()
   }
+  /** Chromium's virtual authenticator (CDP WebAuthn domain): a platform passkey, or a security key on 'usb'. */
+  async function addAuthenticator(page: Page, transport: 'internal' | 'usb' = 'internal') {
+    const cdp = await page.context().newCDPSession(page)
+    await cdp.send('WebAuthn.enable')
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport, hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    })
+  }
   const totpAt = (secret: string, steps = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + steps * 30 })
 
   it('password login reaches the account page; headers forbid framing and inline scripts', async () => {
@@ -171,11 +179,7 @@ describe.skipIf(missing)('strong login in a real browser', () => {
   it('passkeys: register with a virtual authenticator, use it as the second factor, then passwordless', async () => {
     await withScreenshots('passkeys', async () => {
       const page = await newPage()
-      const cdp = await page.context().newCDPSession(page)
-      await cdp.send('WebAuthn.enable')
-      await cdp.send('WebAuthn.addVirtualAuthenticator', {
-        options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-      })
+      await addAuthenticator(page)
       await signInWithPassword(page, 'dee@example.com')
       await page.waitForURL(/\/account$/)
       await page.getByLabel('Name for a new passkey').fill('Laptop')
@@ -216,11 +220,7 @@ describe.skipIf(missing)('strong login in a real browser', () => {
   it('passkeys with a real relying party: openid-client sees amr/acr for passkey-as-second-factor and passwordless', async () => {
     await withScreenshots('passkeys-rp', async () => {
       const page = await newPage()
-      const cdp = await page.context().newCDPSession(page)
-      await cdp.send('WebAuthn.enable')
-      await cdp.send('WebAuthn.addVirtualAuthenticator', {
-        options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-      })
+      await addAuthenticator(page)
       await signInWithPassword(page, 'gus@example.com')
       await page.waitForURL(/\/account$/)
       await page.getByLabel('Name for a new passkey').fill('Phone')
@@ -271,11 +271,7 @@ describe.skipIf(missing)('strong login in a real browser', () => {
   it('forced enrolment offers a passkey too: codes shown once, then the RP sees pwd + hwk', async () => {
     await withScreenshots('forced-passkey', async () => {
       const page = await newPage()
-      const cdp = await page.context().newCDPSession(page)
-      await cdp.send('WebAuthn.enable')
-      await cdp.send('WebAuthn.addVirtualAuthenticator', {
-        options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-      })
+      await addAuthenticator(page, 'usb')
       const config = await oidc.discovery(new URL(server.url), 'strict', 'strict-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
       const verifier = oidc.randomPKCECodeVerifier()
       await page.goto(oidc.buildAuthorizationUrl(config, {
