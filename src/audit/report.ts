@@ -4,6 +4,8 @@ import type { ResourceRow } from '../oidc/queries/resources.ts'
 import type { AuditQueries } from './queries.ts'
 import type { VerifyResult } from './verify.ts'
 import { allEvents } from './export.ts'
+import { isManagementScope } from '../oidc/api-resource.ts'
+import { effectiveClientScope } from '../oidc/client-scopes.ts'
 
 /**
  * The point-in-time compliance report. It reads what the server knows (users, clients,
@@ -69,6 +71,8 @@ export const REPORT_LIMITS = {
   signingKeyMaxAgeDays: 180,
 }
 
+/** A management scope of portcullis's API, or an `*:admin` scope of any resource. */
+const isAdministrativeScope = (s: string) => isManagementScope(s) || s.endsWith(':admin')
 const isAdminRole = (r: string) => /(^|[:_.-])admin(istrator)?s?$/i.test(r) || r === 'root'
 const day = 86_400_000
 const isLoopback = (u: URL) => ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname)
@@ -112,8 +116,9 @@ export async function buildReport(deps: ReportDeps, opts: { days?: number; now?:
 
   // API keys
   let apiKeys: Record<string, unknown> = { available: false }
-  if (deps.providers.apiKeys) {
-    const all = (await deps.providers.apiKeys()).filter((k) => !k.revoked)
+  const liveKeys = deps.providers.apiKeys ? (await deps.providers.apiKeys()).filter((k) => !k.revoked) : undefined
+  if (liveKeys) {
+    const all = liveKeys
     const warn = now.getTime() + deps.config.API_KEY_EXPIRY_WARNING_DAYS * day
     const key = (k: ApiKeyInfo) => ({ id: k.id, name: k.name ?? null, owner: k.owner ?? null, created_at: k.createdAt.toISOString(), last_used_at: k.lastUsedAt?.toISOString() ?? null, expires_at: k.expiresAt?.toISOString() ?? null })
     apiKeys = {
@@ -166,9 +171,15 @@ export async function buildReport(deps: ReportDeps, opts: { days?: number; now?:
     },
     administrators: {
       users: users.filter((u) => u.roles.some(isAdminRole)).map(brief),
+      // Who can obtain a management scope: clients by their effective scope (client-scopes.ts;
+      // a client without `scope` gets none), keys by the scopes they carry.
       clients: clients
-        .map((c) => ({ client_id: c.clientId, scopes: String(c.metadata.scope ?? '').split(' ').filter((s) => s === 'admin' || s.endsWith(':admin')) }))
+        .map((c) => ({ client_id: c.clientId, scopes: effectiveClientScope(c.metadata).split(' ').filter(isAdministrativeScope) }))
         .filter((c) => c.scopes.length),
+      api_keys: liveKeys
+        ? liveKeys.map((k) => ({ id: k.id, name: k.name ?? null, owner: k.owner ?? null, scopes: (k.scopes ?? []).filter(isAdministrativeScope), expires_at: k.expiresAt?.toISOString() ?? null }))
+          .filter((k) => k.scopes.length)
+        : null,
     },
     api_keys: apiKeys,
     clients: {
@@ -229,8 +240,10 @@ ${r.audit.problems.length ? table(r.audit.problems as unknown as Record<string, 
 ${r.users.mfa.available ? table(r.users.mfa.without_mfa, ['email', 'id', 'roles', 'last_login_at']) : `<p class="none">MFA status unknown for ${esc(r.users.mfa.unknown)} user(s): multi-factor authentication is not available on this server.</p>`}
 <h2>Administrators</h2>
 ${table(r.administrators.users, ['email', 'roles', 'disabled', 'last_login_at', 'mfa'])}
-<h3>Clients with administrative API scopes</h3>
+<h3>Clients that can obtain management scopes</h3>
 ${table(r.administrators.clients, ['client_id', 'scopes'])}
+<h3>API keys carrying management scopes</h3>
+${r.administrators.api_keys ? table(r.administrators.api_keys, ['id', 'name', 'owner', 'scopes', 'expires_at']) : '<p class="none">API keys are not available on this server.</p>'}
 <h2>API keys</h2>
 ${keys.available ? `<p>${esc(keys.total)} active key(s)</p><h3>Never used</h3>${table(keys.never_used ?? [], keyCols)}<h3>Stale (unused for 90 days)</h3>${table(keys.stale ?? [], keyCols)}<h3>Near expiry</h3>${table(keys.near_expiry ?? [], keyCols)}<h3>Expired, not revoked</h3>${table(keys.expired ?? [], keyCols)}` : '<p class="none">API keys are not available on this server.</p>'}
 <h2>Clients with weak settings</h2>

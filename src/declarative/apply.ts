@@ -2,8 +2,8 @@ import fs from 'node:fs/promises'
 import YAML from 'yaml'
 import type { Container } from '../container.ts'
 import { AppError } from '../errors.ts'
-import { verifyPassword } from '../identity/passwords.ts'
-import { importDocument, type ImportDocument } from './schema.ts'
+import { hashPassword, verifyPassword } from '../identity/passwords.ts'
+import { importDocument, type ImportDocument, type ImportUser } from './schema.ts'
 import type { StoreOptions } from '../authz/options.ts'
 import { applyApiKeys, validateApiKeys, type IssuedFromImport } from '../apikeys/declarative.ts'
 
@@ -84,32 +84,7 @@ export async function applyDocument(c: Container, doc: ImportDocument, actor = '
       })
     }
   }
-  for (const u of doc.users) {
-    const existing = await c.users.findByEmail(u.email)
-    const profile = {
-      ...(u.name !== undefined ? { name: u.name } : {}),
-      ...(u.roles !== undefined ? { roles: u.roles } : {}),
-      ...(u.attributes !== undefined ? { attributes: u.attributes } : {}),
-      ...(u.email_verified !== undefined ? { emailVerified: u.email_verified } : {}),
-    }
-    if (!existing) {
-      const created = await c.users.create({ email: u.email, ...profile, password: u.password, passwordHash: u.password_hash })
-      // Strong login (issue 3): a known TOTP secret becomes the user's authenticator app.
-      if (u.totp_secret) await c.login.mfa.importTotp(created.id, u.totp_secret)
-      if (u.disabled) await c.accounts.disable(u.email, actor)
-      continue
-    }
-    // Through the account service: disabling ends sessions and stops the user's keys everywhere.
-    if (u.disabled !== undefined && u.disabled !== existing.disabled) {
-      await (u.disabled ? c.accounts.disable(u.email, actor) : c.accounts.enable(u.email, actor))
-    }
-    if (u.totp_secret) await c.login.mfa.importTotp(existing.id, u.totp_secret)
-    await c.users.update(existing.id, { ...profile, ...(u.password_hash ? { passwordHash: u.password_hash } : {}) })
-    // Re-importing the same clear password must not churn the stored hash.
-    if (u.password && !(existing.passwordHash && (await verifyPassword(existing.passwordHash, u.password)))) {
-      await c.users.setPassword(existing.id, u.password)
-    }
-  }
+  for (const u of doc.users) await applyUser(c, u, actor)
   for (const store of doc.policy_stores) {
     await c.authz.stores.apply({ name: store.name, model: store.model, policy: store.policy, options: store.options as StoreOptions, description: store.description }, actor, 'configuration import')
   }
@@ -120,6 +95,55 @@ export async function applyDocument(c: Container, doc: ImportDocument, actor = '
   const summary = { clients: doc.clients.length, users: doc.users.length, resources: doc.resources.length, policy_stores: doc.policy_stores.length, ...(doc.api_keys.length ? { api_keys: doc.api_keys.length } : {}) }
   await c.audit.record({ action: 'config.imported', outcome: 'success', actor, details: summary })
   return summary
+}
+
+/**
+ * One user. Profile fields (name, roles, attributes, email_verified, disabled) are the
+ * administrator's and follow the file. Credentials (password, password_hash, totp_secret) are
+ * initial values, applied when the user is created: an import never undoes a change the user
+ * made (DESIGN.md "Authority"). `reset_password` forces the file's password on an existing
+ * user, who must choose a new one at the next sign-in. Each credential change is an audit
+ * event of its own, recorded right after the change (the audit log appends in its own
+ * batched transaction, audit/append.ts, so it cannot share the user's).
+ */
+async function applyUser(c: Container, u: ImportUser, actor: string) {
+  const existing = await c.users.findByEmail(u.email)
+  const profile = {
+    ...(u.name !== undefined ? { name: u.name } : {}),
+    ...(u.roles !== undefined ? { roles: u.roles } : {}),
+    ...(u.attributes !== undefined ? { attributes: u.attributes } : {}),
+    ...(u.email_verified !== undefined ? { emailVerified: u.email_verified } : {}),
+  }
+  const credentialEvent = (action: string, userId: string, details: Record<string, unknown>) =>
+    c.audit.record({ action, outcome: 'success', actor, target: userId, details: { email: u.email.toLowerCase(), ...details } })
+  if (!existing) {
+    const hasPassword = Boolean(u.password || u.password_hash)
+    const created = await c.users.create({
+      email: u.email, ...profile, password: u.password, passwordHash: u.password_hash,
+      ...(u.reset_password ? { mustChangePassword: true } : {}),
+    })
+    if (hasPassword) await credentialEvent('user.password_set_by_import', created.id, { reason: 'created', change_required: Boolean(u.reset_password) })
+    // Strong login (issue 3): a known TOTP secret becomes the user's authenticator app.
+    if (u.totp_secret && (await c.login.mfa.importTotp(created.id, u.totp_secret))) {
+      await credentialEvent('user.totp_set_by_import', created.id, { reason: 'created' })
+    }
+    if (u.disabled) await c.accounts.disable(u.email, actor)
+    return
+  }
+  // Through the account service: disabling ends sessions and stops the user's keys everywhere.
+  if (u.disabled !== undefined && u.disabled !== existing.disabled) {
+    await (u.disabled ? c.accounts.disable(u.email, actor) : c.accounts.enable(u.email, actor))
+  }
+  if (Object.keys(profile).length) await c.users.update(existing.id, profile)
+  if (!u.reset_password) return
+  // Forced reset. Re-running the same file while the user has not yet chosen a new password
+  // changes nothing (no new hash, no new event).
+  const pending = existing.mustChangePassword && existing.passwordHash
+    && (u.password_hash ? existing.passwordHash === u.password_hash : await verifyPassword(existing.passwordHash, u.password!))
+  if (pending) return
+  const passwordHash = u.password_hash ?? await hashPassword(u.password!)
+  await c.users.update(existing.id, { passwordHash, mustChangePassword: true })
+  await credentialEvent('user.password_reset_by_import', existing.id, { reason: 'reset_password', change_required: true })
 }
 
 /** Reads, validates and applies a file; throws an AppError listing every problem. */

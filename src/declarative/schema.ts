@@ -9,6 +9,49 @@ import { APIKEY_EXCHANGE_CLIENT_ID } from '../oidc/apikey-exchange.ts'
 const RESERVED_CLIENT_IDS = new Set([ACCOUNT_CLIENT_ID, APIKEY_EXCHANGE_CLIENT_ID])
 
 /**
+ * Client metadata the import accepts: the RFC 7591 §2 / OpenID Connect Dynamic Client
+ * Registration §2 metadata oidc-provider recognises with the features provider.ts enables
+ * (RECOGNIZED_METADATA in oidc-provider's client schema, plus token_endpoint_auth_signing_alg,
+ * post_logout_redirect_uris, require_pushed_authorization_requests and dpop_bound_access_tokens),
+ * and our own `extraClientMetadata`. oidc-provider silently drops anything else, so an unknown
+ * key — `scopes:` for `scope:` — would be a client with other authority than its author meant.
+ */
+export const CLIENT_METADATA_KEYS = [
+  'client_id', 'client_secret', 'client_name', 'client_uri', 'logo_uri', 'policy_uri', 'tos_uri', 'contacts',
+  'redirect_uris', 'post_logout_redirect_uris', 'initiate_login_uri', 'grant_types', 'response_types', 'response_modes',
+  'scope', 'application_type', 'token_endpoint_auth_method', 'token_endpoint_auth_signing_alg', 'jwks', 'jwks_uri',
+  'default_acr_values', 'default_max_age', 'require_auth_time', 'id_token_signed_response_alg', 'subject_type',
+  'sector_identifier_uri', 'require_pushed_authorization_requests', 'dpop_bound_access_tokens',
+  'client_id_issued_at', 'client_secret_expires_at',
+  // ours (provider.ts extraClientMetadata)
+  'resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce',
+] as const
+const CLIENT_KEYS = new Set<string>(CLIENT_METADATA_KEYS)
+
+/** The known key a misspelt one most likely meant (edit distance at most 2), for the message. */
+function nearestKey(key: string): string | undefined {
+  const distance = (a: string, b: string) => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j)
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0]!
+      row[0] = i
+      for (let j = 1; j <= b.length; j++) {
+        const cur = row[j]!
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+        prev = cur
+      }
+    }
+    return row[b.length]!
+  }
+  let best: { key: string; d: number } | undefined
+  for (const k of CLIENT_METADATA_KEYS) {
+    const d = distance(key.toLowerCase(), k)
+    if (d <= 2 && (!best || d < best.d)) best = { key: k, d }
+  }
+  return best?.key
+}
+
+/**
  * The declarative configuration document (`portcullis import FILE`, PORTCULLIS_IMPORT), as
  * DESIGN.md gives it. Keys are snake_case like RFC 7591 client metadata. Unknown keys are
  * errors, so a typo is reported instead of silently ignored.
@@ -22,13 +65,18 @@ const client = z
     grant_types: z.array(z.string()).optional(),
     response_types: z.array(z.string()).optional(),
     token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).optional(),
-    scope: z.string().optional(),
+    // Without scope a client gets the OpenID scopes only (src/oidc/client-scopes.ts).
+    scope: z.string().refine((s) => s.trim() !== '', 'must name at least one scope (omit it for the OpenID scopes only)').optional(),
     client_name: z.string().optional(),
     resource_servers: z.array(z.url()).optional(),
   })
-  // Any other RFC 7591 / OIDC registration metadata is passed to oidc-provider's validation.
-  .catchall(z.unknown())
+  // The rest of CLIENT_METADATA_KEYS is checked by oidc-provider's own validation (apply.ts).
+  .loose()
   .superRefine((c, ctx) => {
+    for (const key of Object.keys(c).filter((k) => !CLIENT_KEYS.has(k))) {
+      const near = nearestKey(key)
+      ctx.addIssue({ code: 'custom', path: [key], message: `unknown client metadata${near ? ` (did you mean ${near}?)` : ''}` })
+    }
     if (RESERVED_CLIENT_IDS.has(c.client_id)) {
       ctx.addIssue({ code: 'custom', path: ['client_id'], message: `${c.client_id} is reserved for a built-in client` })
     }
@@ -54,9 +102,15 @@ const user = z
     disabled: z.boolean().optional(),
     // Strong login (issue 3): an existing TOTP secret (RFC 4648 base32, at least 128 bits), kept encrypted.
     totp_secret: z.string().transform((v) => v.replace(/\s/g, '').toUpperCase()).pipe(z.string().regex(/^[A-Z2-7]{26,128}=*$/, 'must be a base32 secret of at least 128 bits')).optional(),
+    // password, password_hash and totp_secret are initial values, applied when the user is
+    // created; an import never undoes the user's own change (DESIGN.md "Authority").
+    // reset_password forces the file's password on an existing user, who must then choose a
+    // new one at the next sign-in.
+    reset_password: z.boolean().optional(),
   })
   .strict()
   .refine((u) => !(u.password && u.password_hash), { message: 'give either password or password_hash, not both', path: ['password_hash'] })
+  .refine((u) => !u.reset_password || u.password || u.password_hash, { message: 'needs the password (or password_hash) to reset to', path: ['reset_password'] })
 
 const resource = z
   .object({
@@ -92,3 +146,4 @@ export const importDocument = z
 
 export type ImportDocument = z.infer<typeof importDocument>
 export type ImportClient = z.infer<typeof client>
+export type ImportUser = z.infer<typeof user>

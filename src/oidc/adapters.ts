@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import type { Adapter, AdapterPayload } from 'oidc-provider'
 import type { PayloadQueries } from './queries/payloads.ts'
 import type { ClientQueries } from './queries/clients.ts'
+import { effectiveClientScope } from './client-scopes.ts'
 
 /**
  * Storage for oidc-provider's models. Long-lived models (grants, access and refresh tokens,
@@ -175,7 +176,10 @@ export function clientAdapter(q: ClientQueries): AdapterFactory {
     async find(id) {
       const row = await q.find(id)
       if (!row) return undefined
-      return { ...row.metadata, client_id: row.clientId, ...(row.secretHash ? { client_secret: row.secretHash } : {}) } as AdapterPayload
+      // The effective scope is the client's ceiling everywhere (client-scopes.ts): without it
+      // oidc-provider would let the client ask for any scope the server knows.
+      const scope = effectiveClientScope(row.metadata)
+      return { ...row.metadata, scope, client_id: row.clientId, ...(row.secretHash ? { client_secret: row.secretHash } : {}) } as AdapterPayload
     },
     upsert: readOnly,
     findByUid: async () => undefined,

@@ -16,3 +16,12 @@ export type ApiScope = keyof typeof API_SCOPES
 export const API_SCOPE_NAMES = Object.keys(API_SCOPES) as ApiScope[]
 
 export const apiIndicator = (publicUrl: string) => `${publicUrl}/api`
+
+/**
+ * Management scopes (DESIGN.md "Authority"): they manage portcullis itself, so a client gets
+ * one only when its registered `scope` names it, and the compliance report lists every client
+ * and API key that can obtain one. `authz:check` only asks for decisions and is not one.
+ */
+export const MANAGEMENT_SCOPES = ['admin', 'authz:admin', 'apikeys:admin', 'apikeys:manage', 'apikeys:verify', 'audit:read'] as const satisfies readonly ApiScope[]
+const MANAGEMENT = new Set<string>(MANAGEMENT_SCOPES)
+export const isManagementScope = (scope: string) => MANAGEMENT.has(scope)

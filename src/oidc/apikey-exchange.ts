@@ -51,7 +51,8 @@ export interface ApiKeyExchangeDeps {
   /** APIKEY_EXCHANGE_TTL */
   maxTtl: number
   /** The resource server for an indicator: the provider's own resourceIndicators lookup. */
-  resourceServer(ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer>
+  /** Its scopes are limited to the client's registered scope (client-scopes.ts). */
+  resourceServer(ctx: KoaContextWithOIDC, indicator: string, client: { scope?: string }): Promise<ResourceServer>
   defaultResource: string
   onExchanged?: (ctx: KoaContextWithOIDC, e: { keyId: string; owner: string; resource: string; scope: string; expiresIn: number }) => void
 }
@@ -82,15 +83,20 @@ export function registerApiKeyExchange(provider: Provider, deps: ApiKeyExchangeD
       throw invalidGrant(`${key.level} keys cannot be exchanged: a bearer token would escape their IP allowlist or signed requests`)
     }
 
+    // A service account's key acts as that client, so the client's registered scope bounds it;
+    // a user's key acts through the client that asked, which is bounded by its own scope (the
+    // built-in exchange client has no scope of its own: the key's scopes are the limit).
+    const owner = key.ownerType === 'client' ? await provider.Client.find(key.ownerId) : undefined
+    if (key.ownerType === 'client' && !owner) throw invalidGrant('the service account that owns this key no longer exists')
     const indicator = p.resource ?? deps.defaultResource
-    const info = await deps.resourceServer(ctx, indicator)
+    const info = await deps.resourceServer(ctx, indicator, owner ?? ctx.oidc.client!)
     if (info.accessTokenFormat !== 'jwt') throw new errors.InvalidTarget('API keys are exchanged only for JWT access tokens; this resource uses opaque tokens')
     const known = new Set(String(info.scope ?? '').split(' ').filter(Boolean))
     const grantable = key.scopes.filter((s) => known.has(s))
     const requested = typeof p.scope === 'string' ? p.scope.split(' ').filter(Boolean) : undefined
     if (requested) {
       const refused = requested.filter((s) => !grantable.includes(s))
-      if (refused.length) throw new errors.InvalidScope(`the key does not grant ${refused.join(' ')} for this resource`, refused.join(' '))
+      if (refused.length) throw new errors.InvalidScope(`the key (within its client's registered scope) does not grant ${refused.join(' ')} for this resource`, refused.join(' '))
     }
     const scopes = requested ?? grantable
     if (!scopes.length) throw new errors.InvalidScope('the key grants none of the scopes of this resource', '')
@@ -101,8 +107,8 @@ export function registerApiKeyExchange(provider: Provider, deps: ApiKeyExchangeD
 
     // A service account's key acts as that client (sub = client_id = the account); a user's
     // key as the user, through the client that asked.
-    const token = key.ownerType === 'client'
-      ? new provider.ClientCredentials({ client: (await provider.Client.find(key.ownerId))!, scope: scopes.join(' ') })
+    const token = owner
+      ? new provider.ClientCredentials({ client: owner, scope: scopes.join(' ') })
       // No grant: the token stands alone (a JWT, verified offline) and nothing refreshes it.
       : new provider.AccessToken({ accountId: key.ownerId, client: ctx.oidc.client!, scope: scopes.join(' '), gty: 'token_exchange' } as unknown as ConstructorParameters<typeof provider.AccessToken>[0])
     token.resourceServer = resourceServer

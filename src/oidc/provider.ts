@@ -10,6 +10,7 @@ import type { ClientIp } from '../http/client-ip.ts'
 import type { KeyVerifier } from '../apikeys/verify.ts'
 import { apiKeyClaimsOf, apiKeyExchangeClient, registerApiKeyExchange, type ApiKeyExchangeDeps } from './apikey-exchange.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
+import { withinClientScope } from './client-scopes.ts'
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage, loggedOutPage, logoutPage } from './interactions/views.ts'
 import { ACCOUNT_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
 
@@ -45,14 +46,18 @@ const ASYMMETRIC: ('RS256' | 'ES256' | 'EdDSA')[] = ['RS256', 'ES256', 'EdDSA']
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps
   const API = apiIndicator(config.PUBLIC_URL)
-  async function resourceServerInfo(indicator: string): Promise<ResourceServer> {
+  // The resource's scopes within the client's scope (client-scopes.ts): every token for a
+  // resource — code, refresh, device, client credentials, API key exchange — carries only
+  // scopes of the resource server this returns, so a client never exceeds its registration
+  // even with a grant from before its `scope` was narrowed.
+  async function resourceServerInfo(indicator: string, client: { scope?: string } | undefined): Promise<ResourceServer> {
     if (indicator === API) {
-      return { scope: API_SCOPE_NAMES.join(' '), audience: API, accessTokenTTL: config.ACCESS_TOKEN_TTL, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
+      return { scope: withinClientScope(API_SCOPE_NAMES, client?.scope).join(' '), audience: API, accessTokenTTL: config.ACCESS_TOKEN_TTL, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
     }
     const r = await deps.resources.find(indicator)
     if (!r) throw new errors.InvalidTarget(`unknown resource indicator ${indicator}`)
     return {
-      scope: r.scopes.join(' '),
+      scope: withinClientScope(r.scopes, client?.scope).join(' '),
       audience: r.indicator,
       accessTokenTTL: r.accessTokenTtl,
       // RFC 9068 JWT access tokens, or opaque (introspect to learn what they mean).
@@ -90,7 +95,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // The account pages' own first-party client (README "Account pages"): signs in with
     // response_type=none and prompt=login, so the pages never hold tokens.
     clients: [{
-      client_id: ACCOUNT_CLIENT_ID, client_name: 'your portcullis account', token_endpoint_auth_method: 'none',
+      // scope: the pages only sign in; like every client it gets no more than it is given.
+      client_id: ACCOUNT_CLIENT_ID, client_name: 'your portcullis account', token_endpoint_auth_method: 'none', scope: 'openid',
       grant_types: [], response_types: ['none'], redirect_uris: [`${config.PUBLIC_URL}/account/callback`],
     }, ...(deps.apiKeyExchange ? [apiKeyExchangeClient] : [])],
     async loadExistingGrant(ctx) {
@@ -244,7 +250,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
           return requested.some((s) => (API_SCOPE_NAMES as string[]).includes(s)) ? API : undefined
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: (_ctx, indicator) => resourceServerInfo(indicator),
+        getResourceServerInfo: (_ctx, indicator, client) => resourceServerInfo(indicator, client),
       },
     },
     // Tokens for our API carry the client's store restriction, so checks need no lookup.
@@ -274,7 +280,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       ...deps.apiKeyExchange,
       clientIp: deps.clientIp,
       defaultResource: API,
-      resourceServer: (_ctx, indicator) => resourceServerInfo(indicator),
+      resourceServer: (_ctx, indicator, client) => resourceServerInfo(indicator, client),
     })
   }
   if (deps.clientIp) {
