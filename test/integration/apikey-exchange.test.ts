@@ -38,7 +38,8 @@ describeOnBackends('apikey-exchange.test.ts', 'API key exchange', ({ kind, redis
       ],
       clients: [
         { client_id: 'svc', client_secret: 'svc-secret-0123456789abcdef', grant_types: ['client_credentials'], response_types: [], scope: 'authz:check orders:read orders:write' },
-        { client_id: 'gateway', client_secret: 'gateway-secret-0123456789abcdef', grant_types: [TOKEN_EXCHANGE_GRANT], response_types: [] },
+        // A client's registered scope bounds what it exchanges keys for (client-scopes.ts).
+        { client_id: 'gateway', client_secret: 'gateway-secret-0123456789abcdef', grant_types: [TOKEN_EXCHANGE_GRANT], response_types: [], scope: 'authz:check' },
       ],
     })
     expect(problems).toEqual([])
