@@ -50,8 +50,10 @@ export interface ApiKeyExchangeDeps {
   clientIp: ClientIp
   /** APIKEY_EXCHANGE_TTL */
   maxTtl: number
-  /** The resource server for an indicator: the provider's own resourceIndicators lookup. */
-  /** Its scopes are limited to the client's registered scope (client-scopes.ts). */
+  /**
+   * The resource server for an indicator: the provider's own resourceIndicators lookup, its
+   * scopes limited to the client's registered scope (client-scopes.ts).
+   */
   resourceServer(ctx: KoaContextWithOIDC, indicator: string, client: { scope?: string }): Promise<ResourceServer>
   defaultResource: string
   onExchanged?: (ctx: KoaContextWithOIDC, e: { keyId: string; owner: string; resource: string; scope: string; expiresIn: number }) => void
