@@ -102,7 +102,7 @@ export async function applyDocument(c: Container, doc: ImportDocument, actor = '
  * administrator's and follow the file. Credentials (password, password_hash, totp_secret) are
  * initial values, applied when the user is created: an import never undoes a change the user
  * made (DESIGN.md "Authority"). `reset_password` forces the file's password on an existing
- * user, who must choose a new one at the next sign-in. Each credential change is an audit
+ * user, ends their sessions, and makes them choose a new one at the next sign-in. Each credential change is an audit
  * event of its own, recorded right after the change (the audit log appends in its own
  * batched transaction, audit/append.ts, so it cannot share the user's).
  */
@@ -143,7 +143,10 @@ async function applyUser(c: Container, u: ImportUser, actor: string) {
   if (pending) return
   const passwordHash = u.password_hash ?? await hashPassword(u.password!)
   await c.users.update(existing.id, { passwordHash, mustChangePassword: true })
-  await credentialEvent('user.password_reset_by_import', existing.id, { reason: 'reset_password', change_required: true })
+  // A forced reset is what an administrator does after a suspected compromise: sessions begun
+  // with the old password end, so the new one (and its change) is needed at once (ASVS 3.3.3).
+  const sessionsEnded = await c.login.sessions.revoke(existing.id, 'all')
+  await credentialEvent('user.password_reset_by_import', existing.id, { reason: 'reset_password', change_required: true, sessions_ended: sessionsEnded })
 }
 
 /** Reads, validates and applies a file; throws an AppError listing every problem. */

@@ -9,7 +9,7 @@ import { AppError } from '../../src/errors.ts'
 import { hashPassword } from '../../src/identity/passwords.ts'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { field, formAction, UserAgent } from '../helpers/user-agent.ts'
+import { field, formAction, signIn, UserAgent } from '../helpers/user-agent.ts'
 
 /**
  * Issue 10 §1, the import file: unknown client keys are errors (nothing applied), and an
@@ -115,16 +115,27 @@ describeOnBackends('import-authority.test.ts', 'import authority', ({ kind, redi
     expect(await events('user.totp_set_by_import', 'ann@example.com')).toHaveLength(1)
   })
 
-  it('reset_password forces the file password, the user must choose a new one at sign-in, and it is audited once', async () => {
+  it('reset_password forces the file password, ends sessions, the user must choose a new one at sign-in, and it is audited once', async () => {
     const c = server.container
+    const config = await oidc.discovery(new URL(server.url), 'web', web.client_secret, undefined, { execute: [oidc.allowInsecureRequests] })
+    const authUrl = async () => oidc.buildAuthorizationUrl(config, {
+      redirect_uri: CALLBACK, scope: 'openid', prompt: 'login',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    })
+    // Ann is signed in with the password she chose.
+    expect((await signIn(new UserAgent(server.url), await authUrl(), { email: 'ann@example.com', password: USER_PASSWORD })).callback).toBeTruthy()
+    const annId = (await c.users.findByEmail('ann@example.com'))!.id
+    expect((await c.login.sessions.list(annId)).length).toBeGreaterThan(0)
+
     const doc = { users: [{ email: 'ann@example.com', password: RESET_PASSWORD, reset_password: true }] }
     await importFile(c, await write('reset.yaml', doc), 'ops@example.com')
+    expect(await c.login.sessions.list(annId)).toEqual([])
     expect((await c.users.login('ann@example.com', RESET_PASSWORD)).ok).toBe(true)
     expect((await c.users.login('ann@example.com', USER_PASSWORD)).ok).toBe(false)
     const ann = (await c.users.findByEmail('ann@example.com'))!
     expect(ann.mustChangePassword).toBe(true)
     expect(await events('user.password_reset_by_import', 'ann@example.com')).toEqual([
-      expect.objectContaining({ actor: 'ops@example.com', target: ann.id, outcome: 'success', details: expect.objectContaining({ change_required: true }) }),
+      expect.objectContaining({ actor: 'ops@example.com', target: ann.id, outcome: 'success', details: expect.objectContaining({ change_required: true, sessions_ended: 1 }) }),
     ])
     // The same file again, before Ann chose a new password: nothing changes, no new event.
     await importFile(c, await write('reset-again.yaml', doc))
@@ -132,12 +143,9 @@ describeOnBackends('import-authority.test.ts', 'import authority', ({ kind, redi
     expect(await events('user.password_reset_by_import', 'ann@example.com')).toHaveLength(1)
 
     // Signing in with the reset password leads to "Choose a new password", not to the client.
-    const config = await oidc.discovery(new URL(server.url), 'web', web.client_secret, undefined, { execute: [oidc.allowInsecureRequests] })
-    const verifier = oidc.randomPKCECodeVerifier()
-    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' })
     const ua = new UserAgent(server.url)
     const away = (u: URL) => u.origin !== new URL(server.url).origin
-    const login = await ua.follow(await ua.request(url), away)
+    const login = await ua.follow(await ua.request(await authUrl()), away)
     const html = await login.res!.text()
     const posted = await ua.request(formAction(html, '/login'), { form: { csrf: field(html, 'csrf'), email: 'ann@example.com', password: RESET_PASSWORD } })
     const next = await ua.follow(posted, away)
