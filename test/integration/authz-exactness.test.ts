@@ -48,7 +48,7 @@ async function both(path: string, body: unknown, headers: Record<string, string>
   const lane = await fetch(`${server.url}${path}`, { method: 'POST', headers: h, body: text })
   const chunked = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(text)); c.close() } })
   const koa = await fetch(`${server.url}${path}`, { method: 'POST', headers: h, body: chunked, duplex: 'half' } as RequestInit)
-  return { lane: { status: lane.status, headers: lane.headers, body: await lane.json() }, koa: { status: koa.status, headers: koa.headers, body: await koa.json() } }
+  return { lane: { status: lane.status, headers: lane.headers, body: (await lane.json()) as Answer['body'] }, koa: { status: koa.status, headers: koa.headers, body: (await koa.json()) as Answer['body'] } }
 }
 
 describe('native check: request elements are strings', () => {
