@@ -23,13 +23,13 @@ export function decider(registry: PolicyRegistry, observe?: DecisionObserver) {
    * else (numbers, null, booleans, arrays) would be compared loosely by the matcher, so
    * `[["alice"], "/data/1", "read"]` could match `alice`: a 400 naming the element instead.
    */
-  function checkElements(s: LoadedStore, tuple: unknown[], label: string) {
+  function checkElements(s: LoadedStore, tuple: unknown[], name: (i: number) => string) {
     tuple.forEach((v, i) => {
       if (typeof v === 'string') return
       const objectOk = s.options.accept_json_request === true || s.shape.attributeTokens.includes(s.shape.tokens[i] ?? '')
       const isObject = typeof v === 'object' && v !== null && !Array.isArray(v)
       if (isObject && objectOk) return
-      throw badRequest('invalid_request', `${label}[${i}] must be a string${objectOk ? ' or an object' : ''} (store ${s.name}, element ${s.shape.tokens[i] ?? i}), got ${describe(v)}`)
+      throw badRequest('invalid_request', `${name(i)} must be a string${objectOk ? ' or an object' : ''} (store ${s.name}, element ${s.shape.tokens[i] ?? i}), got ${describe(v)}`)
     })
   }
 
@@ -53,7 +53,7 @@ export function decider(registry: PolicyRegistry, observe?: DecisionObserver) {
     /** The native check: `label` names the tuple in errors (`request`, `requests[3]`). */
     check(store: string, tuple: unknown[], label = 'request') {
       const s = storeOf(store)
-      checkElements(s, tuple, label)
+      checkElements(s, tuple, (i) => `${label}[${i}]`)
       const d = run(s, tuple)
       return { allowed: d.allowed, version: s.version, matched: d.matched }
     },
@@ -61,6 +61,9 @@ export function decider(registry: PolicyRegistry, observe?: DecisionObserver) {
     evaluate(s: LoadedStore, req: EvaluationRequest) {
       const tuple = toTuple(req, s.shape, s.options.authzen_request)
       if (typeof tuple === 'string') throw badRequest('invalid_request', tuple)
+      // the same rule as the native check: a context or property value mapped onto a plain
+      // token (e.g. "domain": ["acme"]) must not be compared loosely
+      checkElements(s, tuple, (i) => `the value the request gives for "${s.shape.tokens[i] ?? i}"`)
       const d = run(s, tuple)
       return { decision: d.allowed, context: { store: s.name, version: s.version } }
     },

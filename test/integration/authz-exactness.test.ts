@@ -186,6 +186,18 @@ describe('AuthZEN evaluations: an error in one entry is that entry\'s denial', (
     for (const a of [r.lane, r.koa]) expect(a.body.evaluations.map((x: { decision: boolean }) => x.decision)).toEqual([true, false])
   })
 
+  it('a non-string value mapped onto a plain token (e.g. a domain given as an array) is that entry\'s 400', async () => {
+    await call(server, 'POST', '/authz/v1/stores', admin, { name: 'tenants', model: 'rbac-with-domains.conf', policy: 'p, admin, acme, invoices, read\ng, alice, admin, acme' })
+    const base = { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'invoices', id: 'invoices' } }
+    const r = await both('/access/v1/evaluations', { ...base, evaluations: [{ context: { store: 'tenants', domain: 'acme' } }, { context: { store: 'tenants', domain: ['acme'] } }, { context: { store: 'tenants', domain: 7 } }] })
+    for (const a of [r.lane, r.koa]) {
+      expect(a.body.evaluations.map((x: { decision: boolean }) => x.decision)).toEqual([true, false, false])
+      expect(a.body.evaluations[1].context.error).toMatchObject({ status: 400, message: expect.stringContaining('"dom" must be a string') })
+    }
+    const single = await both('/access/v1/evaluation', { ...base, context: { store: 'tenants', domain: ['acme'] } })
+    for (const a of [single.lane, single.koa]) expect(a.status).toBe(400)
+  })
+
   it('a malformed request as a whole is still a 400', async () => {
     const r = await both('/access/v1/evaluations', { evaluations: 'all of them' })
     for (const a of [r.lane, r.koa]) expect(a.status).toBe(400)
