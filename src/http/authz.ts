@@ -85,9 +85,9 @@ export function decisionCalls(decide: Decider) {
     decide.storeOf(useStore(caller, typeof requested === 'string' ? requested : caller.stores?.length === 1 ? caller.stores[0]! : 'default'))
 
   /**
-   * One entry of a batch. AuthZEN 1.0 (Access Evaluations API): an error in one evaluation (an invalid entry, an
-   * unknown or forbidden store, a request the store cannot map) is that entry's
-   * `decision: false` with the error in its context; the others are still answered.
+   * One entry of a batch. AuthZEN 1.0 (Access Evaluations API): an error in one evaluation
+   * (an invalid entry, an unknown or forbidden store, a request the store cannot map) is that
+   * entry's `decision: false` with the error in its context; the others are still answered.
    */
   function evaluateEntry(caller: Caller, req: EvaluationsRequest, entry: unknown, i: number): Evaluated {
     try {
