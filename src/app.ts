@@ -15,6 +15,8 @@ import { reportDeps } from './audit/report-deps.ts'
 import { apiKeyRouter } from './apikeys/routes.ts'
 import { accountRouter } from './http/account/routes.ts'
 import { managementIpGuard } from './http/middleware/management-ips.ts'
+import { crossSiteFormGuard } from './http/cross-site.ts'
+import { providerFormRouter } from './oidc/provider-forms.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
@@ -34,6 +36,10 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
       void c.audit.record({ action: 'management.ip_denied', outcome: 'failure', details: { method: ctx.method, path: ctx.path }, ip, requestId: ctx.state.requestId as string | undefined })
     },
   })
+  // One guard for every form of our pages: a POST from another site is refused (issue 10 §2).
+  const formGuard = crossSiteFormGuard(c.config.PUBLIC_URL, (ctx, reason) => {
+    c.logger.warn({ path: ctx.path, reason, requestId: ctx.state.requestId }, 'cross-site form post refused')
+  })
   const routers = [
     healthRouter({ checks: c.readiness, isShuttingDown: opts.isShuttingDown ?? (() => false) }),
     assetsRouter(),
@@ -45,6 +51,7 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
       passwordMinLength: c.config.PASSWORD_MIN_LENGTH,
       login: c.login,
       clientIp: c.clientIp,
+      formGuard,
     }),
     accountRouter({
       users: c.users,
@@ -55,7 +62,9 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
       passwordMinLength: c.config.PASSWORD_MIN_LENGTH,
       publicUrl: c.config.PUBLIC_URL,
       apikeys: c.apikeys,
+      formGuard,
     }),
+    providerFormRouter(formGuard),
     authzRouter({ publicUrl: c.config.PUBLIC_URL, bearerSchemes: c.bearerSchemes, stores: c.authz.stores, decide: c.authz.decide, management }),
     metricsRouter(c.metrics, c.bearerSchemes, management),
     auditRouter({

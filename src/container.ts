@@ -21,6 +21,7 @@ import { API_SCOPE_NAMES, apiIndicator } from './oidc/api-resource.ts'
 import { apiTokenVerifier } from './oidc/api-tokens.ts'
 import type { BearerScheme, Caller } from './http/middleware/authn.ts'
 import { requestIdOf } from './http/middleware/request.ts'
+import { changeNotice } from './db/change-notice.ts'
 import type { IncomingMessage } from 'node:http'
 import { policyQueries } from './authz/queries.ts'
 import { policyStores } from './authz/stores.ts'
@@ -242,6 +243,28 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     return provider
   }
 
+  /**
+   * Rebuilds the provider when the published keys (rotation on any instance) or the resource
+   * scopes changed. Servers call it every KEYS_REFRESH_INTERVAL and on a configuration notice;
+   * writers call it right away.
+   */
+  async function refresh() {
+    await keys.retireDue()
+    if ((await fingerprint()).value !== providerFingerprint) {
+      await loadProvider()
+      logger.info('signing keys or resources changed; provider reloaded')
+      return true
+    }
+    return false
+  }
+  // Clients, resources and scopes changed by an import (often another process: `portcullis
+  // import` while servers run) reach every instance at once: Redis pub/sub when configured,
+  // else a sub-second poll of a generation in the settings table (db/change-notice.ts).
+  const configNotice = changeNotice({
+    settings: queries.settings, key: 'config:generation', redis, channel: `${config.REDIS_PREFIX}config:changed`,
+    logger, label: 'configuration changes', onChange: () => refresh(),
+  })
+
   const container = {
     config,
     logger,
@@ -271,24 +294,21 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     accounts: accountStatus({ users, sessions: login.sessions, audit, ownersChanged: () => apikeys.ownersChanged() }),
     /** The client IP of a request (socket, or X-Forwarded-For from TRUSTED_PROXIES). */
     clientIp,
+    refresh,
     /**
-     * Rebuilds the provider when the published keys (rotation on any instance) or the resource
-     * scopes changed. Servers call it every KEYS_REFRESH_INTERVAL; writers call it right away.
+     * After clients, resources or scopes changed here (an import): every other instance
+     * reloads what depends on them (the provider's scopes, API-key owner details) at once.
      */
-    async refresh() {
-      await keys.retireDue()
-      if ((await fingerprint()).value !== providerFingerprint) {
-        await loadProvider()
-        logger.info('signing keys or resources changed; provider reloaded')
-        return true
-      }
-      return false
+    async configChanged() {
+      await configNotice.announce()
+      await apikeys.ownersChanged()
     },
     readiness: {
       database: () => pingDb(db),
       ...(redis ? { redis: async () => { await redis.ping() } } : {}),
     } as Record<string, () => Promise<void>>,
     async close() {
+      await configNotice.stop()
       await apikeys.stop()
       await auditChainInstance.stop()
       monitor.stop()
@@ -301,6 +321,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   await loadProvider()
   await authz.registry.start()
   await apikeys.start()
+  await configNotice.start()
   return container
 }
 export type Container = Awaited<ReturnType<typeof createContainer>>

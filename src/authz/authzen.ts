@@ -15,18 +15,19 @@ export const evaluationRequest = z.object({ subject, action, resource, context: 
 export type EvaluationRequest = z.infer<typeof evaluationRequest>
 
 // §7: top-level subject/action/resource/context are defaults for each entry.
-const partial = z.object({ subject: subject.optional(), action: action.optional(), resource: resource.optional(), context: context.optional() })
-export const evaluationsRequest = partial.extend({
-  evaluations: z.array(partial).max(10_000, 'at most 10000 evaluations per request').optional(),
+export const partialEvaluation = z.object({ subject: subject.optional(), action: action.optional(), resource: resource.optional(), context: context.optional() })
+export type PartialEvaluation = z.infer<typeof partialEvaluation>
+// Entries are checked one by one (partialEvaluation): a bad entry is that entry's error, not the batch's.
+export const evaluationsRequest = partialEvaluation.extend({
+  evaluations: z.array(z.unknown()).max(10_000, 'at most 10000 evaluations per request').optional(),
   options: z.object({
     evaluations_semantic: z.enum(['execute_all', 'deny_on_first_deny', 'permit_on_first_permit']).default('execute_all'),
   }).catchall(z.unknown()).optional(),
 })
 export type EvaluationsRequest = z.infer<typeof evaluationsRequest>
 
-/** Fills one batch entry from the defaults; a missing part after that is a 400 naming the entry. */
-export function mergeDefaults(req: EvaluationsRequest, i: number): EvaluationRequest | string {
-  const e = req.evaluations?.[i] ?? {}
+/** Fills one batch entry from the defaults; a missing part after that is a problem naming the entry. */
+export function mergeDefaults(req: EvaluationsRequest, e: PartialEvaluation, i: number): EvaluationRequest | string {
   const merged = {
     subject: e.subject ?? req.subject,
     action: e.action ?? req.action,

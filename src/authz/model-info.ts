@@ -7,6 +7,11 @@ export interface RequestShape {
   tokens: string[]
   /** tokens whose attributes the matcher reads (r.<token>.<attr>), so they receive objects */
   objectTokens: string[]
+  /**
+   * tokens that may be given as objects in a native check: those the matcher reads attributes
+   * of, and those an eval() rule in the policy reads (`p, r.sub.Age > 18, ...`)
+   */
+  attributeTokens: string[]
 }
 
 function section(modelText: string, name: string): string[] {
@@ -25,10 +30,14 @@ function section(modelText: string, name: string): string[] {
   return out
 }
 
-export function requestShape(modelText: string): RequestShape {
+export function requestShape(modelText: string, policyLines: readonly (readonly string[])[] = []): RequestShape {
   const def = section(modelText, 'request_definition').find((l) => /^r\s*=/.test(l))
   const tokens = def ? def.replace(/^r\s*=/, '').split(',').map((t) => t.trim()).filter(Boolean) : []
   const matchers = section(modelText, 'matchers').join(' ')
-  const objectTokens = tokens.filter((t) => new RegExp(`\\br\\.${t}\\.\\w`).test(matchers))
-  return { tokens, objectTokens }
+  const readsAttributes = (t: string, text: string) => new RegExp(`\\br\\.${t}\\.\\w`).test(text)
+  const objectTokens = tokens.filter((t) => readsAttributes(t, matchers))
+  // eval() takes its expression from a policy line, so the attributes it reads are there
+  const rules = /\beval\s*\(/.test(matchers) ? policyLines.map((l) => l.join(' ')).join('\n') : ''
+  const attributeTokens = tokens.filter((t) => objectTokens.includes(t) || (rules !== '' && readsAttributes(t, rules)))
+  return { tokens, objectTokens, attributeTokens }
 }

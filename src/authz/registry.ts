@@ -40,11 +40,12 @@ export function policyRegistry(deps: {
     const row = await deps.queries.findVersion(name, version)
     if (!row) return
     const options = JSON.parse(row.options) as StoreOptions
-    const engine = await deps.engine.build({ modelText: row.model, lines: JSON.parse(row.policy) as PolicyLine[], options })
+    const lines = JSON.parse(row.policy) as PolicyLine[]
+    const engine = await deps.engine.build({ modelText: row.model, lines, options })
     const current = loaded.get(name)
     // Two loads may race (poll + pub/sub); never go back to an older version.
     if (current && current.version >= version) return
-    const entry = { name, version, engine, shape: requestShape(row.model), options }
+    const entry = { name, version, engine, shape: requestShape(row.model, lines), options }
     loaded.set(name, entry)
     for (const l of listeners) l(entry)
     deps.logger.info({ store: name, version, evaluation: engine.mode }, 'policy store loaded')

@@ -94,6 +94,8 @@ export async function applyDocument(c: Container, doc: ImportDocument, actor = '
   if (doc.api_keys.length) await applyApiKeys(c, doc.api_keys, actor, opts.onKeyIssued)
   const summary = { clients: doc.clients.length, users: doc.users.length, resources: doc.resources.length, policy_stores: doc.policy_stores.length, ...(doc.api_keys.length ? { api_keys: doc.api_keys.length } : {}) }
   await c.audit.record({ action: 'config.imported', outcome: 'success', actor, details: summary })
+  // Running servers (other processes too) pick the changed clients, resources and scopes up now.
+  await c.configChanged()
   return summary
 }
 

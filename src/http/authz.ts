@@ -1,12 +1,12 @@
 import Router from '@koa/router'
 import type { Context, Middleware } from 'koa'
 import { z } from 'zod'
-import { badRequest, forbidden } from '../errors.ts'
+import { AppError, badRequest, forbidden } from '../errors.ts'
 import { readJson } from './body.ts'
 import { authenticate, callerOf, mayUseStore, requireScope, type BearerScheme, type Caller } from './middleware/authn.ts'
 import type { PolicyStores } from '../authz/stores.ts'
 import type { Decider } from '../authz/decide.ts'
-import { evaluationRequest, evaluationsRequest, mergeDefaults } from '../authz/authzen.ts'
+import { evaluationRequest, evaluationsRequest, mergeDefaults, partialEvaluation, type EvaluationsRequest } from '../authz/authzen.ts'
 import { storeOptions } from '../authz/options.ts'
 
 export interface AuthzRouteDeps {
@@ -62,6 +62,8 @@ async function timed(ctx: Context, next: () => Promise<unknown>) {
   ctx.set('Server-Timing', `pdp;dur=${(performance.now() - started).toFixed(3)}`)
 }
 
+type Evaluated = { decision: boolean; context?: Record<string, unknown> }
+
 const checkRequest = z.object({ request: z.array(z.unknown()).min(1).max(32) })
 const checkBatchRequest = z.object({ requests: z.array(z.array(z.unknown()).min(1).max(32)).min(1).max(10_000) })
 
@@ -82,6 +84,26 @@ export function decisionCalls(decide: Decider) {
   const authzenStore = (caller: Caller, requested: unknown) =>
     decide.storeOf(useStore(caller, typeof requested === 'string' ? requested : caller.stores?.length === 1 ? caller.stores[0]! : 'default'))
 
+  /**
+   * One entry of a batch. AuthZEN 1.0 (Access Evaluations API): an error in one evaluation
+   * (an invalid entry, an unknown or forbidden store, a request the store cannot map) is that
+   * entry's `decision: false` with the error in its context; the others are still answered.
+   */
+  function evaluateEntry(caller: Caller, req: EvaluationsRequest, entry: unknown, i: number): Evaluated {
+    try {
+      const parsed = partialEvaluation.safeParse(entry)
+      if (!parsed.success) {
+        throw badRequest('invalid_request', parsed.error.issues.map((x) => `evaluations[${i}]${x.path.map((p) => `.${String(p)}`).join('')}: ${x.message}`).join('; '))
+      }
+      const m = mergeDefaults(req, parsed.data, i)
+      if (typeof m === 'string') throw badRequest('invalid_request', m)
+      return decide.evaluate(authzenStore(caller, m.context?.store), m)
+    } catch (err) {
+      if (!(err instanceof AppError) || !err.expose) throw err
+      return { decision: false, context: { error: { status: err.status, code: err.code, message: err.message } } }
+    }
+  }
+
   return {
     evaluation(caller: Caller, body: unknown) {
       const req = parse(evaluationRequest, body)
@@ -93,20 +115,14 @@ export function decisionCalls(decide: Decider) {
       const entries = req.evaluations ?? []
       if (!entries.length) {
         // §7.1: without an evaluations array the request is a single evaluation.
-        const single = mergeDefaults({ ...req, evaluations: [{}] }, 0)
+        const single = mergeDefaults(req, {}, 0)
         if (typeof single === 'string') throw badRequest('invalid_request', single.replace('evaluations[0]', 'the request'))
         return decide.evaluate(authzenStore(caller, single.context?.store), single)
       }
       const semantic = req.options?.evaluations_semantic ?? 'execute_all'
-      // Validate every entry before evaluating any, so a bad entry is a 400 and not a partial answer.
-      const merged = entries.map((_, i) => {
-        const m = mergeDefaults(req, i)
-        if (typeof m === 'string') throw badRequest('invalid_request', m)
-        return m
-      })
-      const results: { decision: boolean; context?: Record<string, unknown> }[] = []
-      for (const m of merged) {
-        const r = decide.evaluate(authzenStore(caller, m.context?.store), m)
+      const results: Evaluated[] = []
+      for (const [i, entry] of entries.entries()) {
+        const r = evaluateEntry(caller, req, entry, i)
         results.push(r)
         if ((semantic === 'deny_on_first_deny' && !r.decision) || (semantic === 'permit_on_first_permit' && r.decision)) break
       }
@@ -125,8 +141,8 @@ export function decisionCalls(decide: Decider) {
       const s = decide.storeOf(store)
       return {
         version: s.version,
-        results: req.requests.map((r) => {
-          const d = decide.check(store, r)
+        results: req.requests.map((r, i) => {
+          const d = decide.check(store, r, `requests[${i}]`)
           return { allowed: d.allowed, matched: d.matched }
         }),
       }

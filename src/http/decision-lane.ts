@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics/registry.ts'
 import { recordHttp } from '../metrics/http.ts'
 import { attachBufferedBody } from './body.ts'
 import { hasAnyScope, type Caller } from './middleware/authn.ts'
-import { logRequest, requestIdFrom } from './middleware/request.ts'
+import { loggableRequestId, logRequest, requestIdFrom } from './middleware/request.ts'
 import { securityHeaderList } from './middleware/security-headers.ts'
 import type { DecisionCalls } from './authz.ts'
 
@@ -67,7 +67,7 @@ export function decisionLane(deps: DecisionLaneDeps) {
     const requestId = requestIdFrom(req.headers['x-request-id'] as string | undefined)
     const ms = performance.now() - started
     const headers: [string, string][] = [
-      ['X-Request-ID', requestId],
+      ['X-Request-ID', requestId], // echoed exactly, as requestContext does
       ...security,
       ['Content-Type', 'application/json; charset=utf-8'],
       ['Content-Length', String(Buffer.byteLength(payload))],
@@ -77,7 +77,7 @@ export function decisionLane(deps: DecisionLaneDeps) {
     res.writeHead(200, headers.flat())
     res.end(payload)
     recordHttp(deps.metrics, 'POST', route.template, 200, ms / 1000)
-    logRequest(deps.logger, { requestId, method: 'POST', path: req.url!, status: 200, ms: Math.round(ms * 10) / 10 })
+    logRequest(deps.logger, { requestId: loggableRequestId(requestId), method: 'POST', path: req.url!, status: 200, ms: Math.round(ms * 10) / 10 })
     return true
   }
 

@@ -7,7 +7,7 @@ export function page(title: string, body: SafeHtml, opts: { lang?: string; wide?
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${title} · portcullis</title>
 <link rel="stylesheet" href="/assets/style.css">
 ${(opts.scripts ?? []).map((src) => html`<script src="${src}" defer></script>`)}

@@ -267,7 +267,10 @@ describe('OpenID AuthZEN 1.0', () => {
 
   it('rejects malformed AuthZEN requests with 400 and unauthenticated ones with 401', async () => {
     expect((await call(server, 'POST', '/access/v1/evaluation', checker, { subject: { id: 'alice' }, action: { name: 'read' }, resource: { type: 'd', id: 'doc1' } })).status).toBe(400)
-    expect((await call(server, 'POST', '/access/v1/evaluations', checker, { evaluations: [{ action: { name: 'read' } }] })).status).toBe(400)
+    // an entry without a subject (and no default) is that entry's error, not the batch's
+    const incomplete = await call(server, 'POST', '/access/v1/evaluations', checker, { evaluations: [{ action: { name: 'read' } }] })
+    expect(incomplete.status).toBe(200)
+    expect(incomplete.body.evaluations[0]).toMatchObject({ decision: false, context: { error: { status: 400 } } })
     expect((await call(server, 'POST', '/access/v1/evaluations', checker, { subject: { type: 'u', id: 'a' }, action: { name: 'r' }, resource: { type: 'd', id: 'x' }, options: { evaluations_semantic: 'sometimes' } })).status).toBe(400)
     expect((await call(server, 'POST', '/access/v1/evaluation', undefined, { subject: { type: 'u', id: 'a' }, action: { name: 'r' }, resource: { type: 'd', id: 'x' } })).status).toBe(401)
   })

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import Router from '@koa/router'
-import type { Context } from 'koa'
+import type { Context, Middleware } from 'koa'
 import { z } from 'zod'
 import { readForm, readJson } from '../body.ts'
 import { AppError } from '../../errors.ts'
@@ -25,6 +25,8 @@ export interface AccountDeps {
   publicUrl: string
   /** personal API keys at /account/keys (apikeys/) */
   apikeys?: ApiKeyService
+  /** refuses form posts from other sites (http/cross-site.ts) */
+  formGuard: Middleware
 }
 
 const STATE_COOKIE = 'portcullis_account_state'
@@ -44,6 +46,7 @@ const idParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/)
  */
 export function accountRouter(deps: AccountDeps) {
   const router = new Router({ prefix: '/account' })
+  router.use(deps.formGuard)
   const { login } = deps
   const csrfFor = (sessionId: string) => crypto.createHmac('sha256', deps.csrfKey).update(`account:${sessionId}`).digest('base64url')
   const checkCsrf = (s: SessionRecord, token: string | undefined) => {

@@ -10,7 +10,10 @@ export function securityHeaderList(opts: { https: boolean }): [string, string][]
     ['Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"],
     ['X-Frame-Options', 'DENY'],
     ['X-Content-Type-Options', 'nosniff'],
-    ['Referrer-Policy', 'no-referrer'],
+    // same-origin, not no-referrer: nothing leaks to other sites, and our own form posts carry
+    // our Origin (under no-referrer browsers send `Origin: null`, Fetch §3.1 "append a request
+    // Origin header"), which the cross-site form guard (http/cross-site.ts) relies on.
+    ['Referrer-Policy', 'same-origin'],
     ['Cross-Origin-Opener-Policy', 'same-origin'],
     ...(opts.https ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as [string, string]] : []),
   ]

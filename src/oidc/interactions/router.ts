@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import Router from '@koa/router'
-import type { Context } from 'koa'
+import type { Context, Middleware } from 'koa'
 import type Provider from 'oidc-provider'
 import { z } from 'zod'
 import { readForm, readJson } from '../../http/body.ts'
@@ -23,6 +23,8 @@ export interface InteractionDeps {
   passwordMinLength: number
   login: StrongLogin
   clientIp: (ctx: Context) => string
+  /** refuses form posts from other sites (http/cross-site.ts) */
+  formGuard: Middleware
 }
 
 /**
@@ -63,6 +65,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  */
 export function interactionRouter(deps: InteractionDeps) {
   const router = new Router({ prefix: '/interaction' })
+  router.use(deps.formGuard)
   const { login } = deps
   const csrfFor = (uid: string) => crypto.createHmac('sha256', deps.csrfKey).update(`interaction:${uid}`).digest('base64url')
   const checkCsrf = (uid: string, token: string | undefined) => {
