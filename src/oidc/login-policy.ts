@@ -14,8 +14,12 @@ export interface LoginHooks {
    * given account's? Links it to the oidc-provider session uid on first sight.
    */
   sessionValid(token: string | undefined, accountId: string, oidcSessionUid: string): Promise<boolean>
-  /** The oidc-provider session ended (RP-initiated logout): end the sign-in session too. */
-  sessionEnded(token: string | undefined): Promise<void>
+  /**
+   * The oidc-provider session `ended` (its uid and account) was ended — RP-initiated logout, or
+   * oidc-provider ending A's session because B signed in (account switch): end the sign-in
+   * sessions that belong to it, never one of another account (B's, already in the cookie).
+   */
+  sessionEnded(token: string | undefined, ended: { uid: string; accountId?: string }): Promise<void>
 }
 
 const sessionToken = (ctx: KoaContextWithOIDC, hooks: LoginHooks) => ctx.cookies.get(hooks.cookieName, { signed: false }) ?? undefined
