@@ -43,16 +43,21 @@ describeOnBackends('account-switch.test.ts', 'account switching in a real browse
     rp = http.createServer((_req, res) => res.end('signed in'))
     await new Promise<void>((resolve) => rp.listen(0, '127.0.0.1', resolve))
     RP_CALLBACK = `http://127.0.0.1:${(rp.address() as AddressInfo).port}/cb`
-    for (const name of ['ann', 'ben', 'cat', 'dan', 'eli', 'fay']) {
+    for (const name of ['ann', 'ben', 'cat', 'dan', 'eli', 'fay', 'gil', 'hal', 'lee']) {
       subs[name] = (await server.container.users.create({ email: `${name}@example.com`, password: PASSWORD })).id
     }
     const client = (id: 'x' | 'y') => ({
       client_id: id, client_secret: SECRET[id], redirect_uris: [RP_CALLBACK],
       grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'openid email offline_access',
     })
-    const { doc, problems } = await validateDocument(server.container, { clients: [client('x'), client('y')] })
+    // kim has an authenticator app: her sign-in stops at the second-factor page.
+    const { doc, problems } = await validateDocument(server.container, {
+      clients: [client('x'), client('y')],
+      users: [{ email: 'kim@example.com', password: PASSWORD, totp_secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' }],
+    })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
+    subs.kim = (await server.container.users.findByEmail('kim@example.com'))!.id
     for (const id of ['x', 'y'] as const) {
       configs[id] = await oidc.discovery(new URL(server.url), id, SECRET[id], undefined, { execute: [oidc.allowInsecureRequests] })
     }
@@ -111,6 +116,10 @@ describeOnBackends('account-switch.test.ts', 'account switching in a real browse
     }
   }
 
+  /** The userinfo endpoint's status for an access token (200 while the token is live). */
+  const userinfo = async (token: string) =>
+    (await fetch(configs.x.serverMetadata().userinfo_endpoint!, { headers: { authorization: `Bearer ${token}` } })).status
+
   async function fillLogin(page: Page, name: string) {
     await page.getByLabel('Email').fill(`${name}@example.com`)
     await page.getByLabel('Password').fill(PASSWORD)
@@ -145,6 +154,9 @@ describeOnBackends('account-switch.test.ts', 'account switching in a real browse
       // A's sign-in session ended with the switch; B's is the only live one here.
       expect(await server.container.login.sessions.list(subs.ann!)).toEqual([])
       expect(await server.container.login.sessions.list(subs.ben!)).toHaveLength(1)
+      // A's access token (no offline_access) ended with A's session; B's works.
+      expect(await userinfo(a.access_token)).toBe(401)
+      expect(await userinfo(b.access_token)).toBe(200)
     })
   }, 180_000)
 
@@ -159,6 +171,80 @@ describeOnBackends('account-switch.test.ts', 'account switching in a real browse
       expect(again.tokens?.claims()!.sub).toBe(subs.dan)
       expect(await server.container.login.sessions.list(subs.dan!)).toHaveLength(1)
       expect(await server.container.login.sessions.list(subs.cat!)).toEqual([])
+      // The browser's session is B's: X (which only A used) needs B's consent, never A's sub.
+      expect((await silent(page, 'x')).error).toMatch(/^consent_required/)
+    })
+  }, 180_000)
+
+  it('A\'s refresh token (offline_access) outlives the switch; A\'s other tokens end with A\'s session', async () => {
+    await inBrowser('refresh-tokens', async (page) => {
+      const offline = await signIn(page, 'x', 'gil', { scope: 'openid email offline_access', prompt: 'consent' })
+      expect(offline.refresh_token).toBeTruthy()
+      const online = await (await authorize(page, 'y')).finish() // single sign-on, then consent
+      expect(online.claims()!.sub).toBe(subs.gil)
+      const b = await signIn(page, 'y', 'hal', { prompt: 'login' })
+      expect(b.claims()!.sub).toBe(subs.hal)
+      expect(await userinfo(online.access_token)).toBe(401)
+      // offline_access is access without the user present (OIDC Core 11): not tied to the browser.
+      const refreshed = await oidc.refreshTokenGrant(configs.x, offline.refresh_token!)
+      expect(refreshed.claims()!.sub).toBe(subs.gil)
+      expect(await userinfo(refreshed.access_token)).toBe(200)
+    })
+  }, 180_000)
+
+  it('"Sign in as someone else" on the consent page: cancelling keeps A; signing in as B switches', async () => {
+    await inBrowser('switch-link', async (page) => {
+      await signIn(page, 'x', 'eli')
+      // Y asks for consent in A's session: the page says who is signed in and offers the switch.
+      let flow = await authorize(page, 'y')
+      await page.getByRole('button', { name: 'Allow' }).waitFor()
+      expect(await page.locator('form.switch').textContent()).toContain('Signed in as eli@example.com.')
+      await page.getByRole('button', { name: 'Sign in as someone else' }).click()
+      await page.getByLabel('Email').waitFor()
+      expect(await page.locator('#signed-in-as').textContent()).toContain('eli@example.com')
+      await page.getByRole('button', { name: 'Cancel' }).click()
+      await flow.reached
+      expect(new URL(page.url()).searchParams.get('error')).toBe('access_denied')
+      expect((await silent(page, 'x')).tokens?.claims()!.sub).toBe(subs.eli)
+
+      flow = await authorize(page, 'y')
+      await page.getByRole('button', { name: 'Sign in as someone else' }).click()
+      await fillLogin(page, 'fay')
+      expect((await flow.finish()).claims()!.sub).toBe(subs.fay)
+      expect((await silent(page, 'y')).tokens?.claims()!.sub).toBe(subs.fay)
+      expect(await server.container.login.sessions.list(subs.eli!)).toEqual([])
+    })
+  }, 180_000)
+
+  it('"Sign in as someone else" on the second-factor page goes back to the login form', async () => {
+    await inBrowser('switch-mfa', async (page) => {
+      const flow = await authorize(page, 'x')
+      await fillLogin(page, 'kim')
+      await page.getByLabel('Code from your authenticator app').waitFor()
+      expect(await page.locator('form.switch').textContent()).toContain('Signing in as kim@example.com.')
+      await page.getByRole('button', { name: 'Sign in as someone else' }).click()
+      await fillLogin(page, 'lee')
+      expect((await flow.finish()).claims()!.sub).toBe(subs.lee)
+      expect(await server.container.login.sessions.list(subs.kim!)).toEqual([])
+    })
+  }, 180_000)
+
+  it('the switch refuses a missing or foreign CSRF token and an unknown interaction', async () => {
+    await inBrowser('switch-refusals', async (page) => {
+      await signIn(page, 'x', 'ann')
+      await authorize(page, 'y')
+      await page.getByRole('button', { name: 'Allow' }).waitFor()
+      const action = (await page.locator('form.switch').getAttribute('action'))!
+      const csrf = await page.locator('form.switch input[name=csrf]').inputValue()
+      expect((await page.request.post(action, { form: {}, maxRedirects: 0 })).status()).toBe(403)
+      expect((await page.request.post(action, { form: { csrf: `${csrf.slice(0, -2)}xx` }, maxRedirects: 0 })).status()).toBe(403)
+      const unknown = await page.request.post('/interaction/nope/switch', { form: { csrf }, maxRedirects: 0 })
+      expect(unknown.status()).toBeGreaterThanOrEqual(400)
+      expect(unknown.status()).toBeLessThan(500)
+      // Refused attempts changed nothing: Allow still finishes as A.
+      await page.getByRole('button', { name: 'Allow' }).click()
+      await page.waitForURL(`${RP_CALLBACK}**`)
+      expect(new URL(page.url()).searchParams.get('code')).toBeTruthy()
     })
   }, 180_000)
 }, ['SQLite', 'PostgreSQL + Redis'])
