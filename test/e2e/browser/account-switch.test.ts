@@ -157,6 +157,12 @@ describeOnBackends('account-switch.test.ts', 'account switching in a real browse
       // A's access token (no offline_access) ended with A's session; B's works.
       expect(await userinfo(a.access_token)).toBe(401)
       expect(await userinfo(b.access_token)).toBe(200)
+      // RP-initiated logout still ends B's sign-in session (the one linked to B's oidc session).
+      await page.goto(oidc.buildEndSessionUrl(configs.x, { id_token_hint: b.id_token! }).href)
+      await page.getByRole('button', { name: 'Yes, sign me out' }).click()
+      await page.getByText('You are signed out').waitFor()
+      expect(await server.container.login.sessions.list(subs.ben!)).toEqual([])
+      expect((await silent(page, 'x')).error).toMatch(/^login_required/)
     })
   }, 180_000)
 
@@ -182,8 +188,11 @@ describeOnBackends('account-switch.test.ts', 'account switching in a real browse
       expect(offline.refresh_token).toBeTruthy()
       const online = await (await authorize(page, 'y')).finish() // single sign-on, then consent
       expect(online.claims()!.sub).toBe(subs.gil)
-      const b = await signIn(page, 'y', 'hal', { prompt: 'login' })
+      // B switches on X, whose grant for A outlives A's session (offline_access): B still gets
+      // B's own grant and sub.
+      const b = await signIn(page, 'x', 'hal', { prompt: 'login' })
       expect(b.claims()!.sub).toBe(subs.hal)
+      expect((await oidc.fetchUserInfo(configs.x, b.access_token, subs.hal!)).email).toBe('hal@example.com')
       expect(await userinfo(online.access_token)).toBe(401)
       // offline_access is access without the user present (OIDC Core 11): not tied to the browser.
       const refreshed = await oidc.refreshTokenGrant(configs.x, offline.refresh_token!)
