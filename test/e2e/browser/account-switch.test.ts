@@ -154,6 +154,8 @@ describeOnBackends('account-switch.test.ts', 'account switching in a real browse
       // A's sign-in session ended with the switch; B's is the only live one here.
       expect(await server.container.login.sessions.list(subs.ann!)).toEqual([])
       expect(await server.container.login.sessions.list(subs.ben!)).toHaveLength(1)
+      // The audit log names the account whose session the switch ended.
+      await expect.poll(async () => (await server.container.audit.list({ action: 'logout' })).map((e) => e.target)).toContain(subs.ann)
       // A's access token (no offline_access) ended with A's session; B's works.
       expect(await userinfo(a.access_token)).toBe(401)
       expect(await userinfo(b.access_token)).toBe(200)
