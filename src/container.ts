@@ -211,7 +211,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     return provider
   }
   function onProviderEvent(name: string, args: unknown[]) {
-    const raw = args[0] as { oidc?: { client?: { clientId: string }; params?: Record<string, unknown> }; ip?: string; req?: IncomingMessage } | undefined
+    const raw = args[0] as { oidc?: { client?: { clientId: string }; params?: Record<string, unknown>; session?: { accountId?: string } }; ip?: string; req?: IncomingMessage } | undefined
     // oidc-provider's context is its own Koa app's: our request id is found by the raw request
     const ctx = raw && { oidc: raw.oidc, ip: raw.ip, state: { requestId: requestIdOf(raw.req) } }
     if (name === 'server_error') {
@@ -234,7 +234,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       const d = args[1] as { clientId: string; ip: string; route: string }
       void audit.record({ action: 'client.ip_denied', outcome: 'failure', actor: d.clientId, details: { endpoint: d.route }, ip: d.ip, requestId: ctx?.state?.requestId })
     } else if (name === 'end_session.success') {
-      void audit.record({ action: 'logout', outcome: 'success', actor: ctx?.oidc?.client?.clientId, ip: ctx?.ip, requestId: ctx?.state?.requestId })
+      // Names the account signed out (RP-initiated logout, or A's session ended by B's sign-in).
+      void audit.record({ action: 'logout', outcome: 'success', actor: ctx?.oidc?.client?.clientId, target: ctx?.oidc?.session?.accountId ?? null, ip: ctx?.ip, requestId: ctx?.state?.requestId })
     }
   }
 

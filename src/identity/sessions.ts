@@ -61,7 +61,20 @@ export function sessionService(deps: { queries: SessionQueries; options: Session
       await endLinked(rows)
       return rows.length
     },
-    /** The oidc-provider session ended (RP-initiated logout): end ours too. */
+    /**
+     * The oidc-provider session `ended` was ended (RP-initiated logout, or an account switch:
+     * oidc-provider logs A out when B signs in in the same browser). Ends that account's sign-in
+     * sessions linked to it, and the one in the cookie when it is that account's and not linked to
+     * another oidc-provider session. A cookie of another account is B's new sign-in session,
+     * issued moments before A's session ended: it stays, so B keeps single sign-on.
+     */
+    async endForOidcSession(token: string | undefined, ended: { uid: string; accountId?: string }) {
+      const rows = (await q.findByOidcSession(ended.uid)).filter((r) => r.userId === ended.accountId)
+      const own = token && token.length <= 100 ? await q.find(hash(token)) : null
+      if (own && !own.revokedAt && own.userId === ended.accountId && (!own.oidcSessionUid || own.oidcSessionUid === ended.uid)) rows.push(own)
+      for (const r of rows) await q.revoke(r.userId, [r.id], new Date())
+    },
+    /** Retires the browser's previous sign-in session when a new sign-in completes. */
     async endByToken(token: string | undefined) {
       if (!token) return
       const s = await q.find(hash(token))

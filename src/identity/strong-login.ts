@@ -65,7 +65,7 @@ export function strongLogin(deps: {
         if (s.oidcSessionUid !== oidcSessionUid) await sessions.link(s.id, oidcSessionUid)
         return true
       },
-      sessionEnded: (token: string | undefined) => sessions.endByToken(token),
+      sessionEnded: (token: string | undefined, ended: { uid: string; accountId?: string }) => sessions.endForOidcSession(token, ended),
     },
   }
 }

@@ -19,6 +19,24 @@ export const SHORT_LIVED_MODELS = new Set([
   'BackchannelAuthenticationRequest',
 ])
 
+/**
+ * The models a grant-wide delete (revokeByGrantId) removes: the credentials issued under a
+ * grant, exactly the models oidc-provider revokes a grant through (lib/helpers/revoke.js). An
+ * Interaction also carries a grantId — the grant it may extend — but belongs to the browser's
+ * pending sign-in, which may be another account's: when user B signs in where user A's session
+ * is, ending A's session revokes A's grant while B's Interaction (still carrying A's grantId)
+ * must survive, or B's sign-in fails with "interaction session not found". Sessions carry no
+ * grantId and are ended on their own (Session.destroy).
+ */
+export const GRANT_BOUND_MODELS: ReadonlySet<string> = new Set([
+  'AccessToken',
+  'RefreshToken',
+  'AuthorizationCode',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+])
+
 const epoch = () => Math.floor(Date.now() / 1000)
 
 export type AdapterFactory = (name: string) => Adapter
@@ -50,7 +68,7 @@ export function prismaAdapter(q: PayloadQueries): AdapterFactory {
       findByUserCode: async (userCode) => live(await q.findByUserCode(model, userCode)),
       consume: (id) => q.consume(model, id, new Date()),
       destroy: (id) => q.destroy(model, id),
-      revokeByGrantId: (grantId) => q.revokeByGrantId(grantId),
+      revokeByGrantId: (grantId) => q.revokeByGrantId(grantId, [...GRANT_BOUND_MODELS]),
     }
   }
 }
@@ -81,6 +99,7 @@ export function redisAdapter(redis: Redis, prefix: string): AdapterFactory {
     const grantKey = (grantId: string) => `${prefix}oidc:grant:${grantId}`
     const userCodeKey = (userCode: string) => `${prefix}oidc:${model}:userCode:${userCode}`
     const uidKey = (uid: string) => `${prefix}oidc:${model}:uid:${uid}`
+    const modelOfKey = (k: string) => k.slice(`${prefix}oidc:`.length).split(':', 1)[0] ?? ''
 
     const read = async (k: string): Promise<AdapterPayload | undefined> => {
       const h = await redis.hgetall(k)
@@ -94,7 +113,7 @@ export function redisAdapter(redis: Redis, prefix: string): AdapterFactory {
         const k = key(id)
         const m = redis.multi().del(k).hset(k, 'payload', JSON.stringify(payload))
         if (expiresIn) m.expire(k, expiresIn)
-        if (payload.grantId) {
+        if (payload.grantId && GRANT_BOUND_MODELS.has(model)) {
           // The grant index lives as long as the longest member (for ever if a member has no
           // TTL); members that expired are harmless to DEL later.
           m.eval(GRANT_INDEX_ADD, 1, grantKey(payload.grantId), k, String(expiresIn ? expiresIn * 1000 : 0))
@@ -131,7 +150,9 @@ export function redisAdapter(redis: Redis, prefix: string): AdapterFactory {
       },
       async revokeByGrantId(grantId) {
         const g = grantKey(grantId)
-        const members = await redis.lrange(g, 0, -1)
+        // Only grant-bound instances: an index written by an older version may also list an
+        // Interaction, which must survive (see GRANT_BOUND_MODELS).
+        const members = (await redis.lrange(g, 0, -1)).filter((k) => GRANT_BOUND_MODELS.has(modelOfKey(k)))
         await redis.del(...members, g)
       },
     }
@@ -141,7 +162,8 @@ export function redisAdapter(redis: Redis, prefix: string): AdapterFactory {
 /**
  * Routes each model: clients to their table, short-lived models to Redis when configured.
  * With Redis, one grant's instances are split across both stores (codes in Redis, tokens in
- * the database), so revokeByGrantId through any model clears the grant in both.
+ * the database), so revokeByGrantId through any model clears the grant's credentials
+ * (GRANT_BOUND_MODELS) in both.
  */
 export function modelRouter(parts: { db: AdapterFactory; redis?: AdapterFactory; clients: AdapterFactory }): AdapterFactory {
   return (name) => {

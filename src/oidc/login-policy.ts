@@ -2,6 +2,8 @@ import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider'
 
 export const ACR_PWD = 'urn:portcullis:acr:pwd'
 export const ACR_MFA = 'urn:portcullis:acr:mfa'
+/** The login check (and prompt reason) of "Sign in as someone else". */
+export const ACCOUNT_SWITCH = 'account_switch'
 /** The first-party client the account pages sign in through (see README "Account pages"). */
 export const ACCOUNT_CLIENT_ID = 'portcullis-account'
 
@@ -14,8 +16,12 @@ export interface LoginHooks {
    * given account's? Links it to the oidc-provider session uid on first sight.
    */
   sessionValid(token: string | undefined, accountId: string, oidcSessionUid: string): Promise<boolean>
-  /** The oidc-provider session ended (RP-initiated logout): end the sign-in session too. */
-  sessionEnded(token: string | undefined): Promise<void>
+  /**
+   * The oidc-provider session `ended` (its uid and account) was ended — RP-initiated logout, or
+   * oidc-provider ending A's session because B signed in (account switch): end the sign-in
+   * sessions that belong to it, never one of another account (B's, already in the cookie).
+   */
+  sessionEnded(token: string | undefined, ended: { uid: string; accountId?: string }): Promise<void>
 }
 
 const sessionToken = (ctx: KoaContextWithOIDC, hooks: LoginHooks) => ctx.cookies.get(hooks.cookieName, { signed: false }) ?? undefined
@@ -32,7 +38,8 @@ export function mfaDemanded(acrValues: unknown, clientMetadata: Record<string, u
  *   absolute timeouts, revocation from the account pages);
  * - `mfa_required`: a client with `require_mfa: true`, or a request with
  *   `acr_values=urn:portcullis:acr:mfa`, makes a password-only session sign in again (step-up).
- * Both are skipped right after a login was submitted in this request.
+ * Both are skipped right after a login was submitted in this request. A third,
+ * `account_switch`, asks for a login after the user chose "Sign in as someone else".
  */
 export function loginPolicy(hooks: LoginHooks) {
   const { Check, base } = interactionPolicy
@@ -45,6 +52,11 @@ export function loginPolicy(hooks: LoginHooks) {
     const ok = await hooks.sessionValid(sessionToken(ctx, hooks), session.accountId, session.uid)
     return ok || result?.login ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT
   }))
+  // "Sign in as someone else" (interactions router): the consent page's switch finishes its
+  // interaction with this result, so the request asks for a login again. When another account
+  // signs in, oidc-provider ends the current session first (as for prompt=login).
+  login.checks.add(new Check(ACCOUNT_SWITCH, 'the user chose to sign in as someone else', (ctx: KoaContextWithOIDC) =>
+    (ctx.oidc.result as { switchAccount?: unknown } | undefined)?.switchAccount === true ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT))
   login.checks.add(new Check('mfa_required', 'multi-factor authentication is required', (ctx: KoaContextWithOIDC) => {
     const { session, result, params, client } = ctx.oidc
     if (!session?.accountId || result?.login) return Check.NO_NEED_TO_PROMPT

@@ -289,8 +289,15 @@ export function buildProvider(deps: ProviderDeps): Provider {
   }
   if (deps.login) {
     const hooks = deps.login
-    // RP-initiated logout ends the sign-in session too ("logout everywhere it is used").
-    provider.on('end_session.success', (ctx: KoaContextWithOIDC) => void hooks.sessionEnded(sessionToken(ctx, hooks)).catch(() => undefined))
+    // RP-initiated logout ends the sign-in session too ("logout everywhere it is used"). The
+    // same event ends A's session when B signs in in A's browser (oidc-provider's resume step
+    // logs A out first): the cookie then already holds B's new sign-in session, so only the
+    // sign-in sessions of the ended oidc-provider session (its uid and account) end.
+    provider.on('end_session.success', (ctx: KoaContextWithOIDC) => {
+      const { uid, accountId } = ctx.oidc.session ?? {}
+      if (!uid) return
+      void hooks.sessionEnded(sessionToken(ctx, hooks), { uid, accountId }).catch(() => undefined)
+    })
   }
   if (deps.onEvent) {
     const emit = deps.onEvent

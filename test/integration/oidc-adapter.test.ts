@@ -4,7 +4,7 @@ import type { AdapterPayload } from 'oidc-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDb, type Db } from '../../src/db/client.ts'
 import { createTestDatabase, pgTestUrl, redisTestUrl, type TestDatabase } from '../../src/db/testing.ts'
-import { clientAdapter, modelRouter, prismaAdapter, redisAdapter, SHORT_LIVED_MODELS, type AdapterFactory } from '../../src/oidc/adapters.ts'
+import { clientAdapter, GRANT_BOUND_MODELS, modelRouter, prismaAdapter, redisAdapter, SHORT_LIVED_MODELS, type AdapterFactory } from '../../src/oidc/adapters.ts'
 import { clientQueries } from '../../src/oidc/queries/clients.ts'
 import { payloadQueries } from '../../src/oidc/queries/payloads.ts'
 import { testContainer } from '../helpers/container.ts'
@@ -24,6 +24,13 @@ function tokenPayload(kind: string, jti: string, extra: Partial<AdapterPayload> 
   const iat = epoch()
   return { iat, exp: iat + 3600, jti, kind, accountId: 'acct-1', clientId: 'client-1', scope: 'openid email', ...extra }
 }
+
+/** Every model oidc-provider 9 stores through the adapter (lib/models), but Client. */
+const ALL_MODELS = [
+  'Session', 'Interaction', 'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'ClientCredentials',
+  'InitialAccessToken', 'RegistrationAccessToken', 'Grant', 'ReplayDetection', 'PushedAuthorizationRequest',
+  'BackchannelAuthenticationRequest', 'PreAuthorizedCode',
+]
 
 /** Every key under a prefix (SCAN, not KEYS, so it is safe on a shared server). */
 async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
@@ -199,6 +206,22 @@ function adapterContract(name: string, skip: boolean, open: () => Promise<Store>
 
       await a('AccessToken').revokeByGrantId(newId()) // unknown grant: no error
       expect(await a('AccessToken').find(ids.otherAt)).toMatchObject({ grantId: otherGrant })
+    })
+
+    // Account switching: ending A's session revokes A's grant while B's sign-in (an Interaction
+    // that still carries A's grantId) is pending in the same browser.
+    it('revokeByGrantId removes only the grant\'s credentials: an Interaction or Session carrying the grantId survives', async () => {
+      const grant = newId()
+      const ids = Object.fromEntries(ALL_MODELS.map((m) => [m, newId()]))
+      for (const model of ALL_MODELS) {
+        await a(model).upsert(ids[model]!, { jti: ids[model], kind: model, grantId: grant, accountId: model === 'Interaction' ? 'acct-B' : 'acct-A', uid: newId() }, 600)
+      }
+      await a('AccessToken').revokeByGrantId(grant)
+      for (const model of ALL_MODELS) {
+        const found = await a(model).find(ids[model]!)
+        expect({ model, kept: found !== undefined }).toEqual({ model, kept: !GRANT_BOUND_MODELS.has(model) })
+      }
+      expect(await a('Interaction').find(ids.Interaction!)).toMatchObject({ accountId: 'acct-B', grantId: grant })
     })
 
     it('payloads with unicode and nested objects survive the round trip', async () => {
@@ -382,6 +405,30 @@ describe.skipIf(!redisUrl)('modelRouter with Redis', () => {
     await router('AuthorizationCode').revokeByGrantId(other)
     expect(await dbRow('AccessToken', ids.otherAt)).toBeNull()
     expect(await router('AuthorizationCode').find(ids.otherCode)).toBeUndefined()
+  })
+
+  it('revokeByGrantId through the router keeps Interactions and Sessions on both sides', async () => {
+    const grant = newId()
+    const ids = Object.fromEntries(ALL_MODELS.map((m) => [m, newId()]))
+    for (const model of ALL_MODELS) await router(model).upsert(ids[model]!, { jti: ids[model], kind: model, grantId: grant, uid: newId() }, 600)
+    await router('RefreshToken').revokeByGrantId(grant)
+    for (const model of ALL_MODELS) {
+      expect({ model, kept: (await router(model).find(ids[model]!)) !== undefined }).toEqual({ model, kept: !GRANT_BOUND_MODELS.has(model) })
+    }
+  })
+
+  it('a grant index written before this rule (listing an Interaction) still spares the Interaction', async () => {
+    const grant = newId()
+    const interaction = newId()
+    const code = newId()
+    const adapter = redisAdapter(redis, prefix)
+    await adapter('Interaction').upsert(interaction, { jti: interaction, kind: 'Interaction', grantId: grant }, 600)
+    await adapter('AuthorizationCode').upsert(code, { jti: code, kind: 'AuthorizationCode', grantId: grant }, 60)
+    // what the older adapter wrote: every instance with a grantId in the grant's list
+    await redis.rpush(`${prefix}oidc:grant:${grant}`, `${prefix}oidc:Interaction:${interaction}`)
+    await adapter('AuthorizationCode').revokeByGrantId(grant)
+    expect(await adapter('AuthorizationCode').find(code)).toBeUndefined()
+    expect(await adapter('Interaction').find(interaction)).toMatchObject({ grantId: grant })
   })
 
   it('the container wires the provider to the same routing', async () => {

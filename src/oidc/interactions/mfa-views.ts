@@ -1,9 +1,10 @@
 import { html } from '../../views/html.ts'
 import { fieldError, page } from '../../views/layout.ts'
 import { describedBy, passkeyButton, recoveryCodesBlock, totpEnrolment } from '../../views/strong-login.ts'
+import { switchAccount } from './views.ts'
 
 /** The second step of a sign-in: a code from the authenticator app, a passkey, or a recovery code. */
-export function mfaPage(p: { uid: string; csrf: string; hasTotp: boolean; hasPasskey: boolean; notice?: string; error?: string; recoveryError?: string }) {
+export function mfaPage(p: { uid: string; csrf: string; hasTotp: boolean; hasPasskey: boolean; notice?: string; error?: string; recoveryError?: string; email?: string }) {
   return page('Verify it is you', html`
 <h1>Verify it is you</h1>
 ${p.notice ? html`<p class="muted">${p.notice}</p>` : ''}
@@ -31,7 +32,8 @@ ${p.hasPasskey ? passkeyButton({ mode: 'authenticate', id: 'passkey-mfa', option
 <form method="post" action="/interaction/${p.uid}/abort">
   <input type="hidden" name="csrf" value="${p.csrf}">
   <button type="submit" class="secondary">Cancel</button>
-</form>`, { scripts: ['/assets/webauthn.js'] })
+</form>
+${p.email ? switchAccount({ uid: p.uid, csrf: p.csrf, email: p.email, pending: true }) : ''}`, { scripts: ['/assets/webauthn.js'] })
 }
 
 /** Enrolment forced at sign-in (MFA required by an administrator or by the application). */

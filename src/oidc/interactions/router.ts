@@ -13,7 +13,7 @@ import { ACR_MFA, ACR_PWD, passkeyAmr } from '../../identity/mfa.ts'
 import { changePasswordPage, consentPage, loginPage } from './views.ts'
 import { codesPage, enrolPage, lockedMessage, mfaPage } from './mfa-views.ts'
 import { passwordProblems } from '../../identity/password-policy.ts'
-import { mfaDemanded } from '../login-policy.ts'
+import { ACCOUNT_SWITCH, mfaDemanded } from '../login-policy.ts'
 
 export interface InteractionDeps {
   provider: () => Provider
@@ -50,6 +50,8 @@ interface Pending {
 }
 const pendingOf = (interaction: { result?: unknown }): Pending | undefined =>
   (interaction.result as { pending?: Pending } | undefined)?.pending
+/** The user chose "Sign in as someone else" on a page of this (login) interaction. */
+const switchingOf = (interaction: { result?: unknown }) => (interaction.result as { switchAccount?: unknown } | undefined)?.switchAccount === true
 
 const credentialBody = z.object({
   name: z.string().trim().max(64).optional(),
@@ -152,8 +154,14 @@ export function interactionRouter(deps: InteractionDeps) {
     noStore(ctx)
     ctx.body = mfaPage({
       uid: interaction.uid, csrf: csrfFor(interaction.uid), hasTotp: factors.some((f) => f.type === 'totp'), hasPasskey: factors.some((f) => f.type === 'webauthn'),
-      notice: await demanded(interaction), ...errors,
+      notice: await demanded(interaction), email: pendingOf(interaction)?.email, ...errors,
     })
+  }
+
+  /** The email of the account whose live session this interaction runs in, if any. */
+  async function sessionEmail(interaction: Interaction) {
+    const accountId = (interaction.session as { accountId?: string } | undefined)?.accountId
+    return accountId ? (await deps.users.findById(accountId))?.email : undefined
   }
 
   async function renderEnrol(ctx: Context, interaction: Interaction, pending: Pending, error?: string) {
@@ -199,15 +207,20 @@ export function interactionRouter(deps: InteractionDeps) {
       // missing second factor. The password was verified when the session began, so only the
       // second factor is asked, as Keycloak's step-up does. Any other reason (prompt=login,
       // max_age, an ended session, ...) means a full sign-in.
+      // After "Sign in as someone else" the login form is shown whatever the reasons were.
       const session = interaction.session as { accountId?: string; amr?: string[] } | undefined
-      if (reasons.length === 1 && reasons[0] === 'mfa_required' && session?.accountId && session.amr?.length) {
+      const switching = switchingOf(interaction) || reasons.includes(ACCOUNT_SWITCH)
+      if (!switching && reasons.length === 1 && reasons[0] === 'mfa_required' && session?.accountId && session.amr?.length) {
         const user = await deps.users.findById(session.accountId)
         if (user && !user.disabled) return next(ctx, interaction, user, session.amr.filter((a) => a !== 'mfa'))
       }
       ctx.body = loginPage({
         uid, csrf: csrfFor(uid), clientName: await clientName(params.client_id), email: typeof params.login_hint === 'string' ? params.login_hint : undefined,
-        notice: reasons.includes('mfa_required') ? 'This application requires two-step verification: sign in again.'
+        notice: switching ? undefined
+          : reasons.includes('mfa_required') ? 'This application requires two-step verification: sign in again.'
           : reasons.includes('portcullis_session') ? 'Your session ended. Sign in again.' : undefined,
+        // A live session of another account: say whose, and that a sign-in here ends it.
+        signedInAs: reasons.includes('portcullis_session') ? undefined : await sessionEmail(interaction),
       })
       return
     }
@@ -217,6 +230,7 @@ export function interactionRouter(deps: InteractionDeps) {
         uid, csrf: csrfFor(uid), clientName: await clientName(params.client_id),
         scopes: d.missingOIDCScope ?? [], claims: d.missingOIDCClaims ?? [],
         resources: Object.entries(d.missingResourceScopes ?? {}),
+        signedInAs: await sessionEmail(interaction),
       })
       return
     }
@@ -473,6 +487,29 @@ export function interactionRouter(deps: InteractionDeps) {
     const grantId = await grant.save()
     await deps.audit.record({ action: 'consent.granted', outcome: 'success', actor: session.accountId, target: String(params.client_id), details: { scopes: d.missingOIDCScope ?? [], resources: Object.keys(d.missingResourceScopes ?? {}) }, ...meta(ctx) })
     await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
+    ctx.respond = false
+  })
+
+  /**
+   * "Sign in as someone else" (consent page, second-factor page). Nothing ends here: on a login
+   * step the half-done sign-in is dropped and the login form comes back; on the consent page
+   * the interaction finishes with `switchAccount`, so the request asks for a login again
+   * (login-policy.ts). When another account then signs in, oidc-provider ends the current
+   * session first — exactly as for prompt=login — and cancelling keeps it.
+   */
+  router.post('/:uid/switch', async (ctx) => {
+    const interaction = await details(ctx)
+    const form = await readForm(ctx)
+    checkCsrf(interaction.uid, form.csrf)
+    if (interaction.prompt.name === 'login') {
+      interaction.result = { switchAccount: true }
+      await interaction.persist()
+      ctx.status = 303
+      ctx.redirect(`/interaction/${interaction.uid}`)
+      return
+    }
+    if (interaction.prompt.name !== 'consent' || !interaction.session?.accountId) throw new AppError('wrong_step', 'nobody is signed in in this step', { status: 400 })
+    await deps.provider().interactionFinished(ctx.req, ctx.res, { switchAccount: true }, { mergeWithLastSubmission: false })
     ctx.respond = false
   })
 

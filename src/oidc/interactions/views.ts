@@ -2,12 +2,26 @@ import { html, raw } from '../../views/html.ts'
 import { fieldError, page } from '../../views/layout.ts'
 import { passkeyButton } from '../../views/strong-login.ts'
 
-export function loginPage(p: { uid: string; csrf: string; clientName: string; email?: string; error?: string; notice?: string }) {
+/**
+ * "Signed in as …, Sign in as someone else": a POST (it changes what the request will do), so
+ * it carries the interaction's CSRF token. See the `/switch` route.
+ */
+export function switchAccount(p: { uid: string; csrf: string; email: string; pending?: boolean }) {
+  return html`
+<form method="post" action="/interaction/${p.uid}/switch" class="switch">
+  <input type="hidden" name="csrf" value="${p.csrf}">
+  <p class="muted">${p.pending ? 'Signing in' : 'Signed in'} as <strong>${p.email}</strong>.</p>
+  <button type="submit" class="secondary small">Sign in as someone else</button>
+</form>`
+}
+
+export function loginPage(p: { uid: string; csrf: string; clientName: string; email?: string; error?: string; notice?: string; signedInAs?: string }) {
   const invalid = p.error ? 'true' : 'false'
   return page('Sign in', html`
 <h1>Sign in</h1>
 <p class="muted">to continue to <strong>${p.clientName}</strong></p>
 ${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}
+${p.signedInAs ? html`<p class="muted" id="signed-in-as">You are signed in as <strong>${p.signedInAs}</strong>. Signing in with another account here signs ${p.signedInAs} out of this browser.</p>` : ''}
 <form method="post" action="/interaction/${p.uid}/login" novalidate>
   <input type="hidden" name="csrf" value="${p.csrf}">
   <label for="email">Email</label>
@@ -40,7 +54,7 @@ export function changePasswordPage(p: { uid: string; csrf: string; errors?: stri
 </form>`)
 }
 
-export function consentPage(p: { uid: string; csrf: string; clientName: string; scopes: string[]; claims: string[]; resources: [string, string[]][] }) {
+export function consentPage(p: { uid: string; csrf: string; clientName: string; scopes: string[]; claims: string[]; resources: [string, string[]][]; signedInAs?: string }) {
   return page('Authorize', html`
 <h1>Authorize ${p.clientName}</h1>
 <p>${p.clientName} asks for:</p>
@@ -56,7 +70,8 @@ export function consentPage(p: { uid: string; csrf: string; clientName: string; 
 <form method="post" action="/interaction/${p.uid}/abort">
   <input type="hidden" name="csrf" value="${p.csrf}">
   <button type="submit" class="secondary">Deny</button>
-</form>`)
+</form>
+${p.signedInAs ? switchAccount({ uid: p.uid, csrf: p.csrf, email: p.signedInAs }) : ''}`)
 }
 
 export function errorPage(title: string, message: string) {

@@ -33,8 +33,9 @@ export function payloadQueries(db: Db) {
     async destroy(model: string, id: string) {
       await db.oidcPayload.deleteMany({ where: { model, id } })
     },
-    async revokeByGrantId(grantId: string) {
-      await db.oidcPayload.deleteMany({ where: { grantId } })
+    /** Deletes the instances of `models` issued under a grant (see GRANT_BOUND_MODELS). */
+    async revokeByGrantId(grantId: string, models: string[]) {
+      await db.oidcPayload.deleteMany({ where: { grantId, model: { in: models } } })
     },
     /** Expired rows are dead weight: find() already ignores them; this reclaims the space. */
     async deleteExpired(before: Date) {
