@@ -45,6 +45,7 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
       passwordMinLength: c.config.PASSWORD_MIN_LENGTH,
       login: c.login,
       clientIp: c.clientIp,
+      holdings: c.holdings,
     }),
     accountRouter({
       users: c.users,

@@ -10,6 +10,7 @@ import type { ClientIp } from '../http/client-ip.ts'
 import type { KeyVerifier } from '../apikeys/verify.ts'
 import { apiKeyClaimsOf, apiKeyExchangeClient, registerApiKeyExchange, type ApiKeyExchangeDeps } from './apikey-exchange.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
+import { pruneGrant, type HoldingsOf } from './holdings.ts'
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage, loggedOutPage, logoutPage } from './interactions/views.ts'
 import { ACCOUNT_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
 
@@ -22,6 +23,8 @@ export interface ProviderDeps {
   resources: ResourceQueries
   /** Scopes of the registered API resources: clients may list them in their `scope`. */
   resourceScopes: string[]
+  /** What a user's roles hold (holdings.ts): earlier grants keep only those resource scopes. */
+  holdings?: HoldingsOf
   onEvent?: (name: string, ...args: unknown[]) => void
   /** Strong login (issue 3): sign-in sessions and MFA step-up checks. */
   login?: LoginHooks
@@ -95,7 +98,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
     }, ...(deps.apiKeyExchange ? [apiKeyExchangeClient] : [])],
     async loadExistingGrant(ctx) {
       const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId)
-      if (grantId) return ctx.oidc.provider.Grant.find(grantId)
+      if (grantId) {
+        const grant = await ctx.oidc.provider.Grant.find(grantId)
+        // Issue 10 §1: a role revoked since the consent takes its resource scopes away.
+        if (grant && deps.holdings) pruneGrant(grant, await deps.holdings((await deps.users.findById(grant.accountId!))?.roles ?? []))
+        return grant
+      }
       // First-party: the account pages need no consent.
       if (ctx.oidc.client?.clientId === ACCOUNT_CLIENT_ID && ctx.oidc.session?.accountId) {
         const grant = new ctx.oidc.provider.Grant({ clientId: ACCOUNT_CLIENT_ID, accountId: ctx.oidc.session.accountId })
