@@ -76,22 +76,3 @@ export function splitByHoldings(requested: Record<string, string[]>, held: Holdi
   }
   return { granted, refused }
 }
-
-/** The part of an oidc-provider Grant these rules touch (src/oidc only; no import of its types). */
-interface ResourceGrant {
-  resources?: Record<string, string>
-  getResourceScope(indicator: string): string
-  rejectResourceScope(indicator: string, scope: string): void
-}
-
-/**
- * A grant given earlier keeps only what the user holds now: scopes of a role since revoked are
- * marked rejected on the loaded grant (in memory, not saved), so tokens issued from it lack them.
- */
-export function pruneGrant(grant: ResourceGrant, held: Holdings) {
-  for (const indicator of Object.keys(grant.resources ?? {})) {
-    const mine = held.byResource.get(indicator) ?? new Set<string>()
-    const gone = grant.getResourceScope(indicator).split(' ').filter((s) => s && !mine.has(s))
-    if (gone.length) grant.rejectResourceScope(indicator, gone.join(' '))
-  }
-}

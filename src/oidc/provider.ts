@@ -10,7 +10,7 @@ import type { ClientIp } from '../http/client-ip.ts'
 import type { KeyVerifier } from '../apikeys/verify.ts'
 import { apiKeyClaimsOf, apiKeyExchangeClient, registerApiKeyExchange, type ApiKeyExchangeDeps } from './apikey-exchange.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
-import { pruneGrant, type HoldingsOf } from './holdings.ts'
+import type { HoldingsOf } from './holdings.ts'
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage, loggedOutPage, logoutPage } from './interactions/views.ts'
 import { ACCOUNT_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
 
@@ -23,7 +23,7 @@ export interface ProviderDeps {
   resources: ResourceQueries
   /** Scopes of the registered API resources: clients may list them in their `scope`. */
   resourceScopes: string[]
-  /** What a user's roles hold (holdings.ts): earlier grants keep only those resource scopes. */
+  /** What a user's roles hold (holdings.ts): user tokens carry only those resource scopes. */
   holdings?: HoldingsOf
   onEvent?: (name: string, ...args: unknown[]) => void
   /** Strong login (issue 3): sign-in sessions and MFA step-up checks. */
@@ -98,12 +98,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     }, ...(deps.apiKeyExchange ? [apiKeyExchangeClient] : [])],
     async loadExistingGrant(ctx) {
       const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId)
-      if (grantId) {
-        const grant = await ctx.oidc.provider.Grant.find(grantId)
-        // Issue 10 §1: a role revoked since the consent takes its resource scopes away.
-        if (grant && deps.holdings) pruneGrant(grant, await deps.holdings((await deps.users.findById(grant.accountId!))?.roles ?? []))
-        return grant
-      }
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId)
       // First-party: the account pages need no consent.
       if (ctx.oidc.client?.clientId === ACCOUNT_CLIENT_ID && ctx.oidc.session?.accountId) {
         const grant = new ctx.oidc.provider.Grant({ clientId: ACCOUNT_CLIENT_ID, accountId: ctx.oidc.session.accountId })
@@ -252,7 +247,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
           return requested.some((s) => (API_SCOPE_NAMES as string[]).includes(s)) ? API : undefined
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: (_ctx, indicator) => resourceServerInfo(indicator),
+        getResourceServerInfo: async (ctx, indicator) => {
+          const info = await resourceServerInfo(indicator)
+          // Issue 10 §1: a user's token carries only the scopes the user's roles hold now. The
+          // token endpoint re-reads the grant (code, refresh, device code): filtering here
+          // covers them all, and a revoked role stops at the next refresh.
+          const accountId = ctx.oidc.account?.accountId
+          if (!accountId || !deps.holdings) return info
+          const held = (await deps.holdings((await deps.users.findById(accountId))?.roles ?? [])).byResource.get(indicator) ?? new Set<string>()
+          return { ...info, scope: String(info.scope ?? '').split(' ').filter((s) => held.has(s)).join(' ') }
+        },
       },
     },
     // Tokens for our API carry the client's store restriction, so checks need no lookup.
