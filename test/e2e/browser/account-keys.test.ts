@@ -203,7 +203,7 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
     await withScreenshots('keys-holdings', async (page) => {
       await signIn(page, 'max@example.com')
       const owner = { type: 'user' as const, id: (await server.container.users.findByEmail('max@example.com'))!.id }
-      const offered = await page.locator('input[name=scopes]').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))
+      const offered = await page.locator('input[name=scopes]').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value))
       expect(offered.sort()).toEqual(['apikeys:manage', 'orders:read'])
       expect(await page.getByLabel('orders:read').getAttribute('aria-describedby')).toBeTruthy()
       const readHint = page.locator(`#${await page.getByLabel('orders:read').getAttribute('aria-describedby')}`)
