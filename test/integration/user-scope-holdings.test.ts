@@ -32,7 +32,7 @@ const resources = [{
 }]
 const webClient = {
   client_id: 'web', client_secret: 'web-secret-0123456789abcdef', redirect_uris: [CALLBACK],
-  grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'openid email orders:read orders:write',
+  grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'openid email offline_access orders:read orders:write',
 }
 const usersWith = (clara: string[], audra: string[]) => [
   { email: 'nora@example.com', password: PASSWORD },
@@ -123,20 +123,22 @@ describeOnBackends('user-scope-holdings.test.ts', 'scopes users hold through rol
 
   it('code flow: a user token carries only the resource scopes the user holds, and loses one whose role is revoked', async () => {
     const config = await oidc.discovery(new URL(a.url), 'web', 'web-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
-    async function tokenFor(email: string, ua = new UserAgent(a.url)) {
+    const scopeOf = async (token: string) =>
+      String((await jose.jwtVerify(token, jwks, { issuer: a.url, audience: ORDERS })).payload.scope ?? '').split(' ').filter(Boolean)
+    async function tokenFor(email: string, ua = new UserAgent(a.url), extra: Record<string, string> = {}) {
       const verifier = oidc.randomPKCECodeVerifier()
       const url = oidc.buildAuthorizationUrl(config, {
         redirect_uri: CALLBACK, scope: 'openid orders:read orders:write', resource: ORDERS,
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
       })
       const { callback, failed } = await signIn(ua, url, { email, password: PASSWORD })
       expect(failed).toBeUndefined()
       const tokens = await oidc.authorizationCodeGrant(config, callback!, { pkceCodeVerifier: verifier })
-      const claims = (await jose.jwtVerify(tokens.access_token, jwks, { issuer: a.url, audience: ORDERS })).payload
-      return { ua, scope: String(claims.scope ?? '').split(' ').filter(Boolean) }
+      return { ua, scope: await scopeOf(tokens.access_token), refresh: tokens.refresh_token }
     }
-    const clara = await tokenFor('clara@example.com')
+    const clara = await tokenFor('clara@example.com', undefined, { scope: 'openid offline_access orders:read orders:write', prompt: 'consent' })
     expect(clara.scope).toEqual(['orders:read'])
+    expect(clara.refresh).toBeTruthy()
     const nora = await tokenFor('nora@example.com')
     expect(nora.scope).toEqual([])
 
@@ -144,6 +146,9 @@ describeOnBackends('user-scope-holdings.test.ts', 'scopes users hold through rol
     await importDoc(a, { users: usersWith([], ['authz:check']) })
     try {
       expect((await tokenFor('clara@example.com', clara.ua)).scope).toEqual([])
+      // A refresh token issued before the change gives access tokens without the scope too.
+      const refreshed = await oidc.refreshTokenGrant(config, clara.refresh!, { resource: ORDERS })
+      expect(await scopeOf(refreshed.access_token)).toEqual([])
     } finally {
       await importDoc(a, { users: usersWith(['clerk'], ['authz:check']) })
     }
