@@ -480,7 +480,7 @@ export function interactionRouter(deps: InteractionDeps) {
     for (const [indicator, scopes] of granted) grant.addResourceScope(indicator, scopes.join(' '))
     for (const [indicator, scopes] of refused) grant.rejectResourceScope(indicator, scopes.join(' '))
     const grantId = await grant.save()
-    await deps.audit.record({ action: 'consent.granted', outcome: 'success', actor: session.accountId, target: String(params.client_id), details: { scopes: d.missingOIDCScope ?? [], resources: Object.keys(d.missingResourceScopes ?? {}) }, ...meta(ctx) })
+    await deps.audit.record({ action: 'consent.granted', outcome: 'success', actor: session.accountId, target: String(params.client_id), details: { scopes: d.missingOIDCScope ?? [], resources: Object.keys(d.missingResourceScopes ?? {}), ...(refused.length ? { refused: Object.fromEntries(refused) } : {}) }, ...meta(ctx) })
     await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
     ctx.respond = false
   })
