@@ -9,7 +9,7 @@ import { describeOnBackends } from '../helpers/backends.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, call, registerServiceClients, untilStatus } from '../helpers/api-client.ts'
 import { issue } from '../helpers/apikeys.ts'
-import { signIn, UserAgent } from '../helpers/user-agent.ts'
+import { field, formAction, signIn, UserAgent } from '../helpers/user-agent.ts'
 
 /**
  * Issue 10 §1 "Users": a user holds a resource scope only through a role an administrator named
@@ -32,7 +32,7 @@ const resources = [{
 }]
 const webClient = {
   client_id: 'web', client_secret: 'web-secret-0123456789abcdef', redirect_uris: [CALLBACK],
-  grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'openid email offline_access orders:read orders:write',
+  grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'], response_types: ['code'], scope: 'openid email offline_access orders:read orders:write',
 }
 const usersWith = (clara: string[], audra: string[]) => [
   { email: 'nora@example.com', password: PASSWORD },
@@ -152,6 +152,33 @@ describeOnBackends('user-scope-holdings.test.ts', 'scopes users hold through rol
     } finally {
       await importDoc(a, { users: usersWith(['clerk'], ['authz:check']) })
     }
+  })
+
+  it('device flow: the device gets only the resource scopes the signed-in user holds', async () => {
+    const config = await oidc.discovery(new URL(a.url), 'web', 'web-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+    async function deviceScopes(email: string) {
+      const started = await oidc.initiateDeviceAuthorization(config, { scope: 'openid orders:read orders:write', resource: ORDERS })
+      const ua = new UserAgent(a.url)
+      const html = await (await ua.request(started.verification_uri)).text()
+      const confirmHtml = await (await ua.request(formAction(html, '/device'), { form: { xsrf: field(html, 'xsrf'), user_code: started.user_code } })).text()
+      const confirmed = await ua.request(formAction(confirmHtml, '/device'), { form: { xsrf: field(confirmHtml, 'xsrf'), user_code: field(confirmHtml, 'user_code'), confirm: 'yes' } })
+      let res = (await ua.follow(confirmed, () => false)).res!
+      for (let i = 0; i < 4; i++) {
+        const body = await res.text()
+        if (!body.includes('name="csrf"')) break
+        // The consent page lists only what the user holds.
+        if (!body.includes('name="password"')) expect(body).not.toContain('orders:write')
+        const csrf = field(body, 'csrf')
+        const posted = body.includes('name="password"')
+          ? await ua.request(formAction(body, '/login'), { form: { csrf, email, password: PASSWORD } })
+          : await ua.request(formAction(body, '/confirm'), { form: { csrf } })
+        res = (await ua.follow(posted, () => false)).res!
+      }
+      const tokens = await oidc.pollDeviceAuthorizationGrant(config, { ...started, interval: 0 })
+      return String((await jose.jwtVerify(tokens.access_token, jwks, { issuer: a.url, audience: ORDERS })).payload.scope ?? '').split(' ').filter(Boolean)
+    }
+    expect(await deviceScopes('clara@example.com')).toEqual(['orders:read'])
+    expect(await deviceScopes('nora@example.com')).toEqual([])
   })
 
   it('the import checks keys against scope roles, and export writes scope roles and descriptions back', async () => {

@@ -219,9 +219,12 @@ export function interactionRouter(deps: InteractionDeps) {
     }
     if (prompt.name === 'consent') {
       const d = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
+      // oidc-provider lists resource scopes among the OIDC ones too: they are shown once, with
+      // their resource, and only those the user holds.
+      const resourceScopes = new Set(Object.values(d.missingResourceScopes ?? {}).flat())
       ctx.body = consentPage({
         uid, csrf: csrfFor(uid), clientName: await clientName(params.client_id),
-        scopes: d.missingOIDCScope ?? [], claims: d.missingOIDCClaims ?? [],
+        scopes: (d.missingOIDCScope ?? []).filter((s) => !resourceScopes.has(s)), claims: d.missingOIDCClaims ?? [],
         resources: (await heldSplit(interaction.session?.accountId, d.missingResourceScopes ?? {})).granted,
       })
       return
