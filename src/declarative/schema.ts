@@ -65,14 +65,15 @@ const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'not a valid 
  * a plain-string scope (or one without `roles`) is held by no user: clients may still be given
  * it in their `scope`, but no user can put it on an API key or get it in a token.
  */
-const resourceScope = z.union([
-  scopeToken,
+const resourceScope = z.preprocess(
+  // A plain string is `{ name }` (no roles): one schema, so errors name the field at fault.
+  (v) => (typeof v === 'string' ? { name: v } : v),
   z.object({
     name: scopeToken,
     description: z.string().max(500).optional(),
     roles: z.array(z.string().min(1).max(200)).optional(),
-  }).strict(),
-])
+  }, { error: (iss) => (iss.code === 'invalid_type' ? 'must be a scope name or { name, description, roles }' : undefined) }).strict(),
+)
 
 const resource = z
   .object({
@@ -85,16 +86,15 @@ const resource = z
   .superRefine((r, ctx) => {
     const seen = new Set<string>()
     r.scopes.forEach((s, i) => {
-      const name = typeof s === 'string' ? s : s.name
-      if (seen.has(name)) ctx.addIssue({ code: 'custom', path: ['scopes', i], message: `duplicate scope ${name}` })
-      seen.add(name)
+      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['scopes', i], message: `duplicate scope ${s.name}` })
+      seen.add(s.name)
     })
   })
   // Downstream code sees scope names in `scopes` and the details apart, in `scope_details`.
   .transform(({ scopes, ...rest }) => ({
     ...rest,
-    scopes: scopes.map((s) => (typeof s === 'string' ? s : s.name)),
-    scope_details: Object.fromEntries(scopes.flatMap((s) => (typeof s === 'string' || (s.description === undefined && s.roles === undefined)
+    scopes: scopes.map((s) => s.name),
+    scope_details: Object.fromEntries(scopes.flatMap((s) => (s.description === undefined && s.roles === undefined
       ? []
       : [[s.name, { ...(s.description !== undefined ? { description: s.description } : {}), roles: [...new Set(s.roles ?? [])] }]]))) as Record<string, { description?: string; roles: string[] }>,
   }))

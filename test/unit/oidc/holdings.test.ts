@@ -67,5 +67,12 @@ describe('scope holdings', () => {
     for (const bad of [[{ name: 'a b' }], [{ name: 'x', roles: 'clerk' }], [{ name: 'x', extra: 1 }], ['x', { name: 'x' }], [42], [{ name: 'x', roles: [''] }]]) {
       expect(importDocument.safeParse({ resources: [{ indicator: 'https://a.example.com', scopes: bad }] }).success, JSON.stringify(bad)).toBe(false)
     }
+    // Each problem names the scope entry and field at fault.
+    const issues = importDocument.safeParse({ resources: [{ indicator: 'https://a.example.com', scopes: [{ name: 'x', rolez: [] }, { name: 'y', roles: 'clerk' }, 42, 'z', 'z'] }] }).error!.issues
+    expect(issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['resources.0.scopes.0', 'Unrecognized key: "rolez"'],
+      ['resources.0.scopes.1.roles', 'Invalid input: expected array, received string'],
+      ['resources.0.scopes.2', 'must be a scope name or { name, description, roles }'],
+    ])
   })
 })
