@@ -52,6 +52,7 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
       login: c.login,
       clientIp: c.clientIp,
       formGuard,
+      holdings: c.holdings,
     }),
     accountRouter({
       users: c.users,

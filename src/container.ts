@@ -39,6 +39,7 @@ import { parseAdminWindow, type AdminWindow } from './audit/admin-window.ts'
 import { complianceProviders } from './audit/report.ts'
 import { apiKeyQueries } from './apikeys/queries.ts'
 import { ownerDirectory } from './apikeys/owners.ts'
+import { scopeHoldings } from './oidc/holdings.ts'
 import { apiKeyService } from './apikeys/service.ts'
 import { apiKeyBearerScheme } from './apikeys/scheme.ts'
 import { clientIpResolver } from './http/client-ip.ts'
@@ -132,9 +133,11 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
 
   // API keys (apikeys/): `Authorization: Bearer pcs_...` on every portcullis API.
   const clientIp = clientIpResolver(config.TRUSTED_PROXIES)
+  // What a user's roles let them hold (API keys, consent); see oidc/holdings.ts.
+  const holdings = scopeHoldings({ resources: queries.resources, apiIndicator: apiIndicator(config.PUBLIC_URL) })
   const apikeys = apiKeyService({
     queries: queries.apikeys,
-    owners: ownerDirectory({ users, clients: queries.clients, resources: queries.resources }),
+    owners: ownerDirectory({ users, clients: queries.clients, holdings }),
     ring: master.ring,
     audit,
     settings: queries.settings,
@@ -195,6 +198,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       users,
       resources: queries.resources,
       resourceScopes,
+      holdings,
       onEvent: (name, ...args) => onProviderEvent(name, args),
       login: login.hooks,
       clientIp,
@@ -289,6 +293,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     monitor,
     compliance,
     apikeys,
+    /** The scopes a set of user roles holds, per resource (oidc/holdings.ts). */
+    holdings,
     /** Strong login (issue 3): c.login.mfa, .sessions, .lockout, .requireMfaForAll(). */
     login,
     /** Disabling and enabling accounts: sessions end and the owner's API keys stop everywhere. */

@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import type { Container } from '../container.ts'
 import { AppError } from '../errors.ts'
-import { API_SCOPE_NAMES } from '../oidc/api-resource.ts'
+import { API_SCOPE_NAMES, type ApiScope } from '../oidc/api-resource.ts'
+import { API_SCOPE_ROLES } from '../oidc/holdings.ts'
 import { LEVELS, levelProblems, levelRank, maxLifetimeMs } from './levels.ts'
 import { normaliseCidrs, type Actor } from './issue.ts'
 import { normaliseEd25519PublicKey } from './signatures.ts'
@@ -44,6 +45,8 @@ export interface DocOwners {
   clients: Map<string, string[]>
   users: Map<string, string[]> // email -> roles
   resourceScopes: string[]
+  /** resource scope -> the roles that hold it (issue 10 §1), as the document leaves them */
+  scopeRoles: Map<string, Set<string>>
 }
 
 /** Every problem of the `api_keys` entries, with paths; nothing is written. */
@@ -90,13 +93,15 @@ export async function validateApiKeys(c: Container, keys: ApiKeyEntry[], doc: Do
       continue
     }
     for (const m of levelProblems({ level: k.level, from: new Date(now), expiresAt: expiryOf(k, now), allowedIps, signingAlg: k.signing?.alg ?? null })) at(m)
-    let excess: string[]
-    if (inDoc) {
-      const allowed = type === 'client' ? new Set(inDoc) : new Set([...API_SCOPE_NAMES.filter((s) => inDoc.includes('admin') || inDoc.includes(s)), ...doc.resourceScopes])
-      excess = k.scopes.filter((s) => !allowed.has(s) && !(type === 'user' && doc.resourceScopes.includes(s)))
-    } else {
-      excess = await c.apikeys.owners.excessScopes(owner!, k.scopes)
-    }
+    // A user holds API scopes by API_SCOPE_ROLES and resource scopes by the roles the document
+    // (or a stored resource it leaves alone) names on them; a client its registered scopes.
+    const roles = type === 'user' ? (inDoc ?? (await c.users.findById(owner!.id))?.roles ?? []) : undefined
+    const holdsByRole = (s: string, rs: string[]) => (API_SCOPE_NAMES as string[]).includes(s)
+      ? API_SCOPE_ROLES[s as ApiScope].some((r) => rs.includes(r))
+      : rs.some((r) => doc.scopeRoles.get(s)?.has(r))
+    const excess = roles ? k.scopes.filter((s) => !holdsByRole(s, roles))
+      : inDoc ? k.scopes.filter((s) => !inDoc.includes(s))
+      : await c.apikeys.owners.excessScopes(owner!, k.scopes)
     if (excess.length) at(`${k.owner} may not hold ${excess.join(', ')}`)
   }
   return problems

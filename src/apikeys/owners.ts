@@ -1,11 +1,10 @@
 import { AppError } from '../errors.ts'
-import { API_SCOPE_NAMES } from '../oidc/api-resource.ts'
 import type { UserService } from '../identity/users.ts'
 import type { ClientService } from '../oidc/clients.ts'
+import type { HoldingsOf } from '../oidc/holdings.ts'
+import type { OwnerType } from './queries.ts'
 
 type ClientFinder = Pick<ClientService, 'find'>
-import type { ResourceQueries } from '../oidc/queries/resources.ts'
-import type { OwnerType } from './queries.ts'
 
 export interface OwnerRef { type: OwnerType; id: string }
 export interface OwnerInfo {
@@ -15,30 +14,32 @@ export interface OwnerInfo {
   stores?: string[]
   /** display name: email or client id */
   label: string
+  /** every scope the owner holds now: a key carries only these of its own scopes */
+  scopes: Set<string>
+  /** a user's scopes per resource indicator (a client's registered scopes apply everywhere) */
+  byResource?: Map<string, Set<string>>
 }
 
 export const ownerString = (o: OwnerRef) => `${o.type}:${o.id}`
 
 /**
- * Who may own keys, and which scopes an owner's keys may carry: a key never has more rights
- * than its owner.
- * - A service account (client) may give its keys the scopes in its registered `scope`.
- * - A user may give their keys the portcullis API scopes their roles name (role `admin` grants
- *   every API scope, a role named like a scope, e.g. `authz:check`, grants that one) and any
- *   scope of a registered API resource (the resource server decides per `sub`, as it would for
- *   an OAuth token the user consented to).
+ * Who may own keys, and which scopes an owner holds — a key never has more rights than its
+ * owner, when it is issued and every time it is used (issue 10 §1):
+ * - a service account (client) holds the scopes in its registered `scope`;
+ * - a user holds what their roles give them (oidc/holdings.ts): portcullis API scopes through
+ *   API_SCOPE_ROLES, a resource's scope only where the import document names one of their roles.
  */
-export function ownerDirectory(deps: { users: UserService; clients: ClientFinder; resources: ResourceQueries }) {
-  /** Every scope the owner may give its keys: a client's registered scopes; a user's API scopes by role, and resource scopes. */
+export function ownerDirectory(deps: { users: UserService; clients: ClientFinder; holdings: HoldingsOf }) {
+  async function clientScopes(id: string) {
+    const c = await deps.clients.find(id)
+    return { client: c, scopes: new Set(typeof c?.metadata.scope === 'string' ? c.metadata.scope.split(' ').filter(Boolean) : []) }
+  }
+
+  /** Every scope the owner may give its keys now (sorted). */
   async function grantableScopes(o: OwnerRef): Promise<string[]> {
-    if (o.type === 'client') {
-      const c = await deps.clients.find(o.id)
-      return typeof c?.metadata.scope === 'string' ? c.metadata.scope.split(' ').filter(Boolean) : []
-    }
+    if (o.type === 'client') return [...(await clientScopes(o.id)).scopes].sort()
     const u = await deps.users.findById(o.id)
-    const roles = new Set(u?.roles ?? [])
-    const resourceScopes = (await deps.resources.list()).flatMap((r) => r.scopes)
-    return [...new Set([...API_SCOPE_NAMES.filter((s) => roles.has('admin') || roles.has(s)), ...resourceScopes])]
+    return [...(await deps.holdings(u?.roles ?? [])).all].sort()
   }
 
   return {
@@ -56,14 +57,22 @@ export function ownerDirectory(deps: { users: UserService; clients: ClientFinder
     },
     async info(o: OwnerRef): Promise<OwnerInfo> {
       if (o.type === 'client') {
-        const c = await deps.clients.find(o.id)
+        const { client: c, scopes } = await clientScopes(o.id)
         const stores = c?.metadata.authz_stores
-        return { active: Boolean(c), label: o.id, stores: Array.isArray(stores) ? (stores as string[]) : undefined }
+        return { active: Boolean(c), label: o.id, scopes, stores: Array.isArray(stores) ? (stores as string[]) : undefined }
       }
       const u = await deps.users.findById(o.id)
-      return { active: Boolean(u && !u.disabled), label: u?.email ?? o.id }
+      const h = await deps.holdings(u?.roles ?? [])
+      return { active: Boolean(u && !u.disabled), label: u?.email ?? o.id, scopes: h.all, byResource: h.byResource }
     },
     grantableScopes,
+    /** A user's held scopes with what each allows (the account page's choices); a client's without. */
+    async describedScopes(o: OwnerRef): Promise<{ name: string; description?: string }[]> {
+      if (o.type === 'client') return (await grantableScopes(o)).map((name) => ({ name }))
+      const u = await deps.users.findById(o.id)
+      const h = await deps.holdings(u?.roles ?? [])
+      return [...h.all].sort().map((name) => ({ name, ...(h.descriptions.has(name) ? { description: h.descriptions.get(name)! } : {}) }))
+    },
     /** Scopes of `requested` the owner may not give its keys (empty = all fine). */
     async excessScopes(o: OwnerRef, requested: readonly string[]): Promise<string[]> {
       const allowed = new Set(await grantableScopes(o))

@@ -233,7 +233,8 @@ export function apiKeyRouter(deps: ApiKeyRouteDeps) {
     ctx.body = {
       active: true,
       sub: k.ownerId,
-      scope: k.scopes.join(' '),
+      // Only what the owner still holds (issue 10 §1).
+      scope: r.entry.scopes.join(' '),
       ...(k.ownerType === 'client' ? { client_id: k.ownerId } : {}),
       exp: Math.floor(k.expiresAt.getTime() / 1000),
       iat: Math.floor(k.createdAt.getTime() / 1000),

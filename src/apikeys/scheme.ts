@@ -13,7 +13,8 @@ export function callerOfKey(entry: KeyEntry): Caller {
     kind: 'api_key',
     id: k.ownerId,
     ...(k.ownerType === 'client' ? { clientId: k.ownerId } : {}),
-    scopes: new Set(k.scopes),
+    // What the key may do now: its scopes its owner still holds.
+    scopes: new Set(entry.scopes),
     ...(entry.owner.stores ? { stores: entry.owner.stores } : {}),
     apiKey: { id: k.id, level: k.level },
   }

@@ -18,6 +18,12 @@ import type { KeyRateLimiter, UsageRecorder } from './usage.ts'
 export interface KeyEntry {
   record: ApiKeyRecord
   owner: OwnerInfo
+  /**
+   * What the key may do now: its scopes that its owner still holds (issue 10 §1). Every caller
+   * authorises by these, never by `record.scopes`; the entry is rebuilt on every instance when
+   * an owner's roles or a resource's scope roles change (`ownersChanged`).
+   */
+  scopes: string[]
   cidrs: Cidr[]
   verificationKey?: VerificationKey
 }
@@ -106,7 +112,10 @@ export function keyCache(deps: {
     /** Called after a change to key `id` on this instance: drop it here and everywhere. */
     changed: (id: string) => announce(id),
     clear: () => drop(),
-    /** An owner was disabled or enabled (rare): every instance drops its whole cache. */
+    /**
+     * An owner was disabled or enabled, or what owners hold changed (roles, a resource's scope
+     * roles, a client's scope — by import): every instance drops its whole cache.
+     */
     ownersChanged: () => announce(ALL),
     async start() {
       await poll()
@@ -136,7 +145,8 @@ export function entryLoader(deps: { queries: ApiKeyQueries; owners: OwnerDirecto
         ? { id, alg: 'hmac-sha256', key: Buffer.from(open(deps.ring, record.signingKey, signingContext(id)), 'base64url') }
         : { id, alg: 'ed25519', key: publicKeyFromJwk(record.signingKey) }
     }
-    return { record, owner, cidrs: record.allowedIps.map(parseCidr), verificationKey }
+    const scopes = record.scopes.filter((s) => owner.scopes.has(s))
+    return { record, owner, scopes, cidrs: record.allowedIps.map(parseCidr), verificationKey }
   }
 }
 

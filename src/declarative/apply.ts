@@ -63,14 +63,26 @@ export async function validateDocument(c: Container, value: unknown): Promise<{ 
     clients: new Map(doc.clients.map((cl) => [cl.client_id, typeof cl.scope === 'string' ? cl.scope.split(' ').filter(Boolean) : []])),
     users: new Map(doc.users.map((u) => [u.email.toLowerCase(), u.roles ?? []])),
     resourceScopes: docScopes,
+    scopeRoles: await scopeRolesOf(c, doc),
   }))
   return { doc, problems }
+}
+
+/** Which roles hold each resource scope once the document is applied (the document wins over stored resources). */
+async function scopeRolesOf(c: Container, doc: ImportDocument): Promise<Map<string, Set<string>>> {
+  const inDoc = new Set(doc.resources.map((r) => r.indicator))
+  const all = [...(await c.resources.list()).filter((r) => !inDoc.has(r.indicator)).map((r) => r.scopeDetails), ...doc.resources.map((r) => r.scope_details)]
+  const out = new Map<string, Set<string>>()
+  for (const details of all) {
+    for (const [scope, d] of Object.entries(details)) for (const role of d.roles) out.set(scope, (out.get(scope) ?? new Set()).add(role))
+  }
+  return out
 }
 
 /** Applies a valid document idempotently (upsert by natural key). */
 export async function applyDocument(c: Container, doc: ImportDocument, actor = 'import', opts: ApplyOptions = {}): Promise<ImportSummary> {
   for (const r of doc.resources) {
-    await c.resources.upsert({ indicator: r.indicator, scopes: r.scopes, accessTokenFormat: r.access_token_format, accessTokenTtl: r.access_token_ttl })
+    await c.resources.upsert({ indicator: r.indicator, scopes: r.scopes, scopeDetails: r.scope_details, accessTokenFormat: r.access_token_format, accessTokenTtl: r.access_token_ttl })
   }
   for (const client of doc.clients) {
     const change = await c.clients.upsert(client)
@@ -90,6 +102,9 @@ export async function applyDocument(c: Container, doc: ImportDocument, actor = '
   }
   // New resource scopes change what the provider accepts in client metadata.
   await c.refresh()
+  // What owners hold may have changed (roles, scope roles, client scopes): every instance drops
+  // its API key cache, so existing keys lose a revoked scope within a second (issue 10 §1).
+  await c.apikeys.ownersChanged()
   // After clients and users: keys need their owners.
   if (doc.api_keys.length) await applyApiKeys(c, doc.api_keys, actor, opts.onKeyIssued)
   const summary = { clients: doc.clients.length, users: doc.users.length, resources: doc.resources.length, policy_stores: doc.policy_stores.length, ...(doc.api_keys.length ? { api_keys: doc.api_keys.length } : {}) }

@@ -16,7 +16,16 @@ export async function exportDocument(c: Container) {
       email_verified: u.emailVerified,
       ...(u.disabled ? { disabled: true } : {}),
     })),
-    resources: resources.map((r) => ({ indicator: r.indicator, scopes: r.scopes, access_token_format: r.accessTokenFormat, access_token_ttl: r.accessTokenTtl })),
+    // A scope with a description or roles is written as an object, as the import takes it.
+    resources: resources.map((r) => ({
+      indicator: r.indicator,
+      scopes: r.scopes.map((name) => {
+        const d = r.scopeDetails[name]
+        return d ? { name, ...(d.description !== undefined ? { description: d.description } : {}), roles: d.roles } : name
+      }),
+      access_token_format: r.accessTokenFormat,
+      access_token_ttl: r.accessTokenTtl,
+    })),
     policy_stores: await Promise.all((await c.authz.stores.list()).map(async (s) => {
       const snap = await c.authz.stores.current(s.name)
       return {

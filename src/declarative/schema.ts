@@ -112,14 +112,46 @@ const user = z
   .refine((u) => !(u.password && u.password_hash), { message: 'give either password or password_hash, not both', path: ['password_hash'] })
   .refine((u) => !u.reset_password || u.password || u.password_hash, { message: 'needs the password (or password_hash) to reset to', path: ['reset_password'] })
 
+const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'not a valid scope token (RFC 6749 §3.3)')
+/**
+ * A resource scope: a plain string, or `{ name, description?, roles? }` naming the user roles
+ * that hold it (issue 10 §1). A user holds a resource scope only through a role named here, so
+ * a plain-string scope (or one without `roles`) is held by no user: clients may still be given
+ * it in their `scope`, but no user can put it on an API key or get it in a token.
+ */
+const resourceScope = z.preprocess(
+  // A plain string is `{ name }` (no roles): one schema, so errors name the field at fault.
+  (v) => (typeof v === 'string' ? { name: v } : v),
+  z.object({
+    name: scopeToken,
+    description: z.string().max(500).optional(),
+    roles: z.array(z.string().min(1).max(200)).optional(),
+  }, { error: (iss) => (iss.code === 'invalid_type' ? 'must be a scope name or { name, description, roles }' : undefined) }).strict(),
+)
+
 const resource = z
   .object({
     indicator: z.url().refine((u) => !u.includes('#'), 'must not contain a fragment (RFC 8707 §2)'),
-    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'not a valid scope token (RFC 6749 §3.3)')).default([]),
+    scopes: z.array(resourceScope).default([]),
     access_token_format: z.enum(['jwt', 'opaque']).default('jwt'),
     access_token_ttl: z.number().int().positive().max(86400 * 30).default(3600),
   })
   .strict()
+  .superRefine((r, ctx) => {
+    const seen = new Set<string>()
+    r.scopes.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['scopes', i], message: `duplicate scope ${s.name}` })
+      seen.add(s.name)
+    })
+  })
+  // Downstream code sees scope names in `scopes` and the details apart, in `scope_details`.
+  .transform(({ scopes, ...rest }) => ({
+    ...rest,
+    scopes: scopes.map((s) => s.name),
+    scope_details: Object.fromEntries(scopes.flatMap((s) => (s.description === undefined && s.roles === undefined
+      ? []
+      : [[s.name, { ...(s.description !== undefined ? { description: s.description } : {}), roles: [...new Set(s.roles ?? [])] }]]))) as Record<string, { description?: string; roles: string[] }>,
+  }))
 
 // Policy stores (issue 4): the model is a file in policies/ or the model text; the policy is
 // CSV text (one `p, ...` / `g, ...` line per line). Applying a changed store commits a version.

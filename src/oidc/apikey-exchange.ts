@@ -94,11 +94,14 @@ export function registerApiKeyExchange(provider: Provider, deps: ApiKeyExchangeD
     const info = await deps.resourceServer(ctx, indicator, owner ?? ctx.oidc.client!)
     if (info.accessTokenFormat !== 'jwt') throw new errors.InvalidTarget('API keys are exchanged only for JWT access tokens; this resource uses opaque tokens')
     const known = new Set(String(info.scope ?? '').split(' ').filter(Boolean))
-    const grantable = key.scopes.filter((s) => known.has(s))
+    // The key's scopes its owner still holds, and for a user only those held at this resource
+    // (issue 10 §1: a key never carries more than its owner holds at the time of use).
+    const heldHere = r.entry.owner.byResource ? (r.entry.owner.byResource.get(indicator) ?? new Set<string>()) : undefined
+    const grantable = r.entry.scopes.filter((s) => known.has(s) && (!heldHere || heldHere.has(s)))
     const requested = typeof p.scope === 'string' ? p.scope.split(' ').filter(Boolean) : undefined
     if (requested) {
       const refused = requested.filter((s) => !grantable.includes(s))
-      if (refused.length) throw new errors.InvalidScope(`the key (within its client's registered scope) does not grant ${refused.join(' ')} for this resource`, refused.join(' '))
+      if (refused.length) throw new errors.InvalidScope(`the key (within its client's registered scope) does not grant ${refused.join(' ')} for this resource (or its owner no longer holds it)`, refused.join(' '))
     }
     const scopes = requested ?? grantable
     if (!scopes.length) throw new errors.InvalidScope('the key grants none of the scopes of this resource', '')

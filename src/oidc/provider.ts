@@ -11,6 +11,7 @@ import type { KeyVerifier } from '../apikeys/verify.ts'
 import { apiKeyClaimsOf, apiKeyExchangeClient, registerApiKeyExchange, type ApiKeyExchangeDeps } from './apikey-exchange.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
 import { withinClientScope } from './client-scopes.ts'
+import type { HoldingsOf } from './holdings.ts'
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage, loggedOutPage, logoutPage } from './interactions/views.ts'
 import { ACCOUNT_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
 
@@ -23,6 +24,8 @@ export interface ProviderDeps {
   resources: ResourceQueries
   /** Scopes of the registered API resources: clients may list them in their `scope`. */
   resourceScopes: string[]
+  /** What a user's roles hold (holdings.ts): user tokens carry only those resource scopes. */
+  holdings?: HoldingsOf
   onEvent?: (name: string, ...args: unknown[]) => void
   /** Strong login (issue 3): sign-in sessions and MFA step-up checks. */
   login?: LoginHooks
@@ -250,7 +253,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
           return requested.some((s) => (API_SCOPE_NAMES as string[]).includes(s)) ? API : undefined
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: (_ctx, indicator, client) => resourceServerInfo(indicator, client),
+        getResourceServerInfo: async (ctx, indicator, client) => {
+          const info = await resourceServerInfo(indicator, client)
+          // Issue 10 §1: a user's token carries only the scopes the user's roles hold now. The
+          // token endpoint re-reads the grant (code, refresh, device code): filtering here
+          // covers them all, and a revoked role stops at the next refresh.
+          const accountId = ctx.oidc.account?.accountId
+          if (!accountId || !deps.holdings) return info
+          const held = (await deps.holdings((await deps.users.findById(accountId))?.roles ?? [])).byResource.get(indicator) ?? new Set<string>()
+          return { ...info, scope: String(info.scope ?? '').split(' ').filter((s) => held.has(s)).join(' ') }
+        },
       },
     },
     // Tokens for our API carry the client's store restriction, so checks need no lookup.

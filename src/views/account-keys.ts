@@ -20,13 +20,15 @@ export interface KeyRow {
 export interface KeysView {
   csrf: string
   keys: KeyRow[]
-  /** scopes this user may give a key (a key never has more rights than its owner) */
-  grantable: string[]
+  /** scopes this user holds and may give a key (a key never has more rights than its owner) */
+  grantable: { name: string; description?: string; management: boolean }[]
+  /** the user has a second factor: a management scope asks for a fresh one */
+  stepUp?: boolean
   levels: { name: string; maxDays: number; rule: string }[]
   notice?: string
   /** the create form, echoed back with its problems */
   form?: { name?: string; scopes?: string[]; level?: string; days?: string; allowed_ips?: string; rate_limit?: string; signing?: boolean }
-  errors?: Partial<Record<'name' | 'scopes' | 'level' | 'days' | 'allowed_ips' | 'rate_limit' | 'signing' | 'form', string>>
+  errors?: Partial<Record<'name' | 'scopes' | 'level' | 'days' | 'allowed_ips' | 'rate_limit' | 'signing' | 'second_factor' | 'form', string>>
 }
 
 const when = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC'
@@ -76,10 +78,16 @@ ${fieldError('form-error', e.form)}
 
   <fieldset ${describedBy('scopes-error', Boolean(e.scopes))}><legend>Scopes</legend>
   ${p.grantable.length
-    ? p.grantable.map((s) => html`<label class="check"><input type="checkbox" name="scopes" value="${s}" ${f.scopes?.includes(s) ? 'checked' : ''}> ${s}</label>`)
-    : html`<p class="muted">You hold no scopes a key could carry; the key can still identify you.</p>`}
+    ? p.grantable.map((s, i) => html`<label class="check"><input type="checkbox" name="scopes" value="${s.name}" ${f.scopes?.includes(s.name) ? 'checked' : ''} aria-describedby="scope-${i}-hint"> <code>${s.name}</code>${s.management ? html` <strong>(management)</strong>` : ''}</label>
+  <p class="hint" id="scope-${i}-hint">${s.description ?? 'No description.'}</p>`)
+    : html`<p class="muted">You hold no scopes a key could carry; the key can still identify you. An administrator grants scopes through your roles.</p>`}
   </fieldset>
   ${fieldError('scopes-error', e.scopes)}
+${p.stepUp ? html`
+  <label for="key_second_factor">Second factor (for management scopes)</label>
+  <input id="key_second_factor" name="second_factor" type="text" autocomplete="one-time-code" inputmode="text" maxlength="64" spellcheck="false" aria-describedby="second-factor-hint${e.second_factor ? ' second-factor-error' : ''}" ${e.second_factor ? 'aria-invalid="true"' : ''}>
+  <p class="hint" id="second-factor-hint">A key with a management scope needs a code from your authenticator app or a recovery code, unless you signed in with your second factor in the last 5 minutes.</p>
+  ${fieldError('second-factor-error', e.second_factor)}` : ''}
 
   <label for="key_level">Security level</label>
   <select id="key_level" name="level" aria-describedby="level-hint${e.level ? ' level-error' : ''}">

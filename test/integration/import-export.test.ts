@@ -76,7 +76,7 @@ describe('declarative import and export', () => {
     expect((await t.c.users.login('bob@example.com', 'bob password here 1')).ok).toBe(true)
 
     expect(await t.c.resources.find('https://api.example.com')).toEqual({
-      indicator: 'https://api.example.com', scopes: ['orders:read', 'orders:write'], accessTokenFormat: 'jwt', accessTokenTtl: 600,
+      indicator: 'https://api.example.com', scopes: ['orders:read', 'orders:write'], scopeDetails: {}, accessTokenFormat: 'jwt', accessTokenTtl: 600,
     })
     const store = await t.c.authz.stores.current('orders')
     expect(store.version).toBe(1)

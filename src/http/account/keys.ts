@@ -8,11 +8,17 @@ import type { Actor } from '../../apikeys/issue.ts'
 import { LEVELS, LEVEL_RULES, type Level } from '../../apikeys/levels.ts'
 import { KEY_ID_PATTERN } from '../../apikeys/format.ts'
 import type { SessionRecord } from '../../identity/queries/sessions.ts'
+import type { StrongLogin } from '../../identity/strong-login.ts'
+import type { AuditLog } from '../../audit/log.ts'
+import { isManagementScope } from '../../oidc/holdings.ts'
 import { accountKeysPage, keySecretPage, revokeKeyPage, type KeysView } from '../../views/account-keys.ts'
 
 /** What the account router lends these routes: its session, CSRF and page helpers. */
 export interface AccountKeyDeps {
   apikeys: ApiKeyService
+  /** second factors and their lockout, for the step-up before a management-scope key */
+  login: Pick<StrongLogin, 'mfa' | 'lockout'>
+  audit: AuditLog
   require: (ctx: Context) => Promise<{ s: SessionRecord; user: { id: string; email: string } } | undefined>
   checkCsrf: (s: SessionRecord, token: string | undefined) => void
   csrfFor: (sessionId: string) => string
@@ -27,6 +33,13 @@ const LEVEL_TEXT: Record<Level, string> = {
   CRITICAL: 'needs an IP allowlist and signed requests; admin scopes wait for an administrator',
 }
 const DAY = 86_400_000
+/**
+ * How long a sign-in with a second factor counts as "fresh" for creating a key with a
+ * management scope without typing a code (e.g. a passkey sign-in just before).
+ */
+const FRESH_MFA_MS = 5 * 60_000
+const SECOND_FACTOR_AMR = new Set(['otp', 'hwk', 'swk', 'mfa'])
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 type FormErrors = NonNullable<KeysView['errors']>
 
@@ -75,7 +88,8 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
         id: k.id, name: k.name, scopes: k.scopes, level: k.level, status: keyStatus(k), createdAt: k.createdAt, expiresAt: k.expiresAt,
         lastUsedAt: k.lastUsedAt, lastUsedIp: k.lastUsedIp, allowedIps: k.allowedIps, signing: k.signingAlg,
       })),
-      grantable: (await deps.apikeys.owners.grantableScopes(owner(userId))).sort(),
+      grantable: (await deps.apikeys.owners.describedScopes(owner(userId))).map((g) => ({ ...g, management: isManagementScope(g.name) })),
+      stepUp: await deps.login.mfa.hasFactor(userId),
       levels: LEVELS.map((l) => ({ name: l, maxDays: LEVEL_RULES[l].maxLifetimeDays, rule: LEVEL_TEXT[l] })),
       ...extra,
     }
@@ -92,6 +106,32 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
     const f = await readFormParams(ctx)
     deps.checkCsrf(s, f.get('csrf') ?? undefined)
     return f
+  }
+
+  /**
+   * Issue 10 §1: a key with a management scope needs a fresh second factor when the user has
+   * one — a sign-in with a second factor in the last FRESH_MFA_MS, or a TOTP or recovery code
+   * typed on the form (checked by the MFA service; wrong codes count towards the lockout like
+   * at sign-in). Returns the form message when it is missing or wrong.
+   */
+  async function stepUpProblem(ctx: Context, s: SessionRecord, user: { id: string; email: string }, scopes: string[], code: string): Promise<string | undefined> {
+    const wanted = scopes.filter((x) => isManagementScope(x))
+    if (!wanted.length || !(await deps.login.mfa.hasFactor(user.id))) return undefined
+    if (Date.now() - s.createdAt.getTime() < FRESH_MFA_MS && s.amr.some((a) => SECOND_FACTOR_AMR.has(a))) return undefined
+    const ask = `${wanted.join(', ')} ${wanted.length > 1 ? 'are management scopes' : 'is a management scope'}: enter a code from your authenticator app or a recovery code.`
+    if (!code) return ask
+    const m = deps.meta(ctx)
+    const verdict = await deps.login.lockout.attempt(user.email, m.ip, m)
+    if (!verdict.allowed) return `Too many wrong codes. Try again in ${verdict.retryAfter} seconds.`
+    const method = /^\d{6,8}$/.test(code) ? 'totp' : 'recovery'
+    const ok = method === 'totp' ? (await deps.login.mfa.verifyTotp(user.id, code)).ok : await deps.login.mfa.useRecoveryCode(user.id, code)
+    await deps.audit.record({ action: 'mfa.verify', outcome: ok ? 'success' : 'failure', actor: user.id, target: user.email, details: { method, purpose: 'apikey.management_scope' }, ...m })
+    if (ok) {
+      await deps.login.lockout.succeeded(user.email, m.ip)
+      return undefined
+    }
+    await sleep(deps.login.lockout.delayAfter(verdict.failures))
+    return `That code is not correct. ${ask}`
   }
 
   router.get('/keys', async (ctx) => {
@@ -126,6 +166,11 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
 
     const again = async (status: number) => deps.html(ctx, accountKeysPage(await view(got.s, got.user.id, { form, errors })), status)
     if (Object.keys(errors).length) return again(400)
+    const stepUp = await stepUpProblem(ctx, got.s, got.user, form.scopes, (f.get('second_factor') ?? '').replace(/\s/g, '').slice(0, 64))
+    if (stepUp) {
+      errors.second_factor = stepUp
+      return again(401)
+    }
     try {
       const issued = await deps.apikeys.issue({
         owner: owner(got.user.id), name: form.name, scopes: form.scopes, level: level!,

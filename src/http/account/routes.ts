@@ -301,7 +301,7 @@ export function accountRouter(deps: AccountDeps) {
   router.post('/logout', (ctx) => signOut(ctx, false))
   router.post('/sessions/revoke-all', (ctx) => signOut(ctx, true))
 
-  if (deps.apikeys) accountKeyRoutes(router, { apikeys: deps.apikeys, require, checkCsrf, csrfFor, html, meta })
+  if (deps.apikeys) accountKeyRoutes(router, { apikeys: deps.apikeys, login, audit: deps.audit, require, checkCsrf, csrfFor, html, meta })
 
   return router
 }

@@ -10,6 +10,7 @@ import type { UserRecord } from '../../identity/queries.ts'
 import type { AuditLog } from '../../audit/log.ts'
 import type { StrongLogin } from '../../identity/strong-login.ts'
 import { ACR_MFA, ACR_PWD, passkeyAmr } from '../../identity/mfa.ts'
+import { splitByHoldings, type HoldingsOf } from '../holdings.ts'
 import { changePasswordPage, consentPage, loginPage } from './views.ts'
 import { codesPage, enrolPage, lockedMessage, mfaPage } from './mfa-views.ts'
 import { passwordProblems } from '../../identity/password-policy.ts'
@@ -25,6 +26,8 @@ export interface InteractionDeps {
   clientIp: (ctx: Context) => string
   /** refuses form posts from other sites (http/cross-site.ts) */
   formGuard: Middleware
+  /** What a user's roles hold (oidc/holdings.ts): consent grants only those resource scopes. */
+  holdings?: HoldingsOf
 }
 
 /**
@@ -66,6 +69,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * passkey ceremony) take the same token in the X-CSRF-Token header.
  */
 export function interactionRouter(deps: InteractionDeps) {
+  /** The requested resource scopes split by what the signed-in user's roles hold now. */
+  async function heldSplit(accountId: string | undefined, requested: Record<string, string[]>) {
+    if (!deps.holdings) return { granted: Object.entries(requested), refused: [] as [string, string[]][] }
+    const user = accountId ? await deps.users.findById(accountId) : null
+    return splitByHoldings(requested, await deps.holdings(user?.roles ?? []))
+  }
   const router = new Router({ prefix: '/interaction' })
   router.use(deps.formGuard)
   const { login } = deps
@@ -226,10 +235,13 @@ export function interactionRouter(deps: InteractionDeps) {
     }
     if (prompt.name === 'consent') {
       const d = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
+      // oidc-provider lists resource scopes among the OIDC ones too: they are shown once, with
+      // their resource, and only those the user holds.
+      const resourceScopes = new Set(Object.values(d.missingResourceScopes ?? {}).flat())
       ctx.body = consentPage({
         uid, csrf: csrfFor(uid), clientName: await clientName(params.client_id),
-        scopes: d.missingOIDCScope ?? [], claims: d.missingOIDCClaims ?? [],
-        resources: Object.entries(d.missingResourceScopes ?? {}),
+        scopes: (d.missingOIDCScope ?? []).filter((s) => !resourceScopes.has(s)), claims: d.missingOIDCClaims ?? [],
+        resources: (await heldSplit(interaction.session?.accountId, d.missingResourceScopes ?? {})).granted,
         signedInAs: await sessionEmail(interaction),
       })
       return
@@ -483,9 +495,12 @@ export function interactionRouter(deps: InteractionDeps) {
     const d = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
     if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '))
     if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims)
-    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '))
+    // Issue 10 §1: resource scopes the user's roles do not hold are rejected, not granted.
+    const { granted, refused } = await heldSplit(session.accountId, d.missingResourceScopes ?? {})
+    for (const [indicator, scopes] of granted) grant.addResourceScope(indicator, scopes.join(' '))
+    for (const [indicator, scopes] of refused) grant.rejectResourceScope(indicator, scopes.join(' '))
     const grantId = await grant.save()
-    await deps.audit.record({ action: 'consent.granted', outcome: 'success', actor: session.accountId, target: String(params.client_id), details: { scopes: d.missingOIDCScope ?? [], resources: Object.keys(d.missingResourceScopes ?? {}) }, ...meta(ctx) })
+    await deps.audit.record({ action: 'consent.granted', outcome: 'success', actor: session.accountId, target: String(params.client_id), details: { scopes: d.missingOIDCScope ?? [], resources: Object.keys(d.missingResourceScopes ?? {}), ...(refused.length ? { refused: Object.fromEntries(refused) } : {}) }, ...meta(ctx) })
     await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
     ctx.respond = false
   })

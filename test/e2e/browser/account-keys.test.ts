@@ -3,7 +3,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generate } from 'otplib'
 import { startTestServer, type TestServer } from '../../helpers/server.ts'
+import { applyDocument, validateDocument } from '../../../src/declarative/apply.ts'
 
 /**
  * Personal API keys on the account pages (`/account/keys`) in a real Chromium: create a key
@@ -15,6 +17,7 @@ const missing = !fs.existsSync(CHROMIUM)
 if (missing) console.warn(`browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
 
 const PASSWORD = 'quiet river lamp orbit'
+const MAX_TOTP = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'
 const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-browser-'))
 
 describe.skipIf(missing)('personal API keys on the account pages', () => {
@@ -26,6 +29,14 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
     server = await startTestServer()
     // authz:check lets her keys ask the PDP; a key never gets more than its owner has.
     await server.container.users.create({ email: 'kim@example.com', password: PASSWORD, roles: ['authz:check'] })
+    // Max holds orders:read through role clerk and apikeys:manage through the role of that name,
+    // and has an authenticator app; orders:write names no role, so nobody holds it.
+    const { doc, problems } = await validateDocument(server.container, {
+      resources: [{ indicator: 'https://orders.example.com', scopes: [{ name: 'orders:read', description: 'Read the orders of your team', roles: ['clerk'] }, 'orders:write'] }],
+      users: [{ email: 'max@example.com', password: PASSWORD, roles: ['clerk', 'apikeys:manage'], totp_secret: MAX_TOTP }],
+    })
+    expect(problems).toEqual([])
+    await applyDocument(server.container, doc!)
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
   })
   afterAll(async () => {
@@ -48,11 +59,15 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
     }
   }
 
-  async function signIn(page: Page) {
+  async function signIn(page: Page, email = 'kim@example.com') {
     await page.goto('/account')
-    await page.getByLabel('Email').fill('kim@example.com')
+    await page.getByLabel('Email').fill(email)
     await page.getByLabel('Password').fill(PASSWORD)
     await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    if (email === 'max@example.com') {
+      await page.getByLabel('Code from your authenticator app').fill(await generate({ secret: MAX_TOTP }))
+      await page.getByRole('button', { name: 'Verify' }).click()
+    }
     await page.waitForURL(/\/account$/)
     await page.getByRole('link', { name: 'API keys' }).click()
     await page.waitForURL(/\/account\/keys$/)
@@ -181,6 +196,58 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       // and the pages with secrets are never cached
       const res = await page.request.get('/account/keys')
       expect(res.headers()['cache-control']).toBe('no-store')
+    })
+  })
+
+  it('offers only the scopes the user holds, with descriptions; a management scope asks for a fresh second factor', async () => {
+    await withScreenshots('keys-holdings', async (page) => {
+      await signIn(page, 'max@example.com')
+      const owner = { type: 'user' as const, id: (await server.container.users.findByEmail('max@example.com'))!.id }
+      const offered = await page.locator('input[name=scopes]').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value))
+      expect(offered.sort()).toEqual(['apikeys:manage', 'orders:read'])
+      expect(await page.getByLabel('orders:read').getAttribute('aria-describedby')).toBeTruthy()
+      const readHint = page.locator(`#${await page.getByLabel('orders:read').getAttribute('aria-describedby')}`)
+      expect(await readHint.textContent()).toContain('Read the orders of your team')
+      const manageHint = page.locator(`#${await page.getByLabel('apikeys:manage').getAttribute('aria-describedby')}`)
+      expect(await manageHint.textContent()).toContain("issue, rotate and revoke the caller's own API keys")
+
+      // A resource scope needs no step-up.
+      await page.getByLabel('Name', { exact: true }).fill('reports')
+      await page.getByLabel('orders:read').check()
+      await page.getByRole('button', { name: 'Create key' }).click()
+      expect(await page.getByLabel('API key').inputValue()).toMatch(/^pcs_/)
+
+      // Right after a sign-in with the second factor, a management scope needs no code.
+      await page.getByRole('link', { name: 'Back to your API keys' }).click()
+      await page.getByLabel('Name', { exact: true }).fill('fresh manager')
+      await page.getByLabel('apikeys:manage').check()
+      await page.getByRole('button', { name: 'Create key' }).click()
+      expect(await page.getByLabel('API key').inputValue()).toMatch(/^pcs_/)
+
+      // The sign-in with the second factor is no longer fresh (as 10 minutes later).
+      await server.container.db.userSession.updateMany({ where: { userId: owner.id }, data: { createdAt: new Date(Date.now() - 10 * 60_000) } })
+      await page.goto('/account/keys')
+      const before = (await server.container.apikeys.list(owner)).length
+      await page.getByLabel('Name', { exact: true }).fill('key manager')
+      await page.getByLabel('apikeys:manage').check()
+      await page.getByRole('button', { name: 'Create key' }).click()
+      expect(await page.locator('#second-factor-error').textContent()).toContain('apikeys:manage is a management scope')
+      await page.getByLabel('Second factor (for management scopes)').fill('000000')
+      await page.getByLabel('apikeys:manage').check()
+      await page.getByRole('button', { name: 'Create key' }).click()
+      expect(await page.locator('#second-factor-error').textContent()).toContain('That code is not correct')
+      expect((await server.container.apikeys.list(owner)).length).toBe(before)
+
+      // The next code from the app (the sign-in's own code is spent) lets the key through.
+      await page.getByLabel('Second factor (for management scopes)').fill(await generate({ secret: MAX_TOTP, epoch: Math.floor(Date.now() / 1000) + 30 }))
+      await page.getByLabel('apikeys:manage').check()
+      await page.getByRole('button', { name: 'Create key' }).click()
+      expect(await page.getByLabel('API key').inputValue()).toMatch(/^pcs_/)
+      const keys = await server.container.apikeys.list(owner)
+      expect(keys.length).toBe(before + 1)
+      expect(keys.find((k) => k.name === 'key manager')?.scopes).toEqual(['apikeys:manage'])
+      const checks = await server.container.audit.list({ action: 'mfa.verify', actor: owner.id })
+      expect(checks.filter((e) => (e.details as { purpose?: string } | null)?.purpose === 'apikey.management_scope').map((e) => e.outcome).sort()).toEqual(['failure', 'success'])
     })
   })
 })
