@@ -49,7 +49,8 @@ describeOnBackends('client-scopes.test.ts', 'client scopes', ({ kind, redisUrl }
   beforeAll(async () => {
     server = await startTestServer({ kind, redisUrl })
     const { doc, problems } = await validateDocument(server.container, {
-      resources: [{ indicator: ORDERS, scopes: ['orders:read', 'orders:write'], access_token_format: 'jwt' }],
+      // Users hold resource scopes only through roles named on them (issue 10 §1, users).
+      resources: [{ indicator: ORDERS, scopes: [{ name: 'orders:read', roles: ['clerk'] }, { name: 'orders:write', roles: ['clerk'] }], access_token_format: 'jwt' }],
       clients: [
         service('bare-svc'), service('narrow-svc', NARROW_SCOPE),
         web('bare-web'), web('narrow-web', `openid offline_access ${NARROW_SCOPE}`),
@@ -59,7 +60,7 @@ describeOnBackends('client-scopes.test.ts', 'client scopes', ({ kind, redisUrl }
         // The README's resource-server example before issue 10: no scope, only resource_servers.
         { ...service('orders-api'), resource_servers: [ORDERS] },
       ],
-      users: [{ email: 'ann@example.com', password: PASSWORD, roles: ['admin', 'authz:check'] }],
+      users: [{ email: 'ann@example.com', password: PASSWORD, roles: ['admin', 'authz:check', 'clerk'] }],
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
