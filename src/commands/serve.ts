@@ -4,8 +4,6 @@ import { createContainer } from '../container.ts'
 import { createLogger } from '../logger.ts'
 import { ensureAdmin, ensureDefaultPolicyStore } from '../bootstrap.ts'
 import { startServer } from '../server.ts'
-import { importFile } from '../declarative/apply.ts'
-import { issuedKeyText } from '../apikeys/cli.ts'
 
 /** `portcullis serve`: migrate, bootstrap and start the server; runs until SIGTERM or SIGINT. */
 export async function serve(config: Readonly<Config>) {
@@ -27,6 +25,8 @@ export async function serve(config: Readonly<Config>) {
     logger.info({ email: admin.email }, 'created administrator from PORTCULLIS_ADMIN_EMAIL')
   }
   if (config.PORTCULLIS_IMPORT) {
+    // Loaded only when there is a file to import: most starts have none.
+    const [{ importFile }, { issuedKeyText }] = await Promise.all([import('../declarative/apply.ts'), import('../apikeys/cli.ts')])
     // Keys issued by the import are printed once to the terminal (stderr), never logged.
     const summary = await importFile(c, config.PORTCULLIS_IMPORT, 'PORTCULLIS_IMPORT', { onKeyIssued: (k) => process.stderr.write(issuedKeyText(k)) })
     logger.info({ file: config.PORTCULLIS_IMPORT, ...summary }, 'configuration imported')
