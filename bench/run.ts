@@ -36,7 +36,7 @@ const selected: Array<[string, string[]]> = values.smoke
 const failed: string[] = []
 for (const [name, args] of selected) {
   process.stdout.write(`\n== bench/${name}.ts ${args.join(' ')}\n`)
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, `${name}.ts`), ...args], { stdio: 'inherit' })
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, `${name}.ts`), ...args], { cwd: path.resolve(import.meta.dirname, '..'), stdio: 'inherit' })
   if (r.status !== 0) failed.push(name)
 }
 if (failed.length) {
