@@ -22,7 +22,10 @@ import { build } from 'esbuild'
 
 const root = path.resolve(import.meta.dirname, '..')
 const src = path.join(root, 'src')
-const out = path.join(root, 'dist')
+const dist = path.join(root, 'dist')
+// Built next to dist/ and swapped in at the end, so that a process starting from dist/ during a
+// build sees the old build or the new one, never half of one.
+const out = path.join(root, `dist.building-${process.pid}`)
 const STAMP = path.join(out, '.build.json')
 
 const startedAt = Date.now()
@@ -32,7 +35,6 @@ const files = fs.readdirSync(src, { recursive: true, withFileTypes: true })
 const entries = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
 const assets = files.filter((f) => !f.endsWith('.ts'))
 
-fs.rmSync(out, { recursive: true, force: true })
 
 // Every import stays an import: relative ones get the .js name of their compiled file
 // (sources import with .ts suffixes, allowImportingTsExtensions), packages stay packages.
@@ -42,6 +44,8 @@ const keepImports = {
     b.onResolve({ filter: /^\.\.?\// }, (args) => ({ path: args.path.replace(/\.ts$/, '.js'), external: true }))
   },
 }
+
+process.on('exit', () => fs.rmSync(out, { recursive: true, force: true })) // a failed build leaves nothing
 
 await build({
   entryPoints: entries,
@@ -64,4 +68,8 @@ for (const file of assets) {
   fs.copyFileSync(file, dest)
 }
 fs.writeFileSync(STAMP, JSON.stringify({ builtAt: startedAt, files: files.length }) + '\n')
+const old = path.join(root, `dist.old-${process.pid}`)
+if (fs.existsSync(dist)) fs.renameSync(dist, old)
+fs.renameSync(out, dist)
+fs.rmSync(old, { recursive: true, force: true })
 process.stdout.write(`portcullis: compiled ${entries.length} files to dist/ in ${Date.now() - startedAt} ms\n`)
