@@ -1,110 +1,125 @@
-import fs from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { loadConfig, type Config } from './config/env.ts'
+import type { Config } from './config/env.ts'
 import { ConfigError, AppError } from './errors.ts'
-import { migrate } from './db/migrate.ts'
-import { createContainer, type Container } from './container.ts'
-import { createLogger } from './logger.ts'
-import { ensureAdmin, ensureDefaultPolicyStore } from './bootstrap.ts'
-import { startServer } from './server.ts'
-import { importFile } from './declarative/apply.ts'
-import { exportDocument, formatDocument } from './declarative/export.ts'
-import { policyApplyCommand, policyTestCommand } from './authz/cli.ts'
-import { enginePort } from './authz/engine-port.ts'
-import { APIKEYS_USAGE, apikeysCommand, issuedKeyText } from './apikeys/cli.ts'
-import { auditCommand, reportCommand } from './audit/cli.ts'
-import { adminCommand } from './identity/cli.ts'
+import { APIKEYS_USAGE } from './apikeys/cli-usage.ts'
 
-const USAGE = `usage: portcullis <command> [options]
+/*
+ * The `portcullis` command: a registry of commands, each importing its modules only when it runs.
+ * `help`, unknown commands and `policy test` load no configuration, database or server code, so
+ * they start in a fraction of a second (bench/cli-startup.ts measures it). Keep the static
+ * imports above this line to modules with no dependencies of their own.
+ */
 
-commands:
-  serve                      migrate, bootstrap and start the server (default)
-  migrate                    apply pending database migrations
-  import FILE                apply a JSON/YAML configuration document (idempotent)
-  export [--format yaml|json] [--out FILE]
-                             write the configuration document, without secrets
-  keys list                  list signing keys and their state
-  keys rotate                add a new signing key generation and make it the signer
-  policy test FILE...        run a policy file's expected decisions (no server or database needed)
+type Values = ReturnType<typeof parseOptions>['values']
+
+interface Command {
+  /** its lines in `portcullis help` */
+  usage: string
+  /** runs with the environment's configuration; undefined means the process keeps running */
+  run(config: () => Promise<Readonly<Config>>, rest: string[], values: Values): Promise<number | undefined>
+}
+
+const loadConfig = async () => (await import('./config/env.ts')).loadConfig()
+const withContainer = async () => (await import('./commands/container.ts')).withContainer
+/** yaml is only the export default; the other commands choose their own */
+const notYaml = (format: string | undefined) => (format === 'yaml' ? undefined : format)
+
+const COMMANDS: Record<string, Command> = {
+  serve: {
+    usage: '  serve                      migrate, bootstrap and start the server (default)',
+    async run(config) {
+      await (await import('./commands/serve.ts')).serve(await config())
+      return undefined // keeps running
+    },
+  },
+  migrate: {
+    usage: '  migrate                    apply pending database migrations',
+    run: async (config) => (await import('./commands/data.ts')).migrateCommand(await config()),
+  },
+  import: {
+    usage: '  import FILE                apply a JSON/YAML configuration document (idempotent)',
+    run: async (config, rest) => (await import('./commands/data.ts')).importCommand(await config(), rest[0]),
+  },
+  export: {
+    usage: `  export [--format yaml|json] [--out FILE]
+                             write the configuration document, without secrets`,
+    run: async (config, _rest, values) => (await import('./commands/data.ts')).exportCommand(await config(), values),
+  },
+  keys: {
+    usage: `  keys list                  list signing keys and their state
+  keys rotate                add a new signing key generation and make it the signer`,
+    run: async (config, rest) => (await import('./commands/data.ts')).keysCommand(await config(), rest[0]),
+  },
+  policy: {
+    usage: `  policy test FILE...        run a policy file's expected decisions (no server or database needed)
   policy apply FILE [--reason TEXT]
-                             commit the file's policy store as a new version (its cases must pass)
-  audit verify [--format text|json]
+                             commit the file's policy store as a new version (its cases must pass)`,
+    async run(config, rest, values) {
+      const cli = await import('./authz/cli.ts')
+      // Policy tests run in other teams' CI: no configuration, database or server involved.
+      if (rest[0] === 'test') return cli.policyTestCommand((await import('./authz/engine-port.ts')).enginePort, rest.slice(1))
+      if (rest[0] !== 'apply') throw new AppError('usage', `unknown policy subcommand ${rest[0] ?? ''} (test | apply)`, { status: 400 })
+      const c = await config()
+      return (await withContainer())(c, (container) => cli.policyApplyCommand(container, rest[1], values.reason))
+    },
+  },
+  audit: {
+    usage: `  audit verify [--format text|json]
                              walk the audit hash chain and its signed checkpoints; exit 1 on tampering
   audit export [--format jsonl|cef] [--out FILE] [--from ISO] [--to ISO] [--action A] [--actor X]
                [--target T] [--outcome success|failure|info]
                              write audit records as JSON Lines or CEF (oldest first)
   audit prune [--days N]     delete records older than N days (default AUDIT_RETENTION_DAYS), keeping the chain verifiable
-  audit checkpoint           sign a checkpoint of the audit chain now
-  report [--format json|html] [--days N] [--out FILE]
-                             compliance report (period: the last N days, default 30); exit 1 if the audit chain fails
-${APIKEYS_USAGE}
-  admin unlock EMAIL         lift a sign-in lockout (failed attempts) for an account
+  audit checkpoint           sign a checkpoint of the audit chain now`,
+    async run(config, rest, values) {
+      const c = await config()
+      const { auditCommand } = await import('./audit/cli.ts')
+      return (await withContainer())(c, (container) => auditCommand(container, rest[0], { ...values, format: notYaml(values.format) }))
+    },
+  },
+  report: {
+    usage: `  report [--format json|html] [--days N] [--out FILE]
+                             compliance report (period: the last N days, default 30); exit 1 if the audit chain fails`,
+    async run(config, _rest, values) {
+      const c = await config()
+      const { reportCommand } = await import('./audit/cli.ts')
+      return (await withContainer())(c, (container) => reportCommand(container, { ...values, format: notYaml(values.format) }))
+    },
+  },
+  apikeys: {
+    usage: APIKEYS_USAGE,
+    // `apikeys` parses its own options (--owner, --scopes, --allow-ip ...); see main()
+    run: () => Promise.reject(new Error('unreachable')),
+  },
+  admin: {
+    usage: `  admin unlock EMAIL         lift a sign-in lockout (failed attempts) for an account
   admin require-mfa on|off   require a second factor from every user (enrolment at next sign-in)
   admin disable EMAIL        disable an account: no sign-in, its sessions end, its API keys stop
-  admin enable EMAIL         enable a disabled account again
-  help                       this text
+  admin enable EMAIL         enable a disabled account again`,
+    async run(config, rest) {
+      const c = await config()
+      const { adminCommand } = await import('./identity/cli.ts')
+      return (await withContainer())(c, (container) => adminCommand(container, rest))
+    },
+  },
+  help: {
+    usage: '  help                       this text',
+    run: async () => {
+      process.stdout.write(USAGE + '\n')
+      return 0
+    },
+  },
+}
+
+export const USAGE = `usage: portcullis <command> [options]
+
+commands:
+${Object.values(COMMANDS).map((c) => c.usage).join('\n')}
 
 configuration comes from environment variables; see .env.example`
 
-async function withContainer<T>(config: Readonly<Config>, fn: (c: Container) => Promise<T>): Promise<T> {
-  await migrate(config.DATABASE_URL)
-  const c = await createContainer(config, { logger: createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL) })
-  try {
-    return await fn(c)
-  } finally {
-    await c.close()
-  }
-}
-
-function maxTokenLifetime(config: Readonly<Config>, resourceTtls: number[]) {
-  // Old keys stay published while anything they signed may still be presented, plus clock skew.
-  return Math.max(config.ACCESS_TOKEN_TTL, config.ID_TOKEN_TTL, ...resourceTtls) + 300
-}
-
-async function serve(config: Readonly<Config>) {
-  const logger = createLogger(config.LOG_LEVEL)
-  const applied = await migrate(config.DATABASE_URL, (m) => logger.info(m))
-  if (applied.length) logger.info({ applied }, 'database migrated')
-  const c = await createContainer(config, { logger })
-  if (c.masterKey.generated) {
-    logger.warn(`\n!!! No PORTCULLIS_MASTER_KEY set: generated one in ${c.masterKey.file} (mode 0600).\n!!! Anyone who can read that file and the database can read every secret. Set PORTCULLIS_MASTER_KEY in production.\n`)
-  } else if (c.masterKey.file) {
-    logger.warn(`using the master key in ${c.masterKey.file}; set PORTCULLIS_MASTER_KEY in production`)
-  }
-  const admin = await ensureAdmin(c)
-  await ensureDefaultPolicyStore(c)
-  if (admin?.password) {
-    // Printed once, to the terminal only (not the JSON log).
-    process.stderr.write(`\n  portcullis: created administrator ${admin.email}\n  one-time password: ${admin.password}\n  (shown once; you must change it at first sign-in)\n\n`)
-  } else if (admin) {
-    logger.info({ email: admin.email }, 'created administrator from PORTCULLIS_ADMIN_EMAIL')
-  }
-  if (config.PORTCULLIS_IMPORT) {
-    // Keys issued by the import are printed once to the terminal (stderr), never logged.
-    const summary = await importFile(c, config.PORTCULLIS_IMPORT, 'PORTCULLIS_IMPORT', { onKeyIssued: (k) => process.stderr.write(issuedKeyText(k)) })
-    logger.info({ file: config.PORTCULLIS_IMPORT, ...summary }, 'configuration imported')
-  }
-  const { port, close } = await startServer(c)
-  logger.info({ port, issuer: config.PUBLIC_URL, database: config.embedded ? 'sqlite' : 'postgresql', redis: Boolean(config.REDIS_URL) }, 'portcullis listening')
-  let signals = 0
-  const stop = (signal: string) => {
-    if (signals++ > 0) process.exit(1) // a second signal: stop now
-    logger.info({ signal }, 'signal received')
-    close().then(() => process.exit(0), (err) => {
-      logger.error({ err }, 'shutdown failed')
-      process.exit(1)
-    })
-  }
-  process.on('SIGTERM', () => stop('SIGTERM'))
-  process.on('SIGINT', () => stop('SIGINT'))
-}
-
-export async function main(argv: string[]) {
-  // API key subcommands have their own options (--owner, --scopes, --allow-ip ...).
-  if (argv[0] === 'apikeys' && !argv.includes('--help') && !argv.includes('-h')) {
-    return withContainer(loadConfig(), (c) => apikeysCommand(c, argv.slice(1)))
-  }
-  const { positionals, values } = parseArgs({
+function parseOptions(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -113,76 +128,22 @@ export async function main(argv: string[]) {
       from: { type: 'string' }, to: { type: 'string' }, action: { type: 'string' }, actor: { type: 'string' }, target: { type: 'string' }, outcome: { type: 'string' }, days: { type: 'string' },
     },
   })
-  const [command = 'serve', ...rest] = positionals
-  if (values.help || command === 'help') {
-    process.stdout.write(USAGE + '\n')
-    return 0
-  }
-  // Policy tests run in other teams' CI: no configuration, database or server involved.
-  if (command === 'policy' && rest[0] === 'test') return policyTestCommand(enginePort, rest.slice(1))
-  const config = loadConfig()
-  switch (command) {
-    case 'policy': {
-      if (rest[0] !== 'apply') throw new AppError('usage', `unknown policy subcommand ${rest[0] ?? ''} (test | apply)`, { status: 400 })
-      return withContainer(config, (c) => policyApplyCommand(c, rest[1], values.reason))
-    }
-    case 'audit': {
-      const fmt = values.format === 'yaml' ? undefined : values.format // yaml is only the export default
-      return withContainer(config, (c) => auditCommand(c, rest[0], { ...values, format: fmt }))
-    }
-    case 'report': {
-      const fmt = values.format === 'yaml' ? undefined : values.format
-      return withContainer(config, (c) => reportCommand(c, { ...values, format: fmt }))
-    }
-    case 'admin':
-      return withContainer(config, (c) => adminCommand(c, rest))
-    case 'serve':
-      await serve(config)
-      return undefined // keeps running
-    case 'migrate': {
-      const applied = await migrate(config.DATABASE_URL)
-      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n')
-      return 0
-    }
-    case 'import': {
-      const file = rest[0]
-      if (!file) throw new AppError('usage', 'import needs a FILE', { status: 400 })
-      const summary = await withContainer(config, (c) => importFile(c, file, 'cli', { onKeyIssued: (k) => process.stdout.write(issuedKeyText(k)) }))
-      process.stdout.write(`applied ${file}: ${summary.clients} client(s), ${summary.users} user(s), ${summary.resources} resource(s), ${summary.policy_stores} policy store(s)\n`)
-      return 0
-    }
-    case 'export': {
-      const format = values.format === 'json' ? 'json' : 'yaml'
-      const text = await withContainer(config, async (c) => formatDocument(await exportDocument(c), format))
-      if (values.out) await fs.writeFile(values.out, text)
-      else process.stdout.write(text)
-      return 0
-    }
-    case 'keys': {
-      const sub = rest[0] ?? 'list'
-      return withContainer(config, async (c) => {
-        if (sub === 'rotate') {
-          const ttls = (await c.resources.list()).map((r) => r.accessTokenTtl)
-          const r = await c.keys.rotate(maxTokenLifetime(config, ttls))
-          await c.audit.record({ action: 'keys.rotated', outcome: 'success', actor: 'cli', details: { added: r.added, retired: r.retired } })
-          process.stdout.write(`new signing keys: ${r.added.map((k) => `${k.alg} ${k.kid}`).join(', ')}\nprevious keys stay published until the tokens they signed expire; ${r.retired} key(s) retired now\nrunning servers pick the new keys up within KEYS_REFRESH_INTERVAL (${config.KEYS_REFRESH_INTERVAL}s)\n`)
-          return 0
-        }
-        if (sub === 'list') {
-          for (const k of await c.keys.list()) {
-            process.stdout.write(`${k.status.padEnd(9)} ${k.alg.padEnd(6)} ${k.kid}  created ${k.createdAt.toISOString()}${k.retireAfter ? `  retire after ${k.retireAfter.toISOString()}` : ''}\n`)
-          }
-          return 0
-        }
-        throw new AppError('usage', `unknown keys subcommand ${sub} (list | rotate)`, { status: 400 })
-      })
-    }
-    default:
-      throw new AppError('usage', `unknown command ${command}\n\n${USAGE}`, { status: 400 })
-  }
 }
 
-const isEntry = process.argv[1] && /portcullis(\.mjs)?$|main\.ts$/.test(process.argv[1])
+export async function main(argv: string[]): Promise<number | undefined> {
+  if (argv[0] === 'apikeys' && !argv.includes('--help') && !argv.includes('-h')) {
+    const config = await loadConfig()
+    const { apikeysCommand } = await import('./apikeys/cli.ts')
+    return (await withContainer())(config, (c) => apikeysCommand(c, argv.slice(1)))
+  }
+  const { positionals, values } = parseOptions(argv)
+  const [name = 'serve', ...rest] = positionals
+  const command = values.help ? COMMANDS.help : Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
+  if (!command) throw new AppError('usage', `unknown command ${name}\n\n${USAGE}`, { status: 400 })
+  return command.run(loadConfig, rest, values)
+}
+
+const isEntry = process.argv[1] && /portcullis(\.mjs)?$|main\.[jt]s$/.test(process.argv[1])
 if (isEntry) {
   main(process.argv.slice(2)).then(
     (code) => {

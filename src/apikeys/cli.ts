@@ -5,14 +5,9 @@ import { AppError } from '../errors.ts'
 import { LEVELS, type Level } from './levels.ts'
 import type { Actor, SigningInput } from './issue.ts'
 import { keyView } from './service.ts'
+import { APIKEYS_USAGE } from './cli-usage.ts'
 
-export const APIKEYS_USAGE = `  apikeys create --owner user:EMAIL|client:ID --name NAME [--scopes "a b"] [--level LOW|MEDIUM|HIGH|CRITICAL]
-                 [--expires-in 30d] [--allow-ip CIDR]... [--rate-limit N] [--signing hmac-sha256 | --public-key FILE]
-                             issue an API key; the key (and signing secret) are printed once
-  apikeys list [--owner user:EMAIL|client:ID]
-  apikeys rotate ID [--grace 24h]
-                             issue a successor; the old key works for the grace period
-  apikeys revoke ID`
+export { APIKEYS_USAGE }
 
 const usage = (msg: string) => new AppError('usage', `${msg}\n\n${APIKEYS_USAGE}`, { status: 400 })
 

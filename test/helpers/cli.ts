@@ -8,12 +8,13 @@ export const BIN = path.resolve('bin/portcullis.mjs')
 const withoutRuntimeNotice = (stderr: string) => stderr.replace(/^oidc-provider WARNING: Unsupported runtime.*\n/m, '')
 
 /**
- * Runs `portcullis ARGS` to completion in a child process that sees only PATH and `env`, and
- * returns its exit code and output (stderr without the Node 20 runtime notice).
+ * Runs `portcullis ARGS` to completion in a child process that sees only PATH and `env` (in
+ * `opts.cwd`, default this process's), and returns its exit code and output (stderr without the
+ * Node 20 runtime notice).
  */
-export function runCli(args: string[], env: Record<string, string>) {
+export function runCli(args: string[], env: Record<string, string>, opts: { cwd?: string; bin?: string } = {}) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], { cwd: opts.cwd, env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))

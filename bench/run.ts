@@ -1,0 +1,45 @@
+/**
+ * `npm run bench`: the benchmarks in bench/, one after the other, each in its own process, with
+ * small default sizes so that the whole run takes a few minutes on a shared 2-core machine.
+ *
+ *   npm run bench                              all of them, small sizes
+ *   npm run bench -- cli-startup authz-engine  only these (names below)
+ *   npm run bench -- --full                    each script's own (larger) defaults
+ *   npm run bench -- --smoke                   cli-startup once, nothing written (CI)
+ *
+ * Each script writes its own results (bench/results/*.json; cli-startup also its section of
+ * bench/RESULTS.md). apikeys-verify also runs on PostgreSQL + Redis when TEST_DATABASE_URL and
+ * TEST_REDIS_URL are set.
+ */
+import { spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+
+/** name -> arguments for a short run */
+const BENCHES: Record<string, string[]> = {
+  'cli-startup': ['--runs', '3'],
+  'authz-engine': ['--sizes', '10000', '--fast', '50000', '--plain-seconds', '1'],
+  'apikeys-verify': ['--seconds', '1'],
+  'authz-http': ['--lines', '10000', '--seconds', '2'],
+}
+
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { full: { type: 'boolean', default: false }, smoke: { type: 'boolean', default: false } } })
+const unknown = positionals.filter((p) => !(p in BENCHES))
+if (unknown.length) {
+  process.stderr.write(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}\n`)
+  process.exit(2)
+}
+const selected: Array<[string, string[]]> = values.smoke
+  ? [['cli-startup', ['--smoke']]]
+  : (positionals.length ? positionals : Object.keys(BENCHES)).map((name) => [name, values.full ? [] : BENCHES[name]!])
+
+const failed: string[] = []
+for (const [name, args] of selected) {
+  process.stdout.write(`\n== bench/${name}.ts ${args.join(' ')}\n`)
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, `${name}.ts`), ...args], { cwd: path.resolve(import.meta.dirname, '..'), stdio: 'inherit' })
+  if (r.status !== 0) failed.push(name)
+}
+if (failed.length) {
+  process.stderr.write(`\nfailed: ${failed.join(', ')}\n`)
+  process.exit(1)
+}
