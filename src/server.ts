@@ -6,8 +6,9 @@ import { decisionLane } from './http/decision-lane.ts'
 import { startMetricsServer } from './metrics/routes.ts'
 
 /**
- * Listens, and shuts down gracefully: on SIGTERM/SIGINT stop accepting, let in-flight requests
- * finish (up to SHUTDOWN_TIMEOUT), then close the database and Redis.
+ * Listens, and shuts down gracefully (see close()): on SIGTERM/SIGINT stop accepting, drain
+ * keep-alive connections, let in-flight requests finish (up to SHUTDOWN_TIMEOUT), then close
+ * the database and Redis.
  */
 export async function startServer(c: Container, opts: { port?: number; host?: string } = {}) {
   let shuttingDown = false
@@ -21,7 +22,12 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
     logger: c.logger,
     https: c.config.PUBLIC_URL.startsWith('https:'),
   })
+  // Responses not yet started, so a shutdown can still ask for `Connection: close` on them.
+  const inFlight = new Set<http.ServerResponse>()
   const server = http.createServer((req, res) => {
+    if (shuttingDown) res.setHeader('Connection', 'close')
+    inFlight.add(res)
+    res.once('close', () => inFlight.delete(res))
     if (!lane(req, res, koa)) void koa(req, res)
   })
   server.keepAliveTimeout = 5000
@@ -43,19 +49,35 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
   }, c.config.KEYS_REFRESH_INTERVAL * 1000)
   keysTimer.unref()
 
+  /**
+   * Drains keep-alive connections (issue 16 §6): from now on every response carries
+   * `Connection: close` (RFC 9112 §9.6), so its connection ends once it is sent; idle
+   * connections are closed at once and again as in-flight responses finish; the listener stops
+   * accepting. In-flight requests get SHUTDOWN_TIMEOUT to finish before the remaining connections
+   * are cut; then the database and Redis are closed.
+   */
   async function close() {
     if (shuttingDown) return
     shuttingDown = true
     clearInterval(keysTimer)
-    c.logger.info('shutting down: no new connections, finishing in-flight requests')
+    c.logger.info({ inFlight: inFlight.size }, 'shutting down: no new connections, finishing in-flight requests')
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close')
     const closed = new Promise<void>((resolve) => server.close(() => resolve()))
     server.closeIdleConnections()
-    const timeout = new Promise<void>((resolve) => setTimeout(() => {
-      c.logger.warn('shutdown timeout reached; closing remaining connections')
-      server.closeAllConnections()
-      resolve()
-    }, c.config.SHUTDOWN_TIMEOUT * 1000).unref())
+    // A response whose headers were already out when the shutdown began leaves its connection
+    // idle (keep-alive) once it ends: close such connections as they appear.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100)
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        c.logger.warn({ inFlight: inFlight.size }, 'shutdown timeout reached; closing remaining connections')
+        server.closeAllConnections()
+        resolve()
+      }, c.config.SHUTDOWN_TIMEOUT * 1000)
+    })
     await Promise.race([closed, timeout])
+    clearInterval(sweep)
+    clearTimeout(timer)
     await metricsServer?.close()
     await c.close()
     c.logger.info('shutdown complete')
