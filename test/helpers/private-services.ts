@@ -109,6 +109,11 @@ export async function createPostgres(): Promise<PrivatePostgres> {
   // A private socket directory and no fsync: a test cluster, thrown away afterwards.
   fs.appendFileSync(path.join(data, 'postgresql.conf'), `\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\nfsync = off\nmax_connections = 50\nshared_buffers = 16MB\n`)
   let created = false
+  // If the test process dies without its afterAll, do not leave a server running.
+  process.once('exit', () => {
+    const p = pid()
+    if (p) signalTree(p, 'SIGKILL')
+  })
   const pid = () => {
     try {
       return Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
@@ -174,6 +179,8 @@ export async function createRedis(): Promise<PrivateRedis> {
     url: `redis://127.0.0.1:${port}`,
     async start() {
       child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const started = child
+      process.once('exit', () => started.kill('SIGKILL')) // if the test process dies without its afterAll
       let out = ''
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 20_000)
