@@ -5,6 +5,9 @@ import { decisionCalls } from './http/authz.ts'
 import { decisionLane } from './http/decision-lane.ts'
 import { startMetricsServer } from './metrics/routes.ts'
 
+/** How long a shutdown waits for the database and Redis connections to close. */
+const CLOSE_DEPENDENCIES_MS = 5000
+
 /**
  * Listens, and shuts down gracefully (see close()): on SIGTERM/SIGINT stop accepting, drain
  * keep-alive connections, let in-flight requests finish (up to SHUTDOWN_TIMEOUT), then close
@@ -79,7 +82,14 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
     clearInterval(sweep)
     clearTimeout(timer)
     await metricsServer?.close()
-    await c.close()
+    // A frozen database or Redis never acknowledges a goodbye: do not wait on it for ever.
+    let closeTimer: NodeJS.Timeout | undefined
+    const closedDeps = await Promise.race([
+      c.close().then(() => true),
+      new Promise<false>((resolve) => { closeTimer = setTimeout(() => resolve(false), CLOSE_DEPENDENCIES_MS) }),
+    ])
+    clearTimeout(closeTimer)
+    if (!closedDeps) c.logger.warn('the database or Redis did not close in time; leaving their connections to the exit')
     c.logger.info('shutdown complete')
   }
   return { server, port, close, metricsPort: metricsServer?.port }

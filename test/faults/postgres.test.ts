@@ -126,6 +126,23 @@ describe.skipIf(Boolean(reason))('PostgreSQL down or frozen', () => {
       await pg.start()
     }
   }, 120_000)
+
+  it('SIGTERM while PostgreSQL is frozen: in-flight requests end with 503, the process still exits 0', async () => {
+    pg.freeze()
+    try {
+      const inFlight = load(probes, 1)
+      await new Promise((r) => setTimeout(r, 300))
+      server.child.kill('SIGTERM')
+      const outcomes = await inFlight
+      // answered (503 from the query timeout) or, if sent after the listener closed, refused
+      for (const o of outcomes) expect(o.status === 503 || /ECONNREFUSED/.test(o.error ?? '')).toBe(true)
+      const { code } = await server.exited
+      expect(code).toBe(0)
+      expect(server.logs().map((l) => l.msg)).toContain('shutdown complete')
+    } finally {
+      pg.thaw()
+    }
+  }, 120_000)
 })
 
 async function waitUntil(cond: () => boolean, ms: number) {
