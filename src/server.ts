@@ -1,4 +1,5 @@
 import http from 'node:http'
+import net from 'node:net'
 import type { Container } from './container.ts'
 import { buildApp } from './app.ts'
 import { decisionCalls } from './http/authz.ts'
@@ -65,11 +66,14 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
     clearInterval(keysTimer)
     c.logger.info({ inFlight: inFlight.size }, 'shutting down: no new connections, finishing in-flight requests')
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close')
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-    server.closeIdleConnections()
-    // A response whose headers were already out when the shutdown began leaves its connection
-    // idle (keep-alive) once it ends: close such connections as they appear.
+    // Stop listening now (net's close: http's own would also close idle connections at once).
+    const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))
+    // Close idle connections only after this turn of the event loop has read what already
+    // arrived: a request a client sent before the signal, still unread in the socket, would
+    // otherwise be cut (a reset) instead of answered. Then keep closing connections as they go
+    // idle: a response whose headers were out before the shutdown leaves its connection open.
     const sweep = setInterval(() => server.closeIdleConnections(), 100)
+    setImmediate(() => server.closeIdleConnections())
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
