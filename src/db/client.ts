@@ -1,5 +1,6 @@
 import { PrismaClient as SqliteClient } from '../generated/sqlite/client.ts'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
+import pg from 'pg'
 
 // The queries modules are typed against the SQLite client: it is the smaller API (no
 // mode:'insensitive', no PostgreSQL-only types), so code that compiles against it runs on both.
@@ -25,12 +26,34 @@ export const DEFAULT_DB_TIMEOUTS: DbTimeouts = { connect: 5, query: 10 }
  */
 export function pgPoolOptions(url: string, t: DbTimeouts = DEFAULT_DB_TIMEOUTS) {
   return {
+    // the cast: @prisma/adapter-pg types the option against its own copy of @types/pg
+    Client: TimeoutSafeClient as never,
     connectionString: url,
     connectionTimeoutMillis: t.connect * 1000,
     statement_timeout: t.query * 1000,
     query_timeout: t.query * 1000,
     // Notice a peer that vanished without closing the connection (a host that died).
     keepAlive: true,
+  }
+}
+
+/**
+ * A node-postgres client that is closed when a query of it times out client-side. node-postgres
+ * only stops waiting: the statement stays on the wire, and a connection inside a transaction
+ * (Prisma's interactive transactions) would go back to the pool still inside it once the
+ * server answers, its ROLLBACK dropped by the same timeout, so the next caller's writes would
+ * land in that abandoned transaction and never commit. Closing the connection makes the server
+ * roll the transaction back and the pool replace the connection.
+ */
+class TimeoutSafeClient extends pg.Client {
+  override query(...args: unknown[]): never {
+    const result = (super.query as (...a: unknown[]) => unknown)(...args)
+    if (result instanceof Promise) {
+      result.catch((err: unknown) => {
+        if ((err as Error)?.message === 'Query read timeout') void this.end().catch(() => {})
+      })
+    }
+    return result as never
   }
 }
 

@@ -1,5 +1,10 @@
 import crypto from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PrismaPg } from '@prisma/adapter-pg'
+import pg_ from 'pg'
+import { PrismaClient } from '../../src/generated/postgresql/client.ts'
+import { pgPoolOptions } from '../../src/db/client.ts'
+import { isDependencyUnavailable } from '../../src/db/unavailable.ts'
 import { createPostgres, createRedis, missingServices, type PrivatePostgres, type PrivateRedis } from '../helpers/private-services.ts'
 import { importFile, spawnPortcullis, type PortcullisProcess } from '../helpers/portcullis-process.ts'
 import { auditProbe, auditToken, authorizeProbe, IMPORT_DOC, load, readyProbe, signInPageProbe, summary, tokenProbe, until, type Outcome, type Probe } from './load.ts'
@@ -126,6 +131,32 @@ describe.skipIf(Boolean(reason))('PostgreSQL down or frozen', () => {
       await pg.start()
     }
   }, 120_000)
+
+  it('a transaction cut off by the query timeout leaves no connection behind that is still inside it', async () => {
+    // One connection, so the one that timed out is the one the next query would get.
+    const db = new PrismaClient({ adapter: new PrismaPg({ ...pgPoolOptions(pg.url, { connect: 2, query: 2 }), max: 1 }) })
+    const other = new pg_.Client({ connectionString: pg.url })
+    try {
+      await db.setting.deleteMany({ where: { key: { startsWith: 'fault-' } } })
+      const failed = db.$transaction(async (tx) => {
+        await tx.setting.create({ data: { key: 'fault-in-tx', value: 'x' } })
+        pg.freeze()
+        await tx.setting.findMany() // no answer: the query timeout ends it
+      }, { timeout: 20_000 })
+      await expect(failed).rejects.toSatisfy(isDependencyUnavailable)
+      pg.thaw()
+      // the next write commits on its own (not inside the abandoned transaction) and the
+      // abandoned one is rolled back
+      await db.setting.create({ data: { key: 'fault-after', value: 'y' } })
+      await other.connect()
+      const { rows } = await other.query(`SELECT key FROM "Setting" WHERE key LIKE 'fault-%' ORDER BY key`)
+      expect(rows.map((r: { key: string }) => r.key)).toEqual(['fault-after'])
+    } finally {
+      pg.thaw()
+      await other.end().catch(() => {})
+      await db.$disconnect()
+    }
+  }, 60_000)
 
   it('SIGTERM while PostgreSQL is frozen: in-flight requests end with 503, the process still exits 0', async () => {
     pg.freeze()
