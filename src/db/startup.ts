@@ -7,9 +7,11 @@ export interface StartupWait {
   /** DB_CONNECT_TIMEOUT: seconds one attempt may take to connect */
   connectTimeout: number
   log: (msg: string, fields: Record<string, unknown>) => void
-  /** backoff between attempts in ms (1 s, doubling, at most 5 s); tests shorten it */
-  delays?: { first: number; max: number }
 }
+
+// Backoff between attempts: 1 s, doubling, at most 5 s.
+const FIRST_DELAY_MS = 1000
+const MAX_DELAY_MS = 5000
 
 /**
  * `serve` waits for PostgreSQL instead of exiting when it is not up yet (issue 16 §3): a
@@ -22,8 +24,7 @@ export async function waitForDatabase(url: string, opts: StartupWait): Promise<v
   if (!isPostgres(url)) return
   const { default: pg } = await import('pg')
   const deadline = Date.now() + opts.timeout * 1000
-  const { first, max } = opts.delays ?? { first: 1000, max: 5000 }
-  let delay = first
+  let delay = FIRST_DELAY_MS
   for (let attempt = 1; ; attempt++) {
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: opts.connectTimeout * 1000, query_timeout: opts.connectTimeout * 1000 })
     // a connection that fails later (server stopping) must not crash the process as an unhandled 'error'
@@ -43,7 +44,7 @@ export async function waitForDatabase(url: string, opts: StartupWait): Promise<v
       const wait = Math.min(delay, left)
       opts.log('waiting for PostgreSQL', { attempt, reason, retryInMs: wait, giveUpInS: Math.ceil(left / 1000) })
       await new Promise((resolve) => setTimeout(resolve, wait))
-      delay = Math.min(delay * 2, max)
+      delay = Math.min(delay * 2, MAX_DELAY_MS)
     } finally {
       await client.end().catch(() => {})
     }
