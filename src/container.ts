@@ -1,7 +1,8 @@
-import { Redis } from 'ioredis'
 import type { Config } from './config/env.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { createDb, pingDb, type Db } from './db/client.ts'
+import { createRedis } from './db/redis.ts'
+import { isDependencyUnavailable } from './db/unavailable.ts'
 import { settingQueries } from './db/settings.ts'
 import { loadMasterKey } from './crypto/master-key.ts'
 import { deriveKey, type Keyring } from './crypto/envelope.ts'
@@ -54,8 +55,9 @@ import { endOidcSession } from './oidc/login-policy.ts'
 export async function createContainer(config: Readonly<Config>, opts: { logger?: Logger } = {}) {
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL)
   const master = loadMasterKey({ value: config.PORTCULLIS_MASTER_KEY, embedded: config.embedded, dataDir: config.DATA_DIR })
-  const db: Db = await createDb(config.DATABASE_URL)
-  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: true }) : undefined
+  // Every query and Redis command is bounded (issue 16 §3); see db/client.ts and db/redis.ts.
+  const db: Db = await createDb(config.DATABASE_URL, { connect: config.DB_CONNECT_TIMEOUT, query: config.DB_QUERY_TIMEOUT })
+  const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, { connect: config.REDIS_CONNECT_TIMEOUT, command: config.REDIS_COMMAND_TIMEOUT }) : undefined
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'))
 
   const queries = {
@@ -219,7 +221,9 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     // oidc-provider's context is its own Koa app's: our request id is found by the raw request
     const ctx = raw && { oidc: raw.oidc, ip: raw.ip, state: { requestId: requestIdOf(raw.req) } }
     if (name === 'server_error') {
-      logger.error({ err: args[1] }, 'oidc-provider server error')
+      // a database/Redis outage is answered with 503 (oidc/unavailable.ts): one line, no stack
+      if (isDependencyUnavailable(args[1])) logger.warn({ err: (args[1] as Error)?.message, requestId: ctx?.state.requestId }, 'dependency unavailable')
+      else logger.error({ err: args[1] }, 'oidc-provider server error')
       return
     }
     if (name === 'grant.success') {

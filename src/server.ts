@@ -1,13 +1,18 @@
 import http from 'node:http'
+import net from 'node:net'
 import type { Container } from './container.ts'
 import { buildApp } from './app.ts'
 import { decisionCalls } from './http/authz.ts'
 import { decisionLane } from './http/decision-lane.ts'
 import { startMetricsServer } from './metrics/routes.ts'
 
+/** How long a shutdown waits for the database and Redis connections to close. */
+const CLOSE_DEPENDENCIES_MS = 5000
+
 /**
- * Listens, and shuts down gracefully: on SIGTERM/SIGINT stop accepting, let in-flight requests
- * finish (up to SHUTDOWN_TIMEOUT), then close the database and Redis.
+ * Listens, and shuts down gracefully (see close()): on SIGTERM/SIGINT stop accepting, drain
+ * keep-alive connections, let in-flight requests finish (up to SHUTDOWN_TIMEOUT), then close
+ * the database and Redis.
  */
 export async function startServer(c: Container, opts: { port?: number; host?: string } = {}) {
   let shuttingDown = false
@@ -21,7 +26,12 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
     logger: c.logger,
     https: c.config.PUBLIC_URL.startsWith('https:'),
   })
+  // Responses not yet started, so a shutdown can still ask for `Connection: close` on them.
+  const inFlight = new Set<http.ServerResponse>()
   const server = http.createServer((req, res) => {
+    if (shuttingDown) res.setHeader('Connection', 'close')
+    inFlight.add(res)
+    res.once('close', () => inFlight.delete(res))
     if (!lane(req, res, koa)) void koa(req, res)
   })
   server.keepAliveTimeout = 5000
@@ -43,21 +53,47 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
   }, c.config.KEYS_REFRESH_INTERVAL * 1000)
   keysTimer.unref()
 
+  /**
+   * Drains keep-alive connections (issue 16 §6): from now on every response carries
+   * `Connection: close` (RFC 9112 §9.6), so its connection ends once it is sent; idle
+   * connections are closed at once and again as in-flight responses finish; the listener stops
+   * accepting. In-flight requests get SHUTDOWN_TIMEOUT to finish before the remaining connections
+   * are cut; then the database and Redis are closed.
+   */
   async function close() {
     if (shuttingDown) return
     shuttingDown = true
     clearInterval(keysTimer)
-    c.logger.info('shutting down: no new connections, finishing in-flight requests')
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-    server.closeIdleConnections()
-    const timeout = new Promise<void>((resolve) => setTimeout(() => {
-      c.logger.warn('shutdown timeout reached; closing remaining connections')
-      server.closeAllConnections()
-      resolve()
-    }, c.config.SHUTDOWN_TIMEOUT * 1000).unref())
+    c.logger.info({ inFlight: inFlight.size }, 'shutting down: no new connections, finishing in-flight requests')
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close')
+    // Stop listening now (net's close: http's own would also close idle connections at once).
+    const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))
+    // Close idle connections only after this turn of the event loop has read what already
+    // arrived: a request a client sent before the signal, still unread in the socket, would
+    // otherwise be cut (a reset) instead of answered. Then keep closing connections as they go
+    // idle: a response whose headers were out before the shutdown leaves its connection open.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100)
+    setImmediate(() => server.closeIdleConnections())
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        c.logger.warn({ inFlight: inFlight.size }, 'shutdown timeout reached; closing remaining connections')
+        server.closeAllConnections()
+        resolve()
+      }, c.config.SHUTDOWN_TIMEOUT * 1000)
+    })
     await Promise.race([closed, timeout])
+    clearInterval(sweep)
+    clearTimeout(timer)
     await metricsServer?.close()
-    await c.close()
+    // A frozen database or Redis never acknowledges a goodbye: do not wait on it for ever.
+    let closeTimer: NodeJS.Timeout | undefined
+    const closedDeps = await Promise.race([
+      c.close().then(() => true),
+      new Promise<false>((resolve) => { closeTimer = setTimeout(() => resolve(false), CLOSE_DEPENDENCIES_MS) }),
+    ])
+    clearTimeout(closeTimer)
+    if (!closedDeps) c.logger.warn('the database or Redis did not close in time; leaving their connections to the exit')
     c.logger.info('shutdown complete')
   }
   return { server, port, close, metricsPort: metricsServer?.port }

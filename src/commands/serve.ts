@@ -1,5 +1,6 @@
 import type { Config } from '../config/env.ts'
 import { migrate } from '../db/migrate.ts'
+import { waitForDatabase } from '../db/startup.ts'
 import { createContainer } from '../container.ts'
 import { createLogger } from '../logger.ts'
 import { ensureAdmin, ensureDefaultPolicyStore } from '../bootstrap.ts'
@@ -8,6 +9,8 @@ import { startServer } from '../server.ts'
 /** `portcullis serve`: migrate, bootstrap and start the server; runs until SIGTERM or SIGINT. */
 export async function serve(config: Readonly<Config>) {
   const logger = createLogger(config.LOG_LEVEL)
+  // PostgreSQL may still be starting (compose, systemd): wait, bounded by DB_STARTUP_TIMEOUT.
+  await waitForDatabase(config.DATABASE_URL, { timeout: config.DB_STARTUP_TIMEOUT, connectTimeout: config.DB_CONNECT_TIMEOUT, log: (msg, fields) => logger.warn(fields, msg) })
   const applied = await migrate(config.DATABASE_URL, (m) => logger.info(m))
   if (applied.length) logger.info({ applied }, 'database migrated')
   const c = await createContainer(config, { logger })

@@ -57,6 +57,13 @@ const schema = z.object({
   LOGIN_FAILURE_DELAY_MS: z.coerce.number({ message: 'must be a number of milliseconds' }).int().min(0).max(5000, 'must be at most 5000').default(250),
   SESSION_IDLE_TIMEOUT: seconds(1800),
   SHUTDOWN_TIMEOUT: seconds(10),
+  // Bounded waits (issue 16 §3): no request waits longer than these on a database or Redis
+  // that is down or frozen; it gets a 503 with Retry-After instead (src/db/unavailable.ts).
+  DB_CONNECT_TIMEOUT: seconds(5),
+  DB_QUERY_TIMEOUT: seconds(10),
+  DB_STARTUP_TIMEOUT: seconds(60),
+  REDIS_CONNECT_TIMEOUT: seconds(5),
+  REDIS_COMMAND_TIMEOUT: seconds(3),
   // Audit log, monitoring and metrics (issue 6)
   AUDIT_CHECKPOINT_INTERVAL: seconds(600),
   AUDIT_RETENTION_DAYS: z.coerce.number({ message: 'must be a number of days' }).int('must be a whole number of days').positive('must be positive').default(365),

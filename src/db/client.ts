@@ -1,5 +1,6 @@
 import { PrismaClient as SqliteClient } from '../generated/sqlite/client.ts'
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3'
+import pg from 'pg'
 
 // The queries modules are typed against the SQLite client: it is the smaller API (no
 // mode:'insensitive', no PostgreSQL-only types), so code that compiles against it runs on both.
@@ -10,20 +11,69 @@ export function isPostgres(url: string) {
   return /^postgres(ql)?:\/\//.test(url)
 }
 
-export async function createDb(url: string): Promise<Db> {
+/** Bounded waits (issue 16 §3), in seconds: DB_CONNECT_TIMEOUT and DB_QUERY_TIMEOUT. */
+export interface DbTimeouts {
+  connect: number
+  query: number
+}
+export const DEFAULT_DB_TIMEOUTS: DbTimeouts = { connect: 5, query: 10 }
+
+/**
+ * node-postgres pool options that bound every wait on PostgreSQL: opening a connection
+ * (connectionTimeoutMillis), a statement the server runs too long (statement_timeout, cancelled
+ * server-side) and a server that stops answering altogether (query_timeout, client-side: a
+ * frozen server never cancels anything itself). A timed-out connection is discarded by the pool.
+ */
+export function pgPoolOptions(url: string, t: DbTimeouts = DEFAULT_DB_TIMEOUTS) {
+  return {
+    // the cast: @prisma/adapter-pg types the option against its own copy of @types/pg
+    Client: TimeoutSafeClient as never,
+    connectionString: url,
+    connectionTimeoutMillis: t.connect * 1000,
+    statement_timeout: t.query * 1000,
+    query_timeout: t.query * 1000,
+    // Notice a peer that vanished without closing the connection (a host that died).
+    keepAlive: true,
+  }
+}
+
+/**
+ * A node-postgres client that is closed when a query of it times out client-side. node-postgres
+ * only stops waiting: the statement stays on the wire, and a connection inside a transaction
+ * (Prisma's interactive transactions) would go back to the pool still inside it once the
+ * server answers, its ROLLBACK dropped by the same timeout, so the next caller's writes would
+ * land in that abandoned transaction and never commit. Closing the connection makes the server
+ * roll the transaction back and the pool replace the connection.
+ */
+class TimeoutSafeClient extends pg.Client {
+  override query(...args: unknown[]): never {
+    const result = (super.query as (...a: unknown[]) => unknown)(...args)
+    if (result instanceof Promise) {
+      result.catch((err: unknown) => {
+        if ((err as Error)?.message === 'Query read timeout') void this.end().catch(() => {})
+      })
+    }
+    return result as never
+  }
+}
+
+export async function createDb(url: string, timeouts: DbTimeouts = DEFAULT_DB_TIMEOUTS): Promise<Db> {
   if (isPostgres(url)) {
     const [{ PrismaClient }, { PrismaPg }] = await Promise.all([
       import('../generated/postgresql/client.ts'),
       import('@prisma/adapter-pg'),
     ])
     // The two generated clients are not assignable to each other in TypeScript: one cast, here only.
-    return new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Db
+    return new PrismaClient({ adapter: new PrismaPg(pgPoolOptions(url, timeouts)) }) as unknown as Db
   }
-  const db = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url }) })
-  // WAL lets readers proceed while one writer commits; busy_timeout makes concurrent writers
-  // (CLI + server on one file) wait instead of failing with SQLITE_BUSY.
+  // busy_timeout: concurrent writers (CLI + server on one file) wait for the lock instead of
+  // failing at once with SQLITE_BUSY (which then maps to a 503, see unavailable.ts). better-sqlite3
+  // waits synchronously, blocking every other request meanwhile: never longer than 5 s.
+  const busyMs = Math.min(timeouts.query, 5) * 1000
+  const db = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url, timeout: busyMs }) })
+  // WAL lets readers proceed while one writer commits.
   await db.$queryRawUnsafe('PRAGMA journal_mode = WAL')
-  await db.$queryRawUnsafe('PRAGMA busy_timeout = 5000')
+  await db.$queryRawUnsafe(`PRAGMA busy_timeout = ${busyMs}`)
   return db
 }
 

@@ -74,7 +74,9 @@ async function sqliteDriver(url: string): Promise<Driver> {
 
 async function pgDriver(url: string): Promise<Driver> {
   const { default: pg } = await import('pg')
-  const c = new pg.Client({ connectionString: url })
+  // Bounded connect (issue 16 §3); statements are not: a migration may legitimately run long,
+  // and waiting for the advisory lock means another instance is migrating.
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 })
   await c.connect()
   return {
     provider: 'postgresql',

@@ -5,6 +5,7 @@ import type { UserService } from '../identity/users.ts'
 import type { ResourceQueries } from './queries/resources.ts'
 import type { AdapterFactory } from './adapters.ts'
 import { installHashedClientSecrets } from './client-secrets.ts'
+import { installUnavailableResponses } from './unavailable.ts'
 import { allowedIpsProblem, installClientIpAllowlists } from './client-ip-allowlist.ts'
 import type { ClientIp } from '../http/client-ip.ts'
 import type { KeyVerifier } from '../apikeys/verify.ts'
@@ -286,6 +287,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(config.PUBLIC_URL, configuration)
   provider.proxy = config.TRUST_PROXY
+  // first, so it wraps everything below: a database or Redis outage is a 503, not a 500
+  installUnavailableResponses(provider)
   installHashedClientSecrets(provider)
   if (deps.apiKeyExchange && deps.clientIp) {
     registerApiKeyExchange(provider, {

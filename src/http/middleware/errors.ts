@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa'
 import type { Logger } from 'pino'
 import { AppError } from '../../errors.ts'
+import { dependencyUnavailable, isDependencyUnavailable, RETRY_AFTER_SECONDS } from '../../db/unavailable.ts'
 import { errorPage } from '../../oidc/interactions/views.ts'
 
 /**
@@ -13,20 +14,26 @@ export function errorHandler(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next()
-    } catch (err) {
+    } catch (caught) {
+      // A database or Redis that is down or frozen: 503 with Retry-After, never a 500 (issue 16 §3).
+      const unavailable = isDependencyUnavailable(caught)
+      const err = unavailable && !(caught instanceof AppError) ? dependencyUnavailable(caught) : caught
       const e = err as Partial<AppError> & { error?: string; error_description?: string; statusCode?: number }
       const status = e.status ?? e.statusCode ?? 500
       const known = err instanceof AppError || (typeof e.error === 'string' && status < 500)
       const code = err instanceof AppError ? e.code! : typeof e.error === 'string' ? e.error : 'server_error'
-      const message = known && status < 500 && (e.expose ?? true)
+      const message = known && (err instanceof AppError ? e.expose : status < 500 && (e.expose ?? true))
         ? (err instanceof AppError ? e.message! : e.error_description ?? e.error!)
         : 'internal server error'
-      if (status >= 500) logger.error({ err, requestId: ctx.state.requestId }, 'request failed')
+      if (unavailable) logger.warn({ err: (caught as Error)?.message, requestId: ctx.state.requestId }, 'dependency unavailable')
+      else if (status >= 500) logger.error({ err, requestId: ctx.state.requestId }, 'request failed')
       ctx.status = known ? status : 500
       ctx.set('Cache-Control', 'no-store')
+      // RFC 9110 §10.2.3: when to try again
+      if (unavailable) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS))
       if (ctx.accepts('json', 'html') === 'html') {
         ctx.type = 'html'
-        ctx.body = errorPage(ctx.status >= 500 ? 'Something went wrong' : 'Request not accepted', message)
+        ctx.body = errorPage(unavailable ? 'Temporarily unavailable' : ctx.status >= 500 ? 'Something went wrong' : 'Request not accepted', message)
       } else {
         ctx.body = { error: code, error_description: message, ...(known && err instanceof AppError && e.details !== undefined ? { details: e.details } : {}) }
       }
