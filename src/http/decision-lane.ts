@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics/registry.ts'
 import { recordHttp } from '../metrics/http.ts'
-import { attachBufferedBody } from './body.ts'
+import { attachBufferedBody, jsonTooDeep } from './body.ts'
 import { hasAnyScope, type Caller } from './middleware/authn.ts'
 import { logRequest, requestIdFrom } from './middleware/request.ts'
 import { securityHeaderList } from './middleware/security-headers.ts'
@@ -58,8 +58,10 @@ export function decisionLane(deps: DecisionLaneDeps) {
     const caller = await deps.verifyAccessToken(token)
     if (!caller || !hasAnyScope(caller, 'authz:check', 'authz:admin')) return false
     let result: unknown
+    const text = body.toString('utf8')
+    if (jsonTooDeep(text)) return false // Koa answers the 400 (readJson)
     try {
-      result = route.handle(caller, JSON.parse(body.toString('utf8')))
+      result = route.handle(caller, JSON.parse(text))
     } catch {
       return false // Koa answers with the error, in its one error shape
     }
