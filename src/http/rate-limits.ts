@@ -52,8 +52,14 @@ function claimedClient(ctx: Context, form: URLSearchParams): string | undefined 
   return undefined
 }
 
-async function keyOf(c: RateClass, ctx: Context, deps: RateLimitDeps): Promise<string> {
-  const ip = `ip:${deps.clientIp(ctx)}`
+/**
+ * A class keyed by client, credential or session also holds each address to this many times
+ * its budget: those keys are chosen by the caller, and a flood that invents a new client id,
+ * token or cookie per request would otherwise never run out.
+ */
+export const ADDRESS_FACTOR = 10
+
+async function keyOf(c: RateClass, ctx: Context, deps: RateLimitDeps, ip: string): Promise<string> {
   switch (c.key) {
     case 'client': {
       const id = claimedClient(ctx, await oauthForm(ctx))
@@ -98,22 +104,30 @@ function refuse(ctx: Context, c: RateClass, retryAfter: number) {
  */
 export function rateLimits(deps: RateLimitDeps): Middleware {
   const classes = deps.classes ?? RATE_CLASSES
-  const limiters = new Map<string, RateLimiterAbstract>()
+  const make = (name: string, points: number, duration: number): RateLimiterAbstract => {
+    const base = { points, duration, keyPrefix: `${deps.prefix}rl:${name}` }
+    return deps.redis
+      ? new RateLimiterRedis({ ...base, storeClient: deps.redis, insuranceLimiter: new RateLimiterMemory(base) })
+      : new RateLimiterMemory(base)
+  }
+  const limiters = new Map<string, { byKey: RateLimiterAbstract; byAddress?: RateLimiterAbstract }>()
   for (const c of classes) {
     const limit = deps.limits[c.name]
     if (!limit) continue
-    const base = { points: limit.points, duration: limit.duration, keyPrefix: `${deps.prefix}rl:${c.name}` }
-    limiters.set(c.name, deps.redis
-      ? new RateLimiterRedis({ ...base, storeClient: deps.redis, insuranceLimiter: new RateLimiterMemory(base) })
-      : new RateLimiterMemory(base))
+    limiters.set(c.name, {
+      byKey: make(c.name, limit.points, limit.duration),
+      ...(c.key === 'ip' ? {} : { byAddress: make(`${c.name}:ip`, limit.points * ADDRESS_FACTOR, limit.duration) }),
+    })
   }
   return async (ctx, next) => {
     const c = rateClassOf(ctx.method, ctx.path, classes)
     const limiter = limiters.get(c.name)
     if (!limiter) return next()
-    const key = await keyOf(c, ctx, deps)
+    const ip = `ip:${deps.clientIp(ctx)}`
+    const key = await keyOf(c, ctx, deps, ip)
     try {
-      await limiter.consume(key)
+      if (limiter.byAddress && key !== ip) await limiter.byAddress.consume(ip)
+      await limiter.byKey.consume(key)
     } catch (e) {
       if (!(e instanceof RateLimiterRes)) {
         deps.logger.warn({ err: e, class: c.name }, 'rate limiter failed; request let through')

@@ -43,7 +43,7 @@ describeOnBackends('http-hygiene.test.ts', 'HTTP hygiene', ({ kind, redisUrl }) 
     it('a well-formed token request still gets a token', async () => {
       const r = await token('grant_type=client_credentials&scope=authz%3Acheck')
       expect(r.status).toBe(200)
-      expect((await r.json()).access_token).toBeTruthy()
+      expect(((await r.json()) as { access_token?: string }).access_token).toBeTruthy()
     })
 
     it('a parameter in both the query and the body is refused as invalid_request (§3.1)', async () => {
@@ -70,7 +70,7 @@ describeOnBackends('http-hygiene.test.ts', 'HTTP hygiene', ({ kind, redisUrl }) 
 
     it('resource may repeat (RFC 8707 §2): not refused as a duplicate', async () => {
       const r = await token('grant_type=client_credentials&resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example')
-      const body = await r.json()
+      const body = (await r.json()) as { error_description?: string }
       expect(body.error_description ?? '').not.toMatch(/more than once/)
     })
 

@@ -4,6 +4,7 @@ import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
 import { loadConfig } from '../../src/config/env.ts'
 import { pgTestUrl, redisTestUrl } from '../../src/db/testing.ts'
 import { RATE_CLASSES, rateClassOf, rateLimitEnvName } from '../../src/http/rate-limit-classes.ts'
+import { ADDRESS_FACTOR } from '../../src/http/rate-limits.ts'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -142,6 +143,21 @@ describeOnBackends('rate-limits.test.ts', 'rate limits per endpoint class', ({ k
       expect(d.status).toBe(401)
       await d.body?.cancel()
     }
+  })
+
+  it('inventing a new client id, token or cookie per request runs into the address ceiling', async () => {
+    // ADDRESS_FACTOR (10) times the budget per address, however many keys it makes up
+    const statuses: number[] = []
+    for (let i = 0; i < BUDGET * ADDRESS_FACTOR + 1; i++) {
+      const r = await post(server, '/token/revocation', `token=x&client_id=made-up-${i}`, ip('revocation', 'a'))
+      statuses.push(r.status)
+      await r.body?.cancel()
+    }
+    expect(statuses.slice(0, -1)).not.toContain(429)
+    expect(statuses.at(-1)).toBe(429)
+    // another address is not affected
+    const other = await post(server, '/token/revocation', 'token=x&client_id=made-up-other', ip('revocation', 'b'))
+    expect(other.status).not.toBe(429)
   })
 
   it('a spoofed X-Forwarded-For from an untrusted peer does not reset the budget', async () => {
