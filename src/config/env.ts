@@ -135,6 +135,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   })
 }
 
+/** `POINTS/SECONDS` or `off` (rate-limit-classes.ts parseRateLimit), as a zod schema. */
+const rateLimitValue = z.string().transform((v, ctx): RateLimit | null => {
+  const parsed = parseRateLimit(v)
+  if (typeof parsed !== 'string') return parsed
+  ctx.addIssue({ code: 'custom', message: `${parsed} (got ${JSON.stringify(v)})` })
+  return z.NEVER
+})
+
 /** RATE_LIMIT_<CLASS> for every class of the table; unset: the class's default. */
 function readRateLimits(input: Record<string, string | undefined>): Record<string, RateLimit | null> {
   const out: Record<string, RateLimit | null> = {}
@@ -147,9 +155,9 @@ function readRateLimits(input: Record<string, string | undefined>): Record<strin
       if (value !== undefined) problems.push(`  ${name}: the ${c.name} class is never limited (${c.note})`)
       continue
     }
-    const parsed = parseRateLimit(value)
-    if (typeof parsed === 'string') problems.push(`  ${name}: ${parsed} (got ${JSON.stringify(value)})`)
-    else out[c.name] = parsed
+    const parsed = rateLimitValue.safeParse(value)
+    if (parsed.success) out[c.name] = parsed.data
+    else problems.push(...parsed.error.issues.map((i) => `  ${name}: ${i.message}`))
   }
   if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`)
   return out

@@ -1,6 +1,7 @@
 import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
+import { loadConfig } from '../../src/config/env.ts'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
@@ -185,6 +186,12 @@ describe('slow clients (slowloris)', () => {
     const r = await hold(['POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type='])
     expect(r.closed).toBe(true)
   }, 30_000)
+
+  it('refuses a headers timeout longer than the request timeout, naming the variable', () => {
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT: '90' })).toThrow(/HTTP_HEADERS_TIMEOUT: must not be longer than HTTP_REQUEST_TIMEOUT/)
+    expect(() => loadConfig({ HTTP_REQUEST_TIMEOUT: 'soon' })).toThrow(/HTTP_REQUEST_TIMEOUT/)
+    expect(loadConfig({}).HTTP_HEADERS_TIMEOUT).toBe(20)
+  })
 
   it('an idle keep-alive connection is closed after a complete request', async () => {
     const r = await hold(['GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n'])
