@@ -31,9 +31,9 @@ function report() {
   const input = opt('--input')
   if (input) return fs.readFileSync(input, 'utf8')
   try {
-    return execFileSync('npm', ['audit', '--omit=dev', '--json'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 })
+    return execFileSync('npm', ['audit', '--omit=dev', '--json'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024, timeout: 180_000 })
   } catch (e) {
-    // npm audit exits non-zero when it finds anything, and when it cannot ask at all
+    // npm audit exits non-zero when it finds anything, and when it cannot ask at all (or timed out)
     return e.stdout ?? ''
   }
 }

@@ -33,6 +33,11 @@ const STORE_CHECK = /^\/authz\/v1\/stores\/([a-z0-9][a-z0-9_-]{0,63})\/check(\/b
  * with a valid portcullis access token that carries the scope, and a request the calls accept.
  * Everything else (API keys, which need IP allowlists, signatures and rate limits; every error)
  * goes on to Koa with the body already read, so error responses have one source.
+ *
+ * Decisions have no endpoint-class rate limit (class `decision` in http/rate-limit-classes.ts):
+ * a gateway asks once per call it guards, so a limit would turn a burst into an outage, and
+ * every caller here already holds a valid token with authz:check. Bodies nested deeper than
+ * JSON_MAX_DEPTH go on to Koa, which refuses them.
  */
 export function decisionLane(deps: DecisionLaneDeps) {
   const security = securityHeaderList({ https: deps.https })
