@@ -55,6 +55,7 @@ const cases: Case[] = [
   { cls: 'policy', answer: 'api', send: (s, k) => fetch(`${s.url}/authz/v1/stores`, { method: 'POST', headers: { authorization: `Bearer caller-${k}`, 'content-type': 'application/json' }, body: '{}' }) },
   { cls: 'apikeys', answer: 'api', send: (s, k) => get(s, '/apikeys/v1/keys', { authorization: `Bearer caller-${k}` }) },
   { cls: 'audit', answer: 'api', send: (s, k) => get(s, '/audit/v1/events', { authorization: `Bearer caller-${k}` }) },
+  { cls: 'admin', answer: 'api', send: (s, k) => get(s, '/admin/v1/users', { authorization: `Bearer caller-${k}`, accept: 'application/json' }) },
   { cls: 'default', answer: 'api', ok: 200, send: (s, k) => get(s, '/.well-known/openid-configuration', { ...ip('default', k), accept: 'application/json' }) },
 ]
 
@@ -70,7 +71,8 @@ describe('the class table', () => {
     expect(rateClassOf('POST', '/authz/v1/stores/docs/check').name).toBe('decision')
     expect(rateClassOf('POST', '/authz/v1/stores/docs/versions').name).toBe('policy')
     expect(rateClassOf('GET', '/authz/v1/stores').name).toBe('default')
-    const unknown = rateClassOf('POST', '/admin/v1/some-future-endpoint')
+    expect(rateClassOf('GET', '/admin/v1/users').name).toBe('admin')
+    const unknown = rateClassOf('POST', '/brand-new/v1/some-future-endpoint')
     expect(unknown).toMatchObject({ name: 'default', key: 'ip' })
     expect(unknown.points).toBeGreaterThan(0)
   })
