@@ -21,7 +21,12 @@ export interface RateLimitDeps {
   refused: { inc(labels: { class: string }): void }
   logger: Logger
   classes?: readonly RateClass[]
+  /** longest wait for Redis before this instance counts in memory instead (ms) */
+  redisWaitMs?: number
 }
+
+/** Takes one point for `key`; rejects with a RateLimiterRes when the budget is spent. */
+type Take = (key: string) => Promise<unknown>
 
 const hash = (s: string) => crypto.createHash('sha256').update(s).digest('base64url').slice(0, 22)
 
@@ -99,18 +104,27 @@ function refuse(ctx: Context, c: RateClass, retryAfter: number) {
 /**
  * Rate limits for every request, by endpoint class (src/http/rate-limit-classes.ts): one
  * rate-limiter-flexible limiter per class, in Redis when configured (every instance draws on
- * the same budget) and in memory otherwise. When Redis fails, each instance falls back to its
- * own in-memory budget (insuranceLimiter) rather than refusing or hanging everyone.
+ * the same budget) and in memory otherwise. When Redis fails or does not answer within
+ * redisWaitMs, each instance falls back to its own in-memory budget rather than refusing or
+ * hanging everyone.
  */
 export function rateLimits(deps: RateLimitDeps): Middleware {
   const classes = deps.classes ?? RATE_CLASSES
-  const make = (name: string, points: number, duration: number): RateLimiterAbstract => {
+  const waitMs = deps.redisWaitMs ?? 1000
+  const make = (name: string, points: number, duration: number): Take => {
     const base = { points, duration, keyPrefix: `${deps.prefix}rl:${name}` }
-    return deps.redis
-      ? new RateLimiterRedis({ ...base, storeClient: deps.redis, insuranceLimiter: new RateLimiterMemory(base) })
-      : new RateLimiterMemory(base)
+    const memory: RateLimiterAbstract = new RateLimiterMemory(base)
+    if (!deps.redis) return (key) => memory.consume(key)
+    const shared = new RateLimiterRedis({ ...base, storeClient: deps.redis, insuranceLimiter: memory })
+    return (key) => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        deps.logger.warn({ class: name }, 'rate limiter: Redis did not answer in time; counting in memory')
+        memory.consume(key).then(resolve, reject)
+      }, waitMs)
+      shared.consume(key).then(resolve, reject).finally(() => clearTimeout(timer))
+    })
   }
-  const limiters = new Map<string, { byKey: RateLimiterAbstract; byAddress?: RateLimiterAbstract }>()
+  const limiters = new Map<string, { byKey: Take; byAddress?: Take }>()
   for (const c of classes) {
     const limit = deps.limits[c.name]
     if (!limit) continue
@@ -126,8 +140,8 @@ export function rateLimits(deps: RateLimitDeps): Middleware {
     const ip = `ip:${deps.clientIp(ctx)}`
     const key = await keyOf(c, ctx, deps, ip)
     try {
-      if (limiter.byAddress && key !== ip) await limiter.byAddress.consume(ip)
-      await limiter.byKey.consume(key)
+      if (limiter.byAddress && key !== ip) await limiter.byAddress(ip)
+      await limiter.byKey(key)
     } catch (e) {
       if (!(e instanceof RateLimiterRes)) {
         deps.logger.warn({ err: e, class: c.name }, 'rate limiter failed; request let through')
