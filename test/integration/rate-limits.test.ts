@@ -162,6 +162,26 @@ describeOnBackends('rate-limits.test.ts', 'rate limits per endpoint class', ({ k
     expect(other.status).not.toBe(429)
   })
 
+  it('hostile client credentials are keyed without a 5xx', async () => {
+    const hostile: Record<string, string>[] = [
+      { authorization: 'Basic %%%not-base64' },
+      { authorization: `Basic ${Buffer.from('%E0%A4%A:secret').toString('base64')}` }, // bad percent-encoding
+      { authorization: `Basic ${Buffer.from([0xff, 0xfe, 0x3a, 0x00]).toString('base64')}` },
+      { authorization: `Basic ${Buffer.from(`${'c'.repeat(4000)}:x`).toString('base64')}` },
+    ]
+    const bodies = ['token=x&client_assertion=not.a-jwt.%00', 'token=x&client_assertion=a.eyJzdWIiOjF9.b', `token=x&client_id=${'%F0%9F'.repeat(100)}`]
+    for (const headers of hostile) {
+      const r = await post(server, '/token/introspection', 'token=x', { ...headers, ...ip('introspection', 'a') })
+      expect(r.status).toBeLessThan(500)
+      await r.body?.cancel()
+    }
+    for (const body of bodies) {
+      const r = await post(server, '/token/introspection', body, ip('introspection', 'b'))
+      expect(r.status).toBeLessThan(500)
+      await r.body?.cancel()
+    }
+  })
+
   it('a spoofed X-Forwarded-For from an untrusted peer does not reset the budget', async () => {
     const s = await startTestServer({ kind, redisUrl, env: limitedEnv })
     try {
