@@ -17,6 +17,9 @@ import { accountRouter } from './http/account/routes.ts'
 import { managementIpGuard } from './http/middleware/management-ips.ts'
 import { crossSiteFormGuard } from './http/cross-site.ts'
 import { providerFormRouter } from './oidc/provider-forms.ts'
+import { rateLimits } from './http/rate-limits.ts'
+import { oauthForm, replayedRequest } from './http/oauth-request.ts'
+import { shareRequestId } from './http/middleware/request.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
@@ -82,6 +85,10 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
   app.use(httpMetrics(c.metrics))
   app.use(securityHeaders({ https: c.config.PUBLIC_URL.startsWith('https:') }))
   app.use(errorHandler(c.logger))
+  app.use(rateLimits({
+    limits: c.config.RATE_LIMITS, redis: c.redis, prefix: c.config.REDIS_PREFIX, clientIp: c.clientIp,
+    sessionCookie: c.login.cookie.name, refused: c.metrics.rateLimited, logger: c.logger,
+  }))
   for (const r of routers) {
     app.use(r.routes())
     app.use(r.allowedMethods())
@@ -94,8 +101,12 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
     const provider = c.provider()
     let handle = handlers.get(provider)
     if (!handle) handlers.set(provider, (handle = provider.callback()))
+    // RFC 6749 §3.1 duplicate parameters, form content type, body size: see oauth-request.ts
+    await oauthForm(ctx)
+    const req = replayedRequest(ctx)
+    shareRequestId(ctx.req, req)
     ctx.respond = false
-    await handle(ctx.req, ctx.res)
+    await handle(req, ctx.res)
   })
   return app
 }

@@ -28,13 +28,21 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
   })
   // Responses not yet started, so a shutdown can still ask for `Connection: close` on them.
   const inFlight = new Set<http.ServerResponse>()
-  const server = http.createServer((req, res) => {
+  // Slow clients (slowloris): headers must arrive within HTTP_HEADERS_TIMEOUT and the whole
+  // request within HTTP_REQUEST_TIMEOUT, else Node answers 408 and closes the connection; the
+  // check runs every second, not Node's default 30 s. Idle keep-alive connections close after
+  // HTTP_KEEPALIVE_TIMEOUT.
+  const server = http.createServer({
+    headersTimeout: c.config.HTTP_HEADERS_TIMEOUT * 1000,
+    requestTimeout: c.config.HTTP_REQUEST_TIMEOUT * 1000,
+    keepAliveTimeout: c.config.HTTP_KEEPALIVE_TIMEOUT * 1000,
+    connectionsCheckingInterval: 1000,
+  }, (req, res) => {
     if (shuttingDown) res.setHeader('Connection', 'close')
     inFlight.add(res)
     res.once('close', () => inFlight.delete(res))
     if (!lane(req, res, koa)) void koa(req, res)
   })
-  server.keepAliveTimeout = 5000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(opts.port ?? c.config.PORT, opts.host ?? c.config.HOST, () => resolve())

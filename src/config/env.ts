@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.ts'
 import { parseCidr } from '../http/client-ip.ts'
 import { parseAdminWindow } from '../audit/admin-window.ts'
 import { parseSyslogUrl } from '../audit/syslog.ts'
+import { RATE_CLASSES, parseRateLimit, rateLimitEnvName, type RateLimit } from '../http/rate-limit-classes.ts'
 
 /**
  * Every environment variable portcullis reads, validated once at start and frozen.
@@ -98,7 +99,15 @@ const schema = z.object({
   // Longest life of a JWT access token exchanged for an API key (oidc/apikey-exchange.ts).
   APIKEY_EXCHANGE_TTL: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(1).max(3600, 'must be at most 3600 (1 hour)').default(900),
   APIKEY_ROTATION_GRACE: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(0).max(7 * 86400, 'must be at most 604800 (7 days)').default(86400),
-})
+  // HTTP limits against slow clients (slowloris; src/server.ts): headers must arrive within
+  // HTTP_HEADERS_TIMEOUT, the whole request within HTTP_REQUEST_TIMEOUT, and an idle
+  // keep-alive connection is closed after HTTP_KEEPALIVE_TIMEOUT.
+  HTTP_HEADERS_TIMEOUT: seconds(20),
+  HTTP_REQUEST_TIMEOUT: seconds(60),
+  HTTP_KEEPALIVE_TIMEOUT: seconds(5),
+  // Rate limits per endpoint class: RATE_LIMIT_<CLASS> (src/http/rate-limit-classes.ts), read
+  // by readRateLimits below from the one table of classes.
+}).refine((c) => c.HTTP_HEADERS_TIMEOUT <= c.HTTP_REQUEST_TIMEOUT, { message: 'must not be longer than HTTP_REQUEST_TIMEOUT', path: ['HTTP_HEADERS_TIMEOUT'] })
 
 type Raw = z.infer<typeof schema>
 export interface Config extends Omit<Raw, 'PUBLIC_URL' | 'DATABASE_URL'> {
@@ -106,6 +115,8 @@ export interface Config extends Omit<Raw, 'PUBLIC_URL' | 'DATABASE_URL'> {
   DATABASE_URL: string
   /** SQLite file with generated secrets in DATA_DIR: the zero-setup mode. */
   embedded: boolean
+  /** budget per rate-limit class (name -> limit, null: not limited); see rate-limit-classes.ts */
+  RATE_LIMITS: Readonly<Record<string, RateLimit | null>>
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -117,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
   }
   const raw = parsed.data
+  const rateLimits = readRateLimits(input)
   const dataDir = path.resolve(raw.DATA_DIR)
   const databaseUrl = raw.DATABASE_URL ?? `file:${path.join(dataDir, 'portcullis.db')}`
   const publicUrl = (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT || 3000}`).replace(/\/+$/, '')
@@ -126,7 +138,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     PUBLIC_URL: publicUrl,
     DATABASE_URL: databaseUrl,
     embedded: databaseUrl.startsWith('file:'),
+    RATE_LIMITS: Object.freeze(rateLimits),
   })
+}
+
+/** `POINTS/SECONDS` or `off` (rate-limit-classes.ts parseRateLimit), as a zod schema. */
+const rateLimitValue = z.string().transform((v, ctx): RateLimit | null => {
+  const parsed = parseRateLimit(v)
+  if (typeof parsed !== 'string') return parsed
+  ctx.addIssue({ code: 'custom', message: `${parsed} (got ${JSON.stringify(v)})` })
+  return z.NEVER
+})
+
+/** RATE_LIMIT_<CLASS> for every class of the table; unset: the class's default. */
+function readRateLimits(input: Record<string, string | undefined>): Record<string, RateLimit | null> {
+  const out: Record<string, RateLimit | null> = {}
+  const problems: string[] = []
+  for (const c of RATE_CLASSES) {
+    const name = rateLimitEnvName(c)
+    const value = input[name]
+    if (value === undefined || c.points === null) {
+      out[c.name] = c.points === null ? null : { points: c.points, duration: c.duration }
+      if (value !== undefined) problems.push(`  ${name}: the ${c.name} class is never limited (${c.note})`)
+      continue
+    }
+    const parsed = rateLimitValue.safeParse(value)
+    if (parsed.success) out[c.name] = parsed.data
+    else problems.push(...parsed.error.issues.map((i) => `  ${name}: ${i.message}`))
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`)
+  return out
 }
 
 function showValue(key: PropertyKey | undefined, input: Record<string, unknown>) {

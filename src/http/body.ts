@@ -93,12 +93,37 @@ export async function readFormParams(ctx: Context, limit = LIMIT): Promise<URLSe
   return new URLSearchParams(await readRaw(ctx, limit))
 }
 
+/** Deepest nesting a JSON body may have: deeper documents are refused before parsing. */
+export const JSON_MAX_DEPTH = 32
+
+/**
+ * True when `text` nests arrays/objects deeper than `max`. One pass over the characters,
+ * skipping strings, so a hostile 1 MiB of `[` costs a scan rather than a parse and a
+ * recursive validation that could exhaust the stack.
+ */
+export function jsonTooDeep(text: string, max = JSON_MAX_DEPTH): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i)
+    if (inString) {
+      if (ch === 0x5c) i++ // backslash: skip the escaped character
+      else if (ch === 0x22) inString = false
+    } else if (ch === 0x22) inString = true
+    else if (ch === 0x5b || ch === 0x7b) {
+      if (++depth > max) return true
+    } else if (ch === 0x5d || ch === 0x7d) depth--
+  }
+  return false
+}
+
 /** A JSON request body; malformed JSON is a 400, never a 500. */
 export async function readJson(ctx: Context, limit = 1024 * 1024): Promise<unknown> {
   if (!ctx.is('application/json', '+json')) {
     throw new AppError('unsupported_media_type', 'expected an application/json body', { status: 415 })
   }
   const text = await readRaw(ctx, limit)
+  if (jsonTooDeep(text)) throw new AppError('invalid_json', `request body nests deeper than ${JSON_MAX_DEPTH} levels`, { status: 400 })
   try {
     return JSON.parse(text)
   } catch {

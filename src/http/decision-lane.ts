@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics/registry.ts'
 import { recordHttp } from '../metrics/http.ts'
-import { attachBufferedBody } from './body.ts'
+import { attachBufferedBody, jsonTooDeep } from './body.ts'
 import { hasAnyScope, type Caller } from './middleware/authn.ts'
 import { loggableRequestId, logRequest, requestIdFrom } from './middleware/request.ts'
 import { securityHeaderList } from './middleware/security-headers.ts'
@@ -33,6 +33,11 @@ const STORE_CHECK = /^\/authz\/v1\/stores\/([a-z0-9][a-z0-9_-]{0,63})\/check(\/b
  * with a valid portcullis access token that carries the scope, and a request the calls accept.
  * Everything else (API keys, which need IP allowlists, signatures and rate limits; every error)
  * goes on to Koa with the body already read, so error responses have one source.
+ *
+ * Decisions have no endpoint-class rate limit (class `decision` in http/rate-limit-classes.ts):
+ * a gateway asks once per call it guards, so a limit would turn a burst into an outage, and
+ * every caller here already holds a valid token with authz:check. Bodies nested deeper than
+ * JSON_MAX_DEPTH go on to Koa, which refuses them.
  */
 export function decisionLane(deps: DecisionLaneDeps) {
   const security = securityHeaderList({ https: deps.https })
@@ -58,8 +63,10 @@ export function decisionLane(deps: DecisionLaneDeps) {
     const caller = await deps.verifyAccessToken(token)
     if (!caller || !hasAnyScope(caller, 'authz:check', 'authz:admin')) return false
     let result: unknown
+    const text = body.toString('utf8')
+    if (jsonTooDeep(text)) return false // Koa answers the 400 (readJson)
     try {
-      result = route.handle(caller, JSON.parse(body.toString('utf8')))
+      result = route.handle(caller, JSON.parse(text))
     } catch {
       return false // Koa answers with the error, in its one error shape
     }

@@ -57,6 +57,7 @@ export function createMetrics() {
     auditLastSeq: gauge('portcullis_audit_last_seq', 'sequence number of the newest audit record'),
     auditCheckpointAge: gauge('portcullis_audit_last_checkpoint_age_seconds', 'age of the newest signed audit checkpoint (absent: none yet)'),
     auditOutboxPending: gauge('portcullis_audit_outbox_pending', 'audit outbox rows (one per record and target) waiting for webhook or syslog delivery'),
+    rateLimited: counter('portcullis_rate_limited_total', 'requests refused with 429 by the rate limits, by endpoint class', ['class']),
     alerts: counter('portcullis_security_alerts_total', 'security alerts raised by the detectors, by kind', ['kind']),
 
     /** Registers how a gauge is computed at scrape time (replaces an earlier source). */

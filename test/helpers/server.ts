@@ -8,6 +8,13 @@ import { createContainer, type Container } from '../../src/container.ts'
 import { createLogger } from '../../src/logger.ts'
 import { createTestDatabase, type TestDatabase } from '../../src/db/testing.ts'
 import { startServer } from '../../src/server.ts'
+import { RATE_CLASSES, rateLimitEnvName } from '../../src/http/rate-limit-classes.ts'
+
+/**
+ * Suites that are not about rate limits create tokens and sign in in bursts from 127.0.0.1;
+ * they run with budgets no test reaches. Rate-limit suites set RATE_LIMIT_<CLASS> in `env`.
+ */
+const unlimitedForTests = Object.fromEntries(RATE_CLASSES.filter((c) => c.points !== null).map((c) => [rateLimitEnvName(c), '1000000/60']))
 
 /**
  * A real portcullis listening on 127.0.0.1 with its own database (a fresh SQLite file, or a
@@ -59,6 +66,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     DATA_DIR: dataDir,
     PORTCULLIS_MASTER_KEY: opts.masterKey ?? crypto.randomBytes(32).toString('base64'),
     LOG_LEVEL: opts.logSink ? 'info' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
+    ...unlimitedForTests,
     ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl, REDIS_PREFIX: `pc-test-${crypto.randomBytes(4).toString('hex')}:` } : {}),
     ...opts.env,
   })

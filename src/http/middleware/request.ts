@@ -36,6 +36,11 @@ export function logRequest(logger: Logger, entry: { requestId: string; method: s
 const ids = new WeakMap<IncomingMessage, string>()
 /** The request id of a raw request, for code that sees another Koa app's context (oidc-provider's). */
 export const requestIdOf = (req: IncomingMessage | undefined) => (req ? ids.get(req) : undefined)
+/** `to` (a view of `from` handed to another app, see http/oauth-request.ts) has from's id. */
+export function shareRequestId(from: IncomingMessage, to: IncomingMessage) {
+  const id = ids.get(from)
+  if (id && to !== from) ids.set(to, id)
+}
 
 /**
  * Request id (the caller's X-Request-ID, echoed exactly, or generated) and one access-log line

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import type { Middleware } from 'koa'
 
 /**
@@ -23,6 +24,20 @@ export function securityHeaders(opts: { https: boolean }): Middleware {
   const headers = securityHeaderList(opts)
   return async (ctx, next) => {
     for (const [name, value] of headers) ctx.set(name, value)
+    keepOnResponse(ctx.res, headers)
     await next()
   }
+}
+
+/**
+ * Koa's default error path (ctx.onerror — also in oidc-provider's own Koa app) removes every
+ * header before writing an error, so ours are put back, where missing, as the head goes out:
+ * Node writes every head through writeHead, implicit ones included.
+ */
+function keepOnResponse(res: ServerResponse, headers: [string, string][]) {
+  const writeHead = res.writeHead
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    if (!this.headersSent) for (const [name, value] of headers) if (!this.hasHeader(name)) this.setHeader(name, value)
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args)
+  } as ServerResponse['writeHead']
 }
