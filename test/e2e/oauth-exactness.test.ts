@@ -176,7 +176,7 @@ describeOnBackends('oauth-exactness.test.ts', 'OAuth exactness', ({ kind, redisU
       ['/token', { grant_type: 'refresh_token', refresh_token: 'x'.repeat(43) }],
       ['/token/introspection', { token: 'x'.repeat(43) }],
       ['/token/revocation', { token: 'x'.repeat(43) }],
-      ['/request', { response_type: 'code', redirect_uri: CALLBACK, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuwGrEZ6hHE', code_challenge_method: 'S256' }],
+      ['/request', { client_id: 'web', response_type: 'code', redirect_uri: CALLBACK, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuwGrEZ6hHE', code_challenge_method: 'S256' }],
       ['/device/auth', { scope: 'openid' }],
     ]
     for (const [path, form] of endpoints) {
