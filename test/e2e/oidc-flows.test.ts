@@ -127,7 +127,7 @@ describe.each(variants)('OIDC end to end on $name', ({ skip, kind, redis }) => {
       const wrong = await discover('svc', 'not-the-secret-0123456789')
       expect(await oauthError(oidc.clientCredentialsGrant(wrong, {}))).toEqual({ error: 'invalid_client', status: 401 })
       const unknown = await discover('nobody', 'whatever-secret-0123456789')
-      await expect(oidc.clientCredentialsGrant(unknown, {})).rejects.toMatchObject({ error: 'invalid_client' })
+      expect(await oauthError(oidc.clientCredentialsGrant(unknown, {}))).toEqual({ error: 'invalid_client', status: 401 })
       const config = await discover('svc', 'svc-secret-0123456789abcdef')
       await expect(oidc.clientCredentialsGrant(config, { scope: 'orders:write', resource: API })).rejects.toMatchObject({ error: 'invalid_scope' })
       await expect(oidc.clientCredentialsGrant(config, { resource: 'https://unknown.example.com' })).rejects.toMatchObject({ error: 'invalid_target' })
