@@ -29,7 +29,8 @@ const document = {
   resources: [
     { indicator: API, scopes: ['orders:read', 'orders:write'], access_token_format: 'jwt', access_token_ttl: 600 },
     { indicator: OPAQUE_API, scopes: ['ledger:read'], access_token_format: 'opaque' },
-    { indicator: SHORT_API, scopes: ['short:read'], access_token_format: 'opaque', access_token_ttl: 1 },
+    // 3 s: expiry is counted in whole seconds, so a 1 s token could be expired before its first use on a loaded machine
+    { indicator: SHORT_API, scopes: ['short:read'], access_token_format: 'opaque', access_token_ttl: 3 },
   ],
   clients: [
     { client_id: 'svc', client_secret: 'svc-secret-0123456789abcdef', grant_types: ['client_credentials'], response_types: [], scope: 'orders:read ledger:read short:read' },
@@ -260,7 +261,7 @@ describe.each(variants)('OIDC end to end on $name', ({ skip, kind, redis }) => {
       const svc = await discover('svc', 'svc-secret-0123456789abcdef')
       const token = (await oidc.clientCredentialsGrant(svc, { scope: 'short:read', resource: SHORT_API })).access_token
       expect((await oidc.tokenIntrospection(svc, token)).active).toBe(true)
-      await new Promise((r) => setTimeout(r, 2100))
+      await new Promise((r) => setTimeout(r, 4100))
       expect(await oidc.tokenIntrospection(svc, token)).toEqual({ active: false })
     })
 
