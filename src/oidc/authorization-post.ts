@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import type Provider from 'oidc-provider'
 
 const MAX_BODY = 56 * 1024 // oidc-provider's own limit for form bodies
@@ -16,21 +17,35 @@ export function installAuthorizationPost(provider: Provider) {
   provider.use(async (ctx, next) => {
     path ??= provider.pathFor('authorization')
     if (ctx.method !== 'POST' || ctx.path !== path || !ctx.is('application/x-www-form-urlencoded')) return next()
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-      size += chunk.length
-      if (size > MAX_BODY) {
-        ctx.status = 413
-        ctx.body = 'request body too large'
-        return undefined
-      }
-      chunks.push(chunk)
+    const raw = await readForm(ctx.req)
+    if (raw === undefined) {
+      ctx.status = 413
+      ctx.body = 'request body too large'
+      return undefined
     }
-    const query = new URLSearchParams(Buffer.concat(chunks).toString('utf8')).toString()
+    const query = new URLSearchParams(raw).toString()
     ctx.status = 303
     ctx.set('Cache-Control', 'no-store')
     ctx.redirect(`${path}?${query}`)
     return undefined
   })
+}
+
+/**
+ * The form body, as text (undefined when over the limit). An edge middleware may have read and
+ * checked it already and left it on `req.body`, as oidc-provider's own body reader accepts.
+ */
+async function readForm(req: IncomingMessage & { body?: unknown }): Promise<string | undefined> {
+  if (Buffer.isBuffer(req.body) || typeof req.body === 'string') {
+    return req.body.length > MAX_BODY ? undefined : req.body.toString()
+  }
+  if (!req.readable) return ''
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_BODY) return undefined
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }

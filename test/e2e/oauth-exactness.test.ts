@@ -301,6 +301,11 @@ describeOnBackends('oauth-exactness.test.ts', 'OAuth exactness', ({ kind, redisU
     const error = new URL(shown.headers.get('location')!)
     expect(error.origin + error.pathname).toBe(CALLBACK)
     expect(error.searchParams.get('error')).toBe('invalid_request')
+    // an oversized form is refused, never a 500 (and never turned into a huge redirect)
+    const huge = await fetch(`${a.url}/auth`, { method: 'POST', redirect: 'manual', body: `client_id=web&state=${'x'.repeat(60 * 1024)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+    expect(huge.status).toBeGreaterThanOrEqual(400)
+    expect(huge.status).toBeLessThan(500)
+    expect(huge.headers.get('location')).toBeNull()
   })
 
   it('CORS: only registered web origins, only on token (public clients), userinfo and revocation; discovery and JWKS open; introspection never', async () => {
