@@ -15,7 +15,7 @@ import { resourceQueries } from './oidc/queries/resources.ts'
 import { keyQueries } from './oidc/queries/keys.ts'
 import { keyStore } from './oidc/keys.ts'
 import { clientService } from './oidc/clients.ts'
-import { clientAdapter, modelRouter, prismaAdapter, redisAdapter, retainLonger } from './oidc/adapters.ts'
+import { clientAdapter, modelRouter, prismaAdapter, redisAdapter, retainLonger, revokingGrantJwts } from './oidc/adapters.ts'
 import { buildProvider, OIDC_SCOPES, type OidcProvider } from './oidc/provider.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './oidc/api-resource.ts'
 import { apiTokenVerifier } from './oidc/api-tokens.ts'
@@ -111,14 +111,14 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
 
   // Authorization codes are kept as long as what they issue may live, so a late replay still
   // revokes it (oidc/code-redemption.ts).
-  const adapter = retainLonger(modelRouter({
+  // Revoked JWT access tokens (RFC 7009), known to every instance within a second.
+  const revocations = revokedTokens({ queries: queries.revokedTokens, redis, prefix: config.REDIS_PREFIX, logger })
+  // A revoked grant takes its JWT access tokens with it (oidc/adapters.ts).
+  const adapter = revokingGrantJwts(retainLonger(modelRouter({
     db: prismaAdapter(queries.payloads),
     redis: redis ? redisAdapter(redis, config.REDIS_PREFIX) : undefined,
     clients: clientAdapter(queries.clients),
-  }), { AuthorizationCode: config.REFRESH_TOKEN_TTL })
-
-  // Revoked JWT access tokens (RFC 7009), known to every instance within a second.
-  const revocations = revokedTokens({ queries: queries.revokedTokens, redis, prefix: config.REDIS_PREFIX, logger })
+  }), { AuthorizationCode: config.REFRESH_TOKEN_TTL }), revocations.revokeGrant)
   const apiTokens = apiTokenVerifier({ issuer: config.PUBLIC_URL, audience: apiIndicator(config.PUBLIC_URL), isRevoked: revocations.isRevoked })
   // Every web origin a client registered, for CORS preflights (oidc/cors.ts); read at most every 5 s.
   let originsCache: { at: number; value: Promise<ReadonlySet<string>> } | undefined

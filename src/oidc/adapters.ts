@@ -203,3 +203,22 @@ export function retainLonger(inner: AdapterFactory, extra: Partial<Record<string
     }
   }
 }
+
+/**
+ * oidc-provider revokes a grant (code or refresh token replay, logout, revocation of a refresh
+ * token) through the adapters' `revokeByGrantId`. JWT access tokens are never stored, so this
+ * also revokes the ones issued under the grant (revoked-tokens.ts) before the stored models go.
+ */
+export function revokingGrantJwts(inner: AdapterFactory, revokeGrant: (grantId: string) => Promise<void>): AdapterFactory {
+  return (name) => {
+    const adapter = inner(name)
+    if (name === 'Client') return adapter
+    return {
+      ...adapter,
+      async revokeByGrantId(grantId) {
+        await revokeGrant(grantId)
+        await adapter.revokeByGrantId(grantId)
+      },
+    }
+  }
+}

@@ -20,6 +20,22 @@ import type { KoaContextWithOIDC } from 'oidc-provider'
 export interface JwtRevocations {
   revoke(t: { jti: string; clientId: string; expiresAt: number }): Promise<void>
   isRevokedNow(jti: string): Promise<boolean>
+  /** Remembers a JWT issued under a grant: revoking the grant revokes it (adapters.ts). */
+  issuedUnderGrant(t: { jti: string; grantId: string; clientId: string; expiresAt: number }): Promise<void>
+}
+
+/**
+ * oidc-provider's `formats.customizers.jwt`, awaited while a JWT access token is minted: one
+ * issued under a grant (code flow, refresh, device) is recorded before the client receives it,
+ * so a grant revoked at any later moment takes the token with it.
+ */
+export function recordGrantJwts(revocations: JwtRevocations) {
+  return async (_ctx: unknown, token: object, jwt: { payload: object }) => {
+    const grantId = (token as { grantId?: unknown }).grantId
+    const { jti, exp, client_id: clientId } = jwt.payload as Record<string, unknown>
+    if (typeof grantId !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || typeof clientId !== 'string') return
+    await revocations.issuedUnderGrant({ jti, grantId, clientId, expiresAt: exp })
+  }
 }
 
 interface IntrospectingClient {

@@ -5,7 +5,7 @@ import type { UserService } from '../identity/users.ts'
 import type { ResourceQueries } from './queries/resources.ts'
 import type { AdapterFactory } from './adapters.ts'
 import { installExactClientAuth, installHashedClientSecrets } from './client-secrets.ts'
-import { installJwtAccessTokens, mayIntrospect, type JwtRevocations } from './jwt-access-tokens.ts'
+import { installJwtAccessTokens, mayIntrospect, recordGrantJwts, type JwtRevocations } from './jwt-access-tokens.ts'
 import { installCodeRedemptionRules } from './code-redemption.ts'
 import { clientBasedCORS, installCorsPreflight, webOriginsProblem } from './cors.ts'
 import { installAuthorizationPost } from './authorization-post.ts'
@@ -286,6 +286,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     // Only registered web origins, only on the endpoints a browser app needs (cors.ts).
     clientBasedCORS,
+    ...(deps.revocations ? { formats: { customizers: { jwt: recordGrantJwts(deps.revocations) } } } : {}),
     // RFC 9700 §2.1.2: no implicit grant; 'none' lets a client start a session without tokens.
     responseTypes: ['code', 'none'],
   }

@@ -59,6 +59,19 @@ export function revokedTokens(deps: {
       remember(t.jti, t.expiresAt)
       await deps.redis?.publish(channel, `${t.jti} ${t.expiresAt}`).catch((err: Error) => deps.logger.warn({ err: err.message }, 'token revocation publish failed'))
     },
+    /** A JWT access token was issued under a grant: revoking the grant revokes it too. */
+    async issuedUnderGrant(t: { jti: string; grantId: string; clientId: string; expiresAt: number }) {
+      await deps.queries.addGrantToken({ jti: t.jti, grantId: t.grantId, clientId: t.clientId, expiresAt: new Date(t.expiresAt * 1000) })
+    },
+    /** The grant was revoked (oidc-provider's adapter `revokeByGrantId`): so are its JWTs. */
+    async revokeGrant(grantId: string) {
+      const rows = await deps.queries.revokeGrant(grantId, new Date())
+      for (const r of rows) {
+        const exp = Math.floor(r.expiresAt.getTime() / 1000)
+        remember(r.jti, exp)
+        await deps.redis?.publish(channel, `${r.jti} ${exp}`).catch((err: Error) => deps.logger.warn({ err: err.message }, 'token revocation publish failed'))
+      }
+    },
     /** Whether this instance knows the token as revoked (no I/O: for the hot paths). */
     isRevoked,
     /** Exact answer from the database (introspection). */

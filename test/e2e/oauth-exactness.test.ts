@@ -33,7 +33,7 @@ const document = {
     {
       client_id: 'web', client_secret: S('web'), redirect_uris: [CALLBACK],
       grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'], response_types: ['code'],
-      scope: 'openid email offline_access', web_origins: ['https://portal.example.com'],
+      scope: 'openid email offline_access orders:read', web_origins: ['https://portal.example.com'],
     },
     { client_id: 'legacy', client_secret: S('legacy'), redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'openid email offline_access', require_pkce: false },
     { client_id: 'spa', token_endpoint_auth_method: 'none', redirect_uris: [CALLBACK], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'openid email offline_access' },
@@ -69,10 +69,10 @@ describeOnBackends('oauth-exactness.test.ts', 'OAuth exactness', ({ kind, redisU
   })
 
   /** Signs Ann in for `config` and returns the callback URL (code) and the PKCE verifier used. */
-  async function authorize(config: oidc.Configuration, opts: { pkce?: boolean; ua?: UserAgent } = {}) {
+  async function authorize(config: oidc.Configuration, opts: { pkce?: boolean; ua?: UserAgent; scope?: string; resource?: string } = {}) {
     const verifier = oidc.randomPKCECodeVerifier()
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: CALLBACK, scope: 'openid email offline_access', prompt: 'consent',
+      redirect_uri: CALLBACK, scope: opts.scope ?? 'openid email offline_access', prompt: 'consent', ...(opts.resource ? { resource: opts.resource } : {}),
       ...(opts.pkce === false ? {} : { code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }),
     })
     const { callback } = await signIn(opts.ua ?? new UserAgent(a.url), url, { email: 'ann@example.com', password: PASSWORD })
@@ -256,6 +256,28 @@ describeOnBackends('oauth-exactness.test.ts', 'OAuth exactness', ({ kind, redisU
     expect(await oauthError(oidc.refreshTokenGrant(web, tokens.refresh_token!))).toEqual({ status: 400, error: 'invalid_grant' })
     expect((await a.container.audit.list({ action: 'grant.revoked' })).length).toBeGreaterThan(0)
   }, 60_000)
+
+  it('a revoked grant takes its JWT access tokens with it, on every instance: code replay and refresh token replay', async () => {
+    const web = await rp(a, 'web')
+    const introspect = async (url: string, token: string) => (await (await post(url, '/token/introspection', { token }, basic('orders-rs'))).json() as { active: boolean }).active
+    const first = await authorize(web, { scope: 'openid orders:read offline_access', resource: API })
+    const tokens = await oidc.authorizationCodeGrant(web, first.callback, { pkceCodeVerifier: first.verifier }, { resource: API })
+    expect(jose.decodeJwt(tokens.access_token).aud).toBe(API)
+    expect(await introspect(a.url, tokens.access_token)).toBe(true)
+    // the code again: the grant is revoked, and with it the JWT
+    expect(await oauthError(oidc.authorizationCodeGrant(web, first.callback, { pkceCodeVerifier: first.verifier }, { resource: API }))).toMatchObject({ error: 'invalid_grant' })
+    expect(await introspect(a.url, tokens.access_token)).toBe(false)
+    expect(await introspect(bUrl, tokens.access_token)).toBe(false)
+
+    const second = await authorize(web, { scope: 'openid orders:read offline_access', resource: API })
+    const t1 = await oidc.authorizationCodeGrant(web, second.callback, { pkceCodeVerifier: second.verifier }, { resource: API })
+    const t2 = await oidc.refreshTokenGrant(web, t1.refresh_token!, { resource: API })
+    expect(await introspect(a.url, t2.access_token)).toBe(true)
+    // RFC 9700 §4.14.2: the used refresh token again revokes the grant, JWTs included
+    expect(await oauthError(oidc.refreshTokenGrant(web, t1.refresh_token!, { resource: API }))).toMatchObject({ error: 'invalid_grant' })
+    expect(await introspect(a.url, t2.access_token)).toBe(false)
+    expect(await introspect(bUrl, t1.access_token)).toBe(false)
+  })
 
   it('OIDC Core 3.1.2.1: redirect_uri is required even for a client with one registered URI, at /auth and at /token', async () => {
     const ua = new UserAgent(a.url)

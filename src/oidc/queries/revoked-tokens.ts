@@ -24,6 +24,22 @@ export function revokedTokenQueries(db: Db) {
     /** A revoked token that has expired is refused anyway: its row is dead weight. */
     async deleteExpired(before: Date) {
       await db.revokedToken.deleteMany({ where: { expiresAt: { lte: before } } })
+      await db.grantAccessToken.deleteMany({ where: { expiresAt: { lte: before } } })
+    },
+    /** Remembers a JWT access token issued under a grant, so revoking the grant can revoke it. */
+    async addGrantToken(row: { jti: string; grantId: string; clientId: string; expiresAt: Date }) {
+      await db.grantAccessToken.upsert({ where: { jti: row.jti }, create: row, update: {} })
+    },
+    /** Moves a grant's unexpired JWT access tokens to the revoked list, in one transaction. */
+    async revokeGrant(grantId: string, now: Date): Promise<RevokedTokenRow[]> {
+      return db.$transaction(async (tx) => {
+        const rows = await tx.grantAccessToken.findMany({ where: { grantId, expiresAt: { gt: now } } })
+        for (const r of rows) {
+          await tx.revokedToken.upsert({ where: { jti: r.jti }, create: { jti: r.jti, clientId: r.clientId, expiresAt: r.expiresAt }, update: {} })
+        }
+        await tx.grantAccessToken.deleteMany({ where: { grantId } })
+        return rows.map((r) => ({ jti: r.jti, clientId: r.clientId, expiresAt: r.expiresAt, revokedAt: now }))
+      })
     },
   }
 }

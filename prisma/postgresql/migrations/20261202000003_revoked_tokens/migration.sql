@@ -13,3 +13,19 @@ CREATE INDEX "RevokedToken_expiresAt_idx" ON "RevokedToken"("expiresAt");
 
 -- CreateIndex
 CREATE INDEX "RevokedToken_revokedAt_idx" ON "RevokedToken"("revokedAt");
+
+-- CreateTable
+CREATE TABLE "GrantAccessToken" (
+    "jti" TEXT NOT NULL,
+    "grantId" TEXT NOT NULL,
+    "clientId" TEXT NOT NULL,
+    "expiresAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "GrantAccessToken_pkey" PRIMARY KEY ("jti")
+);
+
+-- CreateIndex
+CREATE INDEX "GrantAccessToken_grantId_idx" ON "GrantAccessToken"("grantId");
+
+-- CreateIndex
+CREATE INDEX "GrantAccessToken_expiresAt_idx" ON "GrantAccessToken"("expiresAt");
