@@ -36,6 +36,15 @@ export function revokedTokens(deps: {
     const exp = live.get(jti)
     return exp !== undefined && exp > Date.now() / 1000
   }
+  const grantsInFlight = new Map<string, Promise<void>>()
+  async function revokeGrantOnce(grantId: string) {
+    const rows = await deps.queries.revokeGrant(grantId, new Date())
+    for (const r of rows) {
+      const exp = Math.floor(r.expiresAt.getTime() / 1000)
+      remember(r.jti, exp)
+      await deps.redis?.publish(channel, `${r.jti} ${exp}`).catch((err: Error) => deps.logger.warn({ err: err.message }, 'token revocation publish failed'))
+    }
+  }
 
   async function poll() {
     const started = new Date()
@@ -64,13 +73,14 @@ export function revokedTokens(deps: {
       await deps.queries.addGrantToken({ jti: t.jti, grantId: t.grantId, clientId: t.clientId, expiresAt: new Date(t.expiresAt * 1000) })
     },
     /** The grant was revoked (oidc-provider's adapter `revokeByGrantId`): so are its JWTs. */
-    async revokeGrant(grantId: string) {
-      const rows = await deps.queries.revokeGrant(grantId, new Date())
-      for (const r of rows) {
-        const exp = Math.floor(r.expiresAt.getTime() / 1000)
-        remember(r.jti, exp)
-        await deps.redis?.publish(channel, `${r.jti} ${exp}`).catch((err: Error) => deps.logger.warn({ err: err.message }, 'token revocation publish failed'))
+    revokeGrant(grantId: string): Promise<void> {
+      // oidc-provider calls revokeByGrantId for several models at once: one pass per grant.
+      let pending = grantsInFlight.get(grantId)
+      if (!pending) {
+        pending = revokeGrantOnce(grantId).finally(() => grantsInFlight.delete(grantId))
+        grantsInFlight.set(grantId, pending)
       }
+      return pending
     },
     /** Whether this instance knows the token as revoked (no I/O: for the hot paths). */
     isRevoked,

@@ -10,10 +10,8 @@ export interface RevokedTokenRow {
 /** JWT access tokens revoked before they expire (RFC 7009), by jti. */
 export function revokedTokenQueries(db: Db) {
   return {
-    /** Idempotent: revoking a revoked token again changes nothing. */
-    async add(row: { jti: string; clientId: string; expiresAt: Date }) {
-      await db.revokedToken.upsert({ where: { jti: row.jti }, create: row, update: {} })
-    },
+    /** Idempotent: revoking a revoked token again (even concurrently) changes nothing. */
+    add: (row: { jti: string; clientId: string; expiresAt: Date }) => addRevoked(db, row),
     async isRevoked(jti: string, now: Date) {
       return (await db.revokedToken.count({ where: { jti, expiresAt: { gt: now } } })) > 0
     },
@@ -30,17 +28,28 @@ export function revokedTokenQueries(db: Db) {
     async addGrantToken(row: { jti: string; grantId: string; clientId: string; expiresAt: Date }) {
       await db.grantAccessToken.upsert({ where: { jti: row.jti }, create: row, update: {} })
     },
-    /** Moves a grant's unexpired JWT access tokens to the revoked list, in one transaction. */
+    /**
+     * Moves a grant's unexpired JWT access tokens to the revoked list. oidc-provider revokes a
+     * grant through several models at once, so this may run concurrently for one grant: every
+     * step is idempotent (no transaction: a failed insert would abort it on PostgreSQL). The
+     * revoked rows are written before the grant's rows are deleted, so a crash in between
+     * loses nothing.
+     */
     async revokeGrant(grantId: string, now: Date): Promise<RevokedTokenRow[]> {
-      return db.$transaction(async (tx) => {
-        const rows = await tx.grantAccessToken.findMany({ where: { grantId, expiresAt: { gt: now } } })
-        for (const r of rows) {
-          await tx.revokedToken.upsert({ where: { jti: r.jti }, create: { jti: r.jti, clientId: r.clientId, expiresAt: r.expiresAt }, update: {} })
-        }
-        await tx.grantAccessToken.deleteMany({ where: { grantId } })
-        return rows.map((r) => ({ jti: r.jti, clientId: r.clientId, expiresAt: r.expiresAt, revokedAt: now }))
-      })
+      const rows = await db.grantAccessToken.findMany({ where: { grantId, expiresAt: { gt: now } } })
+      for (const r of rows) await addRevoked(db, { jti: r.jti, clientId: r.clientId, expiresAt: r.expiresAt })
+      await db.grantAccessToken.deleteMany({ where: { grantId } })
+      return rows.map((r) => ({ jti: r.jti, clientId: r.clientId, expiresAt: r.expiresAt, revokedAt: now }))
     },
   }
 }
 export type RevokedTokenQueries = ReturnType<typeof revokedTokenQueries>
+
+async function addRevoked(db: Db, row: { jti: string; clientId: string; expiresAt: Date }) {
+  try {
+    await db.revokedToken.upsert({ where: { jti: row.jti }, create: row, update: {} })
+  } catch (err) {
+    // P2002: another request inserted the same jti between the upsert's read and its write.
+    if ((err as { code?: string }).code !== 'P2002') throw err
+  }
+}
