@@ -16,10 +16,13 @@ import { resourceQueries } from './oidc/queries/resources.ts'
 import { keyQueries } from './oidc/queries/keys.ts'
 import { keyStore } from './oidc/keys.ts'
 import { clientService } from './oidc/clients.ts'
-import { clientAdapter, modelRouter, prismaAdapter, redisAdapter } from './oidc/adapters.ts'
+import { clientAdapter, modelRouter, prismaAdapter, redisAdapter, retainLonger, revokingGrantJwts } from './oidc/adapters.ts'
 import { buildProvider, OIDC_SCOPES, type OidcProvider } from './oidc/provider.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './oidc/api-resource.ts'
 import { apiTokenVerifier } from './oidc/api-tokens.ts'
+import { revokedTokenQueries } from './oidc/queries/revoked-tokens.ts'
+import { revokedTokens } from './oidc/revoked-tokens.ts'
+import { webOriginsOf } from './oidc/cors.ts'
 import type { BearerScheme, Caller } from './http/middleware/authn.ts'
 import { requestIdOf } from './http/middleware/request.ts'
 import { changeNotice } from './db/change-notice.ts'
@@ -70,6 +73,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     settings: settingQueries(db),
     policies: policyQueries(db),
     apikeys: apiKeyQueries(db),
+    revokedTokens: revokedTokenQueries(db),
   }
   const users = userService(queries.users)
   // Metrics registry (c.metrics): features increment their counters; see metrics/registry.ts.
@@ -109,13 +113,27 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     metrics.apiKeysNearExpiry.set((await list()).filter((k) => !k.revoked && k.expiresAt && k.expiresAt.getTime() > now && k.expiresAt.getTime() <= warn).length)
   })
 
-  const adapter = modelRouter({
+  // Authorization codes are kept as long as what they issue may live, so a late replay still
+  // revokes it (oidc/code-redemption.ts).
+  // Revoked JWT access tokens (RFC 7009), known to every instance within a second.
+  const revocations = revokedTokens({ queries: queries.revokedTokens, redis, prefix: config.REDIS_PREFIX, logger })
+  // A revoked grant takes its JWT access tokens with it (oidc/adapters.ts).
+  const adapter = revokingGrantJwts(retainLonger(modelRouter({
     db: prismaAdapter(queries.payloads),
     redis: redis ? redisAdapter(redis, config.REDIS_PREFIX) : undefined,
     clients: clientAdapter(queries.clients),
-  })
-
-  const apiTokens = apiTokenVerifier({ issuer: config.PUBLIC_URL, audience: apiIndicator(config.PUBLIC_URL) })
+  }), { AuthorizationCode: config.REFRESH_TOKEN_TTL }), revocations.revokeGrant)
+  const apiTokens = apiTokenVerifier({ issuer: config.PUBLIC_URL, audience: apiIndicator(config.PUBLIC_URL), isRevoked: revocations.isRevoked })
+  // Every web origin a client registered, for CORS preflights (oidc/cors.ts); read at most every 5 s.
+  let originsCache: { at: number; value: Promise<ReadonlySet<string>> } | undefined
+  const webOrigins = () => {
+    if (!originsCache || Date.now() - originsCache.at > 5000) {
+      const value = queries.clients.list().then((list) => new Set(list.flatMap((c) => [...webOriginsOf(c.metadata as Record<string, unknown>)])))
+      originsCache = { at: Date.now(), value }
+      value.catch(() => { originsCache = undefined })
+    }
+    return originsCache.value
+  }
   // How callers of our APIs authenticate: JWT access tokens for the API resource here; the API
   // key scheme adds itself (apikeys/).
   const verifyAccessToken = async (credential: string): Promise<Caller | undefined> => {
@@ -204,6 +222,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       onEvent: (name, ...args) => onProviderEvent(name, args),
       login: login.hooks,
       clientIp,
+      revocations,
+      webOrigins,
       apiKeyExchange: {
         verify: apikeys.verify,
         maxTtl: config.APIKEY_EXCHANGE_TTL,
@@ -320,6 +340,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     } as Record<string, () => Promise<void>>,
     async close() {
       await configNotice.stop()
+      await revocations.stop()
       await apikeys.stop()
       await auditChainInstance.stop()
       monitor.stop()
@@ -333,6 +354,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   await authz.registry.start()
   await apikeys.start()
   await configNotice.start()
+  await revocations.start()
   return container
 }
 export type Container = Awaited<ReturnType<typeof createContainer>>

@@ -84,8 +84,9 @@ function clientFindings(c: ClientRow, cfg: ReportDeps['config']) {
   const grants = (m.grant_types as string[] | undefined) ?? ['authorization_code']
   const redirects = ((m.redirect_uris as string[] | undefined) ?? []).flatMap((u) => { try { return [new URL(u)] } catch { return [] } })
   const add = (issue: string, severity: 'low' | 'medium' | 'high', detail: string) => out.push({ client_id: c.clientId, issue, severity, detail })
-  if (auth !== 'none' && grants.includes('authorization_code')) {
-    add('pkce_not_required', 'medium', 'confidential client using the authorization code flow without PKCE being required (RFC 9700 §2.1.1 recommends PKCE for every client)')
+  // PKCE is required for every code-flow client unless exempted with `require_pkce: false`.
+  if (m.require_pkce === false && grants.includes('authorization_code')) {
+    add('pkce_not_required', 'medium', 'require_pkce: false exempts this code-flow client from PKCE (RFC 9700 §2.1.1 recommends PKCE for every client)')
   }
   const plain = redirects.filter((u) => u.protocol === 'http:' && !isLoopback(u))
   if (plain.length) {

@@ -24,7 +24,7 @@ export const CLIENT_METADATA_KEYS = [
   'sector_identifier_uri', 'require_pushed_authorization_requests', 'dpop_bound_access_tokens',
   'client_id_issued_at', 'client_secret_expires_at',
   // ours (provider.ts extraClientMetadata)
-  'resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce',
+  'resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce', 'web_origins',
 ] as const
 const CLIENT_KEYS = new Set<string>(CLIENT_METADATA_KEYS)
 

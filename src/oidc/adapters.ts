@@ -211,3 +211,40 @@ export function clientAdapter(q: ClientQueries): AdapterFactory {
     revokeByGrantId: async () => {},
   })
 }
+
+/**
+ * Keeps records of the given models `extra[model]` seconds past their own expiry. oidc-provider
+ * still sees them expire on time (their payload carries `exp`); the record stays findable so a
+ * late replay can be recognised, e.g. a consumed authorization code presented after it expired
+ * revokes what it issued (code-redemption.ts).
+ */
+export function retainLonger(inner: AdapterFactory, extra: Partial<Record<string, number>>): AdapterFactory {
+  return (name) => {
+    const adapter = inner(name)
+    const more = extra[name]
+    if (!more) return adapter
+    return {
+      ...adapter,
+      upsert: (id, payload, expiresIn) => adapter.upsert(id, payload, expiresIn ? expiresIn + more : expiresIn),
+    }
+  }
+}
+
+/**
+ * oidc-provider revokes a grant (code or refresh token replay, logout, revocation of a refresh
+ * token) through the adapters' `revokeByGrantId`. JWT access tokens are never stored, so this
+ * also revokes the ones issued under the grant (revoked-tokens.ts) before the stored models go.
+ */
+export function revokingGrantJwts(inner: AdapterFactory, revokeGrant: (grantId: string) => Promise<void>): AdapterFactory {
+  return (name) => {
+    const adapter = inner(name)
+    if (name === 'Client') return adapter
+    return {
+      ...adapter,
+      async revokeByGrantId(grantId) {
+        await revokeGrant(grantId)
+        await adapter.revokeByGrantId(grantId)
+      },
+    }
+  }
+}

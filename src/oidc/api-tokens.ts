@@ -10,13 +10,18 @@ export interface ApiTokenClaims {
   expiresAt: number
   /** set on tokens exchanged for an API key (RFC 8693): the key they stand for */
   apiKey?: { id: string; level: string }
+  /** the token's id, for revocation (RFC 7009) */
+  jti?: string
 }
 
 /**
  * Verifies access tokens for portcullis's own API offline (RFC 9068 §4): signature against our
- * published keys, `typ` at+jwt, issuer, audience and expiry. No database query.
+ * published keys, `typ` at+jwt, issuer, audience and expiry. No database query: a token revoked
+ * at the revocation endpoint (RFC 7009) is refused through `isRevoked`, which answers from memory
+ * that every instance keeps current (revoked-tokens.ts).
  */
-export function apiTokenVerifier(opts: { issuer: string; audience: string; cacheSize?: number }) {
+export function apiTokenVerifier(opts: { issuer: string; audience: string; cacheSize?: number; isRevoked?: (jti: string) => boolean }) {
+  const revoked = (c: ApiTokenClaims) => Boolean(c.jti && opts.isRevoked?.(c.jti))
   let jwks = jose.createLocalJWKSet({ keys: [] })
   // A PEP sends the same token with every decision request. The token is immutable, so a
   // verified one is remembered (until its exp) instead of re-running the signature check,
@@ -36,7 +41,8 @@ export function apiTokenVerifier(opts: { issuer: string; audience: string; cache
       const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => (API_SCOPE_NAMES as string[]).includes(s)) : []
       const stores = Array.isArray(payload.authz_stores) ? payload.authz_stores.filter((s): s is string => typeof s === 'string') : undefined
       const apiKey = typeof payload.key_id === 'string' && typeof payload.key_level === 'string' ? { id: payload.key_id, level: payload.key_level } : undefined
-      return { clientId: payload.client_id, subject: String(payload.sub ?? payload.client_id), scopes, stores, expiresAt: payload.exp, ...(apiKey ? { apiKey } : {}) }
+      const jti = typeof payload.jti === 'string' ? payload.jti : undefined
+      return { clientId: payload.client_id, subject: String(payload.sub ?? payload.client_id), scopes, stores, expiresAt: payload.exp, ...(apiKey ? { apiKey } : {}), ...(jti ? { jti } : {}) }
     } catch {
       return undefined
     }
@@ -51,7 +57,8 @@ export function apiTokenVerifier(opts: { issuer: string; audience: string; cache
     async verify(token: string): Promise<ApiTokenClaims | undefined> {
       const hit = verified.get(token)
       if (hit) {
-        if (hit.expiresAt > Date.now() / 1000) return hit
+        // Checked on every use: the token may have been revoked since it was cached.
+        if (hit.expiresAt > Date.now() / 1000) return revoked(hit) ? undefined : hit
         verified.delete(token)
         return undefined
       }
@@ -60,7 +67,7 @@ export function apiTokenVerifier(opts: { issuer: string; audience: string; cache
         if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!)
         verified.set(token, claims)
       }
-      return claims
+      return claims && !revoked(claims) ? claims : undefined
     },
   }
 }

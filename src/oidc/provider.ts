@@ -4,8 +4,12 @@ import type { Config } from '../config/env.ts'
 import type { UserService } from '../identity/users.ts'
 import type { ResourceQueries } from './queries/resources.ts'
 import type { AdapterFactory } from './adapters.ts'
-import { installHashedClientSecrets } from './client-secrets.ts'
+import { installHashedClientSecrets, installExactClientAuth } from './client-secrets.ts'
 import { installUnavailableResponses } from './unavailable.ts'
+import { installJwtAccessTokens, mayIntrospect, recordGrantJwts, type JwtRevocations } from './jwt-access-tokens.ts'
+import { installCodeRedemptionRules } from './code-redemption.ts'
+import { clientBasedCORS, installCorsPreflight, webOriginsProblem } from './cors.ts'
+import { installAuthorizationPost } from './authorization-post.ts'
 import { allowedIpsProblem, installClientIpAllowlists } from './client-ip-allowlist.ts'
 import type { ClientIp } from '../http/client-ip.ts'
 import type { KeyVerifier } from '../apikeys/verify.ts'
@@ -34,6 +38,10 @@ export interface ProviderDeps {
   clientIp?: ClientIp
   /** API keys exchanged for JWT access tokens at the token endpoint (apikey-exchange.ts). */
   apiKeyExchange?: { verify: KeyVerifier; maxTtl: number; onExchanged?: ApiKeyExchangeDeps['onExchanged'] }
+  /** Revoked JWT access tokens (RFC 7009), shared by every instance (revoked-tokens.ts). */
+  revocations?: JwtRevocations
+  /** Every web origin some client registered (cors.ts), for CORS preflights. */
+  webOrigins?: () => Promise<ReadonlySet<string>>
 }
 
 /** The provider type, for modules outside src/oidc (which do not import oidc-provider). */
@@ -144,8 +152,22 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // `require_mfa` (issue 3): users must complete a second factor to sign in to this client.
       // `allowed_ips` (issue 5): the addresses this client may call the token endpoint (and the
       // other client-authenticated endpoints) from.
-      properties: ['resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips'],
-      validator(_ctx, key, value) {
+      // `require_pkce: false` (confidential clients only) lets a client use the code flow
+      // without PKCE; the compliance report lists such clients.
+      // `web_origins`: the origins a browser app of this client calls us from (cors.ts).
+      properties: ['resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce', 'web_origins'],
+      validator(_ctx, key, value, metadata) {
+        if (key === 'require_pkce' && value !== undefined) {
+          if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('require_pkce must be true or false')
+          // RFC 9700 §2.1.1: a public client has nothing else protecting its codes.
+          if (!value && (metadata as { token_endpoint_auth_method?: string }).token_endpoint_auth_method === 'none') {
+            throw new errors.InvalidClientMetadata('require_pkce: false is only allowed for confidential clients; public clients (token_endpoint_auth_method none) always use PKCE')
+          }
+        }
+        if (key === 'web_origins') {
+          const problem = webOriginsProblem(value)
+          if (problem) throw new errors.InvalidClientMetadata(problem)
+        }
         if (key === 'allowed_ips') {
           const problem = allowedIpsProblem(value)
           if (problem) throw new errors.InvalidClientMetadata(problem)
@@ -166,9 +188,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
       },
     },
     pkce: {
-      // RFC 9700 §2.1.1: PKCE for public clients always; confidential clients may use it.
-      required: (_ctx, client) => client.clientAuthMethod === 'none',
+      // RFC 9700 §2.1.1: PKCE for every client using the code flow; a confidential client may
+      // be exempted explicitly with `require_pkce: false` (never a public one: see validator).
+      required: (_ctx, client) => client.clientAuthMethod === 'none' || client.metadata().require_pkce !== false,
     },
+    // OIDC Core §3.1.2.1: redirect_uri is REQUIRED in every authorization request, even when the
+    // client registered exactly one (and so at the token endpoint, RFC 6749 §4.1.3).
+    allowOmittingSingleRegisteredRedirectUri: false,
     // Refresh tokens rotate on every use; oidc-provider revokes the whole grant when a used
     // one is presented again (RFC 9700 §4.14.2).
     rotateRefreshToken: true,
@@ -193,13 +219,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       introspection: {
         enabled: true,
         // A client may introspect only its own tokens or tokens for a resource server it is.
+        // Public clients cannot introspect at all (RFC 7662 §2.1; client-secrets.ts); JWT access
+        // tokens are answered by jwt-access-tokens.ts with the same policy.
         async allowedPolicy(_ctx, client, token) {
-          if (token.clientId === client.clientId) return true
-          if (client.clientAuthMethod === 'none') return false
-          const served = (client.metadata().resource_servers as string[] | undefined) ?? []
-          const aud = (token as unknown as { aud?: string | string[] }).aud
-          const audiences = Array.isArray(aud) ? aud : aud ? [aud] : []
-          return audiences.some((a) => served.includes(a))
+          return mayIntrospect(client, { clientId: token.clientId, aud: (token as unknown as { aud?: unknown }).aud })
         },
       },
       revocation: {
@@ -280,7 +303,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
       ctx.type = 'html'
       ctx.body = errorPage('Something went wrong', out.error_description ?? out.error)
     },
-    clientBasedCORS: () => true,
+    // Only registered web origins, only on the endpoints a browser app needs (cors.ts).
+    clientBasedCORS,
+    ...(deps.revocations ? { formats: { customizers: { jwt: recordGrantJwts(deps.revocations) } } } : {}),
     // RFC 9700 §2.1.2: no implicit grant; 'none' lets a client start a session without tokens.
     responseTypes: ['code', 'none'],
   }
@@ -290,6 +315,18 @@ export function buildProvider(deps: ProviderDeps): Provider {
   // first, so it wraps everything below: a database or Redis outage is a 503, not a 500
   installUnavailableResponses(provider)
   installHashedClientSecrets(provider)
+  installExactClientAuth(provider)
+  installCodeRedemptionRules(provider)
+  installAuthorizationPost(provider)
+  installCorsPreflight(provider, deps.webOrigins ?? (async () => new Set()))
+  if (deps.revocations) {
+    const emit = deps.onEvent
+    installJwtAccessTokens(provider, {
+      jwks: deps.jwks,
+      revocations: deps.revocations,
+      onRevoked: emit && ((ctx, token) => emit('revocation.success', ctx, token)),
+    })
+  }
   if (deps.apiKeyExchange && deps.clientIp) {
     registerApiKeyExchange(provider, {
       ...deps.apiKeyExchange,

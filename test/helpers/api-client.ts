@@ -16,7 +16,7 @@ export async function registerServiceClients(server: TestServer, clients: { id: 
 
 /** A JWT access token for portcullis's own API, obtained with openid-client. */
 export async function apiToken(server: TestServer, clientId: string, scope: string): Promise<string> {
-  const config = await oidc.discovery(new URL(server.url), clientId, `${clientId}-secret-0123456789abcdef`, undefined, { execute: [oidc.allowInsecureRequests] })
+  const config = await oidc.discovery(new URL(server.url), clientId, `${clientId}-secret-0123456789abcdef`, oidc.ClientSecretBasic(`${clientId}-secret-0123456789abcdef`), { execute: [oidc.allowInsecureRequests] })
   return (await oidc.clientCredentialsGrant(config, { scope })).access_token
 }
 

@@ -51,7 +51,7 @@ describeOnBackends('account-disable.test.ts', 'disabling an account', ({ kind, r
     expect(problems).toEqual([])
     await applyDocument(a.container, doc!)
     admin = await apiToken(a, 'root', 'apikeys:admin admin authz:check')
-    web = await oidc.discovery(new URL(a.url), 'web', 'web-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+    web = await oidc.discovery(new URL(a.url), 'web', 'web-secret-0123456789abcdef', oidc.ClientSecretBasic('web-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
   })
   afterAll(async () => {
     await b?.close()

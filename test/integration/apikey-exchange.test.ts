@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { API_KEY_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '../../src/oidc/apikey-exchange.ts'
+import { oauthError } from '../helpers/oauth-errors.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
 import { issue } from '../helpers/apikeys.ts'
@@ -97,12 +98,12 @@ describeOnBackends('apikey-exchange.test.ts', 'API key exchange', ({ kind, redis
 
   it('a confidential client with the grant may exchange, after authenticating', async () => {
     const k = await issue(server, admin, { owner: 'user:dana@example.com', name: 'via gateway', scopes: ['authz:check'], level: 'LOW' })
-    const gateway = await oidc.discovery(new URL(server.url), 'gateway', 'gateway-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+    const gateway = await oidc.discovery(new URL(server.url), 'gateway', 'gateway-secret-0123456789abcdef', oidc.ClientSecretBasic('gateway-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
     expect(await verify((await exchange(gateway, k.key)).access_token, `${server.url}/api`)).toMatchObject({ sub: userId, client_id: 'gateway' })
-    const wrong = await oidc.discovery(new URL(server.url), 'gateway', 'not-the-secret-0123456789', undefined, { execute: [oidc.allowInsecureRequests] })
-    await expect(exchange(wrong, k.key)).rejects.toMatchObject({ error: 'invalid_client' })
+    const wrong = await oidc.discovery(new URL(server.url), 'gateway', 'not-the-secret-0123456789', oidc.ClientSecretBasic('not-the-secret-0123456789'), { execute: [oidc.allowInsecureRequests] })
+    expect(await oauthError(exchange(wrong, k.key))).toMatchObject({ error: 'invalid_client', status: 401 })
     // A client without the grant in its grant_types may not use it.
-    const svc = await oidc.discovery(new URL(server.url), 'svc', 'svc-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+    const svc = await oidc.discovery(new URL(server.url), 'svc', 'svc-secret-0123456789abcdef', oidc.ClientSecretBasic('svc-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
     await expect(exchange(svc, k.key)).rejects.toMatchObject({ error: 'invalid_request' })
   })
 

@@ -35,7 +35,8 @@ beforeAll(async () => {
   await importDoc(server, {
     resources: [{ indicator: 'https://api.example.com', scopes: ['orders:read'], access_token_ttl: 86_400 }],
     clients: [
-      { client_id: 'legacy-web', client_secret: 'legacy-secret-0123456789abcdef', redirect_uris: ['http://app.example.com/cb'], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'openid' },
+      { client_id: 'legacy-web', client_secret: 'legacy-secret-0123456789abcdef', redirect_uris: ['http://app.example.com/cb'], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'openid', require_pkce: false },
+      { client_id: 'modern-web', client_secret: 'modern-secret-0123456789abcdef', redirect_uris: ['https://modern.example.com/cb'], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid' },
       { client_id: 'spa', token_endpoint_auth_method: 'none', redirect_uris: ['https://spa.example.com/cb'], grant_types: ['authorization_code'], response_types: ['code'] },
     ],
     users: [
@@ -143,6 +144,8 @@ describe('/audit/v1/report', () => {
     expect(issues).toEqual(expect.arrayContaining(['pkce_not_required', 'http_redirect_uri']))
     expect(rep.clients.findings.find((f: { issue: string; client_id: string }) => f.client_id === 'legacy-web' && f.issue === 'http_redirect_uri').severity).toBe('high')
     expect(rep.clients.findings.filter((f: { client_id: string }) => f.client_id === 'spa')).toEqual([])
+    // PKCE is required by default: only a client exempted with require_pkce: false is flagged
+    expect(rep.clients.findings.filter((f: { client_id: string; issue: string }) => f.client_id === 'modern-web' && f.issue === 'pkce_not_required')).toEqual([])
     expect(rep.tokens.long_lived_access_tokens).toContainEqual({ resource: 'https://api.example.com', ttl: 86_400 })
     expect(rep.signing_keys.keys.map((k: { alg: string }) => k.alg).sort()).toEqual(['ES256', 'EdDSA', 'RS256'])
     expect(rep.signing_keys).toMatchObject({ oldest_active_age_days: 0, rotation_due: false })

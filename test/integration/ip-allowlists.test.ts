@@ -23,7 +23,7 @@ const OPS = '10.1.2.3'
 
 /** openid-client, seen by the server as calling from `ip`. */
 async function rpFrom(server: TestServer, clientId: string, ip: string) {
-  const config = await oidc.discovery(new URL(server.url), clientId, SECRET(clientId), undefined, { execute: [oidc.allowInsecureRequests] })
+  const config = await oidc.discovery(new URL(server.url), clientId, SECRET(clientId), oidc.ClientSecretBasic(SECRET(clientId)), { execute: [oidc.allowInsecureRequests] })
   config[oidc.customFetch] = (url, options) => {
     const headers = new Headers(options.headers as ConstructorParameters<typeof Headers>[0])
     headers.set('x-forwarded-for', ip)
@@ -106,7 +106,7 @@ describeOnBackends('ip-allowlists.test.ts', 'IP allowlists', ({ kind, redisUrl }
       const err = await oidc.clientCredentialsGrant(await rpFrom(server, 'ci-runner', `${OFFICE}, ${ELSEWHERE}`), {}).catch((e: unknown) => e)
       expect(err).toMatchObject({ error: 'unauthorized_client' })
       // A direct connection (no proxy header) is 127.0.0.1, which is not listed.
-      const direct = await oidc.discovery(new URL(server.url), 'ci-runner', SECRET('ci-runner'), undefined, { execute: [oidc.allowInsecureRequests] })
+      const direct = await oidc.discovery(new URL(server.url), 'ci-runner', SECRET('ci-runner'), oidc.ClientSecretBasic(SECRET('ci-runner')), { execute: [oidc.allowInsecureRequests] })
       await expect(oidc.clientCredentialsGrant(direct, {})).rejects.toMatchObject({ error: 'unauthorized_client' })
     })
 

@@ -36,11 +36,11 @@ describe('operations', () => {
   })
 
   it('logs are JSON with request ids, and never carry passwords, secrets, codes or tokens', async () => {
-    const config = await oidc.discovery(new URL(server.url), 'ops', SECRET, undefined, { execute: [oidc.allowInsecureRequests] })
+    const config = await oidc.discovery(new URL(server.url), 'ops', SECRET, oidc.ClientSecretBasic(SECRET), { execute: [oidc.allowInsecureRequests] })
     const { access_token } = await oidc.clientCredentialsGrant(config, {})
     await oidc.tokenIntrospection(config, access_token)
 
-    const web = await oidc.discovery(new URL(server.url), 'web', SECRET, undefined, { execute: [oidc.allowInsecureRequests] })
+    const web = await oidc.discovery(new URL(server.url), 'web', SECRET, oidc.ClientSecretBasic(SECRET), { execute: [oidc.allowInsecureRequests] })
     const verifier = oidc.randomPKCECodeVerifier()
     const authUrl = oidc.buildAuthorizationUrl(web, {
       redirect_uri: 'https://app.example.com/cb', scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',

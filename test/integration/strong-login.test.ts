@@ -41,7 +41,7 @@ describe.each(variants)('strong login over HTTP on $name', ({ skip, kind, redis 
   let server: TestServer
   let web: oidc.Configuration
   let bank: oidc.Configuration
-  const discover = (id: string, secret: string) => oidc.discovery(new URL(server.url), id, secret, undefined, { execute: [oidc.allowInsecureRequests] })
+  const discover = (id: string, secret: string) => oidc.discovery(new URL(server.url), id, secret, oidc.ClientSecretBasic(secret), { execute: [oidc.allowInsecureRequests] })
 
   beforeAll(async () => {
     if (skip) return

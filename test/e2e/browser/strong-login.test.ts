@@ -228,7 +228,7 @@ describe.skipIf(missing)('strong login in a real browser', () => {
       await page.waitForURL(/done=passkey/)
       await page.getByRole('button', { name: 'Sign out', exact: true }).first().click()
 
-      const config = await oidc.discovery(new URL(server.url), 'rp', 'rp-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+      const config = await oidc.discovery(new URL(server.url), 'rp', 'rp-secret-0123456789abcdef', oidc.ClientSecretBasic('rp-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
       // The callback URL the browser lands on is handed to openid-client, as an RP would.
       async function signInAtRp(factor: () => Promise<void>) {
         const verifier = oidc.randomPKCECodeVerifier()
@@ -272,7 +272,7 @@ describe.skipIf(missing)('strong login in a real browser', () => {
     await withScreenshots('forced-passkey', async () => {
       const page = await newPage()
       await addAuthenticator(page, 'usb')
-      const config = await oidc.discovery(new URL(server.url), 'strict', 'strict-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+      const config = await oidc.discovery(new URL(server.url), 'strict', 'strict-secret-0123456789abcdef', oidc.ClientSecretBasic('strict-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
       const verifier = oidc.randomPKCECodeVerifier()
       await page.goto(oidc.buildAuthorizationUrl(config, {
         redirect_uri: RP_CALLBACK, scope: 'openid email', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',

@@ -37,6 +37,19 @@ describe('API access token verifier', () => {
     expect(await v.verify('not.a.jwt')).toBeUndefined()
   })
 
+  it('refuses a revoked token (RFC 7009) even after it was verified and cached', async () => {
+    const k = await signer('k1')
+    const revoked = new Set<string>()
+    const v = apiTokenVerifier({ issuer, audience, isRevoked: (jti) => revoked.has(jti) })
+    v.setKeys([k.jwk])
+    const token = await k.sign({ jti: 'jti-1' })
+    const other = await k.sign({ jti: 'jti-2' })
+    expect(await v.verify(token)).toMatchObject({ clientId: 'pep', jti: 'jti-1' })
+    revoked.add('jti-1')
+    expect(await v.verify(token)).toBeUndefined()
+    expect(await v.verify(other)).toMatchObject({ jti: 'jti-2' })
+  })
+
   it('remembers a verified token until its exp, and forgets it when the keys change', async () => {
     const k = await signer('k1')
     const v = apiTokenVerifier({ issuer, audience })
