@@ -15,6 +15,11 @@ import { reportDeps } from './audit/report-deps.ts'
 import { apiKeyRouter } from './apikeys/routes.ts'
 import { accountRouter } from './http/account/routes.ts'
 import { managementIpGuard } from './http/middleware/management-ips.ts'
+import { inputGuard, providerBody } from './http/middleware/input-guard.ts'
+import { methodGuard } from './http/middleware/methods.ts'
+import { readBytes } from './http/body.ts'
+import { logEscapedError } from './logger.ts'
+import { requestIdOf } from './http/middleware/request.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
@@ -72,6 +77,9 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
   app.use(httpMetrics(c.metrics))
   app.use(securityHeaders({ https: c.config.PUBLIC_URL.startsWith('https:') }))
   app.use(errorHandler(c.logger))
+  // Hostile strings (NUL, invalid UTF-8, lone surrogates) and impossible Host headers are a
+  // 400 here, before any router or oidc-provider sees them.
+  app.use(inputGuard())
   for (const r of routers) {
     app.use(r.routes())
     app.use(r.allowedMethods())
@@ -79,13 +87,25 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
   // oidc-provider is itself a Koa app; hand it the raw request. Looked up per request so a
   // key rotation can swap in a rebuilt provider without a restart.
   const handlers = new WeakMap<object, ReturnType<Koa['callback']>>()
+  app.use(methodGuard(OAUTH_POST_ONLY))
   app.use(async (ctx) => {
     if (ctx.headerSent || ctx.body !== undefined) return
+    await providerBody(ctx, readBytes)
     const provider = c.provider()
     let handle = handlers.get(provider)
     if (!handle) handlers.set(provider, (handle = provider.callback()))
     ctx.respond = false
     await handle(ctx.req, ctx.res)
   })
+  // Errors that escape every middleware (Koa would print a multi-line stack to stderr).
+  app.on('error', (err: unknown, ctx?: { req?: Parameters<typeof requestIdOf>[0] }) => logEscapedError(c.logger, err, requestIdOf(ctx?.req)))
   return app
 }
+
+/**
+ * oidc-provider endpoints that only take POST (RFC 6749 §3.2 token, RFC 7662 §2.1
+ * introspection, RFC 7009 §2.1 revocation, RFC 9126 §2 PAR, RFC 8628 §3.1 device
+ * authorization). Other methods are a 405 here; oidc-provider would route GET /device/auth to
+ * its device-resume page and fail with a 500.
+ */
+const OAUTH_POST_ONLY = ['/token', '/token/introspection', '/token/revocation', '/request', '/device/auth', '/session/end/confirm']

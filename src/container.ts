@@ -43,6 +43,7 @@ import { apiKeyBearerScheme } from './apikeys/scheme.ts'
 import { clientIpResolver } from './http/client-ip.ts'
 import { strongLogin } from './identity/strong-login.ts'
 import { endOidcSession } from './oidc/login-policy.ts'
+import { hardenProvider } from './oidc/edge.ts'
 
 /**
  * The composition root: config -> database -> queries -> services -> provider, as one plain
@@ -207,6 +208,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
         }),
       },
     })
+    hardenProvider(provider, logger)
     return provider
   }
   function onProviderEvent(name: string, args: unknown[]) {
@@ -214,7 +216,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     // oidc-provider's context is its own Koa app's: our request id is found by the raw request
     const ctx = raw && { oidc: raw.oidc, ip: raw.ip, state: { requestId: requestIdOf(raw.req) } }
     if (name === 'server_error') {
-      logger.error({ err: args[1] }, 'oidc-provider server error')
+      logger.error({ err: args[1], requestId: ctx?.state.requestId }, 'oidc-provider server error')
       return
     }
     if (name === 'grant.success') {
@@ -287,6 +289,11 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     readiness: {
       database: () => pingDb(db),
       ...(redis ? { redis: async () => { await redis.ping() } } : {}),
+      // The audit writer: not ready while records wait behind a write the database refuses.
+      audit: async () => {
+        const h = audit.health()
+        if (!h.ok) throw new Error(`audit writer failing since ${h.failingSince?.toISOString()}: ${h.pending} records waiting`)
+      },
     } as Record<string, () => Promise<void>>,
     async close() {
       await apikeys.stop()

@@ -4,7 +4,7 @@ import { loadConfig, type Config } from './config/env.ts'
 import { ConfigError, AppError } from './errors.ts'
 import { migrate } from './db/migrate.ts'
 import { createContainer, type Container } from './container.ts'
-import { createLogger } from './logger.ts'
+import { createLogger, installProcessHandlers } from './logger.ts'
 import { ensureAdmin, ensureDefaultPolicyStore } from './bootstrap.ts'
 import { startServer } from './server.ts'
 import { importFile } from './declarative/apply.ts'
@@ -84,6 +84,7 @@ async function serve(config: Readonly<Config>) {
     const summary = await importFile(c, config.PORTCULLIS_IMPORT, 'PORTCULLIS_IMPORT', { onKeyIssued: (k) => process.stderr.write(issuedKeyText(k)) })
     logger.info({ file: config.PORTCULLIS_IMPORT, ...summary }, 'configuration imported')
   }
+  installProcessHandlers(logger)
   const { port, close } = await startServer(c)
   logger.info({ port, issuer: config.PUBLIC_URL, database: config.embedded ? 'sqlite' : 'postgresql', redis: Boolean(config.REDIS_URL) }, 'portcullis listening')
   let signals = 0
