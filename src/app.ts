@@ -17,7 +17,7 @@ import { accountRouter } from './http/account/routes.ts'
 import { managementIpGuard } from './http/middleware/management-ips.ts'
 import { inputGuard, providerBody } from './http/middleware/input-guard.ts'
 import { methodGuard } from './http/middleware/methods.ts'
-import { readBytes } from './http/body.ts'
+import { readBytes, readRawBody } from './http/body.ts'
 import { logEscapedError } from './logger.ts'
 import { requestIdOf } from './http/middleware/request.ts'
 
@@ -25,12 +25,8 @@ export interface AppOptions {
   isShuttingDown?: () => boolean
 }
 
-/**
- * The whole HTTP surface as a Koa app: our routers first, then everything else goes to
- * oidc-provider (discovery, authorization, token, ...). Never listens; see server.ts.
- */
-export function buildApp(c: Container, opts: AppOptions = {}) {
-  const app = new Koa({ proxy: c.config.TRUST_PROXY })
+/** Our routers, in the order they are tried (before oidc-provider). */
+function routersOf(c: Container, opts: AppOptions) {
   const management = managementIpGuard({
     allowed: c.config.MANAGEMENT_ALLOWED_IPS,
     clientIp: c.clientIp,
@@ -39,7 +35,7 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
       void c.audit.record({ action: 'management.ip_denied', outcome: 'failure', details: { method: ctx.method, path: ctx.path }, ip, requestId: ctx.state.requestId as string | undefined })
     },
   })
-  const routers = [
+  return [
     healthRouter({ checks: c.readiness, isShuttingDown: opts.isShuttingDown ?? (() => false) }),
     assetsRouter(),
     interactionRouter({
@@ -73,13 +69,30 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
     apiKeyRouter({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp, management }),
   ]
 
+}
+
+/**
+ * Every route our routers declare (method and path template, e.g. `/authz/v1/stores/:store`),
+ * for tools that must cover all of them (the hostile-input property test).
+ */
+export function declaredRoutes(c: Container): { method: string; path: string }[] {
+  return routersOf(c, {}).flatMap((r) => r.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) }))))
+}
+
+/**
+ * The whole HTTP surface as a Koa app: our routers first, then everything else goes to
+ * oidc-provider (discovery, authorization, token, ...). Never listens; see server.ts.
+ */
+export function buildApp(c: Container, opts: AppOptions = {}) {
+  const app = new Koa({ proxy: c.config.TRUST_PROXY })
+  const routers = routersOf(c, opts)
   app.use(requestContext(c.logger))
   app.use(httpMetrics(c.metrics))
   app.use(securityHeaders({ https: c.config.PUBLIC_URL.startsWith('https:') }))
   app.use(errorHandler(c.logger))
   // Hostile strings (NUL, invalid UTF-8, lone surrogates) and impossible Host headers are a
   // 400 here, before any router or oidc-provider sees them.
-  app.use(inputGuard())
+  app.use(inputGuard(readRawBody))
   for (const r of routers) {
     app.use(r.routes())
     app.use(r.allowedMethods())

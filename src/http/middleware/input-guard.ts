@@ -85,13 +85,24 @@ export function jsonBodyProblem(raw: Buffer): string | undefined {
 export const refused = (where: string, problem: string) =>
   new AppError('invalid_request', `${where}: contains ${problem}, which cannot be accepted`, { status: 400 })
 
+const checked = new WeakSet<Buffer>()
+
 /** Throws the 400 when a request body (form or JSON, by content type) is not storable. */
 export function assertStorableBody(ctx: Context, raw: Buffer) {
+  if (checked.has(raw)) return
   const problem = ctx.is('application/json', '+json') ? jsonBodyProblem(raw)
     : ctx.is('application/x-www-form-urlencoded') ? encodedProblem(raw)
     : undefined
   if (problem) throw refused('the request body', problem)
+  checked.add(raw)
 }
+
+// Bodies up to this size (declared by Content-Length) are read and checked at the edge, so
+// that every route refuses them alike, whether or not it reads its body. Larger or chunked
+// ones (policy uploads) are checked by the body readers (http/body.ts) under each route's limit.
+const EDGE_BODY_LIMIT = 1024 * 1024
+
+export type BodyReader = (ctx: Context, limit: number) => Promise<Buffer>
 
 // RFC 9110 §7.2 / RFC 3986 §3.2: host [ ":" port ], port at most 65535. oidc-provider builds
 // URLs from the Host header and fails with a 500 on one WHATWG URL cannot parse.
@@ -114,13 +125,12 @@ function basicProblem(authorization: string): string | undefined {
 }
 
 /**
- * The edge check for the parts of a request every route sees before its handler: path,
- * query string, Host (and X-Forwarded-Host behind a trusted proxy: ctx.host) and Basic client
- * credentials. Bodies are checked where they are read (http/body.ts for our routes, and
- * `providerBody` below for oidc-provider's). Throws the 400 (errors.ts renders it as JSON in
- * the OAuth error shape, or as a page for browsers).
+ * The edge check, before any route: path, query string, Host (and X-Forwarded-Host behind a
+ * trusted proxy: ctx.host), Basic client credentials and form/JSON bodies (read once with
+ * `readBody`, which keeps them for the route's own reader). Throws the 400 (errors.ts renders
+ * it as JSON in the OAuth error shape, or as a page for browsers).
  */
-export function inputGuard(): Middleware {
+export function inputGuard(readBody: BodyReader): Middleware {
   return async (ctx, next) => {
     // Node hands over the request target as latin1: one char per byte received.
     const url = ctx.req.url ?? ''
@@ -135,6 +145,10 @@ export function inputGuard(): Middleware {
     const authorization = ctx.get('authorization')
     const basic = authorization && basicProblem(authorization)
     if (basic) throw refused('the Basic credentials', basic)
+    const declared = Number(ctx.get('content-length'))
+    if (declared > 0 && declared <= EDGE_BODY_LIMIT && ctx.is('application/json', '+json', 'application/x-www-form-urlencoded')) {
+      assertStorableBody(ctx, await readBody(ctx, EDGE_BODY_LIMIT))
+    }
     await next()
   }
 }
@@ -146,7 +160,7 @@ const PROVIDER_BODY_LIMIT = 56 * 1024 // oidc-provider's own limit (shared/selec
  * body that was already read from `req.body` (its selective_body falls back to it when the
  * stream is consumed), so it parses exactly the bytes checked here.
  */
-export async function providerBody(ctx: Context, read: (ctx: Context, limit: number) => Promise<Buffer>) {
+export async function providerBody(ctx: Context, read: BodyReader) {
   if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.method === 'OPTIONS') return
   if (!ctx.is('application/json', 'application/x-www-form-urlencoded')) return
   const raw = await read(ctx, PROVIDER_BODY_LIMIT)
