@@ -1,8 +1,8 @@
-import http from 'node:http'
 import fc from 'fast-check'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { rawRequest } from '../helpers/raw-http.ts'
 import { apiToken, registerServiceClients } from '../helpers/api-client.ts'
 import { declaredRoutes } from '../../src/app.ts'
 
@@ -18,7 +18,6 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 1500)
 const SEED = Number(process.env.FUZZ_SEED ?? 1602)
 
 interface Route { method: string; path: string }
-interface Answer { status: number; body: string; contentType: string }
 
 /** UTF-8 percent-encoding that keeps lone surrogates (as their 3-byte WTF-8 form, which is not UTF-8). */
 function pct(s: string): string {
@@ -87,18 +86,8 @@ const request = (routes: Route[]) => fc.record({
   authenticated: fc.boolean(),
 })
 
-function send(server: TestServer, method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: server.port, method, path, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) }, timeout: 20_000 }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') }))
-    })
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 20 s`)))
-    req.on('error', reject)
-    req.end(body)
-  })
-}
+const send = (server: TestServer, method: string, path: string, headers: Record<string, string>, body?: Buffer) =>
+  rawRequest(server.port, method, path, headers, body)
 
 describeOnBackends('hostile-input.test.ts', 'hostile input', (backend) => {
   let server: TestServer
