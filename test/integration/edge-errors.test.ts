@@ -66,6 +66,12 @@ describeOnBackends('edge-errors.test.ts', 'hostile input named in the issues', (
     const r = await rawRequest(server.port, 'POST', '/token/introspection', { ...form, authorization: basic('web%00', 'x') }, 'token=abc')
     expect(r.status).toBe(400)
     expect(JSON.parse(r.body)).toMatchObject({ error: 'invalid_request' })
+    // inside a JWT, where the edge does not look: a client assertion naming a client with a NUL
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url')
+    const assertion = `${b64({ alg: 'ES256', typ: 'JWT' })}.${b64({ iss: 'web\u0000', sub: 'web\u0000', aud: server.url, exp: Math.floor(Date.now() / 1000) + 60, jti: 'j1' })}.c2ln`
+    const jwt = await rawRequest(server.port, 'POST', '/token', form, `grant_type=client_credentials&client_assertion_type=${encodeURIComponent('urn:ietf:params:oauth:client-assertion-type:jwt-bearer')}&client_assertion=${assertion}`)
+    expect(jwt.status).toBe(401)
+    expect(JSON.parse(jwt.body)).toMatchObject({ error: 'invalid_client' })
     // the same client authenticates fine without the hostile byte
     const ok = await rawRequest(server.port, 'POST', '/token/introspection', { ...form, authorization: basic('web', SECRET) }, 'token=abc')
     expect(ok.status).toBe(200)
