@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { AuditQueries, AuditRow, OutboxTarget, PreparedRecord } from './queries.ts'
+import { canonicalJson } from './canonical.ts'
 
 /**
  * The serialised, batched appender. Records queue in memory and are written together a few
@@ -14,9 +15,9 @@ import type { AuditQueries, AuditRow, OutboxTarget, PreparedRecord } from './que
  * One record the database refuses must not hold back the ones behind it: after a failed batch
  * the records are written one at a time until the failed batch is through, so a poisoned one
  * is alone; a record that fails `maxAttempts` times alone is written with every character
- * outside printable ASCII escaped (and an impossible time replaced by now); and if even that
- * is refused while the audit table answers, it is dropped, logged and counted. While the
- * database itself is unreachable, records wait (up to `maxQueue`) and `health()` says so.
+ * outside printable ASCII escaped (and an impossible time replaced by now), and if even that is
+ * refused, an `audit.record_refused` record naming it takes its place. While the database
+ * takes nothing at all, records wait (up to `maxQueue`) and `health()` says so.
  */
 export interface AppenderOptions {
   batchMs?: number
@@ -62,6 +63,16 @@ export function escapedRecord(r: PreparedRecord): PreparedRecord {
   }
 }
 
+/** What stands in the chain for a record the database refused in every form: which one, and why. */
+function refusalRecord(r: PreparedRecord, cause: unknown): PreparedRecord {
+  const e = escapedRecord(r)
+  const why = cause instanceof Error ? cause.message.split('\n').filter(Boolean).pop() ?? cause.name : String(cause)
+  return {
+    time: new Date(), actor: null, action: 'audit.record_refused', target: null, outcome: 'failure', ip: e.ip, userAgent: null, requestId: e.requestId,
+    details: canonicalJson({ action: e.action.slice(0, 128), actor: e.actor?.slice(0, 256) ?? null, target: e.target?.slice(0, 256) ?? null, outcome: e.outcome.slice(0, 16), error: asciiOnly(why).slice(0, 300) }),
+  }
+}
+
 export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {}) {
   const batchMs = o.batchMs ?? 5
   const maxBatch = o.maxBatch ?? 500
@@ -100,24 +111,25 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
     }
   }
 
-  /** A record that failed alone `maxAttempts` times: escaped, or dropped when even that is refused by a database that answers. */
-  async function rescue(p: Pending): Promise<boolean> {
-    try {
-      committed([p], await q.appendBatch([escapedRecord(p.record)], { outbox: o.outbox }))
-      logger.error({ action: p.record.action, attempts: p.attempts }, 'audit record refused by the database; stored with its text escaped')
-      return true
-    } catch (err) {
+  /**
+   * A record that failed alone `maxAttempts` times: stored escaped; if the database refuses
+   * even that, a small ASCII record that says which record was refused and why takes its place
+   * in the chain. If that fails too, the database takes nothing: keep the record and retry.
+   */
+  async function rescue(p: Pending, cause: unknown): Promise<boolean> {
+    const forms = [() => escapedRecord(p.record), () => refusalRecord(p.record, cause)]
+    for (const [i, form] of forms.entries()) {
       try {
-        await q.tail() // the audit table answers: the record itself is the problem
-      } catch {
-        return false // the database is the problem: keep the record and retry
+        committed([p], await q.appendBatch([form()], { outbox: o.outbox }))
+        logger.error({ err: cause, action: p.record.action, attempts: p.attempts }, i === 0
+          ? 'audit record refused by the database; stored with its text escaped'
+          : 'audit record refused by the database even escaped; an audit.record_refused record stands in for it')
+        return true
+      } catch (err) {
+        cause = err
       }
-      queue = queue.slice(1)
-      isolate = Math.max(0, isolate - 1)
-      p.done()
-      logger.error({ err, record: escapedRecord(p.record), attempts: p.attempts }, 'audit record dropped: the database refuses it even escaped')
-      return true
     }
+    return false
   }
 
   async function writeAll() {
@@ -131,7 +143,7 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
         lastError = err instanceof Error ? err.message.split('\n').filter(Boolean).pop() : String(err)
         o.onFailure?.(err, queue.length)
         if (batch.length > 1) isolate = Math.max(isolate, batch.length)
-        else if (++batch[0]!.attempts >= maxAttempts && await rescue(batch[0]!)) continue
+        else if (++batch[0]!.attempts >= maxAttempts && await rescue(batch[0]!, err)) continue
         logger.error({ err, pending: queue.length, attempt: failures }, 'audit write failed; will retry')
         if (queue.length > maxQueue) {
           const dropped = queue.splice(0, queue.length - maxQueue)

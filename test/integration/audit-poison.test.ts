@@ -71,6 +71,31 @@ describeOnBackends('audit-poison.test.ts', 'audit writer with unstorable records
     expect(verify.code).toBe(0)
   }, 60_000)
 
+  it('a record the database refuses in every form is replaced by an audit.record_refused record naming it; the chain goes on', async () => {
+    const db = server.container.db
+    // The test database's own rule: no actor starting with "trudy" (a refusal no escaping can avoid).
+    const rule = backend.kind === 'postgresql'
+      ? ['ALTER TABLE "AuditEvent" ADD CONSTRAINT no_trudy CHECK (actor IS NULL OR actor NOT LIKE \'trudy%\')', 'ALTER TABLE "AuditEvent" DROP CONSTRAINT no_trudy']
+      : ['CREATE TRIGGER no_trudy BEFORE INSERT ON "AuditEvent" WHEN NEW.actor LIKE \'trudy%\' BEGIN SELECT RAISE(ABORT, \'no trudy\'); END', 'DROP TRIGGER no_trudy']
+    await db.$executeRawUnsafe(rule[0]!)
+    try {
+      const writer = appender(server.container.queries.audit, createLogger('silent'), { batchMs: 1, maxAttempts: 2 })
+      const rec = (action: string, actor: string): PreparedRecord => ({ time: new Date(), actor, action, target: 'doc:1', outcome: 'success', ip: '192.0.2.1', userAgent: null, requestId: 'r-77', details: '{}' })
+      await Promise.all([writer.enqueue(rec('refusal.first', 'ann')), writer.enqueue(rec('refusal.refused', 'trudy')), writer.enqueue(rec('refusal.second', 'bob'))])
+      await writer.flush()
+      expect(writer.pending()).toBe(0)
+      await writer.close()
+    } finally {
+      await db.$executeRawUnsafe(rule[1]!)
+    }
+    const rows = await server.container.audit.list({ limit: 10 })
+    const seen = rows.filter((r) => r.action.startsWith('refusal.') || r.action === 'audit.record_refused').map((r) => r.action).reverse()
+    expect(seen).toEqual(['refusal.first', 'audit.record_refused', 'refusal.second'])
+    const stand = rows.find((r) => r.action === 'audit.record_refused')!
+    expect(stand).toMatchObject({ outcome: 'failure', requestId: 'r-77', details: { action: 'refusal.refused', actor: 'trudy', target: 'doc:1', outcome: 'success' } })
+    expect((await server.container.auditChain.verify()).ok).toBe(true)
+  }, 60_000)
+
   it('/readyz reports the audit writer while it cannot write, and the waiting records are written once it can', async () => {
     const db = server.container.db
     const audit = server.container.audit
