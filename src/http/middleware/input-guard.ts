@@ -121,7 +121,9 @@ function hostProblem(host: string): boolean {
 function basicProblem(authorization: string): string | undefined {
   const m = /^basic +([A-Za-z0-9+/=._~-]+)$/i.exec(authorization)
   if (!m) return undefined
-  return encodedProblem(Buffer.from(m[1]!, 'base64'))
+  const decoded = Buffer.from(m[1]!, 'base64')
+  // Without the ':' it is not a credential pair at all: the route answers 401 as for any bad credential.
+  return decoded.includes(0x3a) ? encodedProblem(decoded) : undefined
 }
 
 /**
