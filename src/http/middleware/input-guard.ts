@@ -114,7 +114,7 @@ function hostProblem(host: string): boolean {
   } catch {
     return true
   }
-  return Boolean(url.username || url.password || url.pathname !== '/' || url.search || url.hash)
+  return Boolean(host.includes('@') || url.username || url.password || url.pathname !== '/' || url.search || url.hash)
 }
 
 /** RFC 6749 §2.3.1: client_id:client_secret, each form-urlencoded, then base64. */
@@ -143,7 +143,11 @@ export function inputGuard(readBody: BodyReader): Middleware {
       const queryProblem = encodedProblem(Buffer.from(url.slice(q + 1), 'latin1'))
       if (queryProblem) throw refused('the query string', queryProblem)
     }
-    if (hostProblem(ctx.host)) throw new AppError('invalid_request', 'the Host header is not a valid host[:port]', { status: 400 })
+    // The header as sent (Koa's ctx.host drops userinfo and answers '' for what it cannot parse).
+    // Host is one value (RFC 9110 §7.2); X-Forwarded-Host may list several, the first is used.
+    const forwarded = ctx.app.proxy ? ctx.get('x-forwarded-host') : ''
+    const host = forwarded ? forwarded.split(',')[0]!.trim() : ctx.get('host')
+    if (hostProblem(host)) throw new AppError('invalid_request', 'the Host header is not a valid host[:port]', { status: 400 })
     const authorization = ctx.get('authorization')
     const basic = authorization && basicProblem(authorization)
     if (basic) throw refused('the Basic credentials', basic)
