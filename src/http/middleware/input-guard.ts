@@ -13,7 +13,6 @@ import { textProblem } from '../../storable-text.ts'
  * the path, the query string, the Host header, Basic credentials and the body.
  */
 
-
 const HEX = (b: number) => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66)
 
 /** %XX sequences decoded to bytes (RFC 3986 §2.1); malformed ones are left as they are. */
@@ -127,8 +126,8 @@ function basicProblem(authorization: string): string | undefined {
 }
 
 /**
- * The edge check, before any route: path, query string, Host (and X-Forwarded-Host behind a
- * trusted proxy: ctx.host), Basic client credentials and form/JSON bodies (read once with
+ * The edge check, before any route: path, query string, Host (or X-Forwarded-Host behind a
+ * trusted proxy), Basic client credentials and form/JSON bodies (read once with
  * `readBody`, which keeps them for the route's own reader). Throws the 400 (errors.ts renders
  * it as JSON in the OAuth error shape, or as a page for browsers).
  */
