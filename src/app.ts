@@ -68,7 +68,6 @@ function routersOf(c: Container, opts: AppOptions) {
     }),
     apiKeyRouter({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp, management }),
   ]
-
 }
 
 /**
@@ -118,7 +117,7 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
 /**
  * oidc-provider endpoints that only take POST (RFC 6749 §3.2 token, RFC 7662 §2.1
  * introspection, RFC 7009 §2.1 revocation, RFC 9126 §2 PAR, RFC 8628 §3.1 device
- * authorization). Other methods are a 405 here; oidc-provider would route GET /device/auth to
+ * authorization, and oidc-provider's logout confirmation form). Other methods are a 405 here; oidc-provider would route GET /device/auth to
  * its device-resume page and fail with a 500.
  */
 const OAUTH_POST_ONLY = ['/token', '/token/introspection', '/token/revocation', '/request', '/device/auth', '/session/end/confirm']
