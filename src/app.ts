@@ -20,17 +20,18 @@ import { providerFormRouter } from './oidc/provider-forms.ts'
 import { rateLimits } from './http/rate-limits.ts'
 import { oauthForm, replayedRequest } from './http/oauth-request.ts'
 import { shareRequestId } from './http/middleware/request.ts'
+import { inputGuard, providerBody } from './http/middleware/input-guard.ts'
+import { methodGuard } from './http/middleware/methods.ts'
+import { readBytes, readRawBody } from './http/body.ts'
+import { logEscapedError } from './logger.ts'
+import { requestIdOf } from './http/middleware/request.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
 }
 
-/**
- * The whole HTTP surface as a Koa app: our routers first, then everything else goes to
- * oidc-provider (discovery, authorization, token, ...). Never listens; see server.ts.
- */
-export function buildApp(c: Container, opts: AppOptions = {}) {
-  const app = new Koa({ proxy: c.config.TRUST_PROXY })
+/** Our routers, in the order they are tried (before oidc-provider). */
+function routersOf(c: Container, opts: AppOptions) {
   const management = managementIpGuard({
     allowed: c.config.MANAGEMENT_ALLOWED_IPS,
     clientIp: c.clientIp,
@@ -43,7 +44,7 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
   const formGuard = crossSiteFormGuard(c.config.PUBLIC_URL, (ctx, reason) => {
     c.logger.warn({ path: ctx.path, reason, requestId: ctx.state.requestId }, 'cross-site form post refused')
   })
-  const routers = [
+  return [
     healthRouter({ checks: c.readiness, isShuttingDown: opts.isShuttingDown ?? (() => false) }),
     assetsRouter(),
     interactionRouter({
@@ -80,7 +81,23 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
     }),
     apiKeyRouter({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp, management }),
   ]
+}
 
+/**
+ * Every route our routers declare (method and path template, e.g. `/authz/v1/stores/:store`),
+ * for tools that must cover all of them (the hostile-input property test).
+ */
+export function declaredRoutes(c: Container): { method: string; path: string }[] {
+  return routersOf(c, {}).flatMap((r) => r.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) }))))
+}
+
+/**
+ * The whole HTTP surface as a Koa app: our routers first, then everything else goes to
+ * oidc-provider (discovery, authorization, token, ...). Never listens; see server.ts.
+ */
+export function buildApp(c: Container, opts: AppOptions = {}) {
+  const app = new Koa({ proxy: c.config.TRUST_PROXY })
+  const routers = routersOf(c, opts)
   app.use(requestContext(c.logger))
   app.use(httpMetrics(c.metrics))
   app.use(securityHeaders({ https: c.config.PUBLIC_URL.startsWith('https:') }))
@@ -89,6 +106,9 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
     limits: c.config.RATE_LIMITS, redis: c.redis, prefix: c.config.REDIS_PREFIX, clientIp: c.clientIp,
     sessionCookie: c.login.cookie.name, refused: c.metrics.rateLimited, logger: c.logger,
   }))
+  // Hostile strings (NUL, invalid UTF-8, lone surrogates) and impossible Host headers are a
+  // 400 here, before any router or oidc-provider sees them.
+  app.use(inputGuard(readRawBody))
   for (const r of routers) {
     app.use(r.routes())
     app.use(r.allowedMethods())
@@ -96,17 +116,30 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
   // oidc-provider is itself a Koa app; hand it the raw request. Looked up per request so a
   // key rotation can swap in a rebuilt provider without a restart.
   const handlers = new WeakMap<object, ReturnType<Koa['callback']>>()
+  app.use(methodGuard(OAUTH_POST_ONLY))
   app.use(async (ctx) => {
     if (ctx.headerSent || ctx.body !== undefined) return
+    // RFC 6749 §3.1 duplicate parameters, form content type, body size: see oauth-request.ts.
+    // It reads the body once; providerBody checks those same bytes for unstorable text.
+    await oauthForm(ctx)
+    await providerBody(ctx, readBytes)
     const provider = c.provider()
     let handle = handlers.get(provider)
     if (!handle) handlers.set(provider, (handle = provider.callback()))
-    // RFC 6749 §3.1 duplicate parameters, form content type, body size: see oauth-request.ts
-    await oauthForm(ctx)
     const req = replayedRequest(ctx)
     shareRequestId(ctx.req, req)
     ctx.respond = false
     await handle(req, ctx.res)
   })
+  // Errors that escape every middleware (Koa would print a multi-line stack to stderr).
+  app.on('error', (err: unknown, ctx?: { req?: Parameters<typeof requestIdOf>[0] }) => logEscapedError(c.logger, err, requestIdOf(ctx?.req)))
   return app
 }
+
+/**
+ * oidc-provider endpoints that only take POST (RFC 6749 §3.2 token, RFC 7662 §2.1
+ * introspection, RFC 7009 §2.1 revocation, RFC 9126 §2 PAR, RFC 8628 §3.1 device
+ * authorization, and oidc-provider's logout confirmation form). Other methods are a 405 here; oidc-provider would route GET /device/auth to
+ * its device-resume page and fail with a 500.
+ */
+const OAUTH_POST_ONLY = ['/token', '/token/introspection', '/token/revocation', '/request', '/device/auth', '/session/end/confirm']

@@ -49,6 +49,7 @@ import { apiKeyBearerScheme } from './apikeys/scheme.ts'
 import { clientIpResolver } from './http/client-ip.ts'
 import { strongLogin } from './identity/strong-login.ts'
 import { endOidcSession } from './oidc/login-policy.ts'
+import { hardenProvider } from './oidc/edge.ts'
 
 /**
  * The composition root: config -> database -> queries -> services -> provider, as one plain
@@ -234,6 +235,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
         }),
       },
     })
+    hardenProvider(provider, logger)
     return provider
   }
   function onProviderEvent(name: string, args: unknown[]) {
@@ -243,7 +245,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     if (name === 'server_error') {
       // a database/Redis outage is answered with 503 (oidc/unavailable.ts): one line, no stack
       if (isDependencyUnavailable(args[1])) logger.warn({ err: (args[1] as Error)?.message, requestId: ctx?.state.requestId }, 'dependency unavailable')
-      else logger.error({ err: args[1] }, 'oidc-provider server error')
+      else logger.error({ err: args[1], requestId: ctx?.state.requestId }, 'oidc-provider server error')
       return
     }
     if (name === 'grant.success') {
@@ -337,6 +339,11 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     readiness: {
       database: () => pingDb(db),
       ...(redis ? { redis: async () => { await redis.ping() } } : {}),
+      // The audit writer: not ready while records wait behind a write the database refuses.
+      audit: async () => {
+        const h = audit.health()
+        if (!h.ok) throw new Error(`audit writer failing since ${h.failingSince?.toISOString()}: ${h.pending} records waiting`)
+      },
     } as Record<string, () => Promise<void>>,
     async close() {
       await configNotice.stop()

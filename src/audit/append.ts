@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { AuditQueries, AuditRow, OutboxTarget, PreparedRecord } from './queries.ts'
+import { canonicalJson } from './canonical.ts'
 
 /**
  * The serialised, batched appender. Records queue in memory and are written together a few
@@ -7,9 +8,16 @@ import type { AuditQueries, AuditRow, OutboxTarget, PreparedRecord } from './que
  * burst of logins costs one lock round trip instead of one each. One flush at a time per
  * process; across processes the database lock orders them.
  *
- * A failed write (database down) keeps the records queued and retries with backoff; callers
- * are never failed. Each record's promise settles when it is committed, or after `maxWaitMs`
- * at the latest, so an awaiting request path is never held long by a slow database.
+ * A failed write keeps the records queued and retries with backoff; callers are never failed.
+ * Each record's promise settles when it is committed, or after `maxWaitMs` at the latest, so
+ * an awaiting request path is never held long by a slow database.
+ *
+ * One record the database refuses must not hold back the ones behind it: after a failed batch
+ * the records are written one at a time until the failed batch is through, so a poisoned one
+ * is alone; a record that fails `maxAttempts` times alone is written with every character
+ * outside printable ASCII escaped (and an impossible time replaced by now), and if even that is
+ * refused, an `audit.record_refused` record naming it takes its place. While the database
+ * takes nothing at all, records wait (up to `maxQueue`) and `health()` says so.
  */
 export interface AppenderOptions {
   batchMs?: number
@@ -18,6 +26,8 @@ export interface AppenderOptions {
   maxWaitMs?: number
   /** records kept in memory while the database is unreachable; the oldest are dropped beyond */
   maxQueue?: number
+  /** attempts of a record written alone before it is stored escaped */
+  maxAttempts?: number
   outbox?: readonly OutboxTarget[]
   onCommitted?: (rows: AuditRow[]) => void
   onFailure?: (err: unknown, pending: number) => void
@@ -26,6 +36,41 @@ export interface AppenderOptions {
 interface Pending {
   record: PreparedRecord
   done: () => void
+  attempts: number
+}
+
+const json = (s: string) => JSON.stringify(s).slice(1, -1)
+const asciiOnly = (s: string) => json(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+const asciiColumn = (s: string | null) => (s === null ? null : asciiOnly(s))
+// Years 1970-9999: what every database's timestamp type (and ISO 8601 without a sign) takes.
+const storableTime = (t: Date) => (Number.isFinite(t.getTime()) && t.getUTCFullYear() >= 1970 && t.getUTCFullYear() <= 9999 ? t : new Date())
+
+/**
+ * A record in a form every database stores: printable ASCII only. The details stay a JSON
+ * text (JSON's own \u escapes); the hash covers the escaped form, so the chain verifies.
+ */
+export function escapedRecord(r: PreparedRecord): PreparedRecord {
+  return {
+    time: storableTime(r.time),
+    actor: asciiColumn(r.actor),
+    action: asciiOnly(r.action),
+    target: asciiColumn(r.target),
+    outcome: asciiOnly(r.outcome),
+    ip: asciiColumn(r.ip),
+    userAgent: asciiColumn(r.userAgent),
+    requestId: asciiColumn(r.requestId),
+    details: r.details.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  }
+}
+
+/** What stands in the chain for a record the database refused in every form: which one, and why. */
+function refusalRecord(r: PreparedRecord, cause: unknown): PreparedRecord {
+  const e = escapedRecord(r)
+  const why = cause instanceof Error ? cause.message.split('\n').filter(Boolean).pop() ?? cause.name : String(cause)
+  return {
+    time: new Date(), actor: null, action: 'audit.record_refused', target: null, outcome: 'failure', ip: e.ip, userAgent: null, requestId: e.requestId,
+    details: canonicalJson({ action: e.action.slice(0, 128), actor: e.actor?.slice(0, 256) ?? null, target: e.target?.slice(0, 256) ?? null, outcome: e.outcome.slice(0, 16), error: asciiOnly(why).slice(0, 300) }),
+  }
 }
 
 export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {}) {
@@ -33,6 +78,7 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
   const maxBatch = o.maxBatch ?? 500
   const maxWaitMs = o.maxWaitMs ?? 2000
   const maxQueue = o.maxQueue ?? 50_000
+  const maxAttempts = o.maxAttempts ?? 3
   let queue: Pending[] = []
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
@@ -47,28 +93,65 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
     }, ms)
   }
 
+  let isolate = 0 // records still to write one at a time after a failed batch
+  let failingSince: Date | undefined
+  let lastError: string | undefined
+
+  function committed(batch: Pending[], rows: AuditRow[]) {
+    queue = queue.slice(batch.length)
+    failures = 0
+    failingSince = undefined
+    lastError = undefined
+    if (isolate) isolate = Math.max(0, isolate - batch.length)
+    for (const p of batch) p.done()
+    try {
+      o.onCommitted?.(rows)
+    } catch (err) {
+      logger.warn({ err }, 'audit observer failed')
+    }
+  }
+
+  /**
+   * A record that failed alone `maxAttempts` times: stored escaped; if the database refuses
+   * even that, a small ASCII record that says which record was refused and why takes its place
+   * in the chain. If that fails too, the database takes nothing: keep the record and retry.
+   */
+  async function rescue(p: Pending, cause: unknown): Promise<boolean> {
+    const forms = [() => escapedRecord(p.record), () => refusalRecord(p.record, cause)]
+    for (const [i, form] of forms.entries()) {
+      try {
+        committed([p], await q.appendBatch([form()], { outbox: o.outbox }))
+        logger.error({ err: cause, action: p.record.action, attempts: p.attempts }, i === 0
+          ? 'audit record refused by the database; stored with its text escaped'
+          : 'audit record refused by the database even escaped; an audit.record_refused record stands in for it')
+        return true
+      } catch (err) {
+        cause = err
+      }
+    }
+    return false
+  }
+
   async function writeAll() {
     while (queue.length) {
-      const batch = queue.slice(0, maxBatch)
+      const batch = queue.slice(0, isolate ? 1 : maxBatch)
       try {
-        const rows = await q.appendBatch(batch.map((p) => p.record), { outbox: o.outbox })
-        queue = queue.slice(batch.length)
-        failures = 0
-        for (const p of batch) p.done()
-        try {
-          o.onCommitted?.(rows)
-        } catch (err) {
-          logger.warn({ err }, 'audit observer failed')
-        }
+        committed(batch, await q.appendBatch(batch.map((p) => p.record), { outbox: o.outbox }))
       } catch (err) {
         failures += 1
+        failingSince ??= new Date()
+        lastError = err instanceof Error ? err.message.split('\n').filter(Boolean).pop() : String(err)
         o.onFailure?.(err, queue.length)
+        if (batch.length > 1) isolate = Math.max(isolate, batch.length)
+        else if (++batch[0]!.attempts >= maxAttempts && await rescue(batch[0]!, err)) continue
         logger.error({ err, pending: queue.length, attempt: failures }, 'audit write failed; will retry')
         if (queue.length > maxQueue) {
           const dropped = queue.splice(0, queue.length - maxQueue)
           for (const p of dropped) p.done()
           logger.error({ dropped: dropped.length }, 'audit queue full: oldest records dropped')
         }
+        // A failed batch is retried at once, one record at a time; otherwise back off.
+        if (batch.length > 1) continue
         throw err
       }
     }
@@ -92,7 +175,7 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
       return new Promise<void>((resolve) => {
         const t = setTimeout(resolve, maxWaitMs)
         t.unref()
-        queue.push({ record, done: () => { clearTimeout(t); resolve() } })
+        queue.push({ record, attempts: 0, done: () => { clearTimeout(t); resolve() } })
         if (queue.length >= maxBatch) void flush()
         else schedule(batchMs)
       })
@@ -106,6 +189,8 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
       }
     },
     pending: () => queue.length,
+    /** Whether the writer can write: false while records wait behind a failing write. */
+    health: () => ({ ok: !(failures > 0 && queue.length > 0), pending: queue.length, failingSince, lastError }),
     /** Shutdown: flush, retrying a few times, then give up loudly. */
     async close() {
       if (timer) clearTimeout(timer)

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto'
+import { escapeUnstorable } from '../storable-text.ts'
 
 /**
  * The canonical form of an audit record and its hash.
@@ -79,5 +80,10 @@ export function sanitizeDetails(details: Record<string, unknown> | undefined): s
   return canonicalJson(clean(details ?? {}, 0))
 }
 
-/** A column value: null for absent, long values cut (a user agent can be kilobytes). */
-export const column = (v: string | null | undefined, max = 512) => (v == null || v === '' ? null : v.length > max ? v.slice(0, max) : v)
+/**
+ * A column value: null for absent, long values cut (a user agent can be kilobytes), and NUL
+ * and lone surrogates (which PostgreSQL refuses or the driver silently replaces, so the
+ * stored text would not match its hash) written as `\uXXXX` escapes. The hash covers the
+ * escaped text, so the chain verifies.
+ */
+export const column = (v: string | null | undefined, max = 512) => (v == null || v === '' ? null : escapeUnstorable(v.length > max ? v.slice(0, max) : v))

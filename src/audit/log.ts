@@ -12,7 +12,8 @@ export type AuditObserver = (e: AuditEventView) => void
 /**
  * The security event log. Recording never fails the caller's request: records are queued and
  * written in batches within a few milliseconds (append.ts); a write error is logged loudly and
- * retried, because refusing a login because the log is down would turn an audit outage into an
+ * retried (a record the database refuses is isolated, escaped or dropped, never retried
+ * forever), because refusing a login because the log is down would turn an audit outage into an
  * authentication outage. `await record()` waits for the commit (bounded); `void record()`
  * does not wait at all.
  *
@@ -30,9 +31,9 @@ export function auditLog(q: AuditQueries, logger: Logger, opts: Omit<AppenderOpt
         record = {
           time: new Date(),
           actor: column(e.actor),
-          action: String(e.action).slice(0, 128),
+          action: column(String(e.action), 128) ?? '',
           target: column(e.target),
-          outcome: e.outcome,
+          outcome: column(String(e.outcome), 16) ?? '',
           ip: column(e.ip, 64),
           userAgent: column(e.userAgent),
           requestId: column(e.requestId, 128),
@@ -69,6 +70,8 @@ export function auditLog(q: AuditQueries, logger: Logger, opts: Omit<AppenderOpt
     },
     flush: () => writer.flush(),
     pending: () => writer.pending(),
+    /** The writer's state for /readyz: not ok while records wait behind a failing write. */
+    health: () => writer.health(),
     close: () => writer.close(),
   }
 }

@@ -2,7 +2,7 @@ import type { Config } from '../config/env.ts'
 import { migrate } from '../db/migrate.ts'
 import { waitForDatabase } from '../db/startup.ts'
 import { createContainer } from '../container.ts'
-import { createLogger } from '../logger.ts'
+import { createLogger, installProcessHandlers } from '../logger.ts'
 import { ensureAdmin, ensureDefaultPolicyStore } from '../bootstrap.ts'
 import { startServer } from '../server.ts'
 
@@ -34,6 +34,7 @@ export async function serve(config: Readonly<Config>) {
     const summary = await importFile(c, config.PORTCULLIS_IMPORT, 'PORTCULLIS_IMPORT', { onKeyIssued: (k) => process.stderr.write(issuedKeyText(k)) })
     logger.info({ file: config.PORTCULLIS_IMPORT, ...summary }, 'configuration imported')
   }
+  installProcessHandlers(logger)
   const { port, close } = await startServer(c)
   logger.info({ port, issuer: config.PUBLIC_URL, database: config.embedded ? 'sqlite' : 'postgresql', redis: Boolean(config.REDIS_URL) }, 'portcullis listening')
   let signals = 0

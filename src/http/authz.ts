@@ -260,9 +260,13 @@ export function authzRouter(deps: AuthzRouteDeps) {
 
   router.get('/authz/v1/stores/:store/versions/:version/policy.csv', authn, check, async (ctx) => {
     const store = storeParam(ctx)
+    const version = versionParam(ctx.params.version)
+    // Looked up first: only an existing store's name (ASCII by its rules) goes into the header;
+    // any other text there made Node refuse the header, a 500.
+    const csv = await deps.stores.exportCsv(store, version)
     ctx.type = 'text/csv'
-    ctx.set('Content-Disposition', `attachment; filename="${store}-v${versionParam(ctx.params.version)}.csv"`)
-    ctx.body = await deps.stores.exportCsv(store, versionParam(ctx.params.version))
+    ctx.set('Content-Disposition', `attachment; filename="${store}-v${version}.csv"`)
+    ctx.body = csv
   })
 
   router.get('/authz/v1/stores/:store/diff', authn, check, async (ctx) => {

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Context } from 'koa'
 import { AppError } from '../errors.ts'
+import { assertStorableBody } from './middleware/input-guard.ts'
 
 const LIMIT = 64 * 1024
 
@@ -15,14 +16,21 @@ export function attachBufferedBody(req: IncomingMessage, body: Buffer) {
 }
 const bufferedOn = (ctx: Context) => (ctx.req as IncomingMessage & { [BUFFERED]?: Buffer })[BUFFERED]
 
-async function readRaw(ctx: Context, limit: number): Promise<string> {
-  // Already buffered (e.g. by request-signature verification, which needs the exact bytes).
+/** The body's bytes, read once (a reader that already buffered them, e.g. request-signature verification, left them on the request). */
+export async function readBytes(ctx: Context, limit: number): Promise<Buffer> {
   const buffered = (ctx.state as { rawBody?: Buffer }).rawBody ?? bufferedOn(ctx)
   if (buffered) {
     if (buffered.length > limit) throw new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 })
-    return buffered.toString('utf8')
+    return buffered
   }
-  return (await bufferBody(ctx, limit)).toString('utf8')
+  return bufferBody(ctx, limit)
+}
+
+/** The body as text, refused (400) when it carries what storage cannot take (input-guard.ts). */
+async function readRaw(ctx: Context, limit: number): Promise<string> {
+  const raw = await readBytes(ctx, limit)
+  assertStorableBody(ctx, raw)
+  return raw.toString('utf8')
 }
 
 /**

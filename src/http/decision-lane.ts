@@ -5,6 +5,7 @@ import { recordHttp } from '../metrics/http.ts'
 import { attachBufferedBody, jsonTooDeep } from './body.ts'
 import { hasAnyScope, type Caller } from './middleware/authn.ts'
 import { loggableRequestId, logRequest, requestIdFrom } from './middleware/request.ts'
+import { jsonBodyProblem } from './middleware/input-guard.ts'
 import { securityHeaderList } from './middleware/security-headers.ts'
 import type { DecisionCalls } from './authz.ts'
 
@@ -62,6 +63,8 @@ export function decisionLane(deps: DecisionLaneDeps) {
     if (!token) return false
     const caller = await deps.verifyAccessToken(token)
     if (!caller || !hasAnyScope(caller, 'authz:check', 'authz:admin')) return false
+    // Hostile strings (NUL, lone surrogates, invalid UTF-8): Koa refuses them with the 400.
+    if (jsonBodyProblem(body)) return false
     let result: unknown
     const text = body.toString('utf8')
     if (jsonTooDeep(text)) return false // Koa answers the 400 (readJson)

@@ -3,6 +3,12 @@ import type { Adapter, AdapterPayload } from 'oidc-provider'
 import type { PayloadQueries } from './queries/payloads.ts'
 import type { ClientQueries } from './queries/clients.ts'
 import { effectiveClientScope } from './client-scopes.ts'
+import { textProblem } from '../storable-text.ts'
+
+// Lookup keys also arrive from inside JWTs (client assertions, request objects), which the
+// edge check does not open: a key that cannot be stored cannot name a stored row, so it is
+// not looked up (PostgreSQL would fail the query on a NUL).
+const unstorable = (key: string) => typeof key !== 'string' || textProblem(key) !== undefined
 
 /**
  * Storage for oidc-provider's models. Long-lived models (grants, access and refresh tokens,
@@ -63,9 +69,9 @@ export function prismaAdapter(q: PayloadQueries): AdapterFactory {
           consumedAt: null,
         })
       },
-      find: async (id) => live(await q.find(model, id)),
-      findByUid: async (uid) => live(await q.findByUid(model, uid)),
-      findByUserCode: async (userCode) => live(await q.findByUserCode(model, userCode)),
+      find: async (id) => (unstorable(id) ? undefined : live(await q.find(model, id))),
+      findByUid: async (uid) => (unstorable(uid) ? undefined : live(await q.findByUid(model, uid))),
+      findByUserCode: async (userCode) => (unstorable(userCode) ? undefined : live(await q.findByUserCode(model, userCode))),
       consume: (id) => q.consume(model, id, new Date()),
       destroy: (id) => q.destroy(model, id),
       revokeByGrantId: (grantId) => q.revokeByGrantId(grantId, [...GRANT_BOUND_MODELS]),
@@ -196,6 +202,7 @@ export function clientAdapter(q: ClientQueries): AdapterFactory {
   }
   return () => ({
     async find(id) {
+      if (unstorable(id)) return undefined
       const row = await q.find(id)
       if (!row) return undefined
       // The effective scope is the client's ceiling everywhere (client-scopes.ts): without it

@@ -42,7 +42,8 @@ async function readForm(req: IncomingMessage & { body?: unknown }): Promise<stri
   if (!req.readable) return ''
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  // iterator(), as oidc-provider reads bodies: the edge hands over a view that replays them
+  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     size += chunk.length
     if (size > MAX_BODY) return undefined
     chunks.push(chunk)

@@ -32,7 +32,7 @@ describe('operations', () => {
     expect(live.status).toBe(200)
     const ready = await fetch(`${server.url}/readyz`)
     expect(ready.status).toBe(200)
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok' } })
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', audit: 'ok' } })
   })
 
   it('logs are JSON with request ids, and never carry passwords, secrets, codes or tokens', async () => {
@@ -70,7 +70,7 @@ describe('operations', () => {
     try {
       const res = await fetch(`${broken.url}/readyz`)
       expect(res.status).toBe(503)
-      expect(await res.json()).toEqual({ status: 'unavailable', checks: { database: 'ok', redis: 'unavailable' } })
+      expect(await res.json()).toEqual({ status: 'unavailable', checks: { database: 'ok', redis: 'unavailable', audit: 'ok' } })
     } finally {
       await broken.close().catch(() => {})
     }

@@ -1,0 +1,24 @@
+import http from 'node:http'
+
+export interface RawAnswer { status: number; headers: http.IncomingHttpHeaders; body: string }
+
+/**
+ * One HTTP/1.1 request exactly as given (path bytes, Host header, body), which fetch does not
+ * allow; bounded so a hang fails the test instead of stalling it.
+ */
+export function rawRequest(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer | string, timeoutMs = 20_000): Promise<RawAnswer> {
+  const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body)
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port, method, path, timeout: timeoutMs,
+      headers: { host: `localhost:${port}`, ...headers, ...(payload ? { 'content-length': String(payload.length) } : {}) },
+    }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }))
+    })
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)))
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
