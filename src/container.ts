@@ -76,7 +76,6 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     apikeys: apiKeyQueries(db),
     revokedTokens: revokedTokenQueries(db),
   }
-  const users = userService(queries.users)
   // Metrics registry (c.metrics): features increment their counters; see metrics/registry.ts.
   const metrics = createMetrics()
   // Audit: records are batched and hash-chained; with a webhook or syslog target, each one also goes to the outbox.
@@ -85,6 +84,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     onFailure: () => metrics.auditWriteFailures.inc(),
   })
   auditMetrics(audit, queries.audit, metrics)
+  // Users: a password rehashed at sign-in (imported or older hash) is audited.
+  const users = userService(queries.users, { audit })
   // Strong login (issue 3): factors, recovery codes, sign-in sessions, lockout. Its hooks go
   // into the provider (login checks); ending an oidc-provider session needs the provider.
   const login = strongLogin({ db, config, ring: master.ring, settings: queries.settings, audit, redis, endOidcSession: (uid) => endOidcSession(current(), uid) })

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { isArgon2Hash } from '../identity/passwords.ts'
+import { ACCEPTED_FORMATS, parsePasswordHash } from '../identity/password-hashes.ts'
 import { apiKeyEntry } from '../apikeys/declarative.ts'
 import { ACCOUNT_CLIENT_ID } from '../oidc/login-policy.ts'
 import { APIKEY_EXCHANGE_CLIENT_ID } from '../oidc/apikey-exchange.ts'
@@ -93,7 +93,19 @@ const user = z
   .object({
     email: z.email(),
     password: z.string().min(1).max(128).optional(),
-    password_hash: z.string().refine(isArgon2Hash, 'must be an argon2 PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash)').optional(),
+    // A hash from this or another system (identity/password-hashes.ts); replaced by our argon2id
+    // at the user's next successful sign-in. Formats and work limits are checked here, so a
+    // hostile file is refused at import instead of stalling a sign-in.
+    password_hash: z.string().superRefine((v, ctx) => {
+      const parsed = parsePasswordHash(v)
+      if (parsed.ok) return
+      ctx.addIssue({
+        code: 'custom',
+        message: parsed.reason === 'unknown_format'
+          ? `not a password hash in an accepted format: ${ACCEPTED_FORMATS}`
+          : `${parsed.reason === 'over_limit' ? 'over the work limit' : 'malformed'}: ${parsed.message}`,
+      })
+    }).optional(),
     name: z.string().max(200).optional(),
     roles: z.array(z.string().min(1)).optional(),
     attributes: z.record(z.string(), z.unknown()).optional(),

@@ -1,4 +1,5 @@
-import { hash, verify, type Algorithm } from '@node-rs/argon2'
+import { hash, type Algorithm } from '@node-rs/argon2'
+import { parseArgon2, parsePasswordHash } from './password-hashes.ts'
 
 /**
  * Argon2id with OWASP's parameters (m=19 MiB, t=2, p=1). Hashes stored with other parameters
@@ -11,25 +12,38 @@ export function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2_PARAMS)
 }
 
+/**
+ * Verifies against a stored hash in any accepted format (ours, or one imported from another
+ * system: password-hashes.ts). A malformed or unknown stored hash never verifies.
+ */
 export async function verifyPassword(stored: string, password: string): Promise<boolean> {
+  const parsed = parsePasswordHash(stored)
+  if (!parsed.ok) return false
   try {
-    return await verify(stored, password)
+    return await parsed.hash.verify(password)
   } catch {
-    return false // a malformed stored hash never verifies
+    return false
   }
 }
 
-const PHC = /^\$argon2(id|i|d)\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/
-
-export function isArgon2Hash(value: string) {
-  return PHC.test(value)
+/** The stored hash's format name (for the audit record of a rehash), or 'unknown'. */
+export function hashFormat(stored: string): string {
+  const parsed = parsePasswordHash(stored)
+  if (!parsed.ok) return 'unknown'
+  const a = parsed.hash.format === 'argon2' ? parseArgon2(stored) : undefined
+  return a ? `argon2${a.type}` : parsed.hash.format
 }
 
+export function isArgon2Hash(value: string) {
+  return parseArgon2(value) !== undefined
+}
+
+/** True for every hash that is not argon2id v=19 with exactly our parameters. */
 export function needsRehash(stored: string): boolean {
-  const m = PHC.exec(stored)
-  if (!m) return true
-  return m[1] !== 'id' || m[2] !== '19' || Number(m[3]) !== ARGON2_PARAMS.memoryCost
-    || Number(m[4]) !== ARGON2_PARAMS.timeCost || Number(m[5]) !== ARGON2_PARAMS.parallelism
+  const a = parseArgon2(stored)
+  if (!a) return true
+  return a.type !== 'id' || a.version !== 19 || a.m !== ARGON2_PARAMS.memoryCost
+    || a.t !== ARGON2_PARAMS.timeCost || a.p !== ARGON2_PARAMS.parallelism
 }
 
 let dummy: Promise<string> | undefined

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto'
-import { burnVerifyTime, hashPassword, needsRehash, verifyPassword } from './passwords.ts'
+import type { AuditLog } from '../audit/log.ts'
+import { burnVerifyTime, hashFormat, hashPassword, needsRehash, verifyPassword } from './passwords.ts'
 import type { UserQueries, UserRecord, UserWrite } from './queries.ts'
 
 export const normalizeEmail = (email: string) => email.trim().toLowerCase()
@@ -7,7 +8,7 @@ export const normalizeEmail = (email: string) => email.trim().toLowerCase()
 export type LoginFailure = 'unknown_user' | 'bad_password' | 'disabled' | 'no_password'
 
 /** Users: lookup, creation and password login. Routes call this, never argon2 or Prisma. */
-export function userService(q: UserQueries) {
+export function userService(q: UserQueries, deps: { audit?: AuditLog } = {}) {
   return {
     findById: q.findById,
     list: q.list,
@@ -41,8 +42,15 @@ export function userService(q: UserQueries) {
       }
       if (!(await verifyPassword(user.passwordHash, password))) return { ok: false, reason: 'bad_password', user }
       if (user.disabled) return { ok: false, reason: 'disabled', user }
-      const passwordHash = needsRehash(user.passwordHash) ? await hashPassword(password) : undefined
+      // A hash that is not ours (imported from another system, or older parameters) is replaced
+      // by argon2id now that the password is known. The audit log is a separate, batched writer
+      // (audit/append.ts), so its record follows the update rather than sharing its transaction.
+      const rehash = needsRehash(user.passwordHash)
+      const passwordHash = rehash ? await hashPassword(password) : undefined
       const updated = await q.update(user.id, { lastLoginAt: new Date(), ...(passwordHash ? { passwordHash } : {}) })
+      if (rehash) {
+        await deps.audit?.record({ action: 'user.password_rehashed', outcome: 'success', actor: user.id, target: user.id, details: { from: hashFormat(user.passwordHash), to: 'argon2id' } })
+      }
       return { ok: true, user: updated }
     },
   }
