@@ -1,9 +1,9 @@
 import Router from '@koa/router'
-import type { Context, Middleware } from 'koa'
+import type { Middleware } from 'koa'
 import { z } from 'zod'
 import { AppError, badRequest, forbidden } from '../errors.ts'
-import { readJson } from './body.ts'
-import { authenticate, callerOf, mayUseStore, requireScope, type BearerScheme, type Caller } from './middleware/authn.ts'
+import { mayUseStore, type BearerScheme, type Caller } from './middleware/authn.ts'
+import { defineRoute, mountRoutes, pureRoute, reply, route, type Route } from './contract.ts'
 import type { PolicyStores } from '../authz/stores.ts'
 import type { Decider } from '../authz/decide.ts'
 import { evaluationRequest, evaluationsRequest, mergeDefaults, partialEvaluation, type EvaluationsRequest } from '../authz/authzen.ts'
@@ -21,62 +21,157 @@ export interface AuthzRouteDeps {
 const line = z.array(z.string().max(4096)).min(2).max(64)
 const policyInput = z.union([z.string().max(16 * 1024 * 1024), z.array(line)])
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const r = schema.safeParse(value)
-  if (!r.success) {
-    throw badRequest('invalid_request', r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '))
-  }
-  return r.data
-}
-
 const who = (c: Caller) => (c.kind === 'api_key' ? `apikey:${c.apiKey?.id}` : c.kind === 'client' ? `client:${c.clientId ?? c.id}` : `user:${c.id}`)
 
-function guardStore(ctx: Context, store: string) {
-  const caller = callerOf(ctx)!
-  if (!mayUseStore(caller, store)) throw forbidden(`this caller may not use policy store ${store}`)
-}
-
-const storeParam = (ctx: Context) => {
-  const name = ctx.params.store as string
-  guardStore(ctx, name)
+function useStore(caller: Caller, name: string) {
+  if (!mayUseStore(caller, name)) throw forbidden(`this caller may not use policy store ${name}`)
   return name
 }
+/** A caller limited to some stores (an API key or token bound to them) may use only those. */
+const storeGuard = { authorize: ({ caller, params }: { caller: Caller; params: Readonly<Record<string, string>> }) => void useStore(caller, params.store!) }
 
-const versionParam = (v: unknown, what = 'version') => {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 1) throw badRequest('invalid_request', `${what} must be a positive whole number`)
-  return n
+// --- schemas ----------------------------------------------------------------------------------
+
+const positiveWhole = (what = 'must be a positive whole number') => z.string({ error: what })
+  .refine((v) => Number.isInteger(Number(v)) && Number(v) >= 1, what).transform(Number)
+const storePath = z.object({ store: z.string().describe('policy store name') })
+const versionPath = storePath.extend({ version: positiveWhole() })
+
+const check = { scopes: ['authz:check', 'authz:admin'] } as const
+const admin = { scopes: ['authz:admin'], management: true } as const
+
+const checkRequest = z.object({ request: z.array(z.unknown()).min(1).max(32).describe('the request tuple, e.g. ["alice", "doc1", "read"]') })
+const checkBatchRequest = z.object({ requests: z.array(z.array(z.unknown()).min(1).max(32)).min(1).max(10_000) })
+const policyLine = z.array(z.string())
+const checkResult = z.object({ allowed: z.boolean(), version: z.number().int(), matched: z.array(z.unknown()).describe('the policy line(s) that decided') })
+const evaluationResult = z.object({ decision: z.boolean(), context: z.record(z.string(), z.unknown()).optional() })
+const storeSummary = z.object({ name: z.string(), description: z.string().nullable(), version: z.number().int(), updated_at: z.iso.datetime() })
+const snapshot = z.object({
+  name: z.string(), version: z.number().int(), model: z.string(), policy: z.array(policyLine), options: storeOptions,
+  author: z.string(), reason: z.string().nullable(), created_at: z.iso.datetime(),
+})
+const createStoreBody = z.object({
+  name: z.string(), model: z.string().min(1).max(64 * 1024).describe('a model file name from policies/ or the model text'),
+  policy: policyInput.optional(), options: storeOptions.optional(), description: z.string().max(500).optional(), reason: z.string().max(500).optional(),
+}).strict()
+const changeBody = z.object({
+  add: z.array(line).max(100_000).optional(), remove: z.array(line).max(100_000).optional(),
+  policy: policyInput.optional(), model: z.string().min(1).max(64 * 1024).optional(), options: storeOptions.optional(),
+  reason: z.string().max(500).optional(), based_on: z.number().int().positive().optional().describe('the version this change is based on (else If-Match)'),
+}).strict().refine((b) => b.add || b.remove || b.policy !== undefined || b.model || b.options, 'nothing to change: give add, remove, policy, model or options')
+const versionSummary = z.object({ version: z.number().int(), author: z.string(), reason: z.string().nullable(), lines: z.number().int(), created_at: z.iso.datetime() })
+const BIG = 32 * 1024 * 1024
+
+// --- contracts --------------------------------------------------------------------------------
+
+export const authzContracts = {
+  configuration: defineRoute({
+    operationId: 'authzenConfiguration', method: 'get', path: '/.well-known/authzen-configuration', tags: ['AuthZEN'], auth: 'public',
+    summary: 'AuthZEN PDP metadata (AuthZEN 1.0 §9)',
+    responses: { 200: { description: 'PDP metadata', body: z.object({ policy_decision_point: z.url(), access_evaluation_endpoint: z.url(), access_evaluations_endpoint: z.url() }) } },
+  }),
+  evaluation: defineRoute({
+    operationId: 'accessEvaluation', method: 'post', path: '/access/v1/evaluation', tags: ['AuthZEN'], auth: check, timing: 'pdp',
+    summary: 'One access evaluation (AuthZEN 1.0 Access Evaluation API)',
+    description: 'The store is `context.store`, else the caller\'s only permitted store, else `default`.',
+    body: { schema: evaluationRequest },
+    responses: { 200: { description: 'the decision', body: evaluationResult, headers: { 'Server-Timing': 'pdp;dur=<ms>' } } },
+  }),
+  evaluations: defineRoute({
+    operationId: 'accessEvaluations', method: 'post', path: '/access/v1/evaluations', tags: ['AuthZEN'], auth: check, timing: 'pdp',
+    summary: 'A batch of access evaluations (AuthZEN 1.0 Access Evaluations API)',
+    description: 'An invalid entry is that entry\'s `decision: false` with the error in its context; the others are still answered.',
+    body: { schema: evaluationsRequest },
+    responses: { 200: { description: 'one decision per evaluation, or a single decision without `evaluations`', body: z.union([z.object({ evaluations: z.array(evaluationResult) }), evaluationResult]) } },
+  }),
+  check: defineRoute({
+    operationId: 'checkPolicy', method: 'post', path: '/authz/v1/stores/:store/check', tags: ['Policy decisions'], auth: check, timing: 'pdp',
+    summary: 'Native check: may this request tuple pass?', params: storePath, body: { schema: checkRequest },
+    responses: { 200: { description: 'the decision', body: checkResult } },
+  }),
+  checkBatch: defineRoute({
+    operationId: 'checkPolicyBatch', method: 'post', path: '/authz/v1/stores/:store/check/batch', tags: ['Policy decisions'], auth: check, timing: 'pdp',
+    summary: 'Native check of many request tuples against one version', params: storePath, body: { schema: checkBatchRequest },
+    responses: { 200: { description: 'one result per request', body: z.object({ version: z.number().int(), results: z.array(checkResult.omit({ version: true })) }) } },
+  }),
+  permissions: defineRoute({
+    operationId: 'subjectPermissions', method: 'get', path: '/authz/v1/stores/:store/subjects/:subject/permissions', tags: ['Policy decisions'], auth: check,
+    summary: 'Every permission a subject holds, directly or through roles',
+    params: storePath.extend({ subject: z.string() }), query: z.object({ domain: z.string().optional() }),
+    responses: { 200: { description: 'the permissions', body: z.object({ store: z.string(), version: z.number().int(), subject: z.string(), permissions: z.array(policyLine) }) } },
+  }),
+  roleUsers: defineRoute({
+    operationId: 'roleUsers', method: 'get', path: '/authz/v1/stores/:store/roles/:role/users', tags: ['Policy decisions'], auth: check,
+    summary: 'Every user holding a role', params: storePath.extend({ role: z.string() }), query: z.object({ domain: z.string().optional() }),
+    responses: { 200: { description: 'the users', body: z.object({ store: z.string(), version: z.number().int(), role: z.string(), users: z.array(z.string()) }) } },
+  }),
+  listStores: defineRoute({
+    operationId: 'listStores', method: 'get', path: '/authz/v1/stores', tags: ['Policy stores'], auth: check,
+    summary: 'The policy stores this caller may use',
+    responses: { 200: { description: 'the stores', body: z.object({ stores: z.array(storeSummary) }) } },
+  }),
+  createStore: defineRoute({
+    operationId: 'createStore', method: 'post', path: '/authz/v1/stores', tags: ['Policy stores'], auth: admin,
+    summary: 'Create a policy store', body: { schema: createStoreBody, limit: BIG },
+    responses: { 201: { description: 'created', body: z.object({ name: z.string(), version: z.number().int() }), headers: { Location: 'the store' } }, 409: { description: 'the store exists' } },
+  }),
+  getStore: defineRoute({
+    operationId: 'getStore', method: 'get', path: '/authz/v1/stores/:store', tags: ['Policy stores'], auth: check,
+    summary: 'The current version of a store', params: storePath,
+    responses: { 200: { description: 'the current snapshot', body: snapshot, headers: { ETag: '"<version>"' } }, 404: { description: 'no such store' } },
+  }),
+  changeStore: defineRoute({
+    operationId: 'changeStore', method: 'post', path: '/authz/v1/stores/:store/versions', tags: ['Policy stores'], auth: admin,
+    summary: 'Change a store (a new version)', params: storePath, body: { schema: changeBody, limit: BIG },
+    headers: { 'If-Match': 'the version ("<n>") the change is based on; a stale one is refused' },
+    responses: {
+      201: { description: 'a new version', body: z.object({ name: z.string(), version: z.number().int(), changed: z.literal(true) }), headers: { ETag: '"<version>"' } },
+      200: { description: 'nothing changed', body: z.object({ name: z.string(), version: z.number().int(), changed: z.literal(false) }), headers: { ETag: '"<version>"' } },
+      404: { description: 'no such store' }, 409: { description: 'based on a stale version' },
+    },
+  }),
+  listVersions: defineRoute({
+    operationId: 'listVersions', method: 'get', path: '/authz/v1/stores/:store/versions', tags: ['Policy stores'], auth: check,
+    summary: 'Every version of a store', params: storePath,
+    responses: { 200: { description: 'the versions', body: z.object({ store: z.string(), versions: z.array(versionSummary) }) }, 404: { description: 'no such store' } },
+  }),
+  getVersion: defineRoute({
+    operationId: 'getVersion', method: 'get', path: '/authz/v1/stores/:store/versions/:version', tags: ['Policy stores'], auth: check,
+    summary: 'One version of a store (JSON, or CSV with Accept: text/csv)', params: versionPath,
+    responses: { 200: { description: 'the snapshot', body: snapshot, media: ['text/csv'] }, 404: { description: 'no such store or version' } },
+  }),
+  versionCsv: defineRoute({
+    operationId: 'getVersionCsv', method: 'get', path: '/authz/v1/stores/:store/versions/:version/policy.csv', tags: ['Policy stores'], auth: check,
+    summary: 'One version\'s policy as CSV (a download)', params: versionPath,
+    responses: { 200: { description: 'the policy lines', media: ['text/csv'], headers: { 'Content-Disposition': 'attachment' } }, 404: { description: 'no such store or version' } },
+  }),
+  diff: defineRoute({
+    operationId: 'diffVersions', method: 'get', path: '/authz/v1/stores/:store/diff', tags: ['Policy stores'], auth: check,
+    summary: 'What changed between two versions', params: storePath,
+    query: z.object({ from: positiveWhole(), to: positiveWhole() }),
+    responses: {
+      200: { description: 'the difference', body: z.object({ store: z.string(), from: z.number().int(), to: z.number().int(), model_changed: z.boolean(), options_changed: z.boolean(), added: z.array(policyLine), removed: z.array(policyLine) }) },
+      404: { description: 'no such store or version' },
+    },
+  }),
+  rollback: defineRoute({
+    operationId: 'rollbackStore', method: 'post', path: '/authz/v1/stores/:store/rollback', tags: ['Policy stores'], auth: admin,
+    summary: 'Make an earlier version current again (as a new version)', params: storePath,
+    body: { schema: z.object({ to: z.number().int().positive(), reason: z.string().max(500).optional() }).strict() },
+    responses: { 201: { description: 'the new version', body: z.object({ name: z.string(), version: z.number().int(), rolled_back_to: z.number().int() }) }, 404: { description: 'no such store or version' } },
+  }),
 }
 
-/**
- * The policy decision point over HTTP:
- * - OpenID AuthZEN Authorization API 1.0 at /.well-known/authzen-configuration and
- *   /access/v1/evaluation(s) (scope authz:check);
- * - the native check API and listings under /authz/v1/stores/{store} (scope authz:check);
- * - store management and versions under /authz/v1/stores (scope authz:admin).
- */
-/** Server-Timing (W3C): how long the PDP spent on a decision request, for PEPs and bench/. */
-async function timed(ctx: Context, next: () => Promise<unknown>) {
-  const started = performance.now()
-  await next()
-  ctx.set('Server-Timing', `pdp;dur=${(performance.now() - started).toFixed(3)}`)
-}
+// --- decisions ------------------------------------------------------------------------------
 
 type Evaluated = { decision: boolean; context?: Record<string, unknown> }
 
-const checkRequest = z.object({ request: z.array(z.unknown()).min(1).max(32) })
-const checkBatchRequest = z.object({ requests: z.array(z.array(z.unknown()).min(1).max(32)).min(1).max(10_000) })
-
 /**
- * The decision calls (AuthZEN evaluation(s), native check and check/batch) from an authenticated
- * caller and a parsed JSON body to the response body. Shared by the Koa routes below and the
- * decision fast lane (decision-lane.ts), so both answer identically.
+ * The decision routes (AuthZEN evaluation(s), native check and check/batch): pure functions of
+ * the caller and validated input, mounted on Koa below and run by the decision fast lane
+ * (decision-lane.ts) from the same declarations, so both answer identically.
  */
-export function decisionCalls(decide: Decider) {
-  const useStore = (caller: Caller, name: string) => {
-    if (!mayUseStore(caller, name)) throw forbidden(`this caller may not use policy store ${name}`)
-    return name
-  }
+export function decisionRoutes(decide: Decider): Route[] {
   /**
    * AuthZEN names no store: the request's `context.store` picks one, else the caller's only
    * permitted store, else `default`.
@@ -104,14 +199,10 @@ export function decisionCalls(decide: Decider) {
     }
   }
 
-  return {
-    evaluation(caller: Caller, body: unknown) {
-      const req = parse(evaluationRequest, body)
-      return decide.evaluate(authzenStore(caller, req.context?.store), req)
-    },
-
-    evaluations(caller: Caller, body: unknown) {
-      const req = parse(evaluationsRequest, body)
+  const c = authzContracts
+  return [
+    pureRoute(c.evaluation, ({ caller, body }) => decide.evaluate(authzenStore(caller, body.context?.store), body)),
+    pureRoute(c.evaluations, ({ caller, body: req }) => {
       const entries = req.evaluations ?? []
       if (!entries.length) {
         // §7.1: without an evaluations array the request is a single evaluation.
@@ -127,160 +218,108 @@ export function decisionCalls(decide: Decider) {
         if ((semantic === 'deny_on_first_deny' && !r.decision) || (semantic === 'permit_on_first_permit' && r.decision)) break
       }
       return { evaluations: results }
-    },
-
-    check(caller: Caller, store: string, body: unknown) {
-      useStore(caller, store)
-      const req = parse(checkRequest, body)
-      return decide.check(store, req.request)
-    },
-
-    checkBatch(caller: Caller, store: string, body: unknown) {
-      useStore(caller, store)
-      const req = parse(checkBatchRequest, body)
-      const s = decide.storeOf(store)
+    }),
+    pureRoute(c.check, ({ params, body }) => decide.check(params.store, body.request), storeGuard),
+    pureRoute(c.checkBatch, ({ params, body }) => {
+      const s = decide.storeOf(params.store)
       return {
         version: s.version,
-        results: req.requests.map((r, i) => {
-          const d = decide.check(store, r, `requests[${i}]`)
+        results: body.requests.map((r, i) => {
+          const d = decide.check(params.store, r, `requests[${i}]`)
           return { allowed: d.allowed, matched: d.matched }
         }),
       }
-    },
-  }
+    }, storeGuard),
+  ]
 }
-export type DecisionCalls = ReturnType<typeof decisionCalls>
 
-export function authzRouter(deps: AuthzRouteDeps) {
-  const router = new Router()
-  const calls = decisionCalls(deps.decide)
-  const authn = authenticate(deps.bearerSchemes)
-  const check = requireScope('authz:check', 'authz:admin')
-  const admin = requireScope('authz:admin')
-  const mgmt: Middleware = deps.management ?? ((_ctx, next) => next())
-
-  // AuthZEN §9: PDP metadata.
-  router.get('/.well-known/authzen-configuration', (ctx) => {
-    ctx.body = {
-      policy_decision_point: deps.publicUrl,
-      access_evaluation_endpoint: `${deps.publicUrl}/access/v1/evaluation`,
-      access_evaluations_endpoint: `${deps.publicUrl}/access/v1/evaluations`,
-    }
-  })
-
-  router.post('/access/v1/evaluation', timed, authn, check, async (ctx) => {
-    ctx.body = calls.evaluation(callerOf(ctx)!, await readJson(ctx))
-  })
-
-  router.post('/access/v1/evaluations', timed, authn, check, async (ctx) => {
-    ctx.body = calls.evaluations(callerOf(ctx)!, await readJson(ctx))
-  })
-
-  // --- native API ---------------------------------------------------------------------------
-  router.post('/authz/v1/stores/:store/check', timed, authn, check, async (ctx) => {
-    ctx.body = calls.check(callerOf(ctx)!, ctx.params.store!, await readJson(ctx))
-  })
-
-  router.post('/authz/v1/stores/:store/check/batch', timed, authn, check, async (ctx) => {
-    ctx.body = calls.checkBatch(callerOf(ctx)!, ctx.params.store!, await readJson(ctx))
-  })
-
-  router.get('/authz/v1/stores/:store/subjects/:subject/permissions', authn, check, async (ctx) => {
-    const s = deps.decide.storeOf(storeParam(ctx))
-    const domain = typeof ctx.query.domain === 'string' ? ctx.query.domain : undefined
-    ctx.body = { store: s.name, version: s.version, subject: ctx.params.subject, permissions: await s.engine.implicitPermissions(ctx.params.subject!, domain) }
-  })
-
-  router.get('/authz/v1/stores/:store/roles/:role/users', authn, check, async (ctx) => {
-    const s = deps.decide.storeOf(storeParam(ctx))
-    const domain = typeof ctx.query.domain === 'string' ? ctx.query.domain : undefined
-    ctx.body = { store: s.name, version: s.version, role: ctx.params.role, users: await s.engine.usersForRole(ctx.params.role!, domain) }
-  })
-
-  // --- management ---------------------------------------------------------------------------
-  router.get('/authz/v1/stores', authn, check, async (ctx) => {
-    const caller = callerOf(ctx)!
-    const stores = (await deps.stores.list()).filter((s) => mayUseStore(caller, s.name))
-    ctx.body = { stores: stores.map((s) => ({ name: s.name, description: s.description, version: s.version, updated_at: s.updatedAt })) }
-  })
-
-  router.post('/authz/v1/stores', mgmt, authn, admin, async (ctx) => {
-    const body = parse(z.object({
-      name: z.string(), model: z.string().min(1).max(64 * 1024), policy: policyInput.optional(),
-      options: storeOptions.optional(), description: z.string().max(500).optional(), reason: z.string().max(500).optional(),
-    }).strict(), await readJson(ctx, 32 * 1024 * 1024))
-    guardStore(ctx, body.name)
-    const version = await deps.stores.create(body, who(callerOf(ctx)!), body.reason)
-    ctx.status = 201
-    ctx.set('Location', `/authz/v1/stores/${body.name}`)
-    ctx.body = { name: body.name, version }
-  })
-
-  router.get('/authz/v1/stores/:store', authn, check, async (ctx) => {
-    const snap = await deps.stores.current(storeParam(ctx))
-    ctx.set('ETag', `"${snap.version}"`)
-    ctx.body = snapshotBody(snap)
-  })
-
-  // A change: add/remove lines, replace the policy, the model or the options. If-Match (or
-  // based_on) makes it conditional on the version the caller looked at.
-  router.post('/authz/v1/stores/:store/versions', mgmt, authn, admin, async (ctx) => {
-    const store = storeParam(ctx)
-    const body = parse(z.object({
-      add: z.array(line).max(100_000).optional(), remove: z.array(line).max(100_000).optional(),
-      policy: policyInput.optional(), model: z.string().min(1).max(64 * 1024).optional(), options: storeOptions.optional(),
-      reason: z.string().max(500).optional(), based_on: z.number().int().positive().optional(),
-    }).strict().refine((b) => b.add || b.remove || b.policy !== undefined || b.model || b.options, 'nothing to change: give add, remove, policy, model or options'), await readJson(ctx, 32 * 1024 * 1024))
-    const ifMatch = /^"?(\d+)"?$/.exec(ctx.get('if-match'))?.[1]
-    const basedOn = body.based_on ?? (ifMatch ? Number(ifMatch) : undefined)
-    const { reason, based_on: _b, ...change } = body
-    const r = await deps.stores.change(store, change, who(callerOf(ctx)!), reason, basedOn)
-    ctx.status = r.changed ? 201 : 200
-    ctx.set('ETag', `"${r.version}"`)
-    ctx.body = { name: store, version: r.version, changed: r.changed }
-  })
-
-  router.get('/authz/v1/stores/:store/versions', authn, check, async (ctx) => {
-    const store = storeParam(ctx)
-    await deps.stores.current(store) // 404 for an unknown store
-    const versions = await deps.stores.versions(store)
-    ctx.body = { store, versions: versions.map((v) => ({ version: v.version, author: v.author, reason: v.reason, lines: v.lineCount, created_at: v.createdAt })) }
-  })
-
-  router.get('/authz/v1/stores/:store/versions/:version', authn, check, async (ctx) => {
-    const store = storeParam(ctx)
-    const version = versionParam(ctx.params.version)
-    if (ctx.accepts('json', 'text/csv') === 'text/csv') {
-      ctx.type = 'text/csv'
-      ctx.body = await deps.stores.exportCsv(store, version)
-      return
-    }
-    ctx.body = snapshotBody(await deps.stores.version(store, version))
-  })
-
-  router.get('/authz/v1/stores/:store/versions/:version/policy.csv', authn, check, async (ctx) => {
-    const store = storeParam(ctx)
-    ctx.type = 'text/csv'
-    ctx.set('Content-Disposition', `attachment; filename="${store}-v${versionParam(ctx.params.version)}.csv"`)
-    ctx.body = await deps.stores.exportCsv(store, versionParam(ctx.params.version))
-  })
-
-  router.get('/authz/v1/stores/:store/diff', authn, check, async (ctx) => {
-    const store = storeParam(ctx)
-    ctx.body = await deps.stores.diff(store, versionParam(ctx.query.from, 'from'), versionParam(ctx.query.to, 'to'))
-  })
-
-  router.post('/authz/v1/stores/:store/rollback', mgmt, authn, admin, async (ctx) => {
-    const store = storeParam(ctx)
-    const body = parse(z.object({ to: z.number().int().positive(), reason: z.string().max(500).optional() }).strict(), await readJson(ctx))
-    const version = await deps.stores.rollback(store, body.to, who(callerOf(ctx)!), body.reason)
-    ctx.status = 201
-    ctx.body = { name: store, version, rolled_back_to: body.to }
-  })
-
-  return router
-}
+// --- everything else ------------------------------------------------------------------------
 
 function snapshotBody(s: Awaited<ReturnType<PolicyStores['current']>>) {
   return { name: s.store, version: s.version, model: s.model, policy: s.lines, options: s.options, author: s.author, reason: s.reason, created_at: s.createdAt }
+}
+
+/** Listings and store management: the routes that need the stores service or the Koa context. */
+function storeRoutes(deps: AuthzRouteDeps): Route[] {
+  const c = authzContracts
+  const { stores, decide } = deps
+  return [
+    // AuthZEN §9: PDP metadata.
+    route(c.configuration, () => ({
+      policy_decision_point: deps.publicUrl,
+      access_evaluation_endpoint: `${deps.publicUrl}/access/v1/evaluation`,
+      access_evaluations_endpoint: `${deps.publicUrl}/access/v1/evaluations`,
+    })),
+    route(c.permissions, async ({ params, query }) => {
+      const s = decide.storeOf(params.store)
+      return { store: s.name, version: s.version, subject: params.subject, permissions: await s.engine.implicitPermissions(params.subject, query.domain) }
+    }, storeGuard),
+    route(c.roleUsers, async ({ params, query }) => {
+      const s = decide.storeOf(params.store)
+      return { store: s.name, version: s.version, role: params.role, users: await s.engine.usersForRole(params.role, query.domain) }
+    }, storeGuard),
+    route(c.listStores, async ({ caller }) => {
+      const list = (await stores.list()).filter((s) => mayUseStore(caller, s.name))
+      return { stores: list.map((s) => ({ name: s.name, description: s.description, version: s.version, updated_at: s.updatedAt })) }
+    }),
+    route(c.createStore, async ({ caller, body }) => {
+      useStore(caller, body.name)
+      const version = await stores.create(body, who(caller), body.reason)
+      return reply(201, { name: body.name, version }, { Location: `/authz/v1/stores/${body.name}` })
+    }),
+    route(c.getStore, async ({ params }) => {
+      const snap = await stores.current(params.store)
+      return reply(200, snapshotBody(snap), { ETag: `"${snap.version}"` })
+    }, storeGuard),
+    // A change: add/remove lines, replace the policy, the model or the options. If-Match (or
+    // based_on) makes it conditional on the version the caller looked at.
+    route(c.changeStore, async ({ caller, params, body }, ctx) => {
+      const ifMatch = /^"?(\d+)"?$/.exec(ctx.get('if-match'))?.[1]
+      const basedOn = body.based_on ?? (ifMatch ? Number(ifMatch) : undefined)
+      const { reason, based_on: _b, ...change } = body
+      const r = await stores.change(params.store, change, who(caller), reason, basedOn)
+      return reply(r.changed ? 201 : 200, { name: params.store, version: r.version, changed: r.changed }, { ETag: `"${r.version}"` })
+    }, storeGuard),
+    route(c.listVersions, async ({ params }) => {
+      await stores.current(params.store) // 404 for an unknown store
+      const versions = await stores.versions(params.store)
+      return { store: params.store, versions: versions.map((v) => ({ version: v.version, author: v.author, reason: v.reason, lines: v.lineCount, created_at: v.createdAt })) }
+    }, storeGuard),
+    route(c.getVersion, async ({ params }, ctx) => {
+      if (ctx.accepts('json', 'text/csv') === 'text/csv') {
+        ctx.type = 'text/csv'
+        return stores.exportCsv(params.store, params.version)
+      }
+      return snapshotBody(await stores.version(params.store, params.version))
+    }, storeGuard),
+    route(c.versionCsv, async ({ params }, ctx) => {
+      ctx.type = 'text/csv'
+      ctx.set('Content-Disposition', `attachment; filename="${params.store}-v${params.version}.csv"`)
+      return stores.exportCsv(params.store, params.version)
+    }, storeGuard),
+    route(c.diff, ({ params, query }) => stores.diff(params.store, query.from, query.to), storeGuard),
+    route(c.rollback, async ({ caller, params, body }) => {
+      const version = await stores.rollback(params.store, body.to, who(caller), body.reason)
+      return reply(201, { name: params.store, version, rolled_back_to: body.to })
+    }, storeGuard),
+  ]
+}
+
+/** Every route of the policy decision point, in mount order. */
+export function authzRoutes(deps: AuthzRouteDeps): Route[] {
+  const [evaluation, evaluations, checkOne, checkBatch] = decisionRoutes(deps.decide)
+  const [configuration, ...rest] = storeRoutes(deps)
+  return [configuration!, evaluation!, evaluations!, checkOne!, checkBatch!, ...rest]
+}
+
+/**
+ * The policy decision point over HTTP:
+ * - OpenID AuthZEN Authorization API 1.0 at /.well-known/authzen-configuration and
+ *   /access/v1/evaluation(s) (scope authz:check);
+ * - the native check API and listings under /authz/v1/stores/{store} (scope authz:check);
+ * - store management and versions under /authz/v1/stores (scope authz:admin).
+ * Decision requests report W3C Server-Timing (`pdp;dur=`) for PEPs and bench/.
+ */
+export function authzRouter(deps: AuthzRouteDeps) {
+  return mountRoutes(new Router(), authzRoutes(deps), { bearerSchemes: deps.bearerSchemes, management: deps.management })
 }
