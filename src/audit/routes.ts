@@ -55,7 +55,7 @@ export const auditContracts = {
     operationId: 'createAuditCheckpoint', method: 'post', path: '/audit/v1/checkpoints', tags: ['Audit'], auth: { scopes: ['admin'], management: true }, noStore: true,
     summary: 'Sign a checkpoint of the current tail now',
     responses: {
-      201: { description: 'the signed checkpoint', body: z.object({ id: z.string(), seq: z.number().int(), hash: z.string(), kid: z.string(), jws: z.string(), created_at: z.iso.datetime() }) },
+      201: { description: 'the signed checkpoint', body: z.object({ id: z.number().int(), seq: z.number().int(), hash: z.string(), kid: z.string(), jws: z.string(), created_at: z.iso.datetime() }) },
       400: { description: 'the audit log is empty (error empty_log)' },
     },
   }),

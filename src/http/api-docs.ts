@@ -23,6 +23,7 @@ const require = createRequire(import.meta.url)
 const UI_FILES: Record<string, string> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
 }
 
 // Our own start script (the CSP allows no inline script): the document is one level up.
@@ -44,6 +45,7 @@ const PAGE = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>portcullis API reference</title>
 <link rel="stylesheet" href="/docs/api/assets/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/api/assets/favicon-32x32.png">
 </head>
 <body>
 <div id="api"></div>

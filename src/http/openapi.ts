@@ -124,7 +124,6 @@ export function openApiDocument(routes: readonly Route[], info: OpenApiInfo): Js
   return {
     openapi: '3.1.0',
     info: { title: info.title, version: info.version, ...(info.description ? { description: info.description } : {}) },
-    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     servers: [{ url: info.publicUrl }],
     tags,
     paths,
