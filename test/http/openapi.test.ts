@@ -122,7 +122,6 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
       if (op.requestBody) expect(body, `a sample body for ${op.operationId}`).toBeDefined()
       const r = await call(server, method.toUpperCase(), urlOf(path, op), admin, body)
       const what = `${method.toUpperCase()} ${path} -> ${r.status} ${JSON.stringify(r.body)?.slice(0, 300)}`
-      if (process.env.WALK_LOG) console.log(what.slice(0, 90))
       expect([404, 405], what).not.toContain(r.status)
       expect(r.status, what).toBeLessThan(500)
       if (r.status >= 400) {
