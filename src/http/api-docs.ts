@@ -64,9 +64,10 @@ export interface ApiDocsDeps {
 
 export function apiDocsRouter(deps: ApiDocsDeps) {
   const router = new Router()
-  const all = [route(openApiContract, () => document), ...deps.routes]
-  // Built once: the contracts do not change while the process runs.
-  const document = openApiDocument(all, deps.info)
+  // Built once, on first request (not at start): the contracts do not change while the
+  // process runs, and most servers are never asked.
+  let document: Record<string, unknown> | undefined
+  const all: Route[] = [route(openApiContract, () => (document ??= openApiDocument(all, deps.info))), ...deps.routes]
   mountRoutes(router, all.slice(0, 1), { bearerSchemes: [] })
 
   router.get('/docs/api', (ctx) => {

@@ -33,8 +33,8 @@ const storeGuard = { authorize: ({ caller, params }: { caller: Caller; params: R
 // --- schemas ----------------------------------------------------------------------------------
 
 const positiveWhole = (what = 'must be a positive whole number') => z.string({ error: what })
-  .refine((v) => Number.isInteger(Number(v)) && Number(v) >= 1, what).transform(Number)
-const storePath = z.object({ store: z.string().describe('policy store name') })
+  .refine((v) => Number.isInteger(Number(v)) && Number(v) >= 1, what).transform(Number).describe('a positive whole number')
+const storePath = z.object({ store: z.string().describe('policy store name: 1-64 of a-z, 0-9, _ and -, starting with a letter or digit') })
 const versionPath = storePath.extend({ version: positiveWhole() })
 
 const check = { scopes: ['authz:check', 'authz:admin'] } as const
