@@ -293,9 +293,12 @@ function storeRoutes(deps: AuthzRouteDeps): Route[] {
       return snapshotBody(await stores.version(params.store, params.version))
     }, storeGuard),
     route(c.versionCsv, async ({ params }, ctx) => {
+      // Looked up first: only an existing store's name (ASCII by its rules) goes into the header;
+      // any other text there made Node refuse the header, a 500.
+      const csv = await stores.exportCsv(params.store, params.version)
       ctx.type = 'text/csv'
       ctx.set('Content-Disposition', `attachment; filename="${params.store}-v${params.version}.csv"`)
-      return stores.exportCsv(params.store, params.version)
+      return csv
     }, storeGuard),
     route(c.diff, ({ params, query }) => stores.diff(params.store, query.from, query.to), storeGuard),
     route(c.rollback, async ({ caller, params, body }) => {
