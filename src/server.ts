@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { Container } from './container.ts'
 import { buildApp } from './app.ts'
-import { decisionRoutes } from './http/authz.ts'
+import { decisionRoutes } from './authz/routes.ts'
 import { decisionLane } from './http/decision-lane.ts'
 import { startMetricsServer } from './metrics/routes.ts'
 

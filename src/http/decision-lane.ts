@@ -26,7 +26,7 @@ const BODY_LIMIT = 1024 * 1024
  * The decision fast lane. Decision requests are the hot path of a PDP: a gateway sends one per
  * API call it guards. Through the full Koa stack each cost about twice the CPU of the decision
  * work itself, so this handler answers them on the raw Node request instead: same calls
- * (the same route declarations and handlers, authz.ts decisionRoutes), same validation, same
+ * (the same route declarations and handlers, authz/routes.ts decisionRoutes), same validation, same
  * headers, access log and metrics as the Koa routes.
  *
  * It only takes what it can finish: POST of a JSON body with a Content-Length, authenticated

@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { decisionRoutes } from '../../src/http/authz.ts'
+import { decisionRoutes } from '../../src/authz/routes.ts'
 import { decisionLane } from '../../src/http/decision-lane.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, registerServiceClients } from '../helpers/api-client.ts'

@@ -2,12 +2,12 @@ import Router from '@koa/router'
 import type { Middleware } from 'koa'
 import { z } from 'zod'
 import { AppError, badRequest, forbidden } from '../errors.ts'
-import { mayUseStore, type BearerScheme, type Caller } from './middleware/authn.ts'
-import { defineRoute, mountRoutes, pureRoute, reply, route, type Route } from './contract.ts'
-import type { PolicyStores } from '../authz/stores.ts'
-import type { Decider } from '../authz/decide.ts'
-import { evaluationRequest, evaluationsRequest, mergeDefaults, partialEvaluation, type EvaluationsRequest } from '../authz/authzen.ts'
-import { storeOptions } from '../authz/options.ts'
+import { mayUseStore, type BearerScheme, type Caller } from '../http/middleware/authn.ts'
+import { defineRoute, mountRoutes, pureRoute, reply, route, type Route } from '../http/contract.ts'
+import type { PolicyStores } from './stores.ts'
+import type { Decider } from './decide.ts'
+import { evaluationRequest, evaluationsRequest, mergeDefaults, partialEvaluation, type EvaluationsRequest } from './authzen.ts'
+import { storeOptions } from './options.ts'
 
 export interface AuthzRouteDeps {
   publicUrl: string
