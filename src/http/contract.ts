@@ -128,7 +128,12 @@ export interface FieldIssue {
 }
 
 function issuesOf(where: FieldIssue['in'], error: z.ZodError): FieldIssue[] {
-  return error.issues.map((i) => ({ in: where, field: i.path.map(String).join('.'), message: i.message }))
+  return error.issues.flatMap((i) => {
+    const at = i.path.map(String)
+    // one entry per unknown field, named, rather than one for the object that holds them
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ in: where, field: [...at, k].join('.'), message: 'not a field of this request' }))
+    return [{ in: where, field: at.join('.'), message: i.message }]
+  })
 }
 
 const fallback: Record<FieldIssue['in'], string> = { path: 'path', query: 'query', body: 'body' }
