@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import Koa from 'koa'
 import type { Container } from './container.ts'
 import { deriveKey } from './crypto/envelope.ts'
@@ -7,12 +8,15 @@ import { securityHeaders } from './http/middleware/security-headers.ts'
 import { healthRouter } from './http/health.ts'
 import { assetsRouter } from './http/assets.ts'
 import { interactionRouter } from './oidc/interactions/router.ts'
-import { authzRouter } from './http/authz.ts'
+import Router from '@koa/router'
+import { authzRoutes } from './authz/routes.ts'
 import { httpMetrics } from './metrics/http.ts'
-import { metricsRouter } from './metrics/routes.ts'
-import { auditRouter } from './audit/routes.ts'
+import { metricsRoutes } from './metrics/routes.ts'
+import { auditRoutes } from './audit/routes.ts'
 import { reportDeps } from './audit/report-deps.ts'
-import { apiKeyRouter } from './apikeys/routes.ts'
+import { apiKeyRoutes } from './apikeys/routes.ts'
+import { mountRoutes } from './http/contract.ts'
+import { apiDocsRouter } from './http/api-docs.ts'
 import { accountRouter } from './http/account/routes.ts'
 import { managementIpGuard } from './http/middleware/management-ips.ts'
 import { crossSiteFormGuard } from './http/cross-site.ts'
@@ -25,6 +29,8 @@ import { methodGuard } from './http/middleware/methods.ts'
 import { readBytes, readRawBody } from './http/body.ts'
 import { logEscapedError } from './logger.ts'
 import { requestIdOf } from './http/middleware/request.ts'
+
+const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
@@ -44,6 +50,14 @@ function routersOf(c: Container, opts: AppOptions) {
   const formGuard = crossSiteFormGuard(c.config.PUBLIC_URL, (ctx, reason) => {
     c.logger.warn({ path: ctx.path, reason, requestId: ctx.state.requestId }, 'cross-site form post refused')
   })
+  // The JSON APIs, declared as route contracts (http/contract.ts): mounted together and
+  // described by one OpenAPI document (/openapi.json).
+  const apiRoutes = [
+    ...authzRoutes({ publicUrl: c.config.PUBLIC_URL, bearerSchemes: c.bearerSchemes, stores: c.authz.stores, decide: c.authz.decide, management }),
+    ...metricsRoutes(c.metrics),
+    ...auditRoutes({ bearerSchemes: c.bearerSchemes, chain: c.auditChain, record: (e) => c.audit.record(e), report: reportDeps(c), management }),
+    ...apiKeyRoutes({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp, management }),
+  ]
   return [
     healthRouter({ checks: c.readiness, isShuttingDown: opts.isShuttingDown ?? (() => false) }),
     assetsRouter(),
@@ -70,16 +84,8 @@ function routersOf(c: Container, opts: AppOptions) {
       formGuard,
     }),
     providerFormRouter(formGuard),
-    authzRouter({ publicUrl: c.config.PUBLIC_URL, bearerSchemes: c.bearerSchemes, stores: c.authz.stores, decide: c.authz.decide, management }),
-    metricsRouter(c.metrics, c.bearerSchemes, management),
-    auditRouter({
-      bearerSchemes: c.bearerSchemes,
-      chain: c.auditChain,
-      record: (e) => c.audit.record(e),
-      report: reportDeps(c),
-      management,
-    }),
-    apiKeyRouter({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp, management }),
+    mountRoutes(new Router(), apiRoutes, { bearerSchemes: c.bearerSchemes, management }),
+    apiDocsRouter({ routes: apiRoutes, info: { title: 'portcullis', version: APP_VERSION, publicUrl: c.config.PUBLIC_URL } }),
   ]
 }
 

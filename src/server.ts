@@ -2,7 +2,7 @@ import http from 'node:http'
 import net from 'node:net'
 import type { Container } from './container.ts'
 import { buildApp } from './app.ts'
-import { decisionCalls } from './http/authz.ts'
+import { decisionRoutes } from './authz/routes.ts'
 import { decisionLane } from './http/decision-lane.ts'
 import { startMetricsServer } from './metrics/routes.ts'
 
@@ -20,7 +20,7 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
   const koa = app.callback()
   // Decision requests (AuthZEN, native check) take a lean path ahead of Koa; see decision-lane.ts.
   const lane = decisionLane({
-    calls: decisionCalls(c.authz.decide),
+    routes: decisionRoutes(c.authz.decide),
     verifyAccessToken: c.verifyAccessToken,
     metrics: c.metrics,
     logger: c.logger,

@@ -1,22 +1,31 @@
 import http from 'node:http'
 import Router from '@koa/router'
 import type { Middleware } from 'koa'
-import { authenticate, requireScope, type BearerScheme } from '../http/middleware/authn.ts'
+import type { BearerScheme } from '../http/middleware/authn.ts'
+import { defineRoute, mountRoutes, route, type Route } from '../http/contract.ts'
 import type { Metrics } from './registry.ts'
+
+export const metricsContract = defineRoute({
+  operationId: 'metrics', method: 'get', path: '/metrics', tags: ['Operations'], auth: { scopes: ['audit:read'], management: true }, noStore: true,
+  summary: 'Prometheus metrics (text exposition format)',
+  description: 'Also served without authentication on METRICS_LISTEN, when that is set.',
+  responses: { 200: { description: 'the metrics', media: ['text/plain; version=0.0.4'] } },
+})
 
 /**
  * GET /metrics on the main port: Prometheus text, for callers with scope audit:read (or admin),
  * by bearer access token or API key, from MANAGEMENT_ALLOWED_IPS when that is set.
  */
-export function metricsRouter(m: Metrics, bearerSchemes: readonly BearerScheme[], management: Middleware = (_ctx, next) => next()) {
-  const router = new Router()
-  router.get('/metrics', management, authenticate(bearerSchemes), requireScope('audit:read'), async (ctx) => {
+export function metricsRoutes(m: Metrics): Route[] {
+  return [route(metricsContract, async (_input, ctx) => {
     const { contentType, body } = await m.scrape()
-    ctx.set('Cache-Control', 'no-store')
     ctx.type = contentType
-    ctx.body = body
-  })
-  return router
+    return body
+  })]
+}
+
+export function metricsRouter(m: Metrics, bearerSchemes: readonly BearerScheme[], management?: Middleware) {
+  return mountRoutes(new Router(), metricsRoutes(m), { bearerSchemes, management })
 }
 
 /**
