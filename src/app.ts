@@ -17,6 +17,7 @@ import { accountRouter } from './http/account/routes.ts'
 import { managementIpGuard } from './http/middleware/management-ips.ts'
 import { crossSiteFormGuard } from './http/cross-site.ts'
 import { providerFormRouter } from './oidc/provider-forms.ts'
+import { passwordResetRouter } from './http/account/password-reset.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
@@ -65,6 +66,7 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
       formGuard,
     }),
     providerFormRouter(formGuard),
+    passwordResetRouter({ reset: c.passwordReset, product: c.config.PRODUCT_NAME, clientIp: c.clientIp, formGuard }),
     authzRouter({ publicUrl: c.config.PUBLIC_URL, bearerSchemes: c.bearerSchemes, stores: c.authz.stores, decide: c.authz.decide, management }),
     metricsRouter(c.metrics, c.bearerSchemes, management),
     auditRouter({
