@@ -18,6 +18,7 @@ import { managementIpGuard } from './http/middleware/management-ips.ts'
 import { crossSiteFormGuard } from './http/cross-site.ts'
 import { providerFormRouter } from './oidc/provider-forms.ts'
 import { passwordResetRouter } from './http/account/password-reset.ts'
+import { emailVerificationRouter } from './http/account/email-verification.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
@@ -64,9 +65,11 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
       publicUrl: c.config.PUBLIC_URL,
       apikeys: c.apikeys,
       formGuard,
+      verification: c.emailVerification,
     }),
     providerFormRouter(formGuard),
     passwordResetRouter({ reset: c.passwordReset, product: c.config.PRODUCT_NAME, clientIp: c.clientIp, formGuard }),
+    emailVerificationRouter({ verification: c.emailVerification, clientIp: c.clientIp, formGuard }),
     authzRouter({ publicUrl: c.config.PUBLIC_URL, bearerSchemes: c.bearerSchemes, stores: c.authz.stores, decide: c.authz.decide, management }),
     metricsRouter(c.metrics, c.bearerSchemes, management),
     auditRouter({

@@ -50,6 +50,7 @@ import { mailService } from './mail/service.ts'
 import { fileTransport, smtpTransport } from './mail/transport.ts'
 import { emailTokenQueries } from './identity/queries/email-tokens.ts'
 import { passwordResetService } from './identity/password-reset.ts'
+import { emailVerificationService } from './identity/email-verification.ts'
 
 /**
  * The composition root: config -> database -> queries -> services -> provider, as one plain
@@ -106,6 +107,11 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME }, ttl: config.PASSWORD_RESET_TTL, endsSessions: config.PASSWORD_RESET_ENDS_SESSIONS,
       minLength: config.PASSWORD_MIN_LENGTH, perAddress: config.PASSWORD_RESET_PER_ADDRESS, perIp: config.PASSWORD_RESET_PER_IP,
     },
+  })
+  // Email verification (issue 14 §2): email_verified only after the user followed a mailed link.
+  const emailVerification = emailVerificationService({
+    users, tokens: emailTokens, mail, audit, redis, redisPrefix: config.REDIS_PREFIX,
+    options: { publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME }, ttl: config.EMAIL_VERIFY_TTL },
   })
   const keys = keyStore(queries.keys, master.ring)
   const auditChainInstance = auditChain({ queries: queries.audit, log: audit, keys, config, logger, metrics })
@@ -330,6 +336,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     },
     emailTokens,
     passwordReset,
+    emailVerification,
     /** The client IP of a request (socket, or X-Forwarded-For from TRUSTED_PROXIES). */
     clientIp,
     refresh,

@@ -147,6 +147,8 @@ export function passwordResetService(deps: {
       const now = new Date()
       if (!(await deps.tokens.consume(t.id, 'password_reset', now))) return { ok: false, invalid: true }
       await deps.users.setPassword(user.id, password)
+      // The link reached the user through this address: it is verified now (issue 14 §2).
+      if (!user.emailVerified) await deps.users.update(user.id, { emailVerified: true })
       await deps.tokens.retireAll(user.id, 'password_reset', now)
       const sessionsEnded = o.endsSessions ? await deps.sessions.revoke(user.id, 'all') : 0
       // Whoever holds the mailbox may sign in again at once: failed guesses are forgiven.

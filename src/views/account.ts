@@ -5,7 +5,7 @@ import type { FactorView } from '../identity/mfa.ts'
 
 export interface AccountView {
   csrf: string
-  user: { email: string; name: string | null }
+  user: { email: string; name: string | null; emailVerified?: boolean }
   factors: FactorView[]
   recoveryLeft: number
   sessions: { id: string; current: boolean; userAgent: string | null; ip: string | null; createdAt: Date; lastSeenAt: Date; amr: string[] }[]
@@ -29,6 +29,7 @@ const EVENT_NAMES: Record<string, string> = {
   login: 'Sign-in', 'mfa.verify': 'Second-factor check', 'mfa.challenge': 'Second factor asked', 'mfa.enrolled': 'Second factor added',
   'mfa.removed': 'Second factor removed', 'mfa.renamed': 'Second factor renamed', 'mfa.recovery_codes': 'Recovery codes regenerated', 'password.changed': 'Password changed',
   'session.revoked': 'Session signed out', 'user.locked': 'Account locked', 'user.unlocked': 'Account unlocked', 'profile.updated': 'Profile updated',
+  'user.password_reset': 'Password reset by mailed link', 'user.email_verified': 'Email address verified',
   'apikey.created': 'API key created', 'apikey.rotated': 'API key rotated', 'apikey.revoked': 'API key revoked',
 }
 
@@ -62,7 +63,13 @@ ${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}
   <input id="name" name="name" type="text" autocomplete="name" maxlength="200" value="${p.user.name ?? ''}" ${describedBy('profile-error', Boolean(p.errors?.profile))}>
   ${fieldError('profile-error', p.errors?.profile)}
   <button type="submit">Save profile</button>
-</form></section>
+</form>
+${p.user.emailVerified === undefined ? '' : p.user.emailVerified
+    ? html`<p class="muted" id="email-status">Your email address is verified.</p>`
+    : html`<form method="post" action="/account/email/verify"><input type="hidden" name="csrf" value="${p.csrf}">
+<p id="email-status">Your email address is not verified yet.</p>
+<button type="submit" class="secondary">Send a verification link</button></form>`}
+</section>
 
 <section aria-labelledby="password-h"><h2 id="password-h">Password</h2>
 <form method="post" action="/account/password" novalidate>
