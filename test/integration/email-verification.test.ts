@@ -28,6 +28,7 @@ describeOnBackends('email-verification.test.ts', 'email verification over HTTP',
         { email: 'ora@example.com', password: PASSWORD },
         { email: 'pip@example.com', password: PASSWORD },
         { email: 'vouched@example.com', password: PASSWORD, email_verified: true },
+        { email: 'quin@example.com', password: PASSWORD, email_verified: true },
       ],
     })
     expect(problems).toEqual([])
@@ -103,6 +104,44 @@ describeOnBackends('email-verification.test.ts', 'email verification over HTTP',
       expect((await ua.request('/email/verify', { form: { token } })).status).toBe(400)
     }
     expect((await server.container.users.findByEmail('pip@example.com'))!.emailVerified).toBe(false)
+  })
+
+  it('changing the email: the password is asked again, nothing changes until the new address confirms, the old one is told', async () => {
+    const { ua, html } = await accountSession('quin@example.com')
+    const csrf = field(html, 'csrf')
+    const wrong = await ua.request('/account/email', { form: { csrf, new_email: 'quinn@example.net', current_password: 'not my password' } })
+    expect(wrong.status).toBe(400)
+    expect(await wrong.text()).toContain('Your current password is not correct.')
+    for (const bad of ['not-an-address', 'q\u0000@example.net', 'q'.repeat(5000) + '@example.net']) {
+      expect((await ua.request('/account/email', { form: { csrf, new_email: bad, current_password: PASSWORD } })).status).toBe(400)
+    }
+    // An address of another account: the same answer, and no mail to it.
+    const taken = await ua.request('/account/email', { form: { csrf, new_email: 'ora@example.com', current_password: PASSWORD } })
+    expect(taken.status).toBe(303)
+    expect(taken.headers.get('location')).toBe('/account?done=change_sent')
+
+    const asked = await ua.request('/account/email', { form: { csrf, new_email: 'Quinn@Example.NET', current_password: PASSWORD } })
+    expect(asked.headers.get('location')).toBe('/account?done=change_sent')
+    const mail = await mx.waitFor((m) => m.subject === 'Confirm your new Acme ID email address')
+    expect(mail.to && !Array.isArray(mail.to) ? mail.to.text : '').toBe('quinn@example.net')
+    expect((await server.container.users.findByEmail('quin@example.com'))).not.toBeNull()
+    await server.container.mail.drain()
+    expect(mx.messages.some((m) => m.subject === 'Confirm your new Acme ID email address' && m.text?.includes('ora@example.com'))).toBe(false)
+
+    const link = linkIn(mail, '/email/change')
+    const anon = new UserAgent(server.url)
+    const confirm = await anon.request(link)
+    expect(confirm.status).toBe(200)
+    const done = await anon.request('/email/change', { form: { token: field(await confirm.text(), 'token') } })
+    expect(done.status).toBe(200)
+    const user = (await server.container.users.findByEmail('quinn@example.net'))!
+    expect(user.emailVerified).toBe(true)
+    expect(await server.container.users.findByEmail('quin@example.com')).toBeNull()
+    const notice = await mx.waitFor((m) => m.subject === 'Your Acme ID email address was changed')
+    expect(notice.to && !Array.isArray(notice.to) ? notice.to.text : '').toBe('quin@example.com')
+    expect(notice.text).not.toMatch(/https?:\/\//)
+    expect(await emailVerifiedClaim('quinn@example.net')).toBe(true)
+    expect((await anon.request('/email/change', { form: { token: link.searchParams.get('token')! } })).status).toBe(400)
   })
 
   it('completing a password reset verifies the address the link was mailed to', async () => {

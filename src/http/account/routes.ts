@@ -115,6 +115,7 @@ export function accountRouter(deps: AccountDeps) {
       password: 'Your password was changed. Other sessions were signed out.', totp: 'Authenticator app added.', passkey: 'Passkey added.',
       removed: 'Removed.', renamed: 'Renamed.', revoked: 'That session was signed out.', profile: 'Profile saved.',
       verify_sent: 'A verification link is on its way to your email address.', verify_limited: 'Too many verification mails were sent; try again later.', verified: 'Your email address is verified.',
+      change_sent: 'A link is on its way to the new address. Your email changes when you follow it.',
     }
     const n = typeof ctx.query.done === 'string' ? notices[ctx.query.done] : undefined
     await render(ctx, got.s, n ? { notice: n } : {})
@@ -306,7 +307,12 @@ export function accountRouter(deps: AccountDeps) {
   router.post('/logout', (ctx) => signOut(ctx, false))
   router.post('/sessions/revoke-all', (ctx) => signOut(ctx, true))
 
-  if (deps.verification) accountEmailRoutes(router, { verification: deps.verification, require, checkCsrf, meta })
+  if (deps.verification) {
+    accountEmailRoutes(router, {
+      verification: deps.verification, users: deps.users, lockout: login.lockout, audit: deps.audit, require, checkCsrf, meta,
+      renderError: (ctx, s, message, status) => render(ctx, s, { errors: { email: message } }, status),
+    })
+  }
   if (deps.apikeys) accountKeyRoutes(router, { apikeys: deps.apikeys, require, checkCsrf, csrfFor, html, meta })
 
   return router
