@@ -1,7 +1,10 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import nodemailer from 'nodemailer'
+import type { Transporter } from 'nodemailer'
+
+// Loaded at the first mail, not at start: CLI commands that build a container never pay for it.
+const load = async () => (await import('nodemailer')).default
 
 /** Where mails go: an SMTP server, or (embedded mode) .eml files in DATA_DIR/mail. */
 export interface MailTransport {
@@ -29,7 +32,8 @@ export function smtpTransport(o: SmtpOptions): MailTransport {
   const url = new URL(o.url)
   const secure = url.protocol === 'smtps:'
   const timeout = o.timeoutMs ?? 15_000
-  const transport = nodemailer.createTransport({
+  let transport: Promise<Transporter> | undefined
+  const get = () => (transport ??= load().then((nodemailer) => nodemailer.createTransport({
     host: url.hostname.replace(/^\[|\]$/g, ''),
     port: url.port ? Number(url.port) : secure ? 465 : 587,
     secure,
@@ -39,13 +43,13 @@ export function smtpTransport(o: SmtpOptions): MailTransport {
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout,
-  })
+  })))
   return {
     describe: `${url.protocol}//${url.host}${secure ? '' : o.requireStartTls ? ' (STARTTLS required)' : ' (STARTTLS when offered)'}`,
     async send(m) {
-      await transport.sendMail(m)
+      await (await get()).sendMail(m)
     },
-    close: () => transport.close(),
+    close: () => void transport?.then((t) => t.close()),
   }
 }
 
@@ -55,15 +59,16 @@ export function smtpTransport(o: SmtpOptions): MailTransport {
  * link is in the file.
  */
 export function fileTransport(dir: string): MailTransport {
-  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' })
+  let transport: Promise<Transporter> | undefined
+  const get = () => (transport ??= load().then((nodemailer) => nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' })))
   return {
     describe: `files in ${dir}`,
     async send(m) {
-      const info = await transport.sendMail(m)
+      const info = await (await get()).sendMail(m)
       await fs.mkdir(dir, { recursive: true, mode: 0o700 })
       const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${crypto.randomBytes(4).toString('hex')}.eml`
       await fs.writeFile(path.join(dir, name), info.message as Buffer, { mode: 0o600 })
     },
-    close: () => transport.close(),
+    close: () => void transport?.then((t) => t.close()),
   }
 }
