@@ -100,6 +100,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   })
   metrics.gaugeSource(metrics.mailOutboxPending, async () => metrics.mailOutboxPending.set(await mail.pending()))
   const emailTokens = emailTokenQueries(db)
+  let pruneTimer: NodeJS.Timeout | undefined
   // Forgotten password (issue 14 §3): links by mail, rate limited, audited.
   const passwordReset = passwordResetService({
     users, tokens: emailTokens, mail, audit, sessions: login.sessions, lockout: login.lockout, logger, redis, redisPrefix: config.REDIS_PREFIX,
@@ -333,6 +334,10 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       if (!config.SMTP_URL) logger.warn({ dir: path.join(config.DATA_DIR, 'mail') }, 'SMTP_URL is not set: mails (password reset links, ...) are NOT sent but written as .eml files to DATA_DIR/mail. Set SMTP_URL and MAIL_FROM to send them.')
       else logger.info({ transport: mail.transport }, 'outgoing mail enabled')
       mail.start()
+      // Used and expired mailed links are only kept a day (their hashes are useless after expiry).
+      pruneTimer ??= setInterval(() => {
+        emailTokens.prune(new Date(Date.now() - 86_400_000)).catch((err: Error) => logger.warn({ err: err.message }, 'pruning expired mail links failed'))
+      }, 3_600_000).unref()
     },
     emailTokens,
     passwordReset,
@@ -354,6 +359,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     } as Record<string, () => Promise<void>>,
     async close() {
       await configNotice.stop()
+      if (pruneTimer) clearInterval(pruneTimer)
       await passwordReset.settled()
       await mail.stop()
       await apikeys.stop()

@@ -28,7 +28,7 @@ export function emailTokenQueries(db: Db) {
     /** Retires every other outstanding link of this purpose for the user. */
     retireAll: (userId: string, purpose: EmailTokenPurpose, now: Date) =>
       db.emailToken.updateMany({ where: { userId, purpose, usedAt: null }, data: { usedAt: now } }).then((r) => r.count),
-    /** Drops links that expired more than a day ago (housekeeping). */
+    /** Drops links that expired before `before` (housekeeping; used ones expire too). */
     prune: (before: Date) => db.emailToken.deleteMany({ where: { expiresAt: { lt: before } } }).then((r) => r.count),
   }
 }
