@@ -18,7 +18,7 @@ const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-browser-'))
 const OLD = 'quiet river lamp orbit'
 const NEW = 'copper kettle whistles twice'
 
-describe.skipIf(missing)('forgotten password in a real browser', () => {
+describe.skipIf(missing)('forgotten password and email verification in a real browser', () => {
   let server: TestServer
   let mx: TestSmtp
   let browser: Browser
@@ -28,6 +28,7 @@ describe.skipIf(missing)('forgotten password in a real browser', () => {
     mx = await startSmtp()
     server = await startTestServer({ env: { SMTP_URL: mx.url, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'id@acme.example', PRODUCT_NAME: 'Acme ID' } })
     await server.container.users.create({ email: 'ria@example.com', password: OLD })
+    await server.container.users.create({ email: 'sol@example.com', password: OLD })
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
   })
   afterAll(async () => {
@@ -77,6 +78,51 @@ describe.skipIf(missing)('forgotten password in a real browser', () => {
       expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Your account')
     } catch (err) {
       const file = path.join(shots, 'password-reset.png')
+      await page.screenshot({ path: file, fullPage: true }).catch(() => undefined)
+      console.error(`browser test failed; screenshot in ${file}`)
+      throw err
+    }
+  })
+
+  it('account page: verify the email address, then change it through a link to the new address', async () => {
+    await context?.close()
+    context = await browser.newContext({ baseURL: server.url })
+    const page = await context.newPage()
+    try {
+      await page.goto('/account')
+      await page.getByLabel('Email').fill('sol@example.com')
+      await page.getByLabel('Password').fill(OLD)
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+      await page.waitForURL(/\/account$/)
+      expect(await page.locator('#email-status').textContent()).toContain('not verified')
+      await page.getByRole('button', { name: 'Send a verification link' }).click()
+      await expect.poll(() => page.getByRole('status').first().textContent()).toContain('verification link is on its way')
+      const verify = await mx.waitFor((m) => m.subject === 'Verify your Acme ID email address' && m.text?.includes('sol@example.com') === true)
+      await page.goto(linkIn(verify, '/email/verify').href)
+      await page.getByRole('button', { name: 'Verify sol@example.com' }).click()
+      await expect.poll(() => page.locator('#verify-done').textContent()).toContain('is verified')
+      await page.goto('/account')
+      expect(await page.locator('#email-status').textContent()).toContain('is verified')
+
+      await page.locator('#change-email summary').click()
+      await page.getByLabel('New sign-in address').fill('sol@example.net')
+      await page.getByLabel('Your password').fill('wrong password')
+      await page.getByRole('button', { name: 'Send a confirmation link' }).click()
+      await expect.poll(() => page.locator('#email-error').textContent()).toContain('not correct')
+      expect(await page.getByLabel('New sign-in address').getAttribute('aria-describedby')).toBe('email-error')
+      await page.getByLabel('New sign-in address').fill('sol@example.net')
+      await page.getByLabel('Your password').fill(OLD)
+      await page.getByRole('button', { name: 'Send a confirmation link' }).click()
+      await expect.poll(() => page.getByRole('status').first().textContent()).toContain('on its way to the new address')
+      const change = await mx.waitFor((m) => m.subject === 'Confirm your new Acme ID email address')
+      await page.goto(linkIn(change, '/email/change').href)
+      await page.getByRole('button', { name: 'Use sol@example.net' }).click()
+      await expect.poll(() => page.locator('#change-done').textContent()).toContain('sol@example.net')
+      await mx.waitFor((m) => m.subject === 'Your Acme ID email address was changed' && m.text?.includes('sol@example.com') === true)
+      await page.goto('/account')
+      expect(await page.getByLabel('Email', { exact: true }).inputValue()).toBe('sol@example.net')
+    } catch (err) {
+      const file = path.join(shots, 'account-email.png')
       await page.screenshot({ path: file, fullPage: true }).catch(() => undefined)
       console.error(`browser test failed; screenshot in ${file}`)
       throw err
