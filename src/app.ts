@@ -31,6 +31,8 @@ import { logEscapedError } from './logger.ts'
 import { requestIdOf } from './http/middleware/request.ts'
 
 const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+import { passwordResetRouter } from './http/account/password-reset.ts'
+import { emailVerificationRouter } from './http/account/email-verification.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
@@ -82,10 +84,13 @@ function routersOf(c: Container, opts: AppOptions) {
       publicUrl: c.config.PUBLIC_URL,
       apikeys: c.apikeys,
       formGuard,
+      verification: c.emailVerification,
     }),
     providerFormRouter(formGuard),
     mountRoutes(new Router(), apiRoutes, { bearerSchemes: c.bearerSchemes, management }),
     apiDocsRouter({ routes: apiRoutes, info: { title: 'portcullis', version: APP_VERSION, publicUrl: c.config.PUBLIC_URL } }),
+    passwordResetRouter({ reset: c.passwordReset, product: c.config.PRODUCT_NAME, clientIp: c.clientIp, formGuard }),
+    emailVerificationRouter({ verification: c.emailVerification, clientIp: c.clientIp, formGuard }),
   ]
 }
 

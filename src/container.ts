@@ -50,6 +50,13 @@ import { clientIpResolver } from './http/client-ip.ts'
 import { strongLogin } from './identity/strong-login.ts'
 import { endOidcSession } from './oidc/login-policy.ts'
 import { hardenProvider } from './oidc/edge.ts'
+import path from 'node:path'
+import { mailQueries } from './mail/queries.ts'
+import { mailService } from './mail/service.ts'
+import { fileTransport, smtpTransport } from './mail/transport.ts'
+import { emailTokenQueries } from './identity/queries/email-tokens.ts'
+import { passwordResetService } from './identity/password-reset.ts'
+import { emailVerificationService } from './identity/email-verification.ts'
 
 /**
  * The composition root: config -> database -> queries -> services -> provider, as one plain
@@ -89,6 +96,33 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   // Strong login (issue 3): factors, recovery codes, sign-in sessions, lockout. Its hooks go
   // into the provider (login checks); ending an oidc-provider session needs the provider.
   const login = strongLogin({ db, config, ring: master.ring, settings: queries.settings, audit, redis, endOidcSession: (uid) => endOidcSession(current(), uid) })
+  // Outgoing mail (issue 14 §1): SMTP_URL, else .eml files in DATA_DIR/mail; always through the outbox.
+  const mail = mailService({
+    queries: mailQueries(db),
+    transport: config.SMTP_URL
+      ? smtpTransport({ url: config.SMTP_URL, requireStartTls: config.SMTP_REQUIRE_STARTTLS, rejectUnauthorized: config.SMTP_TLS_REJECT_UNAUTHORIZED })
+      : fileTransport(path.join(config.DATA_DIR, 'mail')),
+    ring: master.ring,
+    logger,
+    options: { from: config.MAIL_FROM ?? `${config.PRODUCT_NAME} <no-reply@${new URL(config.PUBLIC_URL).hostname}>`, maxAttempts: config.MAIL_MAX_ATTEMPTS },
+    onOutcome: (kind, outcome) => metrics.mails.inc({ kind, outcome }),
+  })
+  metrics.gaugeSource(metrics.mailOutboxPending, async () => metrics.mailOutboxPending.set(await mail.pending()))
+  const emailTokens = emailTokenQueries(db)
+  let pruneTimer: NodeJS.Timeout | undefined
+  // Forgotten password (issue 14 §3): links by mail, rate limited, audited.
+  const passwordReset = passwordResetService({
+    users, tokens: emailTokens, mail, audit, sessions: login.sessions, lockout: login.lockout, logger, redis, redisPrefix: config.REDIS_PREFIX,
+    options: {
+      publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME }, ttl: config.PASSWORD_RESET_TTL, endsSessions: config.PASSWORD_RESET_ENDS_SESSIONS,
+      minLength: config.PASSWORD_MIN_LENGTH, perAddress: config.PASSWORD_RESET_PER_ADDRESS, perIp: config.PASSWORD_RESET_PER_IP,
+    },
+  })
+  // Email verification (issue 14 §2): email_verified only after the user followed a mailed link.
+  const emailVerification = emailVerificationService({
+    users, tokens: emailTokens, mail, audit, redis, redisPrefix: config.REDIS_PREFIX,
+    options: { publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME }, ttl: config.EMAIL_VERIFY_TTL },
+  })
   const keys = keyStore(queries.keys, master.ring)
   const auditChainInstance = auditChain({ queries: queries.audit, log: audit, keys, config, logger, metrics })
   // Security detectors observe audit events as they are recorded (c.monitor.apiKeyRejected is the API-key hook).
@@ -326,6 +360,21 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     login,
     /** Disabling and enabling accounts: sessions end and the owner's API keys stop everywhere. */
     accounts: accountStatus({ users, sessions: login.sessions, audit, ownersChanged: () => apikeys.ownersChanged() }),
+    /** Outgoing mail through the outbox (mail/service.ts); servers call startMail(). */
+    mail,
+    /** Delivers queued mail in the background; without SMTP_URL says loudly where mails go. */
+    startMail() {
+      if (!config.SMTP_URL) logger.warn({ dir: path.join(config.DATA_DIR, 'mail') }, 'SMTP_URL is not set: mails (password reset links, ...) are NOT sent but written as .eml files to DATA_DIR/mail. Set SMTP_URL and MAIL_FROM to send them.')
+      else logger.info({ transport: mail.transport }, 'outgoing mail enabled')
+      mail.start()
+      // Used and expired mailed links are only kept a day (their hashes are useless after expiry).
+      pruneTimer ??= setInterval(() => {
+        emailTokens.prune(new Date(Date.now() - 86_400_000)).catch((err: Error) => logger.warn({ err: err.message }, 'pruning expired mail links failed'))
+      }, 3_600_000).unref()
+    },
+    emailTokens,
+    passwordReset,
+    emailVerification,
     /** The client IP of a request (socket, or X-Forwarded-For from TRUSTED_PROXIES). */
     clientIp,
     refresh,
@@ -349,6 +398,9 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     async close() {
       await configNotice.stop()
       await revocations.stop()
+      if (pruneTimer) clearInterval(pruneTimer)
+      await passwordReset.settled()
+      await mail.stop()
       await apikeys.stop()
       await auditChainInstance.stop()
       monitor.stop()

@@ -54,6 +54,8 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
   const metricsServer = c.config.METRICS_LISTEN ? await startMetricsServer(c.metrics, c.config.METRICS_LISTEN) : undefined
   // Periodic signed audit checkpoints and webhook delivery run in servers, not CLI commands.
   c.auditChain.startBackground()
+  // Queued mail (password reset links, ...) is delivered by servers.
+  c.startMail()
 
   // Other instances may rotate keys or register resources; pick them up without a restart.
   const keysTimer = setInterval(() => {

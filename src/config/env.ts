@@ -107,6 +107,31 @@ const schema = z.object({
   HTTP_KEEPALIVE_TIMEOUT: seconds(5),
   // Rate limits per endpoint class: RATE_LIMIT_<CLASS> (src/http/rate-limit-classes.ts), read
   // by readRateLimits below from the one table of classes.
+  // Outgoing mail (issue 14 §1, src/mail/). Without SMTP_URL mails are written to
+  // DATA_DIR/mail/*.eml (embedded mode). Credentials go in the URL (smtp://user:pass@host:587).
+  SMTP_URL: z.string().refine((u) => {
+    try {
+      const url = new URL(u)
+      return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== ''
+    } catch {
+      return false
+    }
+  }, 'must be smtp://[user:pass@]host[:port] (STARTTLS) or smtps://... (implicit TLS)').optional(),
+  MAIL_FROM: z.string().max(320).refine((v) => /^([^<>\r\n]*<)?[^\s@<>]+@[^\s@<>]+>?$/.test(v.trim()), 'must be an address, e.g. "Example ID <id@example.com>" or id@example.com').optional(),
+  // smtp:// only: refuse to send unless the server offers STARTTLS (no cleartext fallback).
+  SMTP_REQUIRE_STARTTLS: bool.default(true),
+  // Check the SMTP server's certificate (turn off only for a self-signed test relay).
+  SMTP_TLS_REJECT_UNAUTHORIZED: bool.default(true),
+  MAIL_MAX_ATTEMPTS: z.coerce.number({ message: 'must be a number' }).int().min(1, 'must be at least 1').max(50, 'must be at most 50').default(12),
+  // The name mails (and later pages) carry.
+  PRODUCT_NAME: z.string().trim().min(1).max(80).refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters').default('portcullis'),
+  // Forgotten password (issue 14 §3).
+  PASSWORD_RESET_TTL: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(60, 'must be at least 60').max(86400, 'must be at most 86400 (1 day)').default(1800),
+  PASSWORD_RESET_ENDS_SESSIONS: bool.default(true),
+  PASSWORD_RESET_PER_ADDRESS: z.coerce.number({ message: 'must be a number' }).int().min(1).default(3),
+  PASSWORD_RESET_PER_IP: z.coerce.number({ message: 'must be a number' }).int().min(1).default(20),
+  // Email verification links (issue 14 §2).
+  EMAIL_VERIFY_TTL: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(60, 'must be at least 60').max(7 * 86400, 'must be at most 604800 (7 days)').default(86400),
 }).refine((c) => c.HTTP_HEADERS_TIMEOUT <= c.HTTP_REQUEST_TIMEOUT, { message: 'must not be longer than HTTP_REQUEST_TIMEOUT', path: ['HTTP_HEADERS_TIMEOUT'] })
 
 type Raw = z.infer<typeof schema>
@@ -129,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   const raw = parsed.data
   const rateLimits = readRateLimits(input)
+  if (raw.SMTP_URL && !raw.MAIL_FROM) throw new ConfigError('invalid configuration:\n  MAIL_FROM: required when SMTP_URL is set (the sender address of every mail)')
   const dataDir = path.resolve(raw.DATA_DIR)
   const databaseUrl = raw.DATABASE_URL ?? `file:${path.join(dataDir, 'portcullis.db')}`
   const publicUrl = (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT || 3000}`).replace(/\/+$/, '')

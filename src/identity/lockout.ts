@@ -49,6 +49,13 @@ export function lockoutGuard(deps: { redis?: Redis; prefix: string; settings: Se
     }
   }
 
+  /** Forgets the account's failures everywhere (unlock without its audit record; a password reset records its own). */
+  async function clear(email: string) {
+    const key = accountKey(email)
+    await account.delete(key)
+    await deps.settings.set(UNLOCK_MARKER + key, new Date().toISOString())
+  }
+
   return {
     options: o,
     /**
@@ -100,10 +107,10 @@ export function lockoutGuard(deps: { redis?: Redis; prefix: string; settings: Se
     async unlock(email: string, actor: string) {
       const key = accountKey(email)
       const was = await account.get(key)
-      await account.delete(key)
-      await deps.settings.set(UNLOCK_MARKER + key, new Date().toISOString())
+      await clear(email)
       await deps.audit.record({ action: 'user.unlocked', outcome: 'success', actor, target: key, details: { failures: was?.consumedPoints ?? 0 } })
     },
+    clear,
     async isLocked(email: string) {
       const res = await account.get(accountKey(email))
       return Boolean(res && res.consumedPoints > o.maxFailures)

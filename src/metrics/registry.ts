@@ -59,6 +59,9 @@ export function createMetrics() {
     auditOutboxPending: gauge('portcullis_audit_outbox_pending', 'audit outbox rows (one per record and target) waiting for webhook or syslog delivery'),
     rateLimited: counter('portcullis_rate_limited_total', 'requests refused with 429 by the rate limits, by endpoint class', ['class']),
     alerts: counter('portcullis_security_alerts_total', 'security alerts raised by the detectors, by kind', ['kind']),
+    // Outgoing mail (src/mail/): attempts by outcome (sent, retry, given_up) and what waits.
+    mails: counter('portcullis_mail_deliveries_total', 'outgoing mail delivery attempts by kind and outcome (sent, retry, given_up)', ['kind', 'outcome']),
+    mailOutboxPending: gauge('portcullis_mail_outbox_pending', 'mails waiting in the outbox for delivery'),
 
     /** Registers how a gauge is computed at scrape time (replaces an earlier source). */
     gaugeSource(g: client.Gauge, fn: () => Promise<void> | void) {

@@ -5,13 +5,13 @@ import type { FactorView } from '../identity/mfa.ts'
 
 export interface AccountView {
   csrf: string
-  user: { email: string; name: string | null }
+  user: { email: string; name: string | null; emailVerified?: boolean }
   factors: FactorView[]
   recoveryLeft: number
   sessions: { id: string; current: boolean; userAgent: string | null; ip: string | null; createdAt: Date; lastSeenAt: Date; amr: string[] }[]
   events: { time: Date; action: string; outcome: string; ip: string | null; details: Record<string, unknown> }[]
   notice?: string
-  errors?: { profile?: string; password?: string[]; factor?: string }
+  errors?: { profile?: string; password?: string[]; factor?: string; email?: string }
   minLength: number
 }
 
@@ -29,6 +29,7 @@ const EVENT_NAMES: Record<string, string> = {
   login: 'Sign-in', 'mfa.verify': 'Second-factor check', 'mfa.challenge': 'Second factor asked', 'mfa.enrolled': 'Second factor added',
   'mfa.removed': 'Second factor removed', 'mfa.renamed': 'Second factor renamed', 'mfa.recovery_codes': 'Recovery codes regenerated', 'password.changed': 'Password changed',
   'session.revoked': 'Session signed out', 'user.locked': 'Account locked', 'user.unlocked': 'Account unlocked', 'profile.updated': 'Profile updated',
+  'user.password_reset': 'Password reset by mailed link', 'user.email_verified': 'Email address verified',
   'apikey.created': 'API key created', 'apikey.rotated': 'API key rotated', 'apikey.revoked': 'API key revoked',
 }
 
@@ -57,12 +58,29 @@ ${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}
   <input type="hidden" name="csrf" value="${p.csrf}">
   <label for="email">Email</label>
   <input id="email" type="email" value="${p.user.email}" readonly aria-describedby="email-hint">
-  <p class="hint" id="email-hint">Ask an administrator to change your email.</p>
+  <p class="hint" id="email-hint">${p.user.emailVerified === undefined ? 'Ask an administrator to change your email.' : 'To use another address, see "Change email" below.'}</p>
   <label for="name">Name</label>
   <input id="name" name="name" type="text" autocomplete="name" maxlength="200" value="${p.user.name ?? ''}" ${describedBy('profile-error', Boolean(p.errors?.profile))}>
   ${fieldError('profile-error', p.errors?.profile)}
   <button type="submit">Save profile</button>
-</form></section>
+</form>
+${p.user.emailVerified === undefined ? '' : p.user.emailVerified
+    ? html`<p class="muted" id="email-status">Your email address is verified.</p>`
+    : html`<form method="post" action="/account/email/verify"><input type="hidden" name="csrf" value="${p.csrf}">
+<p id="email-status">Your email address is not verified yet.</p>
+<button type="submit" class="secondary">Send a verification link</button></form>`}
+${p.user.emailVerified === undefined ? '' : html`<details${p.errors?.email ? ' open' : ''} id="change-email"><summary>Change email</summary>
+<form method="post" action="/account/email" novalidate>
+  <input type="hidden" name="csrf" value="${p.csrf}">
+  <label for="new_email">New sign-in address</label>
+  <input id="new_email" name="new_email" type="email" autocomplete="email" maxlength="320" required ${describedBy('email-error', Boolean(p.errors?.email))}>
+  <label for="email_current_password">Your password</label>
+  <input id="email_current_password" name="current_password" type="password" autocomplete="current-password" required>
+  ${fieldError('email-error', p.errors?.email)}
+  <p class="hint">We send a link to the new address; your email changes when you follow it, and the old address is told.</p>
+  <button type="submit" class="secondary">Send a confirmation link</button>
+</form></details>`}
+</section>
 
 <section aria-labelledby="password-h"><h2 id="password-h">Password</h2>
 <form method="post" action="/account/password" novalidate>

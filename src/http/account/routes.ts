@@ -14,6 +14,8 @@ import { accountCodesPage, accountPage, accountTotpPage, signedOutPage, type Acc
 import { errorPage } from '../../oidc/interactions/views.ts'
 import type { ApiKeyService } from '../../apikeys/service.ts'
 import { accountKeyRoutes } from './keys.ts'
+import type { EmailVerificationService } from '../../identity/email-verification.ts'
+import { accountEmailRoutes } from './email-verification.ts'
 
 export interface AccountDeps {
   users: UserService
@@ -27,6 +29,8 @@ export interface AccountDeps {
   apikeys?: ApiKeyService
   /** refuses form posts from other sites (http/cross-site.ts) */
   formGuard: Middleware
+  /** "verify your email" (identity/email-verification.ts) */
+  verification?: EmailVerificationService
 }
 
 const STATE_COOKIE = 'portcullis_account_state'
@@ -110,6 +114,8 @@ export function accountRouter(deps: AccountDeps) {
     const notices: Record<string, string> = {
       password: 'Your password was changed. Other sessions were signed out.', totp: 'Authenticator app added.', passkey: 'Passkey added.',
       removed: 'Removed.', renamed: 'Renamed.', revoked: 'That session was signed out.', profile: 'Profile saved.',
+      verify_sent: 'A verification link is on its way to your email address.', verify_limited: 'Too many verification mails were sent; try again later.', verified: 'Your email address is verified.',
+      change_sent: 'A link is on its way to the new address. Your email changes when you follow it.',
     }
     const n = typeof ctx.query.done === 'string' ? notices[ctx.query.done] : undefined
     await render(ctx, got.s, n ? { notice: n } : {})
@@ -301,6 +307,12 @@ export function accountRouter(deps: AccountDeps) {
   router.post('/logout', (ctx) => signOut(ctx, false))
   router.post('/sessions/revoke-all', (ctx) => signOut(ctx, true))
 
+  if (deps.verification) {
+    accountEmailRoutes(router, {
+      verification: deps.verification, users: deps.users, lockout: login.lockout, audit: deps.audit, require, checkCsrf, meta,
+      renderError: (ctx, s, message, status) => render(ctx, s, { errors: { email: message } }, status),
+    })
+  }
   if (deps.apikeys) accountKeyRoutes(router, { apikeys: deps.apikeys, login, audit: deps.audit, require, checkCsrf, csrfFor, html, meta })
 
   return router

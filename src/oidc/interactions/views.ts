@@ -31,6 +31,7 @@ ${p.signedInAs ? html`<p class="muted" id="signed-in-as">You are signed in as <s
   ${fieldError('login-error', p.error)}
   <button type="submit">Sign in</button>
 </form>
+<p class="forgot"><a href="/password/forgot?interaction=${p.uid}" id="forgot-password">Forgot password?</a></p>
 ${passkeyButton({ mode: 'authenticate', id: 'passkey-signin', options: `/interaction/${p.uid}/passkey/options`, verify: `/interaction/${p.uid}/passkey`, csrf: p.csrf, label: 'Sign in with a passkey', secondary: true })}
 <form method="post" action="/interaction/${p.uid}/abort">
   <input type="hidden" name="csrf" value="${p.csrf}">
