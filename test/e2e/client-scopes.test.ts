@@ -44,7 +44,7 @@ const resourceOf = (scope: string) => (scope.startsWith('orders:') ? ORDERS : un
 describeOnBackends('client-scopes.test.ts', 'client scopes', ({ kind, redisUrl }) => {
   let server: TestServer
   let admin: string
-  const discover = (id: string) => oidc.discovery(new URL(server.url), id, secret(id), undefined, { execute: [oidc.allowInsecureRequests] })
+  const discover = (id: string) => oidc.discovery(new URL(server.url), id, secret(id), oidc.ClientSecretBasic(secret(id)), { execute: [oidc.allowInsecureRequests] })
 
   beforeAll(async () => {
     server = await startTestServer({ kind, redisUrl })

@@ -38,7 +38,7 @@ describeOnBackends(import.meta.filename, 'cross-site form posts', (backend) => {
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
-    config = await oidc.discovery(new URL(server.url), 'web', 'web-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+    config = await oidc.discovery(new URL(server.url), 'web', 'web-secret-0123456789abcdef', oidc.ClientSecretBasic('web-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
   })
   afterAll(async () => {
     await server?.close()

@@ -43,7 +43,7 @@ describeOnBackends('edge-errors.test.ts', 'hostile input named in the issues', (
   })
 
   it('a typed email with a NUL at sign-in: a 400 page, and the audit log keeps writing', async () => {
-    const web = await oidc.discovery(new URL(server.url), 'web', SECRET, undefined, { execute: [oidc.allowInsecureRequests] })
+    const web = await oidc.discovery(new URL(server.url), 'web', SECRET, oidc.ClientSecretBasic(SECRET), { execute: [oidc.allowInsecureRequests] })
     const authUrl = oidc.buildAuthorizationUrl(web, { redirect_uri: 'https://app.example.com/cb', scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' })
     const ua = new UserAgent(server.url)
     const page = await ua.follow(await ua.request(authUrl), () => false)

@@ -33,7 +33,7 @@ describeOnBackends('email-verification.test.ts', 'email verification over HTTP',
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
-    web = await oidc.discovery(new URL(server.url), 'web', 'web-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+    web = await oidc.discovery(new URL(server.url), 'web', 'web-secret-0123456789abcdef', oidc.ClientSecretBasic('web-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
   })
   afterAll(async () => {
     await server?.close()

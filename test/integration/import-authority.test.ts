@@ -117,7 +117,7 @@ describeOnBackends('import-authority.test.ts', 'import authority', ({ kind, redi
 
   it('reset_password forces the file password, ends sessions, the user must choose a new one at sign-in, and it is audited once', async () => {
     const c = server.container
-    const config = await oidc.discovery(new URL(server.url), 'web', web.client_secret, undefined, { execute: [oidc.allowInsecureRequests] })
+    const config = await oidc.discovery(new URL(server.url), 'web', web.client_secret, oidc.ClientSecretBasic(web.client_secret), { execute: [oidc.allowInsecureRequests] })
     const authUrl = async () => oidc.buildAuthorizationUrl(config, {
       redirect_uri: CALLBACK, scope: 'openid', prompt: 'login',
       code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',

@@ -70,7 +70,7 @@ describeOnBackends('import-password-hashes.test.ts', 'moving users in with their
     server = await startTestServer({ kind, redisUrl })
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pc-import-hashes-'))
     await importFile(server.container, await write('web.yaml', { clients: [web] }))
-    const config = await oidc.discovery(new URL(server.url), 'web', web.client_secret, undefined, { execute: [oidc.allowInsecureRequests] })
+    const config = await oidc.discovery(new URL(server.url), 'web', web.client_secret, oidc.ClientSecretBasic(web.client_secret), { execute: [oidc.allowInsecureRequests] })
     authUrl = async () => oidc.buildAuthorizationUrl(config, {
       redirect_uri: CALLBACK, scope: 'openid', prompt: 'login',
       code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',

@@ -41,7 +41,7 @@ describeOnBackends('password-reset.test.ts', 'forgotten password over HTTP', (ba
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
-    web = await oidc.discovery(new URL(server.url), 'web', 'web-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+    web = await oidc.discovery(new URL(server.url), 'web', 'web-secret-0123456789abcdef', oidc.ClientSecretBasic('web-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
   })
   afterAll(async () => {
     await server?.close()

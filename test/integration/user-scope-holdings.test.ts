@@ -122,7 +122,7 @@ describeOnBackends('user-scope-holdings.test.ts', 'scopes users hold through rol
   })
 
   it('code flow: a user token carries only the resource scopes the user holds, and loses one whose role is revoked', async () => {
-    const config = await oidc.discovery(new URL(a.url), 'web', 'web-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+    const config = await oidc.discovery(new URL(a.url), 'web', 'web-secret-0123456789abcdef', oidc.ClientSecretBasic('web-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
     const scopeOf = async (token: string) =>
       String((await jose.jwtVerify(token, jwks, { issuer: a.url, audience: ORDERS })).payload.scope ?? '').split(' ').filter(Boolean)
     async function tokenFor(email: string, ua = new UserAgent(a.url), extra: Record<string, string> = {}) {
@@ -155,7 +155,7 @@ describeOnBackends('user-scope-holdings.test.ts', 'scopes users hold through rol
   })
 
   it('device flow: the device gets only the resource scopes the signed-in user holds', async () => {
-    const config = await oidc.discovery(new URL(a.url), 'web', 'web-secret-0123456789abcdef', undefined, { execute: [oidc.allowInsecureRequests] })
+    const config = await oidc.discovery(new URL(a.url), 'web', 'web-secret-0123456789abcdef', oidc.ClientSecretBasic('web-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
     async function deviceScopes(email: string) {
       const started = await oidc.initiateDeviceAuthorization(config, { scope: 'openid orders:read orders:write', resource: ORDERS })
       const ua = new UserAgent(a.url)

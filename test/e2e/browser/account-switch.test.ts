@@ -59,7 +59,7 @@ describeOnBackends('account-switch.test.ts', 'account switching in a real browse
     await applyDocument(server.container, doc!)
     subs.kim = (await server.container.users.findByEmail('kim@example.com'))!.id
     for (const id of ['x', 'y'] as const) {
-      configs[id] = await oidc.discovery(new URL(server.url), id, SECRET[id], undefined, { execute: [oidc.allowInsecureRequests] })
+      configs[id] = await oidc.discovery(new URL(server.url), id, SECRET[id], oidc.ClientSecretBasic(SECRET[id]), { execute: [oidc.allowInsecureRequests] })
     }
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
   }, 120_000)
