@@ -21,6 +21,7 @@ const BENCHES: Record<string, string[]> = {
   'authz-engine': ['--sizes', '10000', '--fast', '50000', '--plain-seconds', '1'],
   'apikeys-verify': ['--seconds', '1'],
   'authz-http': ['--lines', '10000', '--seconds', '2'],
+  'constant-time': ['--rounds', '20000'],
 }
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { full: { type: 'boolean', default: false }, smoke: { type: 'boolean', default: false } } })

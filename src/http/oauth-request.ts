@@ -19,6 +19,13 @@ import { readRawBody } from './body.ts'
  */
 export const OAUTH_BODY_LIMIT = 56 * 1024
 const MAY_REPEAT = new Set(['resource', 'audience'])
+/**
+ * The authorization endpoint is left to oidc-provider's own duplicate check (reject_dupes):
+ * once the client and redirect_uri are known, RFC 6749 §4.1.2.1 wants the error sent back to
+ * the client by redirect, which only the provider can do; a refusal here would strand the user
+ * on our error page. A POST there is turned into the same GET (oidc/authorization-post.ts).
+ */
+const AUTHORIZATION_PATH = '/auth'
 
 interface OAuthState { oauthForm?: URLSearchParams; oauthBody?: Buffer }
 
@@ -49,7 +56,8 @@ export async function oauthForm(ctx: Context): Promise<URLSearchParams> {
   const state = ctx.state as OAuthState
   if (state.oauthForm) return state.oauthForm
   const query = new URLSearchParams(ctx.querystring)
-  const inQuery = repeated(query)
+  const authorization = ctx.path === AUTHORIZATION_PATH
+  const inQuery = authorization ? [] : repeated(query)
   if (inQuery.length) throw invalid(400, `parameter${inQuery.length > 1 ? 's' : ''} ${inQuery.join(', ')} must not be provided more than once (RFC 6749 §3.1)`)
   let form = new URLSearchParams()
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD' && hasBody(ctx)) {
@@ -65,7 +73,7 @@ export async function oauthForm(ctx: Context): Promise<URLSearchParams> {
     }
     state.oauthBody = body
     form = new URLSearchParams(body.toString('utf8'))
-    const dupes = repeated(form, query)
+    const dupes = authorization ? [] : repeated(form, query)
     if (dupes.length) throw invalid(400, `parameter${dupes.length > 1 ? 's' : ''} ${dupes.join(', ')} must not be provided more than once (RFC 6749 §3.1)`)
   }
   state.oauthForm = form

@@ -61,12 +61,21 @@ describeOnBackends('http-hygiene.test.ts', 'HTTP hygiene', ({ kind, redisUrl }) 
         fetch(`${server.url}/token/revocation`, { method: 'POST', headers: { authorization: basic('svc'), ...FORM }, body: 'token=a&token=b' }),
         fetch(`${server.url}/request`, { method: 'POST', headers: { authorization: basic('web'), ...FORM }, body: `client_id=web&response_type=code&scope=openid&scope=openid&redirect_uri=${encodeURIComponent(CALLBACK)}` }),
         fetch(`${server.url}/device/auth`, { method: 'POST', headers: { authorization: basic('web'), ...FORM }, body: 'client_id=web&client_id=web' }),
-        fetch(`${server.url}/auth?client_id=web&client_id=web&response_type=code`, { headers: { accept: 'application/json' }, redirect: 'manual' }),
       ]
       for (const r of await Promise.all(attempts)) {
         expect(r.status).toBe(400)
         expect(await r.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/more than once/) })
       }
+      // The authorization endpoint refuses them too, through oidc-provider, so that an error for a
+      // known client goes back to it by redirect (RFC 6749 §4.1.2.1); an unknown one is a 400 page.
+      const unknown = await fetch(`${server.url}/auth?client_id=web&client_id=web&response_type=code`, { redirect: 'manual' })
+      expect(unknown.status).toBe(400)
+      expect(await unknown.text()).toMatch(/must not be provided twice/)
+      const known = await fetch(`${server.url}/auth?client_id=web&response_type=code&scope=openid&scope=openid&redirect_uri=${encodeURIComponent(CALLBACK)}`, { redirect: 'manual' })
+      expect(known.status).toBe(303)
+      const back = new URL(known.headers.get('location')!)
+      expect(back.origin + back.pathname).toBe(CALLBACK)
+      expect(back.searchParams.get('error')).toBe('invalid_request')
     })
 
     it('resource may repeat (RFC 8707 §2): not refused as a duplicate', async () => {

@@ -117,7 +117,7 @@ describeOnBackends('import-password-hashes.test.ts', 'moving users in with their
     const noPassword = await signIn(ua(), await authUrl(), { email: 'invited@example.com', password: PASSWORD })
     const wrongPassword = await signIn(ua(), await authUrl(), { email: 'known@example.com', password: 'not it at all' })
     const unknown = await signIn(ua(), await authUrl(), { email: 'nobody@example.com', password: PASSWORD })
-    const page = (r: { failed?: string }, email: string) => r.failed!.replaceAll(email, 'EMAIL').replace(/(value|data-csrf)="[^"]{20,}"/g, '$1="X"').replace(/\/[A-Za-z0-9_-]{20,}\//g, '/UID/')
+    const page = (r: { failed?: string }, email: string) => r.failed!.replaceAll(email, 'EMAIL').replace(/(value|data-csrf)="[^"]{20,}"/g, '$1="X"').replace(/\/[A-Za-z0-9_-]{20,}\//g, '/UID/').replace(/interaction=[A-Za-z0-9_-]{20,}/g, 'interaction=UID')
     expect(noPassword.failed).toContain(REFUSAL)
     expect(page(noPassword, 'invited@example.com')).toBe(page(wrongPassword, 'known@example.com'))
     expect(page(noPassword, 'invited@example.com')).toBe(page(unknown, 'nobody@example.com'))

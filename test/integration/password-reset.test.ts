@@ -197,18 +197,23 @@ describeOnBackends('password-reset.test.ts', 'forgotten password over HTTP', (ba
     for (const email of ['gus@example.com\u0000', 'a'.repeat(10_000) + '@example.com', '\ud800@example.com', 'not-an-address', '']) {
       const res = await forgot(email)
       expect(res.status, JSON.stringify(email.slice(0, 20))).toBe(400)
-      expect(await res.text()).toContain('forgot-error')
+      // A NUL is refused at the edge before the page sees it (a lone surrogate cannot even be
+      // form-encoded: it arrives as U+FFFD, which the page refuses as an address).
+      const atEdge = email.includes('\u0000')
+      expect(await res.text()).toMatch(atEdge ? /cannot be accepted/ : /forgot-error/)
     }
     const ua = new UserAgent(server.url)
     for (const token of ['x', 'a'.repeat(43), '%00'.repeat(20), 'a'.repeat(5000)]) {
       expect((await ua.request(`/password/reset?token=${token}`)).status).toBe(400)
       expect((await ua.request('/password/reset', { form: { token: decodeURIComponent(token), new_password: NEW, confirm_password: NEW } })).status).toBe(400)
     }
-    // A good link with a NUL in the password: a 400 with the form again.
+    // A good link with a NUL in the password: refused at the edge (400), and the link, which
+    // that request did not use up, still sets a valid password.
     const { link } = await resetLink('gus@example.com')
     const bad = await setPassword(link, `${NEW}\u0000`)
     expect(bad.res.status).toBe(400)
-    expect(bad.html).toContain('name="new_password"')
+    expect(bad.html).toMatch(/cannot be accepted/)
+    expect((await setPassword(link, NEW)).res.status).toBeLessThan(400)
     // A form from another site is refused before anything happens.
     const cross = await new UserAgent(server.url).request('/password/forgot', { form: { email: 'gus@example.com' }, headers: { origin: 'https://evil.example', ...from() } })
     expect(cross.status).toBe(403)
