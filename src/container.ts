@@ -29,6 +29,7 @@ import { policyStores } from './authz/stores.ts'
 import { policyRegistry } from './authz/registry.ts'
 import { decider } from './authz/decide.ts'
 import { enginePort } from './authz/engine-port.ts'
+import { SYSTEM_STORE, systemStoreGuard } from './admin/authority.ts'
 import { isPostgres } from './db/client.ts'
 import { createMetrics } from './metrics/registry.ts'
 import { auditChain, outboxTargets } from './audit/service.ts'
@@ -165,7 +166,11 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const authz = {
     engine: enginePort,
     registry: policyRegistryInstance,
-    stores: policyStores({ queries: queries.policies, engine: enginePort, audit, onCommit: (store, version) => policyRegistryInstance.committed(store, version) }),
+    stores: policyStores({
+      queries: queries.policies, engine: enginePort, audit, onCommit: (store, version) => policyRegistryInstance.committed(store, version),
+      // the built-in store of admin roles can never lose its last administrator (admin/authority.ts)
+      guards: { [SYSTEM_STORE]: systemStoreGuard },
+    }),
     decide: decider(policyRegistryInstance, (store, allowed, seconds) => {
       metrics.policyDecisions.inc({ store, outcome: allowed ? 'allow' : 'deny' })
       metrics.policyDecisionDuration.observe({ store }, seconds)

@@ -72,7 +72,15 @@ function linesFrom(policy: string | PolicyLine[] | undefined, what: string): Pol
  * parses, arities match, no pattern that would hang a matcher function) and then committed
  * atomically as version n+1 with its author, time and reason.
  */
-export function policyStores(deps: { queries: PolicyQueries; engine: EnginePort; audit: AuditLog; onCommit?: (store: string, version: number) => void | Promise<void> }) {
+export function policyStores(deps: {
+  queries: PolicyQueries; engine: EnginePort; audit: AuditLog; onCommit?: (store: string, version: number) => void | Promise<void>
+  /**
+   * Per-store invariants every version must keep, checked before each commit (create, change,
+   * apply, rollback): e.g. the `system` store always grants `admin` to someone (admin/authority.ts).
+   * Returns the refusal, or undefined.
+   */
+  guards?: Record<string, (lines: PolicyLine[]) => { code: string; message: string } | undefined>
+}) {
   const { queries: q } = deps
 
   async function validated(input: PolicyInput) {
@@ -86,6 +94,10 @@ export function policyStores(deps: { queries: PolicyQueries; engine: EnginePort;
   }
 
   async function commit(store: string, input: PolicyInput, basedOn: number | null, author: string, reason: string | undefined, description?: string | null) {
+    // The commit is based on the version the guard saw (optimistic concurrency), so two
+    // changes that each keep the invariant cannot together break it.
+    const refused = Object.hasOwn(deps.guards ?? {}, store) ? deps.guards![store]!(input.lines) : undefined
+    if (refused) throw conflict(refused.code, refused.message)
     const version = await q.commit({
       store, model: input.modelText, policy: JSON.stringify(input.lines), options: JSON.stringify(input.options),
       author, reason: reason ?? null, lineCount: input.lines.length,
