@@ -68,7 +68,20 @@ export async function adminCommand(c: Container, args: string[], opts: AdminCliO
       out(r.changed ? `${sub === 'grant-role' ? 'granted' : 'revoked'} ${arg2} ${sub === 'grant-role' ? 'to' : 'from'} ${arg}` : `${arg} ${sub === 'grant-role' ? 'already holds' : 'does not hold'} ${arg2}`)
       return 0
     }
+    case 'disable':
+    case 'enable': {
+      // through the admin service, so the last enabled administrator cannot be disabled
+      if (!arg) throw usage(`admin ${sub} needs an EMAIL`)
+      const r = await admin.users.setStatus(CLI, arg, sub === 'disable')
+      out(!r.changed
+        ? `${r.user.email} is already ${sub}d`
+        : sub === 'disable'
+          ? `disabled ${r.user.email}: ${r.sessionsEnded} session(s) ended; it cannot sign in and its API keys stop working`
+          : `enabled ${r.user.email}: it can sign in again and its API keys work again`)
+      return 0
+    }
     default:
+      // unlock, require-mfa (identity/cli.ts)
       return identityAdminCommand(c, args)
   }
 }

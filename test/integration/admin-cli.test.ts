@@ -83,6 +83,9 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
     expect(mfa).toMatchObject({ code: 0, stdout: expect.stringContaining('removed 0 second factor(s)') })
     expect((await cli('admin', 'unlock', 'root@example.com')).code).toBe(0)
     expect((await cli('admin', 'disable', 'ivy@example.com')).stdout).toMatch(/^disabled ivy@example.com/)
+    const lastAdmin = await cli('admin', 'disable', 'root@example.com')
+    expect(lastAdmin.code).toBe(2)
+    expect(lastAdmin.stderr).toMatch(/no enabled user with the admin role/)
     await inspect(async (c) => {
       expect(await c.users.login('root@example.com', temporary)).toMatchObject({ ok: true, user: { mustChangePassword: true } })
       expect((await c.users.findByEmail('ivy@example.com'))!.disabled).toBe(true)
