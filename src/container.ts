@@ -170,6 +170,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       queries: queries.policies, engine: enginePort, audit, onCommit: (store, version) => policyRegistryInstance.committed(store, version),
       // the built-in store of admin roles can never lose its last administrator (admin/authority.ts)
       guards: { [SYSTEM_STORE]: systemStoreGuard },
+      reserved: { [SYSTEM_STORE]: 'the system store holds the admin roles: grant and revoke them with portcullis admin grant-role|revoke-role (or the admin services)' },
     }),
     decide: decider(policyRegistryInstance, (store, allowed, seconds) => {
       metrics.policyDecisions.inc({ store, outcome: allowed ? 'allow' : 'deny' })

@@ -131,7 +131,7 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
       checkRole(role)
       const before = await grantsOf(subjectOf(owner))
       if (before.includes(role)) return { changed: false }
-      const { changed, version } = await deps.stores.change(SYSTEM_STORE, { add: [['g', subjectOf(owner), role]] }, callerLabel(caller), reason ?? `grant ${role}`)
+      const { changed, version } = await deps.stores.changeBuiltin(SYSTEM_STORE, { add: [['g', subjectOf(owner), role]] }, callerLabel(caller), reason ?? `grant ${role}`)
       if (changed) {
         await deps.audit.record({ action: 'admin.role_granted', outcome: 'success', actor: callerLabel(caller), target: subjectOf(owner), details: { role, version, before: { roles: before }, after: { roles: [...before, role] } } })
       }
@@ -148,7 +148,7 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
       const before = await grantsOf(subjectOf(owner))
       if (!before.includes(role)) return { changed: false }
       if (role === 'admin' && owner.type === 'user') await authority.keepsAnAdmin([owner.id])
-      const { version } = await deps.stores.change(SYSTEM_STORE, { remove: [['g', subjectOf(owner), role]] }, callerLabel(caller), reason ?? `revoke ${role}`)
+      const { version } = await deps.stores.changeBuiltin(SYSTEM_STORE, { remove: [['g', subjectOf(owner), role]] }, callerLabel(caller), reason ?? `revoke ${role}`)
       await deps.audit.record({ action: 'admin.role_revoked', outcome: 'success', actor: callerLabel(caller), target: subjectOf(owner), details: { role, version, before: { roles: before }, after: { roles: before.filter((r) => r !== role) } } })
       return { changed: true }
     },
@@ -166,7 +166,7 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
       const roles = await grantsOf(subjectOf(owner))
       if (!roles.length) return []
       if (roles.includes('admin') && owner.type === 'user') await authority.keepsAnAdmin([owner.id])
-      await deps.stores.change(SYSTEM_STORE, { remove: roles.map((r) => ['g', subjectOf(owner), r]) }, callerLabel(caller), reason)
+      await deps.stores.changeBuiltin(SYSTEM_STORE, { remove: roles.map((r) => ['g', subjectOf(owner), r]) }, callerLabel(caller), reason)
       return roles
     },
   }

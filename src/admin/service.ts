@@ -35,7 +35,7 @@ export async function ensureSystemPolicyStore(c: Container, firstAdmin?: { id: s
   if (!admin) return false
   const rules = await fs.readFile(path.join(POLICIES_DIR, SYSTEM_POLICY_FILE), 'utf8')
   try {
-    await c.authz.stores.create({
+    await c.authz.stores.createBuiltin({
       name: SYSTEM_STORE, model: SYSTEM_MODEL, description: 'built-in: who may administer portcullis (admin roles)',
       policy: `${rules}\ng, user:${admin.id}, admin\n`,
     }, 'bootstrap', `created at start; admin granted to ${admin.email}`)

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { badRequest, conflict, notFound } from '../errors.ts'
+import { AppError, badRequest, conflict, notFound } from '../errors.ts'
 import type { AuditLog } from '../audit/log.ts'
 import type { PolicyQueries, VersionRow } from './queries.ts'
 import { formatPolicyCsv, lineKey, parsePolicyCsv, type PolicyLine } from './policy-csv.ts'
@@ -80,8 +80,17 @@ export function policyStores(deps: {
    * Returns the refusal, or undefined.
    */
   guards?: Record<string, (lines: PolicyLine[]) => { code: string; message: string } | undefined>
+  /**
+   * Built-in stores (name -> why) that the generic create/change/rollback/apply refuse: the
+   * `system` store's grants are admin roles, changed only through their own audited service
+   * (`createBuiltin` / `changeBuiltin`), so holding `authz:admin` is not a way to become admin.
+   */
+  reserved?: Record<string, string>
 }) {
   const { queries: q } = deps
+  function refuseReserved(store: string) {
+    if (Object.hasOwn(deps.reserved ?? {}, store)) throw new AppError('reserved_store', deps.reserved![store]!, { status: 403 })
+  }
 
   async function validated(input: PolicyInput) {
     const parsedOptions = storeOptions.safeParse(input.options)
@@ -130,6 +139,12 @@ export function policyStores(deps: {
     versions: (store: string) => q.listVersions(store),
 
     async create(input: { name: string; model: string; policy?: string | PolicyLine[]; options?: StoreOptions; description?: string }, author: string, reason?: string) {
+      refuseReserved(input.name)
+      return service.createBuiltin(input, author, reason)
+    },
+
+    /** `create` for the built-in stores (their own service only). */
+    async createBuiltin(input: { name: string; model: string; policy?: string | PolicyLine[]; options?: StoreOptions; description?: string }, author: string, reason?: string) {
       if (!STORE_NAME.test(input.name)) throw badRequest('invalid_name', 'store names are 1-64 characters: lowercase letters, digits, _ and -, starting with a letter or digit')
       if (await q.findStore(input.name)) throw conflict('store_exists', `policy store ${input.name} already exists`)
       const checked = await validated({ modelText: await resolveModel(input.model), lines: dedupe(linesFrom(input.policy, 'policy')), options: input.options ?? {} })
@@ -142,6 +157,12 @@ export function policyStores(deps: {
      * a typo cannot silently leave a permission in place.
      */
     async change(store: string, change: Change, author: string, reason?: string, basedOn?: number) {
+      refuseReserved(store)
+      return service.changeBuiltin(store, change, author, reason, basedOn)
+    },
+
+    /** `change` for the built-in stores (their own service only). */
+    async changeBuiltin(store: string, change: Change, author: string, reason?: string, basedOn?: number) {
       const cur = await service.current(store)
       if (basedOn !== undefined && basedOn !== cur.version) {
         throw conflict('version_conflict', `policy store ${store} is at version ${cur.version}, not ${basedOn}`)
@@ -168,6 +189,7 @@ export function policyStores(deps: {
 
     /** Rolls back by committing the old snapshot as a new version (history is never rewritten). */
     async rollback(store: string, to: number, author: string, reason?: string) {
+      refuseReserved(store)
       const target = await service.version(store, to)
       const cur = await service.current(store)
       const input = await validated({ modelText: target.model, lines: target.lines, options: target.options })

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { ADMIN_ACTIONS, ADMIN_ROLES, type AdminAction, type AdminCaller, type AdminRole } from '../../src/admin/authority.ts'
 import { adminServices, ensureSystemPolicyStore, type AdminServices } from '../../src/admin/service.ts'
 import { ensureAdmin } from '../../src/bootstrap.ts'
+import { exportDocument } from '../../src/declarative/export.ts'
+import { validateDocument } from '../../src/declarative/apply.ts'
 import type { Container } from '../../src/container.ts'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { testContainer } from '../helpers/container.ts'
@@ -104,6 +106,12 @@ describeOnBackends('admin-authority.test.ts', 'admin roles decided by the system
     await admin.authority.revoke(CLI, { type: 'user', id: user.id }, 'admin')
   })
 
+  it('the system store is neither exported nor importable (grants name user ids; they are made by grant-role)', async () => {
+    expect((await exportDocument(c)).policy_stores.map((p: { name: string }) => p.name)).not.toContain('system')
+    const { problems } = await validateDocument(c, { policy_stores: [{ name: 'system', model: 'system.conf', policy: 'g, user:intruder, admin' }] })
+    expect(problems).toEqual([{ path: 'policy_stores.0.name', message: expect.stringMatching(/cannot be imported/) }])
+  })
+
   it('every grant is a new audited version of the system store', async () => {
     const before = (await c.authz.stores.current('system')).version
     await admin.authority.grant(CLI, { type: 'user', id: holders.get('auditor')! }, 'helpdesk')
@@ -126,10 +134,14 @@ describeOnBackends('admin-authority.test.ts', 'admin roles decided by the system
     await expect(admin.authority.revoke(CLI, { type: 'user', id: rootId }, 'admin')).rejects.toMatchObject({ code: 'last_admin', status: 409 })
     await expect(admin.users.setStatus(CLI, rootId, true)).rejects.toMatchObject({ code: 'last_admin' })
     await expect(admin.users.remove(CLI, rootId)).rejects.toMatchObject({ code: 'last_admin' })
-    await expect(c.authz.stores.change('system', { remove: [['g', `user:${rootId}`, 'admin']] }, 'someone')).rejects.toMatchObject({ code: 'last_admin', status: 409 })
+    // the generic policy store service (the /authz/v1 API, policy apply) cannot touch the store at all
+    await expect(c.authz.stores.change('system', { add: [['g', 'user:intruder', 'admin']] }, 'someone')).rejects.toMatchObject({ code: 'reserved_store', status: 403 })
+    await expect(c.authz.stores.rollback('system', 1, 'someone')).rejects.toMatchObject({ code: 'reserved_store' })
+    await expect(c.authz.stores.apply({ name: 'system', model: 'system.conf', policy: 'g, user:intruder, admin' }, 'someone')).rejects.toMatchObject({ code: 'reserved_store' })
+    // and even its own service cannot commit a version without an admin
+    await expect(c.authz.stores.changeBuiltin('system', { remove: [['g', `user:${rootId}`, 'admin']] }, 'someone')).rejects.toMatchObject({ code: 'last_admin', status: 409 })
     const csv = await c.authz.stores.exportCsv('system')
-    await expect(c.authz.stores.change('system', { policy: csv.split('\n').filter((l) => !l.startsWith('g')).join('\n') }, 'someone')).rejects.toMatchObject({ code: 'last_admin' })
-    await expect(c.authz.stores.rollback('system', 1, 'someone')).resolves.toBeGreaterThan(1) // version 1 had an admin
+    await expect(c.authz.stores.changeBuiltin('system', { policy: csv.split('\n').filter((l) => !l.startsWith('g')).join('\n') }, 'someone')).rejects.toMatchObject({ code: 'last_admin' })
     expect(await admin.authority.may({ kind: 'user', id: rootId }, 'roles:grant')).toBe(true)
     // a disabled admin does not count as the remaining one
     await admin.authority.grant(CLI, { type: 'user', id: owners[1]! }, 'admin')
