@@ -3,6 +3,7 @@ import type { Decider } from '../authz/decide.ts'
 import type { PolicyStores } from '../authz/stores.ts'
 import type { PolicyLine } from '../authz/policy-csv.ts'
 import type { UserService } from '../identity/users.ts'
+import type { Caller } from '../http/middleware/authn.ts'
 import { adminError } from './errors.ts'
 
 /**
@@ -49,6 +50,18 @@ export type AdminCaller =
   | { kind: 'client'; id: string }
   | { kind: 'api_key'; owner: { type: 'user' | 'client'; id: string }; scopes: readonly string[] }
   | { kind: 'cli' }
+
+/**
+ * The admin caller behind an authenticated API caller (http/middleware/authn.ts): client
+ * credentials are the client; an API key, or a token a client obtained for a user, acts for its
+ * owner bounded by its scopes.
+ */
+export function adminCallerOf(caller: Caller): AdminCaller {
+  if (caller.kind === 'user') return { kind: 'user', id: caller.id }
+  if (caller.kind === 'client' && caller.id === caller.clientId) return { kind: 'client', id: caller.id }
+  const owner = caller.kind === 'api_key' && caller.clientId === caller.id ? { type: 'client' as const, id: caller.id } : { type: 'user' as const, id: caller.id }
+  return { kind: 'api_key', owner, scopes: [...caller.scopes] }
+}
 
 export const subjectOf = (owner: { type: 'user' | 'client'; id: string }) => `${owner.type}:${owner.id}`
 export const callerLabel = (c: AdminCaller) => c.kind === 'cli' ? 'cli' : c.kind === 'api_key' ? `apikey-owner:${subjectOf(c.owner)}` : `${c.kind}:${c.id}`

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { ADMIN_ACTIONS, ADMIN_ROLES, type AdminAction, type AdminCaller, type AdminRole } from '../../src/admin/authority.ts'
+import { adminCallerOf, ADMIN_ACTIONS, ADMIN_ROLES, type AdminAction, type AdminCaller, type AdminRole } from '../../src/admin/authority.ts'
 import { adminServices, ensureSystemPolicyStore, type AdminServices } from '../../src/admin/service.ts'
 import { ensureAdmin } from '../../src/bootstrap.ts'
 import { exportDocument } from '../../src/declarative/export.ts'
@@ -74,6 +74,17 @@ describeOnBackends('admin-authority.test.ts', 'admin roles decided by the system
         expect(await admin.authority.may(caller, action)).toBe(EXPECTED[role](action) && bound)
       },
     ), { numRuns: 150 })
+  })
+
+  it('maps API callers: client credentials are the client; keys and delegated tokens act for their owner within their scopes', async () => {
+    const um = holders.get('user-manager')!
+    expect(adminCallerOf({ kind: 'client', id: 'ops', clientId: 'ops', scopes: new Set(['admin']) })).toEqual({ kind: 'client', id: 'ops' })
+    const delegated = adminCallerOf({ kind: 'client', id: um, clientId: 'console', scopes: new Set(['openid', 'admin:read']) })
+    expect(delegated).toEqual({ kind: 'api_key', owner: { type: 'user', id: um }, scopes: ['openid', 'admin:read'] })
+    expect(await admin.authority.may(delegated, 'users:read')).toBe(true)
+    expect(await admin.authority.may(delegated, 'users:write')).toBe(false)
+    expect(adminCallerOf({ kind: 'api_key', id: 'ops', clientId: 'ops', scopes: new Set(['admin']), apiKey: { id: 'k', level: 'LOW' } })).toEqual({ kind: 'api_key', owner: { type: 'client', id: 'ops' }, scopes: ['admin'] })
+    expect(adminCallerOf({ kind: 'api_key', id: um, scopes: new Set([]), apiKey: { id: 'k', level: 'LOW' } })).toMatchObject({ owner: { type: 'user', id: um } })
   })
 
   it('a client holds admin roles through the same store (client credentials)', async () => {

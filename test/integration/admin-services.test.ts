@@ -100,10 +100,12 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
     let cursor: string | undefined
     let inserted = 0
     do {
-      const page: { items: { email: string }[]; nextCursor?: string } = await admin.users.search(root, { email: '@list.test', limit: 4, ...(cursor ? { cursor } : {}) })
+      // another administrator adds users while we read each page
+      const [page] = await Promise.all([
+        admin.users.search(root, { email: '@list.test', limit: 4, ...(cursor ? { cursor } : {}) }),
+        ...[0, 1].map(() => admin.users.create(CLI, { email: `late${inserted++}@list.test` })),
+      ])
       seen.push(...page.items.map((u) => u.email))
-      // another administrator adds users between our pages
-      await Promise.all([0, 1].map(() => admin.users.create(CLI, { email: `late${inserted++}@list.test` })))
       cursor = page.nextCursor
     } while (cursor && seen.length < 200)
     expect(new Set(seen).size).toBe(seen.length) // no row twice
