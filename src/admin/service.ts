@@ -5,6 +5,7 @@ import { POLICIES_DIR } from '../authz/stores.ts'
 import { adminAuthority, SYSTEM_MODEL, SYSTEM_POLICY_FILE, SYSTEM_STORE } from './authority.ts'
 import { adminQueries } from './queries.ts'
 import { adminUsers } from './users.ts'
+import { adminUserCare } from './user-care.ts'
 import { adminClients } from './clients.ts'
 
 /**
@@ -18,7 +19,8 @@ import { adminClients } from './clients.ts'
 export function adminServices(c: Container) {
   const authority = adminAuthority({ decide: c.authz.decide, stores: c.authz.stores, users: c.users, audit: c.audit })
   const q = adminQueries(c.db)
-  return { authority, users: adminUsers(c, q, authority), clients: adminClients(c, q, authority) }
+  const users = adminUsers(c, q, authority)
+  return { authority, users: { ...users, ...adminUserCare(c, q, authority, users.find) }, clients: adminClients(c, q, authority) }
 }
 export type AdminServices = ReturnType<typeof adminServices>
 
