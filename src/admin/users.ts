@@ -111,7 +111,7 @@ export function adminUsers(c: Container, q: AdminQueries, authority: AdminAuthor
       const filter: UserFilter = { email: v.email, name: v.name, role: v.role, attribute: attributeFilter(v.attribute), status: v.status }
       const rows = await q.searchUsers(filter, decodeCursor(v.cursor), limit + 1)
       const page = rows.slice(0, limit)
-      const items = (await Promise.all(page.map((r) => c.users.findById(r.id)))).filter((u): u is UserRecord => Boolean(u))
+      const items = page.map((r): UserRecord => ({ ...r, roles: JSON.parse(r.roles) as string[], attributes: JSON.parse(r.attributes) as Record<string, unknown> }))
         .filter((u) => (!filter.role || u.roles.includes(filter.role)) && (!filter.attribute || JSON.stringify(u.attributes[filter.attribute.key]) === JSON.stringify(filter.attribute.value)))
       const last = page.at(-1)
       return { items: items.map(view), ...(rows.length > limit && last ? { nextCursor: encodeCursor({ createdAt: last.createdAt, id: last.id }) } : {}) }
