@@ -56,7 +56,7 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
       expect(await a.authority.may({ kind: 'user', id: login.ok ? login.user.id : '' }, 'roles:grant')).toBe(true)
       expect((await c.queries.audit.list({ action: 'user.created' }))[0]).toMatchObject({ actor: 'cli' })
     })
-  }, 120_000)
+  }, 240_000)
 
   it('invites, grants and revokes roles; refuses to remove the last administrator', async () => {
     const invited = await cli('admin', 'create-user', 'ivy@example.com', '--invite')
@@ -73,7 +73,7 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
     expect(unknown.stderr).toMatch(/unknown admin role superuser/)
     expect((await cli('admin', 'create-user')).code).toBe(2)
     expect((await cli('admin', 'reset-mfa', 'nobody@example.com')).stderr).toMatch(/no user nobody@example.com/)
-  }, 120_000)
+  }, 240_000)
 
   it('resets a password and MFA; unlock and disable still work', async () => {
     const reset = await cli('admin', 'reset-password', 'root@example.com')
@@ -91,7 +91,7 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
       expect((await c.users.findByEmail('ivy@example.com'))!.disabled).toBe(true)
       expect((await c.queries.audit.list({ action: 'user.password_reset' }))[0]).toMatchObject({ actor: 'cli' })
     })
-  }, 120_000)
+  }, 240_000)
 
   it('creates clients and prints the secret once', async () => {
     const svc = await cli('admin', 'create-client', 'svc')
@@ -110,5 +110,5 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
       expect(JSON.stringify(await c.queries.audit.list({ action: 'client.created' }))).not.toContain(secret)
     })
     expect((await cli('admin', 'grant-role', 'client:svc', 'client-manager')).stdout).toBe('granted client-manager to client:svc\n')
-  }, 120_000)
+  }, 240_000)
 })
