@@ -32,6 +32,7 @@ import { policyStores } from './authz/stores.ts'
 import { policyRegistry } from './authz/registry.ts'
 import { decider } from './authz/decide.ts'
 import { enginePort } from './authz/engine-port.ts'
+import { SYSTEM_STORE, systemStoreGuard } from './admin/authority.ts'
 import { isPostgres } from './db/client.ts'
 import { createMetrics } from './metrics/registry.ts'
 import { auditChain, outboxTargets } from './audit/service.ts'
@@ -219,7 +220,12 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const authz = {
     engine: enginePort,
     registry: policyRegistryInstance,
-    stores: policyStores({ queries: queries.policies, engine: enginePort, audit, onCommit: (store, version) => policyRegistryInstance.committed(store, version) }),
+    stores: policyStores({
+      queries: queries.policies, engine: enginePort, audit, onCommit: (store, version) => policyRegistryInstance.committed(store, version),
+      // the built-in store of admin roles can never lose its last administrator (admin/authority.ts)
+      guards: { [SYSTEM_STORE]: systemStoreGuard },
+      reserved: { [SYSTEM_STORE]: 'the system store holds the admin roles: grant and revoke them with portcullis admin grant-role|revoke-role (or the admin services)' },
+    }),
     decide: decider(policyRegistryInstance, (store, allowed, seconds) => {
       metrics.policyDecisions.inc({ store, outcome: allowed ? 'allow' : 'deny' })
       metrics.policyDecisionDuration.observe({ store }, seconds)

@@ -95,11 +95,20 @@ const COMMANDS: Record<string, Command> = {
     usage: `  admin unlock EMAIL         lift a sign-in lockout (failed attempts) for an account
   admin require-mfa on|off   require a second factor from every user (enrolment at next sign-in)
   admin disable EMAIL        disable an account: no sign-in, its sessions end, its API keys stop
-  admin enable EMAIL         enable a disabled account again`,
-    async run(config, rest) {
+  admin enable EMAIL         enable a disabled account again
+  admin create-user EMAIL [--role R]... [--invite]
+                             create a user with a one-time password (or a single-use invitation link), printed once
+  admin reset-mfa EMAIL      remove a user's second factors and recovery codes
+  admin reset-password EMAIL set a temporary password (printed once, must be changed); the user's sessions end
+  admin create-client ID [--scope S]... [--redirect-uri U]...
+                             create a client (code flow with redirect URIs, else client credentials); prints its secret once
+  admin grant-role EMAIL|client:ID ROLE
+  admin revoke-role EMAIL|client:ID ROLE
+                             admin roles (admin, user-manager, client-manager, policy-editor, auditor, helpdesk)`,
+    async run(config, rest, values) {
       const c = await config()
-      const { adminCommand } = await import('./identity/cli.ts')
-      return (await withContainer())(c, (container) => adminCommand(container, rest))
+      const { adminCommand } = await import('./admin/cli.ts')
+      return (await withContainer())(c, (container) => adminCommand(container, rest, values))
     },
   },
   help: {
@@ -125,6 +134,8 @@ function parseOptions(argv: string[]) {
     options: {
       format: { type: 'string', default: 'yaml' }, out: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       // audit export / report filters
+      // admin create-user / create-client
+      role: { type: 'string', multiple: true }, invite: { type: 'boolean' }, scope: { type: 'string', multiple: true }, 'redirect-uri': { type: 'string', multiple: true },
       from: { type: 'string' }, to: { type: 'string' }, action: { type: 'string' }, actor: { type: 'string' }, target: { type: 'string' }, outcome: { type: 'string' }, days: { type: 'string' },
     },
   })

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { badRequest, conflict, notFound } from '../errors.ts'
+import { AppError, badRequest, conflict, notFound } from '../errors.ts'
 import type { AuditLog } from '../audit/log.ts'
 import type { PolicyQueries, VersionRow } from './queries.ts'
 import { formatPolicyCsv, lineKey, parsePolicyCsv, type PolicyLine } from './policy-csv.ts'
@@ -72,8 +72,25 @@ function linesFrom(policy: string | PolicyLine[] | undefined, what: string): Pol
  * parses, arities match, no pattern that would hang a matcher function) and then committed
  * atomically as version n+1 with its author, time and reason.
  */
-export function policyStores(deps: { queries: PolicyQueries; engine: EnginePort; audit: AuditLog; onCommit?: (store: string, version: number) => void | Promise<void> }) {
+export function policyStores(deps: {
+  queries: PolicyQueries; engine: EnginePort; audit: AuditLog; onCommit?: (store: string, version: number) => void | Promise<void>
+  /**
+   * Per-store invariants every version must keep, checked before each commit (create, change,
+   * apply, rollback): e.g. the `system` store always grants `admin` to someone (admin/authority.ts).
+   * Returns the refusal, or undefined.
+   */
+  guards?: Record<string, (lines: PolicyLine[]) => { code: string; message: string } | undefined>
+  /**
+   * Built-in stores (name -> why) that the generic create/change/rollback/apply refuse: the
+   * `system` store's grants are admin roles, changed only through their own audited service
+   * (`createBuiltin` / `changeBuiltin`), so holding `authz:admin` is not a way to become admin.
+   */
+  reserved?: Record<string, string>
+}) {
   const { queries: q } = deps
+  function refuseReserved(store: string) {
+    if (Object.hasOwn(deps.reserved ?? {}, store)) throw new AppError('reserved_store', deps.reserved![store]!, { status: 403 })
+  }
 
   async function validated(input: PolicyInput) {
     const parsedOptions = storeOptions.safeParse(input.options)
@@ -86,6 +103,10 @@ export function policyStores(deps: { queries: PolicyQueries; engine: EnginePort;
   }
 
   async function commit(store: string, input: PolicyInput, basedOn: number | null, author: string, reason: string | undefined, description?: string | null) {
+    // The commit is based on the version the guard saw (optimistic concurrency), so two
+    // changes that each keep the invariant cannot together break it.
+    const refused = Object.hasOwn(deps.guards ?? {}, store) ? deps.guards![store]!(input.lines) : undefined
+    if (refused) throw conflict(refused.code, refused.message)
     const version = await q.commit({
       store, model: input.modelText, policy: JSON.stringify(input.lines), options: JSON.stringify(input.options),
       author, reason: reason ?? null, lineCount: input.lines.length,
@@ -118,6 +139,12 @@ export function policyStores(deps: { queries: PolicyQueries; engine: EnginePort;
     versions: (store: string) => q.listVersions(store),
 
     async create(input: { name: string; model: string; policy?: string | PolicyLine[]; options?: StoreOptions; description?: string }, author: string, reason?: string) {
+      refuseReserved(input.name)
+      return service.createBuiltin(input, author, reason)
+    },
+
+    /** `create` for the built-in stores (their own service only). */
+    async createBuiltin(input: { name: string; model: string; policy?: string | PolicyLine[]; options?: StoreOptions; description?: string }, author: string, reason?: string) {
       if (!STORE_NAME.test(input.name)) throw badRequest('invalid_name', 'store names are 1-64 characters: lowercase letters, digits, _ and -, starting with a letter or digit')
       if (await q.findStore(input.name)) throw conflict('store_exists', `policy store ${input.name} already exists`)
       const checked = await validated({ modelText: await resolveModel(input.model), lines: dedupe(linesFrom(input.policy, 'policy')), options: input.options ?? {} })
@@ -130,6 +157,12 @@ export function policyStores(deps: { queries: PolicyQueries; engine: EnginePort;
      * a typo cannot silently leave a permission in place.
      */
     async change(store: string, change: Change, author: string, reason?: string, basedOn?: number) {
+      refuseReserved(store)
+      return service.changeBuiltin(store, change, author, reason, basedOn)
+    },
+
+    /** `change` for the built-in stores (their own service only). */
+    async changeBuiltin(store: string, change: Change, author: string, reason?: string, basedOn?: number) {
       const cur = await service.current(store)
       if (basedOn !== undefined && basedOn !== cur.version) {
         throw conflict('version_conflict', `policy store ${store} is at version ${cur.version}, not ${basedOn}`)
@@ -156,6 +189,7 @@ export function policyStores(deps: { queries: PolicyQueries; engine: EnginePort;
 
     /** Rolls back by committing the old snapshot as a new version (history is never rewritten). */
     async rollback(store: string, to: number, author: string, reason?: string) {
+      refuseReserved(store)
       const target = await service.version(store, to)
       const cur = await service.current(store)
       const input = await validated({ modelText: target.model, lines: target.lines, options: target.options })

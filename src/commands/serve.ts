@@ -21,6 +21,7 @@ export async function serve(config: Readonly<Config>) {
   }
   const admin = await ensureAdmin(c)
   await ensureDefaultPolicyStore(c)
+  await (await import('../admin/service.ts')).ensureSystemPolicyStore(c)
   if (admin?.password) {
     // Printed once, to the terminal only (not the JSON log).
     process.stderr.write(`\n  portcullis: created administrator ${admin.email}\n  one-time password: ${admin.password}\n  (shown once; you must change it at first sign-in)\n\n`)

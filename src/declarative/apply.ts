@@ -6,6 +6,7 @@ import { hashPassword, verifyPassword } from '../identity/passwords.ts'
 import { importDocument, type ImportDocument, type ImportUser } from './schema.ts'
 import type { StoreOptions } from '../authz/options.ts'
 import { applyApiKeys, validateApiKeys, type IssuedFromImport } from '../apikeys/declarative.ts'
+import { SYSTEM_STORE } from '../admin/authority.ts'
 
 export interface Problem { path: string; message: string }
 export interface ImportSummary { clients: number; users: number; resources: number; policy_stores: number; api_keys?: number }
@@ -47,6 +48,11 @@ export async function validateDocument(c: Container, value: unknown): Promise<{ 
   dup(doc.resources.map((x) => x.indicator), 'resources', 'indicator')
   dup(doc.policy_stores.map((x) => x.name), 'policy_stores', 'name')
   for (const [i, store] of doc.policy_stores.entries()) {
+    if (store.name === SYSTEM_STORE) {
+      // admin grants are made with `portcullis admin grant-role` (audited, last admin kept), not by import
+      problems.push({ path: `policy_stores.${i}.name`, message: 'the system store (admin roles) cannot be imported; use portcullis admin grant-role' })
+      continue
+    }
     try {
       await c.authz.stores.check({ model: store.model, policy: store.policy, options: store.options as StoreOptions })
     } catch (e) {

@@ -1,6 +1,7 @@
 import YAML from 'yaml'
 import type { Container } from '../container.ts'
 import { exportApiKeys } from '../apikeys/declarative.ts'
+import { SYSTEM_STORE } from '../admin/authority.ts'
 
 /** The import document of the current state, without secrets (no client secrets, no password hashes). */
 export async function exportDocument(c: Container) {
@@ -26,7 +27,8 @@ export async function exportDocument(c: Container) {
       access_token_format: r.accessTokenFormat,
       access_token_ttl: r.accessTokenTtl,
     })),
-    policy_stores: await Promise.all((await c.authz.stores.list()).map(async (s) => {
+    // the built-in `system` store (admin grants by user id) is not configuration: it is not exported
+    policy_stores: await Promise.all((await c.authz.stores.list()).filter((s) => s.name !== SYSTEM_STORE).map(async (s) => {
       const snap = await c.authz.stores.current(s.name)
       return {
         name: s.name,

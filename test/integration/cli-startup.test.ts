@@ -20,7 +20,8 @@ const COMMANDS = [
   'serve', 'migrate', 'import FILE', 'export', 'keys list', 'keys rotate', 'policy test FILE', 'policy apply FILE',
   'audit verify', 'audit export', 'audit prune', 'audit checkpoint', 'report', 'apikeys create', 'apikeys list',
   'apikeys rotate ID', 'apikeys revoke ID', 'admin unlock EMAIL', 'admin require-mfa', 'admin disable EMAIL',
-  'admin enable EMAIL', 'help',
+  'admin enable EMAIL', 'admin create-user EMAIL', 'admin reset-mfa EMAIL', 'admin reset-password EMAIL',
+  'admin create-client ID', 'admin grant-role', 'admin revoke-role', 'help',
 ]
 
 describe('commands that need no configuration', () => {

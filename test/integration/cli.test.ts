@@ -70,6 +70,12 @@ describe('the portcullis command', () => {
     const jwks2 = await (await fetch(`http://127.0.0.1:${port}/jwks`)).json() as { keys: { kid: string }[] }
     expect(jwks2.keys.map((k) => k.kid)).toEqual(jwks1.keys.map((k) => k.kid))
     expect(await stop(second)).toBe(0)
+
+    // the start created the built-in `system` store with admin granted to the bootstrap
+    // administrator, who is its only admin and so cannot lose the role
+    const last = await run(['admin', 'revoke-role', 'admin@localhost', 'admin'], env)
+    expect(last.code).toBe(2)
+    expect(last.stderr).toMatch(/no enabled user with the admin role/)
   }, 90_000)
 
   it('refuses a bad configuration value, naming the variable', async () => {
