@@ -172,6 +172,10 @@ describeOnBackends('secrets-in-logs.test.ts', 'no secret in logs, URLs, errors o
       // The reset token travels in the mailed link by design; nothing else may be in a URL.
       ...seen.map((s) => ({ where: 'requested URL', text: s.url.replace(/([?&]token=)[^&]*/, '$1') })),
     ]
+    // The search looks where the flows left traces: their requests were logged and audited.
+    expect(places.some((p) => p.where === 'log line' && p.text.includes('"path":"/token"'))).toBe(true)
+    expect(places.some((p) => p.where.startsWith('audit record') && p.text.includes('pat@example.com'))).toBe(true)
+    expect(places.some((p) => p.where.startsWith('error body') && p.text.includes('invalid_client'))).toBe(true)
     const hits: string[] = []
     for (const [label, value] of secrets) {
       expect(value, label).toBeTruthy()
