@@ -1,6 +1,20 @@
 import { pino, type DestinationStream, type Logger } from 'pino'
 
 /**
+ * Field names that carry a credential wherever they appear in a logged object (top level or one
+ * level down): passwords, client secrets and assertions, OAuth tokens and codes (RFC 6749, RFC
+ * 7636 code_verifier, RFC 8693 subject/actor tokens), API keys and their signing secrets, TOTP
+ * secrets and one-time codes, reset and verification tokens, CSRF tokens. (The authorization
+ * `code` is redacted at the top level only; see createLogger.)
+ */
+export const SECRET_FIELDS = [
+  'password', 'new_password', 'confirm_password', 'current_password', 'passwordHash', 'password_hash',
+  'client_secret', 'clientSecret', 'client_assertion', 'secret', 'signing_secret', 'signingSecret', 'totp_secret', 'totpSecret',
+  'token', 'access_token', 'refresh_token', 'id_token', 'subject_token', 'actor_token', 'device_code', 'user_code',
+  'code_verifier', 'otp', 'recovery_code', 'api_key', 'apiKey', 'csrf', 'authorization', 'cookie',
+] as const
+
+/**
  * JSON logs. Anything that could carry a credential is redacted by path, and request logs
  * carry only method, path (never the query string: codes and tokens travel there) and status.
  */
@@ -10,9 +24,11 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     base: { service: 'portcullis' },
     redact: {
       paths: [
-        'password', '*.password', 'client_secret', '*.client_secret', 'secret', '*.secret',
-        'token', '*.token', 'authorization', '*.authorization', 'headers.authorization', 'headers.cookie',
-        'req.headers.authorization', 'req.headers.cookie', 'access_token', 'refresh_token', 'id_token', 'code',
+        ...SECRET_FIELDS.flatMap((f) => [f, `*.${f}`]),
+        // An authorization code at the top level only: `err.code` (ECONNRESET, P2002) stays readable.
+        'code',
+        'headers.cookie', 'headers["set-cookie"]', 'headers["proxy-authorization"]', 'headers["x-api-key"]',
+        'req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]', 'req.headers["x-api-key"]',
       ],
       censor: '[redacted]',
     },

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto'
 import { deriveKey, type Keyring } from '../crypto/envelope.ts'
+import { safeEqual } from '../crypto/constant-time.ts'
 
 /**
  * Secrets are stored as HMAC-SHA256(pepper, secret). A fast keyed hash is right here: the
@@ -20,12 +21,11 @@ export function secretHasher(ring: Keyring) {
     verify(secret: string, stored: string, pepperKid: string): boolean {
       const pepper = peppers.get(pepperKid)
       const actual = mac(pepper ?? dummy, secret)
-      const expected = Buffer.from(stored, 'base64url')
-      return expected.length === actual.length && crypto.timingSafeEqual(actual, expected) && pepper !== undefined
+      return safeEqual(actual, Buffer.from(stored, 'base64url')) && pepper !== undefined
     },
     /** Same work as a real comparison, for unknown key ids (uniform timing). */
     burn(secret: string) {
-      crypto.timingSafeEqual(mac(dummy, secret), mac(dummy, ''))
+      safeEqual(mac(dummy, secret), mac(dummy, ''))
     },
   }
 }

@@ -2,6 +2,7 @@ import crypto from 'node:crypto'
 import { isInner, parseDictionary, sfString, type Bare, type InnerList } from './structured-fields.ts'
 import type { NonceStore } from './replay.ts'
 import type { SigningAlg } from './queries.ts'
+import { safeEqual } from '../crypto/constant-time.ts'
 
 /**
  * HTTP Message Signatures (RFC 9421) for API keys of level HIGH and CRITICAL.
@@ -158,16 +159,12 @@ export async function verifyRequestSignature(req: SignedRequest, key: Verificati
 
   const base = Buffer.from(signatureBase(components, input.raw, req))
   const ok = key.alg === 'hmac-sha256'
-    ? timingSafeEq(crypto.createHmac('sha256', key.key as Buffer).update(base).digest(), sig.value)
+    ? safeEqual(crypto.createHmac('sha256', key.key as Buffer).update(base).digest(), sig.value)
     : crypto.verify(null, base, key.key as crypto.KeyObject, sig.value)
   if (!ok) throw new SignatureError('signature_invalid', 'the request signature does not verify')
 
   // Only a valid signature may use up a nonce, so nobody can burn another caller's nonces.
   if (!(await opts.nonces.firstUse(key.id, nonce))) throw new SignatureError('signature_replayed', 'this nonce was already used: the request is a replay')
-}
-
-function timingSafeEq(a: Buffer, b: Buffer) {
-  return a.length === b.length && crypto.timingSafeEqual(a, b)
 }
 
 /** RFC 9530: the Content-Digest header must name sha-256 or sha-512 and match the body. */
@@ -185,7 +182,7 @@ export function checkDigest(header: string | undefined, body: Buffer) {
     if (!m) continue
     if (isInner(m) || !Buffer.isBuffer(m.value)) throw new SignatureError('signature_malformed', `Content-Digest ${alg} must be a byte sequence`)
     const actual = crypto.createHash(alg === 'sha-256' ? 'sha256' : 'sha512').update(body).digest()
-    if (!timingSafeEq(actual, m.value)) throw new SignatureError('digest_mismatch', 'Content-Digest does not match the request body')
+    if (!safeEqual(actual, m.value)) throw new SignatureError('digest_mismatch', 'Content-Digest does not match the request body')
     checked = true
   }
   if (!checked) throw new SignatureError('signature_malformed', 'Content-Digest must use sha-256 or sha-512')

@@ -7,6 +7,7 @@ import { importDocument, type ImportDocument, type ImportUser } from './schema.t
 import type { StoreOptions } from '../authz/options.ts'
 import { applyApiKeys, validateApiKeys, type IssuedFromImport } from '../apikeys/declarative.ts'
 import { SYSTEM_STORE } from '../admin/authority.ts'
+import { safeEqual } from '../crypto/constant-time.ts'
 
 export interface Problem { path: string; message: string }
 export interface ImportSummary { clients: number; users: number; resources: number; policy_stores: number; api_keys?: number }
@@ -162,7 +163,7 @@ async function applyUser(c: Container, u: ImportUser, actor: string) {
   // Forced reset. Re-running the same file while the user has not yet chosen a new password
   // changes nothing (no new hash, no new event).
   const pending = existing.mustChangePassword && existing.passwordHash
-    && (u.password_hash ? existing.passwordHash === u.password_hash : await verifyPassword(existing.passwordHash, u.password!))
+    && (u.password_hash ? safeEqual(existing.passwordHash, u.password_hash) : await verifyPassword(existing.passwordHash, u.password!))
   if (pending) return
   const passwordHash = u.password_hash ?? await hashPassword(u.password!)
   await c.users.update(existing.id, { passwordHash, mustChangePassword: true })

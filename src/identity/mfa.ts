@@ -6,6 +6,7 @@ import {
 import { deriveKey, open, seal, type Keyring } from '../crypto/envelope.ts'
 import type { FactorRecord, MfaQueries } from './queries/mfa.ts'
 import { cleanCode, newTotpSecret, totpQrDataUrl, totpUri, verifyTotp } from './totp.ts'
+import { safeEqual } from '../crypto/constant-time.ts'
 
 export const ACR_PWD = 'urn:portcullis:acr:pwd'
 export const ACR_MFA = 'urn:portcullis:acr:mfa'
@@ -126,9 +127,7 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
       if (!/^[A-Z0-9]{10}$/.test(normalizeRecovery(code))) return false
       for (const row of await q.unusedRecoveryCodes(userId)) {
         if (!pepper(row.pepperKid)) continue
-        const got = Buffer.from(hashCode(row.pepperKid, userId, code))
-        const want = Buffer.from(row.codeHash)
-        if (got.length === want.length && crypto.timingSafeEqual(got, want)) return q.useRecoveryCode(row.id)
+        if (safeEqual(hashCode(row.pepperKid, userId, code), row.codeHash)) return q.useRecoveryCode(row.id)
       }
       return false
     },

@@ -2,6 +2,7 @@ import crypto from 'node:crypto'
 import { promisify } from 'node:util'
 import { verify as argon2Verify } from '@node-rs/argon2'
 import bcrypt from 'bcryptjs'
+import { safeEqual } from '../crypto/constant-time.ts'
 
 /**
  * Password hashes written by other systems, accepted on import so users can move in without a
@@ -65,11 +66,6 @@ function b64(s: string): Buffer | undefined {
 
 const DIGESTS: Record<string, string> = { sha1: 'sha1', sha256: 'sha256', sha512: 'sha512' }
 
-/** Constant-time equality; lengths are public (they come from the stored hash). */
-function sameBytes(a: Buffer, b: Buffer) {
-  return a.length === b.length && crypto.timingSafeEqual(a, b)
-}
-
 const pbkdf2 = promisify(crypto.pbkdf2)
 const scrypt = promisify(crypto.scrypt) as (pw: crypto.BinaryLike, salt: crypto.BinaryLike, len: number, o: crypto.ScryptOptions) => Promise<Buffer>
 
@@ -80,7 +76,7 @@ function pbkdf2Hash(format: string, digest: string | undefined, iterations: numb
   if (!expected || expected.length < 16 || expected.length > 256) return malformed('the hash is not 16-256 bytes of base64/hex')
   return {
     format,
-    verify: async (password) => sameBytes(await pbkdf2(password, salt, iterations, expected.length, digest), expected),
+    verify: async (password) => safeEqual(await pbkdf2(password, salt, iterations, expected.length, digest), expected),
   }
 }
 
@@ -93,7 +89,7 @@ function scryptHash(format: string, n: number, r: number, p: number, salt: Buffe
   if (!expected || expected.length < 16 || expected.length > 256) return malformed('the hash is not 16-256 bytes of base64/hex')
   return {
     format,
-    verify: async (password) => sameBytes(await scrypt(password, salt, expected.length, { N: n, r, p, maxmem: memory + 1024 * 1024 }), expected),
+    verify: async (password) => safeEqual(await scrypt(password, salt, expected.length, { N: n, r, p, maxmem: memory + 1024 * 1024 }), expected),
   }
 }
 

@@ -4,6 +4,7 @@ import type { PayloadQueries } from './queries/payloads.ts'
 import type { ClientQueries } from './queries/clients.ts'
 import { effectiveClientScope } from './client-scopes.ts'
 import { textProblem } from '../storable-text.ts'
+import { safeEqual } from '../crypto/constant-time.ts'
 
 // Lookup keys also arrive from inside JWTs (client assertions, request objects), which the
 // edge check does not open: a key that cannot be stored cannot name a stored row, so it is
@@ -145,7 +146,7 @@ export function redisAdapter(redis: Redis, prefix: string): AdapterFactory {
       async findByUserCode(userCode) {
         const id = await redis.get(userCodeKey(userCode))
         const found = id ? await read(key(id)) : undefined
-        return found?.userCode === userCode ? found : undefined
+        return found?.userCode !== undefined && safeEqual(String(found.userCode), userCode) ? found : undefined
       },
       async consume(id) {
         // HSET only when the instance still exists, so a consume never resurrects it without TTL.

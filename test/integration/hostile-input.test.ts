@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { rawRequest } from '../helpers/raw-http.ts'
-import { apiToken, registerServiceClients } from '../helpers/api-client.ts'
+import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
 import { declaredRoutes } from '../../src/app.ts'
 
 /**
@@ -86,13 +86,45 @@ const request = (routes: Route[]) => fc.record({
   authenticated: fc.boolean(),
 })
 
+/** Each request is bounded (the whole exchange): a hang fails the property instead of stalling it. */
+const REQUEST_TIMEOUT_MS = 15_000
 const send = (server: TestServer, method: string, path: string, headers: Record<string, string>, body?: Buffer) =>
-  rawRequest(server.port, method, path, headers, body)
+  rawRequest(server.port, method, path, headers, body, REQUEST_TIMEOUT_MS)
+
+/**
+ * The state a request could change, in one query: row counts of every state table and the
+ * newest change time where a row is updated in place (users, clients, keys, policy stores,
+ * consumed codes, revoked sessions, used reset links, ...). Audit records are compared separately.
+ */
+const STATE: [table: string, changed: string[]][] = [
+  ['User', ['updatedAt', 'lastLoginAt']], ['Client', ['updatedAt']], ['Resource', ['updatedAt']],
+  ['OidcPayload', ['consumedAt', 'expiresAt']], ['SigningKey', []], ['RevokedToken', []], ['GrantAccessToken', []],
+  ['Setting', ['updatedAt']], ['PolicyStore', ['updatedAt']], ['PolicyVersion', []], ['ApiKey', ['updatedAt']],
+  ['MfaFactor', []], ['RecoveryCode', ['usedAt']], ['UserSession', ['revokedAt', 'lastSeenAt']], ['MailOutbox', []],
+  ['EmailToken', ['usedAt']],
+]
+const STATE_SQL = `SELECT ${STATE.flatMap(([t, cols]) => [
+  `(SELECT COUNT(*) FROM "${t}") AS "${t}"`,
+  ...cols.map((c) => `(SELECT MAX("${c}") FROM "${t}") AS "${t}.${c}"`),
+]).join(', ')}`
+
+async function stateOf(server: TestServer): Promise<string> {
+  const [row] = await server.container.db.$queryRawUnsafe<Record<string, unknown>[]>(STATE_SQL)
+  return JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v instanceof Date ? v.toISOString() : v))
+}
+
+/**
+ * Audit records a refused request may leave: the record of the refusal itself (outcome failure
+ * or deny). Any other outcome after a 4xx (success, allow, info, sent) would mean something was
+ * done on its behalf.
+ */
+const REFUSAL_OUTCOMES = new Set(['failure', 'deny', 'denied'])
 
 describeOnBackends('hostile-input.test.ts', 'hostile input', (backend) => {
   let server: TestServer
   let admin: string
   let routes: Route[]
+  let params: Record<string, string> = {}
   const logs: string[] = []
 
   beforeAll(async () => {
@@ -100,6 +132,13 @@ describeOnBackends('hostile-input.test.ts', 'hostile input', (backend) => {
     const scope = 'admin authz:admin audit:read apikeys:admin'
     await registerServiceClients(server, [{ id: 'root', scope }])
     admin = await apiToken(server, 'root', scope)
+    // Real objects behind the path parameters, so generated requests reach the handlers that
+    // change state (and must change nothing when they refuse), not only "not found".
+    const store = await call(server, 'POST', '/authz/v1/stores', admin, { name: 'store-1', model: 'rbac.conf', policy: 'p, role:reader, doc1, read\ng, alice, role:reader\n', reason: 'fuzz' })
+    expect(store.status, JSON.stringify(store.body)).toBe(201)
+    const key = await call(server, 'POST', '/apikeys/v1/keys', admin, { owner: 'client:root', name: 'fuzz', scopes: ['apikeys:admin'] })
+    expect(key.status, JSON.stringify(key.body)).toBe(201)
+    params = { store: 'store-1', id: key.body.id, version: '1', subject: 'alice', role: 'role:reader' }
     const discovery = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as Record<string, unknown>
     const provider = Object.entries(discovery)
       .filter(([k, v]) => k.endsWith('_endpoint') && typeof v === 'string' && v.startsWith(server.url))
@@ -124,10 +163,11 @@ describeOnBackends('hostile-input.test.ts', 'hostile input', (backend) => {
     expect([...paths].some((p) => p.startsWith('/account'))).toBe(true)
   })
 
-  it('generated hostile strings in any path segment, query, form or JSON field: a 400 when unstorable, never a 5xx', async () => {
+  it('generated hostile strings in any path segment, query, form or JSON field: a 400 when unstorable, never a 5xx, and a refused request changes nothing', async () => {
+    let refused = 0
     await fc.assert(fc.asyncProperty(request(routes), async ({ route, where, field, value: v, authenticated }) => {
       const enc = encoded(v)
-      let path = route.path.replace(/:(\w+)\??/g, (_m, name: string) => (where === 'path' ? enc : `${name}-1`))
+      let path = route.path.replace(/:(\w+)\??/g, (_m, name: string) => (where === 'path' ? enc : params[name] ?? `${name}-1`))
       if (where === 'path' && !route.path.includes(':')) path += `/${enc}` // a segment the router does not expect
       if (where === 'query') path += `?${field}=${enc}`
       const headers: Record<string, string> = { host: `localhost:${server.port}`, accept: 'application/json' }
@@ -151,9 +191,19 @@ describeOnBackends('hostile-input.test.ts', 'hostile input', (backend) => {
         body = Buffer.concat([Buffer.from(`{"${field}":"`), Buffer.from(bytes), Buffer.from('"}')])
       }
       const method = body && route.method === 'GET' ? 'POST' : route.method
+      await server.container.audit.flush()
+      const [stateBefore, auditBefore] = [await stateOf(server), (await server.container.db.auditEvent.aggregate({ _max: { seq: true } }))._max.seq ?? 0]
       const res = await send(server, method, path, headers, body)
       const label = `${method} ${path} ${body ? body.toString('latin1').slice(0, 200) : ''} -> ${res.status} ${res.body.slice(0, 300)}`
       expect(res.status, label).toBeLessThan(500)
+      if (res.status >= 400) {
+        // Issue 13 §3: never a state change from a rejected request; only its own refusal is audited.
+        refused++
+        await server.container.audit.flush()
+        expect(await stateOf(server), label).toBe(stateBefore)
+        const added = await server.container.db.auditEvent.findMany({ where: { seq: { gt: auditBefore } }, select: { action: true, outcome: true } })
+        expect(added.filter((a) => !REFUSAL_OUTCOMES.has(a.outcome)), label).toEqual([])
+      }
       // In the path or the query the edge refuses it before any route, authenticated or not.
       if ((where === 'path' || where === 'query') && hostile(v)) {
         expect(res.status, label).toBe(400)
@@ -162,7 +212,13 @@ describeOnBackends('hostile-input.test.ts', 'hostile input', (backend) => {
       // A body is read (and refused) by the route after it checked the caller and the method.
       if (bodyHostile) expect(res.status, label).toBeGreaterThanOrEqual(400)
     }), { numRuns: RUNS, seed: SEED, endOnFailure: true })
-  }, 300_000)
+    // The check above ran on a real share of the run, not on a handful of requests, and the
+    // snapshot does see a change when one is made.
+    expect(refused).toBeGreaterThan(RUNS / 2)
+    const before = await stateOf(server)
+    await registerServiceClients(server, [{ id: 'after-fuzz' }])
+    expect(await stateOf(server)).not.toBe(before)
+  }, 600_000)
 
   it('generated Host headers (ports out of range, garbage) on every route: a 400 when not host[:port], never a 5xx', async () => {
     const host = fc.oneof(

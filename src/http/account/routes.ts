@@ -16,6 +16,7 @@ import type { ApiKeyService } from '../../apikeys/service.ts'
 import { accountKeyRoutes } from './keys.ts'
 import type { EmailVerificationService } from '../../identity/email-verification.ts'
 import { accountEmailRoutes } from './email-verification.ts'
+import { safeEqual } from '../../crypto/constant-time.ts'
 
 export interface AccountDeps {
   users: UserService
@@ -54,9 +55,7 @@ export function accountRouter(deps: AccountDeps) {
   const { login } = deps
   const csrfFor = (sessionId: string) => crypto.createHmac('sha256', deps.csrfKey).update(`account:${sessionId}`).digest('base64url')
   const checkCsrf = (s: SessionRecord, token: string | undefined) => {
-    const expected = Buffer.from(csrfFor(s.id))
-    const got = Buffer.from(token ?? '')
-    if (got.length !== expected.length || !crypto.timingSafeEqual(got, expected)) {
+    if (!safeEqual(token ?? '', csrfFor(s.id))) {
       throw new AppError('csrf', 'the form expired or was not sent by this site; reload the page and try again', { status: 403 })
     }
   }
@@ -139,7 +138,7 @@ export function accountRouter(deps: AccountDeps) {
     const state = typeof ctx.query.state === 'string' ? ctx.query.state : ''
     ctx.append('Set-Cookie', `${STATE_COOKIE}=; Path=/account; HttpOnly; SameSite=Lax; Max-Age=0`)
     if (typeof ctx.query.error === 'string') return html(ctx, errorPage('Not signed in', String(ctx.query.error_description ?? ctx.query.error)), 400)
-    if (!expected || expected.length !== state.length || !crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(state))) {
+    if (!expected || !safeEqual(state, expected)) {
       return html(ctx, errorPage('Not signed in', 'The sign-in did not start here or took too long. Open your account page again.'), 400)
     }
     if (!(await session(ctx))) return html(ctx, errorPage('Not signed in', 'The sign-in did not complete. Open your account page again.'), 400)

@@ -15,6 +15,7 @@ import { changePasswordPage, consentPage, loginPage } from './views.ts'
 import { codesPage, enrolPage, lockedMessage, mfaPage } from './mfa-views.ts'
 import { passwordProblems } from '../../identity/password-policy.ts'
 import { ACCOUNT_SWITCH, mfaDemanded } from '../login-policy.ts'
+import { safeEqual } from '../../crypto/constant-time.ts'
 
 export interface InteractionDeps {
   provider: () => Provider
@@ -80,9 +81,7 @@ export function interactionRouter(deps: InteractionDeps) {
   const { login } = deps
   const csrfFor = (uid: string) => crypto.createHmac('sha256', deps.csrfKey).update(`interaction:${uid}`).digest('base64url')
   const checkCsrf = (uid: string, token: string | undefined) => {
-    const expected = Buffer.from(csrfFor(uid))
-    const got = Buffer.from(token ?? '')
-    if (got.length !== expected.length || !crypto.timingSafeEqual(got, expected)) {
+    if (!safeEqual(token ?? '', csrfFor(uid))) {
       throw new AppError('csrf', 'the form expired or was not sent by this site; go back and try again', { status: 403 })
     }
   }
