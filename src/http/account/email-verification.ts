@@ -1,6 +1,7 @@
 import Router from '@koa/router'
 import type { Context, Middleware } from 'koa'
 import { readForm } from '../body.ts'
+import { sendLinkPage } from '../page.ts'
 import type { EmailVerificationService } from '../../identity/email-verification.ts'
 import type { SessionRecord } from '../../identity/queries/sessions.ts'
 import { z } from 'zod'
@@ -19,13 +20,7 @@ type Meta = (ctx: Context) => { ip: string; userAgent: string | null; requestId:
 export function emailVerificationRouter(deps: { verification: EmailVerificationService; clientIp: (ctx: Context) => string; formGuard: Middleware }) {
   const router = new Router({ prefix: '/email' })
   router.use(deps.formGuard)
-  const send = (ctx: Context, body: string, status = 200) => {
-    ctx.set('Cache-Control', 'no-store')
-    ctx.set('Referrer-Policy', 'no-referrer')
-    ctx.type = 'html'
-    ctx.status = status
-    ctx.body = body
-  }
+  const send = sendLinkPage
   router.get('/verify', async (ctx) => {
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : ''
     const user = await deps.verification.check(token)

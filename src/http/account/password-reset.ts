@@ -2,6 +2,7 @@ import Router from '@koa/router'
 import type { Context, Middleware } from 'koa'
 import { z } from 'zod'
 import { readForm } from '../body.ts'
+import { sendLinkPage } from '../page.ts'
 import type { PasswordResetService } from '../../identity/password-reset.ts'
 import { forgotPasswordPage, resetDonePage, resetInvalidPage, resetLimitedPage, resetPasswordPage, resetRequestedPage } from '../../views/password-reset.ts'
 
@@ -35,13 +36,7 @@ const resetForm = z.object({
 export function passwordResetRouter(deps: PasswordResetDeps) {
   const router = new Router({ prefix: '/password' })
   router.use(deps.formGuard)
-  const send = (ctx: Context, body: string, status = 200) => {
-    ctx.set('Cache-Control', 'no-store')
-    ctx.set('Referrer-Policy', 'no-referrer')
-    ctx.type = 'html'
-    ctx.status = status
-    ctx.body = body
-  }
+  const send = sendLinkPage
   const meta = (ctx: Context) => ({ ip: deps.clientIp(ctx), userAgent: ctx.get('user-agent') || null, requestId: ctx.state.requestId as string })
   const ttlMinutes = Math.round(deps.reset.options.ttl / 60)
 
