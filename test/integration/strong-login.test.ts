@@ -246,17 +246,14 @@ describe.each(variants)('strong login over HTTP on $name', ({ skip, kind, redis 
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0)
     expect(await locked.text()).toContain('Too many failed attempts')
 
-    // An unknown account: the same status and message as a wrong password, similar time.
-    const t0 = performance.now()
+    // An unknown account: the same status and message as a wrong password. The same cost comes
+    // from a full argon2 verification against a throwaway hash (identity/passwords.ts
+    // burnVerifyTime); it is measured in bench/constant-time.ts, not asserted on a shared clock.
     const unknown = await submit(ua, start.html, '/login', { email: 'nobody@example.com', password: 'wrong password guess' })
-    const tUnknown = performance.now() - t0
-    const t1 = performance.now()
     const wrongPw = await submit(ua, start.html, '/login', { email: 'tia@example.com', password: 'wrong password guess' })
-    const tWrong = performance.now() - t1
     expect(unknown.status).toBe(wrongPw.status)
     const msg = (h: string) => h.match(/id="login-error" role="alert">([^<]*)</)?.[1]
     expect(msg(await unknown.text())).toBe(msg(await wrongPw.text()))
-    expect(Math.abs(tUnknown - tWrong)).toBeLessThan(250)
 
     await c.login.lockout.unlock(email, 'test-admin')
     expect((await c.audit.list({ action: 'user.unlocked' })).some((e) => e.target === email)).toBe(true)
