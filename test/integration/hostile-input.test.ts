@@ -12,6 +12,8 @@ import { JSON_MAX_DEPTH } from '../../src/http/body.ts'
  * UTF-8) are a 400 at the edge on every route, ours and oidc-provider's, and nothing a caller
  * sends is a 5xx or a hang. Routes come from the route declarations (our routers' tables and
  * oidc-provider's discovery document), so a new endpoint is covered without anyone listing it.
+ * The same holds for wrong JSON types, deep nesting and prototype-pollution keys on every JSON
+ * route, and for CR/LF, NUL and obs-fold in request headers written as raw bytes.
  * Seeded and bounded; FUZZ_RUNS=N for a longer run.
  */
 
