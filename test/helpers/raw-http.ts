@@ -1,4 +1,5 @@
 import http from 'node:http'
+import net from 'node:net'
 
 export interface RawAnswer { status: number; headers: http.IncomingHttpHeaders; body: string }
 
@@ -30,5 +31,29 @@ export function rawRequest(port: number, method: string, path: string, headers: 
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)))
     req.on('error', fail)
     req.end(payload)
+  })
+}
+
+/**
+ * Writes `bytes` as they are on a fresh connection (header bytes Node's client refuses to send:
+ * CR, LF, NUL inside a value, obs-fold lines) and resolves with everything the server sent
+ * until it closed the connection. Bounded by `timeoutMs` for the whole exchange.
+ */
+export function rawExchange(port: number, bytes: Buffer, timeoutMs = 20_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1')
+    const chunks: Buffer[] = []
+    const deadline = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`no closed connection within ${timeoutMs} ms; received: ${Buffer.concat(chunks).toString('latin1').slice(0, 300)}`))
+    }, timeoutMs)
+    socket.on('connect', () => socket.end(bytes))
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    // A reset after the answer (the server closing on a request it refused) is still an answer.
+    socket.on('error', () => undefined)
+    socket.on('close', () => {
+      clearTimeout(deadline)
+      resolve(Buffer.concat(chunks).toString('latin1'))
+    })
   })
 }

@@ -2,15 +2,18 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { rawRequest } from '../helpers/raw-http.ts'
+import { rawExchange, rawRequest } from '../helpers/raw-http.ts'
 import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
 import { declaredRoutes } from '../../src/app.ts'
+import { JSON_MAX_DEPTH } from '../../src/http/body.ts'
 
 /**
  * Issue 16 §4 / issue 13 §3: hostile strings that reach storage (NUL, lone surrogates, invalid
  * UTF-8) are a 400 at the edge on every route, ours and oidc-provider's, and nothing a caller
  * sends is a 5xx or a hang. Routes come from the route declarations (our routers' tables and
  * oidc-provider's discovery document), so a new endpoint is covered without anyone listing it.
+ * The same holds for wrong JSON types, deep nesting and prototype-pollution keys on every JSON
+ * route, and for CR/LF, NUL and obs-fold in request headers written as raw bytes.
  * Seeded and bounded; FUZZ_RUNS=N for a longer run.
  */
 
@@ -120,12 +123,55 @@ async function stateOf(server: TestServer): Promise<string> {
  */
 const REFUSAL_OUTCOMES = new Set(['failure', 'deny', 'denied'])
 
+/**
+ * A JSON value of the wrong shape, as JSON text (so `-0`, `1e999` and the not-JSON `NaN` are
+ * sent as written): numbers, booleans, null, arrays, objects, nesting to 40 levels (the server
+ * takes 32), 10,000-element arrays, prototype-pollution keys, huge and injection strings.
+ */
+const POLLUTION = [
+  '{"__proto__":{"polluted":"yes","isAdmin":true,"scope":"admin"}}',
+  '{"constructor":{"prototype":{"polluted":"yes","isAdmin":true}}}',
+  '{"prototype":{"polluted":"yes"}}',
+  '{"__proto__":{"__proto__":{"polluted":"yes"}}}',
+  '[{"__proto__":{"polluted":"yes"}}]',
+  '{"__proto__":null}',
+  '{"toString":"x","valueOf":1,"hasOwnProperty":"y"}',
+]
+const nested = (d: number, open: string, inner: string, close: string) => open.repeat(d) + inner + close.repeat(d)
+const shape: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom(
+    '0', '-0', '1', '-1', '1e308', '-1e308', '1e999', '5e-324', '9007199254740993', '1.5', '0.1e-1', 'true', 'false', 'null',
+    'NaN', '-Infinity', 'undefined', '"NaN"', '"1e308"', '"true"', '"null"', '""', '" "', '[]', '{}', '[null]', '[""]', '[[]]',
+    '{"":""}', '[1,"a",true,null,{},[]]', '{"$ne":null}', '{"$gt":""}', '"\\u202egnp.exe"', `"${'a'.repeat(100_000)}"`,
+    '"\' OR 1=1 --"', '"<script>alert(1)</script>"', '"${jndi:ldap://x/a}"', '"{{7*7}}"', '"../../etc/passwd"',
+  ),
+  fc.constantFrom(...POLLUTION),
+  fc.integer({ min: 1, max: 40 }).chain((d) => fc.constantFrom(nested(d, '[', '', ']'), nested(d, '{"a":', '1', '}'), nested(Math.ceil(d / 2), '[{"a":', '"x"', '}]'))),
+  fc.constantFrom('1', '"x"', '{}', 'null', '[1]').map((el) => `[${Array<string>(10_000).fill(el).join(',')}]`),
+)
+
+/** How deep a JSON text nests (strings skipped): the test's own count, not the server's. */
+function depthOf(json: string): number {
+  let depth = 0
+  let max = 0
+  for (const m of json.matchAll(/"(?:[^"\\]|\\.)*"|[[{]|[\]}]/g)) {
+    if (m[0] === '[' || m[0] === '{') max = Math.max(max, ++depth)
+    else if (m[0] === ']' || m[0] === '}') depth--
+  }
+  return max
+}
+
+/** Own properties of the prototypes every object of the server process inherits from. */
+const prototypeKeys = () => [Object.prototype, Array.prototype, Function.prototype, String.prototype]
+  .map((p) => Reflect.ownKeys(p).map(String).sort().join(','))
+
 describeOnBackends('hostile-input.test.ts', 'hostile input', (backend) => {
   let server: TestServer
   let admin: string
   let routes: Route[]
   let params: Record<string, string> = {}
   const logs: string[] = []
+  const prototypesBefore = prototypeKeys()
 
   beforeAll(async () => {
     server = await startTestServer({ kind: backend.kind, redisUrl: backend.redisUrl, logSink: logs })
@@ -241,6 +287,104 @@ describeOnBackends('hostile-input.test.ts', 'hostile input', (backend) => {
       if (!valid) expect(res.status, label).toBe(400)
     }), { numRuns: Math.ceil(RUNS / 5), seed: SEED, endOnFailure: true })
   }, 300_000)
+
+  /** One request and the snapshot check of the suite: never a 5xx, and a refused request changes nothing. */
+  async function sendChecked(method: string, path: string, headers: Record<string, string>, body: Buffer) {
+    await server.container.audit.flush()
+    const [stateBefore, auditBefore] = [await stateOf(server), (await server.container.db.auditEvent.aggregate({ _max: { seq: true } }))._max.seq ?? 0]
+    const res = await send(server, method, path, headers, body)
+    const label = `${method} ${path} ${body.toString('latin1').slice(0, 200)} -> ${res.status} ${res.body.slice(0, 300)}`
+    expect(res.status, label).toBeLessThan(500)
+    if (res.status >= 400) {
+      await server.container.audit.flush()
+      expect(await stateOf(server), label).toBe(stateBefore)
+      const added = await server.container.db.auditEvent.findMany({ where: { seq: { gt: auditBefore } }, select: { action: true, outcome: true } })
+      expect(added.filter((a) => !REFUSAL_OUTCOMES.has(a.outcome)), label).toEqual([])
+    }
+    return { status: res.status, label }
+  }
+
+  it('generated wrong types, deep nesting, huge arrays and prototype-pollution keys in any field of every JSON route: never a 5xx, a refused request changes nothing, and no prototype is polluted', async () => {
+    // The JSON routes, found rather than listed: those that answer malformed JSON from an
+    // authorized caller with invalid_json (the others answer 401, 404, 405 or 415 first).
+    const jsonRoutes: Route[] = []
+    for (const route of routes.filter((r) => r.method !== 'GET')) {
+      const path = route.path.replace(/:(\w+)\??/g, (_m, name: string) => params[name] ?? `${name}-1`)
+      const res = await send(server, route.method, path, { 'content-type': 'application/json', authorization: `Bearer ${admin}`, accept: 'application/json' }, Buffer.from('{'))
+      if (res.status === 400 && res.body.includes('invalid_json')) jsonRoutes.push(route)
+    }
+    for (const p of ['/authz/v1/stores', '/access/v1/evaluation']) expect(jsonRoutes.map((r) => r.path)).toContain(p)
+    expect([...jsonRoutes].some((r) => r.path.startsWith('/apikeys/v1'))).toBe(true)
+    // Valid values for the fields the JSON routes take, so a wrong type in one field reaches the
+    // handler's own checks instead of stopping at a missing field.
+    const valid: Record<string, string> = {
+      name: '"fuzz-store"', model: '"rbac.conf"', policy: '"p, role:reader, doc2, read\\n"', reason: '"fuzz"', owner: '"client:root"',
+      scopes: '["apikeys:admin"]', subject: '{"type":"user","id":"alice"}', action: '{"name":"read"}', resource: '{"type":"doc","id":"doc1"}',
+      context: '{}', evaluations: '[{"action":{"name":"read"}}]', description: '"d"', expires_in: '3600', from: '"2026-01-01T00:00:00Z"',
+    }
+    const keys = Object.keys(valid)
+    // Form posts go to the routes that take forms (oidc-provider's endpoints, the pages).
+    const formRoutes = routes.filter((r) => r.method === 'POST' && !jsonRoutes.includes(r))
+    const where = fc.constantFrom('valid', 'field', 'top', 'beside', 'form')
+    let refused = 0
+    const run = fc.asyncProperty(fc.constantFrom(...jsonRoutes), fc.constantFrom(...formRoutes), where, fc.constantFrom(...keys, ...FIELDS), shape, fc.constantFrom(true, true, true, false), async (jsonRoute, formRoute, at, field, json, authenticated) => {
+      const route = at === 'form' ? formRoute : jsonRoute
+      const path = route.path.replace(/:(\w+)\??/g, (_m, name: string) => params[name] ?? `${name}-1`)
+      const headers: Record<string, string> = { host: `localhost:${server.port}`, accept: 'application/json', 'content-type': 'application/json' }
+      if (authenticated) headers.authorization = `Bearer ${admin}`
+      let text: string
+      // a valid body with one field replaced by the shape
+      if (at === 'valid') text = `{${keys.map((k) => `"${k}":${k === field ? json : valid[k]}`).join(',')}${keys.includes(field) ? '' : `,"${field}":${json}`}}`
+      else if (at === 'field') text = `{"${field}":${json}}`
+      else if (at === 'top') text = json
+      // pollution keys beside a plausible body, the shape under each
+      else if (at === 'beside') text = `{"__proto__":${json},"constructor":{"prototype":${json}},${keys.map((k) => `"${k}":${valid[k]}`).join(',')},"prototype":${json}}`
+      else {
+        // the same keys as a form: bracket syntax that qs-style parsers turn into objects
+        headers['content-type'] = 'application/x-www-form-urlencoded'
+        text = `__proto__[polluted]=yes&constructor[prototype][polluted]=yes&__proto__=x&${field}[]=a&${field}[b]=c&${field}=${encodeURIComponent(json.slice(0, 2000))}`
+      }
+      const { status, label } = await sendChecked(route.method, path, headers, Buffer.from(text))
+      if (status >= 400) refused++
+      // Deeper than the limit is never taken.
+      if (at !== 'form' && depthOf(text) > JSON_MAX_DEPTH) expect(status, `${label}: ${depthOf(text)} levels`).toBeGreaterThanOrEqual(400)
+      expect(prototypeKeys(), label).toEqual(prototypesBefore)
+    })
+    await fc.assert(run, { numRuns: Math.ceil(RUNS / 3), seed: SEED, endOnFailure: true })
+    expect(refused).toBeGreaterThan(RUNS / 6)
+    const probe = {} as Record<string, unknown>
+    expect([probe.polluted, probe.isAdmin, probe.scope, ([] as unknown as Record<string, unknown>).polluted]).toEqual([undefined, undefined, undefined, undefined])
+    expect(prototypeKeys()).toEqual(prototypesBefore)
+  }, 600_000)
+
+  it('generated CR/LF, bare CR or LF, NUL, obs-fold, control bytes and 16 KiB values in request headers (raw bytes): never a 5xx, never an injected response header, and the server stays healthy', async () => {
+    const name = fc.constantFrom('X-Request-ID', 'User-Agent', 'Origin', 'Authorization', 'Cookie', 'Accept', 'Accept-Language', 'X-Forwarded-For', 'Content-Type', 'Sec-Fetch-Site')
+    const injection = fc.constantFrom(
+      '\r\nSet-Cookie: a=b', '\r\nX-Injected: 1', '\nSet-Cookie: a=b', '\rSet-Cookie: a=b', '\r', '\n', '\u0000', 'a\u0000b', '\r\n folded',
+      '\r\n\tSet-Cookie: a=b', '\r\n X-Injected: 1', '\u000b', '\u000c', '\u001b[31m', '\u007f', '\u00ff\u00fe', '\u00c3\u0028', '\r\n\r\nGET /admin HTTP/1.1\r\nHost: x',
+      '%0d%0aSet-Cookie:%20a=b', '\u2028\u2029', 'x'.repeat(16 * 1024), '',
+    )
+    const prefix = (h: string) => (h === 'Authorization' ? `Bearer ${admin}` : h === 'Cookie' ? '_session=abc; _interaction=x' : h === 'Origin' ? `http://localhost:${server.port}` : 'v')
+    let answered = 0
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...routes), name, injection, fc.boolean(), async (route, header, inject, after) => {
+      const path = route.path.replace(/:(\w+)\??/g, (_m, p: string) => params[p] ?? `${p}-1`)
+      const value = after ? `${prefix(header)}${inject}` : `${inject}${prefix(header)}`
+      // latin1: one byte per character, exactly as written
+      const head = `${route.method} ${path} HTTP/1.1\r\nHost: localhost:${server.port}\r\nAccept: application/json\r\n${header}: ${value}\r\nConnection: close\r\n\r\n`
+      const raw = await rawExchange(server.port, Buffer.from(head, 'latin1'), REQUEST_TIMEOUT_MS)
+      const label = `${JSON.stringify(head.slice(0, 300))} -> ${JSON.stringify(raw.slice(0, 300))}`
+      // Node may close without an answer on bytes it cannot parse; an answer is never a 5xx.
+      if (raw) answered++
+      expect(raw.match(/^HTTP\/1\.[01] \d{3}/gm)?.map((l) => Number(l.slice(9))).filter((s) => s >= 500) ?? [], label).toEqual([])
+      const headerBlocks = raw.split(/^HTTP\/1\.[01] /m).map((r) => r.split('\r\n\r\n')[0]!)
+      for (const block of headerBlocks) {
+        expect(block, label).not.toMatch(/^set-cookie:\s*a=b/im)
+        expect(block, label).not.toMatch(/^x-injected:/im)
+      }
+    }), { numRuns: Math.ceil(RUNS / 5), seed: SEED, endOnFailure: true })
+    expect(answered).toBeGreaterThan(RUNS / 10)
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200)
+  }, 600_000)
 
   it('after the run the server is ready, its audit log still records, and the chain verifies', async () => {
     const ready = await fetch(`${server.url}/readyz`)
