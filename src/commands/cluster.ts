@@ -87,7 +87,7 @@ export function runPrimary(config: Readonly<Config>, workers: number, logger: Lo
     }
     restarts.push(now)
     const next = fork()
-    log.error({ worker: w.id, workerPid: w.process.pid, exitCode: code, signal, replacement: next.id }, 'worker exited unexpectedly; started a replacement')
+    log.error({ worker: w.id, workerPid: w.process.pid, exitCode: code, signal, replacement: next.id, replacementPid: next.process.pid }, 'worker exited unexpectedly; started a replacement')
   })
 
   let signals = 0

@@ -153,6 +153,37 @@ describe.skipIf(Boolean(reason))('serve --workers 2 on PostgreSQL + Redis', () =
   }, 60_000)
 })
 
+describe.skipIf(Boolean(reason))('serve --workers 2: workers that keep dying', () => {
+  let db: TestDatabase
+  let server: PortcullisProcess
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgresql')
+    server = await spawnPortcullis({ DATABASE_URL: db.url, REDIS_URL: redisTestUrl()!, REDIS_PREFIX: `workers-${crypto.randomBytes(4).toString('hex')}:` }, { args: ['--workers', '2'] })
+    await server.waitForLog(/^portcullis workers listening$/, 150_000)
+  }, 200_000)
+
+  afterAll(async () => {
+    await server?.stop()
+    await db?.drop()
+  }, 60_000)
+
+  it('the primary restarts at most 5 within a minute, then stops the rest and exits 1 instead of looping', async () => {
+    const first = server.logs().find((l) => l.msg === 'worker listening')!.pid as number
+    process.kill(first, 'SIGKILL')
+    for (let i = 1; i <= 5; i++) {
+      // kill each replacement as soon as it is forked
+      await expect.poll(() => server.logs().filter((l) => l.msg === 'worker exited unexpectedly; started a replacement').length, { timeout: 60_000, interval: 50 }).toBe(i)
+      const replaced = server.logs().filter((l) => l.msg === 'worker exited unexpectedly; started a replacement')
+      process.kill(replaced.at(-1)!.replacementPid as number, 'SIGKILL')
+    }
+    const fatal = await server.waitForLog(/workers keep dying; stopping/, 60_000)
+    expect(fatal).toMatchObject({ level: 60, restarts: 5, windowSeconds: 60 })
+    expect(await server.exited).toEqual({ code: 1, signal: null })
+    expect(await connects(server.port)).toBe(false)
+  }, 180_000)
+})
+
 function isAlive(pid: number) {
   try {
     process.kill(pid, 0)
