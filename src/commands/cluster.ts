@@ -11,6 +11,14 @@ import type { Logger } from '../logger.ts'
  * the database and Redis, exactly as with separate instances behind a load balancer.
  */
 
+/**
+ * Marks the processes this primary forked: being a cluster worker alone is not enough, since a
+ * process manager's own cluster mode (pm2) runs `serve` as a cluster worker too, and that one
+ * must still migrate and bootstrap.
+ */
+export const WORKER_ENV = 'PORTCULLIS_CLUSTER_WORKER'
+export const isOurWorker = () => cluster.isWorker && process.env[WORKER_ENV] === '1'
+
 /** How many restarts of crashed workers within RESTART_WINDOW_MS before the primary gives up. */
 const MAX_RESTARTS = 5
 const RESTART_WINDOW_MS = 60_000
@@ -58,9 +66,11 @@ export function runPrimary(config: Readonly<Config>, workers: number, logger: Lo
   let failed = false
   const restarts: number[] = []
   const listening = new Set<number>()
+  /** workers told to stop before they listened: ended by SIGTERM is a clean stop for them */
+  const startingWhenStopped = new Set<number>()
 
   const fork = () => {
-    const w = cluster.fork()
+    const w = cluster.fork({ [WORKER_ENV]: '1' })
     w.on('listening', () => {
       listening.add(w.id)
       if (listening.size === workers) log.info({ workers: Object.values(cluster.workers ?? {}).map((x) => x?.process.pid), port: config.PORT }, 'portcullis workers listening')
@@ -72,7 +82,7 @@ export function runPrimary(config: Readonly<Config>, workers: number, logger: Lo
   cluster.on('exit', (w: Worker, code: number | null, signal: string | null) => {
     listening.delete(w.id)
     if (stopping) {
-      if (code !== 0) failed = true
+      if (code !== 0 && !(startingWhenStopped.has(w.id) && signal === 'SIGTERM')) failed = true
       log.info({ worker: w.id, workerPid: w.process.pid, exitCode: code, signal }, 'worker stopped')
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(failed ? 1 : 0)
       return
@@ -98,7 +108,14 @@ export function runPrimary(config: Readonly<Config>, workers: number, logger: Lo
     if (!alive.length) process.exit(failed ? 1 : 0)
     // A message, not a signal: a terminal's Ctrl-C already reached each worker's process group,
     // and a second signal would make it stop at once instead of finishing its requests.
-    for (const w of alive) if (w.isConnected()) w.send({ portcullis: 'shutdown' })
+    for (const w of alive) {
+      if (w.isConnected()) w.send({ portcullis: 'shutdown' })
+      // One still loading its modules has no message listener yet: a signal reaches it anyway.
+      if (!listening.has(w.id)) {
+        startingWhenStopped.add(w.id)
+        w.process.kill('SIGTERM')
+      }
+    }
     // Each worker waits SHUTDOWN_TIMEOUT for its requests, then up to 5 s for its connections.
     setTimeout(() => {
       log.error('workers did not stop in time; killing them')

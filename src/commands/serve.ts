@@ -6,7 +6,7 @@ import { createLogger, installProcessHandlers } from '../logger.ts'
 import { ensureAdmin, ensureDefaultPolicyStore } from '../bootstrap.ts'
 import { startServer } from '../server.ts'
 import cluster from 'node:cluster'
-import { checkClusterConfig, onPrimaryShutdown, resolveWorkers, runPrimary } from './cluster.ts'
+import { checkClusterConfig, isOurWorker, onPrimaryShutdown, resolveWorkers, runPrimary } from './cluster.ts'
 
 /**
  * `portcullis serve [--workers N|auto]`: migrate, bootstrap and start the server; runs until
@@ -14,7 +14,7 @@ import { checkClusterConfig, onPrimaryShutdown, resolveWorkers, runPrimary } fro
  * forks the workers (cluster.ts); each worker re-runs this command and only serves.
  */
 export async function serve(config: Readonly<Config>, opts: { workers?: string } = {}) {
-  if (cluster.isWorker) return serveWorker(config)
+  if (isOurWorker()) return serveWorker(config)
   const workers = resolveWorkers(opts.workers, config.WORKERS)
   // Refused before anything is touched: no migration, no key file, no half-started cluster.
   checkClusterConfig(config, workers)
@@ -72,9 +72,7 @@ async function serveWorker(config: Readonly<Config>) {
   // Every log line of a worker says which one (pid), so an operator can tell them apart.
   const logger = createLogger(config.LOG_LEVEL).child({ worker: cluster.worker?.id, pid: process.pid })
   installProcessHandlers(logger)
-  const c = await createContainer(config, { logger })
-  const { port, close } = await startServer(c)
-  logger.info({ port }, 'worker listening')
+  const running: { close?: () => Promise<void> } = {}
   let signals = 0
   let stopping = false
   const stop = (reason: string, fromSignal: boolean) => {
@@ -82,14 +80,22 @@ async function serveWorker(config: Readonly<Config>) {
     if (stopping) return
     stopping = true
     logger.info({ reason }, 'worker stopping')
-    close().then(() => process.exit(0), (err) => {
+    // Asked to stop while still starting: nothing to drain yet.
+    if (!running.close) process.exit(0)
+    running.close().then(() => process.exit(0), (err) => {
       logger.error({ err }, 'shutdown failed')
       process.exit(1)
     })
   }
+  // Listening for the stop before starting, so a shutdown during start-up is not missed.
   process.on('SIGTERM', () => stop('SIGTERM', true))
   process.on('SIGINT', () => stop('SIGINT', true))
   onPrimaryShutdown(() => stop('primary shutdown', false))
   // The primary is gone (killed): nobody restarts or stops this worker any more.
   process.on('disconnect', () => stop('primary exited', false))
+  const c = await createContainer(config, { logger })
+  const started = await startServer(c)
+  running.close = started.close
+  logger.info({ port: started.port }, 'worker listening')
+  if (stopping) void started.close().then(() => process.exit(0), () => process.exit(1))
 }
