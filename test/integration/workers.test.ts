@@ -184,6 +184,31 @@ describe.skipIf(Boolean(reason))('serve --workers 2: workers that keep dying', (
   }, 180_000)
 })
 
+describe.skipIf(Boolean(reason))('serve --workers 2: Ctrl-C (SIGINT to the whole process group, as a terminal sends it)', () => {
+  let db: TestDatabase
+  let server: PortcullisProcess
+
+  beforeAll(async () => {
+    db = await createTestDatabase('postgresql')
+    server = await spawnPortcullis({ DATABASE_URL: db.url, REDIS_URL: redisTestUrl()!, REDIS_PREFIX: `workers-${crypto.randomBytes(4).toString('hex')}:` }, { args: ['--workers=2'] })
+    await server.waitForLog(/^portcullis workers listening$/, 150_000)
+  }, 200_000)
+
+  afterAll(async () => {
+    await server?.stop()
+    await db?.drop()
+  }, 60_000)
+
+  it('each worker gets both the signal and the primary\'s stop, drains once, and everything exits 0', async () => {
+    await server.waitForStatus('/readyz', 200)
+    process.kill(-server.child.pid!, 'SIGINT')
+    expect(await server.exited).toEqual({ code: 0, signal: null })
+    expect(server.logs().filter((l) => l.msg === 'worker stopped').map((l) => l.exitCode)).toEqual([0, 0])
+    expect(server.logs().filter((l) => l.msg === 'shutdown complete')).toHaveLength(2)
+    expect(await connects(server.port)).toBe(false)
+  }, 60_000)
+})
+
 function isAlive(pid: number) {
   try {
     process.kill(pid, 0)
