@@ -26,9 +26,10 @@ const notYaml = (format: string | undefined) => (format === 'yaml' ? undefined :
 
 const COMMANDS: Record<string, Command> = {
   serve: {
-    usage: '  serve                      migrate, bootstrap and start the server (default)',
-    async run(config) {
-      await (await import('./commands/serve.ts')).serve(await config())
+    usage: `  serve [--workers N|auto]   migrate, bootstrap and start the server (default); --workers: N processes
+                             on one port (auto: one per core; default 1 or WORKERS; needs PostgreSQL + Redis)`,
+    async run(config, _rest, values) {
+      await (await import('./commands/serve.ts')).serve(await config(), { workers: values.workers })
       return undefined // keeps running
     },
   },
@@ -132,7 +133,7 @@ function parseOptions(argv: string[]) {
     args: argv,
     allowPositionals: true,
     options: {
-      format: { type: 'string', default: 'yaml' }, out: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      format: { type: 'string', default: 'yaml' }, workers: { type: 'string' }, out: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       // audit export / report filters
       // admin create-user / create-client
       role: { type: 'string', multiple: true }, invite: { type: 'boolean' }, scope: { type: 'string', multiple: true }, 'redirect-uri': { type: 'string', multiple: true },

@@ -58,6 +58,8 @@ const schema = z.object({
   LOGIN_FAILURE_DELAY_MS: z.coerce.number({ message: 'must be a number of milliseconds' }).int().min(0).max(5000, 'must be at most 5000').default(250),
   SESSION_IDLE_TIMEOUT: seconds(1800),
   SHUTDOWN_TIMEOUT: seconds(10),
+  // `portcullis serve --workers` when the flag is absent: a count or `auto` (one per core); see cluster.ts.
+  WORKERS: z.string().regex(/^(auto|[1-9][0-9]{0,2})$/, 'must be a number of workers (1-999) or auto').optional(),
   // Bounded waits (issue 16 §3): no request waits longer than these on a database or Redis
   // that is down or frozen; it gets a 503 with Retry-After instead (src/db/unavailable.ts).
   DB_CONNECT_TIMEOUT: seconds(5),

@@ -28,11 +28,11 @@ export interface PortcullisProcess {
   stop(): Promise<void>
 }
 
-export async function spawnPortcullis(env: Record<string, string>): Promise<PortcullisProcess> {
+export async function spawnPortcullis(env: Record<string, string>, opts: { args?: string[] } = {}): Promise<PortcullisProcess> {
   const port = await freePort()
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-proc-'))
   const url = `http://127.0.0.1:${port}`
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+  const child = spawn(process.execPath, [BIN, 'serve', ...(opts.args ?? [])], {
     env: {
       PATH: process.env.PATH!,
       NODE_ENV: 'test',
@@ -47,6 +47,8 @@ export async function spawnPortcullis(env: Record<string, string>): Promise<Port
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // with --workers, its own process group, so stop() can reach the cluster workers too
+    detached: Boolean(opts.args?.length),
   })
   const lines: string[] = []
   const listeners = new Set<() => void>()
@@ -116,6 +118,12 @@ export async function spawnPortcullis(env: Record<string, string>): Promise<Port
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL')
         await exited
+      }
+      // cluster workers (serve --workers) left behind by a killed primary
+      try {
+        if (opts.args?.length) process.kill(-child.pid!, 'SIGKILL')
+      } catch {
+        // the group is gone already
       }
       fs.rmSync(dataDir, { recursive: true, force: true })
     },
