@@ -147,6 +147,8 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
       const what = `${method.toUpperCase()} ${path} -> ${r.status} ${JSON.stringify(r.body)?.slice(0, 300)}`
       expect([404, 405], what).not.toContain(r.status)
       expect(r.status, what).toBeLessThan(500)
+      // the admin API walks its own user, client, session and role grant: every call succeeds
+      if (path.startsWith('/admin/v1/')) expect(r.status, what).toBeLessThan(300)
       if (r.status >= 400) {
         // e.g. approving a key that needs no approval: refused in the one error shape
         expect(r.body, what).toMatchObject({ error: expect.any(String), error_description: expect.any(String) })
