@@ -2,7 +2,7 @@ import type { Context, Middleware } from 'koa'
 import { z } from 'zod'
 import { defineRoute, reply, route, type Route } from '../http/contract.ts'
 import type { Caller } from '../http/middleware/authn.ts'
-import { ADMIN_ROLES, ADMIN_SCOPE, adminCallerOf, type AdminAction } from './authority.ts'
+import { ADMIN_READ_SCOPE, ADMIN_ROLES, ADMIN_SCOPE, adminCallerOf, type AdminAction } from './authority.ts'
 import { adminError } from './errors.ts'
 import type { AdminServices } from './service.ts'
 import { PAGE_MAX } from './shared.ts'
@@ -19,9 +19,11 @@ export interface AdminRouteDeps {
  * key only when its owner holds it — and then every action is decided by the PDP from the
  * built-in `system` store (authority.ts): a client credentials token acts with the admin roles
  * granted to `client:ID`, an API key with its owner's, so holding the scope alone administers
- * nothing. Behind the management IP allowlist.
+ * nothing. Reads also accept `admin:read`. Behind the management IP allowlist.
  */
 const auth = { scopes: [ADMIN_SCOPE], management: true } as const
+/** Reads also take `admin:read`, which authority.ts bounds to the `*:read` actions. */
+const readAuth = { scopes: [ADMIN_SCOPE, ADMIN_READ_SCOPE], management: true } as const
 const tags = ['Administration'] as const
 
 const date = z.string().describe('ISO 8601 date-time')
@@ -66,7 +68,7 @@ export const adminUserContracts = {
     },
   }),
   listUsers: defineRoute({
-    operationId: 'adminListUsers', method: 'get', path: '/admin/v1/users', tags, auth, noStore: true,
+    operationId: 'adminListUsers', method: 'get', path: '/admin/v1/users', tags, auth: readAuth, noStore: true,
     summary: 'Search users (creation order, cursor-paged: stable under concurrent inserts)',
     query: z.object({
       email: z.string().max(320).optional().describe('substring of the email'), name: z.string().max(200).optional().describe('substring of the name'),
@@ -76,7 +78,7 @@ export const adminUserContracts = {
     responses: { 200: { description: 'one page; nextCursor is absent on the last page', body: z.object({ items: z.array(userView), nextCursor: z.string().optional() }) }, 403: forbidden },
   }),
   getUser: defineRoute({
-    operationId: 'adminGetUser', method: 'get', path: '/admin/v1/users/:id', tags, auth, noStore: true, params: userParams,
+    operationId: 'adminGetUser', method: 'get', path: '/admin/v1/users/:id', tags, auth: readAuth, noStore: true, params: userParams,
     summary: 'Read a user, with the admin roles granted to them',
     responses: { 200: { description: 'the user', headers: etagDoc, body: userView.extend({ adminRoles }) }, 403: forbidden, 404: notFound },
   }),
@@ -149,13 +151,13 @@ export const adminClientContracts = {
     },
   }),
   listClients: defineRoute({
-    operationId: 'adminListClients', method: 'get', path: '/admin/v1/clients', tags, auth, noStore: true,
+    operationId: 'adminListClients', method: 'get', path: '/admin/v1/clients', tags, auth: readAuth, noStore: true,
     summary: 'List clients (creation order, cursor-paged), filtered by id substring, grant type or scope',
     query: z.object({ id: z.string().max(100).optional(), grantType: z.string().max(100).optional(), scope: z.string().max(100).optional(), ...page }).strict(),
     responses: { 200: { description: 'one page; nextCursor is absent on the last page', body: z.object({ items: z.array(clientView), nextCursor: z.string().optional() }) }, 403: forbidden },
   }),
   getClient: defineRoute({
-    operationId: 'adminGetClient', method: 'get', path: '/admin/v1/clients/:id', tags, auth, noStore: true, params: clientParams,
+    operationId: 'adminGetClient', method: 'get', path: '/admin/v1/clients/:id', tags, auth: readAuth, noStore: true, params: clientParams,
     summary: 'Read a client (never its secret), with the admin roles granted to it',
     responses: { 200: { description: 'the client', headers: etagDoc, body: clientView.extend({ adminRoles }) }, 403: forbidden, 404: notFound },
   }),
