@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa'
 import { z } from 'zod'
-import { defineRoute, reply, route, type Route } from '../http/contract.ts'
+import { AppError } from '../errors.ts'
+import { defineRoute, invalidInput, reply, route, type Route, type RouteContract, type RouteInput } from '../http/contract.ts'
 import type { Caller } from '../http/middleware/authn.ts'
 import { ADMIN_READ_SCOPE, ADMIN_ROLES, ADMIN_SCOPE, adminCallerOf, type AdminAction } from './authority.ts'
 import { adminError } from './errors.ts'
@@ -197,6 +198,29 @@ function precondition(ctx: Context, current: string): string | undefined {
 }
 const json = <T>(v: T) => JSON.parse(JSON.stringify(v)) as T
 
+/**
+ * The services' own checks (password policy, oidc-provider's metadata rules) answer
+ * `invalid_input` with "field: message" lines; over HTTP they take the one 400 shape of every
+ * JSON API (`invalid_request`, `details.fields`), so a client branches on one code.
+ */
+function asFieldErrors(err: unknown) {
+  if (!(err instanceof AppError) || err.code !== 'invalid_input') return err
+  const lines = Array.isArray(err.details) ? (err.details as unknown[]).map(String) : [err.message]
+  return invalidInput(lines.map((line) => {
+    const i = line.indexOf(': ')
+    return { in: 'body' as const, field: i > 0 ? line.slice(0, i) : '', message: i > 0 ? line.slice(i + 2) : line }
+  }))
+}
+function adminRoute<const C extends RouteContract>(contract: C, handle: (input: RouteInput<C>, ctx: Context) => unknown): Route<C> {
+  return route(contract, async (input, ctx) => {
+    try {
+      return await handle(input, ctx)
+    } catch (err) {
+      throw asFieldErrors(err)
+    }
+  })
+}
+
 export function adminRoutes(deps: AdminRouteDeps): Route[] {
   return [...adminUserRoutes(deps), ...adminClientRoutes(deps)]
 }
@@ -211,41 +235,41 @@ function adminUserRoutes({ admin }: AdminRouteDeps): Route[] {
     return ctx.get('if-match') ? precondition(ctx, u.view(await u.find(id)).etag) : undefined
   }
   return [
-    route(c.createUser, async ({ caller, body }) => {
+    adminRoute(c.createUser, async ({ caller, body }) => {
       const r = await u.create(who(caller), body)
       return reply(201, json(r), { ETag: r.user.etag })
     }),
-    route(c.listUsers, async ({ caller, query }) => json(await u.search(who(caller), query))),
-    route(c.getUser, async ({ caller, params }) => {
+    adminRoute(c.listUsers, async ({ caller, query }) => json(await u.search(who(caller), query))),
+    adminRoute(c.getUser, async ({ caller, params }) => {
       const r = await u.read(who(caller), params.id)
       return reply(200, json(r), { ETag: r.etag })
     }),
-    route(c.updateUser, async ({ caller, params, body }, ctx) => {
+    adminRoute(c.updateUser, async ({ caller, params, body }, ctx) => {
       const r = await u.update(who(caller), params.id, body, await guarded(caller, 'users:write', params.id, ctx))
       return reply(200, json(r), { ETag: r.etag })
     }),
-    route(c.deleteUser, async ({ caller, params }, ctx) => {
+    adminRoute(c.deleteUser, async ({ caller, params }, ctx) => {
       await guarded(caller, 'users:delete', params.id, ctx)
       return json(await u.remove(who(caller), params.id))
     }),
-    route(c.disableUser, async ({ caller, params }) => json(await u.setStatus(who(caller), params.id, true))),
-    route(c.enableUser, async ({ caller, params }) => json(await u.setStatus(who(caller), params.id, false))),
-    route(c.unlockUser, async ({ caller, params }) => json(await u.unlock(who(caller), params.id))),
-    route(c.resetMfa, async ({ caller, params }) => u.resetMfa(who(caller), params.id)),
-    route(c.resetPassword, async ({ caller, params }) => u.resetPassword(who(caller), params.id)),
-    route(c.listSessions, async ({ caller, params }) => ({ items: json(await u.sessions(who(caller), params.id)) })),
-    route(c.revokeSession, async ({ caller, params }) => {
+    adminRoute(c.disableUser, async ({ caller, params }) => json(await u.setStatus(who(caller), params.id, true))),
+    adminRoute(c.enableUser, async ({ caller, params }) => json(await u.setStatus(who(caller), params.id, false))),
+    adminRoute(c.unlockUser, async ({ caller, params }) => json(await u.unlock(who(caller), params.id))),
+    adminRoute(c.resetMfa, async ({ caller, params }) => u.resetMfa(who(caller), params.id)),
+    adminRoute(c.resetPassword, async ({ caller, params }) => u.resetPassword(who(caller), params.id)),
+    adminRoute(c.listSessions, async ({ caller, params }) => ({ items: json(await u.sessions(who(caller), params.id)) })),
+    adminRoute(c.revokeSession, async ({ caller, params }) => {
       const ac = who(caller)
       const live = await u.sessions(ac, params.id)
       if (!live.some((s) => s.id === params.sid)) throw adminError('not_found', `user ${params.id} has no live session ${params.sid}`)
       return u.revokeSessions(ac, params.id, [params.sid])
     }),
-    route(c.grantRole, async ({ caller, params, body }) => {
+    adminRoute(c.grantRole, async ({ caller, params, body }) => {
       const ac = who(caller)
       await admin.authority.require(ac, 'roles:grant')
       return admin.authority.grant(ac, await memberOf(admin, body.member), params.role, body.reason)
     }),
-    route(c.revokeRole, async ({ caller, params }) => {
+    adminRoute(c.revokeRole, async ({ caller, params }) => {
       const ac = who(caller)
       await admin.authority.require(ac, 'roles:grant')
       const [type, ...rest] = params.member.split(':')
@@ -271,23 +295,23 @@ function adminClientRoutes({ admin }: AdminRouteDeps): Route[] {
     return ctx.get('if-match') ? precondition(ctx, cl.view(await cl.find(id)).etag) : undefined
   }
   return [
-    route(c.createClient, async ({ caller, body }) => {
+    adminRoute(c.createClient, async ({ caller, body }) => {
       const r = await cl.create(who(caller), body)
       return reply(201, json(r), { ETag: r.client.etag })
     }),
-    route(c.listClients, async ({ caller, query }) => json(await cl.list(who(caller), query))),
-    route(c.getClient, async ({ caller, params }) => {
+    adminRoute(c.listClients, async ({ caller, query }) => json(await cl.list(who(caller), query))),
+    adminRoute(c.getClient, async ({ caller, params }) => {
       const r = await cl.read(who(caller), params.id)
       return reply(200, json(r), { ETag: r.etag })
     }),
-    route(c.updateClient, async ({ caller, params, body }, ctx) => {
+    adminRoute(c.updateClient, async ({ caller, params, body }, ctx) => {
       const r = await cl.update(who(caller), params.id, body, await guarded(caller, 'clients:write', params.id, ctx))
       return reply(200, json(r), { ETag: r.etag })
     }),
-    route(c.deleteClient, async ({ caller, params }, ctx) => {
+    adminRoute(c.deleteClient, async ({ caller, params }, ctx) => {
       await guarded(caller, 'clients:delete', params.id, ctx)
       return json(await cl.remove(who(caller), params.id))
     }),
-    route(c.rotateClientSecret, async ({ caller, params }) => cl.rotateSecret(who(caller), params.id)),
+    adminRoute(c.rotateClientSecret, async ({ caller, params }) => cl.rotateSecret(who(caller), params.id)),
   ]
 }

@@ -80,6 +80,12 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
       expect(gone.body).toMatchObject({ sessionsEnded: 0, apiKeysRevoked: [], grantsRevoked: 0 })
       expect((await api('root', 'GET', `/users/${created.user.id}`)).status).toBe(404)
       expect(await server.container.users.findById(created.user.id)).toBeNull()
+      // each change is an audit event naming the service account, with the changed fields
+      const events = (await server.container.audit.list({ actor: 'client:root', limit: 1000 })).filter((e) => e.target === created.user.id)
+      const actions = events.filter((e) => e.actor === 'client:root').map((e) => e.action)
+      expect(actions).toEqual(expect.arrayContaining(['user.created', 'user.updated', 'user.deleted']))
+      const update = events.find((e) => e.action === 'user.updated')!
+      expect(update.details).toMatchObject({ before: { name: 'Ada' }, after: { name: 'Ada L.' } })
     })
 
     it('disables, enables, unlocks, resets MFA and password, lists and ends sessions', async () => {
@@ -288,7 +294,13 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
     // a password the policy refuses is a 400 naming the field, the user is not created
     const weak = await api('root', 'POST', '/users', { email: 'weak@example.com', password: 'abc' })
     expect(weak.status).toBe(400)
-    expect(weak.body.error_description).toContain('password')
+    expect(weak.body.error).toBe('invalid_request')
+    expect(weak.body.details.fields.map((f: { field: string }) => f.field)).toContain('password')
+    // metadata oidc-provider refuses: the same 400 shape, nothing registered
+    const refused = await api('root', 'POST', '/clients', { clientId: 'odd', metadata: { ...CLIENT_META, token_endpoint_auth_method: 'carrier_pigeon' } })
+    expect(refused.status).toBe(400)
+    expect(refused.body).toMatchObject({ error: 'invalid_request', details: { fields: [expect.objectContaining({ field: 'metadata' })] } })
+    expect(await server.container.clients.find('odd')).toBeFalsy()
     expect(await server.container.users.findByEmail('weak@example.com')).toBeNull()
   })
 })
