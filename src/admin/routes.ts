@@ -186,7 +186,9 @@ export const adminClientContracts = {
 /**
  * The If-Match precondition (RFC 9110 §13.1.1), strong comparison: `*` matches any current
  * representation, else one of the listed tags must be the current one. Returns the tag the
- * service then re-checks against the row it writes (so a change in between is also a 412).
+ * service then re-checks against the row it writes (so for PATCH a change in between is also a
+ * 412). DELETE checks here only: a change landing between this read and the deletion is lost
+ * with the record, which is what the caller asked for.
  */
 function precondition(ctx: Context, current: string): string | undefined {
   const header = ctx.get('if-match').trim()
