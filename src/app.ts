@@ -13,6 +13,8 @@ import { authzRoutes } from './authz/routes.ts'
 import { httpMetrics } from './metrics/http.ts'
 import { metricsRoutes } from './metrics/routes.ts'
 import { auditRoutes } from './audit/routes.ts'
+import { adminRoutes } from './admin/routes.ts'
+import { adminServices } from './admin/service.ts'
 import { reportDeps } from './audit/report-deps.ts'
 import { apiKeyRoutes } from './apikeys/routes.ts'
 import { mountRoutes } from './http/contract.ts'
@@ -59,6 +61,7 @@ function routersOf(c: Container, opts: AppOptions) {
     ...metricsRoutes(c.metrics),
     ...auditRoutes({ bearerSchemes: c.bearerSchemes, chain: c.auditChain, record: (e) => c.audit.record(e), report: reportDeps(c), management }),
     ...apiKeyRoutes({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp, management }),
+    ...adminRoutes({ admin: adminServices(c), management }),
   ]
   return [
     healthRouter({ checks: c.readiness, isShuttingDown: opts.isShuttingDown ?? (() => false) }),

@@ -10,6 +10,9 @@ import { auditContracts } from '../../src/audit/routes.ts'
 import { apiKeyContracts } from '../../src/apikeys/routes.ts'
 import { metricsContract } from '../../src/metrics/routes.ts'
 import { openApiContract } from '../../src/http/api-docs.ts'
+import { adminClientContracts, adminUserContracts } from '../../src/admin/routes.ts'
+import { adminServices, ensureSystemPolicyStore } from '../../src/admin/service.ts'
+import { ensureAdmin } from '../../src/bootstrap.ts'
 import type { RouteContract } from '../../src/http/contract.ts'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -25,11 +28,11 @@ import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts
 type Doc = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown> } }
 type Operation = { operationId: string; security: Record<string, string[]>[]; parameters?: { name: string; in: string; required: boolean }[]; requestBody?: unknown }
 
-const JSON_API = /^\/(authz\/v1|access\/v1|apikeys\/v1|audit\/v1)(\/|$)|^\/metrics$|^\/openapi\.json$|^\/\.well-known\/authzen-configuration$/
+const JSON_API = /^\/(authz\/v1|access\/v1|apikeys\/v1|audit\/v1|admin\/v1)(\/|$)|^\/metrics$|^\/openapi\.json$|^\/\.well-known\/authzen-configuration$/
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const
 
 const contracts = new Map<string, RouteContract>(
-  [...Object.values(authzContracts), ...Object.values(auditContracts), ...Object.values(apiKeyContracts), metricsContract, openApiContract]
+  [...Object.values(authzContracts), ...Object.values(auditContracts), ...Object.values(apiKeyContracts), ...Object.values(adminUserContracts), ...Object.values(adminClientContracts), metricsContract, openApiContract]
     .map((c) => [c.operationId, c]),
 )
 
@@ -44,6 +47,9 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
   let admin: string
   let checker: string
   let keyId: string
+  let walkUser: string
+  let sessionUser: string
+  let sessionId: string
 
   beforeAll(async () => {
     server = await startTestServer({ kind: backend.kind, redisUrl: backend.redisUrl })
@@ -54,6 +60,15 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
     const key = await call(server, 'POST', '/apikeys/v1/keys', admin, { name: 'walker', owner: 'client:pep', scopes: ['authz:check'] })
     expect(key.status).toBe(201)
     keyId = key.body.id
+    // the admin API: root is granted the admin role in the system store; the walk acts on its own user, client and session
+    await ensureAdmin(server.container)
+    await ensureSystemPolicyStore(server.container)
+    const svc = adminServices(server.container)
+    await svc.authority.grant({ kind: 'cli' }, { type: 'client', id: 'root' }, 'admin')
+    walkUser = (await svc.users.create({ kind: 'cli' }, { email: 'walked@example.com' })).user.id
+    sessionUser = (await svc.users.create({ kind: 'cli' }, { email: 'walked-sessions@example.com' })).user.id
+    sessionId = (await server.container.login.sessions.create({ userId: sessionUser, amr: ['pwd'], acr: '1' })).record.id
+    await svc.clients.create({ kind: 'cli' }, { clientId: 'walked-client', metadata: { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] } })
     const r = await call(server, 'GET', '/openapi.json')
     expect(r.status).toBe(200)
     expect(r.headers.get('content-type')).toMatch(/^application\/json/)
@@ -92,9 +107,12 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
   })
 
   // Sample values for path parameters and required query parameters.
-  const sample = (name: string) => ({ store: 'docs', version: '1', subject: 'alice', role: 'reader', id: keyId, from: '1', to: '1' })[name] ?? 'x'
+  const adminSample = (path: string, name: string) => path.startsWith('/admin/v1/clients')
+    ? 'walked-client'
+    : ({ id: path.includes('/sessions/') ? sessionUser : walkUser, sid: sessionId, role: 'auditor', member: `user:${walkUser}` })[name]
+  const sample = (name: string, path = '') => (path.startsWith('/admin/v1/') ? adminSample(path, name) : undefined) ?? ({ store: 'docs', version: '1', subject: 'alice', role: 'reader', id: keyId, from: '1', to: '1' })[name] ?? 'x'
   function urlOf(path: string, op: Operation) {
-    const url = path.replace(/\{(\w+)\}/g, (_m, n: string) => encodeURIComponent(sample(n)))
+    const url = path.replace(/\{(\w+)\}/g, (_m, n: string) => encodeURIComponent(sample(n, path)))
     const query = (op.parameters ?? []).filter((p) => p.in === 'query' && p.required).map((p) => `${p.name}=${sample(p.name)}`)
     return query.length ? `${url}?${query.join('&')}` : url
   }
@@ -111,6 +129,11 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
     updateApiKey: { name: 'renamed' },
     rotateApiKey: {},
     verifyApiKey: { token: 'pcs_not_a_real_key' },
+    adminCreateUser: { email: 'walk-created@example.com', name: 'Walk' },
+    adminUpdateUser: { name: 'Walked' },
+    adminGrantRole: { member: 'user:walked@example.com' },
+    adminCreateClient: { clientId: 'walk-created', metadata: { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] } },
+    adminUpdateClient: { client_name: 'Walked' },
   }
 
   it('answers every documented operation with a valid credential, in the declared shape', async () => {
@@ -124,6 +147,8 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
       const what = `${method.toUpperCase()} ${path} -> ${r.status} ${JSON.stringify(r.body)?.slice(0, 300)}`
       expect([404, 405], what).not.toContain(r.status)
       expect(r.status, what).toBeLessThan(500)
+      // the admin API walks its own user, client, session and role grant: every call succeeds
+      if (path.startsWith('/admin/v1/')) expect(r.status, what).toBeLessThan(300)
       if (r.status >= 400) {
         // e.g. approving a key that needs no approval: refused in the one error shape
         expect(r.body, what).toMatchObject({ error: expect.any(String), error_description: expect.any(String) })
