@@ -69,7 +69,7 @@ export const RATE_CLASSES: readonly RateClass[] = [
     note: 'API key management and verification, per caller' },
   { name: 'audit', match: [{ methods: ['*'], path: /^\/audit\/v1(\/.*)?$/ }], key: 'credential', answer: 'api', points: 300, duration: 60,
     note: 'audit log reads, reports and checkpoints, per caller' },
-  // Declared ahead of the admin API and console (not there yet) so they arrive limited.
+  // The admin API (/admin/v1) and, when it arrives, the console.
   { name: 'admin', match: [{ methods: ['*'], path: /^\/admin(\/.*)?$/ }], key: 'credential', answer: 'negotiate', points: 600, duration: 60,
     note: 'admin API and console, per caller' },
   { name: 'default', match: [{ methods: ['*'], path: /^/ }], key: 'ip', answer: 'negotiate', points: 3000, duration: 60,
