@@ -88,6 +88,10 @@ function clientFindings(c: ClientRow, cfg: ReportDeps['config']) {
   if (m.require_pkce === false && grants.includes('authorization_code')) {
     add('pkce_not_required', 'medium', 'require_pkce: false exempts this code-flow client from PKCE (RFC 9700 §2.1.1 recommends PKCE for every client)')
   }
+  // A first-party client (issue 16 §1): its users are never shown what it asks for.
+  if (m.skip_consent === true) {
+    add('skips_consent', 'low', 'skip_consent: true: users are not asked to consent; the client gets the OpenID scopes it asks for and the resource scopes the user holds')
+  }
   const plain = redirects.filter((u) => u.protocol === 'http:' && !isLoopback(u))
   if (plain.length) {
     add('http_redirect_uri', auth.startsWith('client_secret') ? 'high' : 'medium', `redirect URIs over plain http (${plain.map((u) => u.href).join(', ')}): codes travel unencrypted${auth.startsWith('client_secret') ? `; the client authenticates with ${auth}` : ''}`)
@@ -186,6 +190,7 @@ export async function buildReport(deps: ReportDeps, opts: { days?: number; now?:
     clients: {
       total: clients.length,
       findings: clients.flatMap((c) => clientFindings(c, deps.config)),
+      skip_consent: clients.filter((c) => c.metadata.skip_consent === true).map((c) => c.clientId),
     },
     tokens: {
       access_token_ttl: deps.config.ACCESS_TOKEN_TTL,

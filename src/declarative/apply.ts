@@ -89,7 +89,7 @@ async function scopeRolesOf(c: Container, doc: ImportDocument): Promise<Map<stri
 /** Applies a valid document idempotently (upsert by natural key). */
 export async function applyDocument(c: Container, doc: ImportDocument, actor = 'import', opts: ApplyOptions = {}): Promise<ImportSummary> {
   for (const r of doc.resources) {
-    await c.resources.upsert({ indicator: r.indicator, scopes: r.scopes, scopeDetails: r.scope_details, accessTokenFormat: r.access_token_format, accessTokenTtl: r.access_token_ttl })
+    await c.resources.upsert({ indicator: r.indicator, scopes: r.scopes, scopeDetails: r.scope_details, accessTokenFormat: r.access_token_format, accessTokenTtl: r.access_token_ttl, accessTokenSigningAlg: r.access_token_signing_alg })
   }
   for (const client of doc.clients) {
     const change = await c.clients.upsert(client)

@@ -26,6 +26,7 @@ export async function exportDocument(c: Container) {
       }),
       access_token_format: r.accessTokenFormat,
       access_token_ttl: r.accessTokenTtl,
+      access_token_signing_alg: r.accessTokenSigningAlg,
     })),
     // the built-in `system` store (admin grants by user id) is not configuration: it is not exported
     policy_stores: await Promise.all((await c.authz.stores.list()).filter((s) => s.name !== SYSTEM_STORE).map(async (s) => {

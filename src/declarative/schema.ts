@@ -3,6 +3,7 @@ import { ACCEPTED_FORMATS, parsePasswordHash } from '../identity/password-hashes
 import { apiKeyEntry } from '../apikeys/declarative.ts'
 import { ACCOUNT_CLIENT_ID } from '../oidc/login-policy.ts'
 import { APIKEY_EXCHANGE_CLIENT_ID } from '../oidc/apikey-exchange.ts'
+import { ACCESS_TOKEN_SIGNING_ALGS } from '../oidc/queries/resources.ts'
 
 // Built-in clients (the account pages, API key exchange): an imported client of the same id
 // would be shadowed by them, so it is refused.
@@ -24,7 +25,7 @@ export const CLIENT_METADATA_KEYS = [
   'sector_identifier_uri', 'require_pushed_authorization_requests', 'dpop_bound_access_tokens',
   'client_id_issued_at', 'client_secret_expires_at',
   // ours (provider.ts extraClientMetadata)
-  'resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce', 'web_origins',
+  'resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce', 'web_origins', 'skip_consent',
 ] as const
 const CLIENT_KEYS = new Set<string>(CLIENT_METADATA_KEYS)
 
@@ -147,6 +148,8 @@ const resource = z
     scopes: z.array(resourceScope).default([]),
     access_token_format: z.enum(['jwt', 'opaque']).default('jwt'),
     access_token_ttl: z.number().int().positive().max(86400 * 30).default(3600),
+    // JWS alg of its JWT access tokens (issue 16 §1); all three keys are published at /jwks.
+    access_token_signing_alg: z.enum(ACCESS_TOKEN_SIGNING_ALGS).default('ES256'),
   })
   .strict()
   .superRefine((r, ctx) => {

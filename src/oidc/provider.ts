@@ -64,7 +64,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   // even with a grant from before its `scope` was narrowed.
   async function resourceServerInfo(indicator: string, client: { scope?: string } | undefined): Promise<ResourceServer> {
     if (indicator === API) {
-      return { scope: withinClientScope(API_SCOPE_NAMES, client?.scope).join(' '), audience: API, accessTokenTTL: config.ACCESS_TOKEN_TTL, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
+      return { scope: withinClientScope(API_SCOPE_NAMES, client?.scope).join(' '), audience: API, accessTokenTTL: config.ACCESS_TOKEN_TTL, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }
     }
     const r = await deps.resources.find(indicator)
     if (!r) throw new errors.InvalidTarget(`unknown resource indicator ${indicator}`)
@@ -74,7 +74,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       accessTokenTTL: r.accessTokenTtl,
       // RFC 9068 JWT access tokens, or opaque (introspect to learn what they mean).
       accessTokenFormat: r.accessTokenFormat,
-      ...(r.accessTokenFormat === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
+      ...(r.accessTokenFormat === 'jwt' ? { jwt: { sign: { alg: r.accessTokenSigningAlg } } } : {}),
     }
   }
   const configuration: Configuration = {
@@ -155,8 +155,19 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // `require_pkce: false` (confidential clients only) lets a client use the code flow
       // without PKCE; the compliance report lists such clients.
       // `web_origins`: the origins a browser app of this client calls us from (cors.ts).
-      properties: ['resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce', 'web_origins'],
+      // `skip_consent: true` (confidential clients only): a first-party client whose users are
+      // not asked to consent; they get the OIDC scopes asked for and the resource scopes they
+      // hold, never more (interactions/router.ts). The compliance report lists such clients.
+      properties: ['resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce', 'web_origins', 'skip_consent'],
       validator(_ctx, key, value, metadata) {
+        if (key === 'skip_consent' && value !== undefined) {
+          if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('skip_consent must be true or false')
+          // A public client cannot prove who it is (RFC 8252 §8.6: another app can claim its
+          // client_id and redirect URI), so consent is what tells the user which app asks.
+          if (value && (metadata as { token_endpoint_auth_method?: string }).token_endpoint_auth_method === 'none') {
+            throw new errors.InvalidClientMetadata('skip_consent: true is only allowed for confidential clients; public clients (token_endpoint_auth_method none) always show the consent page')
+          }
+        }
         if (key === 'require_pkce' && value !== undefined) {
           if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('require_pkce must be true or false')
           // RFC 9700 §2.1.1: a public client has nothing else protecting its codes.

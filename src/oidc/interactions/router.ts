@@ -186,6 +186,39 @@ export function interactionRouter(deps: InteractionDeps) {
     ctx.body = enrolPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), qr: enrol.qr, secret, error, reason: (await demanded(interaction)) ?? 'Two-step verification is required.' })
   }
 
+  /**
+   * Grants what the consent prompt asks for, within what the user holds, and finishes the
+   * interaction: from the consent form, or without a page for a client with `skip_consent`.
+   */
+  async function grantConsent(ctx: Context, interaction: Interaction, accountId: string, skipped: boolean) {
+    const { prompt, params } = interaction
+    const provider = deps.provider()
+    const grant = interaction.grantId
+      ? (await provider.Grant.find(interaction.grantId))!
+      : new provider.Grant({ accountId, clientId: String(params.client_id) })
+    const d = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
+    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '))
+    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims)
+    // Issue 10 §1: resource scopes the user's roles do not hold are rejected, not granted.
+    const { granted, refused } = await heldSplit(accountId, d.missingResourceScopes ?? {})
+    for (const [indicator, scopes] of granted) grant.addResourceScope(indicator, scopes.join(' '))
+    for (const [indicator, scopes] of refused) grant.rejectResourceScope(indicator, scopes.join(' '))
+    const grantId = await grant.save()
+    await deps.audit.record({ action: 'consent.granted', outcome: 'success', actor: accountId, target: String(params.client_id), details: { scopes: d.missingOIDCScope ?? [], resources: Object.keys(d.missingResourceScopes ?? {}), ...(refused.length ? { refused: Object.fromEntries(refused) } : {}), ...(skipped ? { skipped: true } : {}) }, ...meta(ctx) })
+    await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
+    ctx.respond = false
+  }
+  /**
+   * A first-party client (`skip_consent: true`, confidential only: see provider.ts) has its
+   * consent given without a page — unless the client itself asked for one with prompt=consent
+   * (OIDC Core §3.1.2.1).
+   */
+  async function skipsConsent(interaction: Interaction) {
+    const asked = String(interaction.params.prompt ?? '').split(' ').includes('consent')
+    if (asked || !interaction.session?.accountId) return false
+    const client = await deps.provider().Client.find(String(interaction.params.client_id))
+    return client?.metadata().skip_consent === true
+  }
   router.get('/:uid', async (ctx) => {
     const interaction = await details(ctx)
     const { uid, prompt, params } = interaction
@@ -233,6 +266,7 @@ export function interactionRouter(deps: InteractionDeps) {
       return
     }
     if (prompt.name === 'consent') {
+      if (await skipsConsent(interaction)) return grantConsent(ctx, interaction, interaction.session!.accountId, true)
       const d = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
       // oidc-provider lists resource scopes among the OIDC ones too: they are shown once, with
       // their resource, and only those the user holds.
@@ -487,21 +521,7 @@ export function interactionRouter(deps: InteractionDeps) {
     checkCsrf(interaction.uid, form.csrf)
     const { prompt, params, session } = interaction
     if (prompt.name !== 'consent' || !session?.accountId) throw new AppError('wrong_step', 'nothing to confirm in this step', { status: 400 })
-    const provider = deps.provider()
-    const grant = interaction.grantId
-      ? (await provider.Grant.find(interaction.grantId))!
-      : new provider.Grant({ accountId: session.accountId, clientId: String(params.client_id) })
-    const d = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
-    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '))
-    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims)
-    // Issue 10 §1: resource scopes the user's roles do not hold are rejected, not granted.
-    const { granted, refused } = await heldSplit(session.accountId, d.missingResourceScopes ?? {})
-    for (const [indicator, scopes] of granted) grant.addResourceScope(indicator, scopes.join(' '))
-    for (const [indicator, scopes] of refused) grant.rejectResourceScope(indicator, scopes.join(' '))
-    const grantId = await grant.save()
-    await deps.audit.record({ action: 'consent.granted', outcome: 'success', actor: session.accountId, target: String(params.client_id), details: { scopes: d.missingOIDCScope ?? [], resources: Object.keys(d.missingResourceScopes ?? {}), ...(refused.length ? { refused: Object.fromEntries(refused) } : {}) }, ...meta(ctx) })
-    await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
-    ctx.respond = false
+    await grantConsent(ctx, interaction, session.accountId, false)
   })
 
   /**

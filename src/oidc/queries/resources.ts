@@ -14,7 +14,14 @@ export interface ResourceRow {
   scopeDetails: Record<string, ScopeDetail>
   accessTokenFormat: 'jwt' | 'opaque'
   accessTokenTtl: number
+  /** JWS alg of its JWT access tokens (issue 16 §1) */
+  accessTokenSigningAlg: AccessTokenSigningAlg
 }
+
+/** The algorithms a resource may sign its JWT access tokens with; ES256 is the default. */
+export const ACCESS_TOKEN_SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256'] as const
+export type AccessTokenSigningAlg = (typeof ACCESS_TOKEN_SIGNING_ALGS)[number]
+const isAlg = (v: string): v is AccessTokenSigningAlg => (ACCESS_TOKEN_SIGNING_ALGS as readonly string[]).includes(v)
 
 /** The stored JSON, read defensively: anything malformed counts as "no roles". */
 function parseDetails(text: string, scopes: string[]): Record<string, ScopeDetail> {
@@ -38,7 +45,7 @@ function parseDetails(text: string, scopes: string[]): Record<string, ScopeDetai
   return out
 }
 
-const toRow = (r: { indicator: string; scopes: string; scopeDetails: string; accessTokenFormat: string; accessTokenTtl: number }): ResourceRow => {
+const toRow = (r: { indicator: string; scopes: string; scopeDetails: string; accessTokenFormat: string; accessTokenTtl: number; accessTokenSigningAlg: string }): ResourceRow => {
   const scopes = r.scopes.split(' ').filter(Boolean)
   return {
     indicator: r.indicator,
@@ -46,6 +53,7 @@ const toRow = (r: { indicator: string; scopes: string; scopeDetails: string; acc
     scopeDetails: parseDetails(r.scopeDetails, scopes),
     accessTokenFormat: r.accessTokenFormat === 'opaque' ? 'opaque' : 'jwt',
     accessTokenTtl: r.accessTokenTtl,
+    accessTokenSigningAlg: isAlg(r.accessTokenSigningAlg) ? r.accessTokenSigningAlg : 'ES256',
   }
 }
 
@@ -59,8 +67,8 @@ export function resourceQueries(db: Db) {
       return (await db.resource.findMany({ orderBy: { indicator: 'asc' } })).map(toRow)
     },
     /** Creates or replaces a resource; `scopeDetails` omitted means "no details" (held by nobody). */
-    async upsert(r: Omit<ResourceRow, 'scopeDetails'> & { scopeDetails?: Record<string, ScopeDetail> }) {
-      const data = { scopes: r.scopes.join(' '), scopeDetails: JSON.stringify(r.scopeDetails ?? {}), accessTokenFormat: r.accessTokenFormat, accessTokenTtl: r.accessTokenTtl }
+    async upsert(r: Omit<ResourceRow, 'scopeDetails' | 'accessTokenSigningAlg'> & { scopeDetails?: Record<string, ScopeDetail>; accessTokenSigningAlg?: AccessTokenSigningAlg }) {
+      const data = { scopes: r.scopes.join(' '), scopeDetails: JSON.stringify(r.scopeDetails ?? {}), accessTokenFormat: r.accessTokenFormat, accessTokenTtl: r.accessTokenTtl, accessTokenSigningAlg: r.accessTokenSigningAlg ?? 'ES256' }
       await db.resource.upsert({ where: { indicator: r.indicator }, create: { indicator: r.indicator, ...data }, update: data })
     },
   }

@@ -20,7 +20,7 @@ const resourceRow = fc.record({
   scopes: fc.uniqueArray(scopeName, { maxLength: 5 }),
   roleSets: fc.array(fc.option(fc.uniqueArray(role, { maxLength: 3 }), { nil: undefined }), { minLength: 5, maxLength: 5 }),
 }).map(({ indicator, scopes, roleSets }): ResourceRow => ({
-  indicator, accessTokenFormat: 'jwt', accessTokenTtl: 60, scopes,
+  indicator, accessTokenFormat: 'jwt', accessTokenTtl: 60, accessTokenSigningAlg: 'ES256', scopes,
   scopeDetails: Object.fromEntries(scopes.flatMap((s, i) => (roleSets[i] ? [[s, { roles: roleSets[i] }]] : []))),
 }))
 const resources = fc.uniqueArray(resourceRow, { selector: (r) => r.indicator, maxLength: 3 })
