@@ -76,7 +76,7 @@ describe('declarative import and export', () => {
     expect((await t.c.users.login('bob@example.com', 'bob password here 1')).ok).toBe(true)
 
     expect(await t.c.resources.find('https://api.example.com')).toEqual({
-      indicator: 'https://api.example.com', scopes: ['orders:read', 'orders:write'], scopeDetails: {}, accessTokenFormat: 'jwt', accessTokenTtl: 600,
+      indicator: 'https://api.example.com', scopes: ['orders:read', 'orders:write'], scopeDetails: {}, accessTokenFormat: 'jwt', accessTokenTtl: 600, accessTokenSigningAlg: 'ES256',
     })
     const store = await t.c.authz.stores.current('orders')
     expect(store.version).toBe(1)
@@ -176,7 +176,7 @@ describe('declarative import and export', () => {
     expect(text).not.toMatch(/secret-0123|argon2|password/)
     expect(doc.clients.map((c) => c.client_id)).toEqual(['billing', 'web'])
     expect(doc.users.find((u) => u.email === 'ann@example.com')).toMatchObject({ name: 'Ann', roles: ['admin'], attributes: { department: 'finance' } })
-    expect(doc.resources).toEqual([{ indicator: 'https://api.example.com', scopes: ['orders:read', 'orders:write'], access_token_format: 'jwt', access_token_ttl: 600 }])
+    expect(doc.resources).toEqual([{ indicator: 'https://api.example.com', scopes: ['orders:read', 'orders:write'], access_token_format: 'jwt', access_token_ttl: 600, access_token_signing_alg: 'ES256' }])
     // Without secrets, confidential clients cannot be re-created from an export alone; users and
     // resources can, and re-importing them is a no-op.
     const reimport = { users: doc.users, resources: doc.resources }
