@@ -106,7 +106,7 @@ describe.each(variants)('OIDC end to end on $name', ({ skip, kind, redis }) => {
       const { payload, protectedHeader } = await jose.jwtVerify(tokens.access_token, jose.createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!)), {
         issuer: server.url, audience: API, typ: 'at+jwt',
       })
-      expect(protectedHeader.alg).toBe('RS256')
+      expect(protectedHeader.alg).toBe('ES256') // the default for a resource without access_token_signing_alg (issue 16 §1)
       expect(payload).toMatchObject({ client_id: 'svc', scope: 'orders:read', sub: 'svc' })
       expect(typeof payload.jti).toBe('string')
       expect(payload.exp! - payload.iat!).toBe(600)
