@@ -519,7 +519,7 @@ export function interactionRouter(deps: InteractionDeps) {
     const interaction = await details(ctx)
     const form = await readForm(ctx)
     checkCsrf(interaction.uid, form.csrf)
-    const { prompt, params, session } = interaction
+    const { prompt, session } = interaction
     if (prompt.name !== 'consent' || !session?.accountId) throw new AppError('wrong_step', 'nothing to confirm in this step', { status: 400 })
     await grantConsent(ctx, interaction, session.accountId, false)
   })
