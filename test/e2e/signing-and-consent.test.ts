@@ -2,6 +2,7 @@ import * as jose from 'jose'
 import * as oidc from 'openid-client'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
+import { exportDocument } from '../../src/declarative/export.ts'
 import { buildReport } from '../../src/audit/report.ts'
 import { reportDeps } from '../../src/audit/report-deps.ts'
 import { describeOnBackends } from '../helpers/backends.ts'
@@ -68,8 +69,11 @@ describeOnBackends('signing-and-consent.test.ts', 'signing algorithms and skippa
     expect((await algOf(DEFAULT, 'def:read')).alg).toBe('ES256')
     expect((await algOf(RSA, 'rsa:read')).alg).toBe('RS256')
     expect((await algOf(ED, 'ed:read')).alg).toBe('EdDSA')
-    const exported = (await call(s, 'GET', '/jwks')).body as { keys: { kty: string }[] }
-    expect(new Set(exported.keys.map((k) => k.kty))).toEqual(new Set(['RSA', 'EC', 'OKP']))
+    const published = (await call(s, 'GET', '/jwks')).body as { keys: { kty: string }[] }
+    expect(new Set(published.keys.map((k) => k.kty))).toEqual(new Set(['RSA', 'EC', 'OKP']))
+    // The export round-trips the setting (the default written out, so the file says what happens).
+    const doc = await exportDocument(s.container)
+    expect(doc.resources.map((r) => [r.indicator, r.access_token_signing_alg])).toEqual([[DEFAULT, 'ES256'], [ED, 'EdDSA'], [RSA, 'RS256']])
   })
 
   it('our own API takes ES256 tokens and its tokens are ES256', async () => {
