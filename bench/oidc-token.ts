@@ -134,7 +134,7 @@ async function startPortcullis(backend: { databaseUrl?: string; redisUrl?: strin
   const side = startChild('portcullis', [...nodeArgs, 'bin/portcullis.mjs', 'serve'], {
     DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'warn', PORTCULLIS_IMPORT: importFile,
     RATE_LIMIT_TOKEN: '999999999/60', RATE_LIMIT_INTROSPECTION: '999999999/60',
-    ...(backend.databaseUrl ? { DATABASE_URL: backend.databaseUrl } : {}),
+    ...(backend.databaseUrl ? { DATABASE_URL: backend.databaseUrl, PORTCULLIS_MASTER_KEY: crypto.randomBytes(32).toString('base64') } : {}),
     ...(backend.redisUrl ? { REDIS_URL: backend.redisUrl, REDIS_PREFIX: `pc-bench-${crypto.randomBytes(4).toString('hex')}:` } : {}),
   }, port)
   await waitReady(side, '/readyz')
@@ -281,6 +281,48 @@ async function main() {
   results.loadavg_at_end = os.loadavg().map((x) => round(x))
   await fs.mkdir('bench/results', { recursive: true })
   await fs.writeFile('bench/results/oidc-token.json', JSON.stringify(results, null, 2) + '\n')
+  await writeSection(results)
+}
+
+type Summary = ReturnType<typeof summarise>
+interface Pair { portcullis: Summary; oidc_provider: Summary; ratio_throughput: number; ratio_per_core: number }
+
+/** The generated part of bench/RESULTS.md: the table of this run (the analysis below it is prose). */
+async function writeSection(results: Record<string, unknown>) {
+  const machine = results.machine as { cpus: number; node: string; loadavg_at_start: number[] }
+  const settings = results.settings as { seconds_per_side_per_round: number; rounds: number; concurrency: number }
+  const label: Record<string, string> = { client_credentials_jwt: 'client credentials -> RS256 JWT', introspection_opaque: 'introspection of an opaque token' }
+  const rows: string[] = []
+  for (const backend of ['sqlite', 'postgresql_redis']) {
+    const b = results[backend] as Record<string, Pair> | { skipped: string }
+    if ('skipped' in b) continue
+    for (const [op, pair] of Object.entries(b)) {
+      const cell = (x: Summary) => `${x.per_second} | ${x.p50_ms} / ${x.p99_ms} | ${x.server_cpu_ms_per_request} | ${x.per_server_cpu_second} | ${x.load_client_cpu_ms_per_request}`
+      rows.push(`| ${backend === 'sqlite' ? 'SQLite' : 'PostgreSQL + Redis'} | ${label[op]} | portcullis | ${cell(pair.portcullis)} | | |`)
+      rows.push(`| | | oidc-provider (bare) | ${cell(pair.oidc_provider)} | | |`)
+      rows.push(`| | | **portcullis / bare** | | | | | | **${pair.ratio_throughput}x** | **${pair.ratio_per_core}x** ${pair.ratio_per_core >= 0.8 ? '(met)' : '(goal 0.8x: missed)'} |`)
+    }
+  }
+  const section = `<!-- oidc-token:begin -->
+## Token endpoint and introspection vs bare oidc-provider (\`bench/oidc-token.ts\`)
+
+${results.at as string}, node ${machine.node}, ${machine.cpus} CPUs, **a shared, loaded 2-core machine** (a CI run of the whole
+suite and other engineers' work ran at the same time; load average ${machine.loadavg_at_start.join(' ')} at the start,
+${(results.loadavg_at_end as number[]).join(' ')} at the end). Both servers are child processes of the bench, driven over
+real HTTP/1.1 keep-alive by the same load client (bench/http-load.ts) at concurrency ${settings.concurrency}; sides rotated
+A B / B A for ${settings.rounds} rounds of ${settings.seconds_per_side_per_round} s each, median round reported. req/s and latency are wall clock
+and stretch with the machine's load; **server CPU ms/req** (user + system of the server process from /proc, over the
+measure, divided by requests) is what each request costs, and **req per CPU s** is the "per core" figure the goal
+is about. The load client's own CPU (process.cpuUsage of the bench process) is shown too: it shares the cores.
+
+| backend | path | side | req/s | p50 / p99 ms | server CPU ms/req | req per server CPU s | client CPU ms/req | ratio req/s | ratio per core |
+|---|---|---|---:|---:|---:|---:|---:|---:|---:|
+${rows.join('\n')}
+<!-- oidc-token:end -->`
+  const file = 'bench/RESULTS.md'
+  const current = await fs.readFile(file, 'utf8').catch(() => '# Benchmark results\n')
+  const re = /<!-- oidc-token:begin -->[\s\S]*<!-- oidc-token:end -->/
+  await fs.writeFile(file, re.test(current) ? current.replace(re, section) : `${current.trimEnd()}\n\n${section}\n`)
 }
 
 if (values['bare-server']) {
