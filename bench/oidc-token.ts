@@ -80,7 +80,11 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN
 }
-const median = (xs: number[]) => pct(xs, 50)
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
 
 /** CPU seconds (user + system) a process has used, from /proc (Linux); NaN elsewhere. */
