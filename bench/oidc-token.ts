@@ -9,7 +9,7 @@
  * Paths: (a) client credentials grant issuing an RS256 JWT access token (RFC 9068) for a
  * registered resource; (b) introspection (RFC 7662) of an opaque access token by the client it
  * was issued to. Each measure runs the sides in turn, A B A B ..., `--rounds` times and reports
- * the median round. Per side: requests/s at a fixed concurrency, client-side p50/p99 latency, and
+ * the median over the rounds. Per side: requests/s at a fixed concurrency, client-side p50/p99 latency, and
  * the server process's CPU (user + system from /proc/PID/stat, before and after the measure) per
  * request; the load client's own CPU (process.cpuUsage) is reported next to it. "Per core" is
  * requests per CPU second of the server process: on a shared, loaded machine that is the fair
@@ -314,7 +314,7 @@ ${results.at as string}, node ${machine.node}, ${machine.cpus} CPUs, **a shared,
 suite and other engineers' work ran at the same time; load average ${machine.loadavg_at_start.join(' ')} at the start,
 ${(results.loadavg_at_end as number[]).join(' ')} at the end). Both servers are child processes of the bench, driven over
 real HTTP/1.1 keep-alive by the same load client (bench/http-load.ts) at concurrency ${settings.concurrency}; sides rotated
-A B / B A for ${settings.rounds} rounds of ${settings.seconds_per_side_per_round} s each, median round reported. req/s and latency are wall clock
+A B / B A for ${settings.rounds} rounds of ${settings.seconds_per_side_per_round} s each, median over the rounds of each figure. req/s and latency are wall clock
 and stretch with the machine's load; **server CPU ms/req** (user + system of the server process from /proc, over the
 measure, divided by requests) is what each request costs, and **req per CPU s** is the "per core" figure the goal
 is about. The load client's own CPU (process.cpuUsage of the bench process) is shown too: it shares the cores.
