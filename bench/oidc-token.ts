@@ -141,7 +141,13 @@ async function startPortcullis(backend: { databaseUrl?: string; redisUrl?: strin
     ...(backend.databaseUrl ? { DATABASE_URL: backend.databaseUrl, PORTCULLIS_MASTER_KEY: crypto.randomBytes(32).toString('base64') } : {}),
     ...(backend.redisUrl ? { REDIS_URL: backend.redisUrl, REDIS_PREFIX: `pc-bench-${crypto.randomBytes(4).toString('hex')}:` } : {}),
   }, port)
-  await waitReady(side, '/readyz')
+  try {
+    await waitReady(side, '/readyz')
+  } catch (err) {
+    await side.stop()
+    await fs.rm(dir, { recursive: true, force: true })
+    throw err
+  }
   return { ...side, dir }
 }
 
