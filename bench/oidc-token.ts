@@ -237,7 +237,11 @@ function summarise(rounds: Result[]) {
 
 async function runBackend(label: string, backend: { databaseUrl?: string; redisUrl?: string }, seconds: number, rounds: number, concurrency: number) {
   const pc = await startPortcullis(backend)
-  const bare = await startBare()
+  const bare = await startBare().catch(async (err: unknown) => {
+    await pc.stop()
+    await fs.rm(pc.dir, { recursive: true, force: true })
+    throw err
+  })
   try {
     const out: Record<string, unknown> = {}
     for (const [name, make] of Object.entries(operations)) {
