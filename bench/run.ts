@@ -8,8 +8,8 @@
  *   npm run bench -- --smoke                   cli-startup once, nothing written (CI)
  *
  * Each script writes its own results (bench/results/*.json; cli-startup also its section of
- * bench/RESULTS.md). apikeys-verify also runs on PostgreSQL + Redis when TEST_DATABASE_URL and
- * TEST_REDIS_URL are set.
+ * bench/RESULTS.md). apikeys-verify and oidc-token also run on PostgreSQL + Redis when
+ * TEST_DATABASE_URL and TEST_REDIS_URL are set.
  */
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
@@ -22,6 +22,7 @@ const BENCHES: Record<string, string[]> = {
   'apikeys-verify': ['--seconds', '1'],
   'authz-http': ['--lines', '10000', '--seconds', '2'],
   'constant-time': ['--rounds', '20000'],
+  'oidc-token': ['--seconds', '2', '--rounds', '2'],
 }
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { full: { type: 'boolean', default: false }, smoke: { type: 'boolean', default: false } } })
