@@ -107,7 +107,7 @@ describeOnBackends('import-password-hashes.test.ts', 'moving users in with their
     // Importing the same file again does not bring the old hashes back (they are initial values).
     await importFile(c, file)
     for (const m of movers) expect((await c.users.findByEmail(m.email))!.passwordHash).toMatch(OURS)
-  })
+  }, 180_000) // 15 sign-ins, each paying its format's own work (bcrypt, scrypt, PBKDF2) plus argon2id: slow on a loaded 2-core machine
 
   it('a user imported without a password is refused exactly like a wrong password (no enumeration)', async () => {
     const c = server.container
