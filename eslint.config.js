@@ -29,9 +29,6 @@ export default tseslint.config(
           'src/http/account/': ['identity', 'audit', 'apikeys', 'oidc'],
           // The decision fast lane counts its requests in the metrics registry.
           'src/http/decision-lane.ts': ['metrics'],
-          // Error and 429 pages are rendered with the sign-in page shell.
-          'src/http/middleware/errors.ts': ['oidc'],
-          'src/http/rate-limits.ts': ['oidc'],
         },
         // Capability files that still take the whole container instead of the narrow
         // dependencies they need. This list may only shrink; never add one.
