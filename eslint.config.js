@@ -27,8 +27,6 @@ export default tseslint.config(
         httpExceptions: {
           // The account pages: they belong in a capability folder (identity/account pages).
           'src/http/account/': ['identity', 'audit', 'apikeys', 'oidc'],
-          // The decision fast lane counts its requests in the metrics registry.
-          'src/http/decision-lane.ts': ['metrics'],
         },
         // Capability files that still take the whole container instead of the narrow
         // dependencies they need. This list may only shrink; never add one.
