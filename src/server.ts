@@ -4,6 +4,7 @@ import type { Container } from './container.ts'
 import { buildApp } from './app.ts'
 import { decisionRoutes } from './authz/routes.ts'
 import { decisionLane } from './http/decision-lane.ts'
+import { recordHttp } from './metrics/http.ts'
 import { startMetricsServer } from './metrics/routes.ts'
 
 /** How long a shutdown waits for the database and Redis connections to close. */
@@ -22,7 +23,7 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
   const lane = decisionLane({
     routes: decisionRoutes(c.authz.decide),
     verifyAccessToken: c.verifyAccessToken,
-    metrics: c.metrics,
+    recordRequest: (method, route, status, seconds) => recordHttp(c.metrics, method, route, status, seconds),
     logger: c.logger,
     https: c.config.PUBLIC_URL.startsWith('https:'),
   })

@@ -2,8 +2,8 @@ import path from 'node:path'
 import { z } from 'zod'
 import { ConfigError } from '../errors.ts'
 import { parseCidr } from '../http/client-ip.ts'
-import { parseAdminWindow } from '../audit/admin-window.ts'
-import { parseSyslogUrl } from '../audit/syslog.ts'
+import { parseAdminWindow } from './admin-window.ts'
+import { parseSyslogUrl } from './syslog-url.ts'
 import { RATE_CLASSES, parseRateLimit, rateLimitEnvName, type RateLimit } from '../http/rate-limit-classes.ts'
 
 /**

@@ -1,7 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
-import type { Metrics } from '../metrics/registry.ts'
-import { recordHttp } from '../metrics/http.ts'
 import { attachBufferedBody, jsonTooDeep } from './body.ts'
 import { hasAnyScope, type Caller } from './middleware/authn.ts'
 import { loggableRequestId, logRequest, requestIdFrom } from './middleware/request.ts'
@@ -14,7 +12,8 @@ export interface DecisionLaneDeps {
   routes: readonly Route[]
   /** verifies a portcullis access token (JWT) offline; undefined when it is not valid */
   verifyAccessToken: (token: string) => Promise<Caller | undefined>
-  metrics: Metrics
+  /** counts one answered request (the metrics capability's recordHttp; http/ imports no capability) */
+  recordRequest: (method: string, route: string, status: number, seconds: number) => void
   logger: Logger
   https: boolean
 }
@@ -83,7 +82,7 @@ export function decisionLane(deps: DecisionLaneDeps) {
     ]
     res.writeHead(200, headers.flat())
     res.end(payload)
-    recordHttp(deps.metrics, 'POST', m.route.contract.path, 200, ms / 1000)
+    deps.recordRequest('POST', m.route.contract.path, 200, ms / 1000)
     logRequest(deps.logger, { requestId: loggableRequestId(requestId), method: 'POST', path: req.url!, status: 200, ms: Math.round(ms * 10) / 10 })
     return true
   }

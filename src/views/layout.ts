@@ -25,3 +25,8 @@ ${body}
 export function fieldError(id: string, message: string | undefined) {
   return message ? html`<p class="error" id="${id}" role="alert">${message}</p>` : html``
 }
+
+/** A page that says what went wrong (4xx/5xx pages of the sign-in shell, 429, 503). */
+export function errorPage(title: string, message: string) {
+  return page(title, html`<h1>${title}</h1><p role="alert">${message}</p>`)
+}

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decisionRoutes } from '../../src/authz/routes.ts'
 import { decisionLane } from '../../src/http/decision-lane.ts'
+import { recordHttp } from '../../src/metrics/http.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, registerServiceClients } from '../helpers/api-client.ts'
 
@@ -29,7 +30,13 @@ describe('the decision fast lane', () => {
     auditor = await apiToken(server, 'aud', 'audit:read')
     fenced = await apiToken(server, 'fenced', 'authz:check')
     const c = server.container
-    const take = decisionLane({ routes: decisionRoutes(c.authz.decide), verifyAccessToken: c.verifyAccessToken, metrics: c.metrics, logger: c.logger, https: false })
+    const take = decisionLane({
+      routes: decisionRoutes(c.authz.decide),
+      verifyAccessToken: c.verifyAccessToken,
+      recordRequest: (method, route, status, seconds) => recordHttp(c.metrics, method, route, status, seconds),
+      logger: c.logger,
+      https: false,
+    })
     // "Koa" here is a stand-in that says it was asked: the lane must answer what it takes.
     const next = (req: http.IncomingMessage, res: http.ServerResponse) => {
       passedOn.push(`${req.method} ${req.url}`)

@@ -79,7 +79,7 @@ async function pgShape(c: pg.Client): Promise<Shape> {
        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
       WHERE t.relnamespace = current_schema()::regnamespace`)
   for (const r of idx.rows) {
-    if (r.primary) shape.tables[r.table].primaryKey = r.columns
+    if (r.primary) shape.tables[r.table]!.primaryKey = r.columns
     else shape.indexes[r.index] = { table: r.table, unique: r.unique, columns: r.columns }
   }
   return shape
@@ -212,7 +212,7 @@ describe.skipIf(!pgUrl)('migrate() on PostgreSQL', () => {
         expect(r.checksum).toBe(sha256(await migrationSql(pgMigrations, r.migration_name)))
       }
       const tables = await withPg(db.url, async (c) => (await c.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'OidcPayload'")).rows[0].n)
+        "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'OidcPayload'")).rows[0]!.n)
       expect(tables).toBe(1)
 
       expect(await migrate(db.url)).toEqual([])
@@ -241,7 +241,7 @@ describe.skipIf(!pgUrl)('migrate() on PostgreSQL', () => {
       // and no lock is left behind: a later run gets through at once and finds nothing to do
       expect(await migrate(db.url)).toEqual([])
       const locks = await withPg(db.url, async (c) => (await c.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).rows[0].n)
+        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).rows[0]!.n)
       expect(locks).toBe(0)
     } finally {
       await db.drop()

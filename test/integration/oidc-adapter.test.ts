@@ -290,7 +290,7 @@ function adapterContract(name: string, skip: boolean, open: () => Promise<Store>
       expect(await a('AccessToken').find(long)).toMatchObject({ jti: long })
       expect(await a('Grant').find(forever)).toMatchObject({ jti: forever })
 
-      for (const [grant, survivor] of [[g1, longFirst], [g2, longAfter], [g3, noTtlFirst]]) {
+      for (const [grant, survivor] of [[g1, longFirst], [g2, longAfter], [g3, noTtlFirst]] as const) {
         expect(await a('RefreshToken').find(survivor)).toMatchObject({ grantId: grant })
         await a('AccessToken').revokeByGrantId(grant)
         expect(await a('RefreshToken').find(survivor), `grant ${grant}`).toBeUndefined()
@@ -341,7 +341,7 @@ describe.skipIf(!redisUrl)('modelRouter with Redis', () => {
     expect(await dbRow('Session', sid)).toBeNull()
     expect(await router('Session').find(sid)).toEqual(session)
     expect(await router('Session').findByUid(session.uid)).toEqual(session)
-    expect(await redis.ttl((await redisKeysFor(sid))[0])).toBeGreaterThan(500)
+    expect(await redis.ttl((await redisKeysFor(sid))[0]!)).toBeGreaterThan(500)
 
     const atId = newId()
     const at = tokenPayload('AccessToken', atId, { grantId: newId() })

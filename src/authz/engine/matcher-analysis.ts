@@ -130,7 +130,8 @@ const policyField = (node: ExprNode, ctx: MatcherContext) => (node.type === 'Ide
 
 function equalityKey(node: ExprNode, ctx: MatcherContext): EqualityKey | undefined {
   if (node.type !== 'BinaryExpression' || (node.operator !== '==' && node.operator !== '===')) return undefined
-  for (const [request, policy] of [[node.left, node.right], [node.right, node.left]]) {
+  const pairs: Array<[ExprNode, ExprNode]> = [[node.left, node.right], [node.right, node.left]]
+  for (const [request, policy] of pairs) {
     const pIndex = policyField(policy, ctx)
     if (pIndex >= 0 && requestValue(request, ctx)) return { pIndex, request }
   }

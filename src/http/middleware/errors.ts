@@ -2,7 +2,7 @@ import type { Middleware } from 'koa'
 import type { Logger } from 'pino'
 import { AppError } from '../../errors.ts'
 import { dependencyUnavailable, isDependencyUnavailable, RETRY_AFTER_SECONDS } from '../../db/unavailable.ts'
-import { errorPage } from '../../oidc/interactions/views.ts'
+import { errorPage } from '../../views/layout.ts'
 
 /**
  * Turns every thrown error into a response with a stable shape:

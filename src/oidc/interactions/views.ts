@@ -75,9 +75,8 @@ export function consentPage(p: { uid: string; csrf: string; clientName: string; 
 ${p.signedInAs ? switchAccount({ uid: p.uid, csrf: p.csrf, email: p.signedInAs }) : ''}`)
 }
 
-export function errorPage(title: string, message: string) {
-  return page(title, html`<h1>${title}</h1><p role="alert">${message}</p>`)
-}
+// The plain error page is part of the page toolkit (the http/ toolkit renders it too).
+export { errorPage } from '../../views/layout.ts'
 
 export function logoutPage(p: { form: string; host: string }) {
   // oidc-provider hands us its own form (with its xsrf token) to embed.

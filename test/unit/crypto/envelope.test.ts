@@ -23,7 +23,7 @@ describe('encryption at rest (AES-256-GCM keyring)', () => {
     const ring = parseMasterKeys(key())
     const parts = seal(ring, 'secret', 'ctx').split('.')
     const ct = Buffer.from(parts[4]!, 'base64url')
-    ct[0] ^= 1
+    ct[0] = ct[0]! ^ 1
     parts[4] = ct.toString('base64url')
     expect(() => open(ring, parts.join('.'), 'ctx')).toThrow()
   })
