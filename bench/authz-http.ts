@@ -11,10 +11,8 @@
  * noisy: compare ratios within one run, not absolute numbers across runs.
  */
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import crypto from 'node:crypto'
 import fs from 'node:fs/promises'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -22,32 +20,13 @@ import { enginePort } from '../src/authz/engine-port.ts'
 import { resolveModel } from '../src/authz/stores.ts'
 import { buildRbacStore, randomRequests } from './rbac-store.ts'
 import { Connection } from './http-load.ts'
+import { freePort, pct, cpuSeconds } from './lib.ts'
 
 const { values } = parseArgs({ options: { lines: { type: 'string', default: '10000' }, seconds: { type: 'string', default: '5' } } })
 const targetLines = Number(values.lines)
 const seconds = Number(values.seconds)
 
-const freePort = () => new Promise<number>((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const port = (s.address() as net.AddressInfo).port
-    s.close(() => resolve(port))
-  })
-})
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN
-}
 const serverTime = (header: string | undefined) => Number(/dur=([\d.]+)/.exec(header ?? '')?.[1] ?? NaN)
-
-/** CPU seconds (user + system) a process has used, from /proc (Linux); NaN elsewhere. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / 100 // utime + stime, in USER_HZ ticks
-  } catch {
-    return NaN
-  }
-}
 
 async function main() {
   const store = buildRbacStore(targetLines)

@@ -26,10 +26,10 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { freePort } from './lib.ts'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, smoke: { type: 'boolean', default: false } } })
 const runs = values.smoke ? 1 : Number(values.runs)
@@ -77,12 +77,6 @@ function timeRun(mode: Mode, args: string[], env: Record<string, string>) {
   })
 }
 
-const freePort = () => new Promise<number>((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const port = (s.address() as net.AddressInfo).port
-    s.close(() => resolve(port))
-  })
-})
 
 /** starts a server on `dataDir`; milliseconds from spawn until /readyz answers 200, then stops it */
 async function timeStart(mode: Mode, dataDir: string) {
