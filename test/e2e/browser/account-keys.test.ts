@@ -1,20 +1,19 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generate } from 'otplib'
 import { startTestServer, type TestServer } from '../../helpers/server.ts'
 import { applyDocument, validateDocument } from '../../../src/declarative/apply.ts'
+import { chromiumMissing, launchChromium } from '../../helpers/browser.ts'
 
 /**
  * Personal API keys on the account pages (`/account/keys`) in a real Chromium: create a key
  * (its secret shown once), use it against a real API, rotate it (old and new both work during
  * the grace period), revoke it (refused at once), and the form's refusals. Screenshots on failure.
  */
-const CHROMIUM = '/usr/bin/chromium'
-const missing = !fs.existsSync(CHROMIUM)
-if (missing) console.warn(`browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
+const missing = chromiumMissing()
 
 const PASSWORD = 'quiet river lamp orbit'
 const MAX_TOTP = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'
@@ -37,7 +36,7 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
+    browser = await launchChromium()
   })
   afterAll(async () => {
     await browser?.close()

@@ -3,12 +3,13 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import * as oidc from 'openid-client'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../../src/declarative/apply.ts'
 import { startTestServer, type TestServer } from '../../helpers/server.ts'
 import { describeOnBackends } from '../../helpers/backends.ts'
+import { CHROMIUM, chromiumMissing, launchChromium } from '../../helpers/browser.ts'
 
 /**
  * Account switching in a real Chromium: a browser that holds user A's session signs in as
@@ -18,9 +19,7 @@ import { describeOnBackends } from '../../helpers/backends.ts'
  * semantics). On SQLite, and on PostgreSQL + Redis where oidc-provider's short-lived models
  * (sessions, interactions, codes) live in Redis. Screenshots on failure.
  */
-const CHROMIUM = '/usr/bin/chromium'
-const missing = !fs.existsSync(CHROMIUM)
-if (missing) console.warn(`browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
+const missing = chromiumMissing()
 
 const PASSWORD = 'quiet river lamp orbit'
 const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-browser-'))
@@ -61,7 +60,7 @@ describeOnBackends('account-switch.test.ts', 'account switching in a real browse
     for (const id of ['x', 'y'] as const) {
       configs[id] = await oidc.discovery(new URL(server.url), id, SECRET[id], oidc.ClientSecretBasic(SECRET[id]), { execute: [oidc.allowInsecureRequests] })
     }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
+    browser = await launchChromium()
   }, 120_000)
   afterAll(async () => {
     await browser?.close()

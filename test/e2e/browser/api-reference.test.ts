@@ -1,18 +1,17 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestServer, type TestServer } from '../../helpers/server.ts'
+import { chromiumMissing, launchChromium } from '../../helpers/browser.ts'
 
 /**
  * The API reference page (/docs/api) in a real Chromium, under the server's strict CSP: it
  * loads the OpenAPI document and shows every operation, without a single CSP violation or
  * script error, and without any request leaving the server (no CDN).
  */
-const CHROMIUM = '/usr/bin/chromium'
-const missing = !fs.existsSync(CHROMIUM)
-if (missing) console.warn(`browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
+const missing = chromiumMissing()
 const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-browser-'))
 
 describe.skipIf(missing)('the API reference page', () => {
@@ -21,7 +20,7 @@ describe.skipIf(missing)('the API reference page', () => {
 
   beforeAll(async () => {
     server = await startTestServer()
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
+    browser = await launchChromium()
   })
   afterAll(async () => {
     await browser?.close()

@@ -1,11 +1,11 @@
-import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import * as oidc from 'openid-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../../src/declarative/apply.ts'
 import { startTestServer, type TestServer } from '../../helpers/server.ts'
+import { chromiumMissing, launchChromium } from '../../helpers/browser.ts'
 
 /**
  * OIDC Core §3.1.2.1: the authorization endpoint takes POST. A relying party on another site
@@ -13,9 +13,7 @@ import { startTestServer, type TestServer } from '../../helpers/server.ts'
  * Chromium withholds our SameSite=Lax session cookies. The signed-in user must still get single
  * sign-on (no second login), and the cookies must stay SameSite=Lax.
  */
-const CHROMIUM = '/usr/bin/chromium'
-const missing = !fs.existsSync(CHROMIUM)
-if (missing) console.warn(`browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
+const missing = chromiumMissing()
 const PASSWORD = 'quiet river lamp orbit'
 
 describe.skipIf(missing)('authorization request by POST in a real browser', () => {
@@ -47,7 +45,7 @@ describe.skipIf(missing)('authorization request by POST in a real browser', () =
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
+    browser = await launchChromium()
   }, 120_000)
   afterAll(async () => {
     await browser?.close()

@@ -1,18 +1,16 @@
-import fs from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestServer, type TestServer } from '../../helpers/server.ts'
+import { chromiumMissing, launchChromium } from '../../helpers/browser.ts'
 
 /**
  * Cross-site form posts in a real Chromium (issue 10 §2): our own forms post with our Origin
  * and are accepted; the same form, with a valid CSRF token copied into a page on another site
  * (127.0.0.1 is another site than localhost), is refused with the 403 page and changes nothing.
  */
-const CHROMIUM = '/usr/bin/chromium'
-const missing = !fs.existsSync(CHROMIUM)
-if (missing) console.warn(`browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
+const missing = chromiumMissing()
 const PASSWORD = 'quiet river lamp orbit'
 
 describe.skipIf(missing)('cross-site form posts in a real browser', () => {
@@ -32,7 +30,7 @@ describe.skipIf(missing)('cross-site form posts in a real browser', () => {
     })
     await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve))
     evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}/`
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
+    browser = await launchChromium()
   })
   afterAll(async () => {
     await browser?.close()

@@ -1,19 +1,18 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { chromium, type Browser, type BrowserContext } from 'playwright-core'
+import type { Browser, BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestServer, type TestServer } from '../../helpers/server.ts'
 import { linkIn, startSmtp, type TestSmtp } from '../../helpers/smtp.ts'
+import { chromiumMissing, launchChromium } from '../../helpers/browser.ts'
 
 /**
  * The forgotten-password pages in a real Chromium (issue 14 §3): from the sign-in page's
  * "Forgot password?" link to the mail (a real SMTP server), the new-password form with its
  * errors, and signing in with the new password. Saves a screenshot when it fails.
  */
-const CHROMIUM = '/usr/bin/chromium'
-const missing = !fs.existsSync(CHROMIUM)
-if (missing) console.warn(`browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
+const missing = chromiumMissing()
 const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-browser-'))
 const OLD = 'quiet river lamp orbit'
 const NEW = 'copper kettle whistles twice'
@@ -29,7 +28,7 @@ describe.skipIf(missing)('forgotten password and email verification in a real br
     server = await startTestServer({ env: { SMTP_URL: mx.url, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'id@acme.example', PRODUCT_NAME: 'Acme ID' } })
     await server.container.users.create({ email: 'ria@example.com', password: OLD })
     await server.container.users.create({ email: 'sol@example.com', password: OLD })
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
+    browser = await launchChromium()
   })
   afterAll(async () => {
     await context?.close().catch(() => undefined)

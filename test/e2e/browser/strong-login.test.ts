@@ -3,12 +3,13 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import * as oidc from 'openid-client'
 import { generate } from 'otplib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../../src/declarative/apply.ts'
 import { startTestServer, type TestServer } from '../../helpers/server.ts'
+import { chromiumMissing, launchChromium } from '../../helpers/browser.ts'
 
 /**
  * The sign-in and account pages in a real Chromium (Debian's /usr/bin/chromium driven by
@@ -16,9 +17,7 @@ import { startTestServer, type TestServer } from '../../helpers/server.ts'
  * Chromium's virtual authenticator (CDP WebAuthn domain), lockout, password change and session
  * revocation. Every test saves a screenshot when it fails (the directory is printed).
  */
-const CHROMIUM = '/usr/bin/chromium'
-const missing = !fs.existsSync(CHROMIUM)
-if (missing) console.warn(`browser suite skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
+const missing = chromiumMissing()
 
 const PASSWORD = 'quiet river lamp orbit'
 const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-browser-'))
@@ -48,7 +47,7 @@ describe.skipIf(missing)('strong login in a real browser', () => {
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] })
+    browser = await launchChromium()
   })
   afterAll(async () => {
     await browser?.close()
