@@ -142,8 +142,10 @@ export async function completeAuthorization(p: ResolvedProvider, config: oidc.Co
       idTokenExpected: p.type === 'oidc',
     })
   } catch (e) {
-    const message = (e as Error).message ?? ''
-    if (/nonce/i.test(message)) throw new FederationRefused('nonce_mismatch', message.slice(0, 200))
+    const err = e as Error & { error?: unknown; error_description?: unknown }
+    // OIDC Core §3.1.3.7 step 11: oauth4webapi names the claim that did not match, a cause or two down.
+    if (failedClaim(e) === 'nonce') throw new FederationRefused('nonce_mismatch', 'ID token nonce does not match')
+    const message = typeof err.error === 'string' ? `${err.error}: ${String(err.error_description ?? '')}` : err.message ?? ''
     if (isNetworkError(e)) throw e
     throw new FederationRefused('invalid_response', message.slice(0, 200))
   }
@@ -178,6 +180,13 @@ export async function completeAuthorization(p: ResolvedProvider, config: oidc.Co
     roles: mappedRoles(p, claims),
     amr,
   }
+}
+
+function failedClaim(e: unknown): unknown {
+  for (let c = e as { cause?: unknown; claim?: unknown } | undefined, i = 0; c && i < 4; c = c.cause as typeof c, i++) {
+    if (c.claim !== undefined) return c.claim
+  }
+  return undefined
 }
 
 /** GitHub-style /user/emails: the primary address and whether the upstream verified it. */
