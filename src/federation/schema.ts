@@ -73,7 +73,7 @@ export const identityProviderEntry = z.object({
   default_roles: z.array(text(200)).default([]),
   role_mappings: z.array(roleMapping).default([]),
 }).strict().superRefine((p, ctx) => {
-  const type = p.type ?? presetDefaults(p).type
+  const type = p.type ?? presetDefaults(p).type ?? 'oidc'
   if (type === 'oidc' && !p.issuer && !presetDefaults(p).issuer) {
     ctx.addIssue({ code: 'custom', path: ['issuer'], message: p.preset === 'microsoft' ? 'the microsoft preset needs `tenant` (or issuer)' : 'required for an OpenID Connect provider' })
   }
