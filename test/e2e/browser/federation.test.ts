@@ -7,6 +7,7 @@ import path from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import * as oidc from 'openid-client'
 import { exportJWK, generateKeyPair } from 'jose'
+import { totpNow } from '../../helpers/strong-login.ts'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../../src/declarative/apply.ts'
 import { startTestServer, type TestServer } from '../../helpers/server.ts'
@@ -29,6 +30,8 @@ const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-fed-'))
 const RP_SECRET = 'rp-secret-0123456789abcdef'
 const UP_SECRET = 'upstream-secret-0123456789abcdef'
 const HUB_SECRET = 'hub-secret-0123456789abcdef'
+const UPSTREAM_TOTP = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'
+const LOCAL_TOTP = 'KRUGS4ZANFZSAYJAORSXG5BAONSWG4TF'
 
 /** The GitHub-style OAuth 2.0 server: who "signs in" there next, and what it answers. */
 interface HubUser { id: number; login: string; name: string; org: string; emails: { email: string; primary: boolean; verified: boolean }[] }
@@ -119,6 +122,8 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
         { email: 'dis@corp.example', password: PASSWORD, email_verified: true },
         { email: 'kay@corp.example', password: PASSWORD, email_verified: true },
         { email: 'nia@corp.example', password: PASSWORD, email_verified: true },
+        { email: 'mo@corp.example', password: PASSWORD, email_verified: true, totp_secret: UPSTREAM_TOTP },
+        { email: 'tia@corp.example', password: PASSWORD, email_verified: true },
       ],
     })
     expect(up.problems).toEqual([])
@@ -131,6 +136,8 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
         { email: 'bob@corp.example', password: PASSWORD, email_verified: true },
         { email: 'carl@corp.example', password: PASSWORD, email_verified: true },
         { email: 'dis@corp.example', password: PASSWORD, email_verified: true, disabled: true },
+        // tia has a second factor here: an upstream sign-in without MFA still asks for it.
+        { email: 'tia@corp.example', password: PASSWORD, email_verified: true, totp_secret: LOCAL_TOTP },
       ],
       identity_providers: [
         {
@@ -248,6 +255,36 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
       expect(tokens.claims()!.sub).toBe((await app.container.users.findByEmail('alice@corp.example'))!.id)
     })
   }, 240_000)
+
+  it('an upstream sign-in with MFA: our amr carries the upstream otp and mfa, and acr is MFA', async () => {
+    await inBrowser('upstream-mfa', async (page) => {
+      const flow = await authorize(page)
+      await page.getByRole('button', { name: 'Sign in with Corp SSO' }).click()
+      await upstreamLogin(page, 'mo@corp.example')
+      await page.getByLabel('Code from your authenticator app').fill(await totpNow(UPSTREAM_TOTP))
+      await page.getByRole('button', { name: 'Verify', exact: true }).click()
+      const claims = (await flow.finish()).claims()!
+      expect(claims.amr).toEqual(['fed', 'pwd', 'otp', 'mfa'])
+      expect(claims.acr).toBe('urn:portcullis:acr:mfa')
+    })
+  }, 120_000)
+
+  it('a linked account with a second factor here is asked for it after an upstream sign-in without MFA', async () => {
+    const tia = (await app.container.users.findByEmail('tia@corp.example'))!
+    await inBrowser('local-mfa', async (page) => {
+      const flow = await authorize(page)
+      await page.getByRole('button', { name: 'Sign in with Corp SSO' }).click()
+      await upstreamLogin(page, 'tia@corp.example')
+      await page.getByLabel('Password of tia@corp.example').fill(PASSWORD)
+      await page.getByRole('button', { name: 'Link and continue' }).click()
+      // Our own second-factor page, after the link.
+      await page.getByLabel('Code from your authenticator app').fill(await totpNow(LOCAL_TOTP))
+      await page.getByRole('button', { name: 'Verify', exact: true }).click()
+      const claims = (await flow.finish()).claims()!
+      expect(claims.sub).toBe(tia.id)
+      expect(claims.amr).toEqual(['fed', 'pwd', 'otp', 'mfa'])
+    })
+  }, 120_000)
 
   it('private_key_jwt upstream client authentication works', async () => {
     await inBrowser('private-key-jwt', async (page) => {
