@@ -359,6 +359,19 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
     expect(await refusals()).toContainEqual(expect.objectContaining({ method: 'fed', provider: 'corp', reason: 'email_unverified' }))
   }, 120_000)
 
+  it('cancelling at the upstream comes back as a refused sign-in with a way back', async () => {
+    await inBrowser('cancel', async (page) => {
+      await authorize(page)
+      await page.getByRole('button', { name: 'Sign in with Corp SSO' }).click()
+      await page.waitForURL(`${upstream.url}/**`)
+      await page.getByRole('button', { name: 'Cancel' }).click()
+      await expect.poll(() => page.locator('#federation-error').textContent()).toContain('did not sign you in')
+      await page.getByRole('link', { name: 'Back to sign in' }).click()
+      await page.getByRole('button', { name: 'Sign in with Corp SSO' }).waitFor()
+    })
+    expect(await refusals()).toContainEqual(expect.objectContaining({ provider: 'corp', reason: 'upstream_error', detail: 'access_denied' }))
+  }, 120_000)
+
   it('a disabled user cannot sign in through an upstream', async () => {
     await inBrowser('disabled', async (page) => {
       await authorize(page)
