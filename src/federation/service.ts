@@ -151,7 +151,7 @@ export function federationService(deps: FederationDeps) {
       const link = await deps.queries.findLink(profile.provider, profile.subject)
       if (link) {
         const user = await deps.users.findById(link.userId)
-        if (!user) throw new FederationRefused('creation_disabled', 'linked account no longer exists')
+        if (!user) throw new FederationRefused('creation_disabled', 'the linked account no longer exists')
         if (user.disabled) throw new FederationRefused('disabled')
         await deps.queries.touchLink(link.id, profile.email ?? null)
         return { kind: 'signin', user: await applyRoles(user, profile) }
@@ -167,7 +167,17 @@ export function federationService(deps: FederationDeps) {
         return { kind: 'link', user: existing }
       }
       if (!p.createUsers) throw new FederationRefused('creation_disabled')
-      const user = await deps.users.create({ email: profile.email, name: profile.name ?? null, roles: profile.roles, emailVerified: true })
+      let user: UserRecord
+      try {
+        user = await deps.users.create({ email: profile.email, name: profile.name ?? null, roles: profile.roles, emailVerified: true })
+      } catch (e) {
+        // The address was taken meanwhile (a registration, another sign-in): that account needs proof.
+        const raced = await deps.users.findByEmail(profile.email)
+        if (!raced) throw e
+        if (raced.disabled) throw new FederationRefused('disabled')
+        if (!p.linkExisting) throw new FederationRefused('linking_disabled')
+        return { kind: 'link', user: raced }
+      }
       await deps.queries.createLink({ provider: profile.provider, subject: profile.subject, userId: user.id, email: profile.email })
       await deps.audit.record({ action: 'federation.user_created', outcome: 'success', actor: `idp:${profile.provider}`, target: user.id, details: { provider: profile.provider, email: profile.email, roles: profile.roles } })
       return { kind: 'created', user }
