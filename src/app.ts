@@ -8,6 +8,7 @@ import { securityHeaders } from './http/middleware/security-headers.ts'
 import { healthRouter } from './http/health.ts'
 import { assetsRouter } from './http/assets.ts'
 import { interactionRouter } from './oidc/interactions/router.ts'
+import { federationCallbackRouter, federationInteractions } from './federation/routes.ts'
 import Router from '@koa/router'
 import { authzRoutes } from './authz/routes.ts'
 import { httpMetrics } from './metrics/http.ts'
@@ -76,7 +77,9 @@ function routersOf(c: Container, opts: AppOptions) {
       clientIp: c.clientIp,
       formGuard,
       holdings: c.holdings,
+      federation: federationInteractions({ federation: c.federation, users: c.users, audit: c.audit, login: c.login }),
     }),
+    federationCallbackRouter({ audit: c.audit, clientIp: c.clientIp }),
     accountRouter({
       users: c.users,
       audit: c.audit,

@@ -8,6 +8,8 @@ import { loadMasterKey } from './crypto/master-key.ts'
 import { deriveKey, type Keyring } from './crypto/envelope.ts'
 import { userQueries } from './identity/queries.ts'
 import { userService } from './identity/users.ts'
+import { federationQueries } from './federation/queries.ts'
+import { federationService } from './federation/service.ts'
 import { auditQueries } from './audit/queries.ts'
 import { auditLog } from './audit/log.ts'
 import { payloadQueries } from './oidc/queries/payloads.ts'
@@ -366,6 +368,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     login,
     /** Disabling and enabling accounts: sessions end and the owner's API keys stop everywhere. */
     accounts: accountStatus({ users, sessions: login.sessions, audit, ownersChanged: () => apikeys.ownersChanged() }),
+    /** Sign-in through upstream identity providers (issue 14 §6, federation/). */
+    federation: federationService({ queries: federationQueries(db), ring: master.ring, users, audit, publicUrl: config.PUBLIC_URL, logger }),
     /** Outgoing mail through the outbox (mail/service.ts); servers call startMail(). */
     mail,
     /** Delivers queued mail in the background; without SMTP_URL says loudly where mails go. */

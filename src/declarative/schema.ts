@@ -4,6 +4,7 @@ import { apiKeyEntry } from '../apikeys/declarative.ts'
 import { ACCOUNT_CLIENT_ID } from '../oidc/login-policy.ts'
 import { APIKEY_EXCHANGE_CLIENT_ID } from '../oidc/apikey-exchange.ts'
 import { ACCESS_TOKEN_SIGNING_ALGS } from '../oidc/queries/resources.ts'
+import { identityProviderEntry } from '../federation/schema.ts'
 
 // Built-in clients (the account pages, API key exchange): an imported client of the same id
 // would be shadowed by them, so it is refused.
@@ -188,6 +189,8 @@ export const importDocument = z
     resources: z.array(resource).default([]),
     // API keys (issue 5): owner, name, scopes, level, expiry; secrets are never imported.
     api_keys: z.array(apiKeyEntry).default([]),
+    // Upstream identity providers users may sign in with (issue 14 §6, federation/schema.ts).
+    identity_providers: z.array(identityProviderEntry).default([]),
   })
   .strict()
 

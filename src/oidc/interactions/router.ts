@@ -16,6 +16,7 @@ import { codesPage, enrolPage, lockedMessage, mfaPage } from './mfa-views.ts'
 import { passwordProblems } from '../../identity/password-policy.ts'
 import { ACCOUNT_SWITCH, mfaDemanded } from '../login-policy.ts'
 import { safeEqual } from '../../crypto/constant-time.ts'
+import type { FederationInteractions } from '../../federation/routes.ts'
 
 export interface InteractionDeps {
   provider: () => Provider
@@ -29,6 +30,8 @@ export interface InteractionDeps {
   formGuard: Middleware
   /** What a user's roles hold (oidc/holdings.ts): consent grants only those resource scopes. */
   holdings?: HoldingsOf
+  /** Sign-in through upstream identity providers (federation/): buttons and their routes. */
+  federation?: FederationInteractions
 }
 
 /**
@@ -262,6 +265,7 @@ export function interactionRouter(deps: InteractionDeps) {
           : reasons.includes('portcullis_session') ? 'Your session ended. Sign in again.' : undefined,
         // A live session of another account: say whose, and that a sign-in here ends it.
         signedInAs: reasons.includes('portcullis_session') ? undefined : await sessionEmail(interaction),
+        providers: await deps.federation?.buttons(),
       })
       return
     }
@@ -293,7 +297,7 @@ export function interactionRouter(deps: InteractionDeps) {
     const fail = async (status: number, error: string) => {
       noStore(ctx)
       ctx.status = status
-      ctx.body = loginPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), clientName: await clientName(interaction.params.client_id), email, error })
+      ctx.body = loginPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), clientName: await clientName(interaction.params.client_id), email, error, providers: await deps.federation?.buttons() })
     }
     if (!email || !password) {
       await deps.audit.record({ action: 'login', outcome: 'failure', target: email.toLowerCase() || null, details: { reason: 'missing_credentials', method: 'pwd', client_id: interaction.params.client_id }, ...m })
@@ -556,6 +560,10 @@ export function interactionRouter(deps: InteractionDeps) {
     }, { mergeWithLastSubmission: false })
     ctx.respond = false
   })
+
+  // ---- federation (issue 14 §6): upstream sign-in continues here like after a first factor ----
+  deps.federation?.mount(router, { details, csrfFor, checkCsrf, meta, next: (ctx, interaction, user, amr) => next(ctx, interaction as Interaction, user, amr) })
+  // ---- end federation ----
 
   return router
 }

@@ -1,6 +1,7 @@
 import { html, raw } from '../../views/html.ts'
 import { fieldError, page } from '../../views/layout.ts'
 import { passkeyButton } from '../../views/strong-login.ts'
+import { providerButtons } from '../../federation/pages.ts'
 
 /**
  * "Signed in as …, Sign in as someone else": a POST (it changes what the request will do), so
@@ -15,7 +16,7 @@ export function switchAccount(p: { uid: string; csrf: string; email: string; pen
 </form>`
 }
 
-export function loginPage(p: { uid: string; csrf: string; clientName: string; email?: string; error?: string; notice?: string; signedInAs?: string }) {
+export function loginPage(p: { uid: string; csrf: string; clientName: string; email?: string; error?: string; notice?: string; signedInAs?: string; providers?: { alias: string; displayName: string }[] }) {
   const invalid = p.error ? 'true' : 'false'
   return page('Sign in', html`
 <h1>Sign in</h1>
@@ -32,6 +33,9 @@ ${p.signedInAs ? html`<p class="muted" id="signed-in-as">You are signed in as <s
   <button type="submit">Sign in</button>
 </form>
 <p class="forgot"><a href="/password/forgot?interaction=${p.uid}" id="forgot-password">Forgot password?</a></p>
+<!-- federation (issue 14 §6): upstream identity provider buttons -->
+${providerButtons({ uid: p.uid, csrf: p.csrf, providers: p.providers ?? [] })}
+<!-- end federation -->
 ${passkeyButton({ mode: 'authenticate', id: 'passkey-signin', options: `/interaction/${p.uid}/passkey/options`, verify: `/interaction/${p.uid}/passkey`, csrf: p.csrf, label: 'Sign in with a passkey', secondary: true })}
 <form method="post" action="/interaction/${p.uid}/abort">
   <input type="hidden" name="csrf" value="${p.csrf}">
