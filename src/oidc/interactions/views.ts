@@ -15,7 +15,7 @@ export function switchAccount(p: { uid: string; csrf: string; email: string; pen
 </form>`
 }
 
-export function loginPage(p: { uid: string; csrf: string; clientName: string; email?: string; error?: string; notice?: string; signedInAs?: string }) {
+export function loginPage(p: { uid: string; csrf: string; clientName: string; email?: string; error?: string; notice?: string; signedInAs?: string; registration?: boolean }) {
   const invalid = p.error ? 'true' : 'false'
   return page('Sign in', html`
 <h1>Sign in</h1>
@@ -32,6 +32,7 @@ ${p.signedInAs ? html`<p class="muted" id="signed-in-as">You are signed in as <s
   <button type="submit">Sign in</button>
 </form>
 <p class="forgot"><a href="/password/forgot?interaction=${p.uid}" id="forgot-password">Forgot password?</a></p>
+${p.registration ? html`<p class="signup"><a href="/register?interaction=${p.uid}" id="create-account">Create account</a></p>` : ''}
 ${passkeyButton({ mode: 'authenticate', id: 'passkey-signin', options: `/interaction/${p.uid}/passkey/options`, verify: `/interaction/${p.uid}/passkey`, csrf: p.csrf, label: 'Sign in with a passkey', secondary: true })}
 <form method="post" action="/interaction/${p.uid}/abort">
   <input type="hidden" name="csrf" value="${p.csrf}">
