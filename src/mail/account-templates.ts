@@ -11,7 +11,7 @@ const text = (lines: string[], brand: Brand) => [...lines, '', `-- ${brand.produ
 
 /** A sign-up for an address that already has an account: its owner is told, nothing changes. */
 export function accountExistsMail(brand: Brand, p: { to: string; signInUrl: string; resetUrl: string }): Mail {
-  const subject = `Someone tried to create a ${brand.product} account with your address`
+  const subject = `Someone tried to sign up for ${brand.product} with your address`
   const line = `Someone, probably you, tried to create a new ${brand.product} account for ${p.to}. There already is an account with this address, so nothing was created.`
   const next = 'If it was you, sign in with your existing account, or choose a new password if you forgot it.'
   const notYou = 'If it was not you, ignore this mail: your account is unchanged.'
