@@ -3,7 +3,7 @@ import { fieldError, page } from './layout.ts'
 
 /** Back to the sign-in this request started from, when there is one (an interaction uid). */
 const back = (interaction?: string) =>
-  interaction ? html`<p><a href="/interaction/${interaction}" id="back-to-signin">Back to sign in</a></p>` : html``
+  interaction ? html`<p><a href="/interaction/${interaction}?signin=1" id="back-to-signin">Back to sign in</a></p>` : html``
 
 export interface RegisterView {
   product: string

@@ -41,6 +41,17 @@ describe('registration disabled (the default)', () => {
     expect(html).not.toContain('Create account')
     expect(html).not.toContain('/register')
   })
+
+  it('does not offer prompt=create (discovery), and refuses it', async () => {
+    const meta = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as { prompt_values_supported: string[] }
+    expect(meta.prompt_values_supported).not.toContain('create')
+    await applyDocument(server.container, (await validateDocument(server.container, {
+      clients: [{ client_id: 'web', client_secret: SECRET, redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email' }],
+    })).doc!)
+    const web = await oidc.discovery(new URL(server.url), 'web', SECRET, oidc.ClientSecretBasic(SECRET), { execute: [oidc.allowInsecureRequests] })
+    const start = await startAuth(new UserAgent(server.url), web, { prompt: 'create' })
+    expect(start.callback?.searchParams.get('error')).toBe('invalid_request')
+  })
 })
 
 describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
@@ -99,9 +110,25 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
     const page = await ua.request(`/register?interaction=${uid}`)
     expect(page.headers.get('cache-control')).toBe('no-store')
     const html = await page.text()
-    expect(html).toContain(`href="/interaction/${uid}"`)
+    expect(html).toContain(`href="/interaction/${uid}?signin=1"`)
     expect(html).toContain('example.com, *.example.org')
     expect(html).toContain('/assets/pow.js')
+  })
+
+  it('prompt=create (OpenID Connect Prompt Create 1.0) opens the registration page; "Back to sign in" goes on to the sign-in page', async () => {
+    const meta = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as { prompt_values_supported: string[] }
+    expect(meta.prompt_values_supported).toContain('create')
+    const ua = new UserAgent(server.url)
+    const start = await startAuth(ua, web, { prompt: 'create' })
+    expect(start.html).toContain('Create your Acme ID account')
+    const back = /href="(\/interaction\/[^"]+\?signin=1)"/.exec(start.html)![1]!
+    const hop = await ua.follow(await ua.request(back), (u) => u.origin !== server.url)
+    const login = await hop.res!.text()
+    expect(login).toContain('name="password"')
+    // and signing in from there works as usual
+    const posted = await submit(ua, login, '/login', { email: 'taken@example.com', password: PASSWORD })
+    const callback = await completeToCallback(ua, server.url, posted)
+    expect(callback.searchParams.get('code')).toBeTruthy()
   })
 
   it('register -> same answer -> verification mail; signing in before verifying shows a page with a resend button and issues no code; after the link, tokens', async () => {
@@ -201,7 +228,7 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
   })
 
   it('hostile input is a 400 page, never a 500; posts from another site are refused', async () => {
-    for (const fields of [
+    for (const fields of <Record<string, string>[]>[
       { email: 'nul\u0000@example.com', new_password: PASSWORD },
       { email: 'x'.repeat(400) + '@example.com', new_password: PASSWORD },
       { email: 'ok2@example.com', name: 'bad\u0007name', new_password: PASSWORD },

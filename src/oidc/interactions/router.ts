@@ -136,7 +136,9 @@ export function interactionRouter(deps: InteractionDeps) {
       if (full) ctx.append('Set-Cookie', await deps.notices.signedIn(ctx.cookies.get(deps.notices.cookieName, { signed: false }) ?? undefined, full, m, first))
     }
     await deps.audit.record({ action: 'login', outcome: 'success', actor: user.id, target: user.email, details: { method: amr.filter((a) => a !== 'mfa').join('+'), amr, acr, client_id: interaction.params.client_id, session: record.id.slice(0, 12) }, ...meta(ctx) })
-    const result = { login: { accountId: user.id, amr, acr, ts: Math.floor(Date.now() / 1000) } }
+    // A resolved prompt=create (below) is carried along: without it the request would ask again.
+    const created = (interaction.lastSubmission as { create?: unknown } | undefined)?.create
+    const result = { login: { accountId: user.id, amr, acr, ts: Math.floor(Date.now() / 1000) }, ...(created ? { create: created } : {}) }
     if (json) {
       const redirect = await deps.provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false })
       ctx.set('Cache-Control', 'no-store')
@@ -264,6 +266,18 @@ export function interactionRouter(deps: InteractionDeps) {
         ctx.body = codesPage({ uid, csrf: csrfFor(uid), codes })
         return
       }
+    }
+    if (prompt.name === 'create') {
+      // Prompt Create 1.0: the sign-up page first; its "Back to sign in" (`?signin=1`) resolves
+      // the prompt, and the request goes on to the sign-in page. Nothing is granted here.
+      if (ctx.query.signin === '1') {
+        await deps.provider().interactionFinished(ctx.req, ctx.res, { create: { shown: true } }, { mergeWithLastSubmission: true })
+        ctx.respond = false
+        return
+      }
+      ctx.status = 303
+      ctx.redirect(`/register?interaction=${uid}`)
+      return
     }
     if (prompt.name === 'login') {
       const reasons = prompt.reasons as string[]
