@@ -1,6 +1,7 @@
 // Proof of work for the sign-up form (identity/signup-challenge.ts): find a nonce such that
 // SHA-256("<challenge>:<nonce>") starts with <bits> zero bits, then allow the form to be sent.
 // Plain SHA-256 in script (no SubtleCrypto: it needs a secure context and is slow per call).
+/* global document */
 (function () {
   'use strict'
   var K = [0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
