@@ -142,6 +142,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   // Security notices to users (issue 14 §5): they follow the audit log; new devices at sign-in.
   const notices = securityNotices({
     users, mail, audit, logger,
+    signedInBefore: async (userId, before) => (await queries.audit.loginSources(userId, new Date(0), before, 1)).length > 0,
     options: { enabled: config.SECURITY_NOTICES, publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME }, deviceKey: deriveKey(currentKey, 'device') },
   })
   notices.start()

@@ -57,7 +57,11 @@ const MFA_TYPES: Record<string, string> = { totp: 'authenticator app', webauthn:
  * Mails go through the outbox, carry no secret and no acting link: they say what, when and from
  * where, and point to the forgotten-password page as the "this wasn't me" way out.
  */
-export function securityNotices(deps: { users: UserService; mail: Mailer; audit: AuditLog; logger: Logger; options: SecurityNoticeOptions }) {
+export function securityNotices(deps: {
+  users: UserService; mail: Mailer; audit: AuditLog; logger: Logger; options: SecurityNoticeOptions
+  /** did this account complete a sign-in before `before` (the audit log's `login` records)? */
+  signedInBefore: (userId: string, before: Date) => Promise<boolean>
+}) {
   const o = deps.options
   const on = (k: SecurityNotice) => o.enabled.includes(k)
   const https = o.publicUrl.startsWith('https:')
@@ -111,15 +115,24 @@ export function securityNotices(deps: { users: UserService; mail: Mailer; audit:
       })
     },
     /**
-     * A sign-in completed in a browser that sent `cookie`: mails a notice when the browser is new
-     * to this account (and the account signed in before), and returns the Set-Cookie header that
-     * remembers it.
+     * A sign-in (not yet recorded) completes in a browser that sent `cookie`: returns the
+     * Set-Cookie header that remembers the browser for this account, and when the browser is
+     * new to an account that signed in before, mails a notice — after the answer, so a sign-in
+     * never waits for it, and a known browser costs no lookup at all.
      */
-    async signedIn(cookie: string | undefined, user: UserRecord, m: { ip?: string | null; userAgent?: string | null }, firstSignIn: boolean): Promise<string> {
+    signedIn(cookie: string | undefined, userId: string, m: { ip?: string | null; userAgent?: string | null }): string {
       const d = parse(cookie)
-      const mine = mark(d.id, user.id)
+      const mine = mark(d.id, userId)
       const known = d.marks.includes(mine)
-      if (!known && !firstSignIn && on('new_device')) detached(send(user, 'new_device', m), 'new_device')
+      if (!known && on('new_device')) {
+        // Asked after the answer, when this sign-in may be recorded already: only earlier ones count.
+        const now = new Date()
+        detached((async () => {
+          if (!(await deps.signedInBefore(userId, now))) return
+          const user = await deps.users.findById(userId)
+          if (user) await send(user, 'new_device', m)
+        })(), 'new_device')
+      }
       const marks = [...d.marks.filter((x) => x !== mine), mine].slice(-MAX_MARKS)
       return `${cookieName}=v1.${d.id}.${marks.join('.')}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${DEVICE_COOKIE_AGE}${https ? '; Secure' : ''}`
     },

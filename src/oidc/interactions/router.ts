@@ -129,12 +129,7 @@ export function interactionRouter(deps: InteractionDeps) {
     const m = meta(ctx)
     const { token, record } = await login.sessions.create({ userId: user.id, amr, acr, ip: m.ip, userAgent: m.userAgent })
     ctx.append('Set-Cookie', login.cookie.header(token))
-    if (deps.notices) {
-      const earlier = await deps.audit.list({ action: 'login', actor: user.id, limit: 20 })
-      const first = !earlier.some((e) => e.outcome === 'success')
-      const full = await deps.users.findById(user.id)
-      if (full) ctx.append('Set-Cookie', await deps.notices.signedIn(ctx.cookies.get(deps.notices.cookieName, { signed: false }) ?? undefined, full, m, first))
-    }
+    if (deps.notices) ctx.append('Set-Cookie', deps.notices.signedIn(ctx.cookies.get(deps.notices.cookieName, { signed: false }) ?? undefined, user.id, m))
     await deps.audit.record({ action: 'login', outcome: 'success', actor: user.id, target: user.email, details: { method: amr.filter((a) => a !== 'mfa').join('+'), amr, acr, client_id: interaction.params.client_id, session: record.id.slice(0, 12) }, ...meta(ctx) })
     // A resolved prompt=create (below) is carried along: without it the request would ask again.
     const created = (interaction.lastSubmission as { create?: unknown } | undefined)?.create
