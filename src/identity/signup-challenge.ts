@@ -53,7 +53,7 @@ const CHALLENGE = /^v1\.(\d{10,13})\.(\d{1,2})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9
  */
 export function proofOfWork(o: { key: Buffer; bits: number; ttlSeconds?: number; redis?: Redis; redisPrefix: string }): SignupChallenge {
   const ttl = o.ttlSeconds ?? 600
-  const base = { points: 1, duration: ttl, keyPrefix: `${o.redisPrefix}signup:pow` }
+  const base = { points: 1, duration: Math.max(1, ttl), keyPrefix: `${o.redisPrefix}signup:pow` }
   const used: RateLimiterAbstract = o.redis ? new RateLimiterRedis({ ...base, storeClient: o.redis }) : new RateLimiterMemory(base)
   const mac = (body: string) => crypto.createHmac('sha256', o.key).update(`signup-pow:${body}`).digest('base64url')
   return {

@@ -1,7 +1,8 @@
 import * as oidc from 'openid-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
-import { solveProofOfWork } from '../../src/identity/signup-challenge.ts'
+import crypto from 'node:crypto'
+import { leadingZeroBits, solveProofOfWork } from '../../src/identity/signup-challenge.ts'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { linkIn, startSmtp, type TestSmtp } from '../helpers/smtp.ts'
@@ -85,6 +86,8 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
     await mx?.close()
   })
 
+  /** A nonce that does not do the work (0 would, once in 2^BITS). */
+  const unsolved = (challenge: string) => String([...Array(64).keys()].find((n) => leadingZeroBits(crypto.createHash('sha256').update(`${challenge}:${n}`).digest()) < BITS))
   /** Opens the form and posts it with the proof of work solved (unless `solve` is false). */
   async function register(fields: Record<string, string>, opts: { ip?: string; solve?: boolean; ua?: UserAgent; interaction?: string } = {}) {
     const ua = opts.ua ?? new UserAgent(server.url)
@@ -94,7 +97,7 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
     const html = await form.text()
     const challenge = field(html, 'pow_challenge')
     const body: Record<string, string> = {
-      pow_challenge: challenge, pow_nonce: opts.solve === false ? '0' : solveProofOfWork(challenge, BITS),
+      pow_challenge: challenge, pow_nonce: opts.solve === false ? unsolved(challenge) : solveProofOfWork(challenge, BITS),
       confirm_password: fields.new_password ?? '', ...fields,
     }
     if (opts.interaction) body.interaction = opts.interaction
