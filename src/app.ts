@@ -36,6 +36,7 @@ import { requestIdOf } from './http/middleware/request.ts'
 const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 import { passwordResetRouter } from './http/account/password-reset.ts'
 import { emailVerificationRouter } from './http/account/email-verification.ts'
+import { registrationRouter } from './http/account/registration.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
@@ -78,6 +79,9 @@ function routersOf(c: Container, opts: AppOptions) {
       formGuard,
       holdings: c.holdings,
       federation: federationInteractions({ federation: c.federation, users: c.users, audit: c.audit, login: c.login }),
+      verification: c.emailVerification,
+      registration: c.registration.options.enabled,
+      notices: c.notices,
     }),
     federationCallbackRouter({ audit: c.audit, clientIp: c.clientIp }),
     accountRouter({
@@ -97,6 +101,7 @@ function routersOf(c: Container, opts: AppOptions) {
     apiDocsRouter({ routes: apiRoutes, info: { title: 'portcullis', version: APP_VERSION, publicUrl: c.config.PUBLIC_URL } }),
     passwordResetRouter({ reset: c.passwordReset, product: c.config.PRODUCT_NAME, clientIp: c.clientIp, formGuard }),
     emailVerificationRouter({ verification: c.emailVerification, clientIp: c.clientIp, formGuard }),
+    registrationRouter({ registration: c.registration, challenge: c.signupChallenge, audit: c.audit, product: c.config.PRODUCT_NAME, clientIp: c.clientIp, formGuard }),
   ]
 }
 

@@ -60,6 +60,9 @@ import { fileTransport, smtpTransport } from './mail/transport.ts'
 import { emailTokenQueries } from './identity/queries/email-tokens.ts'
 import { passwordResetService } from './identity/password-reset.ts'
 import { emailVerificationService } from './identity/email-verification.ts'
+import { registrationService } from './identity/registration.ts'
+import { noChallenge, proofOfWork } from './identity/signup-challenge.ts'
+import { securityNotices } from './identity/security-notices.ts'
 
 /**
  * The composition root: config -> database -> queries -> services -> provider, as one plain
@@ -126,6 +129,25 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     users, tokens: emailTokens, mail, audit, redis, redisPrefix: config.REDIS_PREFIX,
     options: { publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME }, ttl: config.EMAIL_VERIFY_TTL },
   })
+  // Self-registration (issue 14 §4): off unless REGISTRATION_ENABLED; proof of work against bots.
+  const registration = registrationService({
+    users, verification: emailVerification, mail, audit, logger, redis, redisPrefix: config.REDIS_PREFIX,
+    options: {
+      enabled: config.REGISTRATION_ENABLED, allowedDomains: config.REGISTRATION_ALLOWED_DOMAINS, minLength: config.PASSWORD_MIN_LENGTH,
+      perAddress: config.REGISTRATION_PER_ADDRESS, publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME },
+    },
+  })
+  const currentKey = master.ring.keys.get(master.ring.currentId)!
+  const signupChallenge = config.REGISTRATION_POW_BITS > 0
+    ? proofOfWork({ key: deriveKey(currentKey, 'signup-pow'), bits: config.REGISTRATION_POW_BITS, redis, redisPrefix: config.REDIS_PREFIX })
+    : noChallenge
+  // Security notices to users (issue 14 §5): they follow the audit log; new devices at sign-in.
+  const notices = securityNotices({
+    users, mail, audit, logger,
+    signedInBefore: async (userId, before) => (await queries.audit.loginSources(userId, new Date(0), before, 1)).length > 0,
+    options: { enabled: config.SECURITY_NOTICES, publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME }, deviceKey: deriveKey(currentKey, 'device') },
+  })
+  notices.start()
   const keys = keyStore(queries.keys, master.ring)
   const auditChainInstance = auditChain({ queries: queries.audit, log: audit, keys, config, logger, metrics })
   // Security detectors observe audit events as they are recorded (c.monitor.apiKeyRejected is the API-key hook).
@@ -385,6 +407,11 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     emailTokens,
     passwordReset,
     emailVerification,
+    /** Self-registration (identity/registration.ts) and its anti-automation challenge. */
+    registration,
+    signupChallenge,
+    /** Security notices (identity/security-notices.ts). */
+    notices,
     /** The client IP of a request (socket, or X-Forwarded-For from TRUSTED_PROXIES). */
     clientIp,
     refresh,

@@ -154,6 +154,8 @@ async function applyUser(c: Container, u: ImportUser, actor: string) {
       await credentialEvent('user.totp_set_by_import', created.id, { reason: 'created' })
     }
     if (u.disabled) await c.accounts.disable(u.email, actor)
+    // Issue 14 §8: no password, so the user chooses one through a mailed single-use link.
+    else if (!hasPassword && u.invite !== false) await c.passwordReset.invite(created, { actor })
     return
   }
   // Through the account service: disabling ends sessions and stops the user's keys everywhere.

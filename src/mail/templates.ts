@@ -17,7 +17,7 @@ export interface Brand {
   product: string
 }
 
-function frame(brand: Brand, title: string, body: SafeHtml): string {
+export function frame(brand: Brand, title: string, body: SafeHtml): string {
   return html`<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head>
@@ -29,11 +29,11 @@ ${body}
 </html>`.value
 }
 
-const button = (href: string, label: string) =>
+export const button = (href: string, label: string) =>
   html`<p><a href="${href}" style="display: inline-block; padding: 0.6rem 1rem; background: #2456d6; color: #fff; text-decoration: none; border-radius: 0.375rem;">${label}</a></p>
 <p style="font-size: 0.875rem; color: #555;">Or copy this address into your browser:<br><span style="word-break: break-all;">${href}</span></p>`
 
-const minutes = (seconds: number) => {
+export const minutes = (seconds: number) => {
   const m = Math.round(seconds / 60)
   if (m < 120) return `${m} minute${m === 1 ? '' : 's'}`
   const h = Math.round(m / 60)

@@ -40,10 +40,16 @@ export function mfaDemanded(acrValues: unknown, clientMetadata: Record<string, u
  *   `acr_values=urn:portcullis:acr:mfa`, makes a password-only session sign in again (step-up).
  * Both are skipped right after a login was submitted in this request. A third,
  * `account_switch`, asks for a login after the user chose "Sign in as someone else".
+ * With self-registration on, a `create` prompt comes first (prompt=create).
  */
-export function loginPolicy(hooks: LoginHooks) {
-  const { Check, base } = interactionPolicy
+export function loginPolicy(hooks: LoginHooks, opts: { create?: boolean } = {}) {
+  const { Check, Prompt, base } = interactionPolicy
   const policy = base()
+  // OpenID Connect Prompt Create 1.0 §4: `prompt=create` asks for the sign-up page first. A
+  // requestable prompt is advertised in discovery (prompt_values_supported) and only then
+  // accepted; it is resolved when the interaction finishes with a `create` result
+  // (oidc/interactions/router.ts). Only while self-registration is on.
+  if (opts.create) policy.add(new Prompt({ name: 'create', requestable: true }), 0)
   const login = policy.get('login')!
   login.checks.add(new Check('portcullis_session', 'the sign-in session ended or expired', async (ctx: KoaContextWithOIDC) => {
     const { session, result } = ctx.oidc

@@ -222,8 +222,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      ...(deps.login ? { policy: loginPolicy(deps.login) } : {}),
+      ...(deps.login ? { policy: loginPolicy(deps.login, { create: config.REGISTRATION_ENABLED }) } : {}),
     },
+    // OpenID Connect Prompt Create 1.0 §4.1 (and Discovery 1.0 §3): the prompt values accepted.
+    discovery: { prompt_values_supported: ['none', 'login', 'consent', ...(deps.login && config.REGISTRATION_ENABLED ? ['create'] : [])] },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },

@@ -16,7 +16,7 @@ export function switchAccount(p: { uid: string; csrf: string; email: string; pen
 </form>`
 }
 
-export function loginPage(p: { uid: string; csrf: string; clientName: string; email?: string; error?: string; notice?: string; signedInAs?: string; providers?: { alias: string; displayName: string }[] }) {
+export function loginPage(p: { uid: string; csrf: string; clientName: string; email?: string; error?: string; notice?: string; signedInAs?: string; providers?: { alias: string; displayName: string }[]; registration?: boolean }) {
   const invalid = p.error ? 'true' : 'false'
   return page('Sign in', html`
 <h1>Sign in</h1>
@@ -36,6 +36,7 @@ ${p.signedInAs ? html`<p class="muted" id="signed-in-as">You are signed in as <s
 <!-- federation (issue 14 §6): upstream identity provider buttons -->
 ${providerButtons({ uid: p.uid, csrf: p.csrf, providers: p.providers ?? [] })}
 <!-- end federation -->
+${p.registration ? html`<p class="signup"><a href="/register?interaction=${p.uid}" id="create-account">Create account</a></p>` : ''}
 ${passkeyButton({ mode: 'authenticate', id: 'passkey-signin', options: `/interaction/${p.uid}/passkey/options`, verify: `/interaction/${p.uid}/passkey`, csrf: p.csrf, label: 'Sign in with a passkey', secondary: true })}
 <form method="post" action="/interaction/${p.uid}/abort">
   <input type="hidden" name="csrf" value="${p.csrf}">
