@@ -118,7 +118,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     }, {
       // The admin console (admin/console/): authorization code + PKCE, no secret, MFA unless
       // ADMIN_CONSOLE_REQUIRE_MFA=false (login-policy.ts `require_mfa`).
-      client_id: CONSOLE_CLIENT_ID, client_name: 'portcullis admin console', token_endpoint_auth_method: 'none', scope: 'openid admin',
+      client_id: CONSOLE_CLIENT_ID, client_name: 'portcullis admin console', token_endpoint_auth_method: 'none', scope: 'openid email admin',
       grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [`${config.PUBLIC_URL}/admin/callback`],
       post_logout_redirect_uris: [`${config.PUBLIC_URL}/admin/signed-out`],
       require_mfa: config.ADMIN_CONSOLE_REQUIRE_MFA,
@@ -137,7 +137,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // user holds an admin role (getResourceServerInfo), so there is nothing to consent to.
       if (ctx.oidc.client?.clientId === CONSOLE_CLIENT_ID && ctx.oidc.session?.accountId) {
         const grant = new ctx.oidc.provider.Grant({ clientId: CONSOLE_CLIENT_ID, accountId: ctx.oidc.session.accountId })
-        grant.addOIDCScope('openid')
+        grant.addOIDCScope('openid email')
         grant.addResourceScope(API, 'admin')
         await grant.save()
         return grant
