@@ -137,7 +137,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // user holds an admin role (getResourceServerInfo), so there is nothing to consent to.
       if (ctx.oidc.client?.clientId === CONSOLE_CLIENT_ID && ctx.oidc.session?.accountId) {
         const grant = new ctx.oidc.provider.Grant({ clientId: CONSOLE_CLIENT_ID, accountId: ctx.oidc.session.accountId })
-        grant.addOIDCScope('openid email')
+        // `admin` is also one of the provider's scopes, so the OIDC side of the grant names it too
+        grant.addOIDCScope('openid email admin')
         grant.addResourceScope(API, 'admin')
         await grant.save()
         return grant
