@@ -1,4 +1,5 @@
 // The console's only script of its own: copy buttons for secrets shown once.
+/* global document, navigator, Element */
 document.addEventListener('click', (e) => {
   const btn = e.target instanceof Element ? e.target.closest('button[data-copy]') : null
   if (!btn) return
