@@ -111,7 +111,13 @@ export function consoleRouter(deps: ConsoleDeps) {
       throw new AppError('unauthorized', 'your console session ended; sign in again', { status: 401 })
     }
     ctx.state.console = s
-    await next()
+    try {
+      await next()
+    } catch (err) {
+      // the token expired or was revoked mid-session: a page view signs in again
+      if (err instanceof AppError && err.status === 401 && ctx.method === 'GET' && !ctx.get('hx-request')) return ctx.redirect('/admin/login')
+      throw err
+    }
   })
 
   const kit: ConsoleKit = {

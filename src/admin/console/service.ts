@@ -72,8 +72,12 @@ export function consoleService(deps: { api: ConsoleApi; sessions: ConsoleSession
     const scopes = (res.body.scope ?? '').split(' ')
     const can = scopes.includes('admin') ? await capabilities(token, ip) : { users: false, userCare: false, clients: false, roles: false }
     if (!Object.values(can).some(Boolean)) throw new ConsoleSignInError('Your account holds no administration role. Ask an administrator to grant you one.', 'not_admin')
+    // The banner names the operator: the ID token carries no email with response_type=code
+    // (OIDC Core §5.4: scope claims go to userinfo), so the API is asked when it may be.
+    const me = can.users ? await deps.api.call<{ email?: string }>('GET', `/admin/v1/users/${encodeURIComponent(claims.sub)}`, { token, ip }) : undefined
+    const email = me?.status === 200 && me.body.email ? me.body.email : typeof claims.email === 'string' ? claims.email : `user ${claims.sub}`
     return deps.sessions.create({
-      userId: claims.sub, email: typeof claims.email === 'string' ? claims.email : claims.sub, token, can,
+      userId: claims.sub, email, token, can,
       expiresAt: Date.now() + (res.body.expires_in ?? 300) * 1000,
     })
   }

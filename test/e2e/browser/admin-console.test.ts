@@ -98,6 +98,7 @@ describe.skipIf(missing)('admin console in a real browser', () => {
       await signIn(page, 'root@example.com')
       await page.getByRole('heading', { name: 'Dashboard' }).waitFor()
       expect(new URL(page.url()).pathname).toBe('/admin')
+      expect(await page.getByRole('banner').textContent()).toContain('root@example.com')
       const nav = page.getByRole('navigation', { name: 'Sections' })
       for (const name of ['Dashboard', 'Users', 'Clients', 'Admin roles']) await expect(nav.getByRole('link', { name })).toBeDefined()
       expect(await nav.getByRole('link').allTextContents()).toEqual(['Dashboard', 'Users', 'Clients', 'Admin roles'])
@@ -128,6 +129,7 @@ describe.skipIf(missing)('admin console in a real browser', () => {
       const link = await page.getByRole('textbox', { name: 'Invitation link' }).inputValue()
       expect(link).toMatch(new RegExp(`^${server.url}/`))
       expect(await page.getByRole('status').first().textContent()).toContain('newbie@example.com created')
+      expect(await axe(page)).toEqual([])
       // shown once
       await page.reload()
       expect(await page.getByRole('heading', { name: 'Invitation link' }).count()).toBe(0)
@@ -155,6 +157,7 @@ describe.skipIf(missing)('admin console in a real browser', () => {
       await page.getByRole('button', { name: 'Copy' }).click()
       await page.getByText('Copied to the clipboard.').waitFor()
       expect(await page.evaluate('navigator.clipboard.readText()')).toBe(secret)
+      expect(await axe(page)).toEqual([])
       // the secret works at the token endpoint
       const token = await fetch(`${server.url}/token`, {
         method: 'POST', headers: { authorization: `Basic ${Buffer.from(`shop:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
@@ -179,7 +182,7 @@ describe.skipIf(missing)('admin console in a real browser', () => {
       expect(await rows.first().textContent()).not.toBe(first)
       // typing narrows the list in place (htmx)
       await page.getByLabel('Search by email').fill('bulk0999')
-      await page.waitForFunction("document.querySelectorAll('#results tbody tr').length === 1")
+      await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(1)
       expect(await rows.first().textContent()).toContain('bulk0999@people.test')
       expect(page.url()).toContain('q=bulk0999')
     })
