@@ -13,7 +13,7 @@ import { field, formAction, UserAgent } from '../helpers/user-agent.ts'
  */
 const PASSWORD = 'quiet river lamp orbit'
 
-describe('admin console session and its user tokens', () => {
+describe('admin console session and its user tokens', { timeout: 60_000 }, () => {
   let server: TestServer
   const redirect = () => `${server.url}/admin/callback`
 

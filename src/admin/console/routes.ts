@@ -33,8 +33,8 @@ export interface ConsoleKit {
   form(ctx: Context): Promise<Record<string, string>>
   api<T = unknown>(ctx: Context, method: string, path: string, o?: { json?: unknown; ifMatch?: string }): Promise<ApiAnswer<T>>
   render(ctx: Context, title: string, current: string, body: SafeHtml, status?: number): void
-  /** after a POST: back to a page with a notice (POST/redirect/GET) */
-  done(ctx: Context, to: string, notice?: string): void
+  /** after a POST: back to a page, with a notice shown once there (POST/redirect/GET) */
+  done(ctx: Context, to: string, notice?: string): Promise<void>
   /** keeps a secret for the next page only */
   flash(ctx: Context, f: NonNullable<ConsoleSession['flash']>): Promise<void>
   takeFlash(ctx: Context): Promise<ConsoleSession['flash']>
@@ -111,6 +111,10 @@ export function consoleRouter(deps: ConsoleDeps) {
       throw new AppError('unauthorized', 'your console session ended; sign in again', { status: 401 })
     }
     ctx.state.console = s
+    if (s.notice) {
+      ctx.state.notice = s.notice
+      await update(ctx, { notice: undefined })
+    }
     try {
       await next()
     } catch (err) {
@@ -119,6 +123,13 @@ export function consoleRouter(deps: ConsoleDeps) {
       throw err
     }
   })
+
+  /** Changes the session (in this request and in the store). */
+  async function update(ctx: Context, patch: Partial<ConsoleSession>) {
+    const next = { ...(ctx.state.console as ConsoleSession), ...patch }
+    ctx.state.console = next
+    await service.sessions.save(next)
+  }
 
   const kit: ConsoleKit = {
     session: (ctx) => ctx.state.console as ConsoleSession,
@@ -137,22 +148,19 @@ export function consoleRouter(deps: ConsoleDeps) {
     },
     render(ctx, title, current, body, status = 200) {
       const s = kit.session(ctx)
-      const notice = typeof ctx.query.notice === 'string' ? ctx.query.notice.slice(0, NOTICE_MAX) : undefined
+      const notice = ctx.state.notice as string | undefined
       page(ctx, consolePage({ title, current, email: s.email, can: s.can, csrf: s.csrf, notice }, body), status)
     },
-    done(ctx, to, notice) {
+    async done(ctx, to, notice) {
+      if (notice) await update(ctx, { notice: notice.slice(0, NOTICE_MAX) })
       ctx.status = 303
-      ctx.redirect(notice ? `${to}${to.includes('?') ? '&' : '?'}notice=${encodeURIComponent(notice)}` : to)
+      ctx.redirect(to)
     },
-    async flash(ctx, f) {
-      const s = kit.session(ctx)
-      await service.sessions.save({ ...s, flash: f })
-    },
+    flash: (ctx, f) => update(ctx, { flash: f }),
     async takeFlash(ctx) {
-      const s = kit.session(ctx)
-      if (!s.flash) return undefined
-      await service.sessions.save({ ...s, flash: undefined })
-      return s.flash
+      const { flash } = kit.session(ctx)
+      if (flash) await update(ctx, { flash: undefined })
+      return flash
     },
   }
 

@@ -22,6 +22,8 @@ export interface ConsoleSession {
   can: Capabilities
   /** a one-shot secret to show on the next page (a generated password, a client secret) */
   flash?: { title: string; secret: string; label: string; note?: string }
+  /** what the last action did, shown once on the next page (never taken from the URL) */
+  notice?: string
 }
 
 /** A pending sign-in: PKCE verifier, state and nonce, kept until the callback. */

@@ -23,7 +23,7 @@ const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'
 const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-console-'))
 const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
-describe.skipIf(missing)('admin console in a real browser', () => {
+describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }, () => {
   let server: TestServer
   let browser: Browser
   const contexts: BrowserContext[] = []

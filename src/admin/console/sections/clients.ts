@@ -30,7 +30,7 @@ export function clientRoutes(router: Router, kit: ConsoleKit) {
       return kit.render(ctx, 'New client', '/admin/clients', clientFormBody(kit.session(ctx).csrf, f, errors), a.status === 409 ? 400 : a.status)
     }
     if (a.body.secret) await kit.flash(ctx, { title: 'Client secret', label: 'Client secret', secret: a.body.secret, note: 'Stored hashed: if it is lost, rotate it.' })
-    kit.done(ctx, `/admin/clients/${enc(a.body.client.clientId)}`, `Client ${a.body.client.clientId} registered.`)
+    await kit.done(ctx, `/admin/clients/${enc(a.body.client.clientId)}`, `Client ${a.body.client.clientId} registered.`)
   })
 
   const detail = async (ctx: Context, extra: { errors?: Record<string, string>; values?: Record<string, string>; status?: number } = {}) => {
@@ -55,7 +55,7 @@ export function clientRoutes(router: Router, kit: ConsoleKit) {
     const a = await kit.api<{ secret: string }>(ctx, 'POST', `/admin/v1/clients/${enc(ctx.params.id!)}/rotate-secret`)
     if (a.status !== 200) return detail(ctx, { errors: { _: messageOf(a) }, status: a.status })
     await kit.flash(ctx, { title: 'New client secret', label: 'Client secret', secret: a.body.secret, note: 'The previous secret no longer works.' })
-    kit.done(ctx, `/admin/clients/${enc(ctx.params.id!)}`, 'Secret rotated.')
+    await kit.done(ctx, `/admin/clients/${enc(ctx.params.id!)}`, 'Secret rotated.')
   })
   router.get('/clients/:id/delete', async (ctx) => {
     const a = await kit.api<ClientRow>(ctx, 'GET', `/admin/v1/clients/${enc(ctx.params.id!)}`)

@@ -17,6 +17,6 @@ export function roleRoutes(router: Router, kit: ConsoleKit) {
       : await kit.api<{ changed: boolean }>(ctx, 'POST', `/admin/v1/roles/${enc(role)}/members`, { json: { member, ...(f.reason?.trim() ? { reason: f.reason.trim() } : {}) } })
     if (a.status !== 200) return kit.render(ctx, 'Admin roles', '/admin/roles', rolesBody(kit.session(ctx).csrf, f, messageOf(a)), a.status)
     const verb = f.op === 'revoke' ? 'revoked from' : 'granted to'
-    kit.done(ctx, '/admin/roles', a.body.changed ? `${role} ${verb} ${f.email}.` : 'Nothing changed.')
+    await kit.done(ctx, '/admin/roles', a.body.changed ? `${role} ${verb} ${f.email}.` : 'Nothing changed.')
   })
 }

@@ -55,7 +55,7 @@ export function userRoutes(router: Router, kit: ConsoleKit) {
     const { user, password, invitation } = a.body
     if (invitation) await kit.flash(ctx, { title: 'Invitation link', label: 'Invitation link', secret: invitation.url, note: `Send this link to ${user.email}; it works once, until ${invitation.expiresAt}.` })
     else if (password) await kit.flash(ctx, { title: 'Initial password', label: 'Initial password', secret: password, note: 'The user must change it at the first sign-in.' })
-    kit.done(ctx, `/admin/users/${enc(user.id)}`, `User ${user.email} created.`)
+    await kit.done(ctx, `/admin/users/${enc(user.id)}`, `User ${user.email} created.`)
   })
 
   router.post('/users/care', async (ctx) => {
@@ -65,7 +65,7 @@ export function userRoutes(router: Router, kit: ConsoleKit) {
     const a = await kit.api<{ password?: string }>(ctx, 'POST', `/admin/v1/users/${enc(email || '-')}/${action}`)
     if (a.status !== 200) return kit.render(ctx, 'Account help', '/admin/users', careBody(kit.session(ctx).csrf, { email }, messageOf(a)), a.status)
     if (a.body.password) await kit.flash(ctx, { title: 'Temporary password', label: 'Temporary password', secret: a.body.password, note: `For ${email}; it must be changed at the next sign-in.` })
-    kit.done(ctx, '/admin/users/care', action === 'reset-password' ? 'Password reset.' : ACTIONS[action]!.label)
+    await kit.done(ctx, '/admin/users/care', action === 'reset-password' ? 'Password reset.' : ACTIONS[action]!.label)
   })
   router.get('/users/care', async (ctx) => kit.render(ctx, 'Account help', '/admin/users', careBody(kit.session(ctx).csrf, {}, '', await kit.takeFlash(ctx))))
 
@@ -103,7 +103,7 @@ export function userRoutes(router: Router, kit: ConsoleKit) {
   router.post('/users/:id/sessions/:sid/revoke', async (ctx) => {
     await kit.form(ctx)
     const a = await kit.api(ctx, 'DELETE', `/admin/v1/users/${enc(ctx.params.id!)}/sessions/${enc(ctx.params.sid!)}`)
-    kit.done(ctx, `/admin/users/${enc(ctx.params.id!)}`, a.status === 200 ? 'Session ended.' : messageOf(a))
+    await kit.done(ctx, `/admin/users/${enc(ctx.params.id!)}`, a.status === 200 ? 'Session ended.' : messageOf(a))
   })
   router.post('/users/:id/:action', async (ctx) => {
     await kit.form(ctx)
@@ -112,7 +112,7 @@ export function userRoutes(router: Router, kit: ConsoleKit) {
     const a = await kit.api<{ password?: string }>(ctx, 'POST', `/admin/v1/users/${enc(ctx.params.id!)}/${act.path}`)
     if (a.status !== 200) return detail(ctx, { errors: { _: messageOf(a) }, status: a.status })
     if (a.body.password) await kit.flash(ctx, { title: 'Temporary password', label: 'Temporary password', secret: a.body.password, note: 'The user must change it at the next sign-in; their sessions ended.' })
-    kit.done(ctx, `/admin/users/${enc(ctx.params.id!)}`, act.label || 'Password reset.')
+    await kit.done(ctx, `/admin/users/${enc(ctx.params.id!)}`, act.label || 'Password reset.')
   })
 }
 
