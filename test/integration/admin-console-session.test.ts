@@ -135,4 +135,40 @@ describe('admin console session and its user tokens', { timeout: 60_000 }, () =>
     expect(out.status).toBe(303)
     expect((await ua.request('/admin')).status).toBe(302)
   })
+
+  it('the console pages act through the API: edit with a stale ETag is reported, delete is confirmed first, roles are granted', async () => {
+    const ua = new UserAgent(server.url)
+    const login = await ua.request('/admin/login')
+    await ua.request(await toCallback(ua, login.headers.get('location')!, 'boss@example.com'))
+    const c = server.container
+    const target = await c.users.create({ email: 'temp@example.com', password: PASSWORD })
+    const page = await (await ua.request(`/admin/users/${target.id}`)).text()
+    const csrf = field(page, 'csrf')
+    const etag = field(page, 'etag')
+    // someone else edits in between: the console's write carries the old ETag and is refused
+    await adminServices(c).users.update({ kind: 'cli' }, target.id, { name: 'Changed Elsewhere' })
+    const stale = await ua.request(`/admin/users/${target.id}`, { form: { csrf, etag, name: 'Mine' } })
+    expect(stale.status).toBe(412)
+    expect(await stale.text()).toContain('Someone else changed this user')
+    expect((await c.users.findById(target.id))!.name).toBe('Changed Elsewhere')
+    // delete: a confirmation page first, then the deletion
+    const confirm = await ua.request(`/admin/users/${target.id}/delete`)
+    const confirmHtml = await confirm.text()
+    expect(confirmHtml).toContain('Delete temp@example.com?')
+    const del = await ua.request(formAction(confirmHtml, '/delete'), { form: { csrf, etag: field(confirmHtml, 'etag') } })
+    expect(del.status).toBe(303)
+    expect(await c.users.findById(target.id)).toBeNull()
+    const list = await (await ua.request(del.headers.get('location')!)).text()
+    expect(list).toContain('User deleted.')
+    // a notice is never taken from the URL
+    expect(await (await ua.request('/admin/users?notice=Call+555')).text()).not.toContain('Call 555')
+    // roles: granted through the API (a new version of the system store)
+    const granted = await ua.request('/admin/roles', { form: { csrf, email: 'plain@example.com', role: 'auditor', op: 'grant' } })
+    expect(granted.status).toBe(303)
+    const plain = (await c.users.findByEmail('plain@example.com'))!
+    expect(await adminServices(c).authority.rolesOf({ type: 'user', id: plain.id })).toEqual(['auditor'])
+    const bad = await ua.request('/admin/roles', { form: { csrf, email: 'nobody@nowhere.test', role: 'auditor', op: 'grant' } })
+    expect(bad.status).toBe(404)
+    expect(await bad.text()).toContain('aria-invalid="true"')
+  })
 })
