@@ -100,7 +100,7 @@ function routersOf(c: Container, opts: AppOptions) {
     consoleRouter({
       service: consoleService({
         api: consoleApi({ dispatch: () => opts.dispatch!(), publicUrl: c.config.PUBLIC_URL }),
-        sessions: consoleSessions({ redis: c.redis, prefix: c.config.REDIS_PREFIX }),
+        sessions: consoleSessions({ redis: c.redis, prefix: c.config.REDIS_PREFIX, db: c.queries.payloads }),
         publicUrl: c.config.PUBLIC_URL,
         requireMfa: c.config.ADMIN_CONSOLE_REQUIRE_MFA,
       }),

@@ -30,29 +30,37 @@ export interface ConsoleSession {
 export interface PendingLogin { state: string; nonce: string; verifier: string; expiresAt: number }
 
 /**
- * Server-side console sessions: the browser holds a random id only. In memory for a single
- * instance; in Redis (with a TTL) when REDIS_URL is set, so every instance sees them.
+ * The database rows oidc-provider's short-lived models use (oidc/queries/payloads.ts), taken
+ * structurally: console sessions are rows of model `ConsoleSession` there when Redis is not set.
  */
-export function consoleSessions(opts: { redis?: Redis; prefix: string }) {
-  const memory = new Map<string, { value: string; expiresAt: number }>()
+export interface PayloadStore {
+  upsert(row: { model: string; id: string; payload: string; grantId: null; userCode: null; uid: null; expiresAt: Date; consumedAt: null }): Promise<void>
+  find(model: string, id: string): Promise<{ payload: string } | null>
+  destroy(model: string, id: string): Promise<void>
+}
+
+/**
+ * Server-side console sessions: the browser holds a random id only. In Redis (with a TTL) when
+ * REDIS_URL is set, else in the database (expired rows are pruned with oidc-provider's), so
+ * every instance and every worker sees them.
+ */
+export function consoleSessions(opts: { redis?: Redis; prefix: string; db: PayloadStore }) {
   const key = (kind: string, id: string) => `${opts.prefix}console:${kind}:${id}`
+  const model = (kind: string) => `Console:${kind}`
   async function put(kind: string, id: string, value: unknown, expiresAt: number) {
     const ttl = Math.max(1, Math.ceil((expiresAt - Date.now()) / 1000))
     if (opts.redis) await opts.redis.set(key(kind, id), JSON.stringify(value), 'EX', ttl)
-    else {
-      if (memory.size > 10_000) for (const [k, v] of memory) if (v.expiresAt < Date.now()) memory.delete(k)
-      memory.set(key(kind, id), { value: JSON.stringify(value), expiresAt })
-    }
+    else await opts.db.upsert({ model: model(kind), id, payload: JSON.stringify(value), grantId: null, userCode: null, uid: null, expiresAt: new Date(expiresAt), consumedAt: null })
   }
   async function get<T extends { expiresAt: number }>(kind: string, id: string | undefined): Promise<T | undefined> {
     if (!id || !/^[\w-]{20,100}$/.test(id)) return undefined
-    const raw = opts.redis ? await opts.redis.get(key(kind, id)) : memory.get(key(kind, id))?.value
+    const raw = opts.redis ? await opts.redis.get(key(kind, id)) : (await opts.db.find(model(kind), id))?.payload
     const v = raw ? (JSON.parse(raw) as T) : undefined
     return v && v.expiresAt > Date.now() ? v : undefined
   }
   async function drop(kind: string, id: string) {
     if (opts.redis) await opts.redis.del(key(kind, id))
-    else memory.delete(key(kind, id))
+    else await opts.db.destroy(model(kind), id)
   }
   const newId = () => crypto.randomBytes(32).toString('base64url')
   return {
