@@ -1,5 +1,6 @@
 import * as oidc from 'openid-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describeOnBackends } from '../helpers/backends.ts'
 import { adminServices, ensureSystemPolicyStore } from '../../src/admin/service.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { field, formAction, UserAgent } from '../helpers/user-agent.ts'
@@ -13,12 +14,12 @@ import { field, formAction, UserAgent } from '../helpers/user-agent.ts'
  */
 const PASSWORD = 'quiet river lamp orbit'
 
-describe('admin console session and its user tokens', { timeout: 60_000 }, () => {
+describeOnBackends('admin-console-session.test.ts', 'admin console session and its user tokens', (backend) => describe('', { timeout: 60_000 }, () => {
   let server: TestServer
   const redirect = () => `${server.url}/admin/callback`
 
   beforeAll(async () => {
-    server = await startTestServer({ env: { ADMIN_CONSOLE_REQUIRE_MFA: 'false', LOGIN_FAILURE_DELAY_MS: '0' } })
+    server = await startTestServer({ kind: backend.kind, redisUrl: backend.redisUrl, env: { ADMIN_CONSOLE_REQUIRE_MFA: 'false', LOGIN_FAILURE_DELAY_MS: '0' } })
     const c = server.container
     for (const email of ['boss@example.com', 'desk@example.com', 'plain@example.com']) await c.users.create({ email, password: PASSWORD })
     const boss = (await c.users.findByEmail('boss@example.com'))!
@@ -171,4 +172,4 @@ describe('admin console session and its user tokens', { timeout: 60_000 }, () =>
     expect(bad.status).toBe(404)
     expect(await bad.text()).toContain('aria-invalid="true"')
   })
-})
+}))
