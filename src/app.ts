@@ -35,11 +35,17 @@ import { requestIdOf } from './http/middleware/request.ts'
 
 const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 import { passwordResetRouter } from './http/account/password-reset.ts'
+import { consoleRouter } from './admin/console/routes.ts'
+import { consoleService } from './admin/console/service.ts'
+import { consoleApi, type Dispatch } from './admin/console/api.ts'
+import { consoleSessions } from './admin/console/session.ts'
 import { emailVerificationRouter } from './http/account/email-verification.ts'
 import { registrationRouter } from './http/account/registration.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
+  /** the app's own request handler, for the admin console's calls to the admin API (set by buildApp) */
+  dispatch?: () => Dispatch
 }
 
 /** Our routers, in the order they are tried (before oidc-provider). */
@@ -97,6 +103,18 @@ function routersOf(c: Container, opts: AppOptions) {
       verification: c.emailVerification,
     }),
     providerFormRouter(formGuard),
+    // The admin console (issue 12 §3): pages over the admin API, called through the app itself.
+    consoleRouter({
+      service: consoleService({
+        api: consoleApi({ dispatch: () => opts.dispatch!(), publicUrl: c.config.PUBLIC_URL }),
+        sessions: consoleSessions({ redis: c.redis, prefix: c.config.REDIS_PREFIX, db: c.queries.payloads }),
+        publicUrl: c.config.PUBLIC_URL,
+        requireMfa: c.config.ADMIN_CONSOLE_REQUIRE_MFA,
+      }),
+      clientIp: c.clientIp,
+      formGuard,
+      secure: c.config.PUBLIC_URL.startsWith('https:'),
+    }),
     mountRoutes(new Router(), apiRoutes, { bearerSchemes: c.bearerSchemes, management }),
     apiDocsRouter({ routes: apiRoutes, info: { title: 'portcullis', version: APP_VERSION, publicUrl: c.config.PUBLIC_URL } }),
     passwordResetRouter({ reset: c.passwordReset, product: c.config.PRODUCT_NAME, clientIp: c.clientIp, formGuard }),
@@ -119,7 +137,8 @@ export function declaredRoutes(c: Container): { method: string; path: string }[]
  */
 export function buildApp(c: Container, opts: AppOptions = {}) {
   const app = new Koa({ proxy: c.config.TRUST_PROXY })
-  const routers = routersOf(c, opts)
+  let handler: Dispatch | undefined
+  const routers = routersOf(c, { ...opts, dispatch: () => (handler ??= app.callback()) })
   app.use(requestContext(c.logger))
   app.use(httpMetrics(c.metrics))
   app.use(securityHeaders({ https: c.config.PUBLIC_URL.startsWith('https:') }))

@@ -40,6 +40,7 @@ import { createMetrics } from './metrics/registry.ts'
 import { auditChain, outboxTargets } from './audit/service.ts'
 import { auditMetrics } from './audit/observe-metrics.ts'
 import { redisWindows } from './audit/detector-windows.ts'
+import { CONSOLE_CLIENT_ID } from './oidc/login-policy.ts'
 import { accountStatus } from './identity/account-status.ts'
 import { securityMonitor } from './audit/detectors.ts'
 import { parseAdminWindow, type AdminWindow } from './audit/admin-window.ts'
@@ -204,6 +205,11 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     if (t.apiKey) {
       return { kind: 'api_key', id: t.subject, ...(t.subject === t.clientId ? { clientId: t.clientId } : {}), scopes: new Set(t.scopes), stores: t.stores, apiKey: t.apiKey }
     }
+    // The admin console's user token (oidc/login-policy.ts CONSOLE_CLIENT_ID): a `user` caller,
+    // which only the admin API accepts (http/contract.ts Auth.users); no policy store either.
+    if (t.clientId === CONSOLE_CLIENT_ID && t.subject !== t.clientId) {
+      return { kind: 'user', id: t.subject, clientId: t.clientId, scopes: new Set(t.scopes), stores: [] }
+    }
     return { kind: 'client', id: t.subject, clientId: t.clientId, scopes: new Set(t.scopes), stores: t.stores }
   }
   const bearerSchemes: BearerScheme[] = [{
@@ -290,6 +296,14 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       clientIp,
       revocations,
       webOrigins,
+      holdsAdminRole: async (userId) => {
+        try {
+          return (await authz.stores.current(SYSTEM_STORE)).lines.some((l) => l[0] === 'g' && l[1] === `user:${userId}`)
+        } catch (err) {
+          if ((err as { code?: string }).code === 'not_found') return false
+          throw err
+        }
+      },
       apiKeyExchange: {
         verify: apikeys.verify,
         maxTtl: config.APIKEY_EXCHANGE_TTL,

@@ -43,6 +43,8 @@ const schema = z.object({
   PORTCULLIS_MASTER_KEY: z.string().optional(),
   PORTCULLIS_ADMIN_EMAIL: z.email({ message: 'must be an email address' }).optional(),
   PORTCULLIS_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(128).optional(),
+  // The admin console (docs/administration.md): a second factor at every console sign-in.
+  ADMIN_CONSOLE_REQUIRE_MFA: bool.default(true),
   PORTCULLIS_IMPORT: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: bool.default(false),

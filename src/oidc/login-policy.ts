@@ -6,6 +6,12 @@ export const ACR_MFA = 'urn:portcullis:acr:mfa'
 export const ACCOUNT_SWITCH = 'account_switch'
 /** The first-party client the account pages sign in through (see README "Account pages"). */
 export const ACCOUNT_CLIENT_ID = 'portcullis-account'
+/**
+ * The admin console's first-party client (admin/console/, docs/administration.md): a public
+ * client (authorization code + PKCE, RFC 7636) whose user tokens for our API carry `admin` only
+ * when the user holds an admin role in the `system` store; the admin API decides every action.
+ */
+export const CONSOLE_CLIENT_ID = 'portcullis-console'
 
 /** What the provider needs from the strong-login feature (identity/ sessions and MFA). */
 export interface LoginHooks {
