@@ -7,6 +7,16 @@ import { adminQueries } from './queries.ts'
 import { adminUsers } from './users.ts'
 import { adminUserCare } from './user-care.ts'
 import { adminClients } from './clients.ts'
+import { accessQueries } from './queries/access.ts'
+import { adminElevation, elevatedRoles } from './elevation.ts'
+import { adminPlatform } from './platform.ts'
+import { adminContainment, type SignOutNotifier } from './containment.ts'
+import { adminReviews } from './reviews.ts'
+
+export interface AdminServiceOptions {
+  /** Back-channel logout: told when containment ends a user's or client's sessions (containment.ts). */
+  notifySignOut?: SignOutNotifier
+}
 
 /**
  * The admin services (issue 12 §1, §2): users and clients administration, every action decided
@@ -16,11 +26,23 @@ import { adminClients } from './clients.ts'
  * waits for the hash-chained batch to commit); the audit log is its own batched writer, so the
  * record is not in the same database transaction as the change.
  */
-export function adminServices(c: Container) {
-  const authority = adminAuthority({ decide: c.authz.decide, stores: c.authz.stores, users: c.users, audit: c.audit })
+export function adminServices(c: Container, opts: AdminServiceOptions = {}) {
+  const access = accessQueries(c.db)
+  const elevated = elevatedRoles(access, c.audit)
+  const authority = adminAuthority({ decide: c.authz.decide, stores: c.authz.stores, users: c.users, audit: c.audit, elevated: elevated.of })
   const q = adminQueries(c.db)
   const users = adminUsers(c, q, authority)
-  return { authority, users: { ...users, ...adminUserCare(c, q, authority, users.find) }, clients: adminClients(c, q, authority) }
+  const clients = adminClients(c, q, authority)
+  const elevation = adminElevation({ q: access, audit: c.audit, authority, auditExpired: () => elevated.auditExpired() })
+  return {
+    authority,
+    users: { ...users, ...adminUserCare(c, q, authority, users.find) },
+    clients,
+    ...adminPlatform(c, authority),
+    elevation,
+    containment: adminContainment(c, { authority, q, access, elevation, notifySignOut: opts.notifySignOut }),
+    reviews: adminReviews(c, { q: access, authority, elevation, users, clients }),
+  }
 }
 export type AdminServices = ReturnType<typeof adminServices>
 

@@ -1,3 +1,6 @@
+-- AlterTable
+ALTER TABLE "Client" ADD COLUMN "disabledAt" DATETIME;
+
 -- CreateTable
 CREATE TABLE "AdminRoleRequest" (
     "id" TEXT NOT NULL PRIMARY KEY,

@@ -1,3 +1,6 @@
+-- AlterTable
+ALTER TABLE "Client" ADD COLUMN "disabledAt" TIMESTAMP(3);
+
 -- CreateTable
 CREATE TABLE "AdminRoleRequest" (
     "id" TEXT NOT NULL,
