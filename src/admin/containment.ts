@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { Container } from '../container.ts'
+import type { AdminDeps } from './deps.ts'
 import { callerLabel, type AdminAuthority, type AdminCaller } from './authority.ts'
 import type { AdminElevation } from './elevation.ts'
 import { adminError } from './errors.ts'
@@ -26,7 +26,7 @@ export const containInput = z.object({ reason: z.string().trim().min(3).max(500)
  * self-contained: a resource server that verifies offline accepts them until they expire
  * (ACCESS_TOKEN_TTL); portcullis's own APIs refuse them at once (the owner is disabled).
  */
-export function adminContainment(c: Container, deps: { authority: AdminAuthority; q: AdminQueries; access: AccessQueries; elevation: AdminElevation; notifySignOut?: SignOutNotifier }) {
+export function adminContainment(c: AdminDeps, deps: { authority: AdminAuthority; q: AdminQueries; access: AccessQueries; elevation: AdminElevation; notifySignOut?: SignOutNotifier }) {
   const { authority, q, access } = deps
   async function revokeKeys(caller: AdminCaller, owner: { type: 'user' | 'client'; id: string }) {
     const keys = (await c.apikeys.list(owner)).filter((k) => !k.revokedAt)

@@ -1,8 +1,6 @@
 import { z } from 'zod'
-import type { Container } from '../container.ts'
+import type { AdminDeps } from './deps.ts'
 import { keyView } from '../apikeys/service.ts'
-import { buildReport } from '../audit/report.ts'
-import { reportDeps } from '../audit/report-deps.ts'
 import { API_SCOPES, API_SCOPE_NAMES, apiIndicator, isManagementScope } from '../oidc/api-resource.ts'
 import { API_SCOPE_ROLES } from '../oidc/holdings.ts'
 import { ACCESS_TOKEN_SIGNING_ALGS, type ResourceRow } from '../oidc/queries/resources.ts'
@@ -60,7 +58,7 @@ const keyCursor = (text: string | undefined) => decodeCursor(text)
  * that hold each), signing keys, API keys of any owner, policy stores, audit events and the
  * compliance report — every action decided by the system store (authority.ts) and audited.
  */
-export function adminPlatform(c: Container, authority: AdminAuthority) {
+export function adminPlatform(c: AdminDeps, authority: AdminAuthority) {
   const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
     c.audit.record({ action, outcome: 'success', actor: callerLabel(caller), target, details })
   const ownApi = apiIndicator(c.config.PUBLIC_URL)
@@ -252,7 +250,7 @@ export function adminPlatform(c: Container, authority: AdminAuthority) {
     },
     async report(caller: AdminCaller, days: number) {
       await authority.require(caller, 'report:read')
-      return buildReport(reportDeps(c), { days })
+      return c.report(days)
     },
   }
 

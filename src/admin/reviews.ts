@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import { z } from 'zod'
-import type { Container } from '../container.ts'
+import type { AdminDeps } from './deps.ts'
 import { keyStatus } from '../apikeys/service.ts'
 import { isManagementScope, MANAGEMENT_SCOPES } from '../oidc/api-resource.ts'
 import { effectiveClientScope } from '../oidc/client-scopes.ts'
@@ -33,7 +33,7 @@ const reviewView = (r: ReviewRow, counts: Record<string, number>) => ({
  * through the same services as the admin API), and completing the campaign writes its outcome
  * to the audit log, where the compliance report finds it (audit/report.ts `access_reviews`).
  */
-export function adminReviews(c: Container, deps: { q: AccessQueries; authority: AdminAuthority; elevation: AdminElevation; users: { update: (caller: AdminCaller, ref: string, input: unknown) => Promise<unknown> }; clients: { update: (caller: AdminCaller, id: string, input: unknown) => Promise<unknown> } }) {
+export function adminReviews(c: AdminDeps, deps: { q: AccessQueries; authority: AdminAuthority; elevation: AdminElevation; users: { update: (caller: AdminCaller, ref: string, input: unknown) => Promise<unknown> }; clients: { update: (caller: AdminCaller, id: string, input: unknown) => Promise<unknown> } }) {
   const { q, authority } = deps
 
   async function snapshot(reviewId: string): Promise<NewItem[]> {

@@ -12,6 +12,9 @@ import { adminElevation, elevatedRoles } from './elevation.ts'
 import { adminPlatform } from './platform.ts'
 import { adminContainment, type SignOutNotifier } from './containment.ts'
 import { adminReviews } from './reviews.ts'
+import { buildReport } from '../audit/report.ts'
+import { reportDeps } from '../audit/report-deps.ts'
+import type { AdminDeps } from './deps.ts'
 
 export interface AdminServiceOptions {
   /** Back-channel logout: told when containment ends a user's or client's sessions (containment.ts). */
@@ -33,15 +36,16 @@ export function adminServices(c: Container, opts: AdminServiceOptions = {}) {
   const q = adminQueries(c.db)
   const users = adminUsers(c, q, authority)
   const clients = adminClients(c, q, authority)
+  const deps: AdminDeps = { ...c, report: (days) => buildReport(reportDeps(c), { days }) }
   const elevation = adminElevation({ q: access, audit: c.audit, authority, auditExpired: () => elevated.auditExpired() })
   return {
     authority,
     users: { ...users, ...adminUserCare(c, q, authority, users.find) },
     clients,
-    ...adminPlatform(c, authority),
+    ...adminPlatform(deps, authority),
     elevation,
-    containment: adminContainment(c, { authority, q, access, elevation, notifySignOut: opts.notifySignOut }),
-    reviews: adminReviews(c, { q: access, authority, elevation, users, clients }),
+    containment: adminContainment(deps, { authority, q, access, elevation, notifySignOut: opts.notifySignOut }),
+    reviews: adminReviews(deps, { q: access, authority, elevation, users, clients }),
   }
 }
 export type AdminServices = ReturnType<typeof adminServices>
