@@ -13,6 +13,7 @@ const requestInput = z.object({
   role: z.enum(ADMIN_ROLES),
   hours: z.number().int().min(1).max(MAX_ELEVATION_HOURS),
   reason: z.string().trim().min(3).max(500).regex(/^[^\0]*$/, 'no NUL characters'),
+  subject: z.string().regex(/^user:.{1,320}$/, 'user:ID').optional().describe('file the request for this user (needs roles:grant); default: the caller'),
 }).strict()
 const noteInput = z.object({ note: z.string().trim().max(500).regex(/^[^\0]*$/, 'no NUL characters').optional() }).strict()
 const listInput = z.object({
@@ -93,11 +94,20 @@ export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; author
     find,
     view: requestView,
 
-    /** A user asks for a role for themselves. */
-    async request(caller: AdminCaller, input: unknown) {
-      const subject = actingSubject(caller)
-      if (!subject.startsWith('user:')) throw adminError('forbidden', 'only a user (or a user\'s API key) can ask for a time-bound role')
+    /**
+     * A user asks for a role for themselves; a holder of roles:grant may file it for a user (a
+     * helpdesk ticket), and then neither of them can approve it.
+     */
+    async request(caller: AdminCaller, input: unknown, userIdOf: (ref: string) => Promise<string | null>) {
       const v = parse(requestInput, input)
+      let subject = actingSubject(caller)
+      if (v.subject) {
+        await authority.require(caller, 'roles:grant')
+        const id = await userIdOf(v.subject.slice(5))
+        if (!id) throw adminError('not_found', `no user ${v.subject.slice(5)}`)
+        subject = `user:${id}`
+      }
+      if (!subject.startsWith('user:')) throw adminError('forbidden', 'only a user (or a user\'s API key) asks for a time-bound role; an administrator may file one for a user (subject)')
       const open = await q.listRequests({ subject, status: 'pending' }, undefined, 100)
       if (open.some((r) => r.role === v.role)) throw adminError('invalid_state', `a request for ${v.role} is already waiting for approval`)
       const r = await q.createRequest({ id: crypto.randomUUID(), subject, role: v.role, hours: v.hours, reason: v.reason, status: 'pending', requestedBy: callerLabel(caller) })
@@ -128,7 +138,9 @@ export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; author
       await authority.require(caller, 'roles:grant')
       const { note } = parse(noteInput, input)
       const r = await find(id)
-      if (actingSubject(caller) === r.subject) throw adminError('self_approval', 'a time-bound role is approved by another administrator, not by the one who asked for it')
+      if (actingSubject(caller) === r.subject || callerLabel(caller) === r.requestedBy) {
+        throw adminError('self_approval', 'a time-bound role is approved by another administrator: not the user it is for, nor the one who filed it')
+      }
       const now = new Date()
       return transition(caller, id, 'pending', 'approved', 'admin.role_request_approved', { startsAt: now, expiresAt: new Date(now.getTime() + r.hours * 3_600_000) }, note, ifMatch)
     },
@@ -139,12 +151,12 @@ export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; author
       return transition(caller, id, 'pending', 'denied', 'admin.role_request_denied', {}, note, ifMatch)
     },
 
-    /** The requester withdraws a request nobody decided yet. */
+    /** The user it is for (or whoever filed it) withdraws a request nobody decided yet. */
     async cancel(caller: AdminCaller, id: string) {
       const r = await find(id)
-      if (actingSubject(caller) !== r.subject) {
+      if (actingSubject(caller) !== r.subject && callerLabel(caller) !== r.requestedBy) {
         await authority.require(caller, 'roles:read')
-        throw adminError('forbidden', 'only the requester cancels a request; an approver denies it')
+        throw adminError('forbidden', 'only the user it is for, or who filed it, cancels a request; an approver denies it')
       }
       return transition(caller, id, 'pending', 'cancelled', 'admin.role_request_cancelled', {})
     },

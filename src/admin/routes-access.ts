@@ -64,8 +64,11 @@ export const adminAccessContracts = {
   requestRole: defineRoute({
     operationId: 'adminRequestRole', method: 'post', path: '/admin/v1/role-requests', tags, auth, noStore: true,
     summary: `Ask for an admin role for 1-${MAX_ELEVATION_HOURS} hours with a reason; another administrator approves`,
-    body: { schema: z.object({ role: z.enum(ADMIN_ROLES), hours: z.number().int().min(1).max(MAX_ELEVATION_HOURS), reason: z.string().trim().min(3).max(500) }).strict() },
-    responses: { 201: { description: 'the pending request', headers: etagHeader, body: roleRequest }, 403: { description: 'the caller is not a user (error forbidden)' }, 409: conflict },
+    body: { schema: z.object({
+      role: z.enum(ADMIN_ROLES), hours: z.number().int().min(1).max(MAX_ELEVATION_HOURS), reason: z.string().trim().min(3).max(500),
+      subject: z.string().regex(/^user:.{1,320}$/, 'user:ID').optional().describe('file it for this user (needs roles:grant); default: the calling user'),
+    }).strict() },
+    responses: { 201: { description: 'the pending request', headers: etagHeader, body: roleRequest }, 403: { description: 'the caller is not a user and may not file for one (error forbidden)' }, 404: notFound('user'), 409: conflict },
   }),
   listRoleRequests: defineRoute({
     operationId: 'adminListRoleRequests', method: 'get', path: '/admin/v1/role-requests', tags, auth: readAuth, noStore: true,
@@ -129,7 +132,7 @@ export function adminAccessRoutes(admin: AdminServices): Route[] {
     adminRoute(c.containClient, async ({ caller, params, body }) => admin.containment.client(who(caller), params.id, body)),
     adminRoute(c.enableClient, async ({ caller, params, body }) => admin.containment.enableClient(who(caller), params.id, body)),
     adminRoute(c.requestRole, async ({ caller, body }) => {
-      const v = await e.request(who(caller), body)
+      const v = await e.request(who(caller), body, async (ref) => (await admin.users.find(ref).catch(() => null))?.id ?? null)
       return reply(201, json(v), { ETag: v.etag })
     }),
     adminRoute(c.listRoleRequests, async ({ caller, query }) => json(await e.list(who(caller), query))),
