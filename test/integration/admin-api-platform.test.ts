@@ -126,6 +126,11 @@ describeOnBackends('admin-api-platform.test.ts', 'the admin API: platform, conta
       expect(retired.body).toEqual({ kid: old, status: 'retired', changed: true })
       const after = await (await fetch(`${server.url}/jwks`)).json() as { keys: { kid: string }[] }
       expect(after.keys.map((k) => k.kid)).not.toContain(old)
+      // what the retired keys signed no longer verifies: the old tokens are refused, new ones work
+      const oldToken = tokens.root!
+      for (const id of Object.keys(ROLES)) tokens[id] = await apiToken(server, id, 'admin')
+      for (const k of before.body.items.slice(1)) expect((await api('root', 'POST', `/signing-keys/${k.kid}/retire`)).body.changed).toBe(true)
+      await expect.poll(async () => (await api(oldToken, 'GET', '/signing-keys')).status).toBe(401)
       expect((await api('root', 'POST', '/signing-keys/nokey/retire')).status).toBe(404)
       const page1 = await api('root', 'GET', '/signing-keys?limit=2')
       const page2 = await api('root', 'GET', `/signing-keys?limit=2&cursor=${page1.body.nextCursor}`)
