@@ -339,6 +339,15 @@ describeOnBackends('admin-api-platform.test.ts', 'the admin API: platform, conta
     })
   })
 
+  it('adds role rules a newer system.csv brings to an existing system store at start', async () => {
+    const c = server.container
+    await c.authz.stores.changeBuiltin('system', { remove: [['p', 'auditor', 'roles', 'read']] }, 'test', 'as an older version had it')
+    expect((await api('aud', 'GET', '/role-requests?limit=1')).body.items.every((r: { subject: string }) => r.subject === 'client:aud')).toBe(true)
+    expect(await ensureSystemPolicyStore(c)).toBe(false)
+    expect((await c.authz.stores.current('system')).lines).toContainEqual(['p', 'auditor', 'roles', 'read'])
+    expect((await c.authz.stores.current('system')).author).toBe('bootstrap')
+  })
+
   it('refuses without a credential (401) on the new endpoints', async () => {
     for (const [method, path] of [['GET', '/resources'], ['POST', '/signing-keys/rotate'], ['GET', '/api-keys'], ['GET', '/policy-stores'], ['GET', '/audit/events'],
       ['POST', '/users/x/contain'], ['POST', '/role-requests'], ['GET', '/access-reviews']]) {
