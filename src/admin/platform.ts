@@ -59,6 +59,11 @@ const keyCursor = (text: string | undefined) => decodeCursor(text)
  * compliance report — every action decided by the system store (authority.ts) and audited.
  */
 export function adminPlatform(c: AdminDeps, authority: AdminAuthority) {
+  return { resources: adminResources(c, authority), ...adminKeys(c, authority), ...adminPolicies(c, authority) }
+}
+
+/** API resources and their scopes, with the roles that hold each. */
+function adminResources(c: AdminDeps, authority: AdminAuthority) {
   const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
     c.audit.record({ action, outcome: 'success', actor: callerLabel(caller), target, details })
   const ownApi = apiIndicator(c.config.PUBLIC_URL)
@@ -148,6 +153,13 @@ export function adminPlatform(c: AdminDeps, authority: AdminAuthority) {
     },
   }
 
+  return resources
+}
+
+/** Token signing keys and API keys of any owner. */
+function adminKeys(c: AdminDeps, authority: AdminAuthority) {
+  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
+    c.audit.record({ action, outcome: 'success', actor: callerLabel(caller), target, details })
   const keys = {
     async list(caller: AdminCaller, input: unknown = {}) {
       await authority.require(caller, 'keys:read')
@@ -222,6 +234,11 @@ export function adminPlatform(c: AdminDeps, authority: AdminAuthority) {
     },
   }
 
+  return { keys, apiKeys }
+}
+
+/** Policy stores for the policy-editor role; audit events and the compliance report for the auditor. */
+function adminPolicies(c: AdminDeps, authority: AdminAuthority) {
   const policies = {
     async list(caller: AdminCaller) {
       await authority.require(caller, 'policies:read')
@@ -254,6 +271,6 @@ export function adminPlatform(c: AdminDeps, authority: AdminAuthority) {
     },
   }
 
-  return { resources, keys, apiKeys, policies, oversight }
+  return { policies, oversight }
 }
 export type AdminPlatform = ReturnType<typeof adminPlatform>

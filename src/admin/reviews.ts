@@ -26,6 +26,71 @@ const reviewView = (r: ReviewRow, counts: Record<string, number>) => ({
   counts: { pending: counts.pending ?? 0, confirmed: counts.confirmed ?? 0, revoked: counts.revoked ?? 0 },
 })
 
+type ReviewDeps = {
+  q: AccessQueries; authority: AdminAuthority; elevation: AdminElevation
+  users: { update: (caller: AdminCaller, ref: string, input: unknown) => Promise<unknown> }
+  clients: { update: (caller: AdminCaller, id: string, input: unknown) => Promise<unknown> }
+}
+
+/** One item per holding, with its last use. */
+async function snapshot(c: AdminDeps, elevation: AdminElevation, reviewId: string): Promise<NewItem[]> {
+  const items: NewItem[] = []
+  const add = (kind: string, subject: string, entitlement: string, lastUsedAt: Date | null, detail: Record<string, unknown>) =>
+    items.push({ id: `${reviewId}-${String(items.length).padStart(6, '0')}`, kind, subject, entitlement, lastUsedAt, detail: JSON.stringify(detail) })
+  const users = new Map((await c.queries.users.list()).map((u) => [u.id, u]))
+  const lastLogin = (subject: string) => subject.startsWith('user:') ? users.get(subject.slice(5))?.lastLoginAt ?? null : null
+  const store = await c.authz.stores.current(SYSTEM_STORE).catch(() => undefined)
+  for (const l of store?.lines.filter((x) => x[0] === 'g') ?? []) add('admin_role', l[1]!, l[2]!, lastLogin(l[1]!), { email: users.get(l[1]!.slice(5))?.email ?? null })
+  for (const r of await elevation.active()) add('elevated_role', r.subject, r.role, lastLogin(r.subject), { request: r.id, expires_at: r.expiresAt?.toISOString() ?? null, reason: r.reason })
+  const managementRoles = new Set(MANAGEMENT_SCOPES.flatMap((s) => API_SCOPE_ROLES[s]))
+  for (const u of users.values()) {
+    for (const role of u.roles.filter((r) => managementRoles.has(r))) {
+      add('management_scope', `user:${u.id}`, `role:${role}`, u.lastLoginAt, { email: u.email, scopes: MANAGEMENT_SCOPES.filter((s) => API_SCOPE_ROLES[s].includes(role)) })
+    }
+  }
+  for (const cl of await c.queries.clients.list()) {
+    for (const s of effectiveClientScope(cl.metadata).split(' ').filter(isManagementScope)) add('management_scope', `client:${cl.clientId}`, `scope:${s}`, null, {})
+  }
+  for (const k of await c.apikeys.list()) {
+    const status = keyStatus(k)
+    if (status === 'revoked' || status === 'expired') continue
+    add('api_key', `${k.ownerType}:${k.ownerId}`, k.id, k.lastUsedAt, { name: k.name, scopes: k.scopes, status, expires_at: k.expiresAt.toISOString(), use_count: k.useCount })
+  }
+  return items
+}
+
+
+/** Carries out a revoke decision through the same services (and rules, e.g. last_admin) as the API. */
+async function enforce(c: AdminDeps, deps: ReviewDeps, caller: AdminCaller, i: ReviewItemRow, note: string | undefined) {
+  const [type, ...rest] = i.subject.split(':')
+  const owner = { type: type as 'user' | 'client', id: rest.join(':') }
+  const reason = `access review: ${note ?? 'revoked'}`
+  if (i.kind === 'admin_role') {
+    await deps.authority.revoke(caller, owner, i.entitlement, reason)
+    return
+  }
+  if (i.kind === 'elevated_role') {
+    const requestId = String((JSON.parse(i.detail) as { request?: string }).request)
+    const r = await deps.elevation.find(requestId)
+    if (r.status === 'approved' && r.expiresAt && r.expiresAt > new Date()) await deps.elevation.revoke(caller, requestId, { note: reason.slice(0, 500) })
+    return
+  }
+  if (i.kind === 'api_key') {
+    await deps.authority.require(caller, 'apikeys:write')
+    await c.apikeys.revoke(i.entitlement, { label: callerLabel(caller), isAdmin: true })
+    return
+  }
+  const [what, name] = [i.entitlement.slice(0, i.entitlement.indexOf(':')), i.entitlement.slice(i.entitlement.indexOf(':') + 1)]
+  if (what === 'role') {
+    const u = await c.users.findById(owner.id)
+    if (u) await deps.users.update(caller, u.id, { roles: u.roles.filter((r) => r !== name) })
+    return
+  }
+  const cl = await c.clients.find(owner.id)
+  if (cl) await deps.clients.update(caller, cl.clientId, { scope: effectiveClientScope(cl.metadata).split(' ').filter((s) => s && s !== name).join(' ') })
+}
+
+
 /**
  * Access review campaigns (issue 12 §5): a snapshot of every admin role grant (standing and
  * time-bound), every user role and client that carries a management scope, and every live API
@@ -33,34 +98,8 @@ const reviewView = (r: ReviewRow, counts: Record<string, number>) => ({
  * through the same services as the admin API), and completing the campaign writes its outcome
  * to the audit log, where the compliance report finds it (audit/report.ts `access_reviews`).
  */
-export function adminReviews(c: AdminDeps, deps: { q: AccessQueries; authority: AdminAuthority; elevation: AdminElevation; users: { update: (caller: AdminCaller, ref: string, input: unknown) => Promise<unknown> }; clients: { update: (caller: AdminCaller, id: string, input: unknown) => Promise<unknown> } }) {
+export function adminReviews(c: AdminDeps, deps: ReviewDeps) {
   const { q, authority } = deps
-
-  async function snapshot(reviewId: string): Promise<NewItem[]> {
-    const items: NewItem[] = []
-    const add = (kind: string, subject: string, entitlement: string, lastUsedAt: Date | null, detail: Record<string, unknown>) =>
-      items.push({ id: `${reviewId.slice(0, 8)}-${String(items.length).padStart(6, '0')}`, kind, subject, entitlement, lastUsedAt, detail: JSON.stringify(detail) })
-    const users = new Map((await c.queries.users.list()).map((u) => [u.id, u]))
-    const lastLogin = (subject: string) => subject.startsWith('user:') ? users.get(subject.slice(5))?.lastLoginAt ?? null : null
-    const store = await c.authz.stores.current(SYSTEM_STORE).catch(() => undefined)
-    for (const l of store?.lines.filter((x) => x[0] === 'g') ?? []) add('admin_role', l[1]!, l[2]!, lastLogin(l[1]!), { email: users.get(l[1]!.slice(5))?.email ?? null })
-    for (const r of await deps.elevation.active()) add('elevated_role', r.subject, r.role, lastLogin(r.subject), { request: r.id, expires_at: r.expiresAt?.toISOString() ?? null, reason: r.reason })
-    const managementRoles = new Set(MANAGEMENT_SCOPES.flatMap((s) => API_SCOPE_ROLES[s]))
-    for (const u of users.values()) {
-      for (const role of u.roles.filter((r) => managementRoles.has(r))) {
-        add('management_scope', `user:${u.id}`, `role:${role}`, u.lastLoginAt, { email: u.email, scopes: MANAGEMENT_SCOPES.filter((s) => API_SCOPE_ROLES[s].includes(role)) })
-      }
-    }
-    for (const cl of await c.queries.clients.list()) {
-      for (const s of effectiveClientScope(cl.metadata).split(' ').filter(isManagementScope)) add('management_scope', `client:${cl.clientId}`, `scope:${s}`, null, {})
-    }
-    for (const k of await c.apikeys.list()) {
-      const status = keyStatus(k)
-      if (status === 'revoked' || status === 'expired') continue
-      add('api_key', `${k.ownerType}:${k.ownerId}`, k.id, k.lastUsedAt, { name: k.name, scopes: k.scopes, status, expires_at: k.expiresAt.toISOString(), use_count: k.useCount })
-    }
-    return items
-  }
 
   async function findReview(id: string) {
     const r = await q.findReview(id)
@@ -68,42 +107,12 @@ export function adminReviews(c: AdminDeps, deps: { q: AccessQueries; authority: 
     return r
   }
 
-  /** Carries out a revoke decision through the same services (and rules, e.g. last_admin) as the API. */
-  async function enforce(caller: AdminCaller, i: ReviewItemRow, note: string | undefined) {
-    const [type, ...rest] = i.subject.split(':')
-    const owner = { type: type as 'user' | 'client', id: rest.join(':') }
-    const reason = `access review: ${note ?? 'revoked'}`
-    if (i.kind === 'admin_role') {
-      await authority.revoke(caller, owner, i.entitlement, reason)
-      return
-    }
-    if (i.kind === 'elevated_role') {
-      const requestId = String((JSON.parse(i.detail) as { request?: string }).request)
-      const r = await deps.elevation.find(requestId)
-      if (r.status === 'approved' && r.expiresAt && r.expiresAt > new Date()) await deps.elevation.revoke(caller, requestId, { note: reason.slice(0, 500) })
-      return
-    }
-    if (i.kind === 'api_key') {
-      await authority.require(caller, 'apikeys:write')
-      await c.apikeys.revoke(i.entitlement, { label: callerLabel(caller), isAdmin: true })
-      return
-    }
-    const [what, name] = [i.entitlement.slice(0, i.entitlement.indexOf(':')), i.entitlement.slice(i.entitlement.indexOf(':') + 1)]
-    if (what === 'role') {
-      const u = await c.users.findById(owner.id)
-      if (u) await deps.users.update(caller, u.id, { roles: u.roles.filter((r) => r !== name) })
-      return
-    }
-    const cl = await c.clients.find(owner.id)
-    if (cl) await deps.clients.update(caller, cl.clientId, { scope: effectiveClientScope(cl.metadata).split(' ').filter((s) => s && s !== name).join(' ') })
-  }
-
   return {
     async create(caller: AdminCaller, input: unknown) {
       await authority.require(caller, 'roles:grant')
       const { name } = parse(createInput, input)
       const id = crypto.randomUUID()
-      const items = await snapshot(id)
+      const items = await snapshot(c, deps.elevation, id)
       await q.createReview({ id, name, status: 'open', createdBy: callerLabel(caller) }, items)
       await c.audit.record({ action: 'access_review.started', outcome: 'success', actor: callerLabel(caller), target: `access-review:${id}`, details: { name, items: items.length } })
       return reviewView((await q.findReview(id))!, await q.countItems(id))
@@ -146,7 +155,7 @@ export function adminReviews(c: AdminDeps, deps: { q: AccessQueries; authority: 
       if (!i) throw adminError('not_found', `access review ${id} has no item ${itemId}`)
       if (ifMatch !== undefined && ifMatch !== itemView(i).etag) throw adminError('precondition_failed', `item ${itemId} was decided since ${ifMatch} was read`)
       if (i.decision !== 'pending') throw adminError('invalid_state', `item ${itemId} is already ${i.decision}`)
-      if (v.decision === 'revoke') await enforce(caller, i, v.note)
+      if (v.decision === 'revoke') await enforce(c, deps, caller, i, v.note)
       const decision = v.decision === 'confirm' ? 'confirmed' : 'revoked'
       if (!(await q.decideItem(id, itemId, i.updatedAt, { decision, decidedBy: callerLabel(caller), decidedAt: new Date(), note: v.note ?? null }))) {
         throw adminError('precondition_failed', `item ${itemId} was decided meanwhile; read it again`)
