@@ -77,6 +77,9 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
     walk.contained = (await svc.users.create({ kind: 'cli' }, { email: 'walked-contained@example.com' })).user.id
     await svc.resources.create({ kind: 'cli' }, { indicator: 'https://walked.example.com', scopes: [{ name: 'walk', roles: ['walker'] }] })
     walk.retiring = (await svc.keys.rotate({ kind: 'cli' })) && (await server.container.keys.list()).find((k) => k.status === 'retiring')!.kid
+    // the walk retires that key: the tokens come from the new signer
+    admin = await apiToken(server, 'root', 'admin')
+    checker = await apiToken(server, 'pep', 'authz:check')
     walk.apiKey = (await call(server, 'POST', '/apikeys/v1/keys', admin, { name: 'walker-admin', owner: 'client:pep', scopes: ['authz:check'] })).body.id
     const asker = { kind: 'user' as const, id: walkUser }
     const ask = async (role: string) => (await svc.elevation.request(asker, { role, hours: 1, reason: 'the walk' }, async (r) => r)).id
