@@ -30,7 +30,7 @@ export const ADMIN_ACTIONS = [
   'apikeys:read', 'apikeys:write',
   'policies:read', 'policies:write',
   'audit:read', 'report:read',
-  'roles:grant',
+  'roles:read', 'roles:grant',
 ] as const
 export type AdminAction = typeof ADMIN_ACTIONS[number]
 
@@ -74,7 +74,13 @@ export function systemStoreGuard(lines: PolicyLine[]) {
     : { code: 'last_admin', message: 'the system policy store must grant the admin role to at least one user (this change would lock every administrator out)' }
 }
 
-export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; users: Pick<UserService, 'findById'>; audit: AuditLog }) {
+/**
+ * Roles a subject holds for a while (time-bound grants, elevation.ts): read on every decision,
+ * so a grant stops at its expiry on every instance without a restart.
+ */
+export type ElevatedRoles = (subject: string) => Promise<string[]>
+
+export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; users: Pick<UserService, 'findById'>; audit: AuditLog; elevated?: ElevatedRoles }) {
   function allowedFor(subject: string, action: AdminAction) {
     const [obj, act] = action.split(':') as [string, string]
     // no system store yet (before the first start's bootstrap): nobody but the CLI administers
@@ -102,6 +108,16 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
     return Boolean(u && !u.disabled)
   }
 
+  /**
+   * The subject's standing grants first; then each role it holds for a while, asking the PDP
+   * what that role allows (the role itself as the subject: g(role, role) holds in casbin).
+   */
+  async function allowedWithElevation(subject: string, action: AdminAction) {
+    if (allowedFor(subject, action)) return true
+    if (!deps.elevated) return false
+    return (await deps.elevated(subject)).some((role) => allowedFor(role, action))
+  }
+
   async function grantsOf(subject: string): Promise<string[]> {
     return (await grantLines()).filter((l) => l[1] === subject).map((l) => l[2]!)
   }
@@ -116,13 +132,16 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
     /** Decides through the PDP; never throws for "no". */
     async may(caller: AdminCaller, action: AdminAction): Promise<boolean> {
       if (caller.kind === 'cli') return true
-      if (caller.kind === 'user') return (await liveUser(caller.id)) && allowedFor(`user:${caller.id}`, action)
+      if (caller.kind === 'user') return (await liveUser(caller.id)) && allowedWithElevation(`user:${caller.id}`, action)
       if (caller.kind === 'client') return allowedFor(`client:${caller.id}`, action)
       const bounded = caller.scopes.includes(ADMIN_SCOPE) || (isRead(action) && caller.scopes.includes(ADMIN_READ_SCOPE))
       if (!bounded) return false
       if (caller.owner.type === 'user' && !(await liveUser(caller.owner.id))) return false
-      return allowedFor(subjectOf(caller.owner), action)
+      return caller.owner.type === 'user' ? allowedWithElevation(subjectOf(caller.owner), action) : allowedFor(subjectOf(caller.owner), action)
     },
+
+    /** The roles a user holds for a while now (time-bound grants). */
+    elevatedOf: async (owner: { type: 'user' | 'client'; id: string }) => owner.type === 'user' && deps.elevated ? deps.elevated(subjectOf(owner)) : [],
 
     /** `may`, or a 403 `forbidden` naming the action. */
     async require(caller: AdminCaller, action: AdminAction) {

@@ -68,6 +68,12 @@ export async function adminCommand(c: Container, args: string[], opts: AdminCliO
       out(r.changed ? `${sub === 'grant-role' ? 'granted' : 'revoked'} ${arg2} ${sub === 'grant-role' ? 'to' : 'from'} ${arg}` : `${arg} ${sub === 'grant-role' ? 'already holds' : 'does not hold'} ${arg2}`)
       return 0
     }
+    case 'rotate-keys': {
+      // the same service as POST /admin/v1/signing-keys/rotate: audited, every instance reloads
+      const r = await admin.keys.rotate(CLI)
+      out(`new signing keys: ${r.added.map((k) => `${k.alg} ${k.kid}`).join(', ')}\nprevious keys stay published until the tokens they signed expire; ${r.retired} key(s) retired now`)
+      return 0
+    }
     case 'disable':
     case 'enable': {
       // through the admin service, so the last enabled administrator cannot be disabled

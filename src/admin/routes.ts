@@ -1,12 +1,14 @@
 import type { Context, Middleware } from 'koa'
 import { z } from 'zod'
-import { AppError } from '../errors.ts'
-import { defineRoute, invalidInput, reply, route, type Route, type RouteContract, type RouteInput } from '../http/contract.ts'
+import { defineRoute, reply, type Route } from '../http/contract.ts'
 import type { Caller } from '../http/middleware/authn.ts'
 import { ADMIN_READ_SCOPE, ADMIN_ROLES, ADMIN_SCOPE, adminCallerOf, type AdminAction } from './authority.ts'
 import { adminError } from './errors.ts'
 import type { AdminServices } from './service.ts'
 import { PAGE_MAX } from './shared.ts'
+import { adminRoute, json, precondition } from './route-kit.ts'
+import { adminPlatformRoutes } from './routes-platform.ts'
+import { adminAccessRoutes } from './routes-access.ts'
 
 export interface AdminRouteDeps {
   admin: AdminServices
@@ -184,48 +186,8 @@ export const adminClientContracts = {
   }),
 }
 
-/**
- * The If-Match precondition (RFC 9110 §13.1.1), strong comparison: `*` matches any current
- * representation, else one of the listed tags must be the current one. Returns the tag the
- * service then re-checks against the row it writes (so for PATCH a change in between is also a
- * 412). DELETE checks here only: a change landing between this read and the deletion is lost
- * with the record, which is what the caller asked for.
- */
-function precondition(ctx: Context, current: string): string | undefined {
-  const header = ctx.get('if-match').trim()
-  if (!header) return undefined
-  if (header === '*') return current
-  const tags = header.split(',').map((t) => t.trim())
-  if (!tags.includes(current)) throw adminError('precondition_failed', `changed since ${tags.join(', ')} was read (now ${current}); read it again`)
-  return current
-}
-const json = <T>(v: T) => JSON.parse(JSON.stringify(v)) as T
-
-/**
- * The services' own checks (password policy, oidc-provider's metadata rules) answer
- * `invalid_input` with "field: message" lines; over HTTP they take the one 400 shape of every
- * JSON API (`invalid_request`, `details.fields`), so a client branches on one code.
- */
-function asFieldErrors(err: unknown) {
-  if (!(err instanceof AppError) || err.code !== 'invalid_input') return err
-  const lines = Array.isArray(err.details) ? (err.details as unknown[]).map(String) : [err.message]
-  return invalidInput(lines.map((line) => {
-    const i = line.indexOf(': ')
-    return { in: 'body' as const, field: i > 0 ? line.slice(0, i) : '', message: i > 0 ? line.slice(i + 2) : line }
-  }))
-}
-function adminRoute<const C extends RouteContract>(contract: C, handle: (input: RouteInput<C>, ctx: Context) => unknown): Route<C> {
-  return route(contract, async (input, ctx) => {
-    try {
-      return await handle(input, ctx)
-    } catch (err) {
-      throw asFieldErrors(err)
-    }
-  })
-}
-
 export function adminRoutes(deps: AdminRouteDeps): Route[] {
-  return [...adminUserRoutes(deps), ...adminClientRoutes(deps)]
+  return [...adminUserRoutes(deps), ...adminClientRoutes(deps), ...adminPlatformRoutes(deps.admin), ...adminAccessRoutes(deps.admin)]
 }
 
 function adminUserRoutes({ admin }: AdminRouteDeps): Route[] {

@@ -2,11 +2,25 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Container } from '../container.ts'
 import { POLICIES_DIR } from '../authz/stores.ts'
+import { lineKey, parsePolicyCsv } from '../authz/policy-csv.ts'
 import { adminAuthority, SYSTEM_MODEL, SYSTEM_POLICY_FILE, SYSTEM_STORE } from './authority.ts'
 import { adminQueries } from './queries.ts'
 import { adminUsers } from './users.ts'
 import { adminUserCare } from './user-care.ts'
 import { adminClients } from './clients.ts'
+import { accessQueries } from './queries/access.ts'
+import { adminElevation, elevatedRoles } from './elevation.ts'
+import { adminPlatform } from './platform.ts'
+import { adminContainment, type SignOutNotifier } from './containment.ts'
+import { adminReviews } from './reviews.ts'
+import { buildReport } from '../audit/report.ts'
+import { reportDeps } from '../audit/report-deps.ts'
+import type { AdminDeps } from './deps.ts'
+
+export interface AdminServiceOptions {
+  /** Back-channel logout: told when containment ends a user's or client's sessions (containment.ts). */
+  notifySignOut?: SignOutNotifier
+}
 
 /**
  * The admin services (issue 12 §1, §2): users and clients administration, every action decided
@@ -16,11 +30,24 @@ import { adminClients } from './clients.ts'
  * waits for the hash-chained batch to commit); the audit log is its own batched writer, so the
  * record is not in the same database transaction as the change.
  */
-export function adminServices(c: Container) {
-  const authority = adminAuthority({ decide: c.authz.decide, stores: c.authz.stores, users: c.users, audit: c.audit })
+export function adminServices(c: Container, opts: AdminServiceOptions = {}) {
+  const access = accessQueries(c.db)
+  const elevated = elevatedRoles(access, c.audit)
+  const authority = adminAuthority({ decide: c.authz.decide, stores: c.authz.stores, users: c.users, audit: c.audit, elevated: elevated.of })
   const q = adminQueries(c.db)
   const users = adminUsers(c, q, authority)
-  return { authority, users: { ...users, ...adminUserCare(c, q, authority, users.find) }, clients: adminClients(c, q, authority) }
+  const clients = adminClients(c, q, authority)
+  const deps: AdminDeps = { ...c, report: (days) => buildReport(reportDeps(c), { days }) }
+  const elevation = adminElevation({ q: access, audit: c.audit, authority, auditExpired: () => elevated.auditExpired() })
+  return {
+    authority,
+    users: { ...users, ...adminUserCare(c, q, authority, users.find) },
+    clients,
+    ...adminPlatform(deps, authority),
+    elevation,
+    containment: adminContainment(deps, { authority, q, access, elevation, notifySignOut: opts.notifySignOut }),
+    reviews: adminReviews(deps, { q: access, authority, elevation, users, clients }),
+  }
 }
 export type AdminServices = ReturnType<typeof adminServices>
 
@@ -31,7 +58,10 @@ export type AdminServices = ReturnType<typeof adminServices>
  * admin, so the store is not created until the administrator exists.
  */
 export async function ensureSystemPolicyStore(c: Container, firstAdmin?: { id: string; email: string }): Promise<boolean> {
-  if (await c.queries.policies.findStore(SYSTEM_STORE)) return false
+  if (await c.queries.policies.findStore(SYSTEM_STORE)) {
+    await addNewRoleRules(c)
+    return false
+  }
   // `firstAdmin`: break-glass on a database no server has bootstrapped (`admin grant-role X admin`)
   const admin = firstAdmin ?? await c.users.findByEmail(c.config.PORTCULLIS_ADMIN_EMAIL ?? 'admin@localhost')
   if (!admin) return false
@@ -48,4 +78,22 @@ export async function ensureSystemPolicyStore(c: Container, firstAdmin?: { id: s
   }
   await c.audit.record({ action: 'admin.role_granted', outcome: 'success', actor: 'bootstrap', target: `user:${admin.id}`, details: { role: 'admin', before: { roles: [] }, after: { roles: ['admin'] } } })
   return true
+}
+
+/**
+ * An existing `system` store gets the role rules (`p` lines) a newer policies/system.csv adds,
+ * e.g. `p, auditor, roles, read`. The store is reserved (only grants change it), so its `p`
+ * lines only ever come from that file: adding the missing ones undoes nobody's choice.
+ */
+async function addNewRoleRules(c: Container) {
+  const rules = parsePolicyCsv(await fs.readFile(path.join(POLICIES_DIR, SYSTEM_POLICY_FILE), 'utf8')).lines.filter((l) => l[0] === 'p')
+  const present = new Set((await c.authz.stores.current(SYSTEM_STORE)).lines.map(lineKey))
+  const missing = rules.filter((l) => !present.has(lineKey(l)))
+  if (!missing.length) return
+  try {
+    await c.authz.stores.changeBuiltin(SYSTEM_STORE, { add: missing }, 'bootstrap', `role rules added by this version: ${missing.map((l) => l.join(', ')).join('; ')}`)
+  } catch (err) {
+    // another instance added them at the same moment
+    if ((err as { code?: string }).code !== 'version_conflict') throw err
+  }
 }

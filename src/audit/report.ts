@@ -155,6 +155,13 @@ export async function buildReport(deps: ReportDeps, opts: { days?: number; now?:
   const alerts: Record<string, number> = {}
   for await (const e of allEvents(deps.audit, { action: 'alert.*', from, to: now })) alerts[e.action.slice(6)] = (alerts[e.action.slice(6)] ?? 0) + 1
 
+  // Access review campaigns completed in the period (admin/reviews.ts writes their outcome here).
+  const accessReviews: { id: string; name: string; completed_at: string; completed_by: string | null; confirmed: number; revoked: number; revocations: unknown[] }[] = []
+  for await (const e of allEvents(deps.audit, { action: 'access_review.completed', from, to: now })) {
+    const d = JSON.parse(e.details) as { name?: string; confirmed?: number; revoked?: number; revocations?: unknown[] }
+    accessReviews.push({ id: (e.target ?? '').replace(/^access-review:/, ''), name: d.name ?? '', completed_at: e.time.toISOString(), completed_by: e.actor, confirmed: d.confirmed ?? 0, revoked: d.revoked ?? 0, revocations: d.revocations ?? [] })
+  }
+
   const longResources = resources.filter((r) => r.accessTokenTtl > REPORT_LIMITS.longAccessTokenSeconds)
   const signingKeys = keys.filter((k) => k.status !== 'retired').map((k) => ({
     kid: k.kid, alg: k.alg, status: k.status, created_at: k.createdAt.toISOString(),
@@ -208,6 +215,7 @@ export async function buildReport(deps: ReportDeps, opts: { days?: number; now?:
     },
     policy_changes: { source: policySource, changes: policyChanges.map((p) => ({ ...p, time: p.time.toISOString() })) },
     alerts,
+    access_reviews: { completed: accessReviews },
     audit: {
       ok: verify.ok,
       records: verify.records,
@@ -262,6 +270,8 @@ ${r.tokens.long_lived_access_tokens.length ? `<h3>Long-lived access tokens</h3>$
 ${table(r.signing_keys.keys, ['kid', 'alg', 'status', 'created_at', 'age_days'])}
 <h2>Policy changes in the period</h2>
 ${table(r.policy_changes.changes as unknown as Record<string, unknown>[], ['time', 'store', 'version', 'author', 'reason'])}
+<h2>Access reviews completed in the period</h2>
+${table(r.access_reviews.completed as unknown as Record<string, unknown>[], ['completed_at', 'name', 'completed_by', 'confirmed', 'revoked'])}
 <h2>Security alerts in the period</h2>
 ${table(Object.entries(r.alerts).map(([kind, count]) => ({ kind, count })), ['kind', 'count'])}
 </body></html>

@@ -205,7 +205,8 @@ export function clientAdapter(q: ClientQueries): AdapterFactory {
     async find(id) {
       if (unstorable(id)) return undefined
       const row = await q.find(id)
-      if (!row) return undefined
+      // a contained client (admin/containment.ts) is unknown to the provider: invalid_client
+      if (!row || row.disabledAt) return undefined
       // The effective scope is the client's ceiling everywhere (client-scopes.ts): without it
       // oidc-provider would let the client ask for any scope the server knows.
       const scope = effectiveClientScope(row.metadata)

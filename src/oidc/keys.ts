@@ -68,6 +68,8 @@ export function keyStore(q: KeyQueries, ring: Keyring) {
       return { added: fresh.map((k) => ({ kid: k.kid, alg: k.alg })), retired }
     },
     retireDue: (now = new Date()) => q.retireDue(now),
+    /** Unpublishes a `retiring` key now: tokens it signed stop verifying (false if it is not retiring). */
+    retire: (kid: string, now = new Date()) => q.retire(kid, now),
   }
 }
 export type KeyStore = ReturnType<typeof keyStore>

@@ -11,6 +11,8 @@ import { apiKeyContracts } from '../../src/apikeys/routes.ts'
 import { metricsContract } from '../../src/metrics/routes.ts'
 import { openApiContract } from '../../src/http/api-docs.ts'
 import { adminClientContracts, adminUserContracts } from '../../src/admin/routes.ts'
+import { adminPlatformContracts } from '../../src/admin/routes-platform.ts'
+import { adminAccessContracts } from '../../src/admin/routes-access.ts'
 import { adminServices, ensureSystemPolicyStore } from '../../src/admin/service.ts'
 import { ensureAdmin } from '../../src/bootstrap.ts'
 import type { RouteContract } from '../../src/http/contract.ts'
@@ -32,7 +34,7 @@ const JSON_API = /^\/(authz\/v1|access\/v1|apikeys\/v1|audit\/v1|admin\/v1)(\/|$
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const
 
 const contracts = new Map<string, RouteContract>(
-  [...Object.values(authzContracts), ...Object.values(auditContracts), ...Object.values(apiKeyContracts), ...Object.values(adminUserContracts), ...Object.values(adminClientContracts), metricsContract, openApiContract]
+  [...Object.values(authzContracts), ...Object.values(auditContracts), ...Object.values(apiKeyContracts), ...Object.values(adminUserContracts), ...Object.values(adminClientContracts), ...Object.values(adminPlatformContracts), ...Object.values(adminAccessContracts), metricsContract, openApiContract]
     .map((c) => [c.operationId, c]),
 )
 
@@ -50,6 +52,8 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
   let walkUser: string
   let sessionUser: string
   let sessionId: string
+  /** ids the admin walk acts on (issue 12 §1, §5, §6): each operation gets its own, so every call succeeds */
+  const walk: Record<string, string> = {}
 
   beforeAll(async () => {
     server = await startTestServer({ kind: backend.kind, redisUrl: backend.redisUrl })
@@ -69,6 +73,25 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
     sessionUser = (await svc.users.create({ kind: 'cli' }, { email: 'walked-sessions@example.com' })).user.id
     sessionId = (await server.container.login.sessions.create({ userId: sessionUser, amr: ['pwd'], acr: '1' })).record.id
     await svc.clients.create({ kind: 'cli' }, { clientId: 'walked-client', metadata: { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] } })
+    await svc.clients.create({ kind: 'cli' }, { clientId: 'walked-contained', metadata: { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] } })
+    walk.contained = (await svc.users.create({ kind: 'cli' }, { email: 'walked-contained@example.com' })).user.id
+    await svc.resources.create({ kind: 'cli' }, { indicator: 'https://walked.example.com', scopes: [{ name: 'walk', roles: ['walker'] }] })
+    walk.retiring = (await svc.keys.rotate({ kind: 'cli' })) && (await server.container.keys.list()).find((k) => k.status === 'retiring')!.kid
+    // the walk retires that key: the tokens come from the new signer
+    admin = await apiToken(server, 'root', 'admin')
+    checker = await apiToken(server, 'pep', 'authz:check')
+    walk.apiKey = (await call(server, 'POST', '/apikeys/v1/keys', admin, { name: 'walker-admin', owner: 'client:pep', scopes: ['authz:check'] })).body.id
+    const asker = { kind: 'user' as const, id: walkUser }
+    const ask = async (role: string) => (await svc.elevation.request(asker, { role, hours: 1, reason: 'the walk' }, async (r) => r)).id
+    for (const role of ['auditor', 'helpdesk', 'client-manager']) walk[role] = await ask(role)
+    // filed by root for the user, so root may cancel it in the walk
+    walk['policy-editor'] = (await svc.elevation.request({ kind: 'client', id: 'root' }, { role: 'policy-editor', hours: 1, reason: 'the walk', subject: `user:${walkUser}` }, async (r) => r)).id
+    await svc.elevation.approve({ kind: 'cli' }, walk['client-manager']!)
+    const review = await svc.reviews.create({ kind: 'cli' }, { name: 'walk' })
+    walk.review = review.id
+    const items = (await svc.reviews.items({ kind: 'cli' }, review.id, { limit: 200 })).items
+    walk.item = items[0]!.id
+    for (const i of items.slice(1)) await svc.reviews.decide({ kind: 'cli' }, review.id, i.id, { decision: 'confirm' })
     const r = await call(server, 'GET', '/openapi.json')
     expect(r.status).toBe(200)
     expect(r.headers.get('content-type')).toMatch(/^application\/json/)
@@ -107,8 +130,17 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
   })
 
   // Sample values for path parameters and required query parameters.
-  const adminSample = (path: string, name: string) => path.startsWith('/admin/v1/clients')
+  const adminSample = (path: string, name: string) => path.includes('/contain') || path.includes('/enable')
+    ? (path.startsWith('/admin/v1/clients') ? 'walked-contained' : walk.contained)
+    : path.startsWith('/admin/v1/clients')
     ? 'walked-client'
+    : path.startsWith('/admin/v1/resources') ? 'https://walked.example.com'
+    : path.startsWith('/admin/v1/signing-keys') ? walk.retiring
+    : path.startsWith('/admin/v1/api-keys') ? walk.apiKey
+    : path.startsWith('/admin/v1/policy-stores') ? 'docs'
+    : path.startsWith('/admin/v1/access-reviews') ? ({ id: walk.review, item: walk.item })[name]
+    : path.startsWith('/admin/v1/role-requests')
+      ? walk[path.endsWith('/deny') ? 'helpdesk' : path.endsWith('/cancel') ? 'policy-editor' : path.endsWith('/revoke') ? 'client-manager' : 'auditor']
     : ({ id: path.includes('/sessions/') ? sessionUser : walkUser, sid: sessionId, role: 'auditor', member: `user:${walkUser}` })[name]
   const sample = (name: string, path = '') => (path.startsWith('/admin/v1/') ? adminSample(path, name) : undefined) ?? ({ store: 'docs', version: '1', subject: 'alice', role: 'reader', id: keyId, from: '1', to: '1' })[name] ?? 'x'
   function urlOf(path: string, op: Operation) {
@@ -134,6 +166,20 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
     adminGrantRole: { member: 'user:walked@example.com' },
     adminCreateClient: { clientId: 'walk-created', metadata: { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] } },
     adminUpdateClient: { client_name: 'Walked' },
+    adminCreateResource: { indicator: 'https://walk-created.example.com', scopes: [{ name: 'a', roles: ['r'] }] },
+    adminUpdateResource: { accessTokenTtl: 900 },
+    adminRevokeApiKey: { reason: 'walk' },
+    adminChangePolicyStore: { add: [['p', 'reader', 'doc3', 'read']] },
+    adminContainUser: { reason: 'the walk' },
+    adminContainClient: { reason: 'the walk' },
+    adminEnableClient: { reason: 'the walk' },
+    adminRequestRole: { role: 'user-manager', hours: 1, reason: 'the walk', subject: 'user:walked@example.com' },
+    adminApproveRoleRequest: { note: 'walk' },
+    adminDenyRoleRequest: {},
+    adminCancelRoleRequest: {},
+    adminRevokeRoleRequest: {},
+    adminCreateAccessReview: { name: 'walked' },
+    adminDecideAccessReviewItem: { decision: 'confirm' },
   }
 
   it('answers every documented operation with a valid credential, in the declared shape', async () => {

@@ -111,4 +111,18 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
     })
     expect((await cli('admin', 'grant-role', 'client:svc', 'client-manager')).stdout).toBe('granted client-manager to client:svc\n')
   }, 240_000)
+
+  it('rotates the signing keys (admin rotate-keys): a new signer, the old ones retiring, audited', async () => {
+    const before = await inspect(async (c) => (await c.keys.list()).filter((k) => k.status === 'active').map((k) => k.kid))
+    const r = await cli('admin', 'rotate-keys')
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^new signing keys: RS256 \S+, ES256 \S+, EdDSA \S+/)
+    await inspect(async (c) => {
+      const keys = await c.keys.list()
+      for (const kid of before) expect(keys.find((k) => k.kid === kid)?.status).toBe('retiring')
+      expect(keys.filter((k) => k.status === 'active')).toHaveLength(3)
+      expect((await c.queries.audit.list({ action: 'keys.rotated' }))[0]).toMatchObject({ actor: 'cli' })
+    })
+  }, 240_000)
 })

@@ -4,11 +4,13 @@ export interface ClientRow {
   clientId: string
   metadata: Record<string, unknown>
   secretHash: string | null
+  /** set while the client is contained (admin/containment.ts): the provider does not find it */
+  disabledAt?: Date | null
   createdAt: Date
   updatedAt: Date
 }
 
-const toRow = (r: { clientId: string; metadata: string; secretHash: string | null; createdAt: Date; updatedAt: Date }): ClientRow =>
+const toRow = (r: { clientId: string; metadata: string; secretHash: string | null; disabledAt?: Date | null; createdAt: Date; updatedAt: Date }): ClientRow =>
   ({ ...r, metadata: JSON.parse(r.metadata) as Record<string, unknown> })
 
 export function clientQueries(db: Db) {
@@ -23,6 +25,10 @@ export function clientQueries(db: Db) {
     async upsert(clientId: string, metadata: Record<string, unknown>, secretHash: string | null | undefined) {
       const data = { metadata: JSON.stringify(metadata), ...(secretHash !== undefined ? { secretHash } : {}) }
       await db.client.upsert({ where: { clientId }, create: { clientId, ...data, secretHash: secretHash ?? null }, update: data })
+    },
+    /** Disables (a date) or enables (null) a client; false when there is no such client. */
+    async setDisabled(clientId: string, at: Date | null) {
+      return (await db.client.updateMany({ where: { clientId }, data: { disabledAt: at } })).count === 1
     },
     async remove(clientId: string) {
       await db.client.deleteMany({ where: { clientId } })

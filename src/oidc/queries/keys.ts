@@ -32,6 +32,10 @@ export function keyQueries(db: Db) {
         ...newKeys.map((k) => db.signingKey.create({ data: k })),
       ])
     },
+    /** Retires one key that is no longer the signer, before its time (an administrator's call). */
+    async retire(kid: string, now: Date) {
+      return (await db.signingKey.updateMany({ where: { kid, status: 'retiring' }, data: { status: 'retired', retiredAt: now } })).count === 1
+    },
     async retireDue(now: Date) {
       return (await db.signingKey.updateMany({ where: { status: 'retiring', retireAfter: { lte: now } }, data: { status: 'retired', retiredAt: now } })).count
     },

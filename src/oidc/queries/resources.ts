@@ -66,6 +66,14 @@ export function resourceQueries(db: Db) {
     async list() {
       return (await db.resource.findMany({ orderBy: { indicator: 'asc' } })).map(toRow)
     },
+    /** Deletes a resource; false when there was none. */
+    async remove(indicator: string) {
+      return (await db.resource.deleteMany({ where: { indicator } })).count === 1
+    },
+    /** The stored row's timestamps (the admin API's ETag covers updatedAt). */
+    async stamps(indicator: string) {
+      return db.resource.findUnique({ where: { indicator }, select: { createdAt: true, updatedAt: true } })
+    },
     /** Creates or replaces a resource; `scopeDetails` omitted means "no details" (held by nobody). */
     async upsert(r: Omit<ResourceRow, 'scopeDetails' | 'accessTokenSigningAlg'> & { scopeDetails?: Record<string, ScopeDetail>; accessTokenSigningAlg?: AccessTokenSigningAlg }) {
       const data = { scopes: r.scopes.join(' '), scopeDetails: JSON.stringify(r.scopeDetails ?? {}), accessTokenFormat: r.accessTokenFormat, accessTokenTtl: r.accessTokenTtl, accessTokenSigningAlg: r.accessTokenSigningAlg ?? 'ES256' }
