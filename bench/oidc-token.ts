@@ -45,11 +45,13 @@ const SCOPE = 'orders:read'
 /** The bare library: oidc-provider 9 with its default in-memory adapter, nothing else. */
 async function bareServer(port: number) {
   const { default: Provider } = await import('oidc-provider')
-  const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench', use: 'sig', alg: 'ES256' }
+  // Both key types, as portcullis publishes (RS256 stays the ID token default of a client).
+  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+  const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+  const keys = [{ ...ec.export({ format: 'jwk' }), kid: 'bench-es', use: 'sig', alg: 'ES256' }, { ...rsa.export({ format: 'jwk' }), kid: 'bench-rs', use: 'sig', alg: 'RS256' }]
   const url = `http://127.0.0.1:${port}`
   const provider = new Provider(url, {
-    jwks: { keys: [jwk] },
+    jwks: { keys },
     clients: [{ client_id: CLIENT_ID, client_secret: SECRET, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: SCOPE, token_endpoint_auth_method: 'client_secret_basic' }],
     scopes: [SCOPE],
     features: {
