@@ -96,16 +96,16 @@ export interface Backend { label: string; databaseUrl?: string; redisUrl?: strin
 
 /**
  * `portcullis serve` as a child process on a fresh data directory, applying `doc` (an import
- * document) at start. `dir` may be given to start again on an existing embedded database.
+ * document) at start (`undefined`: none). `dir` may be given to start again on an existing embedded database.
  */
 export async function startPortcullis(backend: Backend, doc: unknown, opts: { dir?: string; args?: string[]; env?: Record<string, string> } = {}) {
   const dir = opts.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'pc-bench-')))
   const importFile = path.join(dir, 'bench.json')
-  await fs.writeFile(importFile, JSON.stringify(doc))
+  if (doc !== undefined) await fs.writeFile(importFile, JSON.stringify(doc))
   const port = await freePort()
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []
   const side = startChild('portcullis', [...nodeArgs, 'bin/portcullis.mjs', 'serve', ...(opts.args ?? [])], {
-    DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', PORTCULLIS_IMPORT: importFile,
+    DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', ...(doc !== undefined ? { PORTCULLIS_IMPORT: importFile } : {}),
     ...(backend.databaseUrl ? { DATABASE_URL: backend.databaseUrl, PORTCULLIS_MASTER_KEY: MASTER_KEY } : {}),
     ...(backend.redisUrl ? { REDIS_URL: backend.redisUrl, REDIS_PREFIX: `pc-bench-${crypto.randomBytes(4).toString('hex')}:` } : {}),
     ...opts.env,
@@ -118,7 +118,7 @@ export async function startPortcullis(backend: Backend, doc: unknown, opts: { di
     if (!opts.dir) await fs.rm(dir, { recursive: true, force: true })
     throw err
   }
-  return { ...side, dir, readyMs, url: `http://127.0.0.1:${port}` }
+  return { ...side, dir, readyMs, readyCpuSeconds: treeCpuSeconds(side.child.pid!), url: `http://127.0.0.1:${port}` }
 }
 const MASTER_KEY = crypto.randomBytes(32).toString('base64')
 
