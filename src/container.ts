@@ -215,7 +215,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const holdings = scopeHoldings({ resources: queries.resources, apiIndicator: apiIndicator(config.PUBLIC_URL) })
   const apikeys = apiKeyService({
     queries: queries.apikeys,
-    owners: ownerDirectory({ users, clients: queries.clients, holdings }),
+    owners: ownerDirectory({ users, clients: queries.clients, cachedClients: { find: hot.clients.get }, holdings }),
     ring: master.ring,
     audit,
     settings: queries.settings,
@@ -358,6 +358,9 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     logger, label: 'configuration changes',
     onChange: () => {
       configCachesClear()
+      // API keys cache their owner's details, read through the client cache: an owner read
+      // between the API-key notice and this one may have seen the old client (apikeys/owners.ts).
+      apikeys.clearCache()
       return refresh()
     },
   })
