@@ -20,6 +20,8 @@ import { createContainer } from '../src/container.ts'
 import { createLogger } from '../src/logger.ts'
 import { createTestDatabase } from '../src/db/testing.ts'
 import { signRequest } from '../src/apikeys/client.ts'
+import { parseKey } from '../src/apikeys/format.ts'
+import { secretHasher } from '../src/apikeys/hashing.ts'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } })
 const seconds = Number(values.seconds)
@@ -63,6 +65,15 @@ async function run(kind: 'sqlite' | 'postgresql', redisUrl?: string) {
       const headers = signRequest({ method: 'GET', url, keyId: signed.record.id, signing: { alg: 'hmac-sha256', secret: signed.signingSecret! } })
       await ok(signed.key, { request: { method: 'GET', targetUri: url, header: (n: string) => headers[n as keyof typeof headers] } })
     })
+    // Baseline in the same run (issue 16 §7): the least a cache miss must do — read the key's
+    // row from the database and compare its HMAC — with the same Prisma client, nothing else.
+    const hasher = secretHasher(c.masterKey.ring)
+    const baseline = await rate(async () => {
+      const p = parseKey(plain.key)
+      if (!p.ok) throw new Error('unparsable key')
+      const row = await c.queries.apikeys.find(p.id)
+      if (!row || !hasher.verify(p.secret, row.secretHash, row.pepperKid)) throw new Error('baseline verification failed')
+    })
     const typo = plain.key.slice(0, -1) + (plain.key.endsWith('a') ? 'b' : 'a')
     const checksum = await rate(async () => {
       if ((await c.apikeys.verify(typo, ctx)).ok) throw new Error('typo accepted')
@@ -71,6 +82,8 @@ async function run(kind: 'sqlite' | 'postgresql', redisUrl?: string) {
     return {
       valid_key_warm_cache_per_second: warm,
       valid_key_uncached_db_lookup_per_second: cold,
+      baseline_db_read_plus_hmac_per_second: baseline,
+      ratio_cache_miss_vs_baseline: Math.round((cold / baseline) * 100) / 100,
       hmac_signed_request_per_second: signedRate,
       checksum_rejection_per_second: checksum,
     }

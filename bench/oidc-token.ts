@@ -1,12 +1,12 @@
 /**
  * Token endpoint and introspection throughput: portcullis (a real `portcullis serve` child
  * process) against bare oidc-provider 9 (a child process of this script running only the
- * library: in-memory adapter, the same RS256 key type, the same client and resources), measured
+ * library: in-memory adapter, the same signing algorithm — ES256, portcullis's default —, the same client and resources), measured
  * in the same run over real HTTP with the same load client.
  *
  *   node --import tsx bench/oidc-token.ts [--seconds 3] [--rounds 3] [--concurrency 8]
  *
- * Paths: (a) client credentials grant issuing an RS256 JWT access token (RFC 9068) for a
+ * Paths: (a) client credentials grant issuing an ES256 JWT access token (RFC 9068) for a
  * registered resource; (b) introspection (RFC 7662) of an opaque access token by the client it
  * was issued to. Each measure runs the sides in turn, A B A B ..., `--rounds` times and reports
  * the median over the rounds. Per side: requests/s at a fixed concurrency, client-side p50/p99 latency, and
@@ -45,11 +45,13 @@ const SCOPE = 'orders:read'
 /** The bare library: oidc-provider 9 with its default in-memory adapter, nothing else. */
 async function bareServer(port: number) {
   const { default: Provider } = await import('oidc-provider')
-  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
-  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench', use: 'sig', alg: 'RS256' }
+  // Both key types, as portcullis publishes (RS256 stays the ID token default of a client).
+  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+  const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
+  const keys = [{ ...ec.export({ format: 'jwk' }), kid: 'bench-es', use: 'sig', alg: 'ES256' }, { ...rsa.export({ format: 'jwk' }), kid: 'bench-rs', use: 'sig', alg: 'RS256' }]
   const url = `http://127.0.0.1:${port}`
   const provider = new Provider(url, {
-    jwks: { keys: [jwk] },
+    jwks: { keys },
     clients: [{ client_id: CLIENT_ID, client_secret: SECRET, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: SCOPE, token_endpoint_auth_method: 'client_secret_basic' }],
     scopes: [SCOPE],
     features: {
@@ -61,7 +63,7 @@ async function bareServer(port: number) {
         defaultResource: (_ctx, _client, oneOf) => oneOf ?? JWT_RESOURCE,
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, indicator) => indicator === JWT_RESOURCE
-          ? { scope: SCOPE, audience: JWT_RESOURCE, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
+          ? { scope: SCOPE, audience: JWT_RESOURCE, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }
           : { scope: SCOPE, audience: OPAQUE_RESOURCE, accessTokenTTL: 600, accessTokenFormat: 'opaque' },
       },
     },
@@ -105,7 +107,7 @@ async function startPortcullis(backend: { databaseUrl?: string; redisUrl?: strin
   const importFile = path.join(dir, 'bench.json')
   await fs.writeFile(importFile, JSON.stringify({
     resources: [
-      { indicator: JWT_RESOURCE, scopes: [SCOPE], access_token_format: 'jwt', access_token_ttl: 600 },
+      { indicator: JWT_RESOURCE, scopes: [SCOPE], access_token_format: 'jwt', access_token_ttl: 600, access_token_signing_alg: 'ES256' },
       { indicator: OPAQUE_RESOURCE, scopes: [SCOPE], access_token_format: 'opaque', access_token_ttl: 600 },
     ],
     clients: [{ client_id: CLIENT_ID, client_secret: SECRET, grant_types: ['client_credentials'], response_types: [], scope: SCOPE }],
@@ -284,7 +286,7 @@ interface Pair { portcullis: Summary; oidc_provider: Summary; ratio_throughput: 
 async function writeSection(results: Record<string, unknown>) {
   const machine = results.machine as { cpus: number; node: string; loadavg_at_start: number[] }
   const settings = results.settings as { seconds_per_side_per_round: number; rounds: number; concurrency: number }
-  const label: Record<string, string> = { client_credentials_jwt: 'client credentials -> RS256 JWT', introspection_opaque: 'introspection of an opaque token' }
+  const label: Record<string, string> = { client_credentials_jwt: 'client credentials -> ES256 JWT', introspection_opaque: 'introspection of an opaque token' }
   const rows: string[] = []
   for (const backend of ['sqlite', 'postgresql_redis']) {
     const b = results[backend] as Record<string, Pair> | { skipped: string }

@@ -28,6 +28,7 @@ import { webOriginsOf } from './oidc/cors.ts'
 import type { BearerScheme, Caller } from './http/middleware/authn.ts'
 import { requestIdOf } from './http/middleware/request.ts'
 import { changeNotice } from './db/change-notice.ts'
+import { lookupCache } from './db/lookup-cache.ts'
 import type { IncomingMessage } from 'node:http'
 import { policyQueries } from './authz/queries.ts'
 import { policyStores } from './authz/stores.ts'
@@ -78,12 +79,32 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, { connect: config.REDIS_CONNECT_TIMEOUT, command: config.REDIS_COMMAND_TIMEOUT }) : undefined
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'))
 
+  // Client and resource rows are read on every token and introspection request: cached in
+  // memory (db/lookup-cache.ts), dropped after a local write and on the configuration notice
+  // from any other instance or process (configNotice below).
+  const rawClients = clientQueries(db)
+  const rawResources = resourceQueries(db)
+  const hot = {
+    clients: lookupCache((clientId) => rawClients.find(clientId)),
+    resources: lookupCache((indicator) => rawResources.find(indicator)),
+  }
+  const configCachesClear = () => {
+    hot.clients.clear()
+    hot.resources.clear()
+  }
+  const clearing = <A extends unknown[], R>(write: (...args: A) => Promise<R>) => async (...args: A) => {
+    try {
+      return await write(...args)
+    } finally {
+      configCachesClear()
+    }
+  }
   const queries = {
     users: userQueries(db),
     audit: auditQueries(db, { postgres: isPostgres(config.DATABASE_URL) }),
     payloads: payloadQueries(db),
-    clients: clientQueries(db),
-    resources: resourceQueries(db),
+    clients: { ...rawClients, upsert: clearing(rawClients.upsert), remove: clearing(rawClients.remove) },
+    resources: { ...rawResources, upsert: clearing(rawResources.upsert) },
     keys: keyQueries(db),
     settings: settingQueries(db),
     policies: policyQueries(db),
@@ -183,7 +204,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const adapter = revokingGrantJwts(retainLonger(modelRouter({
     db: prismaAdapter(queries.payloads),
     redis: redis ? redisAdapter(redis, config.REDIS_PREFIX) : undefined,
-    clients: clientAdapter(queries.clients),
+    clients: clientAdapter({ find: hot.clients.get }),
   }), { AuthorizationCode: config.REFRESH_TOKEN_TTL }), revocations.revokeGrant)
   const apiTokens = apiTokenVerifier({ issuer: config.PUBLIC_URL, audience: apiIndicator(config.PUBLIC_URL), isRevoked: revocations.isRevoked })
   // Every web origin a client registered, for CORS preflights (oidc/cors.ts); read at most every 5 s.
@@ -224,7 +245,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const holdings = scopeHoldings({ resources: queries.resources, apiIndicator: apiIndicator(config.PUBLIC_URL) })
   const apikeys = apiKeyService({
     queries: queries.apikeys,
-    owners: ownerDirectory({ users, clients: queries.clients, holdings }),
+    owners: ownerDirectory({ users, clients: queries.clients, cachedClients: { find: hot.clients.get }, holdings }),
     ring: master.ring,
     audit,
     settings: queries.settings,
@@ -288,7 +309,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       jwks: await keys.privateJwks(),
       cookieKeys: cookieKeys(master.ring),
       users,
-      resources: queries.resources,
+      resources: { find: hot.resources.get },
       resourceScopes,
       holdings,
       onEvent: (name, ...args) => onProviderEvent(name, args),
@@ -372,7 +393,14 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   // else a sub-second poll of a generation in the settings table (db/change-notice.ts).
   const configNotice = changeNotice({
     settings: queries.settings, key: 'config:generation', redis, channel: `${config.REDIS_PREFIX}config:changed`,
-    logger, label: 'configuration changes', onChange: () => refresh(),
+    logger, label: 'configuration changes',
+    onChange: () => {
+      configCachesClear()
+      // API keys cache their owner's details, read through the client cache: an owner read
+      // between the API-key notice and this one may have seen the old client (apikeys/owners.ts).
+      apikeys.clearCache()
+      return refresh()
+    },
   })
 
   const container = {
@@ -434,6 +462,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
      * reloads what depends on them (the provider's scopes, API-key owner details) at once.
      */
     async configChanged() {
+      configCachesClear()
       await configNotice.announce()
       await apikeys.ownersChanged()
     },

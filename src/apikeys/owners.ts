@@ -29,9 +29,20 @@ export const ownerString = (o: OwnerRef) => `${o.type}:${o.id}`
  * - a user holds what their roles give them (oidc/holdings.ts): portcullis API scopes through
  *   API_SCOPE_ROLES, a resource's scope only where the import document names one of their roles.
  */
-export function ownerDirectory(deps: { users: UserService; clients: ClientFinder; holdings: HoldingsOf }) {
+export function ownerDirectory(deps: {
+  users: UserService
+  clients: ClientFinder
+  /**
+   * The in-memory client lookup the token endpoint uses (db/lookup-cache.ts), for `info` on
+   * every API key cache miss; `resolve` reads the table itself, so a client created a moment ago
+   * on another instance is found.
+   */
+  cachedClients?: ClientFinder
+  holdings: HoldingsOf
+}) {
+  const hotClients = deps.cachedClients ?? deps.clients
   async function clientScopes(id: string) {
-    const c = await deps.clients.find(id)
+    const c = await hotClients.find(id)
     return { client: c, scopes: new Set(typeof c?.metadata.scope === 'string' ? c.metadata.scope.split(' ').filter(Boolean) : []) }
   }
 

@@ -57,6 +57,53 @@ class TimeoutSafeClient extends pg.Client {
   }
 }
 
+/** What Prisma's SQLite adapter uses of a better-sqlite3 statement. */
+interface SqliteStatement {
+  reader: boolean
+  run(args?: unknown[]): unknown
+  columns(): unknown[]
+  raw(on: boolean): { all(args: unknown[]): unknown[] }
+}
+
+/**
+ * Prisma's SQLite adapter compiles every statement anew on every query (`prepare(sql).bind(args)`,
+ * and a better-sqlite3 statement can be bound only once). On the hot paths that compile was a
+ * large share of each query's CPU (issue 16 §1: "statements prepared once and reused"). This
+ * keeps one compiled statement per SQL text on the adapter's connection (Prisma's SQL is
+ * parameterised, so the set is small; bounded anyway) and hands the adapter a fresh binding per
+ * use that passes the arguments at execution instead. Statements run synchronously to the end
+ * (run/all), so one statement is never in use twice at a time. SQLite recompiles a statement by
+ * itself when the schema changed under it.
+ */
+export function reusePreparedStatements(db: { prepare(sql: string): SqliteStatement }, max = 500) {
+  const prepare = db.prepare.bind(db)
+  const cache = new Map<string, SqliteStatement>()
+  db.prepare = (sql: string) => {
+    let stmt = cache.get(sql)
+    if (!stmt) {
+      stmt = prepare(sql)
+      if (cache.size >= max) cache.delete(cache.keys().next().value!)
+      cache.set(sql, stmt)
+    }
+    const s = stmt
+    const bound = (args: unknown[]) => ({
+      reader: s.reader,
+      run: () => s.run(args),
+      columns: () => s.columns(),
+      raw: () => ({ all: () => s.raw(true).all(args) }),
+    })
+    return { reader: s.reader, run: () => s.run([]), columns: () => s.columns(), raw: () => ({ all: () => s.raw(true).all([]) }), bind: bound } as unknown as SqliteStatement
+  }
+}
+
+class StatementReusingSqlite extends PrismaBetterSqlite3 {
+  override async connect() {
+    const adapter = await super.connect()
+    reusePreparedStatements((adapter as unknown as { client: { prepare(sql: string): SqliteStatement } }).client)
+    return adapter
+  }
+}
+
 export async function createDb(url: string, timeouts: DbTimeouts = DEFAULT_DB_TIMEOUTS): Promise<Db> {
   if (isPostgres(url)) {
     const [{ PrismaClient }, { PrismaPg }] = await Promise.all([
@@ -70,7 +117,7 @@ export async function createDb(url: string, timeouts: DbTimeouts = DEFAULT_DB_TI
   // failing at once with SQLITE_BUSY (which then maps to a 503, see unavailable.ts). better-sqlite3
   // waits synchronously, blocking every other request meanwhile: never longer than 5 s.
   const busyMs = Math.min(timeouts.query, 5) * 1000
-  const db = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url, timeout: busyMs }) })
+  const db = new SqliteClient({ adapter: new StatementReusingSqlite({ url, timeout: busyMs }) })
   // WAL lets readers proceed while one writer commits.
   await db.$queryRawUnsafe('PRAGMA journal_mode = WAL')
   await db.$queryRawUnsafe(`PRAGMA busy_timeout = ${busyMs}`)

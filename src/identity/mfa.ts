@@ -1,11 +1,15 @@
 import crypto from 'node:crypto'
-import {
-  generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
-  type AuthenticationResponseJSON, type RegistrationResponseJSON,
-} from '@simplewebauthn/server'
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server'
 import { deriveKey, open, seal, type Keyring } from '../crypto/envelope.ts'
 import type { FactorRecord, MfaQueries } from './queries/mfa.ts'
 import { cleanCode, newTotpSecret, totpQrDataUrl, totpUri, verifyTotp } from './totp.ts'
+
+/**
+ * @simplewebauthn/server and its ASN.1/CBOR packages are loaded at the first passkey ceremony,
+ * not at start (issue 16 §7: idle memory, start to ready); most servers never see one.
+ */
+let webauthnModule: Promise<typeof import('@simplewebauthn/server')> | undefined
+const webauthn = () => (webauthnModule ??= import('@simplewebauthn/server'))
 import { safeEqual } from '../crypto/constant-time.ts'
 
 export const ACR_PWD = 'urn:portcullis:acr:pwd'
@@ -135,7 +139,7 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
     // ---- WebAuthn passkeys ----
     async registrationOptions(user: { id: string; email: string; name: string | null }) {
       const existing = (await q.listFactors(user.id)).filter((f) => f.type === 'webauthn')
-      return generateRegistrationOptions({
+      return (await webauthn()).generateRegistrationOptions({
         rpName: 'portcullis',
         rpID,
         userName: user.email,
@@ -149,7 +153,7 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
       })
     },
     async verifyRegistration(userId: string, response: RegistrationResponseJSON, challenge: string, name: string): Promise<FactorView> {
-      const r = await verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID, requireUserVerification: false })
+      const r = await (await webauthn()).verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID, requireUserVerification: false })
       if (!r.verified) throw new Error('registration not verified')
       const cred = r.registrationInfo.credential
       if (await q.findByCredentialId(cred.id)) throw new Error('this passkey is already registered')
@@ -162,7 +166,7 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
     },
     async authenticationOptions(userId?: string) {
       const allow = userId ? (await q.listFactors(userId)).filter((f) => f.type === 'webauthn') : []
-      return generateAuthenticationOptions({
+      return (await webauthn()).generateAuthenticationOptions({
         rpID,
         allowCredentials: allow.map((f) => ({ id: f.credentialId!, transports: f.transports })),
         // Passwordless sign-in needs user verification to count as multi-factor.
@@ -181,7 +185,7 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
       if (handle && Buffer.from(handle, 'base64url').toString('utf8') !== f.userId) return { ok: false as const, reason: 'user_handle_mismatch' }
       let r
       try {
-        r = await verifyAuthenticationResponse({
+        r = await (await webauthn()).verifyAuthenticationResponse({
           response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID,
           credential: { id: f.credentialId!, publicKey: Buffer.from(f.publicKey!, 'base64url'), counter: f.counter, transports: f.transports },
           requireUserVerification: opts.requireUserVerification,

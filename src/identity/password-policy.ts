@@ -1,6 +1,5 @@
-import { ZxcvbnFactory } from '@zxcvbn-ts/core'
-import * as zxcvbnCommon from '@zxcvbn-ts/language-common'
-import * as zxcvbnEn from '@zxcvbn-ts/language-en'
+import { createRequire } from 'node:module'
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core'
 import { isBreached } from './breached-passwords.ts'
 
 /**
@@ -24,11 +23,24 @@ export const MAX_PASSWORD_LENGTH = 128
 export const MIN_ZXCVBN_SCORE = 3
 
 let zxcvbn: ZxcvbnFactory | undefined
-const estimator = () => (zxcvbn ??= new ZxcvbnFactory({
-  dictionary: { ...zxcvbnCommon.dictionary, ...zxcvbnEn.dictionary },
-  graphs: zxcvbnCommon.adjacencyGraphs,
-  translations: zxcvbnEn.translations,
-}))
+/**
+ * Loaded on the first password that is set, not at start (issue 16 §7: idle memory and start to
+ * ready): the estimator's dictionaries are about 50 MB of resident memory and a server that
+ * only issues tokens never needs them. `require` keeps passwordProblems synchronous; the first
+ * call pays the load (a fraction of a second) once.
+ */
+const estimator = () => {
+  if (zxcvbn) return zxcvbn
+  const require = createRequire(import.meta.url)
+  const { ZxcvbnFactory: Factory } = require('@zxcvbn-ts/core') as typeof import('@zxcvbn-ts/core')
+  const common = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common')
+  const en = require('@zxcvbn-ts/language-en') as typeof import('@zxcvbn-ts/language-en')
+  return (zxcvbn = new Factory({
+    dictionary: { ...common.dictionary, ...en.dictionary },
+    graphs: common.adjacencyGraphs,
+    translations: en.translations,
+  }))
+}
 
 export function passwordProblems(password: string, opts: PasswordPolicyOptions): string[] {
   const problems: string[] = []

@@ -1,5 +1,4 @@
 import { generateSecret, generateURI, verify } from 'otplib'
-import QRCode from 'qrcode'
 
 /**
  * TOTP (RFC 6238) with otplib v13: SHA-1, 6 digits, 30-second steps — what every authenticator
@@ -17,6 +16,8 @@ export function totpUri(secret: string, issuer: string, label: string) {
 
 /** The otpauth:// URI as an inline SVG QR code (a data: URL, so no extra request and no inline script). */
 export async function totpQrDataUrl(uri: string) {
+  // loaded at the first enrolment, not at start (issue 16 §7: idle memory)
+  const { default: QRCode } = await import('qrcode')
   const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 })
   return `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`
 }

@@ -195,9 +195,10 @@ export function modelRouter(parts: { db: AdapterFactory; redis?: AdapterFactory;
 
 /**
  * Clients come from the clients table (written by the import file and the admin API). The
- * stored `client_secret` is the argon2id hash; see secrets.ts for how it is compared.
+ * stored `client_secret` is the argon2id hash; see secrets.ts for how it is compared. `q.find`
+ * is the in-memory cached lookup on a server (db/lookup-cache.ts): every token request reads it.
  */
-export function clientAdapter(q: ClientQueries): AdapterFactory {
+export function clientAdapter(q: Pick<ClientQueries, 'find'>): AdapterFactory {
   const readOnly = async () => {
     throw new Error('clients are managed through portcullis, not the provider')
   }

@@ -26,7 +26,8 @@ export interface ProviderDeps {
   jwks: { keys: JWK[] }
   cookieKeys: string[]
   users: UserService
-  resources: ResourceQueries
+  /** the resource lookup (cached in memory, invalidated by the configuration notice) */
+  resources: Pick<ResourceQueries, 'find'>
   /** Scopes of the registered API resources: clients may list them in their `scope`. */
   resourceScopes: string[]
   /** What a user's roles hold (holdings.ts): user tokens carry only those resource scopes. */
