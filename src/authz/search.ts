@@ -75,6 +75,15 @@ function after(values: readonly string[], value: string): number {
   return lo
 }
 
+function allowedWith(s: LoadedStore, tuple: unknown[], index: number, value: string): boolean {
+  tuple[index] = value
+  try {
+    return s.engine.check(tuple).allowed
+  } catch (err) {
+    throw badRequest('invalid_request', `the request cannot be evaluated by store ${s.name}: ${(err as Error).message}`)
+  }
+}
+
 /**
  * One page of a search. `req` is the request with the searched part filled by a placeholder
  * (its value is replaced by each candidate).
@@ -98,14 +107,7 @@ export function searchStore(s: LoadedStore, part: SearchPart, req: EvaluationReq
   // one beyond the page, so that next_token is empty exactly when nothing follows
   let more = false
   for (; i < candidates.length; i++) {
-    tuple[index] = candidates[i]
-    let allowed: boolean
-    try {
-      allowed = s.engine.check(tuple).allowed
-    } catch (err) {
-      throw badRequest('invalid_request', `the request cannot be evaluated by store ${s.name}: ${(err as Error).message}`)
-    }
-    if (!allowed) continue
+    if (!space.exact && !allowedWith(s, tuple, index, candidates[i]!)) continue
     if (values.length === limit) {
       more = true
       break

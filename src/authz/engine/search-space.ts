@@ -1,4 +1,4 @@
-import { assertion, hasEval, parseExpression, roleManagerView, sectionKeys, type Enforcer, type ExprNode, type RoleManagerView } from './casbin-internals.ts'
+import { acceptsJsonRequests, assertion, hasEval, parseExpression, roleManagerView, sectionKeys, type Enforcer, type ExprNode, type RoleManagerView } from './casbin-internals.ts'
 import { roleClosure } from './role-closure.ts'
 import type { EngineOptions, SearchSpace } from './types.ts'
 
@@ -129,8 +129,13 @@ type LineFilter =
   | { kind: 'equal'; pIndex: number; rIndex: number }
   | { kind: 'role'; pIndex: number; rIndex: number; rm: RoleManagerView; domainIndex?: number }
 
-/** Top-level conjuncts (`a && b && ...`) that test a policy field against another request element. */
-function lineFilters(matcher: ExprNode, rName: string, rTokens: readonly string[], pTokens: readonly string[], roleManagers: ReadonlyMap<string, RoleManagerView>): LineFilter[] {
+/**
+ * The top-level conjuncts (`a && b && ...`) of the matcher: those that test a policy field
+ * against another request element become line filters; `exact` says whether every conjunct is
+ * such a filter or a plain test of the searched element itself (`r.sub == p.sub`, `g(r.sub,
+ * p.sub)`), in which case the lines the filters leave are exactly the matching lines.
+ */
+function lineFilters(matcher: ExprNode, rName: string, rTokens: readonly string[], pTokens: readonly string[], roleManagers: ReadonlyMap<string, RoleManagerView>) {
   const conjuncts: ExprNode[] = []
   const split = (n: ExprNode): void => {
     if (n.type === 'LogicalExpression' && n.operator === '&&') {
@@ -148,20 +153,31 @@ function lineFilters(matcher: ExprNode, rName: string, rTokens: readonly string[
     return name ? pTokens.indexOf(name) : -1
   }
   const filters: LineFilter[] = []
+  let selfTests = 0
+  let others = 0
   for (const c of conjuncts) {
     if (c.type === 'BinaryExpression' && (c.operator === '==' || c.operator === '===')) {
-      for (const [r, p] of [[c.left, c.right], [c.right, c.left]] as const) {
-        if (rIndex(r) >= 0 && pIndex(p) >= 0) filters.push({ kind: 'equal', pIndex: pIndex(p), rIndex: rIndex(r) })
-      }
+      const sides = [[c.left, c.right], [c.right, c.left]] as const
+      const found = sides.find(([r, p]) => rIndex(r) >= 0 && pIndex(p) >= 0)
+      if (found) filters.push({ kind: 'equal', pIndex: pIndex(found[1]), rIndex: rIndex(found[0]) })
+      else if (sides.some(([r, p]) => identifierName(r) === rName && pIndex(p) >= 0)) selfTests++
+      else others++
     } else if (c.type === 'CallExpression') {
-      const rm = roleManagers.get(identifierName(c.callee) ?? '')
+      const g = identifierName(c.callee) ?? ''
+      const rm = roleManagers.get(g)
       const [user, role, domain, ...rest] = c.arguments
-      if (!rm || rest.length || rIndex(user) < 0 || pIndex(role) < 0) continue
-      if (domain && rIndex(domain) < 0) continue
+      if (rm && !rest.length && !domain && identifierName(user) === rName && pIndex(role) >= 0 && !rm.hasPattern && !rm.hasDomainPattern && !rm.hasDomainHierarchy) {
+        selfTests++
+        continue
+      }
+      if (!rm || rest.length || rIndex(user) < 0 || pIndex(role) < 0 || (domain && rIndex(domain) < 0)) {
+        others++
+        continue
+      }
       filters.push({ kind: 'role', pIndex: pIndex(role), rIndex: rIndex(user), rm, ...(domain ? { domainIndex: rIndex(domain) } : {}) })
-    }
+    } else others++
   }
-  return filters
+  return { filters, exact: others === 0 && selfTests > 0 }
 }
 
 export interface SearchPlan {
@@ -211,7 +227,11 @@ export function searchPlan(e: Enforcer, token: string, options: EngineOptions = 
     const view = roleManagerView(assertion(model, 'g', g)!.rm)
     if (view) walkable.set(g, view)
   }
-  const filters = lineFilters(parsed, rName, rTokens, p.tokens, walkable)
+  const analysed = lineFilters(parsed, rName, rTokens, p.tokens, walkable)
+  const filters = analysed.filters
+  // the answer needs no check per value when the filters are the whole matcher, allow lines are
+  // all there is (no eft field, no deny) and request values are taken as they are
+  const exactModel = analysed.exact && effect === 'some(where (p_eft == allow))' && !p.tokens.includes('p_eft') && !acceptsJsonRequests(e) && !uses.literals.size
 
   // who holds each role directly (any domain: a superset), and every role name, of the role
   // types the searched element is passed to
@@ -243,37 +263,61 @@ export function searchPlan(e: Enforcer, token: string, options: EngineOptions = 
     }
     return names
   }
-  const finish = (values: Set<string>): SearchSpace => {
+  const finish = (values: Set<string>, exact: boolean): SearchSpace => {
     for (const r of roles) values.delete(r)
     values.delete('')
-    return { kind: 'listed', values: [...values].sort() }
+    return { kind: 'listed', values: [...values].sort(), exact }
   }
 
   const fields = [...uses.pFields]
+  // line positions by the value of one policy field, built on first use (a missing value is '',
+  // as g() reads it; an equality test then rejects the line)
+  const fieldIndexes = new Map<number, Map<string, number[]>>()
+  function fieldIndex(pIndex: number): Map<string, number[]> {
+    let index = fieldIndexes.get(pIndex)
+    if (index) return index
+    index = new Map()
+    p!.policy.forEach((line, i) => {
+      const v = line[pIndex] || ''
+      const list = index!.get(v)
+      if (list) list.push(i)
+      else index!.set(v, [i])
+    })
+    fieldIndexes.set(pIndex, index)
+    return index
+  }
   let everything: SearchSpace | undefined
   return {
     candidates(request) {
       // a filter needs a plain string (the fast path's rule); without one the line stays in
       const active = filters.filter((f) => typeof request[f.rIndex] === 'string' && (f.kind === 'equal' || f.domainIndex === undefined || typeof request[f.domainIndex] === 'string'))
       if (!active.length) {
-        everything ??= finish(withHolders(new Set([...uses.literals, ...p.policy.flatMap((line) => fields.map((i) => line[i]).filter((v) => v !== undefined))])))
+        everything ??= finish(withHolders(new Set([...uses.literals, ...p.policy.flatMap((line) => fields.map((i) => line[i]).filter((v) => v !== undefined))])), exactModel && !filters.length)
         return everything
       }
-      const tests = active.map((f) => {
+      // each filter as a line test, and the values of its policy field a line must have
+      const tested = active.map((f) => {
         if (f.kind === 'equal') {
           const want = request[f.rIndex] as string
-          return (line: readonly string[]) => line[f.pIndex] === want
+          return { pIndex: f.pIndex, accepted: [want], test: (line: readonly string[]) => line[f.pIndex] === want }
         }
         // g() reads a missing argument as ''
         const closure = roleClosure(f.rm, (request[f.rIndex] as string) || '', f.domainIndex === undefined ? undefined : (request[f.domainIndex] as string))
-        return (line: readonly string[]) => closure.has(line[f.pIndex] || '')
+        return { pIndex: f.pIndex, accepted: [...closure], test: (line: readonly string[]) => closure.has(line[f.pIndex] || '') }
       })
+      // the lines are reached through the filter that leaves the fewest, then tested
+      const reach = (t: (typeof tested)[number]) => t.accepted.reduce((n, v) => n + (fieldIndex(t.pIndex).get(v)?.length ?? 0), 0)
+      const driver = tested.map((t) => ({ t, n: reach(t) })).reduce((a, b) => (b.n < a.n ? b : a)).t
+      const index = fieldIndex(driver.pIndex)
       const values = new Set(uses.literals)
-      for (const line of p.policy) {
-        if (!tests.every((t) => t(line))) continue
-        for (const i of fields) if (line[i] !== undefined) values.add(line[i]!)
+      for (const accepted of driver.accepted) {
+        for (const li of index.get(accepted) ?? []) {
+          const line = p.policy[li]!
+          if (!tested.every((t) => t.test(line))) continue
+          for (const i of fields) if (line[i] !== undefined) values.add(line[i]!)
+        }
       }
-      return finish(withHolders(values))
+      return finish(withHolders(values), exactModel && active.length === filters.length)
     },
   }
 }

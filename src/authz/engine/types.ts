@@ -25,7 +25,10 @@ export interface Decision {
  * The values a request element can take that the policy names (sorted, roles left out), for the
  * AuthZEN search APIs; or why the model's values cannot be listed.
  */
-export type SearchSpace = { kind: 'listed'; values: readonly string[] } | { kind: 'unsupported'; reason: string }
+export type SearchSpace =
+  /** `exact`: every value is allowed (the filters are the whole matcher); else each needs a check */
+  | { kind: 'listed'; values: readonly string[]; exact: boolean }
+  | { kind: 'unsupported'; reason: string }
 
 /** How the engine answers: through the index, or by plain enforce() and why. */
 export type EvaluationMode = { kind: 'indexed'; description: string } | { kind: 'plain'; reason: string }

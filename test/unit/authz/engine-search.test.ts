@@ -28,6 +28,7 @@ describe('search candidates against brute force', () => {
   it.each(SHAPES.filter((s) => !s.options?.accept_json_request && !s.name.startsWith('ABAC')).map((s, i) => [s.name, s, i] as const))('%s', async (_name, shape, shapeIndex) => {
     let listed = 0
     let refused = 0
+    let exact = 0
     for (let s = 0; s < STORES_PER_SHAPE; s++) {
       const seed = 7000 + 100 * shapeIndex + s
       const rnd = prng(seed)
@@ -51,6 +52,11 @@ describe('search candidates against brute force', () => {
           // roles are left out only for an element the matcher passes to g()
           const passedToG = new RegExp(`g\\d*\\(\\s*r\\.${token}\\b`).test(shape.model)
           const universe = [...names].filter((v) => v !== '' && !(passedToG && roleNames.has(v))).sort()
+          if (space.exact) {
+            exact++
+            expect(space.values, `seed ${seed}, exact search ${token} for ${JSON.stringify(request)}`).toEqual(bruteForce(engine, request, index, universe))
+            continue
+          }
           const found = space.values.filter((v) => {
             const r = [...request]
             r[index] = v
@@ -61,6 +67,7 @@ describe('search candidates against brute force', () => {
       }
     }
     expect(listed + refused).toBeGreaterThan(0)
+    if (['ACL', 'RBAC', 'RBAC with a role hierarchy of depth 3'].includes(shape.name)) expect(exact).toBeGreaterThan(0)
   })
 
   it('names why a model cannot be searched', async () => {
