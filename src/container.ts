@@ -49,7 +49,7 @@ import { apiKeyService } from './apikeys/service.ts'
 import { apiKeyBearerScheme } from './apikeys/scheme.ts'
 import { clientIpResolver } from './http/client-ip.ts'
 import { strongLogin } from './identity/strong-login.ts'
-import { endOidcSession } from './oidc/login-policy.ts'
+import { endOidcSessionNotifying } from './oidc/backchannel-logout.ts'
 import { hardenProvider } from './oidc/edge.ts'
 import path from 'node:path'
 import { mailQueries } from './mail/queries.ts'
@@ -96,7 +96,12 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const users = userService(queries.users, { audit })
   // Strong login (issue 3): factors, recovery codes, sign-in sessions, lockout. Its hooks go
   // into the provider (login checks); ending an oidc-provider session needs the provider.
-  const login = strongLogin({ db, config, ring: master.ring, settings: queries.settings, audit, redis, endOidcSession: (uid) => endOidcSession(current(), uid) })
+  const login = strongLogin({ db, config, ring: master.ring, settings: queries.settings, audit, redis, endOidcSession: async (uid) => {
+    // OIDC Back-Channel Logout 1.0: the session's clients hear of it before it ends
+    await endOidcSessionNotifying(current(), uid, (d) => void audit.record({
+      action: 'logout.backchannel', outcome: d.outcome, actor: null, target: d.accountId, details: { client_id: d.clientId, trigger: 'session_revoked', ...(d.error ? { error: d.error } : {}) },
+    }))
+  } })
   // Outgoing mail (issue 14 §1): SMTP_URL, else .eml files in DATA_DIR/mail; always through the outbox.
   const mail = mailService({
     queries: mailQueries(db),
@@ -304,6 +309,14 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       // A client with `allowed_ips` called from elsewhere (client-ip-allowlist.ts).
       const d = args[1] as { clientId: string; ip: string; route: string }
       void audit.record({ action: 'client.ip_denied', outcome: 'failure', actor: d.clientId, details: { endpoint: d.route }, ip: d.ip, requestId: ctx?.state?.requestId })
+    } else if (name === 'backchannel.success' || name === 'backchannel.error') {
+      // the logout tokens oidc-provider sent at the end-session endpoint (Back-Channel Logout 1.0)
+      const failed = name === 'backchannel.error'
+      const [err, client, accountId] = (failed ? args.slice(1) : [undefined, ...args.slice(1)]) as [Error | undefined, { clientId?: string } | undefined, string | undefined]
+      void audit.record({
+        action: 'logout.backchannel', outcome: failed ? 'failure' : 'success', actor: null, target: accountId ?? null,
+        details: { client_id: client?.clientId, trigger: 'end_session', ...(err ? { error: String(err.message).slice(0, 300) } : {}) }, ip: ctx?.ip, requestId: ctx?.state?.requestId,
+      })
     } else if (name === 'end_session.success') {
       // Names the account signed out (RP-initiated logout, or A's session ended by B's sign-in).
       void audit.record({ action: 'logout', outcome: 'success', actor: ctx?.oidc?.client?.clientId, target: ctx?.oidc?.session?.accountId ?? null, ip: ctx?.ip, requestId: ctx?.state?.requestId })

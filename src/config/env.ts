@@ -42,6 +42,8 @@ const schema = z.object({
   PORTCULLIS_IMPORT: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: bool.default(false),
+  /** let outgoing provider requests (back-channel logout, jwks_uri) reach private/loopback addresses */
+  OUTBOUND_PRIVATE_ADDRESSES: bool.default(false),
   ACCESS_TOKEN_TTL: seconds(3600),
   ID_TOKEN_TTL: seconds(3600),
   REFRESH_TOKEN_TTL: seconds(14 * 24 * 3600),

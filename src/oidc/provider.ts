@@ -268,6 +268,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
           ctx.body = deviceSuccessPage(ctx.oidc.client?.clientName)
         },
       },
+      // OpenID Connect Back-Channel Logout 1.0: a client with a backchannel_logout_uri gets a
+      // logout token when a session it took part in ends at the end-session endpoint (here) or
+      // anywhere else (backchannel-logout.ts: admin revocation, disabled user, password reset).
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
@@ -317,6 +321,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Only registered web origins, only on the endpoints a browser app needs (cors.ts).
     clientBasedCORS,
     ...(deps.revocations ? { formats: { customizers: { jwt: recordGrantJwts(deps.revocations) } } } : {}),
+    // oidc-provider refuses outgoing requests (logout tokens, jwks_uri) to special-use addresses
+    // (SSRF protection); OUTBOUND_PRIVATE_ADDRESSES lifts that for RPs on a private network.
+    ...(config.OUTBOUND_PRIVATE_ADDRESSES ? {
+      fetch: (url: string | URL | Request, options?: RequestInit) => {
+        const { dispatcher: _protected, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown }
+        return globalThis.fetch(url, rest)
+      },
+    } : {}),
     // RFC 9700 §2.1.2: no implicit grant; 'none' lets a client start a session without tokens.
     responseTypes: ['code', 'none'],
   }
@@ -364,7 +376,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   }
   if (deps.onEvent) {
     const emit = deps.onEvent
-    for (const name of ['grant.success', 'grant.error', 'grant.revoked', 'end_session.success', 'server_error', 'authorization.error', 'backchannel.error']) {
+    for (const name of ['grant.success', 'grant.error', 'grant.revoked', 'end_session.success', 'server_error', 'authorization.error', 'backchannel.error', 'backchannel.success']) {
       provider.on(name as 'server_error', (...args: unknown[]) => emit(name, ...args))
     }
     // oidc-provider has no event for a successful RFC 7009 revocation (only `<kind>.destroyed`,
