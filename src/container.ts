@@ -271,6 +271,29 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       clientIp,
       revocations,
       webOrigins,
+      tokenExchange: {
+        maxTtl: config.TOKEN_EXCHANGE_TTL,
+        // decided by the PDP (issue 15 §4): no store, or a store that cannot take the request, refuses
+        decide: (q) => {
+          const store = config.TOKEN_EXCHANGE_POLICY_STORE
+          try {
+            if (authz.decide.check(store, [`client:${q.clientId}`, q.audience, q.mode]).allowed) return { allowed: true }
+          } catch (err) {
+            return { allowed: false, reason: `no usable token exchange policy (store ${store}): ${(err as Error).message}` }
+          }
+          return { allowed: false, reason: `the token exchange policy (store ${store}) does not let ${q.clientId} ${q.mode} for ${q.audience}` }
+        },
+        onExchanged: (ctx, e) => void audit.record({
+          action: 'token.exchanged', outcome: 'success', actor: ctx.oidc.client?.clientId, target: e.subject,
+          details: { mode: e.mode, audience: e.audience, scope: e.scope, expires_in: e.expiresIn, ...(e.act ? { act: e.act } : {}) },
+          ip: clientIp(ctx), requestId: requestIdOf(ctx.req),
+        }),
+        onRefused: (ctx, e) => void audit.record({
+          action: 'token.exchanged', outcome: 'failure', actor: ctx.oidc.client?.clientId, target: null,
+          details: { error: e.error, reason: e.description.slice(0, 300), audience: String(ctx.oidc.params?.resource ?? ctx.oidc.params?.audience ?? '').slice(0, 300) },
+          ip: clientIp(ctx), requestId: requestIdOf(ctx.req),
+        }),
+      },
       apiKeyExchange: {
         verify: apikeys.verify,
         maxTtl: config.APIKEY_EXCHANGE_TTL,

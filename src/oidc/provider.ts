@@ -14,6 +14,7 @@ import { allowedIpsProblem, installClientIpAllowlists } from './client-ip-allowl
 import type { ClientIp } from '../http/client-ip.ts'
 import type { KeyVerifier } from '../apikeys/verify.ts'
 import { apiKeyClaimsOf, apiKeyExchangeClient, registerApiKeyExchange, type ApiKeyExchangeDeps } from './apikey-exchange.ts'
+import { accessTokenExchange, exchangeClaimsOf, type TokenExchangeDeps } from './token-exchange.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
 import { withinClientScope } from './client-scopes.ts'
 import type { HoldingsOf } from './holdings.ts'
@@ -38,6 +39,8 @@ export interface ProviderDeps {
   clientIp?: ClientIp
   /** API keys exchanged for JWT access tokens at the token endpoint (apikey-exchange.ts). */
   apiKeyExchange?: { verify: KeyVerifier; maxTtl: number; onExchanged?: ApiKeyExchangeDeps['onExchanged'] }
+  /** A user's access token exchanged for a narrower one for another API (token-exchange.ts). */
+  tokenExchange?: Pick<TokenExchangeDeps, 'decide' | 'maxTtl' | 'onExchanged' | 'onRefused'>
   /** Revoked JWT access tokens (RFC 7009), shared by every instance (revoked-tokens.ts). */
   revocations?: JwtRevocations
   /** Every web origin some client registered (cors.ts), for CORS preflights. */
@@ -307,7 +310,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Tokens for our API carry the client's store restriction, so checks need no lookup.
     // Tokens exchanged for an API key name the key (key_id, key_level).
     async extraTokenClaims(_ctx, token) {
-      const fromKey = apiKeyClaimsOf(token)
+      const fromKey = { ...apiKeyClaimsOf(token), ...exchangeClaimsOf(token) }
       const resourceServer = (token as { resourceServer?: { audience?: string } }).resourceServer
       if (resourceServer?.audience !== API) return fromKey
       const client = (token as { client?: { metadata(): Record<string, unknown> } }).client
@@ -351,8 +354,21 @@ export function buildProvider(deps: ProviderDeps): Provider {
     })
   }
   if (deps.apiKeyExchange && deps.clientIp) {
+    const revocations = deps.revocations
+    const accessTokens = deps.tokenExchange && revocations ? accessTokenExchange(provider, {
+      ...deps.tokenExchange,
+      jwks: deps.jwks,
+      isRevoked: (jti) => revocations.isRevokedNow(jti),
+      resourceServer: (_ctx, indicator, client) => resourceServerInfo(indicator, client),
+      heldAt: async (accountId, indicator) => {
+        const user = await deps.users.findById(accountId)
+        if (!user || user.disabled) return undefined
+        return deps.holdings ? (await deps.holdings(user.roles)).byResource.get(indicator) ?? new Set<string>() : new Set<string>()
+      },
+    }) : undefined
     registerApiKeyExchange(provider, {
       ...deps.apiKeyExchange,
+      accessTokens,
       clientIp: deps.clientIp,
       defaultResource: API,
       resourceServer: (_ctx, indicator, client) => resourceServerInfo(indicator, client),
