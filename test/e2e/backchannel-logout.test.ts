@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import * as jose from 'jose'
 import * as oidc from 'openid-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describeOnBackends } from '../helpers/backends.ts'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { field, formAction, signIn, UserAgent } from '../helpers/user-agent.ts'
@@ -64,118 +65,120 @@ async function until(cond: () => boolean, ms = 5000) {
   return cond()
 }
 
-beforeAll(async () => {
-  // the receiver listens on 127.0.0.1, which oidc-provider's SSRF protection refuses by default
-  server = await startTestServer({ env: { OUTBOUND_PRIVATE_ADDRESSES: 'true' } })
-  jwks = jose.createRemoteJWKSet(new URL(`${server.url}/jwks`))
-  await startReceiver()
-  const { doc, problems } = await validateDocument(server.container, {
-    clients: [
-      {
-        client_id: 'rp', client_secret: 'rp-secret-0123456789abcdef', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'],
-        scope: 'openid email', skip_consent: true, backchannel_logout_uri: `${receiverUrl}/logout`, backchannel_logout_session_required: true,
-      },
-      {
-        client_id: 'rp-broken', client_secret: 'rp-broken-secret-0123456789abcdef', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'],
-        scope: 'openid email', skip_consent: true, backchannel_logout_uri: `${receiverUrl}/broken`,
-      },
-      { client_id: 'rp-quiet', client_secret: 'rp-quiet-secret-0123456789abcdef', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email', skip_consent: true },
-    ],
-    users: [{ email: EMAIL, password: PASSWORD, name: 'Bea' }],
-  })
-  expect(problems).toEqual([])
-  await applyDocument(server.container, doc!)
-})
-afterAll(async () => {
-  receiver?.close()
-  await server?.close()
-})
-
-const discover = (id: string) => oidc.discovery(new URL(server.url), id, `${id}-secret-0123456789abcdef`, oidc.ClientSecretBasic(`${id}-secret-0123456789abcdef`), { execute: [oidc.allowInsecureRequests] })
-
-/** Signs in to `clients` in one browser (single sign-on after the first); the rp's ID token. */
-async function signInTo(clients: string[]) {
-  const ua = new UserAgent(server.url)
-  let idToken: string | undefined
-  let config: oidc.Configuration | undefined
-  for (const id of clients) {
-    const c = await discover(id)
-    const verifier = oidc.randomPKCECodeVerifier()
-    const url = oidc.buildAuthorizationUrl(c, { redirect_uri: CALLBACK, scope: 'openid email', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' })
-    const { callback } = await signIn(ua, url, { email: EMAIL, password: PASSWORD })
-    const tokens = await oidc.authorizationCodeGrant(c, callback!, { pkceCodeVerifier: verifier })
-    if (id === 'rp') {
-      idToken = tokens.id_token
-      config = c
-    }
-  }
-  return { ua, idToken: idToken!, config: config! }
-}
-
-describe('OpenID Connect Back-Channel Logout 1.0', () => {
-  it('is advertised in discovery', async () => {
-    const meta = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as Record<string, unknown>
-    expect(meta.backchannel_logout_supported).toBe(true)
-    expect(meta.backchannel_logout_session_supported).toBe(true)
-  })
-
-  it('RP-initiated logout sends each participating client a logout token that validates against our JWKS', async () => {
-    received.length = 0
-    const { ua, idToken, config } = await signInTo(['rp', 'rp-broken', 'rp-quiet'])
-    const sid = jose.decodeJwt(idToken).sid
-    expect(sid).toBeTruthy()
-    const page = await ua.request(oidc.buildEndSessionUrl(config, { id_token_hint: idToken }))
-    const html = await page.text()
-    await ua.request(formAction(html, '/session/end'), { form: { xsrf: field(html, 'xsrf'), logout: 'yes' } })
-    expect(await until(() => received.length >= 1)).toBe(true)
-    const [got] = received
-    expect(got!.problem).toBeUndefined()
-    const user = await server.container.users.findByEmail(EMAIL)
-    expect(got!.claims).toMatchObject({ sub: user!.id, sid, aud: 'rp', iss: server.url })
-    // the broken receiver's failure is audited; the quiet client has no back-channel URI
-    const audit = await server.container.audit.list({ action: 'logout.backchannel' })
-    expect(audit.some((e) => e.outcome === 'success' && JSON.stringify(e.details).includes('"rp"'))).toBe(true)
-    const failures = (await server.container.audit.list({ action: 'logout.backchannel' })).filter((e) => e.outcome === 'failure')
-    expect(failures.some((e) => JSON.stringify(e.details).includes('rp-broken'))).toBe(true)
-  })
-
-  it('notifySignOut(user) notifies the clients of every session and ends them, even when a receiver fails', async () => {
-    received.length = 0
-    const first = await signInTo(['rp', 'rp-broken'])
-    const second = await signInTo(['rp'])
-    const user = await server.container.users.findByEmail(EMAIL)
-    const ended = await server.container.login.sessions.notifySignOut(user!.id)
-    expect(ended).toBe(2)
-    expect(received.filter((r) => !r.problem)).toHaveLength(2)
-    const sids = received.map((r) => r.claims?.sid).sort()
-    expect(sids).toEqual([jose.decodeJwt(first.idToken).sid, jose.decodeJwt(second.idToken).sid].sort())
-    // the sessions are over: the next authorization shows the login form again
-    const c = await discover('rp')
-    const again = oidc.buildAuthorizationUrl(c, { redirect_uri: CALLBACK, scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })
-    const hop = await first.ua.follow(await first.ua.request(again), (u) => u.origin !== new URL(server.url).origin)
-    expect(await hop.res!.text()).toContain('name="password"')
-  })
-
-  it('disabling the user notifies too', async () => {
-    received.length = 0
-    await signInTo(['rp'])
-    await server.container.accounts.disable(EMAIL, 'test')
-    expect(received.filter((r) => !r.problem)).toHaveLength(1)
-    await server.container.accounts.enable(EMAIL, 'test')
-  })
-
-  it('a token not signed by us fails the receiver\'s validation (the receiver is real)', async () => {
-    const { privateKey } = await jose.generateKeyPair('ES256')
-    const forged = await new jose.SignJWT({ events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, sub: 'x', jti: 'j' })
-      .setProtectedHeader({ alg: 'ES256', typ: 'logout+jwt' }).setIssuer(server.url).setAudience('rp').setIssuedAt().sign(privateKey)
-    const res = await fetch(`${receiverUrl}/logout`, { method: 'POST', body: new URLSearchParams({ logout_token: forged }) })
-    expect(res.status).toBe(400)
-  })
-
-  it('the import refuses a back-channel URI that is not a URL', async () => {
-    const { problems } = await validateDocument(server.container, {
-      clients: [{ client_id: 'bad-rp', client_secret: 'bad-rp-secret-0123456789abcdef', redirect_uris: [CALLBACK], backchannel_logout_uri: 'not a url' }],
+describeOnBackends('backchannel-logout.test.ts', 'Back-channel logout', ({ kind, redisUrl }) => {
+  beforeAll(async () => {
+    // the receiver listens on 127.0.0.1, which oidc-provider's SSRF protection refuses by default
+    server = await startTestServer({ kind, redisUrl, env: { OUTBOUND_PRIVATE_ADDRESSES: 'true' } })
+    jwks = jose.createRemoteJWKSet(new URL(`${server.url}/jwks`))
+    await startReceiver()
+    const { doc, problems } = await validateDocument(server.container, {
+      clients: [
+        {
+          client_id: 'rp', client_secret: 'rp-secret-0123456789abcdef', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'],
+          scope: 'openid email', skip_consent: true, backchannel_logout_uri: `${receiverUrl}/logout`, backchannel_logout_session_required: true,
+        },
+        {
+          client_id: 'rp-broken', client_secret: 'rp-broken-secret-0123456789abcdef', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'],
+          scope: 'openid email', skip_consent: true, backchannel_logout_uri: `${receiverUrl}/broken`,
+        },
+        { client_id: 'rp-quiet', client_secret: 'rp-quiet-secret-0123456789abcdef', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email', skip_consent: true },
+      ],
+      users: [{ email: EMAIL, password: PASSWORD, name: 'Bea' }],
     })
-    expect(JSON.stringify(problems)).toMatch(/backchannel_logout_uri/)
+    expect(problems).toEqual([])
+    await applyDocument(server.container, doc!)
+  })
+  afterAll(async () => {
+    receiver?.close()
+    await server?.close()
+  })
+
+  const discover = (id: string) => oidc.discovery(new URL(server.url), id, `${id}-secret-0123456789abcdef`, oidc.ClientSecretBasic(`${id}-secret-0123456789abcdef`), { execute: [oidc.allowInsecureRequests] })
+
+  /** Signs in to `clients` in one browser (single sign-on after the first); the rp's ID token. */
+  async function signInTo(clients: string[]) {
+    const ua = new UserAgent(server.url)
+    let idToken: string | undefined
+    let config: oidc.Configuration | undefined
+    for (const id of clients) {
+      const c = await discover(id)
+      const verifier = oidc.randomPKCECodeVerifier()
+      const url = oidc.buildAuthorizationUrl(c, { redirect_uri: CALLBACK, scope: 'openid email', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' })
+      const { callback } = await signIn(ua, url, { email: EMAIL, password: PASSWORD })
+      const tokens = await oidc.authorizationCodeGrant(c, callback!, { pkceCodeVerifier: verifier })
+      if (id === 'rp') {
+        idToken = tokens.id_token
+        config = c
+      }
+    }
+    return { ua, idToken: idToken!, config: config! }
+  }
+
+  describe('OpenID Connect Back-Channel Logout 1.0', () => {
+    it('is advertised in discovery', async () => {
+      const meta = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as Record<string, unknown>
+      expect(meta.backchannel_logout_supported).toBe(true)
+      expect(meta.backchannel_logout_session_supported).toBe(true)
+    })
+
+    it('RP-initiated logout sends each participating client a logout token that validates against our JWKS', async () => {
+      received.length = 0
+      const { ua, idToken, config } = await signInTo(['rp', 'rp-broken', 'rp-quiet'])
+      const sid = jose.decodeJwt(idToken).sid
+      expect(sid).toBeTruthy()
+      const page = await ua.request(oidc.buildEndSessionUrl(config, { id_token_hint: idToken }))
+      const html = await page.text()
+      await ua.request(formAction(html, '/session/end'), { form: { xsrf: field(html, 'xsrf'), logout: 'yes' } })
+      expect(await until(() => received.length >= 1)).toBe(true)
+      const [got] = received
+      expect(got!.problem).toBeUndefined()
+      const user = await server.container.users.findByEmail(EMAIL)
+      expect(got!.claims).toMatchObject({ sub: user!.id, sid, aud: 'rp', iss: server.url })
+      // the broken receiver's failure is audited; the quiet client has no back-channel URI
+      const audit = await server.container.audit.list({ action: 'logout.backchannel' })
+      expect(audit.some((e) => e.outcome === 'success' && JSON.stringify(e.details).includes('"rp"'))).toBe(true)
+      const failures = (await server.container.audit.list({ action: 'logout.backchannel' })).filter((e) => e.outcome === 'failure')
+      expect(failures.some((e) => JSON.stringify(e.details).includes('rp-broken'))).toBe(true)
+    })
+
+    it('notifySignOut(user) notifies the clients of every session and ends them, even when a receiver fails', async () => {
+      received.length = 0
+      const first = await signInTo(['rp', 'rp-broken'])
+      const second = await signInTo(['rp'])
+      const user = await server.container.users.findByEmail(EMAIL)
+      const ended = await server.container.login.sessions.notifySignOut(user!.id)
+      expect(ended).toBe(2)
+      expect(received.filter((r) => !r.problem)).toHaveLength(2)
+      const sids = received.map((r) => r.claims?.sid).sort()
+      expect(sids).toEqual([jose.decodeJwt(first.idToken).sid, jose.decodeJwt(second.idToken).sid].sort())
+      // the sessions are over: the next authorization shows the login form again
+      const c = await discover('rp')
+      const again = oidc.buildAuthorizationUrl(c, { redirect_uri: CALLBACK, scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })
+      const hop = await first.ua.follow(await first.ua.request(again), (u) => u.origin !== new URL(server.url).origin)
+      expect(await hop.res!.text()).toContain('name="password"')
+    })
+
+    it('disabling the user notifies too', async () => {
+      received.length = 0
+      await signInTo(['rp'])
+      await server.container.accounts.disable(EMAIL, 'test')
+      expect(received.filter((r) => !r.problem)).toHaveLength(1)
+      await server.container.accounts.enable(EMAIL, 'test')
+    })
+
+    it('a token not signed by us fails the receiver\'s validation (the receiver is real)', async () => {
+      const { privateKey } = await jose.generateKeyPair('ES256')
+      const forged = await new jose.SignJWT({ events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, sub: 'x', jti: 'j' })
+        .setProtectedHeader({ alg: 'ES256', typ: 'logout+jwt' }).setIssuer(server.url).setAudience('rp').setIssuedAt().sign(privateKey)
+      const res = await fetch(`${receiverUrl}/logout`, { method: 'POST', body: new URLSearchParams({ logout_token: forged }) })
+      expect(res.status).toBe(400)
+    })
+
+    it('the import refuses a back-channel URI that is not a URL', async () => {
+      const { problems } = await validateDocument(server.container, {
+        clients: [{ client_id: 'bad-rp', client_secret: 'bad-rp-secret-0123456789abcdef', redirect_uris: [CALLBACK], backchannel_logout_uri: 'not a url' }],
+      })
+      expect(JSON.stringify(problems)).toMatch(/backchannel_logout_uri/)
+    })
   })
 })
