@@ -43,7 +43,7 @@ export interface TokenExchangeDeps {
 const actClaims = new WeakMap<object, { act: unknown }>()
 export const exchangeClaimsOf = (token: object) => actClaims.get(token)
 
-interface Presented { sub: string; clientId: string; aud: string[]; scope: string[]; exp: number; act?: unknown }
+interface Presented { sub: string; clientId: string; aud: string[]; scope: string[]; exp: number; act?: unknown; bound: boolean }
 
 const fail = (error: string, description: string) => new errors.CustomOIDCProviderError(error, description)
 
@@ -64,7 +64,7 @@ export function accessTokenExchange(provider: Provider, deps: TokenExchangeDeps)
         throw fail('invalid_grant', `${what} is not a valid access token of this server`)
       }
       const aud = Array.isArray(claims.aud) ? claims.aud : claims.aud ? [claims.aud] : []
-      return { sub: claims.sub, clientId: claims.client_id, aud, scope: String(claims.scope ?? '').split(' ').filter(Boolean), exp: claims.exp!, act: claims.act }
+      return { sub: claims.sub, clientId: claims.client_id, aud, scope: String(claims.scope ?? '').split(' ').filter(Boolean), exp: claims.exp!, act: claims.act, bound: claims.cnf !== undefined }
     }
     const stored = await provider.AccessToken.find(token).catch(() => undefined)
     if (!stored || stored.isExpired || !stored.accountId) throw fail('invalid_grant', `${what} is not a valid access token of this server`)
@@ -72,6 +72,7 @@ export function accessTokenExchange(provider: Provider, deps: TokenExchangeDeps)
     return {
       sub: stored.accountId, clientId: stored.clientId!, aud: Array.isArray(aud) ? aud : aud ? [aud] : [],
       scope: String(stored.scope ?? '').split(' ').filter(Boolean), exp: stored.exp!, act: actClaims.get(stored)?.act,
+      bound: Boolean((stored as unknown as { jkt?: string; 'x5t#S256'?: string }).jkt || (stored as unknown as { 'x5t#S256'?: string })['x5t#S256']),
     }
   }
 
@@ -100,6 +101,8 @@ export function accessTokenExchange(provider: Provider, deps: TokenExchangeDeps)
       throw fail('invalid_grant', 'subject_token was issued neither to this client nor for a resource it serves')
     }
     if (subject.sub === subject.clientId) throw fail('invalid_grant', 'subject_token is a client\'s own token, not a user\'s')
+    // a sender-constrained token (DPoP, mTLS) would lose its binding in a bearer token
+    if (subject.bound) throw fail('invalid_grant', 'subject_token is sender-constrained (DPoP or mTLS) and cannot be exchanged for a bearer token')
 
     let mode: ExchangeMode = 'impersonate'
     let act: unknown = subject.act

@@ -146,6 +146,20 @@ describeOnBackends('token-exchange.test.ts', 'Token exchange', ({ kind, redisUrl
       expect(await oauthError(exchange(gateway, { resource: BILLING, actor_token: strangerOwn, actor_token_type: ACCESS }))).toMatchObject({ error: 'invalid_grant' })
     })
 
+    it('refuses a sender-constrained (DPoP) user token: the binding would be lost', async () => {
+      const verifier = oidc.randomPKCECodeVerifier()
+      const url = oidc.buildAuthorizationUrl(web, {
+        redirect_uri: CALLBACK, scope: 'openid billing:read', resource: GATEWAY,
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      })
+      const { callback } = await signIn(new UserAgent(server.url), url, { email: 'cal@example.com', password: PASSWORD })
+      const DPoP = oidc.getDPoPHandle(web, await oidc.randomDPoPKeyPair('ES256'))
+      const bound = (await oidc.authorizationCodeGrant(web, callback!, { pkceCodeVerifier: verifier }, { resource: GATEWAY }, { DPoP })).access_token
+      expect((await verify(bound, GATEWAY)).cnf).toBeDefined()
+      const err = await exchange(gateway, { subject_token: bound, resource: BILLING, actor_token: gatewayOwn, actor_token_type: ACCESS }).catch((e: oidc.ResponseBodyError) => e)
+      expect(err).toMatchObject({ error: 'invalid_grant', error_description: expect.stringMatching(/sender-constrained/) })
+    })
+
     it('refuses bad subject tokens: garbage, forged, a client\'s own, revoked', async () => {
       for (const subject_token of ['garbage', 'a.b.c', gatewayOwn]) {
         expect(await oauthError(exchange(gateway, { subject_token, resource: BILLING, actor_token: gatewayOwn, actor_token_type: ACCESS })), subject_token.slice(0, 10)).toMatchObject({ error: 'invalid_grant' })
