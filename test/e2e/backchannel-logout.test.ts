@@ -5,6 +5,9 @@ import * as oidc from 'openid-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
+import { adminServices, ensureSystemPolicyStore } from '../../src/admin/service.ts'
+import { ensureAdmin } from '../../src/bootstrap.ts'
+import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { field, formAction, signIn, UserAgent } from '../helpers/user-agent.ts'
 
@@ -68,7 +71,7 @@ async function until(cond: () => boolean, ms = 5000) {
 describeOnBackends('backchannel-logout.test.ts', 'Back-channel logout', ({ kind, redisUrl }) => {
   beforeAll(async () => {
     // the receiver listens on 127.0.0.1, which oidc-provider's SSRF protection refuses by default
-    server = await startTestServer({ kind, redisUrl, env: { OUTBOUND_PRIVATE_ADDRESSES: 'true' } })
+    server = await startTestServer({ kind, redisUrl, env: { OUTBOUND_PRIVATE_ADDRESSES: 'true', PORTCULLIS_ADMIN_PASSWORD: 'bootstrap pass phrase 42', MANAGEMENT_ALLOWED_IPS: '127.0.0.0/8, ::1/128' } })
     jwks = jose.createRemoteJWKSet(new URL(`${server.url}/jwks`))
     await startReceiver()
     const { doc, problems } = await validateDocument(server.container, {
@@ -156,6 +159,23 @@ describeOnBackends('backchannel-logout.test.ts', 'Back-channel logout', ({ kind,
       const again = oidc.buildAuthorizationUrl(c, { redirect_uri: CALLBACK, scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })
       const hop = await first.ua.follow(await first.ua.request(again), (u) => u.origin !== new URL(server.url).origin)
       expect(await hop.res!.text()).toContain('name="password"')
+    })
+
+    it('an administrator ending a session over the admin API notifies', async () => {
+      await ensureAdmin(server.container)
+      await ensureSystemPolicyStore(server.container)
+      await registerServiceClients(server, [{ id: 'root', scope: 'admin' }])
+      await adminServices(server.container).authority.grant({ kind: 'cli' }, { type: 'client', id: 'root' }, 'admin')
+      const admin = await apiToken(server, 'root', 'admin')
+      received.length = 0
+      const { idToken } = await signInTo(['rp'])
+      const user = await server.container.users.findByEmail(EMAIL)
+      const sessions = await call(server, 'GET', `/admin/v1/users/${user!.id}/sessions`, admin)
+      expect(sessions.status).toBe(200)
+      for (const s of sessions.body.items as { id: string }[]) {
+        expect((await call(server, 'DELETE', `/admin/v1/users/${user!.id}/sessions/${s.id}`, admin)).status).toBeLessThan(300)
+      }
+      expect(received.filter((r) => !r.problem).map((r) => r.claims?.sid)).toEqual([jose.decodeJwt(idToken).sid])
     })
 
     it('disabling the user notifies too', async () => {
