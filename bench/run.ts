@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util'
 const BENCHES: Record<string, string[]> = {
   'cli-startup': ['--runs', '3'],
   'authz-engine': ['--sizes', '10000', '--fast', '50000', '--plain-seconds', '1'],
+  'authz-search': ['--sizes', '10000,100000', '--queries', '5', '--plain-seconds', '5'],
   'apikeys-verify': ['--seconds', '1'],
   'authz-http': ['--lines', '10000', '--seconds', '2'],
   'constant-time': ['--rounds', '20000'],

@@ -53,7 +53,7 @@ import { apiKeyService } from './apikeys/service.ts'
 import { apiKeyBearerScheme } from './apikeys/scheme.ts'
 import { clientIpResolver } from './http/client-ip.ts'
 import { strongLogin } from './identity/strong-login.ts'
-import { endOidcSession } from './oidc/login-policy.ts'
+import { endOidcSessionNotifying } from './oidc/backchannel-logout.ts'
 import { hardenProvider } from './oidc/edge.ts'
 import path from 'node:path'
 import { mailQueries } from './mail/queries.ts'
@@ -123,7 +123,12 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const users = userService(queries.users, { audit })
   // Strong login (issue 3): factors, recovery codes, sign-in sessions, lockout. Its hooks go
   // into the provider (login checks); ending an oidc-provider session needs the provider.
-  const login = strongLogin({ db, config, ring: master.ring, settings: queries.settings, audit, redis, endOidcSession: (uid) => endOidcSession(current(), uid) })
+  const login = strongLogin({ db, config, ring: master.ring, settings: queries.settings, audit, redis, endOidcSession: async (uid) => {
+    // OIDC Back-Channel Logout 1.0: the session's clients hear of it before it ends
+    await endOidcSessionNotifying(current(), uid, (d) => void audit.record({
+      action: 'logout.backchannel', outcome: d.outcome, actor: null, target: d.accountId, details: { client_id: d.clientId, trigger: 'session_revoked', ...(d.error ? { error: d.error } : {}) },
+    }))
+  } })
   // Outgoing mail (issue 14 §1): SMTP_URL, else .eml files in DATA_DIR/mail; always through the outbox.
   const mail = mailService({
     queries: mailQueries(db),
@@ -325,6 +330,29 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
           throw err
         }
       },
+      tokenExchange: {
+        maxTtl: config.TOKEN_EXCHANGE_TTL,
+        // decided by the PDP (issue 15 §4): no store, or a store that cannot take the request, refuses
+        decide: (q) => {
+          const store = config.TOKEN_EXCHANGE_POLICY_STORE
+          try {
+            if (authz.decide.check(store, [`client:${q.clientId}`, q.audience, q.mode]).allowed) return { allowed: true }
+          } catch (err) {
+            return { allowed: false, reason: `no usable token exchange policy (store ${store}): ${(err as Error).message}` }
+          }
+          return { allowed: false, reason: `the token exchange policy (store ${store}) does not let ${q.clientId} ${q.mode} for ${q.audience}` }
+        },
+        onExchanged: (ctx, e) => void audit.record({
+          action: 'token.exchanged', outcome: 'success', actor: ctx.oidc.client?.clientId, target: e.subject,
+          details: { mode: e.mode, audience: e.audience, scope: e.scope, expires_in: e.expiresIn, ...(e.act ? { act: e.act } : {}) },
+          ip: clientIp(ctx), requestId: requestIdOf(ctx.req),
+        }),
+        onRefused: (ctx, e) => void audit.record({
+          action: 'token.exchanged', outcome: 'failure', actor: ctx.oidc.client?.clientId, target: null,
+          details: { error: e.error, reason: e.description.slice(0, 300), audience: String(ctx.oidc.params?.resource ?? ctx.oidc.params?.audience ?? '').slice(0, 300) },
+          ip: clientIp(ctx), requestId: requestIdOf(ctx.req),
+        }),
+      },
       apiKeyExchange: {
         verify: apikeys.verify,
         maxTtl: config.APIKEY_EXCHANGE_TTL,
@@ -363,6 +391,14 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       // A client with `allowed_ips` called from elsewhere (client-ip-allowlist.ts).
       const d = args[1] as { clientId: string; ip: string; route: string }
       void audit.record({ action: 'client.ip_denied', outcome: 'failure', actor: d.clientId, details: { endpoint: d.route }, ip: d.ip, requestId: ctx?.state?.requestId })
+    } else if (name === 'backchannel.success' || name === 'backchannel.error') {
+      // the logout tokens oidc-provider sent at the end-session endpoint (Back-Channel Logout 1.0)
+      const failed = name === 'backchannel.error'
+      const [err, client, accountId] = (failed ? args.slice(1) : [undefined, ...args.slice(1)]) as [Error | undefined, { clientId?: string } | undefined, string | undefined]
+      void audit.record({
+        action: 'logout.backchannel', outcome: failed ? 'failure' : 'success', actor: null, target: accountId ?? null,
+        details: { client_id: client?.clientId, trigger: 'end_session', ...(err ? { error: String(err.message).slice(0, 300) } : {}) }, ip: ctx?.ip, requestId: ctx?.state?.requestId,
+      })
     } else if (name === 'end_session.success') {
       // Names the account signed out (RP-initiated logout, or A's session ended by B's sign-in).
       void audit.record({ action: 'logout', outcome: 'success', actor: ctx?.oidc?.client?.clientId, target: ctx?.oidc?.session?.accountId ?? null, ip: ctx?.ip, requestId: ctx?.state?.requestId })

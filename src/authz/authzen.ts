@@ -26,6 +26,39 @@ export const evaluationsRequest = partialEvaluation.extend({
 })
 export type EvaluationsRequest = z.infer<typeof evaluationsRequest>
 
+// --- Search APIs (AuthZEN 1.0 §8-§10) -----------------------------------------------------------
+
+export const MAX_PAGE = 1000
+export const DEFAULT_PAGE = 100
+/**
+ * Paged requests: `page.token` is the `next_token` of the previous answer (drafts of the spec
+ * called the request field `next_token`; both are read); `limit` caps the page size.
+ */
+export const searchPage = z.object({
+  token: z.string().max(1024).optional(),
+  next_token: z.string().max(1024).optional(),
+  limit: z.number().int().min(1).max(MAX_PAGE).optional().describe(`results per page, at most ${MAX_PAGE} (default ${DEFAULT_PAGE})`),
+}).catchall(z.unknown())
+// §8: the subject's type is required; its id may be omitted and is ignored if present
+const typedSubject = subject.extend({ id: z.string().optional() })
+const typedResource = resource.extend({ id: z.string().optional() })
+export const subjectSearchRequest = z.object({ subject: typedSubject, action, resource, context: context.optional(), page: searchPage.optional() })
+export const resourceSearchRequest = z.object({ subject, action, resource: typedResource, context: context.optional(), page: searchPage.optional() })
+// §10: the action search request has no action
+export const actionSearchRequest = z.object({ subject, resource, context: context.optional(), page: searchPage.optional() })
+export type SubjectSearchRequest = z.infer<typeof subjectSearchRequest>
+export type ResourceSearchRequest = z.infer<typeof resourceSearchRequest>
+export type ActionSearchRequest = z.infer<typeof actionSearchRequest>
+export type SearchPageRequest = z.infer<typeof searchPage>
+
+const pageResponse = z.object({
+  next_token: z.string().describe('empty when this is the last page'),
+  count: z.number().int().describe('results in this page'),
+})
+export const subjectSearchResponse = z.object({ results: z.array(z.object({ type: z.string(), id: z.string() })), page: pageResponse })
+export const resourceSearchResponse = subjectSearchResponse
+export const actionSearchResponse = z.object({ results: z.array(z.object({ name: z.string() })), page: pageResponse })
+
 /** Fills one batch entry from the defaults; a missing part after that is a problem naming the entry. */
 export function mergeDefaults(req: EvaluationsRequest, e: PartialEvaluation, i: number): EvaluationRequest | string {
   const merged = {
@@ -59,7 +92,7 @@ function byPath(req: EvaluationRequest, path: string): unknown {
 }
 
 /** Default path per conventional Casbin token name. */
-function defaultPath(token: string, isObject: boolean): string[] {
+export function defaultPath(token: string, isObject: boolean): string[] {
   const t = token.toLowerCase()
   if (['sub', 'subject', 'user'].includes(t)) return [isObject ? 'subject' : 'subject.id']
   if (['obj', 'object', 'res', 'resource'].includes(t)) return [isObject ? 'resource' : 'resource.id']

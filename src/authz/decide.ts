@@ -7,6 +7,22 @@ export interface DecisionObserver {
 }
 
 /**
+ * A native request tuple holds strings; an object only where the store takes one (it accepts
+ * JSON requests, or its matcher or eval() rules read that element's attributes). Anything
+ * else (numbers, null, booleans, arrays) would be compared loosely by the matcher, so
+ * `[["alice"], "/data/1", "read"]` could match `alice`: a 400 naming the element instead.
+ */
+export function checkElements(s: LoadedStore, tuple: unknown[], name: (i: number) => string) {
+  tuple.forEach((v, i) => {
+    if (typeof v === 'string') return
+    const objectOk = s.options.accept_json_request === true || s.shape.attributeTokens.includes(s.shape.tokens[i] ?? '')
+    const isObject = typeof v === 'object' && v !== null && !Array.isArray(v)
+    if (isObject && objectOk) return
+    throw badRequest('invalid_request', `${name(i)} must be a string${objectOk ? ' or an object' : ''} (store ${s.name}, element ${s.shape.tokens[i] ?? i}), got ${describe(v)}`)
+  })
+}
+
+/**
  * The check path: an in-memory store lookup and the engine. No database, no await.
  * Engine errors on hostile input (e.g. a request of the wrong arity) become 400s.
  */
@@ -15,22 +31,6 @@ export function decider(registry: PolicyRegistry, observe?: DecisionObserver) {
     const s = registry.get(name)
     if (!s) throw notFound(`no policy store ${name}`)
     return s
-  }
-
-  /**
-   * A native request tuple holds strings; an object only where the store takes one (it accepts
-   * JSON requests, or its matcher or eval() rules read that element's attributes). Anything
-   * else (numbers, null, booleans, arrays) would be compared loosely by the matcher, so
-   * `[["alice"], "/data/1", "read"]` could match `alice`: a 400 naming the element instead.
-   */
-  function checkElements(s: LoadedStore, tuple: unknown[], name: (i: number) => string) {
-    tuple.forEach((v, i) => {
-      if (typeof v === 'string') return
-      const objectOk = s.options.accept_json_request === true || s.shape.attributeTokens.includes(s.shape.tokens[i] ?? '')
-      const isObject = typeof v === 'object' && v !== null && !Array.isArray(v)
-      if (isObject && objectOk) return
-      throw badRequest('invalid_request', `${name(i)} must be a string${objectOk ? ' or an object' : ''} (store ${s.name}, element ${s.shape.tokens[i] ?? i}), got ${describe(v)}`)
-    })
   }
 
   function run(s: LoadedStore, tuple: unknown[]) {

@@ -20,6 +20,8 @@ export interface DecisionEngine {
   readonly mode?: { kind: 'indexed'; description: string } | { kind: 'plain'; reason: string }
   implicitPermissions(subject: string, domain?: string): Promise<string[][]>
   usersForRole(role: string, domain?: string): Promise<string[]>
+  /** candidate values of one request element for the AuthZEN search APIs, or why there are none */
+  searchCandidates(token: string, request: readonly unknown[]): { kind: 'listed'; values: readonly string[]; exact: boolean } | { kind: 'unsupported'; reason: string }
 }
 
 export interface EnginePort {

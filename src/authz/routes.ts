@@ -6,7 +6,11 @@ import { mayUseStore, type BearerScheme, type Caller } from '../http/middleware/
 import { defineRoute, mountRoutes, pureRoute, reply, route, type Route } from '../http/contract.ts'
 import type { PolicyStores } from './stores.ts'
 import type { Decider } from './decide.ts'
-import { evaluationRequest, evaluationsRequest, mergeDefaults, partialEvaluation, type EvaluationsRequest } from './authzen.ts'
+import {
+  actionSearchRequest, actionSearchResponse, evaluationRequest, evaluationsRequest, mergeDefaults, partialEvaluation, resourceSearchRequest,
+  resourceSearchResponse, subjectSearchRequest, subjectSearchResponse, type EvaluationsRequest,
+} from './authzen.ts'
+import { searchStore, type SearchAnswer } from './search.ts'
 import { storeOptions } from './options.ts'
 
 export interface AuthzRouteDeps {
@@ -68,7 +72,15 @@ export const authzContracts = {
   configuration: defineRoute({
     operationId: 'authzenConfiguration', method: 'get', path: '/.well-known/authzen-configuration', tags: ['AuthZEN'], auth: 'public',
     summary: 'AuthZEN PDP metadata (AuthZEN 1.0 §9)',
-    responses: { 200: { description: 'PDP metadata', body: z.object({ policy_decision_point: z.url(), access_evaluation_endpoint: z.url(), access_evaluations_endpoint: z.url() }) } },
+    responses: {
+      200: {
+        description: 'PDP metadata',
+        body: z.object({
+          policy_decision_point: z.url(), access_evaluation_endpoint: z.url(), access_evaluations_endpoint: z.url(),
+          search_subject_endpoint: z.url(), search_resource_endpoint: z.url(), search_action_endpoint: z.url(),
+        }),
+      },
+    },
   }),
   evaluation: defineRoute({
     operationId: 'accessEvaluation', method: 'post', path: '/access/v1/evaluation', tags: ['AuthZEN'], auth: check, timing: 'pdp',
@@ -83,6 +95,27 @@ export const authzContracts = {
     description: 'An invalid entry is that entry\'s `decision: false` with the error in its context; the others are still answered.',
     body: { schema: evaluationsRequest },
     responses: { 200: { description: 'one decision per evaluation, or a single decision without `evaluations`', body: z.union([z.object({ evaluations: z.array(evaluationResult) }), evaluationResult]) } },
+  }),
+  searchSubject: defineRoute({
+    operationId: 'searchSubjects', method: 'post', path: '/access/v1/search/subject', tags: ['AuthZEN'], auth: check, timing: 'pdp',
+    summary: 'Subjects that may perform an action on a resource (AuthZEN 1.0 Subject Search API)',
+    description: 'The store is `context.store`, else the caller\'s only permitted store, else `default`. A store whose model gives no finite list of values for the searched element (ABAC attributes, eval(), pattern functions) answers 400 `search_unsupported` naming why. Roles are not results; the users holding them are.',
+    body: { schema: subjectSearchRequest },
+    responses: { 200: { description: 'one page of subjects', body: subjectSearchResponse } },
+  }),
+  searchResource: defineRoute({
+    operationId: 'searchResources', method: 'post', path: '/access/v1/search/resource', tags: ['AuthZEN'], auth: check, timing: 'pdp',
+    summary: 'Resources on which a subject may perform an action (AuthZEN 1.0 Resource Search API)',
+    description: 'The store is `context.store`, else the caller\'s only permitted store, else `default`. A store whose model gives no finite list of values for the searched element (ABAC attributes, eval(), pattern functions) answers 400 `search_unsupported` naming why.',
+    body: { schema: resourceSearchRequest },
+    responses: { 200: { description: 'one page of resources', body: resourceSearchResponse } },
+  }),
+  searchAction: defineRoute({
+    operationId: 'searchActions', method: 'post', path: '/access/v1/search/action', tags: ['AuthZEN'], auth: check, timing: 'pdp',
+    summary: 'Actions a subject may perform on a resource (AuthZEN 1.0 Action Search API)',
+    description: 'The store is `context.store`, else the caller\'s only permitted store, else `default`. A store whose model gives no finite list of values for the searched element (ABAC attributes, eval(), pattern functions) answers 400 `search_unsupported` naming why.',
+    body: { schema: actionSearchRequest },
+    responses: { 200: { description: 'one page of actions', body: actionSearchResponse } },
   }),
   check: defineRoute({
     operationId: 'checkPolicy', method: 'post', path: '/authz/v1/stores/:store/check', tags: ['Policy decisions'], auth: check, timing: 'pdp',
@@ -199,6 +232,8 @@ export function decisionRoutes(decide: Decider): Route[] {
     }
   }
 
+  const page = (r: SearchAnswer) => ({ next_token: r.nextToken, count: r.values.length })
+
   const c = authzContracts
   return [
     pureRoute(c.evaluation, ({ caller, body }) => decide.evaluate(authzenStore(caller, body.context?.store), body)),
@@ -230,6 +265,19 @@ export function decisionRoutes(decide: Decider): Route[] {
         }),
       }
     }, storeGuard),
+    // AuthZEN 1.0 §8-§10: the searched part's id (or the action) is what the search fills in
+    pureRoute(c.searchSubject, ({ caller, body }) => {
+      const r = searchStore(authzenStore(caller, body.context?.store), 'subject', { ...body, subject: { ...body.subject, id: '' } }, body.page)
+      return { results: r.values.map((id) => ({ type: body.subject.type, id })), page: page(r) }
+    }),
+    pureRoute(c.searchResource, ({ caller, body }) => {
+      const r = searchStore(authzenStore(caller, body.context?.store), 'resource', { ...body, resource: { ...body.resource, id: '' } }, body.page)
+      return { results: r.values.map((id) => ({ type: body.resource.type, id })), page: page(r) }
+    }),
+    pureRoute(c.searchAction, ({ caller, body }) => {
+      const r = searchStore(authzenStore(caller, body.context?.store), 'action', { ...body, action: { name: '' } }, body.page)
+      return { results: r.values.map((name) => ({ name })), page: page(r) }
+    }),
   ]
 }
 
@@ -249,6 +297,9 @@ function storeRoutes(deps: AuthzRouteDeps): Route[] {
       policy_decision_point: deps.publicUrl,
       access_evaluation_endpoint: `${deps.publicUrl}/access/v1/evaluation`,
       access_evaluations_endpoint: `${deps.publicUrl}/access/v1/evaluations`,
+      search_subject_endpoint: `${deps.publicUrl}/access/v1/search/subject`,
+      search_resource_endpoint: `${deps.publicUrl}/access/v1/search/resource`,
+      search_action_endpoint: `${deps.publicUrl}/access/v1/search/action`,
     })),
     route(c.permissions, async ({ params, query }) => {
       const s = decide.storeOf(params.store)
@@ -310,15 +361,14 @@ function storeRoutes(deps: AuthzRouteDeps): Route[] {
 
 /** Every route of the policy decision point, in mount order. */
 export function authzRoutes(deps: AuthzRouteDeps): Route[] {
-  const [evaluation, evaluations, checkOne, checkBatch] = decisionRoutes(deps.decide)
   const [configuration, ...rest] = storeRoutes(deps)
-  return [configuration!, evaluation!, evaluations!, checkOne!, checkBatch!, ...rest]
+  return [configuration!, ...decisionRoutes(deps.decide), ...rest]
 }
 
 /**
  * The policy decision point over HTTP:
- * - OpenID AuthZEN Authorization API 1.0 at /.well-known/authzen-configuration and
- *   /access/v1/evaluation(s) (scope authz:check);
+ * - OpenID AuthZEN Authorization API 1.0 at /.well-known/authzen-configuration,
+ *   /access/v1/evaluation(s) and /access/v1/search/{subject,resource,action} (scope authz:check);
  * - the native check API and listings under /authz/v1/stores/{store} (scope authz:check);
  * - store management and versions under /authz/v1/stores (scope authz:admin).
  * Decision requests report W3C Server-Timing (`pdp;dur=`) for PEPs and bench/.

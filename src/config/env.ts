@@ -48,6 +48,8 @@ const schema = z.object({
   PORTCULLIS_IMPORT: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: bool.default(false),
+  /** let outgoing provider requests (back-channel logout, jwks_uri) reach private/loopback addresses */
+  OUTBOUND_PRIVATE_ADDRESSES: bool.default(false),
   ACCESS_TOKEN_TTL: seconds(3600),
   ID_TOKEN_TTL: seconds(3600),
   REFRESH_TOKEN_TTL: seconds(14 * 24 * 3600),
@@ -106,6 +108,10 @@ const schema = z.object({
   APIKEY_SIGNATURE_MAX_SKEW: seconds(300),
   // Longest life of a JWT access token exchanged for an API key (oidc/apikey-exchange.ts).
   APIKEY_EXCHANGE_TTL: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(1).max(3600, 'must be at most 3600 (1 hour)').default(900),
+  // RFC 8693 exchange of a user's access token (oidc/token-exchange.ts): the policy store that
+  // decides ["client:<id>", "<audience>", "delegate" | "impersonate"], and the longest life.
+  TOKEN_EXCHANGE_POLICY_STORE: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be a policy store name').default('token-exchange'),
+  TOKEN_EXCHANGE_TTL: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(1).max(3600, 'must be at most 3600 (1 hour)').default(300),
   APIKEY_ROTATION_GRACE: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(0).max(7 * 86400, 'must be at most 604800 (7 days)').default(86400),
   // HTTP limits against slow clients (slowloris; src/server.ts): headers must arrive within
   // HTTP_HEADERS_TIMEOUT, the whole request within HTTP_REQUEST_TIMEOUT, and an idle

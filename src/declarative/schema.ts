@@ -24,7 +24,7 @@ export const CLIENT_METADATA_KEYS = [
   'scope', 'application_type', 'token_endpoint_auth_method', 'token_endpoint_auth_signing_alg', 'jwks', 'jwks_uri',
   'default_acr_values', 'default_max_age', 'require_auth_time', 'id_token_signed_response_alg', 'subject_type',
   'sector_identifier_uri', 'require_pushed_authorization_requests', 'dpop_bound_access_tokens',
-  'client_id_issued_at', 'client_secret_expires_at',
+  'client_id_issued_at', 'client_secret_expires_at', 'backchannel_logout_uri', 'backchannel_logout_session_required',
   // ours (provider.ts extraClientMetadata)
   'resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce', 'web_origins', 'skip_consent',
 ] as const

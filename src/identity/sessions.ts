@@ -62,6 +62,18 @@ export function sessionService(deps: { queries: SessionQueries; options: Session
       return rows.length
     },
     /**
+     * "Sign user X out now": every sign-in session of the user ends, each oidc-provider session
+     * linked to one ends with it, and every client that took part in one of those and registered
+     * a `backchannel_logout_uri` is sent a logout token first (OpenID Connect Back-Channel Logout
+     * 1.0; each delivery audited as `logout.backchannel`). The one call for containment, disabling
+     * a user and password resets. Returns how many sign-in sessions ended.
+     */
+    async notifySignOut(userId: string): Promise<number> {
+      const rows = await q.revoke(userId, 'all', new Date())
+      await endLinked(rows)
+      return rows.length
+    },
+    /**
      * The oidc-provider session `ended` was ended (RP-initiated logout, or an account switch:
      * oidc-provider logs A out when B signs in in the same browser). Ends that account's sign-in
      * sessions linked to it, and the one in the cookie when it is that account's and not linked to

@@ -57,6 +57,11 @@ export interface ApiKeyExchangeDeps {
   resourceServer(ctx: KoaContextWithOIDC, indicator: string, client: { scope?: string }): Promise<ResourceServer>
   defaultResource: string
   onExchanged?: (ctx: KoaContextWithOIDC, e: { keyId: string; owner: string; resource: string; scope: string; expiresIn: number }) => void
+  /**
+   * The exchange of a user's access token (token-exchange.ts), when offered: the grant type is
+   * registered once, here, and dispatched on subject_token_type.
+   */
+  accessTokens?: (ctx: KoaContextWithOIDC) => Promise<void>
 }
 
 export function registerApiKeyExchange(provider: Provider, deps: ApiKeyExchangeDeps) {
@@ -64,8 +69,9 @@ export function registerApiKeyExchange(provider: Provider, deps: ApiKeyExchangeD
   provider.registerGrantType(TOKEN_EXCHANGE_GRANT, async (ctx: KoaContextWithOIDC) => {
     const p = ctx.oidc.params as Record<string, string | string[] | undefined>
     if (typeof p.subject_token !== 'string' || !p.subject_token) throw new errors.InvalidRequest('missing required parameter subject_token')
+    if (deps.accessTokens && (p.subject_token_type === ACCESS_TOKEN_TYPE || p.subject_token_type === JWT_TOKEN_TYPE)) return deps.accessTokens(ctx)
     if (p.subject_token_type !== API_KEY_TOKEN_TYPE) {
-      throw new errors.InvalidRequest(`subject_token_type must be ${API_KEY_TOKEN_TYPE}`)
+      throw new errors.InvalidRequest(`subject_token_type must be ${API_KEY_TOKEN_TYPE}${deps.accessTokens ? ` or ${ACCESS_TOKEN_TYPE}` : ''}`)
     }
     if (p.requested_token_type !== undefined && p.requested_token_type !== ACCESS_TOKEN_TYPE && p.requested_token_type !== JWT_TOKEN_TYPE) {
       throw new errors.InvalidRequest(`requested_token_type must be ${ACCESS_TOKEN_TYPE}`)

@@ -79,9 +79,3 @@ export function loginPolicy(hooks: LoginHooks, opts: { create?: boolean } = {}) 
 }
 
 export { sessionToken }
-
-/** Ends an oidc-provider session by its uid (sign-in session revoked from the account pages). */
-export async function endOidcSession(provider: { Session: { findByUid(uid: string): Promise<{ destroy(): Promise<void> } | undefined> } }, uid: string) {
-  const session = await provider.Session.findByUid(uid)
-  await session?.destroy()
-}

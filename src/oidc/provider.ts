@@ -14,6 +14,7 @@ import { allowedIpsProblem, installClientIpAllowlists } from './client-ip-allowl
 import type { ClientIp } from '../http/client-ip.ts'
 import type { KeyVerifier } from '../apikeys/verify.ts'
 import { apiKeyClaimsOf, apiKeyExchangeClient, registerApiKeyExchange, type ApiKeyExchangeDeps } from './apikey-exchange.ts'
+import { accessTokenExchange, exchangeClaimsOf, type TokenExchangeDeps } from './token-exchange.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
 import { withinClientScope } from './client-scopes.ts'
 import type { HoldingsOf } from './holdings.ts'
@@ -39,6 +40,8 @@ export interface ProviderDeps {
   clientIp?: ClientIp
   /** API keys exchanged for JWT access tokens at the token endpoint (apikey-exchange.ts). */
   apiKeyExchange?: { verify: KeyVerifier; maxTtl: number; onExchanged?: ApiKeyExchangeDeps['onExchanged'] }
+  /** A user's access token exchanged for a narrower one for another API (token-exchange.ts). */
+  tokenExchange?: Pick<TokenExchangeDeps, 'decide' | 'maxTtl' | 'onExchanged' | 'onRefused'>
   /** Revoked JWT access tokens (RFC 7009), shared by every instance (revoked-tokens.ts). */
   revocations?: JwtRevocations
   /** Every web origin some client registered (cors.ts), for CORS preflights. */
@@ -293,6 +296,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
           ctx.body = deviceSuccessPage(ctx.oidc.client?.clientName)
         },
       },
+      // OpenID Connect Back-Channel Logout 1.0: a client with a backchannel_logout_uri gets a
+      // logout token when a session it took part in ends at the end-session endpoint (here) or
+      // anywhere else (backchannel-logout.ts: admin revocation, disabled user, password reset).
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
@@ -332,7 +339,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Tokens for our API carry the client's store restriction, so checks need no lookup.
     // Tokens exchanged for an API key name the key (key_id, key_level).
     async extraTokenClaims(_ctx, token) {
-      const fromKey = apiKeyClaimsOf(token)
+      const fromKey = { ...apiKeyClaimsOf(token), ...exchangeClaimsOf(token) }
       const resourceServer = (token as { resourceServer?: { audience?: string } }).resourceServer
       if (resourceServer?.audience !== API) return fromKey
       const client = (token as { client?: { metadata(): Record<string, unknown> } }).client
@@ -346,6 +353,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Only registered web origins, only on the endpoints a browser app needs (cors.ts).
     clientBasedCORS,
     ...(deps.revocations ? { formats: { customizers: { jwt: recordGrantJwts(deps.revocations) } } } : {}),
+    // oidc-provider refuses outgoing requests (logout tokens, jwks_uri) to special-use addresses
+    // (SSRF protection); OUTBOUND_PRIVATE_ADDRESSES lifts that for RPs on a private network.
+    ...(config.OUTBOUND_PRIVATE_ADDRESSES ? {
+      fetch: (url: string | URL | Request, options?: RequestInit) => {
+        const { dispatcher: _protected, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown }
+        return globalThis.fetch(url, rest)
+      },
+    } : {}),
     // RFC 9700 §2.1.2: no implicit grant; 'none' lets a client start a session without tokens.
     responseTypes: ['code', 'none'],
   }
@@ -368,8 +383,21 @@ export function buildProvider(deps: ProviderDeps): Provider {
     })
   }
   if (deps.apiKeyExchange && deps.clientIp) {
+    const revocations = deps.revocations
+    const accessTokens = deps.tokenExchange && revocations ? accessTokenExchange(provider, {
+      ...deps.tokenExchange,
+      jwks: deps.jwks,
+      isRevoked: (jti) => revocations.isRevokedNow(jti),
+      resourceServer: (_ctx, indicator, client) => resourceServerInfo(indicator, client),
+      heldAt: async (accountId, indicator) => {
+        const user = await deps.users.findById(accountId)
+        if (!user || user.disabled) return undefined
+        return deps.holdings ? (await deps.holdings(user.roles)).byResource.get(indicator) ?? new Set<string>() : new Set<string>()
+      },
+    }) : undefined
     registerApiKeyExchange(provider, {
       ...deps.apiKeyExchange,
+      accessTokens,
       clientIp: deps.clientIp,
       defaultResource: API,
       resourceServer: (_ctx, indicator, client) => resourceServerInfo(indicator, client),
@@ -393,7 +421,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   }
   if (deps.onEvent) {
     const emit = deps.onEvent
-    for (const name of ['grant.success', 'grant.error', 'grant.revoked', 'end_session.success', 'server_error', 'authorization.error', 'backchannel.error']) {
+    for (const name of ['grant.success', 'grant.error', 'grant.revoked', 'end_session.success', 'server_error', 'authorization.error', 'backchannel.error', 'backchannel.success']) {
       provider.on(name as 'server_error', (...args: unknown[]) => emit(name, ...args))
     }
     // oidc-provider has no event for a successful RFC 7009 revocation (only `<kind>.destroyed`,

@@ -152,6 +152,9 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
   const bodies: Record<string, unknown> = {
     accessEvaluation: { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: 'doc1' }, context: { store: 'docs' } },
     accessEvaluations: { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, context: { store: 'docs' }, evaluations: [{ resource: { type: 'doc', id: 'doc1' } }] },
+    searchSubjects: { subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: 'doc1' }, context: { store: 'docs' } },
+    searchResources: { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc' }, context: { store: 'docs' } },
+    searchActions: { subject: { type: 'user', id: 'alice' }, resource: { type: 'doc', id: 'doc1' }, context: { store: 'docs' } },
     checkPolicy: { request: ['alice', 'doc1', 'read'] },
     checkPolicyBatch: { requests: [['alice', 'doc1', 'read']] },
     createStore: { name: 'walked', model: 'acl.conf' },

@@ -148,7 +148,8 @@ describeOnBackends('apikey-exchange.test.ts', 'API key exchange', ({ kind, redis
     const k = await issue(server, admin, { owner: 'user:dana@example.com', name: 'shapes', scopes: ['authz:check'], level: 'LOW' })
     const cases: [Record<string, string>, RegExp][] = [
       [{ subject_token_type: API_KEY_TOKEN_TYPE }, /subject_token/],
-      [{ subject_token: k.key, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token' }, /subject_token_type must be/],
+      // (an access_token subject is a user's token to exchange: test/e2e/token-exchange.test.ts)
+      [{ subject_token: k.key, subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' }, /subject_token_type must be/],
       [{ subject_token: k.key, subject_token_type: API_KEY_TOKEN_TYPE, requested_token_type: 'urn:ietf:params:oauth:token-type:saml2' }, /requested_token_type/],
       [{ subject_token: k.key, subject_token_type: API_KEY_TOKEN_TYPE, audience: 'orders' }, /resource/],
       [{ subject_token: k.key, subject_token_type: API_KEY_TOKEN_TYPE, actor_token: 'x', actor_token_type: API_KEY_TOKEN_TYPE }, /actor_token/],

@@ -1,6 +1,7 @@
 import { assertion } from './casbin-internals.ts'
 import { buildFastPath } from './fast-path.ts'
 import { loadEnforcer } from './load.ts'
+import { searchPlan, type SearchPlan } from './search-space.ts'
 import type { Decision, EvaluationMode, PolicyEngine, StoreInput } from './types.ts'
 
 /**
@@ -26,8 +27,17 @@ export async function createPolicyEngine(input: StoreInput): Promise<PolicyEngin
       ? (request: unknown[]): Decision => fast.path.check(request) ?? checkPlain(request)
       : checkPlain
 
+  // the policy never changes under a built engine, so each token's search plan is made once
+  const plans = new Map<string, SearchPlan>()
+  const plan = (token: string) => {
+    let s = plans.get(token)
+    if (!s) plans.set(token, (s = searchPlan(e, token, input.options)))
+    return s
+  }
+
   return {
     check,
+    searchCandidates: (token, request) => plan(token).candidates(request),
     checkPlain,
     requestProblems(request) {
       return request.length === requestTokens.length

@@ -21,6 +21,15 @@ export interface Decision {
   matched: string[]
 }
 
+/**
+ * The values a request element can take that the policy names (sorted, roles left out), for the
+ * AuthZEN search APIs; or why the model's values cannot be listed.
+ */
+export type SearchSpace =
+  /** `exact`: every value is allowed (the filters are the whole matcher); else each needs a check */
+  | { kind: 'listed'; values: readonly string[]; exact: boolean }
+  | { kind: 'unsupported'; reason: string }
+
 /** How the engine answers: through the index, or by plain enforce() and why. */
 export type EvaluationMode = { kind: 'indexed'; description: string } | { kind: 'plain'; reason: string }
 
@@ -35,6 +44,11 @@ export interface PolicyEngine {
   implicitPermissions(subject: string, domain?: string): Promise<string[][]>
   /** Users holding a role directly or through other roles (casbin's getImplicitUsersForRole). */
   usersForRole(role: string, domain?: string): Promise<string[]>
+  /**
+   * Candidate values of request token `token` (e.g. 'sub') for a request whose other elements
+   * are `request` (the searched position is ignored): a superset of the values the engine allows.
+   */
+  searchCandidates(token: string, request: readonly unknown[]): SearchSpace
   readonly mode: EvaluationMode
   /** the request tokens of the model, e.g. ['sub', 'obj', 'act'] */
   readonly requestTokens: readonly string[]
