@@ -125,9 +125,10 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   // into the provider (login checks); ending an oidc-provider session needs the provider.
   const login = strongLogin({ db, config, ring: master.ring, settings: queries.settings, audit, redis, endOidcSession: async (uid) => {
     // OIDC Back-Channel Logout 1.0: the session's clients hear of it before it ends
-    await endOidcSessionNotifying(current(), uid, (d) => void audit.record({
+    const deliveries = await endOidcSessionNotifying(current(), uid, (d) => void audit.record({
       action: 'logout.backchannel', outcome: d.outcome, actor: null, target: d.accountId, details: { client_id: d.clientId, trigger: 'session_revoked', ...(d.error ? { error: d.error } : {}) },
     }))
+    return deliveries.filter((d) => d.outcome === 'success').length
   } })
   // Outgoing mail (issue 14 §1): SMTP_URL, else .eml files in DATA_DIR/mail; always through the outbox.
   const mail = mailService({

@@ -8,10 +8,10 @@ import type { AccessQueries } from './queries/access.ts'
 import { parse } from './shared.ts'
 
 /**
- * The hook for back-channel logout (OpenID Connect Back-Channel Logout 1.0): when a user or a
- * client is contained, the receivers registered for it are told its sessions ended. Nothing
- * implements it yet; the helper that adds back-channel logout passes one to adminServices
- * (`notifySignOut`). Returns how many receivers were notified.
+ * An extra sign-out notifier for containment (e.g. a Shared Signals transmitter, when one exists).
+ * Back-channel logout itself (OpenID Connect Back-Channel Logout 1.0) needs no hook: ending the
+ * user's sessions sends a logout token to every client that took part in one of them.
+ * Returns how many receivers were notified.
  */
 export type SignOutNotifier = (e: { accountId?: string; clientId?: string; reason: string }) => Promise<number>
 
@@ -52,14 +52,16 @@ export function adminContainment(c: AdminDeps, deps: { authority: AdminAuthority
       if (!u) throw adminError('not_found', `no user ${ref}`)
       await authority.keepsAnAdmin([u.id])
       const label = callerLabel(caller)
-      const sessionsEnded = await c.login.sessions.revoke(u.id, 'all')
+      // Back-channel logout: every client that took part in one of these sessions and registered
+      // a backchannel_logout_uri is sent a logout token before the session ends.
+      const { sessionsEnded, receiversNotified: loggedOut } = await c.login.sessions.signOutEverywhere(u.id)
       const apiKeysRevoked = await revokeKeys(caller, { type: 'user', id: u.id })
       const grantsRevoked = await access.removeAccountOidc(u.id, await q.grantIds({ accountId: u.id }))
       const elevations = (await deps.elevation.active()).filter((r) => r.subject === `user:${u.id}`)
       for (const r of elevations) await access.decide(r.id, 'approved', { status: 'revoked', decidedBy: label, decidedAt: new Date(), decisionNote: `contained: ${reason}`, expiresAt: new Date() })
       const disabled = u.disabled ? { changed: false } : await c.accounts.disable(u.email, label)
       await c.apikeys.ownersChanged()
-      const receiversNotified = await notify({ accountId: u.id, reason })
+      const receiversNotified = loggedOut + ((await notify({ accountId: u.id, reason })) ?? 0)
       const result = { sessionsEnded, apiKeysRevoked, grantsRevoked, elevationsEnded: elevations.map((r) => r.id), disabled: true, wasDisabled: !disabled.changed, receiversNotified }
       await c.audit.record({ action: 'user.contained', outcome: 'success', actor: label, target: u.id, details: { reason, before: { disabled: u.disabled }, after: { disabled: true }, sessions_ended: sessionsEnded, api_keys_revoked: apiKeysRevoked, grants_revoked: grantsRevoked, elevations_ended: result.elevationsEnded, receivers_notified: receiversNotified } })
       return result

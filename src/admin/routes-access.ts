@@ -46,7 +46,7 @@ export const adminAccessContracts = {
     summary: 'Containment: end every session, grant and token, revoke every API key and time-bound role, disable the user, record why',
     body: { schema: containInput },
     responses: {
-      200: { description: 'what was done', body: z.object({ sessionsEnded: z.number().int(), apiKeysRevoked: z.array(z.string()), grantsRevoked: z.number().int(), elevationsEnded: z.array(z.string()), disabled: z.literal(true), wasDisabled: z.boolean(), receiversNotified: z.number().int().nullable().describe('back-channel logout receivers told; null when back-channel logout is not available') }) },
+      200: { description: 'what was done', body: z.object({ sessionsEnded: z.number().int(), apiKeysRevoked: z.array(z.string()), grantsRevoked: z.number().int(), elevationsEnded: z.array(z.string()), disabled: z.literal(true), wasDisabled: z.boolean(), receiversNotified: z.number().int().nullable().describe('clients told by back-channel logout (OpenID Connect Back-Channel Logout 1.0) that the user\'s sessions ended') }) },
       403: forbidden, 404: notFound('user'), 409: { description: 'the last enabled administrator (error last_admin)' },
     },
   }),
@@ -54,7 +54,7 @@ export const adminAccessContracts = {
     operationId: 'adminContainClient', method: 'post', path: '/admin/v1/clients/:id/contain', tags, auth, noStore: true, params: z.object({ id: CLIENT_ID }),
     summary: 'Containment: disable the client (it can no longer authenticate), delete its grants and tokens, revoke its API keys, record why',
     body: { schema: containInput },
-    responses: { 200: { description: 'what was done', body: z.object({ apiKeysRevoked: z.array(z.string()), grantsRevoked: z.number().int(), disabled: z.literal(true), wasDisabled: z.boolean(), receiversNotified: z.number().int().nullable() }) }, 403: forbidden, 404: notFound('client') },
+    responses: { 200: { description: 'what was done', body: z.object({ apiKeysRevoked: z.array(z.string()), grantsRevoked: z.number().int(), disabled: z.literal(true), wasDisabled: z.boolean(), receiversNotified: z.number().int().nullable().describe('receivers told by a configured sign-out notifier; null without one') }) }, 403: forbidden, 404: notFound('client') },
   }),
   enableClient: defineRoute({
     operationId: 'adminEnableClient', method: 'post', path: '/admin/v1/clients/:id/enable', tags, auth, noStore: true, params: z.object({ id: CLIENT_ID }),

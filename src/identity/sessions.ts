@@ -20,14 +20,17 @@ const TOUCH_EVERY = 30
  * session also ends the oidc-provider session linked to it (`endOidcSession`), so single
  * sign-on stops too.
  */
-export function sessionService(deps: { queries: SessionQueries; options: SessionOptions; endOidcSession: (uid: string) => Promise<void> }) {
+export function sessionService(deps: { queries: SessionQueries; options: SessionOptions; endOidcSession: (uid: string) => Promise<number | void> }) {
   const q = deps.queries
   const o = deps.options
   const valid = (s: SessionRecord | null, now: Date): s is SessionRecord =>
     Boolean(s && !s.revokedAt && s.expiresAt > now && s.lastSeenAt.getTime() + o.idle * 1000 > now.getTime())
 
+  /** Ends the linked oidc-provider sessions; returns how many logout receivers accepted. */
   async function endLinked(rows: SessionRecord[]) {
-    for (const r of rows) if (r.oidcSessionUid) await deps.endOidcSession(r.oidcSessionUid).catch(() => undefined)
+    let notified = 0
+    for (const r of rows) if (r.oidcSessionUid) notified += (await deps.endOidcSession(r.oidcSessionUid).catch(() => 0)) || 0
+    return notified
   }
 
   return {
@@ -72,6 +75,11 @@ export function sessionService(deps: { queries: SessionQueries; options: Session
       const rows = await q.revoke(userId, 'all', new Date())
       await endLinked(rows)
       return rows.length
+    },
+    /** As notifySignOut, also saying how many back-channel logout receivers accepted the news. */
+    async signOutEverywhere(userId: string): Promise<{ sessionsEnded: number; receiversNotified: number }> {
+      const rows = await q.revoke(userId, 'all', new Date())
+      return { sessionsEnded: rows.length, receiversNotified: await endLinked(rows) }
     },
     /**
      * The oidc-provider session `ended` was ended (RP-initiated logout, or an account switch:

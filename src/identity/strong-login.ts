@@ -18,7 +18,8 @@ const REQUIRE_MFA_SETTING = 'login.require_mfa_for_all'
  */
 export function strongLogin(deps: {
   db: Db; config: Readonly<Config>; ring: Keyring; settings: SettingQueries; audit: AuditLog; redis?: Redis
-  endOidcSession: (uid: string) => Promise<void>
+  /** Ends an oidc-provider session; resolves to how many back-channel logout receivers accepted. */
+  endOidcSession: (uid: string) => Promise<number | void>
 }) {
   const { config } = deps
   const https = config.PUBLIC_URL.startsWith('https:')

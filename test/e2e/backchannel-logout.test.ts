@@ -186,6 +186,23 @@ describeOnBackends('backchannel-logout.test.ts', 'Back-channel logout', ({ kind,
       await server.container.accounts.enable(EMAIL, 'test')
     })
 
+    it('containing the user over the admin API notifies every receiver and says how many accepted', async () => {
+      await ensureAdmin(server.container)
+      await ensureSystemPolicyStore(server.container)
+      await registerServiceClients(server, [{ id: 'root', scope: 'admin' }])
+      await adminServices(server.container).authority.grant({ kind: 'cli' }, { type: 'client', id: 'root' }, 'admin')
+      const admin = await apiToken(server, 'root', 'admin')
+      received.length = 0
+      const { idToken } = await signInTo(['rp', 'rp-broken'])
+      const user = await server.container.users.findByEmail(EMAIL)
+      const r = await call(server, 'POST', `/admin/v1/users/${user!.id}/contain`, admin, { reason: 'suspected phishing' })
+      expect(r.status).toBe(200)
+      // rp accepted the logout token; rp-broken's failure is not counted
+      expect(r.body).toMatchObject({ sessionsEnded: 1, receiversNotified: 1, disabled: true })
+      expect(received.filter((x) => !x.problem).map((x) => x.claims?.sid)).toEqual([jose.decodeJwt(idToken).sid])
+      await server.container.accounts.enable(EMAIL, 'test')
+    })
+
     it('a token not signed by us fails the receiver\'s validation (the receiver is real)', async () => {
       const { privateKey } = await jose.generateKeyPair('ES256')
       const forged = await new jose.SignJWT({ events: { 'http://schemas.openid.net/event/backchannel-logout': {} }, sub: 'x', jti: 'j' })

@@ -196,7 +196,7 @@ describeOnBackends('admin-api-platform.test.ts', 'the admin API: platform, conta
       expect((await api('um', 'POST', `/users/${u.id}/contain`, {})).status).toBe(400)
       const r = await api('um', 'POST', `/users/${u.id}/contain`, { reason: 'credentials phished (ticket 42)' })
       expect(r.status, JSON.stringify(r.body)).toBe(200)
-      expect(r.body).toMatchObject({ sessionsEnded: 1, apiKeysRevoked: [u.keyId], disabled: true, wasDisabled: false, receiversNotified: null })
+      expect(r.body).toMatchObject({ sessionsEnded: 1, apiKeysRevoked: [u.keyId], disabled: true, wasDisabled: false, receiversNotified: 0 })
       expect((await server.container.users.findById(u.id))!.disabled).toBe(true)
       expect((await api(u.key, 'GET', '/role-requests')).status).toBe(401)
       const e = (await server.container.audit.list({ action: 'user.contained', limit: 5 })).find((x) => x.target === u.id)!
