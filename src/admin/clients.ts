@@ -93,10 +93,10 @@ export function adminClients(c: Container, q: AdminQueries, authority: AdminAuth
       await validate(next)
       const changed = [...new Set([...Object.keys(r.metadata), ...Object.keys(next)])].filter((k) => JSON.stringify(r.metadata[k]) !== JSON.stringify(next[k]))
       if (!changed.length) return view(r)
-      const ok = await q.updateClientIf(clientId, { updatedAt: r.updatedAt, metadata: JSON.stringify(r.metadata) }, JSON.stringify(next))
+      const ok = await q.updateClientIf(clientId, { updatedAt: r.updatedAt, metadata: JSON.stringify(r.metadata) }, JSON.stringify(next),
+        c.audit.with((written: boolean) => written ? { action: 'client.updated', outcome: 'success', actor: callerLabel(caller), target: `client:${clientId}`, details: { before: Object.fromEntries(changed.map((k) => [k, r.metadata[k] ?? null])), after: Object.fromEntries(changed.map((k) => [k, next[k] ?? null])) } } : null))
       if (!ok) throw adminError('precondition_failed', `client ${clientId} changed while this update was being made; read it again`)
       await c.configChanged()
-      await record(caller, 'client.updated', clientId, { before: Object.fromEntries(changed.map((k) => [k, r.metadata[k] ?? null])), after: Object.fromEntries(changed.map((k) => [k, next[k] ?? null])) })
       return view(await find(clientId))
     },
 
