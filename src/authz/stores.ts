@@ -150,11 +150,11 @@ export function policyStores(deps: {
     },
 
     /** `create` for the built-in stores (their own service only). */
-    async createBuiltin(input: { name: string; model: string; policy?: string | PolicyLine[]; options?: StoreOptions; description?: string }, author: string, reason?: string) {
+    async createBuiltin(input: { name: string; model: string; policy?: string | PolicyLine[]; options?: StoreOptions; description?: string }, author: string, reason?: string, also?: AlsoAudit) {
       if (!STORE_NAME.test(input.name)) throw badRequest('invalid_name', 'store names are 1-64 characters: lowercase letters, digits, _ and -, starting with a letter or digit')
       if (await q.findStore(input.name)) throw conflict('store_exists', `policy store ${input.name} already exists`)
       const checked = await validated({ modelText: await resolveModel(input.model), lines: dedupe(linesFrom(input.policy, 'policy')), options: input.options ?? {} })
-      return commit(input.name, checked, null, author, reason ?? 'created', input.description ?? null)
+      return commit(input.name, checked, null, author, reason ?? 'created', input.description ?? null, also)
     },
 
     /**

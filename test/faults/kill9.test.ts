@@ -39,7 +39,7 @@ interface Reader {
 
 function sqliteReader(file: string): Reader {
   const db = new Database(file, { readonly: true, fileMustExist: true })
-  return { rows: async <T>(sql: string) => db.prepare(sql).all() as T[], close: async () => db.close() }
+  return { rows: async <T>(sql: string) => db.prepare(sql).all() as T[], close: async () => { db.close() } }
 }
 
 async function pgReader(url: string): Promise<Reader> {
