@@ -21,7 +21,7 @@ import { CLIENT_SECRET, IMPORT_DOC } from './load.ts'
 const pgReason = missingServices()
 if (pgReason) console.warn(`test/faults/kill9.test.ts: PostgreSQL variant skipped: ${pgReason}`)
 
-const STORES = ['k9a', 'k9b']
+const STORES = ['k9a', 'k9b', 'k9c', 'k9d']
 const DOC = {
   ...IMPORT_DOC,
   clients: [
@@ -98,7 +98,9 @@ function writeLoad(url: string, bearer: string, acked: Acked, tag: string) {
     else if (r) throw new Error(`policy: ${r.status} ${JSON.stringify(r.body)}`)
     return Boolean(r)
   }
-  return Promise.all([lane(key), lane(key), lane(user), lane(user), ...STORES.map((s) => lane(policy(s)))])
+  // Many key writers: with the record written after the change (the old way), some writer is
+  // almost surely between its commit and its record when the kill comes.
+  return Promise.all([...Array.from({ length: 6 }, () => lane(key)), lane(user), lane(user), ...STORES.map((s) => lane(policy(s)))])
 }
 
 interface Backend {
