@@ -190,6 +190,8 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
     sweeping ??= (async () => {
       for (;;) {
         const queued = queue.flatMap((p) => (p.pendingId === undefined ? [] : [p.pendingId]))
+        // a long queue is being written anyway (and would not fit a query's parameter list): later
+        if (queued.length > maxBatch) return
         const rows = await q.pending.oldest(maxBatch, queued)
         for (const { id, ...record } of rows) queue.push({ record, pendingId: id, attempts: 0, done: () => {} })
         if (rows.length) await flush()
