@@ -13,9 +13,9 @@ export interface Audited<T> {
   write(tx: Tx, result: T): Promise<() => Promise<void>>
 }
 
-// Interactive transactions: the defaults (2 s wait for a connection, 5 s run) are short for a
-// loaded SQLite file; the database's own statement timeout still bounds every statement.
-const TX_OPTIONS = { maxWait: 10_000, timeout: 20_000 }
+// Interactive transactions: the defaults (2 s to begin, 5 s to run) are short for a loaded SQLite
+// file, where transactions take turns; every statement stays bounded by the database timeouts.
+const TX_OPTIONS = { maxWait: 5_000, timeout: 15_000 }
 
 /**
  * "A state change and its audit record commit together" (DESIGN.md), for queries modules: runs
