@@ -14,8 +14,8 @@ export async function ensureAdmin(c: Container): Promise<{ email: string; passwo
   if (await c.users.findByEmail(email)) return null
   const given = c.config.PORTCULLIS_ADMIN_PASSWORD
   const password = given ?? crypto.randomBytes(18).toString('base64url')
-  const user = await c.users.create({ email, password, name: 'Administrator', roles: ['admin'], emailVerified: true, mustChangePassword: !given })
-  await c.audit.record({ action: 'user.created', outcome: 'success', actor: 'bootstrap', target: user.id, details: { email, roles: ['admin'] } })
+  await c.users.create({ email, password, name: 'Administrator', roles: ['admin'], emailVerified: true, mustChangePassword: !given },
+    c.audit.with((user) => ({ action: 'user.created', outcome: 'success', actor: 'bootstrap', target: user.id, details: { email, roles: ['admin'] } })))
   return { email, password: given ? undefined : password }
 }
 

@@ -163,10 +163,10 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
       checkRole(role)
       const before = await grantsOf(subjectOf(owner))
       if (before.includes(role)) return { changed: false }
-      const { changed, version } = await deps.stores.changeBuiltin(SYSTEM_STORE, { add: [['g', subjectOf(owner), role]] }, callerLabel(caller), reason ?? `grant ${role}`)
-      if (changed) {
-        await deps.audit.record({ action: 'admin.role_granted', outcome: 'success', actor: callerLabel(caller), target: subjectOf(owner), details: { role, version, before: { roles: before }, after: { roles: [...before, role] } } })
-      }
+      // the grant and its record commit with the system store's new version
+      const { changed } = await deps.stores.changeBuiltin(SYSTEM_STORE, { add: [['g', subjectOf(owner), role]] }, callerLabel(caller), reason ?? `grant ${role}`, undefined, (version) => [
+        { action: 'admin.role_granted', outcome: 'success', actor: callerLabel(caller), target: subjectOf(owner), details: { role, version, before: { roles: before }, after: { roles: [...before, role] } } },
+      ])
       return { changed }
     },
 
@@ -180,8 +180,9 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
       const before = await grantsOf(subjectOf(owner))
       if (!before.includes(role)) return { changed: false }
       if (role === 'admin' && owner.type === 'user') await authority.keepsAnAdmin([owner.id])
-      const { version } = await deps.stores.changeBuiltin(SYSTEM_STORE, { remove: [['g', subjectOf(owner), role]] }, callerLabel(caller), reason ?? `revoke ${role}`)
-      await deps.audit.record({ action: 'admin.role_revoked', outcome: 'success', actor: callerLabel(caller), target: subjectOf(owner), details: { role, version, before: { roles: before }, after: { roles: before.filter((r) => r !== role) } } })
+      await deps.stores.changeBuiltin(SYSTEM_STORE, { remove: [['g', subjectOf(owner), role]] }, callerLabel(caller), reason ?? `revoke ${role}`, undefined, (version) => [
+        { action: 'admin.role_revoked', outcome: 'success', actor: callerLabel(caller), target: subjectOf(owner), details: { role, version, before: { roles: before }, after: { roles: before.filter((r) => r !== role) } } },
+      ])
       return { changed: true }
     },
 

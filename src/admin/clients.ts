@@ -32,8 +32,9 @@ const isPublic = (m: Record<string, unknown>) => m.token_endpoint_auth_method ==
 
 /** Clients administration (issue 12 §1): secrets are generated here, returned once, stored hashed. */
 export function adminClients(c: Container, q: AdminQueries, authority: AdminAuthority) {
-  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
-    c.audit.record({ action, outcome: 'success', actor: callerLabel(caller), target: `client:${target}`, details })
+  /** A change's audit record, committed with it (db/audited.ts). */
+  const audited = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
+    c.audit.with<void>(() => ({ action, outcome: 'success', actor: callerLabel(caller), target: `client:${target}`, details }))
 
   async function find(clientId: string) {
     const r = await c.clients.find(clientId)
@@ -57,9 +58,8 @@ export function adminClients(c: Container, q: AdminQueries, authority: AdminAuth
       if (await c.clients.find(v.clientId)) throw adminError('client_exists', `a client ${v.clientId} exists`)
       await validate(v.metadata)
       const secret = isPublic(v.metadata) ? undefined : crypto.randomBytes(32).toString('base64url')
-      await c.clients.upsert({ client_id: v.clientId, ...v.metadata, ...(secret ? { client_secret: secret } : {}) })
+      await c.clients.upsert({ client_id: v.clientId, ...v.metadata, ...(secret ? { client_secret: secret } : {}) }, () => audited(caller, 'client.created', v.clientId, { after: v.metadata }))
       await c.configChanged()
-      await record(caller, 'client.created', v.clientId, { after: v.metadata })
       return { client: view(await find(v.clientId)), ...(secret ? { secret } : {}) }
     },
 
@@ -93,10 +93,10 @@ export function adminClients(c: Container, q: AdminQueries, authority: AdminAuth
       await validate(next)
       const changed = [...new Set([...Object.keys(r.metadata), ...Object.keys(next)])].filter((k) => JSON.stringify(r.metadata[k]) !== JSON.stringify(next[k]))
       if (!changed.length) return view(r)
-      const ok = await q.updateClientIf(clientId, { updatedAt: r.updatedAt, metadata: JSON.stringify(r.metadata) }, JSON.stringify(next))
+      const ok = await q.updateClientIf(clientId, { updatedAt: r.updatedAt, metadata: JSON.stringify(r.metadata) }, JSON.stringify(next),
+        c.audit.with((written: boolean) => written ? { action: 'client.updated', outcome: 'success', actor: callerLabel(caller), target: `client:${clientId}`, details: { before: Object.fromEntries(changed.map((k) => [k, r.metadata[k] ?? null])), after: Object.fromEntries(changed.map((k) => [k, next[k] ?? null])) } } : null))
       if (!ok) throw adminError('precondition_failed', `client ${clientId} changed while this update was being made; read it again`)
       await c.configChanged()
-      await record(caller, 'client.updated', clientId, { before: Object.fromEntries(changed.map((k) => [k, r.metadata[k] ?? null])), after: Object.fromEntries(changed.map((k) => [k, next[k] ?? null])) })
       return view(await find(clientId))
     },
 
@@ -105,9 +105,8 @@ export function adminClients(c: Container, q: AdminQueries, authority: AdminAuth
       await authority.require(caller, 'clients:rotate_secret')
       const r = await find(clientId)
       if (isPublic(r.metadata)) throw invalidInput([{ path: ['token_endpoint_auth_method'], message: `client ${clientId} authenticates with ${String(r.metadata.token_endpoint_auth_method)} and has no secret` }])
-      const secret = (await c.clients.resetSecret(clientId))!
+      const secret = (await c.clients.resetSecret(clientId, audited(caller, 'client.secret_rotated', clientId, { before: { has_secret: Boolean(r.secretHash) }, after: { has_secret: true } })))!
       await c.configChanged()
-      await record(caller, 'client.secret_rotated', clientId, { before: { has_secret: Boolean(r.secretHash) }, after: { has_secret: true } })
       return { secret }
     },
 
@@ -124,9 +123,8 @@ export function adminClients(c: Container, q: AdminQueries, authority: AdminAuth
       const adminRoles = await authority.revokeAll(caller, { type: 'client', id: clientId }, `client ${clientId} deleted`)
       const grants = await q.grantIds({ clientId })
       await q.deleteClientTokens(clientId, grants)
-      await c.queries.clients.remove(clientId)
+      await c.queries.clients.remove(clientId, audited(caller, 'client.deleted', clientId, { before: r.metadata, api_keys_revoked: keys.map((k) => k.id), admin_roles: adminRoles, grants_revoked: grants.length }))
       await c.configChanged()
-      await record(caller, 'client.deleted', clientId, { before: r.metadata, api_keys_revoked: keys.map((k) => k.id), admin_roles: adminRoles, grants_revoked: grants.length })
       return { apiKeysRevoked: keys.map((k) => k.id), adminRolesRevoked: adminRoles, grantsRevoked: grants.length }
     },
   }

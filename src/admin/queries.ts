@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.ts'
+import { audited, type Audited } from '../db/audited.ts'
 
 type UserWhere = NonNullable<NonNullable<Parameters<Db['user']['findMany']>[0]>['where']>
 type ClientWhere = NonNullable<NonNullable<Parameters<Db['client']['findMany']>[0]>['where']>
@@ -61,12 +62,12 @@ export function adminQueries(db: Db) {
      * Compare-and-swap for If-Match: writes only if the row still has the `updatedAt` the caller
      * saw and the fields the ETag covers unchanged; false when someone else wrote first.
      */
-    async updateUserIf(id: string, seen: { updatedAt: Date; roles: string; attributes: string; name: string | null; email: string; emailVerified: boolean; disabled: boolean }, data: UserData) {
-      return (await db.user.updateMany({ where: { id, ...seen }, data })).count === 1
+    updateUserIf(id: string, seen: { updatedAt: Date; roles: string; attributes: string; name: string | null; email: string; emailVerified: boolean; disabled: boolean }, data: UserData, audit?: Audited<boolean>) {
+      return audited(db, audit, async (tx) => (await tx.user.updateMany({ where: { id, ...seen }, data })).count === 1)
     },
 
-    async updateClientIf(clientId: string, seen: { updatedAt: Date; metadata: string }, metadata: string) {
-      return (await db.client.updateMany({ where: { clientId, ...seen }, data: { metadata } })).count === 1
+    updateClientIf(clientId: string, seen: { updatedAt: Date; metadata: string }, metadata: string, audit?: Audited<boolean>) {
+      return audited(db, audit, async (tx) => (await tx.client.updateMany({ where: { clientId, ...seen }, data: { metadata } })).count === 1)
     },
 
     /**
@@ -74,17 +75,17 @@ export function adminQueries(db: Db) {
      * recovery codes, sign-in sessions (already revoked by then), invitations, and oidc-provider
      * grants and sessions of the account (and every token issued under those grants).
      */
-    async deleteUser(id: string, grantIds: string[]) {
-      await db.$transaction([
-        db.oidcPayload.deleteMany({ where: { grantId: { in: grantIds } } }),
-        db.oidcPayload.deleteMany({ where: { model: 'Grant', id: { in: grantIds } } }),
-        db.oidcPayload.deleteMany({ where: { model: 'Session', payload: { contains: `"accountId":${JSON.stringify(id)}` } } }),
-        db.mfaFactor.deleteMany({ where: { userId: id } }),
-        db.recoveryCode.deleteMany({ where: { userId: id } }),
-        db.userSession.deleteMany({ where: { userId: id } }),
-        db.setting.deleteMany({ where: { key: { startsWith: INVITE_PREFIX }, value: { contains: `"userId":${JSON.stringify(id)}` } } }),
-        db.user.delete({ where: { id } }),
-      ])
+    async deleteUser(id: string, grantIds: string[], audit?: Audited<void>) {
+      await audited(db, audit, async (tx) => {
+        await tx.oidcPayload.deleteMany({ where: { grantId: { in: grantIds } } })
+        await tx.oidcPayload.deleteMany({ where: { model: 'Grant', id: { in: grantIds } } })
+        await tx.oidcPayload.deleteMany({ where: { model: 'Session', payload: { contains: `"accountId":${JSON.stringify(id)}` } } })
+        await tx.mfaFactor.deleteMany({ where: { userId: id } })
+        await tx.recoveryCode.deleteMany({ where: { userId: id } })
+        await tx.userSession.deleteMany({ where: { userId: id } })
+        await tx.setting.deleteMany({ where: { key: { startsWith: INVITE_PREFIX }, value: { contains: `"userId":${JSON.stringify(id)}` } } })
+        await tx.user.delete({ where: { id } })
+      })
     },
 
     /** oidc-provider grants (consent) of an account or of a client. */

@@ -26,9 +26,8 @@ export interface AdminServiceOptions {
  * The admin services (issue 12 §1, §2): users and clients administration, every action decided
  * by the `system` policy store (authority.ts) and audited with the changed fields' before/after.
  *
- * Audit records are written right after the change they describe (`await audit.record`, which
- * waits for the hash-chained batch to commit); the audit log is its own batched writer, so the
- * record is not in the same database transaction as the change.
+ * A change and its audit record commit together: the record is written in the change's own
+ * transaction (`audit.with`, db/audited.ts) and chained right after by the audit appender.
  */
 export function adminServices(c: Container, opts: AdminServiceOptions = {}) {
   const access = accessQueries(c.db)
@@ -70,13 +69,14 @@ export async function ensureSystemPolicyStore(c: Container, firstAdmin?: { id: s
     await c.authz.stores.createBuiltin({
       name: SYSTEM_STORE, model: SYSTEM_MODEL, description: 'built-in: who may administer portcullis (admin roles)',
       policy: `${rules}\ng, user:${admin.id}, admin\n`,
-    }, 'bootstrap', `created at start; admin granted to ${admin.email}`)
+    }, 'bootstrap', `created at start; admin granted to ${admin.email}`, () => [
+      { action: 'admin.role_granted', outcome: 'success', actor: 'bootstrap', target: `user:${admin.id}`, details: { role: 'admin', before: { roles: [] }, after: { roles: ['admin'] } } },
+    ])
   } catch (err) {
     // another instance created it at the same moment
     if ((err as { code?: string }).code === 'store_exists') return false
     throw err
   }
-  await c.audit.record({ action: 'admin.role_granted', outcome: 'success', actor: 'bootstrap', target: `user:${admin.id}`, details: { role: 'admin', before: { roles: [] }, after: { roles: ['admin'] } } })
   return true
 }
 

@@ -40,9 +40,9 @@ export function adminUserCare(c: Container, q: AdminQueries, authority: AdminAut
       for (const k of keys) await c.apikeys.revoke(k.id, { label, isAdmin: false })
       const adminRoles = await authority.revokeAll(caller, { type: 'user', id: u.id }, `user ${u.email} deleted`)
       const grants = await q.grantIds({ accountId: u.id })
-      await q.deleteUser(u.id, grants)
+      // the user row and its deletion record go together (db/audited.ts)
+      await q.deleteUser(u.id, grants, c.audit.with(() => ({ action: 'user.deleted', outcome: 'success', actor: label, target: u.id, details: { before: { email: u.email, name: u.name, roles: u.roles, admin_roles: adminRoles }, sessions_ended: sessionsEnded, api_keys_revoked: keys.map((k) => k.id), grants_revoked: grants.length } })))
       await c.apikeys.ownersChanged()
-      await record(caller, 'user.deleted', u.id, { before: { email: u.email, name: u.name, roles: u.roles, admin_roles: adminRoles }, sessions_ended: sessionsEnded, api_keys_revoked: keys.map((k) => k.id), grants_revoked: grants.length })
       return { sessionsEnded, apiKeysRevoked: keys.map((k) => k.id), adminRolesRevoked: adminRoles, grantsRevoked: grants.length }
     },
 

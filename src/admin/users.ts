@@ -60,8 +60,9 @@ function attributeFilter(text: string | undefined): UserFilter['attribute'] {
 
 /** Users administration (issue 12 §1). Every action checks the caller through the system store. */
 export function adminUsers(c: Container, q: AdminQueries, authority: AdminAuthority) {
-  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
-    c.audit.record({ action, outcome: 'success', actor: callerLabel(caller), target, details })
+  /** A change's audit record, committed with it (db/audited.ts). */
+  const audited = <T>(caller: AdminCaller, action: string, of: (result: T) => { target: string; details: Record<string, unknown> }) =>
+    c.audit.with((result: T) => ({ action, outcome: 'success', actor: callerLabel(caller), ...of(result) }))
 
   async function find(ref: string): Promise<UserRecord> {
     const u = ref.includes('@') ? await c.users.findByEmail(ref) : await c.users.findById(ref)
@@ -97,9 +98,10 @@ export function adminUsers(c: Container, q: AdminQueries, authority: AdminAuthor
       if (await c.users.findByEmail(email)) throw adminError('user_exists', `a user with the email ${email} exists`)
       if (v.password !== undefined) checkPassword(v.password, email, v.name)
       const password = v.invite ? undefined : v.password ?? temporaryPassword()
-      const user = await c.users.create({ email, name: v.name ?? null, roles: v.roles ?? [], attributes: v.attributes ?? {}, emailVerified: v.emailVerified ?? false, password, mustChangePassword: password !== undefined })
+      // the user and its audit record commit together; a lost invitation link can be sent again
+      const user = await c.users.create({ email, name: v.name ?? null, roles: v.roles ?? [], attributes: v.attributes ?? {}, emailVerified: v.emailVerified ?? false, password, mustChangePassword: password !== undefined },
+        audited(caller, 'user.created', (created) => ({ target: created.id, details: { after: { email, name: created.name, roles: created.roles, attributes: created.attributes, email_verified: created.emailVerified }, initial: v.invite ? 'invitation' : v.password !== undefined ? 'password' : 'generated_password' } })))
       const invite = v.invite ? await invitation(user.id) : undefined
-      await record(caller, 'user.created', user.id, { after: { email, name: user.name, roles: user.roles, attributes: user.attributes, email_verified: user.emailVerified }, initial: v.invite ? 'invitation' : v.password !== undefined ? 'password' : 'generated_password' })
       return { user: view(user), ...(v.password === undefined && password ? { password } : {}), ...(invite ? { invitation: invite } : {}) }
     },
 
@@ -136,11 +138,11 @@ export function adminUsers(c: Container, q: AdminQueries, authority: AdminAuthor
       const changed = (Object.keys(next) as (keyof typeof next)[]).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(u[k]))
       if (!changed.length) return view(u)
       const ok = await q.updateUserIf(u.id, { updatedAt: u.updatedAt, roles: JSON.stringify(u.roles), attributes: JSON.stringify(u.attributes), name: u.name, email: u.email, emailVerified: u.emailVerified, disabled: u.disabled },
-        { name: next.name, roles: JSON.stringify(next.roles), attributes: JSON.stringify(next.attributes), emailVerified: next.emailVerified })
+        { name: next.name, roles: JSON.stringify(next.roles), attributes: JSON.stringify(next.attributes), emailVerified: next.emailVerified },
+        c.audit.with((written: boolean) => written ? { action: 'user.updated', outcome: 'success', actor: callerLabel(caller), target: u.id, details: { before: Object.fromEntries(changed.map((k) => [k, u[k]])), after: Object.fromEntries(changed.map((k) => [k, next[k]])) } } : null))
       if (!ok) throw adminError('precondition_failed', `user ${u.id} changed while this update was being made; read it again`)
       // roles decide which scopes API keys and tokens carry: key caches everywhere re-read owners
       if (changed.includes('roles')) await c.apikeys.ownersChanged()
-      await record(caller, 'user.updated', u.id, { before: Object.fromEntries(changed.map((k) => [k, u[k]])), after: Object.fromEntries(changed.map((k) => [k, next[k]])) })
       return view(await find(u.id))
     },
 
@@ -153,8 +155,7 @@ export function adminUsers(c: Container, q: AdminQueries, authority: AdminAuthor
       // a password the policy refuses leaves the link usable; only a successful use consumes it
       checkPassword(password, u.email, u.name)
       if (!(await q.takeInvitation(tokenHash(token)))) throw gone()
-      await c.users.setPassword(u.id, password)
-      await c.audit.record({ action: 'user.invitation_accepted', outcome: 'success', actor: `user:${u.id}`, target: u.id, details: {} })
+      await c.users.setPassword(u.id, password, c.audit.with(() => ({ action: 'user.invitation_accepted', outcome: 'success', actor: `user:${u.id}`, target: u.id, details: {} })))
       return view(await find(u.id))
     },
   }

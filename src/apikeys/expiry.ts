@@ -14,12 +14,12 @@ export function expiryWatcher(deps: { queries: ApiKeyQueries; audit: AuditLog; l
     const due = await deps.queries.expiringUnwarned(now, new Date(now.getTime() + deps.warnSeconds * 1000))
     let warned = 0
     for (const k of due) {
-      if (!(await deps.queries.markWarned(k.id, now))) continue
-      warned++
-      await deps.audit.record({
+      // the mark and the warning commit together: a crash between them cannot swallow the warning
+      const marked = await deps.queries.markWarned(k.id, now, deps.audit.with((first: boolean) => first ? {
         action: 'apikey.expiring', outcome: 'success', actor: 'system', target: `apikey:${k.id}`,
         details: { owner: `${k.ownerType}:${k.ownerId}`, name: k.name, level: k.level, expires_at: k.expiresAt.toISOString() },
-      })
+      } : null))
+      if (marked) warned++
     }
     return warned
   }

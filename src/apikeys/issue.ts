@@ -113,12 +113,12 @@ export async function issueKey(deps: IssueDeps, input: IssueInput, actor: Actor,
     approvedBy: needsApproval(input.level, scopes) && actor.isAdmin ? actor.label : null,
     expiresAt, createdBy: actor.label,
   }
-  const record = await deps.queries.insert(row)
-  await deps.cache.changed(id) // an unknown-id miss may be cached as null
-  await deps.audit.record({
+  // The key and its audit record commit together (db/audited.ts).
+  const record = await deps.queries.insert(row, deps.audit.with(() => ({
     action: 'apikey.created', outcome: 'success', actor: actor.label, target: `apikey:${id}`,
     details: { owner: ownerString(input.owner), name: input.name, level: input.level, scopes, expires_at: expiresAt.toISOString(), pending_approval: pending, signing: signing.alg },
     ip: actor.ip, userAgent: actor.userAgent, requestId: actor.requestId,
-  })
+  })))
+  await deps.cache.changed(id) // an unknown-id miss may be cached as null
   return { record, key, ...(signing.secret ? { signingSecret: signing.secret } : {}) }
 }

@@ -17,8 +17,9 @@ async function load(deps: IssueDeps, id: string): Promise<ApiKeyRecord> {
   return k
 }
 
+/** The change's audit record, written in its transaction (db/audited.ts). */
 const audit = (deps: IssueDeps, action: string, actor: Actor, id: string, details: Record<string, unknown> = {}) =>
-  deps.audit.record({ action, outcome: 'success', actor: actor.label, target: `apikey:${id}`, details, ip: actor.ip, userAgent: actor.userAgent, requestId: actor.requestId })
+  deps.audit.with<ApiKeyRecord>(() => ({ action, outcome: 'success', actor: actor.label, target: `apikey:${id}`, details, ip: actor.ip, userAgent: actor.userAgent, requestId: actor.requestId }))
 
 /** Changes a key's name, allowlist, rate limit, or raises its level (its rules are checked). */
 export async function updateKey(deps: IssueDeps, id: string, u: KeyUpdate, actor: Actor): Promise<ApiKeyRecord> {
@@ -42,18 +43,16 @@ export async function updateKey(deps: IssueDeps, id: string, u: KeyUpdate, actor
   }
   // Raising to a level whose admin scopes need approval: an administrator's raise approves it.
   if (needsApproval(level, k.scopes) && !k.approvedBy) patch.approvedBy = actor.isAdmin ? actor.label : null
-  const updated = await deps.queries.update(id, patch)
+  const updated = await deps.queries.update(id, patch, audit(deps, 'apikey.updated', actor, id, { fields: Object.keys(patch), level }))
   await deps.cache.changed(id)
-  await audit(deps, 'apikey.updated', actor, id, { fields: Object.keys(patch), level })
   return updated
 }
 
 export async function revokeKey(deps: IssueDeps, id: string, actor: Actor): Promise<ApiKeyRecord> {
   const k = await load(deps, id)
   if (k.revokedAt) return k // idempotent (RFC 7009 §2.2 spirit)
-  const updated = await deps.queries.update(id, { revokedAt: new Date() })
+  const updated = await deps.queries.update(id, { revokedAt: new Date() }, audit(deps, 'apikey.revoked', actor, id))
   await deps.cache.changed(id)
-  await audit(deps, 'apikey.revoked', actor, id)
   return updated
 }
 
@@ -64,8 +63,7 @@ export async function approveKey(deps: IssueDeps, id: string, actor: Actor): Pro
   if (k.revokedAt) throw conflict('key_revoked', 'a revoked key cannot be approved')
   if (!needsApproval(k.level, k.scopes)) throw conflict('approval_not_needed', 'this key does not need approval')
   if (k.approvedBy) return k
-  const updated = await deps.queries.update(id, { approvedBy: actor.label })
+  const updated = await deps.queries.update(id, { approvedBy: actor.label }, audit(deps, 'apikey.approved', actor, id))
   await deps.cache.changed(id)
-  await audit(deps, 'apikey.approved', actor, id)
   return updated
 }

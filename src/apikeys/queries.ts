@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.ts'
+import { audited, type Audited } from '../db/audited.ts'
 import type { Level } from './levels.ts'
 
 export type OwnerType = 'user' | 'client'
@@ -74,19 +75,19 @@ export function apiKeyQueries(db: Db) {
       const r = await db.apiKey.findFirst({ where: { ownerType: owner.type, ownerId: owner.id, name, revokedAt: null, rotatedTo: null }, orderBy: { createdAt: 'desc' } })
       return r ? toRecord(r) : null
     },
-    async insert(k: ApiKeyInsert) {
-      return toRecord(await db.apiKey.create({ data: toData(k) as Parameters<Db['apiKey']['create']>[0]['data'] }))
+    /** With `audit`, the key and its audit record commit together (db/audited.ts). */
+    insert(k: ApiKeyInsert, audit?: Audited<ApiKeyRecord>) {
+      return audited(db, audit, async (tx) => toRecord(await tx.apiKey.create({ data: toData(k) as Parameters<Db['apiKey']['create']>[0]['data'] })))
     },
-    async update(id: string, p: ApiKeyPatch) {
-      return toRecord(await db.apiKey.update({ where: { id }, data: toData(p) }))
+    update(id: string, p: ApiKeyPatch, audit?: Audited<ApiKeyRecord>) {
+      return audited(db, audit, async (tx) => toRecord(await tx.apiKey.update({ where: { id }, data: toData(p) })))
     },
-    /** Issue the successor and shorten the predecessor in one transaction. */
-    async rotate(oldId: string, successor: ApiKeyInsert, oldExpiresAt: Date) {
-      const [, created] = await db.$transaction([
-        db.apiKey.update({ where: { id: oldId }, data: { rotatedTo: successor.id, expiresAt: oldExpiresAt } }),
-        db.apiKey.create({ data: toData(successor) as Parameters<Db['apiKey']['create']>[0]['data'] }),
-      ])
-      return toRecord(created)
+    /** Issue the successor and shorten the predecessor in one transaction (with the audit record). */
+    rotate(oldId: string, successor: ApiKeyInsert, oldExpiresAt: Date, audit?: Audited<ApiKeyRecord>) {
+      return audited(db, audit, async (tx) => {
+        await tx.apiKey.update({ where: { id: oldId }, data: { rotatedTo: successor.id, expiresAt: oldExpiresAt } })
+        return toRecord(await tx.apiKey.create({ data: toData(successor) as Parameters<Db['apiKey']['create']>[0]['data'] }))
+      })
     },
     /** Usage counters accumulated in memory, written in one transaction per flush. */
     async addUsage(deltas: UsageDelta[]) {
@@ -102,8 +103,8 @@ export function apiKeyQueries(db: Db) {
       return rows.map(toRecord)
     },
     /** Marks the warning as sent; false when another instance did it first. */
-    async markWarned(id: string, at: Date) {
-      return (await db.apiKey.updateMany({ where: { id, expiryWarnedAt: null }, data: { expiryWarnedAt: at } })).count === 1
+    markWarned(id: string, at: Date, audit?: Audited<boolean>) {
+      return audited(db, audit, async (tx) => (await tx.apiKey.updateMany({ where: { id, expiryWarnedAt: null }, data: { expiryWarnedAt: at } })).count === 1)
     },
     async countExpiring(now: Date, before: Date) {
       return db.apiKey.count({ where: { revokedAt: null, rotatedTo: null, expiresAt: { gt: now, lte: before } } })

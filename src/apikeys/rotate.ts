@@ -44,13 +44,12 @@ export async function rotateKey(deps: IssueDeps, id: string, opts: RotateOptions
     id: newId, ownerType: old.ownerType, ownerId: old.ownerId, name: old.name, scopes: old.scopes, level: old.level,
     secretHash: hash, pepperKid, allowedIps: old.allowedIps, signingAlg: signing.alg, signingKey: signing.stored,
     rateLimit: old.rateLimit, approvedBy: old.approvedBy, expiresAt, createdBy: actor.label,
-  }, graceEnd)
-  await deps.cache.changed(id)
-  await deps.cache.changed(newId)
-  await deps.audit.record({
+  }, graceEnd, deps.audit.with(() => ({
     action: 'apikey.rotated', outcome: 'success', actor: actor.label, target: `apikey:${id}`,
     details: { successor: newId, owner: ownerString({ type: old.ownerType, id: old.ownerId }), old_key_expires_at: graceEnd.toISOString() },
     ip: actor.ip, userAgent: actor.userAgent, requestId: actor.requestId,
-  })
+  })))
+  await deps.cache.changed(id)
+  await deps.cache.changed(newId)
   return { record, key, ...('secret' in signing && signing.secret ? { signingSecret: signing.secret } : {}), previous: { id, expiresAt: graceEnd } }
 }

@@ -18,6 +18,12 @@ import { canonicalJson } from './canonical.ts'
  * outside printable ASCII escaped (and an impossible time replaced by now), and if even that is
  * refused, an `audit.record_refused` record naming it takes its place. While the database
  * takes nothing at all, records wait (up to `maxQueue`) and `health()` says so.
+ *
+ * Records of state changes arrive already stored in the AuditPending outbox (written in the
+ * change's transaction, db/audited.ts) and carry its row id: chaining one deletes its row in the
+ * same transaction. Rows left behind by a process that died between its commit and the chain
+ * (kill -9, power loss) are picked up by a sweep at start and every `sweepMs`, and go through
+ * the same isolation and rescue as the rest: a poisoned one never blocks the others.
  */
 export interface AppenderOptions {
   batchMs?: number
@@ -29,12 +35,16 @@ export interface AppenderOptions {
   /** attempts of a record written alone before it is stored escaped */
   maxAttempts?: number
   outbox?: readonly OutboxTarget[]
+  /** how often to look for AuditPending rows nobody has queued (0: only at start and on flush()) */
+  sweepMs?: number
   onCommitted?: (rows: AuditRow[]) => void
   onFailure?: (err: unknown, pending: number) => void
 }
 
 interface Pending {
   record: PreparedRecord
+  /** its AuditPending row, for records of a state change */
+  pendingId?: number
   done: () => void
   attempts: number
 }
@@ -120,7 +130,7 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
     const forms = [() => escapedRecord(p.record), () => refusalRecord(p.record, cause)]
     for (const [i, form] of forms.entries()) {
       try {
-        committed([p], await q.appendBatch([form()], { outbox: o.outbox }))
+        committed([p], await q.appendBatch([form()], { outbox: o.outbox, pending: [p.pendingId] }))
         logger.error({ err: cause, action: p.record.action, attempts: p.attempts }, i === 0
           ? 'audit record refused by the database; stored with its text escaped'
           : 'audit record refused by the database even escaped; an audit.record_refused record stands in for it')
@@ -136,7 +146,7 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
     while (queue.length) {
       const batch = queue.slice(0, isolate ? 1 : maxBatch)
       try {
-        committed(batch, await q.appendBatch(batch.map((p) => p.record), { outbox: o.outbox }))
+        committed(batch, await q.appendBatch(batch.map((p) => p.record), { outbox: o.outbox, pending: batch.map((p) => p.pendingId) }))
       } catch (err) {
         failures += 1
         failingSince ??= new Date()
@@ -170,16 +180,48 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
     return running
   }
 
+  /**
+   * Queues the AuditPending rows nobody here has queued: left by a process that died after its
+   * commit, or by another instance that has not chained them yet (then whichever chains first
+   * wins; claimPending in queries.ts sees to it that a record enters the chain once).
+   */
+  let sweeping: Promise<void> | undefined
+  function sweep(): Promise<void> {
+    sweeping ??= (async () => {
+      for (;;) {
+        const queued = queue.flatMap((p) => (p.pendingId === undefined ? [] : [p.pendingId]))
+        // a long queue is being written anyway (and would not fit a query's parameter list): later
+        if (queued.length > maxBatch) return
+        const rows = await q.pending.oldest(maxBatch, queued)
+        for (const { id, ...record } of rows) queue.push({ record, pendingId: id, attempts: 0, done: () => {} })
+        if (rows.length) await flush()
+        if (rows.length < maxBatch || failures || closed) return
+      }
+    })().catch((err: unknown) => {
+      logger.warn({ err }, 'audit outbox (AuditPending) read failed; will retry')
+    }).finally(() => {
+      sweeping = undefined
+    })
+    return sweeping
+  }
+  const sweepMs = o.sweepMs ?? 5000
+  const sweeper = sweepMs > 0 ? setInterval(() => void sweep(), sweepMs) : undefined
+  sweeper?.unref()
+  void sweep()
+
   return {
-    enqueue(record: PreparedRecord): Promise<void> {
+    /** Queues a record; `pendingId` is its AuditPending row when it was stored with a state change. */
+    enqueue(record: PreparedRecord, pendingId?: number): Promise<void> {
       return new Promise<void>((resolve) => {
         const t = setTimeout(resolve, maxWaitMs)
         t.unref()
-        queue.push({ record, attempts: 0, done: () => { clearTimeout(t); resolve() } })
+        queue.push({ record, pendingId, attempts: 0, done: () => { clearTimeout(t); resolve() } })
         if (queue.length >= maxBatch) void flush()
         else schedule(batchMs)
       })
     },
+    /** Looks for AuditPending rows left behind and chains them (at start this runs by itself). */
+    sweep,
     /** Waits until everything recorded so far is committed (or a write failed). */
     async flush() {
       while (queue.length || running) {
@@ -193,6 +235,8 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
     health: () => ({ ok: !(failures > 0 && queue.length > 0), pending: queue.length, failingSince, lastError }),
     /** Shutdown: flush, retrying a few times, then give up loudly. */
     async close() {
+      if (sweeper) clearInterval(sweeper)
+      await sweeping
       if (timer) clearTimeout(timer)
       timer = undefined
       for (let attempt = 0; attempt < 5 && (queue.length || running); attempt++) {

@@ -1,4 +1,5 @@
 import type { Db, Prisma } from '../db/client.ts'
+import type { Tx } from '../db/audited.ts'
 import { GENESIS_HASH, recordHash } from './canonical.ts'
 
 export interface AuditInput {
@@ -85,6 +86,24 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
     else await tx.auditLock.upsert({ where: { id: 1 }, create: { id: 1 }, update: { id: 1 } })
   }
 
+  /**
+   * Under the chain lock: the records to chain, of those that came from the AuditPending outbox
+   * only the ones whose row is still there (another instance, or this one through a sweep, may
+   * have chained it already), and those rows deleted in the same transaction, so each pending
+   * record enters the chain exactly once.
+   */
+  async function claimPending(tx: Prisma.TransactionClient, records: PreparedRecord[], pending: readonly (number | undefined)[] | undefined) {
+    const ids = [...new Set((pending ?? []).filter((id) => id !== undefined))]
+    if (!ids.length) return records
+    const present = new Set((await tx.auditPending.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((r) => r.id))
+    if (present.size) await tx.auditPending.deleteMany({ where: { id: { in: [...present] } } })
+    return records.filter((_, i) => {
+      const id = pending?.[i]
+      if (id === undefined) return true
+      return present.delete(id) // false for a row gone already or listed twice in this batch
+    })
+  }
+
   const lastRow = (tx: Prisma.TransactionClient | Db) => tx.auditEvent.findFirst({ orderBy: { seq: 'desc' }, select: { seq: true, hash: true } })
 
   return {
@@ -94,10 +113,12 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
      * outbox rows, one per record and streaming target, so delivery survives a restart).
      * Returns them as stored.
      */
-    async appendBatch(records: PreparedRecord[], o: { outbox?: readonly OutboxTarget[] } = {}): Promise<AuditRow[]> {
+    async appendBatch(records: PreparedRecord[], o: { outbox?: readonly OutboxTarget[]; pending?: readonly (number | undefined)[] } = {}): Promise<AuditRow[]> {
       if (!records.length) return []
       return db.$transaction(async (tx) => {
         await lockChain(tx)
+        records = await claimPending(tx, records, o.pending)
+        if (!records.length) return []
         // An empty table after retention continues from the prune checkpoint, not from genesis.
         const tail = (await lastRow(tx)) ?? (await tx.auditCheckpoint.findFirst({ orderBy: [{ seq: 'desc' }, { id: 'desc' }], select: { seq: true, hash: true } }))
         let seq = tail?.seq ?? 0
@@ -114,6 +135,20 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
         if (targets.length) await tx.auditOutbox.createMany({ data: rows.flatMap((r) => targets.map((t) => ({ target: t.target, seq: r.seq, payload: t.payload(r) }))) })
         return rows
       }, { maxWait: 15_000, timeout: 30_000 })
+    },
+
+    pending: {
+      /** Stores records in the caller's transaction (db/audited.ts); returns their ids, in order. */
+      async insert(tx: Tx, records: readonly PreparedRecord[]): Promise<number[]> {
+        const ids: number[] = []
+        for (const r of records) ids.push((await tx.auditPending.create({ data: r, select: { id: true } })).id)
+        return ids
+      },
+      /** The oldest records still waiting to be chained, except the ones listed (already queued here). */
+      async oldest(limit: number, except: readonly number[] = []): Promise<(PreparedRecord & { id: number })[]> {
+        return db.auditPending.findMany({ where: except.length ? { id: { notIn: [...except] } } : {}, orderBy: { id: 'asc' }, take: limit })
+      },
+      count: () => db.auditPending.count(),
     },
 
     tail: () => lastRow(db),

@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.ts'
+import { audited, type Audited } from '../db/audited.ts'
 
 export interface VersionRow {
   store: string
@@ -41,8 +42,9 @@ export function policyQueries(db: Db) {
      * one transaction, conditional on the version the change was computed from, so two writers
      * cannot both commit "version n+1" (the loser gets `null` and retries or reports 409).
      */
-    async commit(v: Omit<VersionRow, 'version' | 'createdAt'>, basedOn: number | null, description?: string | null): Promise<number | null> {
-      return db.$transaction(async (tx) => {
+    async commit(v: Omit<VersionRow, 'version' | 'createdAt'>, basedOn: number | null, description?: string | null, audit?: Audited<number | null>): Promise<number | null> {
+      // the version and its audit record(s) commit together (db/audited.ts)
+      return audited(db, audit, async (tx): Promise<number | null> => {
         let next: number
         if (basedOn === null) {
           const exists = await tx.policyStore.findUnique({ where: { name: v.store } })

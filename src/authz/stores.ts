@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { AppError, badRequest, conflict, notFound } from '../errors.ts'
-import type { AuditLog } from '../audit/log.ts'
+import type { AuditInput, AuditLog } from '../audit/log.ts'
 import type { PolicyQueries, VersionRow } from './queries.ts'
 import { formatPolicyCsv, lineKey, parsePolicyCsv, type PolicyLine } from './policy-csv.ts'
 import { storeOptions, type StoreOptions } from './options.ts'
@@ -72,6 +72,9 @@ function linesFrom(policy: string | PolicyLine[] | undefined, what: string): Pol
  * parses, arities match, no pattern that would hang a matcher function) and then committed
  * atomically as version n+1 with its author, time and reason.
  */
+/** Audit records that belong to a policy commit besides its own, given the committed version. */
+export type AlsoAudit = (version: number) => AuditInput[]
+
 export function policyStores(deps: {
   queries: PolicyQueries; engine: EnginePort; audit: AuditLog; onCommit?: (store: string, version: number) => void | Promise<void>
   /**
@@ -102,7 +105,8 @@ export function policyStores(deps: {
     return { ...input, options: parsedOptions.data }
   }
 
-  async function commit(store: string, input: PolicyInput, basedOn: number | null, author: string, reason: string | undefined, description?: string | null) {
+  /** `also`: more audit records of the same change (e.g. the admin role it grants), committed with it. */
+  async function commit(store: string, input: PolicyInput, basedOn: number | null, author: string, reason: string | undefined, description?: string | null, also?: AlsoAudit) {
     // The commit is based on the version the guard saw (optimistic concurrency), so two
     // changes that each keep the invariant cannot together break it.
     const refused = Object.hasOwn(deps.guards ?? {}, store) ? deps.guards![store]!(input.lines) : undefined
@@ -110,13 +114,15 @@ export function policyStores(deps: {
     const version = await q.commit({
       store, model: input.modelText, policy: JSON.stringify(input.lines), options: JSON.stringify(input.options),
       author, reason: reason ?? null, lineCount: input.lines.length,
-    }, basedOn, description)
+    }, basedOn, description, deps.audit.with((v: number | null) => v === null ? null : [
+      { action: basedOn === null ? 'policy.store_created' : 'policy.changed', outcome: 'success', actor: author, target: store, details: { version: v, reason: reason ?? null, lines: input.lines.length } },
+      ...(also?.(v) ?? []),
+    ]))
     if (version === null) {
       throw basedOn === null
         ? conflict('store_exists', `policy store ${store} already exists`)
         : conflict('version_conflict', `policy store ${store} changed meanwhile (it is no longer at version ${basedOn}); fetch it and retry`)
     }
-    await deps.audit.record({ action: basedOn === null ? 'policy.store_created' : 'policy.changed', outcome: 'success', actor: author, target: store, details: { version, reason: reason ?? null, lines: input.lines.length } })
     await deps.onCommit?.(store, version)
     return version
   }
@@ -144,11 +150,11 @@ export function policyStores(deps: {
     },
 
     /** `create` for the built-in stores (their own service only). */
-    async createBuiltin(input: { name: string; model: string; policy?: string | PolicyLine[]; options?: StoreOptions; description?: string }, author: string, reason?: string) {
+    async createBuiltin(input: { name: string; model: string; policy?: string | PolicyLine[]; options?: StoreOptions; description?: string }, author: string, reason?: string, also?: AlsoAudit) {
       if (!STORE_NAME.test(input.name)) throw badRequest('invalid_name', 'store names are 1-64 characters: lowercase letters, digits, _ and -, starting with a letter or digit')
       if (await q.findStore(input.name)) throw conflict('store_exists', `policy store ${input.name} already exists`)
       const checked = await validated({ modelText: await resolveModel(input.model), lines: dedupe(linesFrom(input.policy, 'policy')), options: input.options ?? {} })
-      return commit(input.name, checked, null, author, reason ?? 'created', input.description ?? null)
+      return commit(input.name, checked, null, author, reason ?? 'created', input.description ?? null, also)
     },
 
     /**
@@ -162,7 +168,7 @@ export function policyStores(deps: {
     },
 
     /** `change` for the built-in stores (their own service only). */
-    async changeBuiltin(store: string, change: Change, author: string, reason?: string, basedOn?: number) {
+    async changeBuiltin(store: string, change: Change, author: string, reason?: string, basedOn?: number, also?: AlsoAudit) {
       const cur = await service.current(store)
       if (basedOn !== undefined && basedOn !== cur.version) {
         throw conflict('version_conflict', `policy store ${store} is at version ${cur.version}, not ${basedOn}`)
@@ -184,7 +190,7 @@ export function policyStores(deps: {
       if (next.modelText === cur.model && JSON.stringify(next.options) === JSON.stringify(cur.options) && sameLines(next.lines, cur.lines)) {
         return { version: cur.version, changed: false }
       }
-      return { version: await commit(store, next, cur.version, author, reason), changed: true }
+      return { version: await commit(store, next, cur.version, author, reason, undefined, also), changed: true }
     },
 
     /** Rolls back by committing the old snapshot as a new version (history is never rewritten). */

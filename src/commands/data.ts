@@ -43,8 +43,8 @@ export function keysCommand(config: Readonly<Config>, sub = 'list'): Promise<num
   return withContainer(config, async (c) => {
     if (sub === 'rotate') {
       const ttls = (await c.resources.list()).map((r) => r.accessTokenTtl)
-      const r = await c.keys.rotate(maxTokenLifetime(config, ttls))
-      await c.audit.record({ action: 'keys.rotated', outcome: 'success', actor: 'cli', details: { added: r.added, retired: r.retired } })
+      const r = await c.keys.rotate(maxTokenLifetime(config, ttls), new Date(),
+        (added) => c.audit.with((retired: number) => ({ action: 'keys.rotated', outcome: 'success', actor: 'cli', details: { added, retired } })))
       out(`new signing keys: ${r.added.map((k) => `${k.alg} ${k.kid}`).join(', ')}\nprevious keys stay published until the tokens they signed expire; ${r.retired} key(s) retired now\nrunning servers pick the new keys up within KEYS_REFRESH_INTERVAL (${config.KEYS_REFRESH_INTERVAL}s)\n`)
       return 0
     }

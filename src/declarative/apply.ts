@@ -93,16 +93,17 @@ export async function applyDocument(c: Container, doc: ImportDocument, actor = '
     await c.resources.upsert({ indicator: r.indicator, scopes: r.scopes, scopeDetails: r.scope_details, accessTokenFormat: r.access_token_format, accessTokenTtl: r.access_token_ttl, accessTokenSigningAlg: r.access_token_signing_alg })
   }
   for (const client of doc.clients) {
-    const change = await c.clients.upsert(client)
     // Who changed which client, with before/after of the changed non-secret fields (the audit
-    // log redacts any detail named like a secret, hence "client_authentication_changed").
-    if (change.changed) {
+    // log redacts any detail named like a secret, hence "client_authentication_changed"),
+    // committed with the change.
+    await c.clients.upsert(client, (change) => {
+      if (!change.changed) return undefined
       const pick = (m: Record<string, unknown> | undefined) => m && Object.fromEntries(change.fields.map((k) => [k, m[k] ?? null]))
-      await c.audit.record({
+      return c.audit.with(() => ({
         action: change.created ? 'client.created' : 'client.updated', outcome: 'success', actor, target: change.clientId,
         details: { fields: change.fields, before: change.created ? null : pick(change.before), after: pick(change.after), client_authentication_changed: change.secretChanged },
-      })
-    }
+      }))
+    })
   }
   for (const u of doc.users) await applyUser(c, u, actor)
   if (doc.identity_providers.length) await c.federation.importProviders(doc.identity_providers, actor)
@@ -128,9 +129,9 @@ export async function applyDocument(c: Container, doc: ImportDocument, actor = '
  * administrator's and follow the file. Credentials (password, password_hash, totp_secret) are
  * initial values, applied when the user is created: an import never undoes a change the user
  * made (DESIGN.md "Authority"). `reset_password` forces the file's password on an existing
- * user, ends their sessions, and makes them choose a new one at the next sign-in. Each credential change is an audit
- * event of its own, recorded right after the change (the audit log appends in its own
- * batched transaction, audit/append.ts, so it cannot share the user's).
+ * user, ends their sessions, and makes them choose a new one at the next sign-in. Each credential
+ * change is an audit event of its own, committed with the change (db/audited.ts); a forced
+ * reset's event follows the end of the sessions it counts.
  */
 async function applyUser(c: Container, u: ImportUser, actor: string) {
   const existing = await c.users.findByEmail(u.email)
@@ -140,15 +141,15 @@ async function applyUser(c: Container, u: ImportUser, actor: string) {
     ...(u.attributes !== undefined ? { attributes: u.attributes } : {}),
     ...(u.email_verified !== undefined ? { emailVerified: u.email_verified } : {}),
   }
-  const credentialEvent = (action: string, userId: string, details: Record<string, unknown>) =>
-    c.audit.record({ action, outcome: 'success', actor, target: userId, details: { email: u.email.toLowerCase(), ...details } })
+  const event = (action: string, userId: string, details: Record<string, unknown>) =>
+    ({ action, outcome: 'success' as const, actor, target: userId, details: { email: u.email.toLowerCase(), ...details } })
+  const credentialEvent = (action: string, userId: string, details: Record<string, unknown>) => c.audit.record(event(action, userId, details))
   if (!existing) {
     const hasPassword = Boolean(u.password || u.password_hash)
     const created = await c.users.create({
       email: u.email, ...profile, password: u.password, passwordHash: u.password_hash,
       ...(u.reset_password ? { mustChangePassword: true } : {}),
-    })
-    if (hasPassword) await credentialEvent('user.password_set_by_import', created.id, { reason: 'created', change_required: Boolean(u.reset_password) })
+    }, c.audit.with((created) => hasPassword ? event('user.password_set_by_import', created.id, { reason: 'created', change_required: Boolean(u.reset_password) }) : null))
     // Strong login (issue 3): a known TOTP secret becomes the user's authenticator app.
     if (u.totp_secret && (await c.login.mfa.importTotp(created.id, u.totp_secret))) {
       await credentialEvent('user.totp_set_by_import', created.id, { reason: 'created' })

@@ -2,6 +2,7 @@ import crypto from 'node:crypto'
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server'
 import { deriveKey, open, seal, type Keyring } from '../crypto/envelope.ts'
 import type { FactorRecord, MfaQueries } from './queries/mfa.ts'
+import type { Audited } from '../db/audited.ts'
 import { cleanCode, newTotpSecret, totpQrDataUrl, totpUri, verifyTotp } from './totp.ts'
 
 /**
@@ -87,11 +88,11 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
      * Confirms enrolment with a code from the app; the code's step is recorded as used, so it
      * cannot be replayed at the next sign-in.
      */
-    async confirmTotp(userId: string, secret: string, code: string, name: string): Promise<FactorView | undefined> {
+    async confirmTotp(userId: string, secret: string, code: string, name: string, audit?: Audited<FactorView>): Promise<FactorView | undefined> {
       const step = await verifyTotp(secret, code)
       if (step === undefined) return undefined
       const id = crypto.randomUUID()
-      const f = await q.createFactor({ id, userId, type: 'totp', name: name.trim().slice(0, 64) || 'Authenticator app', secret: seal(deps.ring, secret, totpContext(id)) })
+      const f = await q.createFactor({ id, userId, type: 'totp', name: name.trim().slice(0, 64) || 'Authenticator app', secret: seal(deps.ring, secret, totpContext(id)) }, audit)
       await q.claimTotpStep(f.id, step)
       return view(f)
     },
@@ -120,10 +121,10 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
 
     // ---- Recovery codes ----
     /** Replaces the user's recovery codes with 10 new ones; returns them (shown once, never stored). */
-    async regenerateRecoveryCodes(userId: string) {
+    async regenerateRecoveryCodes(userId: string, audit?: Audited<void>) {
       const kid = deps.ring.currentId
       const codes = Array.from({ length: RECOVERY_CODE_COUNT }, randomCode)
-      await q.replaceRecoveryCodes(userId, codes.map((c) => ({ id: crypto.randomUUID(), codeHash: hashCode(kid, userId, c), pepperKid: kid })))
+      await q.replaceRecoveryCodes(userId, codes.map((c) => ({ id: crypto.randomUUID(), codeHash: hashCode(kid, userId, c), pepperKid: kid })), audit)
       return codes
     },
     remainingRecoveryCodes: (userId: string) => q.countUnusedRecoveryCodes(userId),
@@ -152,7 +153,7 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
         authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
       })
     },
-    async verifyRegistration(userId: string, response: RegistrationResponseJSON, challenge: string, name: string): Promise<FactorView> {
+    async verifyRegistration(userId: string, response: RegistrationResponseJSON, challenge: string, name: string, audit?: Audited<FactorView>): Promise<FactorView> {
       const r = await (await webauthn()).verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID, requireUserVerification: false })
       if (!r.verified) throw new Error('registration not verified')
       const cred = r.registrationInfo.credential
@@ -161,7 +162,7 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
         id: crypto.randomUUID(), userId, type: 'webauthn', name: name.trim().slice(0, 64) || 'Passkey',
         credentialId: cred.id, publicKey: Buffer.from(cred.publicKey).toString('base64url'), counter: cred.counter,
         transports: cred.transports ?? response.response.transports ?? [], deviceType: r.registrationInfo.credentialDeviceType, backedUp: r.registrationInfo.credentialBackedUp,
-      })
+      }, audit)
       return view(f)
     },
     async authenticationOptions(userId?: string) {
@@ -198,12 +199,8 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
       return { ok: true as const, userId: f.userId, factorId: f.id, amr: passkeyAmr(f.deviceType), userVerified: r.authenticationInfo.userVerified }
     },
 
-    async remove(userId: string, factorId: string) {
-      const removed = await q.deleteFactor(userId, factorId)
-      // Recovery codes exist to replace a lost factor: without any factor they go too.
-      if (removed && (await q.countFactors(userId)) === 0) await q.deleteRecoveryCodes(userId)
-      return removed
-    },
+    /** Recovery codes exist to replace a lost factor: without any factor they go too. */
+    remove: (userId: string, factorId: string, audit?: Audited<boolean>) => q.removeFactor(userId, factorId, audit),
     rename: (userId: string, factorId: string, name: string) => q.renameFactor(userId, factorId, name.trim().slice(0, 64)),
     cleanCode,
   }

@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.ts'
+import { audited, type Audited } from '../db/audited.ts'
 
 export interface UserRecord {
   id: string
@@ -60,11 +61,13 @@ export function userQueries(db: Db) {
     async count() {
       return db.user.count()
     },
-    async create(id: string, u: UserWrite) {
-      return toRecord(await db.user.create({ data: { id, ...toData(u), email: u.email } }))
+    /** With `audit`, the user and its audit record commit together (db/audited.ts). */
+    create(id: string, u: UserWrite, audit?: Audited<UserRecord>) {
+      return audited(db, audit, async (tx) => toRecord(await tx.user.create({ data: { id, ...toData(u), email: u.email } })))
     },
-    async update(id: string, u: Partial<UserWrite> & { lastLoginAt?: Date }) {
-      return toRecord(await db.user.update({ where: { id }, data: toData(u) }))
+    async update(id: string, u: Partial<UserWrite> & { lastLoginAt?: Date }, audit?: Audited<UserRecord>) {
+      if (!audit) return toRecord(await db.user.update({ where: { id }, data: toData(u) })) // sign-in: one statement
+      return audited(db, audit, async (tx) => toRecord(await tx.user.update({ where: { id }, data: toData(u) })))
     },
   }
 }

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto'
 import type { AuditLog } from '../audit/log.ts'
+import type { Audited } from '../db/audited.ts'
 import { burnVerifyTime, hashFormat, hashPassword, needsRehash, verifyPassword } from './passwords.ts'
 import type { UserQueries, UserRecord, UserWrite } from './queries.ts'
 
@@ -15,19 +16,20 @@ export function userService(q: UserQueries, deps: { audit?: AuditLog } = {}) {
     count: q.count,
     findByEmail: (email: string) => q.findByEmail(normalizeEmail(email)),
 
-    async create(input: Omit<UserWrite, 'passwordHash'> & { password?: string; passwordHash?: string }) {
+    /** `audit` (from `audit.with`): the user and its audit record commit together. */
+    async create(input: Omit<UserWrite, 'passwordHash'> & { password?: string; passwordHash?: string }, audit?: Audited<UserRecord>) {
       const { password, ...rest } = input
       return q.create(crypto.randomUUID(), {
         ...rest,
         email: normalizeEmail(rest.email),
         passwordHash: password !== undefined ? await hashPassword(password) : rest.passwordHash ?? null,
-      })
+      }, audit)
     },
 
     update: q.update,
 
-    async setPassword(id: string, password: string) {
-      return q.update(id, { passwordHash: await hashPassword(password), mustChangePassword: false })
+    async setPassword(id: string, password: string, audit?: Audited<UserRecord>) {
+      return q.update(id, { passwordHash: await hashPassword(password), mustChangePassword: false }, audit)
     },
 
     /**
@@ -43,14 +45,11 @@ export function userService(q: UserQueries, deps: { audit?: AuditLog } = {}) {
       if (!(await verifyPassword(user.passwordHash, password))) return { ok: false, reason: 'bad_password', user }
       if (user.disabled) return { ok: false, reason: 'disabled', user }
       // A hash that is not ours (imported from another system, or older parameters) is replaced
-      // by argon2id now that the password is known. The audit log is a separate, batched writer
-      // (audit/append.ts), so its record follows the update rather than sharing its transaction.
+      // by argon2id now that the password is known, in one transaction with its audit record.
       const rehash = needsRehash(user.passwordHash)
       const passwordHash = rehash ? await hashPassword(password) : undefined
-      const updated = await q.update(user.id, { lastLoginAt: new Date(), ...(passwordHash ? { passwordHash } : {}) })
-      if (rehash) {
-        await deps.audit?.record({ action: 'user.password_rehashed', outcome: 'success', actor: user.id, target: user.id, details: { from: hashFormat(user.passwordHash), to: 'argon2id' } })
-      }
+      const audit = rehash ? deps.audit?.with(() => ({ action: 'user.password_rehashed', outcome: 'success', actor: user.id, target: user.id, details: { from: hashFormat(user.passwordHash!), to: 'argon2id' } })) : undefined
+      const updated = await q.update(user.id, { lastLoginAt: new Date(), ...(passwordHash ? { passwordHash } : {}) }, audit)
       return { ok: true, user: updated }
     },
   }

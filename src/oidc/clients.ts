@@ -2,6 +2,7 @@ import crypto from 'node:crypto'
 import type Provider from 'oidc-provider'
 import { hashPassword, verifyPassword } from '../identity/passwords.ts'
 import type { ClientQueries } from './queries/clients.ts'
+import type { Audited } from '../db/audited.ts'
 
 export type ClientMetadata = Record<string, unknown> & { client_id: string; client_secret?: string }
 
@@ -37,7 +38,7 @@ export function clientService(q: ClientQueries, provider: () => Provider, knownS
      * Returns what changed, for the audit log: metadata before/after (never the secret; only
      * whether it changed), or `changed: false` for a no-op re-import.
      */
-    async upsert(metadata: ClientMetadata): Promise<ClientChange> {
+    async upsert(metadata: ClientMetadata, audit?: (change: ClientChange) => Audited<void> | undefined): Promise<ClientChange> {
       const { client_id: clientId, client_secret: secret, ...rest } = metadata
       const existing = await q.find(clientId)
       let secretHash: string | null | undefined
@@ -47,20 +48,22 @@ export function clientService(q: ClientQueries, provider: () => Provider, knownS
       } else if (rest.token_endpoint_auth_method === 'none' || rest.token_endpoint_auth_method === 'private_key_jwt') {
         secretHash = null
       }
-      await q.upsert(clientId, rest, secretHash)
       const before = existing?.metadata as Record<string, unknown> | undefined
       const secretChanged = secretHash !== undefined && secretHash !== (existing?.secretHash ?? null)
       const fields = [...new Set([...Object.keys(before ?? {}), ...Object.keys(rest)])]
         .filter((k) => JSON.stringify(before?.[k]) !== JSON.stringify(rest[k]))
-      return { clientId, created: !existing, changed: !existing || secretChanged || fields.length > 0, fields, before, after: rest, secretChanged }
+      const change: ClientChange = { clientId, created: !existing, changed: !existing || secretChanged || fields.length > 0, fields, before, after: rest, secretChanged }
+      // `audit`: the caller's record of this change, committed with it
+      await q.upsert(clientId, rest, secretHash, audit?.(change))
+      return change
     },
 
     /** A new random secret (256 bits), returned once; only its hash is kept. */
-    async resetSecret(clientId: string) {
+    async resetSecret(clientId: string, audit?: Audited<void>) {
       const existing = await q.find(clientId)
       if (!existing) return null
       const secret = crypto.randomBytes(32).toString('base64url')
-      await q.upsert(clientId, existing.metadata, await hashPassword(secret))
+      await q.upsert(clientId, existing.metadata, await hashPassword(secret), audit)
       return secret
     },
   }

@@ -1,6 +1,7 @@
 import * as jose from 'jose'
 import { open, seal, type Keyring } from '../crypto/envelope.ts'
 import type { KeyQueries, KeyRow } from './queries/keys.ts'
+import type { Audited } from '../db/audited.ts'
 
 /**
  * Token signing keys: one RS256, one ES256 and one EdDSA (Ed25519) key per generation. Private
@@ -54,18 +55,19 @@ export function keyStore(q: KeyQueries, ring: Keyring) {
     /** First start: create the first generation if there is none. */
     async ensure(now = new Date()) {
       if ((await q.listPublished()).some((k) => k.status === 'active')) return false
-      await q.rotate(await newGeneration(now), now)
+      await q.rotate(await newGeneration(now), now, now)
       return true
     },
     /**
      * @param maxTokenLifetime seconds the old keys must stay published: the longest lifetime of
      *   a JWT they may have signed (access tokens, ID tokens).
      */
-    async rotate(maxTokenLifetime: number, now = new Date()) {
+    async rotate(maxTokenLifetime: number, now = new Date(), audit?: (added: { kid: string; alg: string }[]) => Audited<number>) {
       const fresh = await newGeneration(now)
-      await q.rotate(fresh, new Date(now.getTime() + maxTokenLifetime * 1000))
-      const retired = await q.retireDue(now)
-      return { added: fresh.map((k) => ({ kid: k.kid, alg: k.alg })), retired }
+      const added = fresh.map((k) => ({ kid: k.kid, alg: k.alg }))
+      // the new generation, the keys retired now and the audit record commit together
+      const retired = await q.rotate(fresh, new Date(now.getTime() + maxTokenLifetime * 1000), now, audit?.(added))
+      return { added, retired }
     },
     retireDue: (now = new Date()) => q.retireDue(now),
     /** Unpublishes a `retiring` key now: tokens it signed stop verifying (false if it is not retiring). */

@@ -9,6 +9,7 @@ import type { AuditLog } from '../../audit/log.ts'
 import type { StrongLogin } from '../../identity/strong-login.ts'
 import type { SessionRecord } from '../../identity/queries/sessions.ts'
 import { passwordProblems } from '../../identity/password-policy.ts'
+import { RECOVERY_CODE_COUNT } from '../../identity/mfa.ts'
 import { ACCOUNT_CLIENT_ID } from '../../oidc/login-policy.ts'
 import { accountCodesPage, accountPage, accountTotpPage, signedOutPage, type AccountView } from '../../views/account.ts'
 import { errorPage } from '../../oidc/interactions/views.ts'
@@ -203,13 +204,14 @@ export function accountRouter(deps: AccountDeps) {
     if (!sealed) throw new AppError('wrong_step', 'start again from your account page', { status: 400 })
     const secret = login.mfa.openPending(sealed, got.s.id)
     const first = !(await login.mfa.hasFactor(got.user.id))
-    const factor = await login.mfa.confirmTotp(got.user.id, secret, f.code ?? '', (f.name ?? '').slice(0, 64))
+    // the factor and its record commit together (db/audited.ts)
+    const factor = await login.mfa.confirmTotp(got.user.id, secret, f.code ?? '', (f.name ?? '').slice(0, 64),
+      deps.audit.with((created) => ({ action: 'mfa.enrolled', outcome: 'success', actor: got.user.id, target: got.user.id, details: { type: 'totp', factor: created.id }, ...meta(ctx) })))
     if (!factor) {
       const { qr } = await login.mfa.totpQr(secret, got.user.email)
       return html(ctx, accountTotpPage({ csrf: csrfFor(got.s.id), qr, secret, error: 'That code is not correct. Enter the current 6-digit code from your app.' }), 400)
     }
     await login.sessions.setChallenge(got.s.id, null)
-    await deps.audit.record({ action: 'mfa.enrolled', outcome: 'success', actor: got.user.id, target: got.user.id, details: { type: 'totp', factor: factor.id }, ...meta(ctx) })
     if (first) return html(ctx, accountCodesPage({ codes: await login.mfa.regenerateRecoveryCodes(got.user.id) }))
     ctx.status = 303
     ctx.redirect('/account?done=totp')
@@ -235,14 +237,13 @@ export function accountRouter(deps: AccountDeps) {
     if (!challenge) throw new AppError('wrong_step', 'ask for passkey options first', { status: 400 })
     await login.sessions.setChallenge(got.s.id, null)
     const first = !(await login.mfa.hasFactor(got.user.id))
-    let factor
     try {
-      factor = await login.mfa.verifyRegistration(got.user.id, parsed.data.credential as never, challenge, parsed.data.name ?? 'Passkey')
+      await login.mfa.verifyRegistration(got.user.id, parsed.data.credential as never, challenge, parsed.data.name ?? 'Passkey',
+        deps.audit.with((created) => ({ action: 'mfa.enrolled', outcome: 'success', actor: got.user.id, target: got.user.id, details: { type: 'webauthn', factor: created.id }, ...meta(ctx) })))
     } catch (err) {
       await deps.audit.record({ action: 'mfa.enrolled', outcome: 'failure', actor: got.user.id, target: got.user.id, details: { type: 'webauthn', reason: (err as Error).message.slice(0, 200) }, ...meta(ctx) })
       throw new AppError('passkey_rejected', 'The passkey could not be registered. Try again.', { status: 400 })
     }
-    await deps.audit.record({ action: 'mfa.enrolled', outcome: 'success', actor: got.user.id, target: got.user.id, details: { type: 'webauthn', factor: factor.id }, ...meta(ctx) })
     ctx.set('Cache-Control', 'no-store')
     // The first factor comes with recovery codes: the page offers to generate them.
     ctx.body = { redirect: first ? '/account?done=passkey#mfa-h' : '/account?done=passkey' }
@@ -253,8 +254,9 @@ export function accountRouter(deps: AccountDeps) {
     if (!got) return
     await form(ctx, got.s)
     const id = idParam.safeParse(ctx.params.id)
-    if (!id.success || !(await login.mfa.remove(got.user.id, id.data))) throw new AppError('not_found', 'no such factor on your account', { status: 404 })
-    await deps.audit.record({ action: 'mfa.removed', outcome: 'success', actor: got.user.id, target: got.user.id, details: { factor: id.data }, ...meta(ctx) })
+    const removed = id.success && await login.mfa.remove(got.user.id, id.data,
+      deps.audit.with((gone: boolean) => gone ? { action: 'mfa.removed', outcome: 'success', actor: got.user.id, target: got.user.id, details: { factor: id.data }, ...meta(ctx) } : null))
+    if (!removed) throw new AppError('not_found', 'no such factor on your account', { status: 404 })
     ctx.status = 303
     ctx.redirect('/account?done=removed')
   })
@@ -277,8 +279,7 @@ export function accountRouter(deps: AccountDeps) {
     if (!got) return
     await form(ctx, got.s)
     if (!(await login.mfa.hasFactor(got.user.id))) throw new AppError('no_factor', 'add a second factor first', { status: 400 })
-    const codes = await login.mfa.regenerateRecoveryCodes(got.user.id)
-    await deps.audit.record({ action: 'mfa.recovery_codes', outcome: 'success', actor: got.user.id, target: got.user.id, details: { count: codes.length }, ...meta(ctx) })
+    const codes = await login.mfa.regenerateRecoveryCodes(got.user.id, deps.audit.with(() => ({ action: 'mfa.recovery_codes', outcome: 'success', actor: got.user.id, target: got.user.id, details: { count: RECOVERY_CODE_COUNT }, ...meta(ctx) })))
     html(ctx, accountCodesPage({ codes }))
   })
 

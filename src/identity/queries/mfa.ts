@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client.ts'
+import { audited, type Audited } from '../../db/audited.ts'
 
 export interface FactorRecord {
   id: string
@@ -55,12 +56,18 @@ export function mfaQueries(db: Db) {
     async countFactors(userId: string) {
       return db.mfaFactor.count({ where: { userId } })
     },
-    async createFactor(f: FactorWrite) {
+    /** With `audit`, the factor and its audit record commit together (db/audited.ts). */
+    createFactor(f: FactorWrite, audit?: Audited<FactorRecord>) {
       const { transports, ...rest } = f
-      return toRecord(await db.mfaFactor.create({ data: { ...rest, transports: transports ? JSON.stringify(transports) : null } }))
+      return audited(db, audit, async (tx) => toRecord(await tx.mfaFactor.create({ data: { ...rest, transports: transports ? JSON.stringify(transports) : null } })))
     },
-    async deleteFactor(userId: string, id: string) {
-      return (await db.mfaFactor.deleteMany({ where: { id, userId } })).count > 0
+    /** Removes a factor, and the recovery codes with the last one (they replace a lost factor), with its audit record. */
+    removeFactor(userId: string, id: string, audit?: Audited<boolean>) {
+      return audited(db, audit, async (tx) => {
+        const removed = (await tx.mfaFactor.deleteMany({ where: { id, userId } })).count > 0
+        if (removed && (await tx.mfaFactor.count({ where: { userId } })) === 0) await tx.recoveryCode.deleteMany({ where: { userId } })
+        return removed
+      })
     },
     /**
      * Accepts TOTP time step `step` only if it is later than the last accepted one, in one
@@ -88,11 +95,11 @@ export function mfaQueries(db: Db) {
       return (await db.mfaFactor.updateMany({ where: { id, userId }, data: { name } })).count > 0
     },
 
-    async replaceRecoveryCodes(userId: string, codes: { id: string; codeHash: string; pepperKid: string }[]) {
-      await db.$transaction([
-        db.recoveryCode.deleteMany({ where: { userId } }),
-        db.recoveryCode.createMany({ data: codes.map((c) => ({ ...c, userId })) }),
-      ])
+    async replaceRecoveryCodes(userId: string, codes: { id: string; codeHash: string; pepperKid: string }[], audit?: Audited<void>) {
+      await audited(db, audit, async (tx) => {
+        await tx.recoveryCode.deleteMany({ where: { userId } })
+        await tx.recoveryCode.createMany({ data: codes.map((c) => ({ ...c, userId })) })
+      })
     },
     async unusedRecoveryCodes(userId: string) {
       return db.recoveryCode.findMany({ where: { userId, usedAt: null } })

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client.ts'
+import { audited, type Audited } from '../../db/audited.ts'
 
 export interface ClientRow {
   clientId: string
@@ -22,16 +23,21 @@ export function clientQueries(db: Db) {
     async list() {
       return (await db.client.findMany({ orderBy: { clientId: 'asc' } })).map(toRow)
     },
-    async upsert(clientId: string, metadata: Record<string, unknown>, secretHash: string | null | undefined) {
+    /** With `audit`, the client and its audit record commit together (db/audited.ts). */
+    async upsert(clientId: string, metadata: Record<string, unknown>, secretHash: string | null | undefined, audit?: Audited<void>) {
       const data = { metadata: JSON.stringify(metadata), ...(secretHash !== undefined ? { secretHash } : {}) }
-      await db.client.upsert({ where: { clientId }, create: { clientId, ...data, secretHash: secretHash ?? null }, update: data })
+      await audited(db, audit, async (tx) => {
+        await tx.client.upsert({ where: { clientId }, create: { clientId, ...data, secretHash: secretHash ?? null }, update: data })
+      })
     },
     /** Disables (a date) or enables (null) a client; false when there is no such client. */
     async setDisabled(clientId: string, at: Date | null) {
       return (await db.client.updateMany({ where: { clientId }, data: { disabledAt: at } })).count === 1
     },
-    async remove(clientId: string) {
-      await db.client.deleteMany({ where: { clientId } })
+    async remove(clientId: string, audit?: Audited<void>) {
+      await audited(db, audit, async (tx) => {
+        await tx.client.deleteMany({ where: { clientId } })
+      })
     },
   }
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client.ts'
+import { audited, type Audited } from '../../db/audited.ts'
 
 export type KeyStatus = 'active' | 'retiring' | 'retired'
 export interface KeyRow {
@@ -26,11 +27,13 @@ export function keyQueries(db: Db) {
      * One transaction: the new keys become active, the previously active ones stay published as
      * `retiring` until retireAfter (the longest lifetime of anything they signed).
      */
-    async rotate(newKeys: Omit<KeyRow, 'createdAt' | 'retiredAt' | 'retireAfter'>[], retireAfter: Date) {
-      await db.$transaction([
-        db.signingKey.updateMany({ where: { status: 'active' }, data: { status: 'retiring', retireAfter } }),
-        ...newKeys.map((k) => db.signingKey.create({ data: k })),
-      ])
+    /** Also retires the keys due by `now`; returns how many. With `audit`, its record commits with the change. */
+    rotate(newKeys: Omit<KeyRow, 'createdAt' | 'retiredAt' | 'retireAfter'>[], retireAfter: Date, now: Date, audit?: Audited<number>) {
+      return audited(db, audit, async (tx) => {
+        await tx.signingKey.updateMany({ where: { status: 'active' }, data: { status: 'retiring', retireAfter } })
+        for (const k of newKeys) await tx.signingKey.create({ data: k })
+        return (await tx.signingKey.updateMany({ where: { status: 'retiring', retireAfter: { lte: now } }, data: { status: 'retired', retiredAt: now } })).count
+      })
     },
     /** Retires one key that is no longer the signer, before its time (an administrator's call). */
     async retire(kid: string, now: Date) {
