@@ -38,6 +38,7 @@ import { createMetrics } from './metrics/registry.ts'
 import { auditChain, outboxTargets } from './audit/service.ts'
 import { auditMetrics } from './audit/observe-metrics.ts'
 import { redisWindows } from './audit/detector-windows.ts'
+import { brandOf } from './views/brand.ts'
 import { accountStatus } from './identity/account-status.ts'
 import { securityMonitor } from './audit/detectors.ts'
 import { parseAdminWindow, type AdminWindow } from './audit/admin-window.ts'
@@ -115,14 +116,14 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const passwordReset = passwordResetService({
     users, tokens: emailTokens, mail, audit, sessions: login.sessions, lockout: login.lockout, logger, redis, redisPrefix: config.REDIS_PREFIX,
     options: {
-      publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME }, ttl: config.PASSWORD_RESET_TTL, endsSessions: config.PASSWORD_RESET_ENDS_SESSIONS,
+      publicUrl: config.PUBLIC_URL, brand: brandOf(config), ttl: config.PASSWORD_RESET_TTL, endsSessions: config.PASSWORD_RESET_ENDS_SESSIONS,
       minLength: config.PASSWORD_MIN_LENGTH, perAddress: config.PASSWORD_RESET_PER_ADDRESS, perIp: config.PASSWORD_RESET_PER_IP,
     },
   })
   // Email verification (issue 14 §2): email_verified only after the user followed a mailed link.
   const emailVerification = emailVerificationService({
     users, tokens: emailTokens, mail, audit, redis, redisPrefix: config.REDIS_PREFIX,
-    options: { publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME }, ttl: config.EMAIL_VERIFY_TTL },
+    options: { publicUrl: config.PUBLIC_URL, brand: brandOf(config), ttl: config.EMAIL_VERIFY_TTL },
   })
   const keys = keyStore(queries.keys, master.ring)
   const auditChainInstance = auditChain({ queries: queries.audit, log: audit, keys, config, logger, metrics })
