@@ -17,7 +17,9 @@ import { apiKeyClaimsOf, apiKeyExchangeClient, registerApiKeyExchange, type ApiK
 import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
 import { withinClientScope } from './client-scopes.ts'
 import type { HoldingsOf } from './holdings.ts'
-import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage, loggedOutPage, logoutPage } from './interactions/views.ts'
+import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, loggedOutPage, logoutPage } from './interactions/views.ts'
+import { explainedErrorPage } from '../views/errors.ts'
+import { preferUiLocales, t } from '../views/i18n.ts'
 import { ACCOUNT_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
 
 export interface ProviderDeps {
@@ -256,9 +258,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
           ctx.body = deviceInputPage({
             form,
             error: !e ? undefined
-              : e.userCode || e.name === 'NoCodeError' ? 'That code is not valid or has expired. Check the code on your device and try again.'
-              : e.name === 'AbortedError' ? 'The sign-in was cancelled.'
-              : 'Something went wrong. Try again.',
+              : e.userCode || e.name === 'NoCodeError' ? t('device.codeInvalid')
+              : e.name === 'AbortedError' ? t('device.aborted')
+              : t('device.failed'),
           })
         },
         userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
@@ -312,7 +314,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     async renderError(ctx: KoaContextWithOIDC, out) {
       ctx.type = 'html'
-      ctx.body = errorPage('Something went wrong', out.error_description ?? out.error)
+      // The user sees it in the language the client asked for; the way back is the client's own page.
+      preferUiLocales(ctx.oidc?.params?.ui_locales)
+      const client = ctx.oidc?.client
+      const uri = client?.metadata().client_uri
+      ctx.body = explainedErrorPage({
+        status: ctx.status, code: out.error, message: out.error_description ?? out.error,
+        app: client ? { name: client.clientName ?? client.clientId, uri: typeof uri === 'string' && /^https?:\/\//.test(uri) ? uri : undefined } : undefined,
+      })
     },
     // Only registered web origins, only on the endpoints a browser app needs (cors.ts).
     clientBasedCORS,
