@@ -19,7 +19,7 @@ import { withinClientScope } from './client-scopes.ts'
 import type { HoldingsOf } from './holdings.ts'
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, loggedOutPage, logoutPage } from './interactions/views.ts'
 import { explainedErrorPage } from '../views/errors.ts'
-import { preferUiLocales, t } from '../views/i18n.ts'
+import { LOCALES, preferUiLocales, t } from '../views/i18n.ts'
 import { ACCOUNT_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
 
 export interface ProviderDeps {
@@ -81,6 +81,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
   }
   const configuration: Configuration = {
     adapter: deps.adapter,
+    // OIDC Discovery §3: the languages the pages speak (ui_locales picks one; views/i18n.ts).
+    discovery: { ui_locales_supported: [...LOCALES] },
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
       keys: deps.cookieKeys,
