@@ -314,14 +314,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const stores = client?.metadata().authz_stores
       return Array.isArray(stores) ? { ...fromKey, authz_stores: stores } : fromKey
     },
-    async renderError(ctx: KoaContextWithOIDC, out) {
+    async renderError(ctx: KoaContextWithOIDC, out, error) {
       ctx.type = 'html'
       // The user sees it in the language the client asked for; the way back is the client's own page.
       preferUiLocales(ctx.oidc?.params?.ui_locales)
       const client = ctx.oidc?.client
       const uri = client?.metadata().client_uri
       ctx.body = explainedErrorPage({
-        status: ctx.status, code: out.error, message: out.error_description ?? out.error,
+        status: ctx.status, code: (error as Error | undefined)?.name === 'SessionNotFound' ? 'SessionNotFound' : out.error, message: out.error_description ?? out.error,
         app: client ? { name: client.clientName ?? client.clientId, uri: typeof uri === 'string' && /^https?:\/\//.test(uri) ? uri : undefined } : undefined,
       })
     },

@@ -13,8 +13,9 @@ export function explainedErrorPage(e: { status: number; code: string; message: s
     : e.status === 429 ? t('error.tooManyTitle')
     : e.status >= 500 ? t('error.serverTitle')
     : t('error.requestTitle')
-  // oidc-provider's SessionNotFound is an invalid_request: the commonest error a person meets.
-  const code = /session not found/i.test(e.message) ? 'session_not_found' : e.code
+  // oidc-provider's SessionNotFound is an invalid_request: the commonest error a person meets
+  // (a sign-in left open too long, or its cookie gone). Its messages name it.
+  const code = e.code === 'SessionNotFound' || /session (id cookie )?not found|request has expired|session and .* mismatch/i.test(e.message) ? 'session_not_found' : e.code
   const known = hasKey(`error.code.${code}`)
   const message = known ? t(`error.code.${code}`)
     : e.status >= 500 ? t('error.serverMessage')

@@ -33,7 +33,7 @@ export function errorHandler(logger: Logger): Middleware {
       if (unavailable) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS))
       if (ctx.accepts('json', 'html') === 'html') {
         ctx.type = 'html'
-        ctx.body = explainedErrorPage({ status: ctx.status, code: unavailable ? 'temporarily_unavailable' : code, message })
+        ctx.body = explainedErrorPage({ status: ctx.status, code: unavailable ? 'temporarily_unavailable' : (err as Error | undefined)?.name === 'SessionNotFound' ? 'SessionNotFound' : code, message })
       } else {
         ctx.body = { error: code, error_description: message, ...(known && err instanceof AppError && e.details !== undefined ? { details: e.details } : {}) }
       }
