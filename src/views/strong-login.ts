@@ -38,7 +38,7 @@ export function recoveryCodesBlock(codes: string[]): SafeHtml {
 /** A button that runs a WebAuthn ceremony (see assets/webauthn.js). */
 export function passkeyButton(p: { mode: 'register' | 'authenticate'; options: string; verify: string; csrf: string; label: string; nameInput?: string; secondary?: boolean; id: string }): SafeHtml {
   return html`
-<button type="button" id="${p.id}" class="${p.secondary ? 'secondary' : ''}" data-webauthn="${p.mode}" data-options="${p.options}" data-verify="${p.verify}" data-csrf="${p.csrf}" ${raw(p.nameInput ? `data-name-input="${p.nameInput}"` : '')} data-error="${p.id}-error" hidden>${p.label}</button>
+<button type="button" id="${p.id}" class="${p.secondary ? 'secondary' : ''}" data-webauthn="${p.mode}" data-options="${p.options}" data-verify="${p.verify}" data-csrf="${p.csrf}" ${raw(p.nameInput ? `data-name-input="${p.nameInput}"` : '')} data-error="${p.id}-error" data-msg-cancelled="${t('passkey.cancelled')}" data-msg-failed="${t('passkey.failed')}" hidden>${p.label}</button>
 <p class="error" id="${p.id}-error" role="alert" hidden></p>
 <noscript><p class="hint">${t('passkey.needsJs')}</p></noscript>`
 }
