@@ -18,11 +18,14 @@ export function localeMiddleware(opts: { brand: Brand; https: boolean }): Middle
     const cookie = supported(ctx.cookies.get(LANG_COOKIE) ?? undefined)
     const accepted = ctx.get('accept-language') ? ctx.acceptsLanguages([...LOCALES]) : false
     const locale = picked ?? cookie ?? (typeof accepted === 'string' ? accepted : DEFAULT_LOCALE)
-    await runInLocale({ locale, brand: opts.brand, chosen: picked !== undefined, here: ctx.method === 'GET' ? ctx.url : undefined }, next)
-    // Pages differ by these request headers: a cache must not hand one person's language to another.
+    const store = { locale, brand: opts.brand, chosen: picked !== undefined, here: ctx.method === 'GET' ? ctx.url : undefined }
+    await runInLocale(store, next)
+    // Pages differ by these request headers: a cache must not hand one person's language to
+    // another. Content-Language (RFC 9110 §8.5) names the language the page was written in.
     if (!ctx.headerSent && ctx.response.is('html')) {
       ctx.vary('Accept-Language')
       ctx.vary('Cookie')
+      ctx.set('Content-Language', store.locale)
     }
   }
 }
