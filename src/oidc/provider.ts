@@ -275,6 +275,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
+          // RP-Initiated Logout 1.0 §2: the client may ask for a language (ui_locales) here too.
+          preferUiLocales(ctx.oidc.params?.ui_locales)
           ctx.body = logoutPage({ form, host: ctx.host })
         },
         postLogoutSuccessSource: async (ctx) => {
