@@ -183,14 +183,14 @@ function englishSentences(lang: string): string[] {
   return [...out]
 }
 
-describe('pages and mails in German', () => {
-  it('carry lang="de" and none of the English sentences', () => {
-    const rendered = withLocale('de', everything, { product: 'Acme ID', supportUrl: 'https://help.acme.example' })
-    const sentences = englishSentences('de')
+describe('pages and mails in every other language', () => {
+  it.each(LOCALES.filter((l) => l !== 'en'))('%s: carry their lang and none of the English sentences', (lang) => {
+    const rendered = withLocale(lang, everything, { product: 'Acme ID', supportUrl: 'https://help.acme.example' })
+    const sentences = englishSentences(lang)
     expect(sentences.length).toBeGreaterThan(150)
     const found: string[] = []
     rendered.forEach((text, i) => {
-      if (/<html/.test(text)) expect(text, `page ${i}`).toMatch(/<html lang="de">/)
+      if (/<html/.test(text)) expect(text, `page ${i}`).toContain(`<html lang="${lang}">`)
       // the html tag escapes apostrophes and quotes; compare like with like
       const plain = text.replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, '&')
       for (const s of sentences) if (plain.includes(s)) found.push(`page ${i}: ${s}`)
