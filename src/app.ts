@@ -11,6 +11,7 @@ import { healthRouter } from './http/health.ts'
 import { assetsRouter } from './http/assets.ts'
 import { interactionRouter } from './oidc/interactions/router.ts'
 import { scopeDescriber } from './oidc/scope-descriptions.ts'
+import { federationCallbackRouter, federationInteractions } from './federation/routes.ts'
 import Router from '@koa/router'
 import { authzRoutes } from './authz/routes.ts'
 import { httpMetrics } from './metrics/http.ts'
@@ -37,10 +38,17 @@ import { requestIdOf } from './http/middleware/request.ts'
 
 const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 import { passwordResetRouter } from './http/account/password-reset.ts'
+import { consoleRouter } from './admin/console/routes.ts'
+import { consoleService } from './admin/console/service.ts'
+import { consoleApi, type Dispatch } from './admin/console/api.ts'
+import { consoleSessions } from './admin/console/session.ts'
 import { emailVerificationRouter } from './http/account/email-verification.ts'
+import { registrationRouter } from './http/account/registration.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
+  /** the app's own request handler, for the admin console's calls to the admin API (set by buildApp) */
+  dispatch?: () => Dispatch
 }
 
 /** Our routers, in the order they are tried (before oidc-provider). */
@@ -80,7 +88,12 @@ function routersOf(c: Container, opts: AppOptions) {
       formGuard,
       holdings: c.holdings,
       describeScopes: scopeDescriber(() => c.queries.resources.list()),
+      federation: federationInteractions({ federation: c.federation, users: c.users, audit: c.audit, login: c.login }),
+      verification: c.emailVerification,
+      registration: c.registration.options.enabled,
+      notices: c.notices,
     }),
+    federationCallbackRouter({ audit: c.audit, clientIp: c.clientIp }),
     accountRouter({
       users: c.users,
       audit: c.audit,
@@ -94,10 +107,23 @@ function routersOf(c: Container, opts: AppOptions) {
       verification: c.emailVerification,
     }),
     providerFormRouter(formGuard),
+    // The admin console (issue 12 §3): pages over the admin API, called through the app itself.
+    consoleRouter({
+      service: consoleService({
+        api: consoleApi({ dispatch: () => opts.dispatch!(), publicUrl: c.config.PUBLIC_URL }),
+        sessions: consoleSessions({ redis: c.redis, prefix: c.config.REDIS_PREFIX, db: c.queries.payloads }),
+        publicUrl: c.config.PUBLIC_URL,
+        requireMfa: c.config.ADMIN_CONSOLE_REQUIRE_MFA,
+      }),
+      clientIp: c.clientIp,
+      formGuard,
+      secure: c.config.PUBLIC_URL.startsWith('https:'),
+    }),
     mountRoutes(new Router(), apiRoutes, { bearerSchemes: c.bearerSchemes, management }),
     apiDocsRouter({ routes: apiRoutes, info: { title: 'portcullis', version: APP_VERSION, publicUrl: c.config.PUBLIC_URL } }),
     passwordResetRouter({ reset: c.passwordReset, product: c.config.PRODUCT_NAME, clientIp: c.clientIp, formGuard }),
     emailVerificationRouter({ verification: c.emailVerification, clientIp: c.clientIp, formGuard }),
+    registrationRouter({ registration: c.registration, challenge: c.signupChallenge, audit: c.audit, product: c.config.PRODUCT_NAME, clientIp: c.clientIp, formGuard }),
   ]
 }
 
@@ -115,7 +141,8 @@ export function declaredRoutes(c: Container): { method: string; path: string }[]
  */
 export function buildApp(c: Container, opts: AppOptions = {}) {
   const app = new Koa({ proxy: c.config.TRUST_PROXY })
-  const routers = routersOf(c, opts)
+  let handler: Dispatch | undefined
+  const routers = routersOf(c, { ...opts, dispatch: () => (handler ??= app.callback()) })
   app.use(requestContext(c.logger))
   app.use(httpMetrics(c.metrics))
   const brand = brandOf(c.config)

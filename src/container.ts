@@ -8,6 +8,8 @@ import { loadMasterKey } from './crypto/master-key.ts'
 import { deriveKey, type Keyring } from './crypto/envelope.ts'
 import { userQueries } from './identity/queries.ts'
 import { userService } from './identity/users.ts'
+import { federationQueries } from './federation/queries.ts'
+import { federationService } from './federation/service.ts'
 import { auditQueries } from './audit/queries.ts'
 import { auditLog } from './audit/log.ts'
 import { payloadQueries } from './oidc/queries/payloads.ts'
@@ -39,6 +41,7 @@ import { auditChain, outboxTargets } from './audit/service.ts'
 import { auditMetrics } from './audit/observe-metrics.ts'
 import { redisWindows } from './audit/detector-windows.ts'
 import { brandOf } from './views/brand.ts'
+import { CONSOLE_CLIENT_ID } from './oidc/login-policy.ts'
 import { accountStatus } from './identity/account-status.ts'
 import { securityMonitor } from './audit/detectors.ts'
 import { parseAdminWindow, type AdminWindow } from './audit/admin-window.ts'
@@ -59,6 +62,9 @@ import { fileTransport, smtpTransport } from './mail/transport.ts'
 import { emailTokenQueries } from './identity/queries/email-tokens.ts'
 import { passwordResetService } from './identity/password-reset.ts'
 import { emailVerificationService } from './identity/email-verification.ts'
+import { registrationService } from './identity/registration.ts'
+import { noChallenge, proofOfWork } from './identity/signup-challenge.ts'
+import { securityNotices } from './identity/security-notices.ts'
 
 /**
  * The composition root: config -> database -> queries -> services -> provider, as one plain
@@ -125,6 +131,25 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     users, tokens: emailTokens, mail, audit, redis, redisPrefix: config.REDIS_PREFIX,
     options: { publicUrl: config.PUBLIC_URL, brand: brandOf(config), ttl: config.EMAIL_VERIFY_TTL },
   })
+  // Self-registration (issue 14 §4): off unless REGISTRATION_ENABLED; proof of work against bots.
+  const registration = registrationService({
+    users, verification: emailVerification, mail, audit, logger, redis, redisPrefix: config.REDIS_PREFIX,
+    options: {
+      enabled: config.REGISTRATION_ENABLED, allowedDomains: config.REGISTRATION_ALLOWED_DOMAINS, minLength: config.PASSWORD_MIN_LENGTH,
+      perAddress: config.REGISTRATION_PER_ADDRESS, publicUrl: config.PUBLIC_URL, brand: brandOf(config),
+    },
+  })
+  const currentKey = master.ring.keys.get(master.ring.currentId)!
+  const signupChallenge = config.REGISTRATION_POW_BITS > 0
+    ? proofOfWork({ key: deriveKey(currentKey, 'signup-pow'), bits: config.REGISTRATION_POW_BITS, redis, redisPrefix: config.REDIS_PREFIX })
+    : noChallenge
+  // Security notices to users (issue 14 §5): they follow the audit log; new devices at sign-in.
+  const notices = securityNotices({
+    users, mail, audit, logger,
+    signedInBefore: async (userId, before) => (await queries.audit.loginSources(userId, new Date(0), before, 1)).length > 0,
+    options: { enabled: config.SECURITY_NOTICES, publicUrl: config.PUBLIC_URL, brand: brandOf(config), deviceKey: deriveKey(currentKey, 'device') },
+  })
+  notices.start()
   const keys = keyStore(queries.keys, master.ring)
   const auditChainInstance = auditChain({ queries: queries.audit, log: audit, keys, config, logger, metrics })
   // Security detectors observe audit events as they are recorded (c.monitor.apiKeyRejected is the API-key hook).
@@ -180,6 +205,11 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     // A token exchanged for an API key (oidc/apikey-exchange.ts) acts as that key.
     if (t.apiKey) {
       return { kind: 'api_key', id: t.subject, ...(t.subject === t.clientId ? { clientId: t.clientId } : {}), scopes: new Set(t.scopes), stores: t.stores, apiKey: t.apiKey }
+    }
+    // The admin console's user token (oidc/login-policy.ts CONSOLE_CLIENT_ID): a `user` caller,
+    // which only the admin API accepts (http/contract.ts Auth.users); no policy store either.
+    if (t.clientId === CONSOLE_CLIENT_ID && t.subject !== t.clientId) {
+      return { kind: 'user', id: t.subject, clientId: t.clientId, scopes: new Set(t.scopes), stores: [] }
     }
     return { kind: 'client', id: t.subject, clientId: t.clientId, scopes: new Set(t.scopes), stores: t.stores }
   }
@@ -267,6 +297,14 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       clientIp,
       revocations,
       webOrigins,
+      holdsAdminRole: async (userId) => {
+        try {
+          return (await authz.stores.current(SYSTEM_STORE)).lines.some((l) => l[0] === 'g' && l[1] === `user:${userId}`)
+        } catch (err) {
+          if ((err as { code?: string }).code === 'not_found') return false
+          throw err
+        }
+      },
       apiKeyExchange: {
         verify: apikeys.verify,
         maxTtl: config.APIKEY_EXCHANGE_TTL,
@@ -367,6 +405,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     login,
     /** Disabling and enabling accounts: sessions end and the owner's API keys stop everywhere. */
     accounts: accountStatus({ users, sessions: login.sessions, audit, ownersChanged: () => apikeys.ownersChanged() }),
+    /** Sign-in through upstream identity providers (issue 14 §6, federation/). */
+    federation: federationService({ queries: federationQueries(db), ring: master.ring, users, audit, publicUrl: config.PUBLIC_URL, logger }),
     /** Outgoing mail through the outbox (mail/service.ts); servers call startMail(). */
     mail,
     /** Delivers queued mail in the background; without SMTP_URL says loudly where mails go. */
@@ -382,6 +422,11 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     emailTokens,
     passwordReset,
     emailVerification,
+    /** Self-registration (identity/registration.ts) and its anti-automation challenge. */
+    registration,
+    signupChallenge,
+    /** Security notices (identity/security-notices.ts). */
+    notices,
     /** The client IP of a request (socket, or X-Forwarded-For from TRUSTED_PROXIES). */
     clientIp,
     refresh,

@@ -22,9 +22,10 @@ export interface AdminRouteDeps {
  * granted to `client:ID`, an API key with its owner's, so holding the scope alone administers
  * nothing. Reads also accept `admin:read`. Behind the management IP allowlist.
  */
-const auth = { scopes: [ADMIN_SCOPE], management: true } as const
+// `users`: the admin console's user tokens too (admin/console/), decided by the PDP like any caller.
+const auth = { scopes: [ADMIN_SCOPE], management: true, users: true } as const
 /** Reads also take `admin:read`, which authority.ts bounds to the `*:read` actions. */
-const readAuth = { scopes: [ADMIN_SCOPE, ADMIN_READ_SCOPE], management: true } as const
+const readAuth = { scopes: [ADMIN_SCOPE, ADMIN_READ_SCOPE], management: true, users: true } as const
 const tags = ['Administration'] as const
 
 const date = z.string().describe('ISO 8601 date-time')

@@ -10,6 +10,10 @@ import { RATE_CLASSES, parseRateLimit, rateLimitEnvName, type RateLimit } from '
  * Every environment variable portcullis reads, validated once at start and frozen.
  * `.env.example` documents each one; keep the two in step.
  */
+/** The security notices a deployment can send (SECURITY_NOTICES); identity/security-notices.ts. */
+export const SECURITY_NOTICE_KINDS = ['new_device', 'password_changed', 'mfa_changed', 'api_key_created', 'account_locked'] as const
+export type SecurityNotice = (typeof SECURITY_NOTICE_KINDS)[number]
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes')
@@ -42,6 +46,8 @@ const schema = z.object({
   PORTCULLIS_MASTER_KEY: z.string().optional(),
   PORTCULLIS_ADMIN_EMAIL: z.email({ message: 'must be an email address' }).optional(),
   PORTCULLIS_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(128).optional(),
+  // The admin console (docs/administration.md): a second factor at every console sign-in.
+  ADMIN_CONSOLE_REQUIRE_MFA: bool.default(true),
   PORTCULLIS_IMPORT: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: bool.default(false),
@@ -142,6 +148,26 @@ const schema = z.object({
   PASSWORD_RESET_PER_IP: z.coerce.number({ message: 'must be a number' }).int().min(1).default(20),
   // Email verification links (issue 14 §2).
   EMAIL_VERIFY_TTL: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(60, 'must be at least 60').max(7 * 86400, 'must be at most 604800 (7 days)').default(86400),
+  // Self-registration (issue 14 §4): off unless turned on. Allowed domains: comma-separated
+  // (`example.com,*.example.org`); empty allows any address.
+  REGISTRATION_ENABLED: bool.default(false),
+  REGISTRATION_ALLOWED_DOMAINS: z.string().default('')
+    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+    .refine((list) => list.every((d) => /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(d)), 'must be a comma-separated list of domains (example.com or *.example.com)'),
+  // Proof of work a browser solves before the sign-up form is accepted (identity/signup-challenge.ts):
+  // leading zero bits of SHA-256; 0 turns it off (rate limits still apply).
+  REGISTRATION_POW_BITS: z.coerce.number({ message: 'must be a number of bits' }).int().min(0).max(28, 'must be at most 28').default(16),
+  // Sign-up mails per address per hour (silent beyond it; the IP limit is RATE_LIMIT_SIGNUP).
+  REGISTRATION_PER_ADDRESS: z.coerce.number({ message: 'must be a number' }).int().min(1).default(3),
+  // Security notices mailed to users (issue 14 §5): a comma-separated list, `all` or `none`.
+  SECURITY_NOTICES: z.string().default('all').transform((v, ctx) => {
+    const list = v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
+    if (list.length === 1 && list[0] === 'none') return [] as SecurityNotice[]
+    if (list.length === 1 && list[0] === 'all') return [...SECURITY_NOTICE_KINDS]
+    const bad = list.filter((k) => !(SECURITY_NOTICE_KINDS as readonly string[]).includes(k))
+    if (bad.length) ctx.addIssue({ code: 'custom', message: `unknown notice ${bad.join(', ')}: use all, none or a list of ${SECURITY_NOTICE_KINDS.join(', ')}` })
+    return list as SecurityNotice[]
+  }),
 }).refine((c) => c.HTTP_HEADERS_TIMEOUT <= c.HTTP_REQUEST_TIMEOUT, { message: 'must not be longer than HTTP_REQUEST_TIMEOUT', path: ['HTTP_HEADERS_TIMEOUT'] })
 
 type Raw = z.infer<typeof schema>

@@ -10,7 +10,7 @@ import { SYSTEM_STORE } from '../admin/authority.ts'
 import { safeEqual } from '../crypto/constant-time.ts'
 
 export interface Problem { path: string; message: string }
-export interface ImportSummary { clients: number; users: number; resources: number; policy_stores: number; api_keys?: number }
+export interface ImportSummary { clients: number; users: number; resources: number; policy_stores: number; api_keys?: number; identity_providers?: number }
 export interface ApplyOptions {
   /** receives each API key issued by the import, once, with its secret (never logged) */
   onKeyIssued?: (k: IssuedFromImport) => void
@@ -48,6 +48,7 @@ export async function validateDocument(c: Container, value: unknown): Promise<{ 
   dup(doc.users.map((x) => x.email.toLowerCase()), 'users', 'email')
   dup(doc.resources.map((x) => x.indicator), 'resources', 'indicator')
   dup(doc.policy_stores.map((x) => x.name), 'policy_stores', 'name')
+  dup(doc.identity_providers.map((x) => x.alias), 'identity_providers', 'alias')
   for (const [i, store] of doc.policy_stores.entries()) {
     if (store.name === SYSTEM_STORE) {
       // admin grants are made with `portcullis admin grant-role` (audited, last admin kept), not by import
@@ -104,6 +105,7 @@ export async function applyDocument(c: Container, doc: ImportDocument, actor = '
     }
   }
   for (const u of doc.users) await applyUser(c, u, actor)
+  if (doc.identity_providers.length) await c.federation.importProviders(doc.identity_providers, actor)
   for (const store of doc.policy_stores) {
     await c.authz.stores.apply({ name: store.name, model: store.model, policy: store.policy, options: store.options as StoreOptions, description: store.description }, actor, 'configuration import')
   }
@@ -114,7 +116,7 @@ export async function applyDocument(c: Container, doc: ImportDocument, actor = '
   await c.apikeys.ownersChanged()
   // After clients and users: keys need their owners.
   if (doc.api_keys.length) await applyApiKeys(c, doc.api_keys, actor, opts.onKeyIssued)
-  const summary = { clients: doc.clients.length, users: doc.users.length, resources: doc.resources.length, policy_stores: doc.policy_stores.length, ...(doc.api_keys.length ? { api_keys: doc.api_keys.length } : {}) }
+  const summary = { clients: doc.clients.length, users: doc.users.length, resources: doc.resources.length, policy_stores: doc.policy_stores.length, ...(doc.api_keys.length ? { api_keys: doc.api_keys.length } : {}), ...(doc.identity_providers.length ? { identity_providers: doc.identity_providers.length } : {}) }
   await c.audit.record({ action: 'config.imported', outcome: 'success', actor, details: summary })
   // Running servers (other processes too) pick the changed clients, resources and scopes up now.
   await c.configChanged()
@@ -152,6 +154,8 @@ async function applyUser(c: Container, u: ImportUser, actor: string) {
       await credentialEvent('user.totp_set_by_import', created.id, { reason: 'created' })
     }
     if (u.disabled) await c.accounts.disable(u.email, actor)
+    // Issue 14 §8: no password, so the user chooses one through a mailed single-use link.
+    else if (!hasPassword && u.invite !== false) await c.passwordReset.invite(created, { actor })
     return
   }
   // Through the account service: disabling ends sessions and stops the user's keys everywhere.

@@ -7,6 +7,7 @@ import { SYSTEM_STORE } from '../admin/authority.ts'
 export async function exportDocument(c: Container) {
   const [clients, users, resources] = await Promise.all([c.clients.list(), c.users.list(), c.resources.list()])
   const apiKeys = await exportApiKeys(c)
+  const identityProviders = await c.federation.exportProviders()
   return {
     clients: clients.map((cl) => ({ client_id: cl.clientId, ...cl.metadata })),
     users: users.map((u) => ({
@@ -41,6 +42,8 @@ export async function exportDocument(c: Container) {
     })),
     // Live API keys without secrets (omitted when there are none).
     ...(apiKeys.length ? { api_keys: apiKeys } : {}),
+    // Upstream identity providers without their client secret or private key (omitted when none).
+    ...(identityProviders.length ? { identity_providers: identityProviders } : {}),
   }
 }
 

@@ -4,6 +4,7 @@ import { apiKeyEntry } from '../apikeys/declarative.ts'
 import { ACCOUNT_CLIENT_ID } from '../oidc/login-policy.ts'
 import { APIKEY_EXCHANGE_CLIENT_ID } from '../oidc/apikey-exchange.ts'
 import { ACCESS_TOKEN_SIGNING_ALGS } from '../oidc/queries/resources.ts'
+import { identityProviderEntry } from '../federation/schema.ts'
 
 // Built-in clients (the account pages, API key exchange): an imported client of the same id
 // would be shadowed by them, so it is refused.
@@ -120,10 +121,14 @@ const user = z
     // reset_password forces the file's password on an existing user, who must then choose a
     // new one at the next sign-in.
     reset_password: z.boolean().optional(),
+    // A user created without password or password_hash gets an invitation mail with a
+    // single-use set-password link (issue 14 §8); `invite: false` creates the account silently.
+    invite: z.boolean().optional(),
   })
   .strict()
   .refine((u) => !(u.password && u.password_hash), { message: 'give either password or password_hash, not both', path: ['password_hash'] })
   .refine((u) => !u.reset_password || u.password || u.password_hash, { message: 'needs the password (or password_hash) to reset to', path: ['reset_password'] })
+  .refine((u) => !u.invite || !(u.password || u.password_hash), { message: 'an invitation is for a user without a password: drop password/password_hash or invite', path: ['invite'] })
 
 const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'not a valid scope token (RFC 6749 §3.3)')
 /**
@@ -190,6 +195,8 @@ export const importDocument = z
     resources: z.array(resource).default([]),
     // API keys (issue 5): owner, name, scopes, level, expiry; secrets are never imported.
     api_keys: z.array(apiKeyEntry).default([]),
+    // Upstream identity providers users may sign in with (issue 14 §6, federation/schema.ts).
+    identity_providers: z.array(identityProviderEntry).default([]),
   })
   .strict()
 

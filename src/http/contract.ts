@@ -23,6 +23,11 @@ export interface Auth {
   schemes?: readonly SchemeName[]
   /** behind MANAGEMENT_ALLOWED_IPS, checked ahead of authentication */
   management?: boolean
+  /**
+   * accepts the admin console's user tokens (caller kind `user`): only for routes whose handler
+   * decides every action through the PDP (the admin API)
+   */
+  users?: boolean
 }
 
 export interface ResponseSpec {
@@ -271,7 +276,7 @@ export function mountRoutes(router: Router, routes: readonly Route[], deps: Moun
     if (c.timing) chain.push(timed(c.timing))
     if (c.auth !== 'public') {
       if (c.auth.management) chain.push(mgmt)
-      chain.push(authnBy(c.auth.schemes), requireScope(...c.auth.scopes))
+      chain.push(authnBy(c.auth.schemes), requireScope(c.auth.scopes, { users: c.auth.users }))
     }
     chain.push(handlerOf(r))
     router.register(c.path, [c.method.toUpperCase()], chain, { name: c.operationId })

@@ -61,6 +61,10 @@ export const RATE_CLASSES: readonly RateClass[] = [
     note: 'second-factor and enrolment posts, per IP (each account also has its own lockout)' },
   { name: 'signin', match: [{ methods: ['POST'], path: /^\/interaction\/.+$/ }], key: 'ip', answer: 'page', points: 120, duration: 60,
     note: 'sign-in posts (password, passkey, consent), per IP (each account also has its own lockout)' },
+  // Issue 14 §4: sign-ups are expensive for us (a mail each) and attractive to bots; each
+  // address also has its own silent budget (REGISTRATION_PER_ADDRESS).
+  { name: 'signup', match: [{ methods: ['POST'], path: /^\/register$/ }], key: 'ip', answer: 'page', points: 10, duration: 3600,
+    note: 'self-registration posts, per IP (each address also has its own budget)' },
   { name: 'account', match: [{ methods: [...WRITE], path: /^\/account(\/.*)?$/ }], key: 'session', answer: 'page', points: 120, duration: 60,
     note: 'account page changes, per session' },
   { name: 'policy', match: [{ methods: [...WRITE], path: /^\/(authz|access)\/v1(\/.*)?$/ }], key: 'credential', answer: 'api', points: 120, duration: 60,

@@ -5,6 +5,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import type { AuditLog } from '../audit/log.ts'
 import type { Mailer } from '../mail/service.ts'
 import { passwordResetMail, type Brand } from '../mail/templates.ts'
+import { invitationMail } from '../mail/account-templates.ts'
 import type { EmailTokenQueries } from './queries/email-tokens.ts'
 import type { SessionService } from './sessions.ts'
 import type { LockoutGuard } from './lockout.ts'
@@ -22,6 +23,8 @@ export interface PasswordResetOptions {
   /** reset mails per address per hour, and requests per client IP per hour */
   perAddress: number
   perIp: number
+  /** seconds an invitation link (imported user without a password) stays valid */
+  invitationTtl?: number
 }
 
 export interface RequestMeta {
@@ -102,7 +105,8 @@ export function passwordResetService(deps: {
 
   async function openToken(token: string) {
     if (!TOKEN_SHAPE.test(token)) return undefined
-    const t = await deps.tokens.find(tokenHash(token), 'password_reset')
+    // An invitation (issue 14 §8) is the same kind of link with a longer life and its own mail.
+    const t = (await deps.tokens.find(tokenHash(token), 'password_reset')) ?? (await deps.tokens.find(tokenHash(token), 'invitation'))
     if (!t || t.usedAt || t.expiresAt <= new Date()) return undefined
     const user = await deps.users.findById(t.userId)
     // The link was for this address: an account whose email changed since cannot use it.
@@ -126,6 +130,18 @@ export function passwordResetService(deps: {
       inFlight.add(work)
       return {}
     },
+    /**
+     * Mails an invitation to an account that has no password yet (imported, issue 14 §8): a
+     * single-use link to the set-password page, valid `invitationTtl` seconds (7 days).
+     */
+    async invite(user: { id: string; email: string }, m: Partial<RequestMeta> & { actor?: string } = {}) {
+      const ttl = o.invitationTtl ?? 7 * 86400
+      const token = newToken()
+      const id = tokenHash(token)
+      await deps.tokens.create({ id, userId: user.id, purpose: 'invitation', email: user.email, expiresAt: new Date(Date.now() + ttl * 1000) })
+      await deps.mail.send('invitation', invitationMail(o.brand, { to: user.email, link: `${o.publicUrl}/password/reset?token=${token}`, ttlSeconds: ttl }))
+      await deps.audit.record({ action: 'user.invitation_sent', outcome: 'success', actor: m.actor ?? null, target: user.id, details: { link: id.slice(0, 12) }, ip: m.ip, requestId: m.requestId })
+    },
     /** Resolves once every request accepted so far has queued its mail (tests, shutdown). */
     async settled() {
       await Promise.all([...inFlight])
@@ -145,17 +161,19 @@ export function passwordResetService(deps: {
       const problems = passwordProblems(password, { minLength: o.minLength, email: user.email, userInputs: user.name ? [user.name] : [] })
       if (problems.length) return { ok: false, problems }
       const now = new Date()
-      if (!(await deps.tokens.consume(t.id, 'password_reset', now))) return { ok: false, invalid: true }
+      const purpose = t.purpose === 'invitation' ? 'invitation' : 'password_reset'
+      if (!(await deps.tokens.consume(t.id, purpose, now))) return { ok: false, invalid: true }
       await deps.users.setPassword(user.id, password)
       // The link reached the user through this address: it is verified now (issue 14 §2).
       if (!user.emailVerified) await deps.users.update(user.id, { emailVerified: true })
       await deps.tokens.retireAll(user.id, 'password_reset', now)
+      await deps.tokens.retireAll(user.id, 'invitation', now)
       const sessionsEnded = o.endsSessions ? await deps.sessions.revoke(user.id, 'all') : 0
       // Whoever holds the mailbox may sign in again at once: failed guesses are forgiven.
       const wasLocked = await deps.lockout.isLocked(user.email)
       await deps.lockout.clear(user.email)
       await deps.audit.record({
-        action: 'user.password_reset', outcome: 'success', actor: user.id, target: user.id,
+        action: purpose === 'invitation' ? 'user.invitation_accepted' : 'user.password_reset', outcome: 'success', actor: user.id, target: user.id,
         details: { link: t.id.slice(0, 12), sessions_ended: sessionsEnded, lockout_cleared: wasLocked }, ...m,
       })
       return { ok: true, email: user.email }

@@ -10,6 +10,8 @@ export interface UserRecord {
   emailVerified: boolean
   disabled: boolean
   mustChangePassword: boolean
+  /** self-registered: no sign-in completes before the email address is verified */
+  mustVerifyEmail: boolean
   createdAt: Date
   updatedAt: Date
   lastLoginAt: Date | null
@@ -29,6 +31,7 @@ export interface UserWrite {
   attributes?: Record<string, unknown>
   emailVerified?: boolean
   mustChangePassword?: boolean
+  mustVerifyEmail?: boolean
   disabled?: boolean
 }
 

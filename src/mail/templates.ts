@@ -21,7 +21,7 @@ export interface Mail {
 
 const DEFAULT_ACCENT = '#2456d6'
 
-function frame(brand: Brand, title: string, body: SafeHtml): string {
+export function frame(brand: Brand, title: string, body: SafeHtml): string {
   return html`<!DOCTYPE html>
 <html lang="${currentLocale()}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head>
@@ -36,13 +36,13 @@ ${body}
 }
 
 /** The text part's closing lines: the signature and, when there is one, where to get help. */
-const signature = (brand: Brand) => ['', `-- ${brand.product}`, ...(brand.supportUrl ? [`${t('mail.support')}: ${brand.supportUrl}`] : [])]
+export const signature = (brand: Brand) => ['', `-- ${brand.product}`, ...(brand.supportUrl ? [`${t('mail.support')}: ${brand.supportUrl}`] : [])]
 
-const button = (brand: Brand, href: string, label: string) =>
+export const button = (brand: Brand, href: string, label: string) =>
   html`<p><a href="${href}" style="display: inline-block; padding: 0.6rem 1rem; background: ${brand.primaryColor ?? DEFAULT_ACCENT}; color: #fff; text-decoration: none; border-radius: 0.375rem;">${label}</a></p>
 <p style="font-size: 0.875rem; color: #555;">${t('mail.copyLink')}<br><span style="word-break: break-all;">${href}</span></p>`
 
-const duration = (seconds: number) => {
+export const duration = (seconds: number) => {
   const m = Math.round(seconds / 60)
   if (m < 120) return t('mail.minutes', { count: m })
   const h = Math.round(m / 60)

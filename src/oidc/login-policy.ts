@@ -6,6 +6,12 @@ export const ACR_MFA = 'urn:portcullis:acr:mfa'
 export const ACCOUNT_SWITCH = 'account_switch'
 /** The first-party client the account pages sign in through (see README "Account pages"). */
 export const ACCOUNT_CLIENT_ID = 'portcullis-account'
+/**
+ * The admin console's first-party client (admin/console/, docs/administration.md): a public
+ * client (authorization code + PKCE, RFC 7636) whose user tokens for our API carry `admin` only
+ * when the user holds an admin role in the `system` store; the admin API decides every action.
+ */
+export const CONSOLE_CLIENT_ID = 'portcullis-console'
 
 /** What the provider needs from the strong-login feature (identity/ sessions and MFA). */
 export interface LoginHooks {
@@ -40,10 +46,16 @@ export function mfaDemanded(acrValues: unknown, clientMetadata: Record<string, u
  *   `acr_values=urn:portcullis:acr:mfa`, makes a password-only session sign in again (step-up).
  * Both are skipped right after a login was submitted in this request. A third,
  * `account_switch`, asks for a login after the user chose "Sign in as someone else".
+ * With self-registration on, a `create` prompt comes first (prompt=create).
  */
-export function loginPolicy(hooks: LoginHooks) {
-  const { Check, base } = interactionPolicy
+export function loginPolicy(hooks: LoginHooks, opts: { create?: boolean } = {}) {
+  const { Check, Prompt, base } = interactionPolicy
   const policy = base()
+  // OpenID Connect Prompt Create 1.0 §4: `prompt=create` asks for the sign-up page first. A
+  // requestable prompt is advertised in discovery (prompt_values_supported) and only then
+  // accepted; it is resolved when the interaction finishes with a `create` result
+  // (oidc/interactions/router.ts). Only while self-registration is on.
+  if (opts.create) policy.add(new Prompt({ name: 'create', requestable: true }), 0)
   const login = policy.get('login')!
   login.checks.add(new Check('portcullis_session', 'the sign-in session ended or expired', async (ctx: KoaContextWithOIDC) => {
     const { session, result } = ctx.oidc

@@ -20,7 +20,7 @@ import type { HoldingsOf } from './holdings.ts'
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, loggedOutPage, logoutPage } from './interactions/views.ts'
 import { explainedErrorPage } from '../views/errors.ts'
 import { LOCALES, preferUiLocales, t } from '../views/i18n.ts'
-import { ACCOUNT_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
+import { ACCOUNT_CLIENT_ID, CONSOLE_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
 
 export interface ProviderDeps {
   config: Readonly<Config>
@@ -44,6 +44,11 @@ export interface ProviderDeps {
   revocations?: JwtRevocations
   /** Every web origin some client registered (cors.ts), for CORS preflights. */
   webOrigins?: () => Promise<ReadonlySet<string>>
+  /**
+   * Whether a user holds some admin role in the `system` store: the console client's token
+   * carries the `admin` scope only then (its authority is the store's, not the user's roles).
+   */
+  holdsAdminRole?: (userId: string) => Promise<boolean>
 }
 
 /** The provider type, for modules outside src/oidc (which do not import oidc-provider). */
@@ -82,7 +87,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const configuration: Configuration = {
     adapter: deps.adapter,
     // OIDC Discovery §3: the languages the pages speak (ui_locales picks one; views/i18n.ts).
-    discovery: { ui_locales_supported: [...LOCALES] },
+    discovery: {
+      ui_locales_supported: [...LOCALES],
+      // OpenID Connect Prompt Create 1.0 §4.1 (and Discovery 1.0 §3): the prompt values accepted.
+      prompt_values_supported: ['none', 'login', 'consent', ...(deps.login && config.REGISTRATION_ENABLED ? ['create'] : [])],
+    },
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
       keys: deps.cookieKeys,
@@ -114,6 +123,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // scope: the pages only sign in; like every client it gets no more than it is given.
       client_id: ACCOUNT_CLIENT_ID, client_name: 'your portcullis account', token_endpoint_auth_method: 'none', scope: 'openid',
       grant_types: [], response_types: ['none'], redirect_uris: [`${config.PUBLIC_URL}/account/callback`],
+    }, {
+      // The admin console (admin/console/): authorization code + PKCE, no secret, MFA unless
+      // ADMIN_CONSOLE_REQUIRE_MFA=false (login-policy.ts `require_mfa`).
+      client_id: CONSOLE_CLIENT_ID, client_name: 'portcullis admin console', token_endpoint_auth_method: 'none', scope: 'openid email admin',
+      grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [`${config.PUBLIC_URL}/admin/callback`],
+      post_logout_redirect_uris: [`${config.PUBLIC_URL}/admin/signed-out`],
+      require_mfa: config.ADMIN_CONSOLE_REQUIRE_MFA,
     }, ...(deps.apiKeyExchange ? [apiKeyExchangeClient] : [])],
     async loadExistingGrant(ctx) {
       const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId)
@@ -122,6 +138,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
       if (ctx.oidc.client?.clientId === ACCOUNT_CLIENT_ID && ctx.oidc.session?.accountId) {
         const grant = new ctx.oidc.provider.Grant({ clientId: ACCOUNT_CLIENT_ID, accountId: ctx.oidc.session.accountId })
         grant.addOIDCScope('openid')
+        await grant.save()
+        return grant
+      }
+      // First-party too: the console asks for `admin` at our API; the token gets it only when the
+      // user holds an admin role (getResourceServerInfo), so there is nothing to consent to.
+      if (ctx.oidc.client?.clientId === CONSOLE_CLIENT_ID && ctx.oidc.session?.accountId) {
+        const grant = new ctx.oidc.provider.Grant({ clientId: CONSOLE_CLIENT_ID, accountId: ctx.oidc.session.accountId })
+        // `admin` is also one of the provider's scopes, so the OIDC side of the grant names it too
+        grant.addOIDCScope('openid email admin')
+        grant.addResourceScope(API, 'admin')
         await grant.save()
         return grant
       }
@@ -226,7 +252,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      ...(deps.login ? { policy: loginPolicy(deps.login) } : {}),
+      ...(deps.login ? { policy: loginPolicy(deps.login, { create: config.REGISTRATION_ENABLED }) } : {}),
     },
     features: {
       devInteractions: { enabled: false },
@@ -300,6 +326,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
           // token endpoint re-reads the grant (code, refresh, device code): filtering here
           // covers them all, and a revoked role stops at the next refresh.
           const accountId = ctx.oidc.account?.accountId
+          if (accountId && client?.clientId === CONSOLE_CLIENT_ID && indicator === API) {
+            const admin = deps.holdsAdminRole ? await deps.holdsAdminRole(accountId) : false
+            return { ...info, scope: admin ? 'admin' : '' }
+          }
           if (!accountId || !deps.holdings) return info
           const held = (await deps.holdings((await deps.users.findById(accountId))?.roles ?? [])).byResource.get(indicator) ?? new Set<string>()
           return { ...info, scope: String(info.scope ?? '').split(' ').filter((s) => held.has(s)).join(' ') }

@@ -42,9 +42,14 @@ export async function call(server: TestServer, method: string, path: string, tok
 }
 
 /** Milliseconds until GET `path` with `token` answers `status` (polling every 20 ms, 3 s at most; else Infinity). */
+/**
+ * Polls until `path` answers `status`; returns the time it took, or Infinity after 15 s. The
+ * bound is generous on purpose (a loaded machine): callers assert that the change arrives
+ * without a restart, not how fast (bench/ measures that).
+ */
 export async function untilStatus(server: TestServer, path: string, token: string, status: number) {
   const started = Date.now()
-  while (Date.now() - started < 3000) {
+  while (Date.now() - started < 15_000) {
     if ((await call(server, 'GET', path, token)).status === status) return Date.now() - started
     await new Promise((r) => setTimeout(r, 20))
   }

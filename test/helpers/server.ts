@@ -51,6 +51,11 @@ export interface TestServerOptions {
   masterKey?: string
   /** receives every JSON log line (LOG_LEVEL defaults to info when set) */
   logSink?: string[]
+  /**
+   * The host of PUBLIC_URL (default localhost). Two instances a browser visits need different
+   * hosts: cookies are not separated by port (RFC 6265 §8.5).
+   */
+  publicHost?: string
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -61,7 +66,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     NODE_ENV: 'test',
     PORT: String(port),
     HOST: '127.0.0.1',
-    PUBLIC_URL: `http://localhost:${port}`,
+    PUBLIC_URL: `http://${opts.publicHost ?? 'localhost'}:${port}`,
     DATABASE_URL: db.url,
     DATA_DIR: dataDir,
     PORTCULLIS_MASTER_KEY: opts.masterKey ?? crypto.randomBytes(32).toString('base64'),

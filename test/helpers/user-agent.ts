@@ -12,6 +12,15 @@ export class UserAgent {
     return [...this.jar.keys()]
   }
 
+  cookie(name: string): string | undefined {
+    return this.jar.get(name)
+  }
+
+  /** Sets a cookie as if the server had (a browser that kept one cookie, e.g. after signing out). */
+  setCookie(name: string, value: string) {
+    this.jar.set(name, value)
+  }
+
   private store(res: Response) {
     for (const line of res.headers.getSetCookie()) {
       const [pair, ...attrs] = line.split(';')

@@ -50,6 +50,7 @@ const cases: Case[] = [
   { cls: 'device', answer: 'page', ok: 200, send: (s, k) => get(s, '/device', { ...ip('device', k), accept: 'text/html' }) },
   { cls: 'signin', answer: 'page', send: (s, k) => post(s, '/interaction/no-such-uid/login', 'email=a%40example.com&password=x', { ...ip('signin', k), accept: 'text/html' }) },
   { cls: 'mfa', answer: 'page', send: (s, k) => post(s, '/interaction/no-such-uid/mfa', 'code=123456', { ...ip('mfa', k), accept: 'text/html' }) },
+  { cls: 'signup', answer: 'page', send: (s, k) => post(s, '/register', 'email=a%40example.com', { ...ip('signup', k), accept: 'text/html', origin: s.url }) },
   // key: the sign-in session cookie (both from the same address)
   { cls: 'account', answer: 'page', send: (s, k) => post(s, '/account/profile', 'name=x', { cookie: `portcullis_sid=session-${k}`, accept: 'text/html' }) },
   { cls: 'policy', answer: 'api', send: (s, k) => fetch(`${s.url}/authz/v1/stores`, { method: 'POST', headers: { authorization: `Bearer caller-${k}`, 'content-type': 'application/json' }, body: '{}' }) },
@@ -67,6 +68,8 @@ describe('the class table', () => {
     expect(rateClassOf('POST', '/device').name).toBe('device')
     expect(rateClassOf('POST', '/interaction/x/mfa/passkey').name).toBe('mfa')
     expect(rateClassOf('POST', '/interaction/x/login').name).toBe('signin')
+    expect(rateClassOf('POST', '/register').name).toBe('signup')
+    expect(rateClassOf('GET', '/register').name).toBe('default')
     expect(rateClassOf('POST', '/access/v1/evaluation').name).toBe('decision')
     expect(rateClassOf('POST', '/authz/v1/stores/docs/check').name).toBe('decision')
     expect(rateClassOf('POST', '/authz/v1/stores/docs/versions').name).toBe('policy')

@@ -53,16 +53,24 @@ export function authenticate(schemes: readonly BearerScheme[]): Middleware {
 
 export const callerOf = (ctx: Context): Caller | undefined => ctx.state.caller as Caller | undefined
 
-/** Whether the caller holds one of the scopes (`admin` holds them all). */
-export const hasAnyScope = (caller: Caller, ...anyOf: string[]) => anyOf.some((s) => caller.scopes.has(s)) || caller.scopes.has('admin')
+/**
+ * Whether the caller holds one of the scopes (`admin` holds them all — except for a console
+ * user token, whose `admin` stands for the admin API alone, where the PDP decides each action).
+ */
+export const hasAnyScope = (caller: Caller, ...anyOf: string[]) =>
+  anyOf.some((s) => caller.scopes.has(s)) || (caller.kind !== 'user' && caller.scopes.has('admin'))
 
 /** 401 without a caller; 403 (insufficient_scope) unless the caller has one of the scopes. */
-export function requireScope(...anyOf: string[]): Middleware {
+export function requireScope(anyOf: readonly string[], opts: { users?: boolean } = {}): Middleware {
   return async (ctx, next) => {
     const caller = callerOf(ctx)
     if (!caller) {
       ctx.set('WWW-Authenticate', challenge())
       throw new AppError('unauthorized', 'authentication required: send a bearer access token or API key', { status: 401 })
+    }
+    if (caller.kind === 'user' && !opts.users) {
+      ctx.set('WWW-Authenticate', challenge('insufficient_scope', `, scope="${anyOf.join(' ')}"`))
+      throw new AppError('insufficient_scope', 'an admin console token is accepted by the admin API (/admin/v1) only', { status: 403 })
     }
     if (!hasAnyScope(caller, ...anyOf)) {
       ctx.set('WWW-Authenticate', challenge('insufficient_scope', `, scope="${anyOf.join(' ')}"`))

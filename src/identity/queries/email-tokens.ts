@@ -1,6 +1,6 @@
 import type { Db } from '../../db/client.ts'
 
-export type EmailTokenPurpose = 'password_reset' | 'email_verify' | 'email_change'
+export type EmailTokenPurpose = 'password_reset' | 'email_verify' | 'email_change' | 'invitation'
 
 export interface EmailTokenRecord {
   id: string

@@ -18,6 +18,10 @@ import { ACCOUNT_SWITCH, mfaDemanded } from '../login-policy.ts'
 import { safeEqual } from '../../crypto/constant-time.ts'
 import { preferUiLocales, t } from '../../views/i18n.ts'
 import type { ScopeDescriber } from '../scope-descriptions.ts'
+import type { FederationInteractions } from '../../federation/routes.ts'
+import type { EmailVerificationService } from '../../identity/email-verification.ts'
+import type { SecurityNotices } from '../../identity/security-notices.ts'
+import { verifyFirstPage } from '../../views/registration.ts'
 
 export interface InteractionDeps {
   provider: () => Provider
@@ -33,6 +37,14 @@ export interface InteractionDeps {
   holdings?: HoldingsOf
   /** human descriptions of scopes for the consent page (oidc/scope-descriptions.ts) */
   describeScopes?: ScopeDescriber
+  /** Sign-in through upstream identity providers (federation/): buttons and their routes. */
+  federation?: FederationInteractions
+  /** "send the link again" on the verify-your-email-first page (issue 14 §4) */
+  verification?: EmailVerificationService
+  /** self-registration is on: the sign-in page links to /register */
+  registration?: boolean
+  /** security notices: a sign-in from a browser new to the account is mailed (issue 14 §5) */
+  notices?: SecurityNotices
 }
 
 /**
@@ -41,9 +53,11 @@ export interface InteractionDeps {
  * - password_change: the password must be replaced (e.g. the generated first admin password);
  * - mfa: the user has a second factor and must use one;
  * - enrol: MFA is required (administrator or client) and the user has none yet: set up TOTP;
- * - codes: enrolment done, recovery codes shown; continue finishes the sign-in.
+ * - codes: enrolment done, recovery codes shown; continue finishes the sign-in;
+ * - verify_email: a self-registered account whose address is not verified yet: nothing is
+ *   issued until it is (a page with "send the link again" and "continue").
  */
-type Step = 'password_change' | 'mfa' | 'enrol' | 'codes'
+type Step = 'verify_email' | 'password_change' | 'mfa' | 'enrol' | 'codes'
 interface Pending {
   accountId: string
   email: string
@@ -127,8 +141,11 @@ export function interactionRouter(deps: InteractionDeps) {
     const m = meta(ctx)
     const { token, record } = await login.sessions.create({ userId: user.id, amr, acr, ip: m.ip, userAgent: m.userAgent })
     ctx.append('Set-Cookie', login.cookie.header(token))
+    if (deps.notices) ctx.append('Set-Cookie', deps.notices.signedIn(ctx.cookies.get(deps.notices.cookieName, { signed: false }) ?? undefined, user.id, m))
     await deps.audit.record({ action: 'login', outcome: 'success', actor: user.id, target: user.email, details: { method: amr.filter((a) => a !== 'mfa').join('+'), amr, acr, client_id: interaction.params.client_id, session: record.id.slice(0, 12) }, ...meta(ctx) })
-    const result = { login: { accountId: user.id, amr, acr, ts: Math.floor(Date.now() / 1000) } }
+    // A resolved prompt=create (below) is carried along: without it the request would ask again.
+    const created = (interaction.lastSubmission as { create?: unknown } | undefined)?.create
+    const result = { login: { accountId: user.id, amr, acr, ts: Math.floor(Date.now() / 1000) }, ...(created ? { create: created } : {}) }
     if (json) {
       const redirect = await deps.provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false })
       ctx.set('Cache-Control', 'no-store')
@@ -142,12 +159,14 @@ export function interactionRouter(deps: InteractionDeps) {
   /** Moves to the next step of a sign-in whose first factor was accepted. */
   async function next(ctx: Context, interaction: Interaction, user: UserRecord, amr: string[], json = false) {
     let step: Step | undefined
-    if (user.mustChangePassword && amr.includes('pwd')) step = 'password_change'
+    if (user.mustVerifyEmail && !user.emailVerified) step = 'verify_email'
+    else if (user.mustChangePassword && amr.includes('pwd')) step = 'password_change'
     else if (!amr.includes('mfa') && (await login.mfa.hasFactor(user.id))) step = 'mfa'
     else if (!amr.includes('mfa') && (await demanded(interaction))) step = 'enrol'
     if (!step) return finish(ctx, interaction, user, amr, json)
     interaction.result = { pending: { accountId: user.id, email: user.email, amr, step } satisfies Pending }
     await interaction.persist()
+    if (step === 'verify_email') void deps.audit.record({ action: 'login', outcome: 'failure', actor: user.id, target: user.email, details: { reason: 'email_not_verified', client_id: interaction.params.client_id }, ...meta(ctx) })
     if (step === 'mfa') void deps.audit.record({ action: 'mfa.challenge', outcome: 'info', actor: user.id, target: user.email, details: { client_id: interaction.params.client_id }, ...meta(ctx) })
     const url = `/interaction/${interaction.uid}`
     if (json) {
@@ -234,6 +253,10 @@ export function interactionRouter(deps: InteractionDeps) {
     noStore(ctx)
     const pending = pendingOf(interaction)
     if (prompt.name === 'login' && pending) {
+      if (pending.step === 'verify_email') {
+        ctx.body = verifyFirstPage({ uid, csrf: csrfFor(uid), email: pending.email })
+        return
+      }
       if (pending.step === 'password_change') {
         ctx.body = changePasswordPage({ uid, csrf: csrfFor(uid), minLength: deps.passwordMinLength })
         return
@@ -251,6 +274,18 @@ export function interactionRouter(deps: InteractionDeps) {
         return
       }
     }
+    if (prompt.name === 'create') {
+      // Prompt Create 1.0: the sign-up page first; its "Back to sign in" (`?signin=1`) resolves
+      // the prompt, and the request goes on to the sign-in page. Nothing is granted here.
+      if (ctx.query.signin === '1') {
+        await deps.provider().interactionFinished(ctx.req, ctx.res, { create: { shown: true } }, { mergeWithLastSubmission: true })
+        ctx.respond = false
+        return
+      }
+      ctx.status = 303
+      ctx.redirect(`/register?interaction=${uid}`)
+      return
+    }
     if (prompt.name === 'login') {
       const reasons = prompt.reasons as string[]
       // Step-up: a live sign-in session (its own checks passed) whose only shortcoming is the
@@ -265,12 +300,13 @@ export function interactionRouter(deps: InteractionDeps) {
         if (user && !user.disabled) return next(ctx, interaction, user, session.amr.filter((a) => a !== 'mfa'))
       }
       ctx.body = loginPage({
-        uid, csrf: csrfFor(uid), clientName: await clientName(params.client_id), email: typeof params.login_hint === 'string' ? params.login_hint : undefined,
+        uid, csrf: csrfFor(uid), registration: deps.registration, clientName: await clientName(params.client_id), email: typeof params.login_hint === 'string' ? params.login_hint : undefined,
         notice: switching ? undefined
           : reasons.includes('mfa_required') ? t('login.mfaRequired')
           : reasons.includes('portcullis_session') ? t('login.sessionEnded') : undefined,
         // A live session of another account: say whose, and that a sign-in here ends it.
         signedInAs: reasons.includes('portcullis_session') ? undefined : await sessionEmail(interaction),
+        providers: await deps.federation?.buttons(),
       })
       return
     }
@@ -306,7 +342,7 @@ export function interactionRouter(deps: InteractionDeps) {
     const fail = async (status: number, error: string) => {
       noStore(ctx)
       ctx.status = status
-      ctx.body = loginPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), clientName: await clientName(interaction.params.client_id), email, error })
+      ctx.body = loginPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), registration: deps.registration, clientName: await clientName(interaction.params.client_id), email, error, providers: await deps.federation?.buttons() })
     }
     if (!email || !password) {
       await deps.audit.record({ action: 'login', outcome: 'failure', target: email.toLowerCase() || null, details: { reason: 'missing_credentials', method: 'pwd', client_id: interaction.params.client_id }, ...m })
@@ -330,6 +366,32 @@ export function interactionRouter(deps: InteractionDeps) {
     }
     await login.lockout.succeeded(email, m.ip)
     await next(ctx, interaction, result.user, ['pwd'])
+  })
+
+  // Verify-your-email-first (issue 14 §4): resend the link, or continue once it was followed.
+  router.post('/:uid/verify/resend', async (ctx) => {
+    const interaction = await details(ctx)
+    checkCsrf(interaction.uid, (await readForm(ctx)).csrf)
+    const { pending, user } = await pendingUser(interaction, 'verify_email')
+    const r = deps.verification ? await deps.verification.send(user, meta(ctx)) : { retryAfter: 1 }
+    noStore(ctx)
+    if (r.retryAfter) ctx.status = 429
+    ctx.body = verifyFirstPage({
+      uid: interaction.uid, csrf: csrfFor(interaction.uid), email: pending.email,
+      notice: r.retryAfter ? t('register.resendLimited') : t('register.resent'),
+    })
+  })
+  router.post('/:uid/verify/continue', async (ctx) => {
+    const interaction = await details(ctx)
+    checkCsrf(interaction.uid, (await readForm(ctx)).csrf)
+    const { pending, user } = await pendingUser(interaction, 'verify_email')
+    if (!user.emailVerified) {
+      noStore(ctx)
+      ctx.status = 400
+      ctx.body = verifyFirstPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), email: pending.email, notice: t('register.notVerifiedYet') })
+      return
+    }
+    await next(ctx, interaction, user, pending.amr)
   })
 
   router.post('/:uid/password', async (ctx) => {
@@ -569,6 +631,10 @@ export function interactionRouter(deps: InteractionDeps) {
     }, { mergeWithLastSubmission: false })
     ctx.respond = false
   })
+
+  // ---- federation (issue 14 §6): upstream sign-in continues here like after a first factor ----
+  deps.federation?.mount(router, { details, csrfFor, checkCsrf, meta, next: (ctx, interaction, user, amr) => next(ctx, interaction as Interaction, user, amr) })
+  // ---- end federation ----
 
   return router
 }

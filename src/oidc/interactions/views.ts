@@ -2,6 +2,7 @@ import { html, raw } from '../../views/html.ts'
 import { fieldError, page } from '../../views/layout.ts'
 import { t, tHtml } from '../../views/i18n.ts'
 import { passkeyButton } from '../../views/strong-login.ts'
+import { providerButtons } from '../../federation/pages.ts'
 
 /**
  * "Signed in as …, Sign in as someone else": a POST (it changes what the request will do), so
@@ -16,7 +17,7 @@ export function switchAccount(p: { uid: string; csrf: string; email: string; pen
 </form>`
 }
 
-export function loginPage(p: { uid: string; csrf: string; clientName: string; email?: string; error?: string; notice?: string; signedInAs?: string }) {
+export function loginPage(p: { uid: string; csrf: string; clientName: string; email?: string; error?: string; notice?: string; signedInAs?: string; providers?: { alias: string; displayName: string }[]; registration?: boolean }) {
   const invalid = p.error ? 'true' : 'false'
   return page(t('login.title'), html`
 <h1>${t('login.title')}</h1>
@@ -33,6 +34,10 @@ ${p.signedInAs ? html`<p class="muted" id="signed-in-as">${tHtml('login.alreadyS
   <button type="submit">${t('login.submit')}</button>
 </form>
 <p class="forgot"><a href="/password/forgot?interaction=${p.uid}" id="forgot-password">${t('login.forgot')}</a></p>
+<!-- federation (issue 14 §6): upstream identity provider buttons -->
+${providerButtons({ uid: p.uid, csrf: p.csrf, providers: p.providers ?? [] })}
+<!-- end federation -->
+${p.registration ? html`<p class="signup"><a href="/register?interaction=${p.uid}" id="create-account">${t('login.createAccount')}</a></p>` : ''}
 ${passkeyButton({ mode: 'authenticate', id: 'passkey-signin', options: `/interaction/${p.uid}/passkey/options`, verify: `/interaction/${p.uid}/passkey`, csrf: p.csrf, label: t('login.passkey'), secondary: true })}
 <form method="post" action="/interaction/${p.uid}/abort">
   <input type="hidden" name="csrf" value="${p.csrf}">

@@ -1,4 +1,4 @@
-// The WebAuthn ceremony: the only script portcullis pages use (served from /assets, so the
+// The WebAuthn ceremony, one of the two scripts portcullis pages use (served from /assets, so the
 // Content-Security-Policy needs no 'unsafe-inline'). A button with data-webauthn="register" or
 // "authenticate" asks the server for options (POST data-options), runs navigator.credentials,
 // posts the result to data-verify, and follows the `redirect` the server answers with.

@@ -21,12 +21,12 @@ e = some(where (p.eft == allow))
 m = ${m}`
 const keyMatchModel = (fn: string) => model(`r.sub == p.sub && ${fn}(r.obj, p.obj) && r.act == p.act`)
 
-/** validates, and holds validation to finishing promptly whatever the input */
-async function problems(input: StoreInput): Promise<StoreProblem[]> {
-  const started = performance.now()
-  const out = await validateStore(input)
-  expect(performance.now() - started).toBeLessThan(2000)
-  return out
+/**
+ * Validates. A pathological input (catastrophic backtracking, an unbounded loop) would hang, which
+ * the test timeout catches; no clock assertion here, because the machine may be loaded.
+ */
+function problems(input: StoreInput): Promise<StoreProblem[]> {
+  return validateStore(input)
 }
 
 const kinds = (ps: StoreProblem[]) => ps.map((p) => p.kind)

@@ -1,0 +1,51 @@
+import crypto from 'node:crypto'
+import type { Db } from '../db/client.ts'
+
+export interface StoredProvider {
+  alias: string
+  /** the import entry as JSON, without secrets */
+  config: string
+  /** sealed client secret */
+  secret: string | null
+  /** sealed private JWK (private_key_jwt) */
+  privateKey: string | null
+  updatedAt: Date
+}
+
+export interface FederatedLink {
+  id: string
+  provider: string
+  subject: string
+  userId: string
+  email: string | null
+  createdAt: Date
+  lastLoginAt: Date | null
+}
+
+/** Storage of upstream identity providers and the links of local accounts to upstream identities. */
+export function federationQueries(db: Db) {
+  return {
+    async listProviders(): Promise<StoredProvider[]> {
+      return db.identityProvider.findMany({ orderBy: { alias: 'asc' } })
+    },
+    async findProvider(alias: string): Promise<StoredProvider | null> {
+      return db.identityProvider.findUnique({ where: { alias } })
+    },
+    async upsertProvider(p: Omit<StoredProvider, 'updatedAt'>): Promise<StoredProvider> {
+      return db.identityProvider.upsert({ where: { alias: p.alias }, create: p, update: { config: p.config, secret: p.secret, privateKey: p.privateKey } })
+    },
+    async findLink(provider: string, subject: string): Promise<FederatedLink | null> {
+      return db.federatedIdentity.findUnique({ where: { provider_subject: { provider, subject } } })
+    },
+    async linksOf(userId: string): Promise<FederatedLink[]> {
+      return db.federatedIdentity.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } })
+    },
+    async createLink(l: { provider: string; subject: string; userId: string; email: string | null }): Promise<FederatedLink> {
+      return db.federatedIdentity.create({ data: { id: crypto.randomUUID(), ...l, lastLoginAt: new Date() } })
+    },
+    async touchLink(id: string, email: string | null) {
+      await db.federatedIdentity.update({ where: { id }, data: { lastLoginAt: new Date(), email } })
+    },
+  }
+}
+export type FederationQueries = ReturnType<typeof federationQueries>
