@@ -10,6 +10,11 @@ import { changedPage, changeTakenPage, confirmChangePage, verifiedPage, verifyEm
 import { forgotPasswordPage, resetDonePage, resetInvalidPage, resetLimitedPage, resetPasswordPage, resetRequestedPage } from '../../../src/views/password-reset.ts'
 import { explainedErrorPage } from '../../../src/views/errors.ts'
 import { emailChangedNotice, passwordResetMail, verifyEmailMail } from '../../../src/mail/templates.ts'
+import { accountExistsMail, invitationMail, securityNotice, type NoticeKind } from '../../../src/mail/account-templates.ts'
+import { registeredPage, registerPage, verifyFirstPage } from '../../../src/views/registration.ts'
+import { linkPage, providerButtons, refusedPage } from '../../../src/federation/pages.ts'
+import { REFUSAL_MESSAGES, type RefusalReason } from '../../../src/federation/errors.ts'
+import { describeOrigin } from '../../../src/identity/security-notices.ts'
 import { passwordProblems } from '../../../src/identity/password-policy.ts'
 import { brandCss } from '../../../src/views/brand.ts'
 import { loadConfig } from '../../../src/config/env.ts'
@@ -94,6 +99,9 @@ describe('t', () => {
   })
 })
 
+const NOTICE_KINDS: NoticeKind[] = ['new_device', 'password_changed', 'mfa_added', 'mfa_removed', 'api_key_created', 'account_locked']
+const REFUSAL_REASONS = Object.keys(REFUSAL_MESSAGES) as RefusalReason[]
+
 /** Every page and mail, in whichever language is current. */
 function everything(): string[] {
   const now = new Date('2026-12-02T10:00:00Z')
@@ -105,6 +113,12 @@ function everything(): string[] {
     verifyEmailMail(brand, { to: 'a@example.com', link: 'https://id.example/email/verify?token=x', ttlSeconds: 86400, change: false }),
     verifyEmailMail(brand, { to: 'a@example.com', link: 'https://id.example/email/change?token=x', ttlSeconds: 7200, change: true }),
     emailChangedNotice(brand, { to: 'a@example.com', newEmail: 'b@example.com' }),
+    accountExistsMail(brand, { to: 'a@example.com', signInUrl: 'https://id.example/account', resetUrl: 'https://id.example/password/forgot' }),
+    invitationMail(brand, { to: 'a@example.com', link: 'https://id.example/password/reset?token=x', ttlSeconds: 7 * 86400 }),
+    ...NOTICE_KINDS.flatMap((kind) => [
+      securityNotice(brand, { to: 'a@example.com', kind, when: now, resetUrl: 'https://id.example/password/forgot', accountUrl: 'https://id.example/account' }),
+      securityNotice(brand, { to: 'a@example.com', kind, detail: 'ci', when: now, from: describeOrigin('Mozilla/5.0 (X11; Linux x86_64) Chrome/120', '10.0.0.1'), resetUrl: 'https://id.example/password/forgot', accountUrl: 'https://id.example/account' }),
+    ]),
   ].flatMap((m) => [m.subject, m.text, m.html])
   return [
     loginPage({ uid: 'u', csrf: 'c', clientName: 'Shop', notice: t('login.sessionEnded'), error: t('login.wrongCredentials'), signedInAs: 'a@example.com' }),
@@ -162,6 +176,23 @@ function everything(): string[] {
     explainedErrorPage({ status: 500, code: 'server_error', message: 'internal server error' }),
     explainedErrorPage({ status: 503, code: 'temporarily_unavailable', message: 'down' }),
     explainedErrorPage({ status: 429, code: 'rate_limited', message: 'slow down' }),
+    explainedErrorPage({ status: 503, code: 'federation_unavailable', message: 'Corp SSO cannot be reached right now' }),
+    explainedErrorPage({ status: 404, code: 'federation_unknown_provider', message: 'this sign-in option is not available' }),
+    // self-registration (issue 14 §4) and sign-in through upstream providers (§6)
+    loginPage({ uid: 'u', csrf: 'c', clientName: 'Shop', registration: true, providers: [{ alias: 'corp', displayName: 'Corp SSO' }] }),
+    providerButtons({ uid: 'u', csrf: 'c', providers: [{ alias: 'corp', displayName: 'Corp SSO' }] }).value,
+    registerPage({ product: 'Acme ID', interaction: 'u', email: 'a@example.com', name: 'Ann', minLength: 12, challenge: { pow_challenge: 'x', pow_bits: '8' }, scripts: [], domains: ['acme.example'], errors: { email: t('register.domainNotAllowed'), password: t('password.mismatch'), form: t('register.challengeFailed') } }),
+    registerPage({ product: 'Acme ID', minLength: 1, challenge: {}, scripts: [], domains: [], errors: { form: t('register.nameTooLong') } }),
+    registerPage({ product: 'Acme ID', minLength: 12, challenge: {}, scripts: [], domains: [], errors: { form: t('register.nameControlChars') } }),
+    registeredPage({ email: 'a@example.com', interaction: 'u' }),
+    verifyFirstPage({ uid: 'u', csrf: 'c', email: 'a@example.com', notice: t('register.resent') }),
+    verifyFirstPage({ uid: 'u', csrf: 'c', email: 'a@example.com', notice: t('register.resendLimited') }),
+    verifyFirstPage({ uid: 'u', csrf: 'c', email: 'a@example.com', notice: t('register.notVerifiedYet') }),
+    linkPage({ uid: 'u', csrf: 'c', providerName: 'Corp SSO', email: 'a@example.com', hasTotp: true, error: t('federation.passwordWrong') }),
+    linkPage({ uid: 'u', csrf: 'c', providerName: 'Corp SSO', email: 'a@example.com', hasTotp: true, error: t('federation.codeWrong') }),
+    linkPage({ uid: 'u', csrf: 'c', providerName: 'Corp SSO', email: 'a@example.com', hasTotp: false, error: t('federation.tooMany') }),
+    ...REFUSAL_REASONS.map((reason) => refusedPage({ uid: 'u', providerName: 'Corp SSO', reason })),
+    refusedPage({ reason: 'state_mismatch' }),
     ...mails,
   ]
 }
@@ -200,6 +231,14 @@ describe('pages and mails in every other language', () => {
     const english = withLocale('en', everything).join('\n').replace(/&#39;/g, "'").replace(/&quot;/g, '"')
     expect(english).toContain('Forgot password?')
     expect(english).toContain('Reset your Acme ID password')
+    expect(english).toContain('Someone tried to sign up for Acme ID with your address')
+    expect(english).toContain('Sign in with Corp SSO')
+    // words too short for the sentence check, on the pages h-fed and h-signup added
+    if (lang === 'de') {
+      const german = rendered.join('\n')
+      for (const s of ['Mit Corp SSO anmelden', 'id="create-account">Konto erstellen', 'Konto verknüpfen', 'Link erneut senden', 'Neue Anmeldung', 'Chrome unter Linux, Netz 10.0.0.0/24']) expect(german).toContain(s)
+      for (const s of ['>Create account<', '>Sign in with ', '>or<', 'Link your account', 'New sign-in', ' on Linux', 'network 10.']) expect(german).not.toContain(s)
+    }
   })
 
   it('the error page of an unknown problem says so in German and folds the English detail away', () => {
