@@ -1,5 +1,5 @@
 import { html } from '../views/html.ts'
-import { currentLocale, t } from '../views/i18n.ts'
+import { currentLocale, t, tHtml } from '../views/i18n.ts'
 import { button, duration, frame, signature, type Brand, type Mail } from './templates.ts'
 
 /**
@@ -83,7 +83,7 @@ export function securityNotice(brand: Brand, p: { to: string; kind: NoticeKind; 
 <p>${line}</p>
 <p style="color: #555;">${when}</p>
 <p>${ok}</p>
-<p><strong>${t('mail.notice.notMeLabel')}</strong> ${notMe}</p>
+<p><strong>${tHtml('mail.notice.notMeLabel')}</strong> ${notMe}</p>
 <p><a href="${p.resetUrl}">${reset}</a> · <a href="${p.accountUrl}">${account}</a></p>`),
   }
 }
