@@ -47,6 +47,8 @@ interface RequestLocale {
   chosen: boolean
   /** path and query of a GET page, for the language picker's links (none on a POST answer) */
   here?: string
+  /** the language came from a client's `ui_locales` (OIDC Core §3.1.2.1), not from the browser */
+  fromUiLocales?: boolean
 }
 const current = new AsyncLocalStorage<RequestLocale>()
 
@@ -95,9 +97,22 @@ export function preferUiLocales(uiLocales: unknown) {
     const l = supported(tag)
     if (l) {
       store.locale = l
+      store.fromUiLocales = true
       return
     }
   }
+}
+
+/**
+ * A link from a page whose language the client chose (`ui_locales`) to a page outside the
+ * interaction (sign-up, forgotten password) carries that choice along, so the next page and the
+ * mail it sends speak the same language; http/middleware/locale.ts reads it. Not remembered:
+ * the next sign-in may come from another client.
+ */
+export function withUiLocales(path: string): string {
+  const store = current.getStore()
+  if (!store?.fromUiLocales) return path
+  return `${path}${path.includes('?') ? '&' : '?'}ui_locales=${encodeURIComponent(store.locale)}`
 }
 
 type Vars = Record<string, unknown>

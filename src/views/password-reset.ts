@@ -1,6 +1,6 @@
 import { html, raw } from './html.ts'
 import { fieldError, page } from './layout.ts'
-import { t, tHtml } from './i18n.ts'
+import { t, tHtml, withUiLocales } from './i18n.ts'
 
 /** Back to the sign-in this request started from, when there is one (an interaction uid). */
 const back = (interaction?: string) =>
@@ -11,7 +11,7 @@ export function forgotPasswordPage(p: { interaction?: string; email?: string; er
   return page(t('reset.forgotTitle'), html`
 <h1>${t('reset.forgotHeading')}</h1>
 <p class="muted">${t('reset.forgotIntro')}</p>
-<form method="post" action="/password/forgot" novalidate>
+<form method="post" action="${withUiLocales('/password/forgot')}" novalidate>
   ${p.interaction ? html`<input type="hidden" name="interaction" value="${p.interaction}">` : ''}
   <label for="email">${t('common.email')}</label>
   <input id="email" name="email" type="email" autocomplete="username" required autofocus maxlength="320" value="${p.email ?? ''}" aria-invalid="${invalid}" ${raw(p.error ? 'aria-describedby="forgot-error"' : '')}>

@@ -1,6 +1,6 @@
 import { html, raw } from './html.ts'
 import { fieldError, page } from './layout.ts'
-import { t, tHtml } from './i18n.ts'
+import { t, tHtml, withUiLocales } from './i18n.ts'
 
 /** Back to the sign-in this request started from, when there is one (an interaction uid). */
 const back = (interaction?: string) =>
@@ -27,7 +27,7 @@ export function registerPage(p: RegisterView) {
 <h1>${t('register.heading', { product: p.product })}</h1>
 ${p.domains.length ? html`<p class="muted">${t('register.domains', { domains: p.domains.join(', ') })}</p>` : ''}
 ${fieldError('register-error', e.form)}
-<form method="post" action="/register" novalidate ${raw(pow ? 'data-pow' : '')}>
+<form method="post" action="${withUiLocales('/register')}" novalidate ${raw(pow ? 'data-pow' : '')}>
   ${p.interaction ? html`<input type="hidden" name="interaction" value="${p.interaction}">` : ''}
   ${Object.entries(p.challenge).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}
   ${pow ? html`<input type="hidden" name="pow_nonce" value="">` : ''}

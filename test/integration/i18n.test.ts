@@ -37,10 +37,21 @@ describe('language selection and brand over HTTP', () => {
     expect(await langOf(await get('/password/forgot', { 'accept-language': 'en', cookie: 'lang=de' }))).toBe('de')
   })
 
+  it('?ui_locales= (carried from a sign-in whose client asked for a language) beats the cookie and is not remembered; ?lang= beats it', async () => {
+    const res = await get('/password/forgot?ui_locales=fr%20de-AT', { 'accept-language': 'en', cookie: 'lang=en' })
+    expect(await langOf(res)).toBe('de')
+    expect(res.headers.get('set-cookie') ?? '').not.toMatch(/lang=/)
+    expect(await langOf(await get('/password/forgot?ui_locales=de&lang=en'))).toBe('en')
+  })
+
   it('hostile or unknown values are ignored, never an error', async () => {
     for (const [path, headers] of [
       ['/password/forgot?lang=%3Cscript%3E', {}],
       ['/password/forgot?lang=de&lang=en', {}],
+      ['/password/forgot?ui_locales=%3Cscript%3E%20xx', {}],
+      ['/password/forgot?ui_locales=de&ui_locales=de', {}],
+      // past the 200 characters looked at: ignored
+      [`/password/forgot?ui_locales=${'x%20'.repeat(200)}de`, {}],
       ['/password/forgot', { cookie: 'lang=../../etc/passwd' }],
       ['/password/forgot', { 'accept-language': `${'x-'.repeat(2000)}de;q=abc, *;q=-1` }],
     ] as [string, Record<string, string>][]) {

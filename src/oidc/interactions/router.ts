@@ -16,7 +16,7 @@ import { codesPage, enrolPage, lockedMessage, mfaPage } from './mfa-views.ts'
 import { passwordProblems } from '../../identity/password-policy.ts'
 import { ACCOUNT_SWITCH, mfaDemanded } from '../login-policy.ts'
 import { safeEqual } from '../../crypto/constant-time.ts'
-import { preferUiLocales, t } from '../../views/i18n.ts'
+import { preferUiLocales, t, withUiLocales } from '../../views/i18n.ts'
 import type { ScopeDescriber } from '../scope-descriptions.ts'
 import type { FederationInteractions } from '../../federation/routes.ts'
 import type { EmailVerificationService } from '../../identity/email-verification.ts'
@@ -283,7 +283,7 @@ export function interactionRouter(deps: InteractionDeps) {
         return
       }
       ctx.status = 303
-      ctx.redirect(`/register?interaction=${uid}`)
+      ctx.redirect(withUiLocales(`/register?interaction=${uid}`))
       return
     }
     if (prompt.name === 'login') {

@@ -1,6 +1,6 @@
 import { html, raw } from '../../views/html.ts'
 import { fieldError, page } from '../../views/layout.ts'
-import { t, tHtml } from '../../views/i18n.ts'
+import { t, tHtml, withUiLocales } from '../../views/i18n.ts'
 import { passkeyButton } from '../../views/strong-login.ts'
 import { providerButtons } from '../../federation/pages.ts'
 
@@ -33,11 +33,11 @@ ${p.signedInAs ? html`<p class="muted" id="signed-in-as">${tHtml('login.alreadyS
   ${fieldError('login-error', p.error)}
   <button type="submit">${t('login.submit')}</button>
 </form>
-<p class="forgot"><a href="/password/forgot?interaction=${p.uid}" id="forgot-password">${t('login.forgot')}</a></p>
+<p class="forgot"><a href="${withUiLocales(`/password/forgot?interaction=${p.uid}`)}" id="forgot-password">${t('login.forgot')}</a></p>
 <!-- federation (issue 14 §6): upstream identity provider buttons -->
 ${providerButtons({ uid: p.uid, csrf: p.csrf, providers: p.providers ?? [] })}
 <!-- end federation -->
-${p.registration ? html`<p class="signup"><a href="/register?interaction=${p.uid}" id="create-account">${t('login.createAccount')}</a></p>` : ''}
+${p.registration ? html`<p class="signup"><a href="${withUiLocales(`/register?interaction=${p.uid}`)}" id="create-account">${t('login.createAccount')}</a></p>` : ''}
 ${passkeyButton({ mode: 'authenticate', id: 'passkey-signin', options: `/interaction/${p.uid}/passkey/options`, verify: `/interaction/${p.uid}/passkey`, csrf: p.csrf, label: t('login.passkey'), secondary: true })}
 <form method="post" action="/interaction/${p.uid}/abort">
   <input type="hidden" name="csrf" value="${p.csrf}">
