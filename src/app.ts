@@ -3,11 +3,14 @@ import Koa from 'koa'
 import type { Container } from './container.ts'
 import { deriveKey } from './crypto/envelope.ts'
 import { requestContext } from './http/middleware/request.ts'
+import { localeMiddleware } from './http/middleware/locale.ts'
+import { brandOf, logoOrigin } from './views/brand.ts'
 import { errorHandler } from './http/middleware/errors.ts'
 import { securityHeaders } from './http/middleware/security-headers.ts'
 import { healthRouter } from './http/health.ts'
 import { assetsRouter } from './http/assets.ts'
 import { interactionRouter } from './oidc/interactions/router.ts'
+import { scopeDescriber } from './oidc/scope-descriptions.ts'
 import { federationCallbackRouter, federationInteractions } from './federation/routes.ts'
 import Router from '@koa/router'
 import { authzRoutes } from './authz/routes.ts'
@@ -73,7 +76,7 @@ function routersOf(c: Container, opts: AppOptions) {
   ]
   return [
     healthRouter({ checks: c.readiness, isShuttingDown: opts.isShuttingDown ?? (() => false) }),
-    assetsRouter(),
+    assetsRouter(brandOf(c.config)),
     interactionRouter({
       provider: c.provider,
       users: c.users,
@@ -84,6 +87,7 @@ function routersOf(c: Container, opts: AppOptions) {
       clientIp: c.clientIp,
       formGuard,
       holdings: c.holdings,
+      describeScopes: scopeDescriber(() => c.queries.resources.list()),
       federation: federationInteractions({ federation: c.federation, users: c.users, audit: c.audit, login: c.login }),
       verification: c.emailVerification,
       registration: c.registration.options.enabled,
@@ -141,7 +145,11 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
   const routers = routersOf(c, { ...opts, dispatch: () => (handler ??= app.callback()) })
   app.use(requestContext(c.logger))
   app.use(httpMetrics(c.metrics))
-  app.use(securityHeaders({ https: c.config.PUBLIC_URL.startsWith('https:') }))
+  const brand = brandOf(c.config)
+  const logo = logoOrigin(brand, c.config.PUBLIC_URL)
+  app.use(securityHeaders({ https: c.config.PUBLIC_URL.startsWith('https:'), imgOrigins: logo ? [logo] : [] }))
+  // Before the error handler: error pages, too, are in the request's language and brand.
+  app.use(localeMiddleware({ brand, https: c.config.PUBLIC_URL.startsWith('https:') }))
   app.use(errorHandler(c.logger))
   app.use(rateLimits({
     limits: c.config.RATE_LIMITS, redis: c.redis, prefix: c.config.REDIS_PREFIX, clientIp: c.clientIp,

@@ -41,6 +41,7 @@ import { createMetrics } from './metrics/registry.ts'
 import { auditChain, outboxTargets } from './audit/service.ts'
 import { auditMetrics } from './audit/observe-metrics.ts'
 import { redisWindows } from './audit/detector-windows.ts'
+import { brandOf } from './views/brand.ts'
 import { CONSOLE_CLIENT_ID } from './oidc/login-policy.ts'
 import { accountStatus } from './identity/account-status.ts'
 import { securityMonitor } from './audit/detectors.ts'
@@ -148,21 +149,21 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const passwordReset = passwordResetService({
     users, tokens: emailTokens, mail, audit, sessions: login.sessions, lockout: login.lockout, logger, redis, redisPrefix: config.REDIS_PREFIX,
     options: {
-      publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME }, ttl: config.PASSWORD_RESET_TTL, endsSessions: config.PASSWORD_RESET_ENDS_SESSIONS,
+      publicUrl: config.PUBLIC_URL, brand: brandOf(config), ttl: config.PASSWORD_RESET_TTL, endsSessions: config.PASSWORD_RESET_ENDS_SESSIONS,
       minLength: config.PASSWORD_MIN_LENGTH, perAddress: config.PASSWORD_RESET_PER_ADDRESS, perIp: config.PASSWORD_RESET_PER_IP,
     },
   })
   // Email verification (issue 14 §2): email_verified only after the user followed a mailed link.
   const emailVerification = emailVerificationService({
     users, tokens: emailTokens, mail, audit, redis, redisPrefix: config.REDIS_PREFIX,
-    options: { publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME }, ttl: config.EMAIL_VERIFY_TTL },
+    options: { publicUrl: config.PUBLIC_URL, brand: brandOf(config), ttl: config.EMAIL_VERIFY_TTL },
   })
   // Self-registration (issue 14 §4): off unless REGISTRATION_ENABLED; proof of work against bots.
   const registration = registrationService({
     users, verification: emailVerification, mail, audit, logger, redis, redisPrefix: config.REDIS_PREFIX,
     options: {
       enabled: config.REGISTRATION_ENABLED, allowedDomains: config.REGISTRATION_ALLOWED_DOMAINS, minLength: config.PASSWORD_MIN_LENGTH,
-      perAddress: config.REGISTRATION_PER_ADDRESS, publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME },
+      perAddress: config.REGISTRATION_PER_ADDRESS, publicUrl: config.PUBLIC_URL, brand: brandOf(config),
     },
   })
   const currentKey = master.ring.keys.get(master.ring.currentId)!
@@ -173,7 +174,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const notices = securityNotices({
     users, mail, audit, logger,
     signedInBefore: async (userId, before) => (await queries.audit.loginSources(userId, new Date(0), before, 1)).length > 0,
-    options: { enabled: config.SECURITY_NOTICES, publicUrl: config.PUBLIC_URL, brand: { product: config.PRODUCT_NAME }, deviceKey: deriveKey(currentKey, 'device') },
+    options: { enabled: config.SECURITY_NOTICES, publicUrl: config.PUBLIC_URL, brand: brandOf(config), deviceKey: deriveKey(currentKey, 'device') },
   })
   notices.start()
   const keys = keyStore(queries.keys, master.ring)

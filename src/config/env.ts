@@ -19,6 +19,9 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes')
 const seconds = (def: number) => z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').positive('must be positive').default(def)
 
+// A colour goes into a stylesheet and mail markup: only plain hex, nothing that could end the rule.
+const hexColour = z.string().regex(/^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, 'must be a hex colour, e.g. #2853c9')
+
 const isCidr = (c: string) => {
   try {
     parseCidr(c)
@@ -137,8 +140,13 @@ const schema = z.object({
   // Check the SMTP server's certificate (turn off only for a self-signed test relay).
   SMTP_TLS_REJECT_UNAUTHORIZED: bool.default(true),
   MAIL_MAX_ATTEMPTS: z.coerce.number({ message: 'must be a number' }).int().min(1, 'must be at least 1').max(50, 'must be at most 50').default(12),
-  // The name mails (and later pages) carry.
+  // The name every page and mail carries (the brand; see BRAND_* below).
   PRODUCT_NAME: z.string().trim().min(1).max(80).refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters').default('portcullis'),
+  // Branding (issue 14 §7, src/views/brand.ts): every page and mail carries these.
+  BRAND_LOGO_URL: z.url({ message: 'must be an absolute http(s) URL of an image' }).refine((u) => /^https?:\/\//.test(u), 'must start with http:// or https://').optional(),
+  BRAND_PRIMARY_COLOR: hexColour.optional(),
+  BRAND_BACKGROUND_COLOR: hexColour.optional(),
+  BRAND_SUPPORT_URL: z.url({ message: 'must be an absolute http(s) or mailto: URL' }).refine((u) => /^(https?:\/\/|mailto:)/.test(u), 'must start with http://, https:// or mailto:').optional(),
   // Forgotten password (issue 14 §3).
   PASSWORD_RESET_TTL: z.coerce.number({ message: 'must be a number of seconds' }).int('must be a whole number of seconds').min(60, 'must be at least 60').max(86400, 'must be at most 86400 (1 day)').default(1800),
   PASSWORD_RESET_ENDS_SESSIONS: bool.default(true),

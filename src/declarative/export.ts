@@ -23,7 +23,7 @@ export async function exportDocument(c: Container) {
       indicator: r.indicator,
       scopes: r.scopes.map((name) => {
         const d = r.scopeDetails[name]
-        return d ? { name, ...(d.description !== undefined ? { description: d.description } : {}), roles: d.roles } : name
+        return d ? { name, ...(d.description !== undefined ? { description: d.description } : {}), ...(d.descriptions ? { descriptions: d.descriptions } : {}), roles: d.roles } : name
       }),
       access_token_format: r.accessTokenFormat,
       access_token_ttl: r.accessTokenTtl,

@@ -143,8 +143,10 @@ const resourceScope = z.preprocess(
   z.object({
     name: scopeToken,
     description: z.string().max(500).optional(),
+    // The description in other languages, for the consent page (issue 14 §7): {"de": "..."}.
+    descriptions: z.record(z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'must be a language tag such as de or pt-BR'), z.string().min(1).max(500)).optional(),
     roles: z.array(z.string().min(1).max(200)).optional(),
-  }, { error: (iss) => (iss.code === 'invalid_type' ? 'must be a scope name or { name, description, roles }' : undefined) }).strict(),
+  }, { error: (iss) => (iss.code === 'invalid_type' ? 'must be a scope name or { name, description, descriptions, roles }' : undefined) }).strict(),
 )
 
 const resource = z
@@ -168,9 +170,9 @@ const resource = z
   .transform(({ scopes, ...rest }) => ({
     ...rest,
     scopes: scopes.map((s) => s.name),
-    scope_details: Object.fromEntries(scopes.flatMap((s) => (s.description === undefined && s.roles === undefined
+    scope_details: Object.fromEntries(scopes.flatMap((s) => (s.description === undefined && s.descriptions === undefined && s.roles === undefined
       ? []
-      : [[s.name, { ...(s.description !== undefined ? { description: s.description } : {}), roles: [...new Set(s.roles ?? [])] }]]))) as Record<string, { description?: string; roles: string[] }>,
+      : [[s.name, { ...(s.description !== undefined ? { description: s.description } : {}), ...(s.descriptions ? { descriptions: s.descriptions } : {}), roles: [...new Set(s.roles ?? [])] }]]))) as Record<string, { description?: string; descriptions?: Record<string, string>; roles: string[] }>,
   }))
 
 // Policy stores (issue 4): the model is a file in policies/ or the model text; the policy is

@@ -15,6 +15,7 @@ export type RefusalReason =
   | 'upstream_error' | 'state_mismatch' | 'nonce_mismatch' | 'invalid_response' | 'no_subject' | 'no_email'
   | 'email_unverified' | 'domain_not_allowed' | 'creation_disabled' | 'linking_disabled' | 'disabled' | 'provider_disabled'
 
+/** English, for logs and the Error's message; the page shows `federation.refused.<reason>` from the catalogues (views/i18n.ts). */
 export const REFUSAL_MESSAGES: Record<RefusalReason, string> = {
   upstream_error: 'The identity provider did not sign you in.',
   state_mismatch: 'The answer from the identity provider does not belong to this sign-in. Start again.',

@@ -5,7 +5,8 @@ import type { AuditLog } from '../audit/log.ts'
 import type { UserService } from '../identity/users.ts'
 import type { UserRecord } from '../identity/queries.ts'
 import type { StrongLogin } from '../identity/strong-login.ts'
-import { federationErrors, FederationRefused, REFUSAL_MESSAGES } from './errors.ts'
+import { federationErrors, FederationRefused } from './errors.ts'
+import { t } from '../views/i18n.ts'
 import type { FederationService } from './service.ts'
 import type { Transaction, UpstreamProfile } from './upstream.ts'
 import { uidOfState } from './upstream.ts'
@@ -71,7 +72,7 @@ export function mountFederationInteractions(router: Router, hooks: InteractionHo
     ctx.status = e.reason === 'disabled' || e.reason === 'domain_not_allowed' ? 403 : 400
     ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
-    ctx.body = refusedPage({ uid: interaction.uid, providerName: await federation.displayName(alias), message: e.message })
+    ctx.body = refusedPage({ uid: interaction.uid, providerName: await federation.displayName(alias), reason: e.reason })
   }
 
   const loginStep = async (ctx: Context) => {
@@ -157,7 +158,7 @@ export function mountFederationInteractions(router: Router, hooks: InteractionHo
     if (!verdict.allowed) {
       await audit.record({ action: 'federation.link_refused', outcome: 'failure', actor: user.id, target: user.email, details: { provider: alias, method, reason: 'locked' }, ...m })
       ctx.set('Retry-After', String(verdict.retryAfter))
-      return again(429, 'Too many attempts. Try again later.')
+      return again(429, t('federation.tooMany'))
     }
     let ok: boolean
     if (method === 'password') ok = (await deps.users.login(user.email, (form.password ?? '').slice(0, 1024))).ok
@@ -165,7 +166,7 @@ export function mountFederationInteractions(router: Router, hooks: InteractionHo
     if (!ok) {
       await audit.record({ action: 'federation.link_refused', outcome: 'failure', actor: user.id, target: user.email, details: { provider: alias, method, reason: 'bad_proof' }, ...m })
       await new Promise((r) => setTimeout(r, login.lockout.delayAfter(verdict.failures)))
-      return again(401, method === 'password' ? 'That password is not correct.' : 'That code is not correct.')
+      return again(401, method === 'password' ? t('federation.passwordWrong') : t('federation.codeWrong'))
     }
     await login.lockout.succeeded(user.email, m.ip)
     interaction.result = {}
@@ -192,7 +193,7 @@ export function federationCallbackRouter(deps: { audit: AuditLog; clientIp: (ctx
       ctx.status = 400
       ctx.set('Cache-Control', 'no-store')
       ctx.type = 'html'
-      ctx.body = refusedPage({ providerName: ALIAS.test(alias) ? alias : 'the identity provider', message: REFUSAL_MESSAGES.state_mismatch })
+      ctx.body = refusedPage({ providerName: ALIAS.test(alias) ? alias : undefined, reason: 'state_mismatch' })
       return
     }
     ctx.set('Cache-Control', 'no-store')

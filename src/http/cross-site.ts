@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa'
 import { AppError } from '../errors.ts'
-import { html } from '../views/html.ts'
-import { page } from '../views/layout.ts'
+import { t } from '../views/i18n.ts'
+import { errorPage } from '../views/layout.ts'
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
@@ -34,14 +34,14 @@ export function crossSiteFormGuard(publicUrl: string, onRefused?: (ctx: Paramete
       const reason = crossSiteReason(ours, ctx.get('origin') || undefined, ctx.get('sec-fetch-site') || undefined)
       if (reason) {
         onRefused?.(ctx, reason)
-        const message = `This form was sent from ${reason}, not from ${ours}. For your protection it was not accepted. Go back to ${ours} and try again from there.`
+        const message = t('error.crossSite', { from: reason, ours })
         // A form post is a browser navigation: it gets a page whatever it says it accepts. The
         // JSON endpoints of the pages (passkey ceremonies) get our JSON error shape.
         if (!ctx.is('urlencoded', 'multipart')) throw new AppError('cross_site_request', message, { status: 403 })
         ctx.status = 403
         ctx.set('Cache-Control', 'no-store')
         ctx.type = 'html'
-        ctx.body = page('Request not accepted', html`<h1>Request not accepted</h1><p role="alert">${message}</p><p><a href="/account">Go to your account</a></p>`)
+        ctx.body = errorPage(t('error.requestTitle'), message, { back: [{ href: '/account', label: t('error.toAccount') }] })
         return
       }
     }

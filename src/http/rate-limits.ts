@@ -4,6 +4,7 @@ import type { Context, Middleware } from 'koa'
 import type { Logger } from 'pino'
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import { errorPage } from '../views/layout.ts'
+import { t } from '../views/i18n.ts'
 import type { ClientIp } from './client-ip.ts'
 import { oauthForm } from './oauth-request.ts'
 import { RATE_CLASSES, rateClassOf, type RateClass, type RateLimit } from './rate-limit-classes.ts'
@@ -93,7 +94,7 @@ function refuse(ctx: Context, c: RateClass, retryAfter: number) {
   const page = c.answer === 'page' || (c.answer === 'negotiate' && ctx.accepts('json', 'html') === 'html')
   if (page) {
     ctx.type = 'html'
-    ctx.body = errorPage('Too many requests', `You have made too many requests. Wait ${retryAfter} second${retryAfter === 1 ? '' : 's'} and try again.`)
+    ctx.body = errorPage(t('error.tooManyTitle'), t('error.tooMany', { count: retryAfter }))
   } else {
     // RFC 6749 has no rate-limit code; temporarily_unavailable (§4.1.2.1) is what OAuth
     // clients already treat as "retry later". Our own APIs use their error catalogue.

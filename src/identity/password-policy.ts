@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import type { ZxcvbnFactory } from '@zxcvbn-ts/core'
 import { isBreached } from './breached-passwords.ts'
+import { currentLocale, t } from '../views/i18n.ts'
 
 /**
  * Password rules after NIST SP 800-63B §5.1.1.2: a minimum length, a maximum of 128, no
@@ -46,22 +47,23 @@ export function passwordProblems(password: string, opts: PasswordPolicyOptions):
   const problems: string[] = []
   // Length in code points, not UTF-16 units: "🔑" is one character to the user (SP 800-63B).
   const length = [...password].length
-  if (length < opts.minLength) problems.push(`Use at least ${opts.minLength} characters.`)
-  if (length > MAX_PASSWORD_LENGTH) problems.push(`Use at most ${MAX_PASSWORD_LENGTH} characters.`)
+  if (length < opts.minLength) problems.push(t('password.tooShort', { count: opts.minLength }))
+  if (length > MAX_PASSWORD_LENGTH) problems.push(t('password.tooLong', { count: MAX_PASSWORD_LENGTH }))
   if (problems.length) return problems
   const local = opts.email?.split('@')[0]?.toLowerCase()
   if (local && local.length >= 3 && password.toLowerCase().includes(local)) {
-    problems.push('Do not use your email address in your password.')
+    problems.push(t('password.containsEmail'))
   }
   if (isBreached(password, opts.minLength)) {
-    problems.push('This password appears in lists of common or leaked passwords. Choose another one.')
+    problems.push(t('password.breached'))
     return problems
   }
   const inputs = [...(opts.email ? [opts.email, opts.email.split('@')[0]!] : []), ...(opts.userInputs ?? [])].filter(Boolean)
   const result = estimator().check(password, inputs)
   if (result.score < MIN_ZXCVBN_SCORE) {
-    const hint = result.feedback.warning ? ` ${result.feedback.warning}` : ''
-    problems.push(`This password is too easy to guess.${hint} A few unrelated words make a strong password.`)
+    // zxcvbn's own hint is English (its English dictionary pack): only English pages show it.
+    const hint = result.feedback.warning && currentLocale() === 'en' ? result.feedback.warning : ''
+    problems.push(t('password.tooEasy', { hint }).replace(/\s+/g, ' '))
   }
   return problems
 }

@@ -8,6 +8,7 @@ import type { Brand } from '../mail/templates.ts'
 import { accountExistsMail } from '../mail/account-templates.ts'
 import type { EmailVerificationService } from './email-verification.ts'
 import { passwordProblems } from './password-policy.ts'
+import { t } from '../views/i18n.ts'
 import type { RequestMeta } from './password-reset.ts'
 import { normalizeEmail, type UserService } from './users.ts'
 
@@ -101,7 +102,7 @@ export function registrationService(deps: {
     register(input: { email: string; password: string; name?: string }, m: RequestMeta): RegisterResult {
       if (!domainAllowed(input.email, o.allowedDomains)) {
         void deps.audit.record({ action: 'user.registered', outcome: 'failure', target: normalizeEmail(input.email), details: { reason: 'domain_not_allowed' }, ...m })
-        return { ok: false, field: 'email', problems: ['Accounts cannot be created for addresses at this domain. Use your work address, or ask your administrator.'] }
+        return { ok: false, field: 'email', problems: [t('register.domainNotAllowed')] }
       }
       const problems = passwordProblems(input.password, { minLength: o.minLength, email: input.email, userInputs: input.name ? [input.name] : [] })
       if (problems.length) return { ok: false, field: 'password', problems }

@@ -4,6 +4,7 @@ import type { AuditEventView, AuditLog } from '../audit/log.ts'
 import type { Mailer } from '../mail/service.ts'
 import type { Brand } from '../mail/templates.ts'
 import { securityNotice, type NoticeKind } from '../mail/account-templates.ts'
+import { t } from '../views/i18n.ts'
 import type { SecurityNotice } from '../config/env.ts'
 import type { UserRecord } from './queries.ts'
 import type { UserService } from './users.ts'
@@ -27,10 +28,10 @@ const DEVICE_COOKIE_AGE = 400 * 86400
 /** "Chrome on Linux, network 203.0.113.0/24": how a notice says where a sign-in came from, coarsely. */
 export function describeOrigin(userAgent: string | null | undefined, ip: string | null | undefined): string | undefined {
   const ua = userAgent ?? ''
-  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : ua ? 'a browser' : undefined
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : ua ? t('mail.notice.aBrowser') : undefined
   const os = /Windows/.test(ua) ? 'Windows' : /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS X/.test(ua) ? 'macOS' : /Linux/.test(ua) ? 'Linux' : undefined
   const net = ip ? networkOf(ip) : undefined
-  const parts = [browser && (os ? `${browser} on ${os}` : browser), net && `network ${net}`].filter(Boolean)
+  const parts = [browser && (os ? t('mail.notice.browserOn', { browser, os }) : browser), net && t('mail.notice.network', { net })].filter(Boolean)
   return parts.length ? parts.join(', ') : undefined
 }
 
@@ -42,7 +43,8 @@ function networkOf(ip: string): string {
   return groups.length ? `${groups.join(':')}::/48` : ip
 }
 
-const MFA_TYPES: Record<string, string> = { totp: 'authenticator app', webauthn: 'passkey' }
+/** second-factor types a notice names (`mail.notice.factor.*`) */
+const MFA_TYPES = new Set(['totp', 'webauthn'])
 
 /**
  * Security notices to users (issue 14 §5), each one a setting (SECURITY_NOTICES):
@@ -87,15 +89,15 @@ export function securityNotices(deps: {
       if (u) await send(u, 'password_changed', meta)
     } else if (on('mfa_changed') && (e.action === 'mfa.enrolled' || e.action === 'mfa.removed' || e.action === 'user.mfa_reset')) {
       const u = await byId(e.target)
-      const type = typeof d.type === 'string' ? MFA_TYPES[d.type] : undefined
-      if (u) await send(u, e.action === 'mfa.enrolled' ? 'mfa_added' : 'mfa_removed', { ...meta, detail: e.action === 'user.mfa_reset' ? 'all of them, by an administrator' : type })
+      const type = typeof d.type === 'string' && MFA_TYPES.has(d.type) ? t(`mail.notice.factor.${d.type}`) : undefined
+      if (u) await send(u, e.action === 'mfa.enrolled' ? 'mfa_added' : 'mfa_removed', { ...meta, detail: e.action === 'user.mfa_reset' ? t('mail.notice.allFactors') : type })
     } else if (on('api_key_created') && e.action === 'apikey.created' && typeof d.owner === 'string' && d.owner.startsWith('user:')) {
       const u = await byId(d.owner.slice(5))
       if (u) await send(u, 'api_key_created', { ...meta, detail: typeof d.name === 'string' ? d.name : undefined })
     } else if (on('account_locked') && e.action === 'user.locked' && d.scope === 'account' && e.target) {
       const u = await deps.users.findByEmail(e.target)
       const minutes = typeof d.seconds === 'number' ? Math.max(1, Math.round(d.seconds / 60)) : undefined
-      if (u) await send(u, 'account_locked', { ...meta, detail: minutes ? `${minutes} minute${minutes === 1 ? '' : 's'}` : undefined })
+      if (u) await send(u, 'account_locked', { ...meta, detail: minutes ? t('mail.minutes', { count: minutes }) : undefined })
     }
   }
 

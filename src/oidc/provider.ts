@@ -18,7 +18,9 @@ import { accessTokenExchange, exchangeClaimsOf, type TokenExchangeDeps } from '.
 import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
 import { withinClientScope } from './client-scopes.ts'
 import type { HoldingsOf } from './holdings.ts'
-import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage, loggedOutPage, logoutPage } from './interactions/views.ts'
+import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, loggedOutPage, logoutPage } from './interactions/views.ts'
+import { explainedErrorPage } from '../views/errors.ts'
+import { LOCALES, preferUiLocales, t } from '../views/i18n.ts'
 import { ACCOUNT_CLIENT_ID, CONSOLE_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
 
 export interface ProviderDeps {
@@ -88,6 +90,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
   }
   const configuration: Configuration = {
     adapter: deps.adapter,
+    // OIDC Discovery §3: the languages the pages speak (ui_locales picks one; views/i18n.ts).
+    discovery: {
+      ui_locales_supported: [...LOCALES],
+      // OpenID Connect Prompt Create 1.0 §4.1 (and Discovery 1.0 §3): the prompt values accepted.
+      prompt_values_supported: ['none', 'login', 'consent', ...(deps.login && config.REGISTRATION_ENABLED ? ['create'] : [])],
+    },
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
       keys: deps.cookieKeys,
@@ -250,8 +258,6 @@ export function buildProvider(deps: ProviderDeps): Provider {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       ...(deps.login ? { policy: loginPolicy(deps.login, { create: config.REGISTRATION_ENABLED }) } : {}),
     },
-    // OpenID Connect Prompt Create 1.0 §4.1 (and Discovery 1.0 §3): the prompt values accepted.
-    discovery: { prompt_values_supported: ['none', 'login', 'consent', ...(deps.login && config.REGISTRATION_ENABLED ? ['create'] : [])] },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -284,9 +290,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
           ctx.body = deviceInputPage({
             form,
             error: !e ? undefined
-              : e.userCode || e.name === 'NoCodeError' ? 'That code is not valid or has expired. Check the code on your device and try again.'
-              : e.name === 'AbortedError' ? 'The sign-in was cancelled.'
-              : 'Something went wrong. Try again.',
+              : e.userCode || e.name === 'NoCodeError' ? t('device.codeInvalid')
+              : e.name === 'AbortedError' ? t('device.aborted')
+              : t('device.failed'),
           })
         },
         userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
@@ -303,6 +309,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
+          // RP-Initiated Logout 1.0 §2: the client may ask for a language (ui_locales) here too.
+          preferUiLocales(ctx.oidc.params?.ui_locales)
           ctx.body = logoutPage({ form, host: ctx.host })
         },
         postLogoutSuccessSource: async (ctx) => {
@@ -346,9 +354,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const stores = client?.metadata().authz_stores
       return Array.isArray(stores) ? { ...fromKey, authz_stores: stores } : fromKey
     },
-    async renderError(ctx: KoaContextWithOIDC, out) {
+    async renderError(ctx: KoaContextWithOIDC, out, error) {
       ctx.type = 'html'
-      ctx.body = errorPage('Something went wrong', out.error_description ?? out.error)
+      // The user sees it in the language the client asked for; the way back is the client's own page.
+      preferUiLocales(ctx.oidc?.params?.ui_locales)
+      const client = ctx.oidc?.client
+      const uri = client?.metadata().client_uri
+      ctx.body = explainedErrorPage({
+        status: ctx.status, code: (error as Error | undefined)?.name === 'SessionNotFound' ? 'SessionNotFound' : out.error, message: out.error_description ?? out.error,
+        app: client ? { name: client.clientName ?? client.clientId, uri: typeof uri === 'string' && /^https?:\/\//.test(uri) ? uri : undefined } : undefined,
+      })
     },
     // Only registered web origins, only on the endpoints a browser app needs (cors.ts).
     clientBasedCORS,

@@ -1,6 +1,6 @@
 import type Provider from 'oidc-provider'
 import { isDependencyUnavailable, RETRY_AFTER_SECONDS } from '../db/unavailable.ts'
-import { errorPage } from './interactions/views.ts'
+import { explainedErrorPage } from '../views/errors.ts'
 
 /**
  * A database or Redis that is down or frozen gives a 503 with Retry-After on the OAuth/OIDC
@@ -30,7 +30,7 @@ export function installUnavailableResponses(provider: Provider) {
     const description = 'a service the server depends on is unavailable; try again shortly'
     if (ctx.accepts('json', 'html') === 'html') {
       ctx.type = 'html'
-      ctx.body = errorPage('Temporarily unavailable', description)
+      ctx.body = explainedErrorPage({ status: 503, code: 'temporarily_unavailable', message: description })
     } else {
       ctx.body = { error: 'temporarily_unavailable', error_description: description }
     }

@@ -1,50 +1,53 @@
 import { html } from './html.ts'
 import { page } from './layout.ts'
+import { t, tHtml } from './i18n.ts'
+
+const toAccount = () => html`<p><a href="/account">${t('common.yourAccount')}</a></p>`
 
 export function verifyEmailPage(p: { token: string; email: string }) {
-  return page('Verify your email', html`
-<h1>Verify your email address</h1>
-<p>Confirm that <strong>${p.email}</strong> is your address.</p>
+  return page(t('verify.title'), html`
+<h1>${t('verify.heading')}</h1>
+<p>${tHtml('verify.confirm', { email: p.email })}</p>
 <form method="post" action="/email/verify">
   <input type="hidden" name="token" value="${p.token}">
-  <button type="submit" autofocus>Verify ${p.email}</button>
+  <button type="submit" autofocus>${t('verify.submit', { email: p.email })}</button>
 </form>`)
 }
 
 export function verifyInvalidPage() {
-  return page('Link not valid', html`
-<h1>This link does not work any more</h1>
-<p role="alert" id="verify-invalid">The verification link was already used, has expired, or is for an address the account no longer has. Ask for a new one on your account page.</p>
-<p><a href="/account">Your account</a></p>`)
+  return page(t('link.invalidTitle'), html`
+<h1>${t('link.invalidHeading')}</h1>
+<p role="alert" id="verify-invalid">${t('verify.invalid')}</p>
+${toAccount()}`)
 }
 
 export function verifiedPage(email: string) {
-  return page('Email verified', html`
-<h1>Email verified</h1>
-<p role="status" id="verify-done"><strong>${email}</strong> is verified.</p>
-<p><a href="/account">Your account</a></p>`)
+  return page(t('verify.doneTitle'), html`
+<h1>${t('verify.doneTitle')}</h1>
+<p role="status" id="verify-done">${tHtml('verify.done', { email })}</p>
+${toAccount()}`)
 }
 
 export function confirmChangePage(p: { token: string; from: string; to: string }) {
-  return page('Confirm your new email', html`
-<h1>Confirm your new email address</h1>
-<p>Change the email address of your account from <strong>${p.from}</strong> to <strong>${p.to}</strong>? You sign in with the new address from then on.</p>
+  return page(t('verify.changeTitle'), html`
+<h1>${t('verify.changeHeading')}</h1>
+<p>${tHtml('verify.changeConfirm', { from: p.from, to: p.to })}</p>
 <form method="post" action="/email/change">
   <input type="hidden" name="token" value="${p.token}">
-  <button type="submit" autofocus>Use ${p.to}</button>
+  <button type="submit" autofocus>${t('verify.changeSubmit', { email: p.to })}</button>
 </form>`)
 }
 
 export function changedPage(email: string) {
-  return page('Email changed', html`
-<h1>Email changed</h1>
-<p role="status" id="change-done">Your account's email address is now <strong>${email}</strong>. Sign in with it from now on.</p>
-<p><a href="/account">Your account</a></p>`)
+  return page(t('verify.changedTitle'), html`
+<h1>${t('verify.changedTitle')}</h1>
+<p role="status" id="change-done">${tHtml('verify.changed', { email })}</p>
+${toAccount()}`)
 }
 
 export function changeTakenPage() {
-  return page('Address not available', html`
-<h1>This address cannot be used</h1>
-<p role="alert" id="change-taken">The new address now belongs to another account. Your email address was not changed.</p>
-<p><a href="/account">Your account</a></p>`)
+  return page(t('verify.takenTitle'), html`
+<h1>${t('verify.takenHeading')}</h1>
+<p role="alert" id="change-taken">${t('verify.taken')}</p>
+${toAccount()}`)
 }

@@ -118,6 +118,42 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
     expect(html).toContain('/assets/pow.js')
   })
 
+  it('a client asking for German (ui_locales=de) gets the sign-up link, form, errors, answer and mail in German, not remembered', async () => {
+    const ua = new UserAgent(server.url)
+    const start = await startAuth(ua, web, { ui_locales: 'de' })
+    expect(start.html).toContain('<html lang="de">')
+    const uid = formAction(start.html, '/login').split('/')[2]!
+    const link = /href="([^"]+)" id="create-account">Konto erstellen</.exec(start.html)![1]!.replace(/&amp;/g, '&')
+    expect(link).toBe(`/register?interaction=${uid}&ui_locales=de`)
+    expect(start.html).toContain(`href="/password/forgot?interaction=${uid}&amp;ui_locales=de"`)
+    // The browser itself asks for English: the client's choice wins on the way through.
+    const round = async (fields: Record<string, string>) => {
+      const headers = { 'x-forwarded-for': newIp(), 'accept-language': 'en' }
+      const html = await (await ua.request(link, { headers })).text()
+      expect(html).toContain('<html lang="de">')
+      expect(html).toContain('Ihr Acme ID-Konto erstellen')
+      expect(html).toContain('action="/register?ui_locales=de"')
+      const challenge = field(html, 'pow_challenge')
+      const res = await ua.request('/register?ui_locales=de', { headers, form: { pow_challenge: challenge, pow_nonce: solveProofOfWork(challenge, BITS), interaction: uid, ...fields } })
+      return { status: res.status, html: await res.text() }
+    }
+    const bad = await round({ email: 'deutsch@example.com', new_password: PASSWORD, confirm_password: 'something else entirely' })
+    expect(bad.status).toBe(400)
+    expect(bad.html).toContain('Die beiden Passwörter stimmen nicht überein.')
+    const malformed = await round({ email: 'not an address', new_password: PASSWORD, confirm_password: PASSWORD })
+    expect(malformed.status).toBe(400)
+    expect(malformed.html).toContain('Geben Sie eine gültige E-Mail-Adresse ein.')
+    const ok = await round({ email: 'deutsch@example.com', new_password: PASSWORD, confirm_password: PASSWORD })
+    expect(ok.status).toBe(200)
+    expect(ok.html).toContain('Prüfen Sie Ihre E-Mails')
+    const mail = await mx.waitFor((m) => m.subject === 'Bestätigen Sie Ihre Acme ID-E-Mail-Adresse' && m.text?.includes('deutsch@example.com') === true)
+    expect(mail.html).toContain('<html lang="de">')
+    // Not remembered: the next page without it follows the browser again.
+    const after = await ua.request('/register', { headers: { 'x-forwarded-for': newIp(), 'accept-language': 'en' } })
+    expect(await after.text()).toContain('<html lang="en">')
+    expect(after.headers.get('set-cookie') ?? '').not.toMatch(/lang=/)
+  })
+
   it('prompt=create (OpenID Connect Prompt Create 1.0) opens the registration page; "Back to sign in" goes on to the sign-in page', async () => {
     const meta = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as { prompt_values_supported: string[] }
     expect(meta.prompt_values_supported).toContain('create')

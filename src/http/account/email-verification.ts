@@ -6,6 +6,7 @@ import type { EmailVerificationService } from '../../identity/email-verification
 import type { SessionRecord } from '../../identity/queries/sessions.ts'
 import { z } from 'zod'
 import { changedPage, changeTakenPage, confirmChangePage, verifiedPage, verifyEmailPage, verifyInvalidPage } from '../../views/email-verification.ts'
+import { t } from '../../views/i18n.ts'
 import type { UserService } from '../../identity/users.ts'
 import type { LockoutGuard } from '../../identity/lockout.ts'
 import type { AuditLog } from '../../audit/log.ts'
@@ -51,8 +52,9 @@ export function emailVerificationRouter(deps: { verification: EmailVerificationS
 }
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-const newEmailField = z.string().trim().min(1, 'Enter the new email address.').max(320, 'That is longer than any email address.')
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s) && !LONE_SURROGATE.test(s), 'Enter a valid email address.').pipe(z.email('Enter a valid email address.'))
+// The messages are catalogue keys (views/i18n.ts), translated where they are shown.
+const newEmailField = z.string().trim().min(1, 'form.newEmailMissing').max(320, 'form.emailTooLong')
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s) && !LONE_SURROGATE.test(s), 'form.emailInvalid').pipe(z.email('form.emailInvalid'))
 
 /** `POST /account/email/verify`: the signed-in user asks for a verification link. */
 export function accountEmailRoutes(router: Router, deps: {
@@ -78,16 +80,16 @@ export function accountEmailRoutes(router: Router, deps: {
     const { user } = got
     const m = deps.meta(ctx)
     const parsed = newEmailField.safeParse(f.new_email ?? '')
-    if (!parsed.success) return deps.renderError(ctx, got.s, parsed.error.issues[0]!.message, 400)
+    if (!parsed.success) return deps.renderError(ctx, got.s, t(parsed.error.issues[0]!.message), 400)
     const verdict = await deps.lockout.attempt(user.email, m.ip, m)
-    if (!verdict.allowed) return deps.renderError(ctx, got.s, 'Too many failed attempts; try again later.', 429)
+    if (!verdict.allowed) return deps.renderError(ctx, got.s, t('form.tooManyAttempts'), 429)
     if (!(await deps.users.login(user.email, (f.current_password ?? '').slice(0, 1024))).ok) {
       await deps.audit.record({ action: 'user.email_change_requested', outcome: 'failure', actor: user.id, target: user.id, details: { reason: 'wrong_current_password' }, ...m })
-      return deps.renderError(ctx, got.s, 'Your current password is not correct.', 400)
+      return deps.renderError(ctx, got.s, t('form.currentPasswordWrong'), 400)
     }
     await deps.lockout.succeeded(user.email, m.ip)
     const r = await deps.verification.requestChange(user, parsed.data, m)
-    if (r.retryAfter) return deps.renderError(ctx, got.s, 'Too many mails were sent for this account; try again later.', 429)
+    if (r.retryAfter) return deps.renderError(ctx, got.s, t('form.tooManyMails'), 429)
     ctx.status = 303
     ctx.redirect('/account?done=change_sent')
   })

@@ -11,6 +11,10 @@ import type { SessionRecord } from '../../identity/queries/sessions.ts'
 import type { StrongLogin } from '../../identity/strong-login.ts'
 import type { AuditLog } from '../../audit/log.ts'
 import { isManagementScope } from '../../oidc/holdings.ts'
+import { API_SCOPE_NAMES } from '../../oidc/api-resource.ts'
+import { t } from '../../views/i18n.ts'
+
+const isApiScope = (s: string) => (API_SCOPE_NAMES as readonly string[]).includes(s)
 import { accountKeysPage, keySecretPage, revokeKeyPage, type KeysView } from '../../views/account-keys.ts'
 
 /** What the account router lends these routes: its session, CSRF and page helpers. */
@@ -26,11 +30,12 @@ export interface AccountKeyDeps {
   meta: (ctx: Context) => { ip: string; userAgent: string | null; requestId: string }
 }
 
+// Catalogue keys (views/i18n.ts): what each level asks of a key.
 const LEVEL_TEXT: Record<Level, string> = {
-  LOW: 'IP allowlist and signed requests optional',
-  MEDIUM: 'IP allowlist and signed requests optional',
-  HIGH: 'needs an IP allowlist',
-  CRITICAL: 'needs an IP allowlist and signed requests; admin scopes wait for an administrator',
+  LOW: 'keys.levelRule.optional',
+  MEDIUM: 'keys.levelRule.optional',
+  HIGH: 'keys.levelRule.high',
+  CRITICAL: 'keys.levelRule.critical',
 }
 const DAY = 86_400_000
 /**
@@ -49,8 +54,8 @@ type FormErrors = NonNullable<KeysView['errors']>
  * decided here; the rules stay in apikeys/.
  */
 function serviceErrors(err: AppError): FormErrors {
-  if (err.code === 'scope_not_allowed') return { scopes: 'You cannot give a key scopes you do not hold yourself.' }
-  if (err.message.startsWith('allowed_ips: ')) return { allowed_ips: `Not an address or range: ${err.message.slice('allowed_ips: '.length)}` }
+  if (err.code === 'scope_not_allowed') return { scopes: t('keys.error.scopeNotHeld') }
+  if (err.message.startsWith('allowed_ips: ')) return { allowed_ips: t('keys.error.notAddress', { value: err.message.slice('allowed_ips: '.length) }) }
   const problems = Array.isArray(err.details) && err.details.every((d) => typeof d === 'string') ? (err.details as string[]) : [err.message]
   const out: FormErrors = {}
   const add = (field: keyof FormErrors, message: string) => {
@@ -58,10 +63,10 @@ function serviceErrors(err: AppError): FormErrors {
   }
   for (const p of problems) {
     let m: RegExpExecArray | null
-    if ((m = /^a (\w+) key needs an IP allowlist/.exec(p))) add('allowed_ips', `A ${m[1]} key needs at least one allowed address or range.`)
-    else if ((m = /^a (\w+) key needs signed requests/.exec(p))) add('signing', `A ${m[1]} key needs signed requests: tick "Require signed requests".`)
-    else if ((m = /^a (\w+) key lives at most (\d+) days/.exec(p))) add('days', `A ${m[1]} key lives at most ${m[2]} days.`)
-    else if (/^expiry/.test(p)) add('days', 'The expiry must be in the future.')
+    if ((m = /^a (\w+) key needs an IP allowlist/.exec(p))) add('allowed_ips', t('keys.error.needsIps', { level: m[1] }))
+    else if ((m = /^a (\w+) key needs signed requests/.exec(p))) add('signing', t('keys.error.needsSigning', { level: m[1] }))
+    else if ((m = /^a (\w+) key lives at most (\d+) days/.exec(p))) add('days', t('keys.error.maxDays', { level: m[1], count: Number(m[2]) }))
+    else if (/^expiry/.test(p)) add('days', t('keys.error.expiryPast'))
     else add('form', p.charAt(0).toUpperCase() + p.slice(1) + (p.endsWith('.') ? '' : '.'))
   }
   return out
@@ -88,9 +93,14 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
         id: k.id, name: k.name, scopes: k.scopes, level: k.level, status: keyStatus(k), createdAt: k.createdAt, expiresAt: k.expiresAt,
         lastUsedAt: k.lastUsedAt, lastUsedIp: k.lastUsedIp, allowedIps: k.allowedIps, signing: k.signingAlg,
       })),
-      grantable: (await deps.apikeys.owners.describedScopes(owner(userId))).map((g) => ({ ...g, management: isManagementScope(g.name) })),
+      grantable: (await deps.apikeys.owners.describedScopes(owner(userId))).map((g) => ({
+        ...g,
+        // portcullis's own API scopes are described in the catalogues, in the page's language
+        ...(isApiScope(g.name) ? { description: t(`scope.${g.name}`) } : {}),
+        management: isManagementScope(g.name),
+      })),
       stepUp: await deps.login.mfa.hasFactor(userId),
-      levels: LEVELS.map((l) => ({ name: l, maxDays: LEVEL_RULES[l].maxLifetimeDays, rule: LEVEL_TEXT[l] })),
+      levels: LEVELS.map((l) => ({ name: l, maxDays: LEVEL_RULES[l].maxLifetimeDays, rule: t(LEVEL_TEXT[l]) })),
       ...extra,
     }
   }
@@ -118,11 +128,11 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
     const wanted = scopes.filter((x) => isManagementScope(x))
     if (!wanted.length || !(await deps.login.mfa.hasFactor(user.id))) return undefined
     if (Date.now() - s.createdAt.getTime() < FRESH_MFA_MS && s.amr.some((a) => SECOND_FACTOR_AMR.has(a))) return undefined
-    const ask = `${wanted.join(', ')} ${wanted.length > 1 ? 'are management scopes' : 'is a management scope'}: enter a code from your authenticator app or a recovery code.`
+    const ask = t('keys.error.stepUp', { scopes: wanted.join(', '), count: wanted.length })
     if (!code) return ask
     const m = deps.meta(ctx)
     const verdict = await deps.login.lockout.attempt(user.email, m.ip, m)
-    if (!verdict.allowed) return `Too many wrong codes. Try again in ${verdict.retryAfter} seconds.`
+    if (!verdict.allowed) return t('keys.error.tooManyCodes', { count: verdict.retryAfter })
     const method = /^\d{6,8}$/.test(code) ? 'totp' : 'recovery'
     const ok = method === 'totp' ? (await deps.login.mfa.verifyTotp(user.id, code)).ok : await deps.login.mfa.useRecoveryCode(user.id, code)
     await deps.audit.record({ action: 'mfa.verify', outcome: ok ? 'success' : 'failure', actor: user.id, target: user.email, details: { method, purpose: 'apikey.management_scope' }, ...m })
@@ -131,13 +141,13 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
       return undefined
     }
     await sleep(deps.login.lockout.delayAfter(verdict.failures))
-    return `That code is not correct. ${ask}`
+    return `${t('keys.error.codeWrong')} ${ask}`
   }
 
   router.get('/keys', async (ctx) => {
     const got = await deps.require(ctx)
     if (!got) return
-    const notices: Record<string, string> = { revoked: 'The key was revoked.' }
+    const notices: Record<string, string> = { revoked: t('keys.notice.revoked') }
     const notice = typeof ctx.query.done === 'string' ? notices[ctx.query.done] : undefined
     deps.html(ctx, accountKeysPage(await view(got.s, got.user.id, notice ? { notice } : {})))
   })
@@ -152,14 +162,14 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
       signing: f.get('signing') === 'hmac-sha256',
     }
     const errors: NonNullable<KeysView['errors']> = {}
-    if (!form.name) errors.name = 'Give the key a name, e.g. the program that will use it.'
-    else if (form.name.length > 100) errors.name = 'Use at most 100 characters.'
+    if (!form.name) errors.name = t('keys.error.nameMissing')
+    else if (form.name.length > 100) errors.name = t('form.atMost100')
     const level = (LEVELS as readonly string[]).includes(form.level) ? (form.level as Level) : undefined
-    if (!level) errors.level = 'Choose one of the levels.'
+    if (!level) errors.level = t('keys.error.level')
     const days = form.days ? Number(form.days) : undefined
-    if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) errors.days = 'Enter a whole number of days, from 1 to 3650.'
+    if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) errors.days = t('keys.error.days')
     const rateLimit = form.rate_limit ? Number(form.rate_limit) : null
-    if (rateLimit !== null && !(Number.isInteger(rateLimit) && rateLimit >= 1 && rateLimit <= 1_000_000)) errors.rate_limit = 'Enter a whole number of requests per minute (1 to 1,000,000).'
+    if (rateLimit !== null && !(Number.isInteger(rateLimit) && rateLimit >= 1 && rateLimit <= 1_000_000)) errors.rate_limit = t('keys.error.rateLimit')
     const allowedIps = form.allowed_ips.split(/[\s,]+/).filter(Boolean)
     // The level's rules (lifetime, allowlist, signed requests), the CIDR syntax and the scopes
     // the user may grant are the key service's: its refusals come back below, tied to fields.
@@ -179,8 +189,8 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
       }, actor(ctx, got.user.id))
       const pending = keyStatus(issued.record) === 'pending_approval'
       deps.html(ctx, keySecretPage({
-        title: 'Your new API key', key: issued.key, signingSecret: issued.signingSecret, name: form.name,
-        ...(pending ? { note: 'This key carries admin scopes at level CRITICAL: it works once an administrator approves it.' } : {}),
+        title: t('keys.secret.newTitle'), key: issued.key, signingSecret: issued.signingSecret, name: form.name,
+        ...(pending ? { note: t('keys.secret.pending') } : {}),
       }))
     } catch (err) {
       // The service's own rules (scopes wider than the user's, CIDR syntax, ...) as form messages.
@@ -197,7 +207,7 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
     const k = await ownKey(got.user.id, ctx.params.id)
     const rotated = await deps.apikeys.rotate(k.id, actor(ctx, got.user.id))
     deps.html(ctx, keySecretPage({
-      title: 'Your rotated API key', key: rotated.key, signingSecret: rotated.signingSecret, name: k.name,
+      title: t('keys.secret.rotatedTitle'), key: rotated.key, signingSecret: rotated.signingSecret, name: k.name,
       note: `The old key keeps working until ${rotated.previous.expiresAt.toISOString().replace('T', ' ').slice(0, 16)} UTC, so you can switch your programs over.`,
     }))
   })

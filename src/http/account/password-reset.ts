@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { readForm } from '../body.ts'
 import { sendLinkPage } from '../page.ts'
 import type { PasswordResetService } from '../../identity/password-reset.ts'
+import { t } from '../../views/i18n.ts'
 import { forgotPasswordPage, resetDonePage, resetInvalidPage, resetLimitedPage, resetPasswordPage, resetRequestedPage } from '../../views/password-reset.ts'
 
 export interface PasswordResetDeps {
@@ -17,11 +18,12 @@ export interface PasswordResetDeps {
 // Printable text only: NUL, other control characters and lone surrogates never reach a lookup.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 const printable = (s: string) => !/[\u0000-\u001f\u007f]/.test(s) && !LONE_SURROGATE.test(s)
-const emailField = z.string().trim().min(1, 'Enter your email address.').max(320, 'That is longer than any email address.')
-  .refine(printable, 'Enter a valid email address.').pipe(z.email('Enter a valid email address.'))
+// The messages are catalogue keys (views/i18n.ts), translated where they are shown.
+const emailField = z.string().trim().min(1, 'form.emailMissing').max(320, 'form.emailTooLong')
+  .refine(printable, 'form.emailInvalid').pipe(z.email('form.emailInvalid'))
 const interactionUid = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().catch(undefined)
 const resetForm = z.object({
-  new_password: z.string().max(1024, 'Use at most 128 characters.').refine(printable, 'The password must not contain control characters.').default(''),
+  new_password: z.string().max(1024, 'form.passwordTooLong').refine(printable, 'password.controlChars').default(''),
   confirm_password: z.string().max(1024).default(''),
 })
 
@@ -41,7 +43,7 @@ export function passwordResetRouter(deps: PasswordResetDeps) {
   const ttlMinutes = Math.round(deps.reset.options.ttl / 60)
 
   router.get('/forgot', (ctx) => {
-    send(ctx, forgotPasswordPage({ product: deps.product, interaction: interactionUid.parse(ctx.query.interaction) }))
+    send(ctx, forgotPasswordPage({ interaction: interactionUid.parse(ctx.query.interaction) }))
   })
 
   router.post('/forgot', async (ctx) => {
@@ -50,7 +52,7 @@ export function passwordResetRouter(deps: PasswordResetDeps) {
     const parsed = emailField.safeParse(form.email ?? '')
     if (!parsed.success) {
       const typed = typeof form.email === 'string' && printable(form.email) ? form.email.slice(0, 320) : ''
-      return send(ctx, forgotPasswordPage({ product: deps.product, interaction, email: typed, error: parsed.error.issues[0]!.message }), 400)
+      return send(ctx, forgotPasswordPage({ interaction, email: typed, error: t(parsed.error.issues[0]!.message) }), 400)
     }
     const r = await deps.reset.request(parsed.data, meta(ctx))
     if (r.retryAfter) {
@@ -74,9 +76,9 @@ export function passwordResetRouter(deps: PasswordResetDeps) {
     if (!user) return send(ctx, resetInvalidPage(), 400)
     const again = (errors: string[]) => send(ctx, resetPasswordPage({ token, email: user.email, minLength: deps.reset.options.minLength, errors }), 400)
     const parsed = resetForm.safeParse(form)
-    if (!parsed.success) return again(parsed.error.issues.map((i) => i.message))
+    if (!parsed.success) return again(parsed.error.issues.map((i) => t(i.message)))
     const f = parsed.data
-    if (f.new_password !== f.confirm_password) return again(['The two passwords do not match.'])
+    if (f.new_password !== f.confirm_password) return again([t('password.mismatch')])
     const r = await deps.reset.complete(token, f.new_password, meta(ctx))
     if (!r.ok) return r.problems ? again(r.problems) : send(ctx, resetInvalidPage(), 400)
     send(ctx, resetDonePage({ sessionsEnded: deps.reset.options.endsSessions }))

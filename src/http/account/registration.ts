@@ -6,6 +6,7 @@ import { sendLinkPage } from '../page.ts'
 import type { RegistrationService } from '../../identity/registration.ts'
 import type { SignupChallenge } from '../../identity/signup-challenge.ts'
 import type { AuditLog } from '../../audit/log.ts'
+import { t } from '../../views/i18n.ts'
 import { registeredPage, registerPage, type RegisterView } from '../../views/registration.ts'
 
 export interface RegistrationRouteDeps {
@@ -22,10 +23,11 @@ export interface RegistrationRouteDeps {
 // Printable text only: NUL, other control characters and lone surrogates never reach storage.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 const printable = (s: string) => !/[\u0000-\u001f\u007f]/.test(s) && !LONE_SURROGATE.test(s)
-const emailField = z.string().trim().min(1, 'Enter your email address.').max(320, 'That is longer than any email address.')
-  .refine(printable, 'Enter a valid email address.').pipe(z.email('Enter a valid email address.'))
-const nameField = z.string().trim().max(200, 'Use at most 200 characters for your name.').refine(printable, 'The name must not contain control characters.')
-const passwordField = z.string().max(1024, 'Use at most 128 characters.').refine(printable, 'The password must not contain control characters.')
+// The messages are catalogue keys (views/i18n.ts), translated where they are shown.
+const emailField = z.string().trim().min(1, 'form.emailMissing').max(320, 'form.emailTooLong')
+  .refine(printable, 'form.emailInvalid').pipe(z.email('form.emailInvalid'))
+const nameField = z.string().trim().max(200, 'register.nameTooLong').refine(printable, 'register.nameControlChars')
+const passwordField = z.string().max(1024, 'form.passwordTooLong').refine(printable, 'password.controlChars')
 const interactionUid = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().catch(undefined)
 
 /**
@@ -62,16 +64,16 @@ export function registrationRouter(deps: RegistrationRouteDeps) {
     const password = passwordField.safeParse(form.new_password ?? '')
     if (!email.success || !name.success || !password.success) {
       return again({
-        email: email.success ? undefined : email.error.issues[0]!.message,
-        password: password.success ? undefined : password.error.issues[0]!.message,
-        form: name.success ? undefined : name.error.issues[0]!.message,
+        email: email.success ? undefined : t(email.error.issues[0]!.message),
+        password: password.success ? undefined : t(password.error.issues[0]!.message),
+        form: name.success ? undefined : t(name.error.issues[0]!.message),
       })
     }
-    if (password.data !== (form.confirm_password ?? '')) return again({ password: 'The two passwords do not match.' })
+    if (password.data !== (form.confirm_password ?? '')) return again({ password: t('password.mismatch') })
     const m = meta(ctx)
     if (!(await deps.challenge.verify(form, m))) {
       await deps.audit.record({ action: 'user.registered', outcome: 'failure', target: email.data.toLowerCase(), details: { reason: 'challenge_failed', challenge: deps.challenge.name }, ...m })
-      return again({ form: 'Your browser did not finish the check against automated sign-ups. Wait a moment and send the form again (scripts must be allowed on this page).' })
+      return again({ form: t('register.challengeFailed') })
     }
     const r = reg.register({ email: email.data, password: password.data, name: name.data || undefined }, m)
     if (!r.ok) return again(r.field === 'email' ? { email: r.problems.join(' ') } : { password: r.problems.join(' ') })

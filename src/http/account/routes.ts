@@ -12,6 +12,7 @@ import { passwordProblems } from '../../identity/password-policy.ts'
 import { RECOVERY_CODE_COUNT } from '../../identity/mfa.ts'
 import { ACCOUNT_CLIENT_ID } from '../../oidc/login-policy.ts'
 import { accountCodesPage, accountPage, accountTotpPage, signedOutPage, type AccountView } from '../../views/account.ts'
+import { hasKey, t } from '../../views/i18n.ts'
 import { errorPage } from '../../oidc/interactions/views.ts'
 import type { ApiKeyService } from '../../apikeys/service.ts'
 import { accountKeyRoutes } from './keys.ts'
@@ -112,10 +113,10 @@ export function accountRouter(deps: AccountDeps) {
     const got = await require(ctx)
     if (!got) return
     const notices: Record<string, string> = {
-      password: 'Your password was changed. Other sessions were signed out.', totp: 'Authenticator app added.', passkey: 'Passkey added.',
-      removed: 'Removed.', renamed: 'Renamed.', revoked: 'That session was signed out.', profile: 'Profile saved.',
-      verify_sent: 'A verification link is on its way to your email address.', verify_limited: 'Too many verification mails were sent; try again later.', verified: 'Your email address is verified.',
-      change_sent: 'A link is on its way to the new address. Your email changes when you follow it.',
+      password: t('account.notice.password'), totp: t('account.notice.totp'), passkey: t('account.notice.passkey'),
+      removed: t('account.notice.removed'), renamed: t('account.notice.renamed'), revoked: t('account.notice.revoked'), profile: t('account.notice.profile'),
+      verify_sent: t('account.notice.verifySent'), verify_limited: t('account.notice.verifyLimited'), verified: t('account.notice.verified'),
+      change_sent: t('account.notice.changeSent'),
     }
     const n = typeof ctx.query.done === 'string' ? notices[ctx.query.done] : undefined
     await render(ctx, got.s, n ? { notice: n } : {})
@@ -138,11 +139,11 @@ export function accountRouter(deps: AccountDeps) {
     const expected = ctx.cookies.get(STATE_COOKIE, { signed: false }) ?? ''
     const state = typeof ctx.query.state === 'string' ? ctx.query.state : ''
     ctx.append('Set-Cookie', `${STATE_COOKIE}=; Path=/account; HttpOnly; SameSite=Lax; Max-Age=0`)
-    if (typeof ctx.query.error === 'string') return html(ctx, errorPage('Not signed in', String(ctx.query.error_description ?? ctx.query.error)), 400)
+    if (typeof ctx.query.error === 'string') return html(ctx, errorPage(t('error.notSignedInTitle'), hasKey(`error.code.${ctx.query.error}`) ? t(`error.code.${ctx.query.error}`) : String(ctx.query.error_description ?? ctx.query.error)), 400)
     if (!expected || !safeEqual(state, expected)) {
-      return html(ctx, errorPage('Not signed in', 'The sign-in did not start here or took too long. Open your account page again.'), 400)
+      return html(ctx, errorPage(t('error.notSignedInTitle'), t('error.notSignedInStart')), 400)
     }
-    if (!(await session(ctx))) return html(ctx, errorPage('Not signed in', 'The sign-in did not complete. Open your account page again.'), 400)
+    if (!(await session(ctx))) return html(ctx, errorPage(t('error.notSignedInTitle'), t('error.notSignedInDone')), 400)
     ctx.status = 303
     ctx.redirect('/account')
   })
@@ -152,7 +153,7 @@ export function accountRouter(deps: AccountDeps) {
     if (!got) return
     const f = await form(ctx, got.s)
     const name = (f.name ?? '').trim()
-    if (name.length > 200) return render(ctx, got.s, { errors: { profile: 'Use at most 200 characters.' } }, 400)
+    if (name.length > 200) return render(ctx, got.s, { errors: { profile: t('form.atMost200') } }, 400)
     await deps.users.update(got.user.id, { name: name || null })
     await deps.audit.record({ action: 'profile.updated', outcome: 'success', actor: got.user.id, target: got.user.id, details: { fields: ['name'] }, ...meta(ctx) })
     ctx.status = 303
@@ -167,17 +168,17 @@ export function accountRouter(deps: AccountDeps) {
     const m = meta(ctx)
     // The current password is checked under the same lockout as the sign-in page.
     const verdict = await login.lockout.attempt(user.email, m.ip, m)
-    if (!verdict.allowed) return render(ctx, got.s, { errors: { password: ['Too many failed attempts; try again later.'] } }, 429)
+    if (!verdict.allowed) return render(ctx, got.s, { errors: { password: [t('form.tooManyAttempts')] } }, 429)
     const current = await deps.users.login(user.email, (f.current_password ?? '').slice(0, 1024))
     if (!current.ok) {
       await deps.audit.record({ action: 'password.changed', outcome: 'failure', actor: user.id, target: user.id, details: { reason: 'wrong_current_password' }, ...m })
-      return render(ctx, got.s, { errors: { password: ['Your current password is not correct.'] } }, 400)
+      return render(ctx, got.s, { errors: { password: [t('form.currentPasswordWrong')] } }, 400)
     }
     await login.lockout.succeeded(user.email, m.ip)
     const next = f.new_password ?? ''
     const problems = passwordProblems(next, { minLength: deps.passwordMinLength, email: user.email, userInputs: user.name ? [user.name] : [] })
-    if (next !== (f.confirm_password ?? '')) problems.push('The two new passwords do not match.')
-    if (!problems.length && next === f.current_password) problems.push('Choose a password different from the current one.')
+    if (next !== (f.confirm_password ?? '')) problems.push(t('password.mismatch'))
+    if (!problems.length && next === f.current_password) problems.push(t('password.sameAsCurrent'))
     if (problems.length) return render(ctx, got.s, { errors: { password: problems } }, 400)
     await deps.users.setPassword(user.id, next)
     // A changed password ends every other session (ASVS 3.3.3).
@@ -209,7 +210,7 @@ export function accountRouter(deps: AccountDeps) {
       deps.audit.with((created) => ({ action: 'mfa.enrolled', outcome: 'success', actor: got.user.id, target: got.user.id, details: { type: 'totp', factor: created.id }, ...meta(ctx) })))
     if (!factor) {
       const { qr } = await login.mfa.totpQr(secret, got.user.email)
-      return html(ctx, accountTotpPage({ csrf: csrfFor(got.s.id), qr, secret, error: 'That code is not correct. Enter the current 6-digit code from your app.' }), 400)
+      return html(ctx, accountTotpPage({ csrf: csrfFor(got.s.id), qr, secret, error: t('enrol.codeWrong') }), 400)
     }
     await login.sessions.setChallenge(got.s.id, null)
     if (first) return html(ctx, accountCodesPage({ codes: await login.mfa.regenerateRecoveryCodes(got.user.id) }))
@@ -238,7 +239,7 @@ export function accountRouter(deps: AccountDeps) {
     await login.sessions.setChallenge(got.s.id, null)
     const first = !(await login.mfa.hasFactor(got.user.id))
     try {
-      await login.mfa.verifyRegistration(got.user.id, parsed.data.credential as never, challenge, parsed.data.name ?? 'Passkey',
+      await login.mfa.verifyRegistration(got.user.id, parsed.data.credential as never, challenge, parsed.data.name ?? t('passkey.defaultName'),
         deps.audit.with((created) => ({ action: 'mfa.enrolled', outcome: 'success', actor: got.user.id, target: got.user.id, details: { type: 'webauthn', factor: created.id }, ...meta(ctx) })))
     } catch (err) {
       await deps.audit.record({ action: 'mfa.enrolled', outcome: 'failure', actor: got.user.id, target: got.user.id, details: { type: 'webauthn', reason: (err as Error).message.slice(0, 200) }, ...meta(ctx) })
@@ -266,7 +267,7 @@ export function accountRouter(deps: AccountDeps) {
     if (!got) return
     const f = await form(ctx, got.s)
     const name = (f.name ?? '').trim()
-    if (!name || name.length > 64) return render(ctx, got.s, { errors: { factor: 'A name is required: at most 64 characters.' } }, 400)
+    if (!name || name.length > 64) return render(ctx, got.s, { errors: { factor: t('account.factorName') } }, 400)
     const id = idParam.safeParse(ctx.params.id)
     if (!id.success || !(await login.mfa.rename(got.user.id, id.data, name))) throw new AppError('not_found', 'no such factor on your account', { status: 404 })
     await deps.audit.record({ action: 'mfa.renamed', outcome: 'success', actor: got.user.id, target: got.user.id, details: { factor: id.data, name }, ...meta(ctx) })

@@ -2,7 +2,7 @@ import type { Middleware } from 'koa'
 import type { Logger } from 'pino'
 import { AppError } from '../../errors.ts'
 import { dependencyUnavailable, isDependencyUnavailable, RETRY_AFTER_SECONDS } from '../../db/unavailable.ts'
-import { errorPage } from '../../views/layout.ts'
+import { explainedErrorPage } from '../../views/errors.ts'
 
 /**
  * Turns every thrown error into a response with a stable shape:
@@ -33,7 +33,7 @@ export function errorHandler(logger: Logger): Middleware {
       if (unavailable) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS))
       if (ctx.accepts('json', 'html') === 'html') {
         ctx.type = 'html'
-        ctx.body = errorPage(unavailable ? 'Temporarily unavailable' : ctx.status >= 500 ? 'Something went wrong' : 'Request not accepted', message)
+        ctx.body = explainedErrorPage({ status: ctx.status, code: unavailable ? 'temporarily_unavailable' : (err as Error | undefined)?.name === 'SessionNotFound' ? 'SessionNotFound' : code, message })
       } else {
         ctx.body = { error: code, error_description: message, ...(known && err instanceof AppError && e.details !== undefined ? { details: e.details } : {}) }
       }

@@ -6,9 +6,11 @@ import type { Middleware } from 'koa'
  * hash of its own form_post script to script-src when it renders one. No `form-action`: it
  * would also apply to the redirect to a client's redirect_uri after a form post.
  */
-export function securityHeaderList(opts: { https: boolean }): [string, string][] {
+export function securityHeaderList(opts: { https: boolean; imgOrigins?: string[] }): [string, string][] {
+  // The brand's logo may live on another origin (BRAND_LOGO_URL): that origin, and only it.
+  const img = ["'self'", 'data:', ...(opts.imgOrigins ?? [])].join(' ')
   return [
-    ['Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"],
+    ['Content-Security-Policy', `default-src 'self'; script-src 'self'; style-src 'self'; img-src ${img}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`],
     ['X-Frame-Options', 'DENY'],
     ['X-Content-Type-Options', 'nosniff'],
     // same-origin, not no-referrer: nothing leaks to other sites, and our own form posts carry
@@ -20,7 +22,7 @@ export function securityHeaderList(opts: { https: boolean }): [string, string][]
   ]
 }
 
-export function securityHeaders(opts: { https: boolean }): Middleware {
+export function securityHeaders(opts: { https: boolean; imgOrigins?: string[] }): Middleware {
   const headers = securityHeaderList(opts)
   return async (ctx, next) => {
     for (const [name, value] of headers) ctx.set(name, value)

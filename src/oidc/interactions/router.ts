@@ -16,6 +16,8 @@ import { codesPage, enrolPage, lockedMessage, mfaPage } from './mfa-views.ts'
 import { passwordProblems } from '../../identity/password-policy.ts'
 import { ACCOUNT_SWITCH, mfaDemanded } from '../login-policy.ts'
 import { safeEqual } from '../../crypto/constant-time.ts'
+import { preferUiLocales, t, withUiLocales } from '../../views/i18n.ts'
+import type { ScopeDescriber } from '../scope-descriptions.ts'
 import type { FederationInteractions } from '../../federation/routes.ts'
 import type { EmailVerificationService } from '../../identity/email-verification.ts'
 import type { SecurityNotices } from '../../identity/security-notices.ts'
@@ -33,6 +35,8 @@ export interface InteractionDeps {
   formGuard: Middleware
   /** What a user's roles hold (oidc/holdings.ts): consent grants only those resource scopes. */
   holdings?: HoldingsOf
+  /** human descriptions of scopes for the consent page (oidc/scope-descriptions.ts) */
+  describeScopes?: ScopeDescriber
   /** Sign-in through upstream identity providers (federation/): buttons and their routes. */
   federation?: FederationInteractions
   /** "send the link again" on the verify-your-email-first page (issue 14 §4) */
@@ -103,7 +107,12 @@ export function interactionRouter(deps: InteractionDeps) {
     ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
   }
-  const details = (ctx: Context) => deps.provider().interactionDetails(ctx.req, ctx.res)
+  // Every step of the interaction speaks the language the client asked for (OIDC Core §3.1.2.1 ui_locales).
+  const details = async (ctx: Context) => {
+    const interaction = await deps.provider().interactionDetails(ctx.req, ctx.res)
+    preferUiLocales(interaction.params.ui_locales)
+    return interaction
+  }
   type Interaction = Awaited<ReturnType<typeof details>>
   const clientOf = (clientId: unknown) => deps.provider().Client.find(String(clientId))
   const clientName = async (clientId: unknown) => {
@@ -114,9 +123,9 @@ export function interactionRouter(deps: InteractionDeps) {
 
   /** Does this sign-in need a second factor even if the user has none (then: enrol)? */
   async function demanded(interaction: Interaction) {
-    if (await login.requireMfaForAll()) return 'Your administrator requires two-step verification for every account.'
+    if (await login.requireMfaForAll()) return t('mfa.requiredForAll')
     const client = await clientOf(interaction.params.client_id)
-    if (mfaDemanded(interaction.params.acr_values, client?.metadata())) return `${client?.clientName ?? String(interaction.params.client_id)} requires two-step verification.`
+    if (mfaDemanded(interaction.params.acr_values, client?.metadata())) return t('mfa.requiredByClient', { client: client?.clientName ?? String(interaction.params.client_id) })
     return undefined
   }
 
@@ -202,7 +211,7 @@ export function interactionRouter(deps: InteractionDeps) {
     }
     const enrol = await login.mfa.totpQr(secret, pending.email)
     noStore(ctx)
-    ctx.body = enrolPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), qr: enrol.qr, secret, error, reason: (await demanded(interaction)) ?? 'Two-step verification is required.' })
+    ctx.body = enrolPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), qr: enrol.qr, secret, error, reason: (await demanded(interaction)) ?? t('mfa.required') })
   }
 
   /**
@@ -274,7 +283,7 @@ export function interactionRouter(deps: InteractionDeps) {
         return
       }
       ctx.status = 303
-      ctx.redirect(`/register?interaction=${uid}`)
+      ctx.redirect(withUiLocales(`/register?interaction=${uid}`))
       return
     }
     if (prompt.name === 'login') {
@@ -293,8 +302,8 @@ export function interactionRouter(deps: InteractionDeps) {
       ctx.body = loginPage({
         uid, csrf: csrfFor(uid), registration: deps.registration, clientName: await clientName(params.client_id), email: typeof params.login_hint === 'string' ? params.login_hint : undefined,
         notice: switching ? undefined
-          : reasons.includes('mfa_required') ? 'This application requires two-step verification: sign in again.'
-          : reasons.includes('portcullis_session') ? 'Your session ended. Sign in again.' : undefined,
+          : reasons.includes('mfa_required') ? t('login.mfaRequired')
+          : reasons.includes('portcullis_session') ? t('login.sessionEnded') : undefined,
         // A live session of another account: say whose, and that a sign-in here ends it.
         signedInAs: reasons.includes('portcullis_session') ? undefined : await sessionEmail(interaction),
         providers: await deps.federation?.buttons(),
@@ -307,10 +316,14 @@ export function interactionRouter(deps: InteractionDeps) {
       // oidc-provider lists resource scopes among the OIDC ones too: they are shown once, with
       // their resource, and only those the user holds.
       const resourceScopes = new Set(Object.values(d.missingResourceScopes ?? {}).flat())
+      // Each scope with its human description (issue 14 §7), in the request's language.
+      const describe = deps.describeScopes ? await deps.describeScopes() : () => undefined
+      const held = (await heldSplit(interaction.session?.accountId, d.missingResourceScopes ?? {})).granted
       ctx.body = consentPage({
         uid, csrf: csrfFor(uid), clientName: await clientName(params.client_id),
-        scopes: (d.missingOIDCScope ?? []).filter((s) => !resourceScopes.has(s)), claims: d.missingOIDCClaims ?? [],
-        resources: (await heldSplit(interaction.session?.accountId, d.missingResourceScopes ?? {})).granted,
+        scopes: (d.missingOIDCScope ?? []).filter((s) => !resourceScopes.has(s)).map((scope) => ({ scope, description: describe(scope) })),
+        claims: d.missingOIDCClaims ?? [],
+        resources: held.map(([r, list]) => [r, list.map((scope) => ({ scope, description: describe(scope, r) }))] as [string, { scope: string; description?: string }[]]),
         signedInAs: await sessionEmail(interaction),
       })
       return
@@ -333,7 +346,7 @@ export function interactionRouter(deps: InteractionDeps) {
     }
     if (!email || !password) {
       await deps.audit.record({ action: 'login', outcome: 'failure', target: email.toLowerCase() || null, details: { reason: 'missing_credentials', method: 'pwd', client_id: interaction.params.client_id }, ...m })
-      return fail(400, 'Enter your email and password.')
+      return fail(400, t('login.missing'))
     }
     // One attempt is reserved before the password is checked (atomic, so parallel guesses
     // cannot exceed the limit); locked accounts are refused without evaluating anything.
@@ -349,7 +362,7 @@ export function interactionRouter(deps: InteractionDeps) {
       await sleep(login.lockout.delayAfter(verdict.failures))
       const left = await login.lockout.remaining(email)
       // One message for every failure: never tell whether the account exists.
-      return fail(401, left === 0 ? lockedMessage(login.lockout.options.lockoutSeconds) : 'Email or password is incorrect.')
+      return fail(401, left === 0 ? lockedMessage(login.lockout.options.lockoutSeconds) : t('login.wrongCredentials'))
     }
     await login.lockout.succeeded(email, m.ip)
     await next(ctx, interaction, result.user, ['pwd'])
@@ -365,7 +378,7 @@ export function interactionRouter(deps: InteractionDeps) {
     if (r.retryAfter) ctx.status = 429
     ctx.body = verifyFirstPage({
       uid: interaction.uid, csrf: csrfFor(interaction.uid), email: pending.email,
-      notice: r.retryAfter ? 'Too many mails were sent to this address; try again later.' : 'A new link is on its way.',
+      notice: r.retryAfter ? t('register.resendLimited') : t('register.resent'),
     })
   })
   router.post('/:uid/verify/continue', async (ctx) => {
@@ -375,7 +388,7 @@ export function interactionRouter(deps: InteractionDeps) {
     if (!user.emailVerified) {
       noStore(ctx)
       ctx.status = 400
-      ctx.body = verifyFirstPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), email: pending.email, notice: 'The address is not verified yet. Follow the link in the mail first.' })
+      ctx.body = verifyFirstPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), email: pending.email, notice: t('register.notVerifiedYet') })
       return
     }
     await next(ctx, interaction, user, pending.amr)
@@ -388,8 +401,8 @@ export function interactionRouter(deps: InteractionDeps) {
     const { pending, user } = await pendingUser(interaction, 'password_change')
     const next_ = form.new_password ?? ''
     const errors = passwordProblems(next_, { minLength: deps.passwordMinLength, email: user.email, userInputs: user.name ? [user.name] : [] })
-    if (next_ !== (form.confirm_password ?? '')) errors.push('The two passwords do not match.')
-    if (!errors.length && user.passwordHash && (await deps.users.login(user.email, next_)).ok) errors.push('Choose a password different from the current one.')
+    if (next_ !== (form.confirm_password ?? '')) errors.push(t('password.mismatch'))
+    if (!errors.length && user.passwordHash && (await deps.users.login(user.email, next_)).ok) errors.push(t('password.sameAsCurrent'))
     if (errors.length) {
       noStore(ctx)
       ctx.status = 400
@@ -431,8 +444,8 @@ export function interactionRouter(deps: InteractionDeps) {
       await sleep(login.lockout.delayAfter(verdict.failures))
       ctx.status = 401
       const message = method === 'totp'
-        ? (reason === 'replay' ? 'That code was already used. Wait for the next code from your app.' : 'That code is not correct. Enter the current code from your app.')
-        : 'That recovery code is not valid or was already used.'
+        ? t(reason === 'replay' ? 'mfa.codeReplayed' : 'mfa.codeWrong')
+        : t('mfa.recoveryWrong')
       return renderMfa(ctx, interaction, user.id, method === 'totp' ? { error: message } : { recoveryError: message })
     }
     await login.lockout.succeeded(user.email, m.ip)
@@ -483,7 +496,7 @@ export function interactionRouter(deps: InteractionDeps) {
     const r = await login.mfa.verifyAuthentication(credential, challenge, { userId: user.id, requireUserVerification: false })
     if (!r.ok) {
       await deps.audit.record({ action: 'mfa.verify', outcome: 'failure', actor: user.id, target: user.email, details: { method: 'webauthn', reason: r.reason }, ...meta(ctx) })
-      throw new AppError('passkey_rejected', 'That passkey was not accepted. Try again or use another method.', { status: 401 })
+      throw new AppError('passkey_rejected', t('mfa.passkeyRejected'), { status: 401 })
     }
     await deps.audit.record({ action: 'mfa.verify', outcome: 'success', actor: user.id, target: user.email, details: { method: 'webauthn' }, ...meta(ctx) })
     await finish(ctx, interaction, user, [...pending.amr, r.amr, 'mfa'], true)
@@ -514,7 +527,7 @@ export function interactionRouter(deps: InteractionDeps) {
     const user = r.ok ? await deps.users.findById(r.userId) : null
     if (!r.ok || !user || user.disabled) {
       await deps.audit.record({ action: 'login', outcome: 'failure', actor: user?.id ?? null, target: user?.email ?? null, details: { reason: r.ok ? 'disabled' : r.reason, method: 'webauthn', client_id: interaction.params.client_id }, ...meta(ctx) })
-      throw new AppError('passkey_rejected', 'That passkey was not accepted. Try again or sign in with your password.', { status: 401 })
+      throw new AppError('passkey_rejected', t('mfa.passkeyRejectedFirst'), { status: 401 })
     }
     await next(ctx, interaction, user, [r.amr, 'mfa'], true)
   })
@@ -530,7 +543,7 @@ export function interactionRouter(deps: InteractionDeps) {
     const factor = await login.mfa.confirmTotp(user.id, secret, form.code ?? '', 'Authenticator app')
     if (!factor) {
       ctx.status = 400
-      return renderEnrol(ctx, interaction, pending, 'That code is not correct. Enter the current 6-digit code from your app.')
+      return renderEnrol(ctx, interaction, pending, t('enrol.codeWrong'))
     }
     const codes = await login.mfa.regenerateRecoveryCodes(user.id)
     await deps.audit.record({ action: 'mfa.enrolled', outcome: 'success', actor: user.id, target: user.id, details: { type: 'totp', factor: factor.id, forced: true }, ...meta(ctx) })
@@ -553,7 +566,7 @@ export function interactionRouter(deps: InteractionDeps) {
       factor = await login.mfa.verifyRegistration(user.id, credential, challenge, name)
     } catch (err) {
       await deps.audit.record({ action: 'mfa.enrolled', outcome: 'failure', actor: user.id, target: user.id, details: { type: 'webauthn', forced: true, reason: (err as Error).message.slice(0, 200) }, ...meta(ctx) })
-      throw new AppError('passkey_rejected', 'The passkey could not be registered. Try again.', { status: 400 })
+      throw new AppError('passkey_rejected', t('mfa.passkeyNotRegistered'), { status: 400 })
     }
     const codes = await login.mfa.regenerateRecoveryCodes(user.id)
     await deps.audit.record({ action: 'mfa.enrolled', outcome: 'success', actor: user.id, target: user.id, details: { type: 'webauthn', factor: factor.id, forced: true }, ...meta(ctx) })

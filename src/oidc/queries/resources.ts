@@ -3,6 +3,8 @@ import type { Db } from '../../db/client.ts'
 /** What the import document says about one scope of a resource beyond its name. */
 export interface ScopeDetail {
   description?: string
+  /** the description in other languages (language tag -> text), shown on the consent page */
+  descriptions?: Record<string, string>
   /** the user roles that hold this scope (none: no user holds it) */
   roles: string[]
 }
@@ -36,9 +38,13 @@ function parseDetails(text: string, scopes: string[]): Record<string, ScopeDetai
   for (const s of scopes) {
     const d = (raw as Record<string, unknown>)[s]
     if (!d || typeof d !== 'object') continue
-    const { description, roles } = d as { description?: unknown; roles?: unknown }
+    const { description, descriptions, roles } = d as { description?: unknown; descriptions?: unknown; roles?: unknown }
+    const translated = descriptions && typeof descriptions === 'object'
+      ? Object.fromEntries(Object.entries(descriptions).filter((e): e is [string, string] => typeof e[1] === 'string'))
+      : {}
     out[s] = {
       ...(typeof description === 'string' ? { description } : {}),
+      ...(Object.keys(translated).length ? { descriptions: translated } : {}),
       roles: Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [],
     }
   }

@@ -66,7 +66,8 @@
       if (done) return
       ev.preventDefault()
       submitting = true
-      if (status) status.textContent = 'One moment: your browser is finishing a check against automated sign-ups.'
+      // The words come from the page (data-msg-wait), in the page's language.
+      if (status) status.textContent = status.dataset.msgWait || 'One moment: your browser is finishing a check against automated sign-ups.'
     })
     work()
   }

@@ -15,6 +15,7 @@
     for (const b of new Uint8Array(buf)) bin += String.fromCharCode(b)
     return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
   }
+  let active
   async function post(url, csrf, body) {
     const res = await fetch(url, {
       method: 'POST',
@@ -23,7 +24,8 @@
       body: JSON.stringify(body),
     })
     const data = await res.json().catch(() => ({}))
-    if (!res.ok) throw new Error(data.error_description || 'The passkey could not be used. Try again.')
+    // The page's words (data-msg-* on the button, in the page's language; views/strong-login.ts)
+    if (!res.ok) throw new Error(data.error_description || (active && active.dataset.msgFailed) || 'The passkey could not be used. Try again.')
     return data
   }
   async function register(btn, extra) {
@@ -83,6 +85,7 @@
       btn.addEventListener('click', async () => {
         if (errorEl) errorEl.hidden = true
         btn.disabled = true
+        active = btn
         try {
           const nameInput = btn.dataset.nameInput && document.getElementById(btn.dataset.nameInput)
           const extra = nameInput ? { name: nameInput.value } : {}
@@ -91,7 +94,7 @@
         } catch (err) {
           btn.disabled = false
           if (errorEl) {
-            errorEl.textContent = err && err.name === 'NotAllowedError' ? 'The passkey request was cancelled or timed out.' : (err && err.message) || 'Something went wrong.'
+            errorEl.textContent = err && err.name === 'NotAllowedError' ? (btn.dataset.msgCancelled || 'The passkey request was cancelled or timed out.') : (err && err.message) || btn.dataset.msgFailed || 'Something went wrong.'
             errorEl.hidden = false
           }
         }

@@ -208,7 +208,7 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       const readHint = page.locator(`#${await page.getByLabel('orders:read').getAttribute('aria-describedby')}`)
       expect(await readHint.textContent()).toContain('Read the orders of your team')
       const manageHint = page.locator(`#${await page.getByLabel('apikeys:manage').getAttribute('aria-describedby')}`)
-      expect(await manageHint.textContent()).toContain("issue, rotate and revoke the caller's own API keys")
+      expect(await manageHint.textContent()).toContain("Issue, rotate and revoke your own API keys")
 
       // A resource scope needs no step-up.
       await page.getByLabel('Name', { exact: true }).fill('reports')
