@@ -91,7 +91,7 @@ ${field({ name: 'name', label: 'Campaign name', value: v.name, error, required: 
     const id = enc(ctx.params.id!)
     const [r, items] = await Promise.all([
       kit.api<Review>(ctx, 'GET', `/admin/v1/access-reviews/${id}`),
-      kit.api<{ items: ReviewItem[] }>(ctx, 'GET', `/admin/v1/access-reviews/${id}/items?limit=500`),
+      kit.api<{ items: ReviewItem[] }>(ctx, 'GET', `/admin/v1/access-reviews/${id}/items?limit=200`),
     ])
     if (r.status !== 200 || items.status !== 200) return kit.render(ctx, 'Access review', '/admin/reviews', problem('Access review', messageOf(r.status !== 200 ? r : items), '/admin/reviews'), r.status !== 200 ? r.status : items.status)
     const s = kit.session(ctx)
