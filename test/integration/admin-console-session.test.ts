@@ -215,6 +215,15 @@ describeOnBackends('admin-console-session.test.ts', 'admin console session and i
     expect(done.status).toBe(303)
     expect((await c.users.findById(target.id))!.disabled).toBe(true)
     expect(await (await ua.request(done.headers.get('location')!)).text()).toContain('Contained:')
+    // a client: contained from its page too, and it can no longer get tokens
+    const reg = await ua.request('/admin/clients', { form: { csrf, clientId: 'leaky', redirect_uris: 'https://leaky.example.com/cb', grant_types: 'authorization_code client_credentials', scope: 'openid' } })
+    expect(reg.status).toBe(303)
+    expect(await (await ua.request('/admin/clients/leaky')).text()).toContain('/admin/clients/leaky/contain')
+    const contained = await ua.request('/admin/clients/leaky/contain', { form: { csrf, reason: 'secret pasted in a ticket' } })
+    expect(contained.status).toBe(303)
+    expect(await (await ua.request(contained.headers.get('location')!)).text()).toContain('Contained:')
+    const apiToken = (await consoleToken('boss@example.com')).access_token
+    expect((await api(apiToken, '/admin/v1/clients/leaky/contain', { method: 'POST', body: JSON.stringify({ reason: 'x' }) })).status).toBe(400)
     // policy store: a new version based on a stale one is a 412, the text is kept
     await c.authz.stores.create({ name: 'shop', model: 'acl.conf', policy: 'p, alice, book, read' }, 'test')
     expect(await (await ua.request('/admin/policies')).text()).toContain('/admin/policies/shop')
