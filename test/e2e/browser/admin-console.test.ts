@@ -15,7 +15,9 @@ import { chromiumMissing, launchChromium } from '../../helpers/browser.ts'
  * The admin console (issue 12 §3) in a real Chromium: sign-in through portcullis's own login
  * with a second factor, users (create with an invitation, search and page 1,000 users), clients
  * (create and copy the secret), a helpdesk operator without the clients page, a user without an
- * admin role refused, and an axe-core accessibility check. Screenshots on failure.
+ * admin role refused, signing key rotation (confirmed), an auditor who reads the audit log but
+ * cannot rotate keys, a role request approved by another administrator, an access review, and
+ * an axe-core accessibility check of every page. Screenshots on failure.
  */
 const missing = chromiumMissing()
 const PASSWORD = 'quiet river lamp orbit'
