@@ -48,9 +48,13 @@ export function adminRoute<const C extends RouteContract>(contract: C, handle: (
 
 
 // ---- contract pieces shared by the admin route files ------------------------------------------
-export const adminAuth = { scopes: [ADMIN_SCOPE], management: true } as const
+/**
+ * `users: true`: the admin console's user token (scope `admin` on a user, issue 12 §3) is accepted
+ * here like on routes.ts; the PDP still decides each action for user:ID (authority.ts).
+ */
+export const adminAuth = { scopes: [ADMIN_SCOPE], management: true, users: true } as const
 /** Reads also take `admin:read`, which authority.ts bounds to the `*:read` actions. */
-export const adminReadAuth = { scopes: [ADMIN_SCOPE, ADMIN_READ_SCOPE], management: true } as const
+export const adminReadAuth = { scopes: [ADMIN_SCOPE, ADMIN_READ_SCOPE], management: true, users: true } as const
 export const adminTags = ['Administration'] as const
 export const pageLimit = z.string().regex(/^\d{1,4}$/, `a whole number from 1 to ${PAGE_MAX}`).transform(Number)
   .refine((n) => n >= 1 && n <= PAGE_MAX, `a whole number from 1 to ${PAGE_MAX}`)

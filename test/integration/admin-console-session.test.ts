@@ -21,12 +21,13 @@ describeOnBackends('admin-console-session.test.ts', 'admin console session and i
   beforeAll(async () => {
     server = await startTestServer({ kind: backend.kind, redisUrl: backend.redisUrl, env: { ADMIN_CONSOLE_REQUIRE_MFA: 'false', LOGIN_FAILURE_DELAY_MS: '0' } })
     const c = server.container
-    for (const email of ['boss@example.com', 'desk@example.com', 'plain@example.com']) await c.users.create({ email, password: PASSWORD })
+    for (const email of ['boss@example.com', 'desk@example.com', 'plain@example.com', 'aud@example.com']) await c.users.create({ email, password: PASSWORD })
     const boss = (await c.users.findByEmail('boss@example.com'))!
     await ensureSystemPolicyStore(c, boss)
     const admin = adminServices(c)
     await admin.authority.grant({ kind: 'cli' }, { type: 'user', id: boss.id }, 'admin')
     await admin.authority.grant({ kind: 'cli' }, { type: 'user', id: (await c.users.findByEmail('desk@example.com'))!.id }, 'helpdesk')
+    await admin.authority.grant({ kind: 'cli' }, { type: 'user', id: (await c.users.findByEmail('aud@example.com'))!.id }, 'auditor')
   }, 60_000)
   afterAll(async () => server?.close())
 
@@ -171,5 +172,81 @@ describeOnBackends('admin-console-session.test.ts', 'admin console session and i
     const bad = await ua.request('/admin/roles', { form: { csrf, email: 'nobody@nowhere.test', role: 'auditor', op: 'grant' } })
     expect(bad.status).toBe(404)
     expect(await bad.text()).toContain('aria-invalid="true"')
+  })
+
+  it('console tokens reach the newer admin routes (keys, audit, role requests); the PDP decides by role', async () => {
+    const aud = (await consoleToken('aud@example.com')).access_token
+    const desk = (await consoleToken('desk@example.com')).access_token
+    expect((await api(aud, '/admin/v1/audit/events?limit=1')).status).toBe(200)
+    expect((await api(aud, '/admin/v1/signing-keys')).status).toBe(200)
+    const rotate = await api(aud, '/admin/v1/signing-keys/rotate', { method: 'POST' })
+    expect(rotate.status).toBe(403)
+    expect(((await rotate.json()) as { error: string }).error).toBe('forbidden')
+    const refused = await api(desk, '/admin/v1/audit/events?limit=1')
+    expect(refused.status).toBe(403)
+    expect(((await refused.json()) as { error: string }).error).toBe('forbidden')
+    // a wrong credential is a 401; hostile input a 400
+    expect((await api('not-a-token', '/admin/v1/audit/events')).status).toBe(401)
+    expect((await api(aud, '/admin/v1/audit/events?limit=abc')).status).toBe(400)
+    // any operator files their own role request with their console token
+    const filed = await api(desk, '/admin/v1/role-requests', { method: 'POST', body: JSON.stringify({ role: 'auditor', hours: 2, reason: 'incident 42' }) })
+    expect(filed.status).toBe(201)
+    expect((await api(aud, '/admin/v1/access-reviews', { method: 'POST', body: JSON.stringify({ name: 'q4' }) })).status).toBe(403)
+  })
+
+  it('console pages for containment, policies and role requests: reasons required, stale versions reported, hostile input a 4xx', async () => {
+    const ua = new UserAgent(server.url)
+    const login = await ua.request('/admin/login')
+    await ua.request(await toCallback(ua, login.headers.get('location')!, 'boss@example.com'))
+    const c = server.container
+    const target = await c.users.create({ email: 'suspect@example.com', password: PASSWORD })
+    const detail = await (await ua.request(`/admin/users/${target.id}`)).text()
+    expect(detail).toContain(`/admin/users/${target.id}/contain`)
+    const csrf = field(detail, 'csrf')
+    const confirm = await (await ua.request(`/admin/users/${target.id}/contain`)).text()
+    expect(confirm).toContain('Contain this user?')
+    const noReason = await ua.request(`/admin/users/${target.id}/contain`, { form: { csrf, reason: ' ' } })
+    expect(noReason.status).toBe(400)
+    expect(await noReason.text()).toContain('aria-invalid="true"')
+    const nul = await ua.request(`/admin/users/${target.id}/contain`, { form: { csrf, reason: 'bad\u0000reason' } })
+    expect(nul.status).toBe(400)
+    expect((await c.users.findById(target.id))!.disabled).toBe(false)
+    const done = await ua.request(`/admin/users/${target.id}/contain`, { form: { csrf, reason: 'phished password' } })
+    expect(done.status).toBe(303)
+    expect((await c.users.findById(target.id))!.disabled).toBe(true)
+    expect(await (await ua.request(done.headers.get('location')!)).text()).toContain('Contained:')
+    // a client: contained from its page too, and it can no longer get tokens
+    const reg = await ua.request('/admin/clients', { form: { csrf, clientId: 'leaky', redirect_uris: 'https://leaky.example.com/cb', grant_types: 'authorization_code client_credentials', scope: 'openid' } })
+    expect(reg.status).toBe(303)
+    expect(await (await ua.request('/admin/clients/leaky')).text()).toContain('/admin/clients/leaky/contain')
+    const contained = await ua.request('/admin/clients/leaky/contain', { form: { csrf, reason: 'secret pasted in a ticket' } })
+    expect(contained.status).toBe(303)
+    expect(await (await ua.request(contained.headers.get('location')!)).text()).toContain('Contained:')
+    const apiToken = (await consoleToken('boss@example.com')).access_token
+    expect((await api(apiToken, '/admin/v1/clients/leaky/contain', { method: 'POST', body: JSON.stringify({ reason: 'x' }) })).status).toBe(400)
+    // policy store: a new version based on a stale one is a 412, the text is kept
+    await c.authz.stores.create({ name: 'shop', model: 'acl.conf', policy: 'p, alice, book, read' }, 'test')
+    expect(await (await ua.request('/admin/policies')).text()).toContain('/admin/policies/shop')
+    const view = await (await ua.request('/admin/policies/shop')).text()
+    expect(view).toContain('p, alice, book, read')
+    const basedOn = field(view, 'etag')
+    await c.authz.stores.change('shop', { add: [['p', 'bob', 'book', 'read']] }, 'someone else')
+    const stale = await ua.request('/admin/policies/shop', { form: { csrf, etag: basedOn, policy: 'p, carol, book, read', reason: 'mine' } })
+    expect(stale.status).toBe(412)
+    expect(await stale.text()).toContain('p, carol, book, read')
+    const fresh = field(await (await ua.request('/admin/policies/shop')).text(), 'etag')
+    const saved = await ua.request('/admin/policies/shop', { form: { csrf, etag: fresh, policy: 'p, carol, book, read', reason: 'mine' } })
+    expect(saved.status).toBe(303)
+    expect((await c.authz.stores.current('shop')).lines).toEqual([['p', 'carol', 'book', 'read']])
+    // role requests: bad hours is an inline 400
+    const bad = await ua.request('/admin/role-requests', { form: { csrf, role: 'auditor', hours: 'lots', reason: 'x' } })
+    expect(bad.status).toBe(400)
+    const tooLong = await ua.request('/admin/role-requests', { form: { csrf, role: 'auditor', hours: '2', reason: 'r'.repeat(5000) } })
+    expect(tooLong.status).toBe(400)
+    // signing keys: rotate needs a confirmation form post with the CSRF token
+    expect((await ua.request('/admin/signing-keys/rotate', { form: { csrf: 'nope' } })).status).toBe(403)
+    const rotated = await ua.request('/admin/signing-keys/rotate', { form: { csrf } })
+    expect(rotated.status).toBe(303)
+    expect(await (await ua.request('/admin/signing-keys')).text()).toContain('Signing keys rotated')
   })
 }))

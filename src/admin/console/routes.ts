@@ -16,6 +16,10 @@ import type { ConsoleSession } from './session.ts'
 import { userRoutes } from './sections/users.ts'
 import { clientRoutes } from './sections/clients.ts'
 import { roleRoutes } from './sections/roles.ts'
+import { accessRoutes } from './sections/access.ts'
+import { auditRoutes } from './sections/audit.ts'
+import { keyRoutes } from './sections/keys.ts'
+import { platformRoutes } from './sections/platform.ts'
 
 export interface ConsoleDeps {
   service: ConsoleService
@@ -175,8 +179,13 @@ export function consoleRouter(deps: ConsoleDeps) {
     ctx.status = 303
     ctx.redirect('/admin/signed-out')
   })
+  // before users/clients: their POST /users/:id/:action would take /users/:id/contain
+  accessRoutes(router, kit)
   userRoutes(router, kit)
   clientRoutes(router, kit)
   roleRoutes(router, kit)
+  keyRoutes(router, kit)
+  platformRoutes(router, kit)
+  auditRoutes(router, kit)
   return router
 }

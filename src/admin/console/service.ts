@@ -42,14 +42,32 @@ export function consoleService(deps: { api: ConsoleApi; sessions: ConsoleSession
 
   /** Learns what the operator may do from the admin API's answers (403 = not allowed). */
   async function capabilities(token: string, ip: string): Promise<Capabilities> {
-    const [users, clients, care, roles] = await Promise.all([
-      deps.api.call('GET', '/admin/v1/users?limit=1', { token, ip }),
-      deps.api.call('GET', '/admin/v1/clients?limit=1', { token, ip }),
-      // authority first, then the lookup: 404 for an unknown user means "you may"
-      deps.api.call('POST', `/admin/v1/users/${PROBE_ID}/unlock`, { token, ip }),
-      deps.api.call('POST', '/admin/v1/roles/admin/members', { token, ip, json: { member: `user:${PROBE_ID}` } }),
+    const get = (p: string) => deps.api.call('GET', p, { token, ip })
+    // authority first, then the lookup: 404 for an unknown id means "you may"
+    const post = (p: string, json?: unknown) => deps.api.call('POST', p, { token, ip, json })
+    const [users, clients, care, roles, keys, keysRotate, apiKeys, apiKeysWrite, resources, policies, audit, reviews, containUser, containClient] = await Promise.all([
+      get('/admin/v1/users?limit=1'),
+      get('/admin/v1/clients?limit=1'),
+      post(`/admin/v1/users/${PROBE_ID}/unlock`),
+      post('/admin/v1/roles/admin/members', { member: `user:${PROBE_ID}` }),
+      get('/admin/v1/signing-keys?limit=1'),
+      post(`/admin/v1/signing-keys/${PROBE_ID}/retire`),
+      get('/admin/v1/api-keys?limit=1'),
+      post(`/admin/v1/api-keys/${PROBE_ID}/revoke`, {}),
+      get('/admin/v1/resources?limit=1'),
+      get('/admin/v1/policy-stores'),
+      get('/admin/v1/audit/events?limit=1'),
+      get('/admin/v1/access-reviews?limit=1'),
+      post(`/admin/v1/users/${PROBE_ID}/contain`, { reason: 'capability probe' }),
+      post(`/admin/v1/clients/${PROBE_ID}/contain`, { reason: 'capability probe' }),
     ])
-    return { users: users.status === 200, clients: clients.status === 200, userCare: care.status === 404, roles: roles.status === 404 }
+    const ok = (a: ApiAnswer) => a.status === 200
+    const may = (a: ApiAnswer) => a.status === 404
+    return {
+      users: ok(users), clients: ok(clients), userCare: may(care), roles: may(roles),
+      keys: ok(keys), keysRotate: may(keysRotate), apiKeys: ok(apiKeys), apiKeysWrite: may(apiKeysWrite), resources: ok(resources),
+      policies: ok(policies), audit: ok(audit), reviews: ok(reviews), containUser: may(containUser), containClient: may(containClient),
+    }
   }
 
   async function finishLogin(q: Record<string, string | undefined>, pendingId: string | undefined, ip: string): Promise<ConsoleSession> {

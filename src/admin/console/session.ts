@@ -8,6 +8,17 @@ export interface Capabilities {
   userCare: boolean
   clients: boolean
   roles: boolean
+  /** each learned from the admin API like the four above (service.ts); absent in older sessions */
+  keys?: boolean
+  keysRotate?: boolean
+  apiKeys?: boolean
+  apiKeysWrite?: boolean
+  resources?: boolean
+  policies?: boolean
+  audit?: boolean
+  reviews?: boolean
+  containUser?: boolean
+  containClient?: boolean
 }
 
 export interface ConsoleSession {

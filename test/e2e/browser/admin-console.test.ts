@@ -15,7 +15,9 @@ import { chromiumMissing, launchChromium } from '../../helpers/browser.ts'
  * The admin console (issue 12 §3) in a real Chromium: sign-in through portcullis's own login
  * with a second factor, users (create with an invitation, search and page 1,000 users), clients
  * (create and copy the secret), a helpdesk operator without the clients page, a user without an
- * admin role refused, and an axe-core accessibility check. Screenshots on failure.
+ * admin role refused, signing key rotation (confirmed), an auditor who reads the audit log but
+ * cannot rotate keys, a role request approved by another administrator, an access review, and
+ * an axe-core accessibility check of every page. Screenshots on failure.
  */
 const missing = chromiumMissing()
 const PASSWORD = 'quiet river lamp orbit'
@@ -33,6 +35,7 @@ describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }
     // one administrator per test: a TOTP code is accepted once per user (replay protection)
     const people: [string, AdminRole | undefined][] = [
       ...['root', 'root2', 'root3', 'root4'].map((n): [string, AdminRole] => [`${n}@example.com`, 'admin']),
+      ['root5@example.com', 'admin'], ['root6@example.com', 'admin'], ['aud@example.com', 'auditor'], ['req@example.com', 'helpdesk'],
       ['desk@example.com', 'helpdesk'], ['plain@example.com', undefined],
     ]
     const { doc, problems } = await validateDocument(server.container, { users: people.map(([email]) => ({ email, password: PASSWORD, totp_secret: SECRET })) })
@@ -100,16 +103,40 @@ describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }
       expect(new URL(page.url()).pathname).toBe('/admin')
       expect(await page.getByRole('banner').textContent()).toContain('root@example.com')
       const nav = page.getByRole('navigation', { name: 'Sections' })
-      for (const name of ['Dashboard', 'Users', 'Clients', 'Admin roles']) await expect(nav.getByRole('link', { name })).toBeDefined()
-      expect(await nav.getByRole('link').allTextContents()).toEqual(['Dashboard', 'Users', 'Clients', 'Admin roles'])
+      expect(await nav.getByRole('link').allTextContents()).toEqual([
+        'Dashboard', 'Users', 'Clients', 'Admin roles', 'Role requests', 'Access reviews', 'Resources', 'Signing keys', 'API keys', 'Policies', 'Audit',
+      ])
+      // the dashboard's audit panels: sign-ins per day (this sign-in among them) and the chain
+      await page.getByRole('heading', { name: 'Sign-ins, last 7 days' }).waitFor()
+      expect(await page.locator('main').textContent()).toContain('intact')
       const cookies = await page.context().cookies()
       const session = cookies.find((c) => c.name === 'portcullis_console')!
       expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' })
       expect(await axe(page)).toEqual([])
-      for (const p of ['/admin/users', '/admin/users/new', '/admin/clients', '/admin/clients/new', '/admin/roles']) {
+      // start an access review so its page is checked too
+      await page.goto('/admin/reviews')
+      await page.getByLabel('Campaign name').fill('Quarterly review')
+      await page.getByRole('button', { name: 'Start review' }).click()
+      await page.getByRole('heading', { name: 'Quarterly review' }).waitFor()
+      const review = new URL(page.url()).pathname
+      const someone = (await server.container.users.findByEmail('bulk0002@people.test'))!
+      for (const p of [
+        '/admin/users', '/admin/users/new', '/admin/clients', '/admin/clients/new', '/admin/roles', '/admin/role-requests', '/admin/reviews', review,
+        '/admin/resources', '/admin/resources/new', '/admin/signing-keys', '/admin/signing-keys/rotate', '/admin/api-keys', '/admin/policies',
+        '/admin/policies/system', '/admin/audit', '/admin/audit/report', `/admin/users/${someone.id}`, `/admin/users/${someone.id}/contain`,
+      ]) {
         await page.goto(p)
         expect(await axe(page), p).toEqual([])
       }
+      // an access review item is confirmed from its page; the campaign completes when all are decided
+      await page.goto(review)
+      const pending = page.getByRole('button', { name: /^Confirm / })
+      for (let n = await pending.count(); n > 0; n--) {
+        await pending.first().click()
+        await expect.poll(() => pending.count(), { timeout: 20_000 }).toBe(n - 1)
+      }
+      await page.getByRole('button', { name: 'Complete review' }).click()
+      expect(await page.getByRole('status').textContent()).toContain('Review completed.')
     })
   })
 
@@ -194,7 +221,7 @@ describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }
       await signIn(page, 'desk@example.com')
       await page.getByRole('heading', { name: 'Dashboard' }).waitFor()
       const nav = page.getByRole('navigation', { name: 'Sections' })
-      expect(await nav.getByRole('link').allTextContents()).toEqual(['Dashboard', 'Users'])
+      expect(await nav.getByRole('link').allTextContents()).toEqual(['Dashboard', 'Users', 'Role requests'])
       const res = await page.goto('/admin/clients')
       expect(res!.status()).toBe(403)
       await page.goto('/admin/users')
@@ -215,6 +242,89 @@ describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }
       const res = await page.goto('/admin/users')
       expect(new URL(page.url()).pathname).not.toBe('/admin/users')
       expect(res!.status()).toBeLessThan(500)
+    })
+  })
+
+  it('rotates the signing keys from the console, after a confirmation', async () => {
+    await withScreenshots('rotate keys', async () => {
+      const page = await newPage()
+      await signIn(page, 'root5@example.com')
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor()
+      await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Signing keys' }).click()
+      await page.getByRole('heading', { name: 'Signing keys' }).waitFor()
+      const before = (await (await fetch(`${server.url}/jwks`)).json()) as { keys: { kid: string }[] }
+      await page.getByRole('link', { name: 'Rotate signing keys…' }).click()
+      await page.getByRole('heading', { name: 'Rotate the signing keys?' }).waitFor()
+      await page.getByRole('button', { name: 'Rotate now' }).click()
+      const notice = (await page.getByRole('status').first().textContent())!
+      expect(notice).toContain('Signing keys rotated')
+      const added = /new: (.+)\./.exec(notice)![1]!.split(', ')
+      expect(added.length).toBeGreaterThan(0)
+      for (const kid of added) expect(before.keys.map((k) => k.kid)).not.toContain(kid)
+      const after = (await (await fetch(`${server.url}/jwks`)).json()) as { keys: { kid: string }[] }
+      for (const kid of added) expect(after.keys.map((k) => k.kid)).toContain(kid)
+      // the previous keys are still published, now retiring
+      for (const k of before.keys) expect(after.keys.map((x) => x.kid)).toContain(k.kid)
+      expect(await page.locator('tbody tr', { hasText: 'retiring' }).count()).toBeGreaterThan(0)
+      expect(await axe(page)).toEqual([])
+    })
+  })
+
+  it('an auditor reads the audit log and the report but cannot rotate keys', async () => {
+    await withScreenshots('auditor', async () => {
+      const page = await newPage()
+      await signIn(page, 'aud@example.com')
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor()
+      const nav = page.getByRole('navigation', { name: 'Sections' })
+      expect(await nav.getByRole('link').allTextContents()).toEqual(['Dashboard', 'Users', 'Clients', 'Role requests', 'Access reviews', 'Resources', 'Signing keys', 'API keys', 'Policies', 'Audit'])
+      await nav.getByRole('link', { name: 'Audit' }).click()
+      await page.getByRole('heading', { name: 'Audit log' }).waitFor()
+      await page.getByLabel('Action').fill('login')
+      await page.getByRole('button', { name: 'Filter' }).click()
+      await page.waitForURL(/action=login/)
+      expect(await page.locator('tbody tr').count()).toBeGreaterThan(0)
+      for (const row of await page.locator('tbody tr td:nth-child(3)').allTextContents()) expect(row).toBe('login')
+      await page.getByRole('link', { name: 'Compliance report' }).click()
+      await page.getByRole('heading', { name: 'Compliance report' }).waitFor()
+      expect(await page.locator('main').textContent()).toContain('Audit chain')
+      await page.goto('/admin/signing-keys')
+      expect(await page.getByRole('link', { name: 'Rotate signing keys…' }).count()).toBe(0)
+      expect(await page.getByText('You may read the keys but not rotate them.').count()).toBe(1)
+      // the confirmation page is reachable by URL; the API refuses the rotation
+      await page.goto('/admin/signing-keys/rotate')
+      const before = (await (await fetch(`${server.url}/jwks`)).json()) as { keys: unknown[] }
+      await page.getByRole('button', { name: 'Rotate now' }).click()
+      await page.getByRole('alert').waitFor()
+      expect(await page.getByRole('alert').textContent()).toMatch(/not allowed|forbidden|may not/i)
+      const after = (await (await fetch(`${server.url}/jwks`)).json()) as { keys: unknown[] }
+      expect(after.keys.length).toBe(before.keys.length)
+    })
+  })
+
+  it('a role request is approved by another administrator', async () => {
+    await withScreenshots('role request', async () => {
+      const page = await newPage()
+      await signIn(page, 'req@example.com')
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor()
+      await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Role requests' }).click()
+      await page.getByLabel('Role').selectOption('auditor')
+      await page.getByLabel('Hours').fill('2')
+      await page.getByLabel('Reason').fill('incident 4711: read the audit log')
+      await page.getByRole('button', { name: 'Request' }).click()
+      expect(await page.getByRole('status').first().textContent()).toContain('Requested auditor for 2 hours')
+      // the requester cannot approve their own request
+      expect(await page.getByRole('button', { name: /^Approve / }).count()).toBe(0)
+      const req = (await server.container.users.findByEmail('req@example.com'))!
+      const boss = await newPage()
+      await signIn(boss, 'root6@example.com')
+      await boss.getByRole('heading', { name: 'Dashboard' }).waitFor()
+      await boss.goto('/admin/role-requests')
+      await boss.getByRole('button', { name: `Approve auditor for user:${req.id}` }).click()
+      expect(await boss.getByRole('status').first().textContent()).toContain('Approved.')
+      expect(await boss.locator('tbody tr', { hasText: 'incident 4711' }).textContent()).toContain('active')
+      expect(await axe(boss)).toEqual([])
+      const { items } = await adminServices(server.container).elevation.list({ kind: 'cli' }, {})
+      expect(items.find((r) => r.subject === `user:${req.id}`)?.status).toBe('active')
     })
   })
 })

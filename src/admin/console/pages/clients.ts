@@ -70,7 +70,7 @@ ${checkbox('public', 'Public client (a browser or native app: PKCE, no secret)',
 </form>`
 }
 
-export function clientDetailBody(o: { csrf: string; client: ClientRow; flash?: ConsoleSession['flash']; errors?: Record<string, string>; values?: Record<string, string> }): SafeHtml {
+export function clientDetailBody(o: { csrf: string; client: ClientRow; flash?: ConsoleSession['flash']; errors?: Record<string, string>; values?: Record<string, string>; canContain?: boolean }): SafeHtml {
   const c = o.client
   const m = c.metadata
   const e = o.errors ?? {}
@@ -92,5 +92,6 @@ ${metadataFields(v, e)}
 </form>
 <h2>Actions</h2>
 ${c.hasSecret ? html`<a class="button-link first" href="${base}/rotate">Rotate secret…</a>` : ''}
-<a class="button-link" href="${base}/delete">Delete…</a>`
+<a class="button-link" href="${base}/delete">Delete…</a>
+${o.canContain ? html`<a class="button-link" href="${base}/contain">Contain…</a>` : ''}`
 }

@@ -9,6 +9,13 @@ export const NAV: NavItem[] = [
   { href: '/admin/users', label: 'Users', visible: (can) => can.users || can.userCare },
   { href: '/admin/clients', label: 'Clients', visible: (can) => can.clients },
   { href: '/admin/roles', label: 'Admin roles', visible: (can) => can.roles },
+  { href: '/admin/role-requests', label: 'Role requests', visible: () => true },
+  { href: '/admin/reviews', label: 'Access reviews', visible: (can) => Boolean(can.reviews) },
+  { href: '/admin/resources', label: 'Resources', visible: (can) => Boolean(can.resources) },
+  { href: '/admin/signing-keys', label: 'Signing keys', visible: (can) => Boolean(can.keys) },
+  { href: '/admin/api-keys', label: 'API keys', visible: (can) => Boolean(can.apiKeys) },
+  { href: '/admin/policies', label: 'Policies', visible: (can) => Boolean(can.policies) },
+  { href: '/admin/audit', label: 'Audit', visible: (can) => Boolean(can.audit) },
 ]
 
 export interface Frame { title: string; current: string; email: string; can: Capabilities; csrf: string; notice?: string }
@@ -107,5 +114,30 @@ ${o.etag ? html`<input type="hidden" name="etag" value="${o.etag}">` : ''}
 <a class="button-link" href="${o.back}">Cancel</a>
 </form>`
 }
+
+/** The confirmation step of an action that records why (containment, revocations): a required reason. */
+export function confirmWithReason(o: { heading: string; text: string; action: string; csrf: string; button: string; back: string; error?: string; reason?: string; optional?: boolean }): SafeHtml {
+  return html`<h1>${o.heading}</h1>
+<p>${o.text}</p>
+<form method="post" action="${o.action}" novalidate>
+<input type="hidden" name="csrf" value="${o.csrf}">
+${field({ name: 'reason', label: o.optional ? 'Reason (optional, recorded in the audit log)' : 'Reason (recorded in the audit log)', value: o.reason, error: o.error, required: !o.optional, autocomplete: 'off' })}
+<button type="submit" class="danger">${o.button}</button>
+<a class="button-link" href="${o.back}">Cancel</a>
+</form>`
+}
+
+/** A select with its label. */
+export const select = (name: string, label: string, options: [string, string][], value = '') => html`<div class="field"><label for="f-${name}">${label}</label>
+<select id="f-${name}" name="${name}">${options.map(([v, l]) => html`<option value="${v}"${v === value ? html` selected` : ''}>${l}</option>`)}</select></div>`
+
+/** A textarea with its label, hint and inline error. */
+export const textArea = (o: { name: string; label: string; value?: string; error?: string; hint?: string; rows?: number }) => html`<div class="field">
+<label for="f-${o.name}">${o.label}</label>${o.hint ? html`<p class="hint" id="f-${o.name}-hint">${o.hint}</p>` : ''}
+<textarea id="f-${o.name}" name="${o.name}" rows="${String(o.rows ?? 4)}"${o.hint ? html` aria-describedby="f-${o.name}-hint${o.error ? ` f-${o.name}-error` : ''}"` : o.error ? html` aria-describedby="f-${o.name}-error"` : ''}${o.error ? html` aria-invalid="true"` : ''}>${o.value ?? ''}</textarea>
+${o.error ? html`<p class="error" id="f-${o.name}-error">${o.error}</p>` : ''}</div>`
+
+/** A page the operator may not use, or whose object is not there. */
+export const problem = (title: string, message: string, back: string) => html`<h1>${title}</h1><p role="alert">${message}</p><p><a href="${back}">Back</a></p>`
 
 export const when = (d: string | null | undefined) => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '—')

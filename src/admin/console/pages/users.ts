@@ -58,7 +58,7 @@ ${field({ name: 'name', label: 'Name (optional)', value: v.name, error: errors.n
 
 export function userDetailBody(o: {
   csrf: string; user: UserRow; sessions?: { id: string; createdAt: string; lastSeenAt: string; ip: string | null; userAgent: string | null }[]
-  flash?: Flash; errors?: Record<string, string>; values?: Record<string, string>
+  flash?: Flash; errors?: Record<string, string>; values?: Record<string, string>; canContain?: boolean
 }): SafeHtml {
   const u = o.user
   const e = o.errors ?? {}
@@ -88,6 +88,7 @@ ${actionButton(`${base}/unlock`, o.csrf, 'Unlock')}
 ${actionButton(`${base}/reset-mfa`, o.csrf, 'Reset MFA')}
 ${actionButton(`${base}/reset-password`, o.csrf, 'Reset password')}
 <a class="button-link" href="${base}/delete">Delete…</a>
+${o.canContain ? html`<a class="button-link" href="${base}/contain">Contain…</a>` : ''}
 </div>
 <h2>Sessions</h2>
 ${o.sessions === undefined ? html`<p class="hint">You may not see this user's sessions.</p>` : o.sessions.length === 0 ? html`<p>No live sessions.</p>` : html`<table>

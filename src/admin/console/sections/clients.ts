@@ -36,7 +36,7 @@ export function clientRoutes(router: Router, kit: ConsoleKit) {
   const detail = async (ctx: Context, extra: { errors?: Record<string, string>; values?: Record<string, string>; status?: number } = {}) => {
     const a = await kit.api<ClientRow>(ctx, 'GET', `/admin/v1/clients/${enc(ctx.params.id!)}`)
     if (a.status !== 200) return kit.render(ctx, 'Client', '/admin/clients', missing(messageOf(a)), a.status)
-    kit.render(ctx, a.body.clientId, '/admin/clients', clientDetailBody({ csrf: kit.session(ctx).csrf, client: a.body, flash: await kit.takeFlash(ctx), ...extra }), extra.status)
+    kit.render(ctx, a.body.clientId, '/admin/clients', clientDetailBody({ csrf: kit.session(ctx).csrf, canContain: kit.session(ctx).can.containClient, client: a.body, flash: await kit.takeFlash(ctx), ...extra }), extra.status)
   }
   router.get('/clients/:id', (ctx) => detail(ctx))
   router.post('/clients/:id', async (ctx) => {

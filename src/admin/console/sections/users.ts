@@ -75,7 +75,7 @@ export function userRoutes(router: Router, kit: ConsoleKit) {
     if (a.status !== 200) return kit.render(ctx, 'User', '/admin/users', confirmMissing(messageOf(a)), a.status)
     const s = await kit.api<{ items: { id: string; createdAt: string; lastSeenAt: string; ip: string | null; userAgent: string | null }[] }>(ctx, 'GET', `/admin/v1/users/${enc(id)}/sessions`)
     const sessions = s.status === 200 ? s.body.items : undefined
-    kit.render(ctx, a.body.email, '/admin/users', userDetailBody({ csrf: kit.session(ctx).csrf, user: a.body, sessions, flash: await kit.takeFlash(ctx), ...extra }), extra.status)
+    kit.render(ctx, a.body.email, '/admin/users', userDetailBody({ csrf: kit.session(ctx).csrf, canContain: kit.session(ctx).can.containUser, user: a.body, sessions, flash: await kit.takeFlash(ctx), ...extra }), extra.status)
   }
   router.get('/users/:id', (ctx) => detail(ctx))
   router.post('/users/:id', async (ctx) => {
