@@ -12,6 +12,7 @@ export type AdminErrorCode =
   | 'not_found' // 404
   | 'user_exists' // 409: email taken
   | 'client_exists' // 409: client id taken
+  | 'provider_exists' // 409: identity provider alias taken
   | 'last_admin' // 409: the change would leave no enabled administrator
   | 'precondition_failed' // 412: If-Match does not match the current ETag (RFC 9110 §13.1.1)
   | 'invalid_state' // 409: the request or review is not in a state that allows this (e.g. already decided)
@@ -19,7 +20,7 @@ export type AdminErrorCode =
 
 const STATUS: Record<AdminErrorCode, number> = {
   invalid_input: 400, invalid_cursor: 400, unknown_role: 400, forbidden: 403, not_found: 404,
-  user_exists: 409, client_exists: 409, last_admin: 409, precondition_failed: 412,
+  user_exists: 409, client_exists: 409, provider_exists: 409, last_admin: 409, precondition_failed: 412,
   invalid_state: 409, self_approval: 403,
 }
 

@@ -9,6 +9,7 @@ import { PAGE_MAX } from './shared.ts'
 import { adminRoute, json, precondition } from './route-kit.ts'
 import { adminPlatformRoutes } from './routes-platform.ts'
 import { adminAccessRoutes } from './routes-access.ts'
+import { adminIdpRoutes } from './routes-idps.ts'
 
 export interface AdminRouteDeps {
   admin: AdminServices
@@ -188,7 +189,7 @@ export const adminClientContracts = {
 }
 
 export function adminRoutes(deps: AdminRouteDeps): Route[] {
-  return [...adminUserRoutes(deps), ...adminClientRoutes(deps), ...adminPlatformRoutes(deps.admin), ...adminAccessRoutes(deps.admin)]
+  return [...adminUserRoutes(deps), ...adminClientRoutes(deps), ...adminPlatformRoutes(deps.admin), ...adminAccessRoutes(deps.admin), ...adminIdpRoutes(deps.admin)]
 }
 
 function adminUserRoutes({ admin }: AdminRouteDeps): Route[] {
