@@ -434,6 +434,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     logger, label: 'configuration changes',
     onChange: () => {
       configCachesClear()
+      // identity providers changed through the admin API or an import elsewhere
+      federation.invalidate()
       // API keys cache their owner's details, read through the client cache: an owner read
       // between the API-key notice and this one may have seen the old client (apikeys/owners.ts).
       apikeys.clearCache()
@@ -441,6 +443,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     },
   })
 
+  /** Sign-in through upstream identity providers (issue 14 §6, federation/). */
+  const federation = federationService({ queries: federationQueries(db), ring: master.ring, users, audit, publicUrl: config.PUBLIC_URL, logger })
   const container = {
     config,
     logger,
@@ -470,8 +474,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     login,
     /** Disabling and enabling accounts: sessions end and the owner's API keys stop everywhere. */
     accounts: accountStatus({ users, sessions: login.sessions, audit, ownersChanged: () => apikeys.ownersChanged() }),
-    /** Sign-in through upstream identity providers (issue 14 §6, federation/). */
-    federation: federationService({ queries: federationQueries(db), ring: master.ring, users, audit, publicUrl: config.PUBLIC_URL, logger }),
+    federation,
     /** Outgoing mail through the outbox (mail/service.ts); servers call startMail(). */
     mail,
     /** Delivers queued mail in the background; without SMTP_URL says loudly where mails go. */

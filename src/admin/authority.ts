@@ -31,6 +31,8 @@ export const ADMIN_ACTIONS = [
   'policies:read', 'policies:write',
   'audit:read', 'report:read',
   'roles:read', 'roles:grant',
+  // upstream identity providers (sign-in through them): create, update and delete are `write`
+  'idps:read', 'idps:write',
 ] as const
 export type AdminAction = typeof ADMIN_ACTIONS[number]
 

@@ -12,15 +12,15 @@ export type AdminErrorCode =
   | 'not_found' // 404
   | 'user_exists' // 409: email taken
   | 'client_exists' // 409: client id taken
+  | 'provider_exists' // 409: identity provider alias taken
   | 'last_admin' // 409: the change would leave no enabled administrator
-  | 'invalid_invitation' // 410: unknown, used or expired invitation
   | 'precondition_failed' // 412: If-Match does not match the current ETag (RFC 9110 §13.1.1)
   | 'invalid_state' // 409: the request or review is not in a state that allows this (e.g. already decided)
   | 'self_approval' // 403: a time-bound role grant is approved by another administrator, never its requester
 
 const STATUS: Record<AdminErrorCode, number> = {
   invalid_input: 400, invalid_cursor: 400, unknown_role: 400, forbidden: 403, not_found: 404,
-  user_exists: 409, client_exists: 409, last_admin: 409, invalid_invitation: 410, precondition_failed: 412,
+  user_exists: 409, client_exists: 409, provider_exists: 409, last_admin: 409, precondition_failed: 412,
   invalid_state: 409, self_approval: 403,
 }
 

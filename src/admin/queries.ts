@@ -20,7 +20,8 @@ export interface UserFilter {
   status?: 'active' | 'disabled'
 }
 
-const INVITE_PREFIX = 'admin.invite:'
+/** Invitations of earlier versions were settings rows; only deleting a user still removes them. */
+const LEGACY_INVITE_PREFIX = 'admin.invite:'
 
 /** After the cursor in (createdAt, id) order. */
 const after = (c: Cursor | undefined) => c
@@ -28,8 +29,8 @@ const after = (c: Cursor | undefined) => c
   : {}
 
 /**
- * Storage for the admin services: user search pages, the cascade of a user's deletion, and
- * invitations (kept as hashed tokens in the settings table: `admin.invite:<sha256>`).
+ * Storage for the admin services: user search pages, compare-and-swap updates and the cascade
+ * of a user's deletion. (Invitations are mailed links: identity/queries/email-tokens.ts.)
  */
 export function adminQueries(db: Db) {
   return {
@@ -83,7 +84,10 @@ export function adminQueries(db: Db) {
         await tx.mfaFactor.deleteMany({ where: { userId: id } })
         await tx.recoveryCode.deleteMany({ where: { userId: id } })
         await tx.userSession.deleteMany({ where: { userId: id } })
-        await tx.setting.deleteMany({ where: { key: { startsWith: INVITE_PREFIX }, value: { contains: `"userId":${JSON.stringify(id)}` } } })
+        // mailed links (invitations, resets, verifications): useless without the user, and they name its address
+        await tx.emailToken.deleteMany({ where: { userId: id } })
+        // invitations of earlier versions (the retired /invite/<token> links)
+        await tx.setting.deleteMany({ where: { key: { startsWith: LEGACY_INVITE_PREFIX }, value: { contains: `"userId":${JSON.stringify(id)}` } } })
         await tx.user.delete({ where: { id } })
       })
     },
@@ -103,27 +107,6 @@ export function adminQueries(db: Db) {
         // client-credentials tokens have no grant
         db.oidcPayload.deleteMany({ where: { model: 'ClientCredentials', payload: { contains: `"clientId":${JSON.stringify(clientId)}` } } }),
       ])
-    },
-
-    async saveInvitation(tokenHash: string, userId: string, expiresAt: Date) {
-      await db.setting.create({ data: { key: INVITE_PREFIX + tokenHash, value: JSON.stringify({ userId, expiresAt: expiresAt.toISOString() }) } })
-    },
-
-    async findInvitation(tokenHash: string): Promise<{ userId: string; expiresAt: Date } | null> {
-      const row = await db.setting.findUnique({ where: { key: INVITE_PREFIX + tokenHash } })
-      if (!row) return null
-      const v = JSON.parse(row.value) as { userId: string; expiresAt: string }
-      return { userId: v.userId, expiresAt: new Date(v.expiresAt) }
-    },
-
-    /** Single use: the row is deleted by the one call that gets it. */
-    async takeInvitation(tokenHash: string): Promise<{ userId: string; expiresAt: Date } | null> {
-      const row = await db.setting.findUnique({ where: { key: INVITE_PREFIX + tokenHash } })
-      if (!row) return null
-      const { count } = await db.setting.deleteMany({ where: { key: row.key } })
-      if (count !== 1) return null
-      const v = JSON.parse(row.value) as { userId: string; expiresAt: string }
-      return { userId: v.userId, expiresAt: new Date(v.expiresAt) }
     },
   }
 }

@@ -9,6 +9,7 @@ import { PAGE_MAX } from './shared.ts'
 import { adminRoute, json, precondition } from './route-kit.ts'
 import { adminPlatformRoutes } from './routes-platform.ts'
 import { adminAccessRoutes } from './routes-access.ts'
+import { adminIdpRoutes } from './routes-idps.ts'
 
 export interface AdminRouteDeps {
   admin: AdminServices
@@ -33,7 +34,8 @@ const tags = ['Administration'] as const
 const date = z.string().describe('ISO 8601 date-time')
 const userView = z.object({
   id: z.string(), email: z.string(), name: z.string().nullable(), roles: z.array(z.string()), attributes: z.record(z.string(), z.unknown()),
-  emailVerified: z.boolean(), disabled: z.boolean(), mustChangePassword: z.boolean(), hasPassword: z.boolean(),
+  emailVerified: z.boolean(), disabled: z.boolean(), mustChangePassword: z.boolean(),
+  mustVerifyEmail: z.boolean().describe('self-registered: no sign-in completes before the address is verified'), hasPassword: z.boolean(),
   createdAt: date, updatedAt: date, lastLoginAt: date.nullable(), etag: z.string(),
 })
 const clientView = z.object({ clientId: z.string(), metadata: z.record(z.string(), z.unknown()), hasSecret: z.boolean(), createdAt: date, updatedAt: date, etag: z.string() })
@@ -66,7 +68,7 @@ export const adminUserContracts = {
       emailVerified: z.boolean().optional(), password: z.string().max(1024).optional(), invite: z.boolean().optional(),
     }).strict() },
     responses: {
-      201: { description: 'the user; `password` when one was generated, `invitation` when asked for (both shown once)', headers: etagDoc,
+      201: { description: 'the user; `password` when one was generated, `invitation` when asked for (both shown once; the invitation is also mailed to the user: a single-use set-password link)', headers: etagDoc,
         body: z.object({ user: userView, password: z.string().optional(), invitation: z.object({ url: z.string(), expiresAt: date }).optional() }) },
       403: forbidden, 409: { description: 'a user with this email exists (error user_exists)' },
     },
@@ -187,7 +189,7 @@ export const adminClientContracts = {
 }
 
 export function adminRoutes(deps: AdminRouteDeps): Route[] {
-  return [...adminUserRoutes(deps), ...adminClientRoutes(deps), ...adminPlatformRoutes(deps.admin), ...adminAccessRoutes(deps.admin)]
+  return [...adminUserRoutes(deps), ...adminClientRoutes(deps), ...adminPlatformRoutes(deps.admin), ...adminAccessRoutes(deps.admin), ...adminIdpRoutes(deps.admin)]
 }
 
 function adminUserRoutes({ admin }: AdminRouteDeps): Route[] {

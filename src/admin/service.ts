@@ -13,6 +13,7 @@ import { adminElevation, elevatedRoles } from './elevation.ts'
 import { adminPlatform } from './platform.ts'
 import { adminContainment, type SignOutNotifier } from './containment.ts'
 import { adminReviews } from './reviews.ts'
+import { adminIdentityProviders } from './identity-providers.ts'
 import { buildReport } from '../audit/report.ts'
 import { reportDeps } from '../audit/report-deps.ts'
 import type { AdminDeps } from './deps.ts'
@@ -46,6 +47,7 @@ export function adminServices(c: Container, opts: AdminServiceOptions = {}) {
     elevation,
     containment: adminContainment(deps, { authority, q, access, elevation, notifySignOut: opts.notifySignOut }),
     reviews: adminReviews(deps, { q: access, authority, elevation, users, clients }),
+    identityProviders: adminIdentityProviders(c, authority),
   }
 }
 export type AdminServices = ReturnType<typeof adminServices>

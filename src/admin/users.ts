@@ -12,8 +12,6 @@ import { decodeCursor, encodeCursor, etagOf, parse, PAGE_MAX } from './shared.ts
 /** What an administrator sees of a user: never the password hash. */
 export type UserView = Omit<UserRecord, 'passwordHash'> & { hasPassword: boolean; etag: string }
 
-export const INVITATION_TTL_SECONDS = 7 * 86400
-
 const ROLE = z.string().regex(/^[\w:.-]{1,64}$/, 'a role is 1-64 letters, digits, _ : . -')
 const attributes = z.record(z.string().min(1).max(64), z.unknown())
 const createInput = z.object({
@@ -46,7 +44,6 @@ export const view = (u: UserRecord): UserView => {
   return { ...rest, hasPassword: Boolean(passwordHash), etag: etagOf([u.id, u.email, u.name, u.roles, u.attributes, u.emailVerified, u.disabled, u.mustChangePassword, u.updatedAt.toISOString()]) }
 }
 export const temporaryPassword = () => crypto.randomBytes(18).toString('base64url')
-const tokenHash = (token: string) => crypto.createHash('sha256').update(token).digest('base64url')
 
 /** "key=value": value is JSON when it parses (n=3, on=true), else the text. */
 function attributeFilter(text: string | undefined): UserFilter['attribute'] {
@@ -75,21 +72,16 @@ export function adminUsers(c: Container, q: AdminQueries, authority: AdminAuthor
     if (problems.length) throw invalidInput(problems.map((message) => ({ path: ['password'], message })))
   }
 
-  async function invitation(userId: string) {
-    const token = crypto.randomBytes(32).toString('base64url')
-    const expiresAt = new Date(Date.now() + INVITATION_TTL_SECONDS * 1000)
-    await q.saveInvitation(tokenHash(token), userId, expiresAt)
-    return { url: `${c.config.PUBLIC_URL.replace(/\/$/, '')}/invite/${token}`, expiresAt }
-  }
-
   const users = {
     find,
     view,
 
     /**
      * Creates a user with an initial password (given, or generated and returned once) that must
-     * be changed at first sign-in, or with no password and a single-use invitation link (only
-     * the token's SHA-256 is stored).
+     * be changed at first sign-in, or with no password and an invitation: the same single-use
+     * set-password link (/password/reset, valid 7 days, only its SHA-256 stored) that imported
+     * users get (identity/password-reset.ts `invite`), mailed to the user and returned once.
+     * Following it sets the password and verifies the address.
      */
     async create(caller: AdminCaller, input: unknown) {
       await authority.require(caller, 'users:write')
@@ -101,7 +93,7 @@ export function adminUsers(c: Container, q: AdminQueries, authority: AdminAuthor
       // the user and its audit record commit together; a lost invitation link can be sent again
       const user = await c.users.create({ email, name: v.name ?? null, roles: v.roles ?? [], attributes: v.attributes ?? {}, emailVerified: v.emailVerified ?? false, password, mustChangePassword: password !== undefined },
         audited(caller, 'user.created', (created) => ({ target: created.id, details: { after: { email, name: created.name, roles: created.roles, attributes: created.attributes, email_verified: created.emailVerified }, initial: v.invite ? 'invitation' : v.password !== undefined ? 'password' : 'generated_password' } })))
-      const invite = v.invite ? await invitation(user.id) : undefined
+      const invite = v.invite ? await c.passwordReset.invite(user, { actor: callerLabel(caller) }) : undefined
       return { user: view(user), ...(v.password === undefined && password ? { password } : {}), ...(invite ? { invitation: invite } : {}) }
     },
 
@@ -143,19 +135,6 @@ export function adminUsers(c: Container, q: AdminQueries, authority: AdminAuthor
       if (!ok) throw adminError('precondition_failed', `user ${u.id} changed while this update was being made; read it again`)
       // roles decide which scopes API keys and tokens carry: key caches everywhere re-read owners
       if (changed.includes('roles')) await c.apikeys.ownersChanged()
-      return view(await find(u.id))
-    },
-
-    /** Consumes an invitation (single use, unexpired): sets the user's first password. */
-    async acceptInvitation(token: string, password: string) {
-      const gone = () => adminError('invalid_invitation', 'this invitation link is unknown, used or expired; ask an administrator for a new one')
-      const seen = /^[\w-]{43}$/.test(token) ? await q.findInvitation(tokenHash(token)) : null
-      if (!seen || seen.expiresAt.getTime() < Date.now()) throw gone()
-      const u = await find(seen.userId)
-      // a password the policy refuses leaves the link usable; only a successful use consumes it
-      checkPassword(password, u.email, u.name)
-      if (!(await q.takeInvitation(tokenHash(token)))) throw gone()
-      await c.users.setPassword(u.id, password, c.audit.with(() => ({ action: 'user.invitation_accepted', outcome: 'success', actor: `user:${u.id}`, target: u.id, details: {} })))
       return view(await find(u.id))
     },
   }

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto'
 import type { Db } from '../db/client.ts'
+import { audited, type Audited } from '../db/audited.ts'
 
 export interface StoredProvider {
   alias: string
@@ -33,6 +34,31 @@ export function federationQueries(db: Db) {
     },
     async upsertProvider(p: Omit<StoredProvider, 'updatedAt'>): Promise<StoredProvider> {
       return db.identityProvider.upsert({ where: { alias: p.alias }, create: p, update: { config: p.config, secret: p.secret, privateKey: p.privateKey } })
+    },
+    /** Creates a provider; null when the alias is taken. The audit record commits with it. */
+    async createProvider(p: Omit<StoredProvider, 'updatedAt'>, audit?: Audited<StoredProvider | null>): Promise<StoredProvider | null> {
+      return audited(db, audit, async (tx) => {
+        if (await tx.identityProvider.findUnique({ where: { alias: p.alias }, select: { alias: true } })) return null
+        return tx.identityProvider.create({ data: p })
+      })
+    },
+    /**
+     * Compare-and-swap: writes only if the row still has the `updatedAt` the caller read (If-Match);
+     * null when someone else wrote (or deleted) it first.
+     */
+    async updateProviderIf(alias: string, seen: Date, data: Pick<StoredProvider, 'config' | 'secret' | 'privateKey'>, audit?: Audited<StoredProvider | null>): Promise<StoredProvider | null> {
+      return audited(db, audit, async (tx) => {
+        const { count } = await tx.identityProvider.updateMany({ where: { alias, updatedAt: seen }, data })
+        return count === 1 ? tx.identityProvider.findUnique({ where: { alias } }) : null
+      })
+    },
+    /** Deletes the provider (if still as read) and the links of local accounts to it. */
+    async deleteProviderIf(alias: string, seen: Date, audit?: Audited<number | null>): Promise<number | null> {
+      return audited(db, audit, async (tx) => {
+        const { count } = await tx.identityProvider.deleteMany({ where: { alias, updatedAt: seen } })
+        if (count !== 1) return null
+        return (await tx.federatedIdentity.deleteMany({ where: { provider: alias } })).count
+      })
     },
     async findLink(provider: string, subject: string): Promise<FederatedLink | null> {
       return db.federatedIdentity.findUnique({ where: { provider_subject: { provider, subject } } })

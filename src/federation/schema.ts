@@ -30,7 +30,8 @@ const roleMapping = z.object({
   roles: z.array(text(200)).min(1),
 }).strict()
 
-export const identityProviderEntry = z.object({
+/** The entry's fields alone (the admin API's request bodies); `identityProviderEntry` adds the rules between fields. */
+export const identityProviderFields = z.object({
   alias: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lowercase letters, digits, _ and -, at most 64'),
   display_name: text(100).optional(),
   preset: z.enum(PRESETS).optional(),
@@ -72,7 +73,9 @@ export const identityProviderEntry = z.object({
   allowed_email_domains: z.array(z.string().regex(/^[a-z0-9.-]{1,253}$/, 'a lowercase domain')).optional(),
   default_roles: z.array(text(200)).default([]),
   role_mappings: z.array(roleMapping).default([]),
-}).strict().superRefine((p, ctx) => {
+}).strict()
+
+export const identityProviderEntry = identityProviderFields.superRefine((p, ctx) => {
   const type = p.type ?? presetDefaults(p).type ?? 'oidc'
   if (type === 'oidc' && !p.issuer && !presetDefaults(p).issuer) {
     ctx.addIssue({ code: 'custom', path: ['issuer'], message: p.preset === 'microsoft' ? 'the microsoft preset needs `tenant` (or issuer)' : 'required for an OpenID Connect provider' })

@@ -214,6 +214,67 @@ export function federationService(deps: FederationDeps) {
       cache = undefined
     },
 
+    /** Drops what this instance cached about providers (changed here, elsewhere, or by an import). */
+    invalidate() {
+      cache = undefined
+      rp.clear()
+    },
+
+    /** The stored rows (admin API): `config` is the entry without secrets. */
+    storedProviders: () => deps.queries.listProviders(),
+    storedProvider: (alias: string) => deps.queries.findProvider(alias),
+
+    /**
+     * Validates an administrator's entry with the import file's schema. A secret left out keeps
+     * the stored one (as an import does), so the "needs a secret" rules see the stored one.
+     */
+    checkEntry(input: Record<string, unknown>, stored?: StoredProvider | null) {
+      const given = { secret: input.client_secret !== undefined, key: input.private_key_jwk !== undefined }
+      const kept = stored ? placeholders(stored) : {}
+      const r = identityProviderEntry.safeParse({ ...(given.secret ? {} : pick(kept, 'client_secret')), ...(given.key ? {} : pick(kept, 'private_key_jwk')), ...input })
+      if (!r.success) return { ok: false as const, issues: r.error.issues }
+      const entry: IdentityProviderEntry = { ...r.data }
+      if (!given.secret) delete entry.client_secret
+      if (!given.key) delete entry.private_key_jwk
+      return { ok: true as const, entry }
+    },
+
+    /**
+     * Creates (`before` absent) or replaces a provider as an administrator asked: secrets sealed
+     * (a secret left out keeps the stored one), the change and its audit record (before/after of
+     * the entry, never a secret) committed together. Null when the alias is taken (create) or
+     * the row changed since `before` was read (update).
+     */
+    async saveProvider(entry: IdentityProviderEntry, actor: string, before?: StoredProvider): Promise<StoredProvider | null> {
+      const { client_secret, private_key_jwk, ...config } = entry
+      const data = {
+        config: JSON.stringify(config),
+        secret: client_secret !== undefined ? seal(deps.ring, client_secret, secretContext(entry.alias)) : before?.secret ?? null,
+        privateKey: private_key_jwk !== undefined ? seal(deps.ring, JSON.stringify(private_key_jwk), keyContext(entry.alias)) : before?.privateKey ?? null,
+      }
+      const authChanged = client_secret !== undefined || private_key_jwk !== undefined
+      const record = deps.audit.with((saved: StoredProvider | null) => saved ? {
+        action: before ? 'identity_provider.updated' : 'identity_provider.created', outcome: 'success', actor, target: entry.alias,
+        details: { ...(before ? { before: JSON.parse(before.config) as unknown } : {}), after: config, client_authentication_changed: authChanged },
+      } : null)
+      const saved = before
+        ? await deps.queries.updateProviderIf(entry.alias, before.updatedAt, data, record)
+        : await deps.queries.createProvider({ alias: entry.alias, ...data }, record)
+      cache = undefined
+      rp.delete(entry.alias)
+      return saved
+    },
+
+    /** Deletes a provider (if unchanged since read) with the links to it; null when it changed or went. */
+    async deleteProvider(before: StoredProvider, actor: string): Promise<{ linksRemoved: number } | null> {
+      const removed = await deps.queries.deleteProviderIf(before.alias, before.updatedAt, deps.audit.with((links: number | null) => links === null ? null : {
+        action: 'identity_provider.deleted', outcome: 'success', actor, target: before.alias, details: { before: JSON.parse(before.config) as unknown, links_removed: links },
+      }))
+      cache = undefined
+      rp.delete(before.alias)
+      return removed === null ? null : { linksRemoved: removed }
+    },
+
     /** For export: the entries without secrets. */
     async exportProviders(): Promise<Record<string, unknown>[]> {
       return (await deps.queries.listProviders()).map((s) => JSON.parse(s.config) as Record<string, unknown>)
@@ -226,6 +287,8 @@ export type FederationService = ReturnType<typeof federationService>
  * A stored entry has no secrets in `config`; the schema wants one for its auth method. The
  * presence of the sealed value stands in for it while re-validating what is stored.
  */
-function placeholders(s: StoredProvider) {
+const pick = (o: Record<string, unknown>, key: string) => (key in o ? { [key]: o[key] } : {})
+
+function placeholders(s: StoredProvider): Record<string, unknown> {
   return { ...(s.secret ? { client_secret: 'sealed' } : {}), ...(s.privateKey ? { private_key_jwk: { d: 'sealed' } } : {}) }
 }

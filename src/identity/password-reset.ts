@@ -132,15 +132,20 @@ export function passwordResetService(deps: {
     },
     /**
      * Mails an invitation to an account that has no password yet (imported, issue 14 §8): a
-     * single-use link to the set-password page, valid `invitationTtl` seconds (7 days).
+     * single-use link to the set-password page, valid `invitationTtl` seconds (7 days). Also the
+     * admin API's invitation (admin/users.ts), which shows the returned link once to the
+     * administrator besides mailing it.
      */
-    async invite(user: { id: string; email: string }, m: Partial<RequestMeta> & { actor?: string } = {}) {
+    async invite(user: { id: string; email: string }, m: Partial<RequestMeta> & { actor?: string } = {}): Promise<{ url: string; expiresAt: Date }> {
       const ttl = o.invitationTtl ?? 7 * 86400
       const token = newToken()
       const id = tokenHash(token)
-      await deps.tokens.create({ id, userId: user.id, purpose: 'invitation', email: user.email, expiresAt: new Date(Date.now() + ttl * 1000) })
-      await deps.mail.send('invitation', invitationMail(o.brand, { to: user.email, link: `${o.publicUrl}/password/reset?token=${token}`, ttlSeconds: ttl }))
+      const expiresAt = new Date(Date.now() + ttl * 1000)
+      const url = `${o.publicUrl}/password/reset?token=${token}`
+      await deps.tokens.create({ id, userId: user.id, purpose: 'invitation', email: user.email, expiresAt })
+      await deps.mail.send('invitation', invitationMail(o.brand, { to: user.email, link: url, ttlSeconds: ttl }))
       await deps.audit.record({ action: 'user.invitation_sent', outcome: 'success', actor: m.actor ?? null, target: user.id, details: { link: id.slice(0, 12) }, ip: m.ip, requestId: m.requestId })
+      return { url, expiresAt }
     },
     /** Resolves once every request accepted so far has queued its mail (tests, shutdown). */
     async settled() {

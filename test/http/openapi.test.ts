@@ -13,6 +13,7 @@ import { openApiContract } from '../../src/http/api-docs.ts'
 import { adminClientContracts, adminUserContracts } from '../../src/admin/routes.ts'
 import { adminPlatformContracts } from '../../src/admin/routes-platform.ts'
 import { adminAccessContracts } from '../../src/admin/routes-access.ts'
+import { adminIdpContracts } from '../../src/admin/routes-idps.ts'
 import { adminServices, ensureSystemPolicyStore } from '../../src/admin/service.ts'
 import { ensureAdmin } from '../../src/bootstrap.ts'
 import type { RouteContract } from '../../src/http/contract.ts'
@@ -34,7 +35,7 @@ const JSON_API = /^\/(authz\/v1|access\/v1|apikeys\/v1|audit\/v1|admin\/v1)(\/|$
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const
 
 const contracts = new Map<string, RouteContract>(
-  [...Object.values(authzContracts), ...Object.values(auditContracts), ...Object.values(apiKeyContracts), ...Object.values(adminUserContracts), ...Object.values(adminClientContracts), ...Object.values(adminPlatformContracts), ...Object.values(adminAccessContracts), metricsContract, openApiContract]
+  [...Object.values(authzContracts), ...Object.values(auditContracts), ...Object.values(apiKeyContracts), ...Object.values(adminUserContracts), ...Object.values(adminClientContracts), ...Object.values(adminPlatformContracts), ...Object.values(adminAccessContracts), ...Object.values(adminIdpContracts), metricsContract, openApiContract]
     .map((c) => [c.operationId, c]),
 )
 
@@ -92,6 +93,7 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
     const items = (await svc.reviews.items({ kind: 'cli' }, review.id, { limit: 200 })).items
     walk.item = items[0]!.id
     for (const i of items.slice(1)) await svc.reviews.decide({ kind: 'cli' }, review.id, i.id, { decision: 'confirm' })
+    await svc.identityProviders.create({ kind: 'cli' }, { alias: 'walked', issuer: 'https://idp.walked.example.com', client_id: 'walked', client_secret: 'walked-secret' })
     const r = await call(server, 'GET', '/openapi.json')
     expect(r.status).toBe(200)
     expect(r.headers.get('content-type')).toMatch(/^application\/json/)
@@ -138,6 +140,7 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
     : path.startsWith('/admin/v1/signing-keys') ? walk.retiring
     : path.startsWith('/admin/v1/api-keys') ? walk.apiKey
     : path.startsWith('/admin/v1/policy-stores') ? 'docs'
+    : path.startsWith('/admin/v1/identity-providers') ? 'walked'
     : path.startsWith('/admin/v1/access-reviews') ? ({ id: walk.review, item: walk.item })[name]
     : path.startsWith('/admin/v1/role-requests')
       ? walk[path.endsWith('/deny') ? 'helpdesk' : path.endsWith('/cancel') ? 'policy-editor' : path.endsWith('/revoke') ? 'client-manager' : 'auditor']
@@ -182,6 +185,8 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
     adminCancelRoleRequest: {},
     adminRevokeRoleRequest: {},
     adminCreateAccessReview: { name: 'walked' },
+    adminCreateIdentityProvider: { alias: 'walk-created', preset: 'github', client_id: 'walk', client_secret: 'walk-secret' },
+    adminUpdateIdentityProvider: { issuer: 'https://idp.walked.example.com', client_id: 'walked-2', display_name: 'Walked' },
     adminDecideAccessReviewItem: { decision: 'confirm' },
   }
 

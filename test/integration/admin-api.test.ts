@@ -47,7 +47,7 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
       const created = await newUser('ada@example.com', { name: 'Ada', roles: ['reader'] })
       expect(created.password).toEqual(expect.any(String)) // generated, shown once
       const invited = await newUser('grace@example.com', { invite: true })
-      expect(invited.invitation?.url).toMatch(/\/invite\//)
+      expect(invited.invitation?.url).toMatch(/\/password\/reset\?token=[\w-]{43}$/)
       expect(invited.password).toBeUndefined()
 
       const found = await api('root', 'GET', '/users?email=ada%40')

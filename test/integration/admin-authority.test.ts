@@ -15,7 +15,7 @@ import { testContainer } from '../helpers/container.ts'
  */
 
 /** The role matrix as the README states it, written out independently of policies/system.csv. */
-const READS: AdminAction[] = ['users:read', 'clients:read', 'resources:read', 'keys:read', 'apikeys:read', 'policies:read', 'audit:read', 'report:read', 'roles:read']
+const READS: AdminAction[] = ['users:read', 'clients:read', 'resources:read', 'keys:read', 'apikeys:read', 'policies:read', 'audit:read', 'report:read', 'roles:read', 'idps:read']
 const EXPECTED: Record<AdminRole, (a: AdminAction) => boolean> = {
   admin: () => true,
   'user-manager': (a) => a.startsWith('users:'),

@@ -60,20 +60,24 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
     await expect(admin.users.create(helpdesk, { email: 'x@example.com' })).rejects.toMatchObject({ code: 'forbidden', status: 403 })
   })
 
-  it('invites a user: a single-use link, stored only hashed, that sets the first password', async () => {
+  it('invites a user: the mailed single-use set-password link, stored only hashed, that sets the first password', async () => {
     const r = await admin.users.create(root, { email: 'ivy@example.com', invite: true })
     expect(r.user.hasPassword).toBe(false)
     expect(r).not.toHaveProperty('password')
-    const token = r.invitation!.url.match(/\/invite\/([\w-]{43})$/)![1]!
-    expect(r.invitation!.url.startsWith(`${c.config.PUBLIC_URL.replace(/\/$/, '')}/invite/`)).toBe(true)
-    const stored = await c.db.setting.findMany({ where: { key: { startsWith: 'admin.invite:' } } })
+    const token = r.invitation!.url.match(/\/password\/reset\?token=([\w-]{43})$/)![1]!
+    expect(r.invitation!.url.startsWith(`${c.config.PUBLIC_URL.replace(/\/$/, '')}/password/reset?token=`)).toBe(true)
+    const stored = await c.db.emailToken.findMany({ where: { userId: r.user.id } })
+    expect(stored).toHaveLength(1)
+    expect(stored[0]).toMatchObject({ purpose: 'invitation' })
     expect(JSON.stringify(stored)).not.toContain(token)
+    expect(await lastAudit('user.invitation_sent')).toMatchObject({ actor: `user:${root.kind === 'user' && root.id}`, target: r.user.id })
     // a refused password leaves the link usable
-    await expect(admin.users.acceptInvitation(token, 'short')).rejects.toMatchObject({ code: 'invalid_input' })
-    await admin.users.acceptInvitation(token, PASSWORD)
+    const meta = { ip: '127.0.0.1' }
+    expect(await c.passwordReset.complete(token, 'short', meta)).toMatchObject({ ok: false, problems: expect.any(Array) })
+    expect(await c.passwordReset.complete(token, PASSWORD, meta)).toMatchObject({ ok: true })
     expect((await c.users.login('ivy@example.com', PASSWORD)).ok).toBe(true)
-    await expect(admin.users.acceptInvitation(token, PASSWORD)).rejects.toMatchObject({ code: 'invalid_invitation', status: 410 })
-    await expect(admin.users.acceptInvitation('A'.repeat(43), PASSWORD)).rejects.toMatchObject({ code: 'invalid_invitation' })
+    expect((await c.users.findByEmail('ivy@example.com'))!.emailVerified).toBe(true)
+    expect(await c.passwordReset.complete(token, PASSWORD, meta)).toEqual({ ok: false, invalid: true })
   })
 
   it('updates with ETag / If-Match: a stale write is refused, the fresh one recorded with before/after', async () => {

@@ -3,7 +3,7 @@ import { actionButton, checkbox, field, formErrors, secretOnce, when } from './l
 import type { ConsoleSession } from '../session.ts'
 
 export interface UserRow {
-  id: string; email: string; name: string | null; roles: string[]; disabled: boolean; emailVerified: boolean; mustChangePassword: boolean
+  id: string; email: string; name: string | null; roles: string[]; disabled: boolean; emailVerified: boolean; mustChangePassword: boolean; mustVerifyEmail?: boolean
   hasPassword: boolean; createdAt: string; lastLoginAt: string | null; etag: string; adminRoles?: string[]
 }
 type Flash = ConsoleSession['flash']
@@ -68,7 +68,7 @@ export function userDetailBody(o: {
 ${o.flash ? secretOnce(o.flash) : ''}
 ${formErrors(e, ['name'])}
 <dl class="props">
-<dt>Status</dt><dd>${u.disabled ? 'disabled' : 'active'}${u.mustChangePassword ? ' · must change password' : ''}</dd>
+<dt>Status</dt><dd>${u.disabled ? 'disabled' : 'active'}${u.mustChangePassword ? ' · must change password' : ''}${u.mustVerifyEmail && !u.emailVerified ? ' · must verify email before signing in' : ''}</dd>
 <dt>Roles</dt><dd>${u.roles.join(', ') || '—'}</dd>
 <dt>Admin roles</dt><dd>${u.adminRoles?.join(', ') || '—'}</dd>
 <dt>Created</dt><dd>${when(u.createdAt)}</dd>

@@ -53,7 +53,7 @@ export function userRoutes(router: Router, kit: ConsoleKit) {
       return kit.render(ctx, 'New user', '/admin/users', userFormBody(kit.session(ctx).csrf, f, errors), a.status === 400 || a.status === 409 ? 400 : a.status)
     }
     const { user, password, invitation } = a.body
-    if (invitation) await kit.flash(ctx, { title: 'Invitation link', label: 'Invitation link', secret: invitation.url, note: `Send this link to ${user.email}; it works once, until ${invitation.expiresAt}.` })
+    if (invitation) await kit.flash(ctx, { title: 'Invitation link', label: 'Invitation link', secret: invitation.url, note: `It was mailed to ${user.email}; you can also pass it on yourself. It sets a password once, until ${invitation.expiresAt}.` })
     else if (password) await kit.flash(ctx, { title: 'Initial password', label: 'Initial password', secret: password, note: 'The user must change it at the first sign-in.' })
     await kit.done(ctx, `/admin/users/${enc(user.id)}`, `User ${user.email} created.`)
   })
