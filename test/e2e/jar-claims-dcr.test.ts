@@ -63,7 +63,7 @@ describe('JAR, claims parameter, address/phone and dynamic registration', () => 
   })
 
   const discover = () => oidc.discovery(issuer, 'jar', SECRET, oidc.ClientSecretBasic(SECRET), { execute: [oidc.allowInsecureRequests] })
-  const requestObject = async (params: Record<string, unknown>, key: CryptoKey = keys.privateKey, alg = 'ES256') =>
+  const requestObject = async (params: Record<string, unknown>, key: jose.CryptoKey = keys.privateKey, alg = 'ES256') =>
     new jose.SignJWT({ client_id: 'jar', ...params }).setProtectedHeader({ alg, kid: 'rp-1', typ: 'oauth-authz-req+jwt' })
       .setIssuer('jar').setAudience(server.url).setIssuedAt().setExpirationTime('5m').setJti(crypto.randomUUID()).sign(key)
   async function pkce() {
@@ -94,7 +94,7 @@ describe('JAR, claims parameter, address/phone and dynamic registration', () => 
     const { verifier, params } = await pkce()
     const state = oidc.randomState()
     const claims = { id_token: { email: { essential: true } } }
-    const url = await oidc.buildAuthorizationUrlWithJAR(config, { ...base, ...params, state, scope: 'openid address phone', claims: JSON.stringify(claims) }, { key: keys.privateKey, kid: 'rp-1' } as unknown as CryptoKey)
+    const url = await oidc.buildAuthorizationUrlWithJAR(config, { ...base, ...params, state, scope: 'openid address phone', claims: JSON.stringify(claims) }, { key: keys.privateKey, kid: 'rp-1' })
     expect(url.searchParams.get('request')).toBeTruthy()
     const tokens = await redeem(config, url, verifier, state)
     const idToken = tokens.claims()!
