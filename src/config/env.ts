@@ -14,6 +14,9 @@ import { RATE_CLASSES, parseRateLimit, rateLimitEnvName, type RateLimit } from '
 export const SECURITY_NOTICE_KINDS = ['new_device', 'password_changed', 'mfa_changed', 'api_key_created', 'account_locked'] as const
 export type SecurityNotice = (typeof SECURITY_NOTICE_KINDS)[number]
 
+/** What DYNAMIC_REGISTRATION_SCOPES may name: the OpenID scopes (OIDC Core §5.4, §11). */
+const DCR_SCOPES_ALLOWED = ['openid', 'profile', 'email', 'address', 'phone', 'offline_access']
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes')
@@ -153,9 +156,11 @@ const schema = z.object({
   // an initial access token (`portcullis clients create-iat`), or open to anyone.
   DYNAMIC_REGISTRATION: z.enum(['off', 'initial-access-token', 'open'], { message: 'must be off, initial-access-token or open' }).default('off'),
   // The scopes a dynamically registered client may hold at most (never management scopes).
+  // The scopes a dynamically registered client may hold at most: OpenID scopes only, so such a
+  // client never holds a management scope (admin, authz:*) or an API's scope.
   DYNAMIC_REGISTRATION_SCOPES: z.string().default('openid profile email address phone offline_access')
     .transform((v) => v.split(/[\s,]+/).filter(Boolean))
-    .refine((l) => l.every((s) => /^[\x21\x23-\x5b\x5d-\x7e]{1,100}$/.test(s)), 'must be a space-separated list of scope names'),
+    .refine((l) => l.every((s) => DCR_SCOPES_ALLOWED.includes(s)), `must be a space-separated list of: ${DCR_SCOPES_ALLOWED.join(' ')}`),
   // Initial access tokens' lifetime (RFC 7591 §3: issued out of band to developers).
   DYNAMIC_REGISTRATION_IAT_TTL: seconds(7 * 24 * 3600),
   // RFC 9101 request objects: `request` by value and `request_uri` by reference (the client's
