@@ -7,6 +7,7 @@ import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
 import { pgTestUrl, redisTestUrl } from '../../src/db/testing.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { signIn as signInAs, UserAgent } from '../helpers/user-agent.ts'
+import { runCli } from '../helpers/cli.ts'
 
 /**
  * RFC 9101 request objects (by value and by reference), the OIDC Core §5.5 `claims` parameter,
@@ -162,7 +163,15 @@ describe.each(variants)('JAR, claims parameter, address/phone and dynamic regist
     const meta = { redirect_uris: [CALLBACK], client_name: 'Self-made', scope: 'openid email' }
     expect((await reg(meta)).status).toBe(401)
     expect((await reg(meta, 'not-a-token')).status).toBe(401)
-    const { token } = await server.container.createInitialAccessToken('test')
+    // the operator's way: `portcullis admin create-iat` on the host (needs the mode turned on)
+    const cliEnv = { DATABASE_URL: server.config.DATABASE_URL, PORTCULLIS_MASTER_KEY: server.config.PORTCULLIS_MASTER_KEY!, DATA_DIR: server.config.DATA_DIR, LOG_LEVEL: 'silent' }
+    const refused = await runCli(['admin', 'create-iat'], cliEnv)
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toContain('DYNAMIC_REGISTRATION=initial-access-token')
+    const issued = await runCli(['admin', 'create-iat'], { ...cliEnv, DYNAMIC_REGISTRATION: 'initial-access-token' })
+    expect(issued.code, issued.stderr).toBe(0)
+    const token = issued.stdout.trim().split('\n').at(-1)!.trim()
+    expect(token.length).toBeGreaterThan(20)
     // wrong authority: a self-registered client never gets management scopes or admin-only settings
     for (const hostile of [{ ...meta, scope: 'openid admin' }, { ...meta, scope: 'openid authz:check' }, { ...meta, skip_consent: true }, { ...meta, resource_servers: ['https://api.example.com'] }, { ...meta, grant_types: ['client_credentials'] }]) {
       const res = await reg(hostile, token)
