@@ -20,6 +20,7 @@ import { keyStore } from './oidc/keys.ts'
 import { clientService } from './oidc/clients.ts'
 import { clientAdapter, modelRouter, prismaAdapter, redisAdapter, retainLonger, revokingGrantJwts } from './oidc/adapters.ts'
 import { buildProvider, OIDC_SCOPES, type OidcProvider } from './oidc/provider.ts'
+import { createInitialAccessToken } from './oidc/dynamic-registration.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './oidc/api-resource.ts'
 import { apiTokenVerifier } from './oidc/api-tokens.ts'
 import { revokedTokenQueries } from './oidc/queries/revoked-tokens.ts'
@@ -29,6 +30,7 @@ import type { BearerScheme, Caller } from './http/middleware/authn.ts'
 import { requestIdOf } from './http/middleware/request.ts'
 import { changeNotice } from './db/change-notice.ts'
 import { lookupCache } from './db/lookup-cache.ts'
+import { hashPassword } from './identity/passwords.ts'
 import type { IncomingMessage } from 'node:http'
 import { policyQueries } from './authz/queries.ts'
 import { policyStores } from './authz/stores.ts'
@@ -211,7 +213,23 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const adapter = revokingGrantJwts(retainLonger(modelRouter({
     db: prismaAdapter(queries.payloads),
     redis: redis ? redisAdapter(redis, config.REDIS_PREFIX) : undefined,
-    clients: clientAdapter({ find: hot.clients.get }),
+    // Dynamic client registration (oidc/dynamic-registration.ts) writes here: the row and its
+    // audit record commit together, and every instance drops its cached client.
+    clients: clientAdapter({ find: hot.clients.get }, {
+      hash: hashPassword,
+      upsert: async (clientId, metadata, secretHash) => {
+        const existed = Boolean(await rawClients.find(clientId))
+        await queries.clients.upsert(clientId, metadata, secretHash, audit.with(() => ({
+          action: existed ? 'client.updated' : 'client.registered', outcome: 'success', actor: `client:${clientId}`, target: clientId,
+          details: { dynamic: true, scope: metadata.scope ?? null, grant_types: metadata.grant_types ?? null, redirect_uris: metadata.redirect_uris ?? null },
+        })))
+        await configNotice.announce()
+      },
+      remove: async (clientId) => {
+        await queries.clients.remove(clientId, audit.with(() => ({ action: 'client.deleted', outcome: 'success', actor: `client:${clientId}`, target: clientId, details: { dynamic: true } })))
+        await configNotice.announce()
+      },
+    }),
   }), { AuthorizationCode: config.REFRESH_TOKEN_TTL }), revocations.revokeGrant)
   const apiTokens = apiTokenVerifier({ issuer: config.PUBLIC_URL, audience: apiIndicator(config.PUBLIC_URL), isRevoked: revocations.isRevoked })
   // Every web origin a client registered, for CORS preflights (oidc/cors.ts); read at most every 5 s.
@@ -460,6 +478,12 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     settings: queries.settings,
     provider: current,
     loadProvider,
+    /** RFC 7591 §3 initial access tokens for DYNAMIC_REGISTRATION=initial-access-token (audited). */
+    async createInitialAccessToken(actor: string) {
+      const iat = await createInitialAccessToken(current(), config.DYNAMIC_REGISTRATION_IAT_TTL)
+      await audit.record({ action: 'client.iat_created', outcome: 'success', actor, details: { expires_at: iat.expiresAt.toISOString() } })
+      return iat
+    },
     bearerSchemes,
     verifyAccessToken,
     authz,

@@ -103,6 +103,7 @@ const COMMANDS: Record<string, Command> = {
   admin reset-password EMAIL set a temporary password (printed once, must be changed); the user's sessions end
   admin create-client ID [--scope S]... [--redirect-uri U]...
                              create a client (code flow with redirect URIs, else client credentials); prints its secret once
+  admin create-iat           an initial access token for dynamic client registration (printed once)
   admin rotate-keys          add a new signing key generation (as keys rotate; audited, every instance reloads)
   admin grant-role EMAIL|client:ID ROLE
   admin revoke-role EMAIL|client:ID ROLE

@@ -68,6 +68,13 @@ export async function adminCommand(c: Container, args: string[], opts: AdminCliO
       out(r.changed ? `${sub === 'grant-role' ? 'granted' : 'revoked'} ${arg2} ${sub === 'grant-role' ? 'to' : 'from'} ${arg}` : `${arg} ${sub === 'grant-role' ? 'already holds' : 'does not hold'} ${arg2}`)
       return 0
     }
+    case 'create-iat': {
+      // RFC 7591 §3: handed to a developer out of band; only meaningful with DYNAMIC_REGISTRATION=initial-access-token
+      if (c.config.DYNAMIC_REGISTRATION !== 'initial-access-token') throw usage('admin create-iat needs DYNAMIC_REGISTRATION=initial-access-token')
+      const r = await c.createInitialAccessToken('cli')
+      out(`initial access token (expires ${r.expiresAt.toISOString()}; shown once):\n  ${r.token}`)
+      return 0
+    }
     case 'rotate-keys': {
       // the same service as POST /admin/v1/signing-keys/rotate: audited, every instance reloads
       const r = await admin.keys.rotate(CLI)

@@ -14,6 +14,9 @@ import { RATE_CLASSES, parseRateLimit, rateLimitEnvName, type RateLimit } from '
 export const SECURITY_NOTICE_KINDS = ['new_device', 'password_changed', 'mfa_changed', 'api_key_created', 'account_locked'] as const
 export type SecurityNotice = (typeof SECURITY_NOTICE_KINDS)[number]
 
+/** What DYNAMIC_REGISTRATION_SCOPES may name: the OpenID scopes (OIDC Core §5.4, §11). */
+const DCR_SCOPES_ALLOWED = ['openid', 'profile', 'email', 'address', 'phone', 'offline_access']
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes')
@@ -157,6 +160,20 @@ const schema = z.object({
   // Self-registration (issue 14 §4): off unless turned on. Allowed domains: comma-separated
   // (`example.com,*.example.org`); empty allows any address.
   REGISTRATION_ENABLED: bool.default(false),
+  // Dynamic client registration (RFC 7591/7592, src/oidc/dynamic-registration.ts): off, only with
+  // an initial access token (`portcullis clients create-iat`), or open to anyone.
+  DYNAMIC_REGISTRATION: z.enum(['off', 'initial-access-token', 'open'], { message: 'must be off, initial-access-token or open' }).default('off'),
+  // The scopes a dynamically registered client may hold at most (never management scopes).
+  // The scopes a dynamically registered client may hold at most: OpenID scopes only, so such a
+  // client never holds a management scope (admin, authz:*) or an API's scope.
+  DYNAMIC_REGISTRATION_SCOPES: z.string().default('openid profile email address phone offline_access')
+    .transform((v) => v.split(/[\s,]+/).filter(Boolean))
+    .refine((l) => l.every((s) => DCR_SCOPES_ALLOWED.includes(s)), `must be a space-separated list of: ${DCR_SCOPES_ALLOWED.join(' ')}`),
+  // Initial access tokens' lifetime (RFC 7591 §3: issued out of band to developers).
+  DYNAMIC_REGISTRATION_IAT_TTL: seconds(7 * 24 * 3600),
+  // RFC 9101 request objects: `request` by value and `request_uri` by reference (the client's
+  // registered `request_uris` only); `REQUEST_OBJECTS=off` turns both off.
+  REQUEST_OBJECTS: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
   REGISTRATION_ALLOWED_DOMAINS: z.string().default('')
     .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
     .refine((list) => list.every((d) => /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(d)), 'must be a comma-separated list of domains (example.com or *.example.com)'),

@@ -25,6 +25,8 @@ export const CLIENT_METADATA_KEYS = [
   'default_acr_values', 'default_max_age', 'require_auth_time', 'id_token_signed_response_alg', 'subject_type',
   'sector_identifier_uri', 'require_pushed_authorization_requests', 'dpop_bound_access_tokens',
   'client_id_issued_at', 'client_secret_expires_at', 'backchannel_logout_uri', 'backchannel_logout_session_required',
+  // RFC 9101 request objects (src/oidc/request-objects.ts)
+  'request_object_signing_alg', 'require_signed_request_object', 'request_uris',
   // ours (provider.ts extraClientMetadata)
   'resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce', 'web_origins', 'skip_consent',
 ] as const

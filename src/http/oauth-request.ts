@@ -26,6 +26,8 @@ const MAY_REPEAT = new Set(['resource', 'audience'])
  * on our error page. A POST there is turned into the same GET (oidc/authorization-post.ts).
  */
 const AUTHORIZATION_PATH = '/auth'
+/** RFC 7591 §3.1 / RFC 7592 §2.2: registration requests carry JSON (oidc/dynamic-registration.ts). */
+const isRegistrationPath = (path: string) => path === '/reg' || path.startsWith('/reg/')
 
 interface OAuthState { oauthForm?: URLSearchParams; oauthBody?: Buffer }
 
@@ -61,6 +63,11 @@ export async function oauthForm(ctx: Context): Promise<URLSearchParams> {
   if (inQuery.length) throw invalid(400, `parameter${inQuery.length > 1 ? 's' : ''} ${inQuery.join(', ')} must not be provided more than once (RFC 6749 §3.1)`)
   let form = new URLSearchParams()
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD' && hasBody(ctx)) {
+    if (isRegistrationPath(ctx.path) && ctx.is('application/json')) {
+      // bounded and checked for unstorable text by providerBody; oidc-provider parses the JSON
+      state.oauthForm = form
+      return form
+    }
     if (!ctx.is('application/x-www-form-urlencoded')) {
       throw invalid(415, `${ctx.method} ${ctx.path} takes an application/x-www-form-urlencoded body (RFC 6749 §3.2)`)
     }

@@ -65,6 +65,9 @@ export const RATE_CLASSES: readonly RateClass[] = [
   // address also has its own silent budget (REGISTRATION_PER_ADDRESS).
   { name: 'signup', match: [{ methods: ['POST'], path: /^\/register$/ }], key: 'ip', answer: 'page', points: 10, duration: 3600,
     note: 'self-registration posts, per IP (each address also has its own budget)' },
+  // RFC 7591 registration (DYNAMIC_REGISTRATION): each one stores a client and hashes a secret.
+  { name: 'client_registration', match: [{ methods: ['POST'], path: /^\/reg$/ }], key: 'ip', answer: 'oauth', points: 30, duration: 3600,
+    note: 'dynamic client registrations (RFC 7591), per IP' },
   { name: 'account', match: [{ methods: [...WRITE], path: /^\/account(\/.*)?$/ }], key: 'session', answer: 'page', points: 120, duration: 60,
     note: 'account page changes, per session' },
   { name: 'policy', match: [{ methods: [...WRITE], path: /^\/(authz|access)\/v1(\/.*)?$/ }], key: 'credential', answer: 'api', points: 120, duration: 60,

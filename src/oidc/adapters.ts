@@ -197,8 +197,12 @@ export function modelRouter(parts: { db: AdapterFactory; redis?: AdapterFactory;
  * Clients come from the clients table (written by the import file and the admin API). The
  * stored `client_secret` is the argon2id hash; see secrets.ts for how it is compared. `q.find`
  * is the in-memory cached lookup on a server (db/lookup-cache.ts): every token request reads it.
+ *
+ * With `writes`, dynamic client registration (RFC 7591/7592, dynamic-registration.ts) stores
+ * and deletes clients through the same table: a secret arrives in clear from oidc-provider's
+ * registration (or as the stored hash on an update that kept it) and is stored hashed.
  */
-export function clientAdapter(q: Pick<ClientQueries, 'find'>): AdapterFactory {
+export function clientAdapter(q: Pick<ClientQueries, 'find'>, writes?: ClientWrites): AdapterFactory {
   const readOnly = async () => {
     throw new Error('clients are managed through portcullis, not the provider')
   }
@@ -213,13 +217,26 @@ export function clientAdapter(q: Pick<ClientQueries, 'find'>): AdapterFactory {
       const scope = effectiveClientScope(row.metadata)
       return { ...row.metadata, scope, client_id: row.clientId, ...(row.secretHash ? { client_secret: row.secretHash } : {}) } as AdapterPayload
     },
-    upsert: readOnly,
+    upsert: writes ? async (id, payload) => {
+      const { client_id: _id, client_secret: secret, ...metadata } = payload as Record<string, unknown>
+      const existing = await q.find(id)
+      const secretHash = typeof secret !== 'string' ? null
+        : existing?.secretHash === secret ? secret
+        : await writes.hash(secret)
+      await writes.upsert(id, metadata, secretHash)
+    } : readOnly,
     findByUid: async () => undefined,
     findByUserCode: async () => undefined,
     consume: readOnly,
-    destroy: readOnly,
+    destroy: writes ? (id) => writes.remove(id) : readOnly,
     revokeByGrantId: async () => {},
   })
+}
+
+export interface ClientWrites {
+  upsert(clientId: string, metadata: Record<string, unknown>, secretHash: string | null): Promise<void>
+  remove(clientId: string): Promise<void>
+  hash(secret: string): Promise<string>
 }
 
 /**

@@ -17,6 +17,9 @@ import { apiKeyClaimsOf, apiKeyExchangeClient, registerApiKeyExchange, type ApiK
 import { accessTokenExchange, exchangeClaimsOf, type TokenExchangeDeps } from './token-exchange.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
 import { withinClientScope } from './client-scopes.ts'
+import { addressAndPhoneClaims, assertClaimsWithinClientScope, SCOPE_CLAIMS } from './standard-claims.ts'
+import { installRequestUris, requestUrisProblem } from './request-objects.ts'
+import { assertDynamicRegistration, installRegistrationResponses, registrationFeatures } from './dynamic-registration.ts'
 import type { HoldingsOf } from './holdings.ts'
 import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, loggedOutPage, logoutPage } from './interactions/views.ts'
 import { explainedErrorPage } from '../views/errors.ts'
@@ -59,7 +62,7 @@ export interface ProviderDeps {
 export type OidcProvider = Provider
 
 /** Scopes portcullis knows; API scopes come from registered resources. */
-export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile', 'roles']
+export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile', 'roles', 'address', 'phone']
 const ASYMMETRIC: ('RS256' | 'ES256' | 'EdDSA')[] = ['RS256', 'ES256', 'EdDSA']
 
 /**
@@ -115,6 +118,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
             name: user.name ?? undefined,
             updated_at: Math.floor(user.updatedAt.getTime() / 1000),
             roles: user.roles,
+            // OIDC Core §5.4 address and phone scopes, from the user's attributes (standard-claims.ts)
+            ...addressAndPhoneClaims(user.attributes),
           }
         },
       }
@@ -157,16 +162,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       }
       return undefined
     },
-    claims: {
-      acr: null,
-      sid: null,
-      // OIDC Core §2: how and when the user authenticated. oidc-provider includes these only
-      // when requested; RPs (and our MFA policies) want them in every ID token.
-      openid: ['sub', 'acr', 'amr', 'auth_time'],
-      email: ['email', 'email_verified'],
-      profile: ['name', 'updated_at'],
-      roles: ['roles'],
-    },
+    claims: { acr: null, sid: null, ...SCOPE_CLAIMS },
     scopes: [...new Set([...OIDC_SCOPES, ...API_SCOPE_NAMES, ...deps.resourceScopes])],
     // Hashed client secrets (client-secrets.ts): nothing may use a secret as an HMAC key.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
@@ -192,8 +188,15 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // `skip_consent: true` (confidential clients only): a first-party client whose users are
       // not asked to consent; they get the OIDC scopes asked for and the resource scopes they
       // hold, never more (interactions/router.ts). The compliance report lists such clients.
-      properties: ['resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce', 'web_origins', 'skip_consent'],
-      validator(_ctx, key, value, metadata) {
+      // `request_uris` (OIDC Core §6.2): the only request_uri values fetched for it (request-objects.ts).
+      properties: ['resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce', 'web_origins', 'skip_consent', 'request_uris'],
+      validator(ctx, key, value, metadata) {
+        // a client registering itself may set less than an administrator (dynamic-registration.ts)
+        if (key === 'resource_servers') assertDynamicRegistration(ctx, metadata as Record<string, unknown>, config)
+        if (key === 'request_uris') {
+          const problem = requestUrisProblem(value)
+          if (problem) throw new errors.InvalidClientMetadata(problem)
+        }
         if (key === 'skip_consent' && value !== undefined) {
           if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('skip_consent must be true or false')
           // A public client cannot prove who it is (RFC 8252 §8.6: another app can claim its
@@ -281,6 +284,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
         },
       },
       userinfo: { enabled: true },
+      // RFC 9101 request objects, signed with a key of the client's jwks / jwks_uri (request-objects.ts)
+      requestObjects: { enabled: config.REQUEST_OBJECTS === 'on', requireSignedRequestObject: false },
+      // OIDC Core §5.5, within the client's scope ceiling (standard-claims.ts)
+      claimsParameter: { enabled: true, assertClaimsParameter: assertClaimsWithinClientScope },
+      ...registrationFeatures(config),
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
       deviceFlow: {
@@ -388,6 +396,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
   installExactClientAuth(provider)
   installCodeRedemptionRules(provider)
   installAuthorizationPost(provider)
+  if (config.REQUEST_OBJECTS === 'on') installRequestUris(provider)
+  if (config.DYNAMIC_REGISTRATION !== 'off') installRegistrationResponses(provider)
   installCorsPreflight(provider, deps.webOrigins ?? (async () => new Set()))
   if (deps.revocations) {
     const emit = deps.onEvent

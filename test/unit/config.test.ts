@@ -17,6 +17,14 @@ describe('configuration from the environment', () => {
     expect(loadConfig({ PUBLIC_URL: 'https://id.example.com/' }).PUBLIC_URL).toBe('https://id.example.com')
   })
 
+  it('keeps dynamic client registration off and request objects on by default', () => {
+    const c = loadConfig({})
+    expect(c.DYNAMIC_REGISTRATION).toBe('off')
+    expect(c.REQUEST_OBJECTS).toBe('on')
+    expect(c.DYNAMIC_REGISTRATION_SCOPES).not.toContain('admin')
+    expect(loadConfig({ DYNAMIC_REGISTRATION: 'initial-access-token', DYNAMIC_REGISTRATION_SCOPES: 'openid,email' }).DYNAMIC_REGISTRATION_SCOPES).toEqual(['openid', 'email'])
+  })
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', REDIS_URL: '' }).PORT).toBe(3000)
   })
@@ -33,6 +41,10 @@ describe('configuration from the environment', () => {
     ['PASSWORD_MIN_LENGTH', '4'],
     ['TRUSTED_PROXIES', '10.0.0.0/8, nonsense'],
     ['MANAGEMENT_ALLOWED_IPS', '10.0.0.0/33'],
+    ['DYNAMIC_REGISTRATION', 'yes'],
+    ['DYNAMIC_REGISTRATION_SCOPES', 'openid admin'],
+    ['DYNAMIC_REGISTRATION_IAT_TTL', '0'],
+    ['REQUEST_OBJECTS', 'maybe'],
   ])('refuses a bad %s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError)
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`\\b${name}\\b`))
