@@ -9,7 +9,7 @@ export interface ClientCert {
   x509: crypto.X509Certificate
   /** RFC 8705 §3.1: base64url SHA-256 of the DER certificate, the `cnf.x5t#S256` of bound tokens */
   thumbprint: string
-  /** whether it chains to a CA of TLS_CLIENT_CA (tls_client_auth; self-signed ones are not) */
+  /** whether it chains to a CA of TLS_CLIENT_CA (tls_client_auth; self-signed ones are not; never without TLS_CLIENT_CA) */
   authorized: boolean
 }
 
@@ -68,7 +68,9 @@ export function clientCertResolver(opts: ClientCertOptions) {
     if (!socket.encrypted || !socket.getPeerCertificate) return undefined
     const peer = socket.getPeerCertificate(false)
     if (!peer?.raw?.length) return undefined
-    return certOf(new crypto.X509Certificate(peer.raw), socket.authorized === true)
+    // Without TLS_CLIENT_CA Node would check against the public root CAs: any publicly issued
+    // certificate with a matching name must not pass as a client's, so none is "authorized".
+    return certOf(new crypto.X509Certificate(peer.raw), socket.authorized === true && opts.caCerts.length > 0)
   }
 
   return function clientCert(req: IncomingMessage): ClientCert | undefined {
@@ -91,7 +93,8 @@ export type ClientCertOf = ReturnType<typeof clientCertResolver>
 export function certificateSubjectMatches(cert: crypto.X509Certificate, property: string, expected: string): boolean {
   if (property === 'tls_client_auth_subject_dn') {
     const want = parseDn(expected)
-    const have = (cert.subject ?? '').split('\n').filter(Boolean).map(normaliseRdn)
+    // Node prints one RDN a line, escaping special characters RFC 4514 style ("O=Example\\, Inc")
+    const have = (cert.subject ?? '').split('\n').filter(Boolean).map((rdn) => normaliseRdn(rdn.replace(/\\(.)/g, '$1')))
     const same = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i])
     return want.length > 0 && (same(want, have) || same([...want].reverse(), have))
   }
