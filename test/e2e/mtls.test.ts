@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import https from 'node:https'
 import os from 'node:os'
 import path from 'node:path'
+import * as oidc from 'openid-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
@@ -85,6 +86,28 @@ const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base
 const stores = (accessToken: string, opts: Parameters<typeof call>[2] = {}) =>
   call('GET', '/authz/v1/stores', { ...opts, headers: { ...opts.headers, authorization: `Bearer ${accessToken}` } })
 
+/**
+ * openid-client's fetch over node:https with a client certificate (global fetch cannot present
+ * one without undici's Agent), so the RP library itself runs tls_client_auth.
+ */
+const certFetch = (client: Pair): oidc.CustomFetch => (url, options) => new Promise<Response>((resolve, reject) => {
+  const u = new URL(url)
+  const req = https.request({
+    host: '127.0.0.1', servername: 'localhost', port: u.port, method: options.method, path: u.pathname + u.search,
+    headers: { ...options.headers, host: u.host }, ca: CA, agent: false, cert: client.cert, key: client.key,
+  }, (res) => {
+    const chunks: Buffer[] = []
+    res.on('data', (c: Buffer) => chunks.push(c))
+    res.on('end', () => {
+      const headers = new Headers()
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v)
+      resolve(new Response(res.statusCode === 204 ? null : Buffer.concat(chunks), { status: res.statusCode!, headers }))
+    })
+  })
+  req.on('error', reject)
+  req.end(options.body === undefined || options.body === null ? undefined : String(options.body))
+})
+
 describeOnBackends('mtls.test.ts', 'Mutual TLS (RFC 8705)', ({ kind, redisUrl }) => {
   beforeAll(async () => {
     server = await startTestServer({
@@ -130,6 +153,15 @@ describeOnBackends('mtls.test.ts', 'Mutual TLS (RFC 8705)', ({ kind, redisUrl })
     expect(claims(res.json.access_token as string).cnf).toEqual({ 'x5t#S256': thumbprint(pki.cert) })
     const san = await token('svc-san', { client: pki })
     expect(san.status).toBe(200)
+  })
+
+  it('openid-client as the RP: TlsClientAuth through the mtls_endpoint_aliases', async () => {
+    const config = await oidc.discovery(new URL(server.url), 'svc-pki', { use_mtls_endpoint_aliases: true }, oidc.TlsClientAuth(), { [oidc.customFetch]: certFetch(pki) })
+    const tokens = await oidc.clientCredentialsGrant(config, { scope: 'authz:check' })
+    expect(claims(tokens.access_token).cnf).toEqual({ 'x5t#S256': thumbprint(pki.cert) })
+    expect((await stores(tokens.access_token, { client: pki })).status).toBe(200)
+    const wrong = await oidc.discovery(new URL(server.url), 'svc-pki', { use_mtls_endpoint_aliases: true }, oidc.TlsClientAuth(), { [oidc.customFetch]: certFetch(other) })
+    await expect(oidc.clientCredentialsGrant(wrong, { scope: 'authz:check' })).rejects.toMatchObject({ error: 'invalid_client' })
   })
 
   it('tls_client_auth: no certificate, another subject, or a self-signed look-alike is invalid_client', async () => {
