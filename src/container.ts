@@ -54,6 +54,7 @@ import { ownerDirectory } from './apikeys/owners.ts'
 import { scopeHoldings } from './oidc/holdings.ts'
 import { apiKeyService } from './apikeys/service.ts'
 import { apiKeyBearerScheme } from './apikeys/scheme.ts'
+import { clientCertResolver } from './http/client-cert.ts'
 import { clientIpResolver } from './http/client-ip.ts'
 import { strongLogin } from './identity/strong-login.ts'
 import { endOidcSessionNotifying } from './oidc/backchannel-logout.ts'
@@ -244,9 +245,13 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   }
   // How callers of our APIs authenticate: JWT access tokens for the API resource here; the API
   // key scheme adds itself (apikeys/).
-  const verifyAccessToken = async (credential: string): Promise<Caller | undefined> => {
+  // RFC 8705: the client certificate of a request (native TLS listener or trusted proxy header).
+  const clientCert = clientCertResolver({ header: config.MTLS_CERT_HEADER, trustedProxies: config.TRUSTED_PROXIES, caCerts: config.tls?.caCerts ?? [] })
+  const verifyAccessToken = async (credential: string, req?: IncomingMessage): Promise<Caller | undefined> => {
     const t = await apiTokens.verify(credential)
     if (!t) return undefined
+    // RFC 8705 §3: a certificate-bound token is good only with its certificate.
+    if (t.certThumbprint && (!req || clientCert(req)?.thumbprint !== t.certThumbprint)) return undefined
     // A token exchanged for an API key (oidc/apikey-exchange.ts) acts as that key.
     if (t.apiKey) {
       return { kind: 'api_key', id: t.subject, ...(t.subject === t.clientId ? { clientId: t.clientId } : {}), scopes: new Set(t.scopes), stores: t.stores, apiKey: t.apiKey }
@@ -261,7 +266,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   const bearerSchemes: BearerScheme[] = [{
     name: 'access_token',
     accepts: (credential) => credential.split('.').length === 3,
-    verify: (credential) => verifyAccessToken(credential),
+    verify: (credential, ctx) => verifyAccessToken(credential, ctx.req),
   }]
 
   // API keys (apikeys/): `Authorization: Bearer pcs_...` on every portcullis API.
@@ -340,6 +345,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       onEvent: (name, ...args) => onProviderEvent(name, args),
       login: login.hooks,
       clientIp,
+      // RFC 8705 only where a certificate can reach us: the HTTPS listener or a proxy header
+      ...(config.tls?.cert || config.MTLS_CERT_HEADER ? { clientCert } : {}),
       revocations,
       webOrigins,
       holdsAdminRole: async (userId) => {
@@ -486,6 +493,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     },
     bearerSchemes,
     verifyAccessToken,
+    clientCert,
     authz,
     metrics,
     auditChain: auditChainInstance,

@@ -1,4 +1,5 @@
 import http from 'node:http'
+import https from 'node:https'
 import net from 'node:net'
 import type { Container } from './container.ts'
 import { buildApp } from './app.ts'
@@ -25,7 +26,7 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
     verifyAccessToken: c.verifyAccessToken,
     recordRequest: (method, route, status, seconds) => recordHttp(c.metrics, method, route, status, seconds),
     logger: c.logger,
-    https: c.config.PUBLIC_URL.startsWith('https:'),
+    https: c.config.PUBLIC_URL.startsWith('https:') || Boolean(c.config.tls?.cert),
   })
   // Responses not yet started, so a shutdown can still ask for `Connection: close` on them.
   const inFlight = new Set<http.ServerResponse>()
@@ -33,17 +34,29 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
   // request within HTTP_REQUEST_TIMEOUT, else Node answers 408 and closes the connection; the
   // check runs every second, not Node's default 30 s. Idle keep-alive connections close after
   // HTTP_KEEPALIVE_TIMEOUT.
-  const server = http.createServer({
+  const options: http.ServerOptions = {
     headersTimeout: c.config.HTTP_HEADERS_TIMEOUT * 1000,
     requestTimeout: c.config.HTTP_REQUEST_TIMEOUT * 1000,
     keepAliveTimeout: c.config.HTTP_KEEPALIVE_TIMEOUT * 1000,
     connectionsCheckingInterval: 1000,
-  }, (req, res) => {
+  }
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (shuttingDown) res.setHeader('Connection', 'close')
     inFlight.add(res)
     res.once('close', () => inFlight.delete(res))
     if (!lane(req, res, koa)) void koa(req, res)
-  })
+  }
+  const tls = c.config.tls
+  // TLS_CERT/TLS_KEY: the listener speaks HTTPS itself (TLS 1.3), and asks every client for a
+  // certificate (RFC 8705) without requiring one, so browsers and plain clients still connect.
+  // Node checks a presented certificate against TLS_CLIENT_CA; the result (socket.authorized)
+  // is what tls_client_auth needs, while self_signed_tls_client_auth takes any certificate.
+  const server: http.Server = tls?.cert
+    ? https.createServer({
+      ...options, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.3',
+      requestCert: true, rejectUnauthorized: false, ...(tls.ca ? { ca: tls.ca } : {}),
+    }, handle) as unknown as http.Server
+    : http.createServer(options, handle)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(opts.port ?? c.config.PORT, opts.host ?? c.config.HOST, () => resolve())

@@ -28,7 +28,8 @@ const view = (r: ClientRow): ClientView => ({
   clientId: r.clientId, metadata: r.metadata, hasSecret: Boolean(r.secretHash), createdAt: r.createdAt, updatedAt: r.updatedAt,
   etag: etagOf([r.clientId, r.metadata, Boolean(r.secretHash), r.updatedAt.toISOString()]),
 })
-const isPublic = (m: Record<string, unknown>) => m.token_endpoint_auth_method === 'none' || m.token_endpoint_auth_method === 'private_key_jwt'
+// Clients without a secret: public ones, and those that authenticate with a key or (RFC 8705) a certificate.
+const isPublic = (m: Record<string, unknown>) => ['none', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'].includes(m.token_endpoint_auth_method as string)
 
 /** Clients administration (issue 12 §1): secrets are generated here, returned once, stored hashed. */
 export function adminClients(c: Container, q: AdminQueries, authority: AdminAuthority) {

@@ -53,7 +53,7 @@ export async function serve(config: Readonly<Config>, opts: { workers?: string }
     return
   }
   const { port, close } = await startServer(c)
-  logger.info({ port, issuer: config.PUBLIC_URL, database: config.embedded ? 'sqlite' : 'postgresql', redis: Boolean(config.REDIS_URL) }, 'portcullis listening')
+  logger.info({ port, tls: Boolean(config.tls?.cert), mtlsHeader: config.MTLS_CERT_HEADER, issuer: config.PUBLIC_URL, database: config.embedded ? 'sqlite' : 'postgresql', redis: Boolean(config.REDIS_URL) }, 'portcullis listening')
   let signals = 0
   const stop = (signal: string) => {
     if (signals++ > 0) process.exit(1) // a second signal: stop now

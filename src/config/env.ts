@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.ts'
 import { parseCidr } from '../http/client-ip.ts'
 import { parseAdminWindow } from './admin-window.ts'
 import { parseSyslogUrl } from './syslog-url.ts'
+import { readTls, type TlsMaterial } from './tls.ts'
 import { RATE_CLASSES, parseRateLimit, rateLimitEnvName, type RateLimit } from '../http/rate-limit-classes.ts'
 
 /**
@@ -104,6 +105,15 @@ const schema = z.object({
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .refine((list) => list.every(isCidr), 'must be a comma-separated list of IP addresses or CIDRs'),
+  // Mutual TLS (RFC 8705; docs/oauth-oidc.md). TLS_CERT/TLS_KEY: PEM files; with both, the main
+  // listener speaks HTTPS (TLS 1.3) and asks for an optional client certificate. TLS_CLIENT_CA:
+  // PEM bundle of the CAs whose client certificates tls_client_auth accepts (config/tls.ts).
+  TLS_CERT: z.string().optional(),
+  TLS_KEY: z.string().optional(),
+  TLS_CLIENT_CA: z.string().optional(),
+  // A header in which a TLS-terminating proxy passes the client certificate (URL-encoded PEM, as
+  // nginx's $ssl_client_escaped_cert), believed only from TRUSTED_PROXIES (http/client-cert.ts).
+  MTLS_CERT_HEADER: z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'must be an HTTP header name, e.g. X-SSL-Client-Cert').transform((v) => v.toLowerCase()).optional(),
   // The addresses operators may call the management APIs from (src/http/middleware/
   // management-ips.ts); empty: anywhere, as before.
   MANAGEMENT_ALLOWED_IPS: z
@@ -201,6 +211,8 @@ export interface Config extends Omit<Raw, 'PUBLIC_URL' | 'DATABASE_URL'> {
   embedded: boolean
   /** budget per rate-limit class (name -> limit, null: not limited); see rate-limit-classes.ts */
   RATE_LIMITS: Readonly<Record<string, RateLimit | null>>
+  /** TLS_CERT/TLS_KEY/TLS_CLIENT_CA, read and checked at start; undefined when none is set */
+  tls?: Readonly<TlsMaterial>
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -213,6 +225,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   const raw = parsed.data
   const rateLimits = readRateLimits(input)
+  if (raw.MTLS_CERT_HEADER && !raw.TRUSTED_PROXIES.length) throw new ConfigError('invalid configuration:\n  MTLS_CERT_HEADER: needs TRUSTED_PROXIES (the header is believed only from those proxies)')
+  const tls = readTls(raw)
   if (raw.SMTP_URL && !raw.MAIL_FROM) throw new ConfigError('invalid configuration:\n  MAIL_FROM: required when SMTP_URL is set (the sender address of every mail)')
   const dataDir = path.resolve(raw.DATA_DIR)
   const databaseUrl = raw.DATABASE_URL ?? `file:${path.join(dataDir, 'portcullis.db')}`
@@ -224,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     DATABASE_URL: databaseUrl,
     embedded: databaseUrl.startsWith('file:'),
     RATE_LIMITS: Object.freeze(rateLimits),
+    ...(tls ? { tls: Object.freeze(tls) } : {}),
   })
 }
 

@@ -27,6 +27,9 @@ export const CLIENT_METADATA_KEYS = [
   'client_id_issued_at', 'client_secret_expires_at', 'backchannel_logout_uri', 'backchannel_logout_session_required',
   // RFC 9101 request objects (src/oidc/request-objects.ts)
   'request_object_signing_alg', 'require_signed_request_object', 'request_uris',
+  // RFC 8705 §2.1.2 and §3.4 (mutual TLS; offered when TLS_CERT/TLS_KEY or MTLS_CERT_HEADER is set)
+  'tls_client_auth_subject_dn', 'tls_client_auth_san_dns', 'tls_client_auth_san_uri', 'tls_client_auth_san_ip',
+  'tls_client_auth_san_email', 'tls_client_certificate_bound_access_tokens',
   // ours (provider.ts extraClientMetadata)
   'resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce', 'web_origins', 'skip_consent',
 ] as const
@@ -68,7 +71,7 @@ const client = z
     post_logout_redirect_uris: z.array(z.string()).optional(),
     grant_types: z.array(z.string()).optional(),
     response_types: z.array(z.string()).optional(),
-    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).optional(),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none', 'tls_client_auth', 'self_signed_tls_client_auth']).optional(),
     // Without scope a client gets the OpenID scopes only (src/oidc/client-scopes.ts).
     scope: z.string().refine((s) => s.trim() !== '', 'must name at least one scope (omit it for the OpenID scopes only)').optional(),
     client_name: z.string().optional(),
@@ -87,6 +90,9 @@ const client = z
     const method = c.token_endpoint_auth_method ?? 'client_secret_basic'
     if ((method === 'client_secret_basic' || method === 'client_secret_post') && !c.client_secret) {
       ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `required for token_endpoint_auth_method ${method}` })
+    }
+    if ((method === 'tls_client_auth' || method === 'self_signed_tls_client_auth') && c.client_secret) {
+      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `a ${method} client authenticates with its certificate and has no secret` })
     }
     if (method === 'none' && c.client_secret) {
       ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'a public client (token_endpoint_auth_method none) has no secret' })

@@ -11,7 +11,7 @@ export interface DecisionLaneDeps {
   /** the routes the lane may answer: pure routes (contract.ts) with a JSON body, no query */
   routes: readonly Route[]
   /** verifies a portcullis access token (JWT) offline; undefined when it is not valid */
-  verifyAccessToken: (token: string) => Promise<Caller | undefined>
+  verifyAccessToken: (token: string, req: IncomingMessage) => Promise<Caller | undefined>
   /** counts one answered request (the metrics capability's recordHttp; http/ imports no capability) */
   recordRequest: (method: string, route: string, status: number, seconds: number) => void
   logger: Logger
@@ -57,7 +57,7 @@ export function decisionLane(deps: DecisionLaneDeps) {
   async function answer(req: IncomingMessage, res: ServerResponse, m: Match, body: Buffer, started: number): Promise<boolean> {
     const token = /^Bearer +([\w-]+\.[\w-]+\.[\w-]+)$/i.exec(req.headers.authorization ?? '')?.[1]
     if (!token) return false
-    const caller = await deps.verifyAccessToken(token)
+    const caller = await deps.verifyAccessToken(token, req) // req: a certificate-bound token's certificate
     if (!caller) return false
     // Hostile strings (NUL, lone surrogates, invalid UTF-8): Koa refuses them with the 400.
     if (jsonBodyProblem(body)) return false

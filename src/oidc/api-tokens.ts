@@ -12,6 +12,8 @@ export interface ApiTokenClaims {
   apiKey?: { id: string; level: string }
   /** the token's id, for revocation (RFC 7009) */
   jti?: string
+  /** RFC 8705 §3.1: bound to the client certificate with this SHA-256 thumbprint (cnf.x5t#S256) */
+  certThumbprint?: string
 }
 
 /**
@@ -34,15 +36,22 @@ export function apiTokenVerifier(opts: { issuer: string; audience: string; cache
       const { payload } = await jose.jwtVerify(token, jwks, {
         issuer: opts.issuer, audience: opts.audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA'],
       })
-      // A sender-constrained token (RFC 9449 §6) needs a DPoP proof our API does not take yet:
-      // refusing it is safer than accepting it as a bearer token.
-      if (payload.cnf) return undefined
+      // A DPoP-bound token (RFC 9449 §6) needs a proof our API does not take yet: refusing it is
+      // safer than accepting it as a bearer token. A certificate-bound one (RFC 8705 §3) is
+      // accepted here and its certificate checked by the caller (container.ts verifyAccessToken).
+      const cnf = payload.cnf as Record<string, unknown> | undefined
+      let certThumbprint: string | undefined
+      if (cnf !== undefined) {
+        const keys = typeof cnf === 'object' && cnf ? Object.keys(cnf) : []
+        if (keys.length !== 1 || typeof cnf['x5t#S256'] !== 'string') return undefined
+        certThumbprint = cnf['x5t#S256']
+      }
       if (typeof payload.client_id !== 'string' || typeof payload.exp !== 'number') return undefined
       const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => (API_SCOPE_NAMES as string[]).includes(s)) : []
       const stores = Array.isArray(payload.authz_stores) ? payload.authz_stores.filter((s): s is string => typeof s === 'string') : undefined
       const apiKey = typeof payload.key_id === 'string' && typeof payload.key_level === 'string' ? { id: payload.key_id, level: payload.key_level } : undefined
       const jti = typeof payload.jti === 'string' ? payload.jti : undefined
-      return { clientId: payload.client_id, subject: String(payload.sub ?? payload.client_id), scopes, stores, expiresAt: payload.exp, ...(apiKey ? { apiKey } : {}), ...(jti ? { jti } : {}) }
+      return { clientId: payload.client_id, subject: String(payload.sub ?? payload.client_id), scopes, stores, expiresAt: payload.exp, ...(apiKey ? { apiKey } : {}), ...(jti ? { jti } : {}), ...(certThumbprint ? { certThumbprint } : {}) }
     } catch {
       return undefined
     }

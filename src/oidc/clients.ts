@@ -45,7 +45,7 @@ export function clientService(q: ClientQueries, provider: () => Provider, knownS
       if (secret !== undefined) {
         // Keep the stored hash when the secret did not change: re-imports stay no-ops.
         secretHash = existing?.secretHash && (await verifyPassword(existing.secretHash, secret)) ? existing.secretHash : await hashPassword(secret)
-      } else if (rest.token_endpoint_auth_method === 'none' || rest.token_endpoint_auth_method === 'private_key_jwt') {
+      } else if (['none', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'].includes(rest.token_endpoint_auth_method as string)) {
         secretHash = null
       }
       const before = existing?.metadata as Record<string, unknown> | undefined

@@ -12,6 +12,7 @@ import { clientBasedCORS, installCorsPreflight, webOriginsProblem } from './cors
 import { installAuthorizationPost } from './authorization-post.ts'
 import { allowedIpsProblem, installClientIpAllowlists } from './client-ip-allowlist.ts'
 import type { ClientIp } from '../http/client-ip.ts'
+import { certificateSubjectMatches, type ClientCertOf } from '../http/client-cert.ts'
 import type { KeyVerifier } from '../apikeys/verify.ts'
 import { apiKeyClaimsOf, apiKeyExchangeClient, registerApiKeyExchange, type ApiKeyExchangeDeps } from './apikey-exchange.ts'
 import { accessTokenExchange, exchangeClaimsOf, type TokenExchangeDeps } from './token-exchange.ts'
@@ -43,6 +44,11 @@ export interface ProviderDeps {
   login?: LoginHooks
   /** The client IP of a request, for clients with `allowed_ips` (client-ip-allowlist.ts). */
   clientIp?: ClientIp
+  /**
+   * The client certificate of a request (http/client-cert.ts); given only when one can reach
+   * us (TLS_CERT/TLS_KEY or MTLS_CERT_HEADER). Turns on mutual TLS (RFC 8705).
+   */
+  clientCert?: ClientCertOf
   /** API keys exchanged for JWT access tokens at the token endpoint (apikey-exchange.ts). */
   apiKeyExchange?: { verify: KeyVerifier; maxTtl: number; onExchanged?: ApiKeyExchangeDeps['onExchanged'] }
   /** A user's access token exchanged for a narrower one for another API (token-exchange.ts). */
@@ -64,6 +70,44 @@ export type OidcProvider = Provider
 /** Scopes portcullis knows; API scopes come from registered resources. */
 export const OIDC_SCOPES = ['openid', 'offline_access', 'email', 'profile', 'roles', 'address', 'phone']
 const ASYMMETRIC: ('RS256' | 'ES256' | 'EdDSA')[] = ['RS256', 'ES256', 'EdDSA']
+
+/**
+ * RFC 8705 §5: where a client doing mutual TLS sends its requests. Every endpoint takes a
+ * client certificate where it listens (the HTTPS listener asks for one on every connection, or
+ * the proxy passes it), so the aliases are the endpoints themselves; advertised so that clients
+ * which look for them find them.
+ */
+function mtlsEndpointAliases(issuer: string) {
+  return {
+    token_endpoint: `${issuer}/token`,
+    revocation_endpoint: `${issuer}/token/revocation`,
+    introspection_endpoint: `${issuer}/token/introspection`,
+    userinfo_endpoint: `${issuer}/me`,
+    pushed_authorization_request_endpoint: `${issuer}/request`,
+    device_authorization_endpoint: `${issuer}/device/auth`,
+  }
+}
+
+/**
+ * Mutual TLS (RFC 8705): tls_client_auth (§2.1, a certificate from a TLS_CLIENT_CA CA whose
+ * subject matches the registered tls_client_auth_* value), self_signed_tls_client_auth (§2.2,
+ * a certificate in the client's `jwks`), and certificate-bound access tokens (§3, cnf.x5t#S256,
+ * for clients registered with tls_client_certificate_bound_access_tokens).
+ */
+function mtlsFeature(clientCert: ClientCertOf) {
+  return {
+    enabled: true,
+    certificateBoundAccessTokens: true,
+    tlsClientAuth: true,
+    selfSignedTlsClientAuth: true,
+    getCertificate: (ctx: KoaContextWithOIDC) => clientCert(ctx.req)?.pem,
+    certificateAuthorized: (ctx: KoaContextWithOIDC) => clientCert(ctx.req)?.authorized === true,
+    certificateSubjectMatches: (ctx: KoaContextWithOIDC, property: string, expected: string) => {
+      const cert = clientCert(ctx.req)
+      return Boolean(cert && certificateSubjectMatches(cert.x509, property, expected))
+    },
+  }
+}
 
 /**
  * The oidc-provider configuration: the only place that knows oidc-provider's options. Every
@@ -98,6 +142,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       ui_locales_supported: [...LOCALES],
       // OpenID Connect Prompt Create 1.0 §4.1 (and Discovery 1.0 §3): the prompt values accepted.
       prompt_values_supported: ['none', 'login', 'consent', ...(deps.login && config.REGISTRATION_ENABLED ? ['create'] : [])],
+      // RFC 8705 §5, only where a client certificate can reach us (TLS listener or proxy header)
+      ...(deps.clientCert ? { mtls_endpoint_aliases: mtlsEndpointAliases(config.PUBLIC_URL) } : {}),
     },
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
@@ -165,7 +211,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     claims: { acr: null, sid: null, ...SCOPE_CLAIMS },
     scopes: [...new Set([...OIDC_SCOPES, ...API_SCOPE_NAMES, ...deps.resourceScopes])],
     // Hashed client secrets (client-secrets.ts): nothing may use a secret as an HMAC key.
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none', ...(deps.clientCert ? ['tls_client_auth', 'self_signed_tls_client_auth'] as const : [])],
     enabledJWA: {
       clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
@@ -291,6 +337,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       ...registrationFeatures(config),
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
+      ...(deps.clientCert ? { mTLS: mtlsFeature(deps.clientCert) } : {}),
       deviceFlow: {
         enabled: true,
         userCodeInputSource: async (ctx, form, _out, err) => {

@@ -56,6 +56,8 @@ export interface TestServerOptions {
    * hosts: cookies are not separated by port (RFC 6265 §8.5).
    */
   publicHost?: string
+  /** PUBLIC_URL with https:// (a test that starts the native HTTPS listener, TLS_CERT/TLS_KEY) */
+  https?: boolean
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -66,7 +68,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     NODE_ENV: 'test',
     PORT: String(port),
     HOST: '127.0.0.1',
-    PUBLIC_URL: `http://${opts.publicHost ?? 'localhost'}:${port}`,
+    PUBLIC_URL: `${opts.https ? 'https' : 'http'}://${opts.publicHost ?? 'localhost'}:${port}`,
     DATABASE_URL: db.url,
     DATA_DIR: dataDir,
     PORTCULLIS_MASTER_KEY: opts.masterKey ?? crypto.randomBytes(32).toString('base64'),

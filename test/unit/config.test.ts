@@ -60,6 +60,16 @@ describe('configuration from the environment', () => {
     }
   })
 
+  it.each([
+    [{ TLS_CERT: '/nonexistent/server.crt', TLS_KEY: '/nonexistent/server.key' }, /TLS_CERT: cannot read/],
+    [{ TLS_KEY: '/nonexistent/server.key' }, /TLS_CERT: required when TLS_KEY/],
+    [{ TLS_CLIENT_CA: '/nonexistent/ca.pem' }, /TLS_CLIENT_CA: cannot read/],
+    [{ MTLS_CERT_HEADER: 'X-SSL-Client-Cert' }, /MTLS_CERT_HEADER: needs TRUSTED_PROXIES/],
+  ])('fails fast on mutual TLS settings it cannot use (%o), naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError)
+    expect(() => loadConfig(env)).toThrow(message)
+  })
+
   it('knows PostgreSQL is not embedded', () => {
     expect(loadConfig({ DATABASE_URL: 'postgresql://u@h/db' }).embedded).toBe(false)
   })
