@@ -201,7 +201,9 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
 
     /** Recovery codes exist to replace a lost factor: without any factor they go too. */
     remove: (userId: string, factorId: string, audit?: Audited<boolean>) => q.removeFactor(userId, factorId, audit),
-    rename: (userId: string, factorId: string, name: string) => q.renameFactor(userId, factorId, name.trim().slice(0, 64)),
+    /** Every factor and recovery code of a user, with its audit record (given the removed factors). */
+    removeAll: (userId: string, audit?: Audited<FactorRecord[]>) => q.removeAllFactors(userId, audit),
+    rename: (userId: string, factorId: string, name: string, audit?: Audited<boolean>) => q.renameFactor(userId, factorId, name.trim().slice(0, 64), audit),
     cleanCode,
   }
 }

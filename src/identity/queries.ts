@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.ts'
 import { audited, type Audited } from '../db/audited.ts'
+import { revokeSessionsIn, type SessionRecord } from './queries/sessions.ts'
 
 export interface UserRecord {
   id: string
@@ -68,6 +69,17 @@ export function userQueries(db: Db) {
     async update(id: string, u: Partial<UserWrite> & { lastLoginAt?: Date }, audit?: Audited<UserRecord>) {
       if (!audit) return toRecord(await db.user.update({ where: { id }, data: toData(u) })) // sign-in: one statement
       return audited(db, audit, async (tx) => toRecord(await tx.user.update({ where: { id }, data: toData(u) })))
+    },
+    /**
+     * Updates a user and revokes all their sign-in sessions in one transaction with the audit
+     * record (disable, password reset): the record's session count is what this change ended.
+     * The caller ends the linked oidc-provider sessions after the commit (sessions.afterRevoked).
+     */
+    updateSigningOut(id: string, u: Partial<UserWrite>, audit?: Audited<{ user: UserRecord; ended: SessionRecord[] }>) {
+      return audited(db, audit, async (tx) => ({
+        user: toRecord(await tx.user.update({ where: { id }, data: toData(u) })),
+        ended: await revokeSessionsIn(tx, id, 'all', new Date()),
+      }))
     },
   }
 }

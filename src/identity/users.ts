@@ -27,6 +27,8 @@ export function userService(q: UserQueries, deps: { audit?: AuditLog } = {}) {
     },
 
     update: q.update,
+    /** Update + all sign-in sessions revoked + audit record, one transaction (queries.updateSigningOut). */
+    updateSigningOut: q.updateSigningOut,
 
     async setPassword(id: string, password: string, audit?: Audited<UserRecord>) {
       return q.update(id, { passwordHash: await hashPassword(password), mustChangePassword: false }, audit)

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client.ts'
+import { audited, type Audited } from '../../db/audited.ts'
 import type { Cursor } from '../queries.ts'
 
 /** A time-bound admin role grant (schema.prisma AdminRoleRequest). */
@@ -36,8 +37,9 @@ const after = (c: Cursor | undefined) => c
  */
 export function accessQueries(db: Db) {
   return {
-    createRequest: (r: Omit<RoleRequestRow, 'createdAt' | 'updatedAt' | 'decidedBy' | 'decidedAt' | 'decisionNote' | 'startsAt' | 'expiresAt' | 'expiryAudited'>) =>
-      db.adminRoleRequest.create({ data: r }) as Promise<RoleRequestRow>,
+    /** With `audit`, the request and its record commit together (db/audited.ts). */
+    createRequest: (r: Omit<RoleRequestRow, 'createdAt' | 'updatedAt' | 'decidedBy' | 'decidedAt' | 'decisionNote' | 'startsAt' | 'expiresAt' | 'expiryAudited'>, audit?: Audited<RoleRequestRow>) =>
+      audited(db, audit, async (tx) => (await tx.adminRoleRequest.create({ data: r })) as RoleRequestRow),
     findRequest: (id: string) => db.adminRoleRequest.findUnique({ where: { id } }) as Promise<RoleRequestRow | null>,
     listRequests: (f: { status?: string; subject?: string }, cursor: Cursor | undefined, take: number) =>
       db.adminRoleRequest.findMany({
@@ -47,6 +49,12 @@ export function accessQueries(db: Db) {
     /** Compare-and-swap on the status, so two approvers (or an approver and a cancel) cannot both win. */
     async decide(id: string, from: string, data: Partial<Pick<RoleRequestRow, 'status' | 'decidedBy' | 'decidedAt' | 'decisionNote' | 'startsAt' | 'expiresAt'>>) {
       return (await db.adminRoleRequest.updateMany({ where: { id, status: from }, data })).count === 1
+    },
+    /** `decide` returning the row as decided (null: someone else won), with its audit record in the same transaction. */
+    decideAudited(id: string, from: string, data: Partial<Pick<RoleRequestRow, 'status' | 'decidedBy' | 'decidedAt' | 'decisionNote' | 'startsAt' | 'expiresAt'>>, audit?: Audited<RoleRequestRow | null>) {
+      return audited(db, audit, async (tx) => (await tx.adminRoleRequest.updateMany({ where: { id, status: from }, data })).count === 1
+        ? (await tx.adminRoleRequest.findUnique({ where: { id } })) as RoleRequestRow
+        : null)
     },
     /** Approved grants of a subject that are in force at `now`. */
     activeFor: (subject: string, now: Date) =>
