@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.ts'
-import { audited, type Audited } from '../db/audited.ts'
+import { audited, type Audited, type Tx } from '../db/audited.ts'
 import { revokeSessionsIn, type SessionRecord } from './queries/sessions.ts'
 
 export interface UserRecord {
@@ -62,9 +62,16 @@ export function userQueries(db: Db) {
     async count() {
       return db.user.count()
     },
-    /** With `audit`, the user and its audit record commit together (db/audited.ts). */
-    create(id: string, u: UserWrite, audit?: Audited<UserRecord>) {
-      return audited(db, audit, async (tx) => toRecord(await tx.user.create({ data: { id, ...toData(u), email: u.email } })))
+    /**
+     * With `audit`, the user and its audit record commit together (db/audited.ts); `also` writes
+     * rows that belong to the creation (a federated link) in the same transaction.
+     */
+    create(id: string, u: UserWrite, audit?: Audited<UserRecord>, also?: (tx: Tx, user: UserRecord) => Promise<unknown>) {
+      return audited(db, audit, async (tx) => {
+        const user = toRecord(await tx.user.create({ data: { id, ...toData(u), email: u.email } }))
+        await also?.(tx, user)
+        return user
+      })
     },
     async update(id: string, u: Partial<UserWrite> & { lastLoginAt?: Date }, audit?: Audited<UserRecord>) {
       if (!audit) return toRecord(await db.user.update({ where: { id }, data: toData(u) })) // sign-in: one statement

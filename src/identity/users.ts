@@ -1,6 +1,6 @@
 import crypto from 'node:crypto'
 import type { AuditLog } from '../audit/log.ts'
-import type { Audited } from '../db/audited.ts'
+import type { Audited, Tx } from '../db/audited.ts'
 import { burnVerifyTime, hashFormat, hashPassword, needsRehash, verifyPassword } from './passwords.ts'
 import type { UserQueries, UserRecord, UserWrite } from './queries.ts'
 
@@ -17,13 +17,13 @@ export function userService(q: UserQueries, deps: { audit?: AuditLog } = {}) {
     findByEmail: (email: string) => q.findByEmail(normalizeEmail(email)),
 
     /** `audit` (from `audit.with`): the user and its audit record commit together. */
-    async create(input: Omit<UserWrite, 'passwordHash'> & { password?: string; passwordHash?: string }, audit?: Audited<UserRecord>) {
+    async create(input: Omit<UserWrite, 'passwordHash'> & { password?: string; passwordHash?: string }, audit?: Audited<UserRecord>, also?: (tx: Tx, user: UserRecord) => Promise<unknown>) {
       const { password, ...rest } = input
       return q.create(crypto.randomUUID(), {
         ...rest,
         email: normalizeEmail(rest.email),
         passwordHash: password !== undefined ? await hashPassword(password) : rest.passwordHash ?? null,
-      }, audit)
+      }, audit, also)
     },
 
     update: q.update,
