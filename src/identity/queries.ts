@@ -79,13 +79,14 @@ export function userQueries(db: Db) {
     },
     /**
      * Updates a user and revokes all their sign-in sessions in one transaction with the audit
-     * record (disable, password reset): the record's session count is what this change ended.
+     * record (disable, password reset): the record's session count is what this change ended;
+     * `keep` is a session that stays (the one changing its own password).
      * The caller ends the linked oidc-provider sessions after the commit (sessions.afterRevoked).
      */
-    updateSigningOut(id: string, u: Partial<UserWrite>, audit?: Audited<{ user: UserRecord; ended: SessionRecord[] }>) {
+    updateSigningOut(id: string, u: Partial<UserWrite>, audit?: Audited<{ user: UserRecord; ended: SessionRecord[] }>, keep?: string) {
       return audited(db, audit, async (tx) => ({
         user: toRecord(await tx.user.update({ where: { id }, data: toData(u) })),
-        ended: await revokeSessionsIn(tx, id, 'all', new Date()),
+        ended: await revokeSessionsIn(tx, id, 'all', new Date(), keep),
       }))
     },
   }

@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/log.ts'
 import type { Audited, Tx } from '../db/audited.ts'
 import { burnVerifyTime, hashFormat, hashPassword, needsRehash, verifyPassword } from './passwords.ts'
 import type { UserQueries, UserRecord, UserWrite } from './queries.ts'
+import type { SessionRecord } from './queries/sessions.ts'
 
 export const normalizeEmail = (email: string) => email.trim().toLowerCase()
 
@@ -32,6 +33,13 @@ export function userService(q: UserQueries, deps: { audit?: AuditLog } = {}) {
 
     async setPassword(id: string, password: string, audit?: Audited<UserRecord>) {
       return q.update(id, { passwordHash: await hashPassword(password), mustChangePassword: false }, audit)
+    },
+    /**
+     * A new password, and every sign-in session of the user but `keep` revoked (ASVS 3.3.3), in
+     * one transaction with `audit`'s record; the caller ends the linked sessions (sessions.afterRevoked).
+     */
+    async setPasswordSigningOut(id: string, password: string, keep: string | undefined, audit?: Audited<{ user: UserRecord; ended: SessionRecord[] }>) {
+      return q.updateSigningOut(id, { passwordHash: await hashPassword(password), mustChangePassword: false }, audit, keep)
     },
 
     /**

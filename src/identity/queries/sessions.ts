@@ -21,10 +21,11 @@ const toRecord = (r: Row): SessionRecord => ({ ...r, amr: JSON.parse(r.amr) as s
 
 /**
  * Revokes live sessions of a user inside `tx` (the transaction of the change that ends them, so
- * an audit record's `sessions_ended` counts exactly the rows this transaction revoked).
+ * an audit record's `sessions_ended` counts exactly the rows this transaction revoked); `keep`:
+ * the one session that stays (the browser changing its own password).
  */
-export async function revokeSessionsIn(tx: Tx, userId: string, ids: string[] | 'all', now: Date) {
-  const where = { userId, revokedAt: null, ...(ids === 'all' ? {} : { id: { in: ids } }) }
+export async function revokeSessionsIn(tx: Tx, userId: string, ids: string[] | 'all', now: Date, keep?: string) {
+  const where = { userId, revokedAt: null, ...(ids === 'all' ? {} : { id: { in: ids } }), ...(keep ? { NOT: { id: keep } } : {}) }
   const rows = (await tx.userSession.findMany({ where })).map(toRecord)
   if (rows.length) await tx.userSession.updateMany({ where: { id: { in: rows.map((r) => r.id) }, revokedAt: null }, data: { revokedAt: now } })
   return rows
