@@ -89,9 +89,8 @@ export function federationService(deps: FederationDeps) {
   async function applyRoles(user: UserRecord, profile: UpstreamProfile): Promise<UserRecord> {
     const missing = profile.roles.filter((r) => !user.roles.includes(r))
     if (!missing.length) return user
-    const updated = await deps.users.update(user.id, { roles: [...user.roles, ...missing] })
-    await deps.audit.record({ action: 'federation.roles_mapped', outcome: 'success', actor: `idp:${profile.provider}`, target: user.id, details: { provider: profile.provider, added: missing } })
-    return updated
+    return deps.users.update(user.id, { roles: [...user.roles, ...missing] },
+      deps.audit.with(() => ({ action: 'federation.roles_mapped', outcome: 'success', actor: `idp:${profile.provider}`, target: user.id, details: { provider: profile.provider, added: missing } })))
   }
 
   function emailAllowed(p: ResolvedProvider, email: string) {
