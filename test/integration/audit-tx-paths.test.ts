@@ -87,6 +87,20 @@ describeOnBackends('audit-tx-paths.test.ts', 'converted write paths: change and 
     expect(await last('resource.created')).toMatchObject({ target: input.indicator })
   })
 
+  it('a time-bound role request and the MFA-for-all switch roll back with a refused record', async () => {
+    const input = { role: 'helpdesk', hours: 1, reason: 'on call tonight' }
+    await expect(refusing('admin.role_requested', () => admin.elevation.request(root, input, async () => null))).rejects.toThrow()
+    expect((await admin.elevation.list(root, {})).items).toEqual([])
+    const r = await admin.elevation.request(root, input, async () => null)
+    expect(await last('admin.role_requested')).toMatchObject({ details: { request: r.id, role: 'helpdesk' } })
+
+    await expect(refusing('mfa.policy_changed', () => c.login.setRequireMfaForAll(true, 'test'))).rejects.toThrow()
+    expect(await c.login.requireMfaForAll()).toBe(false)
+    await c.login.setRequireMfaForAll(true, 'test')
+    expect(await c.login.requireMfaForAll()).toBe(true)
+    await c.login.setRequireMfaForAll(false, 'test')
+  })
+
   it('federation: the account, its link and federation.user_created are one transaction', async () => {
     const profile = { provider: 'upstream', subject: 'sub-1', email: 'fed@example.com', emailVerified: true, roles: [], amr: [] }
     await c.federation.importProviders([identityProviderEntry.parse({ alias: 'upstream', type: 'oidc', issuer: 'https://idp.example', client_id: 'portcullis', client_secret: 'upstream-secret-0123456789' })], 'test')
