@@ -55,6 +55,7 @@ export function sessionQueries(db: Db) {
      * With `audit`, the revocation and its audit record commit together (db/audited.ts).
      */
     revoke(userId: string, ids: string[] | 'all', now: Date, audit?: Audited<SessionRecord[]>) {
+      if (!audit) return revokeSessionsIn(db, userId, ids, now) // sign-in and logout paths: no transaction
       return audited(db, audit, (tx) => revokeSessionsIn(tx, userId, ids, now))
     },
     async findByOidcSession(uid: string) {
