@@ -91,9 +91,8 @@ export function adminContainment(c: AdminDeps, deps: { authority: AdminAuthority
       const r = await c.clients.find(clientId)
       if (!r) throw adminError('not_found', `no client ${clientId}`)
       if (!r.disabledAt) return { disabled: false, changed: false }
-      await c.queries.clients.setDisabled(clientId, null)
+      await c.queries.clients.setDisabled(clientId, null, c.audit.with(() => ({ action: 'client.enabled', outcome: 'success', actor: callerLabel(caller), target: `client:${clientId}`, details: { reason, before: { disabled: true }, after: { disabled: false } } })))
       await c.configChanged()
-      await c.audit.record({ action: 'client.enabled', outcome: 'success', actor: callerLabel(caller), target: `client:${clientId}`, details: { reason, before: { disabled: true }, after: { disabled: false } } })
       return { disabled: false, changed: true }
     },
   }

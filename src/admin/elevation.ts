@@ -65,8 +65,9 @@ export function elevatedRoles(q: AccessQueries, audit: AuditLog) {
  */
 export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; authority: AdminAuthority; auditExpired: () => Promise<void> }) {
   const { q, authority } = deps
+  /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
   const record = (caller: AdminCaller, action: string, r: RoleRequestRow, details: Record<string, unknown>) =>
-    deps.audit.record({ action, outcome: 'success', actor: callerLabel(caller), target: r.subject, details: { request: r.id, role: r.role, ...details } })
+    ({ action, outcome: 'success' as const, actor: callerLabel(caller), target: r.subject, details: { request: r.id, role: r.role, ...details } })
 
   async function find(id: string) {
     const r = await q.findRequest(id)
@@ -84,9 +85,8 @@ export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; author
     if (r.status !== from || (from === 'approved' && r.expiresAt && r.expiresAt <= new Date())) throw adminError('invalid_state', `role request ${id} is ${requestView(r).status}, not ${from === 'approved' ? 'active' : from}`)
     const now = new Date()
     const data = { status: to, decidedBy: callerLabel(caller), decidedAt: now, decisionNote: note ?? null, ...extra }
-    if (!(await q.decide(id, from, data))) throw adminError('invalid_state', `role request ${id} was decided meanwhile; read it again`)
-    const after = await find(id)
-    await record(caller, action, after, { before: { status: requestView(r, now).status }, after: { status: requestView(after, now).status, expires_at: after.expiresAt?.toISOString() ?? null }, note: note ?? null })
+    const after = await q.decideAudited(id, from, data, deps.audit.with((a) => a && record(caller, action, a, { before: { status: requestView(r, now).status }, after: { status: requestView(a, now).status, expires_at: a.expiresAt?.toISOString() ?? null }, note: note ?? null })))
+    if (!after) throw adminError('invalid_state', `role request ${id} was decided meanwhile; read it again`)
     return requestView(after)
   }
 
@@ -110,8 +110,8 @@ export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; author
       if (!subject.startsWith('user:')) throw adminError('forbidden', 'only a user (or a user\'s API key) asks for a time-bound role; an administrator may file one for a user (subject)')
       const open = await q.listRequests({ subject, status: 'pending' }, undefined, 100)
       if (open.some((r) => r.role === v.role)) throw adminError('invalid_state', `a request for ${v.role} is already waiting for approval`)
-      const r = await q.createRequest({ id: crypto.randomUUID(), subject, role: v.role, hours: v.hours, reason: v.reason, status: 'pending', requestedBy: callerLabel(caller) })
-      await record(caller, 'admin.role_requested', r, { hours: v.hours, reason: v.reason, before: { status: null }, after: { status: 'pending' } })
+      const r = await q.createRequest({ id: crypto.randomUUID(), subject, role: v.role, hours: v.hours, reason: v.reason, status: 'pending', requestedBy: callerLabel(caller) },
+        deps.audit.with((row) => record(caller, 'admin.role_requested', row, { hours: v.hours, reason: v.reason, before: { status: null }, after: { status: 'pending' } })))
       return requestView(r)
     },
 

@@ -64,8 +64,9 @@ export function adminPlatform(c: AdminDeps, authority: AdminAuthority) {
 
 /** API resources and their scopes, with the roles that hold each. */
 function adminResources(c: AdminDeps, authority: AdminAuthority) {
+  /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
   const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
-    c.audit.record({ action, outcome: 'success', actor: callerLabel(caller), target, details })
+    ({ action, outcome: 'success' as const, actor: callerLabel(caller), target, details })
   const ownApi = apiIndicator(c.config.PUBLIC_URL)
 
   /** portcullis's own API: listed (its scopes and roles are fixed in code), never changed here. */
@@ -116,11 +117,13 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
       const v = parse(createResource, input)
       notBuiltIn(v.indicator)
       if (await c.resources.find(v.indicator)) throw adminError('invalid_state', `an API resource ${v.indicator} exists`)
-      await c.resources.upsert({ indicator: v.indicator, scopes: v.scopes.map((s) => s.name), scopeDetails: details(v.scopes), accessTokenFormat: v.accessTokenFormat, accessTokenTtl: v.accessTokenTtl, accessTokenSigningAlg: v.accessTokenSigningAlg })
+      await c.resources.upsert({ indicator: v.indicator, scopes: v.scopes.map((s) => s.name), scopeDetails: details(v.scopes), accessTokenFormat: v.accessTokenFormat, accessTokenTtl: v.accessTokenTtl, accessTokenSigningAlg: v.accessTokenSigningAlg },
+        c.audit.with((row) => {
+          const after = resourceView(row, null)
+          return record(caller, 'resource.created', v.indicator, { after: { scopes: after.scopes, access_token_format: after.accessTokenFormat, access_token_ttl: after.accessTokenTtl } })
+        }))
       await resourcesChanged()
-      const after = await findResource(v.indicator)
-      await record(caller, 'resource.created', v.indicator, { after: { scopes: after.scopes, access_token_format: after.accessTokenFormat, access_token_ttl: after.accessTokenTtl } })
-      return after
+      return findResource(v.indicator)
     },
     async update(caller: AdminCaller, indicator: string, input: unknown, ifMatch?: string) {
       await authority.require(caller, 'resources:write')
@@ -133,22 +136,21 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
         accessTokenFormat: v.accessTokenFormat ?? before.accessTokenFormat, accessTokenTtl: v.accessTokenTtl ?? before.accessTokenTtl,
         accessTokenSigningAlg: v.accessTokenSigningAlg ?? before.accessTokenSigningAlg,
       }
-      await c.resources.upsert({ indicator, scopes: next.scopes.map((s) => s.name), scopeDetails: details(next.scopes), accessTokenFormat: next.accessTokenFormat, accessTokenTtl: next.accessTokenTtl, accessTokenSigningAlg: next.accessTokenSigningAlg })
+      await c.resources.upsert({ indicator, scopes: next.scopes.map((s) => s.name), scopeDetails: details(next.scopes), accessTokenFormat: next.accessTokenFormat, accessTokenTtl: next.accessTokenTtl, accessTokenSigningAlg: next.accessTokenSigningAlg },
+        c.audit.with((row) => {
+          const after = resourceView(row, null)
+          const fields = (['scopes', 'accessTokenFormat', 'accessTokenTtl', 'accessTokenSigningAlg'] as const).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
+          return fields.length ? record(caller, 'resource.updated', indicator, { before: Object.fromEntries(fields.map((k) => [k, before[k]])), after: Object.fromEntries(fields.map((k) => [k, after[k]])) }) : null
+        }))
       await resourcesChanged()
-      const after = await findResource(indicator)
-      const fields = (['scopes', 'accessTokenFormat', 'accessTokenTtl', 'accessTokenSigningAlg'] as const).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
-      if (fields.length) {
-        await record(caller, 'resource.updated', indicator, { before: Object.fromEntries(fields.map((k) => [k, before[k]])), after: Object.fromEntries(fields.map((k) => [k, after[k]])) })
-      }
-      return after
+      return findResource(indicator)
     },
     async remove(caller: AdminCaller, indicator: string) {
       await authority.require(caller, 'resources:write')
       notBuiltIn(indicator)
       const before = await findResource(indicator)
-      await c.queries.resources.remove(indicator)
+      await c.queries.resources.remove(indicator, c.audit.with((removed) => removed ? record(caller, 'resource.deleted', indicator, { before: { scopes: before.scopes } }) : null))
       await resourcesChanged()
-      await record(caller, 'resource.deleted', indicator, { before: { scopes: before.scopes } })
       return { deleted: true }
     },
   }
@@ -158,8 +160,9 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
 
 /** Token signing keys and API keys of any owner. */
 function adminKeys(c: AdminDeps, authority: AdminAuthority) {
-  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
-    c.audit.record({ action, outcome: 'success', actor: callerLabel(caller), target, details })
+  const entry = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
+    ({ action, outcome: 'success' as const, actor: callerLabel(caller), target, details })
+  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => c.audit.record(entry(caller, action, target, details))
   const keys = {
     async list(caller: AdminCaller, input: unknown = {}) {
       await authority.require(caller, 'keys:read')
@@ -180,10 +183,10 @@ function adminKeys(c: AdminDeps, authority: AdminAuthority) {
       const ttls = (await c.resources.list()).map((r) => r.accessTokenTtl)
       const lifetime = Math.max(c.config.ACCESS_TOKEN_TTL, c.config.ID_TOKEN_TTL, ...ttls) + 300
       const before = (await c.keys.list()).filter((k) => k.status === 'active').map((k) => k.kid)
-      const r = await c.keys.rotate(lifetime)
+      // the new generation and its record commit together (db/audited.ts)
+      const r = await c.keys.rotate(lifetime, undefined, (added) => c.audit.with((retired) => entry(caller, 'keys.rotated', 'signing-keys', { before: { active: before }, after: { active: added.map((k) => k.kid) }, retired })))
       await c.refresh()
       await c.configChanged()
-      await record(caller, 'keys.rotated', 'signing-keys', { before: { active: before }, after: { active: r.added.map((k) => k.kid) }, retired: r.retired })
       return { added: r.added, retired: r.retired }
     },
     /** Unpublishes a `retiring` key now (a suspected leak): what it signed stops verifying. */
@@ -193,11 +196,10 @@ function adminKeys(c: AdminDeps, authority: AdminAuthority) {
       if (!k) throw adminError('not_found', `no signing key ${kid}`)
       if (k.status === 'active') throw adminError('invalid_state', `key ${kid} is the current signer: rotate first, then retire it`)
       if (k.status === 'retired') return { kid, status: 'retired', changed: false }
-      await c.keys.retire(kid)
+      const changed = await c.keys.retire(kid, undefined, c.audit.with((done) => done ? entry(caller, 'keys.retired', `signing-key:${kid}`, { before: { status: k.status }, after: { status: 'retired' } }) : null))
       await c.refresh()
       await c.configChanged()
-      await record(caller, 'keys.retired', `signing-key:${kid}`, { before: { status: k.status }, after: { status: 'retired' } })
-      return { kid, status: 'retired', changed: true }
+      return { kid, status: 'retired', changed }
     },
   }
 

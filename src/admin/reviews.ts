@@ -113,8 +113,8 @@ export function adminReviews(c: AdminDeps, deps: ReviewDeps) {
       const { name } = parse(createInput, input)
       const id = crypto.randomUUID()
       const items = await snapshot(c, deps.elevation, id)
-      await q.createReview({ id, name, status: 'open', createdBy: callerLabel(caller) }, items)
-      await c.audit.record({ action: 'access_review.started', outcome: 'success', actor: callerLabel(caller), target: `access-review:${id}`, details: { name, items: items.length } })
+      await q.createReview({ id, name, status: 'open', createdBy: callerLabel(caller) }, items,
+        c.audit.with(() => ({ action: 'access_review.started', outcome: 'success', actor: callerLabel(caller), target: `access-review:${id}`, details: { name, items: items.length } })))
       return reviewView((await q.findReview(id))!, await q.countItems(id))
     },
     async list(caller: AdminCaller, input: unknown = {}) {
@@ -157,10 +157,10 @@ export function adminReviews(c: AdminDeps, deps: ReviewDeps) {
       if (i.decision !== 'pending') throw adminError('invalid_state', `item ${itemId} is already ${i.decision}`)
       if (v.decision === 'revoke') await enforce(c, deps, caller, i, v.note)
       const decision = v.decision === 'confirm' ? 'confirmed' : 'revoked'
-      if (!(await q.decideItem(id, itemId, i.updatedAt, { decision, decidedBy: callerLabel(caller), decidedAt: new Date(), note: v.note ?? null }))) {
+      const record = { action: `access_review.${decision}`, outcome: 'success' as const, actor: callerLabel(caller), target: i.subject, details: { review: id, item: itemId, kind: i.kind, entitlement: i.entitlement, note: v.note ?? null, before: { decision: 'pending' }, after: { decision } } }
+      if (!(await q.decideItem(id, itemId, i.updatedAt, { decision, decidedBy: callerLabel(caller), decidedAt: new Date(), note: v.note ?? null }, c.audit.with((done) => done ? record : null)))) {
         throw adminError('precondition_failed', `item ${itemId} was decided meanwhile; read it again`)
       }
-      await c.audit.record({ action: `access_review.${decision}`, outcome: 'success', actor: callerLabel(caller), target: i.subject, details: { review: id, item: itemId, kind: i.kind, entitlement: i.entitlement, note: v.note ?? null, before: { decision: 'pending' }, after: { decision } } })
       return itemView((await q.findItem(id, itemId))!)
     },
     /** Closes the campaign once every item is decided; its outcome goes to the audit log (and so the compliance report). */
@@ -171,12 +171,13 @@ export function adminReviews(c: AdminDeps, deps: ReviewDeps) {
       if (r.status !== 'open') throw adminError('invalid_state', `access review ${id} is ${r.status}`)
       if (counts.pending) throw adminError('invalid_state', `${counts.pending} item(s) are still pending a decision`)
       const decided = await q.reviewItems(id, {}, undefined, 10_000)
-      if (!(await q.completeReview(id, callerLabel(caller), new Date()))) throw adminError('invalid_state', `access review ${id} was completed meanwhile`)
-      await c.audit.record({
-        action: 'access_review.completed', outcome: 'success', actor: callerLabel(caller), target: `access-review:${id}`,
+      const record = {
+        action: 'access_review.completed', outcome: 'success' as const, actor: callerLabel(caller), target: `access-review:${id}`,
         details: { name: r.name, started_by: r.createdBy, started_at: r.createdAt.toISOString(), confirmed: counts.confirmed ?? 0, revoked: counts.revoked ?? 0,
           revocations: decided.filter((x) => x.decision === 'revoked').slice(0, 500).map((x) => ({ kind: x.kind, subject: x.subject, entitlement: x.entitlement, by: x.decidedBy })) },
-      })
+      }
+      // the campaign's closing and its outcome record commit together (db/audited.ts)
+      if (!(await q.completeReview(id, callerLabel(caller), new Date(), c.audit.with((done) => done ? record : null)))) throw adminError('invalid_state', `access review ${id} was completed meanwhile`)
       return reviewView(await findReview(id), counts)
     },
   }

@@ -10,8 +10,9 @@ import { temporaryPassword, view } from './users.ts'
  * second factors, passwords and sessions. `find` resolves a user by id or email (404 if none).
  */
 export function adminUserCare(c: Container, q: AdminQueries, authority: AdminAuthority, find: (ref: string) => Promise<UserRecord>) {
+  /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
   const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
-    c.audit.record({ action, outcome: 'success', actor: callerLabel(caller), target, details })
+    ({ action, outcome: 'success' as const, actor: callerLabel(caller), target, details })
 
   return {
     async setStatus(caller: AdminCaller, ref: string, disabled: boolean) {
@@ -57,9 +58,8 @@ export function adminUserCare(c: Container, q: AdminQueries, authority: AdminAut
     async resetMfa(caller: AdminCaller, ref: string) {
       await authority.require(caller, 'users:reset_mfa')
       const u = await find(ref)
-      const factors = await c.login.mfa.list(u.id)
-      for (const f of factors) await c.login.mfa.remove(u.id, f.id)
-      await record(caller, 'user.mfa_reset', u.id, { before: { factors: factors.map((f) => ({ type: f.type, name: f.name })) }, after: { factors: [] } })
+      // one transaction: the factors, the recovery codes and the record of what was removed
+      const factors = await c.login.mfa.removeAll(u.id, c.audit.with((removed) => record(caller, 'user.mfa_reset', u.id, { before: { factors: removed.map((f) => ({ type: f.type, name: f.name })) }, after: { factors: [] } })))
       return { factorsRemoved: factors.length }
     },
 
@@ -71,10 +71,11 @@ export function adminUserCare(c: Container, q: AdminQueries, authority: AdminAut
       await authority.require(caller, 'users:reset_password')
       const u = await find(ref)
       const password = temporaryPassword()
-      await c.users.update(u.id, { passwordHash: await hashPassword(password), mustChangePassword: true })
-      const sessionsEnded = await c.login.sessions.revoke(u.id, 'all')
-      await record(caller, 'user.password_reset', u.id, { before: { must_change_password: u.mustChangePassword }, after: { must_change_password: true }, sessions_ended: sessionsEnded })
-      return { password, sessionsEnded }
+      // the password, the sessions it ends and the record commit together (db/audited.ts)
+      const { ended } = await c.users.updateSigningOut(u.id, { passwordHash: await hashPassword(password), mustChangePassword: true },
+        c.audit.with((r) => record(caller, 'user.password_reset', u.id, { before: { must_change_password: u.mustChangePassword }, after: { must_change_password: true }, sessions_ended: r.ended.length })))
+      await c.login.sessions.afterRevoked(ended)
+      return { password, sessionsEnded: ended.length }
     },
 
     async sessions(caller: AdminCaller, ref: string) {
@@ -86,8 +87,7 @@ export function adminUserCare(c: Container, q: AdminQueries, authority: AdminAut
     async revokeSessions(caller: AdminCaller, ref: string, ids: string[] | 'all') {
       await authority.require(caller, 'users:sessions')
       const u = await find(ref)
-      const ended = await c.login.sessions.revoke(u.id, ids)
-      await record(caller, 'user.sessions_revoked', u.id, { sessions: ids === 'all' ? 'all' : ids.length, ended })
+      const ended = await c.login.sessions.revoke(u.id, ids, c.audit.with((rows) => record(caller, 'user.sessions_revoked', u.id, { sessions: ids === 'all' ? 'all' : ids.length, ended: rows.length })))
       return { ended }
     },
   }

@@ -1,4 +1,5 @@
 import type { Db } from './client.ts'
+import { audited, type Audited } from './audited.ts'
 
 /** Small named values the server keeps for itself (bootstrap markers, versions). */
 export function settingQueries(db: Db) {
@@ -6,8 +7,10 @@ export function settingQueries(db: Db) {
     async get(key: string) {
       return (await db.setting.findUnique({ where: { key } }))?.value ?? null
     },
-    async set(key: string, value: string) {
-      await db.setting.upsert({ where: { key }, create: { key, value }, update: { value } })
+    /** With `audit`, the value and its audit record commit together (audited.ts). */
+    async set(key: string, value: string, audit?: Audited<void>) {
+      if (!audit) return void await db.setting.upsert({ where: { key }, create: { key, value }, update: { value } })
+      await audited(db, audit, async (tx) => void await tx.setting.upsert({ where: { key }, create: { key, value }, update: { value } }))
     },
     /** Inserts only if absent; true when this call created it (first start wins). */
     async claim(key: string, value: string) {

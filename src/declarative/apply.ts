@@ -131,7 +131,7 @@ export async function applyDocument(c: Container, doc: ImportDocument, actor = '
  * made (DESIGN.md "Authority"). `reset_password` forces the file's password on an existing
  * user, ends their sessions, and makes them choose a new one at the next sign-in. Each credential
  * change is an audit event of its own, committed with the change (db/audited.ts); a forced
- * reset's event follows the end of the sessions it counts.
+ * reset's sessions end in that same transaction, so its event counts them exactly.
  */
 async function applyUser(c: Container, u: ImportUser, actor: string) {
   const existing = await c.users.findByEmail(u.email)
@@ -143,7 +143,6 @@ async function applyUser(c: Container, u: ImportUser, actor: string) {
   }
   const event = (action: string, userId: string, details: Record<string, unknown>) =>
     ({ action, outcome: 'success' as const, actor, target: userId, details: { email: u.email.toLowerCase(), ...details } })
-  const credentialEvent = (action: string, userId: string, details: Record<string, unknown>) => c.audit.record(event(action, userId, details))
   if (!existing) {
     const hasPassword = Boolean(u.password || u.password_hash)
     const created = await c.users.create({
@@ -151,9 +150,7 @@ async function applyUser(c: Container, u: ImportUser, actor: string) {
       ...(u.reset_password ? { mustChangePassword: true } : {}),
     }, c.audit.with((created) => hasPassword ? event('user.password_set_by_import', created.id, { reason: 'created', change_required: Boolean(u.reset_password) }) : null))
     // Strong login (issue 3): a known TOTP secret becomes the user's authenticator app.
-    if (u.totp_secret && (await c.login.mfa.importTotp(created.id, u.totp_secret))) {
-      await credentialEvent('user.totp_set_by_import', created.id, { reason: 'created' })
-    }
+    if (u.totp_secret) await c.login.mfa.importTotp(created.id, u.totp_secret, c.audit.with(() => event('user.totp_set_by_import', created.id, { reason: 'created' })))
     if (u.disabled) await c.accounts.disable(u.email, actor)
     // Issue 14 §8: no password, so the user chooses one through a mailed single-use link.
     else if (!hasPassword && u.invite !== false) await c.passwordReset.invite(created, { actor })
@@ -171,11 +168,12 @@ async function applyUser(c: Container, u: ImportUser, actor: string) {
     && (u.password_hash ? safeEqual(existing.passwordHash, u.password_hash) : await verifyPassword(existing.passwordHash, u.password!))
   if (pending) return
   const passwordHash = u.password_hash ?? await hashPassword(u.password!)
-  await c.users.update(existing.id, { passwordHash, mustChangePassword: true })
   // A forced reset is what an administrator does after a suspected compromise: sessions begun
   // with the old password end, so the new one (and its change) is needed at once (ASVS 3.3.3).
-  const sessionsEnded = await c.login.sessions.revoke(existing.id, 'all')
-  await credentialEvent('user.password_reset_by_import', existing.id, { reason: 'reset_password', change_required: true, sessions_ended: sessionsEnded })
+  // The hash, the sessions it ends and the event counting them are one transaction.
+  const { ended } = await c.users.updateSigningOut(existing.id, { passwordHash, mustChangePassword: true },
+    c.audit.with((r) => event('user.password_reset_by_import', existing.id, { reason: 'reset_password', change_required: true, sessions_ended: r.ended.length })))
+  await c.login.sessions.afterRevoked(ended)
 }
 
 /** Reads, validates and applies a file; throws an AppError listing every problem. */

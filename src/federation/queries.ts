@@ -1,6 +1,11 @@
 import crypto from 'node:crypto'
 import type { Db } from '../db/client.ts'
-import { audited, type Audited } from '../db/audited.ts'
+import { audited, type Audited, type Tx } from '../db/audited.ts'
+
+type LinkWrite = { provider: string; subject: string; userId: string; email: string | null }
+/** Inside another change's transaction (the account creation it belongs to). */
+export const createLinkIn = (tx: Tx, l: LinkWrite): Promise<FederatedLink> =>
+  tx.federatedIdentity.create({ data: { id: crypto.randomUUID(), ...l, lastLoginAt: new Date() } })
 
 export interface StoredProvider {
   alias: string
@@ -66,9 +71,18 @@ export function federationQueries(db: Db) {
     async linksOf(userId: string): Promise<FederatedLink[]> {
       return db.federatedIdentity.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } })
     },
-    async createLink(l: { provider: string; subject: string; userId: string; email: string | null }): Promise<FederatedLink> {
-      return db.federatedIdentity.create({ data: { id: crypto.randomUUID(), ...l, lastLoginAt: new Date() } })
+    /**
+     * Links an existing account; `verifyEmail` marks its address verified in the same transaction
+     * (the upstream vouched for it and the person proved the account), with `audit`'s record.
+     */
+    createLink(l: LinkWrite, audit?: Audited<FederatedLink>, opts: { verifyEmail?: boolean } = {}): Promise<FederatedLink> {
+      return audited(db, audit, async (tx) => {
+        const link = await createLinkIn(tx, l)
+        if (opts.verifyEmail) await tx.user.update({ where: { id: l.userId }, data: { emailVerified: true } })
+        return link
+      })
     },
+    createLinkIn,
     async touchLink(id: string, email: string | null) {
       await db.federatedIdentity.update({ where: { id }, data: { lastLoginAt: new Date(), email } })
     },

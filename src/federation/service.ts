@@ -89,9 +89,8 @@ export function federationService(deps: FederationDeps) {
   async function applyRoles(user: UserRecord, profile: UpstreamProfile): Promise<UserRecord> {
     const missing = profile.roles.filter((r) => !user.roles.includes(r))
     if (!missing.length) return user
-    const updated = await deps.users.update(user.id, { roles: [...user.roles, ...missing] })
-    await deps.audit.record({ action: 'federation.roles_mapped', outcome: 'success', actor: `idp:${profile.provider}`, target: user.id, details: { provider: profile.provider, added: missing } })
-    return updated
+    return deps.users.update(user.id, { roles: [...user.roles, ...missing] },
+      deps.audit.with(() => ({ action: 'federation.roles_mapped', outcome: 'success', actor: `idp:${profile.provider}`, target: user.id, details: { provider: profile.provider, added: missing } })))
   }
 
   function emailAllowed(p: ResolvedProvider, email: string) {
@@ -169,7 +168,10 @@ export function federationService(deps: FederationDeps) {
       if (!p.createUsers) throw new FederationRefused('creation_disabled')
       let user: UserRecord
       try {
-        user = await deps.users.create({ email: profile.email, name: profile.name ?? null, roles: profile.roles, emailVerified: true })
+        // Issue 16 §5: the account, its link and the audit record are one transaction.
+        user = await deps.users.create({ email: profile.email, name: profile.name ?? null, roles: profile.roles, emailVerified: true },
+          deps.audit.with((u) => ({ action: 'federation.user_created', outcome: 'success', actor: `idp:${profile.provider}`, target: u.id, details: { provider: profile.provider, email: profile.email, roles: profile.roles } })),
+          (tx, u) => deps.queries.createLinkIn(tx, { provider: profile.provider, subject: profile.subject, userId: u.id, email: profile.email ?? null }))
       } catch (e) {
         // The address was taken meanwhile (a registration, another sign-in): that account needs proof.
         const raced = await deps.users.findByEmail(profile.email)
@@ -178,17 +180,17 @@ export function federationService(deps: FederationDeps) {
         if (!p.linkExisting) throw new FederationRefused('linking_disabled')
         return { kind: 'link', user: raced }
       }
-      await deps.queries.createLink({ provider: profile.provider, subject: profile.subject, userId: user.id, email: profile.email })
-      await deps.audit.record({ action: 'federation.user_created', outcome: 'success', actor: `idp:${profile.provider}`, target: user.id, details: { provider: profile.provider, email: profile.email, roles: profile.roles } })
       return { kind: 'created', user }
     },
 
     /** Links an account the person has just proved to the upstream identity. */
     async link(profile: UpstreamProfile, user: UserRecord, proof: string): Promise<UserRecord> {
-      await deps.queries.createLink({ provider: profile.provider, subject: profile.subject, userId: user.id, email: profile.email ?? null })
-      await deps.audit.record({ action: 'federation.linked', outcome: 'success', actor: user.id, target: user.id, details: { provider: profile.provider, email: profile.email, proof } })
-      // The upstream vouched for this address and the person proved the account: it is verified.
-      const verified = user.emailVerified ? user : await deps.users.update(user.id, { emailVerified: true })
+      // The upstream vouched for this address and the person proved the account: it is verified,
+      // in the link's transaction with its audit record.
+      await deps.queries.createLink({ provider: profile.provider, subject: profile.subject, userId: user.id, email: profile.email ?? null },
+        deps.audit.with(() => ({ action: 'federation.linked', outcome: 'success', actor: user.id, target: user.id, details: { provider: profile.provider, email: profile.email, proof } })),
+        { verifyEmail: !user.emailVerified })
+      const verified = user.emailVerified ? user : (await deps.users.findById(user.id)) ?? user
       return applyRoles(verified, profile)
     },
 

@@ -20,14 +20,15 @@ export function accountStatus(deps: {
     const user = await deps.users.findByEmail(email)
     if (!user) throw notFound(`no user with the email ${normalizeEmail(email)}`)
     if (user.disabled === disabled) return { user, changed: false, sessionsEnded: 0 }
-    const updated = await deps.users.update(user.id, { disabled })
-    const sessionsEnded = disabled ? await deps.sessions.revoke(user.id, 'all') : 0
+    // The flag, the sessions it ends and the audit record commit together (db/audited.ts), so
+    // `sessions_ended` counts exactly what this change revoked.
+    const action = disabled ? 'user.disabled' : 'user.enabled'
+    const { user: updated, ended } = disabled
+      ? await deps.users.updateSigningOut(user.id, { disabled }, deps.audit.with((r) => ({ action, outcome: 'success', actor, target: user.id, details: { email: user.email, sessions_ended: r.ended.length } })))
+      : { user: await deps.users.update(user.id, { disabled }, deps.audit.with(() => ({ action, outcome: 'success', actor, target: user.id, details: { email: user.email } }))), ended: [] }
+    if (ended.length) await deps.sessions.afterRevoked(ended)
     await deps.ownersChanged?.()
-    await deps.audit.record({
-      action: disabled ? 'user.disabled' : 'user.enabled', outcome: 'success', actor, target: user.id,
-      details: { email: user.email, ...(disabled ? { sessions_ended: sessionsEnded } : {}) },
-    })
-    return { user: updated, changed: true, sessionsEnded }
+    return { user: updated, changed: true, sessionsEnded: ended.length }
   }
   return {
     disable: (email: string, actor: string) => set(email, true, actor),

@@ -82,9 +82,9 @@ export function emailVerificationService(deps: {
       if (!found) return { ok: false }
       const now = new Date()
       if (!(await deps.tokens.consume(found.t.id, 'email_verify', now))) return { ok: false }
-      await deps.users.update(found.user.id, { emailVerified: true })
+      // the verified flag and its record commit together (db/audited.ts)
+      await deps.users.update(found.user.id, { emailVerified: true }, deps.audit.with(() => ({ action: 'user.email_verified', outcome: 'success', actor: found.user.id, target: found.user.id, details: { link: found.t.id.slice(0, 12) }, ...m })))
       await deps.tokens.retireAll(found.user.id, 'email_verify', now)
-      await deps.audit.record({ action: 'user.email_verified', outcome: 'success', actor: found.user.id, target: found.user.id, details: { link: found.t.id.slice(0, 12) }, ...m })
       return { ok: true, email: found.user.email }
     },
     /**
@@ -124,7 +124,8 @@ export function emailVerificationService(deps: {
       const now = new Date()
       if (!(await deps.tokens.consume(t.id, 'email_change', now))) return { ok: false }
       try {
-        await deps.users.update(user.id, { email: t.email, emailVerified: true })
+        // the new address and its record commit together (db/audited.ts)
+        await deps.users.update(user.id, { email: t.email, emailVerified: true }, deps.audit.with(() => ({ action: 'user.email_changed', outcome: 'success', actor: user.id, target: user.id, details: { from: user.email, to: t.email }, ...m })))
       } catch (err) {
         // Another account took the address between the check and the update (unique index).
         if (await deps.users.findByEmail(t.email)) return { ok: false, taken: true }
@@ -132,7 +133,6 @@ export function emailVerificationService(deps: {
       }
       await deps.tokens.retireAll(user.id, 'email_change', now)
       await deps.mail.send('email_changed', emailChangedNotice(o.brand, { to: user.email, newEmail: t.email }))
-      await deps.audit.record({ action: 'user.email_changed', outcome: 'success', actor: user.id, target: user.id, details: { from: user.email, to: t.email }, ...m })
       return { ok: true, email: t.email }
     },
   }

@@ -97,13 +97,14 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
       return view(f)
     },
     /** Imports a known base32 secret (the import document's `totp_secret`); idempotent. */
-    async importTotp(userId: string, secret: string) {
+    /** With `audit`, the imported factor and its record commit together (db/audited.ts). */
+    async importTotp(userId: string, secret: string, audit?: Audited<FactorRecord>) {
       const clean = secret.replace(/\s/g, '').toUpperCase()
       for (const f of await q.listFactors(userId)) {
         if (f.type === 'totp' && f.secret && open(deps.ring, f.secret, totpContext(f.id)) === clean) return false
       }
       const id = crypto.randomUUID()
-      await q.createFactor({ id, userId, type: 'totp', name: 'Authenticator app (imported)', secret: seal(deps.ring, clean, totpContext(id)) })
+      await q.createFactor({ id, userId, type: 'totp', name: 'Authenticator app (imported)', secret: seal(deps.ring, clean, totpContext(id)) }, audit)
       return true
     },
     async verifyTotp(userId: string, code: string): Promise<TotpCheck> {
@@ -201,7 +202,9 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
 
     /** Recovery codes exist to replace a lost factor: without any factor they go too. */
     remove: (userId: string, factorId: string, audit?: Audited<boolean>) => q.removeFactor(userId, factorId, audit),
-    rename: (userId: string, factorId: string, name: string) => q.renameFactor(userId, factorId, name.trim().slice(0, 64)),
+    /** Every factor and recovery code of a user, with its audit record (given the removed factors). */
+    removeAll: (userId: string, audit?: Audited<FactorRecord[]>) => q.removeAllFactors(userId, audit),
+    rename: (userId: string, factorId: string, name: string, audit?: Audited<boolean>) => q.renameFactor(userId, factorId, name.trim().slice(0, 64), audit),
     cleanCode,
   }
 }

@@ -11,6 +11,7 @@ import type { SessionService } from './sessions.ts'
 import type { LockoutGuard } from './lockout.ts'
 import { normalizeEmail, type UserService } from './users.ts'
 import { passwordProblems } from './password-policy.ts'
+import { hashPassword } from './passwords.ts'
 
 export interface PasswordResetOptions {
   publicUrl: string
@@ -168,19 +169,26 @@ export function passwordResetService(deps: {
       const now = new Date()
       const purpose = t.purpose === 'invitation' ? 'invitation' : 'password_reset'
       if (!(await deps.tokens.consume(t.id, purpose, now))) return { ok: false, invalid: true }
-      await deps.users.setPassword(user.id, password)
-      // The link reached the user through this address: it is verified now (issue 14 §2).
-      if (!user.emailVerified) await deps.users.update(user.id, { emailVerified: true })
+      // Whoever holds the mailbox may sign in again at once: failed guesses are forgiven (the
+      // counters live in Redis/memory, cleared right after the commit below).
+      const wasLocked = await deps.lockout.isLocked(user.email)
+      // The password, the address verified (the link reached the user through it, issue 14 §2),
+      // the sessions it ends and the audit record commit together (db/audited.ts): the record's
+      // sessions_ended counts what this transaction revoked.
+      const change = { passwordHash: await hashPassword(password), mustChangePassword: false, ...(user.emailVerified ? {} : { emailVerified: true }) }
+      const record = (ended: number) => ({
+        action: purpose === 'invitation' ? 'user.invitation_accepted' : 'user.password_reset', outcome: 'success' as const, actor: user.id, target: user.id,
+        details: { link: t.id.slice(0, 12), sessions_ended: ended, lockout_cleared: wasLocked }, ...m,
+      })
+      if (o.endsSessions) {
+        const { ended } = await deps.users.updateSigningOut(user.id, change, deps.audit.with((r) => record(r.ended.length)))
+        await deps.sessions.afterRevoked(ended)
+      } else {
+        await deps.users.update(user.id, change, deps.audit.with(() => record(0)))
+      }
       await deps.tokens.retireAll(user.id, 'password_reset', now)
       await deps.tokens.retireAll(user.id, 'invitation', now)
-      const sessionsEnded = o.endsSessions ? await deps.sessions.revoke(user.id, 'all') : 0
-      // Whoever holds the mailbox may sign in again at once: failed guesses are forgiven.
-      const wasLocked = await deps.lockout.isLocked(user.email)
       await deps.lockout.clear(user.email)
-      await deps.audit.record({
-        action: purpose === 'invitation' ? 'user.invitation_accepted' : 'user.password_reset', outcome: 'success', actor: user.id, target: user.id,
-        details: { link: t.id.slice(0, 12), sessions_ended: sessionsEnded, lockout_cleared: wasLocked }, ...m,
-      })
       return { ok: true, email: user.email }
     },
   }

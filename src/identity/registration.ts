@@ -86,13 +86,14 @@ export function registrationService(deps: {
     }
     let user
     try {
-      user = await deps.users.create({ email: target, password, name: name ?? null, emailVerified: false, mustVerifyEmail: true })
+      // the account and its `user.registered` record commit together (db/audited.ts)
+      user = await deps.users.create({ email: target, password, name: name ?? null, emailVerified: false, mustVerifyEmail: true },
+        deps.audit.with((u) => ({ action: 'user.registered', outcome: 'success', actor: u.id, target: u.id, details: { email: u.email }, ...m })))
     } catch (err) {
       // The same address registered twice at once: the unique index keeps one account.
       if (await deps.users.findByEmail(target)) return
       throw err
     }
-    await deps.audit.record({ action: 'user.registered', outcome: 'success', actor: user.id, target: user.id, details: { email: user.email }, ...m })
     await deps.verification.send(user, m)
   }
 

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto'
+import type { Audited } from '../db/audited.ts'
 import type { SessionQueries, SessionRecord } from './queries/sessions.ts'
 
 export interface SessionOptions {
@@ -58,12 +59,17 @@ export function sessionService(deps: { queries: SessionQueries; options: Session
     },
     setChallenge: (id: string, challenge: string | null) => q.touch(id, { challenge }),
     list: (userId: string) => q.listActive(userId, new Date()),
-    /** Revokes sessions of a user ('all' = sign out everywhere); returns how many ended. */
-    async revoke(userId: string, ids: string[] | 'all') {
-      const rows = await q.revoke(userId, ids, new Date())
+    /**
+     * Revokes sessions of a user ('all' = sign out everywhere); returns how many ended. With
+     * `audit` (from `audit.with`, given the revoked rows) the record commits with the revocation.
+     */
+    async revoke(userId: string, ids: string[] | 'all', audit?: Audited<SessionRecord[]>) {
+      const rows = await q.revoke(userId, ids, new Date(), audit)
       await endLinked(rows)
       return rows.length
     },
+    /** Ends the oidc-provider sessions linked to rows revoked in another change's transaction. */
+    afterRevoked: (rows: SessionRecord[]) => endLinked(rows),
     /**
      * "Sign user X out now": every sign-in session of the user ends, each oidc-provider session
      * linked to one ends with it, and every client that took part in one of those and registered

@@ -55,8 +55,8 @@ export function strongLogin(deps: {
       return (await deps.settings.get(REQUIRE_MFA_SETTING)) === 'true'
     },
     async setRequireMfaForAll(on: boolean, actor: string) {
-      await deps.settings.set(REQUIRE_MFA_SETTING, on ? 'true' : 'false')
-      await deps.audit.record({ action: 'mfa.policy_changed', outcome: 'success', actor, details: { require_mfa_for_all: on } })
+      // the switch and its record commit together (db/audited.ts)
+      await deps.settings.set(REQUIRE_MFA_SETTING, on ? 'true' : 'false', deps.audit.with(() => ({ action: 'mfa.policy_changed', outcome: 'success', actor, details: { require_mfa_for_all: on } })))
     },
     hooks: {
       cookieName,

@@ -1,8 +1,9 @@
 import crypto from 'node:crypto'
 import type { AuditLog } from '../audit/log.ts'
-import type { Audited } from '../db/audited.ts'
+import type { Audited, Tx } from '../db/audited.ts'
 import { burnVerifyTime, hashFormat, hashPassword, needsRehash, verifyPassword } from './passwords.ts'
 import type { UserQueries, UserRecord, UserWrite } from './queries.ts'
+import type { SessionRecord } from './queries/sessions.ts'
 
 export const normalizeEmail = (email: string) => email.trim().toLowerCase()
 
@@ -17,19 +18,28 @@ export function userService(q: UserQueries, deps: { audit?: AuditLog } = {}) {
     findByEmail: (email: string) => q.findByEmail(normalizeEmail(email)),
 
     /** `audit` (from `audit.with`): the user and its audit record commit together. */
-    async create(input: Omit<UserWrite, 'passwordHash'> & { password?: string; passwordHash?: string }, audit?: Audited<UserRecord>) {
+    async create(input: Omit<UserWrite, 'passwordHash'> & { password?: string; passwordHash?: string }, audit?: Audited<UserRecord>, also?: (tx: Tx, user: UserRecord) => Promise<unknown>) {
       const { password, ...rest } = input
       return q.create(crypto.randomUUID(), {
         ...rest,
         email: normalizeEmail(rest.email),
         passwordHash: password !== undefined ? await hashPassword(password) : rest.passwordHash ?? null,
-      }, audit)
+      }, audit, also)
     },
 
     update: q.update,
+    /** Update + all sign-in sessions revoked + audit record, one transaction (queries.updateSigningOut). */
+    updateSigningOut: q.updateSigningOut,
 
     async setPassword(id: string, password: string, audit?: Audited<UserRecord>) {
       return q.update(id, { passwordHash: await hashPassword(password), mustChangePassword: false }, audit)
+    },
+    /**
+     * A new password, and every sign-in session of the user but `keep` revoked (ASVS 3.3.3), in
+     * one transaction with `audit`'s record; the caller ends the linked sessions (sessions.afterRevoked).
+     */
+    async setPasswordSigningOut(id: string, password: string, keep: string | undefined, audit?: Audited<{ user: UserRecord; ended: SessionRecord[] }>) {
+      return q.updateSigningOut(id, { passwordHash: await hashPassword(password), mustChangePassword: false }, audit, keep)
     },
 
     /**

@@ -71,7 +71,7 @@ export function keyStore(q: KeyQueries, ring: Keyring) {
     },
     retireDue: (now = new Date()) => q.retireDue(now),
     /** Unpublishes a `retiring` key now: tokens it signed stop verifying (false if it is not retiring). */
-    retire: (kid: string, now = new Date()) => q.retire(kid, now),
+    retire: (kid: string, now = new Date(), audit?: Audited<boolean>) => q.retire(kid, now, audit),
   }
 }
 export type KeyStore = ReturnType<typeof keyStore>

@@ -87,7 +87,7 @@ describeOnBackends('account-disable.test.ts', 'disabling an account', ({ kind, r
     expect(await until(b, key.key, 200)).not.toBe(Infinity)
     expect((await signInAt(new UserAgent(a.url))).callback?.searchParams.get('code')).toBeTruthy()
     expect((await a.container.audit.list({ action: 'user.enabled' })).at(-1)).toMatchObject({ actor: 'cli', target: erin.id })
-  })
+  }, 120_000) // two CLI processes start a container each: slow on a loaded machine
 
   it('an unknown account or a missing email is a usage error naming the problem', async () => {
     // (main.ts turns these 4xx errors into exit code 2 with the message on stderr; cli.test.ts)

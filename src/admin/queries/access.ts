@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client.ts'
+import { audited, type Audited } from '../../db/audited.ts'
 import type { Cursor } from '../queries.ts'
 
 /** A time-bound admin role grant (schema.prisma AdminRoleRequest). */
@@ -36,8 +37,9 @@ const after = (c: Cursor | undefined) => c
  */
 export function accessQueries(db: Db) {
   return {
-    createRequest: (r: Omit<RoleRequestRow, 'createdAt' | 'updatedAt' | 'decidedBy' | 'decidedAt' | 'decisionNote' | 'startsAt' | 'expiresAt' | 'expiryAudited'>) =>
-      db.adminRoleRequest.create({ data: r }) as Promise<RoleRequestRow>,
+    /** With `audit`, the request and its record commit together (db/audited.ts). */
+    createRequest: (r: Omit<RoleRequestRow, 'createdAt' | 'updatedAt' | 'decidedBy' | 'decidedAt' | 'decisionNote' | 'startsAt' | 'expiresAt' | 'expiryAudited'>, audit?: Audited<RoleRequestRow>) =>
+      audited(db, audit, async (tx) => (await tx.adminRoleRequest.create({ data: r })) as RoleRequestRow),
     findRequest: (id: string) => db.adminRoleRequest.findUnique({ where: { id } }) as Promise<RoleRequestRow | null>,
     listRequests: (f: { status?: string; subject?: string }, cursor: Cursor | undefined, take: number) =>
       db.adminRoleRequest.findMany({
@@ -47,6 +49,12 @@ export function accessQueries(db: Db) {
     /** Compare-and-swap on the status, so two approvers (or an approver and a cancel) cannot both win. */
     async decide(id: string, from: string, data: Partial<Pick<RoleRequestRow, 'status' | 'decidedBy' | 'decidedAt' | 'decisionNote' | 'startsAt' | 'expiresAt'>>) {
       return (await db.adminRoleRequest.updateMany({ where: { id, status: from }, data })).count === 1
+    },
+    /** `decide` returning the row as decided (null: someone else won), with its audit record in the same transaction. */
+    decideAudited(id: string, from: string, data: Partial<Pick<RoleRequestRow, 'status' | 'decidedBy' | 'decidedAt' | 'decisionNote' | 'startsAt' | 'expiresAt'>>, audit?: Audited<RoleRequestRow | null>) {
+      return audited(db, audit, async (tx) => (await tx.adminRoleRequest.updateMany({ where: { id, status: from }, data })).count === 1
+        ? (await tx.adminRoleRequest.findUnique({ where: { id } })) as RoleRequestRow
+        : null)
     },
     /** Approved grants of a subject that are in force at `now`. */
     activeFor: (subject: string, now: Date) =>
@@ -61,11 +69,12 @@ export function accessQueries(db: Db) {
       return (await db.adminRoleRequest.updateMany({ where: { id, expiryAudited: false }, data: { expiryAudited: true } })).count === 1
     },
 
-    async createReview(review: Pick<ReviewRow, 'id' | 'name' | 'status' | 'createdBy'>, items: Omit<ReviewItemRow, 'createdAt' | 'updatedAt' | 'decision' | 'decidedBy' | 'decidedAt' | 'note' | 'reviewId'>[]) {
-      await db.$transaction([
-        db.accessReview.create({ data: review }),
-        db.accessReviewItem.createMany({ data: items.map((i) => ({ ...i, reviewId: review.id })) }),
-      ])
+    /** The campaign, its items and (with `audit`) its record in one transaction (db/audited.ts). */
+    async createReview(review: Pick<ReviewRow, 'id' | 'name' | 'status' | 'createdBy'>, items: Omit<ReviewItemRow, 'createdAt' | 'updatedAt' | 'decision' | 'decidedBy' | 'decidedAt' | 'note' | 'reviewId'>[], audit?: Audited<void>) {
+      await audited(db, audit, async (tx) => {
+        await tx.accessReview.create({ data: review })
+        await tx.accessReviewItem.createMany({ data: items.map((i) => ({ ...i, reviewId: review.id })) })
+      })
     },
     findReview: (id: string) => db.accessReview.findUnique({ where: { id } }) as Promise<ReviewRow | null>,
     listReviews: (cursor: Cursor | undefined, take: number) =>
@@ -76,15 +85,15 @@ export function accessQueries(db: Db) {
         orderBy: { id: 'asc' }, take,
       }) as Promise<ReviewItemRow[]>,
     findItem: (reviewId: string, id: string) => db.accessReviewItem.findFirst({ where: { reviewId, id } }) as Promise<ReviewItemRow | null>,
-    async decideItem(reviewId: string, id: string, seen: Date, data: Pick<ReviewItemRow, 'decision' | 'decidedBy' | 'decidedAt' | 'note'>) {
-      return (await db.accessReviewItem.updateMany({ where: { reviewId, id, updatedAt: seen }, data })).count === 1
+    decideItem(reviewId: string, id: string, seen: Date, data: Pick<ReviewItemRow, 'decision' | 'decidedBy' | 'decidedAt' | 'note'>, audit?: Audited<boolean>) {
+      return audited(db, audit, async (tx) => (await tx.accessReviewItem.updateMany({ where: { reviewId, id, updatedAt: seen }, data })).count === 1)
     },
     countItems: async (reviewId: string) => {
       const rows = await db.accessReviewItem.groupBy({ by: ['decision'], where: { reviewId }, _count: { _all: true } })
       return Object.fromEntries(rows.map((r) => [r.decision, r._count._all])) as Record<string, number>
     },
-    async completeReview(id: string, by: string, at: Date) {
-      return (await db.accessReview.updateMany({ where: { id, status: 'open' }, data: { status: 'completed', completedBy: by, completedAt: at } })).count === 1
+    completeReview(id: string, by: string, at: Date, audit?: Audited<boolean>) {
+      return audited(db, audit, async (tx) => (await tx.accessReview.updateMany({ where: { id, status: 'open' }, data: { status: 'completed', completedBy: by, completedAt: at } })).count === 1)
     },
 
     /**

@@ -154,8 +154,7 @@ export function accountRouter(deps: AccountDeps) {
     const f = await form(ctx, got.s)
     const name = (f.name ?? '').trim()
     if (name.length > 200) return render(ctx, got.s, { errors: { profile: t('form.atMost200') } }, 400)
-    await deps.users.update(got.user.id, { name: name || null })
-    await deps.audit.record({ action: 'profile.updated', outcome: 'success', actor: got.user.id, target: got.user.id, details: { fields: ['name'] }, ...meta(ctx) })
+    await deps.users.update(got.user.id, { name: name || null }, deps.audit.with(() => ({ action: 'profile.updated', outcome: 'success', actor: got.user.id, target: got.user.id, details: { fields: ['name'] }, ...meta(ctx) })))
     ctx.status = 303
     ctx.redirect('/account?done=profile')
   })
@@ -180,11 +179,10 @@ export function accountRouter(deps: AccountDeps) {
     if (next !== (f.confirm_password ?? '')) problems.push(t('password.mismatch'))
     if (!problems.length && next === f.current_password) problems.push(t('password.sameAsCurrent'))
     if (problems.length) return render(ctx, got.s, { errors: { password: problems } }, 400)
-    await deps.users.setPassword(user.id, next)
-    // A changed password ends every other session (ASVS 3.3.3).
-    const others = (await login.sessions.list(user.id)).filter((x) => x.id !== got.s.id).map((x) => x.id)
-    if (others.length) await login.sessions.revoke(user.id, others)
-    await deps.audit.record({ action: 'password.changed', outcome: 'success', actor: user.id, target: user.id, details: { sessions_ended: others.length }, ...m })
+    // A changed password ends every other session (ASVS 3.3.3): the password, those sessions and
+    // the record (counting what this transaction ended) commit together (db/audited.ts).
+    const { ended } = await deps.users.setPasswordSigningOut(user.id, next, got.s.id, deps.audit.with((r) => ({ action: 'password.changed', outcome: 'success', actor: user.id, target: user.id, details: { sessions_ended: r.ended.length }, ...m })))
+    await login.sessions.afterRevoked(ended)
     ctx.status = 303
     ctx.redirect('/account?done=password')
   })
@@ -269,8 +267,8 @@ export function accountRouter(deps: AccountDeps) {
     const name = (f.name ?? '').trim()
     if (!name || name.length > 64) return render(ctx, got.s, { errors: { factor: t('account.factorName') } }, 400)
     const id = idParam.safeParse(ctx.params.id)
-    if (!id.success || !(await login.mfa.rename(got.user.id, id.data, name))) throw new AppError('not_found', 'no such factor on your account', { status: 404 })
-    await deps.audit.record({ action: 'mfa.renamed', outcome: 'success', actor: got.user.id, target: got.user.id, details: { factor: id.data, name }, ...meta(ctx) })
+    const renamed = id.success && await login.mfa.rename(got.user.id, id.data, name, deps.audit.with((done) => done ? { action: 'mfa.renamed', outcome: 'success', actor: got.user.id, target: got.user.id, details: { factor: id.data, name }, ...meta(ctx) } : null))
+    if (!renamed) throw new AppError('not_found', 'no such factor on your account', { status: 404 })
     ctx.status = 303
     ctx.redirect('/account?done=renamed')
   })
@@ -289,9 +287,8 @@ export function accountRouter(deps: AccountDeps) {
     if (!got) return
     await form(ctx, got.s)
     const id = idParam.safeParse(ctx.params.id)
-    const n = id.success ? await login.sessions.revoke(got.user.id, [id.data]) : 0
+    const n = id.success ? await login.sessions.revoke(got.user.id, [id.data], deps.audit.with((rows) => rows.length ? { action: 'session.revoked', outcome: 'success', actor: got.user.id, target: got.user.id, details: { session: id.data.slice(0, 12) }, ...meta(ctx) } : null)) : 0
     if (!n) throw new AppError('not_found', 'no such session on your account', { status: 404 })
-    await deps.audit.record({ action: 'session.revoked', outcome: 'success', actor: got.user.id, target: got.user.id, details: { session: id.data!.slice(0, 12) }, ...meta(ctx) })
     ctx.status = 303
     ctx.redirect(id.data === got.s.id ? '/account' : '/account?done=revoked')
   })
@@ -300,8 +297,7 @@ export function accountRouter(deps: AccountDeps) {
     const got = await require(ctx)
     if (!got) return
     await form(ctx, got.s)
-    const n = await login.sessions.revoke(got.user.id, everywhere ? 'all' : [got.s.id])
-    await deps.audit.record({ action: 'session.revoked', outcome: 'success', actor: got.user.id, target: got.user.id, details: { everywhere, sessions: n }, ...meta(ctx) })
+    await login.sessions.revoke(got.user.id, everywhere ? 'all' : [got.s.id], deps.audit.with((rows) => ({ action: 'session.revoked', outcome: 'success', actor: got.user.id, target: got.user.id, details: { everywhere, sessions: rows.length }, ...meta(ctx) })))
     ctx.append('Set-Cookie', login.cookie.header(null))
     html(ctx, signedOutPage(everywhere))
   }

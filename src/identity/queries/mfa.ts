@@ -69,6 +69,15 @@ export function mfaQueries(db: Db) {
         return removed
       })
     },
+    /** Removes every factor and recovery code of a user (helpdesk reset), with its audit record. */
+    removeAllFactors(userId: string, audit?: Audited<FactorRecord[]>) {
+      return audited(db, audit, async (tx) => {
+        const factors = (await tx.mfaFactor.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } })).map(toRecord)
+        await tx.mfaFactor.deleteMany({ where: { userId, id: { in: factors.map((f) => f.id) } } })
+        await tx.recoveryCode.deleteMany({ where: { userId } })
+        return factors
+      })
+    },
     /**
      * Accepts TOTP time step `step` only if it is later than the last accepted one, in one
      * conditional UPDATE: two parallel requests with the same code cannot both win (replay).
@@ -91,8 +100,8 @@ export function mfaQueries(db: Db) {
       })
       return count === 1
     },
-    async renameFactor(userId: string, id: string, name: string) {
-      return (await db.mfaFactor.updateMany({ where: { id, userId }, data: { name } })).count > 0
+    renameFactor(userId: string, id: string, name: string, audit?: Audited<boolean>) {
+      return audited(db, audit, async (tx) => (await tx.mfaFactor.updateMany({ where: { id, userId }, data: { name } })).count > 0)
     },
 
     async replaceRecoveryCodes(userId: string, codes: { id: string; codeHash: string; pepperKid: string }[], audit?: Audited<void>) {

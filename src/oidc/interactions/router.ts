@@ -409,8 +409,7 @@ export function interactionRouter(deps: InteractionDeps) {
       ctx.body = changePasswordPage({ uid: interaction.uid, csrf: csrfFor(interaction.uid), errors, minLength: deps.passwordMinLength })
       return
     }
-    const updated = await deps.users.setPassword(user.id, next_)
-    await deps.audit.record({ action: 'password.changed', outcome: 'success', actor: user.id, target: user.id, details: { reason: 'required at sign-in' }, ...meta(ctx) })
+    const updated = await deps.users.setPassword(user.id, next_, deps.audit.with(() => ({ action: 'password.changed', outcome: 'success', actor: user.id, target: user.id, details: { reason: 'required at sign-in' }, ...meta(ctx) })))
     await next(ctx, interaction, updated, pending.amr)
   })
 
@@ -540,13 +539,13 @@ export function interactionRouter(deps: InteractionDeps) {
     const { pending, user } = await pendingUser(interaction, 'enrol')
     if (!pending.totp) throw new AppError('wrong_step', 'reload the page to get a new key', { status: 400 })
     const secret = login.mfa.openPending(pending.totp, interaction.uid)
-    const factor = await login.mfa.confirmTotp(user.id, secret, form.code ?? '', 'Authenticator app')
+    // the factor and its record commit together (db/audited.ts); the recovery codes follow
+    const factor = await login.mfa.confirmTotp(user.id, secret, form.code ?? '', 'Authenticator app', deps.audit.with((f) => ({ action: 'mfa.enrolled', outcome: 'success', actor: user.id, target: user.id, details: { type: 'totp', factor: f.id, forced: true }, ...meta(ctx) })))
     if (!factor) {
       ctx.status = 400
       return renderEnrol(ctx, interaction, pending, t('enrol.codeWrong'))
     }
     const codes = await login.mfa.regenerateRecoveryCodes(user.id)
-    await deps.audit.record({ action: 'mfa.enrolled', outcome: 'success', actor: user.id, target: user.id, details: { type: 'totp', factor: factor.id, forced: true }, ...meta(ctx) })
     interaction.result = { pending: { accountId: user.id, email: user.email, amr: [...pending.amr, 'otp', 'mfa'], step: 'codes' } satisfies Pending }
     await interaction.persist()
     noStore(ctx)
@@ -563,13 +562,12 @@ export function interactionRouter(deps: InteractionDeps) {
     const challenge = await takeChallenge(interaction, pending)
     let factor
     try {
-      factor = await login.mfa.verifyRegistration(user.id, credential, challenge, name)
+      factor = await login.mfa.verifyRegistration(user.id, credential, challenge, name, deps.audit.with((f) => ({ action: 'mfa.enrolled', outcome: 'success', actor: user.id, target: user.id, details: { type: 'webauthn', factor: f.id, forced: true }, ...meta(ctx) })))
     } catch (err) {
       await deps.audit.record({ action: 'mfa.enrolled', outcome: 'failure', actor: user.id, target: user.id, details: { type: 'webauthn', forced: true, reason: (err as Error).message.slice(0, 200) }, ...meta(ctx) })
       throw new AppError('passkey_rejected', t('mfa.passkeyNotRegistered'), { status: 400 })
     }
     const codes = await login.mfa.regenerateRecoveryCodes(user.id)
-    await deps.audit.record({ action: 'mfa.enrolled', outcome: 'success', actor: user.id, target: user.id, details: { type: 'webauthn', factor: factor.id, forced: true }, ...meta(ctx) })
     // Registering proved possession of the new authenticator: it counts as the second factor.
     interaction.result = {
       pending: {

@@ -31,8 +31,9 @@ export function clientQueries(db: Db) {
       })
     },
     /** Disables (a date) or enables (null) a client; false when there is no such client. */
-    async setDisabled(clientId: string, at: Date | null) {
-      return (await db.client.updateMany({ where: { clientId }, data: { disabledAt: at } })).count === 1
+    /** With `audit`, the change and its record commit together (db/audited.ts). */
+    setDisabled(clientId: string, at: Date | null, audit?: Audited<boolean>) {
+      return audited(db, audit, async (tx) => (await tx.client.updateMany({ where: { clientId }, data: { disabledAt: at } })).count === 1)
     },
     async remove(clientId: string, audit?: Audited<void>) {
       await audited(db, audit, async (tx) => {

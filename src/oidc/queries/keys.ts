@@ -35,9 +35,9 @@ export function keyQueries(db: Db) {
         return (await tx.signingKey.updateMany({ where: { status: 'retiring', retireAfter: { lte: now } }, data: { status: 'retired', retiredAt: now } })).count
       })
     },
-    /** Retires one key that is no longer the signer, before its time (an administrator's call). */
-    async retire(kid: string, now: Date) {
-      return (await db.signingKey.updateMany({ where: { kid, status: 'retiring' }, data: { status: 'retired', retiredAt: now } })).count === 1
+    /** Retires one key that is no longer the signer, before its time (an administrator's call), with its audit record. */
+    retire(kid: string, now: Date, audit?: Audited<boolean>) {
+      return audited(db, audit, async (tx) => (await tx.signingKey.updateMany({ where: { kid, status: 'retiring' }, data: { status: 'retired', retiredAt: now } })).count === 1)
     },
     async retireDue(now: Date) {
       return (await db.signingKey.updateMany({ where: { status: 'retiring', retireAfter: { lte: now } }, data: { status: 'retired', retiredAt: now } })).count

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client.ts'
+import { audited, type Audited } from '../../db/audited.ts'
 
 /** What the import document says about one scope of a resource beyond its name. */
 export interface ScopeDetail {
@@ -72,18 +73,19 @@ export function resourceQueries(db: Db) {
     async list() {
       return (await db.resource.findMany({ orderBy: { indicator: 'asc' } })).map(toRow)
     },
-    /** Deletes a resource; false when there was none. */
-    async remove(indicator: string) {
-      return (await db.resource.deleteMany({ where: { indicator } })).count === 1
+    /** Deletes a resource; false when there was none. With `audit`, the record commits with it (db/audited.ts). */
+    remove(indicator: string, audit?: Audited<boolean>) {
+      return audited(db, audit, async (tx) => (await tx.resource.deleteMany({ where: { indicator } })).count === 1)
     },
     /** The stored row's timestamps (the admin API's ETag covers updatedAt). */
     async stamps(indicator: string) {
       return db.resource.findUnique({ where: { indicator }, select: { createdAt: true, updatedAt: true } })
     },
     /** Creates or replaces a resource; `scopeDetails` omitted means "no details" (held by nobody). */
-    async upsert(r: Omit<ResourceRow, 'scopeDetails' | 'accessTokenSigningAlg'> & { scopeDetails?: Record<string, ScopeDetail>; accessTokenSigningAlg?: AccessTokenSigningAlg }) {
+    /** Returns the row as stored; with `audit`, its record commits with it (db/audited.ts). */
+    upsert(r: Omit<ResourceRow, 'scopeDetails' | 'accessTokenSigningAlg'> & { scopeDetails?: Record<string, ScopeDetail>; accessTokenSigningAlg?: AccessTokenSigningAlg }, audit?: Audited<ResourceRow>) {
       const data = { scopes: r.scopes.join(' '), scopeDetails: JSON.stringify(r.scopeDetails ?? {}), accessTokenFormat: r.accessTokenFormat, accessTokenTtl: r.accessTokenTtl, accessTokenSigningAlg: r.accessTokenSigningAlg ?? 'ES256' }
-      await db.resource.upsert({ where: { indicator: r.indicator }, create: { indicator: r.indicator, ...data }, update: data })
+      return audited(db, audit, async (tx) => toRow(await tx.resource.upsert({ where: { indicator: r.indicator }, create: { indicator: r.indicator, ...data }, update: data })))
     },
   }
 }
