@@ -1,4 +1,5 @@
 import crypto from 'node:crypto'
+import { safeEqual } from '../crypto/constant-time.ts'
 import type { Redis } from 'ioredis'
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 
@@ -68,7 +69,7 @@ export function proofOfWork(o: { key: Buffer; bits: number; ttlSeconds?: number;
       const m = CHALLENGE.exec(challenge)
       if (!m || !/^\d{1,12}$/.test(nonce)) return false
       const body = challenge.slice(0, challenge.lastIndexOf('.'))
-      if (!crypto.timingSafeEqual(Buffer.from(mac(body)), Buffer.from(m[4]!))) return false
+      if (!safeEqual(mac(body), m[4]!)) return false
       if (Number(m[1]) < Date.now() || Number(m[2]) < o.bits) return false
       if (leadingZeroBits(crypto.createHash('sha256').update(`${challenge}:${nonce}`).digest()) < Number(m[2])) return false
       try {
