@@ -61,8 +61,8 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
   it('invites, grants and revokes roles; refuses to remove the last administrator', async () => {
     const invited = await cli('admin', 'create-user', 'ivy@example.com', '--invite')
     expect(invited.code).toBe(0)
-    expect(oneLineAfter(invited.stdout, /invitation link/)).toMatch(/^http:\/\/localhost:3000\/invite\/[\w-]{43}$/)
-    expect(invited.stdout).not.toMatch(/password/)
+    expect(oneLineAfter(invited.stdout, /invitation link/)).toMatch(/^http:\/\/localhost:3000\/password\/reset\?token=[\w.~-]{20,}$/)
+    expect(invited.stdout).not.toMatch(/one-time password/) // an invitation, no initial password
     expect(await cli('admin', 'grant-role', 'ivy@example.com', 'helpdesk')).toMatchObject({ code: 0, stdout: 'granted helpdesk to ivy@example.com\n' })
     expect(await cli('admin', 'revoke-role', 'ivy@example.com', 'helpdesk')).toMatchObject({ code: 0, stdout: 'revoked helpdesk from ivy@example.com\n' })
     const last = await cli('admin', 'revoke-role', 'root@example.com', 'admin')
