@@ -165,9 +165,10 @@ for (const backend of backends) {
     it('every acknowledged write exists with its audit record after SIGKILL and restart; the chain verifies', async () => {
       const acked: Acked = { keys: [], users: [], versions: [] }
       const total = () => acked.keys.length + acked.users.length + acked.versions.length
-      // Several rounds: start, write until the load is in full flow, SIGKILL at an arbitrary
-      // moment (each round a little later), so some writes are cut between commit and answer.
-      for (const [round, after] of [[1, 16], [2, 11], [3, 21]] as const) {
+      // Two rounds: start, write until the load is in full flow, SIGKILL at an arbitrary moment
+      // (the second round a little later), so some writes are cut between commit and answer.
+      // (More rounds find nothing new and cost a server start each on CI's two cores.)
+      for (const [round, after] of [[1, 16], [2, 21]] as const) {
         const live = await start()
         const bearer = await token(live.url)
         const load = writeLoad(live.url, bearer, acked, `r${round}`)
