@@ -73,7 +73,7 @@ describe('scope holdings', () => {
     expect(issues.map((i) => [i.path.join('.'), i.message])).toEqual([
       ['resources.0.scopes.0', 'Unrecognized key: "rolez"'],
       ['resources.0.scopes.1.roles', 'Invalid input: expected array, received string'],
-      ['resources.0.scopes.2', 'must be a scope name or { name, description, roles }'],
+      ['resources.0.scopes.2', 'must be a scope name or { name, description, descriptions, roles }'],
     ])
   })
 })
