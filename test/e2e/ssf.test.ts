@@ -47,6 +47,7 @@ async function until<T>(f: () => Promise<T | undefined> | T | undefined): Promis
 
 describeOnBackends('ssf.test.ts', 'Shared Signals transmitter', ({ kind, redisUrl }) => {
   beforeAll(async () => {
+    pushed.length = 0
     server = await startTestServer({ kind, redisUrl })
     jwks = jose.createRemoteJWKSet(new URL(`${server.url}/jwks`))
     await registerServiceClients(server, [{ id: 'rp-push', scope: 'ssf:stream' }, { id: 'rp-poll', scope: 'ssf:stream' }, { id: 'nosy', scope: 'audit:read' }])
