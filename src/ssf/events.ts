@@ -32,9 +32,20 @@ export const AUDIT_TO_EVENT: Readonly<Record<string, Mapped>> = {
   'user.enabled': risc(ACCOUNT_ENABLED),
   'password.changed': password('update'),
   'user.password_reset': password('update'),
-  'password.reset': password('update'),
   'mfa.enrolled': factor('create'),
   'mfa.removed': factor('delete'),
+  'user.mfa_reset': factor('delete'),
   'session.revoked': caep(SESSION_REVOKED),
-  'user.must_change_password': risc(CREDENTIAL_CHANGE_REQUIRED),
+  'user.sessions_revoked': caep(SESSION_REVOKED),
+}
+
+/**
+ * The event for an audit record, if any. `user.password_reset` is both a completed reset link
+ * (the password changed) and an administrator forcing a new password at the next sign-in
+ * (details.after.must_change_password): the latter is RISC account-credential-change-required.
+ */
+export function eventFor(action: string, details: Record<string, unknown>): Mapped | undefined {
+  const after = details.after as { must_change_password?: boolean } | undefined
+  if (action === 'user.password_reset' && after?.must_change_password) return risc(CREDENTIAL_CHANGE_REQUIRED)
+  return AUDIT_TO_EVENT[action]
 }

@@ -5,7 +5,7 @@ import { badRequest, notFound, conflict } from '../errors.ts'
 import type { AuditLog, AuditEventView } from '../audit/log.ts'
 import type { KeyStore } from '../oidc/keys.ts'
 import type { SsfQueries, StreamRow } from './queries.ts'
-import { AUDIT_TO_EVENT, DELIVERY_POLL, DELIVERY_PUSH, EVENTS_SUPPORTED, VERIFICATION } from './events.ts'
+import { AUDIT_TO_EVENT, eventFor, DELIVERY_POLL, DELIVERY_PUSH, EVENTS_SUPPORTED, VERIFICATION } from './events.ts'
 
 /** RFC 9493 subject identifiers we match on (§3.2.2 email, §3.2.5 iss_sub, §3.2.4 opaque = user id). */
 export type Subject = { format: 'email'; email: string } | { format: 'iss_sub'; iss: string; sub: string } | { format: 'opaque'; id: string }
@@ -78,7 +78,7 @@ export function ssfService(deps: {
 
   /** An audit event → a SET for every enabled stream that requested it and added the user. */
   async function fromAudit(e: AuditEventView) {
-    const mapped = AUDIT_TO_EVENT[e.action]
+    const mapped = eventFor(e.action, e.parsedDetails)
     if (!mapped || e.outcome !== 'success' || !e.target) return
     const user = await deps.userById(e.target)
     if (!user) return

@@ -4,6 +4,7 @@ import * as jose from 'jose'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describeOnBackends } from '../helpers/backends.ts'
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
+import { adminServices } from '../../src/admin/service.ts'
 import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -14,6 +15,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts'
  * against our JWKS with jose, and refuse a replayed or forged one.
  */
 const RISC = 'https://schemas.openid.net/secevent/risc/event-type'
+const CAEP = 'https://schemas.openid.net/secevent/caep/event-type'
 const VERIFICATION = 'https://schemas.openid.net/secevent/ssf/event-type/verification'
 
 let server: TestServer
@@ -24,6 +26,8 @@ let userId: string
 let receiver: Server
 let receiverUrl: string
 const pushed: string[] = []
+/** answers 503 to this many pushes first (the outbox retries with backoff) */
+let failNext = 0
 
 /** The receiver's validation (SSF 1.0 §4, RFC 8417 §2): signature, iss, aud, typ, and jti not seen before. */
 function validator(audience: string) {
@@ -63,6 +67,11 @@ describeOnBackends('ssf.test.ts', 'Shared Signals transmitter', ({ kind, redisUr
       req.on('end', () => {
         if (req.headers['content-type'] !== 'application/secevent+jwt' || req.headers.authorization !== 'Bearer receiver-secret') {
           res.writeHead(400).end()
+          return
+        }
+        if (failNext > 0) {
+          failNext--
+          res.writeHead(503).end()
           return
         }
         pushed.push(body)
@@ -180,5 +189,27 @@ describeOnBackends('ssf.test.ts', 'Shared Signals transmitter', ({ kind, redisUr
     expect((await poll({ ack: 'all' })).status).toBe(400)
     expect((await poll({}, pushToken)).status).toBe(404)
     expect((await call(server, 'POST', `/ssf/v1/poll/${id}`, undefined, {})).status).toBe(401)
+  })
+
+  it('CAEP session-revoked and RISC credential-change-required from the admin API, pushed again after the receiver failed', async () => {
+    const token = await apiToken(server, 'rp-push', 'ssf:stream')
+    const created = await call(server, 'POST', '/ssf/v1/stream', token, {
+      delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: receiverUrl, authorization_header: 'Bearer receiver-secret' },
+      events_requested: [`${CAEP}/session-revoked`, `${RISC}/account-credential-change-required`],
+    })
+    expect(created.status).toBe(201)
+    await call(server, 'POST', '/ssf/v1/subjects/add', token, { stream_id: created.body.stream_id, subject: { format: 'opaque', id: userId } })
+    const validate = validator('rp-push')
+    const before = pushed.length
+    failNext = 1
+    const admin = adminServices(server.container)
+    await admin.users.resetPassword({ kind: 'cli' }, userId)
+    const first = await validate(await until(() => pushed[before]))
+    expect(Object.keys(first.events)).toEqual([`${RISC}/account-credential-change-required`])
+    await admin.users.revokeSessions({ kind: 'cli' }, userId, 'all')
+    const second = await validate(await until(() => pushed[before + 1]))
+    expect(first.jti).not.toBe(second.jti)
+    expect(second.events[`${CAEP}/session-revoked`]).toMatchObject({ event_timestamp: expect.any(Number) })
+    expect(failNext).toBe(0)
   })
 })
