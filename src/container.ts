@@ -5,7 +5,7 @@ import { createRedis } from './db/redis.ts'
 import { isDependencyUnavailable } from './db/unavailable.ts'
 import { settingQueries } from './db/settings.ts'
 import { loadMasterKey } from './crypto/master-key.ts'
-import { deriveKey, type Keyring } from './crypto/envelope.ts'
+import { deriveKey, open, seal, type Keyring } from './crypto/envelope.ts'
 import { userQueries } from './identity/queries.ts'
 import { userService } from './identity/users.ts'
 import { federationQueries } from './federation/queries.ts'
@@ -473,7 +473,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   /** Sign-in through upstream identity providers (issue 14 §6, federation/). */
   const federation = federationService({ queries: federationQueries(db), ring: master.ring, users, audit, publicUrl: config.PUBLIC_URL, logger })
   /** Shared Signals transmitter (ssf/): follows the audit log; stopped in close(). */
-  const ssf = ssfService({ q: ssfQueries(db), keys, audit, logger, issuer: config.PUBLIC_URL, userById: (id) => users.findById(id) })
+  const ssf = ssfService({ q: ssfQueries(db), keys, audit, logger, issuer: config.PUBLIC_URL, userById: (id) => users.findById(id),
+    sealer: { seal: (t, ctx) => seal(master.ring, t, ctx), open: (t, ctx) => open(master.ring, t, ctx) } })
   const stopSsf = ssf.start()
   const container = {
     config,

@@ -22,6 +22,8 @@ const MAX_ATTEMPTS = 20
 export function ssfService(deps: {
   q: SsfQueries; keys: KeyStore; audit: AuditLog; logger: Logger; issuer: string
   userById: (id: string) => Promise<{ id: string; email: string } | null>
+  /** the push `authorization_header` is the receiver's credential: stored sealed (master key) */
+  sealer: { seal: (text: string, context: string) => string; open: (sealed: string, context: string) => string }
 }) {
   const { q, issuer } = deps
   const pollUrl = (id: string) => `${issuer}/ssf/v1/poll/${id}`
@@ -39,10 +41,12 @@ export function ssfService(deps: {
     }
   }
 
-  function checkDelivery(d: StreamInput['delivery']) {
-    if (!d) return { method: DELIVERY_POLL }
-    if (d.method === DELIVERY_PUSH && !d.endpoint_url) throw badRequest('invalid_request', 'delivery.endpoint_url is required for push delivery (RFC 8935)')
-    return d.method === DELIVERY_POLL ? { method: DELIVERY_POLL } : d
+  const context = (streamId: string) => `ssf-stream:${streamId}`
+  function checkDelivery(streamId: string, d: StreamInput['delivery']): StoredConfig['delivery'] {
+    if (!d || d.method === DELIVERY_POLL) return { method: DELIVERY_POLL }
+    if (!d.endpoint_url) throw badRequest('invalid_request', 'delivery.endpoint_url is required for push delivery (RFC 8935)')
+    const { authorization_header, ...rest } = d
+    return authorization_header ? { ...rest, authorization_header: deps.sealer.seal(authorization_header, context(streamId)) } : rest
   }
 
   async function own(clientId: string, streamId?: string) {
@@ -102,7 +106,7 @@ export function ssfService(deps: {
       try {
         const res = await fetch(d.endpoint_url!, {
           method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(10_000),
-          headers: { 'content-type': 'application/secevent+jwt', accept: 'application/json', ...(d.authorization_header ? { authorization: d.authorization_header } : {}) },
+          headers: { 'content-type': 'application/secevent+jwt', accept: 'application/json', ...(d.authorization_header ? { authorization: deps.sealer.open(d.authorization_header, context(ev.streamId)) } : {}) },
           body: ev.set,
         })
         await res.arrayBuffer().catch(() => undefined)
@@ -139,8 +143,9 @@ export function ssfService(deps: {
     }),
     async create(clientId: string, input: StreamInput) {
       if (await q.streamOf(clientId)) throw conflict('stream_exists', 'this receiver already has a stream (one per client)')
-      const config: StoredConfig = { delivery: checkDelivery(input.delivery), events_requested: input.events_requested ?? [], ...(input.description ? { description: input.description } : {}) }
-      const row = await q.create({ id: randomUUID(), clientId, config: JSON.stringify(config) })
+      const id = randomUUID()
+      const config: StoredConfig = { delivery: checkDelivery(id, input.delivery), events_requested: input.events_requested ?? [], ...(input.description ? { description: input.description } : {}) }
+      const row = await q.create({ id, clientId, config: JSON.stringify(config) })
       void deps.audit.record({ action: 'ssf.stream_created', outcome: 'success', actor: `client:${clientId}`, target: row.id, details: { delivery: config.delivery.method } })
       return view(row)
     },
@@ -153,8 +158,8 @@ export function ssfService(deps: {
       const row = await own(clientId, streamId)
       const old = JSON.parse(row.config) as StoredConfig
       const config: StoredConfig = replace
-        ? { delivery: checkDelivery(input.delivery), events_requested: input.events_requested ?? [], ...(input.description ? { description: input.description } : {}) }
-        : { delivery: input.delivery ? checkDelivery(input.delivery) : old.delivery, events_requested: input.events_requested ?? old.events_requested, description: input.description ?? old.description }
+        ? { delivery: checkDelivery(row.id, input.delivery), events_requested: input.events_requested ?? [], ...(input.description ? { description: input.description } : {}) }
+        : { delivery: input.delivery ? checkDelivery(row.id, input.delivery) : old.delivery, events_requested: input.events_requested ?? old.events_requested, description: input.description ?? old.description }
       const updated = await q.update(row.id, { config: JSON.stringify(config) })
       void deps.audit.record({ action: 'ssf.stream_updated', outcome: 'success', actor: `client:${clientId}`, target: row.id, details: {} })
       return view(updated)

@@ -122,6 +122,8 @@ describeOnBackends('ssf.test.ts', 'Shared Signals transmitter', ({ kind, redisUr
     expect(created.body.events_delivered).toEqual([`${RISC}/account-disabled`, `${RISC}/account-enabled`])
     expect(created.body.delivery).not.toHaveProperty('authorization_header')
     const id = created.body.stream_id as string
+    // the receiver's credential is stored sealed, never in clear
+    expect((await server.container.db.ssfStream.findUnique({ where: { id } }))!.config).not.toContain('receiver-secret')
     expect((await call(server, 'POST', '/ssf/v1/stream', pushToken, {})).status).toBe(409)
     expect((await call(server, 'GET', `/ssf/v1/stream?stream_id=${id}`, pushToken)).body.stream_id).toBe(id)
     // another receiver cannot see or change this stream
