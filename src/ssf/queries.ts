@@ -30,6 +30,8 @@ export function ssfQueries(db: Db) {
     /** SETs whose next push attempt is due, oldest first. */
     due: (streamIds: string[], now: Date, take = 50) =>
       db.ssfEvent.findMany({ where: { streamId: { in: streamIds }, nextAttemptAt: { lte: now } }, orderBy: { id: 'asc' }, take }),
+    /** Leases a due SET to this instance (false if another took it first); the lease ends by itself if we die. */
+    claim: async (id: number, due: Date, until: Date) => (await db.ssfEvent.updateMany({ where: { id, nextAttemptAt: due }, data: { nextAttemptAt: until } })).count === 1,
     delivered: (id: number) => db.ssfEvent.deleteMany({ where: { id } }),
     failed: (id: number, attempts: number, next: Date, error: string) =>
       db.ssfEvent.update({ where: { id }, data: { attempts, nextAttemptAt: next, lastError: error.slice(0, 500) } }),

@@ -18,6 +18,7 @@ interface StoredConfig { delivery: { method: string; endpoint_url?: string; auth
 
 const MAX_BACKOFF_S = 3600
 const MAX_ATTEMPTS = 20
+const LEASE_MS = 60_000
 
 export function ssfService(deps: {
   q: SsfQueries; keys: KeyStore; audit: AuditLog; logger: Logger; issuer: string
@@ -103,6 +104,8 @@ export function ssfService(deps: {
     const byId = new Map(streams.map((s) => [s.id, JSON.parse(s.config) as StoredConfig]))
     for (const ev of await q.due([...byId.keys()], new Date())) {
       const d = byId.get(ev.streamId)!.delivery
+      // one instance sends it (a lease, not a lock: a crash mid-send retries after LEASE_MS)
+      if (!(await q.claim(ev.id, ev.nextAttemptAt, new Date(Date.now() + LEASE_MS)))) continue
       try {
         const res = await fetch(d.endpoint_url!, {
           method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(10_000),
