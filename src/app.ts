@@ -21,6 +21,7 @@ import { adminRoutes } from './admin/routes.ts'
 import { adminServices } from './admin/service.ts'
 import { reportDeps } from './audit/report-deps.ts'
 import { apiKeyRoutes } from './apikeys/routes.ts'
+import { ssfRoutes } from './ssf/routes.ts'
 import { mountRoutes } from './http/contract.ts'
 import { apiDocsRouter } from './http/api-docs.ts'
 import { accountRouter } from './http/account/routes.ts'
@@ -73,6 +74,7 @@ function routersOf(c: Container, opts: AppOptions) {
     ...auditRoutes({ bearerSchemes: c.bearerSchemes, chain: c.auditChain, record: (e) => c.audit.record(e), report: reportDeps(c), management }),
     ...apiKeyRoutes({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp, management }),
     ...adminRoutes({ admin: adminServices(c), management }),
+    ...ssfRoutes(c.ssf),
   ]
   return [
     healthRouter({ checks: c.readiness, isShuttingDown: opts.isShuttingDown ?? (() => false) }),

@@ -5,7 +5,7 @@ import { createRedis } from './db/redis.ts'
 import { isDependencyUnavailable } from './db/unavailable.ts'
 import { settingQueries } from './db/settings.ts'
 import { loadMasterKey } from './crypto/master-key.ts'
-import { deriveKey, type Keyring } from './crypto/envelope.ts'
+import { deriveKey, open, seal, type Keyring } from './crypto/envelope.ts'
 import { userQueries } from './identity/queries.ts'
 import { userService } from './identity/users.ts'
 import { federationQueries } from './federation/queries.ts'
@@ -54,6 +54,8 @@ import { ownerDirectory } from './apikeys/owners.ts'
 import { scopeHoldings } from './oidc/holdings.ts'
 import { apiKeyService } from './apikeys/service.ts'
 import { apiKeyBearerScheme } from './apikeys/scheme.ts'
+import { ssfQueries } from './ssf/queries.ts'
+import { ssfService } from './ssf/service.ts'
 import { clientCertResolver } from './http/client-cert.ts'
 import { clientIpResolver } from './http/client-ip.ts'
 import { strongLogin } from './identity/strong-login.ts'
@@ -470,6 +472,10 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
 
   /** Sign-in through upstream identity providers (issue 14 §6, federation/). */
   const federation = federationService({ queries: federationQueries(db), ring: master.ring, users, audit, publicUrl: config.PUBLIC_URL, logger })
+  /** Shared Signals transmitter (ssf/): follows the audit log; stopped in close(). */
+  const ssf = ssfService({ q: ssfQueries(db), keys, audit, logger, issuer: config.PUBLIC_URL, userById: (id) => users.findById(id),
+    sealer: { seal: (t, ctx) => seal(master.ring, t, ctx), open: (t, ctx) => open(master.ring, t, ctx) } })
+  const stopSsf = ssf.start()
   const container = {
     config,
     logger,
@@ -507,6 +513,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     /** Disabling and enabling accounts: sessions end and the owner's API keys stop everywhere. */
     accounts: accountStatus({ users, sessions: login.sessions, audit, ownersChanged: () => apikeys.ownersChanged() }),
     federation,
+    ssf,
     /** Outgoing mail through the outbox (mail/service.ts); servers call startMail(). */
     mail,
     /** Delivers queued mail in the background; without SMTP_URL says loudly where mails go. */
@@ -555,6 +562,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       await passwordReset.settled()
       await mail.stop()
       await apikeys.stop()
+      stopSsf()
+      await ssf.pushDue()
       await auditChainInstance.stop()
       monitor.stop()
       await audit.close()

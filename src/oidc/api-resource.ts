@@ -10,6 +10,7 @@ export const API_SCOPES = {
   'apikeys:manage': "issue, rotate and revoke the caller's own API keys",
   'apikeys:verify': 'verify API keys presented to a resource server (/apikeys/v1/verify)',
   'audit:read': 'read and export the audit log',
+  'ssf:stream': 'manage the caller\'s Shared Signals event stream and poll its events (receivers)',
   admin: 'full administration',
 } as const
 export type ApiScope = keyof typeof API_SCOPES

@@ -16,6 +16,7 @@ export const API_SCOPE_ROLES: Readonly<Record<ApiScope, readonly string[]>> = Ob
   'apikeys:manage': ['admin', 'apikeys:manage'],
   'apikeys:verify': ['admin', 'apikeys:verify'],
   'audit:read': ['admin', 'audit:read'],
+  'ssf:stream': ['admin', 'ssf:stream'],
 })
 
 

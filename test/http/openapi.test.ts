@@ -14,6 +14,7 @@ import { adminClientContracts, adminUserContracts } from '../../src/admin/routes
 import { adminPlatformContracts } from '../../src/admin/routes-platform.ts'
 import { adminAccessContracts } from '../../src/admin/routes-access.ts'
 import { adminIdpContracts } from '../../src/admin/routes-idps.ts'
+import { ssfContracts } from '../../src/ssf/routes.ts'
 import { adminServices, ensureSystemPolicyStore } from '../../src/admin/service.ts'
 import { ensureAdmin } from '../../src/bootstrap.ts'
 import type { RouteContract } from '../../src/http/contract.ts'
@@ -31,11 +32,11 @@ import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts
 type Doc = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown> } }
 type Operation = { operationId: string; security: Record<string, string[]>[]; parameters?: { name: string; in: string; required: boolean }[]; requestBody?: unknown }
 
-const JSON_API = /^\/(authz\/v1|access\/v1|apikeys\/v1|audit\/v1|admin\/v1)(\/|$)|^\/metrics$|^\/openapi\.json$|^\/\.well-known\/authzen-configuration$/
+const JSON_API = /^\/(authz\/v1|access\/v1|apikeys\/v1|audit\/v1|admin\/v1|ssf\/v1)(\/|$)|^\/metrics$|^\/openapi\.json$|^\/\.well-known\/(authzen|ssf)-configuration$/
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const
 
 const contracts = new Map<string, RouteContract>(
-  [...Object.values(authzContracts), ...Object.values(auditContracts), ...Object.values(apiKeyContracts), ...Object.values(adminUserContracts), ...Object.values(adminClientContracts), ...Object.values(adminPlatformContracts), ...Object.values(adminAccessContracts), ...Object.values(adminIdpContracts), metricsContract, openApiContract]
+  [...Object.values(authzContracts), ...Object.values(auditContracts), ...Object.values(apiKeyContracts), ...Object.values(adminUserContracts), ...Object.values(adminClientContracts), ...Object.values(adminPlatformContracts), ...Object.values(adminAccessContracts), ...Object.values(adminIdpContracts), ...Object.values(ssfContracts), metricsContract, openApiContract]
     .map((c) => [c.operationId, c]),
 )
 
@@ -94,6 +95,8 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
     walk.item = items[0]!.id
     for (const i of items.slice(1)) await svc.reviews.decide({ kind: 'cli' }, review.id, i.id, { decision: 'confirm' })
     await svc.identityProviders.create({ kind: 'cli' }, { alias: 'walked', issuer: 'https://idp.walked.example.com', client_id: 'walked', client_secret: 'walked-secret' })
+    // the Shared Signals walk acts on root's own (poll) stream
+    walk.ssf = (await server.container.ssf.create('root', { delivery: { method: 'urn:ietf:rfc:8936' } })).stream_id
     const r = await call(server, 'GET', '/openapi.json')
     expect(r.status).toBe(200)
     expect(r.headers.get('content-type')).toMatch(/^application\/json/)
@@ -145,14 +148,23 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
     : path.startsWith('/admin/v1/role-requests')
       ? walk[path.endsWith('/deny') ? 'helpdesk' : path.endsWith('/cancel') ? 'policy-editor' : path.endsWith('/revoke') ? 'client-manager' : 'auditor']
     : ({ id: path.includes('/sessions/') ? sessionUser : walkUser, sid: sessionId, role: 'auditor', member: `user:${walkUser}` })[name]
-  const sample = (name: string, path = '') => (path.startsWith('/admin/v1/') ? adminSample(path, name) : undefined) ?? ({ store: 'docs', version: '1', subject: 'alice', role: 'reader', id: keyId, from: '1', to: '1' })[name] ?? 'x'
+  const sample = (name: string, path = '') => (path.startsWith('/admin/v1/') ? adminSample(path, name) : undefined) ?? ({ store: 'docs', version: '1', subject: 'alice', role: 'reader', id: keyId, from: '1', to: '1', stream_id: walk.ssf })[name] ?? 'x'
   function urlOf(path: string, op: Operation) {
     const url = path.replace(/\{(\w+)\}/g, (_m, n: string) => encodeURIComponent(sample(n, path)))
     const query = (op.parameters ?? []).filter((p) => p.in === 'query' && p.required).map((p) => `${p.name}=${sample(p.name)}`)
     return query.length ? `${url}?${query.join('&')}` : url
   }
   // A body each operation accepts (the walk is about routing; validation has its own test).
+  const ssfSubject = { format: 'email', email: 'walked@example.com' }
   const bodies: Record<string, unknown> = {
+    ssfCreateStream: { delivery: { method: 'urn:ietf:rfc:8936' } },
+    get ssfUpdateStream() { return { stream_id: walk.ssf, description: 'walked' } },
+    get ssfReplaceStream() { return { stream_id: walk.ssf, delivery: { method: 'urn:ietf:rfc:8936' } } },
+    get ssfUpdateStreamStatus() { return { stream_id: walk.ssf, status: 'enabled' } },
+    get ssfAddSubject() { return { stream_id: walk.ssf, subject: ssfSubject } },
+    get ssfRemoveSubject() { return { stream_id: walk.ssf, subject: ssfSubject } },
+    get ssfVerify() { return { stream_id: walk.ssf, state: 'walk' } },
+    ssfPoll: { returnImmediately: true },
     accessEvaluation: { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: 'doc1' }, context: { store: 'docs' } },
     accessEvaluations: { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, context: { store: 'docs' }, evaluations: [{ resource: { type: 'doc', id: 'doc1' } }] },
     searchSubjects: { subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: 'doc1' }, context: { store: 'docs' } },
