@@ -40,15 +40,38 @@ async function run(kind: 'sqlite' | 'postgresql', redisUrl?: string) {
   const db = await createTestDatabase(kind)
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'portcullis-bench-'))
   const config = loadConfig({
-    NODE_ENV: 'test', DATABASE_URL: db.url, DATA_DIR: dataDir, LOG_LEVEL: 'silent', PORTCULLIS_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+    NODE_ENV: 'test',
+    DATABASE_URL: db.url,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    PORTCULLIS_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
     ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_PREFIX: `pc-bench-${crypto.randomBytes(4).toString('hex')}:` } : {}),
   })
   const c = await createContainer(config, { logger: createLogger('silent') })
   try {
-    await c.clients.upsert({ client_id: 'bench', client_secret: 'bench-secret-0123456789', grant_types: ['client_credentials'], response_types: [], scope: 'authz:check' })
+    await c.clients.upsert({
+      client_id: 'bench',
+      client_secret: 'bench-secret-0123456789',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      scope: 'authz:check',
+    })
     const actor = { label: 'bench', isAdmin: true }
-    const plain = await c.apikeys.issue({ owner: { type: 'client', id: 'bench' }, name: 'plain', scopes: ['authz:check'], level: 'LOW' }, actor)
-    const signed = await c.apikeys.issue({ owner: { type: 'client', id: 'bench' }, name: 'signed', scopes: ['authz:check'], level: 'CRITICAL', allowedIps: ['127.0.0.1'], signing: { alg: 'hmac-sha256' } }, actor)
+    const plain = await c.apikeys.issue(
+      { owner: { type: 'client', id: 'bench' }, name: 'plain', scopes: ['authz:check'], level: 'LOW' },
+      actor,
+    )
+    const signed = await c.apikeys.issue(
+      {
+        owner: { type: 'client', id: 'bench' },
+        name: 'signed',
+        scopes: ['authz:check'],
+        level: 'CRITICAL',
+        allowedIps: ['127.0.0.1'],
+        signing: { alg: 'hmac-sha256' },
+      },
+      actor,
+    )
     const ctx = { ip: '127.0.0.1' }
     const ok = async (key: string, extra = {}) => {
       const r = await c.apikeys.verify(key, { ...ctx, ...extra })
@@ -62,8 +85,15 @@ async function run(kind: 'sqlite' | 'postgresql', redisUrl?: string) {
     })
     const url = 'https://api.example.com/orders'
     const signedRate = await rate(async () => {
-      const headers = signRequest({ method: 'GET', url, keyId: signed.record.id, signing: { alg: 'hmac-sha256', secret: signed.signingSecret! } })
-      await ok(signed.key, { request: { method: 'GET', targetUri: url, header: (n: string) => headers[n as keyof typeof headers] } })
+      const headers = signRequest({
+        method: 'GET',
+        url,
+        keyId: signed.record.id,
+        signing: { alg: 'hmac-sha256', secret: signed.signingSecret! },
+      })
+      await ok(signed.key, {
+        request: { method: 'GET', targetUri: url, header: (n: string) => headers[n as keyof typeof headers] },
+      })
     })
     // Baseline in the same run (issue 16 §7): the least a cache miss must do — read the key's
     // row from the database and compare its HMAC — with the same Prisma client, nothing else.
@@ -72,7 +102,8 @@ async function run(kind: 'sqlite' | 'postgresql', redisUrl?: string) {
       const p = parseKey(plain.key)
       if (!p.ok) throw new Error('unparsable key')
       const row = await c.queries.apikeys.find(p.id)
-      if (!row || !hasher.verify(p.secret, row.secretHash, row.pepperKid)) throw new Error('baseline verification failed')
+      if (!row || !hasher.verify(p.secret, row.secretHash, row.pepperKid))
+        throw new Error('baseline verification failed')
     })
     const typo = plain.key.slice(0, -1) + (plain.key.endsWith('a') ? 'b' : 'a')
     const checksum = await rate(async () => {
@@ -94,7 +125,11 @@ async function run(kind: 'sqlite' | 'postgresql', redisUrl?: string) {
   }
 }
 
-const results: Record<string, unknown> = { at: new Date().toISOString(), machine: { cpus: os.cpus().length, node: process.version }, seconds_per_measure: seconds }
+const results: Record<string, unknown> = {
+  at: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, node: process.version },
+  seconds_per_measure: seconds,
+}
 results.sqlite = await run('sqlite')
 console.log('sqlite', results.sqlite)
 if (process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL) {

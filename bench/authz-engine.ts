@@ -32,7 +32,8 @@ const plainSeconds = Number(values['plain-seconds'])
 const RESULTS = path.resolve(import.meta.dirname, 'results/authz-engine.json')
 const MODEL = path.resolve(import.meta.dirname, '../policies/rbac.conf')
 
-const pct = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
+const pct = (sorted: Float64Array, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits
 
 interface Timing {
@@ -44,7 +45,11 @@ interface Timing {
 }
 
 /** Times each check, and the whole run (the rate comes from the run, not the sum of samples). */
-function measure(check: (r: string[]) => Decision, requests: string[][], budgetMs = Infinity): Timing & { decisions: Decision[] } {
+function measure(
+  check: (r: string[]) => Decision,
+  requests: string[][],
+  budgetMs = Infinity,
+): Timing & { decisions: Decision[] } {
   const samples = new Float64Array(requests.length)
   const decisions: Decision[] = []
   const started = performance.now()
@@ -78,7 +83,10 @@ async function mixedRequests(engine: PolicyEngine, store: RbacStore, n: number):
   const holders = new Map<string, string[]>()
   for (let r = 0; r < store.roles; r++) {
     const role = `role${r}`
-    holders.set(role, (await engine.usersForRole(role)).filter((u) => u.startsWith('user')))
+    holders.set(
+      role,
+      (await engine.usersForRole(role)).filter((u) => u.startsWith('user')),
+    )
   }
   const grants = store.lines.filter((l) => l[0] === 'p' && holders.get(l[1]!)?.length)
   const random = randomRequests(store, n)
@@ -115,7 +123,11 @@ async function run(targetLines: number, modelText: string) {
     compared += plain.checks
     const { decisions: _f, ...fastTiming } = fast
     const { decisions: _p, ...plainTiming } = plain
-    out[name] = { fast_path: fastTiming, plain_enforce: plainTiming, ratio_fast_vs_plain: round(fast.checks_per_second / plain.checks_per_second, 0) }
+    out[name] = {
+      fast_path: fastTiming,
+      plain_enforce: plainTiming,
+      ratio_fast_vs_plain: round(fast.checks_per_second / plain.checks_per_second, 0),
+    }
   }
   return {
     store: { lines: store.lines.length, users: store.users, roles: store.roles, objects: store.objects, role_depth: 3 },
@@ -136,10 +148,14 @@ async function main() {
   for (const size of sizes) {
     const r = await run(size, modelText)
     results[`lines_${size}`] = r
-    console.log(`\nRBAC store, ${r.store.lines} lines (${r.store.users} users, ${r.store.roles} roles, depth 3), built in ${r.engine_build_ms} ms`)
+    console.log(
+      `\nRBAC store, ${r.store.lines} lines (${r.store.users} users, ${r.store.roles} roles, depth 3), built in ${r.engine_build_ms} ms`,
+    )
     console.log(`  ${r.mode.kind === 'indexed' ? r.mode.description : ''}`)
     const line = (name: string, t: Timing) =>
-      console.log(`    ${name.padEnd(14)} ${String(t.checks_per_second).padStart(10)} checks/s   p50 ${t.ms_p50} ms   p99 ${t.ms_p99} ms   (${t.checks} checks, ${Math.round(t.allowed_share * 100)}% allowed)`)
+      console.log(
+        `    ${name.padEnd(14)} ${String(t.checks_per_second).padStart(10)} checks/s   p50 ${t.ms_p50} ms   p99 ${t.ms_p99} ms   (${t.checks} checks, ${Math.round(t.allowed_share * 100)}% allowed)`,
+      )
     for (const [name, w] of Object.entries(r.workloads)) {
       console.log(`  ${name} requests`)
       line('fast path', w.fast_path)

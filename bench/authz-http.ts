@@ -22,7 +22,9 @@ import { buildRbacStore, randomRequests } from './rbac-store.ts'
 import { Connection } from './http-load.ts'
 import { freePort, pct, cpuSeconds } from './lib.ts'
 
-const { values } = parseArgs({ options: { lines: { type: 'string', default: '10000' }, seconds: { type: 'string', default: '5' } } })
+const { values } = parseArgs({
+  options: { lines: { type: 'string', default: '10000' }, seconds: { type: 'string', default: '5' } },
+})
 const targetLines = Number(values.lines)
 const seconds = Number(values.seconds)
 
@@ -33,16 +35,35 @@ async function main() {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pc-bench-'))
   const secret = crypto.randomBytes(24).toString('base64url')
   const importFile = path.join(dir, 'bench.json')
-  await fs.writeFile(importFile, JSON.stringify({
-    clients: [{ client_id: 'bench', client_secret: secret, grant_types: ['client_credentials'], response_types: [], scope: 'authz:check' }],
-    policy_stores: [{ name: 'bench', model: 'rbac.conf', policy: store.csv }],
-  }))
+  await fs.writeFile(
+    importFile,
+    JSON.stringify({
+      clients: [
+        {
+          client_id: 'bench',
+          client_secret: secret,
+          grant_types: ['client_credentials'],
+          response_types: [],
+          scope: 'authz:check',
+        },
+      ],
+      policy_stores: [{ name: 'bench', model: 'rbac.conf', policy: store.csv }],
+    }),
+  )
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server.
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []
   const child = spawn(process.execPath, [...nodeArgs, 'bin/portcullis.mjs', 'serve'], {
-    env: { PATH: process.env.PATH!, DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'warn', PORTCULLIS_IMPORT: importFile },
+    env: {
+      PATH: process.env.PATH!,
+      DATA_DIR: dir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: url,
+      LOG_LEVEL: 'warn',
+      PORTCULLIS_IMPORT: importFile,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''
@@ -50,54 +71,99 @@ async function main() {
   try {
     for (let i = 0; ; i++) {
       if (i > 600) throw new Error(`server did not start:\n${stderr}`)
-      if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) break
+      if (
+        await fetch(`${url}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        break
       await new Promise((r) => setTimeout(r, 100))
     }
-    const token = ((await (await fetch(`${url}/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`bench:${secret}`).toString('base64')}` },
-      body: 'grant_type=client_credentials&scope=authz:check',
-    })).json()) as { access_token: string }).access_token
+    const token = (
+      (await (
+        await fetch(`${url}/token`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            authorization: `Basic ${Buffer.from(`bench:${secret}`).toString('base64')}`,
+          },
+          body: 'grant_type=client_credentials&scope=authz:check',
+        })
+      ).json()) as { access_token: string }
+    ).access_token
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
-    const toAuthzen = ([sub, obj, act]: string[]) => ({ subject: { type: 'user', id: sub! }, resource: { type: 'doc', id: obj! }, action: { name: act! } })
+    const toAuthzen = ([sub, obj, act]: string[]) => ({
+      subject: { type: 'user', id: sub! },
+      resource: { type: 'doc', id: obj! },
+      action: { name: act! },
+    })
 
     // warm up (JIT, connection pool)
-    for (let i = 0; i < 50; i++) await fetch(`${url}/access/v1/evaluation`, { method: 'POST', headers, body: JSON.stringify({ ...toAuthzen(randomRequests(store, 1)[0]!), context: { store: 'bench' } }) }).then((r) => r.text())
+    for (let i = 0; i < 50; i++)
+      await fetch(`${url}/access/v1/evaluation`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ ...toAuthzen(randomRequests(store, 1)[0]!), context: { store: 'bench' } }),
+      }).then((r) => r.text())
 
-    async function load(concurrency: number, one: (conn: Connection) => Promise<{ decisions: number; serverMs: number }>) {
+    async function load(
+      concurrency: number,
+      one: (conn: Connection) => Promise<{ decisions: number; serverMs: number }>,
+    ) {
       const conns = await Promise.all(Array.from({ length: concurrency }, () => Connection.open(port)))
       const until = Date.now() + seconds * 1000
       const times: number[] = []
       let decisions = 0
       const started = performance.now()
       const cpuBefore = cpuSeconds(child.pid!)
-      await Promise.all(conns.map(async (conn) => {
-        while (Date.now() < until) {
-          const r = await one(conn)
-          decisions += r.decisions
-          times.push(r.serverMs)
-        }
-      }))
+      await Promise.all(
+        conns.map(async (conn) => {
+          while (Date.now() < until) {
+            const r = await one(conn)
+            decisions += r.decisions
+            times.push(r.serverMs)
+          }
+        }),
+      )
       for (const conn of conns) conn.close()
       const serverCpuUsPerDecision = ((cpuSeconds(child.pid!) - cpuBefore) * 1e6) / decisions
-      return { decisions, perSecond: decisions / ((performance.now() - started) / 1000), serverP50: pct(times, 50), serverP99: pct(times, 99), serverCpuUsPerDecision }
+      return {
+        decisions,
+        perSecond: decisions / ((performance.now() - started) / 1000),
+        serverP50: pct(times, 50),
+        serverP99: pct(times, 99),
+        serverCpuUsPerDecision,
+      }
     }
 
     const batch = await load(4, async (conn) => {
       const evaluations = randomRequests(store, 100).map(toAuthzen)
-      const res = await conn.post('/access/v1/evaluations', headers, JSON.stringify({ context: { store: 'bench' }, evaluations }))
+      const res = await conn.post(
+        '/access/v1/evaluations',
+        headers,
+        JSON.stringify({ context: { store: 'bench' }, evaluations }),
+      )
       const body = JSON.parse(res.body) as { evaluations: unknown[] }
       if (res.status !== 200 || body.evaluations.length !== 100) throw new Error(`evaluations failed: ${res.status}`)
       return { decisions: 100, serverMs: serverTime(res.serverTiming) }
     })
     const single = await load(8, async (conn) => {
-      const res = await conn.post('/access/v1/evaluation', headers, JSON.stringify({ ...toAuthzen(randomRequests(store, 1)[0]!), context: { store: 'bench' } }))
+      const res = await conn.post(
+        '/access/v1/evaluation',
+        headers,
+        JSON.stringify({ ...toAuthzen(randomRequests(store, 1)[0]!), context: { store: 'bench' } }),
+      )
       if (res.status !== 200) throw new Error(`evaluation failed: ${res.status}`)
       return { decisions: 1, serverMs: serverTime(res.serverTiming) }
     })
 
     // Baseline in the same run: plain node-casbin enforce() on the same store, in this process.
-    const plain = await enginePort.build({ modelText: await resolveModel('rbac.conf'), lines: store.lines, options: {} })
+    const plain = await enginePort.build({
+      modelText: await resolveModel('rbac.conf'),
+      lines: store.lines,
+      options: {},
+    })
     const reqs = randomRequests(store, 2000)
     const budget = Date.now() + seconds * 1000
     let n = 0
@@ -115,8 +181,20 @@ async function main() {
       at: new Date().toISOString(),
       machine: { cpus: os.cpus().length, node: process.version },
       store: { lines: store.lines.length, users: store.users, roles: store.roles, depth: 3 },
-      evaluations_batch_100: { decisions_per_second: Math.round(batch.perSecond), server_ms_p50: batch.serverP50, server_ms_p99_per_batch: batch.serverP99, server_cpu_us_per_decision: Math.round(batch.serverCpuUsPerDecision) },
-      evaluation_single: { decisions_per_second: Math.round(single.perSecond), server_ms_p50: single.serverP50, server_ms_p99: single.serverP99, server_cpu_us_per_decision: Math.round(single.serverCpuUsPerDecision), per_server_cpu_second: Math.round(1e6 / single.serverCpuUsPerDecision), goal_per_core: 15000 },
+      evaluations_batch_100: {
+        decisions_per_second: Math.round(batch.perSecond),
+        server_ms_p50: batch.serverP50,
+        server_ms_p99_per_batch: batch.serverP99,
+        server_cpu_us_per_decision: Math.round(batch.serverCpuUsPerDecision),
+      },
+      evaluation_single: {
+        decisions_per_second: Math.round(single.perSecond),
+        server_ms_p50: single.serverP50,
+        server_ms_p99: single.serverP99,
+        server_cpu_us_per_decision: Math.round(single.serverCpuUsPerDecision),
+        per_server_cpu_second: Math.round(1e6 / single.serverCpuUsPerDecision),
+        goal_per_core: 15000,
+      },
       indexed_engine_alone_per_second: Math.round(enginePerSecond),
       engine_us_per_decision: Math.round((1e6 / enginePerSecond) * 100) / 100,
       plain_node_casbin_enforce_per_second: Math.round(plainPerSecond * 10) / 10,

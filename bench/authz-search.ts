@@ -40,7 +40,12 @@ const RESULTS = path.resolve(import.meta.dirname, 'results/authz-search.json')
 const MODEL = path.resolve(import.meta.dirname, '../policies/rbac.conf')
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
 
-interface Query { kind: SearchPart; sub?: string; obj?: string; act?: string }
+interface Query {
+  kind: SearchPart
+  sub?: string
+  obj?: string
+  act?: string
+}
 
 /** Queries with answers: grant lines' (obj, act), users holding roles, objects of their grants. */
 function queries(store: RbacStore, n: number): Record<SearchPart, Query[]> {
@@ -52,14 +57,26 @@ function queries(store: RbacStore, n: number): Record<SearchPart, Query[]> {
   // an object granted to a role the user holds directly, so that action searches find something
   const objectOf = (i: number) => byRole.get(at(i, links)[2]!)?.[0] ?? at(i, grants)[2]
   return {
-    subject: Array.from({ length: n }, (_, i) => ({ kind: 'subject' as const, obj: at(i, grants)[2], act: at(i, grants)[3] })),
-    resource: Array.from({ length: n }, (_, i) => ({ kind: 'resource' as const, sub: at(i, links)[1], act: i % 2 ? 'read' : 'write' })),
+    subject: Array.from({ length: n }, (_, i) => ({
+      kind: 'subject' as const,
+      obj: at(i, grants)[2],
+      act: at(i, grants)[3],
+    })),
+    resource: Array.from({ length: n }, (_, i) => ({
+      kind: 'resource' as const,
+      sub: at(i, links)[1],
+      act: i % 2 ? 'read' : 'write',
+    })),
     action: Array.from({ length: n }, (_, i) => ({ kind: 'action' as const, sub: at(i, links)[1], obj: objectOf(i) })),
   }
 }
 
 function search(store: LoadedStore, q: Query): string[] {
-  const req = { subject: { type: 'user', id: q.sub ?? '' }, resource: { type: 'doc', id: q.obj ?? '' }, action: { name: q.act ?? '' } }
+  const req = {
+    subject: { type: 'user', id: q.sub ?? '' },
+    resource: { type: 'doc', id: q.obj ?? '' },
+    action: { name: q.act ?? '' },
+  }
   const out: string[] = []
   let token: string | undefined
   do {
@@ -71,9 +88,15 @@ function search(store: LoadedStore, q: Query): string[] {
 }
 
 /** node-casbin's listing for each query, until done or the deadline. */
-function plain(modelText: string, csv: string, qs: Query[]): Promise<{ built_ms: number; done: { ms: number; values: string[] }[]; finished: boolean }> {
+function plain(
+  modelText: string,
+  csv: string,
+  qs: Query[],
+): Promise<{ built_ms: number; done: { ms: number; values: string[] }[]; finished: boolean }> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./casbin-listing-worker.mjs', import.meta.url), { workerData: { modelText, csv, queries: qs } })
+    const worker = new Worker(new URL('./casbin-listing-worker.mjs', import.meta.url), {
+      workerData: { modelText, csv, queries: qs },
+    })
     const done: { ms: number; values: string[] }[] = []
     let built = NaN
     let timer: NodeJS.Timeout | undefined
@@ -94,12 +117,23 @@ function plain(modelText: string, csv: string, qs: Query[]): Promise<{ built_ms:
   })
 }
 
-const summary = (ms: number[]) => ({ queries: ms.length, ms_p50: round(pct(ms, 50)), ms_p99: round(pct(ms, 99)), ms_mean: round(ms.reduce((a, b) => a + b, 0) / (ms.length || 1)) })
+const summary = (ms: number[]) => ({
+  queries: ms.length,
+  ms_p50: round(pct(ms, 50)),
+  ms_p99: round(pct(ms, 99)),
+  ms_mean: round(ms.reduce((a, b) => a + b, 0) / (ms.length || 1)),
+})
 
 async function run(size: number, modelText: string) {
   const rbac = buildRbacStore(size)
   const engine = await createPolicyEngine({ modelText, policyLines: rbac.lines })
-  const store: LoadedStore = { name: 'bench', version: 1, engine, shape: requestShape(modelText, rbac.lines), options: {} }
+  const store: LoadedStore = {
+    name: 'bench',
+    version: 1,
+    engine,
+    shape: requestShape(modelText, rbac.lines),
+    options: {},
+  }
   const out: Record<string, unknown> = {}
   for (const [kind, qs] of Object.entries(queries(rbac, queryCount)) as [SearchPart, Query[]][]) {
     search(store, qs[0]!) // warm up
@@ -111,7 +145,10 @@ async function run(size: number, modelText: string) {
     }
     const theirs = await plain(modelText, rbac.csv, qs)
     theirs.done.forEach((d, i) => {
-      if (JSON.stringify(d.values) !== JSON.stringify(ours[i]!.values)) throw new Error(`${kind} search ${JSON.stringify(qs[i])} differs from node-casbin: ${ours[i]!.values.length} vs ${d.values.length} values`)
+      if (JSON.stringify(d.values) !== JSON.stringify(ours[i]!.values))
+        throw new Error(
+          `${kind} search ${JSON.stringify(qs[i])} differs from node-casbin: ${ours[i]!.values.length} vs ${d.values.length} values`,
+        )
     })
     const s = summary(ours.map((o) => o.ms))
     const p = summary(theirs.done.map((d) => d.ms))
@@ -122,20 +159,43 @@ async function run(size: number, modelText: string) {
       compared_answers: theirs.done.length,
     }
   }
-  return { store: { lines: rbac.lines.length, users: rbac.users, roles: rbac.roles, objects: rbac.objects }, searches: out }
+  return {
+    store: { lines: rbac.lines.length, users: rbac.users, roles: rbac.roles, objects: rbac.objects },
+    searches: out,
+  }
 }
 
 async function main() {
   const modelText = await fs.readFile(MODEL, 'utf8')
-  const results: Record<string, unknown> = { at: new Date().toISOString(), machine: { cpus: os.cpus().length, node: process.version }, model: 'policies/rbac.conf' }
+  const results: Record<string, unknown> = {
+    at: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, node: process.version },
+    model: 'policies/rbac.conf',
+  }
   for (const size of sizes) {
     const r = await run(size, modelText)
     results[`lines_${size}`] = r
-    console.log(`\nRBAC store, ${r.store.lines} lines (${r.store.users} users, ${r.store.roles} roles, ${r.store.objects} objects)`)
-    for (const [kind, w] of Object.entries(r.searches) as [string, { search: ReturnType<typeof summary> & { mean_results: number }; node_casbin: ReturnType<typeof summary> & { finished_all: boolean }; ratio_p50: unknown; compared_answers: number }][]) {
-      console.log(`  ${kind} search: p50 ${w.search.ms_p50} ms, mean ${w.search.ms_mean} ms, p99 ${w.search.ms_p99} ms (${w.search.queries} queries, ${w.search.mean_results} results each)`)
-      console.log(`    node-casbin: ${w.node_casbin.queries ? `p50 ${w.node_casbin.ms_p50} ms, mean ${w.node_casbin.ms_mean} ms, p99 ${w.node_casbin.ms_p99} ms` : 'none finished'} (${w.node_casbin.queries} queries${w.node_casbin.finished_all ? '' : `, stopped after ${plainSeconds} s`})`)
-      console.log(`    p50 ratio ${w.ratio_p50}${typeof w.ratio_p50 === 'number' ? 'x' : ''}; ${w.compared_answers} answers compared: equal`)
+    console.log(
+      `\nRBAC store, ${r.store.lines} lines (${r.store.users} users, ${r.store.roles} roles, ${r.store.objects} objects)`,
+    )
+    for (const [kind, w] of Object.entries(r.searches) as [
+      string,
+      {
+        search: ReturnType<typeof summary> & { mean_results: number }
+        node_casbin: ReturnType<typeof summary> & { finished_all: boolean }
+        ratio_p50: unknown
+        compared_answers: number
+      },
+    ][]) {
+      console.log(
+        `  ${kind} search: p50 ${w.search.ms_p50} ms, mean ${w.search.ms_mean} ms, p99 ${w.search.ms_p99} ms (${w.search.queries} queries, ${w.search.mean_results} results each)`,
+      )
+      console.log(
+        `    node-casbin: ${w.node_casbin.queries ? `p50 ${w.node_casbin.ms_p50} ms, mean ${w.node_casbin.ms_mean} ms, p99 ${w.node_casbin.ms_p99} ms` : 'none finished'} (${w.node_casbin.queries} queries${w.node_casbin.finished_all ? '' : `, stopped after ${plainSeconds} s`})`,
+      )
+      console.log(
+        `    p50 ratio ${w.ratio_p50}${typeof w.ratio_p50 === 'number' ? 'x' : ''}; ${w.compared_answers} answers compared: equal`,
+      )
     }
   }
   await fs.mkdir(path.dirname(RESULTS), { recursive: true })

@@ -9,8 +9,22 @@ const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
 const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
 const RESOURCE = 'https://api.bench.example'
 const provider = new Provider(`http://127.0.0.1:${port}`, {
-  jwks: { keys: [{ ...ec.export({ format: 'jwk' }), kid: 'es', use: 'sig', alg: 'ES256' }, { ...rsa.export({ format: 'jwk' }), kid: 'rs', use: 'sig', alg: 'RS256' }] },
-  clients: [{ client_id: 'bench', client_secret: 'bench-secret-0123456789-abcdefghijklmnop', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'orders:read' }],
+  jwks: {
+    keys: [
+      { ...ec.export({ format: 'jwk' }), kid: 'es', use: 'sig', alg: 'ES256' },
+      { ...rsa.export({ format: 'jwk' }), kid: 'rs', use: 'sig', alg: 'RS256' },
+    ],
+  },
+  clients: [
+    {
+      client_id: 'bench',
+      client_secret: 'bench-secret-0123456789-abcdefghijklmnop',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      scope: 'orders:read',
+    },
+  ],
   scopes: ['orders:read'],
   features: {
     clientCredentials: { enabled: true },
@@ -20,7 +34,13 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
       enabled: true,
       defaultResource: () => RESOURCE,
       useGrantedResource: () => true,
-      getResourceServerInfo: () => ({ scope: 'orders:read', audience: RESOURCE, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }),
+      getResourceServerInfo: () => ({
+        scope: 'orders:read',
+        audience: RESOURCE,
+        accessTokenTTL: 600,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'ES256' } },
+      }),
     },
   },
 })

@@ -19,7 +19,10 @@ for (const [i, q] of queries.entries()) {
   if (q.kind === 'subject') values = await e.getImplicitUsersForPermission(q.obj, q.act)
   else {
     const perms = await e.getImplicitPermissionsForUser(q.sub)
-    values = q.kind === 'resource' ? perms.filter((p) => p[2] === q.act).map((p) => p[1]) : perms.filter((p) => p[1] === q.obj).map((p) => p[2])
+    values =
+      q.kind === 'resource'
+        ? perms.filter((p) => p[2] === q.act).map((p) => p[1])
+        : perms.filter((p) => p[1] === q.obj).map((p) => p[2])
   }
   parentPort.postMessage({ i, ms: performance.now() - t, values: unique(values) })
 }

@@ -31,7 +31,9 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { freePort } from './lib.ts'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, smoke: { type: 'boolean', default: false } } })
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, smoke: { type: 'boolean', default: false } },
+})
 const runs = values.smoke ? 1 : Number(values.runs)
 const ROOT = path.resolve(import.meta.dirname, '..')
 const RESULTS_JSON = path.join(ROOT, 'bench/results/cli-startup.json')
@@ -41,12 +43,31 @@ const TARGETS_MS = { help: 500, 'policy test': 1500, 'start to ready': 3000 }
 type Mode = 'before' | 'source' | 'compiled'
 const MODES: Mode[] = ['before', 'source', 'compiled']
 /** every module main.ts imported statically before the commands were loaded lazily */
-const EAGER = ['src/commands/serve.ts', 'src/commands/data.ts', 'src/authz/cli.ts', 'src/authz/engine-port.ts', 'src/apikeys/cli.ts', 'src/audit/cli.ts', 'src/identity/cli.ts']
+const EAGER = [
+  'src/commands/serve.ts',
+  'src/commands/data.ts',
+  'src/authz/cli.ts',
+  'src/authz/engine-port.ts',
+  'src/apikeys/cli.ts',
+  'src/audit/cli.ts',
+  'src/identity/cli.ts',
+]
 
-function command(mode: Mode, args: string[], viaNpm = false): { cmd: string; args: string[]; env: Record<string, string> } {
-  if (mode === 'before') return { cmd: process.execPath, args: ['--import', 'tsx', ...EAGER.flatMap((m) => ['--import', `./${m}`]), 'src/main.ts', ...args], env: {} }
+function command(
+  mode: Mode,
+  args: string[],
+  viaNpm = false,
+): { cmd: string; args: string[]; env: Record<string, string> } {
+  if (mode === 'before')
+    return {
+      cmd: process.execPath,
+      args: ['--import', 'tsx', ...EAGER.flatMap((m) => ['--import', `./${m}`]), 'src/main.ts', ...args],
+      env: {},
+    }
   const env: Record<string, string> = mode === 'source' ? { PORTCULLIS_FROM_SOURCE: '1' } : {}
-  return viaNpm ? { cmd: 'npm', args: ['start'], env } : { cmd: process.execPath, args: ['bin/portcullis.mjs', ...args], env }
+  return viaNpm
+    ? { cmd: 'npm', args: ['start'], env }
+    : { cmd: process.execPath, args: ['bin/portcullis.mjs', ...args], env }
 }
 
 /**
@@ -60,9 +81,17 @@ function childrenCpuMs() {
   return (Number(fields[13]) + Number(fields[14])) * 10
 }
 
-interface Sample { wall: number; cpu: number }
+interface Sample {
+  wall: number
+  cpu: number
+}
 
-const baseEnv = (extra: Record<string, string>) => ({ PATH: process.env.PATH!, HOME: process.env.HOME ?? os.tmpdir(), LOG_LEVEL: 'warn', ...extra })
+const baseEnv = (extra: Record<string, string>) => ({
+  PATH: process.env.PATH!,
+  HOME: process.env.HOME ?? os.tmpdir(),
+  LOG_LEVEL: 'warn',
+  ...extra,
+})
 
 /** runs to completion; milliseconds from spawn to exit */
 function timeRun(mode: Mode, args: string[], env: Record<string, string>) {
@@ -70,13 +99,20 @@ function timeRun(mode: Mode, args: string[], env: Record<string, string>) {
   const cpu = childrenCpuMs()
   const start = performance.now()
   return new Promise<Sample>((resolve, reject) => {
-    const child = spawn(c.cmd, c.args, { cwd: ROOT, env: baseEnv({ ...env, ...c.env }), stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(c.cmd, c.args, {
+      cwd: ROOT,
+      env: baseEnv({ ...env, ...c.env }),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
-    child.on('exit', (code) => (code === 0 ? resolve({ wall: performance.now() - start, cpu: childrenCpuMs() - cpu }) : reject(new Error(`${mode} ${args.join(' ')}: exit ${code}\n${stderr}`))))
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve({ wall: performance.now() - start, cpu: childrenCpuMs() - cpu })
+        : reject(new Error(`${mode} ${args.join(' ')}: exit ${code}\n${stderr}`)),
+    )
   })
 }
-
 
 /** starts a server on `dataDir`; milliseconds from spawn until /readyz answers 200, then stops it */
 async function timeStart(mode: Mode, dataDir: string) {
@@ -84,7 +120,11 @@ async function timeStart(mode: Mode, dataDir: string) {
   const c = command(mode, ['serve'], true)
   const cpu = childrenCpuMs()
   const start = performance.now()
-  const child = spawn(c.cmd, c.args, { cwd: ROOT, env: baseEnv({ ...c.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' }), stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(c.cmd, c.args, {
+    cwd: ROOT,
+    env: baseEnv({ ...c.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
   child.stderr.on('data', (d) => (stderr += d))
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
@@ -150,13 +190,32 @@ async function main() {
   }
 
   const rows: Row[] = Object.entries(samples).map(([what, byMode]) => {
-    const of = (k: keyof Sample) => Object.fromEntries(MODES.map((mode) => [mode, Math.round(median(byMode[mode].map((s) => s[k])))])) as Record<Mode, number>
+    const of = (k: keyof Sample) =>
+      Object.fromEntries(MODES.map((mode) => [mode, Math.round(median(byMode[mode].map((s) => s[k])))])) as Record<
+        Mode,
+        number
+      >
     const wall = of('wall')
     const cpu = of('cpu')
     const target = TARGETS_MS[what as keyof typeof TARGETS_MS]
-    return { what, wall, cpu, cpu_speedup: Math.round((cpu.before / cpu.compiled) * 10) / 10, target_ms: target, wall_met: wall.compiled < target, cpu_within_target: cpu.compiled < target }
+    return {
+      what,
+      wall,
+      cpu,
+      cpu_speedup: Math.round((cpu.before / cpu.compiled) * 10) / 10,
+      target_ms: target,
+      wall_met: wall.compiled < target,
+      cpu_within_target: cpu.compiled < target,
+    }
   })
-  const result = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100), runs, median_ms: rows }
+  const result = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    runs,
+    median_ms: rows,
+  }
   process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   if (values.smoke) return
   await fs.mkdir(path.dirname(RESULTS_JSON), { recursive: true })
@@ -164,12 +223,31 @@ async function main() {
   await writeSection(result, rows)
 }
 
-interface Row { what: string; wall: Record<Mode, number>; cpu: Record<Mode, number>; cpu_speedup: number; target_ms: number; wall_met: boolean; cpu_within_target: boolean }
+interface Row {
+  what: string
+  wall: Record<Mode, number>
+  cpu: Record<Mode, number>
+  cpu_speedup: number
+  target_ms: number
+  wall_met: boolean
+  cpu_within_target: boolean
+}
 
-async function writeSection(result: { date: string; node: string; cpus: number; loadavg: number[]; runs: number }, rows: Row[]) {
-  const label: Record<string, string> = { help: '`portcullis help`', 'policy test': '`portcullis policy test FILE`', 'start to ready': '`npm start` to /readyz 200 (existing SQLite)' }
-  const cell = (r: Row, mode: Mode) => (mode === 'compiled' ? `**${r.wall[mode]}** / **${r.cpu[mode]}**` : `${r.wall[mode]} / ${r.cpu[mode]}`)
-  const table = rows.map((r) => `| ${label[r.what]} | ${MODES.map((m) => cell(r, m)).join(' | ')} | ${r.cpu_speedup}x | < ${r.target_ms} | ${r.wall_met ? 'yes' : 'no'} | ${r.cpu_within_target ? 'yes' : 'no'} |`)
+async function writeSection(
+  result: { date: string; node: string; cpus: number; loadavg: number[]; runs: number },
+  rows: Row[],
+) {
+  const label: Record<string, string> = {
+    help: '`portcullis help`',
+    'policy test': '`portcullis policy test FILE`',
+    'start to ready': '`npm start` to /readyz 200 (existing SQLite)',
+  }
+  const cell = (r: Row, mode: Mode) =>
+    mode === 'compiled' ? `**${r.wall[mode]}** / **${r.cpu[mode]}**` : `${r.wall[mode]} / ${r.cpu[mode]}`
+  const table = rows.map(
+    (r) =>
+      `| ${label[r.what]} | ${MODES.map((m) => cell(r, m)).join(' | ')} | ${r.cpu_speedup}x | < ${r.target_ms} | ${r.wall_met ? 'yes' : 'no'} | ${r.cpu_within_target ? 'yes' : 'no'} |`,
+  )
   const section = `<!-- cli-startup:begin -->
 ## CLI and server start-up (\`bench/cli-startup.ts\`)
 
@@ -186,9 +264,16 @@ with \`npm start\`.
 |---|---:|---:|---:|---:|---:|:-:|:-:|
 ${table.join('\n')}
 <!-- cli-startup:end -->`
-  const current = await fs.readFile(RESULTS_MD, 'utf8').catch(() => '# Benchmark results\n\nEach section is written by the script it names (`npm run bench` runs them all).\n')
+  const current = await fs
+    .readFile(RESULTS_MD, 'utf8')
+    .catch(
+      () => '# Benchmark results\n\nEach section is written by the script it names (`npm run bench` runs them all).\n',
+    )
   const re = /<!-- cli-startup:begin -->[\s\S]*<!-- cli-startup:end -->/
-  await fs.writeFile(RESULTS_MD, re.test(current) ? current.replace(re, section) : `${current.trimEnd()}\n\n${section}\n`)
+  await fs.writeFile(
+    RESULTS_MD,
+    re.test(current) ? current.replace(re, section) : `${current.trimEnd()}\n\n${section}\n`,
+  )
   process.stdout.write(`wrote ${path.relative(ROOT, RESULTS_MD)}\n`)
 }
 

@@ -23,10 +23,17 @@ const time = (s: string) => {
   for (let i = 0; i < rounds; i++) h.verify(s, stored, 'new')
   return Number(process.hrtime.bigint() - t)
 }
-time(near); time(far) // warm up
+time(near)
+time(far) // warm up
 const samples = Array.from({ length: 7 }, () => time(near) / time(far)).sort((a, b) => a - b)
 const median = samples[3]!
-console.log(JSON.stringify({ apikey_rounds: rounds, near_over_far_median: Number(median.toFixed(3)), samples: samples.map((s) => Number(s.toFixed(3))) }))
+console.log(
+  JSON.stringify({
+    apikey_rounds: rounds,
+    near_over_far_median: Number(median.toFixed(3)),
+    samples: samples.map((s) => Number(s.toFixed(3))),
+  }),
+)
 
 // Sign-in: an unknown email costs a verification against a throwaway hash (burnVerifyTime),
 // a known one with a wrong password a verification against its own hash.
@@ -38,6 +45,14 @@ const ms = async (f: () => Promise<unknown>) => {
 }
 await burnVerifyTime('warm up')
 const ratios: number[] = []
-for (let i = 0; i < 5; i++) ratios.push((await ms(() => burnVerifyTime('wrong guess'))) / (await ms(() => verifyPassword(stored2, 'wrong guess'))))
+for (let i = 0; i < 5; i++)
+  ratios.push(
+    (await ms(() => burnVerifyTime('wrong guess'))) / (await ms(() => verifyPassword(stored2, 'wrong guess'))),
+  )
 ratios.sort((a, b) => a - b)
-console.log(JSON.stringify({ signin_unknown_over_wrong_password_median: Number(ratios[2]!.toFixed(3)), samples: ratios.map((r) => Number(r.toFixed(3))) }))
+console.log(
+  JSON.stringify({
+    signin_unknown_over_wrong_password_median: Number(ratios[2]!.toFixed(3)),
+    samples: ratios.map((r) => Number(r.toFixed(3))),
+  }),
+)

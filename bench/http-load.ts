@@ -7,14 +7,21 @@ import net from 'node:net'
  * reads back only what the benchmarks need: status, Server-Timing and the body. One request in
  * flight per connection (no pipelining), like a gateway's connection pool.
  */
-export interface Reply { status: number; serverTiming?: string; body: string }
+export interface Reply {
+  status: number
+  serverTiming?: string
+  body: string
+}
 
 export class Connection {
   private socket: net.Socket
   private buffer: Buffer = Buffer.alloc(0)
   private pending?: { resolve: (r: Reply) => void; reject: (e: Error) => void }
 
-  private constructor(socket: net.Socket, private host: string) {
+  private constructor(
+    socket: net.Socket,
+    private host: string,
+  ) {
     this.socket = socket
     socket.setNoDelay(true)
     socket.on('data', (d: Buffer) => this.onData(d))
@@ -50,7 +57,11 @@ export class Connection {
     this.buffer = this.buffer.subarray(end + 4 + length)
     const p = this.pending
     this.pending = undefined
-    p?.resolve({ status: Number(head.slice(9, 12)), serverTiming: /\r\nserver-timing: *([^\r]*)/i.exec(head)?.[1], body })
+    p?.resolve({
+      status: Number(head.slice(9, 12)),
+      serverTiming: /\r\nserver-timing: *([^\r]*)/i.exec(head)?.[1],
+      body,
+    })
   }
 
   close() {

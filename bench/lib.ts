@@ -8,12 +8,13 @@ import os from 'node:os'
 import path from 'node:path'
 
 /** A TCP port free on 127.0.0.1 right now. */
-export const freePort = () => new Promise<number>((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const port = (s.address() as net.AddressInfo).port
-    s.close(() => resolve(port))
+export const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(port))
+    })
   })
-})
 
 /** The p-th percentile of a list of numbers. */
 export const pct = (xs: number[], p: number) => {
@@ -37,7 +38,8 @@ export function rssKb(pid: number): number {
   try {
     total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean)) total += rssKb(Number(child))
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean))
+        total += rssKb(Number(child))
     }
   } catch {
     // the process ended meanwhile
@@ -50,7 +52,8 @@ export function treeCpuSeconds(pid: number): number {
   let total = cpuSeconds(pid)
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean)) total += treeCpuSeconds(Number(child))
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean))
+        total += treeCpuSeconds(Number(child))
     }
   } catch {
     // the process ended meanwhile
@@ -65,51 +68,93 @@ export const median = (xs: number[]) => {
 }
 export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
 
-export interface Child { name: string; port: number; child: ChildProcess; startedAt: number; stderr: () => string; stop: () => Promise<void> }
+export interface Child {
+  name: string
+  port: number
+  child: ChildProcess
+  startedAt: number
+  stderr: () => string
+  stop: () => Promise<void>
+}
 
 /** A server child process of the bench (stdout ignored, stderr kept for the error message). */
 export function startChild(name: string, args: string[], env: Record<string, string>, port: number): Child {
   const startedAt = performance.now()
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH!, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += d))
   return {
-    name, port, child, startedAt, stderr: () => stderr,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve()
-      child.once('exit', () => resolve())
-      child.kill('SIGTERM')
-    }),
+    name,
+    port,
+    child,
+    startedAt,
+    stderr: () => stderr,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
   }
 }
 
 /** Polls `probe` every 20 ms until it answers 2xx; returns ms from spawn to ready. */
 export async function waitReady(side: Child, probe: string, timeoutMs = 120_000): Promise<number> {
   for (;;) {
-    if (performance.now() - side.startedAt > timeoutMs || side.child.exitCode !== null) throw new Error(`${side.name} did not start:\n${side.stderr()}`)
-    if (await fetch(`http://127.0.0.1:${side.port}${probe}`).then((r) => r.ok, () => false)) return performance.now() - side.startedAt
+    if (performance.now() - side.startedAt > timeoutMs || side.child.exitCode !== null)
+      throw new Error(`${side.name} did not start:\n${side.stderr()}`)
+    if (
+      await fetch(`http://127.0.0.1:${side.port}${probe}`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return performance.now() - side.startedAt
     await new Promise((r) => setTimeout(r, 20))
   }
 }
 
-export interface Backend { label: string; databaseUrl?: string; redisUrl?: string }
+export interface Backend {
+  label: string
+  databaseUrl?: string
+  redisUrl?: string
+}
 
 /**
  * `portcullis serve` as a child process on a fresh data directory, applying `doc` (an import
  * document) at start (`undefined`: none). `dir` may be given to start again on an existing embedded database.
  */
-export async function startPortcullis(backend: Backend, doc: unknown, opts: { dir?: string; args?: string[]; env?: Record<string, string> } = {}) {
+export async function startPortcullis(
+  backend: Backend,
+  doc: unknown,
+  opts: { dir?: string; args?: string[]; env?: Record<string, string> } = {},
+) {
   const dir = opts.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'pc-bench-')))
   const importFile = path.join(dir, 'bench.json')
   if (doc !== undefined) await fs.writeFile(importFile, JSON.stringify(doc))
   const port = await freePort()
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []
-  const side = startChild('portcullis', [...nodeArgs, 'bin/portcullis.mjs', 'serve', ...(opts.args ?? [])], {
-    DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', ...(doc !== undefined ? { PORTCULLIS_IMPORT: importFile } : {}),
-    ...(backend.databaseUrl ? { DATABASE_URL: backend.databaseUrl, PORTCULLIS_MASTER_KEY: MASTER_KEY } : {}),
-    ...(backend.redisUrl ? { REDIS_URL: backend.redisUrl, REDIS_PREFIX: `pc-bench-${crypto.randomBytes(4).toString('hex')}:` } : {}),
-    ...opts.env,
-  }, port)
+  const side = startChild(
+    'portcullis',
+    [...nodeArgs, 'bin/portcullis.mjs', 'serve', ...(opts.args ?? [])],
+    {
+      DATA_DIR: dir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      LOG_LEVEL: 'warn',
+      ...(doc !== undefined ? { PORTCULLIS_IMPORT: importFile } : {}),
+      ...(backend.databaseUrl ? { DATABASE_URL: backend.databaseUrl, PORTCULLIS_MASTER_KEY: MASTER_KEY } : {}),
+      ...(backend.redisUrl
+        ? { REDIS_URL: backend.redisUrl, REDIS_PREFIX: `pc-bench-${crypto.randomBytes(4).toString('hex')}:` }
+        : {}),
+      ...opts.env,
+    },
+    port,
+  )
   let readyMs: number
   try {
     readyMs = await waitReady(side, '/readyz')
@@ -129,7 +174,12 @@ export async function backends(smoke: boolean): Promise<Array<Backend & { drop?:
   if (process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL) {
     const { createTestDatabase } = await import('../src/db/testing.ts')
     const db = await createTestDatabase('postgresql')
-    out.push({ label: 'PostgreSQL + Redis', databaseUrl: db.url, redisUrl: process.env.TEST_REDIS_URL, drop: () => db.drop() })
+    out.push({
+      label: 'PostgreSQL + Redis',
+      databaseUrl: db.url,
+      redisUrl: process.env.TEST_REDIS_URL,
+      drop: () => db.drop(),
+    })
   } else {
     console.warn('PostgreSQL + Redis skipped: set TEST_DATABASE_URL and TEST_REDIS_URL')
   }
@@ -142,7 +192,14 @@ export async function writeSection(name: string, body: string) {
   const section = `<!-- ${name}:begin -->\n${body.trim()}\n<!-- ${name}:end -->`
   const current = await fs.readFile(file, 'utf8').catch(() => '# Benchmark results\n')
   const re = new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->`)
-  await fs.writeFile(file, re.test(current) ? current.replace(re, () => section) : `${current.trimEnd()}\n\n${section}\n`)
+  await fs.writeFile(
+    file,
+    re.test(current) ? current.replace(re, () => section) : `${current.trimEnd()}\n\n${section}\n`,
+  )
 }
 
-export const machineLine = () => `${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`
+export const machineLine = () =>
+  `${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} CPUs, load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`

@@ -1,7 +1,8 @@
 /**
  * Token endpoint and introspection throughput: portcullis (a real `portcullis serve` child
  * process) against bare oidc-provider 9 (a child process of this script running only the
- * library: in-memory adapter, the same signing algorithm — ES256, portcullis's default —, the same client and resources), measured
+ * library: in-memory adapter, the same signing algorithm — ES256, portcullis's default —, the same client and
+ * resources), measured
  * in the same run over real HTTP with the same load client.
  *
  *   node --import tsx bench/oidc-token.ts [--seconds 3] [--rounds 3] [--concurrency 8]
@@ -48,11 +49,24 @@ async function bareServer(port: number) {
   // Both key types, as portcullis publishes (RS256 stays the ID token default of a client).
   const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
   const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
-  const keys = [{ ...ec.export({ format: 'jwk' }), kid: 'bench-es', use: 'sig', alg: 'ES256' }, { ...rsa.export({ format: 'jwk' }), kid: 'bench-rs', use: 'sig', alg: 'RS256' }]
+  const keys = [
+    { ...ec.export({ format: 'jwk' }), kid: 'bench-es', use: 'sig', alg: 'ES256' },
+    { ...rsa.export({ format: 'jwk' }), kid: 'bench-rs', use: 'sig', alg: 'RS256' },
+  ]
   const url = `http://127.0.0.1:${port}`
   const provider = new Provider(url, {
     jwks: { keys },
-    clients: [{ client_id: CLIENT_ID, client_secret: SECRET, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: SCOPE, token_endpoint_auth_method: 'client_secret_basic' }],
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: SECRET,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: SCOPE,
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
     scopes: [SCOPE],
     features: {
       clientCredentials: { enabled: true },
@@ -62,9 +76,16 @@ async function bareServer(port: number) {
         enabled: true,
         defaultResource: (_ctx, _client, oneOf) => oneOf ?? JWT_RESOURCE,
         useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, indicator) => indicator === JWT_RESOURCE
-          ? { scope: SCOPE, audience: JWT_RESOURCE, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }
-          : { scope: SCOPE, audience: OPAQUE_RESOURCE, accessTokenTTL: 600, accessTokenFormat: 'opaque' },
+        getResourceServerInfo: (_ctx, indicator) =>
+          indicator === JWT_RESOURCE
+            ? {
+                scope: SCOPE,
+                audience: JWT_RESOURCE,
+                accessTokenTTL: 600,
+                accessTokenFormat: 'jwt',
+                jwt: { sign: { alg: 'ES256' } },
+              }
+            : { scope: SCOPE, audience: OPAQUE_RESOURCE, accessTokenTTL: 600, accessTokenFormat: 'opaque' },
       },
     },
   })
@@ -78,50 +99,101 @@ const median = (xs: number[]) => {
 }
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
 
-interface Side { name: string; port: number; child: ChildProcess; stderr: () => string; stop: () => Promise<void> }
+interface Side {
+  name: string
+  port: number
+  child: ChildProcess
+  stderr: () => string
+  stop: () => Promise<void>
+}
 
 async function waitReady(side: Side, probe: string) {
   for (let i = 0; ; i++) {
     if (i > 900 || side.child.exitCode !== null) throw new Error(`${side.name} did not start:\n${side.stderr()}`)
-    if (await fetch(`http://127.0.0.1:${side.port}${probe}`).then((r) => r.ok, () => false)) return
+    if (
+      await fetch(`http://127.0.0.1:${side.port}${probe}`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return
     await new Promise((r) => setTimeout(r, 100))
   }
 }
 
 function startChild(name: string, args: string[], env: Record<string, string>, port: number): Side {
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH!, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += d))
   return {
-    name, port, child, stderr: () => stderr,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve()
-      child.once('exit', () => resolve())
-      child.kill('SIGTERM')
-    }),
+    name,
+    port,
+    child,
+    stderr: () => stderr,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGTERM')
+      }),
   }
 }
 
 async function startPortcullis(backend: { databaseUrl?: string; redisUrl?: string }): Promise<Side & { dir: string }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pc-bench-oidc-'))
   const importFile = path.join(dir, 'bench.json')
-  await fs.writeFile(importFile, JSON.stringify({
-    resources: [
-      { indicator: JWT_RESOURCE, scopes: [SCOPE], access_token_format: 'jwt', access_token_ttl: 600, access_token_signing_alg: 'ES256' },
-      { indicator: OPAQUE_RESOURCE, scopes: [SCOPE], access_token_format: 'opaque', access_token_ttl: 600 },
-    ],
-    clients: [{ client_id: CLIENT_ID, client_secret: SECRET, grant_types: ['client_credentials'], response_types: [], scope: SCOPE }],
-  }))
+  await fs.writeFile(
+    importFile,
+    JSON.stringify({
+      resources: [
+        {
+          indicator: JWT_RESOURCE,
+          scopes: [SCOPE],
+          access_token_format: 'jwt',
+          access_token_ttl: 600,
+          access_token_signing_alg: 'ES256',
+        },
+        { indicator: OPAQUE_RESOURCE, scopes: [SCOPE], access_token_format: 'opaque', access_token_ttl: 600 },
+      ],
+      clients: [
+        {
+          client_id: CLIENT_ID,
+          client_secret: SECRET,
+          grant_types: ['client_credentials'],
+          response_types: [],
+          scope: SCOPE,
+        },
+      ],
+    }),
+  )
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []
   // The rate limiter stays on (its cost is part of the path) with a budget the bench cannot reach.
-  const side = startChild('portcullis', [...nodeArgs, 'bin/portcullis.mjs', 'serve'], {
-    DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, LOG_LEVEL: 'warn', PORTCULLIS_IMPORT: importFile,
-    RATE_LIMIT_TOKEN: '999999999/60', RATE_LIMIT_INTROSPECTION: '999999999/60',
-    ...(backend.databaseUrl ? { DATABASE_URL: backend.databaseUrl, PORTCULLIS_MASTER_KEY: crypto.randomBytes(32).toString('base64') } : {}),
-    ...(backend.redisUrl ? { REDIS_URL: backend.redisUrl, REDIS_PREFIX: `pc-bench-${crypto.randomBytes(4).toString('hex')}:` } : {}),
-  }, port)
+  const side = startChild(
+    'portcullis',
+    [...nodeArgs, 'bin/portcullis.mjs', 'serve'],
+    {
+      DATA_DIR: dir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: url,
+      LOG_LEVEL: 'warn',
+      PORTCULLIS_IMPORT: importFile,
+      RATE_LIMIT_TOKEN: '999999999/60',
+      RATE_LIMIT_INTROSPECTION: '999999999/60',
+      ...(backend.databaseUrl
+        ? { DATABASE_URL: backend.databaseUrl, PORTCULLIS_MASTER_KEY: crypto.randomBytes(32).toString('base64') }
+        : {}),
+      ...(backend.redisUrl
+        ? { REDIS_URL: backend.redisUrl, REDIS_PREFIX: `pc-bench-${crypto.randomBytes(4).toString('hex')}:` }
+        : {}),
+    },
+    port,
+  )
   try {
     await waitReady(side, '/readyz')
   } catch (err) {
@@ -134,28 +206,41 @@ async function startPortcullis(backend: { databaseUrl?: string; redisUrl?: strin
 
 async function startBare(): Promise<Side> {
   const port = await freePort()
-  const side = startChild('oidc-provider', ['--import', 'tsx', import.meta.filename, '--bare-server', String(port)], {}, port)
+  const side = startChild(
+    'oidc-provider',
+    ['--import', 'tsx', import.meta.filename, '--bare-server', String(port)],
+    {},
+    port,
+  )
   await waitReady(side, '/.well-known/openid-configuration')
   return side
 }
 
 const basic = `Basic ${Buffer.from(`${CLIENT_ID}:${SECRET}`).toString('base64')}`
 const form = { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }
-const ccBody = (resource: string) => `grant_type=client_credentials&scope=${encodeURIComponent(SCOPE)}&resource=${encodeURIComponent(resource)}`
+const ccBody = (resource: string) =>
+  `grant_type=client_credentials&scope=${encodeURIComponent(SCOPE)}&resource=${encodeURIComponent(resource)}`
 
 async function issue(side: Side, resource: string): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${side.port}/token`, { method: 'POST', headers: form, body: ccBody(resource) })
+  const res = await fetch(`http://127.0.0.1:${side.port}/token`, {
+    method: 'POST',
+    headers: form,
+    body: ccBody(resource),
+  })
   const body = (await res.json()) as { access_token?: string }
-  if (!res.ok || !body.access_token) throw new Error(`${side.name}: token request failed ${res.status} ${JSON.stringify(body)}`)
+  if (!res.ok || !body.access_token)
+    throw new Error(`${side.name}: token request failed ${res.status} ${JSON.stringify(body)}`)
   return body.access_token
 }
 
 type Op = (conn: Connection) => Promise<void>
 const operations = {
-  client_credentials_jwt: async (_side: Side): Promise<Op> => async (conn) => {
-    const r = await conn.post('/token', form, ccBody(JWT_RESOURCE))
-    if (r.status !== 200 || !r.body.includes('"access_token"')) throw new Error(`token: ${r.status} ${r.body}`)
-  },
+  client_credentials_jwt:
+    async (_side: Side): Promise<Op> =>
+    async (conn) => {
+      const r = await conn.post('/token', form, ccBody(JWT_RESOURCE))
+      if (r.status !== 200 || !r.body.includes('"access_token"')) throw new Error(`token: ${r.status} ${r.body}`)
+    },
   introspection_opaque: async (side: Side): Promise<Op> => {
     const token = await issue(side, OPAQUE_RESOURCE)
     if (token.split('.').length === 3) throw new Error(`${side.name}: expected an opaque token`)
@@ -177,13 +262,15 @@ async function measure(side: Side, op: Op, seconds: number, concurrency: number)
     const serverCpu0 = cpuSeconds(side.child.pid!)
     const clientCpu0 = process.cpuUsage()
     const t0 = performance.now()
-    await Promise.all(conns.map(async (conn) => {
-      while (Date.now() < until) {
-        const s = performance.now()
-        await op(conn)
-        times.push(performance.now() - s)
-      }
-    }))
+    await Promise.all(
+      conns.map(async (conn) => {
+        while (Date.now() < until) {
+          const s = performance.now()
+          await op(conn)
+          times.push(performance.now() - s)
+        }
+      }),
+    )
     const wall = (performance.now() - t0) / 1000
     const serverCpu = cpuSeconds(side.child.pid!) - serverCpu0
     const clientCpu = process.cpuUsage(clientCpu0)
@@ -212,11 +299,21 @@ function summarise(rounds: Result[]) {
     server_cpu_ms_per_request: round(m('server_cpu_ms_per_request'), 3),
     per_server_cpu_second: round(m('per_server_cpu_second'), 0),
     load_client_cpu_ms_per_request: round(m('load_client_cpu_ms_per_request'), 3),
-    rounds: rounds.map((r) => ({ requests: r.requests, per_second: round(r.per_second, 0), server_cpu_ms_per_request: round(r.server_cpu_ms_per_request, 3) })),
+    rounds: rounds.map((r) => ({
+      requests: r.requests,
+      per_second: round(r.per_second, 0),
+      server_cpu_ms_per_request: round(r.server_cpu_ms_per_request, 3),
+    })),
   }
 }
 
-async function runBackend(label: string, backend: { databaseUrl?: string; redisUrl?: string }, seconds: number, rounds: number, concurrency: number) {
+async function runBackend(
+  label: string,
+  backend: { databaseUrl?: string; redisUrl?: string },
+  seconds: number,
+  rounds: number,
+  concurrency: number,
+) {
   const pc = await startPortcullis(backend)
   const bare = await startBare().catch(async (err: unknown) => {
     await pc.stop()
@@ -226,8 +323,14 @@ async function runBackend(label: string, backend: { databaseUrl?: string; redisU
   try {
     const out: Record<string, unknown> = {}
     for (const [name, make] of Object.entries(operations)) {
-      const ops = new Map<Side, Op>([[pc, await make(pc)], [bare, await make(bare)]])
-      const results = new Map<Side, Result[]>([[pc, []], [bare, []]])
+      const ops = new Map<Side, Op>([
+        [pc, await make(pc)],
+        [bare, await make(bare)],
+      ])
+      const results = new Map<Side, Result[]>([
+        [pc, []],
+        [bare, []],
+      ])
       for (let r = 0; r < rounds; r++) {
         // A B, then B A: neither side always runs first into a warm or cold machine.
         const order = r % 2 === 0 ? [pc, bare] : [bare, pc]
@@ -259,14 +362,21 @@ async function main() {
     at: new Date().toISOString(),
     machine: { cpus: os.cpus().length, node: process.version, loadavg_at_start: os.loadavg().map((x) => round(x)) },
     settings: { seconds_per_side_per_round: seconds, rounds, concurrency },
-    measured: 'server_cpu_ms_per_request: user+system CPU of the server child process (/proc/PID/stat) over the measure / requests; per_server_cpu_second: requests per CPU second of the server ("per core"); load_client_cpu_ms_per_request: process.cpuUsage() of the bench process (the shared load client); p50/p99: client-side latency; ratio_per_core = bare CPU per request / portcullis CPU per request',
+    measured:
+      'server_cpu_ms_per_request: user+system CPU of the server child process (/proc/PID/stat) over the measure / requests; per_server_cpu_second: requests per CPU second of the server ("per core"); load_client_cpu_ms_per_request: process.cpuUsage() of the bench process (the shared load client); p50/p99: client-side latency; ratio_per_core = bare CPU per request / portcullis CPU per request',
   }
   results.sqlite = await runBackend('sqlite', {}, seconds, rounds, concurrency)
   if (process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL) {
     const { createTestDatabase } = await import('../src/db/testing.ts')
     const db = await createTestDatabase('postgresql')
     try {
-      results.postgresql_redis = await runBackend('postgresql+redis', { databaseUrl: db.url, redisUrl: process.env.TEST_REDIS_URL }, seconds, rounds, concurrency)
+      results.postgresql_redis = await runBackend(
+        'postgresql+redis',
+        { databaseUrl: db.url, redisUrl: process.env.TEST_REDIS_URL },
+        seconds,
+        rounds,
+        concurrency,
+      )
     } finally {
       await db.drop()
     }
@@ -280,22 +390,35 @@ async function main() {
 }
 
 type Summary = ReturnType<typeof summarise>
-interface Pair { portcullis: Summary; oidc_provider: Summary; ratio_throughput: number; ratio_per_core: number }
+interface Pair {
+  portcullis: Summary
+  oidc_provider: Summary
+  ratio_throughput: number
+  ratio_per_core: number
+}
 
 /** The generated part of bench/RESULTS.md: the table of this run (the analysis below it is prose). */
 async function writeSection(results: Record<string, unknown>) {
   const machine = results.machine as { cpus: number; node: string; loadavg_at_start: number[] }
   const settings = results.settings as { seconds_per_side_per_round: number; rounds: number; concurrency: number }
-  const label: Record<string, string> = { client_credentials_jwt: 'client credentials -> ES256 JWT', introspection_opaque: 'introspection of an opaque token' }
+  const label: Record<string, string> = {
+    client_credentials_jwt: 'client credentials -> ES256 JWT',
+    introspection_opaque: 'introspection of an opaque token',
+  }
   const rows: string[] = []
   for (const backend of ['sqlite', 'postgresql_redis']) {
     const b = results[backend] as Record<string, Pair> | { skipped: string }
     if ('skipped' in b) continue
     for (const [op, pair] of Object.entries(b)) {
-      const cell = (x: Summary) => `${x.per_second} | ${x.p50_ms} / ${x.p99_ms} | ${x.server_cpu_ms_per_request} | ${x.per_server_cpu_second} | ${x.load_client_cpu_ms_per_request}`
-      rows.push(`| ${backend === 'sqlite' ? 'SQLite' : 'PostgreSQL + Redis'} | ${label[op]} | portcullis | ${cell(pair.portcullis)} | | |`)
+      const cell = (x: Summary) =>
+        `${x.per_second} | ${x.p50_ms} / ${x.p99_ms} | ${x.server_cpu_ms_per_request} | ${x.per_server_cpu_second} | ${x.load_client_cpu_ms_per_request}`
+      rows.push(
+        `| ${backend === 'sqlite' ? 'SQLite' : 'PostgreSQL + Redis'} | ${label[op]} | portcullis | ${cell(pair.portcullis)} | | |`,
+      )
       rows.push(`| | | oidc-provider (bare) | ${cell(pair.oidc_provider)} | | |`)
-      rows.push(`| | | **portcullis / bare** | | | | | | **${pair.ratio_throughput}x** | **${pair.ratio_per_core}x** ${pair.ratio_per_core >= 0.8 ? '(met)' : '(goal 0.8x: missed)'} |`)
+      rows.push(
+        `| | | **portcullis / bare** | | | | | | **${pair.ratio_throughput}x** | **${pair.ratio_per_core}x** ${pair.ratio_per_core >= 0.8 ? '(met)' : '(goal 0.8x: missed)'} |`,
+      )
     }
   }
   const section = `<!-- oidc-token:begin -->
@@ -325,8 +448,11 @@ ${rows.join('\n')}
 if (values['bare-server']) {
   await bareServer(Number(values['bare-server']))
 } else {
-  await main().then(() => process.exit(0), (err: unknown) => {
-    console.error(err)
-    process.exit(1)
-  })
+  await main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err)
+      process.exit(1)
+    },
+  )
 }

@@ -3,7 +3,13 @@
  * depth 3 (leaf roles inherit mid roles inherit top roles), each role granted permissions on
  * its own objects, padded to the requested number of lines. Deterministic (seeded).
  */
-export interface RbacStore { lines: string[][]; csv: string; users: number; roles: number; objects: number }
+export interface RbacStore {
+  lines: string[][]
+  csv: string
+  users: number
+  roles: number
+  objects: number
+}
 
 function prng(seed: number) {
   return () => {
@@ -26,7 +32,12 @@ export function buildRbacStore(targetLines: number, seed = 42): RbacStore {
   const remaining = Math.max(0, targetLines - lines.length)
   const objects = Math.max(100, Math.round(remaining / 2))
   for (let i = 0; i < remaining; i++) {
-    lines.push(['p', `role${Math.floor(rnd() * roles)}`, `doc${Math.floor(rnd() * objects)}`, rnd() < 0.5 ? 'read' : 'write'])
+    lines.push([
+      'p',
+      `role${Math.floor(rnd() * roles)}`,
+      `doc${Math.floor(rnd() * objects)}`,
+      rnd() < 0.5 ? 'read' : 'write',
+    ])
   }
   return { lines, csv: lines.map((l) => l.join(', ')).join('\n'), users, roles, objects }
 }
@@ -35,7 +46,11 @@ export function buildRbacStore(targetLines: number, seed = 42): RbacStore {
 export function randomRequests(store: RbacStore, n: number): string[][] {
   const out: string[][] = []
   for (let i = 0; i < n; i++) {
-    out.push([`user${Math.floor(Math.random() * store.users)}`, `doc${Math.floor(Math.random() * store.objects)}`, Math.random() < 0.5 ? 'read' : 'write'])
+    out.push([
+      `user${Math.floor(Math.random() * store.users)}`,
+      `doc${Math.floor(Math.random() * store.objects)}`,
+      Math.random() < 0.5 ? 'read' : 'write',
+    ])
   }
   return out
 }

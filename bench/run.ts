@@ -5,7 +5,8 @@
  *   npm run bench                              all of them, small sizes
  *   npm run bench -- cli-startup authz-engine  only these (names below)
  *   npm run bench -- --full                    each script's own (larger) defaults
- *   npm run bench -- --smoke                   each script that has one, shortest form, SQLite only, nothing written (CI)
+ *   npm run bench -- --smoke                   each script that has one, shortest form, SQLite only,
+ *                                              nothing written (CI)
  *
  * Each script writes its own results (bench/results/*.json; cli-startup also its section of
  * bench/RESULTS.md). apikeys-verify, oidc-token, sign-in and footprint also run on PostgreSQL +
@@ -38,7 +39,10 @@ const SMOKE: Array<[string, string[]]> = [
   ['workers', ['--smoke']],
 ]
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { full: { type: 'boolean', default: false }, smoke: { type: 'boolean', default: false } } })
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { full: { type: 'boolean', default: false }, smoke: { type: 'boolean', default: false } },
+})
 const unknown = positionals.filter((p) => !(p in BENCHES))
 if (unknown.length) {
   process.stderr.write(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}\n`)
@@ -48,11 +52,15 @@ const selected: Array<[string, string[]]> = values.smoke
   ? SMOKE
   : (positionals.length ? positionals : Object.keys(BENCHES)).map((name) => [name, values.full ? [] : BENCHES[name]!])
 
-if (!values.smoke) spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: path.resolve(import.meta.dirname, '..'), stdio: 'inherit' })
+if (!values.smoke)
+  spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: path.resolve(import.meta.dirname, '..'), stdio: 'inherit' })
 const failed: string[] = []
 for (const [name, args] of selected) {
   process.stdout.write(`\n== bench/${name}.ts ${args.join(' ')}\n`)
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, `${name}.ts`), ...args], { cwd: path.resolve(import.meta.dirname, '..'), stdio: 'inherit' })
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, `${name}.ts`), ...args], {
+    cwd: path.resolve(import.meta.dirname, '..'),
+    stdio: 'inherit',
+  })
   if (r.status !== 0) failed.push(name)
 }
 if (failed.length) {

@@ -30,8 +30,11 @@ const check = (file, spec, options) => {
   const target = spec.startsWith('.') ? rel(path.resolve(path.dirname(path.resolve(root, file)), spec)) : undefined
   const inSrc = file.startsWith('src/')
   // Prisma: the package, its adapters and the generated client.
-  const isPrisma = spec === '@prisma/client' || spec.startsWith('@prisma/client/') || spec.startsWith('@prisma/adapter-')
-    || (target !== undefined && target.startsWith('src/generated/'))
+  const isPrisma =
+    spec === '@prisma/client' ||
+    spec.startsWith('@prisma/client/') ||
+    spec.startsWith('@prisma/adapter-') ||
+    (target !== undefined && target.startsWith('src/generated/'))
   if (inSrc && isPrisma && !isPrismaClientFile(file) && !file.startsWith('src/generated/')) {
     problems.push('only src/db/ and queries.ts (or queries/) files import Prisma; go through a queries module')
   }
@@ -40,7 +43,11 @@ const check = (file, spec, options) => {
   }
   if (spec.startsWith('oidc-provider/lib')) {
     problems.push('nothing imports oidc-provider internals (oidc-provider/lib/...); use its public API')
-  } else if (inSrc && (spec === 'oidc-provider' || spec.startsWith('oidc-provider/')) && !file.startsWith('src/oidc/')) {
+  } else if (
+    inSrc &&
+    (spec === 'oidc-provider' || spec.startsWith('oidc-provider/')) &&
+    !file.startsWith('src/oidc/')
+  ) {
     problems.push('only src/oidc/ imports oidc-provider')
   }
   if (target !== undefined) {
@@ -48,17 +55,28 @@ const check = (file, spec, options) => {
     if (file.startsWith('src/config/') && targetCapability) {
       problems.push(`src/config/ imports no capability (imports src/${targetCapability}/)`)
     }
-    const excepted = (exceptions) => Object.entries(exceptions)
-      .some(([where, capabilities]) => (where.endsWith('/') ? file.startsWith(where) : file === where)
-        && capabilities.includes(targetCapability))
+    const excepted = (exceptions) =>
+      Object.entries(exceptions).some(
+        ([where, capabilities]) =>
+          (where.endsWith('/') ? file.startsWith(where) : file === where) && capabilities.includes(targetCapability),
+      )
     if (file.startsWith('src/http/') && targetCapability && !excepted(options.httpExceptions)) {
-      problems.push(`src/http/ is a toolkit and imports no capability (imports ${target}); ` +
-        'the exception list in eslint.config.js may only shrink')
+      problems.push(
+        `src/http/ is a toolkit and imports no capability (imports ${target}); ` +
+          'the exception list in eslint.config.js may only shrink',
+      )
     }
-    if (target === 'src/container.ts' && inSrc && !['src/app.ts', 'src/server.ts', 'src/main.ts'].includes(file)
-      && !file.startsWith('src/commands/') && !options.containerExceptions.includes(file)) {
-      problems.push('no capability imports the container; declare the narrow dependencies you need ' +
-        '(only src/app.ts, src/server.ts, src/main.ts and src/commands/ may)')
+    if (
+      target === 'src/container.ts' &&
+      inSrc &&
+      !['src/app.ts', 'src/server.ts', 'src/main.ts'].includes(file) &&
+      !file.startsWith('src/commands/') &&
+      !options.containerExceptions.includes(file)
+    ) {
+      problems.push(
+        'no capability imports the container; declare the narrow dependencies you need ' +
+          '(only src/app.ts, src/server.ts, src/main.ts and src/commands/ may)',
+      )
     }
   }
   return problems
@@ -68,14 +86,16 @@ const layering = {
   meta: {
     type: 'problem',
     docs: { description: 'enforce the layering of DESIGN.md "Layout"' },
-    schema: [{
-      type: 'object',
-      properties: {
-        httpExceptions: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
-        containerExceptions: { type: 'array', items: { type: 'string' } },
+    schema: [
+      {
+        type: 'object',
+        properties: {
+          httpExceptions: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
+          containerExceptions: { type: 'array', items: { type: 'string' } },
+        },
+        additionalProperties: false,
       },
-      additionalProperties: false,
-    }],
+    ],
   },
   create(context) {
     const options = { httpExceptions: {}, containerExceptions: [], ...context.options[0] }

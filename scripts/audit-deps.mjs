@@ -31,7 +31,13 @@ function report() {
   const input = opt('--input')
   if (input) return fs.readFileSync(input, 'utf8')
   try {
-    return execFileSync('npm', ['audit', '--omit=dev', '--json'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024, timeout: 180_000 })
+    return execFileSync('npm', ['audit', '--omit=dev', '--json'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 180_000,
+    })
   } catch (e) {
     // npm audit exits non-zero when it finds anything, and when it cannot ask at all (or timed out)
     return e.stdout ?? ''
@@ -46,8 +52,13 @@ function loadExceptions() {
   return list.map((x, i) => {
     const where = `${file} entry ${i + 1}`
     if (!x || typeof x.id !== 'string' || !x.id) throw new Error(`${where}: "id" (the advisory's GHSA id) is required`)
-    if (typeof x.reason !== 'string' || x.reason.trim().length < 10) throw new Error(`${where}: "reason" must say why the advisory is accepted`)
-    if (typeof x.expires !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(x.expires) || Number.isNaN(Date.parse(x.expires))) {
+    if (typeof x.reason !== 'string' || x.reason.trim().length < 10)
+      throw new Error(`${where}: "reason" must say why the advisory is accepted`)
+    if (
+      typeof x.expires !== 'string' ||
+      !/^\d{4}-\d{2}-\d{2}$/.test(x.expires) ||
+      Number.isNaN(Date.parse(x.expires))
+    ) {
       throw new Error(`${where}: "expires" must be a date YYYY-MM-DD`)
     }
     return { ...x, expired: Date.parse(`${x.expires}T23:59:59Z`) < Date.now() }
@@ -62,7 +73,15 @@ function advisories(doc) {
       if (typeof via !== 'object' || !BLOCKING.has(via.severity)) continue
       const ghsa = /GHSA-[\w-]+/.exec(via.url ?? '')?.[0]
       const id = ghsa ?? String(via.source)
-      found.set(id, { id, ids: [id, String(via.source)], package: via.name, severity: via.severity, title: via.title, url: via.url, range: via.range })
+      found.set(id, {
+        id,
+        ids: [id, String(via.source)],
+        package: via.name,
+        severity: via.severity,
+        title: via.title,
+        url: via.url,
+        range: via.range,
+      })
     }
   }
   return [...found.values()]
@@ -85,7 +104,9 @@ function main() {
   }
   if (!doc || !doc.vulnerabilities || !doc.metadata) {
     const why = doc?.message ?? doc?.error?.summary ?? (text.trim() ? text.trim().slice(0, 200) : 'no report')
-    console.error('audit-deps: WARNING: the npm advisory endpoint did not answer; production dependencies were NOT checked.')
+    console.error(
+      'audit-deps: WARNING: the npm advisory endpoint did not answer; production dependencies were NOT checked.',
+    )
     console.error(`audit-deps: npm said: ${why}`)
     if (strict) return 2
     console.error('audit-deps: not failing for an unreachable registry (use --strict to fail).')
@@ -93,21 +114,29 @@ function main() {
   }
   let failed = false
   for (const x of exceptions.filter((e) => e.expired)) {
-    console.error(`audit-deps: FAIL exception for ${x.id} expired on ${x.expires} (${x.reason}); fix the dependency or renew the exception`)
+    console.error(
+      `audit-deps: FAIL exception for ${x.id} expired on ${x.expires} (${x.reason}); fix the dependency or renew the exception`,
+    )
     failed = true
   }
   const found = advisories(doc)
   for (const a of found) {
     const accepted = exceptions.find((x) => !x.expired && a.ids.includes(x.id))
     if (accepted) {
-      console.log(`audit-deps: accepted ${a.severity} ${a.id} in ${a.package} until ${accepted.expires}: ${accepted.reason}`)
+      console.log(
+        `audit-deps: accepted ${a.severity} ${a.id} in ${a.package} until ${accepted.expires}: ${accepted.reason}`,
+      )
       continue
     }
-    console.error(`audit-deps: FAIL ${a.severity} ${a.id} in ${a.package} ${a.range ?? ''}: ${a.title ?? ''} ${a.url ?? ''}`)
+    console.error(
+      `audit-deps: FAIL ${a.severity} ${a.id} in ${a.package} ${a.range ?? ''}: ${a.title ?? ''} ${a.url ?? ''}`,
+    )
     failed = true
   }
   const counts = doc.metadata.vulnerabilities ?? {}
-  console.log(`audit-deps: production dependencies: ${counts.critical ?? 0} critical, ${counts.high ?? 0} high, ${counts.moderate ?? 0} moderate, ${counts.low ?? 0} low`)
+  console.log(
+    `audit-deps: production dependencies: ${counts.critical ?? 0} critical, ${counts.high ?? 0} high, ${counts.moderate ?? 0} moderate, ${counts.low ?? 0} low`,
+  )
   return failed ? 1 : 0
 }
 

@@ -29,12 +29,12 @@ const out = path.join(root, `dist.building-${process.pid}`)
 const STAMP = path.join(out, '.build.json')
 
 const startedAt = Date.now()
-const files = fs.readdirSync(src, { recursive: true, withFileTypes: true })
+const files = fs
+  .readdirSync(src, { recursive: true, withFileTypes: true })
   .filter((e) => e.isFile())
   .map((e) => path.join(e.parentPath, e.name))
 const entries = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
 const assets = files.filter((f) => !f.endsWith('.ts'))
-
 
 // Every import stays an import: relative ones get the .js name of their compiled file
 // (sources import with .ts suffixes, allowImportingTsExtensions), packages stay packages.

@@ -37,7 +37,9 @@ import { readBytes, readRawBody } from './http/body.ts'
 import { logEscapedError } from './logger.ts'
 import { requestIdOf } from './http/middleware/request.ts'
 
-const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+const APP_VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version
 import { passwordResetRouter } from './http/account/password-reset.ts'
 import { consoleRouter } from './admin/console/routes.ts'
 import { consoleService } from './admin/console/service.ts'
@@ -59,7 +61,13 @@ function routersOf(c: Container, opts: AppOptions) {
     clientIp: c.clientIp,
     onDenied: (ctx, ip) => {
       c.logger.warn({ ip, path: ctx.path }, 'management API call from an address outside MANAGEMENT_ALLOWED_IPS')
-      void c.audit.record({ action: 'management.ip_denied', outcome: 'failure', details: { method: ctx.method, path: ctx.path }, ip, requestId: ctx.state.requestId as string | undefined })
+      void c.audit.record({
+        action: 'management.ip_denied',
+        outcome: 'failure',
+        details: { method: ctx.method, path: ctx.path },
+        ip,
+        requestId: ctx.state.requestId as string | undefined,
+      })
     },
   })
   // One guard for every form of our pages: a POST from another site is refused (issue 10 §2).
@@ -69,9 +77,21 @@ function routersOf(c: Container, opts: AppOptions) {
   // The JSON APIs, declared as route contracts (http/contract.ts): mounted together and
   // described by one OpenAPI document (/openapi.json).
   const apiRoutes = [
-    ...authzRoutes({ publicUrl: c.config.PUBLIC_URL, bearerSchemes: c.bearerSchemes, stores: c.authz.stores, decide: c.authz.decide, management }),
+    ...authzRoutes({
+      publicUrl: c.config.PUBLIC_URL,
+      bearerSchemes: c.bearerSchemes,
+      stores: c.authz.stores,
+      decide: c.authz.decide,
+      management,
+    }),
     ...metricsRoutes(c.metrics),
-    ...auditRoutes({ bearerSchemes: c.bearerSchemes, chain: c.auditChain, record: (e) => c.audit.record(e), report: reportDeps(c), management }),
+    ...auditRoutes({
+      bearerSchemes: c.bearerSchemes,
+      chain: c.auditChain,
+      record: (e) => c.audit.record(e),
+      report: reportDeps(c),
+      management,
+    }),
     ...apiKeyRoutes({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp, management }),
     ...adminRoutes({ admin: adminServices(c), management }),
     ...ssfRoutes(c.ssf),
@@ -122,10 +142,20 @@ function routersOf(c: Container, opts: AppOptions) {
       secure: c.config.PUBLIC_URL.startsWith('https:'),
     }),
     mountRoutes(new Router(), apiRoutes, { bearerSchemes: c.bearerSchemes, management }),
-    apiDocsRouter({ routes: apiRoutes, info: { title: 'portcullis', version: APP_VERSION, publicUrl: c.config.PUBLIC_URL } }),
+    apiDocsRouter({
+      routes: apiRoutes,
+      info: { title: 'portcullis', version: APP_VERSION, publicUrl: c.config.PUBLIC_URL },
+    }),
     passwordResetRouter({ reset: c.passwordReset, product: c.config.PRODUCT_NAME, clientIp: c.clientIp, formGuard }),
     emailVerificationRouter({ verification: c.emailVerification, clientIp: c.clientIp, formGuard }),
-    registrationRouter({ registration: c.registration, challenge: c.signupChallenge, audit: c.audit, product: c.config.PRODUCT_NAME, clientIp: c.clientIp, formGuard }),
+    registrationRouter({
+      registration: c.registration,
+      challenge: c.signupChallenge,
+      audit: c.audit,
+      product: c.config.PRODUCT_NAME,
+      clientIp: c.clientIp,
+      formGuard,
+    }),
   ]
 }
 
@@ -134,7 +164,11 @@ function routersOf(c: Container, opts: AppOptions) {
  * for tools that must cover all of them (the hostile-input property test).
  */
 export function declaredRoutes(c: Container): { method: string; path: string }[] {
-  return routersOf(c, {}).flatMap((r) => r.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) }))))
+  return routersOf(c, {}).flatMap((r) =>
+    r.stack.flatMap((layer) =>
+      layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) })),
+    ),
+  )
 }
 
 /**
@@ -153,10 +187,17 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
   // Before the error handler: error pages, too, are in the request's language and brand.
   app.use(localeMiddleware({ brand, https: c.config.PUBLIC_URL.startsWith('https:') }))
   app.use(errorHandler(c.logger))
-  app.use(rateLimits({
-    limits: c.config.RATE_LIMITS, redis: c.redis, prefix: c.config.REDIS_PREFIX, clientIp: c.clientIp,
-    sessionCookie: c.login.cookie.name, refused: c.metrics.rateLimited, logger: c.logger,
-  }))
+  app.use(
+    rateLimits({
+      limits: c.config.RATE_LIMITS,
+      redis: c.redis,
+      prefix: c.config.REDIS_PREFIX,
+      clientIp: c.clientIp,
+      sessionCookie: c.login.cookie.name,
+      refused: c.metrics.rateLimited,
+      logger: c.logger,
+    }),
+  )
   // Hostile strings (NUL, invalid UTF-8, lone surrogates) and impossible Host headers are a
   // 400 here, before any router or oidc-provider sees them.
   app.use(inputGuard(readRawBody))
@@ -183,14 +224,24 @@ export function buildApp(c: Container, opts: AppOptions = {}) {
     await handle(req, ctx.res)
   })
   // Errors that escape every middleware (Koa would print a multi-line stack to stderr).
-  app.on('error', (err: unknown, ctx?: { req?: Parameters<typeof requestIdOf>[0] }) => logEscapedError(c.logger, err, requestIdOf(ctx?.req)))
+  app.on('error', (err: unknown, ctx?: { req?: Parameters<typeof requestIdOf>[0] }) =>
+    logEscapedError(c.logger, err, requestIdOf(ctx?.req)),
+  )
   return app
 }
 
 /**
  * oidc-provider endpoints that only take POST (RFC 6749 §3.2 token, RFC 7662 §2.1
  * introspection, RFC 7009 §2.1 revocation, RFC 9126 §2 PAR, RFC 8628 §3.1 device
- * authorization, and oidc-provider's logout confirmation form). Other methods are a 405 here; oidc-provider would route GET /device/auth to
+ * authorization, and oidc-provider's logout confirmation form). Other methods are a 405 here;
+ * oidc-provider would route GET /device/auth to
  * its device-resume page and fail with a 500.
  */
-const OAUTH_POST_ONLY = ['/token', '/token/introspection', '/token/revocation', '/request', '/device/auth', '/session/end/confirm']
+const OAUTH_POST_ONLY = [
+  '/token',
+  '/token/introspection',
+  '/token/revocation',
+  '/request',
+  '/device/auth',
+  '/session/end/confirm',
+]

@@ -14,8 +14,16 @@ export async function ensureAdmin(c: Container): Promise<{ email: string; passwo
   if (await c.users.findByEmail(email)) return null
   const given = c.config.PORTCULLIS_ADMIN_PASSWORD
   const password = given ?? crypto.randomBytes(18).toString('base64url')
-  await c.users.create({ email, password, name: 'Administrator', roles: ['admin'], emailVerified: true, mustChangePassword: !given },
-    c.audit.with((user) => ({ action: 'user.created', outcome: 'success', actor: 'bootstrap', target: user.id, details: { email, roles: ['admin'] } })))
+  await c.users.create(
+    { email, password, name: 'Administrator', roles: ['admin'], emailVerified: true, mustChangePassword: !given },
+    c.audit.with((user) => ({
+      action: 'user.created',
+      outcome: 'success',
+      actor: 'bootstrap',
+      target: user.id,
+      details: { email, roles: ['admin'] },
+    })),
+  )
   return { email, password: given ? undefined : password }
 }
 
@@ -23,6 +31,10 @@ export async function ensureAdmin(c: Container): Promise<{ email: string; passwo
 export async function ensureDefaultPolicyStore(c: Container): Promise<boolean> {
   if (await c.queries.policies.findStore('default')) return false
   if (!(await c.settings.claim('bootstrap.default_policy_store', new Date().toISOString()))) return false
-  await c.authz.stores.create({ name: 'default', model: 'rbac.conf', description: 'created at first start' }, 'bootstrap', 'created at first start')
+  await c.authz.stores.create(
+    { name: 'default', model: 'rbac.conf', description: 'created at first start' },
+    'bootstrap',
+    'created at first start',
+  )
   return true
 }

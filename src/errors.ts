@@ -8,7 +8,11 @@ export class AppError extends Error {
   readonly expose: boolean
   readonly details?: unknown
 
-  constructor(code: string, message: string, opts: { status?: number; expose?: boolean; details?: unknown; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    opts: { status?: number; expose?: boolean; details?: unknown; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
     this.name = 'AppError'
     this.code = code

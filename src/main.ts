@@ -58,8 +58,10 @@ const COMMANDS: Record<string, Command> = {
     async run(config, rest, values) {
       const cli = await import('./authz/cli.ts')
       // Policy tests run in other teams' CI: no configuration, database or server involved.
-      if (rest[0] === 'test') return cli.policyTestCommand((await import('./authz/engine-port.ts')).enginePort, rest.slice(1))
-      if (rest[0] !== 'apply') throw new AppError('usage', `unknown policy subcommand ${rest[0] ?? ''} (test | apply)`, { status: 400 })
+      if (rest[0] === 'test')
+        return cli.policyTestCommand((await import('./authz/engine-port.ts')).enginePort, rest.slice(1))
+      if (rest[0] !== 'apply')
+        throw new AppError('usage', `unknown policy subcommand ${rest[0] ?? ''} (test | apply)`, { status: 400 })
       const c = await config()
       return (await withContainer())(c, (container) => cli.policyApplyCommand(container, rest[1], values.reason))
     },
@@ -75,7 +77,9 @@ const COMMANDS: Record<string, Command> = {
     async run(config, rest, values) {
       const c = await config()
       const { auditCommand } = await import('./audit/cli.ts')
-      return (await withContainer())(c, (container) => auditCommand(container, rest[0], { ...values, format: notYaml(values.format) }))
+      return (await withContainer())(c, (container) =>
+        auditCommand(container, rest[0], { ...values, format: notYaml(values.format) }),
+      )
     },
   },
   report: {
@@ -84,7 +88,9 @@ const COMMANDS: Record<string, Command> = {
     async run(config, _rest, values) {
       const c = await config()
       const { reportCommand } = await import('./audit/cli.ts')
-      return (await withContainer())(c, (container) => reportCommand(container, { ...values, format: notYaml(values.format) }))
+      return (await withContainer())(c, (container) =>
+        reportCommand(container, { ...values, format: notYaml(values.format) }),
+      )
     },
   },
   apikeys: {
@@ -126,7 +132,9 @@ const COMMANDS: Record<string, Command> = {
 export const USAGE = `usage: portcullis <command> [options]
 
 commands:
-${Object.values(COMMANDS).map((c) => c.usage).join('\n')}
+${Object.values(COMMANDS)
+  .map((c) => c.usage)
+  .join('\n')}
 
 configuration comes from environment variables; see .env.example`
 
@@ -135,11 +143,24 @@ function parseOptions(argv: string[]) {
     args: argv,
     allowPositionals: true,
     options: {
-      format: { type: 'string', default: 'yaml' }, workers: { type: 'string' }, out: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      format: { type: 'string', default: 'yaml' },
+      workers: { type: 'string' },
+      out: { type: 'string' },
+      reason: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
       // audit export / report filters
       // admin create-user / create-client
-      role: { type: 'string', multiple: true }, invite: { type: 'boolean' }, scope: { type: 'string', multiple: true }, 'redirect-uri': { type: 'string', multiple: true },
-      from: { type: 'string' }, to: { type: 'string' }, action: { type: 'string' }, actor: { type: 'string' }, target: { type: 'string' }, outcome: { type: 'string' }, days: { type: 'string' },
+      role: { type: 'string', multiple: true },
+      invite: { type: 'boolean' },
+      scope: { type: 'string', multiple: true },
+      'redirect-uri': { type: 'string', multiple: true },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      action: { type: 'string' },
+      actor: { type: 'string' },
+      target: { type: 'string' },
+      outcome: { type: 'string' },
+      days: { type: 'string' },
     },
   })
 }

@@ -52,10 +52,18 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
   // Node checks a presented certificate against TLS_CLIENT_CA; the result (socket.authorized)
   // is what tls_client_auth needs, while self_signed_tls_client_auth takes any certificate.
   const server: http.Server = tls?.cert
-    ? https.createServer({
-      ...options, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.3',
-      requestCert: true, rejectUnauthorized: false, ...(tls.ca ? { ca: tls.ca } : {}),
-    }, handle) as unknown as http.Server
+    ? (https.createServer(
+        {
+          ...options,
+          cert: tls.cert,
+          key: tls.key,
+          minVersion: 'TLSv1.3',
+          requestCert: true,
+          rejectUnauthorized: false,
+          ...(tls.ca ? { ca: tls.ca } : {}),
+        },
+        handle,
+      ) as unknown as http.Server)
     : http.createServer(options, handle)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -65,7 +73,9 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
   const port = typeof address === 'object' && address ? address.port : c.config.PORT
 
   // METRICS_LISTEN: an unauthenticated /metrics on a separate (private) address.
-  const metricsServer = c.config.METRICS_LISTEN ? await startMetricsServer(c.metrics, c.config.METRICS_LISTEN) : undefined
+  const metricsServer = c.config.METRICS_LISTEN
+    ? await startMetricsServer(c.metrics, c.config.METRICS_LISTEN)
+    : undefined
   // Periodic signed audit checkpoints and webhook delivery run in servers, not CLI commands.
   c.auditChain.startBackground()
   // Queued mail (password reset links, ...) is delivered by servers.
@@ -114,7 +124,9 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
     let closeTimer: NodeJS.Timeout | undefined
     const closedDeps = await Promise.race([
       c.close().then(() => true),
-      new Promise<false>((resolve) => { closeTimer = setTimeout(() => resolve(false), CLOSE_DEPENDENCIES_MS) }),
+      new Promise<false>((resolve) => {
+        closeTimer = setTimeout(() => resolve(false), CLOSE_DEPENDENCIES_MS)
+      }),
     ])
     clearTimeout(closeTimer)
     if (!closedDeps) c.logger.warn('the database or Redis did not close in time; leaving their connections to the exit')

@@ -19,22 +19,38 @@ export const SYSTEM_MODEL = 'system.conf'
 export const SYSTEM_POLICY_FILE = 'system.csv'
 
 export const ADMIN_ROLES = ['admin', 'user-manager', 'client-manager', 'policy-editor', 'auditor', 'helpdesk'] as const
-export type AdminRole = typeof ADMIN_ROLES[number]
+export type AdminRole = (typeof ADMIN_ROLES)[number]
 
 /** The action vocabulary: `object type:action`. */
 export const ADMIN_ACTIONS = [
-  'users:read', 'users:write', 'users:delete', 'users:unlock', 'users:reset_mfa', 'users:reset_password', 'users:sessions',
-  'clients:read', 'clients:write', 'clients:delete', 'clients:rotate_secret',
-  'resources:read', 'resources:write',
-  'keys:read', 'keys:rotate',
-  'apikeys:read', 'apikeys:write',
-  'policies:read', 'policies:write',
-  'audit:read', 'report:read',
-  'roles:read', 'roles:grant',
+  'users:read',
+  'users:write',
+  'users:delete',
+  'users:unlock',
+  'users:reset_mfa',
+  'users:reset_password',
+  'users:sessions',
+  'clients:read',
+  'clients:write',
+  'clients:delete',
+  'clients:rotate_secret',
+  'resources:read',
+  'resources:write',
+  'keys:read',
+  'keys:rotate',
+  'apikeys:read',
+  'apikeys:write',
+  'policies:read',
+  'policies:write',
+  'audit:read',
+  'report:read',
+  'roles:read',
+  'roles:grant',
   // upstream identity providers (sign-in through them): create, update and delete are `write`
-  'idps:read', 'idps:write',
+  'idps:read',
+  'idps:write',
 ] as const
-export type AdminAction = typeof ADMIN_ACTIONS[number]
+export type AdminAction = (typeof ADMIN_ACTIONS)[number]
 
 /** Scopes an API key (or a delegated token) needs to use its owner's admin roles. */
 export const ADMIN_SCOPE = 'admin'
@@ -61,19 +77,27 @@ export type AdminCaller =
 export function adminCallerOf(caller: Caller): AdminCaller {
   if (caller.kind === 'user') return { kind: 'user', id: caller.id }
   if (caller.kind === 'client' && caller.id === caller.clientId) return { kind: 'client', id: caller.id }
-  const owner = caller.kind === 'api_key' && caller.clientId === caller.id ? { type: 'client' as const, id: caller.id } : { type: 'user' as const, id: caller.id }
+  const owner =
+    caller.kind === 'api_key' && caller.clientId === caller.id
+      ? { type: 'client' as const, id: caller.id }
+      : { type: 'user' as const, id: caller.id }
   return { kind: 'api_key', owner, scopes: [...caller.scopes] }
 }
 
 export const subjectOf = (owner: { type: 'user' | 'client'; id: string }) => `${owner.type}:${owner.id}`
-export const callerLabel = (c: AdminCaller) => c.kind === 'cli' ? 'cli' : c.kind === 'api_key' ? `apikey-owner:${subjectOf(c.owner)}` : `${c.kind}:${c.id}`
+export const callerLabel = (c: AdminCaller) =>
+  c.kind === 'cli' ? 'cli' : c.kind === 'api_key' ? `apikey-owner:${subjectOf(c.owner)}` : `${c.kind}:${c.id}`
 
 /** The invariant of every `system` store version: some user holds `admin` (no lock-out). */
 export function systemStoreGuard(lines: PolicyLine[]) {
   const admins = lines.filter((l) => l[0] === 'g' && l[2] === 'admin' && l[1]?.startsWith('user:'))
   return admins.length
     ? undefined
-    : { code: 'last_admin', message: 'the system policy store must grant the admin role to at least one user (this change would lock every administrator out)' }
+    : {
+        code: 'last_admin',
+        message:
+          'the system policy store must grant the admin role to at least one user (this change would lock every administrator out)',
+      }
 }
 
 /**
@@ -82,7 +106,13 @@ export function systemStoreGuard(lines: PolicyLine[]) {
  */
 export type ElevatedRoles = (subject: string) => Promise<string[]>
 
-export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; users: Pick<UserService, 'findById'>; audit: AuditLog; elevated?: ElevatedRoles }) {
+export function adminAuthority(deps: {
+  decide: Decider
+  stores: PolicyStores
+  users: Pick<UserService, 'findById'>
+  audit: AuditLog
+  elevated?: ElevatedRoles
+}) {
   function allowedFor(subject: string, action: AdminAction) {
     const [obj, act] = action.split(':') as [string, string]
     // no system store yet (before the first start's bootstrap): nobody but the CLI administers
@@ -134,16 +164,21 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
     /** Decides through the PDP; never throws for "no". */
     async may(caller: AdminCaller, action: AdminAction): Promise<boolean> {
       if (caller.kind === 'cli') return true
-      if (caller.kind === 'user') return (await liveUser(caller.id)) && allowedWithElevation(`user:${caller.id}`, action)
+      if (caller.kind === 'user')
+        return (await liveUser(caller.id)) && allowedWithElevation(`user:${caller.id}`, action)
       if (caller.kind === 'client') return allowedFor(`client:${caller.id}`, action)
-      const bounded = caller.scopes.includes(ADMIN_SCOPE) || (isRead(action) && caller.scopes.includes(ADMIN_READ_SCOPE))
+      const bounded =
+        caller.scopes.includes(ADMIN_SCOPE) || (isRead(action) && caller.scopes.includes(ADMIN_READ_SCOPE))
       if (!bounded) return false
       if (caller.owner.type === 'user' && !(await liveUser(caller.owner.id))) return false
-      return caller.owner.type === 'user' ? allowedWithElevation(subjectOf(caller.owner), action) : allowedFor(subjectOf(caller.owner), action)
+      return caller.owner.type === 'user'
+        ? allowedWithElevation(subjectOf(caller.owner), action)
+        : allowedFor(subjectOf(caller.owner), action)
     },
 
     /** The roles a user holds for a while now (time-bound grants). */
-    elevatedOf: async (owner: { type: 'user' | 'client'; id: string }) => owner.type === 'user' && deps.elevated ? deps.elevated(subjectOf(owner)) : [],
+    elevatedOf: async (owner: { type: 'user' | 'client'; id: string }) =>
+      owner.type === 'user' && deps.elevated ? deps.elevated(subjectOf(owner)) : [],
 
     /** `may`, or a 403 `forbidden` naming the action. */
     async require(caller: AdminCaller, action: AdminAction) {
@@ -155,7 +190,9 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
 
     /** Users that hold `admin` and may use it (enabled). */
     async activeAdmins(): Promise<string[]> {
-      const ids = (await grantLines()).filter((l) => l[2] === 'admin' && l[1]?.startsWith('user:')).map((l) => l[1]!.slice(5))
+      const ids = (await grantLines())
+        .filter((l) => l[2] === 'admin' && l[1]?.startsWith('user:'))
+        .map((l) => l[1]!.slice(5))
       const live = await Promise.all(ids.map(liveUser))
       return ids.filter((_, i) => live[i])
     },
@@ -166,9 +203,22 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
       const before = await grantsOf(subjectOf(owner))
       if (before.includes(role)) return { changed: false }
       // the grant and its record commit with the system store's new version
-      const { changed } = await deps.stores.changeBuiltin(SYSTEM_STORE, { add: [['g', subjectOf(owner), role]] }, callerLabel(caller), reason ?? `grant ${role}`, undefined, (version) => [
-        { action: 'admin.role_granted', outcome: 'success', actor: callerLabel(caller), target: subjectOf(owner), details: { role, version, before: { roles: before }, after: { roles: [...before, role] } } },
-      ])
+      const { changed } = await deps.stores.changeBuiltin(
+        SYSTEM_STORE,
+        { add: [['g', subjectOf(owner), role]] },
+        callerLabel(caller),
+        reason ?? `grant ${role}`,
+        undefined,
+        (version) => [
+          {
+            action: 'admin.role_granted',
+            outcome: 'success',
+            actor: callerLabel(caller),
+            target: subjectOf(owner),
+            details: { role, version, before: { roles: before }, after: { roles: [...before, role] } },
+          },
+        ],
+      )
       return { changed }
     },
 
@@ -182,9 +232,22 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
       const before = await grantsOf(subjectOf(owner))
       if (!before.includes(role)) return { changed: false }
       if (role === 'admin' && owner.type === 'user') await authority.keepsAnAdmin([owner.id])
-      await deps.stores.changeBuiltin(SYSTEM_STORE, { remove: [['g', subjectOf(owner), role]] }, callerLabel(caller), reason ?? `revoke ${role}`, undefined, (version) => [
-        { action: 'admin.role_revoked', outcome: 'success', actor: callerLabel(caller), target: subjectOf(owner), details: { role, version, before: { roles: before }, after: { roles: before.filter((r) => r !== role) } } },
-      ])
+      await deps.stores.changeBuiltin(
+        SYSTEM_STORE,
+        { remove: [['g', subjectOf(owner), role]] },
+        callerLabel(caller),
+        reason ?? `revoke ${role}`,
+        undefined,
+        (version) => [
+          {
+            action: 'admin.role_revoked',
+            outcome: 'success',
+            actor: callerLabel(caller),
+            target: subjectOf(owner),
+            details: { role, version, before: { roles: before }, after: { roles: before.filter((r) => r !== role) } },
+          },
+        ],
+      )
       return { changed: true }
     },
 
@@ -193,7 +256,11 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
       const admins = (await grantLines()).filter((l) => l[2] === 'admin' && l[1]?.startsWith('user:'))
       if (!admins.some((l) => without.includes(l[1]!.slice(5)))) return // they hold no admin grant
       const remaining = (await authority.activeAdmins()).filter((id) => !without.includes(id))
-      if (!remaining.length) throw adminError('last_admin', 'this would leave no enabled user with the admin role; grant admin to someone else first')
+      if (!remaining.length)
+        throw adminError(
+          'last_admin',
+          'this would leave no enabled user with the admin role; grant admin to someone else first',
+        )
     },
 
     /** Every grant of a user or client goes (the user or client is being deleted). */
@@ -201,7 +268,12 @@ export function adminAuthority(deps: { decide: Decider; stores: PolicyStores; us
       const roles = await grantsOf(subjectOf(owner))
       if (!roles.length) return []
       if (roles.includes('admin') && owner.type === 'user') await authority.keepsAnAdmin([owner.id])
-      await deps.stores.changeBuiltin(SYSTEM_STORE, { remove: roles.map((r) => ['g', subjectOf(owner), r]) }, callerLabel(caller), reason)
+      await deps.stores.changeBuiltin(
+        SYSTEM_STORE,
+        { remove: roles.map((r) => ['g', subjectOf(owner), r]) },
+        callerLabel(caller),
+        reason,
+      )
       return roles
     },
   }

@@ -4,7 +4,12 @@ import { adminCommand as identityAdminCommand } from '../identity/cli.ts'
 import { ADMIN_ROLES } from './authority.ts'
 import { adminServices, ensureSystemPolicyStore } from './service.ts'
 
-export interface AdminCliOptions { role?: string[]; invite?: boolean; scope?: string[]; 'redirect-uri'?: string[] }
+export interface AdminCliOptions {
+  role?: string[]
+  invite?: boolean
+  scope?: string[]
+  'redirect-uri'?: string[]
+}
 
 const CLI = { kind: 'cli' } as const
 const usage = (message: string) => new AppError('usage', message, { status: 400 })
@@ -24,9 +29,16 @@ export async function adminCommand(c: Container, args: string[], opts: AdminCliO
   switch (sub) {
     case 'create-user': {
       if (!arg) throw usage('admin create-user needs an EMAIL')
-      const r = await admin.users.create(CLI, { email: arg, roles: opts.role ?? [], ...(opts.invite ? { invite: true } : {}) })
+      const r = await admin.users.create(CLI, {
+        email: arg,
+        roles: opts.role ?? [],
+        ...(opts.invite ? { invite: true } : {}),
+      })
       out(`created ${r.user.email} (id ${r.user.id})`)
-      if (r.invitation) out(`invitation link (single use, expires ${r.invitation.expiresAt.toISOString()}; shown once):\n  ${r.invitation.url}`)
+      if (r.invitation)
+        out(
+          `invitation link (single use, expires ${r.invitation.expiresAt.toISOString()}; shown once):\n  ${r.invitation.url}`,
+        )
       if (r.password) out(`one-time password (shown once; it must be changed at first sign-in):\n  ${r.password}`)
       return 0
     }
@@ -39,38 +51,56 @@ export async function adminCommand(c: Container, args: string[], opts: AdminCliO
     case 'reset-password': {
       if (!arg) throw usage('admin reset-password needs an EMAIL')
       const r = await admin.users.resetPassword(CLI, arg)
-      out(`${arg.trim().toLowerCase()}: ${r.sessionsEnded} session(s) ended; temporary password (shown once; it must be changed at next sign-in):\n  ${r.password}`)
+      out(
+        `${arg.trim().toLowerCase()}: ${r.sessionsEnded} session(s) ended; temporary password (shown once; it must be changed at next sign-in):\n  ${r.password}`,
+      )
       return 0
     }
     case 'create-client': {
       if (!arg) throw usage('admin create-client needs an ID')
       const redirects = opts['redirect-uri'] ?? []
       const metadata = {
-        ...(redirects.length ? { redirect_uris: redirects, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] } : { grant_types: ['client_credentials'], response_types: [] }),
+        ...(redirects.length
+          ? { redirect_uris: redirects, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }
+          : { grant_types: ['client_credentials'], response_types: [] }),
         ...(opts.scope?.length ? { scope: opts.scope.join(' ') } : {}),
       }
       const r = await admin.clients.create(CLI, { clientId: arg, metadata })
-      out(`created client ${arg} (${(metadata.grant_types).join(', ')})`)
+      out(`created client ${arg} (${metadata.grant_types.join(', ')})`)
       if (r.secret) out(`client secret (shown once; only its hash is kept):\n  ${r.secret}`)
       return 0
     }
     case 'grant-role':
     case 'revoke-role': {
-      if (!arg || !arg2) throw usage(`admin ${sub} needs an EMAIL (or client:ID) and a ROLE (${ADMIN_ROLES.join(', ')})`)
+      if (!arg || !arg2)
+        throw usage(`admin ${sub} needs an EMAIL (or client:ID) and a ROLE (${ADMIN_ROLES.join(', ')})`)
       const owner = arg.startsWith('client:')
         ? { type: 'client' as const, id: (await admin.clients.find(arg.slice(7))).clientId }
         : { type: 'user' as const, id: (await admin.users.find(arg)).id }
-      if (sub === 'grant-role' && arg2 === 'admin' && owner.type === 'user' && (await ensureSystemPolicyStore(c, await admin.users.find(arg)))) {
+      if (
+        sub === 'grant-role' &&
+        arg2 === 'admin' &&
+        owner.type === 'user' &&
+        (await ensureSystemPolicyStore(c, await admin.users.find(arg)))
+      ) {
         out(`created the system policy store with admin granted to ${arg}`)
         return 0
       }
-      const r = sub === 'grant-role' ? await admin.authority.grant(CLI, owner, arg2) : await admin.authority.revoke(CLI, owner, arg2)
-      out(r.changed ? `${sub === 'grant-role' ? 'granted' : 'revoked'} ${arg2} ${sub === 'grant-role' ? 'to' : 'from'} ${arg}` : `${arg} ${sub === 'grant-role' ? 'already holds' : 'does not hold'} ${arg2}`)
+      const r =
+        sub === 'grant-role'
+          ? await admin.authority.grant(CLI, owner, arg2)
+          : await admin.authority.revoke(CLI, owner, arg2)
+      out(
+        r.changed
+          ? `${sub === 'grant-role' ? 'granted' : 'revoked'} ${arg2} ${sub === 'grant-role' ? 'to' : 'from'} ${arg}`
+          : `${arg} ${sub === 'grant-role' ? 'already holds' : 'does not hold'} ${arg2}`,
+      )
       return 0
     }
     case 'create-iat': {
       // RFC 7591 §3: handed to a developer out of band; only meaningful with DYNAMIC_REGISTRATION=initial-access-token
-      if (c.config.DYNAMIC_REGISTRATION !== 'initial-access-token') throw usage('admin create-iat needs DYNAMIC_REGISTRATION=initial-access-token')
+      if (c.config.DYNAMIC_REGISTRATION !== 'initial-access-token')
+        throw usage('admin create-iat needs DYNAMIC_REGISTRATION=initial-access-token')
       const r = await c.createInitialAccessToken('cli')
       out(`initial access token (expires ${r.expiresAt.toISOString()}; shown once):\n  ${r.token}`)
       return 0
@@ -78,7 +108,9 @@ export async function adminCommand(c: Container, args: string[], opts: AdminCliO
     case 'rotate-keys': {
       // the same service as POST /admin/v1/signing-keys/rotate: audited, every instance reloads
       const r = await admin.keys.rotate(CLI)
-      out(`new signing keys: ${r.added.map((k) => `${k.alg} ${k.kid}`).join(', ')}\nprevious keys stay published until the tokens they signed expire; ${r.retired} key(s) retired now`)
+      out(
+        `new signing keys: ${r.added.map((k) => `${k.alg} ${k.kid}`).join(', ')}\nprevious keys stay published until the tokens they signed expire; ${r.retired} key(s) retired now`,
+      )
       return 0
     }
     case 'disable':
@@ -86,11 +118,13 @@ export async function adminCommand(c: Container, args: string[], opts: AdminCliO
       // through the admin service, so the last enabled administrator cannot be disabled
       if (!arg) throw usage(`admin ${sub} needs an EMAIL`)
       const r = await admin.users.setStatus(CLI, arg, sub === 'disable')
-      out(!r.changed
-        ? `${r.user.email} is already ${sub}d`
-        : sub === 'disable'
-          ? `disabled ${r.user.email}: ${r.sessionsEnded} session(s) ended; it cannot sign in and its API keys stop working`
-          : `enabled ${r.user.email}: it can sign in again and its API keys work again`)
+      out(
+        !r.changed
+          ? `${r.user.email} is already ${sub}d`
+          : sub === 'disable'
+            ? `disabled ${r.user.email}: ${r.sessionsEnded} session(s) ended; it cannot sign in and its API keys stop working`
+            : `enabled ${r.user.email}: it can sign in again and its API keys work again`,
+      )
       return 0
     }
     default:

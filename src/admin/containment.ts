@@ -15,7 +15,16 @@ import { parse } from './shared.ts'
  */
 export type SignOutNotifier = (e: { accountId?: string; clientId?: string; reason: string }) => Promise<number>
 
-export const containInput = z.object({ reason: z.string().trim().min(3).max(500).regex(/^[^\0]*$/, 'no NUL characters') }).strict()
+export const containInput = z
+  .object({
+    reason: z
+      .string()
+      .trim()
+      .min(3)
+      .max(500)
+      .regex(/^[^\0]*$/, 'no NUL characters'),
+  })
+  .strict()
 
 /**
  * Containment in one action (issue 12 §6): for a user or client suspected compromised, every
@@ -26,7 +35,16 @@ export const containInput = z.object({ reason: z.string().trim().min(3).max(500)
  * self-contained: a resource server that verifies offline accepts them until they expire
  * (ACCESS_TOKEN_TTL); portcullis's own APIs refuse them at once (the owner is disabled).
  */
-export function adminContainment(c: AdminDeps, deps: { authority: AdminAuthority; q: AdminQueries; access: AccessQueries; elevation: AdminElevation; notifySignOut?: SignOutNotifier }) {
+export function adminContainment(
+  c: AdminDeps,
+  deps: {
+    authority: AdminAuthority
+    q: AdminQueries
+    access: AccessQueries
+    elevation: AdminElevation
+    notifySignOut?: SignOutNotifier
+  },
+) {
   const { authority, q, access } = deps
   async function revokeKeys(caller: AdminCaller, owner: { type: 'user' | 'client'; id: string }) {
     const keys = (await c.apikeys.list(owner)).filter((k) => !k.revokedAt)
@@ -58,12 +76,42 @@ export function adminContainment(c: AdminDeps, deps: { authority: AdminAuthority
       const apiKeysRevoked = await revokeKeys(caller, { type: 'user', id: u.id })
       const grantsRevoked = await access.removeAccountOidc(u.id, await q.grantIds({ accountId: u.id }))
       const elevations = (await deps.elevation.active()).filter((r) => r.subject === `user:${u.id}`)
-      for (const r of elevations) await access.decide(r.id, 'approved', { status: 'revoked', decidedBy: label, decidedAt: new Date(), decisionNote: `contained: ${reason}`, expiresAt: new Date() })
+      for (const r of elevations)
+        await access.decide(r.id, 'approved', {
+          status: 'revoked',
+          decidedBy: label,
+          decidedAt: new Date(),
+          decisionNote: `contained: ${reason}`,
+          expiresAt: new Date(),
+        })
       const disabled = u.disabled ? { changed: false } : await c.accounts.disable(u.email, label)
       await c.apikeys.ownersChanged()
       const receiversNotified = loggedOut + ((await notify({ accountId: u.id, reason })) ?? 0)
-      const result = { sessionsEnded, apiKeysRevoked, grantsRevoked, elevationsEnded: elevations.map((r) => r.id), disabled: true, wasDisabled: !disabled.changed, receiversNotified }
-      await c.audit.record({ action: 'user.contained', outcome: 'success', actor: label, target: u.id, details: { reason, before: { disabled: u.disabled }, after: { disabled: true }, sessions_ended: sessionsEnded, api_keys_revoked: apiKeysRevoked, grants_revoked: grantsRevoked, elevations_ended: result.elevationsEnded, receivers_notified: receiversNotified } })
+      const result = {
+        sessionsEnded,
+        apiKeysRevoked,
+        grantsRevoked,
+        elevationsEnded: elevations.map((r) => r.id),
+        disabled: true,
+        wasDisabled: !disabled.changed,
+        receiversNotified,
+      }
+      await c.audit.record({
+        action: 'user.contained',
+        outcome: 'success',
+        actor: label,
+        target: u.id,
+        details: {
+          reason,
+          before: { disabled: u.disabled },
+          after: { disabled: true },
+          sessions_ended: sessionsEnded,
+          api_keys_revoked: apiKeysRevoked,
+          grants_revoked: grantsRevoked,
+          elevations_ended: result.elevationsEnded,
+          receivers_notified: receiversNotified,
+        },
+      })
       return result
     },
 
@@ -80,7 +128,20 @@ export function adminContainment(c: AdminDeps, deps: { authority: AdminAuthority
       await q.deleteClientTokens(clientId, grants)
       await c.configChanged()
       const receiversNotified = await notify({ clientId, reason })
-      await c.audit.record({ action: 'client.contained', outcome: 'success', actor: label, target: `client:${clientId}`, details: { reason, before: { disabled: wasDisabled }, after: { disabled: true }, api_keys_revoked: apiKeysRevoked, grants_revoked: grants.length, receivers_notified: receiversNotified } })
+      await c.audit.record({
+        action: 'client.contained',
+        outcome: 'success',
+        actor: label,
+        target: `client:${clientId}`,
+        details: {
+          reason,
+          before: { disabled: wasDisabled },
+          after: { disabled: true },
+          api_keys_revoked: apiKeysRevoked,
+          grants_revoked: grants.length,
+          receivers_notified: receiversNotified,
+        },
+      })
       return { apiKeysRevoked, grantsRevoked: grants.length, disabled: true, wasDisabled, receiversNotified }
     },
 
@@ -91,7 +152,17 @@ export function adminContainment(c: AdminDeps, deps: { authority: AdminAuthority
       const r = await c.clients.find(clientId)
       if (!r) throw adminError('not_found', `no client ${clientId}`)
       if (!r.disabledAt) return { disabled: false, changed: false }
-      await c.queries.clients.setDisabled(clientId, null, c.audit.with(() => ({ action: 'client.enabled', outcome: 'success', actor: callerLabel(caller), target: `client:${clientId}`, details: { reason, before: { disabled: true }, after: { disabled: false } } })))
+      await c.queries.clients.setDisabled(
+        clientId,
+        null,
+        c.audit.with(() => ({
+          action: 'client.enabled',
+          outcome: 'success',
+          actor: callerLabel(caller),
+          target: `client:${clientId}`,
+          details: { reason, before: { disabled: true }, after: { disabled: false } },
+        })),
+      )
       await c.configChanged()
       return { disabled: false, changed: true }
     },

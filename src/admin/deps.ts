@@ -29,7 +29,12 @@ export interface AdminDeps {
   clients: ClientService
   users: UserService
   accounts: AccountStatus
-  login: { sessions: { revoke(userId: string, ids: string[] | 'all'): Promise<number>; signOutEverywhere(userId: string): Promise<{ sessionsEnded: number; receiversNotified: number }> } }
+  login: {
+    sessions: {
+      revoke(userId: string, ids: string[] | 'all'): Promise<number>
+      signOutEverywhere(userId: string): Promise<{ sessionsEnded: number; receiversNotified: number }>
+    }
+  }
   queries: { users: Pick<UserQueries, 'list'>; clients: ClientQueries; resources: ResourceQueries }
   authz: { stores: PolicyStores }
   /** reload the provider on this instance when keys or resources changed */

@@ -9,26 +9,59 @@ import { decodeCursor, encodeCursor, etagOf, parse, PAGE_MAX } from './shared.ts
 /** The longest a time-bound grant may last (a week): longer needs a standing grant. */
 export const MAX_ELEVATION_HOURS = 168
 
-const requestInput = z.object({
-  role: z.enum(ADMIN_ROLES),
-  hours: z.number().int().min(1).max(MAX_ELEVATION_HOURS),
-  reason: z.string().trim().min(3).max(500).regex(/^[^\0]*$/, 'no NUL characters'),
-  subject: z.string().regex(/^user:.{1,320}$/, 'user:ID').optional().describe('file the request for this user (needs roles:grant); default: the caller'),
-}).strict()
-const noteInput = z.object({ note: z.string().trim().max(500).regex(/^[^\0]*$/, 'no NUL characters').optional() }).strict()
-const listInput = z.object({
-  status: z.enum(['pending', 'approved', 'denied', 'cancelled', 'revoked']).optional(),
-  subject: z.string().max(330).optional(),
-  cursor: z.string().max(200).optional(),
-  limit: z.number().int().min(1).max(PAGE_MAX).optional(),
-}).strict()
+const requestInput = z
+  .object({
+    role: z.enum(ADMIN_ROLES),
+    hours: z.number().int().min(1).max(MAX_ELEVATION_HOURS),
+    reason: z
+      .string()
+      .trim()
+      .min(3)
+      .max(500)
+      .regex(/^[^\0]*$/, 'no NUL characters'),
+    subject: z
+      .string()
+      .regex(/^user:.{1,320}$/, 'user:ID')
+      .optional()
+      .describe('file the request for this user (needs roles:grant); default: the caller'),
+  })
+  .strict()
+const noteInput = z
+  .object({
+    note: z
+      .string()
+      .trim()
+      .max(500)
+      .regex(/^[^\0]*$/, 'no NUL characters')
+      .optional(),
+  })
+  .strict()
+const listInput = z
+  .object({
+    status: z.enum(['pending', 'approved', 'denied', 'cancelled', 'revoked']).optional(),
+    subject: z.string().max(330).optional(),
+    cursor: z.string().max(200).optional(),
+    limit: z.number().int().min(1).max(PAGE_MAX).optional(),
+  })
+  .strict()
 
 /** `approved` is shown as `active` or `expired`, read from the clock: expiry needs no sweep. */
 export function requestView(r: RoleRequestRow, now = new Date()) {
   const status = r.status === 'approved' ? (r.expiresAt && r.expiresAt > now ? 'active' : 'expired') : r.status
   return {
-    id: r.id, subject: r.subject, role: r.role, hours: r.hours, reason: r.reason, status, requestedBy: r.requestedBy,
-    decidedBy: r.decidedBy, decidedAt: r.decidedAt, decisionNote: r.decisionNote, startsAt: r.startsAt, expiresAt: r.expiresAt, createdAt: r.createdAt,
+    id: r.id,
+    subject: r.subject,
+    role: r.role,
+    hours: r.hours,
+    reason: r.reason,
+    status,
+    requestedBy: r.requestedBy,
+    decidedBy: r.decidedBy,
+    decidedAt: r.decidedAt,
+    decisionNote: r.decisionNote,
+    startsAt: r.startsAt,
+    expiresAt: r.expiresAt,
+    createdAt: r.createdAt,
     etag: etagOf([r.id, r.status, r.decidedBy, r.expiresAt?.toISOString() ?? null, r.updatedAt.toISOString()]),
   }
 }
@@ -45,14 +78,22 @@ export function elevatedRoles(q: AccessQueries, audit: AuditLog) {
   async function auditExpired(subject?: string) {
     for (const r of await q.expiredUnaudited(new Date(), subject)) {
       if (await q.claimExpiry(r.id)) {
-        await audit.record({ action: 'admin.role_elevation_expired', outcome: 'info', actor: 'system', target: r.subject, details: { request: r.id, role: r.role, expires_at: r.expiresAt?.toISOString() } })
+        await audit.record({
+          action: 'admin.role_elevation_expired',
+          outcome: 'info',
+          actor: 'system',
+          target: r.subject,
+          details: { request: r.id, role: r.role, expires_at: r.expiresAt?.toISOString() },
+        })
       }
     }
   }
   return {
     auditExpired,
     async of(subject: string) {
-      void auditExpired(subject).catch(() => { /* audited by the next reader */ })
+      void auditExpired(subject).catch(() => {
+        /* audited by the next reader */
+      })
       return (await q.activeFor(subject, new Date())).map((r) => r.role)
     },
   }
@@ -63,11 +104,21 @@ export function elevatedRoles(q: AccessQueries, audit: AuditLog) {
  * another administrator (holding `roles:grant`, never the requester) approves; the grant holds
  * from approval for that many hours and then simply stops (authority.ts reads it per decision).
  */
-export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; authority: AdminAuthority; auditExpired: () => Promise<void> }) {
+export function adminElevation(deps: {
+  q: AccessQueries
+  audit: AuditLog
+  authority: AdminAuthority
+  auditExpired: () => Promise<void>
+}) {
   const { q, authority } = deps
   /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
-  const record = (caller: AdminCaller, action: string, r: RoleRequestRow, details: Record<string, unknown>) =>
-    ({ action, outcome: 'success' as const, actor: callerLabel(caller), target: r.subject, details: { request: r.id, role: r.role, ...details } })
+  const record = (caller: AdminCaller, action: string, r: RoleRequestRow, details: Record<string, unknown>) => ({
+    action,
+    outcome: 'success' as const,
+    actor: callerLabel(caller),
+    target: r.subject,
+    details: { request: r.id, role: r.role, ...details },
+  })
 
   async function find(id: string) {
     const r = await q.findRequest(id)
@@ -79,13 +130,40 @@ export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; author
     if (actingSubject(caller) === r.subject) return
     await authority.require(caller, 'roles:read')
   }
-  async function transition(caller: AdminCaller, id: string, from: string, to: string, action: string, extra: Partial<RoleRequestRow>, note?: string, ifMatch?: string) {
+  async function transition(
+    caller: AdminCaller,
+    id: string,
+    from: string,
+    to: string,
+    action: string,
+    extra: Partial<RoleRequestRow>,
+    note?: string,
+    ifMatch?: string,
+  ) {
     const r = await find(id)
-    if (ifMatch !== undefined && ifMatch !== requestView(r).etag) throw adminError('precondition_failed', `role request ${id} changed since ${ifMatch} was read`)
-    if (r.status !== from || (from === 'approved' && r.expiresAt && r.expiresAt <= new Date())) throw adminError('invalid_state', `role request ${id} is ${requestView(r).status}, not ${from === 'approved' ? 'active' : from}`)
+    if (ifMatch !== undefined && ifMatch !== requestView(r).etag)
+      throw adminError('precondition_failed', `role request ${id} changed since ${ifMatch} was read`)
+    if (r.status !== from || (from === 'approved' && r.expiresAt && r.expiresAt <= new Date()))
+      throw adminError(
+        'invalid_state',
+        `role request ${id} is ${requestView(r).status}, not ${from === 'approved' ? 'active' : from}`,
+      )
     const now = new Date()
     const data = { status: to, decidedBy: callerLabel(caller), decidedAt: now, decisionNote: note ?? null, ...extra }
-    const after = await q.decideAudited(id, from, data, deps.audit.with((a) => a && record(caller, action, a, { before: { status: requestView(r, now).status }, after: { status: requestView(a, now).status, expires_at: a.expiresAt?.toISOString() ?? null }, note: note ?? null })))
+    const after = await q.decideAudited(
+      id,
+      from,
+      data,
+      deps.audit.with(
+        (a) =>
+          a &&
+          record(caller, action, a, {
+            before: { status: requestView(r, now).status },
+            after: { status: requestView(a, now).status, expires_at: a.expiresAt?.toISOString() ?? null },
+            note: note ?? null,
+          }),
+      ),
+    )
     if (!after) throw adminError('invalid_state', `role request ${id} was decided meanwhile; read it again`)
     return requestView(after)
   }
@@ -107,11 +185,33 @@ export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; author
         if (!id) throw adminError('not_found', `no user ${v.subject.slice(5)}`)
         subject = `user:${id}`
       }
-      if (!subject.startsWith('user:')) throw adminError('forbidden', 'only a user (or a user\'s API key) asks for a time-bound role; an administrator may file one for a user (subject)')
+      if (!subject.startsWith('user:'))
+        throw adminError(
+          'forbidden',
+          "only a user (or a user's API key) asks for a time-bound role; an administrator may file one for a user (subject)",
+        )
       const open = await q.listRequests({ subject, status: 'pending' }, undefined, 100)
-      if (open.some((r) => r.role === v.role)) throw adminError('invalid_state', `a request for ${v.role} is already waiting for approval`)
-      const r = await q.createRequest({ id: crypto.randomUUID(), subject, role: v.role, hours: v.hours, reason: v.reason, status: 'pending', requestedBy: callerLabel(caller) },
-        deps.audit.with((row) => record(caller, 'admin.role_requested', row, { hours: v.hours, reason: v.reason, before: { status: null }, after: { status: 'pending' } })))
+      if (open.some((r) => r.role === v.role))
+        throw adminError('invalid_state', `a request for ${v.role} is already waiting for approval`)
+      const r = await q.createRequest(
+        {
+          id: crypto.randomUUID(),
+          subject,
+          role: v.role,
+          hours: v.hours,
+          reason: v.reason,
+          status: 'pending',
+          requestedBy: callerLabel(caller),
+        },
+        deps.audit.with((row) =>
+          record(caller, 'admin.role_requested', row, {
+            hours: v.hours,
+            reason: v.reason,
+            before: { status: null },
+            after: { status: 'pending' },
+          }),
+        ),
+      )
       return requestView(r)
     },
 
@@ -131,7 +231,10 @@ export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; author
       const rows = await q.listRequests({ status: v.status, subject }, decodeCursor(v.cursor), limit + 1)
       const page = rows.slice(0, limit)
       const last = page.at(-1)
-      return { items: page.map((r) => requestView(r)), ...(rows.length > limit && last ? { nextCursor: encodeCursor(last) } : {}) }
+      return {
+        items: page.map((r) => requestView(r)),
+        ...(rows.length > limit && last ? { nextCursor: encodeCursor(last) } : {}),
+      }
     },
 
     async approve(caller: AdminCaller, id: string, input: unknown = {}, ifMatch?: string) {
@@ -139,10 +242,22 @@ export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; author
       const { note } = parse(noteInput, input)
       const r = await find(id)
       if (actingSubject(caller) === r.subject || callerLabel(caller) === r.requestedBy) {
-        throw adminError('self_approval', 'a time-bound role is approved by another administrator: not the user it is for, nor the one who filed it')
+        throw adminError(
+          'self_approval',
+          'a time-bound role is approved by another administrator: not the user it is for, nor the one who filed it',
+        )
       }
       const now = new Date()
-      return transition(caller, id, 'pending', 'approved', 'admin.role_request_approved', { startsAt: now, expiresAt: new Date(now.getTime() + r.hours * 3_600_000) }, note, ifMatch)
+      return transition(
+        caller,
+        id,
+        'pending',
+        'approved',
+        'admin.role_request_approved',
+        { startsAt: now, expiresAt: new Date(now.getTime() + r.hours * 3_600_000) },
+        note,
+        ifMatch,
+      )
     },
 
     async deny(caller: AdminCaller, id: string, input: unknown = {}, ifMatch?: string) {
@@ -156,7 +271,10 @@ export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; author
       const r = await find(id)
       if (actingSubject(caller) !== r.subject && callerLabel(caller) !== r.requestedBy) {
         await authority.require(caller, 'roles:read')
-        throw adminError('forbidden', 'only the user it is for, or who filed it, cancels a request; an approver denies it')
+        throw adminError(
+          'forbidden',
+          'only the user it is for, or who filed it, cancels a request; an approver denies it',
+        )
       }
       return transition(caller, id, 'pending', 'cancelled', 'admin.role_request_cancelled', {})
     },
@@ -165,7 +283,16 @@ export function adminElevation(deps: { q: AccessQueries; audit: AuditLog; author
     async revoke(caller: AdminCaller, id: string, input: unknown = {}, ifMatch?: string) {
       await authority.require(caller, 'roles:grant')
       const { note } = parse(noteInput, input)
-      return transition(caller, id, 'approved', 'revoked', 'admin.role_elevation_revoked', { expiresAt: new Date() }, note, ifMatch)
+      return transition(
+        caller,
+        id,
+        'approved',
+        'revoked',
+        'admin.role_elevation_revoked',
+        { expiresAt: new Date() },
+        note,
+        ifMatch,
+      )
     },
 
     /** Every grant in force (for access reviews and containment). */

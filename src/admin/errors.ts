@@ -19,9 +19,18 @@ export type AdminErrorCode =
   | 'self_approval' // 403: a time-bound role grant is approved by another administrator, never its requester
 
 const STATUS: Record<AdminErrorCode, number> = {
-  invalid_input: 400, invalid_cursor: 400, unknown_role: 400, forbidden: 403, not_found: 404,
-  user_exists: 409, client_exists: 409, provider_exists: 409, last_admin: 409, precondition_failed: 412,
-  invalid_state: 409, self_approval: 403,
+  invalid_input: 400,
+  invalid_cursor: 400,
+  unknown_role: 400,
+  forbidden: 403,
+  not_found: 404,
+  user_exists: 409,
+  client_exists: 409,
+  provider_exists: 409,
+  last_admin: 409,
+  precondition_failed: 412,
+  invalid_state: 409,
+  self_approval: 403,
 }
 
 export const adminError = (code: AdminErrorCode, message: string, details?: unknown) =>

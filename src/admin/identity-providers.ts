@@ -47,7 +47,8 @@ export function adminIdentityProviders(deps: IdpDeps, authority: AdminAuthority)
   }
 
   function check(input: unknown, stored?: StoredProvider) {
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw invalidInput([{ path: [], message: 'must be an object (an identity_providers entry)' }])
+    if (typeof input !== 'object' || input === null || Array.isArray(input))
+      throw invalidInput([{ path: [], message: 'must be an object (an identity_providers entry)' }])
     const r = f.checkEntry(input as Record<string, unknown>, stored)
     if (!r.ok) throw invalidInput(r.issues)
     return r.entry
@@ -83,12 +84,26 @@ export function adminIdentityProviders(deps: IdpDeps, authority: AdminAuthority)
     async update(caller: AdminCaller, alias: string, input: unknown, ifMatch?: string) {
       await authority.require(caller, 'idps:write')
       const before = await find(alias)
-      if (ifMatch !== undefined && ifMatch !== providerView(before).etag) throw adminError('precondition_failed', `identity provider ${alias} changed since ${ifMatch} was read (now ${providerView(before).etag})`)
-      const body = typeof input === 'object' && input !== null && !Array.isArray(input) ? input as Record<string, unknown> : input
-      if (body && typeof body === 'object' && 'alias' in body && body.alias !== alias) throw invalidInput([{ path: ['alias'], message: `must be ${alias} (the alias in the path) or left out; an alias cannot change` }])
+      if (ifMatch !== undefined && ifMatch !== providerView(before).etag)
+        throw adminError(
+          'precondition_failed',
+          `identity provider ${alias} changed since ${ifMatch} was read (now ${providerView(before).etag})`,
+        )
+      const body =
+        typeof input === 'object' && input !== null && !Array.isArray(input)
+          ? (input as Record<string, unknown>)
+          : input
+      if (body && typeof body === 'object' && 'alias' in body && body.alias !== alias)
+        throw invalidInput([
+          { path: ['alias'], message: `must be ${alias} (the alias in the path) or left out; an alias cannot change` },
+        ])
       const entry = check(body && typeof body === 'object' ? { ...body, alias } : body, before)
       const saved = await f.saveProvider(entry, callerLabel(caller), before)
-      if (!saved) throw adminError('precondition_failed', `identity provider ${alias} changed while this update was being made; read it again`)
+      if (!saved)
+        throw adminError(
+          'precondition_failed',
+          `identity provider ${alias} changed while this update was being made; read it again`,
+        )
       await deps.configChanged()
       return providerView(saved)
     },
@@ -98,7 +113,11 @@ export function adminIdentityProviders(deps: IdpDeps, authority: AdminAuthority)
       await authority.require(caller, 'idps:write')
       const before = await find(alias)
       const r = await f.deleteProvider(before, callerLabel(caller))
-      if (!r) throw adminError('precondition_failed', `identity provider ${alias} changed while it was being deleted; read it again`)
+      if (!r)
+        throw adminError(
+          'precondition_failed',
+          `identity provider ${alias} changed while it was being deleted; read it again`,
+        )
       await deps.configChanged()
       return r
     },

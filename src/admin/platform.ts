@@ -8,45 +8,103 @@ import { callerLabel, SYSTEM_STORE, type AdminAuthority, type AdminCaller } from
 import { adminError } from './errors.ts'
 import { decodeCursor, encodeCursor, etagOf, parse, PAGE_MAX } from './shared.ts'
 
-const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,100}$/, 'not a valid scope token (RFC 6749 §3.3), at most 100 characters')
+const scopeToken = z
+  .string()
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]{1,100}$/, 'not a valid scope token (RFC 6749 §3.3), at most 100 characters')
 const ROLE = z.string().regex(/^[\w:.-]{1,64}$/, 'a role is 1-64 letters, digits, _ : . -')
-export const resourceScopeInput = z.object({
-  name: scopeToken,
-  description: z.string().max(500).regex(/^[^\0]*$/, 'no NUL characters').optional(),
-  roles: z.array(ROLE).max(50).default([]).describe('the user roles that hold this scope (none: no user holds it)'),
-}).strict()
-export const INDICATOR = z.url().max(2000).refine((u) => !u.includes('#'), 'must not contain a fragment (RFC 8707 §2)')
+export const resourceScopeInput = z
+  .object({
+    name: scopeToken,
+    description: z
+      .string()
+      .max(500)
+      .regex(/^[^\0]*$/, 'no NUL characters')
+      .optional(),
+    roles: z.array(ROLE).max(50).default([]).describe('the user roles that hold this scope (none: no user holds it)'),
+  })
+  .strict()
+export const INDICATOR = z
+  .url()
+  .max(2000)
+  .refine((u) => !u.includes('#'), 'must not contain a fragment (RFC 8707 §2)')
 const resourceFields = {
   scopes: z.array(resourceScopeInput).max(500),
   accessTokenFormat: z.enum(['jwt', 'opaque']),
-  accessTokenTtl: z.number().int().min(60).max(86400 * 30),
+  accessTokenTtl: z
+    .number()
+    .int()
+    .min(60)
+    .max(86400 * 30),
   accessTokenSigningAlg: z.enum(ACCESS_TOKEN_SIGNING_ALGS),
 }
 const uniqueScopes = (r: { scopes?: { name: string }[] }, ctx: z.RefinementCtx) => {
   const seen = new Set<string>()
   r.scopes?.forEach((s, i) => {
-    if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['scopes', i, 'name'], message: `duplicate scope ${s.name}` })
+    if (seen.has(s.name))
+      ctx.addIssue({ code: 'custom', path: ['scopes', i, 'name'], message: `duplicate scope ${s.name}` })
     seen.add(s.name)
   })
 }
-const createResource = z.object({ indicator: INDICATOR, ...resourceFields, scopes: resourceFields.scopes.default([]), accessTokenFormat: resourceFields.accessTokenFormat.default('jwt'), accessTokenTtl: resourceFields.accessTokenTtl.default(3600), accessTokenSigningAlg: resourceFields.accessTokenSigningAlg.default('ES256') }).strict().superRefine(uniqueScopes)
-const updateResource = z.object({ scopes: resourceFields.scopes.optional(), accessTokenFormat: resourceFields.accessTokenFormat.optional(), accessTokenTtl: resourceFields.accessTokenTtl.optional(), accessTokenSigningAlg: resourceFields.accessTokenSigningAlg.optional() }).strict().superRefine(uniqueScopes)
+const createResource = z
+  .object({
+    indicator: INDICATOR,
+    ...resourceFields,
+    scopes: resourceFields.scopes.default([]),
+    accessTokenFormat: resourceFields.accessTokenFormat.default('jwt'),
+    accessTokenTtl: resourceFields.accessTokenTtl.default(3600),
+    accessTokenSigningAlg: resourceFields.accessTokenSigningAlg.default('ES256'),
+  })
+  .strict()
+  .superRefine(uniqueScopes)
+const updateResource = z
+  .object({
+    scopes: resourceFields.scopes.optional(),
+    accessTokenFormat: resourceFields.accessTokenFormat.optional(),
+    accessTokenTtl: resourceFields.accessTokenTtl.optional(),
+    accessTokenSigningAlg: resourceFields.accessTokenSigningAlg.optional(),
+  })
+  .strict()
+  .superRefine(uniqueScopes)
 const page = { cursor: z.string().max(2100).optional(), limit: z.number().int().min(1).max(PAGE_MAX).optional() }
-const apiKeyFilter = z.object({
-  owner: z.string().regex(/^(user|client):.{1,320}$/, 'user:ID or client:ID').optional(),
-  status: z.enum(['active', 'pending_approval', 'rotated', 'expired', 'revoked']).optional(),
-  scope: z.string().max(200).optional(),
-  name: z.string().max(200).optional(),
-  ...page,
-}).strict()
+const apiKeyFilter = z
+  .object({
+    owner: z
+      .string()
+      .regex(/^(user|client):.{1,320}$/, 'user:ID or client:ID')
+      .optional(),
+    status: z.enum(['active', 'pending_approval', 'rotated', 'expired', 'revoked']).optional(),
+    scope: z.string().max(200).optional(),
+    name: z.string().max(200).optional(),
+    ...page,
+  })
+  .strict()
 
 type ScopeView = { name: string; description: string | null; roles: string[]; management: boolean }
 function resourceView(r: ResourceRow, stamps: { createdAt: Date; updatedAt: Date } | null) {
-  const scopes: ScopeView[] = r.scopes.map((s) => ({ name: s, description: r.scopeDetails[s]?.description ?? null, roles: r.scopeDetails[s]?.roles ?? [], management: false }))
+  const scopes: ScopeView[] = r.scopes.map((s) => ({
+    name: s,
+    description: r.scopeDetails[s]?.description ?? null,
+    roles: r.scopeDetails[s]?.roles ?? [],
+    management: false,
+  }))
   return {
-    indicator: r.indicator, builtIn: false, scopes, accessTokenFormat: r.accessTokenFormat, accessTokenTtl: r.accessTokenTtl, accessTokenSigningAlg: r.accessTokenSigningAlg,
-    createdAt: stamps?.createdAt ?? null, updatedAt: stamps?.updatedAt ?? null,
-    etag: etagOf([r.indicator, r.scopes, r.scopeDetails, r.accessTokenFormat, r.accessTokenTtl, r.accessTokenSigningAlg, stamps?.updatedAt.toISOString() ?? null]),
+    indicator: r.indicator,
+    builtIn: false,
+    scopes,
+    accessTokenFormat: r.accessTokenFormat,
+    accessTokenTtl: r.accessTokenTtl,
+    accessTokenSigningAlg: r.accessTokenSigningAlg,
+    createdAt: stamps?.createdAt ?? null,
+    updatedAt: stamps?.updatedAt ?? null,
+    etag: etagOf([
+      r.indicator,
+      r.scopes,
+      r.scopeDetails,
+      r.accessTokenFormat,
+      r.accessTokenTtl,
+      r.accessTokenSigningAlg,
+      stamps?.updatedAt.toISOString() ?? null,
+    ]),
   }
 }
 export type ResourceView = ReturnType<typeof resourceView>
@@ -65,15 +123,30 @@ export function adminPlatform(c: AdminDeps, authority: AdminAuthority) {
 /** API resources and their scopes, with the roles that hold each. */
 function adminResources(c: AdminDeps, authority: AdminAuthority) {
   /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
-  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
-    ({ action, outcome: 'success' as const, actor: callerLabel(caller), target, details })
+  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
+    action,
+    outcome: 'success' as const,
+    actor: callerLabel(caller),
+    target,
+    details,
+  })
   const ownApi = apiIndicator(c.config.PUBLIC_URL)
 
   /** portcullis's own API: listed (its scopes and roles are fixed in code), never changed here. */
   const builtInView = (): ResourceView => ({
-    indicator: ownApi, builtIn: true,
-    scopes: API_SCOPE_NAMES.map((s) => ({ name: s, description: API_SCOPES[s], roles: [...API_SCOPE_ROLES[s]], management: isManagementScope(s) })),
-    accessTokenFormat: 'jwt', accessTokenTtl: c.config.ACCESS_TOKEN_TTL, accessTokenSigningAlg: 'ES256', createdAt: null, updatedAt: null,
+    indicator: ownApi,
+    builtIn: true,
+    scopes: API_SCOPE_NAMES.map((s) => ({
+      name: s,
+      description: API_SCOPES[s],
+      roles: [...API_SCOPE_ROLES[s]],
+      management: isManagementScope(s),
+    })),
+    accessTokenFormat: 'jwt',
+    accessTokenTtl: c.config.ACCESS_TOKEN_TTL,
+    accessTokenSigningAlg: 'ES256',
+    createdAt: null,
+    updatedAt: null,
     etag: etagOf([ownApi, API_SCOPE_NAMES]),
   })
   async function findResource(indicator: string) {
@@ -83,10 +156,19 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
     return resourceView(r, await c.queries.resources.stamps(indicator))
   }
   const notBuiltIn = (indicator: string) => {
-    if (indicator === ownApi) throw adminError('invalid_state', `${ownApi} is portcullis's own API: its scopes and the roles that hold them are fixed`)
+    if (indicator === ownApi)
+      throw adminError(
+        'invalid_state',
+        `${ownApi} is portcullis's own API: its scopes and the roles that hold them are fixed`,
+      )
   }
   const details = (scopes: z.infer<typeof resourceScopeInput>[]) =>
-    Object.fromEntries(scopes.map((s) => [s.name, { ...(s.description !== undefined ? { description: s.description } : {}), roles: [...new Set(s.roles)] }]))
+    Object.fromEntries(
+      scopes.map((s) => [
+        s.name,
+        { ...(s.description !== undefined ? { description: s.description } : {}), roles: [...new Set(s.roles)] },
+      ]),
+    )
   /** The provider's scopes and API-key holdings follow a resource change on every instance. */
   async function resourcesChanged() {
     await c.refresh()
@@ -101,12 +183,20 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
       const limit = v.limit ?? 50
       // keyset on the indicator (unique, sorted): a resource created meanwhile is neither repeated nor skipped
       const after = v.cursor === undefined ? undefined : Buffer.from(v.cursor, 'base64url').toString('utf8')
-      const all = [builtInView(), ...(await Promise.all((await c.resources.list()).map(async (r) => resourceView(r, await c.queries.resources.stamps(r.indicator)))))]
+      const all = [
+        builtInView(),
+        ...(await Promise.all(
+          (await c.resources.list()).map(async (r) => resourceView(r, await c.queries.resources.stamps(r.indicator))),
+        )),
+      ]
         .filter((r) => !v.indicator || r.indicator.includes(v.indicator))
         .sort((a, b) => (a.indicator < b.indicator ? -1 : a.indicator > b.indicator ? 1 : 0))
         .filter((r) => after === undefined || r.indicator > after)
       const items = all.slice(0, limit)
-      return { items, ...(all.length > limit ? { nextCursor: Buffer.from(items.at(-1)!.indicator).toString('base64url') } : {}) }
+      return {
+        items,
+        ...(all.length > limit ? { nextCursor: Buffer.from(items.at(-1)!.indicator).toString('base64url') } : {}),
+      }
     },
     async read(caller: AdminCaller, indicator: string) {
       await authority.require(caller, 'resources:read')
@@ -116,12 +206,28 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
       await authority.require(caller, 'resources:write')
       const v = parse(createResource, input)
       notBuiltIn(v.indicator)
-      if (await c.resources.find(v.indicator)) throw adminError('invalid_state', `an API resource ${v.indicator} exists`)
-      await c.resources.upsert({ indicator: v.indicator, scopes: v.scopes.map((s) => s.name), scopeDetails: details(v.scopes), accessTokenFormat: v.accessTokenFormat, accessTokenTtl: v.accessTokenTtl, accessTokenSigningAlg: v.accessTokenSigningAlg },
+      if (await c.resources.find(v.indicator))
+        throw adminError('invalid_state', `an API resource ${v.indicator} exists`)
+      await c.resources.upsert(
+        {
+          indicator: v.indicator,
+          scopes: v.scopes.map((s) => s.name),
+          scopeDetails: details(v.scopes),
+          accessTokenFormat: v.accessTokenFormat,
+          accessTokenTtl: v.accessTokenTtl,
+          accessTokenSigningAlg: v.accessTokenSigningAlg,
+        },
         c.audit.with((row) => {
           const after = resourceView(row, null)
-          return record(caller, 'resource.created', v.indicator, { after: { scopes: after.scopes, access_token_format: after.accessTokenFormat, access_token_ttl: after.accessTokenTtl } })
-        }))
+          return record(caller, 'resource.created', v.indicator, {
+            after: {
+              scopes: after.scopes,
+              access_token_format: after.accessTokenFormat,
+              access_token_ttl: after.accessTokenTtl,
+            },
+          })
+        }),
+      )
       await resourcesChanged()
       return findResource(v.indicator)
     },
@@ -130,18 +236,45 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
       const v = parse(updateResource, input)
       notBuiltIn(indicator)
       const before = await findResource(indicator)
-      if (ifMatch !== undefined && ifMatch !== before.etag) throw adminError('precondition_failed', `API resource ${indicator} changed since ${ifMatch} was read (now ${before.etag})`)
+      if (ifMatch !== undefined && ifMatch !== before.etag)
+        throw adminError(
+          'precondition_failed',
+          `API resource ${indicator} changed since ${ifMatch} was read (now ${before.etag})`,
+        )
       const next = {
-        scopes: v.scopes ?? before.scopes.map((s) => ({ name: s.name, ...(s.description !== null ? { description: s.description } : {}), roles: s.roles })),
-        accessTokenFormat: v.accessTokenFormat ?? before.accessTokenFormat, accessTokenTtl: v.accessTokenTtl ?? before.accessTokenTtl,
+        scopes:
+          v.scopes ??
+          before.scopes.map((s) => ({
+            name: s.name,
+            ...(s.description !== null ? { description: s.description } : {}),
+            roles: s.roles,
+          })),
+        accessTokenFormat: v.accessTokenFormat ?? before.accessTokenFormat,
+        accessTokenTtl: v.accessTokenTtl ?? before.accessTokenTtl,
         accessTokenSigningAlg: v.accessTokenSigningAlg ?? before.accessTokenSigningAlg,
       }
-      await c.resources.upsert({ indicator, scopes: next.scopes.map((s) => s.name), scopeDetails: details(next.scopes), accessTokenFormat: next.accessTokenFormat, accessTokenTtl: next.accessTokenTtl, accessTokenSigningAlg: next.accessTokenSigningAlg },
+      await c.resources.upsert(
+        {
+          indicator,
+          scopes: next.scopes.map((s) => s.name),
+          scopeDetails: details(next.scopes),
+          accessTokenFormat: next.accessTokenFormat,
+          accessTokenTtl: next.accessTokenTtl,
+          accessTokenSigningAlg: next.accessTokenSigningAlg,
+        },
         c.audit.with((row) => {
           const after = resourceView(row, null)
-          const fields = (['scopes', 'accessTokenFormat', 'accessTokenTtl', 'accessTokenSigningAlg'] as const).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
-          return fields.length ? record(caller, 'resource.updated', indicator, { before: Object.fromEntries(fields.map((k) => [k, before[k]])), after: Object.fromEntries(fields.map((k) => [k, after[k]])) }) : null
-        }))
+          const fields = (['scopes', 'accessTokenFormat', 'accessTokenTtl', 'accessTokenSigningAlg'] as const).filter(
+            (k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]),
+          )
+          return fields.length
+            ? record(caller, 'resource.updated', indicator, {
+                before: Object.fromEntries(fields.map((k) => [k, before[k]])),
+                after: Object.fromEntries(fields.map((k) => [k, after[k]])),
+              })
+            : null
+        }),
+      )
       await resourcesChanged()
       return findResource(indicator)
     },
@@ -149,7 +282,12 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
       await authority.require(caller, 'resources:write')
       notBuiltIn(indicator)
       const before = await findResource(indicator)
-      await c.queries.resources.remove(indicator, c.audit.with((removed) => removed ? record(caller, 'resource.deleted', indicator, { before: { scopes: before.scopes } }) : null))
+      await c.queries.resources.remove(
+        indicator,
+        c.audit.with((removed) =>
+          removed ? record(caller, 'resource.deleted', indicator, { before: { scopes: before.scopes } }) : null,
+        ),
+      )
       await resourcesChanged()
       return { deleted: true }
     },
@@ -160,22 +298,50 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
 
 /** Token signing keys and API keys of any owner. */
 function adminKeys(c: AdminDeps, authority: AdminAuthority) {
-  const entry = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
-    ({ action, outcome: 'success' as const, actor: callerLabel(caller), target, details })
-  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => c.audit.record(entry(caller, action, target, details))
+  const entry = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
+    action,
+    outcome: 'success' as const,
+    actor: callerLabel(caller),
+    target,
+    details,
+  })
+  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
+    c.audit.record(entry(caller, action, target, details))
   const keys = {
     async list(caller: AdminCaller, input: unknown = {}) {
       await authority.require(caller, 'keys:read')
-      const v = parse(z.object({ status: z.enum(['active', 'retiring', 'retired']).optional(), ...page }).strict(), input)
+      const v = parse(
+        z.object({ status: z.enum(['active', 'retiring', 'retired']).optional(), ...page }).strict(),
+        input,
+      )
       const limit = v.limit ?? 50
       const cursor = keyCursor(v.cursor)
       // newest first; the cursor is (createdAt, kid) of the last row
-      const rows = (await c.keys.list()).filter((k) => !v.status || k.status === v.status)
+      const rows = (await c.keys.list())
+        .filter((k) => !v.status || k.status === v.status)
         .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.kid < b.kid ? 1 : -1))
-        .filter((k) => !cursor || k.createdAt < cursor.createdAt || (k.createdAt.getTime() === cursor.createdAt.getTime() && k.kid < cursor.id))
-      const items = rows.slice(0, limit).map((k) => ({ kid: k.kid, alg: k.alg, status: k.status, createdAt: k.createdAt, activatedAt: k.activatedAt, retireAfter: k.retireAfter, retiredAt: k.retiredAt }))
+        .filter(
+          (k) =>
+            !cursor ||
+            k.createdAt < cursor.createdAt ||
+            (k.createdAt.getTime() === cursor.createdAt.getTime() && k.kid < cursor.id),
+        )
+      const items = rows.slice(0, limit).map((k) => ({
+        kid: k.kid,
+        alg: k.alg,
+        status: k.status,
+        createdAt: k.createdAt,
+        activatedAt: k.activatedAt,
+        retireAfter: k.retireAfter,
+        retiredAt: k.retiredAt,
+      }))
       const last = items.at(-1)
-      return { items, ...(rows.length > limit && last ? { nextCursor: encodeCursor({ createdAt: last.createdAt, id: last.kid }) } : {}) }
+      return {
+        items,
+        ...(rows.length > limit && last
+          ? { nextCursor: encodeCursor({ createdAt: last.createdAt, id: last.kid }) }
+          : {}),
+      }
     },
     /** A new generation becomes the signer; the previous one stays published while what it signed may be presented. */
     async rotate(caller: AdminCaller) {
@@ -184,7 +350,15 @@ function adminKeys(c: AdminDeps, authority: AdminAuthority) {
       const lifetime = Math.max(c.config.ACCESS_TOKEN_TTL, c.config.ID_TOKEN_TTL, ...ttls) + 300
       const before = (await c.keys.list()).filter((k) => k.status === 'active').map((k) => k.kid)
       // the new generation and its record commit together (db/audited.ts)
-      const r = await c.keys.rotate(lifetime, undefined, (added) => c.audit.with((retired) => entry(caller, 'keys.rotated', 'signing-keys', { before: { active: before }, after: { active: added.map((k) => k.kid) }, retired })))
+      const r = await c.keys.rotate(lifetime, undefined, (added) =>
+        c.audit.with((retired) =>
+          entry(caller, 'keys.rotated', 'signing-keys', {
+            before: { active: before },
+            after: { active: added.map((k) => k.kid) },
+            retired,
+          }),
+        ),
+      )
       await c.refresh()
       await c.configChanged()
       return { added: r.added, retired: r.retired }
@@ -194,9 +368,21 @@ function adminKeys(c: AdminDeps, authority: AdminAuthority) {
       await authority.require(caller, 'keys:rotate')
       const k = (await c.keys.list()).find((x) => x.kid === kid)
       if (!k) throw adminError('not_found', `no signing key ${kid}`)
-      if (k.status === 'active') throw adminError('invalid_state', `key ${kid} is the current signer: rotate first, then retire it`)
+      if (k.status === 'active')
+        throw adminError('invalid_state', `key ${kid} is the current signer: rotate first, then retire it`)
       if (k.status === 'retired') return { kid, status: 'retired', changed: false }
-      const changed = await c.keys.retire(kid, undefined, c.audit.with((done) => done ? entry(caller, 'keys.retired', `signing-key:${kid}`, { before: { status: k.status }, after: { status: 'retired' } }) : null))
+      const changed = await c.keys.retire(
+        kid,
+        undefined,
+        c.audit.with((done) =>
+          done
+            ? entry(caller, 'keys.retired', `signing-key:${kid}`, {
+                before: { status: k.status },
+                after: { status: 'retired' },
+              })
+            : null,
+        ),
+      )
       await c.refresh()
       await c.configChanged()
       return { kid, status: 'retired', changed }
@@ -212,12 +398,25 @@ function adminKeys(c: AdminDeps, authority: AdminAuthority) {
       const [type, ...rest] = v.owner?.split(':') ?? []
       const all = (await c.apikeys.list(v.owner ? { type: type as 'user' | 'client', id: rest.join(':') } : undefined))
         .map((k) => ({ k, view: keyView(k) }))
-        .filter(({ k, view }) => (!v.status || view.status === v.status) && (!v.scope || k.scopes.includes(v.scope)) && (!v.name || k.name.includes(v.name)))
+        .filter(
+          ({ k, view }) =>
+            (!v.status || view.status === v.status) &&
+            (!v.scope || k.scopes.includes(v.scope)) &&
+            (!v.name || k.name.includes(v.name)),
+        )
         .sort((a, b) => a.k.createdAt.getTime() - b.k.createdAt.getTime() || (a.k.id < b.k.id ? -1 : 1))
-        .filter(({ k }) => !cursor || k.createdAt > cursor.createdAt || (k.createdAt.getTime() === cursor.createdAt.getTime() && k.id > cursor.id))
+        .filter(
+          ({ k }) =>
+            !cursor ||
+            k.createdAt > cursor.createdAt ||
+            (k.createdAt.getTime() === cursor.createdAt.getTime() && k.id > cursor.id),
+        )
       const items = all.slice(0, limit)
       const last = items.at(-1)?.k
-      return { items: items.map((i) => i.view), ...(all.length > limit && last ? { nextCursor: encodeCursor({ createdAt: last.createdAt, id: last.id }) } : {}) }
+      return {
+        items: items.map((i) => i.view),
+        ...(all.length > limit && last ? { nextCursor: encodeCursor({ createdAt: last.createdAt, id: last.id }) } : {}),
+      }
     },
     async read(caller: AdminCaller, id: string) {
       await authority.require(caller, 'apikeys:read')
@@ -231,7 +430,13 @@ function adminKeys(c: AdminDeps, authority: AdminAuthority) {
       if (!k) throw adminError('not_found', `no API key ${id}`)
       const before = keyView(k).status
       const after = keyView(await c.apikeys.revoke(id, { label: callerLabel(caller), isAdmin: true }))
-      if (before !== 'revoked') await record(caller, 'admin.apikey_revoked', `apikey:${id}`, { owner: after.owner, reason: reason ?? null, before: { status: before }, after: { status: after.status } })
+      if (before !== 'revoked')
+        await record(caller, 'admin.apikey_revoked', `apikey:${id}`, {
+          owner: after.owner,
+          reason: reason ?? null,
+          before: { status: before },
+          after: { status: after.status },
+        })
       return after
     },
   }
@@ -256,7 +461,12 @@ function adminPolicies(c: AdminDeps, authority: AdminAuthority) {
       return c.authz.stores.versions(store)
     },
     /** A new version; the system store is changed only through role grants (authority.ts). */
-    async change(caller: AdminCaller, store: string, change: { add?: string[][]; remove?: string[][]; policy?: string; reason?: string }, basedOn?: number) {
+    async change(
+      caller: AdminCaller,
+      store: string,
+      change: { add?: string[][]; remove?: string[][]; policy?: string; reason?: string },
+      basedOn?: number,
+    ) {
       await authority.require(caller, 'policies:write')
       return c.authz.stores.change(store, change, callerLabel(caller), change.reason, basedOn)
     },

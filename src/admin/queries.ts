@@ -6,7 +6,10 @@ type ClientWhere = NonNullable<NonNullable<Parameters<Db['client']['findMany']>[
 type UserData = NonNullable<Parameters<Db['user']['updateMany']>[0]>['data']
 
 /** A position in a list ordered by (createdAt, id): both, so equal timestamps never skip rows. */
-export interface Cursor { createdAt: Date; id: string }
+export interface Cursor {
+  createdAt: Date
+  id: string
+}
 
 export interface UserFilter {
   /** substring of the (lowercase) email */
@@ -24,9 +27,8 @@ export interface UserFilter {
 const LEGACY_INVITE_PREFIX = 'admin.invite:'
 
 /** After the cursor in (createdAt, id) order. */
-const after = (c: Cursor | undefined) => c
-  ? { OR: [{ createdAt: { gt: c.createdAt } }, { createdAt: c.createdAt, id: { gt: c.id } }] }
-  : {}
+const after = (c: Cursor | undefined) =>
+  c ? { OR: [{ createdAt: { gt: c.createdAt } }, { createdAt: c.createdAt, id: { gt: c.id } }] } : {}
 
 /**
  * Storage for the admin services: user search pages, compare-and-swap updates and the cascade
@@ -52,7 +54,14 @@ export function adminQueries(db: Db) {
     async searchClients(cursor: Cursor | undefined, take: number, idContains?: string) {
       const where: ClientWhere = {
         AND: [
-          cursor ? { OR: [{ createdAt: { gt: cursor.createdAt } }, { createdAt: cursor.createdAt, clientId: { gt: cursor.id } }] } : {},
+          cursor
+            ? {
+                OR: [
+                  { createdAt: { gt: cursor.createdAt } },
+                  { createdAt: cursor.createdAt, clientId: { gt: cursor.id } },
+                ],
+              }
+            : {},
           idContains ? { clientId: { contains: idContains } } : {},
         ],
       }
@@ -63,12 +72,34 @@ export function adminQueries(db: Db) {
      * Compare-and-swap for If-Match: writes only if the row still has the `updatedAt` the caller
      * saw and the fields the ETag covers unchanged; false when someone else wrote first.
      */
-    updateUserIf(id: string, seen: { updatedAt: Date; roles: string; attributes: string; name: string | null; email: string; emailVerified: boolean; disabled: boolean }, data: UserData, audit?: Audited<boolean>) {
+    updateUserIf(
+      id: string,
+      seen: {
+        updatedAt: Date
+        roles: string
+        attributes: string
+        name: string | null
+        email: string
+        emailVerified: boolean
+        disabled: boolean
+      },
+      data: UserData,
+      audit?: Audited<boolean>,
+    ) {
       return audited(db, audit, async (tx) => (await tx.user.updateMany({ where: { id, ...seen }, data })).count === 1)
     },
 
-    updateClientIf(clientId: string, seen: { updatedAt: Date; metadata: string }, metadata: string, audit?: Audited<boolean>) {
-      return audited(db, audit, async (tx) => (await tx.client.updateMany({ where: { clientId, ...seen }, data: { metadata } })).count === 1)
+    updateClientIf(
+      clientId: string,
+      seen: { updatedAt: Date; metadata: string },
+      metadata: string,
+      audit?: Audited<boolean>,
+    ) {
+      return audited(
+        db,
+        audit,
+        async (tx) => (await tx.client.updateMany({ where: { clientId, ...seen }, data: { metadata } })).count === 1,
+      )
     },
 
     /**
@@ -80,22 +111,30 @@ export function adminQueries(db: Db) {
       await audited(db, audit, async (tx) => {
         await tx.oidcPayload.deleteMany({ where: { grantId: { in: grantIds } } })
         await tx.oidcPayload.deleteMany({ where: { model: 'Grant', id: { in: grantIds } } })
-        await tx.oidcPayload.deleteMany({ where: { model: 'Session', payload: { contains: `"accountId":${JSON.stringify(id)}` } } })
+        await tx.oidcPayload.deleteMany({
+          where: { model: 'Session', payload: { contains: `"accountId":${JSON.stringify(id)}` } },
+        })
         await tx.mfaFactor.deleteMany({ where: { userId: id } })
         await tx.recoveryCode.deleteMany({ where: { userId: id } })
         await tx.userSession.deleteMany({ where: { userId: id } })
         // mailed links (invitations, resets, verifications): useless without the user, and they name its address
         await tx.emailToken.deleteMany({ where: { userId: id } })
         // invitations of earlier versions (the retired /invite/<token> links)
-        await tx.setting.deleteMany({ where: { key: { startsWith: LEGACY_INVITE_PREFIX }, value: { contains: `"userId":${JSON.stringify(id)}` } } })
+        await tx.setting.deleteMany({
+          where: { key: { startsWith: LEGACY_INVITE_PREFIX }, value: { contains: `"userId":${JSON.stringify(id)}` } },
+        })
         await tx.user.delete({ where: { id } })
       })
     },
 
     /** oidc-provider grants (consent) of an account or of a client. */
     async grantIds(where: { accountId?: string; clientId?: string }) {
-      const [key, value] = where.accountId !== undefined ? ['accountId', where.accountId] : ['clientId', where.clientId!]
-      const rows = await db.oidcPayload.findMany({ where: { model: 'Grant', payload: { contains: `"${key}":${JSON.stringify(value)}` } }, select: { id: true, payload: true } })
+      const [key, value] =
+        where.accountId !== undefined ? ['accountId', where.accountId] : ['clientId', where.clientId!]
+      const rows = await db.oidcPayload.findMany({
+        where: { model: 'Grant', payload: { contains: `"${key}":${JSON.stringify(value)}` } },
+        select: { id: true, payload: true },
+      })
       // the text match narrows; the parsed payload decides
       return rows.filter((r) => (JSON.parse(r.payload) as Record<string, unknown>)[key] === value).map((r) => r.id)
     },
@@ -105,7 +144,9 @@ export function adminQueries(db: Db) {
         db.oidcPayload.deleteMany({ where: { grantId: { in: grantIds } } }),
         db.oidcPayload.deleteMany({ where: { model: 'Grant', id: { in: grantIds } } }),
         // client-credentials tokens have no grant
-        db.oidcPayload.deleteMany({ where: { model: 'ClientCredentials', payload: { contains: `"clientId":${JSON.stringify(clientId)}` } } }),
+        db.oidcPayload.deleteMany({
+          where: { model: 'ClientCredentials', payload: { contains: `"clientId":${JSON.stringify(clientId)}` } },
+        }),
       ])
     },
   }

@@ -18,7 +18,8 @@ export function precondition(ctx: Context, current: string): string | undefined 
   if (!header) return undefined
   if (header === '*') return current
   const tags = header.split(',').map((t) => t.trim())
-  if (!tags.includes(current)) throw adminError('precondition_failed', `changed since ${tags.join(', ')} was read (now ${current}); read it again`)
+  if (!tags.includes(current))
+    throw adminError('precondition_failed', `changed since ${tags.join(', ')} was read (now ${current}); read it again`)
   return current
 }
 export const json = <T>(v: T) => JSON.parse(JSON.stringify(v)) as T
@@ -31,12 +32,17 @@ export const json = <T>(v: T) => JSON.parse(JSON.stringify(v)) as T
 function asFieldErrors(err: unknown) {
   if (!(err instanceof AppError) || err.code !== 'invalid_input') return err
   const lines = Array.isArray(err.details) ? (err.details as unknown[]).map(String) : [err.message]
-  return invalidInput(lines.map((line) => {
-    const i = line.indexOf(': ')
-    return { in: 'body' as const, field: i > 0 ? line.slice(0, i) : '', message: i > 0 ? line.slice(i + 2) : line }
-  }))
+  return invalidInput(
+    lines.map((line) => {
+      const i = line.indexOf(': ')
+      return { in: 'body' as const, field: i > 0 ? line.slice(0, i) : '', message: i > 0 ? line.slice(i + 2) : line }
+    }),
+  )
 }
-export function adminRoute<const C extends RouteContract>(contract: C, handle: (input: RouteInput<C>, ctx: Context) => unknown): Route<C> {
+export function adminRoute<const C extends RouteContract>(
+  contract: C,
+  handle: (input: RouteInput<C>, ctx: Context) => unknown,
+): Route<C> {
   return route(contract, async (input, ctx) => {
     try {
       return await handle(input, ctx)
@@ -45,7 +51,6 @@ export function adminRoute<const C extends RouteContract>(contract: C, handle: (
     }
   })
 }
-
 
 // ---- contract pieces shared by the admin route files ------------------------------------------
 /**
@@ -56,13 +61,26 @@ export const adminAuth = { scopes: [ADMIN_SCOPE], management: true, users: true 
 /** Reads also take `admin:read`, which authority.ts bounds to the `*:read` actions. */
 export const adminReadAuth = { scopes: [ADMIN_SCOPE, ADMIN_READ_SCOPE], management: true, users: true } as const
 export const adminTags = ['Administration'] as const
-export const pageLimit = z.string().regex(/^\d{1,4}$/, `a whole number from 1 to ${PAGE_MAX}`).transform(Number)
+export const pageLimit = z
+  .string()
+  .regex(/^\d{1,4}$/, `a whole number from 1 to ${PAGE_MAX}`)
+  .transform(Number)
   .refine((n) => n >= 1 && n <= PAGE_MAX, `a whole number from 1 to ${PAGE_MAX}`)
-export const pageQuery = { cursor: z.string().max(2100).optional().describe('nextCursor of the previous page'), limit: pageLimit.optional().describe(`page size, default 50, at most ${PAGE_MAX}`) }
-export const ifMatchHeader = { 'If-Match': 'the ETag read before (RFC 9110 §13.1.1); optional: without it the write is unconditional, with a stale one it is a 412' }
+export const pageQuery = {
+  cursor: z.string().max(2100).optional().describe('nextCursor of the previous page'),
+  limit: pageLimit.optional().describe(`page size, default 50, at most ${PAGE_MAX}`),
+}
+export const ifMatchHeader = {
+  'If-Match':
+    'the ETag read before (RFC 9110 §13.1.1); optional: without it the write is unconditional, with a stale one it is a 412',
+}
 export const etagHeader = { ETag: 'strong entity tag of the returned representation (RFC 9110 §8.8.3)' }
-export const forbiddenDoc = { description: 'the caller\'s admin roles do not allow this action (error forbidden), or the token lacks the admin scope (insufficient_scope)' }
+export const forbiddenDoc = {
+  description:
+    "the caller's admin roles do not allow this action (error forbidden), or the token lacks the admin scope (insufficient_scope)",
+}
 export const staleDoc = { description: 'If-Match does not match the current ETag (error precondition_failed)' }
 export const date = z.string().describe('ISO 8601 date-time')
 /** If-Match checked against the current ETag (412), or undefined when the caller sent none. */
-export const ifMatchOf = (ctx: Context, current: string) => (ctx.get('if-match') ? precondition(ctx, current) : undefined)
+export const ifMatchOf = (ctx: Context, current: string) =>
+  ctx.get('if-match') ? precondition(ctx, current) : undefined

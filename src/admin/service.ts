@@ -33,12 +33,23 @@ export interface AdminServiceOptions {
 export function adminServices(c: Container, opts: AdminServiceOptions = {}) {
   const access = accessQueries(c.db)
   const elevated = elevatedRoles(access, c.audit)
-  const authority = adminAuthority({ decide: c.authz.decide, stores: c.authz.stores, users: c.users, audit: c.audit, elevated: elevated.of })
+  const authority = adminAuthority({
+    decide: c.authz.decide,
+    stores: c.authz.stores,
+    users: c.users,
+    audit: c.audit,
+    elevated: elevated.of,
+  })
   const q = adminQueries(c.db)
   const users = adminUsers(c, q, authority)
   const clients = adminClients(c, q, authority)
   const deps: AdminDeps = { ...c, report: (days) => buildReport(reportDeps(c), { days }) }
-  const elevation = adminElevation({ q: access, audit: c.audit, authority, auditExpired: () => elevated.auditExpired() })
+  const elevation = adminElevation({
+    q: access,
+    audit: c.audit,
+    authority,
+    auditExpired: () => elevated.auditExpired(),
+  })
   return {
     authority,
     users: { ...users, ...adminUserCare(c, q, authority, users.find) },
@@ -58,22 +69,38 @@ export type AdminServices = ReturnType<typeof adminServices>
  * also on an existing deployment upgrading to this version. Without that user nobody could hold
  * admin, so the store is not created until the administrator exists.
  */
-export async function ensureSystemPolicyStore(c: Container, firstAdmin?: { id: string; email: string }): Promise<boolean> {
+export async function ensureSystemPolicyStore(
+  c: Container,
+  firstAdmin?: { id: string; email: string },
+): Promise<boolean> {
   if (await c.queries.policies.findStore(SYSTEM_STORE)) {
     await addNewRoleRules(c)
     return false
   }
   // `firstAdmin`: break-glass on a database no server has bootstrapped (`admin grant-role X admin`)
-  const admin = firstAdmin ?? await c.users.findByEmail(c.config.PORTCULLIS_ADMIN_EMAIL ?? 'admin@localhost')
+  const admin = firstAdmin ?? (await c.users.findByEmail(c.config.PORTCULLIS_ADMIN_EMAIL ?? 'admin@localhost'))
   if (!admin) return false
   const rules = await fs.readFile(path.join(POLICIES_DIR, SYSTEM_POLICY_FILE), 'utf8')
   try {
-    await c.authz.stores.createBuiltin({
-      name: SYSTEM_STORE, model: SYSTEM_MODEL, description: 'built-in: who may administer portcullis (admin roles)',
-      policy: `${rules}\ng, user:${admin.id}, admin\n`,
-    }, 'bootstrap', `created at start; admin granted to ${admin.email}`, () => [
-      { action: 'admin.role_granted', outcome: 'success', actor: 'bootstrap', target: `user:${admin.id}`, details: { role: 'admin', before: { roles: [] }, after: { roles: ['admin'] } } },
-    ])
+    await c.authz.stores.createBuiltin(
+      {
+        name: SYSTEM_STORE,
+        model: SYSTEM_MODEL,
+        description: 'built-in: who may administer portcullis (admin roles)',
+        policy: `${rules}\ng, user:${admin.id}, admin\n`,
+      },
+      'bootstrap',
+      `created at start; admin granted to ${admin.email}`,
+      () => [
+        {
+          action: 'admin.role_granted',
+          outcome: 'success',
+          actor: 'bootstrap',
+          target: `user:${admin.id}`,
+          details: { role: 'admin', before: { roles: [] }, after: { roles: ['admin'] } },
+        },
+      ],
+    )
   } catch (err) {
     // another instance created it at the same moment
     if ((err as { code?: string }).code === 'store_exists') return false
@@ -88,12 +115,19 @@ export async function ensureSystemPolicyStore(c: Container, firstAdmin?: { id: s
  * lines only ever come from that file: adding the missing ones undoes nobody's choice.
  */
 async function addNewRoleRules(c: Container) {
-  const rules = parsePolicyCsv(await fs.readFile(path.join(POLICIES_DIR, SYSTEM_POLICY_FILE), 'utf8')).lines.filter((l) => l[0] === 'p')
+  const rules = parsePolicyCsv(await fs.readFile(path.join(POLICIES_DIR, SYSTEM_POLICY_FILE), 'utf8')).lines.filter(
+    (l) => l[0] === 'p',
+  )
   const present = new Set((await c.authz.stores.current(SYSTEM_STORE)).lines.map(lineKey))
   const missing = rules.filter((l) => !present.has(lineKey(l)))
   if (!missing.length) return
   try {
-    await c.authz.stores.changeBuiltin(SYSTEM_STORE, { add: missing }, 'bootstrap', `role rules added by this version: ${missing.map((l) => l.join(', ')).join('; ')}`)
+    await c.authz.stores.changeBuiltin(
+      SYSTEM_STORE,
+      { add: missing },
+      'bootstrap',
+      `role rules added by this version: ${missing.map((l) => l.join(', ')).join('; ')}`,
+    )
   } catch (err) {
     // another instance added them at the same moment
     if ((err as { code?: string }).code !== 'version_conflict') throw err

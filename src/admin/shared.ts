@@ -17,7 +17,8 @@ export const etagOf = (fields: unknown[]) =>
   `"${crypto.createHash('sha256').update(JSON.stringify(fields)).digest('base64url').slice(0, 27)}"`
 
 /** The cursor carries both sort keys (createdAt, id), so rows sharing a timestamp are neither repeated nor skipped. */
-export const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url')
+export const encodeCursor = (c: Cursor) =>
+  Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url')
 
 export function decodeCursor(text: string | undefined): Cursor | undefined {
   if (text === undefined) return undefined
@@ -25,6 +26,8 @@ export function decodeCursor(text: string | undefined): Cursor | undefined {
     const [at, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[]
     const createdAt = new Date(typeof at === 'string' ? at : NaN)
     if (typeof id === 'string' && id.length <= 200 && !Number.isNaN(createdAt.getTime())) return { createdAt, id }
-  } catch { /* below */ }
+  } catch {
+    /* below */
+  }
   throw adminError('invalid_cursor', 'the cursor is not one this server issued; start from the first page')
 }

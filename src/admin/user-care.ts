@@ -9,10 +9,20 @@ import { temporaryPassword, view } from './users.ts'
  * Account care by administrators and the helpdesk (issue 12 §1): status, deletion, lockout,
  * second factors, passwords and sessions. `find` resolves a user by id or email (404 if none).
  */
-export function adminUserCare(c: Container, q: AdminQueries, authority: AdminAuthority, find: (ref: string) => Promise<UserRecord>) {
+export function adminUserCare(
+  c: Container,
+  q: AdminQueries,
+  authority: AdminAuthority,
+  find: (ref: string) => Promise<UserRecord>,
+) {
   /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
-  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
-    ({ action, outcome: 'success' as const, actor: callerLabel(caller), target, details })
+  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
+    action,
+    outcome: 'success' as const,
+    actor: callerLabel(caller),
+    target,
+    details,
+  })
 
   return {
     async setStatus(caller: AdminCaller, ref: string, disabled: boolean) {
@@ -20,7 +30,9 @@ export function adminUserCare(c: Container, q: AdminQueries, authority: AdminAut
       const u = await find(ref)
       if (disabled && !u.disabled) await authority.keepsAnAdmin([u.id])
       // account-status.ts ends sessions, stops API keys everywhere and records the event
-      const r = disabled ? await c.accounts.disable(u.email, callerLabel(caller)) : await c.accounts.enable(u.email, callerLabel(caller))
+      const r = disabled
+        ? await c.accounts.disable(u.email, callerLabel(caller))
+        : await c.accounts.enable(u.email, callerLabel(caller))
       return { user: view(r.user), changed: r.changed, sessionsEnded: r.sessionsEnded }
     },
 
@@ -42,9 +54,29 @@ export function adminUserCare(c: Container, q: AdminQueries, authority: AdminAut
       const adminRoles = await authority.revokeAll(caller, { type: 'user', id: u.id }, `user ${u.email} deleted`)
       const grants = await q.grantIds({ accountId: u.id })
       // the user row and its deletion record go together (db/audited.ts)
-      await q.deleteUser(u.id, grants, c.audit.with(() => ({ action: 'user.deleted', outcome: 'success', actor: label, target: u.id, details: { before: { email: u.email, name: u.name, roles: u.roles, admin_roles: adminRoles }, sessions_ended: sessionsEnded, api_keys_revoked: keys.map((k) => k.id), grants_revoked: grants.length } })))
+      await q.deleteUser(
+        u.id,
+        grants,
+        c.audit.with(() => ({
+          action: 'user.deleted',
+          outcome: 'success',
+          actor: label,
+          target: u.id,
+          details: {
+            before: { email: u.email, name: u.name, roles: u.roles, admin_roles: adminRoles },
+            sessions_ended: sessionsEnded,
+            api_keys_revoked: keys.map((k) => k.id),
+            grants_revoked: grants.length,
+          },
+        })),
+      )
       await c.apikeys.ownersChanged()
-      return { sessionsEnded, apiKeysRevoked: keys.map((k) => k.id), adminRolesRevoked: adminRoles, grantsRevoked: grants.length }
+      return {
+        sessionsEnded,
+        apiKeysRevoked: keys.map((k) => k.id),
+        adminRolesRevoked: adminRoles,
+        grantsRevoked: grants.length,
+      }
     },
 
     async unlock(caller: AdminCaller, ref: string) {
@@ -59,7 +91,15 @@ export function adminUserCare(c: Container, q: AdminQueries, authority: AdminAut
       await authority.require(caller, 'users:reset_mfa')
       const u = await find(ref)
       // one transaction: the factors, the recovery codes and the record of what was removed
-      const factors = await c.login.mfa.removeAll(u.id, c.audit.with((removed) => record(caller, 'user.mfa_reset', u.id, { before: { factors: removed.map((f) => ({ type: f.type, name: f.name })) }, after: { factors: [] } })))
+      const factors = await c.login.mfa.removeAll(
+        u.id,
+        c.audit.with((removed) =>
+          record(caller, 'user.mfa_reset', u.id, {
+            before: { factors: removed.map((f) => ({ type: f.type, name: f.name })) },
+            after: { factors: [] },
+          }),
+        ),
+      )
       return { factorsRemoved: factors.length }
     },
 
@@ -72,8 +112,17 @@ export function adminUserCare(c: Container, q: AdminQueries, authority: AdminAut
       const u = await find(ref)
       const password = temporaryPassword()
       // the password, the sessions it ends and the record commit together (db/audited.ts)
-      const { ended } = await c.users.updateSigningOut(u.id, { passwordHash: await hashPassword(password), mustChangePassword: true },
-        c.audit.with((r) => record(caller, 'user.password_reset', u.id, { before: { must_change_password: u.mustChangePassword }, after: { must_change_password: true }, sessions_ended: r.ended.length })))
+      const { ended } = await c.users.updateSigningOut(
+        u.id,
+        { passwordHash: await hashPassword(password), mustChangePassword: true },
+        c.audit.with((r) =>
+          record(caller, 'user.password_reset', u.id, {
+            before: { must_change_password: u.mustChangePassword },
+            after: { must_change_password: true },
+            sessions_ended: r.ended.length,
+          }),
+        ),
+      )
       await c.login.sessions.afterRevoked(ended)
       return { password, sessionsEnded: ended.length }
     },
@@ -81,13 +130,30 @@ export function adminUserCare(c: Container, q: AdminQueries, authority: AdminAut
     async sessions(caller: AdminCaller, ref: string) {
       await authority.require(caller, 'users:sessions')
       const u = await find(ref)
-      return (await c.login.sessions.list(u.id)).map((s) => ({ id: s.id, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, expiresAt: s.expiresAt, ip: s.ip, userAgent: s.userAgent, amr: s.amr }))
+      return (await c.login.sessions.list(u.id)).map((s) => ({
+        id: s.id,
+        createdAt: s.createdAt,
+        lastSeenAt: s.lastSeenAt,
+        expiresAt: s.expiresAt,
+        ip: s.ip,
+        userAgent: s.userAgent,
+        amr: s.amr,
+      }))
     },
 
     async revokeSessions(caller: AdminCaller, ref: string, ids: string[] | 'all') {
       await authority.require(caller, 'users:sessions')
       const u = await find(ref)
-      const ended = await c.login.sessions.revoke(u.id, ids, c.audit.with((rows) => record(caller, 'user.sessions_revoked', u.id, { sessions: ids === 'all' ? 'all' : ids.length, ended: rows.length })))
+      const ended = await c.login.sessions.revoke(
+        u.id,
+        ids,
+        c.audit.with((rows) =>
+          record(caller, 'user.sessions_revoked', u.id, {
+            sessions: ids === 'all' ? 'all' : ids.length,
+            ended: rows.length,
+          }),
+        ),
+      )
       return { ended }
     },
   }

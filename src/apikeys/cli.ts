@@ -19,14 +19,25 @@ export function parseDuration(v: string): number {
 }
 
 /** `portcullis apikeys ...`: the operator at the console acts as an administrator. */
-export async function apikeysCommand(c: Container, argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function apikeysCommand(
+  c: Container,
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
-      owner: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, level: { type: 'string' },
-      'expires-in': { type: 'string' }, 'allow-ip': { type: 'string', multiple: true }, 'rate-limit': { type: 'string' },
-      signing: { type: 'string' }, 'public-key': { type: 'string' }, grace: { type: 'string' },
+      owner: { type: 'string' },
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      level: { type: 'string' },
+      'expires-in': { type: 'string' },
+      'allow-ip': { type: 'string', multiple: true },
+      'rate-limit': { type: 'string' },
+      signing: { type: 'string' },
+      'public-key': { type: 'string' },
+      grace: { type: 'string' },
     },
   })
   const [sub, id] = positionals
@@ -41,14 +52,27 @@ export async function apikeysCommand(c: Container, argv: string[], out: (s: stri
       else if (values.signing === 'hmac-sha256') signing = { alg: 'hmac-sha256' }
       else if (values.signing) throw usage('--signing must be hmac-sha256 (or give --public-key FILE for Ed25519)')
       const rateLimit = values['rate-limit'] ? Number(values['rate-limit']) : undefined
-      if (rateLimit !== undefined && !(Number.isInteger(rateLimit) && rateLimit > 0)) throw usage('--rate-limit must be a positive whole number (requests per minute)')
-      const issued = await c.apikeys.issue({
-        owner: await c.apikeys.owners.resolve(values.owner), name: values.name, scopes: (values.scopes ?? '').split(/[ ,]+/).filter(Boolean), level,
-        expiresAt: values['expires-in'] ? new Date(Date.now() + parseDuration(values['expires-in']) * 1000) : undefined,
-        allowedIps: values['allow-ip'], rateLimit, signing,
-      }, actor)
+      if (rateLimit !== undefined && !(Number.isInteger(rateLimit) && rateLimit > 0))
+        throw usage('--rate-limit must be a positive whole number (requests per minute)')
+      const issued = await c.apikeys.issue(
+        {
+          owner: await c.apikeys.owners.resolve(values.owner),
+          name: values.name,
+          scopes: (values.scopes ?? '').split(/[ ,]+/).filter(Boolean),
+          level,
+          expiresAt: values['expires-in']
+            ? new Date(Date.now() + parseDuration(values['expires-in']) * 1000)
+            : undefined,
+          allowedIps: values['allow-ip'],
+          rateLimit,
+          signing,
+        },
+        actor,
+      )
       const v = keyView(issued.record)
-      out(`key id:     ${v.id}\nowner:      ${v.owner}\nlevel:      ${v.level}\nscopes:     ${v.scopes.join(' ') || '(none)'}\nexpires at: ${v.expires_at}\nstatus:     ${v.status}\n\n`)
+      out(
+        `key id:     ${v.id}\nowner:      ${v.owner}\nlevel:      ${v.level}\nscopes:     ${v.scopes.join(' ') || '(none)'}\nexpires at: ${v.expires_at}\nstatus:     ${v.status}\n\n`,
+      )
       out(`API key (shown once, store it now):\n  ${issued.key}\n`)
       if (issued.signingSecret) out(`signing secret (hmac-sha256, shown once):\n  ${issued.signingSecret}\n`)
       return 0
@@ -56,7 +80,9 @@ export async function apikeysCommand(c: Container, argv: string[], out: (s: stri
     case 'list': {
       const keys = await c.apikeys.list(values.owner ? await c.apikeys.owners.resolve(values.owner) : undefined)
       for (const k of keys.map(keyView)) {
-        out(`${k.id}  ${k.status.padEnd(16)} ${k.level.padEnd(8)} ${k.owner}  ${JSON.stringify(k.name)}  expires ${k.expires_at}  ${k.scopes.join(' ')}\n`)
+        out(
+          `${k.id}  ${k.status.padEnd(16)} ${k.level.padEnd(8)} ${k.owner}  ${JSON.stringify(k.name)}  expires ${k.expires_at}  ${k.scopes.join(' ')}\n`,
+        )
       }
       if (!keys.length) out('no API keys\n')
       return 0
@@ -64,7 +90,9 @@ export async function apikeysCommand(c: Container, argv: string[], out: (s: stri
     case 'rotate': {
       if (!id) throw usage('rotate needs a key ID')
       const r = await c.apikeys.rotate(id, actor, values.grace ? { graceSeconds: parseDuration(values.grace) } : {})
-      out(`new key id: ${r.record.id} (expires ${r.record.expiresAt.toISOString()})\nold key ${id} works until ${r.previous.expiresAt.toISOString()}\n\n`)
+      out(
+        `new key id: ${r.record.id} (expires ${r.record.expiresAt.toISOString()})\nold key ${id} works until ${r.previous.expiresAt.toISOString()}\n\n`,
+      )
       out(`API key (shown once, store it now):\n  ${r.key}\n`)
       if (r.signingSecret) out(`signing secret (hmac-sha256, shown once):\n  ${r.signingSecret}\n`)
       return 0

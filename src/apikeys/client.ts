@@ -8,7 +8,10 @@ import { contentDigest, signatureBase, signatureParams } from './signatures.ts'
  */
 export type SigningMaterial =
   | { alg: 'hmac-sha256'; /** the signing_secret shown when the key was issued (base64url) */ secret: string }
-  | { alg: 'ed25519'; /** PEM (PKCS#8), a private JWK, or a KeyObject */ privateKey: string | crypto.JsonWebKey | crypto.KeyObject }
+  | {
+      alg: 'ed25519'
+      /** PEM (PKCS#8), a private JWK, or a KeyObject */ privateKey: string | crypto.JsonWebKey | crypto.KeyObject
+    }
 
 /** The public key id inside `pcs_<id>_<secret><crc>`. */
 export function keyIdOf(apiKey: string): string {
@@ -37,7 +40,10 @@ export interface SignOptions {
 export function signRequest(o: SignOptions): Record<string, string> {
   const body = o.body === undefined ? Buffer.alloc(0) : Buffer.from(o.body)
   const digest = contentDigest(body)
-  const headers: Record<string, string> = { ...Object.fromEntries(Object.entries(o.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])), 'content-digest': digest }
+  const headers: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(o.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+    'content-digest': digest,
+  }
   const components = ['@method', '@target-uri', 'content-digest', ...(o.extraComponents ?? [])]
   const params = signatureParams({
     components,
@@ -46,11 +52,22 @@ export function signRequest(o: SignOptions): Record<string, string> {
     keyid: o.keyId,
     alg: o.signing.alg,
   })
-  const base = Buffer.from(signatureBase(components, params, { method: o.method, targetUri: new URL(o.url).toString(), header: (n) => headers[n] }))
-  const signature = o.signing.alg === 'hmac-sha256'
-    ? crypto.createHmac('sha256', Buffer.from(o.signing.secret, 'base64url')).update(base).digest()
-    : crypto.sign(null, base, privateKeyOf(o.signing.privateKey))
-  return { 'content-digest': digest, 'signature-input': `sig1=${params}`, signature: `sig1=:${signature.toString('base64')}:` }
+  const base = Buffer.from(
+    signatureBase(components, params, {
+      method: o.method,
+      targetUri: new URL(o.url).toString(),
+      header: (n) => headers[n],
+    }),
+  )
+  const signature =
+    o.signing.alg === 'hmac-sha256'
+      ? crypto.createHmac('sha256', Buffer.from(o.signing.secret, 'base64url')).update(base).digest()
+      : crypto.sign(null, base, privateKeyOf(o.signing.privateKey))
+  return {
+    'content-digest': digest,
+    'signature-input': `sig1=${params}`,
+    signature: `sig1=:${signature.toString('base64')}:`,
+  }
 }
 
 function privateKeyOf(k: string | crypto.JsonWebKey | crypto.KeyObject): crypto.KeyObject {
@@ -59,9 +76,14 @@ function privateKeyOf(k: string | crypto.JsonWebKey | crypto.KeyObject): crypto.
 }
 
 /** fetch() with `Authorization: Bearer <apiKey>`, signed when `signing` is given. */
-export async function fetchWithKey(apiKey: string, url: string | URL, init: { method?: string; body?: string; headers?: Record<string, string>; signing?: SigningMaterial } = {}) {
+export async function fetchWithKey(
+  apiKey: string,
+  url: string | URL,
+  init: { method?: string; body?: string; headers?: Record<string, string>; signing?: SigningMaterial } = {},
+) {
   const method = init.method ?? (init.body !== undefined ? 'POST' : 'GET')
   const headers: Record<string, string> = { ...init.headers, authorization: `Bearer ${apiKey}` }
-  if (init.signing) Object.assign(headers, signRequest({ method, url, body: init.body, keyId: keyIdOf(apiKey), signing: init.signing }))
+  if (init.signing)
+    Object.assign(headers, signRequest({ method, url, body: init.body, keyId: keyIdOf(apiKey), signing: init.signing }))
   return fetch(url, { method, headers, body: init.body })
 }

@@ -37,7 +37,11 @@ export interface IssueInput {
   signing?: SigningInput
 }
 
-export interface Issued { record: ApiKeyRecord; key: string; signingSecret?: string }
+export interface Issued {
+  record: ApiKeyRecord
+  key: string
+  signingSecret?: string
+}
 
 const bad = (message: string, details?: unknown) => new AppError('invalid_request', message, { status: 400, details })
 
@@ -56,7 +60,11 @@ export function normaliseCidrs(list: readonly string[]): string[] {
 }
 
 /** The signing configuration to store, and the HMAC secret to show once. */
-export function prepareSigning(ring: Keyring, id: string, s: SigningInput | undefined): { alg: SigningAlg | null; stored: string | null; secret?: string } {
+export function prepareSigning(
+  ring: Keyring,
+  id: string,
+  s: SigningInput | undefined,
+): { alg: SigningAlg | null; stored: string | null; secret?: string } {
   if (!s) return { alg: null, stored: null }
   if (s.alg === 'hmac-sha256') {
     // The server must compute the HMAC, so the secret is kept — sealed under the master key.
@@ -80,16 +88,33 @@ export interface IssueDeps {
 }
 
 /** Rules every new key (issued or rotated) must meet, beyond its level's. */
-export async function checkIssuable(deps: IssueDeps, k: { owner: OwnerRef; scopes: string[]; level: Level }, actor: Actor) {
+export async function checkIssuable(
+  deps: IssueDeps,
+  k: { owner: OwnerRef; scopes: string[]; level: Level },
+  actor: Actor,
+) {
   const excess = await deps.owners.excessScopes(k.owner, k.scopes)
   if (excess.length) {
-    throw new AppError('scope_not_allowed', `${ownerString(k.owner)} may not hold ${excess.join(', ')}: a key never has more rights than its owner`, { status: 403 })
+    throw new AppError(
+      'scope_not_allowed',
+      `${ownerString(k.owner)} may not hold ${excess.join(', ')}: a key never has more rights than its owner`,
+      { status: 403 },
+    )
   }
   if (actor.viaKey) {
     const wider = k.scopes.filter((s) => !actor.viaKey!.scopes.has(s))
-    if (wider.length) throw new AppError('scope_not_allowed', `an API key cannot issue a key with scopes it does not have itself: ${wider.join(', ')}`, { status: 403 })
+    if (wider.length)
+      throw new AppError(
+        'scope_not_allowed',
+        `an API key cannot issue a key with scopes it does not have itself: ${wider.join(', ')}`,
+        { status: 403 },
+      )
     if (levelRank(k.level) < levelRank(actor.viaKey.level)) {
-      throw new AppError('level_not_allowed', `an API key of level ${actor.viaKey.level} cannot issue a key of a lower level`, { status: 403 })
+      throw new AppError(
+        'level_not_allowed',
+        `an API key of level ${actor.viaKey.level} cannot issue a key of a lower level`,
+        { status: 403 },
+      )
     }
   }
 }
@@ -107,18 +132,44 @@ export async function issueKey(deps: IssueDeps, input: IssueInput, actor: Actor,
   const { hash, pepperKid } = deps.hasher.hash(secret)
   const pending = needsApproval(input.level, scopes) && !actor.isAdmin
   const row: ApiKeyInsert = {
-    id, ownerType: input.owner.type, ownerId: input.owner.id, name: input.name, scopes, level: input.level,
-    secretHash: hash, pepperKid, allowedIps, signingAlg: signing.alg, signingKey: signing.stored,
+    id,
+    ownerType: input.owner.type,
+    ownerId: input.owner.id,
+    name: input.name,
+    scopes,
+    level: input.level,
+    secretHash: hash,
+    pepperKid,
+    allowedIps,
+    signingAlg: signing.alg,
+    signingKey: signing.stored,
     rateLimit: input.rateLimit ?? null,
     approvedBy: needsApproval(input.level, scopes) && actor.isAdmin ? actor.label : null,
-    expiresAt, createdBy: actor.label,
+    expiresAt,
+    createdBy: actor.label,
   }
   // The key and its audit record commit together (db/audited.ts).
-  const record = await deps.queries.insert(row, deps.audit.with(() => ({
-    action: 'apikey.created', outcome: 'success', actor: actor.label, target: `apikey:${id}`,
-    details: { owner: ownerString(input.owner), name: input.name, level: input.level, scopes, expires_at: expiresAt.toISOString(), pending_approval: pending, signing: signing.alg },
-    ip: actor.ip, userAgent: actor.userAgent, requestId: actor.requestId,
-  })))
+  const record = await deps.queries.insert(
+    row,
+    deps.audit.with(() => ({
+      action: 'apikey.created',
+      outcome: 'success',
+      actor: actor.label,
+      target: `apikey:${id}`,
+      details: {
+        owner: ownerString(input.owner),
+        name: input.name,
+        level: input.level,
+        scopes,
+        expires_at: expiresAt.toISOString(),
+        pending_approval: pending,
+        signing: signing.alg,
+      },
+      ip: actor.ip,
+      userAgent: actor.userAgent,
+      requestId: actor.requestId,
+    })),
+  )
   await deps.cache.changed(id) // an unknown-id miss may be cached as null
   return { record, key, ...(signing.secret ? { signingSecret: signing.secret } : {}) }
 }

@@ -52,7 +52,8 @@ export function levelProblems(k: LevelSubject): string[] {
   if (k.expiresAt.getTime() - k.from.getTime() > rule.maxLifetimeDays * DAY) {
     problems.push(`a ${k.level} key lives at most ${rule.maxLifetimeDays} days`)
   }
-  if (rule.requiresAllowlist && !k.allowedIps.length) problems.push(`a ${k.level} key needs an IP allowlist (allowed_ips)`)
+  if (rule.requiresAllowlist && !k.allowedIps.length)
+    problems.push(`a ${k.level} key needs an IP allowlist (allowed_ips)`)
   if (rule.requiresSignature && !k.signingAlg) problems.push(`a ${k.level} key needs signed requests (signing)`)
   return problems
 }

@@ -19,7 +19,16 @@ async function load(deps: IssueDeps, id: string): Promise<ApiKeyRecord> {
 
 /** The change's audit record, written in its transaction (db/audited.ts). */
 const audit = (deps: IssueDeps, action: string, actor: Actor, id: string, details: Record<string, unknown> = {}) =>
-  deps.audit.with<ApiKeyRecord>(() => ({ action, outcome: 'success', actor: actor.label, target: `apikey:${id}`, details, ip: actor.ip, userAgent: actor.userAgent, requestId: actor.requestId }))
+  deps.audit.with<ApiKeyRecord>(() => ({
+    action,
+    outcome: 'success',
+    actor: actor.label,
+    target: `apikey:${id}`,
+    details,
+    ip: actor.ip,
+    userAgent: actor.userAgent,
+    requestId: actor.requestId,
+  }))
 
 /** Changes a key's name, allowlist, rate limit, or raises its level (its rules are checked). */
 export async function updateKey(deps: IssueDeps, id: string, u: KeyUpdate, actor: Actor): Promise<ApiKeyRecord> {
@@ -30,10 +39,20 @@ export async function updateKey(deps: IssueDeps, id: string, u: KeyUpdate, actor
     throw conflict('level_lowering', `a level can only be lowered by issuing a new key (this key is ${k.level})`)
   }
   const allowedIps = u.allowedIps ? normaliseCidrs(u.allowedIps) : k.allowedIps
-  const problems = levelProblems({ level, from: k.createdAt, expiresAt: k.expiresAt, allowedIps, signingAlg: k.signingAlg })
+  const problems = levelProblems({
+    level,
+    from: k.createdAt,
+    expiresAt: k.expiresAt,
+    allowedIps,
+    signingAlg: k.signingAlg,
+  })
   if (problems.length) throw new AppError('invalid_request', problems.join('; '), { status: 400, details: problems })
   if (actor.viaKey && levelRank(level) < levelRank(actor.viaKey.level)) {
-    throw new AppError('level_not_allowed', `an API key of level ${actor.viaKey.level} cannot manage a key of a lower level`, { status: 403 })
+    throw new AppError(
+      'level_not_allowed',
+      `an API key of level ${actor.viaKey.level} cannot manage a key of a lower level`,
+      { status: 403 },
+    )
   }
   const patch: ApiKeyPatch = {
     ...(u.name !== undefined ? { name: u.name } : {}),
@@ -43,7 +62,11 @@ export async function updateKey(deps: IssueDeps, id: string, u: KeyUpdate, actor
   }
   // Raising to a level whose admin scopes need approval: an administrator's raise approves it.
   if (needsApproval(level, k.scopes) && !k.approvedBy) patch.approvedBy = actor.isAdmin ? actor.label : null
-  const updated = await deps.queries.update(id, patch, audit(deps, 'apikey.updated', actor, id, { fields: Object.keys(patch), level }))
+  const updated = await deps.queries.update(
+    id,
+    patch,
+    audit(deps, 'apikey.updated', actor, id, { fields: Object.keys(patch), level }),
+  )
   await deps.cache.changed(id)
   return updated
 }

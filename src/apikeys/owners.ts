@@ -6,7 +6,10 @@ import type { OwnerType } from './queries.ts'
 
 type ClientFinder = Pick<ClientService, 'find'>
 
-export interface OwnerRef { type: OwnerType; id: string }
+export interface OwnerRef {
+  type: OwnerType
+  id: string
+}
 export interface OwnerInfo {
   /** user exists and is not disabled / client is registered */
   active: boolean
@@ -43,7 +46,10 @@ export function ownerDirectory(deps: {
   const hotClients = deps.cachedClients ?? deps.clients
   async function clientScopes(id: string) {
     const c = await hotClients.find(id)
-    return { client: c, scopes: new Set(typeof c?.metadata.scope === 'string' ? c.metadata.scope.split(' ').filter(Boolean) : []) }
+    return {
+      client: c,
+      scopes: new Set(typeof c?.metadata.scope === 'string' ? c.metadata.scope.split(' ').filter(Boolean) : []),
+    }
   }
 
   /** Every scope the owner may give its keys now (sorted). */
@@ -57,7 +63,10 @@ export function ownerDirectory(deps: {
     /** "user:<id or email>" | "client:<client_id>" -> a known owner, or a 404/400. */
     async resolve(ref: string): Promise<OwnerRef> {
       const m = /^(user|client):(.+)$/.exec(ref)
-      if (!m) throw new AppError('invalid_request', 'owner must be "user:<id or email>" or "client:<client_id>"', { status: 400 })
+      if (!m)
+        throw new AppError('invalid_request', 'owner must be "user:<id or email>" or "client:<client_id>"', {
+          status: 400,
+        })
       if (m[1] === 'client') {
         if (!(await deps.clients.find(m[2]!))) throw new AppError('not_found', `no client ${m[2]}`, { status: 404 })
         return { type: 'client', id: m[2]! }
@@ -70,7 +79,12 @@ export function ownerDirectory(deps: {
       if (o.type === 'client') {
         const { client: c, scopes } = await clientScopes(o.id)
         const stores = c?.metadata.authz_stores
-        return { active: Boolean(c), label: o.id, scopes, stores: Array.isArray(stores) ? (stores as string[]) : undefined }
+        return {
+          active: Boolean(c),
+          label: o.id,
+          scopes,
+          stores: Array.isArray(stores) ? (stores as string[]) : undefined,
+        }
       }
       const u = await deps.users.findById(o.id)
       const h = await deps.holdings(u?.roles ?? [])
@@ -82,7 +96,9 @@ export function ownerDirectory(deps: {
       if (o.type === 'client') return (await grantableScopes(o)).map((name) => ({ name }))
       const u = await deps.users.findById(o.id)
       const h = await deps.holdings(u?.roles ?? [])
-      return [...h.all].sort().map((name) => ({ name, ...(h.descriptions.has(name) ? { description: h.descriptions.get(name)! } : {}) }))
+      return [...h.all]
+        .sort()
+        .map((name) => ({ name, ...(h.descriptions.has(name) ? { description: h.descriptions.get(name)! } : {}) }))
     },
     /** Scopes of `requested` the owner may not give its keys (empty = all fine). */
     async excessScopes(o: OwnerRef, requested: readonly string[]): Promise<string[]> {

@@ -44,8 +44,16 @@ const toRecord = (r: Row): ApiKeyRecord => ({
   signingAlg: r.signingAlg as SigningAlg | null,
 })
 
-export type ApiKeyInsert = Omit<ApiKeyRecord, 'createdAt' | 'updatedAt' | 'lastUsedAt' | 'lastUsedIp' | 'useCount' | 'expiryWarnedAt' | 'revokedAt' | 'rotatedTo'>
-export type ApiKeyPatch = Partial<Pick<ApiKeyRecord, 'name' | 'level' | 'allowedIps' | 'rateLimit' | 'approvedBy' | 'expiresAt' | 'revokedAt' | 'rotatedTo'>>
+export type ApiKeyInsert = Omit<
+  ApiKeyRecord,
+  'createdAt' | 'updatedAt' | 'lastUsedAt' | 'lastUsedIp' | 'useCount' | 'expiryWarnedAt' | 'revokedAt' | 'rotatedTo'
+>
+export type ApiKeyPatch = Partial<
+  Pick<
+    ApiKeyRecord,
+    'name' | 'level' | 'allowedIps' | 'rateLimit' | 'approvedBy' | 'expiresAt' | 'revokedAt' | 'rotatedTo'
+  >
+>
 
 function toData(p: ApiKeyPatch | ApiKeyInsert) {
   const { scopes, allowedIps, ...rest } = p as Partial<ApiKeyRecord>
@@ -56,7 +64,12 @@ function toData(p: ApiKeyPatch | ApiKeyInsert) {
   }
 }
 
-export interface UsageDelta { id: string; count: number; lastUsedAt: Date; lastUsedIp: string }
+export interface UsageDelta {
+  id: string
+  count: number
+  lastUsedAt: Date
+  lastUsedIp: string
+}
 
 export function apiKeyQueries(db: Db) {
   return {
@@ -72,12 +85,17 @@ export function apiKeyQueries(db: Db) {
       return rows.map(toRecord)
     },
     async findByName(owner: { type: OwnerType; id: string }, name: string) {
-      const r = await db.apiKey.findFirst({ where: { ownerType: owner.type, ownerId: owner.id, name, revokedAt: null, rotatedTo: null }, orderBy: { createdAt: 'desc' } })
+      const r = await db.apiKey.findFirst({
+        where: { ownerType: owner.type, ownerId: owner.id, name, revokedAt: null, rotatedTo: null },
+        orderBy: { createdAt: 'desc' },
+      })
       return r ? toRecord(r) : null
     },
     /** With `audit`, the key and its audit record commit together (db/audited.ts). */
     insert(k: ApiKeyInsert, audit?: Audited<ApiKeyRecord>) {
-      return audited(db, audit, async (tx) => toRecord(await tx.apiKey.create({ data: toData(k) as Parameters<Db['apiKey']['create']>[0]['data'] })))
+      return audited(db, audit, async (tx) =>
+        toRecord(await tx.apiKey.create({ data: toData(k) as Parameters<Db['apiKey']['create']>[0]['data'] })),
+      )
     },
     update(id: string, p: ApiKeyPatch, audit?: Audited<ApiKeyRecord>) {
       return audited(db, audit, async (tx) => toRecord(await tx.apiKey.update({ where: { id }, data: toData(p) })))
@@ -86,25 +104,39 @@ export function apiKeyQueries(db: Db) {
     rotate(oldId: string, successor: ApiKeyInsert, oldExpiresAt: Date, audit?: Audited<ApiKeyRecord>) {
       return audited(db, audit, async (tx) => {
         await tx.apiKey.update({ where: { id: oldId }, data: { rotatedTo: successor.id, expiresAt: oldExpiresAt } })
-        return toRecord(await tx.apiKey.create({ data: toData(successor) as Parameters<Db['apiKey']['create']>[0]['data'] }))
+        return toRecord(
+          await tx.apiKey.create({ data: toData(successor) as Parameters<Db['apiKey']['create']>[0]['data'] }),
+        )
       })
     },
     /** Usage counters accumulated in memory, written in one transaction per flush. */
     async addUsage(deltas: UsageDelta[]) {
       if (!deltas.length) return
-      await db.$transaction(deltas.map((d) => db.apiKey.updateMany({
-        where: { id: d.id },
-        data: { useCount: { increment: d.count }, lastUsedAt: d.lastUsedAt, lastUsedIp: d.lastUsedIp },
-      })))
+      await db.$transaction(
+        deltas.map((d) =>
+          db.apiKey.updateMany({
+            where: { id: d.id },
+            data: { useCount: { increment: d.count }, lastUsedAt: d.lastUsedAt, lastUsedIp: d.lastUsedIp },
+          }),
+        ),
+      )
     },
     /** Live keys expiring before `before` that have not been warned about yet. */
     async expiringUnwarned(now: Date, before: Date) {
-      const rows = await db.apiKey.findMany({ where: { revokedAt: null, rotatedTo: null, expiryWarnedAt: null, expiresAt: { gt: now, lte: before } } })
+      const rows = await db.apiKey.findMany({
+        where: { revokedAt: null, rotatedTo: null, expiryWarnedAt: null, expiresAt: { gt: now, lte: before } },
+      })
       return rows.map(toRecord)
     },
     /** Marks the warning as sent; false when another instance did it first. */
     markWarned(id: string, at: Date, audit?: Audited<boolean>) {
-      return audited(db, audit, async (tx) => (await tx.apiKey.updateMany({ where: { id, expiryWarnedAt: null }, data: { expiryWarnedAt: at } })).count === 1)
+      return audited(
+        db,
+        audit,
+        async (tx) =>
+          (await tx.apiKey.updateMany({ where: { id, expiryWarnedAt: null }, data: { expiryWarnedAt: at } })).count ===
+          1,
+      )
     },
     async countExpiring(now: Date, before: Date) {
       return db.apiKey.count({ where: { revokedAt: null, rotatedTo: null, expiresAt: { gt: now, lte: before } } })

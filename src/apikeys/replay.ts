@@ -10,12 +10,19 @@ export interface NonceStore {
   firstUse(keyId: string, nonce: string): Promise<boolean>
 }
 
-export function nonceStore(opts: { redis?: Redis; prefix: string; ttlSeconds: number; maxEntries?: number }): NonceStore {
+export function nonceStore(opts: {
+  redis?: Redis
+  prefix: string
+  ttlSeconds: number
+  maxEntries?: number
+}): NonceStore {
   if (opts.redis) {
     const redis = opts.redis
     return {
       async firstUse(keyId, nonce) {
-        return (await redis.set(`${opts.prefix}apikeys:nonce:${keyId}:${nonce}`, '1', 'EX', opts.ttlSeconds, 'NX')) === 'OK'
+        return (
+          (await redis.set(`${opts.prefix}apikeys:nonce:${keyId}:${nonce}`, '1', 'EX', opts.ttlSeconds, 'NX')) === 'OK'
+        )
       },
     }
   }

@@ -49,11 +49,16 @@ export function apiKeyBearerScheme(deps: { verify: KeyVerifier; clientIp: Client
     accepts: looksLikeKey,
     async verify(credential, ctx) {
       // Only signed requests need the body; the header test avoids buffering otherwise.
-      const signed = ctx.get('signature-input') || ctx.get('signature') ? await signedRequestOf(ctx, deps.publicUrl) : undefined
+      const signed =
+        ctx.get('signature-input') || ctx.get('signature') ? await signedRequestOf(ctx, deps.publicUrl) : undefined
       const r = await deps.verify(credential, { ip: deps.clientIp(ctx), request: signed })
       if (r.ok) return callerOfKey(r.entry)
       if (r.status === 429) ctx.set('Retry-After', String(r.retryAfter ?? 60))
-      if (r.status === 401) ctx.set('WWW-Authenticate', `Bearer realm="portcullis", error="invalid_token", error_description="${r.message.replace(/["\\]/g, '')}"`)
+      if (r.status === 401)
+        ctx.set(
+          'WWW-Authenticate',
+          `Bearer realm="portcullis", error="invalid_token", error_description="${r.message.replace(/["\\]/g, '')}"`,
+        )
       throw new AppError(r.code, r.message, { status: r.status })
     },
   }

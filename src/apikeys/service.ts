@@ -39,23 +39,54 @@ export function apiKeyService(deps: {
   onRejected?: (e: { keyId: string; reason: string; owner: string; ip: string }) => void
 }) {
   const hasher = secretHasher(deps.ring)
-  const cache = keyCache({ load: entryLoader({ queries: deps.queries, owners: deps.owners, ring: deps.ring }), settings: deps.settings, redis: deps.redis, prefix: deps.redisPrefix, logger: deps.logger })
+  const cache = keyCache({
+    load: entryLoader({ queries: deps.queries, owners: deps.owners, ring: deps.ring }),
+    settings: deps.settings,
+    redis: deps.redis,
+    prefix: deps.redisPrefix,
+    logger: deps.logger,
+  })
   const usage = usageRecorder({ queries: deps.queries, logger: deps.logger, flushMs: deps.usageFlushMs })
   const nonces = nonceStore({ redis: deps.redis, prefix: deps.redisPrefix, ttlSeconds: deps.options.maxSkew * 2 })
   const limiter = keyRateLimiter({ redis: deps.redis, prefix: deps.redisPrefix })
-  const issueDeps: IssueDeps = { queries: deps.queries, owners: deps.owners, hasher, ring: deps.ring, cache, audit: deps.audit }
-  const expiry = expiryWatcher({ queries: deps.queries, audit: deps.audit, logger: deps.logger, warnSeconds: deps.options.expiryWarning })
+  const issueDeps: IssueDeps = {
+    queries: deps.queries,
+    owners: deps.owners,
+    hasher,
+    ring: deps.ring,
+    cache,
+    audit: deps.audit,
+  }
+  const expiry = expiryWatcher({
+    queries: deps.queries,
+    audit: deps.audit,
+    logger: deps.logger,
+    warnSeconds: deps.options.expiryWarning,
+  })
 
   return {
     options: deps.options,
     owners: deps.owners,
-    verify: keyVerifier({ cache, hasher, nonces, limiter, usage, maxSkew: deps.options.maxSkew, onRejected: deps.onRejected }),
+    verify: keyVerifier({
+      cache,
+      hasher,
+      nonces,
+      limiter,
+      usage,
+      maxSkew: deps.options.maxSkew,
+      onRejected: deps.onRejected,
+    }),
     issue: (input: IssueInput, actor: Actor) => issueKey(issueDeps, input, actor),
     update: (id: string, u: KeyUpdate, actor: Actor) => updateKey(issueDeps, id, u, actor),
     revoke: (id: string, actor: Actor) => revokeKey(issueDeps, id, actor),
     approve: (id: string, actor: Actor) => approveKey(issueDeps, id, actor),
     rotate: (id: string, actor: Actor, opts: { graceSeconds?: number; publicKey?: unknown } = {}) =>
-      rotateKey(issueDeps, id, { graceSeconds: opts.graceSeconds ?? deps.options.rotationGrace, publicKey: opts.publicKey }, actor),
+      rotateKey(
+        issueDeps,
+        id,
+        { graceSeconds: opts.graceSeconds ?? deps.options.rotationGrace, publicKey: opts.publicKey },
+        actor,
+      ),
     get: (id: string) => deps.queries.find(id),
     list: (owner?: OwnerRef) => deps.queries.list(owner),
     findByName: deps.queries.findByName,

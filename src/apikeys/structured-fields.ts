@@ -4,8 +4,15 @@
  * parameters. Strict: anything else is a parse error (thrown as Error with a message).
  */
 export type Bare = string | number | boolean | Buffer | { token: string }
-export interface Item { value: Bare; params: Map<string, Bare> }
-export interface InnerList { items: Item[]; params: Map<string, Bare>; raw: string }
+export interface Item {
+  value: Bare
+  params: Map<string, Bare>
+}
+export interface InnerList {
+  items: Item[]
+  params: Map<string, Bare>
+  raw: string
+}
 export type Member = Item | InnerList
 
 const isInner = (m: Member): m is InnerList => 'items' in m

@@ -18,14 +18,19 @@ export function usageRecorder(deps: { queries: ApiKeyQueries; logger: Logger; fl
     if (!pending.size) return
     const batch = [...pending.values()]
     pending = new Map()
-    flushing = deps.queries.addUsage(batch).catch((err) => {
-      deps.logger.warn({ err, keys: batch.length }, 'API key usage flush failed; counts kept for the next flush')
-      for (const d of batch) {
-        const cur = pending.get(d.id)
-        if (cur) cur.count += d.count
-        else pending.set(d.id, d)
-      }
-    }).finally(() => { flushing = undefined })
+    flushing = deps.queries
+      .addUsage(batch)
+      .catch((err) => {
+        deps.logger.warn({ err, keys: batch.length }, 'API key usage flush failed; counts kept for the next flush')
+        for (const d of batch) {
+          const cur = pending.get(d.id)
+          if (cur) cur.count += d.count
+          else pending.set(d.id, d)
+        }
+      })
+      .finally(() => {
+        flushing = undefined
+      })
     await flushing
   }
 

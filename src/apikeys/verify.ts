@@ -9,7 +9,13 @@ import type { SecretHasher } from './hashing.ts'
 import type { ApiKeyQueries, ApiKeyRecord } from './queries.ts'
 import type { OwnerDirectory, OwnerInfo } from './owners.ts'
 import { needsApproval } from './levels.ts'
-import { publicKeyFromJwk, SignatureError, verifyRequestSignature, type SignedRequest, type VerificationKey } from './signatures.ts'
+import {
+  publicKeyFromJwk,
+  SignatureError,
+  verifyRequestSignature,
+  type SignedRequest,
+  type VerificationKey,
+} from './signatures.ts'
 import type { NonceStore } from './replay.ts'
 import { subscribeChannel, type ChannelSubscription } from '../db/redis-channel.ts'
 import type { KeyRateLimiter, UsageRecorder } from './usage.ts'
@@ -98,13 +104,16 @@ export function keyCache(deps: {
       let p = inflight.get(id)
       if (!p) {
         const started = epoch
-        p = deps.load(id).then((value) => {
-          if (epoch === started) {
-            if (entries.size >= max) entries.delete(entries.keys().next().value!)
-            entries.set(id, { value, at: Date.now() })
-          }
-          return value
-        }).finally(() => inflight.delete(id))
+        p = deps
+          .load(id)
+          .then((value) => {
+            if (epoch === started) {
+              if (entries.size >= max) entries.delete(entries.keys().next().value!)
+              entries.set(id, { value, at: Date.now() })
+            }
+            return value
+          })
+          .finally(() => inflight.delete(id))
         inflight.set(id, p)
       }
       return p
@@ -120,9 +129,18 @@ export function keyCache(deps: {
     async start() {
       await poll()
       if (deps.redis) {
-        subscriber = subscribeChannel({ redis: deps.redis, channel, logger: deps.logger, label: 'API key changes', onMessage: (id) => drop(id === ALL ? undefined : id) })
+        subscriber = subscribeChannel({
+          redis: deps.redis,
+          channel,
+          logger: deps.logger,
+          label: 'API key changes',
+          onMessage: (id) => drop(id === ALL ? undefined : id),
+        })
       }
-      timer = setInterval(() => void poll().catch((err) => deps.logger.warn({ err }, 'API key change poll failed')), deps.pollMs ?? (deps.redis ? 5000 : 250))
+      timer = setInterval(
+        () => void poll().catch((err) => deps.logger.warn({ err }, 'API key change poll failed')),
+        deps.pollMs ?? (deps.redis ? 5000 : 250),
+      )
       timer.unref()
     },
     async stop() {
@@ -141,17 +159,26 @@ export function entryLoader(deps: { queries: ApiKeyQueries; owners: OwnerDirecto
     const owner = await deps.owners.info({ type: record.ownerType, id: record.ownerId })
     let verificationKey: VerificationKey | undefined
     if (record.signingAlg && record.signingKey) {
-      verificationKey = record.signingAlg === 'hmac-sha256'
-        ? { id, alg: 'hmac-sha256', key: Buffer.from(open(deps.ring, record.signingKey, signingContext(id)), 'base64url') }
-        : { id, alg: 'ed25519', key: publicKeyFromJwk(record.signingKey) }
+      verificationKey =
+        record.signingAlg === 'hmac-sha256'
+          ? {
+              id,
+              alg: 'hmac-sha256',
+              key: Buffer.from(open(deps.ring, record.signingKey, signingContext(id)), 'base64url'),
+            }
+          : { id, alg: 'ed25519', key: publicKeyFromJwk(record.signingKey) }
     }
     const scopes = record.scopes.filter((s) => owner.scopes.has(s))
     return { record, owner, scopes, cidrs: record.allowedIps.map(parseCidr), verificationKey }
   }
 }
 
-const invalid = (message = 'the API key is invalid, expired or revoked'): VerifyResult =>
-  ({ ok: false, code: 'invalid_token', status: 401, message })
+const invalid = (message = 'the API key is invalid, expired or revoked'): VerifyResult => ({
+  ok: false,
+  code: 'invalid_token',
+  status: 401,
+  message,
+})
 
 /**
  * Verifies a presented key. The cost for a valid key is one cached lookup (plus an HMAC); a
@@ -174,7 +201,10 @@ export function keyVerifier(deps: {
    */
   onRejected?: (e: { keyId: string; reason: string; owner: string; ip: string }) => void
 }) {
-  return async function verify(presented: string, ctx: { ip: string; request?: SignedRequest; now?: number }): Promise<VerifyResult> {
+  return async function verify(
+    presented: string,
+    ctx: { ip: string; request?: SignedRequest; now?: number },
+  ): Promise<VerifyResult> {
     const r = await check(presented, ctx)
     if (!r.ok && r.keyId && deps.onRejected && r.code !== 'rate_limited') {
       deps.onRejected({ keyId: r.keyId, reason: r.reason ?? r.code, owner: r.owner!, ip: ctx.ip })
@@ -182,9 +212,17 @@ export function keyVerifier(deps: {
     return r
   }
 
-  async function check(presented: string, ctx: { ip: string; request?: SignedRequest; now?: number }): Promise<VerifyResult & { keyId?: string; owner?: string; reason?: string }> {
+  async function check(
+    presented: string,
+    ctx: { ip: string; request?: SignedRequest; now?: number },
+  ): Promise<VerifyResult & { keyId?: string; owner?: string; reason?: string }> {
     const parsed = parseKey(presented)
-    if (!parsed.ok) return invalid(parsed.reason === 'checksum' ? 'not a valid portcullis API key (checksum mismatch: mistyped or truncated?)' : 'not a valid portcullis API key')
+    if (!parsed.ok)
+      return invalid(
+        parsed.reason === 'checksum'
+          ? 'not a valid portcullis API key (checksum mismatch: mistyped or truncated?)'
+          : 'not a valid portcullis API key',
+      )
     const entry = await deps.cache.get(parsed.id)
     if (!entry) {
       deps.hasher.burn(parsed.secret)
@@ -192,20 +230,53 @@ export function keyVerifier(deps: {
     }
     const k = entry.record
     const about = { keyId: k.id, owner: `${k.ownerType}:${k.ownerId}` }
-    if (!deps.hasher.verify(parsed.secret, k.secretHash, k.pepperKid)) return { ...invalid(), ...about, reason: 'invalid' }
+    if (!deps.hasher.verify(parsed.secret, k.secretHash, k.pepperKid))
+      return { ...invalid(), ...about, reason: 'invalid' }
     // From here the caller holds the real secret: precise messages help its owner.
     const now = ctx.now ?? Date.now()
     if (k.revokedAt) return { ...invalid('the API key was revoked'), ...about, reason: 'revoked' }
-    if (k.expiresAt.getTime() <= now) return { ...invalid(k.rotatedTo ? 'the API key was rotated and its grace period is over' : 'the API key has expired'), ...about, reason: 'expired' }
-    if (!entry.owner.active) return { ...invalid('the owner of this API key is disabled or no longer exists'), ...about, reason: 'owner_inactive' }
-    if (needsApproval(k.level, k.scopes) && !k.approvedBy) return { ...invalid('the API key is waiting for an administrator\'s approval'), ...about, reason: 'pending_approval' }
+    if (k.expiresAt.getTime() <= now)
+      return {
+        ...invalid(k.rotatedTo ? 'the API key was rotated and its grace period is over' : 'the API key has expired'),
+        ...about,
+        reason: 'expired',
+      }
+    if (!entry.owner.active)
+      return {
+        ...invalid('the owner of this API key is disabled or no longer exists'),
+        ...about,
+        reason: 'owner_inactive',
+      }
+    if (needsApproval(k.level, k.scopes) && !k.approvedBy)
+      return {
+        ...invalid("the API key is waiting for an administrator's approval"),
+        ...about,
+        reason: 'pending_approval',
+      }
     if (entry.cidrs.length && !ipInCidrs(ctx.ip, entry.cidrs)) {
-      return { ok: false, code: 'ip_not_allowed', status: 403, message: `this API key may not be used from ${ctx.ip || 'an unknown address'}`, ...about }
+      return {
+        ok: false,
+        code: 'ip_not_allowed',
+        status: 403,
+        message: `this API key may not be used from ${ctx.ip || 'an unknown address'}`,
+        ...about,
+      }
     }
     if (entry.verificationKey) {
-      if (!ctx.request) return { ok: false, code: 'signature_required', status: 401, message: 'this API key requires signed requests (RFC 9421)', ...about }
+      if (!ctx.request)
+        return {
+          ok: false,
+          code: 'signature_required',
+          status: 401,
+          message: 'this API key requires signed requests (RFC 9421)',
+          ...about,
+        }
       try {
-        await verifyRequestSignature(ctx.request, entry.verificationKey, { now, maxSkew: deps.maxSkew, nonces: deps.nonces })
+        await verifyRequestSignature(ctx.request, entry.verificationKey, {
+          now,
+          maxSkew: deps.maxSkew,
+          nonces: deps.nonces,
+        })
       } catch (e) {
         if (e instanceof SignatureError) return { ok: false, code: e.code, status: 401, message: e.message, ...about }
         throw e
@@ -213,7 +284,14 @@ export function keyVerifier(deps: {
     }
     if (k.rateLimit) {
       const wait = await deps.limiter.consume(k.id, k.rateLimit)
-      if (wait !== undefined) return { ok: false, code: 'rate_limited', status: 429, message: `rate limit of ${k.rateLimit} requests per minute reached for this API key`, retryAfter: wait }
+      if (wait !== undefined)
+        return {
+          ok: false,
+          code: 'rate_limited',
+          status: 429,
+          message: `rate limit of ${k.rateLimit} requests per minute reached for this API key`,
+          retryAfter: wait,
+        }
     }
     deps.usage.record(k.id, ctx.ip)
     return { ok: true, entry }

@@ -50,10 +50,12 @@ interface Pending {
 }
 
 const json = (s: string) => JSON.stringify(s).slice(1, -1)
-const asciiOnly = (s: string) => json(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+const asciiOnly = (s: string) =>
+  json(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 const asciiColumn = (s: string | null) => (s === null ? null : asciiOnly(s))
 // Years 1970-9999: what every database's timestamp type (and ISO 8601 without a sign) takes.
-const storableTime = (t: Date) => (Number.isFinite(t.getTime()) && t.getUTCFullYear() >= 1970 && t.getUTCFullYear() <= 9999 ? t : new Date())
+const storableTime = (t: Date) =>
+  Number.isFinite(t.getTime()) && t.getUTCFullYear() >= 1970 && t.getUTCFullYear() <= 9999 ? t : new Date()
 
 /**
  * A record in a form every database stores: printable ASCII only. The details stay a JSON
@@ -76,10 +78,23 @@ export function escapedRecord(r: PreparedRecord): PreparedRecord {
 /** What stands in the chain for a record the database refused in every form: which one, and why. */
 function refusalRecord(r: PreparedRecord, cause: unknown): PreparedRecord {
   const e = escapedRecord(r)
-  const why = cause instanceof Error ? cause.message.split('\n').filter(Boolean).pop() ?? cause.name : String(cause)
+  const why = cause instanceof Error ? (cause.message.split('\n').filter(Boolean).pop() ?? cause.name) : String(cause)
   return {
-    time: new Date(), actor: null, action: 'audit.record_refused', target: null, outcome: 'failure', ip: e.ip, userAgent: null, requestId: e.requestId,
-    details: canonicalJson({ action: e.action.slice(0, 128), actor: e.actor?.slice(0, 256) ?? null, target: e.target?.slice(0, 256) ?? null, outcome: e.outcome.slice(0, 16), error: asciiOnly(why).slice(0, 300) }),
+    time: new Date(),
+    actor: null,
+    action: 'audit.record_refused',
+    target: null,
+    outcome: 'failure',
+    ip: e.ip,
+    userAgent: null,
+    requestId: e.requestId,
+    details: canonicalJson({
+      action: e.action.slice(0, 128),
+      actor: e.actor?.slice(0, 256) ?? null,
+      target: e.target?.slice(0, 256) ?? null,
+      outcome: e.outcome.slice(0, 16),
+      error: asciiOnly(why).slice(0, 300),
+    }),
   }
 }
 
@@ -131,9 +146,12 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
     for (const [i, form] of forms.entries()) {
       try {
         committed([p], await q.appendBatch([form()], { outbox: o.outbox, pending: [p.pendingId] }))
-        logger.error({ err: cause, action: p.record.action, attempts: p.attempts }, i === 0
-          ? 'audit record refused by the database; stored with its text escaped'
-          : 'audit record refused by the database even escaped; an audit.record_refused record stands in for it')
+        logger.error(
+          { err: cause, action: p.record.action, attempts: p.attempts },
+          i === 0
+            ? 'audit record refused by the database; stored with its text escaped'
+            : 'audit record refused by the database even escaped; an audit.record_refused record stands in for it',
+        )
         return true
       } catch (err) {
         cause = err
@@ -146,14 +164,20 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
     while (queue.length) {
       const batch = queue.slice(0, isolate ? 1 : maxBatch)
       try {
-        committed(batch, await q.appendBatch(batch.map((p) => p.record), { outbox: o.outbox, pending: batch.map((p) => p.pendingId) }))
+        committed(
+          batch,
+          await q.appendBatch(
+            batch.map((p) => p.record),
+            { outbox: o.outbox, pending: batch.map((p) => p.pendingId) },
+          ),
+        )
       } catch (err) {
         failures += 1
         failingSince ??= new Date()
         lastError = err instanceof Error ? err.message.split('\n').filter(Boolean).pop() : String(err)
         o.onFailure?.(err, queue.length)
         if (batch.length > 1) isolate = Math.max(isolate, batch.length)
-        else if (++batch[0]!.attempts >= maxAttempts && await rescue(batch[0]!, err)) continue
+        else if (++batch[0]!.attempts >= maxAttempts && (await rescue(batch[0]!, err))) continue
         logger.error({ err, pending: queue.length, attempt: failures }, 'audit write failed; will retry')
         if (queue.length > maxQueue) {
           const dropped = queue.splice(0, queue.length - maxQueue)
@@ -197,11 +221,13 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
         if (rows.length) await flush()
         if (rows.length < maxBatch || failures || closed) return
       }
-    })().catch((err: unknown) => {
-      logger.warn({ err }, 'audit outbox (AuditPending) read failed; will retry')
-    }).finally(() => {
-      sweeping = undefined
-    })
+    })()
+      .catch((err: unknown) => {
+        logger.warn({ err }, 'audit outbox (AuditPending) read failed; will retry')
+      })
+      .finally(() => {
+        sweeping = undefined
+      })
     return sweeping
   }
   const sweepMs = o.sweepMs ?? 5000
@@ -215,7 +241,15 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
       return new Promise<void>((resolve) => {
         const t = setTimeout(resolve, maxWaitMs)
         t.unref()
-        queue.push({ record, pendingId, attempts: 0, done: () => { clearTimeout(t); resolve() } })
+        queue.push({
+          record,
+          pendingId,
+          attempts: 0,
+          done: () => {
+            clearTimeout(t)
+            resolve()
+          },
+        })
         if (queue.length >= maxBatch) void flush()
         else schedule(batchMs)
       })

@@ -64,7 +64,8 @@ export const sha256 = (text: string) => crypto.createHash('sha256').update(text,
 export const recordHash = (r: ChainedFields) => sha256(canonicalRecord(r))
 
 // Keys whose values are never written to the log, whatever a caller passes in `details`.
-const SECRET_KEY = /pass(word|phrase)?$|secret|^(access_|refresh_|id_)?token$|authorization|cookie|^otp$|^code$|recovery_?code|private_?key|^api_?key$|credential/i
+const SECRET_KEY =
+  /pass(word|phrase)?$|secret|^(access_|refresh_|id_)?token$|authorization|cookie|^otp$|^code$|recovery_?code|private_?key|^api_?key$|credential/i
 const MAX_STRING = 2048
 
 /** details as stored: secrets redacted, long strings cut, canonical JSON. */
@@ -75,7 +76,12 @@ export function sanitizeDetails(details: Record<string, unknown> | undefined): s
     if (v instanceof Date) return v.toISOString()
     if (depth > 6) return '[nested too deeply]'
     if (Array.isArray(v)) return v.slice(0, 200).map((x) => clean(x, depth + 1))
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, SECRET_KEY.test(k) ? '[redacted]' : clean(x, depth + 1)]))
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [
+        k,
+        SECRET_KEY.test(k) ? '[redacted]' : clean(x, depth + 1),
+      ]),
+    )
   }
   return canonicalJson(clean(details ?? {}, 0))
 }
@@ -86,4 +92,5 @@ export function sanitizeDetails(details: Record<string, unknown> | undefined): s
  * stored text would not match its hash) written as `\uXXXX` escapes. The hash covers the
  * escaped text, so the chain verifies.
  */
-export const column = (v: string | null | undefined, max = 512) => (v == null || v === '' ? null : escapeUnstorable(v.length > max ? v.slice(0, max) : v))
+export const column = (v: string | null | undefined, max = 512) =>
+  v == null || v === '' ? null : escapeUnstorable(v.length > max ? v.slice(0, max) : v)

@@ -51,16 +51,22 @@ export function checkpointSigner(deps: { keys: KeyStore; issuer: string }) {
      * Returns the signed claims, or a reason it cannot be trusted. The claims, not the
      * convenience columns next to the JWS, are what verification relies on.
      */
-    async verify(row: CheckpointRow, publicKeys?: Map<string, jose.JWK>): Promise<VerifiedCheckpoint | { id: number; error: string }> {
-      const keys = publicKeys ?? await publicKeyMap(deps.keys)
+    async verify(
+      row: CheckpointRow,
+      publicKeys?: Map<string, jose.JWK>,
+    ): Promise<VerifiedCheckpoint | { id: number; error: string }> {
+      const keys = publicKeys ?? (await publicKeyMap(deps.keys))
       try {
         const header = jose.decodeProtectedHeader(row.jws)
         const jwk = header.kid ? keys.get(header.kid) : undefined
         if (!jwk) return { id: row.id, error: `signed by unknown key ${header.kid ?? '(no kid)'}` }
         if (header.typ !== CHECKPOINT_TYP) return { id: row.id, error: 'not an audit checkpoint' }
-        const { payload } = await jose.compactVerify(row.jws, await jose.importJWK(jwk, jwk.alg), { algorithms: ['EdDSA', 'ES256'] })
+        const { payload } = await jose.compactVerify(row.jws, await jose.importJWK(jwk, jwk.alg), {
+          algorithms: ['EdDSA', 'ES256'],
+        })
         const claims = JSON.parse(new TextDecoder().decode(payload)) as CheckpointClaims
-        if (!Number.isInteger(claims.seq) || typeof claims.hash !== 'string') return { id: row.id, error: 'malformed checkpoint claims' }
+        if (!Number.isInteger(claims.seq) || typeof claims.hash !== 'string')
+          return { id: row.id, error: 'malformed checkpoint claims' }
         return { ...claims, id: row.id, kid: header.kid! }
       } catch (err) {
         return { id: row.id, error: `signature does not verify (${(err as Error).message})` }
@@ -86,7 +92,12 @@ export async function takeCheckpoint(q: AuditQueries, signer: CheckpointSigner, 
  * Periodic checkpoints: every `intervalSeconds`, unless nothing was appended since the newest
  * checkpoint (many instances share one chain; a checkpoint of an unchanged tail adds nothing).
  */
-export function checkpointTimer(q: AuditQueries, signer: CheckpointSigner, intervalSeconds: number, onError: (err: unknown) => void) {
+export function checkpointTimer(
+  q: AuditQueries,
+  signer: CheckpointSigner,
+  intervalSeconds: number,
+  onError: (err: unknown) => void,
+) {
   const tick = async () => {
     const [tail, newest] = await Promise.all([q.tail(), q.checkpoints.latest()])
     if (!tail?.hash || (newest && newest.seq >= tail.seq)) return

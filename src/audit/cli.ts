@@ -36,7 +36,10 @@ async function writer(out: string | undefined) {
       if (!stream.write(s)) await once(stream, 'drain')
     },
     async end() {
-      if (stream !== process.stdout) await new Promise<void>((resolve, reject) => (stream as fs.WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())))
+      if (stream !== process.stdout)
+        await new Promise<void>((resolve, reject) =>
+          (stream as fs.WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())),
+        )
     },
   }
 }
@@ -54,9 +57,21 @@ export async function auditCommand(c: Container, sub: string | undefined, o: Aud
       return r.ok ? 0 : 1
     }
     case 'export': {
-      const format = o.format === 'cef' ? 'cef' : o.format === undefined || o.format === 'yaml' || o.format === 'jsonl' ? 'jsonl' : undefined
+      const format =
+        o.format === 'cef'
+          ? 'cef'
+          : o.format === undefined || o.format === 'yaml' || o.format === 'jsonl'
+            ? 'jsonl'
+            : undefined
       if (!format) throw usage('audit export --format must be jsonl or cef')
-      const q = parseEventQuery({ ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}), ...(o.action ? { action: o.action } : {}), ...(o.actor ? { actor: o.actor } : {}), ...(o.target ? { target: o.target } : {}), ...(o.outcome ? { outcome: o.outcome } : {}) })
+      const q = parseEventQuery({
+        ...(o.from ? { from: o.from } : {}),
+        ...(o.to ? { to: o.to } : {}),
+        ...(o.action ? { action: o.action } : {}),
+        ...(o.actor ? { actor: o.actor } : {}),
+        ...(o.target ? { target: o.target } : {}),
+        ...(o.outcome ? { outcome: o.outcome } : {}),
+      })
       await c.audit.flush()
       const w = await writer(o.out)
       let n = 0
@@ -70,9 +85,11 @@ export async function auditCommand(c: Container, sub: string | undefined, o: Aud
     }
     case 'prune': {
       const r = await c.auditChain.prune(days(o.days, c.config.AUDIT_RETENTION_DAYS), 'cli')
-      process.stdout.write(r.deleted
-        ? `deleted ${r.deleted} record(s) older than ${r.cutoff.toISOString()}; signed retention checkpoint at seq ${r.anchorSeq}\n`
-        : `nothing older than ${r.cutoff.toISOString()}\n`)
+      process.stdout.write(
+        r.deleted
+          ? `deleted ${r.deleted} record(s) older than ${r.cutoff.toISOString()}; signed retention checkpoint at seq ${r.anchorSeq}\n`
+          : `nothing older than ${r.cutoff.toISOString()}\n`,
+      )
       return 0
     }
     case 'checkpoint': {
@@ -82,7 +99,12 @@ export async function auditCommand(c: Container, sub: string | undefined, o: Aud
         process.stdout.write('the audit log is empty: nothing to checkpoint\n')
         return 0
       }
-      await c.audit.record({ action: 'audit.checkpoint', outcome: 'success', actor: 'cli', details: { seq: cp.seq, kid: cp.kid } })
+      await c.audit.record({
+        action: 'audit.checkpoint',
+        outcome: 'success',
+        actor: 'cli',
+        details: { seq: cp.seq, kid: cp.kid },
+      })
       process.stdout.write(`checkpoint #${cp.id}: seq ${cp.seq} hash ${cp.hash} signed by ${cp.kid}\n`)
       return 0
     }
@@ -93,7 +115,12 @@ export async function auditCommand(c: Container, sub: string | undefined, o: Aud
 
 /** portcullis report [--format json|html] [--days N] [--out FILE] */
 export async function reportCommand(c: Container, o: AuditCliOptions): Promise<number> {
-  const format = o.format === 'html' ? 'html' : o.format === undefined || o.format === 'yaml' || o.format === 'json' ? 'json' : undefined
+  const format =
+    o.format === 'html'
+      ? 'html'
+      : o.format === undefined || o.format === 'yaml' || o.format === 'json'
+        ? 'json'
+        : undefined
   if (!format) throw usage('report --format must be json or html')
   await c.audit.flush()
   const report = await buildReport(reportDeps(c), { days: days(o.days, 30) })

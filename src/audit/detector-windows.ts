@@ -2,7 +2,11 @@ import crypto from 'node:crypto'
 import type { Redis } from 'ioredis'
 
 /** One observation in a detector's sliding window. */
-export interface Hit { t: number; account: string; ip: string }
+export interface Hit {
+  t: number
+  account: string
+  ip: string
+}
 
 /**
  * The security detectors' state: sliding windows of hits and alert cooldowns. In memory it is
@@ -62,7 +66,8 @@ export function redisWindows(redis: Redis, prefix: string): DetectorWindows {
   return {
     async push(key, hit, windowMs) {
       const member = JSON.stringify([hit.t, hit.account, hit.ip, crypto.randomBytes(4).toString('hex')])
-      const res = await redis.multi()
+      const res = await redis
+        .multi()
         .zremrangebyscore(k(key), '-inf', `(${hit.t - windowMs}`)
         .zadd(k(key), hit.t, member)
         .zremrangebyrank(k(key), 0, -(MAX_HITS + 1))

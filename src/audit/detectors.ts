@@ -41,9 +41,22 @@ export const DEFAULT_DETECTORS: DetectorSettings = {
   mfaFatigue: { windowMs: 10 * 60_000, minChallenges: 5 },
 }
 
-export type AlertKind = 'password_spraying' | 'credential_stuffing' | 'new_ip' | 'new_device' | 'mfa_fatigue' | 'apikey_misuse' | 'admin_off_hours'
+export type AlertKind =
+  | 'password_spraying'
+  | 'credential_stuffing'
+  | 'new_ip'
+  | 'new_device'
+  | 'mfa_fatigue'
+  | 'apikey_misuse'
+  | 'admin_off_hours'
 const SEVERITY: Record<AlertKind, 'low' | 'medium' | 'high'> = {
-  password_spraying: 'high', credential_stuffing: 'high', new_ip: 'low', new_device: 'low', mfa_fatigue: 'high', apikey_misuse: 'medium', admin_off_hours: 'medium',
+  password_spraying: 'high',
+  credential_stuffing: 'high',
+  new_ip: 'low',
+  new_device: 'low',
+  mfa_fatigue: 'high',
+  apikey_misuse: 'medium',
+  admin_off_hours: 'medium',
 }
 
 const ADMIN_ACTION = /^(admin|user|client|resource|apikey|policy|keys|config|role)\./
@@ -80,12 +93,24 @@ export function securityMonitor(deps: {
   // remote (Redis), and concurrent handlers could otherwise both see "first" or skip a count.
   let queue: Promise<void> = Promise.resolve()
 
-  async function alert(kind: AlertKind, subject: string, windowMs: number, e: AuditEventView, details: Record<string, unknown>) {
+  async function alert(
+    kind: AlertKind,
+    subject: string,
+    windowMs: number,
+    e: AuditEventView,
+    details: Record<string, unknown>,
+  ) {
     if (!(await windows.claim(`${kind}|${subject}`, e.time.getTime(), windowMs))) return
     deps.onAlert?.(kind)
     deps.logger.warn({ alert: kind, subject }, 'security alert')
     void deps.audit.record({
-      action: `alert.${kind}`, outcome: 'info', actor: 'monitor', target: subject, ip: e.ip, userAgent: e.userAgent, requestId: e.requestId,
+      action: `alert.${kind}`,
+      outcome: 'info',
+      actor: 'monitor',
+      target: subject,
+      ip: e.ip,
+      userAgent: e.userAgent,
+      requestId: e.requestId,
       details: { kind, severity: SEVERITY[kind], window_seconds: Math.round(windowMs / 1000), ...details },
     })
   }
@@ -105,7 +130,12 @@ export function securityMonitor(deps: {
       const few = [...perAccount.values()].filter((n) => n <= s.spray.maxAttemptsPerAccount).length
       if (few >= s.spray.minAccounts) {
         const ips = new Set(hits.map((h) => h.ip))
-        await alert('password_spraying', ips.size === 1 ? e.ip : subnet, s.spray.windowMs, e, { source: ips.size === 1 ? e.ip : subnet, source_ips: ips.size, accounts: perAccount.size, attempts: hits.length })
+        await alert('password_spraying', ips.size === 1 ? e.ip : subnet, s.spray.windowMs, e, {
+          source: ips.size === 1 ? e.ip : subnet,
+          source_ips: ips.size,
+          accounts: perAccount.size,
+          attempts: hits.length,
+        })
       }
     }
 
@@ -113,7 +143,11 @@ export function securityMonitor(deps: {
     if (global.length >= s.stuffing.minFailures) {
       const accounts = new Set(global.map((h) => h.account)).size
       if (accounts >= s.stuffing.minAccounts) {
-        await alert('credential_stuffing', 'login', s.stuffing.windowMs, e, { failures: global.length, accounts, source_ips: new Set(global.map((h) => h.ip)).size })
+        await alert('credential_stuffing', 'login', s.stuffing.windowMs, e, {
+          failures: global.length,
+          accounts,
+          source_ips: new Set(global.map((h) => h.ip)).size,
+        })
       }
     }
   }
@@ -139,7 +173,8 @@ export function securityMonitor(deps: {
     const now = e.time.getTime()
     if (/challenge/.test(e.action) || e.outcome === 'failure') {
       const times = await windows.push(`mfa:${user}`, { t: now, account: user, ip: e.ip ?? '' }, s.mfaFatigue.windowMs)
-      if (times.length >= s.mfaFatigue.minChallenges) await alert('mfa_fatigue', user, s.mfaFatigue.windowMs, e, { user, challenges: times.length })
+      if (times.length >= s.mfaFatigue.minChallenges)
+        await alert('mfa_fatigue', user, s.mfaFatigue.windowMs, e, { user, challenges: times.length })
     } else if (e.outcome === 'success') {
       await windows.clear(`mfa:${user}`)
     }
@@ -154,17 +189,35 @@ export function securityMonitor(deps: {
     } else if (e.action === 'apikey.rejected') {
       const reason = String(e.parsedDetails.reason ?? '')
       if (reason === 'revoked' || reason === 'expired') {
-        await alert('apikey_misuse', e.target ?? 'unknown', 10 * 60_000, e, { key_id: e.target, reason, owner: e.parsedDetails.owner ?? null })
+        await alert('apikey_misuse', e.target ?? 'unknown', 10 * 60_000, e, {
+          key_id: e.target,
+          reason,
+          owner: e.parsedDetails.owner ?? null,
+        })
       }
     }
-    if (s.adminWindow && ADMIN_ACTION.test(e.action) && !NOT_ADMIN.has(e.action) && e.outcome === 'success' && !SYSTEM_ACTORS.has(e.actor ?? 'system') && !insideWindow(s.adminWindow, e.time)) {
-      await alert('admin_off_hours', `${e.actor}|${e.action}`, 60 * 60_000, e, { admin: e.actor, admin_action: e.action, admin_target: e.target, window: s.adminWindow.text })
+    if (
+      s.adminWindow &&
+      ADMIN_ACTION.test(e.action) &&
+      !NOT_ADMIN.has(e.action) &&
+      e.outcome === 'success' &&
+      !SYSTEM_ACTORS.has(e.actor ?? 'system') &&
+      !insideWindow(s.adminWindow, e.time)
+    ) {
+      await alert('admin_off_hours', `${e.actor}|${e.action}`, 60 * 60_000, e, {
+        admin: e.actor,
+        admin_action: e.action,
+        admin_target: e.target,
+        window: s.adminWindow.text,
+      })
     }
   }
 
   function observe(e: AuditEventView) {
     if (e.action.startsWith('alert.')) return
-    queue = queue.then(() => handle(e)).catch((err: unknown) => deps.logger.warn({ err, action: e.action }, 'security detector failed'))
+    queue = queue
+      .then(() => handle(e))
+      .catch((err: unknown) => deps.logger.warn({ err, action: e.action }, 'security detector failed'))
   }
 
   const unsubscribe = deps.audit.observe(observe)
@@ -174,12 +227,30 @@ export function securityMonitor(deps: {
      * The hook for API-key verification: call it when a presented key is refused. Records
      * `apikey.rejected` (never the key itself); revoked and expired keys raise an alert.
      */
-    apiKeyRejected(e: { keyId: string; reason: 'revoked' | 'expired' | 'unknown' | 'invalid' | string; owner?: string; ip?: string; userAgent?: string; requestId?: string }) {
-      return deps.audit.record({ action: 'apikey.rejected', outcome: 'failure', actor: e.owner ?? null, target: e.keyId, ip: e.ip, userAgent: e.userAgent, requestId: e.requestId, details: { reason: e.reason, ...(e.owner ? { owner: e.owner } : {}) } })
+    apiKeyRejected(e: {
+      keyId: string
+      reason: 'revoked' | 'expired' | 'unknown' | 'invalid' | string
+      owner?: string
+      ip?: string
+      userAgent?: string
+      requestId?: string
+    }) {
+      return deps.audit.record({
+        action: 'apikey.rejected',
+        outcome: 'failure',
+        actor: e.owner ?? null,
+        target: e.keyId,
+        ip: e.ip,
+        userAgent: e.userAgent,
+        requestId: e.requestId,
+        details: { reason: e.reason, ...(e.owner ? { owner: e.owner } : {}) },
+      })
     },
     /** Resolves once every event observed so far has been through the detectors. */
     settled: () => queue,
-    stop: () => { unsubscribe() },
+    stop: () => {
+      unsubscribe()
+    },
   }
 }
 export type SecurityMonitor = ReturnType<typeof securityMonitor>

@@ -23,23 +23,34 @@ export type EventJson = ReturnType<typeof eventJson>
 
 export const MAX_PAGE = 500
 
-const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date-time').transform((s) => new Date(s))
+const time = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date-time')
+  .transform((s) => new Date(s))
 const text = z.string().min(1).max(256)
-export const eventQuery = z.object({
-  actor: text.optional(),
-  action: text.optional(),
-  target: text.optional(),
-  outcome: z.enum(['success', 'failure', 'info']).optional(),
-  from: time.optional(),
-  to: time.optional(),
-  limit: z.coerce.number().int('must be a whole number').min(1).max(MAX_PAGE, `must be at most ${MAX_PAGE}`).default(100),
-  order: z.enum(['asc', 'desc']).default('desc'),
-  cursor: z.string().max(200).optional(),
-}).strict()
+export const eventQuery = z
+  .object({
+    actor: text.optional(),
+    action: text.optional(),
+    target: text.optional(),
+    outcome: z.enum(['success', 'failure', 'info']).optional(),
+    from: time.optional(),
+    to: time.optional(),
+    limit: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(1)
+      .max(MAX_PAGE, `must be at most ${MAX_PAGE}`)
+      .default(100),
+    order: z.enum(['asc', 'desc']).default('desc'),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict()
 export type EventQuery = z.infer<typeof eventQuery>
 
 /** Opaque cursor: where the previous page stopped and in which direction (base64url JSON). */
-const encodeCursor = (seq: number, order: 'asc' | 'desc') => Buffer.from(JSON.stringify({ s: seq, o: order })).toString('base64url')
+const encodeCursor = (seq: number, order: 'asc' | 'desc') =>
+  Buffer.from(JSON.stringify({ s: seq, o: order })).toString('base64url')
 function decodeCursor(cursor: string, order: 'asc' | 'desc'): number {
   try {
     const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { s?: unknown; o?: unknown }
@@ -52,14 +63,26 @@ function decodeCursor(cursor: string, order: 'asc' | 'desc'): number {
 
 export function parseEventQuery(input: Record<string, unknown>): EventQuery {
   const r = eventQuery.safeParse(input)
-  if (!r.success) throw badRequest('invalid_request', r.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '))
-  if (r.data.from && r.data.to && r.data.from > r.data.to) throw badRequest('invalid_request', 'from must not be after to')
+  if (!r.success)
+    throw badRequest(
+      'invalid_request',
+      r.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '),
+    )
+  if (r.data.from && r.data.to && r.data.from > r.data.to)
+    throw badRequest('invalid_request', 'from must not be after to')
   return r.data
 }
 
 /** One page of events and the cursor of the next one (absent on the last page). */
 export async function queryEvents(q: AuditQueries, query: EventQuery) {
-  const filter: EventFilter = { actor: query.actor, action: query.action, target: query.target, outcome: query.outcome, from: query.from, to: query.to }
+  const filter: EventFilter = {
+    actor: query.actor,
+    action: query.action,
+    target: query.target,
+    outcome: query.outcome,
+    from: query.from,
+    to: query.to,
+  }
   const after = query.cursor ? decodeCursor(query.cursor, query.order) : undefined
   const rows = await q.page(filter, { limit: query.limit + 1, after, order: query.order })
   const page = rows.slice(0, query.limit)
@@ -83,9 +106,18 @@ export async function* allEvents(q: AuditQueries, filter: EventFilter = {}): Asy
 // ---- CEF (ArcSight Common Event Format, rev. 25) ----------------------------------------------
 
 /** Header fields: backslash and pipe are escaped; a header cannot hold a line break. */
-export const cefHeader = (v: string) => v.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ')
+export const cefHeader = (v: string) =>
+  v
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/[\r\n]+/g, ' ')
 /** Extension values: backslash and equals are escaped, line breaks written as \n and \r. */
-export const cefValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/=/g, '\\=').replace(/\r\n|\n/g, '\\n').replace(/\r/g, '\\r')
+export const cefValue = (v: string) =>
+  v
+    .replace(/\\/g, '\\\\')
+    .replace(/=/g, '\\=')
+    .replace(/\r\n|\n/g, '\\n')
+    .replace(/\r/g, '\\r')
 
 function severity(r: AuditRow) {
   if (r.action.startsWith('alert.')) return 8

@@ -28,21 +28,26 @@ export type AuditObserver = (e: AuditEventView) => void
 export function auditLog(q: AuditQueries, logger: Logger, opts: Omit<AppenderOptions, 'onCommitted'> = {}) {
   const observers = new Set<AuditObserver>()
   const committed = new Set<(rows: AuditRow[]) => void>()
-  const writer = appender(q, logger, { ...opts, onCommitted: (rows) => { for (const f of committed) f(rows) } })
+  const writer = appender(q, logger, {
+    ...opts,
+    onCommitted: (rows) => {
+      for (const f of committed) f(rows)
+    },
+  })
 
   /** The record in stored form, or undefined (logged) for one that cannot be made storable. */
   function prepare(e: AuditInput): PreparedRecord | undefined {
     try {
       return {
-          time: new Date(),
-          actor: column(e.actor),
-          action: column(String(e.action), 128) ?? '',
-          target: column(e.target),
-          outcome: column(String(e.outcome), 16) ?? '',
-          ip: column(e.ip, 64),
-          userAgent: column(e.userAgent),
-          requestId: column(e.requestId, 128),
-          details: sanitizeDetails(e.details),
+        time: new Date(),
+        actor: column(e.actor),
+        action: column(String(e.action), 128) ?? '',
+        target: column(e.target),
+        outcome: column(String(e.outcome), 16) ?? '',
+        ip: column(e.ip, 64),
+        userAgent: column(e.userAgent),
+        requestId: column(e.requestId, 128),
+        details: sanitizeDetails(e.details),
       }
     } catch (err) {
       logger.error({ err, action: e?.action }, 'audit record rejected')
@@ -78,7 +83,10 @@ export function auditLog(q: AuditQueries, logger: Logger, opts: Omit<AppenderOpt
     with<T>(records: (result: T) => AuditInput | readonly AuditInput[] | null | undefined): Audited<T> {
       return {
         async write(tx, result) {
-          const prepared = [records(result) ?? []].flat().map(prepare).filter((r) => r !== undefined)
+          const prepared = [records(result) ?? []]
+            .flat()
+            .map(prepare)
+            .filter((r) => r !== undefined)
           const ids = prepared.length ? await q.pending.insert(tx, prepared) : []
           return async () => {
             for (const r of prepared) notify(r)

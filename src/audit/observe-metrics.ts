@@ -16,7 +16,11 @@ export function auditMetrics(log: AuditLog, q: AuditQueries, m: Metrics) {
     } else if ((/\.locked$/.test(e.action) || e.action === 'lockout') && e.outcome !== 'failure') {
       m.lockouts.inc()
     } else if (e.action === 'token.issued') {
-      m.tokensIssued.inc({ grant_type: String(e.parsedDetails.grant_type ?? 'unknown').slice(0, 64), client_id: e.actor ?? 'unknown', outcome: e.outcome })
+      m.tokensIssued.inc({
+        grant_type: String(e.parsedDetails.grant_type ?? 'unknown').slice(0, 64),
+        client_id: e.actor ?? 'unknown',
+        outcome: e.outcome,
+      })
     }
   })
   log.onCommitted((rows) => m.auditRecords.inc(rows.length))

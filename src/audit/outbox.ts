@@ -19,7 +19,10 @@ export interface DeliveryOptions {
 
 /** A send that failed after the first `delivered` rows of the batch were accepted. */
 export class PartialDelivery extends Error {
-  constructor(message: string, readonly delivered: number) {
+  constructor(
+    message: string,
+    readonly delivered: number,
+  ) {
     super(message)
   }
 }
@@ -42,7 +45,12 @@ export function outboxDelivery(
 
   async function deliverOnce(): Promise<number> {
     const now = new Date()
-    const rows = await q.outbox.claim(target, now, new Date(now.getTime() + 60_000 + Math.floor(Math.random() * 1000)), batch)
+    const rows = await q.outbox.claim(
+      target,
+      now,
+      new Date(now.getTime() + 60_000 + Math.floor(Math.random() * 1000)),
+      batch,
+    )
     if (!rows.length) return 0
     let accepted = 0
     try {
@@ -54,10 +62,18 @@ export function outboxDelivery(
       const rest = rows.slice(accepted)
       const attempts = Math.max(...rest.map((r) => r.attempts)) + 1
       const delay = Math.min(1000 * 2 ** (attempts - 1), 300_000) * (0.8 + Math.random() * 0.4)
-      await q.outbox.failed(rest.map((r) => r.id), attempts, new Date(Date.now() + delay), (err as Error).message)
+      await q.outbox.failed(
+        rest.map((r) => r.id),
+        attempts,
+        new Date(Date.now() + delay),
+        (err as Error).message,
+      )
       if (accepted) hooks.delivered?.(accepted)
       hooks.failed?.()
-      logger.warn({ err: (err as Error).message, target, events: rest.length, attempts }, `audit ${target} delivery failed; will retry`)
+      logger.warn(
+        { err: (err as Error).message, target, events: rest.length, attempts },
+        `audit ${target} delivery failed; will retry`,
+      )
       return -1
     }
     await q.outbox.done(rows.map((r) => r.id))
@@ -74,10 +90,14 @@ export function outboxDelivery(
         if (n <= 0) return total
         total += n
       }
-    })().catch((err) => {
-      logger.warn({ err, target }, 'audit outbox read failed')
-      return 0
-    }).finally(() => { running = undefined })
+    })()
+      .catch((err) => {
+        logger.warn({ err, target }, 'audit outbox read failed')
+        return 0
+      })
+      .finally(() => {
+        running = undefined
+      })
     return running
   }
 
@@ -121,12 +141,23 @@ export interface WebhookOptions extends DeliveryOptions {
 
 export const webhookOutbox: OutboxTarget = { target: 'webhook', payload: (r) => JSON.stringify(eventJson(r)) }
 
-export function webhookDelivery(q: AuditQueries, logger: Logger, o: WebhookOptions, hooks: { delivered?: (n: number) => void; failed?: () => void } = {}) {
+export function webhookDelivery(
+  q: AuditQueries,
+  logger: Logger,
+  o: WebhookOptions,
+  hooks: { delivered?: (n: number) => void; failed?: () => void } = {},
+) {
   const send: Send = async (payloads) => {
     const body = `{"events":[${payloads.join(',')}]}`
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'portcullis-audit' }
-    if (o.secret) headers['x-portcullis-signature'] = `sha256=${crypto.createHmac('sha256', o.secret).update(body).digest('hex')}`
-    const res = await fetch(o.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(o.timeoutMs ?? 10_000) })
+    if (o.secret)
+      headers['x-portcullis-signature'] = `sha256=${crypto.createHmac('sha256', o.secret).update(body).digest('hex')}`
+    const res = await fetch(o.url, {
+      method: 'POST',
+      headers,
+      body,
+      signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
+    })
     await res.arrayBuffer().catch(() => undefined)
     if (!res.ok) throw new Error(`webhook answered ${res.status}`)
   }

@@ -64,7 +64,11 @@ const CHAIN_LOCK_KEY = 0x61756474 // 'audt'
 function where(f: EventFilter): Prisma.AuditEventWhereInput {
   return {
     ...(f.actor ? { actor: f.actor } : {}),
-    ...(f.action ? (f.action.endsWith('*') ? { action: { startsWith: f.action.slice(0, -1) } } : { action: f.action }) : {}),
+    ...(f.action
+      ? f.action.endsWith('*')
+        ? { action: { startsWith: f.action.slice(0, -1) } }
+        : { action: f.action }
+      : {}),
     ...(f.target ? { target: f.target } : {}),
     ...(f.outcome ? { outcome: f.outcome } : {}),
     ...(f.from || f.to ? { time: { ...(f.from ? { gte: f.from } : {}), ...(f.to ? { lt: f.to } : {}) } } : {}),
@@ -92,10 +96,16 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
    * have chained it already), and those rows deleted in the same transaction, so each pending
    * record enters the chain exactly once.
    */
-  async function claimPending(tx: Prisma.TransactionClient, records: PreparedRecord[], pending: readonly (number | undefined)[] | undefined) {
+  async function claimPending(
+    tx: Prisma.TransactionClient,
+    records: PreparedRecord[],
+    pending: readonly (number | undefined)[] | undefined,
+  ) {
     const ids = [...new Set((pending ?? []).filter((id) => id !== undefined))]
     if (!ids.length) return records
-    const present = new Set((await tx.auditPending.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((r) => r.id))
+    const present = new Set(
+      (await tx.auditPending.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((r) => r.id),
+    )
     if (present.size) await tx.auditPending.deleteMany({ where: { id: { in: [...present] } } })
     return records.filter((_, i) => {
       const id = pending?.[i]
@@ -104,7 +114,8 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
     })
   }
 
-  const lastRow = (tx: Prisma.TransactionClient | Db) => tx.auditEvent.findFirst({ orderBy: { seq: 'desc' }, select: { seq: true, hash: true } })
+  const lastRow = (tx: Prisma.TransactionClient | Db) =>
+    tx.auditEvent.findFirst({ orderBy: { seq: 'desc' }, select: { seq: true, hash: true } })
 
   return {
     postgres,
@@ -113,28 +124,42 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
      * outbox rows, one per record and streaming target, so delivery survives a restart).
      * Returns them as stored.
      */
-    async appendBatch(records: PreparedRecord[], o: { outbox?: readonly OutboxTarget[]; pending?: readonly (number | undefined)[] } = {}): Promise<AuditRow[]> {
+    async appendBatch(
+      records: PreparedRecord[],
+      o: { outbox?: readonly OutboxTarget[]; pending?: readonly (number | undefined)[] } = {},
+    ): Promise<AuditRow[]> {
       if (!records.length) return []
-      return db.$transaction(async (tx) => {
-        await lockChain(tx)
-        records = await claimPending(tx, records, o.pending)
-        if (!records.length) return []
-        // An empty table after retention continues from the prune checkpoint, not from genesis.
-        const tail = (await lastRow(tx)) ?? (await tx.auditCheckpoint.findFirst({ orderBy: [{ seq: 'desc' }, { id: 'desc' }], select: { seq: true, hash: true } }))
-        let seq = tail?.seq ?? 0
-        let prevHash = tail ? (tail.hash ?? GENESIS_HASH) : GENESIS_HASH
-        const rows: AuditRow[] = records.map((r) => {
-          seq += 1
-          const hash = recordHash({ ...r, seq, prevHash })
-          const row = { ...r, seq, prevHash, hash }
-          prevHash = hash
-          return row
-        })
-        await tx.auditEvent.createMany({ data: rows })
-        const targets = o.outbox ?? []
-        if (targets.length) await tx.auditOutbox.createMany({ data: rows.flatMap((r) => targets.map((t) => ({ target: t.target, seq: r.seq, payload: t.payload(r) }))) })
-        return rows
-      }, { maxWait: 15_000, timeout: 30_000 })
+      return db.$transaction(
+        async (tx) => {
+          await lockChain(tx)
+          records = await claimPending(tx, records, o.pending)
+          if (!records.length) return []
+          // An empty table after retention continues from the prune checkpoint, not from genesis.
+          const tail =
+            (await lastRow(tx)) ??
+            (await tx.auditCheckpoint.findFirst({
+              orderBy: [{ seq: 'desc' }, { id: 'desc' }],
+              select: { seq: true, hash: true },
+            }))
+          let seq = tail?.seq ?? 0
+          let prevHash = tail ? (tail.hash ?? GENESIS_HASH) : GENESIS_HASH
+          const rows: AuditRow[] = records.map((r) => {
+            seq += 1
+            const hash = recordHash({ ...r, seq, prevHash })
+            const row = { ...r, seq, prevHash, hash }
+            prevHash = hash
+            return row
+          })
+          await tx.auditEvent.createMany({ data: rows })
+          const targets = o.outbox ?? []
+          if (targets.length)
+            await tx.auditOutbox.createMany({
+              data: rows.flatMap((r) => targets.map((t) => ({ target: t.target, seq: r.seq, payload: t.payload(r) }))),
+            })
+          return rows
+        },
+        { maxWait: 15_000, timeout: 30_000 },
+      )
     },
 
     pending: {
@@ -146,7 +171,11 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
       },
       /** The oldest records still waiting to be chained, except the ones listed (already queued here). */
       async oldest(limit: number, except: readonly number[] = []): Promise<(PreparedRecord & { id: number })[]> {
-        return db.auditPending.findMany({ where: except.length ? { id: { notIn: [...except] } } : {}, orderBy: { id: 'asc' }, take: limit })
+        return db.auditPending.findMany({
+          where: except.length ? { id: { notIn: [...except] } } : {},
+          orderBy: { id: 'asc' },
+          take: limit,
+        })
       },
       count: () => db.auditPending.count(),
     },
@@ -161,7 +190,8 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
       return { first: first?.seq, last: last?.seq }
     },
     /** Rows with seq >= from, in seq order (the verifier walks the chain with it). */
-    range: (from: number, limit: number): Promise<AuditRow[]> => db.auditEvent.findMany({ where: { seq: { gte: from } }, orderBy: { seq: 'asc' }, take: limit }),
+    range: (from: number, limit: number): Promise<AuditRow[]> =>
+      db.auditEvent.findMany({ where: { seq: { gte: from } }, orderBy: { seq: 'asc' }, take: limit }),
     count: (f: EventFilter = {}) => db.auditEvent.count({ where: where(f) }),
 
     /** Filtered page, newest first (or oldest first), after the cursor's seq. */
@@ -170,16 +200,27 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
       return db.auditEvent.findMany({ where: { AND: [where(f), cursor] }, orderBy: { seq: o.order }, take: o.limit })
     },
     async list(filter: { action?: string; actor?: string; limit?: number } = {}) {
-      const rows = await db.auditEvent.findMany({ where: where(filter), orderBy: { seq: 'desc' }, take: filter.limit ?? 100 })
+      const rows = await db.auditEvent.findMany({
+        where: where(filter),
+        orderBy: { seq: 'desc' },
+        take: filter.limit ?? 100,
+      })
       return rows.map((r) => ({ ...r, details: JSON.parse(r.details) as Record<string, unknown> }))
     },
     /** Where a user signed in from before `before` (for the new IP / new device detector). */
     loginSources: (actor: string, since: Date, before: Date, limit = 500) =>
-      db.auditEvent.findMany({ where: { actor, action: 'login', outcome: 'success', time: { gte: since, lt: before } }, select: { ip: true, userAgent: true }, orderBy: { seq: 'desc' }, take: limit }),
+      db.auditEvent.findMany({
+        where: { actor, action: 'login', outcome: 'success', time: { gte: since, lt: before } },
+        select: { ip: true, userAgent: true },
+        orderBy: { seq: 'desc' },
+        take: limit,
+      }),
 
     checkpoints: {
-      add: (c: Omit<CheckpointRow, 'id' | 'createdAt'> & { createdAt?: Date }) => db.auditCheckpoint.create({ data: c }),
-      latest: (): Promise<CheckpointRow | null> => db.auditCheckpoint.findFirst({ orderBy: [{ seq: 'desc' }, { id: 'desc' }] }),
+      add: (c: Omit<CheckpointRow, 'id' | 'createdAt'> & { createdAt?: Date }) =>
+        db.auditCheckpoint.create({ data: c }),
+      latest: (): Promise<CheckpointRow | null> =>
+        db.auditCheckpoint.findFirst({ orderBy: [{ seq: 'desc' }, { id: 'desc' }] }),
       newest: (): Promise<CheckpointRow | null> => db.auditCheckpoint.findFirst({ orderBy: { id: 'desc' } }),
       all: (): Promise<CheckpointRow[]> => db.auditCheckpoint.findMany({ orderBy: [{ seq: 'asc' }, { id: 'asc' }] }),
     },
@@ -188,29 +229,50 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
      * Retention: deletes records up to `upTo` (inclusive) together with the signed anchor that
      * lets the rest verify, in one transaction under the chain lock.
      */
-    async pruneUpTo(upTo: number, anchor: (last: { seq: number; hash: string }) => Promise<Omit<CheckpointRow, 'id' | 'createdAt'>>) {
-      return db.$transaction(async (tx) => {
-        await lockChain(tx)
-        const last = await tx.auditEvent.findUnique({ where: { seq: upTo }, select: { seq: true, hash: true } })
-        if (!last) return 0
-        await tx.auditCheckpoint.create({ data: await anchor({ seq: last.seq, hash: last.hash ?? '' }) })
-        return (await tx.auditEvent.deleteMany({ where: { seq: { lte: upTo } } })).count
-      }, { maxWait: 15_000, timeout: 120_000 })
+    async pruneUpTo(
+      upTo: number,
+      anchor: (last: { seq: number; hash: string }) => Promise<Omit<CheckpointRow, 'id' | 'createdAt'>>,
+    ) {
+      return db.$transaction(
+        async (tx) => {
+          await lockChain(tx)
+          const last = await tx.auditEvent.findUnique({ where: { seq: upTo }, select: { seq: true, hash: true } })
+          if (!last) return 0
+          await tx.auditCheckpoint.create({ data: await anchor({ seq: last.seq, hash: last.hash ?? '' }) })
+          return (await tx.auditEvent.deleteMany({ where: { seq: { lte: upTo } } })).count
+        },
+        { maxWait: 15_000, timeout: 120_000 },
+      )
     },
     /** The newest record older than the cutoff. */
-    lastBefore: (cutoff: Date) => db.auditEvent.findFirst({ where: { time: { lt: cutoff } }, orderBy: { seq: 'desc' }, select: { seq: true } }),
+    lastBefore: (cutoff: Date) =>
+      db.auditEvent.findFirst({ where: { time: { lt: cutoff } }, orderBy: { seq: 'desc' }, select: { seq: true } }),
 
     outbox: {
       /** Leases up to `limit` due rows of one target to this worker until `leaseUntil` (at-least-once delivery). */
       async claim(target: string, now: Date, leaseUntil: Date, limit: number) {
-        const due = await db.auditOutbox.findMany({ where: { target, nextAttemptAt: { lte: now } }, orderBy: { id: 'asc' }, take: limit, select: { id: true } })
+        const due = await db.auditOutbox.findMany({
+          where: { target, nextAttemptAt: { lte: now } },
+          orderBy: { id: 'asc' },
+          take: limit,
+          select: { id: true },
+        })
         if (!due.length) return []
-        await db.auditOutbox.updateMany({ where: { id: { in: due.map((d) => d.id) }, nextAttemptAt: { lte: now } }, data: { nextAttemptAt: leaseUntil } })
-        return db.auditOutbox.findMany({ where: { id: { in: due.map((d) => d.id) }, nextAttemptAt: leaseUntil }, orderBy: { id: 'asc' } })
+        await db.auditOutbox.updateMany({
+          where: { id: { in: due.map((d) => d.id) }, nextAttemptAt: { lte: now } },
+          data: { nextAttemptAt: leaseUntil },
+        })
+        return db.auditOutbox.findMany({
+          where: { id: { in: due.map((d) => d.id) }, nextAttemptAt: leaseUntil },
+          orderBy: { id: 'asc' },
+        })
       },
       done: (ids: number[]) => db.auditOutbox.deleteMany({ where: { id: { in: ids } } }),
       failed: (ids: number[], attempts: number, next: Date, error: string) =>
-        db.auditOutbox.updateMany({ where: { id: { in: ids } }, data: { attempts, nextAttemptAt: next, lastError: error.slice(0, 500) } }),
+        db.auditOutbox.updateMany({
+          where: { id: { in: ids } },
+          data: { attempts, nextAttemptAt: next, lastError: error.slice(0, 500) },
+        }),
       /** Rows not yet delivered, of one target or of all. */
       pending: (target?: string) => db.auditOutbox.count({ where: target ? { target } : {} }),
       /** Undelivered rows per target (to notice rows of a target that is no longer configured). */

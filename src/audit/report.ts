@@ -54,11 +54,19 @@ export interface ReportDeps {
   users: () => Promise<UserRecord[]>
   clients: () => Promise<ClientRow[]>
   resources: () => Promise<ResourceRow[]>
-  keys: () => Promise<{ kid: string; alg: string; status: string; createdAt: Date; activatedAt: Date | null; retiredAt: Date | null }[]>
+  keys: () => Promise<
+    { kid: string; alg: string; status: string; createdAt: Date; activatedAt: Date | null; retiredAt: Date | null }[]
+  >
   audit: AuditQueries
   verify: () => Promise<VerifyResult>
   providers: ComplianceProviders
-  config: { PUBLIC_URL: string; ACCESS_TOKEN_TTL: number; ID_TOKEN_TTL: number; REFRESH_TOKEN_TTL: number; API_KEY_EXPIRY_WARNING_DAYS: number }
+  config: {
+    PUBLIC_URL: string
+    ACCESS_TOKEN_TTL: number
+    ID_TOKEN_TTL: number
+    REFRESH_TOKEN_TTL: number
+    API_KEY_EXPIRY_WARNING_DAYS: number
+  }
 }
 
 export const REPORT_LIMITS = {
@@ -82,25 +90,57 @@ function clientFindings(c: ClientRow, cfg: ReportDeps['config']) {
   const out: { client_id: string; issue: string; severity: 'low' | 'medium' | 'high'; detail: string }[] = []
   const auth = String(m.token_endpoint_auth_method ?? 'client_secret_basic')
   const grants = (m.grant_types as string[] | undefined) ?? ['authorization_code']
-  const redirects = ((m.redirect_uris as string[] | undefined) ?? []).flatMap((u) => { try { return [new URL(u)] } catch { return [] } })
-  const add = (issue: string, severity: 'low' | 'medium' | 'high', detail: string) => out.push({ client_id: c.clientId, issue, severity, detail })
+  const redirects = ((m.redirect_uris as string[] | undefined) ?? []).flatMap((u) => {
+    try {
+      return [new URL(u)]
+    } catch {
+      return []
+    }
+  })
+  const add = (issue: string, severity: 'low' | 'medium' | 'high', detail: string) =>
+    out.push({ client_id: c.clientId, issue, severity, detail })
   // PKCE is required for every code-flow client unless exempted with `require_pkce: false`.
   if (m.require_pkce === false && grants.includes('authorization_code')) {
-    add('pkce_not_required', 'medium', 'require_pkce: false exempts this code-flow client from PKCE (RFC 9700 §2.1.1 recommends PKCE for every client)')
+    add(
+      'pkce_not_required',
+      'medium',
+      'require_pkce: false exempts this code-flow client from PKCE (RFC 9700 §2.1.1 recommends PKCE for every client)',
+    )
   }
   // A first-party client (issue 16 §1): its users are never shown what it asks for.
   if (m.skip_consent === true) {
-    add('skips_consent', 'low', 'skip_consent: true: users are not asked to consent; the client gets the OpenID scopes it asks for and the resource scopes the user holds')
+    add(
+      'skips_consent',
+      'low',
+      'skip_consent: true: users are not asked to consent; the client gets the OpenID scopes it asks for and the resource scopes the user holds',
+    )
   }
   const plain = redirects.filter((u) => u.protocol === 'http:' && !isLoopback(u))
   if (plain.length) {
-    add('http_redirect_uri', auth.startsWith('client_secret') ? 'high' : 'medium', `redirect URIs over plain http (${plain.map((u) => u.href).join(', ')}): codes travel unencrypted${auth.startsWith('client_secret') ? `; the client authenticates with ${auth}` : ''}`)
+    add(
+      'http_redirect_uri',
+      auth.startsWith('client_secret') ? 'high' : 'medium',
+      `redirect URIs over plain http (${plain.map((u) => u.href).join(', ')}): codes travel unencrypted${auth.startsWith('client_secret') ? `; the client authenticates with ${auth}` : ''}`,
+    )
   }
   if (grants.includes('refresh_token') && cfg.REFRESH_TOKEN_TTL > REPORT_LIMITS.longRefreshTokenSeconds) {
-    add('long_lived_refresh_tokens', 'low', `refresh tokens live ${Math.round(cfg.REFRESH_TOKEN_TTL / 86_400)} days (REFRESH_TOKEN_TTL)`)
+    add(
+      'long_lived_refresh_tokens',
+      'low',
+      `refresh tokens live ${Math.round(cfg.REFRESH_TOKEN_TTL / 86_400)} days (REFRESH_TOKEN_TTL)`,
+    )
   }
-  if (auth === 'client_secret_post') add('secret_in_body', 'low', 'client_secret_post sends the secret in the request body; prefer private_key_jwt or client_secret_basic')
-  if (grants.includes('urn:ietf:params:oauth:grant-type:device_code') && auth === 'none' && grants.includes('refresh_token')) {
+  if (auth === 'client_secret_post')
+    add(
+      'secret_in_body',
+      'low',
+      'client_secret_post sends the secret in the request body; prefer private_key_jwt or client_secret_basic',
+    )
+  if (
+    grants.includes('urn:ietf:params:oauth:grant-type:device_code') &&
+    auth === 'none' &&
+    grants.includes('refresh_token')
+  ) {
     add('public_device_client_with_refresh', 'low', 'public device-flow client receives refresh tokens')
   }
   return out
@@ -109,15 +149,31 @@ function clientFindings(c: ClientRow, cfg: ReportDeps['config']) {
 export async function buildReport(deps: ReportDeps, opts: { days?: number; now?: Date } = {}) {
   const now = opts.now ?? new Date()
   const from = new Date(now.getTime() - (opts.days ?? 30) * day)
-  const [users, clients, resources, keys, verify] = await Promise.all([deps.users(), deps.clients(), deps.resources(), deps.keys(), deps.verify()])
+  const [users, clients, resources, keys, verify] = await Promise.all([
+    deps.users(),
+    deps.clients(),
+    deps.resources(),
+    deps.keys(),
+    deps.verify(),
+  ])
 
   // Users and MFA
   const mfaProvider = deps.providers.mfaFactors
   const factorsOf = new Map<string, string[] | 'unknown'>()
   for (const u of users) factorsOf.set(u.id, mfaProvider ? await mfaProvider(u) : 'unknown')
-  const brief = (u: UserRecord) => ({ id: u.id, email: u.email, roles: u.roles, disabled: u.disabled, last_login_at: u.lastLoginAt?.toISOString() ?? null, mfa: factorsOf.get(u.id) ?? 'unknown' })
+  const brief = (u: UserRecord) => ({
+    id: u.id,
+    email: u.email,
+    roles: u.roles,
+    disabled: u.disabled,
+    last_login_at: u.lastLoginAt?.toISOString() ?? null,
+    mfa: factorsOf.get(u.id) ?? 'unknown',
+  })
   const active = users.filter((u) => !u.disabled)
-  const withoutMfa = active.filter((u) => { const f = factorsOf.get(u.id); return Array.isArray(f) && f.length === 0 })
+  const withoutMfa = active.filter((u) => {
+    const f = factorsOf.get(u.id)
+    return Array.isArray(f) && f.length === 0
+  })
 
   // API keys
   let apiKeys: Record<string, unknown> = { available: false }
@@ -125,13 +181,24 @@ export async function buildReport(deps: ReportDeps, opts: { days?: number; now?:
   if (liveKeys) {
     const all = liveKeys
     const warn = now.getTime() + deps.config.API_KEY_EXPIRY_WARNING_DAYS * day
-    const key = (k: ApiKeyInfo) => ({ id: k.id, name: k.name ?? null, owner: k.owner ?? null, created_at: k.createdAt.toISOString(), last_used_at: k.lastUsedAt?.toISOString() ?? null, expires_at: k.expiresAt?.toISOString() ?? null })
+    const key = (k: ApiKeyInfo) => ({
+      id: k.id,
+      name: k.name ?? null,
+      owner: k.owner ?? null,
+      created_at: k.createdAt.toISOString(),
+      last_used_at: k.lastUsedAt?.toISOString() ?? null,
+      expires_at: k.expiresAt?.toISOString() ?? null,
+    })
     apiKeys = {
       available: true,
       total: all.length,
       never_used: all.filter((k) => !k.lastUsedAt).map(key),
-      stale: all.filter((k) => k.lastUsedAt && k.lastUsedAt.getTime() < now.getTime() - REPORT_LIMITS.staleKeyDays * day).map(key),
-      near_expiry: all.filter((k) => k.expiresAt && k.expiresAt.getTime() > now.getTime() && k.expiresAt.getTime() <= warn).map(key),
+      stale: all
+        .filter((k) => k.lastUsedAt && k.lastUsedAt.getTime() < now.getTime() - REPORT_LIMITS.staleKeyDays * day)
+        .map(key),
+      near_expiry: all
+        .filter((k) => k.expiresAt && k.expiresAt.getTime() > now.getTime() && k.expiresAt.getTime() <= warn)
+        .map(key),
       expired: all.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now.getTime()).map(key),
       without_expiry: all.filter((k) => !k.expiresAt).map(key),
     }
@@ -147,26 +214,55 @@ export async function buildReport(deps: ReportDeps, opts: { days?: number; now?:
     policyChanges = []
     for await (const e of allEvents(deps.audit, { action: 'policy.*', from, to: now })) {
       const d = JSON.parse(e.details) as { version?: number; reason?: string | null }
-      policyChanges.push({ store: e.target ?? '', version: d.version ?? null, author: e.actor, reason: d.reason ?? null, time: e.time, action: e.action })
+      policyChanges.push({
+        store: e.target ?? '',
+        version: d.version ?? null,
+        author: e.actor,
+        reason: d.reason ?? null,
+        time: e.time,
+        action: e.action,
+      })
     }
     policySource = 'audit_log'
   }
 
   const alerts: Record<string, number> = {}
-  for await (const e of allEvents(deps.audit, { action: 'alert.*', from, to: now })) alerts[e.action.slice(6)] = (alerts[e.action.slice(6)] ?? 0) + 1
+  for await (const e of allEvents(deps.audit, { action: 'alert.*', from, to: now }))
+    alerts[e.action.slice(6)] = (alerts[e.action.slice(6)] ?? 0) + 1
 
   // Access review campaigns completed in the period (admin/reviews.ts writes their outcome here).
-  const accessReviews: { id: string; name: string; completed_at: string; completed_by: string | null; confirmed: number; revoked: number; revocations: unknown[] }[] = []
+  const accessReviews: {
+    id: string
+    name: string
+    completed_at: string
+    completed_by: string | null
+    confirmed: number
+    revoked: number
+    revocations: unknown[]
+  }[] = []
   for await (const e of allEvents(deps.audit, { action: 'access_review.completed', from, to: now })) {
     const d = JSON.parse(e.details) as { name?: string; confirmed?: number; revoked?: number; revocations?: unknown[] }
-    accessReviews.push({ id: (e.target ?? '').replace(/^access-review:/, ''), name: d.name ?? '', completed_at: e.time.toISOString(), completed_by: e.actor, confirmed: d.confirmed ?? 0, revoked: d.revoked ?? 0, revocations: d.revocations ?? [] })
+    accessReviews.push({
+      id: (e.target ?? '').replace(/^access-review:/, ''),
+      name: d.name ?? '',
+      completed_at: e.time.toISOString(),
+      completed_by: e.actor,
+      confirmed: d.confirmed ?? 0,
+      revoked: d.revoked ?? 0,
+      revocations: d.revocations ?? [],
+    })
   }
 
   const longResources = resources.filter((r) => r.accessTokenTtl > REPORT_LIMITS.longAccessTokenSeconds)
-  const signingKeys = keys.filter((k) => k.status !== 'retired').map((k) => ({
-    kid: k.kid, alg: k.alg, status: k.status, created_at: k.createdAt.toISOString(),
-    age_days: Math.floor((now.getTime() - (k.activatedAt ?? k.createdAt).getTime()) / day),
-  }))
+  const signingKeys = keys
+    .filter((k) => k.status !== 'retired')
+    .map((k) => ({
+      kid: k.kid,
+      alg: k.alg,
+      status: k.status,
+      created_at: k.createdAt.toISOString(),
+      age_days: Math.floor((now.getTime() - (k.activatedAt ?? k.createdAt).getTime()) / day),
+    }))
 
   return {
     generated_at: now.toISOString(),
@@ -186,11 +282,21 @@ export async function buildReport(deps: ReportDeps, opts: { days?: number; now?:
       // Who can obtain a management scope: clients by their effective scope (client-scopes.ts;
       // a client without `scope` gets none), keys by the scopes they carry.
       clients: clients
-        .map((c) => ({ client_id: c.clientId, scopes: effectiveClientScope(c.metadata).split(' ').filter(isAdministrativeScope) }))
+        .map((c) => ({
+          client_id: c.clientId,
+          scopes: effectiveClientScope(c.metadata).split(' ').filter(isAdministrativeScope),
+        }))
         .filter((c) => c.scopes.length),
       api_keys: liveKeys
-        ? liveKeys.map((k) => ({ id: k.id, name: k.name ?? null, owner: k.owner ?? null, scopes: (k.scopes ?? []).filter(isAdministrativeScope), expires_at: k.expiresAt?.toISOString() ?? null }))
-          .filter((k) => k.scopes.length)
+        ? liveKeys
+            .map((k) => ({
+              id: k.id,
+              name: k.name ?? null,
+              owner: k.owner ?? null,
+              scopes: (k.scopes ?? []).filter(isAdministrativeScope),
+              expires_at: k.expiresAt?.toISOString() ?? null,
+            }))
+            .filter((k) => k.scopes.length)
         : null,
     },
     api_keys: apiKeys,
@@ -204,7 +310,9 @@ export async function buildReport(deps: ReportDeps, opts: { days?: number; now?:
       id_token_ttl: deps.config.ID_TOKEN_TTL,
       refresh_token_ttl: deps.config.REFRESH_TOKEN_TTL,
       long_lived_access_tokens: [
-        ...(deps.config.ACCESS_TOKEN_TTL > REPORT_LIMITS.longAccessTokenSeconds ? [{ resource: '(default)', ttl: deps.config.ACCESS_TOKEN_TTL }] : []),
+        ...(deps.config.ACCESS_TOKEN_TTL > REPORT_LIMITS.longAccessTokenSeconds
+          ? [{ resource: '(default)', ttl: deps.config.ACCESS_TOKEN_TTL }]
+          : []),
         ...longResources.map((r) => ({ resource: r.indicator, ttl: r.accessTokenTtl })),
       ],
     },
@@ -233,13 +341,21 @@ export type ComplianceReport = Awaited<ReturnType<typeof buildReport>>
 const esc = (v: unknown) => String(v ?? '').replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
 function table(rows: Record<string, unknown>[], columns: string[]) {
   if (!rows.length) return '<p class="none">none</p>'
-  const cell = (v: unknown) => esc(Array.isArray(v) ? v.join(', ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : v)
+  const cell = (v: unknown) =>
+    esc(Array.isArray(v) ? v.join(', ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : v)
   return `<table><thead><tr>${columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${columns.map((c) => `<td>${cell(r[c])}</td>`).join('')}</tr>`).join('')}</tbody></table>`
 }
 
 /** A self-contained, printable page (no scripts, no external assets). */
 export function reportHtml(r: ComplianceReport): string {
-  const keys = r.api_keys as { available: boolean; never_used?: Record<string, unknown>[]; stale?: Record<string, unknown>[]; near_expiry?: Record<string, unknown>[]; expired?: Record<string, unknown>[]; total?: number }
+  const keys = r.api_keys as {
+    available: boolean
+    never_used?: Record<string, unknown>[]
+    stale?: Record<string, unknown>[]
+    near_expiry?: Record<string, unknown>[]
+    expired?: Record<string, unknown>[]
+    total?: number
+  }
   const keyCols = ['id', 'name', 'owner', 'created_at', 'last_used_at', 'expires_at']
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>portcullis compliance report ${esc(r.generated_at)}</title>
@@ -273,7 +389,10 @@ ${table(r.policy_changes.changes as unknown as Record<string, unknown>[], ['time
 <h2>Access reviews completed in the period</h2>
 ${table(r.access_reviews.completed as unknown as Record<string, unknown>[], ['completed_at', 'name', 'completed_by', 'confirmed', 'revoked'])}
 <h2>Security alerts in the period</h2>
-${table(Object.entries(r.alerts).map(([kind, count]) => ({ kind, count })), ['kind', 'count'])}
+${table(
+  Object.entries(r.alerts).map(([kind, count]) => ({ kind, count })),
+  ['kind', 'count'],
+)}
 </body></html>
 `
 }

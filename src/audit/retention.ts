@@ -18,6 +18,11 @@ export async function pruneOlderThan(
   const last = await q.lastBefore(cutoff)
   if (!last) return { deleted: 0, cutoff, anchorSeq: null as number | null }
   const deleted = await q.pruneUpTo(last.seq, ({ seq, hash }) => signer.sign(seq, hash, 'prune'))
-  await record({ action: 'audit.pruned', outcome: 'success', actor: opts.actor ?? 'system', details: { deleted, before: cutoff.toISOString(), anchor_seq: last.seq, retention_days: days } })
+  await record({
+    action: 'audit.pruned',
+    outcome: 'success',
+    actor: opts.actor ?? 'system',
+    details: { deleted, before: cutoff.toISOString(), anchor_seq: last.seq, retention_days: days },
+  })
   return { deleted, cutoff, anchorSeq: last.seq }
 }

@@ -14,48 +14,118 @@ export interface AuditRouteDeps {
   report: ReportDeps
   /** MANAGEMENT_ALLOWED_IPS guard (http/middleware/management-ips.ts), ahead of authentication. */
   management?: Middleware
-  record: (e: { action: string; outcome: 'success'; actor: string; details: Record<string, unknown>; ip?: string; requestId?: string }) => Promise<void>
+  record: (e: {
+    action: string
+    outcome: 'success'
+    actor: string
+    details: Record<string, unknown>
+    ip?: string
+    requestId?: string
+  }) => Promise<void>
 }
 
-const who = (c: Caller) => (c.kind === 'api_key' ? `apikey:${c.apiKey?.id}` : c.kind === 'client' ? `client:${c.clientId ?? c.id}` : `user:${c.id}`)
+const who = (c: Caller) =>
+  c.kind === 'api_key'
+    ? `apikey:${c.apiKey?.id}`
+    : c.kind === 'client'
+      ? `client:${c.clientId ?? c.id}`
+      : `user:${c.id}`
 
 const read = { scopes: ['audit:read'], management: true } as const
 const event = z.object({
-  seq: z.number().int(), time: z.iso.datetime(), actor: z.string().nullable(), action: z.string(), target: z.string().nullable(),
-  outcome: z.enum(['success', 'failure', 'info']), ip: z.string().nullable(), user_agent: z.string().nullable(), request_id: z.string().nullable(),
-  details: z.record(z.string(), z.unknown()), prev_hash: z.string(), hash: z.string(),
+  seq: z.number().int(),
+  time: z.iso.datetime(),
+  actor: z.string().nullable(),
+  action: z.string(),
+  target: z.string().nullable(),
+  outcome: z.enum(['success', 'failure', 'info']),
+  ip: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  request_id: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+  prev_hash: z.string(),
+  hash: z.string(),
 })
 const verifyResult = z.object({
-  ok: z.boolean(), records: z.number().int(), firstSeq: z.number().int().nullable(), lastSeq: z.number().int().nullable(), lastHash: z.string().nullable(),
+  ok: z.boolean(),
+  records: z.number().int(),
+  firstSeq: z.number().int().nullable(),
+  lastSeq: z.number().int().nullable(),
+  lastHash: z.string().nullable(),
   anchor: z.object({ seq: z.number().int(), kind: z.string() }),
-  checkpoints: z.object({ total: z.number().int(), valid: z.number().int(), latest: z.object({ seq: z.number().int(), kind: z.string(), kid: z.string(), signedAt: z.iso.datetime() }).nullable() }),
+  checkpoints: z.object({
+    total: z.number().int(),
+    valid: z.number().int(),
+    latest: z
+      .object({ seq: z.number().int(), kind: z.string(), kid: z.string(), signedAt: z.iso.datetime() })
+      .nullable(),
+  }),
   problems: z.array(z.object({ kind: z.string(), seq: z.number().int().nullable(), message: z.string() })),
   verifiedAt: z.iso.datetime(),
 })
-const days = z.string({ error: 'must be a whole number between 1 and 3650' })
-  .refine((v) => Number.isInteger(Number(v)) && Number(v) >= 1 && Number(v) <= 3650, 'must be a whole number between 1 and 3650').transform(Number)
+const days = z
+  .string({ error: 'must be a whole number between 1 and 3650' })
+  .refine(
+    (v) => Number.isInteger(Number(v)) && Number(v) >= 1 && Number(v) <= 3650,
+    'must be a whole number between 1 and 3650',
+  )
+  .transform(Number)
 
 export const auditContracts = {
   events: defineRoute({
-    operationId: 'listAuditEvents', method: 'get', path: '/audit/v1/events', tags: ['Audit'], auth: read, noStore: true,
-    summary: 'Audit records, filtered and cursor-paged (newest first unless order=asc)', query: eventQuery,
-    responses: { 200: { description: 'one page', body: z.object({ events: z.array(event), next_cursor: z.string().nullable() }) } },
+    operationId: 'listAuditEvents',
+    method: 'get',
+    path: '/audit/v1/events',
+    tags: ['Audit'],
+    auth: read,
+    noStore: true,
+    summary: 'Audit records, filtered and cursor-paged (newest first unless order=asc)',
+    query: eventQuery,
+    responses: {
+      200: { description: 'one page', body: z.object({ events: z.array(event), next_cursor: z.string().nullable() }) },
+    },
   }),
   verify: defineRoute({
-    operationId: 'verifyAuditChain', method: 'get', path: '/audit/v1/verify', tags: ['Audit'], auth: read, noStore: true,
+    operationId: 'verifyAuditChain',
+    method: 'get',
+    path: '/audit/v1/verify',
+    tags: ['Audit'],
+    auth: read,
+    noStore: true,
     summary: 'Verify the hash chain and its signed checkpoints',
     responses: { 200: { description: 'the verification result (ok: false lists the problems)', body: verifyResult } },
   }),
   report: defineRoute({
-    operationId: 'complianceReport', method: 'get', path: '/audit/v1/report', tags: ['Audit'], auth: read, noStore: true,
-    summary: 'Compliance report (JSON, or HTML with Accept: text/html)', query: z.object({ days: days.optional().describe('the period, default 30') }),
+    operationId: 'complianceReport',
+    method: 'get',
+    path: '/audit/v1/report',
+    tags: ['Audit'],
+    auth: read,
+    noStore: true,
+    summary: 'Compliance report (JSON, or HTML with Accept: text/html)',
+    query: z.object({ days: days.optional().describe('the period, default 30') }),
     responses: { 200: { description: 'the report', body: z.record(z.string(), z.unknown()), media: ['text/html'] } },
   }),
   checkpoint: defineRoute({
-    operationId: 'createAuditCheckpoint', method: 'post', path: '/audit/v1/checkpoints', tags: ['Audit'], auth: { scopes: ['admin'], management: true }, noStore: true,
+    operationId: 'createAuditCheckpoint',
+    method: 'post',
+    path: '/audit/v1/checkpoints',
+    tags: ['Audit'],
+    auth: { scopes: ['admin'], management: true },
+    noStore: true,
     summary: 'Sign a checkpoint of the current tail now',
     responses: {
-      201: { description: 'the signed checkpoint', body: z.object({ id: z.number().int(), seq: z.number().int(), hash: z.string(), kid: z.string(), jws: z.string(), created_at: z.iso.datetime() }) },
+      201: {
+        description: 'the signed checkpoint',
+        body: z.object({
+          id: z.number().int(),
+          seq: z.number().int(),
+          hash: z.string(),
+          kid: z.string(),
+          jws: z.string(),
+          created_at: z.iso.datetime(),
+        }),
+      },
       400: { description: 'the audit log is empty (error empty_log)' },
     },
   }),
@@ -86,12 +156,22 @@ export function auditRoutes(deps: AuditRouteDeps): Route[] {
     route(c.checkpoint, async ({ caller }, ctx) => {
       const cp = await deps.chain.checkpoint('manual')
       if (!cp) throw badRequest('empty_log', 'the audit log is empty: nothing to checkpoint')
-      await deps.record({ action: 'audit.checkpoint', outcome: 'success', actor: who(caller), details: { seq: cp.seq, kid: cp.kid }, ip: ctx.ip, requestId: ctx.state.requestId as string })
+      await deps.record({
+        action: 'audit.checkpoint',
+        outcome: 'success',
+        actor: who(caller),
+        details: { seq: cp.seq, kid: cp.kid },
+        ip: ctx.ip,
+        requestId: ctx.state.requestId as string,
+      })
       return { id: cp.id, seq: cp.seq, hash: cp.hash, kid: cp.kid, jws: cp.jws, created_at: cp.createdAt.toISOString() }
     }),
   ]
 }
 
 export function auditRouter(deps: AuditRouteDeps) {
-  return mountRoutes(new Router(), auditRoutes(deps), { bearerSchemes: deps.bearerSchemes, management: deps.management })
+  return mountRoutes(new Router(), auditRoutes(deps), {
+    bearerSchemes: deps.bearerSchemes,
+    management: deps.management,
+  })
 }

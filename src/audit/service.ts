@@ -22,7 +22,9 @@ export interface AuditChainConfig {
 }
 
 /** What the appender writes to the outbox for each record: one row per configured target. */
-export function outboxTargets(config: Pick<AuditChainConfig, 'AUDIT_WEBHOOK_URL' | 'AUDIT_SYSLOG_URL' | 'AUDIT_SYSLOG_FORMAT'>): OutboxTarget[] | undefined {
+export function outboxTargets(
+  config: Pick<AuditChainConfig, 'AUDIT_WEBHOOK_URL' | 'AUDIT_SYSLOG_URL' | 'AUDIT_SYSLOG_FORMAT'>,
+): OutboxTarget[] | undefined {
   const targets: OutboxTarget[] = []
   if (config.AUDIT_WEBHOOK_URL) targets.push(webhookOutbox)
   if (config.AUDIT_SYSLOG_URL) targets.push(syslogOutbox(config.AUDIT_SYSLOG_FORMAT ?? 'cef'))
@@ -34,7 +36,14 @@ export function outboxTargets(config: Pick<AuditChainConfig, 'AUDIT_WEBHOOK_URL'
  * queries, webhook and syslog delivery, and the background work a server runs (periodic
  * checkpoints, outbox delivery). CLI commands use the same object without starting the background.
  */
-export function auditChain(deps: { queries: AuditQueries; log: AuditLog; keys: KeyStore; config: AuditChainConfig; logger: Logger; metrics: Metrics }) {
+export function auditChain(deps: {
+  queries: AuditQueries
+  log: AuditLog
+  keys: KeyStore
+  config: AuditChainConfig
+  logger: Logger
+  metrics: Metrics
+}) {
   const { queries: q, config, logger } = deps
   const signer = checkpointSigner({ keys: deps.keys, issuer: config.PUBLIC_URL })
   const webhook = config.AUDIT_WEBHOOK_URL
@@ -58,17 +67,28 @@ export function auditChain(deps: { queries: AuditQueries; log: AuditLog; keys: K
     query: (input: Record<string, unknown>) => queryEvents(q, parseEventQuery(input)),
     /** Periodic checkpoints and outbox delivery to each target (servers only). */
     startBackground() {
-      stops.push(checkpointTimer(q, signer, config.AUDIT_CHECKPOINT_INTERVAL, (err) => logger.warn({ err }, 'audit checkpoint failed')))
+      stops.push(
+        checkpointTimer(q, signer, config.AUDIT_CHECKPOINT_INTERVAL, (err) =>
+          logger.warn({ err }, 'audit checkpoint failed'),
+        ),
+      )
       for (const d of deliveries) {
         d.start()
         stops.push(() => d.stop())
       }
       // Rows of a target that is no longer configured stay until it is configured again: say so.
-      void q.outbox.pendingByTarget().then((pending) => {
-        for (const [target, n] of Object.entries(pending)) {
-          if (!deliveries.some((d) => d.target === target)) logger.warn({ target, pending: n }, `audit outbox holds records for ${target}, which is not configured; they are kept until it is`)
-        }
-      }, (err: unknown) => logger.warn({ err }, 'audit outbox read failed'))
+      void q.outbox.pendingByTarget().then(
+        (pending) => {
+          for (const [target, n] of Object.entries(pending)) {
+            if (!deliveries.some((d) => d.target === target))
+              logger.warn(
+                { target, pending: n },
+                `audit outbox holds records for ${target}, which is not configured; they are kept until it is`,
+              )
+          }
+        },
+        (err: unknown) => logger.warn({ err }, 'audit outbox read failed'),
+      )
     },
     async stop() {
       for (const s of stops.splice(0)) await s()

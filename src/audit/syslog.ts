@@ -43,7 +43,11 @@ export function syslogSeverity(r: Pick<AuditRow, 'action' | 'outcome'>): number 
   return 6 // informational
 }
 
-export function syslogMessage(r: AuditRow, format: SyslogFormat = 'cef', origin: { hostname?: string; procid?: string } = {}): string {
+export function syslogMessage(
+  r: AuditRow,
+  format: SyslogFormat = 'cef',
+  origin: { hostname?: string; procid?: string } = {},
+): string {
   const pri = FACILITY_AUTHPRIV * 8 + syslogSeverity(r)
   const msg = format === 'json' ? jsonLine(r) : cefLine(r)
   const hostname = field(origin.hostname ?? os.hostname(), 255)
@@ -54,7 +58,10 @@ export function syslogMessage(r: AuditRow, format: SyslogFormat = 'cef', origin:
 /** RFC 6587 octet counting: the message's length in bytes, a space, the message. */
 export const octetFrame = (msg: string) => `${Buffer.byteLength(msg, 'utf8')} ${msg}`
 
-export const syslogOutbox = (format: SyslogFormat = 'cef'): OutboxTarget => ({ target: 'syslog', payload: (r) => syslogMessage(r, format) })
+export const syslogOutbox = (format: SyslogFormat = 'cef'): OutboxTarget => ({
+  target: 'syslog',
+  payload: (r) => syslogMessage(r, format),
+})
 
 /** Largest datagram we send; longer messages are cut (UDP cannot carry more than ~64 KiB). */
 const MAX_DATAGRAM = 65_000
@@ -98,7 +105,9 @@ function udpTransport(ep: SyslogEndpoint): SyslogTransport {
     // Re-resolve a host name now and then, so a moved receiver is followed.
     if (current && Date.now() - current.resolvedAt < 300_000) return current
     if (current) drop(current.socket)
-    const { address, family } = net.isIP(ep.host) ? { address: ep.host, family: net.isIP(ep.host) } : await dns.lookup(ep.host)
+    const { address, family } = net.isIP(ep.host)
+      ? { address: ep.host, family: net.isIP(ep.host) }
+      : await dns.lookup(ep.host)
     const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4')
     socket.on('error', () => drop(socket))
     socket.unref()
@@ -111,7 +120,11 @@ function udpTransport(ep: SyslogEndpoint): SyslogTransport {
       const { socket, address } = await open()
       for (let i = 0; i < payloads.length; i++) {
         try {
-          await new Promise<void>((resolve, reject) => socket.send(truncateBytes(payloads[i]!, MAX_DATAGRAM), ep.port, address, (err) => (err ? reject(err) : resolve())))
+          await new Promise<void>((resolve, reject) =>
+            socket.send(truncateBytes(payloads[i]!, MAX_DATAGRAM), ep.port, address, (err) =>
+              err ? reject(err) : resolve(),
+            ),
+          )
         } catch (err) {
           drop(socket)
           throw new PartialDelivery(`syslog udp send failed: ${(err as Error).message}`, i)
@@ -135,9 +148,10 @@ function streamTransport(ep: SyslogEndpoint, o: TransportOptions): SyslogTranspo
 
   function connect(): Promise<net.Socket> {
     return new Promise((resolve, reject) => {
-      const s = ep.protocol === 'tls'
-        ? tls.connect({ host: ep.host, port: ep.port, servername: net.isIP(ep.host) ? undefined : ep.host, ...o.tls })
-        : net.connect({ host: ep.host, port: ep.port })
+      const s =
+        ep.protocol === 'tls'
+          ? tls.connect({ host: ep.host, port: ep.port, servername: net.isIP(ep.host) ? undefined : ep.host, ...o.tls })
+          : net.connect({ host: ep.host, port: ep.port })
       const timer = setTimeout(() => s.destroy(new Error(`connect to ${ep.host}:${ep.port} timed out`)), timeoutMs)
       const failed = (err: Error) => {
         clearTimeout(timer)
@@ -201,7 +215,12 @@ export interface SyslogOptions extends DeliveryOptions, TransportOptions {
   url: string
 }
 
-export function syslogDelivery(q: AuditQueries, logger: Logger, o: SyslogOptions, hooks: { delivered?: (n: number) => void; failed?: () => void } = {}) {
+export function syslogDelivery(
+  q: AuditQueries,
+  logger: Logger,
+  o: SyslogOptions,
+  hooks: { delivered?: (n: number) => void; failed?: () => void } = {},
+) {
   const ep = parseSyslogUrl(o.url)
   if (typeof ep === 'string') throw new Error(`AUDIT_SYSLOG_URL: ${ep}`)
   const transport = syslogTransport(ep, o)

@@ -37,7 +37,11 @@ export interface VerifyResult {
   lastSeq: number | null
   lastHash: string | null
   anchor: { seq: number; kind: 'genesis' | 'prune' }
-  checkpoints: { total: number; valid: number; latest: { seq: number; kind: string; kid: string; signedAt: string } | null }
+  checkpoints: {
+    total: number
+    valid: number
+    latest: { seq: number; kind: string; kid: string; signedAt: string } | null
+  }
   /** sorted by seq; problems[0] is the first tampered record */
   problems: Problem[]
   verifiedAt: string
@@ -46,20 +50,31 @@ export interface VerifyResult {
 const PAGE = 2000
 const LOOK = 64 // how far renumbering / reordering is traced
 
-export async function verifyChain(q: AuditQueries, signer: CheckpointSigner, keys: { list(): Promise<{ kid: string; publicJwk: string }[]> }): Promise<VerifyResult> {
+export async function verifyChain(
+  q: AuditQueries,
+  signer: CheckpointSigner,
+  keys: { list(): Promise<{ kid: string; publicJwk: string }[]> },
+): Promise<VerifyResult> {
   const problems: Problem[] = []
   const publicKeys: Map<string, jose.JWK> = await publicKeyMap(keys as never)
   const rows = await q.checkpoints.all()
   const valid: VerifiedCheckpoint[] = []
   for (const row of rows) {
     const v = await signer.verify(row, publicKeys)
-    if ('error' in v) problems.push({ kind: 'checkpoint_invalid', seq: row.seq, message: `checkpoint #${row.id} (seq ${row.seq}) cannot be trusted: ${v.error}` })
+    if ('error' in v)
+      problems.push({
+        kind: 'checkpoint_invalid',
+        seq: row.seq,
+        message: `checkpoint #${row.id} (seq ${row.seq}) cannot be trusted: ${v.error}`,
+      })
     else valid.push(v)
   }
   const signedAt = new Map<number, VerifiedCheckpoint[]>()
   for (const v of valid) signedAt.set(v.seq, [...(signedAt.get(v.seq) ?? []), v])
   const prunes = valid.filter((v) => v.kind === 'prune').sort((a, b) => b.seq - a.seq)
-  const anchor = prunes[0] ? { seq: prunes[0].seq, hash: prunes[0].hash, kind: 'prune' as const } : { seq: 0, hash: GENESIS_HASH, kind: 'genesis' as const }
+  const anchor = prunes[0]
+    ? { seq: prunes[0].seq, hash: prunes[0].hash, kind: 'prune' as const }
+    : { seq: 0, hash: GENESIS_HASH, kind: 'genesis' as const }
   const latest = [...valid].sort((a, b) => b.seq - a.seq || b.iat - a.iat)[0]
 
   // The walk, over a buffer that always holds LOOK rows ahead of the current one.
@@ -91,13 +106,21 @@ export async function verifyChain(q: AuditQueries, signer: CheckpointSigner, key
 
   function classify(r: AuditRow, ahead: AuditRow[]) {
     if (r.seq < expectedSeq) {
-      report('inserted', r.seq, anchor.kind === 'prune'
-        ? `record ${r.seq} lies before the retention anchor (records up to ${anchor.seq} were pruned): it was inserted`
-        : `record ${r.seq} has a seq before the first record: it was inserted`)
+      report(
+        'inserted',
+        r.seq,
+        anchor.kind === 'prune'
+          ? `record ${r.seq} lies before the retention anchor (records up to ${anchor.seq} were pruned): it was inserted`
+          : `record ${r.seq} has a seq before the first record: it was inserted`,
+      )
       return
     }
     if (r.seq > expectedSeq) {
-      report('deleted', expectedSeq, `record${r.seq - expectedSeq > 1 ? `s ${expectedSeq}-${r.seq - 1}` : ` ${expectedSeq}`} missing: deleted (the chain jumps from ${expectedSeq - 1} to ${r.seq})`)
+      report(
+        'deleted',
+        expectedSeq,
+        `record${r.seq - expectedSeq > 1 ? `s ${expectedSeq}-${r.seq - 1}` : ` ${expectedSeq}`} missing: deleted (the chain jumps from ${expectedSeq - 1} to ${r.seq})`,
+      )
       return
     }
     const selfOk = r.hash !== null && hashAt(r, r.seq) === r.hash
@@ -105,7 +128,12 @@ export async function verifyChain(q: AuditQueries, signer: CheckpointSigner, key
       // The record is intact but does not chain to its predecessor: the predecessor changed
       // (and its hash was recomputed), or this record replaced the real one.
       if (prev) report('edited', prev.seq, `record ${prev.seq} was edited: record ${r.seq} chained to a different hash`)
-      else report('edited', r.seq, `record ${r.seq} does not chain to the ${anchor.kind === 'prune' ? `retention anchor (seq ${anchor.seq})` : 'start of the log'}: it was replaced`)
+      else
+        report(
+          'edited',
+          r.seq,
+          `record ${r.seq} does not chain to the ${anchor.kind === 'prune' ? `retention anchor (seq ${anchor.seq})` : 'start of the log'}: it was replaced`,
+        )
       return
     }
     // Where would this record's hash fit? A match at another seq means it was moved.
@@ -116,11 +144,23 @@ export async function verifyChain(q: AuditQueries, signer: CheckpointSigner, key
     }
     if (moved !== undefined) {
       if (ahead.some((a) => a.hash === r.prevHash)) {
-        report('reordered', r.seq, `record ${r.seq} holds the record written as ${r.seq + moved}, which chains to a record that now comes after it: records were reordered`)
+        report(
+          'reordered',
+          r.seq,
+          `record ${r.seq} holds the record written as ${r.seq + moved}, which chains to a record that now comes after it: records were reordered`,
+        )
       } else if (moved > 0) {
-        report('deleted', r.seq, `${moved} record(s) deleted at seq ${r.seq}: the following records were renumbered (record ${r.seq} was written as ${r.seq + moved})`)
+        report(
+          'deleted',
+          r.seq,
+          `${moved} record(s) deleted at seq ${r.seq}: the following records were renumbered (record ${r.seq} was written as ${r.seq + moved})`,
+        )
       } else if (prev && r.prevHash === prev.prevHash) {
-        report('inserted', prev.seq, `record ${prev.seq} was inserted: record ${r.seq} (written as ${r.seq + moved}) chains to the record before it`)
+        report(
+          'inserted',
+          prev.seq,
+          `record ${prev.seq} was inserted: record ${r.seq} (written as ${r.seq + moved}) chains to the record before it`,
+        )
       } else {
         report('inserted', r.seq + moved, `record(s) inserted before ${r.seq}: it was written as ${r.seq + moved}`)
       }
@@ -128,7 +168,11 @@ export async function verifyChain(q: AuditQueries, signer: CheckpointSigner, key
     }
     const next = ahead[0]
     if (next?.hash && next.seq === r.seq + 1 && hashAt(next, r.seq) === next.hash && next.prevHash === expectedPrev) {
-      report('inserted', r.seq, `record ${r.seq} was inserted: the record after it was written as ${r.seq} and chains to ${r.seq - 1}`)
+      report(
+        'inserted',
+        r.seq,
+        `record ${r.seq} was inserted: the record after it was written as ${r.seq} and chains to ${r.seq - 1}`,
+      )
       return
     }
     report('edited', r.seq, `record ${r.seq} was edited: its content does not match its hash`)
@@ -150,7 +194,11 @@ export async function verifyChain(q: AuditQueries, signer: CheckpointSigner, key
     for (const cp of signedAt.get(r.seq) ?? []) {
       if (cp.hash !== r.hash && !problems.some((p) => p.seq <= r.seq && p.kind !== 'checkpoint_invalid')) {
         const after = valid.filter((v) => v.seq < r.seq && v.seq >= (firstSeq ?? 0)).sort((a, b) => b.seq - a.seq)[0]
-        problems.push({ kind: 'edited', seq: after ? after.seq + 1 : r.seq, message: `the chain was rewritten: record ${r.seq}'s hash differs from the one signed in checkpoint #${cp.id} (${new Date(cp.iat * 1000).toISOString()}); the first changed record is between ${after ? after.seq + 1 : firstSeq} and ${r.seq}` })
+        problems.push({
+          kind: 'edited',
+          seq: after ? after.seq + 1 : r.seq,
+          message: `the chain was rewritten: record ${r.seq}'s hash differs from the one signed in checkpoint #${cp.id} (${new Date(cp.iat * 1000).toISOString()}); the first changed record is between ${after ? after.seq + 1 : firstSeq} and ${r.seq}`,
+        })
       }
     }
     prev = r
@@ -161,7 +209,11 @@ export async function verifyChain(q: AuditQueries, signer: CheckpointSigner, key
   const lastSeq = last?.seq ?? null
   if (latest && (lastSeq ?? anchor.seq) < latest.seq) {
     const from = (lastSeq ?? anchor.seq) + 1
-    problems.push({ kind: 'truncated', seq: from, message: `the log was truncated: records ${from}-${latest.seq} are missing (checkpoint #${latest.id} signed seq ${latest.seq})` })
+    problems.push({
+      kind: 'truncated',
+      seq: from,
+      message: `the log was truncated: records ${from}-${latest.seq} are missing (checkpoint #${latest.id} signed seq ${latest.seq})`,
+    })
   }
   problems.sort((a, b) => a.seq - b.seq)
   return {
@@ -171,7 +223,13 @@ export async function verifyChain(q: AuditQueries, signer: CheckpointSigner, key
     lastSeq,
     lastHash: last?.hash ?? null,
     anchor: { seq: anchor.seq, kind: anchor.kind },
-    checkpoints: { total: rows.length, valid: valid.length, latest: latest ? { seq: latest.seq, kind: latest.kind, kid: latest.kid, signedAt: new Date(latest.iat * 1000).toISOString() } : null },
+    checkpoints: {
+      total: rows.length,
+      valid: valid.length,
+      latest: latest
+        ? { seq: latest.seq, kind: latest.kind, kid: latest.kid, signedAt: new Date(latest.iat * 1000).toISOString() }
+        : null,
+    },
     problems,
     verifiedAt: new Date().toISOString(),
   }

@@ -15,14 +15,24 @@ export const evaluationRequest = z.object({ subject, action, resource, context: 
 export type EvaluationRequest = z.infer<typeof evaluationRequest>
 
 // §7: top-level subject/action/resource/context are defaults for each entry.
-export const partialEvaluation = z.object({ subject: subject.optional(), action: action.optional(), resource: resource.optional(), context: context.optional() })
+export const partialEvaluation = z.object({
+  subject: subject.optional(),
+  action: action.optional(),
+  resource: resource.optional(),
+  context: context.optional(),
+})
 export type PartialEvaluation = z.infer<typeof partialEvaluation>
 // Entries are checked one by one (partialEvaluation): a bad entry is that entry's error, not the batch's.
 export const evaluationsRequest = partialEvaluation.extend({
   evaluations: z.array(z.unknown()).max(10_000, 'at most 10000 evaluations per request').optional(),
-  options: z.object({
-    evaluations_semantic: z.enum(['execute_all', 'deny_on_first_deny', 'permit_on_first_permit']).default('execute_all'),
-  }).catchall(z.unknown()).optional(),
+  options: z
+    .object({
+      evaluations_semantic: z
+        .enum(['execute_all', 'deny_on_first_deny', 'permit_on_first_permit'])
+        .default('execute_all'),
+    })
+    .catchall(z.unknown())
+    .optional(),
 })
 export type EvaluationsRequest = z.infer<typeof evaluationsRequest>
 
@@ -34,18 +44,43 @@ export const DEFAULT_PAGE = 100
  * Paged requests: `page.token` is the `next_token` of the previous answer (drafts of the spec
  * called the request field `next_token`; both are read); `limit` caps the page size.
  */
-export const searchPage = z.object({
-  token: z.string().max(1024).optional(),
-  next_token: z.string().max(1024).optional(),
-  limit: z.number().int().min(1).max(MAX_PAGE).optional().describe(`results per page, at most ${MAX_PAGE} (default ${DEFAULT_PAGE})`),
-}).catchall(z.unknown())
+export const searchPage = z
+  .object({
+    token: z.string().max(1024).optional(),
+    next_token: z.string().max(1024).optional(),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PAGE)
+      .optional()
+      .describe(`results per page, at most ${MAX_PAGE} (default ${DEFAULT_PAGE})`),
+  })
+  .catchall(z.unknown())
 // §8: the subject's type is required; its id may be omitted and is ignored if present
 const typedSubject = subject.extend({ id: z.string().optional() })
 const typedResource = resource.extend({ id: z.string().optional() })
-export const subjectSearchRequest = z.object({ subject: typedSubject, action, resource, context: context.optional(), page: searchPage.optional() })
-export const resourceSearchRequest = z.object({ subject, action, resource: typedResource, context: context.optional(), page: searchPage.optional() })
+export const subjectSearchRequest = z.object({
+  subject: typedSubject,
+  action,
+  resource,
+  context: context.optional(),
+  page: searchPage.optional(),
+})
+export const resourceSearchRequest = z.object({
+  subject,
+  action,
+  resource: typedResource,
+  context: context.optional(),
+  page: searchPage.optional(),
+})
 // §10: the action search request has no action
-export const actionSearchRequest = z.object({ subject, resource, context: context.optional(), page: searchPage.optional() })
+export const actionSearchRequest = z.object({
+  subject,
+  resource,
+  context: context.optional(),
+  page: searchPage.optional(),
+})
 export type SubjectSearchRequest = z.infer<typeof subjectSearchRequest>
 export type ResourceSearchRequest = z.infer<typeof resourceSearchRequest>
 export type ActionSearchRequest = z.infer<typeof actionSearchRequest>
@@ -55,7 +90,10 @@ const pageResponse = z.object({
   next_token: z.string().describe('empty when this is the last page'),
   count: z.number().int().describe('results in this page'),
 })
-export const subjectSearchResponse = z.object({ results: z.array(z.object({ type: z.string(), id: z.string() })), page: pageResponse })
+export const subjectSearchResponse = z.object({
+  results: z.array(z.object({ type: z.string(), id: z.string() })),
+  page: pageResponse,
+})
 export const resourceSearchResponse = subjectSearchResponse
 export const actionSearchResponse = z.object({ results: z.array(z.object({ name: z.string() })), page: pageResponse })
 
@@ -97,7 +135,8 @@ export function defaultPath(token: string, isObject: boolean): string[] {
   if (['sub', 'subject', 'user'].includes(t)) return [isObject ? 'subject' : 'subject.id']
   if (['obj', 'object', 'res', 'resource'].includes(t)) return [isObject ? 'resource' : 'resource.id']
   if (['act', 'action'].includes(t)) return [isObject ? 'action' : 'action.name']
-  if (['dom', 'domain', 'tenant'].includes(t)) return [`context.${token}`, 'context.domain', 'resource.properties.domain', 'subject.properties.domain']
+  if (['dom', 'domain', 'tenant'].includes(t))
+    return [`context.${token}`, 'context.domain', 'resource.properties.domain', 'subject.properties.domain']
   return [`context.${token}`, `resource.properties.${token}`, `subject.properties.${token}`]
 }
 
@@ -108,7 +147,8 @@ export function defaultPath(token: string, isObject: boolean): string[] {
  */
 export function toTuple(req: EvaluationRequest, shape: RequestShape, explicit?: string[]): unknown[] | string {
   if (explicit) {
-    if (explicit.length !== shape.tokens.length) return `the store maps ${explicit.length} AuthZEN paths onto a request of ${shape.tokens.length} elements`
+    if (explicit.length !== shape.tokens.length)
+      return `the store maps ${explicit.length} AuthZEN paths onto a request of ${shape.tokens.length} elements`
     return explicit.map((p) => byPath(req, p) ?? '')
   }
   const tuple: unknown[] = []

@@ -12,7 +12,8 @@ export async function policyTestCommand(engine: EnginePort, files: string[]): Pr
   for (const file of files) {
     const doc = await readPolicyFile(file)
     const r = await runPolicyTests(engine, doc)
-    for (const f of r.failures) out(`FAIL ${file}: ${f.name}: ${JSON.stringify(f.request)} expected ${f.expected}, got ${f.got}\n`)
+    for (const f of r.failures)
+      out(`FAIL ${file}: ${f.name}: ${JSON.stringify(f.request)} expected ${f.expected}, got ${f.got}\n`)
     out(`${r.failures.length ? 'FAIL' : 'ok  '} ${file}: ${r.passed} passed, ${r.failures.length} failed\n`)
     failed += r.failures.length
   }
@@ -23,15 +24,25 @@ export async function policyTestCommand(engine: EnginePort, files: string[]): Pr
 export async function policyApplyCommand(c: Container, file: string | undefined, reason?: string): Promise<number> {
   if (!file) throw new AppError('usage', 'policy apply needs a FILE', { status: 400 })
   const doc = await readPolicyFile(file)
-  if (!doc.name) throw new AppError('usage', `${file} has no name: which policy store should it be applied to?`, { status: 400 })
+  if (!doc.name)
+    throw new AppError('usage', `${file} has no name: which policy store should it be applied to?`, { status: 400 })
   // The cases in the file must pass before anything is committed.
   const tests = await runPolicyTests(c.authz.engine, doc)
   if (tests.failures.length) {
-    for (const f of tests.failures) out(`FAIL ${f.name}: ${JSON.stringify(f.request)} expected ${f.expected}, got ${f.got}\n`)
+    for (const f of tests.failures)
+      out(`FAIL ${f.name}: ${JSON.stringify(f.request)} expected ${f.expected}, got ${f.got}\n`)
     out(`not applied: ${tests.failures.length} case(s) failed\n`)
     return 1
   }
-  const r = await c.authz.stores.apply({ name: doc.name, model: doc.model, policy: doc.policyText, options: doc.options, description: doc.description }, 'cli', reason ?? `policy apply ${file}`)
-  out(r.changed ? `policy store ${doc.name}: committed version ${r.version}\n` : `policy store ${doc.name}: unchanged (version ${r.version})\n`)
+  const r = await c.authz.stores.apply(
+    { name: doc.name, model: doc.model, policy: doc.policyText, options: doc.options, description: doc.description },
+    'cli',
+    reason ?? `policy apply ${file}`,
+  )
+  out(
+    r.changed
+      ? `policy store ${doc.name}: committed version ${r.version}\n`
+      : `policy store ${doc.name}: unchanged (version ${r.version})\n`,
+  )
   return 0
 }

@@ -18,7 +18,10 @@ export function checkElements(s: LoadedStore, tuple: unknown[], name: (i: number
     const objectOk = s.options.accept_json_request === true || s.shape.attributeTokens.includes(s.shape.tokens[i] ?? '')
     const isObject = typeof v === 'object' && v !== null && !Array.isArray(v)
     if (isObject && objectOk) return
-    throw badRequest('invalid_request', `${name(i)} must be a string${objectOk ? ' or an object' : ''} (store ${s.name}, element ${s.shape.tokens[i] ?? i}), got ${describe(v)}`)
+    throw badRequest(
+      'invalid_request',
+      `${name(i)} must be a string${objectOk ? ' or an object' : ''} (store ${s.name}, element ${s.shape.tokens[i] ?? i}), got ${describe(v)}`,
+    )
   })
 }
 
@@ -35,14 +38,20 @@ export function decider(registry: PolicyRegistry, observe?: DecisionObserver) {
 
   function run(s: LoadedStore, tuple: unknown[]) {
     if (tuple.length !== s.shape.tokens.length) {
-      throw badRequest('invalid_request', `store ${s.name} takes requests of ${s.shape.tokens.length} elements (${s.shape.tokens.join(', ')}), got ${tuple.length}`)
+      throw badRequest(
+        'invalid_request',
+        `store ${s.name} takes requests of ${s.shape.tokens.length} elements (${s.shape.tokens.join(', ')}), got ${tuple.length}`,
+      )
     }
     const started = performance.now()
     let d
     try {
       d = s.engine.check(tuple)
     } catch (err) {
-      throw badRequest('invalid_request', `the request cannot be evaluated by store ${s.name}: ${(err as Error).message}`)
+      throw badRequest(
+        'invalid_request',
+        `the request cannot be evaluated by store ${s.name}: ${(err as Error).message}`,
+      )
     }
     observe?.(s.name, d.allowed, (performance.now() - started) / 1000)
     return d

@@ -32,7 +32,13 @@ function section(modelText: string, name: string): string[] {
 
 export function requestShape(modelText: string, policyLines: readonly (readonly string[])[] = []): RequestShape {
   const def = section(modelText, 'request_definition').find((l) => /^r\s*=/.test(l))
-  const tokens = def ? def.replace(/^r\s*=/, '').split(',').map((t) => t.trim()).filter(Boolean) : []
+  const tokens = def
+    ? def
+        .replace(/^r\s*=/, '')
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean)
+    : []
   const matchers = section(modelText, 'matchers').join(' ')
   const readsAttributes = (t: string, text: string) => new RegExp(`\\br\\.${t}\\.\\w`).test(text)
   const objectTokens = tokens.filter((t) => readsAttributes(t, matchers))

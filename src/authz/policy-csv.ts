@@ -5,7 +5,10 @@
  */
 export type PolicyLine = string[]
 
-export interface CsvProblem { line: number; message: string }
+export interface CsvProblem {
+  line: number
+  message: string
+}
 
 export function parsePolicyCsv(text: string): { lines: PolicyLine[]; problems: CsvProblem[] } {
   const lines: PolicyLine[] = []
@@ -15,8 +18,10 @@ export function parsePolicyCsv(text: string): { lines: PolicyLine[]; problems: C
     if (!trimmed || trimmed.startsWith('#')) return
     const fields = splitCsvLine(trimmed)
     if (!fields) problems.push({ line: i + 1, message: 'unterminated quoted field' })
-    else if (fields.length < 2) problems.push({ line: i + 1, message: 'a policy line needs a type and at least one value' })
-    else if (!/^[a-z]\w*$/.test(fields[0]!)) problems.push({ line: i + 1, message: `"${fields[0]}" is not a policy type (p, p2, g, g2, ...)` })
+    else if (fields.length < 2)
+      problems.push({ line: i + 1, message: 'a policy line needs a type and at least one value' })
+    else if (!/^[a-z]\w*$/.test(fields[0]!))
+      problems.push({ line: i + 1, message: `"${fields[0]}" is not a policy type (p, p2, g, g2, ...)` })
     else lines.push(fields)
   })
   return { lines, problems }
@@ -61,7 +66,8 @@ function splitCsvLine(line: string): string[] | null {
 const quote = (v: string) => (/[",]|^\s|\s$/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)
 
 export const formatPolicyLine = (line: PolicyLine) => line.map(quote).join(', ')
-export const formatPolicyCsv = (lines: readonly PolicyLine[]) => lines.map(formatPolicyLine).join('\n') + (lines.length ? '\n' : '')
+export const formatPolicyCsv = (lines: readonly PolicyLine[]) =>
+  lines.map(formatPolicyLine).join('\n') + (lines.length ? '\n' : '')
 
 /** Stable identity of a line, for set operations (add/remove/diff). */
 export const lineKey = (line: PolicyLine) => JSON.stringify(line)

@@ -13,20 +13,28 @@ import { storeOptions } from './options.ts'
  * against the same engine the server uses — no server, no database — so teams can test a
  * policy change in their own CI before `portcullis policy apply`.
  */
-export const policyTestFile = z.object({
-  name: z.string().optional(),
-  model: z.string().min(1),
-  /** CSV text; or policy_file: a path relative to this file */
-  policy: z.string().optional(),
-  policy_file: z.string().optional(),
-  options: storeOptions.optional(),
-  description: z.string().optional(),
-  cases: z.array(z.object({
-    request: z.array(z.unknown()).min(1),
-    expect: z.enum(['allow', 'deny']),
+export const policyTestFile = z
+  .object({
     name: z.string().optional(),
-  }).strict()).default([]),
-}).strict()
+    model: z.string().min(1),
+    /** CSV text; or policy_file: a path relative to this file */
+    policy: z.string().optional(),
+    policy_file: z.string().optional(),
+    options: storeOptions.optional(),
+    description: z.string().optional(),
+    cases: z
+      .array(
+        z
+          .object({
+            request: z.array(z.unknown()).min(1),
+            expect: z.enum(['allow', 'deny']),
+            name: z.string().optional(),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict()
 export type PolicyTestFile = z.infer<typeof policyTestFile>
 
 export async function readPolicyFile(file: string): Promise<PolicyTestFile & { policyText: string }> {
@@ -43,20 +51,36 @@ export async function readPolicyFile(file: string): Promise<PolicyTestFile & { p
     throw badRequest('invalid_file', `${file} is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`)
   }
   const parsed = policyTestFile.safeParse(value)
-  if (!parsed.success) throw badRequest('invalid_file', `${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
+  if (!parsed.success)
+    throw badRequest(
+      'invalid_file',
+      `${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    )
   const doc = parsed.data
   // A model given as a path next to the test file is read from there; else policies/ or text.
   const modelPath = path.resolve(path.dirname(file), doc.model)
-  const model = doc.model.endsWith('.conf') && (await fs.stat(modelPath).catch(() => null)) ? await fs.readFile(modelPath, 'utf8') : doc.model
-  const policyText = doc.policy_file ? await fs.readFile(path.resolve(path.dirname(file), doc.policy_file), 'utf8') : doc.policy ?? ''
+  const model =
+    doc.model.endsWith('.conf') && (await fs.stat(modelPath).catch(() => null))
+      ? await fs.readFile(modelPath, 'utf8')
+      : doc.model
+  const policyText = doc.policy_file
+    ? await fs.readFile(path.resolve(path.dirname(file), doc.policy_file), 'utf8')
+    : (doc.policy ?? '')
   return { ...doc, model, policyText }
 }
 
-export interface PolicyTestResult { passed: number; failures: { name: string; request: unknown[]; expected: string; got: string }[] }
+export interface PolicyTestResult {
+  passed: number
+  failures: { name: string; request: unknown[]; expected: string; got: string }[]
+}
 
-export async function runPolicyTests(engine: EnginePort, doc: Awaited<ReturnType<typeof readPolicyFile>>): Promise<PolicyTestResult> {
+export async function runPolicyTests(
+  engine: EnginePort,
+  doc: Awaited<ReturnType<typeof readPolicyFile>>,
+): Promise<PolicyTestResult> {
   const { lines, problems } = parsePolicyCsv(doc.policyText)
-  if (problems.length) throw badRequest('invalid_policy', problems.map((p) => `policy line ${p.line}: ${p.message}`).join('; '))
+  if (problems.length)
+    throw badRequest('invalid_policy', problems.map((p) => `policy line ${p.line}: ${p.message}`).join('; '))
   const input = { modelText: await resolveModel(doc.model), lines, options: doc.options ?? {} }
   const invalid = await engine.validate(input)
   if (invalid.length) throw badRequest('invalid_policy', invalid.join('; '))

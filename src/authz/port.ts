@@ -21,7 +21,10 @@ export interface DecisionEngine {
   implicitPermissions(subject: string, domain?: string): Promise<string[][]>
   usersForRole(role: string, domain?: string): Promise<string[]>
   /** candidate values of one request element for the AuthZEN search APIs, or why there are none */
-  searchCandidates(token: string, request: readonly unknown[]): { kind: 'listed'; values: readonly string[]; exact: boolean } | { kind: 'unsupported'; reason: string }
+  searchCandidates(
+    token: string,
+    request: readonly unknown[],
+  ): { kind: 'listed'; values: readonly string[]; exact: boolean } | { kind: 'unsupported'; reason: string }
 }
 
 export interface EnginePort {

@@ -42,7 +42,12 @@ export function policyQueries(db: Db) {
      * one transaction, conditional on the version the change was computed from, so two writers
      * cannot both commit "version n+1" (the loser gets `null` and retries or reports 409).
      */
-    async commit(v: Omit<VersionRow, 'version' | 'createdAt'>, basedOn: number | null, description?: string | null, audit?: Audited<number | null>): Promise<number | null> {
+    async commit(
+      v: Omit<VersionRow, 'version' | 'createdAt'>,
+      basedOn: number | null,
+      description?: string | null,
+      audit?: Audited<number | null>,
+    ): Promise<number | null> {
       // the version and its audit record(s) commit together (db/audited.ts)
       return audited(db, audit, async (tx): Promise<number | null> => {
         let next: number

@@ -58,7 +58,9 @@ export function policyRegistry(deps: {
         const versions = await deps.queries.versions()
         for (const [name, version] of versions) {
           if ((loaded.get(name)?.version ?? -1) < version) {
-            await load(name, version).catch((err) => deps.logger.error({ err, store: name }, 'policy store failed to load'))
+            await load(name, version).catch((err) =>
+              deps.logger.error({ err, store: name }, 'policy store failed to load'),
+            )
           }
         }
         for (const name of loaded.keys()) if (!versions.has(name)) loaded.delete(name)
@@ -79,12 +81,20 @@ export function policyRegistry(deps: {
     /** Called after a commit on this instance: load it here, and tell the others. */
     async committed(name: string, version: number) {
       await load(name, version)
-      await deps.redis?.publish(channel, JSON.stringify({ name, version })).catch((err) => deps.logger.warn({ err }, 'policy change publish failed'))
+      await deps.redis
+        ?.publish(channel, JSON.stringify({ name, version }))
+        .catch((err) => deps.logger.warn({ err }, 'policy change publish failed'))
     },
     async start() {
       await sync()
       if (deps.redis) {
-        subscriber = subscribeChannel({ redis: deps.redis, channel, logger: deps.logger, label: 'policy changes', onMessage: () => void sync().catch(() => {}) })
+        subscriber = subscribeChannel({
+          redis: deps.redis,
+          channel,
+          logger: deps.logger,
+          label: 'policy changes',
+          onMessage: () => void sync().catch(() => {}),
+        })
       }
       const every = deps.pollMs ?? (deps.redis ? 10_000 : 500)
       timer = setInterval(() => void sync().catch((err) => deps.logger.warn({ err }, 'policy sync failed')), every)

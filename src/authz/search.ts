@@ -27,11 +27,11 @@ export interface SearchAnswer {
 function searchedIndex(s: LoadedStore, part: SearchPart): number {
   const path = SEARCHED[part]
   const explicit = s.options.authzen_request
-  const index = explicit
-    ? explicit.indexOf(path)
-    : s.shape.tokens.findIndex((t) => defaultPath(t, false)[0] === path)
+  const index = explicit ? explicit.indexOf(path) : s.shape.tokens.findIndex((t) => defaultPath(t, false)[0] === path)
   if (index < 0) {
-    const how = explicit ? `its authzen_request mapping has no "${path}"` : `its request (${s.shape.tokens.join(', ')}) has no element for ${path}`
+    const how = explicit
+      ? `its authzen_request mapping has no "${path}"`
+      : `its request (${s.shape.tokens.join(', ')}) has no element for ${path}`
     throw unsupported(s, part, how)
   }
   return index
@@ -45,7 +45,11 @@ const unsupported = (s: LoadedStore, part: SearchPart, why: string) =>
 // search, so a token is not silently applied to another one. They grant nothing: any start point
 // is a search the caller could make anyway.
 function fingerprint(s: LoadedStore, part: SearchPart, tuple: unknown[]) {
-  return crypto.createHash('sha256').update(JSON.stringify([s.name, part, tuple])).digest('base64url').slice(0, 16)
+  return crypto
+    .createHash('sha256')
+    .update(JSON.stringify([s.name, part, tuple]))
+    .digest('base64url')
+    .slice(0, 16)
 }
 function encodeToken(after: string, fp: string) {
   return Buffer.from(JSON.stringify({ a: after, q: fp })).toString('base64url')
@@ -58,7 +62,8 @@ function decodeToken(token: string, fp: string): string {
     parsed = undefined
   }
   const t = parsed as { a?: unknown; q?: unknown } | undefined
-  if (!t || typeof t.a !== 'string' || typeof t.q !== 'string') throw badRequest('invalid_request', 'page.token is not a page token of this PDP')
+  if (!t || typeof t.a !== 'string' || typeof t.q !== 'string')
+    throw badRequest('invalid_request', 'page.token is not a page token of this PDP')
   if (t.q !== fp) throw badRequest('invalid_request', 'page.token belongs to a different search request')
   return t.a
 }
@@ -88,7 +93,12 @@ function allowedWith(s: LoadedStore, tuple: unknown[], index: number, value: str
  * One page of a search. `req` is the request with the searched part filled by a placeholder
  * (its value is replaced by each candidate).
  */
-export function searchStore(s: LoadedStore, part: SearchPart, req: EvaluationRequest, page: SearchPageRequest = {}): SearchAnswer {
+export function searchStore(
+  s: LoadedStore,
+  part: SearchPart,
+  req: EvaluationRequest,
+  page: SearchPageRequest = {},
+): SearchAnswer {
   const index = searchedIndex(s, part)
   const token = s.shape.tokens[index]!
   const tuple = toTuple(req, s.shape, s.options.authzen_request)

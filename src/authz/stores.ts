@@ -35,7 +35,7 @@ const toSnapshot = (row: VersionRow): Snapshot => ({
   store: row.store,
   version: row.version,
   model: row.model,
-  lines: (JSON.parse(row.policy) as PolicyLine[]),
+  lines: JSON.parse(row.policy) as PolicyLine[],
   options: JSON.parse(row.options) as StoreOptions,
   author: row.author,
   reason: row.reason,
@@ -48,10 +48,17 @@ export async function resolveModel(ref: string): Promise<string> {
     try {
       return await fs.readFile(path.join(POLICIES_DIR, ref), 'utf8')
     } catch {
-      throw badRequest('unknown_model', `no model file ${ref} in policies/ (shipped models: ${(await shippedModels()).join(', ')})`)
+      throw badRequest(
+        'unknown_model',
+        `no model file ${ref} in policies/ (shipped models: ${(await shippedModels()).join(', ')})`,
+      )
     }
   }
-  if (!ref.includes('[request_definition]')) throw badRequest('invalid_model', 'model must be a file name from policies/ or Casbin model text with a [request_definition] section')
+  if (!ref.includes('[request_definition]'))
+    throw badRequest(
+      'invalid_model',
+      'model must be a file name from policies/ or Casbin model text with a [request_definition] section',
+    )
   return ref
 }
 
@@ -63,7 +70,12 @@ function linesFrom(policy: string | PolicyLine[] | undefined, what: string): Pol
   if (policy === undefined) return []
   if (Array.isArray(policy)) return policy.map((l) => l.map(String))
   const { lines, problems } = parsePolicyCsv(policy)
-  if (problems.length) throw badRequest('invalid_policy', `${what} is not valid policy CSV`, problems.map((p) => `line ${p.line}: ${p.message}`))
+  if (problems.length)
+    throw badRequest(
+      'invalid_policy',
+      `${what} is not valid policy CSV`,
+      problems.map((p) => `line ${p.line}: ${p.message}`),
+    )
   return lines
 }
 
@@ -76,7 +88,10 @@ function linesFrom(policy: string | PolicyLine[] | undefined, what: string): Pol
 export type AlsoAudit = (version: number) => AuditInput[]
 
 export function policyStores(deps: {
-  queries: PolicyQueries; engine: EnginePort; audit: AuditLog; onCommit?: (store: string, version: number) => void | Promise<void>
+  queries: PolicyQueries
+  engine: EnginePort
+  audit: AuditLog
+  onCommit?: (store: string, version: number) => void | Promise<void>
   /**
    * Per-store invariants every version must keep, checked before each commit (create, change,
    * apply, rollback): e.g. the `system` store always grants `admin` to someone (admin/authority.ts).
@@ -92,13 +107,18 @@ export function policyStores(deps: {
 }) {
   const { queries: q } = deps
   function refuseReserved(store: string) {
-    if (Object.hasOwn(deps.reserved ?? {}, store)) throw new AppError('reserved_store', deps.reserved![store]!, { status: 403 })
+    if (Object.hasOwn(deps.reserved ?? {}, store))
+      throw new AppError('reserved_store', deps.reserved![store]!, { status: 403 })
   }
 
   async function validated(input: PolicyInput) {
     const parsedOptions = storeOptions.safeParse(input.options)
     if (!parsedOptions.success) {
-      throw badRequest('invalid_options', 'store options are not valid', parsedOptions.error.issues.map((i) => `options.${i.path.join('.')}: ${i.message}`))
+      throw badRequest(
+        'invalid_options',
+        'store options are not valid',
+        parsedOptions.error.issues.map((i) => `options.${i.path.join('.')}: ${i.message}`),
+      )
     }
     const problems = await deps.engine.validate({ ...input, options: parsedOptions.data })
     if (problems.length) throw badRequest('invalid_policy', `the change was refused: ${problems[0]}`, problems)
@@ -106,22 +126,53 @@ export function policyStores(deps: {
   }
 
   /** `also`: more audit records of the same change (e.g. the admin role it grants), committed with it. */
-  async function commit(store: string, input: PolicyInput, basedOn: number | null, author: string, reason: string | undefined, description?: string | null, also?: AlsoAudit) {
+  async function commit(
+    store: string,
+    input: PolicyInput,
+    basedOn: number | null,
+    author: string,
+    reason: string | undefined,
+    description?: string | null,
+    also?: AlsoAudit,
+  ) {
     // The commit is based on the version the guard saw (optimistic concurrency), so two
     // changes that each keep the invariant cannot together break it.
     const refused = Object.hasOwn(deps.guards ?? {}, store) ? deps.guards![store]!(input.lines) : undefined
     if (refused) throw conflict(refused.code, refused.message)
-    const version = await q.commit({
-      store, model: input.modelText, policy: JSON.stringify(input.lines), options: JSON.stringify(input.options),
-      author, reason: reason ?? null, lineCount: input.lines.length,
-    }, basedOn, description, deps.audit.with((v: number | null) => v === null ? null : [
-      { action: basedOn === null ? 'policy.store_created' : 'policy.changed', outcome: 'success', actor: author, target: store, details: { version: v, reason: reason ?? null, lines: input.lines.length } },
-      ...(also?.(v) ?? []),
-    ]))
+    const version = await q.commit(
+      {
+        store,
+        model: input.modelText,
+        policy: JSON.stringify(input.lines),
+        options: JSON.stringify(input.options),
+        author,
+        reason: reason ?? null,
+        lineCount: input.lines.length,
+      },
+      basedOn,
+      description,
+      deps.audit.with((v: number | null) =>
+        v === null
+          ? null
+          : [
+              {
+                action: basedOn === null ? 'policy.store_created' : 'policy.changed',
+                outcome: 'success',
+                actor: author,
+                target: store,
+                details: { version: v, reason: reason ?? null, lines: input.lines.length },
+              },
+              ...(also?.(v) ?? []),
+            ],
+      ),
+    )
     if (version === null) {
       throw basedOn === null
         ? conflict('store_exists', `policy store ${store} already exists`)
-        : conflict('version_conflict', `policy store ${store} changed meanwhile (it is no longer at version ${basedOn}); fetch it and retry`)
+        : conflict(
+            'version_conflict',
+            `policy store ${store} changed meanwhile (it is no longer at version ${basedOn}); fetch it and retry`,
+          )
     }
     await deps.onCommit?.(store, version)
     return version
@@ -144,16 +195,45 @@ export function policyStores(deps: {
 
     versions: (store: string) => q.listVersions(store),
 
-    async create(input: { name: string; model: string; policy?: string | PolicyLine[]; options?: StoreOptions; description?: string }, author: string, reason?: string) {
+    async create(
+      input: {
+        name: string
+        model: string
+        policy?: string | PolicyLine[]
+        options?: StoreOptions
+        description?: string
+      },
+      author: string,
+      reason?: string,
+    ) {
       refuseReserved(input.name)
       return service.createBuiltin(input, author, reason)
     },
 
     /** `create` for the built-in stores (their own service only). */
-    async createBuiltin(input: { name: string; model: string; policy?: string | PolicyLine[]; options?: StoreOptions; description?: string }, author: string, reason?: string, also?: AlsoAudit) {
-      if (!STORE_NAME.test(input.name)) throw badRequest('invalid_name', 'store names are 1-64 characters: lowercase letters, digits, _ and -, starting with a letter or digit')
+    async createBuiltin(
+      input: {
+        name: string
+        model: string
+        policy?: string | PolicyLine[]
+        options?: StoreOptions
+        description?: string
+      },
+      author: string,
+      reason?: string,
+      also?: AlsoAudit,
+    ) {
+      if (!STORE_NAME.test(input.name))
+        throw badRequest(
+          'invalid_name',
+          'store names are 1-64 characters: lowercase letters, digits, _ and -, starting with a letter or digit',
+        )
       if (await q.findStore(input.name)) throw conflict('store_exists', `policy store ${input.name} already exists`)
-      const checked = await validated({ modelText: await resolveModel(input.model), lines: dedupe(linesFrom(input.policy, 'policy')), options: input.options ?? {} })
+      const checked = await validated({
+        modelText: await resolveModel(input.model),
+        lines: dedupe(linesFrom(input.policy, 'policy')),
+        options: input.options ?? {},
+      })
       return commit(input.name, checked, null, author, reason ?? 'created', input.description ?? null, also)
     },
 
@@ -168,7 +248,14 @@ export function policyStores(deps: {
     },
 
     /** `change` for the built-in stores (their own service only). */
-    async changeBuiltin(store: string, change: Change, author: string, reason?: string, basedOn?: number, also?: AlsoAudit) {
+    async changeBuiltin(
+      store: string,
+      change: Change,
+      author: string,
+      reason?: string,
+      basedOn?: number,
+      also?: AlsoAudit,
+    ) {
       const cur = await service.current(store)
       if (basedOn !== undefined && basedOn !== cur.version) {
         throw conflict('version_conflict', `policy store ${store} is at version ${cur.version}, not ${basedOn}`)
@@ -177,7 +264,11 @@ export function policyStores(deps: {
       if (change.remove?.length) {
         const present = new Set(lines.map(lineKey))
         const missing = change.remove.filter((l) => !present.has(lineKey(l)))
-        if (missing.length) throw badRequest('unknown_line', `cannot remove lines that are not in the policy: ${missing.map((l) => l.join(', ')).join('; ')}`)
+        if (missing.length)
+          throw badRequest(
+            'unknown_line',
+            `cannot remove lines that are not in the policy: ${missing.map((l) => l.join(', ')).join('; ')}`,
+          )
         const gone = new Set(change.remove.map(lineKey))
         lines = lines.filter((l) => !gone.has(lineKey(l)))
       }
@@ -187,7 +278,11 @@ export function policyStores(deps: {
         lines,
         options: change.options ?? cur.options,
       })
-      if (next.modelText === cur.model && JSON.stringify(next.options) === JSON.stringify(cur.options) && sameLines(next.lines, cur.lines)) {
+      if (
+        next.modelText === cur.model &&
+        JSON.stringify(next.options) === JSON.stringify(cur.options) &&
+        sameLines(next.lines, cur.lines)
+      ) {
         return { version: cur.version, changed: false }
       }
       return { version: await commit(store, next, cur.version, author, reason, undefined, also), changed: true }
@@ -207,7 +302,9 @@ export function policyStores(deps: {
       const inA = new Set(a.lines.map(lineKey))
       const inB = new Set(b.lines.map(lineKey))
       return {
-        store, from, to,
+        store,
+        from,
+        to,
         model_changed: a.model !== b.model,
         options_changed: JSON.stringify(a.options) !== JSON.stringify(b.options),
         added: b.lines.filter((l) => !inA.has(lineKey(l))),
@@ -221,14 +318,34 @@ export function policyStores(deps: {
     },
 
     /** Import/CLI: make the store look like this document, committing only if it differs. */
-    async apply(input: { name: string; model: string; policy?: string | PolicyLine[]; options?: StoreOptions; description?: string }, author: string, reason?: string) {
-      if (!(await q.findStore(input.name))) return { version: await service.create(input, author, reason), changed: true }
-      return service.change(input.name, { model: input.model, policy: input.policy ?? [], options: input.options ?? {} }, author, reason)
+    async apply(
+      input: {
+        name: string
+        model: string
+        policy?: string | PolicyLine[]
+        options?: StoreOptions
+        description?: string
+      },
+      author: string,
+      reason?: string,
+    ) {
+      if (!(await q.findStore(input.name)))
+        return { version: await service.create(input, author, reason), changed: true }
+      return service.change(
+        input.name,
+        { model: input.model, policy: input.policy ?? [], options: input.options ?? {} },
+        author,
+        reason,
+      )
     },
 
     /** Validation only (import dry run, policy test). */
     async check(input: { model: string; policy?: string | PolicyLine[]; options?: StoreOptions }) {
-      return validated({ modelText: await resolveModel(input.model), lines: dedupe(linesFrom(input.policy, 'policy')), options: input.options ?? {} })
+      return validated({
+        modelText: await resolveModel(input.model),
+        lines: dedupe(linesFrom(input.policy, 'policy')),
+        options: input.options ?? {},
+      })
     },
   }
   return service
@@ -247,4 +364,3 @@ function dedupe(lines: PolicyLine[]): PolicyLine[] {
 
 // Order matters: priority effects and `matched` reporting follow policy order.
 const sameLines = (a: PolicyLine[], b: PolicyLine[]) => JSON.stringify(a) === JSON.stringify(b)
-

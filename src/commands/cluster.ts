@@ -32,7 +32,10 @@ const CLOSE_MARGIN_MS = 10_000
 export function resolveWorkers(flag: string | undefined, env: string | undefined): number {
   const value = flag ?? env ?? '1'
   if (value === 'auto') return Math.max(1, os.availableParallelism())
-  if (!/^[1-9][0-9]{0,2}$/.test(value)) throw new AppError('usage', `--workers must be a number of workers (1-999) or auto, not ${JSON.stringify(value)}`, { status: 400 })
+  if (!/^[1-9][0-9]{0,2}$/.test(value))
+    throw new AppError('usage', `--workers must be a number of workers (1-999) or auto, not ${JSON.stringify(value)}`, {
+      status: 400,
+    })
   return Number(value)
 }
 
@@ -48,10 +51,18 @@ export function resolveWorkers(flag: string | undefined, env: string | undefined
 export function checkClusterConfig(config: Readonly<Config>, workers: number) {
   if (workers <= 1) return
   if (config.embedded) {
-    throw new AppError('usage', `--workers ${workers} needs PostgreSQL and Redis (DATABASE_URL=postgresql://..., REDIS_URL=redis://...): with embedded SQLite, run one worker (omit --workers). SQLite takes one writer at a time, so more processes add lock contention, not throughput.`, { status: 400 })
+    throw new AppError(
+      'usage',
+      `--workers ${workers} needs PostgreSQL and Redis (DATABASE_URL=postgresql://..., REDIS_URL=redis://...): with embedded SQLite, run one worker (omit --workers). SQLite takes one writer at a time, so more processes add lock contention, not throughput.`,
+      { status: 400 },
+    )
   }
   if (!config.REDIS_URL) {
-    throw new AppError('usage', `--workers ${workers} needs REDIS_URL: without Redis, sign-in lockout counters, API-key rate limits and the signed-request replay cache are kept per process, so each worker would count on its own. Set REDIS_URL, or run one worker (omit --workers).`, { status: 400 })
+    throw new AppError(
+      'usage',
+      `--workers ${workers} needs REDIS_URL: without Redis, sign-in lockout counters, API-key rate limits and the signed-request replay cache are kept per process, so each worker would count on its own. Set REDIS_URL, or run one worker (omit --workers).`,
+      { status: 400 },
+    )
   }
 }
 
@@ -73,7 +84,11 @@ export function runPrimary(config: Readonly<Config>, workers: number, logger: Lo
     const w = cluster.fork({ [WORKER_ENV]: '1' })
     w.on('listening', () => {
       listening.add(w.id)
-      if (listening.size === workers) log.info({ workers: Object.values(cluster.workers ?? {}).map((x) => x?.process.pid), port: config.PORT }, 'portcullis workers listening')
+      if (listening.size === workers)
+        log.info(
+          { workers: Object.values(cluster.workers ?? {}).map((x) => x?.process.pid), port: config.PORT },
+          'portcullis workers listening',
+        )
     })
     return w
   }
@@ -90,14 +105,34 @@ export function runPrimary(config: Readonly<Config>, workers: number, logger: Lo
     const now = Date.now()
     while (restarts.length && now - restarts[0]! > RESTART_WINDOW_MS) restarts.shift()
     if (restarts.length >= MAX_RESTARTS) {
-      log.fatal({ worker: w.id, workerPid: w.process.pid, exitCode: code, signal, restarts: restarts.length, windowSeconds: RESTART_WINDOW_MS / 1000 }, 'worker exited unexpectedly and workers keep dying; stopping')
+      log.fatal(
+        {
+          worker: w.id,
+          workerPid: w.process.pid,
+          exitCode: code,
+          signal,
+          restarts: restarts.length,
+          windowSeconds: RESTART_WINDOW_MS / 1000,
+        },
+        'worker exited unexpectedly and workers keep dying; stopping',
+      )
       failed = true
       shutdown('restart limit')
       return
     }
     restarts.push(now)
     const next = fork()
-    log.error({ worker: w.id, workerPid: w.process.pid, exitCode: code, signal, replacement: next.id, replacementPid: next.process.pid }, 'worker exited unexpectedly; started a replacement')
+    log.error(
+      {
+        worker: w.id,
+        workerPid: w.process.pid,
+        exitCode: code,
+        signal,
+        replacement: next.id,
+        replacementPid: next.process.pid,
+      },
+      'worker exited unexpectedly; started a replacement',
+    )
   })
 
   let signals = 0
@@ -117,11 +152,14 @@ export function runPrimary(config: Readonly<Config>, workers: number, logger: Lo
       }
     }
     // Each worker waits SHUTDOWN_TIMEOUT for its requests, then up to 5 s for its connections.
-    setTimeout(() => {
-      log.error('workers did not stop in time; killing them')
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL')
-      process.exit(1)
-    }, config.SHUTDOWN_TIMEOUT * 1000 + CLOSE_MARGIN_MS).unref()
+    setTimeout(
+      () => {
+        log.error('workers did not stop in time; killing them')
+        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL')
+        process.exit(1)
+      },
+      config.SHUTDOWN_TIMEOUT * 1000 + CLOSE_MARGIN_MS,
+    ).unref()
   }
   const onSignal = (signal: NodeJS.Signals) => {
     if (signals++ > 0) {

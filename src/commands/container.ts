@@ -6,7 +6,9 @@ import { createLogger } from '../logger.ts'
 /** Runs a command against a migrated database with the full service container, then closes it. */
 export async function withContainer<T>(config: Readonly<Config>, fn: (c: Container) => Promise<T>): Promise<T> {
   await migrate(config.DATABASE_URL)
-  const c = await createContainer(config, { logger: createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL) })
+  const c = await createContainer(config, {
+    logger: createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL),
+  })
   try {
     return await fn(c)
   } finally {

@@ -19,13 +19,20 @@ export async function migrateCommand(config: Readonly<Config>): Promise<number> 
 /** `portcullis import FILE` */
 export async function importCommand(config: Readonly<Config>, file: string | undefined): Promise<number> {
   if (!file) throw new AppError('usage', 'import needs a FILE', { status: 400 })
-  const summary = await withContainer(config, (c) => importFile(c, file, 'cli', { onKeyIssued: (k) => out(issuedKeyText(k)) }))
-  out(`applied ${file}: ${summary.clients} client(s), ${summary.users} user(s), ${summary.resources} resource(s), ${summary.policy_stores} policy store(s)\n`)
+  const summary = await withContainer(config, (c) =>
+    importFile(c, file, 'cli', { onKeyIssued: (k) => out(issuedKeyText(k)) }),
+  )
+  out(
+    `applied ${file}: ${summary.clients} client(s), ${summary.users} user(s), ${summary.resources} resource(s), ${summary.policy_stores} policy store(s)\n`,
+  )
   return 0
 }
 
 /** `portcullis export [--format yaml|json] [--out FILE]` */
-export async function exportCommand(config: Readonly<Config>, opts: { format?: string; out?: string }): Promise<number> {
+export async function exportCommand(
+  config: Readonly<Config>,
+  opts: { format?: string; out?: string },
+): Promise<number> {
   const format = opts.format === 'json' ? 'json' : 'yaml'
   const text = await withContainer(config, async (c) => formatDocument(await exportDocument(c), format))
   if (opts.out) await fs.writeFile(opts.out, text)
@@ -43,14 +50,24 @@ export function keysCommand(config: Readonly<Config>, sub = 'list'): Promise<num
   return withContainer(config, async (c) => {
     if (sub === 'rotate') {
       const ttls = (await c.resources.list()).map((r) => r.accessTokenTtl)
-      const r = await c.keys.rotate(maxTokenLifetime(config, ttls), new Date(),
-        (added) => c.audit.with((retired: number) => ({ action: 'keys.rotated', outcome: 'success', actor: 'cli', details: { added, retired } })))
-      out(`new signing keys: ${r.added.map((k) => `${k.alg} ${k.kid}`).join(', ')}\nprevious keys stay published until the tokens they signed expire; ${r.retired} key(s) retired now\nrunning servers pick the new keys up within KEYS_REFRESH_INTERVAL (${config.KEYS_REFRESH_INTERVAL}s)\n`)
+      const r = await c.keys.rotate(maxTokenLifetime(config, ttls), new Date(), (added) =>
+        c.audit.with((retired: number) => ({
+          action: 'keys.rotated',
+          outcome: 'success',
+          actor: 'cli',
+          details: { added, retired },
+        })),
+      )
+      out(
+        `new signing keys: ${r.added.map((k) => `${k.alg} ${k.kid}`).join(', ')}\nprevious keys stay published until the tokens they signed expire; ${r.retired} key(s) retired now\nrunning servers pick the new keys up within KEYS_REFRESH_INTERVAL (${config.KEYS_REFRESH_INTERVAL}s)\n`,
+      )
       return 0
     }
     if (sub === 'list') {
       for (const k of await c.keys.list()) {
-        out(`${k.status.padEnd(9)} ${k.alg.padEnd(6)} ${k.kid}  created ${k.createdAt.toISOString()}${k.retireAfter ? `  retire after ${k.retireAfter.toISOString()}` : ''}\n`)
+        out(
+          `${k.status.padEnd(9)} ${k.alg.padEnd(6)} ${k.kid}  created ${k.createdAt.toISOString()}${k.retireAfter ? `  retire after ${k.retireAfter.toISOString()}` : ''}\n`,
+        )
       }
       return 0
     }

@@ -29,7 +29,8 @@ export function parseAdminWindow(text: string): AdminWindow | string {
   }
   const start = Number(m[2]) * 60 + Number(m[3])
   const end = Number(m[4]) * 60 + Number(m[5])
-  if (start >= 24 * 60 || end > 24 * 60 || Number(m[3]) > 59 || Number(m[5]) > 59) return 'times must be between 00:00 and 24:00'
+  if (start >= 24 * 60 || end > 24 * 60 || Number(m[3]) > 59 || Number(m[5]) > 59)
+    return 'times must be between 00:00 and 24:00'
   const timeZone = m[6] ?? 'UTC'
   try {
     new Intl.DateTimeFormat('en-US', { timeZone })
@@ -40,7 +41,13 @@ export function parseAdminWindow(text: string): AdminWindow | string {
 }
 
 export function insideWindow(w: AdminWindow, at: Date): boolean {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: w.timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at)
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: w.timeZone,
+    weekday: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(at)
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? ''
   const day = DAYS.indexOf(get('weekday').toLowerCase().slice(0, 3))
   const minute = Number(get('hour')) * 60 + Number(get('minute'))

@@ -19,7 +19,8 @@ export function parseSyslogUrl(value: string): SyslogEndpoint | string {
   if (protocol !== 'udp' && protocol !== 'tcp' && protocol !== 'tls') return 'must start with udp://, tcp:// or tls://'
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1')
   if (!host) return 'must name a host, e.g. udp://127.0.0.1:514'
-  if (u.username || u.password || (u.pathname && u.pathname !== '/') || u.search || u.hash) return 'must be only scheme://host[:port] (no credentials, path or query)'
+  if (u.username || u.password || (u.pathname && u.pathname !== '/') || u.search || u.hash)
+    return 'must be only scheme://host[:port] (no credentials, path or query)'
   const port = u.port ? Number(u.port) : DEFAULT_PORTS[protocol]
   if (!Number.isInteger(port) || port < 1 || port > 65535) return 'must have a port between 1 and 65535'
   return { protocol, host, port }

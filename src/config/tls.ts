@@ -18,13 +18,18 @@ function read(name: string, file: string): string {
   try {
     return fs.readFileSync(file, 'utf8')
   } catch (err) {
-    throw new ConfigError(`invalid configuration:\n  ${name}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw new ConfigError(
+      `invalid configuration:\n  ${name}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    )
   }
 }
 
 function certificates(name: string, pem: string): crypto.X509Certificate[] {
   const blocks = pem.match(PEM_CERT) ?? []
-  if (!blocks.length) throw new ConfigError(`invalid configuration:\n  ${name}: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file`)
+  if (!blocks.length)
+    throw new ConfigError(
+      `invalid configuration:\n  ${name}: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file`,
+    )
   try {
     return blocks.map((b) => new crypto.X509Certificate(b))
   } catch (err) {
@@ -40,7 +45,9 @@ export function readTls(env: { TLS_CERT?: string; TLS_KEY?: string; TLS_CLIENT_C
   if (!env.TLS_CERT && !env.TLS_KEY && !env.TLS_CLIENT_CA) return undefined
   if (Boolean(env.TLS_CERT) !== Boolean(env.TLS_KEY)) {
     const missing = env.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT'
-    throw new ConfigError(`invalid configuration:\n  ${missing}: required when ${missing === 'TLS_KEY' ? 'TLS_CERT' : 'TLS_KEY'} is set (the HTTPS listener needs both)`)
+    throw new ConfigError(
+      `invalid configuration:\n  ${missing}: required when ${missing === 'TLS_KEY' ? 'TLS_CERT' : 'TLS_KEY'} is set (the HTTPS listener needs both)`,
+    )
   }
   const out: TlsMaterial = { caCerts: [] }
   if (env.TLS_CERT && env.TLS_KEY) {
@@ -53,7 +60,8 @@ export function readTls(env: { TLS_CERT?: string; TLS_KEY?: string; TLS_CLIENT_C
     } catch (err) {
       throw new ConfigError(`invalid configuration:\n  TLS_KEY: not a PEM private key: ${(err as Error).message}`)
     }
-    if (!leaf.checkPrivateKey(privateKey)) throw new ConfigError('invalid configuration:\n  TLS_KEY: does not belong to the certificate in TLS_CERT')
+    if (!leaf.checkPrivateKey(privateKey))
+      throw new ConfigError('invalid configuration:\n  TLS_KEY: does not belong to the certificate in TLS_CERT')
     Object.assign(out, { cert, key })
   }
   if (env.TLS_CLIENT_CA) {

@@ -27,7 +27,8 @@ const mac = (v: string | Buffer) =>
 /**
  * Constant-time equality of two secrets (CSRF tokens, codes, hashes, MACs, signatures).
  * Well-formed strings are compared as their UTF-8 bytes (so
- * `safeEqual('é', Buffer.from('é'))` holds); for strings the result is exactly `a === b`. The one helper for every secret comparison in
+ * `safeEqual('é', Buffer.from('é'))` holds); for strings the result is exactly `a === b`. The one
+ * helper for every secret comparison in
  * src/: do not compare secrets with `===` or call `crypto.timingSafeEqual` directly.
  */
 export function safeEqual(a: string | Buffer, b: string | Buffer): boolean {

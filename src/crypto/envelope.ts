@@ -24,7 +24,13 @@ export function seal(ring: Keyring, plaintext: string, context: string): string 
   const cipher = crypto.createCipheriv('aes-256-gcm', key, iv)
   cipher.setAAD(Buffer.from(context))
   const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
-  return ['v1', ring.currentId, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.')
+  return [
+    'v1',
+    ring.currentId,
+    iv.toString('base64url'),
+    cipher.getAuthTag().toString('base64url'),
+    ct.toString('base64url'),
+  ].join('.')
 }
 
 export function open(ring: Keyring, sealed: string, context: string): string {

@@ -12,10 +12,15 @@ import { keyId, type Keyring } from './envelope.ts'
  */
 export function parseMasterKeys(value: string): Keyring {
   const keys = new Map<string, Buffer>()
-  for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const key = Buffer.from(part, 'base64')
     if (key.length !== 32) {
-      throw new ConfigError('invalid configuration:\n  PORTCULLIS_MASTER_KEY: each key must be 32 bytes, base64 encoded (generate one with `openssl rand -base64 32`)')
+      throw new ConfigError(
+        'invalid configuration:\n  PORTCULLIS_MASTER_KEY: each key must be 32 bytes, base64 encoded (generate one with `openssl rand -base64 32`)',
+      )
     }
     keys.set(keyId(key), key)
   }
@@ -33,7 +38,9 @@ export interface MasterKeyResult {
 export function loadMasterKey(opts: { value?: string; embedded: boolean; dataDir: string }): MasterKeyResult {
   if (opts.value) return { ring: parseMasterKeys(opts.value), generated: false }
   if (!opts.embedded) {
-    throw new ConfigError('invalid configuration:\n  PORTCULLIS_MASTER_KEY: required with a PostgreSQL DATABASE_URL (generate one with `openssl rand -base64 32`)')
+    throw new ConfigError(
+      'invalid configuration:\n  PORTCULLIS_MASTER_KEY: required with a PostgreSQL DATABASE_URL (generate one with `openssl rand -base64 32`)',
+    )
   }
   const file = path.join(opts.dataDir, 'master.key')
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 })

@@ -62,14 +62,25 @@ export function changeNotice(deps: {
       const generation = crypto.randomBytes(8).toString('hex')
       seen = generation
       await deps.settings.set(deps.key, generation)
-      await deps.redis?.publish(deps.channel, generation).catch((err) => deps.logger.warn({ err }, `${deps.label}: publish failed`))
+      await deps.redis
+        ?.publish(deps.channel, generation)
+        .catch((err) => deps.logger.warn({ err }, `${deps.label}: publish failed`))
     },
     async start() {
       await poll()
       if (deps.redis) {
-        subscriber = subscribeChannel({ redis: deps.redis, channel: deps.channel, logger: deps.logger, label: deps.label, onMessage: (g) => notice(g) })
+        subscriber = subscribeChannel({
+          redis: deps.redis,
+          channel: deps.channel,
+          logger: deps.logger,
+          label: deps.label,
+          onMessage: (g) => notice(g),
+        })
       }
-      timer = setInterval(() => void poll().catch((err) => deps.logger.warn({ err }, `${deps.label}: poll failed`)), deps.pollMs ?? (deps.redis ? 5000 : 250))
+      timer = setInterval(
+        () => void poll().catch((err) => deps.logger.warn({ err }, `${deps.label}: poll failed`)),
+        deps.pollMs ?? (deps.redis ? 5000 : 250),
+      )
       timer.unref()
     },
     async stop() {

@@ -92,7 +92,13 @@ export function reusePreparedStatements(db: { prepare(sql: string): SqliteStatem
       columns: () => s.columns(),
       raw: () => ({ all: () => s.raw(true).all(args) }),
     })
-    return { reader: s.reader, run: () => s.run([]), columns: () => s.columns(), raw: () => ({ all: () => s.raw(true).all([]) }), bind: bound } as unknown as SqliteStatement
+    return {
+      reader: s.reader,
+      run: () => s.run([]),
+      columns: () => s.columns(),
+      raw: () => ({ all: () => s.raw(true).all([]) }),
+      bind: bound,
+    } as unknown as SqliteStatement
   }
 }
 

@@ -33,7 +33,9 @@ export function lookupCache<V>(load: (key: string) => Promise<V>, opts: { max?: 
     clear() {
       entries = new Map()
     },
-    get size() { return entries.size },
+    get size() {
+      return entries.size
+    },
   }
 }
 export type LookupCache<V> = ReturnType<typeof lookupCache<V>>

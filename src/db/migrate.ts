@@ -35,7 +35,11 @@ const PG_DDL = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
 );`
 const PRISMA_ADVISORY_LOCK = 72707369
 
-interface MigrationRow { migration_name: string; finished_at: unknown; rolled_back_at: unknown }
+interface MigrationRow {
+  migration_name: string
+  finished_at: unknown
+  rolled_back_at: unknown
+}
 interface Driver {
   provider: 'sqlite' | 'postgresql'
   init(): Promise<void>
@@ -60,15 +64,27 @@ async function sqliteDriver(url: string): Promise<Driver> {
       db.pragma('journal_mode = WAL')
       db.exec(SQLITE_DDL)
     },
-    async rows() { return db.prepare('SELECT * FROM "_prisma_migrations" ORDER BY started_at').all() as MigrationRow[] },
+    async rows() {
+      return db.prepare('SELECT * FROM "_prisma_migrations" ORDER BY started_at').all() as MigrationRow[]
+    },
     async begin(id, name, checksum) {
-      db.prepare('INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count) VALUES (?, ?, ?, ?, 0)').run(id, checksum, name, now())
+      db.prepare(
+        'INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count) VALUES (?, ?, ?, ?, 0)',
+      ).run(id, checksum, name, now())
     },
     // As Prisma does on SQLite: the script runs unwrapped (PRAGMA foreign_keys must work).
-    async exec(sql) { db.exec(sql) },
-    async finish(id) { db.prepare('UPDATE "_prisma_migrations" SET finished_at = ?, applied_steps_count = 1 WHERE id = ?').run(now(), id) },
-    async fail(id, logs) { db.prepare('UPDATE "_prisma_migrations" SET logs = ? WHERE id = ?').run(logs, id) },
-    async close() { db.close() },
+    async exec(sql) {
+      db.exec(sql)
+    },
+    async finish(id) {
+      db.prepare('UPDATE "_prisma_migrations" SET finished_at = ?, applied_steps_count = 1 WHERE id = ?').run(now(), id)
+    },
+    async fail(id, logs) {
+      db.prepare('UPDATE "_prisma_migrations" SET logs = ? WHERE id = ?').run(logs, id)
+    },
+    async close() {
+      db.close()
+    },
   }
 }
 
@@ -84,14 +100,25 @@ async function pgDriver(url: string): Promise<Driver> {
       await c.query('SELECT pg_advisory_lock($1)', [PRISMA_ADVISORY_LOCK])
       await c.query(PG_DDL)
     },
-    async rows() { return (await c.query('SELECT * FROM "_prisma_migrations" ORDER BY started_at')).rows },
+    async rows() {
+      return (await c.query('SELECT * FROM "_prisma_migrations" ORDER BY started_at')).rows
+    },
     async begin(id, name, checksum) {
-      await c.query('INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count) VALUES ($1, $2, $3, now(), 0)', [id, checksum, name])
+      await c.query(
+        'INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count) VALUES ($1, $2, $3, now(), 0)',
+        [id, checksum, name],
+      )
     },
     // simple-query protocol: the whole script is one implicit transaction
-    async exec(sql) { await c.query(sql) },
-    async finish(id) { await c.query('UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [id]) },
-    async fail(id, logs) { await c.query('UPDATE "_prisma_migrations" SET logs = $1 WHERE id = $2', [logs, id]) },
+    async exec(sql) {
+      await c.query(sql)
+    },
+    async finish(id) {
+      await c.query('UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [id])
+    },
+    async fail(id, logs) {
+      await c.query('UPDATE "_prisma_migrations" SET logs = $1 WHERE id = $2', [logs, id])
+    },
     async close() {
       await c.query('SELECT pg_advisory_unlock($1)', [PRISMA_ADVISORY_LOCK]).catch(() => {})
       await c.end()
@@ -114,10 +141,17 @@ export async function migrate(url: string, log: (msg: string) => void = () => {}
     const rows = await d.rows()
     const failed = rows.filter((r) => r.finished_at == null && r.rolled_back_at == null)
     if (failed.length) {
-      throw new Error(`the database has failed migrations: ${failed.map((r) => r.migration_name).join(', ')} (inspect and resolve them before starting)`)
+      throw new Error(
+        `the database has failed migrations: ${failed.map((r) => r.migration_name).join(', ')} (inspect and resolve them before starting)`,
+      )
     }
-    const done = new Set(rows.filter((r) => r.finished_at != null && r.rolled_back_at == null).map((r) => r.migration_name))
-    const dirs = (await fs.readdir(migrationsDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort()
+    const done = new Set(
+      rows.filter((r) => r.finished_at != null && r.rolled_back_at == null).map((r) => r.migration_name),
+    )
+    const dirs = (await fs.readdir(migrationsDir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort()
     const applied: string[] = []
     for (const name of dirs) {
       if (done.has(name)) continue

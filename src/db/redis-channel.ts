@@ -20,8 +20,14 @@ export function subscribeChannel(deps: {
   const attempt = () => {
     if (subscribed || closed) return
     subscriber.subscribe(deps.channel).then(
-      () => { subscribed = true },
-      (err: Error) => deps.logger.warn({ err: err.message, channel: deps.channel }, `${deps.label}: subscribe failed, polling until Redis is back`),
+      () => {
+        subscribed = true
+      },
+      (err: Error) =>
+        deps.logger.warn(
+          { err: err.message, channel: deps.channel },
+          `${deps.label}: subscribe failed, polling until Redis is back`,
+        ),
     )
   }
   subscriber.on('error', (err: Error) => deps.logger.warn({ err: err.message }, `${deps.label}: subscriber error`))
@@ -32,7 +38,9 @@ export function subscribeChannel(deps: {
   attempt()
   return {
     /** Whether change notifications currently arrive (false while Redis has never been reachable). */
-    get active() { return subscribed && subscriber.status === 'ready' },
+    get active() {
+      return subscribed && subscriber.status === 'ready'
+    },
     async close() {
       closed = true
       await subscriber.quit().catch(() => subscriber.disconnect())

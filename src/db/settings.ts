@@ -9,8 +9,12 @@ export function settingQueries(db: Db) {
     },
     /** With `audit`, the value and its audit record commit together (audited.ts). */
     async set(key: string, value: string, audit?: Audited<void>) {
-      if (!audit) return void await db.setting.upsert({ where: { key }, create: { key, value }, update: { value } })
-      await audited(db, audit, async (tx) => void await tx.setting.upsert({ where: { key }, create: { key, value }, update: { value } }))
+      if (!audit) return void (await db.setting.upsert({ where: { key }, create: { key, value }, update: { value } }))
+      await audited(
+        db,
+        audit,
+        async (tx) => void (await tx.setting.upsert({ where: { key }, create: { key, value }, update: { value } })),
+      )
     },
     /** Inserts only if absent; true when this call created it (first start wins). */
     async claim(key: string, value: string) {

@@ -26,7 +26,11 @@ export async function waitForDatabase(url: string, opts: StartupWait): Promise<v
   const deadline = Date.now() + opts.timeout * 1000
   let delay = FIRST_DELAY_MS
   for (let attempt = 1; ; attempt++) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: opts.connectTimeout * 1000, query_timeout: opts.connectTimeout * 1000 })
+    const client = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: opts.connectTimeout * 1000,
+      query_timeout: opts.connectTimeout * 1000,
+    })
     // a connection that fails later (server stopping) must not crash the process as an unhandled 'error'
     client.on('error', () => {})
     try {
@@ -39,7 +43,10 @@ export async function waitForDatabase(url: string, opts: StartupWait): Promise<v
       if (!isDependencyUnavailable(err)) throw new Error(`cannot use the database: ${reason}`, { cause: err })
       const left = deadline - Date.now()
       if (left <= 0) {
-        throw new Error(`PostgreSQL did not accept connections within DB_STARTUP_TIMEOUT (${opts.timeout} s): ${reason}`, { cause: err })
+        throw new Error(
+          `PostgreSQL did not accept connections within DB_STARTUP_TIMEOUT (${opts.timeout} s): ${reason}`,
+          { cause: err },
+        )
       }
       const wait = Math.min(delay, left)
       opts.log('waiting for PostgreSQL', { attempt, reason, retryInMs: wait, giveUpInS: Math.ceil(left / 1000) })

@@ -32,7 +32,11 @@ export async function createTestDatabase(kind: 'sqlite' | 'postgresql' = 'sqlite
   const run = async (sql: string) => {
     const c = new pg.Client({ connectionString: admin })
     await c.connect()
-    try { await c.query(sql) } finally { await c.end() }
+    try {
+      await c.query(sql)
+    } finally {
+      await c.end()
+    }
   }
   await run(`CREATE DATABASE "${name}"`)
   const u = new URL(admin)

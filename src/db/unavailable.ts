@@ -15,7 +15,11 @@ export const RETRY_AFTER_SECONDS = 5
 export const DEPENDENCY_UNAVAILABLE = 'dependency_unavailable'
 
 export function dependencyUnavailable(cause?: unknown) {
-  return new AppError(DEPENDENCY_UNAVAILABLE, 'a service portcullis depends on is unavailable; try again shortly', { status: 503, expose: true, cause })
+  return new AppError(DEPENDENCY_UNAVAILABLE, 'a service portcullis depends on is unavailable; try again shortly', {
+    status: 503,
+    expose: true,
+    cause,
+  })
 }
 
 // Prisma: P1001 can't reach the server, P1002 reached but timed out, P1008 operation timed out
@@ -23,7 +27,16 @@ export function dependencyUnavailable(cause?: unknown) {
 // waiting for a pooled connection, P2028 transaction could not start/finish in time.
 const PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028'])
 // Socket errors from node-postgres and ioredis.
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+])
 // PostgreSQL SQLSTATEs: class 08 connection exceptions, 53300 too many connections,
 // 57014 statement_timeout, 57P01-57P03 shutting down / crashed / starting up.
 const PG_STATES = /^(08...|53300|57014|57P0[123])$/
@@ -53,7 +66,8 @@ interface ErrorShape {
 
 function matches(e: ErrorShape): boolean {
   if (e.name === 'MaxRetriesPerRequestError') return true // ioredis: Redis unreachable
-  if (typeof e.code === 'string' && (PRISMA_CODES.has(e.code) || SOCKET_CODES.has(e.code) || PG_STATES.test(e.code))) return true
+  if (typeof e.code === 'string' && (PRISMA_CODES.has(e.code) || SOCKET_CODES.has(e.code) || PG_STATES.test(e.code)))
+    return true
   if (typeof e.kind === 'string' && ADAPTER_KINDS.has(e.kind)) return true
   if (e.kind === 'postgres' && typeof e.originalCode === 'string' && PG_STATES.test(e.originalCode)) return true
   return typeof e.message === 'string' && MESSAGES.some((m) => m.test(e.message as string))

@@ -23,23 +23,34 @@ export async function exportDocument(c: Container) {
       indicator: r.indicator,
       scopes: r.scopes.map((name) => {
         const d = r.scopeDetails[name]
-        return d ? { name, ...(d.description !== undefined ? { description: d.description } : {}), ...(d.descriptions ? { descriptions: d.descriptions } : {}), roles: d.roles } : name
+        return d
+          ? {
+              name,
+              ...(d.description !== undefined ? { description: d.description } : {}),
+              ...(d.descriptions ? { descriptions: d.descriptions } : {}),
+              roles: d.roles,
+            }
+          : name
       }),
       access_token_format: r.accessTokenFormat,
       access_token_ttl: r.accessTokenTtl,
       access_token_signing_alg: r.accessTokenSigningAlg,
     })),
     // the built-in `system` store (admin grants by user id) is not configuration: it is not exported
-    policy_stores: await Promise.all((await c.authz.stores.list()).filter((s) => s.name !== SYSTEM_STORE).map(async (s) => {
-      const snap = await c.authz.stores.current(s.name)
-      return {
-        name: s.name,
-        ...(s.description ? { description: s.description } : {}),
-        model: snap.model,
-        policy: await c.authz.stores.exportCsv(s.name, snap.version),
-        ...(Object.keys(snap.options).length ? { options: snap.options } : {}),
-      }
-    })),
+    policy_stores: await Promise.all(
+      (await c.authz.stores.list())
+        .filter((s) => s.name !== SYSTEM_STORE)
+        .map(async (s) => {
+          const snap = await c.authz.stores.current(s.name)
+          return {
+            name: s.name,
+            ...(s.description ? { description: s.description } : {}),
+            model: snap.model,
+            policy: await c.authz.stores.exportCsv(s.name, snap.version),
+            ...(Object.keys(snap.options).length ? { options: snap.options } : {}),
+          }
+        }),
+    ),
     // Live API keys without secrets (omitted when there are none).
     ...(apiKeys.length ? { api_keys: apiKeys } : {}),
     // Upstream identity providers without their client secret or private key (omitted when none).

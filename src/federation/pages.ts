@@ -9,15 +9,21 @@ import type { RefusalReason } from './errors.ts'
  */
 
 /** "Sign in with X" buttons: POST forms (they start a sign-in), each with the interaction's CSRF token. */
-export function providerButtons(p: { uid: string; csrf: string; providers: { alias: string; displayName: string }[] }): SafeHtml {
+export function providerButtons(p: {
+  uid: string
+  csrf: string
+  providers: { alias: string; displayName: string }[]
+}): SafeHtml {
   if (!p.providers.length) return html``
   return html`
 <div class="federation" id="federation">
   <p class="muted">${t('federation.or')}</p>
-  ${p.providers.map((x) => html`<form method="post" action="/interaction/${p.uid}/federation/${x.alias}">
+  ${p.providers.map(
+    (x) => html`<form method="post" action="/interaction/${p.uid}/federation/${x.alias}">
     <input type="hidden" name="csrf" value="${p.csrf}">
     <button type="submit" class="secondary" data-provider="${x.alias}">${t('federation.signInWith', { provider: x.displayName })}</button>
-  </form>`)}
+  </form>`,
+  )}
 </div>`
 }
 
@@ -25,9 +31,18 @@ export function providerButtons(p: { uid: string; csrf: string; providers: { ali
  * The upstream's verified email belongs to an existing account: the person proves that account
  * (its password, or its second factor) before the upstream identity is linked to it.
  */
-export function linkPage(p: { uid: string; csrf: string; providerName: string; email: string; hasTotp: boolean; error?: string }) {
+export function linkPage(p: {
+  uid: string
+  csrf: string
+  providerName: string
+  email: string
+  hasTotp: boolean
+  error?: string
+}) {
   const invalid = p.error ? 'true' : 'false'
-  return page(t('federation.linkTitle'), html`
+  return page(
+    t('federation.linkTitle'),
+    html`
 <h1>${t('federation.linkTitle')}</h1>
 <p>${tHtml('federation.linkExists', { email: p.email, provider: p.providerName })}</p>
 <form method="post" action="/interaction/${p.uid}/federation-link" novalidate>
@@ -37,15 +52,20 @@ export function linkPage(p: { uid: string; csrf: string; providerName: string; e
   <input id="link-password" name="password" type="password" autocomplete="current-password" required autofocus aria-invalid="${invalid}" ${raw(p.error ? 'aria-describedby="link-error"' : '')}>
   <button type="submit">${t('federation.linkSubmit')}</button>
 </form>
-${p.hasTotp ? html`<form method="post" action="/interaction/${p.uid}/federation-link" novalidate>
+${
+  p.hasTotp
+    ? html`<form method="post" action="/interaction/${p.uid}/federation-link" novalidate>
   <input type="hidden" name="csrf" value="${p.csrf}">
   <input type="hidden" name="method" value="totp">
   <label for="link-code">${t('federation.linkCode')}</label>
   <input id="link-code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="10">
   <button type="submit" class="secondary">${t('federation.linkCodeSubmit')}</button>
-</form>` : ''}
+</form>`
+    : ''
+}
 ${fieldError('link-error', p.error)}
-<p><a href="/interaction/${p.uid}">${t('federation.backToSignIn')}</a></p>`)
+<p><a href="/interaction/${p.uid}">${t('federation.backToSignIn')}</a></p>`,
+  )
 }
 
 /**
@@ -54,8 +74,11 @@ ${fieldError('link-error', p.error)}
  */
 export function refusedPage(p: { uid?: string; providerName?: string; reason: RefusalReason }) {
   const provider = p.providerName ?? t('federation.theProvider')
-  return page(t('federation.refusedTitle'), html`
+  return page(
+    t('federation.refusedTitle'),
+    html`
 <h1>${t('federation.refusedHeading', { provider })}</h1>
 <p role="alert" id="federation-error">${t(`federation.refused.${p.reason}`)}</p>
-${p.uid ? html`<p><a href="/interaction/${p.uid}">${t('federation.backToSignIn')}</a></p>` : html`<p>${t('federation.returnToApp')}</p>`}`)
+${p.uid ? html`<p><a href="/interaction/${p.uid}">${t('federation.backToSignIn')}</a></p>` : html`<p>${t('federation.returnToApp')}</p>`}`,
+  )
 }

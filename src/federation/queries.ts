@@ -38,10 +38,17 @@ export function federationQueries(db: Db) {
       return db.identityProvider.findUnique({ where: { alias } })
     },
     async upsertProvider(p: Omit<StoredProvider, 'updatedAt'>): Promise<StoredProvider> {
-      return db.identityProvider.upsert({ where: { alias: p.alias }, create: p, update: { config: p.config, secret: p.secret, privateKey: p.privateKey } })
+      return db.identityProvider.upsert({
+        where: { alias: p.alias },
+        create: p,
+        update: { config: p.config, secret: p.secret, privateKey: p.privateKey },
+      })
     },
     /** Creates a provider; null when the alias is taken. The audit record commits with it. */
-    async createProvider(p: Omit<StoredProvider, 'updatedAt'>, audit?: Audited<StoredProvider | null>): Promise<StoredProvider | null> {
+    async createProvider(
+      p: Omit<StoredProvider, 'updatedAt'>,
+      audit?: Audited<StoredProvider | null>,
+    ): Promise<StoredProvider | null> {
       return audited(db, audit, async (tx) => {
         if (await tx.identityProvider.findUnique({ where: { alias: p.alias }, select: { alias: true } })) return null
         return tx.identityProvider.create({ data: p })
@@ -51,7 +58,12 @@ export function federationQueries(db: Db) {
      * Compare-and-swap: writes only if the row still has the `updatedAt` the caller read (If-Match);
      * null when someone else wrote (or deleted) it first.
      */
-    async updateProviderIf(alias: string, seen: Date, data: Pick<StoredProvider, 'config' | 'secret' | 'privateKey'>, audit?: Audited<StoredProvider | null>): Promise<StoredProvider | null> {
+    async updateProviderIf(
+      alias: string,
+      seen: Date,
+      data: Pick<StoredProvider, 'config' | 'secret' | 'privateKey'>,
+      audit?: Audited<StoredProvider | null>,
+    ): Promise<StoredProvider | null> {
       return audited(db, audit, async (tx) => {
         const { count } = await tx.identityProvider.updateMany({ where: { alias, updatedAt: seen }, data })
         return count === 1 ? tx.identityProvider.findUnique({ where: { alias } }) : null
@@ -75,7 +87,11 @@ export function federationQueries(db: Db) {
      * Links an existing account; `verifyEmail` marks its address verified in the same transaction
      * (the upstream vouched for it and the person proved the account), with `audit`'s record.
      */
-    createLink(l: LinkWrite, audit?: Audited<FederatedLink>, opts: { verifyEmail?: boolean } = {}): Promise<FederatedLink> {
+    createLink(
+      l: LinkWrite,
+      audit?: Audited<FederatedLink>,
+      opts: { verifyEmail?: boolean } = {},
+    ): Promise<FederatedLink> {
       return audited(db, audit, async (tx) => {
         const link = await createLinkIn(tx, l)
         if (opts.verifyEmail) await tx.user.update({ where: { id: l.userId }, data: { emailVerified: true } })

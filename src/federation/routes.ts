@@ -63,16 +63,35 @@ export function mountFederationInteractions(router: Router, hooks: InteractionHo
   const { federation, audit, login } = deps
   const trustMfa = (alias: string) => federation.trustsUpstreamMfa(alias)
 
-  const refuse = async (ctx: Context, interaction: FedInteraction, alias: string, e: FederationRefused, user?: UserRecord) => {
+  const refuse = async (
+    ctx: Context,
+    interaction: FedInteraction,
+    alias: string,
+    e: FederationRefused,
+    user?: UserRecord,
+  ) => {
     await audit.record({
-      action: 'login', outcome: 'failure', actor: user?.id ?? null, target: null,
-      details: { method: 'fed', provider: alias, reason: e.reason, ...(e.detail ? { detail: e.detail } : {}), client_id: interaction.params.client_id },
+      action: 'login',
+      outcome: 'failure',
+      actor: user?.id ?? null,
+      target: null,
+      details: {
+        method: 'fed',
+        provider: alias,
+        reason: e.reason,
+        ...(e.detail ? { detail: e.detail } : {}),
+        client_id: interaction.params.client_id,
+      },
       ...hooks.meta(ctx),
     })
     ctx.status = e.reason === 'disabled' || e.reason === 'domain_not_allowed' ? 403 : 400
     ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
-    ctx.body = refusedPage({ uid: interaction.uid, providerName: await federation.displayName(alias), reason: e.reason })
+    ctx.body = refusedPage({
+      uid: interaction.uid,
+      providerName: await federation.displayName(alias),
+      reason: e.reason,
+    })
   }
 
   const loginStep = async (ctx: Context) => {
@@ -88,11 +107,17 @@ export function mountFederationInteractions(router: Router, hooks: InteractionHo
     hooks.checkCsrf(interaction.uid, form.csrf)
     const alias = ctx.params.alias!
     if (!ALIAS.test(alias)) throw federationErrors.unknownProvider()
-    const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : undefined
+    const hint =
+      typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : undefined
     const { url, tx } = await federation.begin(alias, interaction.uid, hint)
     interaction.result = { federation: { tx } satisfies FedState }
     await interaction.persist()
-    await audit.record({ action: 'federation.started', outcome: 'info', details: { provider: alias, client_id: interaction.params.client_id }, ...hooks.meta(ctx) })
+    await audit.record({
+      action: 'federation.started',
+      outcome: 'info',
+      details: { provider: alias, client_id: interaction.params.client_id },
+      ...hooks.meta(ctx),
+    })
     ctx.set('Cache-Control', 'no-store')
     ctx.status = 303
     ctx.redirect(url.href)
@@ -108,7 +133,8 @@ export function mountFederationInteractions(router: Router, hooks: InteractionHo
     await interaction.persist()
     let profile: UpstreamProfile
     try {
-      if (!tx || tx.alias !== alias) throw new FederationRefused('state_mismatch', 'no sign-in with this provider was started here')
+      if (!tx || tx.alias !== alias)
+        throw new FederationRefused('state_mismatch', 'no sign-in with this provider was started here')
       profile = await federation.complete(tx, ctx.querystring)
     } catch (e) {
       if (e instanceof FederationRefused) return refuse(ctx, interaction, alias, e)
@@ -123,15 +149,35 @@ export function mountFederationInteractions(router: Router, hooks: InteractionHo
     }
     const amr = federatedAmr(profile, await trustMfa(alias))
     if (resolution.kind !== 'link') {
-      await audit.record({ action: 'federation.authenticated', outcome: 'success', actor: resolution.user.id, target: resolution.user.email, details: { provider: alias, created: resolution.kind === 'created', upstream_amr: profile.amr }, ...hooks.meta(ctx) })
+      await audit.record({
+        action: 'federation.authenticated',
+        outcome: 'success',
+        actor: resolution.user.id,
+        target: resolution.user.email,
+        details: { provider: alias, created: resolution.kind === 'created', upstream_amr: profile.amr },
+        ...hooks.meta(ctx),
+      })
       return hooks.next(ctx, interaction, resolution.user, amr)
     }
     interaction.result = { federation: { link: { profile, userId: resolution.user.id } } satisfies FedState }
     await interaction.persist()
-    await audit.record({ action: 'federation.link_required', outcome: 'info', actor: resolution.user.id, target: resolution.user.email, details: { provider: alias }, ...hooks.meta(ctx) })
+    await audit.record({
+      action: 'federation.link_required',
+      outcome: 'info',
+      actor: resolution.user.id,
+      target: resolution.user.email,
+      details: { provider: alias },
+      ...hooks.meta(ctx),
+    })
     ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
-    ctx.body = linkPage({ uid: interaction.uid, csrf: hooks.csrfFor(interaction.uid), providerName: await federation.displayName(alias), email: resolution.user.email, hasTotp: await hasTotp(resolution.user.id) })
+    ctx.body = linkPage({
+      uid: interaction.uid,
+      csrf: hooks.csrfFor(interaction.uid),
+      providerName: await federation.displayName(alias),
+      email: resolution.user.email,
+      hasTotp: await hasTotp(resolution.user.id),
+    })
   })
 
   const hasTotp = async (userId: string) => (await login.mfa.list(userId)).some((f) => f.type === 'totp')
@@ -145,18 +191,33 @@ export function mountFederationInteractions(router: Router, hooks: InteractionHo
     if (!pending) throw federationErrors.wrongStep()
     const user = await deps.users.findById(pending.userId)
     const alias = pending.profile.provider
-    if (!user || user.disabled) return refuse(ctx, interaction, alias, new FederationRefused('disabled'), user ?? undefined)
+    if (!user || user.disabled)
+      return refuse(ctx, interaction, alias, new FederationRefused('disabled'), user ?? undefined)
     const method = form.method === 'totp' ? 'totp' : 'password'
     const m = hooks.meta(ctx)
     const again = async (status: number, error: string) => {
       ctx.status = status
       ctx.set('Cache-Control', 'no-store')
       ctx.type = 'html'
-      ctx.body = linkPage({ uid: interaction.uid, csrf: hooks.csrfFor(interaction.uid), providerName: await federation.displayName(alias), email: user.email, hasTotp: await hasTotp(user.id), error })
+      ctx.body = linkPage({
+        uid: interaction.uid,
+        csrf: hooks.csrfFor(interaction.uid),
+        providerName: await federation.displayName(alias),
+        email: user.email,
+        hasTotp: await hasTotp(user.id),
+        error,
+      })
     }
     const verdict = await login.lockout.attempt(user.email, m.ip, m)
     if (!verdict.allowed) {
-      await audit.record({ action: 'federation.link_refused', outcome: 'failure', actor: user.id, target: user.email, details: { provider: alias, method, reason: 'locked' }, ...m })
+      await audit.record({
+        action: 'federation.link_refused',
+        outcome: 'failure',
+        actor: user.id,
+        target: user.email,
+        details: { provider: alias, method, reason: 'locked' },
+        ...m,
+      })
       ctx.set('Retry-After', String(verdict.retryAfter))
       return again(429, t('federation.tooMany'))
     }
@@ -164,7 +225,14 @@ export function mountFederationInteractions(router: Router, hooks: InteractionHo
     if (method === 'password') ok = (await deps.users.login(user.email, (form.password ?? '').slice(0, 1024))).ok
     else ok = (await login.mfa.verifyTotp(user.id, (form.code ?? '').slice(0, 16))).ok
     if (!ok) {
-      await audit.record({ action: 'federation.link_refused', outcome: 'failure', actor: user.id, target: user.email, details: { provider: alias, method, reason: 'bad_proof' }, ...m })
+      await audit.record({
+        action: 'federation.link_refused',
+        outcome: 'failure',
+        actor: user.id,
+        target: user.email,
+        details: { provider: alias, method, reason: 'bad_proof' },
+        ...m,
+      })
       await new Promise((r) => setTimeout(r, login.lockout.delayAfter(verdict.failures)))
       return again(401, method === 'password' ? t('federation.passwordWrong') : t('federation.codeWrong'))
     }
@@ -189,7 +257,13 @@ export function federationCallbackRouter(deps: { audit: AuditLog; clientIp: (ctx
     const alias = ctx.params.alias!
     const uid = uidOfState(typeof ctx.query.state === 'string' ? ctx.query.state : undefined)
     if (!ALIAS.test(alias) || !uid) {
-      await deps.audit.record({ action: 'login', outcome: 'failure', details: { method: 'fed', provider: ALIAS.test(alias) ? alias : null, reason: 'state_mismatch' }, ip: deps.clientIp(ctx), requestId: ctx.state.requestId as string })
+      await deps.audit.record({
+        action: 'login',
+        outcome: 'failure',
+        details: { method: 'fed', provider: ALIAS.test(alias) ? alias : null, reason: 'state_mismatch' },
+        ip: deps.clientIp(ctx),
+        requestId: ctx.state.requestId as string,
+      })
       ctx.status = 400
       ctx.set('Cache-Control', 'no-store')
       ctx.type = 'html'

@@ -7,7 +7,14 @@ import type { Logger } from '../logger.ts'
 import type { FederationQueries, StoredProvider } from './queries.ts'
 import { identityProviderEntry, resolveProvider, type IdentityProviderEntry, type ResolvedProvider } from './schema.ts'
 import { federationErrors, FederationRefused } from './errors.ts'
-import { authorizationRequest, completeAuthorization, isNetworkError, rpConfiguration, type Transaction, type UpstreamProfile } from './upstream.ts'
+import {
+  authorizationRequest,
+  completeAuthorization,
+  isNetworkError,
+  rpConfiguration,
+  type Transaction,
+  type UpstreamProfile,
+} from './upstream.ts'
 
 export interface FederationDeps {
   queries: FederationQueries
@@ -46,16 +53,23 @@ export function federationService(deps: FederationDeps) {
 
   function loadAll(): Promise<Loaded[]> {
     if (!cache || Date.now() - cache.at > CACHE_MS) {
-      const value = deps.queries.listProviders().then((rows) => rows.flatMap((stored) => {
-        const parsed = identityProviderEntry.safeParse({ ...JSON.parse(stored.config), ...placeholders(stored) })
-        if (!parsed.success) {
-          deps.logger.warn({ alias: stored.alias, problems: parsed.error.issues.map((i) => i.message) }, 'stored identity provider no longer valid; skipped')
-          return []
-        }
-        return [{ provider: resolveProvider(parsed.data), stored }]
-      }))
+      const value = deps.queries.listProviders().then((rows) =>
+        rows.flatMap((stored) => {
+          const parsed = identityProviderEntry.safeParse({ ...JSON.parse(stored.config), ...placeholders(stored) })
+          if (!parsed.success) {
+            deps.logger.warn(
+              { alias: stored.alias, problems: parsed.error.issues.map((i) => i.message) },
+              'stored identity provider no longer valid; skipped',
+            )
+            return []
+          }
+          return [{ provider: resolveProvider(parsed.data), stored }]
+        }),
+      )
       cache = { at: Date.now(), value }
-      value.catch(() => { cache = undefined })
+      value.catch(() => {
+        cache = undefined
+      })
     }
     return cache.value
   }
@@ -73,7 +87,9 @@ export function federationService(deps: FederationDeps) {
     if (hit && hit.version === version) return hit.config
     const config = rpConfiguration(l.provider, {
       secret: l.stored.secret ? open(deps.ring, l.stored.secret, secretContext(l.provider.alias)) : undefined,
-      privateJwk: l.stored.privateKey ? JSON.parse(open(deps.ring, l.stored.privateKey, keyContext(l.provider.alias))) as Record<string, unknown> : undefined,
+      privateJwk: l.stored.privateKey
+        ? (JSON.parse(open(deps.ring, l.stored.privateKey, keyContext(l.provider.alias))) as Record<string, unknown>)
+        : undefined,
     }).catch((e: unknown) => {
       rp.delete(l.provider.alias)
       deps.logger.warn({ alias: l.provider.alias, err: (e as Error).message }, 'identity provider discovery failed')
@@ -89,8 +105,17 @@ export function federationService(deps: FederationDeps) {
   async function applyRoles(user: UserRecord, profile: UpstreamProfile): Promise<UserRecord> {
     const missing = profile.roles.filter((r) => !user.roles.includes(r))
     if (!missing.length) return user
-    return deps.users.update(user.id, { roles: [...user.roles, ...missing] },
-      deps.audit.with(() => ({ action: 'federation.roles_mapped', outcome: 'success', actor: `idp:${profile.provider}`, target: user.id, details: { provider: profile.provider, added: missing } })))
+    return deps.users.update(
+      user.id,
+      { roles: [...user.roles, ...missing] },
+      deps.audit.with(() => ({
+        action: 'federation.roles_mapped',
+        outcome: 'success',
+        actor: `idp:${profile.provider}`,
+        target: user.id,
+        details: { provider: profile.provider, added: missing },
+      })),
+    )
   }
 
   function emailAllowed(p: ResolvedProvider, email: string) {
@@ -104,7 +129,9 @@ export function federationService(deps: FederationDeps) {
     /** The enabled providers, for the sign-in page's buttons. */
     async buttons(): Promise<{ alias: string; displayName: string }[]> {
       try {
-        return (await loadAll()).filter((l) => l.provider.enabled).map((l) => ({ alias: l.provider.alias, displayName: l.provider.displayName }))
+        return (await loadAll())
+          .filter((l) => l.provider.enabled)
+          .map((l) => ({ alias: l.provider.alias, displayName: l.provider.displayName }))
       } catch (e) {
         // the sign-in page still works with a password when this lookup fails
         deps.logger.warn({ err: (e as Error).message }, 'identity providers could not be listed')
@@ -169,9 +196,23 @@ export function federationService(deps: FederationDeps) {
       let user: UserRecord
       try {
         // Issue 16 §5: the account, its link and the audit record are one transaction.
-        user = await deps.users.create({ email: profile.email, name: profile.name ?? null, roles: profile.roles, emailVerified: true },
-          deps.audit.with((u) => ({ action: 'federation.user_created', outcome: 'success', actor: `idp:${profile.provider}`, target: u.id, details: { provider: profile.provider, email: profile.email, roles: profile.roles } })),
-          (tx, u) => deps.queries.createLinkIn(tx, { provider: profile.provider, subject: profile.subject, userId: u.id, email: profile.email ?? null }))
+        user = await deps.users.create(
+          { email: profile.email, name: profile.name ?? null, roles: profile.roles, emailVerified: true },
+          deps.audit.with((u) => ({
+            action: 'federation.user_created',
+            outcome: 'success',
+            actor: `idp:${profile.provider}`,
+            target: u.id,
+            details: { provider: profile.provider, email: profile.email, roles: profile.roles },
+          })),
+          (tx, u) =>
+            deps.queries.createLinkIn(tx, {
+              provider: profile.provider,
+              subject: profile.subject,
+              userId: u.id,
+              email: profile.email ?? null,
+            }),
+        )
       } catch (e) {
         // The address was taken meanwhile (a registration, another sign-in): that account needs proof.
         const raced = await deps.users.findByEmail(profile.email)
@@ -187,10 +228,18 @@ export function federationService(deps: FederationDeps) {
     async link(profile: UpstreamProfile, user: UserRecord, proof: string): Promise<UserRecord> {
       // The upstream vouched for this address and the person proved the account: it is verified,
       // in the link's transaction with its audit record.
-      await deps.queries.createLink({ provider: profile.provider, subject: profile.subject, userId: user.id, email: profile.email ?? null },
-        deps.audit.with(() => ({ action: 'federation.linked', outcome: 'success', actor: user.id, target: user.id, details: { provider: profile.provider, email: profile.email, proof } })),
-        { verifyEmail: !user.emailVerified })
-      const verified = user.emailVerified ? user : (await deps.users.findById(user.id)) ?? user
+      await deps.queries.createLink(
+        { provider: profile.provider, subject: profile.subject, userId: user.id, email: profile.email ?? null },
+        deps.audit.with(() => ({
+          action: 'federation.linked',
+          outcome: 'success',
+          actor: user.id,
+          target: user.id,
+          details: { provider: profile.provider, email: profile.email, proof },
+        })),
+        { verifyEmail: !user.emailVerified },
+      )
+      const verified = user.emailVerified ? user : ((await deps.users.findById(user.id)) ?? user)
       return applyRoles(verified, profile)
     },
 
@@ -204,14 +253,34 @@ export function federationService(deps: FederationDeps) {
         const next = {
           alias: e.alias,
           config: JSON.stringify(config),
-          secret: client_secret !== undefined ? seal(deps.ring, client_secret, secretContext(e.alias)) : before?.secret ?? null,
-          privateKey: private_key_jwk !== undefined ? seal(deps.ring, JSON.stringify(private_key_jwk), keyContext(e.alias)) : before?.privateKey ?? null,
+          secret:
+            client_secret !== undefined
+              ? seal(deps.ring, client_secret, secretContext(e.alias))
+              : (before?.secret ?? null),
+          privateKey:
+            private_key_jwk !== undefined
+              ? seal(deps.ring, JSON.stringify(private_key_jwk), keyContext(e.alias))
+              : (before?.privateKey ?? null),
         }
-        const secretChanged = (client_secret !== undefined && (!before?.secret || open(deps.ring, before.secret, secretContext(e.alias)) !== client_secret))
-          || (private_key_jwk !== undefined && (!before?.privateKey || open(deps.ring, before.privateKey, keyContext(e.alias)) !== JSON.stringify(private_key_jwk)))
+        const secretChanged =
+          (client_secret !== undefined &&
+            (!before?.secret || open(deps.ring, before.secret, secretContext(e.alias)) !== client_secret)) ||
+          (private_key_jwk !== undefined &&
+            (!before?.privateKey ||
+              open(deps.ring, before.privateKey, keyContext(e.alias)) !== JSON.stringify(private_key_jwk)))
         if (before && before.config === next.config && !secretChanged) continue
         await deps.queries.upsertProvider(next)
-        await deps.audit.record({ action: before ? 'identity_provider.updated' : 'identity_provider.created', outcome: 'success', actor, target: e.alias, details: { type: resolveProvider(e).type, preset: e.preset ?? null, client_authentication_changed: secretChanged } })
+        await deps.audit.record({
+          action: before ? 'identity_provider.updated' : 'identity_provider.created',
+          outcome: 'success',
+          actor,
+          target: e.alias,
+          details: {
+            type: resolveProvider(e).type,
+            preset: e.preset ?? null,
+            client_authentication_changed: secretChanged,
+          },
+        })
       }
       cache = undefined
     },
@@ -233,7 +302,11 @@ export function federationService(deps: FederationDeps) {
     checkEntry(input: Record<string, unknown>, stored?: StoredProvider | null) {
       const given = { secret: input.client_secret !== undefined, key: input.private_key_jwk !== undefined }
       const kept = stored ? placeholders(stored) : {}
-      const r = identityProviderEntry.safeParse({ ...(given.secret ? {} : pick(kept, 'client_secret')), ...(given.key ? {} : pick(kept, 'private_key_jwk')), ...input })
+      const r = identityProviderEntry.safeParse({
+        ...(given.secret ? {} : pick(kept, 'client_secret')),
+        ...(given.key ? {} : pick(kept, 'private_key_jwk')),
+        ...input,
+      })
       if (!r.success) return { ok: false as const, issues: r.error.issues }
       const entry: IdentityProviderEntry = { ...r.data }
       if (!given.secret) delete entry.client_secret
@@ -247,18 +320,39 @@ export function federationService(deps: FederationDeps) {
      * the entry, never a secret) committed together. Null when the alias is taken (create) or
      * the row changed since `before` was read (update).
      */
-    async saveProvider(entry: IdentityProviderEntry, actor: string, before?: StoredProvider): Promise<StoredProvider | null> {
+    async saveProvider(
+      entry: IdentityProviderEntry,
+      actor: string,
+      before?: StoredProvider,
+    ): Promise<StoredProvider | null> {
       const { client_secret, private_key_jwk, ...config } = entry
       const data = {
         config: JSON.stringify(config),
-        secret: client_secret !== undefined ? seal(deps.ring, client_secret, secretContext(entry.alias)) : before?.secret ?? null,
-        privateKey: private_key_jwk !== undefined ? seal(deps.ring, JSON.stringify(private_key_jwk), keyContext(entry.alias)) : before?.privateKey ?? null,
+        secret:
+          client_secret !== undefined
+            ? seal(deps.ring, client_secret, secretContext(entry.alias))
+            : (before?.secret ?? null),
+        privateKey:
+          private_key_jwk !== undefined
+            ? seal(deps.ring, JSON.stringify(private_key_jwk), keyContext(entry.alias))
+            : (before?.privateKey ?? null),
       }
       const authChanged = client_secret !== undefined || private_key_jwk !== undefined
-      const record = deps.audit.with((saved: StoredProvider | null) => saved ? {
-        action: before ? 'identity_provider.updated' : 'identity_provider.created', outcome: 'success', actor, target: entry.alias,
-        details: { ...(before ? { before: JSON.parse(before.config) as unknown } : {}), after: config, client_authentication_changed: authChanged },
-      } : null)
+      const record = deps.audit.with((saved: StoredProvider | null) =>
+        saved
+          ? {
+              action: before ? 'identity_provider.updated' : 'identity_provider.created',
+              outcome: 'success',
+              actor,
+              target: entry.alias,
+              details: {
+                ...(before ? { before: JSON.parse(before.config) as unknown } : {}),
+                after: config,
+                client_authentication_changed: authChanged,
+              },
+            }
+          : null,
+      )
       const saved = before
         ? await deps.queries.updateProviderIf(entry.alias, before.updatedAt, data, record)
         : await deps.queries.createProvider({ alias: entry.alias, ...data }, record)
@@ -269,9 +363,21 @@ export function federationService(deps: FederationDeps) {
 
     /** Deletes a provider (if unchanged since read) with the links to it; null when it changed or went. */
     async deleteProvider(before: StoredProvider, actor: string): Promise<{ linksRemoved: number } | null> {
-      const removed = await deps.queries.deleteProviderIf(before.alias, before.updatedAt, deps.audit.with((links: number | null) => links === null ? null : {
-        action: 'identity_provider.deleted', outcome: 'success', actor, target: before.alias, details: { before: JSON.parse(before.config) as unknown, links_removed: links },
-      }))
+      const removed = await deps.queries.deleteProviderIf(
+        before.alias,
+        before.updatedAt,
+        deps.audit.with((links: number | null) =>
+          links === null
+            ? null
+            : {
+                action: 'identity_provider.deleted',
+                outcome: 'success',
+                actor,
+                target: before.alias,
+                details: { before: JSON.parse(before.config) as unknown, links_removed: links },
+              },
+        ),
+      )
       cache = undefined
       rp.delete(before.alias)
       return removed === null ? null : { linksRemoved: removed }
@@ -292,5 +398,8 @@ export type FederationService = ReturnType<typeof federationService>
 const pick = (o: Record<string, unknown>, key: string) => (key in o ? { [key]: o[key] } : {})
 
 function placeholders(s: StoredProvider): Record<string, unknown> {
-  return { ...(s.secret ? { client_secret: 'sealed' } : {}), ...(s.privateKey ? { private_key_jwk: { d: 'sealed' } } : {}) }
+  return {
+    ...(s.secret ? { client_secret: 'sealed' } : {}),
+    ...(s.privateKey ? { private_key_jwk: { d: 'sealed' } } : {}),
+  }
 }

@@ -37,7 +37,29 @@ export interface ProviderCredentials {
 }
 
 // RFC 8176 §2 registered values; anything else an upstream sends is dropped from our amr.
-const RFC8176 = new Set(['face', 'fpt', 'geo', 'hwk', 'iris', 'kba', 'mca', 'mfa', 'otp', 'pin', 'pop', 'pwd', 'rba', 'retina', 'sc', 'sms', 'swk', 'tel', 'user', 'vbm', 'wia'])
+const RFC8176 = new Set([
+  'face',
+  'fpt',
+  'geo',
+  'hwk',
+  'iris',
+  'kba',
+  'mca',
+  'mfa',
+  'otp',
+  'pin',
+  'pop',
+  'pwd',
+  'rba',
+  'retina',
+  'sc',
+  'sms',
+  'swk',
+  'tel',
+  'user',
+  'vbm',
+  'wia',
+])
 const TIMEOUT_SECONDS = 10
 
 const emailSchema = z.email().max(320)
@@ -73,7 +95,8 @@ function mappedRoles(p: ResolvedProvider, claims: Record<string, unknown>): stri
 async function clientAuth(p: ResolvedProvider, c: ProviderCredentials): Promise<oidc.ClientAuth> {
   if (p.authMethod === 'private_key_jwt') {
     const jwk = c.privateJwk as JWK
-    const alg = jwk.alg ?? (jwk.kty === 'RSA' ? 'RS256' : jwk.kty === 'OKP' ? 'EdDSA' : jwk.crv === 'P-384' ? 'ES384' : 'ES256')
+    const alg =
+      jwk.alg ?? (jwk.kty === 'RSA' ? 'RS256' : jwk.kty === 'OKP' ? 'EdDSA' : jwk.crv === 'P-384' ? 'ES384' : 'ES256')
     const key = await importJWK(jwk, alg)
     if (key instanceof Uint8Array) throw new Error('private_key_jwk must be an asymmetric private key')
     return oidc.PrivateKeyJwt({ key, kid: jwk.kid })
@@ -89,23 +112,40 @@ export async function rpConfiguration(p: ResolvedProvider, c: ProviderCredential
   if (p.type === 'oidc') {
     // OIDC Discovery §4: the issuer's metadata, whose `issuer` must equal the configured one.
     config = await oidc.discovery(new URL(p.issuer!), p.clientId, { client_id: p.clientId }, auth, {
-      timeout: TIMEOUT_SECONDS, ...(insecure(p.issuer) ? { execute: [oidc.allowInsecureRequests] } : {}),
+      timeout: TIMEOUT_SECONDS,
+      ...(insecure(p.issuer) ? { execute: [oidc.allowInsecureRequests] } : {}),
     })
   } else {
-    const meta = { issuer: new URL(p.authorizationEndpoint!).origin, authorization_endpoint: p.authorizationEndpoint!, token_endpoint: p.tokenEndpoint! }
+    const meta = {
+      issuer: new URL(p.authorizationEndpoint!).origin,
+      authorization_endpoint: p.authorizationEndpoint!,
+      token_endpoint: p.tokenEndpoint!,
+    }
     config = new oidc.Configuration(meta, p.clientId, { client_id: p.clientId }, auth)
-    if ([p.authorizationEndpoint, p.tokenEndpoint, p.userinfoEndpoint].some(insecure)) oidc.allowInsecureRequests(config)
+    if ([p.authorizationEndpoint, p.tokenEndpoint, p.userinfoEndpoint].some(insecure))
+      oidc.allowInsecureRequests(config)
   }
   config.timeout = TIMEOUT_SECONDS
   return config
 }
 
 /** The authorization request: state (bound to our interaction), nonce (OIDC), PKCE S256. */
-export async function authorizationRequest(p: ResolvedProvider, config: oidc.Configuration, redirectUri: string, uid: string, loginHint?: string) {
+export async function authorizationRequest(
+  p: ResolvedProvider,
+  config: oidc.Configuration,
+  redirectUri: string,
+  uid: string,
+  loginHint?: string,
+) {
   // Our interaction id rides in state so the fixed callback can find the interaction; the random
   // part is what is checked (RFC 6749 §10.12).
   const tx: Transaction = { alias: p.alias, state: `${uid}.${oidc.randomState()}` }
-  const params: Record<string, string> = { redirect_uri: redirectUri, scope: p.scopes.join(' '), state: tx.state, response_type: 'code' }
+  const params: Record<string, string> = {
+    redirect_uri: redirectUri,
+    scope: p.scopes.join(' '),
+    state: tx.state,
+    response_type: 'code',
+  }
   if (p.type === 'oidc') {
     tx.nonce = oidc.randomNonce()
     params.nonce = tx.nonce
@@ -129,10 +169,15 @@ export function uidOfState(state: string | undefined): string | undefined {
  * The callback: checks state against the transaction, exchanges the code, validates the ID token
  * (signature, iss, aud, exp, nonce: OIDC Core §3.1.3.7) and reads the user's claims.
  */
-export async function completeAuthorization(p: ResolvedProvider, config: oidc.Configuration, callbackUrl: URL, tx: Transaction): Promise<UpstreamProfile> {
+export async function completeAuthorization(
+  p: ResolvedProvider,
+  config: oidc.Configuration,
+  callbackUrl: URL,
+  tx: Transaction,
+): Promise<UpstreamProfile> {
   const q = callbackUrl.searchParams
   if (q.get('state') !== tx.state) throw new FederationRefused('state_mismatch')
-  if (q.get('error')) throw new FederationRefused('upstream_error', (printable(q.get('error'), 100) ?? 'error'))
+  if (q.get('error')) throw new FederationRefused('upstream_error', printable(q.get('error'), 100) ?? 'error')
   let tokens
   try {
     tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
@@ -145,7 +190,8 @@ export async function completeAuthorization(p: ResolvedProvider, config: oidc.Co
     const err = e as Error & { error?: unknown; error_description?: unknown }
     // OIDC Core §3.1.3.7 step 11: oauth4webapi names the claim that did not match, a cause or two down.
     if (failedClaim(e) === 'nonce') throw new FederationRefused('nonce_mismatch', 'ID token nonce does not match')
-    const message = typeof err.error === 'string' ? `${err.error}: ${String(err.error_description ?? '')}` : err.message ?? ''
+    const message =
+      typeof err.error === 'string' ? `${err.error}: ${String(err.error_description ?? '')}` : (err.message ?? '')
     if (isNetworkError(e)) throw e
     throw new FederationRefused('invalid_response', message.slice(0, 200))
   }
@@ -154,16 +200,20 @@ export async function completeAuthorization(p: ResolvedProvider, config: oidc.Co
   if (p.type === 'oidc') {
     const idToken = tokens.claims()!
     claims = { ...idToken }
-    amr = (Array.isArray(idToken.amr) ? idToken.amr : []).filter((a): a is string => typeof a === 'string' && RFC8176.has(a))
+    amr = (Array.isArray(idToken.amr) ? idToken.amr : []).filter(
+      (a): a is string => typeof a === 'string' && RFC8176.has(a),
+    )
     if (config.serverMetadata().userinfo_endpoint) {
       // OIDC Core §5.3.2: the userinfo `sub` must equal the ID token's.
       const info = await oidc.fetchUserInfo(config, tokens.access_token, idToken.sub)
       claims = { ...info, ...idToken }
     }
   } else {
-    claims = await fetchJson(config, tokens.access_token, p.userinfoEndpoint!) as Record<string, unknown>
-    if (!claims || typeof claims !== 'object' || Array.isArray(claims)) throw new FederationRefused('invalid_response', 'user endpoint did not return an object')
-    if (p.emailsEndpoint) Object.assign(claims, primaryEmail(await fetchJson(config, tokens.access_token, p.emailsEndpoint)))
+    claims = (await fetchJson(config, tokens.access_token, p.userinfoEndpoint!)) as Record<string, unknown>
+    if (!claims || typeof claims !== 'object' || Array.isArray(claims))
+      throw new FederationRefused('invalid_response', 'user endpoint did not return an object')
+    if (p.emailsEndpoint)
+      Object.assign(claims, primaryEmail(await fetchJson(config, tokens.access_token, p.emailsEndpoint)))
   }
   const subject = printable(claimAt(claims, p.claims.subject), 255)
   if (!subject) throw new FederationRefused('no_subject')
@@ -192,12 +242,20 @@ function failedClaim(e: unknown): unknown {
 /** GitHub-style /user/emails: the primary address and whether the upstream verified it. */
 function primaryEmail(list: unknown): Record<string, unknown> {
   if (!Array.isArray(list)) return {}
-  const primary = list.find((e) => e && typeof e === 'object' && (e as { primary?: unknown }).primary === true) as { email?: unknown; verified?: unknown } | undefined
+  const primary = list.find((e) => e && typeof e === 'object' && (e as { primary?: unknown }).primary === true) as
+    { email?: unknown; verified?: unknown } | undefined
   return primary ? { email: primary.email, email_verified: primary.verified === true } : {}
 }
 
 async function fetchJson(config: oidc.Configuration, accessToken: string, url: string): Promise<unknown> {
-  const res = await oidc.fetchProtectedResource(config, accessToken, new URL(url), 'GET', undefined, new Headers({ accept: 'application/json' }))
+  const res = await oidc.fetchProtectedResource(
+    config,
+    accessToken,
+    new URL(url),
+    'GET',
+    undefined,
+    new Headers({ accept: 'application/json' }),
+  )
   if (!res.ok) throw new FederationRefused('invalid_response', `${new URL(url).pathname} answered ${res.status}`)
   const text = await res.text()
   if (text.length > 1_000_000) throw new FederationRefused('invalid_response', 'user endpoint answer too large')
@@ -211,6 +269,11 @@ async function fetchJson(config: oidc.Configuration, accessToken: string, url: s
 /** A network failure or timeout talking to the upstream (then: 503, not a refusal). */
 export function isNetworkError(e: unknown): boolean {
   const err = e as { name?: string; cause?: { code?: string; name?: string }; code?: string }
-  return err?.name === 'TimeoutError' || err?.name === 'AbortError' || (err instanceof TypeError && /fetch failed/.test(err.message))
-    || err?.cause?.name === 'TimeoutError' || Boolean(err?.cause?.code && /^(ECONN|ENOTFOUND|EAI_|ETIMEDOUT|UND_ERR)/.test(err.cause.code))
+  return (
+    err?.name === 'TimeoutError' ||
+    err?.name === 'AbortError' ||
+    (err instanceof TypeError && /fetch failed/.test(err.message)) ||
+    err?.cause?.name === 'TimeoutError' ||
+    Boolean(err?.cause?.code && /^(ECONN|ENOTFOUND|EAI_|ETIMEDOUT|UND_ERR)/.test(err.cause.code))
+  )
 }

@@ -13,7 +13,11 @@ import { openApiDocument, type OpenApiInfo } from './openapi.ts'
  */
 
 export const openApiContract = defineRoute({
-  operationId: 'openApiDocument', method: 'get', path: '/openapi.json', tags: ['Meta'], auth: 'public',
+  operationId: 'openApiDocument',
+  method: 'get',
+  path: '/openapi.json',
+  tags: ['Meta'],
+  auth: 'public',
   summary: 'This OpenAPI 3.1 document',
   responses: { 200: { description: 'the document', body: z.record(z.string(), z.unknown()) } },
 })

@@ -12,15 +12,19 @@ const BUFFERED = Symbol('portcullis.bufferedBody')
  * passed the request on to Koa) to the readers below.
  */
 export function attachBufferedBody(req: IncomingMessage, body: Buffer) {
-  (req as IncomingMessage & { [BUFFERED]?: Buffer })[BUFFERED] = body
+  ;(req as IncomingMessage & { [BUFFERED]?: Buffer })[BUFFERED] = body
 }
 const bufferedOn = (ctx: Context) => (ctx.req as IncomingMessage & { [BUFFERED]?: Buffer })[BUFFERED]
 
-/** The body's bytes, read once (a reader that already buffered them, e.g. request-signature verification, left them on the request). */
+/**
+ * The body's bytes, read once (a reader that already buffered them, e.g. request-signature verification, left them on
+ * the request).
+ */
 export async function readBytes(ctx: Context, limit: number): Promise<Buffer> {
   const buffered = (ctx.state as { rawBody?: Buffer }).rawBody ?? bufferedOn(ctx)
   if (buffered) {
-    if (buffered.length > limit) throw new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 })
+    if (buffered.length > limit)
+      throw new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 })
     return buffered
   }
   return bufferBody(ctx, limit)
@@ -39,14 +43,16 @@ async function readRaw(ctx: Context, limit: number): Promise<string> {
  */
 export async function readRawBody(ctx: Context, limit = 1024 * 1024): Promise<Buffer> {
   const state = ctx.state as { rawBody?: Buffer }
-  state.rawBody ??= bufferedOn(ctx) ?? await bufferBody(ctx, limit)
-  if (state.rawBody.length > limit) throw new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 })
+  state.rawBody ??= bufferedOn(ctx) ?? (await bufferBody(ctx, limit))
+  if (state.rawBody.length > limit)
+    throw new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 })
   return state.rawBody
 }
 
 function bufferBody(ctx: Context, limit: number): Promise<Buffer> {
   const declared = Number(ctx.get('content-length') || 0)
-  if (declared > limit) return Promise.reject(new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 }))
+  if (declared > limit)
+    return Promise.reject(new AppError('payload_too_large', `request body larger than ${limit} bytes`, { status: 413 }))
   // Plain stream events rather than `for await`: the async iterator costs a promise per chunk,
   // and this runs on every decision request.
   return new Promise((resolve, reject) => {
@@ -115,7 +121,8 @@ export function jsonTooDeep(text: string, max = JSON_MAX_DEPTH): boolean {
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i)
     if (inString) {
-      if (ch === 0x5c) i++ // backslash: skip the escaped character
+      if (ch === 0x5c)
+        i++ // backslash: skip the escaped character
       else if (ch === 0x22) inString = false
     } else if (ch === 0x22) inString = true
     else if (ch === 0x5b || ch === 0x7b) {
@@ -131,7 +138,8 @@ export async function readJson(ctx: Context, limit = 1024 * 1024): Promise<unkno
     throw new AppError('unsupported_media_type', 'expected an application/json body', { status: 415 })
   }
   const text = await readRaw(ctx, limit)
-  if (jsonTooDeep(text)) throw new AppError('invalid_json', `request body nests deeper than ${JSON_MAX_DEPTH} levels`, { status: 400 })
+  if (jsonTooDeep(text))
+    throw new AppError('invalid_json', `request body nests deeper than ${JSON_MAX_DEPTH} levels`, { status: 400 })
   try {
     return JSON.parse(text)
   } catch {

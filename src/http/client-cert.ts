@@ -9,7 +9,10 @@ export interface ClientCert {
   x509: crypto.X509Certificate
   /** RFC 8705 §3.1: base64url SHA-256 of the DER certificate, the `cnf.x5t#S256` of bound tokens */
   thumbprint: string
-  /** whether it chains to a CA of TLS_CLIENT_CA (tls_client_auth; self-signed ones are not; never without TLS_CLIENT_CA) */
+  /**
+   * whether it chains to a CA of TLS_CLIENT_CA (tls_client_auth; self-signed ones are not; never without
+   * TLS_CLIENT_CA)
+   */
   authorized: boolean
 }
 
@@ -23,7 +26,11 @@ export interface ClientCertOptions {
 }
 
 /** A certificate issued by one of the CAs (signature checked) and valid now. */
-export function issuedBy(cert: crypto.X509Certificate, cas: readonly crypto.X509Certificate[], now = new Date()): boolean {
+export function issuedBy(
+  cert: crypto.X509Certificate,
+  cas: readonly crypto.X509Certificate[],
+  now = new Date(),
+): boolean {
   if (now < new Date(cert.validFrom) || now > new Date(cert.validTo)) return false
   return cas.some((ca) => {
     try {
@@ -94,17 +101,28 @@ export function certificateSubjectMatches(cert: crypto.X509Certificate, property
   if (property === 'tls_client_auth_subject_dn') {
     const want = parseDn(expected)
     // Node prints one RDN a line, escaping special characters RFC 4514 style ("O=Example\\, Inc")
-    const have = (cert.subject ?? '').split('\n').filter(Boolean).map((rdn) => normaliseRdn(rdn.replace(/\\(.)/g, '$1')))
+    const have = (cert.subject ?? '')
+      .split('\n')
+      .filter(Boolean)
+      .map((rdn) => normaliseRdn(rdn.replace(/\\(.)/g, '$1')))
     const same = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i])
     return want.length > 0 && (same(want, have) || same([...want].reverse(), have))
   }
-  const kind = { tls_client_auth_san_dns: 'DNS', tls_client_auth_san_ip: 'IP Address', tls_client_auth_san_email: 'email', tls_client_auth_san_uri: 'URI' }[property]
+  const kind = {
+    tls_client_auth_san_dns: 'DNS',
+    tls_client_auth_san_ip: 'IP Address',
+    tls_client_auth_san_email: 'email',
+    tls_client_auth_san_uri: 'URI',
+  }[property]
   if (!kind) return false
   const entries = (cert.subjectAltName ?? '').split(/, (?=[A-Za-z ]+:)/).map((e) => {
     const i = e.indexOf(':')
     return [e.slice(0, i), e.slice(i + 1).replace(/^"(.*)"$/, '$1')] as const
   })
-  return entries.some(([k, v]) => k === kind && (kind === 'DNS' || kind === 'email' ? v.toLowerCase() === expected.toLowerCase() : v === expected))
+  return entries.some(
+    ([k, v]) =>
+      k === kind && (kind === 'DNS' || kind === 'email' ? v.toLowerCase() === expected.toLowerCase() : v === expected),
+  )
 }
 
 const normaliseRdn = (rdn: string) => {
@@ -119,7 +137,10 @@ function parseDn(dn: string): string[] {
   for (let i = 0; i < dn.length; i++) {
     const ch = dn[i]!
     if (ch === '\\' && i + 1 < dn.length) cur += dn[++i]
-    else if (ch === ',') { out.push(cur); cur = '' } else cur += ch
+    else if (ch === ',') {
+      out.push(cur)
+      cur = ''
+    } else cur += ch
   }
   out.push(cur)
   return out.filter((r) => r.includes('=')).map(normaliseRdn)

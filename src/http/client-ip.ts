@@ -61,7 +61,11 @@ export function clientIpResolver(trustedProxies: readonly string[]) {
     if (!peer) return ctx.req.socket.remoteAddress ?? ''
     let client = peer
     if (!trusted.length || !ipInCidrs(peer, trusted)) return client.toString()
-    const hops = ctx.get('x-forwarded-for').split(',').map((s) => s.trim()).filter(Boolean)
+    const hops = ctx
+      .get('x-forwarded-for')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = parseIp(hops[i]!)
       if (!hop) break // a malformed entry: stop at the last address we could trust

@@ -87,9 +87,14 @@ export interface RouteInput<C extends RouteContract> {
 
 /** A handler's answer with a status or headers other than the contract's default. */
 export class Reply {
-  constructor(readonly status: number, readonly body: unknown, readonly headers: Readonly<Record<string, string>> = {}) {}
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {}
 }
-export const reply = (status: number, body: unknown, headers?: Record<string, string>) => new Reply(status, body, headers)
+export const reply = (status: number, body: unknown, headers?: Record<string, string>) =>
+  new Reply(status, body, headers)
 
 /**
  * A contract bound to its handler. `pure` routes answer from their input alone (no Koa
@@ -136,7 +141,8 @@ function issuesOf(where: FieldIssue['in'], error: z.ZodError): FieldIssue[] {
   return error.issues.flatMap((i) => {
     const at = i.path.map(String)
     // one entry per unknown field, named, rather than one for the object that holds them
-    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ in: where, field: [...at, k].join('.'), message: 'not a field of this request' }))
+    if (i.code === 'unrecognized_keys')
+      return i.keys.map((k) => ({ in: where, field: [...at, k].join('.'), message: 'not a field of this request' }))
     return [{ in: where, field: at.join('.'), message: i.message }]
   })
 }
@@ -149,11 +155,17 @@ const fallback: Record<FieldIssue['in'], string> = { path: 'path', query: 'query
  */
 export function invalidInput(issues: readonly FieldIssue[]) {
   return new AppError('invalid_request', issues.map((i) => `${i.field || fallback[i.in]}: ${i.message}`).join('; '), {
-    status: 400, details: { fields: issues },
+    status: 400,
+    details: { fields: issues },
   })
 }
 
-function parsePart(where: FieldIssue['in'], schema: z.ZodType | undefined, value: unknown, issues: FieldIssue[]): unknown {
+function parsePart(
+  where: FieldIssue['in'],
+  schema: z.ZodType | undefined,
+  value: unknown,
+  issues: FieldIssue[],
+): unknown {
   if (!schema) return where === 'body' ? undefined : {}
   const r = schema.safeParse(value)
   if (r.success) return r.data
@@ -183,7 +195,10 @@ export function parseQueryAndBody<C extends RouteContract>(c: C, query: unknown,
 const paramNames = (path: string) => [...path.matchAll(/:(\w+)/g)].map((m) => m[1]!)
 
 function pathPattern(path: string): RegExp {
-  const source = path.split('/').map((seg) => (seg.startsWith(':') ? '([^/]+)' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')
+  const source = path
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '([^/]+)' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/')
   return new RegExp(`^${source}$`)
 }
 
@@ -226,7 +241,9 @@ async function readBody(ctx: Context, spec: BodySpec | undefined): Promise<unkno
 
 /** The successful status when the handler does not choose one: the contract's only 2xx. */
 function defaultStatus(c: RouteContract): number | undefined {
-  const ok = Object.keys(c.responses).map(Number).filter((s) => s >= 200 && s < 300)
+  const ok = Object.keys(c.responses)
+    .map(Number)
+    .filter((s) => s >= 200 && s < 300)
   return ok.length === 1 && ok[0] !== 200 ? ok[0] : undefined
 }
 
@@ -252,11 +269,13 @@ function handlerOf(r: Route): Middleware {
   }
 }
 
-const timed = (metric: string): Middleware => async (ctx: Context, next: Next) => {
-  const started = performance.now()
-  await next()
-  ctx.set('Server-Timing', `${metric};dur=${(performance.now() - started).toFixed(3)}`)
-}
+const timed =
+  (metric: string): Middleware =>
+  async (ctx: Context, next: Next) => {
+    const started = performance.now()
+    await next()
+    ctx.set('Server-Timing', `${metric};dur=${(performance.now() - started).toFixed(3)}`)
+  }
 
 /**
  * Mounts routes on a router: for each, in this order, Server-Timing, the management IP

@@ -13,8 +13,13 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
  * request also names our own origin. A request with neither header (an old client) is decided
  * by the CSRF token alone.
  */
-export function crossSiteReason(ours: string, origin: string | undefined, fetchSite: string | undefined): string | undefined {
-  if (origin && origin !== ours) return origin === 'null' ? 'an opaque (null) origin' : `another origin (${origin.slice(0, 200)})`
+export function crossSiteReason(
+  ours: string,
+  origin: string | undefined,
+  fetchSite: string | undefined,
+): string | undefined {
+  if (origin && origin !== ours)
+    return origin === 'null' ? 'an opaque (null) origin' : `another origin (${origin.slice(0, 200)})`
   const site = fetchSite?.toLowerCase()
   if (site === 'cross-site') return 'another site (Sec-Fetch-Site: cross-site)'
   if (site === 'same-site' && origin !== ours) return 'another site of the same domain (Sec-Fetch-Site: same-site)'
@@ -27,7 +32,10 @@ export function crossSiteReason(ours: string, origin: string | undefined, fetchS
  * before the handler runs, even when it carries a valid CSRF token. Mounted once per page
  * router; PUBLIC_URL's origin is the only origin our pages are served from.
  */
-export function crossSiteFormGuard(publicUrl: string, onRefused?: (ctx: Parameters<Middleware>[0], reason: string) => void): Middleware {
+export function crossSiteFormGuard(
+  publicUrl: string,
+  onRefused?: (ctx: Parameters<Middleware>[0], reason: string) => void,
+): Middleware {
   const ours = new URL(publicUrl).origin
   return async (ctx, next) => {
     if (!SAFE_METHODS.has(ctx.method)) {
@@ -41,7 +49,9 @@ export function crossSiteFormGuard(publicUrl: string, onRefused?: (ctx: Paramete
         ctx.status = 403
         ctx.set('Cache-Control', 'no-store')
         ctx.type = 'html'
-        ctx.body = errorPage(t('error.requestTitle'), message, { back: [{ href: '/account', label: t('error.toAccount') }] })
+        ctx.body = errorPage(t('error.requestTitle'), message, {
+          back: [{ href: '/account', label: t('error.toAccount') }],
+        })
         return
       }
     }

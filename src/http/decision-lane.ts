@@ -18,7 +18,10 @@ export interface DecisionLaneDeps {
   https: boolean
 }
 
-interface Match { route: Route; params: Record<string, string> }
+interface Match {
+  route: Route
+  params: Record<string, string>
+}
 
 const BODY_LIMIT = 1024 * 1024
 
@@ -41,7 +44,9 @@ const BODY_LIMIT = 1024 * 1024
  */
 export function decisionLane(deps: DecisionLaneDeps) {
   const security = securityHeaderList({ https: deps.https })
-  const laneRoutes = deps.routes.filter((r) => r.pure && r.contract.method === 'post' && r.contract.auth !== 'public' && !r.contract.query)
+  const laneRoutes = deps.routes.filter(
+    (r) => r.pure && r.contract.method === 'post' && r.contract.auth !== 'public' && !r.contract.query,
+  )
   const match = routeMatcher(laneRoutes)
 
   /** The contract's steps in mountRoutes' order: scope, route authority, params, body, handler. */
@@ -54,7 +59,13 @@ export function decisionLane(deps: DecisionLaneDeps) {
     return route.pure!({ caller, params: parsedParams, query, body } as RouteInput<typeof c>)
   }
 
-  async function answer(req: IncomingMessage, res: ServerResponse, m: Match, body: Buffer, started: number): Promise<boolean> {
+  async function answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    m: Match,
+    body: Buffer,
+    started: number,
+  ): Promise<boolean> {
     const token = /^Bearer +([\w-]+\.[\w-]+\.[\w-]+)$/i.exec(req.headers.authorization ?? '')?.[1]
     if (!token) return false
     const caller = await deps.verifyAccessToken(token, req) // req: a certificate-bound token's certificate
@@ -78,23 +89,36 @@ export function decisionLane(deps: DecisionLaneDeps) {
       ['Content-Type', 'application/json; charset=utf-8'],
       ['Content-Length', String(Buffer.byteLength(payload))],
       // W3C Server-Timing, as the Koa routes report it
-      ...(m.route.contract.timing ? [['Server-Timing', `${m.route.contract.timing};dur=${ms.toFixed(3)}`] as [string, string]] : []),
+      ...(m.route.contract.timing
+        ? [['Server-Timing', `${m.route.contract.timing};dur=${ms.toFixed(3)}`] as [string, string]]
+        : []),
     ]
     res.writeHead(200, headers.flat())
     res.end(payload)
     deps.recordRequest('POST', m.route.contract.path, 200, ms / 1000)
-    logRequest(deps.logger, { requestId: loggableRequestId(requestId), method: 'POST', path: req.url!, status: 200, ms: Math.round(ms * 10) / 10 })
+    logRequest(deps.logger, {
+      requestId: loggableRequestId(requestId),
+      method: 'POST',
+      path: req.url!,
+      status: 200,
+      ms: Math.round(ms * 10) / 10,
+    })
     return true
   }
 
   /** Takes the request (and returns true) if it is a decision request; `next` gets everything else. */
-  return function take(req: IncomingMessage, res: ServerResponse, next: (req: IncomingMessage, res: ServerResponse) => void): boolean {
+  return function take(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: (req: IncomingMessage, res: ServerResponse) => void,
+  ): boolean {
     // a query string (or fragment) goes to Koa: the lane's routes declare none
     if (req.method !== 'POST' || !req.url || /[?#]/.test(req.url)) return false
     const m = match('post', req.url)
     if (!m) return false
     const length = Number(req.headers['content-length'])
-    if (!(length > 0 && length <= BODY_LIMIT) || !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return false
+    if (!(length > 0 && length <= BODY_LIMIT) || !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? ''))
+      return false
     const started = performance.now()
     const chunks: Buffer[] = []
     let size = 0
@@ -108,10 +132,13 @@ export function decisionLane(deps: DecisionLaneDeps) {
         attachBufferedBody(req, body)
         next(req, res)
       }
-      answer(req, res, m, body, started).then((done) => done || pass(), (err: unknown) => {
-        deps.logger.warn({ err }, 'decision lane failed; answering through Koa')
-        if (!res.headersSent) pass()
-      })
+      answer(req, res, m, body, started).then(
+        (done) => done || pass(),
+        (err: unknown) => {
+          deps.logger.warn({ err }, 'decision lane failed; answering through Koa')
+          if (!res.headersSent) pass()
+        },
+      )
     })
     return true
   }

@@ -19,14 +19,16 @@ export function healthRouter(deps: HealthDeps) {
   router.get('/readyz', async (ctx) => {
     ctx.set('Cache-Control', 'no-store')
     const results: Record<string, string> = {}
-    await Promise.all(Object.entries(deps.checks).map(async ([name, check]) => {
-      try {
-        await withTimeout(check(), 2000)
-        results[name] = 'ok'
-      } catch {
-        results[name] = 'unavailable'
-      }
-    }))
+    await Promise.all(
+      Object.entries(deps.checks).map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), 2000)
+          results[name] = 'ok'
+        } catch {
+          results[name] = 'unavailable'
+        }
+      }),
+    )
     const ready = !deps.isShuttingDown() && Object.values(results).every((v) => v === 'ok')
     ctx.status = ready ? 200 : 503
     ctx.body = { status: ready ? 'ready' : deps.isShuttingDown() ? 'shutting_down' : 'unavailable', checks: results }

@@ -29,7 +29,10 @@ const AUTHORIZATION_PATH = '/auth'
 /** RFC 7591 §3.1 / RFC 7592 §2.2: registration requests carry JSON (oidc/dynamic-registration.ts). */
 const isRegistrationPath = (path: string) => path === '/reg' || path.startsWith('/reg/')
 
-interface OAuthState { oauthForm?: URLSearchParams; oauthBody?: Buffer }
+interface OAuthState {
+  oauthForm?: URLSearchParams
+  oauthBody?: Buffer
+}
 
 const invalid = (status: number, message: string) =>
   // error is the RFC 6749 §5.2 code the client library understands; the status says which edge rule
@@ -60,7 +63,11 @@ export async function oauthForm(ctx: Context): Promise<URLSearchParams> {
   const query = new URLSearchParams(ctx.querystring)
   const authorization = ctx.path === AUTHORIZATION_PATH
   const inQuery = authorization ? [] : repeated(query)
-  if (inQuery.length) throw invalid(400, `parameter${inQuery.length > 1 ? 's' : ''} ${inQuery.join(', ')} must not be provided more than once (RFC 6749 §3.1)`)
+  if (inQuery.length)
+    throw invalid(
+      400,
+      `parameter${inQuery.length > 1 ? 's' : ''} ${inQuery.join(', ')} must not be provided more than once (RFC 6749 §3.1)`,
+    )
   let form = new URLSearchParams()
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD' && hasBody(ctx)) {
     if (isRegistrationPath(ctx.path) && ctx.is('application/json')) {
@@ -75,13 +82,18 @@ export async function oauthForm(ctx: Context): Promise<URLSearchParams> {
     try {
       body = await readRawBody(ctx, OAUTH_BODY_LIMIT)
     } catch (e) {
-      if (e instanceof AppError && e.status === 413) throw invalid(413, `request body larger than ${OAUTH_BODY_LIMIT} bytes`)
+      if (e instanceof AppError && e.status === 413)
+        throw invalid(413, `request body larger than ${OAUTH_BODY_LIMIT} bytes`)
       throw e
     }
     state.oauthBody = body
     form = new URLSearchParams(body.toString('utf8'))
     const dupes = authorization ? [] : repeated(form, query)
-    if (dupes.length) throw invalid(400, `parameter${dupes.length > 1 ? 's' : ''} ${dupes.join(', ')} must not be provided more than once (RFC 6749 §3.1)`)
+    if (dupes.length)
+      throw invalid(
+        400,
+        `parameter${dupes.length > 1 ? 's' : ''} ${dupes.join(', ')} must not be provided more than once (RFC 6749 §3.1)`,
+      )
   }
   state.oauthForm = form
   return form
@@ -99,9 +111,10 @@ export function replayedRequest(ctx: Context): IncomingMessage {
     readable: { value: true },
     readableEncoding: { value: null },
     iterator: {
-      value: () => (async function* () {
-        yield body
-      })(),
+      value: () =>
+        (async function* () {
+          yield body
+        })(),
     },
   }) as IncomingMessage
 }

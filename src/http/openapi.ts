@@ -19,7 +19,10 @@ type Json = Record<string, unknown>
 const errorBody = z.object({
   error: z.string().describe('stable machine-readable code, e.g. invalid_request, insufficient_scope'),
   error_description: z.string().describe('what went wrong, for a person'),
-  details: z.unknown().optional().describe('structured details; for invalid input `{"fields": [{"in", "field", "message"}]}`'),
+  details: z
+    .unknown()
+    .optional()
+    .describe('structured details; for invalid input `{"fields": [{"in", "field", "message"}]}`'),
 })
 
 function schemaOf(s: z.ZodType, io: 'input' | 'output'): Json {
@@ -40,12 +43,19 @@ function parameters(c: RouteContract): Json[] {
     const required = new Set((js.required ?? []) as string[])
     for (const [name, schema] of Object.entries(props)) {
       const { description, ...rest } = schema
-      out.push({ name, in: where, required: where === 'path' || required.has(name), schema: rest, ...(description ? { description } : {}) })
+      out.push({
+        name,
+        in: where,
+        required: where === 'path' || required.has(name),
+        schema: rest,
+        ...(description ? { description } : {}),
+      })
     }
   }
   add('path', c.params)
   add('query', c.query)
-  for (const [name, description] of Object.entries(c.headers ?? {})) out.push({ name, in: 'header', required: false, description, schema: { type: 'string' } })
+  for (const [name, description] of Object.entries(c.headers ?? {}))
+    out.push({ name, in: 'header', required: false, description, schema: { type: 'string' } })
   return out
 }
 
@@ -59,7 +69,10 @@ function security(c: RouteContract): Json[] | undefined {
   return schemes.flatMap((s) => scopes.map((scope) => ({ [names[s]]: [scope] })))
 }
 
-const errorResponse = (description: string): Json => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } })
+const errorResponse = (description: string): Json => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+})
 
 function responses(c: RouteContract): Json {
   const out: Json = {}
@@ -70,22 +83,32 @@ function responses(c: RouteContract): Json {
     out[status] = {
       description: r.description,
       ...(Object.keys(content).length ? { content } : {}),
-      ...(r.headers ? { headers: Object.fromEntries(Object.entries(r.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }])) } : {}),
+      ...(r.headers
+        ? {
+            headers: Object.fromEntries(
+              Object.entries(r.headers).map(([h, d]) => [h, { description: d, schema: { type: 'string' } }]),
+            ),
+          }
+        : {}),
     }
   }
-  if ((c.params || c.query || c.body) && !out['400']) out['400'] = errorResponse('invalid input: every bad field is listed')
+  if ((c.params || c.query || c.body) && !out['400'])
+    out['400'] = errorResponse('invalid input: every bad field is listed')
   if (c.auth !== 'public') {
     out['401'] ??= errorResponse('no credential, or an invalid, expired or revoked one')
-    out['403'] ??= errorResponse(c.auth.management ? 'missing scope, or a caller outside MANAGEMENT_ALLOWED_IPS' : 'missing scope')
+    out['403'] ??= errorResponse(
+      c.auth.management ? 'missing scope, or a caller outside MANAGEMENT_ALLOWED_IPS' : 'missing scope',
+    )
   }
   return out
 }
 
 function operation(c: RouteContract): Json {
-  const auth = c.auth === 'public'
-    ? 'Public: no credential needed.'
-    : `Needs ${c.auth.scopes.map((s) => `\`${s}\``).join(' or ')} (\`admin\` holds every scope).` +
-      (c.auth.management ? ' Only from MANAGEMENT_ALLOWED_IPS when that is set.' : '')
+  const auth =
+    c.auth === 'public'
+      ? 'Public: no credential needed.'
+      : `Needs ${c.auth.scopes.map((s) => `\`${s}\``).join(' or ')} (\`admin\` holds every scope).` +
+        (c.auth.management ? ' Only from MANAGEMENT_ALLOWED_IPS when that is set.' : '')
   const body = c.body && {
     required: !c.body.optional,
     content: {
@@ -132,14 +155,16 @@ export function openApiDocument(routes: readonly Route[], info: OpenApiInfo): Js
       securitySchemes: {
         accessToken: {
           type: 'oauth2',
-          description: 'A portcullis access token (JWT) from the client credentials grant, sent as `Authorization: Bearer <token>`.',
+          description:
+            'A portcullis access token (JWT) from the client credentials grant, sent as `Authorization: Bearer <token>`.',
           flows: { clientCredentials: { tokenUrl: `${info.publicUrl}/token`, scopes: scopeList(routes) } },
         },
         apiKey: {
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'pcs_…',
-          description: 'A portcullis API key, sent as `Authorization: Bearer pcs_…`; its scopes are those it was issued with.',
+          description:
+            'A portcullis API key, sent as `Authorization: Bearer pcs_…`; its scopes are those it was issued with.',
         },
       },
     },

@@ -37,50 +37,176 @@ const WRITE = ['POST', 'PUT', 'PATCH', 'DELETE'] as const
 export const DECISION_PATH = /^\/(access\/v1\/evaluations?|authz\/v1\/stores\/[^/]+\/check(\/batch)?)$/
 
 export const RATE_CLASSES: readonly RateClass[] = [
-  { name: 'health', match: [{ methods: ['*'], path: /^\/(healthz|readyz|metrics)$/ }], key: 'ip', answer: 'api', points: null, duration: 60,
-    note: 'probes and scrapes are never refused (a load balancer must see the truth)' },
+  {
+    name: 'health',
+    match: [{ methods: ['*'], path: /^\/(healthz|readyz|metrics)$/ }],
+    key: 'ip',
+    answer: 'api',
+    points: null,
+    duration: 60,
+    note: 'probes and scrapes are never refused (a load balancer must see the truth)',
+  },
   // Decisions are the PDP's hot path: a gateway asks once per API call it guards, so limiting
   // them turns a burst into an outage; they need a valid token with authz:check, and API keys
   // carry their own per-key limit. Policy *changes* are limited (class policy).
-  { name: 'decision', match: [{ methods: ['POST'], path: DECISION_PATH }], key: 'credential', answer: 'api', points: null, duration: 60,
-    note: 'policy decisions: never limited (hot path; callers are authenticated)' },
-  { name: 'token', match: [{ methods: ['POST'], path: /^\/token$/ }], key: 'client', answer: 'oauth', points: 600, duration: 60,
-    note: 'token endpoint, per client' },
-  { name: 'introspection', match: [{ methods: ['POST'], path: /^\/token\/introspection$/ }], key: 'client', answer: 'oauth', points: 3000, duration: 60,
-    note: 'token introspection (RFC 7662), per resource server' },
-  { name: 'revocation', match: [{ methods: ['POST'], path: /^\/token\/revocation$/ }], key: 'client', answer: 'oauth', points: 600, duration: 60,
-    note: 'token revocation (RFC 7009), per client' },
-  { name: 'par', match: [{ methods: ['POST'], path: /^\/request$/ }], key: 'client', answer: 'oauth', points: 300, duration: 60,
-    note: 'pushed authorization requests (RFC 9126), per client' },
-  { name: 'device_authorization', match: [{ methods: ['POST'], path: /^\/device\/auth$/ }], key: 'client', answer: 'oauth', points: 120, duration: 60,
-    note: 'device authorization (RFC 8628 §3.1), per client' },
+  {
+    name: 'decision',
+    match: [{ methods: ['POST'], path: DECISION_PATH }],
+    key: 'credential',
+    answer: 'api',
+    points: null,
+    duration: 60,
+    note: 'policy decisions: never limited (hot path; callers are authenticated)',
+  },
+  {
+    name: 'token',
+    match: [{ methods: ['POST'], path: /^\/token$/ }],
+    key: 'client',
+    answer: 'oauth',
+    points: 600,
+    duration: 60,
+    note: 'token endpoint, per client',
+  },
+  {
+    name: 'introspection',
+    match: [{ methods: ['POST'], path: /^\/token\/introspection$/ }],
+    key: 'client',
+    answer: 'oauth',
+    points: 3000,
+    duration: 60,
+    note: 'token introspection (RFC 7662), per resource server',
+  },
+  {
+    name: 'revocation',
+    match: [{ methods: ['POST'], path: /^\/token\/revocation$/ }],
+    key: 'client',
+    answer: 'oauth',
+    points: 600,
+    duration: 60,
+    note: 'token revocation (RFC 7009), per client',
+  },
+  {
+    name: 'par',
+    match: [{ methods: ['POST'], path: /^\/request$/ }],
+    key: 'client',
+    answer: 'oauth',
+    points: 300,
+    duration: 60,
+    note: 'pushed authorization requests (RFC 9126), per client',
+  },
+  {
+    name: 'device_authorization',
+    match: [{ methods: ['POST'], path: /^\/device\/auth$/ }],
+    key: 'client',
+    answer: 'oauth',
+    points: 120,
+    duration: 60,
+    note: 'device authorization (RFC 8628 §3.1), per client',
+  },
   // RFC 8628 §5.1: user codes are short; the page where they are typed must be rate limited.
-  { name: 'device', match: [{ methods: ['GET', 'POST'], path: /^\/device(\/.*)?$/ }], key: 'ip', answer: 'page', points: 60, duration: 60,
-    note: 'user-code entry page (RFC 8628 §5.1 brute force), per IP' },
-  { name: 'mfa', match: [{ methods: ['POST'], path: /^\/interaction\/[^/]+\/(mfa|enrol)(\/.*)?$/ }], key: 'ip', answer: 'page', points: 60, duration: 60,
-    note: 'second-factor and enrolment posts, per IP (each account also has its own lockout)' },
-  { name: 'signin', match: [{ methods: ['POST'], path: /^\/interaction\/.+$/ }], key: 'ip', answer: 'page', points: 120, duration: 60,
-    note: 'sign-in posts (password, passkey, consent), per IP (each account also has its own lockout)' },
+  {
+    name: 'device',
+    match: [{ methods: ['GET', 'POST'], path: /^\/device(\/.*)?$/ }],
+    key: 'ip',
+    answer: 'page',
+    points: 60,
+    duration: 60,
+    note: 'user-code entry page (RFC 8628 §5.1 brute force), per IP',
+  },
+  {
+    name: 'mfa',
+    match: [{ methods: ['POST'], path: /^\/interaction\/[^/]+\/(mfa|enrol)(\/.*)?$/ }],
+    key: 'ip',
+    answer: 'page',
+    points: 60,
+    duration: 60,
+    note: 'second-factor and enrolment posts, per IP (each account also has its own lockout)',
+  },
+  {
+    name: 'signin',
+    match: [{ methods: ['POST'], path: /^\/interaction\/.+$/ }],
+    key: 'ip',
+    answer: 'page',
+    points: 120,
+    duration: 60,
+    note: 'sign-in posts (password, passkey, consent), per IP (each account also has its own lockout)',
+  },
   // Issue 14 §4: sign-ups are expensive for us (a mail each) and attractive to bots; each
   // address also has its own silent budget (REGISTRATION_PER_ADDRESS).
-  { name: 'signup', match: [{ methods: ['POST'], path: /^\/register$/ }], key: 'ip', answer: 'page', points: 10, duration: 3600,
-    note: 'self-registration posts, per IP (each address also has its own budget)' },
+  {
+    name: 'signup',
+    match: [{ methods: ['POST'], path: /^\/register$/ }],
+    key: 'ip',
+    answer: 'page',
+    points: 10,
+    duration: 3600,
+    note: 'self-registration posts, per IP (each address also has its own budget)',
+  },
   // RFC 7591 registration (DYNAMIC_REGISTRATION): each one stores a client and hashes a secret.
-  { name: 'client_registration', match: [{ methods: ['POST'], path: /^\/reg$/ }], key: 'ip', answer: 'oauth', points: 30, duration: 3600,
-    note: 'dynamic client registrations (RFC 7591), per IP' },
-  { name: 'account', match: [{ methods: [...WRITE], path: /^\/account(\/.*)?$/ }], key: 'session', answer: 'page', points: 120, duration: 60,
-    note: 'account page changes, per session' },
-  { name: 'policy', match: [{ methods: [...WRITE], path: /^\/(authz|access)\/v1(\/.*)?$/ }], key: 'credential', answer: 'api', points: 120, duration: 60,
-    note: 'policy store changes, per caller' },
-  { name: 'apikeys', match: [{ methods: ['*'], path: /^\/apikeys\/v1(\/.*)?$/ }], key: 'credential', answer: 'api', points: 1200, duration: 60,
-    note: 'API key management and verification, per caller' },
-  { name: 'audit', match: [{ methods: ['*'], path: /^\/audit\/v1(\/.*)?$/ }], key: 'credential', answer: 'api', points: 300, duration: 60,
-    note: 'audit log reads, reports and checkpoints, per caller' },
+  {
+    name: 'client_registration',
+    match: [{ methods: ['POST'], path: /^\/reg$/ }],
+    key: 'ip',
+    answer: 'oauth',
+    points: 30,
+    duration: 3600,
+    note: 'dynamic client registrations (RFC 7591), per IP',
+  },
+  {
+    name: 'account',
+    match: [{ methods: [...WRITE], path: /^\/account(\/.*)?$/ }],
+    key: 'session',
+    answer: 'page',
+    points: 120,
+    duration: 60,
+    note: 'account page changes, per session',
+  },
+  {
+    name: 'policy',
+    match: [{ methods: [...WRITE], path: /^\/(authz|access)\/v1(\/.*)?$/ }],
+    key: 'credential',
+    answer: 'api',
+    points: 120,
+    duration: 60,
+    note: 'policy store changes, per caller',
+  },
+  {
+    name: 'apikeys',
+    match: [{ methods: ['*'], path: /^\/apikeys\/v1(\/.*)?$/ }],
+    key: 'credential',
+    answer: 'api',
+    points: 1200,
+    duration: 60,
+    note: 'API key management and verification, per caller',
+  },
+  {
+    name: 'audit',
+    match: [{ methods: ['*'], path: /^\/audit\/v1(\/.*)?$/ }],
+    key: 'credential',
+    answer: 'api',
+    points: 300,
+    duration: 60,
+    note: 'audit log reads, reports and checkpoints, per caller',
+  },
   // The admin API (/admin/v1) and, when it arrives, the console.
-  { name: 'admin', match: [{ methods: ['*'], path: /^\/admin(\/.*)?$/ }], key: 'credential', answer: 'negotiate', points: 600, duration: 60,
-    note: 'admin API and console, per caller' },
-  { name: 'default', match: [{ methods: ['*'], path: /^/ }], key: 'ip', answer: 'negotiate', points: 3000, duration: 60,
-    note: 'everything else (discovery, JWKS, /auth, userinfo, pages, assets and endpoints added later), per IP' },
+  {
+    name: 'admin',
+    match: [{ methods: ['*'], path: /^\/admin(\/.*)?$/ }],
+    key: 'credential',
+    answer: 'negotiate',
+    points: 600,
+    duration: 60,
+    note: 'admin API and console, per caller',
+  },
+  {
+    name: 'default',
+    match: [{ methods: ['*'], path: /^/ }],
+    key: 'ip',
+    answer: 'negotiate',
+    points: 3000,
+    duration: 60,
+    note: 'everything else (discovery, JWKS, /auth, userinfo, pages, assets and endpoints added later), per IP',
+  },
 ]
 
 export const rateLimitEnvName = (c: Pick<RateClass, 'name'>) => `RATE_LIMIT_${c.name.toUpperCase()}`
@@ -95,7 +221,10 @@ export function rateClassOf(method: string, path: string, classes: readonly Rate
   return classes[classes.length - 1]!
 }
 
-export interface RateLimit { points: number; duration: number }
+export interface RateLimit {
+  points: number
+  duration: number
+}
 
 /** Parses `POINTS/SECONDS` or `off`; a string is an error message. */
 export function parseRateLimit(value: string): RateLimit | null | string {

@@ -53,7 +53,9 @@ function claimedClient(ctx: Context, form: URLSearchParams): string | undefined 
     try {
       const sub = (JSON.parse(Buffer.from(assertion, 'base64url').toString('utf8')) as { sub?: unknown }).sub
       if (typeof sub === 'string' && sub) return sub
-    } catch { /* not a JWT: keyed by address */ }
+    } catch {
+      /* not a JWT: keyed by address */
+    }
   }
   return undefined
 }
@@ -117,13 +119,17 @@ export function rateLimits(deps: RateLimitDeps): Middleware {
     const memory: RateLimiterAbstract = new RateLimiterMemory(base)
     if (!deps.redis) return (key) => memory.consume(key)
     const shared = new RateLimiterRedis({ ...base, storeClient: deps.redis, insuranceLimiter: memory })
-    return (key) => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        deps.logger.warn({ class: name }, 'rate limiter: Redis did not answer in time; counting in memory')
-        memory.consume(key).then(resolve, reject)
-      }, waitMs)
-      shared.consume(key).then(resolve, reject).finally(() => clearTimeout(timer))
-    })
+    return (key) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          deps.logger.warn({ class: name }, 'rate limiter: Redis did not answer in time; counting in memory')
+          memory.consume(key).then(resolve, reject)
+        }, waitMs)
+        shared
+          .consume(key)
+          .then(resolve, reject)
+          .finally(() => clearTimeout(timer))
+      })
   }
   const limiters = new Map<string, { byKey: Take; byAddress?: Take }>()
   for (const c of classes) {

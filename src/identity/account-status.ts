@@ -24,8 +24,31 @@ export function accountStatus(deps: {
     // `sessions_ended` counts exactly what this change revoked.
     const action = disabled ? 'user.disabled' : 'user.enabled'
     const { user: updated, ended } = disabled
-      ? await deps.users.updateSigningOut(user.id, { disabled }, deps.audit.with((r) => ({ action, outcome: 'success', actor, target: user.id, details: { email: user.email, sessions_ended: r.ended.length } })))
-      : { user: await deps.users.update(user.id, { disabled }, deps.audit.with(() => ({ action, outcome: 'success', actor, target: user.id, details: { email: user.email } }))), ended: [] }
+      ? await deps.users.updateSigningOut(
+          user.id,
+          { disabled },
+          deps.audit.with((r) => ({
+            action,
+            outcome: 'success',
+            actor,
+            target: user.id,
+            details: { email: user.email, sessions_ended: r.ended.length },
+          })),
+        )
+      : {
+          user: await deps.users.update(
+            user.id,
+            { disabled },
+            deps.audit.with(() => ({
+              action,
+              outcome: 'success',
+              actor,
+              target: user.id,
+              details: { email: user.email },
+            })),
+          ),
+          ended: [],
+        }
     if (ended.length) await deps.sessions.afterRevoked(ended)
     await deps.ownersChanged?.()
     return { user: updated, changed: true, sessionsEnded: ended.length }

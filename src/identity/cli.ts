@@ -13,20 +13,28 @@ export async function adminCommand(c: Container, args: string[]): Promise<number
   if (sub === 'require-mfa') {
     if (arg !== 'on' && arg !== 'off') throw new AppError('usage', 'admin require-mfa takes on or off', { status: 400 })
     await c.login.setRequireMfaForAll(arg === 'on', 'cli')
-    process.stdout.write(arg === 'on'
-      ? 'every user must now use a second factor; users without one set it up at their next sign-in\n'
-      : 'a second factor is now optional (clients with require_mfa still demand one)\n')
+    process.stdout.write(
+      arg === 'on'
+        ? 'every user must now use a second factor; users without one set it up at their next sign-in\n'
+        : 'a second factor is now optional (clients with require_mfa still demand one)\n',
+    )
     return 0
   }
   if (sub === 'disable' || sub === 'enable') {
     if (!arg) throw new AppError('usage', `admin ${sub} needs an EMAIL`, { status: 400 })
     const r = sub === 'disable' ? await c.accounts.disable(arg, 'cli') : await c.accounts.enable(arg, 'cli')
-    process.stdout.write(!r.changed
-      ? `${r.user.email} is already ${sub}d\n`
-      : sub === 'disable'
-        ? `disabled ${r.user.email}: ${r.sessionsEnded} session(s) ended; it cannot sign in and its API keys stop working\n`
-        : `enabled ${r.user.email}: it can sign in again and its API keys work again\n`)
+    process.stdout.write(
+      !r.changed
+        ? `${r.user.email} is already ${sub}d\n`
+        : sub === 'disable'
+          ? `disabled ${r.user.email}: ${r.sessionsEnded} session(s) ended; it cannot sign in and its API keys stop working\n`
+          : `enabled ${r.user.email}: it can sign in again and its API keys work again\n`,
+    )
     return 0
   }
-  throw new AppError('usage', `unknown admin subcommand ${sub ?? ''} (unlock EMAIL | require-mfa on|off | disable EMAIL | enable EMAIL)`, { status: 400 })
+  throw new AppError(
+    'usage',
+    `unknown admin subcommand ${sub ?? ''} (unlock EMAIL | require-mfa on|off | disable EMAIL | enable EMAIL)`,
+    { status: 400 },
+  )
 }

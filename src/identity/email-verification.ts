@@ -35,7 +35,9 @@ export function emailVerificationService(deps: {
 }) {
   const o = deps.options
   const base = { points: o.perUser ?? 5, duration: 3600, keyPrefix: `${deps.redisPrefix}emailverify:user` }
-  const limiter: RateLimiterAbstract = deps.redis ? new RateLimiterRedis({ ...base, storeClient: deps.redis }) : new RateLimiterMemory(base)
+  const limiter: RateLimiterAbstract = deps.redis
+    ? new RateLimiterRedis({ ...base, storeClient: deps.redis })
+    : new RateLimiterMemory(base)
 
   /**
    * The link's token and account, if still good. A verification link is bound to the address
@@ -67,9 +69,30 @@ export function emailVerificationService(deps: {
       if (ok !== true) return { retryAfter: ok }
       const token = crypto.randomBytes(32).toString('base64url')
       const id = tokenHash(token)
-      await deps.tokens.create({ id, userId: user.id, purpose: 'email_verify', email: user.email, expiresAt: new Date(Date.now() + o.ttl * 1000) })
-      await deps.mail.send('email_verify', verifyEmailMail(o.brand, { to: user.email, link: `${o.publicUrl}/email/verify?token=${token}`, ttlSeconds: o.ttl, change: false }))
-      await deps.audit.record({ action: 'user.email_verification_sent', outcome: 'success', actor: user.id, target: user.id, details: { link: id.slice(0, 12) }, ...m })
+      await deps.tokens.create({
+        id,
+        userId: user.id,
+        purpose: 'email_verify',
+        email: user.email,
+        expiresAt: new Date(Date.now() + o.ttl * 1000),
+      })
+      await deps.mail.send(
+        'email_verify',
+        verifyEmailMail(o.brand, {
+          to: user.email,
+          link: `${o.publicUrl}/email/verify?token=${token}`,
+          ttlSeconds: o.ttl,
+          change: false,
+        }),
+      )
+      await deps.audit.record({
+        action: 'user.email_verification_sent',
+        outcome: 'success',
+        actor: user.id,
+        target: user.id,
+        details: { link: id.slice(0, 12) },
+        ...m,
+      })
       return {}
     },
     /** The address a link would verify, if the link is still good (looking does not use it up). */
@@ -83,7 +106,18 @@ export function emailVerificationService(deps: {
       const now = new Date()
       if (!(await deps.tokens.consume(found.t.id, 'email_verify', now))) return { ok: false }
       // the verified flag and its record commit together (db/audited.ts)
-      await deps.users.update(found.user.id, { emailVerified: true }, deps.audit.with(() => ({ action: 'user.email_verified', outcome: 'success', actor: found.user.id, target: found.user.id, details: { link: found.t.id.slice(0, 12) }, ...m })))
+      await deps.users.update(
+        found.user.id,
+        { emailVerified: true },
+        deps.audit.with(() => ({
+          action: 'user.email_verified',
+          outcome: 'success',
+          actor: found.user.id,
+          target: found.user.id,
+          details: { link: found.t.id.slice(0, 12) },
+          ...m,
+        })),
+      )
       await deps.tokens.retireAll(found.user.id, 'email_verify', now)
       return { ok: true, email: found.user.email }
     },
@@ -92,19 +126,51 @@ export function emailVerificationService(deps: {
      * new address and nothing changes until it is followed. An address that belongs to another
      * account gets no link, and the answer is the same, so this says nothing about who exists.
      */
-    async requestChange(user: { id: string; email: string }, newEmail: string, m: RequestMeta): Promise<{ retryAfter?: number }> {
+    async requestChange(
+      user: { id: string; email: string },
+      newEmail: string,
+      m: RequestMeta,
+    ): Promise<{ retryAfter?: number }> {
       const ok = await allowed(user.id)
       if (ok !== true) return { retryAfter: ok }
       const target = normalizeEmail(newEmail)
       const token = crypto.randomBytes(32).toString('base64url')
       const id = tokenHash(token)
       if (target === user.email || (await deps.users.findByEmail(target))) {
-        await deps.audit.record({ action: 'user.email_change_requested', outcome: 'failure', actor: user.id, target: user.id, details: { reason: target === user.email ? 'unchanged' : 'taken' }, ...m })
+        await deps.audit.record({
+          action: 'user.email_change_requested',
+          outcome: 'failure',
+          actor: user.id,
+          target: user.id,
+          details: { reason: target === user.email ? 'unchanged' : 'taken' },
+          ...m,
+        })
         return {}
       }
-      await deps.tokens.create({ id, userId: user.id, purpose: 'email_change', email: target, expiresAt: new Date(Date.now() + o.ttl * 1000) })
-      await deps.mail.send('email_change', verifyEmailMail(o.brand, { to: target, link: `${o.publicUrl}/email/change?token=${token}`, ttlSeconds: o.ttl, change: true }))
-      await deps.audit.record({ action: 'user.email_change_requested', outcome: 'success', actor: user.id, target: user.id, details: { link: id.slice(0, 12) }, ...m })
+      await deps.tokens.create({
+        id,
+        userId: user.id,
+        purpose: 'email_change',
+        email: target,
+        expiresAt: new Date(Date.now() + o.ttl * 1000),
+      })
+      await deps.mail.send(
+        'email_change',
+        verifyEmailMail(o.brand, {
+          to: target,
+          link: `${o.publicUrl}/email/change?token=${token}`,
+          ttlSeconds: o.ttl,
+          change: true,
+        }),
+      )
+      await deps.audit.record({
+        action: 'user.email_change_requested',
+        outcome: 'success',
+        actor: user.id,
+        target: user.id,
+        details: { link: id.slice(0, 12) },
+        ...m,
+      })
       return {}
     },
     /** The account and new address a change link is for, if still good. */
@@ -116,7 +182,10 @@ export function emailVerificationService(deps: {
      * Uses a change link: the account's email becomes the new (now verified) address, the old
      * address is told (no link in that mail), and the change is audited.
      */
-    async confirmChange(token: string, m: RequestMeta): Promise<{ ok: true; email: string } | { ok: false; taken?: true }> {
+    async confirmChange(
+      token: string,
+      m: RequestMeta,
+    ): Promise<{ ok: true; email: string } | { ok: false; taken?: true }> {
       const found = await open(token, 'email_change')
       if (!found) return { ok: false }
       const { t, user } = found
@@ -125,7 +194,18 @@ export function emailVerificationService(deps: {
       if (!(await deps.tokens.consume(t.id, 'email_change', now))) return { ok: false }
       try {
         // the new address and its record commit together (db/audited.ts)
-        await deps.users.update(user.id, { email: t.email, emailVerified: true }, deps.audit.with(() => ({ action: 'user.email_changed', outcome: 'success', actor: user.id, target: user.id, details: { from: user.email, to: t.email }, ...m })))
+        await deps.users.update(
+          user.id,
+          { email: t.email, emailVerified: true },
+          deps.audit.with(() => ({
+            action: 'user.email_changed',
+            outcome: 'success',
+            actor: user.id,
+            target: user.id,
+            details: { from: user.email, to: t.email },
+            ...m,
+          })),
+        )
       } catch (err) {
         // Another account took the address between the check and the update (unique index).
         if (await deps.users.findByEmail(t.email)) return { ok: false, taken: true }

@@ -16,8 +16,7 @@ export interface LockoutOptions {
 }
 
 export type AttemptVerdict =
-  | { allowed: true; failures: number }
-  | { allowed: false; retryAfter: number; scope: 'account' | 'ip' }
+  { allowed: true; failures: number } | { allowed: false; retryAfter: number; scope: 'account' | 'ip' }
 
 const UNLOCK_MARKER = 'lockout.unlock:'
 
@@ -29,10 +28,21 @@ const UNLOCK_MARKER = 'lockout.unlock:'
  * unevaluated. A success gives the points back. Unknown accounts are counted the same way as
  * real ones (the key is the typed email), so lockout says nothing about who exists.
  */
-export function lockoutGuard(deps: { redis?: Redis; prefix: string; settings: SettingQueries; audit: AuditLog; options: LockoutOptions }) {
+export function lockoutGuard(deps: {
+  redis?: Redis
+  prefix: string
+  settings: SettingQueries
+  audit: AuditLog
+  options: LockoutOptions
+}) {
   const o = deps.options
   const make = (name: string, points: number): RateLimiterAbstract => {
-    const base = { points, duration: o.lockoutSeconds, blockDuration: o.lockoutSeconds, keyPrefix: `${deps.prefix}login:${name}` }
+    const base = {
+      points,
+      duration: o.lockoutSeconds,
+      blockDuration: o.lockoutSeconds,
+      keyPrefix: `${deps.prefix}login:${name}`,
+    }
     return deps.redis ? new RateLimiterRedis({ ...base, storeClient: deps.redis }) : new RateLimiterMemory(base)
   }
   const account = make('acct', o.maxFailures)
@@ -62,7 +72,11 @@ export function lockoutGuard(deps: { redis?: Redis; prefix: string; settings: Se
      * Reserves one attempt for this account and address. Refused when either is locked; the
      * first refusal of a lockout is an audit event.
      */
-    async attempt(email: string, clientIp: string, meta: { requestId?: string; userAgent?: string | null } = {}): Promise<AttemptVerdict> {
+    async attempt(
+      email: string,
+      clientIp: string,
+      meta: { requestId?: string; userAgent?: string | null } = {},
+    ): Promise<AttemptVerdict> {
       const key = accountKey(email)
       let a = await take(account, key)
       if (a instanceof RateLimiterRes && (await deps.settings.get(UNLOCK_MARKER + key))) {
@@ -73,7 +87,14 @@ export function lockoutGuard(deps: { redis?: Redis; prefix: string; settings: Se
       }
       if (a instanceof RateLimiterRes) {
         if (a.consumedPoints === o.maxFailures + 1) {
-          void deps.audit.record({ action: 'user.locked', outcome: 'info', target: key, details: { scope: 'account', seconds: o.lockoutSeconds, failures: o.maxFailures }, ip: clientIp, ...meta })
+          void deps.audit.record({
+            action: 'user.locked',
+            outcome: 'info',
+            target: key,
+            details: { scope: 'account', seconds: o.lockoutSeconds, failures: o.maxFailures },
+            ip: clientIp,
+            ...meta,
+          })
         }
         return { allowed: false, retryAfter: Math.max(1, Math.ceil(a.msBeforeNext / 1000)), scope: 'account' }
       }
@@ -81,7 +102,14 @@ export function lockoutGuard(deps: { redis?: Redis; prefix: string; settings: Se
       if (i instanceof RateLimiterRes) {
         await account.reward(key, 1).catch(() => undefined) // the account did not get this attempt
         if (i.consumedPoints === o.ipMaxFailures + 1) {
-          void deps.audit.record({ action: 'user.locked', outcome: 'info', target: clientIp, details: { scope: 'ip', seconds: o.lockoutSeconds, failures: o.ipMaxFailures }, ip: clientIp, ...meta })
+          void deps.audit.record({
+            action: 'user.locked',
+            outcome: 'info',
+            target: clientIp,
+            details: { scope: 'ip', seconds: o.lockoutSeconds, failures: o.ipMaxFailures },
+            ip: clientIp,
+            ...meta,
+          })
         }
         return { allowed: false, retryAfter: Math.max(1, Math.ceil(i.msBeforeNext / 1000)), scope: 'ip' }
       }
@@ -108,7 +136,13 @@ export function lockoutGuard(deps: { redis?: Redis; prefix: string; settings: Se
       const key = accountKey(email)
       const was = await account.get(key)
       await clear(email)
-      await deps.audit.record({ action: 'user.unlocked', outcome: 'success', actor, target: key, details: { failures: was?.consumedPoints ?? 0 } })
+      await deps.audit.record({
+        action: 'user.unlocked',
+        outcome: 'success',
+        actor,
+        target: key,
+        details: { failures: was?.consumedPoints ?? 0 },
+      })
     },
     clear,
     async isLocked(email: string) {

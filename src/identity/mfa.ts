@@ -18,8 +18,22 @@ export const ACR_MFA = 'urn:portcullis:acr:mfa'
 export const RECOVERY_CODE_COUNT = 10
 
 /** A factor as pages and APIs see it: never the secret or key material. */
-export interface FactorView { id: string; type: 'totp' | 'webauthn'; name: string; createdAt: Date; lastUsedAt: Date | null; deviceType: string | null }
-const view = (f: FactorRecord): FactorView => ({ id: f.id, type: f.type, name: f.name, createdAt: f.createdAt, lastUsedAt: f.lastUsedAt, deviceType: f.deviceType })
+export interface FactorView {
+  id: string
+  type: 'totp' | 'webauthn'
+  name: string
+  createdAt: Date
+  lastUsedAt: Date | null
+  deviceType: string | null
+}
+const view = (f: FactorRecord): FactorView => ({
+  id: f.id,
+  type: f.type,
+  name: f.name,
+  createdAt: f.createdAt,
+  lastUsedAt: f.lastUsedAt,
+  deviceType: f.deviceType,
+})
 
 export type TotpCheck = { ok: true; factorId: string } | { ok: false; reason: 'invalid' | 'replay' | 'no_factor' }
 
@@ -55,7 +69,10 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
     return key ? deriveKey(key, 'recovery-codes') : undefined
   }
   const hashCode = (kid: string, userId: string, code: string) =>
-    crypto.createHmac('sha256', pepper(kid)!).update(`${userId}:${normalizeRecovery(code)}`).digest('base64url')
+    crypto
+      .createHmac('sha256', pepper(kid)!)
+      .update(`${userId}:${normalizeRecovery(code)}`)
+      .digest('base64url')
 
   return {
     rpID,
@@ -88,11 +105,26 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
      * Confirms enrolment with a code from the app; the code's step is recorded as used, so it
      * cannot be replayed at the next sign-in.
      */
-    async confirmTotp(userId: string, secret: string, code: string, name: string, audit?: Audited<FactorView>): Promise<FactorView | undefined> {
+    async confirmTotp(
+      userId: string,
+      secret: string,
+      code: string,
+      name: string,
+      audit?: Audited<FactorView>,
+    ): Promise<FactorView | undefined> {
       const step = await verifyTotp(secret, code)
       if (step === undefined) return undefined
       const id = crypto.randomUUID()
-      const f = await q.createFactor({ id, userId, type: 'totp', name: name.trim().slice(0, 64) || 'Authenticator app', secret: seal(deps.ring, secret, totpContext(id)) }, audit)
+      const f = await q.createFactor(
+        {
+          id,
+          userId,
+          type: 'totp',
+          name: name.trim().slice(0, 64) || 'Authenticator app',
+          secret: seal(deps.ring, secret, totpContext(id)),
+        },
+        audit,
+      )
       await q.claimTotpStep(f.id, step)
       return view(f)
     },
@@ -104,7 +136,16 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
         if (f.type === 'totp' && f.secret && open(deps.ring, f.secret, totpContext(f.id)) === clean) return false
       }
       const id = crypto.randomUUID()
-      await q.createFactor({ id, userId, type: 'totp', name: 'Authenticator app (imported)', secret: seal(deps.ring, clean, totpContext(id)) }, audit)
+      await q.createFactor(
+        {
+          id,
+          userId,
+          type: 'totp',
+          name: 'Authenticator app (imported)',
+          secret: seal(deps.ring, clean, totpContext(id)),
+        },
+        audit,
+      )
       return true
     },
     async verifyTotp(userId: string, code: string): Promise<TotpCheck> {
@@ -125,7 +166,11 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
     async regenerateRecoveryCodes(userId: string, audit?: Audited<void>) {
       const kid = deps.ring.currentId
       const codes = Array.from({ length: RECOVERY_CODE_COUNT }, randomCode)
-      await q.replaceRecoveryCodes(userId, codes.map((c) => ({ id: crypto.randomUUID(), codeHash: hashCode(kid, userId, c), pepperKid: kid })), audit)
+      await q.replaceRecoveryCodes(
+        userId,
+        codes.map((c) => ({ id: crypto.randomUUID(), codeHash: hashCode(kid, userId, c), pepperKid: kid })),
+        audit,
+      )
       return codes
     },
     remainingRecoveryCodes: (userId: string) => q.countUnusedRecoveryCodes(userId),
@@ -154,16 +199,40 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
         authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
       })
     },
-    async verifyRegistration(userId: string, response: RegistrationResponseJSON, challenge: string, name: string, audit?: Audited<FactorView>): Promise<FactorView> {
-      const r = await (await webauthn()).verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID, requireUserVerification: false })
+    async verifyRegistration(
+      userId: string,
+      response: RegistrationResponseJSON,
+      challenge: string,
+      name: string,
+      audit?: Audited<FactorView>,
+    ): Promise<FactorView> {
+      const r = await (
+        await webauthn()
+      ).verifyRegistrationResponse({
+        response,
+        expectedChallenge: challenge,
+        expectedOrigin: origin,
+        expectedRPID: rpID,
+        requireUserVerification: false,
+      })
       if (!r.verified) throw new Error('registration not verified')
       const cred = r.registrationInfo.credential
       if (await q.findByCredentialId(cred.id)) throw new Error('this passkey is already registered')
-      const f = await q.createFactor({
-        id: crypto.randomUUID(), userId, type: 'webauthn', name: name.trim().slice(0, 64) || 'Passkey',
-        credentialId: cred.id, publicKey: Buffer.from(cred.publicKey).toString('base64url'), counter: cred.counter,
-        transports: cred.transports ?? response.response.transports ?? [], deviceType: r.registrationInfo.credentialDeviceType, backedUp: r.registrationInfo.credentialBackedUp,
-      }, audit)
+      const f = await q.createFactor(
+        {
+          id: crypto.randomUUID(),
+          userId,
+          type: 'webauthn',
+          name: name.trim().slice(0, 64) || 'Passkey',
+          credentialId: cred.id,
+          publicKey: Buffer.from(cred.publicKey).toString('base64url'),
+          counter: cred.counter,
+          transports: cred.transports ?? response.response.transports ?? [],
+          deviceType: r.registrationInfo.credentialDeviceType,
+          backedUp: r.registrationInfo.credentialBackedUp,
+        },
+        audit,
+      )
       return view(f)
     },
     async authenticationOptions(userId?: string) {
@@ -179,32 +248,56 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
      * Verifies an assertion. The credential id must be registered (to `userId` when given); the
      * signature counter must move forward (a cloned authenticator is refused, WebAuthn §6.1.1).
      */
-    async verifyAuthentication(response: AuthenticationResponseJSON, challenge: string, opts: { userId?: string; requireUserVerification: boolean }) {
+    async verifyAuthentication(
+      response: AuthenticationResponseJSON,
+      challenge: string,
+      opts: { userId?: string; requireUserVerification: boolean },
+    ) {
       const f = typeof response?.id === 'string' ? await q.findByCredentialId(response.id) : null
-      if (!f || f.type !== 'webauthn' || (opts.userId && f.userId !== opts.userId)) return { ok: false as const, reason: 'unknown_credential' }
+      if (!f || f.type !== 'webauthn' || (opts.userId && f.userId !== opts.userId))
+        return { ok: false as const, reason: 'unknown_credential' }
       // The user handle, when the authenticator returns one, must be this credential's user.
       const handle = response.response?.userHandle
-      if (handle && Buffer.from(handle, 'base64url').toString('utf8') !== f.userId) return { ok: false as const, reason: 'user_handle_mismatch' }
+      if (handle && Buffer.from(handle, 'base64url').toString('utf8') !== f.userId)
+        return { ok: false as const, reason: 'user_handle_mismatch' }
       let r
       try {
-        r = await (await webauthn()).verifyAuthenticationResponse({
-          response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpID,
-          credential: { id: f.credentialId!, publicKey: Buffer.from(f.publicKey!, 'base64url'), counter: f.counter, transports: f.transports },
+        r = await (
+          await webauthn()
+        ).verifyAuthenticationResponse({
+          response,
+          expectedChallenge: challenge,
+          expectedOrigin: origin,
+          expectedRPID: rpID,
+          credential: {
+            id: f.credentialId!,
+            publicKey: Buffer.from(f.publicKey!, 'base64url'),
+            counter: f.counter,
+            transports: f.transports,
+          },
           requireUserVerification: opts.requireUserVerification,
         })
       } catch (err) {
         return { ok: false as const, reason: (err as Error).message.includes('counter') ? 'counter' : 'invalid' }
       }
       if (!r.verified) return { ok: false as const, reason: 'invalid' }
-      if (!(await q.advanceCounter(f.id, f.counter, r.authenticationInfo.newCounter))) return { ok: false as const, reason: 'counter' }
-      return { ok: true as const, userId: f.userId, factorId: f.id, amr: passkeyAmr(f.deviceType), userVerified: r.authenticationInfo.userVerified }
+      if (!(await q.advanceCounter(f.id, f.counter, r.authenticationInfo.newCounter)))
+        return { ok: false as const, reason: 'counter' }
+      return {
+        ok: true as const,
+        userId: f.userId,
+        factorId: f.id,
+        amr: passkeyAmr(f.deviceType),
+        userVerified: r.authenticationInfo.userVerified,
+      }
     },
 
     /** Recovery codes exist to replace a lost factor: without any factor they go too. */
     remove: (userId: string, factorId: string, audit?: Audited<boolean>) => q.removeFactor(userId, factorId, audit),
     /** Every factor and recovery code of a user, with its audit record (given the removed factors). */
     removeAll: (userId: string, audit?: Audited<FactorRecord[]>) => q.removeAllFactors(userId, audit),
-    rename: (userId: string, factorId: string, name: string, audit?: Audited<boolean>) => q.renameFactor(userId, factorId, name.trim().slice(0, 64), audit),
+    rename: (userId: string, factorId: string, name: string, audit?: Audited<boolean>) =>
+      q.renameFactor(userId, factorId, name.trim().slice(0, 64), audit),
     cleanCode,
   }
 }

@@ -41,7 +41,9 @@ export interface ImportedHash {
   verify(password: string): Promise<boolean>
 }
 
-export type ParseResult = { ok: true; hash: ImportedHash } | { ok: false; reason: 'unknown_format' | 'malformed' | 'over_limit'; message: string }
+export type ParseResult =
+  | { ok: true; hash: ImportedHash }
+  | { ok: false; reason: 'unknown_format' | 'malformed' | 'over_limit'; message: string }
 
 type Parsed = ImportedHash | { reason: 'malformed' | 'over_limit'; message: string }
 
@@ -67,29 +69,54 @@ function b64(s: string): Buffer | undefined {
 const DIGESTS: Record<string, string> = { sha1: 'sha1', sha256: 'sha256', sha512: 'sha512' }
 
 const pbkdf2 = promisify(crypto.pbkdf2)
-const scrypt = promisify(crypto.scrypt) as (pw: crypto.BinaryLike, salt: crypto.BinaryLike, len: number, o: crypto.ScryptOptions) => Promise<Buffer>
+const scrypt = promisify(crypto.scrypt) as (
+  pw: crypto.BinaryLike,
+  salt: crypto.BinaryLike,
+  len: number,
+  o: crypto.ScryptOptions,
+) => Promise<Buffer>
 
-function pbkdf2Hash(format: string, digest: string | undefined, iterations: number, salt: Buffer, expected: Buffer | undefined): Parsed {
+function pbkdf2Hash(
+  format: string,
+  digest: string | undefined,
+  iterations: number,
+  salt: Buffer,
+  expected: Buffer | undefined,
+): Parsed {
   if (!digest) return malformed('unsupported PBKDF2 digest (sha1, sha256 or sha512)')
-  if (!Number.isSafeInteger(iterations) || iterations < 1) return malformed('the iteration count is not a positive integer')
-  if (iterations > HASH_LIMITS.pbkdf2MaxIterations) return overLimit(`PBKDF2 iterations above ${HASH_LIMITS.pbkdf2MaxIterations}`)
-  if (!expected || expected.length < 16 || expected.length > 256) return malformed('the hash is not 16-256 bytes of base64/hex')
+  if (!Number.isSafeInteger(iterations) || iterations < 1)
+    return malformed('the iteration count is not a positive integer')
+  if (iterations > HASH_LIMITS.pbkdf2MaxIterations)
+    return overLimit(`PBKDF2 iterations above ${HASH_LIMITS.pbkdf2MaxIterations}`)
+  if (!expected || expected.length < 16 || expected.length > 256)
+    return malformed('the hash is not 16-256 bytes of base64/hex')
   return {
     format,
     verify: async (password) => safeEqual(await pbkdf2(password, salt, iterations, expected.length, digest), expected),
   }
 }
 
-function scryptHash(format: string, n: number, r: number, p: number, salt: Buffer, expected: Buffer | undefined): Parsed {
-  if (![n, r, p].every((v) => Number.isSafeInteger(v) && v >= 1) || n < 2 || (n & (n - 1)) !== 0) return malformed('scrypt needs N a power of two above 1, and r, p positive integers')
+function scryptHash(
+  format: string,
+  n: number,
+  r: number,
+  p: number,
+  salt: Buffer,
+  expected: Buffer | undefined,
+): Parsed {
+  if (![n, r, p].every((v) => Number.isSafeInteger(v) && v >= 1) || n < 2 || (n & (n - 1)) !== 0)
+    return malformed('scrypt needs N a power of two above 1, and r, p positive integers')
   if (n > HASH_LIMITS.scryptMaxN) return overLimit(`scrypt N above 2^20`)
   if (p > HASH_LIMITS.scryptMaxP) return overLimit(`scrypt p above ${HASH_LIMITS.scryptMaxP}`)
   const memory = 128 * n * r
-  if (memory > HASH_LIMITS.maxMemoryBytes) return overLimit(`scrypt memory (128·N·r = ${memory} bytes) above ${HASH_LIMITS.maxMemoryBytes}`)
-  if (!expected || expected.length < 16 || expected.length > 256) return malformed('the hash is not 16-256 bytes of base64/hex')
+  if (memory > HASH_LIMITS.maxMemoryBytes)
+    return overLimit(`scrypt memory (128·N·r = ${memory} bytes) above ${HASH_LIMITS.maxMemoryBytes}`)
+  if (!expected || expected.length < 16 || expected.length > 256)
+    return malformed('the hash is not 16-256 bytes of base64/hex')
   return {
     format,
-    verify: async (password) => safeEqual(await scrypt(password, salt, expected.length, { N: n, r, p, maxmem: memory + 1024 * 1024 }), expected),
+    verify: async (password) =>
+      safeEqual(await scrypt(password, salt, expected.length, { N: n, r, p, maxmem: memory + 1024 * 1024 }), expected),
   }
 }
 
@@ -105,9 +132,12 @@ function bcryptHash(format: string, value: string, prehash?: (pw: string) => str
 }
 
 // $argon2id$v=19$m=19456,t=2,p=1$salt$hash — `v=` is absent in hashes from before version 1.3.
-const ARGON2 = /^\$argon2(id|i|d)\$(?:v=(16|19)\$)?m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$([A-Za-z0-9+/]{11,})\$([A-Za-z0-9+/]{16,})$/
+const ARGON2 =
+  /^\$argon2(id|i|d)\$(?:v=(16|19)\$)?m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$([A-Za-z0-9+/]{11,})\$([A-Za-z0-9+/]{16,})$/
 
-export function parseArgon2(value: string): { type: string; version: number; m: number; t: number; p: number } | undefined {
+export function parseArgon2(
+  value: string,
+): { type: string; version: number; m: number; t: number; p: number } | undefined {
   const m = ARGON2.exec(value)
   if (!m) return undefined
   return { type: m[1]!, version: m[2] ? Number(m[2]) : 16, m: Number(m[3]), t: Number(m[4]), p: Number(m[5]) }
@@ -116,7 +146,8 @@ export function parseArgon2(value: string): { type: string; version: number; m: 
 function argon2Hash(format: string, value: string): Parsed {
   const a = parseArgon2(value)
   if (!a) return malformed('an argon2 hash is $argon2id$v=19$m=..,t=..,p=..$salt$hash (unpadded base64)')
-  if (a.m * 1024 > HASH_LIMITS.maxMemoryBytes) return overLimit(`argon2 memory above ${HASH_LIMITS.maxMemoryBytes / 1024} KiB`)
+  if (a.m * 1024 > HASH_LIMITS.maxMemoryBytes)
+    return overLimit(`argon2 memory above ${HASH_LIMITS.maxMemoryBytes / 1024} KiB`)
   if (a.t > HASH_LIMITS.argon2MaxTime) return overLimit(`argon2 t above ${HASH_LIMITS.argon2MaxTime}`)
   if (a.p > HASH_LIMITS.argon2MaxParallelism) return overLimit(`argon2 p above ${HASH_LIMITS.argon2MaxParallelism}`)
   if (a.m < 8 * a.p || a.t < 1 || a.p < 1) return malformed('argon2 needs t ≥ 1, p ≥ 1 and m ≥ 8·p')
@@ -163,7 +194,13 @@ function django(value: string): Parsed {
     case 'pbkdf2_sha1': {
       const [iterations, salt, hash] = rest
       if (rest.length !== 3 || !salt) return malformed(`expected ${algorithm}$<iterations>$<salt>$<base64 hash>`)
-      return pbkdf2Hash(`django-${algorithm}`, DIGESTS[algorithm.slice(7)], int(iterations), Buffer.from(salt, 'utf8'), b64(hash!))
+      return pbkdf2Hash(
+        `django-${algorithm}`,
+        DIGESTS[algorithm.slice(7)],
+        int(iterations),
+        Buffer.from(salt, 'utf8'),
+        b64(hash!),
+      )
     }
     case 'scrypt': {
       // scrypt$<N>$<salt>$<r>$<p>$<base64 hash>, dklen 64
@@ -177,7 +214,9 @@ function django(value: string): Parsed {
       return bcryptHash('django-bcrypt', value.slice('bcrypt$'.length))
     case 'bcrypt_sha256':
       // Django hashes the password with SHA-256 (hex) first, so bcrypt sees all of a long one.
-      return bcryptHash('django-bcrypt_sha256', value.slice('bcrypt_sha256$'.length), (pw) => crypto.createHash('sha256').update(pw).digest('hex'))
+      return bcryptHash('django-bcrypt_sha256', value.slice('bcrypt_sha256$'.length), (pw) =>
+        crypto.createHash('sha256').update(pw).digest('hex'),
+      )
     default:
       return malformed('unknown Django algorithm')
   }
@@ -215,9 +254,19 @@ const FORMATS: [RegExp, (value: string) => Parsed][] = [
 const MAX_LENGTH = 1024
 
 export function parsePasswordHash(value: string): ParseResult {
-  if (typeof value !== 'string' || value.length > MAX_LENGTH) return { ok: false, reason: 'unknown_format', message: `not a password hash in a known format (${ACCEPTED_FORMATS})` }
+  if (typeof value !== 'string' || value.length > MAX_LENGTH)
+    return {
+      ok: false,
+      reason: 'unknown_format',
+      message: `not a password hash in a known format (${ACCEPTED_FORMATS})`,
+    }
   const entry = FORMATS.find(([prefix]) => prefix.test(value))
-  if (!entry) return { ok: false, reason: 'unknown_format', message: `not a password hash in a known format (${ACCEPTED_FORMATS})` }
+  if (!entry)
+    return {
+      ok: false,
+      reason: 'unknown_format',
+      message: `not a password hash in a known format (${ACCEPTED_FORMATS})`,
+    }
   let parsed: Parsed
   try {
     parsed = entry[1](value)

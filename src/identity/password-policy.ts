@@ -58,7 +58,9 @@ export function passwordProblems(password: string, opts: PasswordPolicyOptions):
     problems.push(t('password.breached'))
     return problems
   }
-  const inputs = [...(opts.email ? [opts.email, opts.email.split('@')[0]!] : []), ...(opts.userInputs ?? [])].filter(Boolean)
+  const inputs = [...(opts.email ? [opts.email, opts.email.split('@')[0]!] : []), ...(opts.userInputs ?? [])].filter(
+    Boolean,
+  )
   const result = estimator().check(password, inputs)
   if (result.score < MIN_ZXCVBN_SCORE) {
     // zxcvbn's own hint is English (its English dictionary pack): only English pages show it.

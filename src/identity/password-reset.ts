@@ -95,19 +95,41 @@ export function passwordResetService(deps: {
     const id = tokenHash(token)
     const reason = limited ? 'rate_limited' : !user ? 'unknown_address' : user.disabled ? 'disabled' : undefined
     if (reason || !user) {
-      await deps.audit.record({ action: 'user.password_reset_requested', outcome: 'failure', actor: user?.id ?? null, target, details: { reason }, ...m })
+      await deps.audit.record({
+        action: 'user.password_reset_requested',
+        outcome: 'failure',
+        actor: user?.id ?? null,
+        target,
+        details: { reason },
+        ...m,
+      })
       return
     }
-    await deps.tokens.create({ id, userId: user.id, purpose: 'password_reset', email: user.email, expiresAt: new Date(Date.now() + o.ttl * 1000) })
+    await deps.tokens.create({
+      id,
+      userId: user.id,
+      purpose: 'password_reset',
+      email: user.email,
+      expiresAt: new Date(Date.now() + o.ttl * 1000),
+    })
     const link = `${o.publicUrl}/password/reset?token=${token}`
     await deps.mail.send('password_reset', passwordResetMail(o.brand, { to: user.email, link, ttlSeconds: o.ttl }))
-    await deps.audit.record({ action: 'user.password_reset_requested', outcome: 'success', actor: user.id, target: user.id, details: { link: id.slice(0, 12) }, ...m })
+    await deps.audit.record({
+      action: 'user.password_reset_requested',
+      outcome: 'success',
+      actor: user.id,
+      target: user.id,
+      details: { link: id.slice(0, 12) },
+      ...m,
+    })
   }
 
   async function openToken(token: string) {
     if (!TOKEN_SHAPE.test(token)) return undefined
     // An invitation (issue 14 §8) is the same kind of link with a longer life and its own mail.
-    const t = (await deps.tokens.find(tokenHash(token), 'password_reset')) ?? (await deps.tokens.find(tokenHash(token), 'invitation'))
+    const t =
+      (await deps.tokens.find(tokenHash(token), 'password_reset')) ??
+      (await deps.tokens.find(tokenHash(token), 'invitation'))
     if (!t || t.usedAt || t.expiresAt <= new Date()) return undefined
     const user = await deps.users.findById(t.userId)
     // The link was for this address: an account whose email changed since cannot use it.
@@ -125,9 +147,11 @@ export function passwordResetService(deps: {
       const ip = await allowed(byIp, m.ip)
       if (ip !== true) return { retryAfter: ip }
       const address = await allowed(byAddress, addressKey(email))
-      const work = issue(email, address !== true, m).catch((err: unknown) => {
-        deps.logger.error({ err: (err as Error).message, requestId: m.requestId }, 'password reset request failed')
-      }).finally(() => inFlight.delete(work))
+      const work = issue(email, address !== true, m)
+        .catch((err: unknown) => {
+          deps.logger.error({ err: (err as Error).message, requestId: m.requestId }, 'password reset request failed')
+        })
+        .finally(() => inFlight.delete(work))
       inFlight.add(work)
       return {}
     },
@@ -137,7 +161,10 @@ export function passwordResetService(deps: {
      * admin API's invitation (admin/users.ts), which shows the returned link once to the
      * administrator besides mailing it.
      */
-    async invite(user: { id: string; email: string }, m: Partial<RequestMeta> & { actor?: string } = {}): Promise<{ url: string; expiresAt: Date }> {
+    async invite(
+      user: { id: string; email: string },
+      m: Partial<RequestMeta> & { actor?: string } = {},
+    ): Promise<{ url: string; expiresAt: Date }> {
       const ttl = o.invitationTtl ?? 7 * 86400
       const token = newToken()
       const id = tokenHash(token)
@@ -145,7 +172,15 @@ export function passwordResetService(deps: {
       const url = `${o.publicUrl}/password/reset?token=${token}`
       await deps.tokens.create({ id, userId: user.id, purpose: 'invitation', email: user.email, expiresAt })
       await deps.mail.send('invitation', invitationMail(o.brand, { to: user.email, link: url, ttlSeconds: ttl }))
-      await deps.audit.record({ action: 'user.invitation_sent', outcome: 'success', actor: m.actor ?? null, target: user.id, details: { link: id.slice(0, 12) }, ip: m.ip, requestId: m.requestId })
+      await deps.audit.record({
+        action: 'user.invitation_sent',
+        outcome: 'success',
+        actor: m.actor ?? null,
+        target: user.id,
+        details: { link: id.slice(0, 12) },
+        ip: m.ip,
+        requestId: m.requestId,
+      })
       return { url, expiresAt }
     },
     /** Resolves once every request accepted so far has queued its mail (tests, shutdown). */
@@ -160,11 +195,19 @@ export function passwordResetService(deps: {
      * Sets the new password. `problems` are the policy's (the link stays good); `invalid`
      * means the link is unknown, used, expired or its account is gone.
      */
-    async complete(token: string, password: string, m: RequestMeta): Promise<{ ok: true; email: string } | { ok: false; invalid?: true; problems?: string[] }> {
+    async complete(
+      token: string,
+      password: string,
+      m: RequestMeta,
+    ): Promise<{ ok: true; email: string } | { ok: false; invalid?: true; problems?: string[] }> {
       const found = await openToken(token)
       if (!found) return { ok: false, invalid: true }
       const { t, user } = found
-      const problems = passwordProblems(password, { minLength: o.minLength, email: user.email, userInputs: user.name ? [user.name] : [] })
+      const problems = passwordProblems(password, {
+        minLength: o.minLength,
+        email: user.email,
+        userInputs: user.name ? [user.name] : [],
+      })
       if (problems.length) return { ok: false, problems }
       const now = new Date()
       const purpose = t.purpose === 'invitation' ? 'invitation' : 'password_reset'
@@ -175,16 +218,32 @@ export function passwordResetService(deps: {
       // The password, the address verified (the link reached the user through it, issue 14 §2),
       // the sessions it ends and the audit record commit together (db/audited.ts): the record's
       // sessions_ended counts what this transaction revoked.
-      const change = { passwordHash: await hashPassword(password), mustChangePassword: false, ...(user.emailVerified ? {} : { emailVerified: true }) }
+      const change = {
+        passwordHash: await hashPassword(password),
+        mustChangePassword: false,
+        ...(user.emailVerified ? {} : { emailVerified: true }),
+      }
       const record = (ended: number) => ({
-        action: purpose === 'invitation' ? 'user.invitation_accepted' : 'user.password_reset', outcome: 'success' as const, actor: user.id, target: user.id,
-        details: { link: t.id.slice(0, 12), sessions_ended: ended, lockout_cleared: wasLocked }, ...m,
+        action: purpose === 'invitation' ? 'user.invitation_accepted' : 'user.password_reset',
+        outcome: 'success' as const,
+        actor: user.id,
+        target: user.id,
+        details: { link: t.id.slice(0, 12), sessions_ended: ended, lockout_cleared: wasLocked },
+        ...m,
       })
       if (o.endsSessions) {
-        const { ended } = await deps.users.updateSigningOut(user.id, change, deps.audit.with((r) => record(r.ended.length)))
+        const { ended } = await deps.users.updateSigningOut(
+          user.id,
+          change,
+          deps.audit.with((r) => record(r.ended.length)),
+        )
         await deps.sessions.afterRevoked(ended)
       } else {
-        await deps.users.update(user.id, change, deps.audit.with(() => record(0)))
+        await deps.users.update(
+          user.id,
+          change,
+          deps.audit.with(() => record(0)),
+        )
       }
       await deps.tokens.retireAll(user.id, 'password_reset', now)
       await deps.tokens.retireAll(user.id, 'invitation', now)

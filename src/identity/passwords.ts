@@ -42,8 +42,13 @@ export function isArgon2Hash(value: string) {
 export function needsRehash(stored: string): boolean {
   const a = parseArgon2(stored)
   if (!a) return true
-  return a.type !== 'id' || a.version !== 19 || a.m !== ARGON2_PARAMS.memoryCost
-    || a.t !== ARGON2_PARAMS.timeCost || a.p !== ARGON2_PARAMS.parallelism
+  return (
+    a.type !== 'id' ||
+    a.version !== 19 ||
+    a.m !== ARGON2_PARAMS.memoryCost ||
+    a.t !== ARGON2_PARAMS.timeCost ||
+    a.p !== ARGON2_PARAMS.parallelism
+  )
 }
 
 let dummy: Promise<string> | undefined

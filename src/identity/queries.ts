@@ -22,7 +22,11 @@ export interface UserRecord {
 type Row = Awaited<ReturnType<Db['user']['findUnique']>> & {}
 
 function toRecord(row: Row): UserRecord {
-  return { ...row, roles: JSON.parse(row.roles) as string[], attributes: JSON.parse(row.attributes) as Record<string, unknown> }
+  return {
+    ...row,
+    roles: JSON.parse(row.roles) as string[],
+    attributes: JSON.parse(row.attributes) as Record<string, unknown>,
+  }
 }
 
 export interface UserWrite {
@@ -66,7 +70,12 @@ export function userQueries(db: Db) {
      * With `audit`, the user and its audit record commit together (db/audited.ts); `also` writes
      * rows that belong to the creation (a federated link) in the same transaction.
      */
-    create(id: string, u: UserWrite, audit?: Audited<UserRecord>, also?: (tx: Tx, user: UserRecord) => Promise<unknown>) {
+    create(
+      id: string,
+      u: UserWrite,
+      audit?: Audited<UserRecord>,
+      also?: (tx: Tx, user: UserRecord) => Promise<unknown>,
+    ) {
       return audited(db, audit, async (tx) => {
         const user = toRecord(await tx.user.create({ data: { id, ...toData(u), email: u.email } }))
         await also?.(tx, user)
@@ -83,7 +92,12 @@ export function userQueries(db: Db) {
      * `keep` is a session that stays (the one changing its own password).
      * The caller ends the linked oidc-provider sessions after the commit (sessions.afterRevoked).
      */
-    updateSigningOut(id: string, u: Partial<UserWrite>, audit?: Audited<{ user: UserRecord; ended: SessionRecord[] }>, keep?: string) {
+    updateSigningOut(
+      id: string,
+      u: Partial<UserWrite>,
+      audit?: Audited<{ user: UserRecord; ended: SessionRecord[] }>,
+      keep?: string,
+    ) {
       return audited(db, audit, async (tx) => ({
         user: toRecord(await tx.user.update({ where: { id }, data: toData(u) })),
         ended: await revokeSessionsIn(tx, id, 'all', new Date(), keep),

@@ -57,7 +57,9 @@ export function registrationService(deps: {
 }) {
   const o = deps.options
   const base = { points: o.perAddress, duration: 3600, keyPrefix: `${deps.redisPrefix}signup:addr` }
-  const byAddress: RateLimiterAbstract = deps.redis ? new RateLimiterRedis({ ...base, storeClient: deps.redis }) : new RateLimiterMemory(base)
+  const byAddress: RateLimiterAbstract = deps.redis
+    ? new RateLimiterRedis({ ...base, storeClient: deps.redis })
+    : new RateLimiterMemory(base)
   const inFlight = new Set<Promise<void>>()
   // Hashed: Redis never holds the addresses people typed.
   const addressKey = (email: string) => crypto.createHash('sha256').update(normalizeEmail(email)).digest('base64url')
@@ -75,20 +77,49 @@ export function registrationService(deps: {
   async function work(email: string, password: string, name: string | undefined, m: RequestMeta) {
     const target = normalizeEmail(email)
     if (await limited(target)) {
-      await deps.audit.record({ action: 'user.registered', outcome: 'failure', target, details: { reason: 'rate_limited' }, ...m })
+      await deps.audit.record({
+        action: 'user.registered',
+        outcome: 'failure',
+        target,
+        details: { reason: 'rate_limited' },
+        ...m,
+      })
       return
     }
     const existing = await deps.users.findByEmail(target)
     if (existing) {
-      await deps.mail.send('account_exists', accountExistsMail(o.brand, { to: existing.email, signInUrl: `${o.publicUrl}/account`, resetUrl: `${o.publicUrl}/password/forgot` }))
-      await deps.audit.record({ action: 'user.registered', outcome: 'failure', actor: null, target: existing.id, details: { reason: 'address_taken' }, ...m })
+      await deps.mail.send(
+        'account_exists',
+        accountExistsMail(o.brand, {
+          to: existing.email,
+          signInUrl: `${o.publicUrl}/account`,
+          resetUrl: `${o.publicUrl}/password/forgot`,
+        }),
+      )
+      await deps.audit.record({
+        action: 'user.registered',
+        outcome: 'failure',
+        actor: null,
+        target: existing.id,
+        details: { reason: 'address_taken' },
+        ...m,
+      })
       return
     }
     let user
     try {
       // the account and its `user.registered` record commit together (db/audited.ts)
-      user = await deps.users.create({ email: target, password, name: name ?? null, emailVerified: false, mustVerifyEmail: true },
-        deps.audit.with((u) => ({ action: 'user.registered', outcome: 'success', actor: u.id, target: u.id, details: { email: u.email }, ...m })))
+      user = await deps.users.create(
+        { email: target, password, name: name ?? null, emailVerified: false, mustVerifyEmail: true },
+        deps.audit.with((u) => ({
+          action: 'user.registered',
+          outcome: 'success',
+          actor: u.id,
+          target: u.id,
+          details: { email: u.email },
+          ...m,
+        })),
+      )
     } catch (err) {
       // The same address registered twice at once: the unique index keeps one account.
       if (await deps.users.findByEmail(target)) return
@@ -102,14 +133,26 @@ export function registrationService(deps: {
     /** Checks what can be said without revealing anything, then accepts; see above. */
     register(input: { email: string; password: string; name?: string }, m: RequestMeta): RegisterResult {
       if (!domainAllowed(input.email, o.allowedDomains)) {
-        void deps.audit.record({ action: 'user.registered', outcome: 'failure', target: normalizeEmail(input.email), details: { reason: 'domain_not_allowed' }, ...m })
+        void deps.audit.record({
+          action: 'user.registered',
+          outcome: 'failure',
+          target: normalizeEmail(input.email),
+          details: { reason: 'domain_not_allowed' },
+          ...m,
+        })
         return { ok: false, field: 'email', problems: [t('register.domainNotAllowed')] }
       }
-      const problems = passwordProblems(input.password, { minLength: o.minLength, email: input.email, userInputs: input.name ? [input.name] : [] })
+      const problems = passwordProblems(input.password, {
+        minLength: o.minLength,
+        email: input.email,
+        userInputs: input.name ? [input.name] : [],
+      })
       if (problems.length) return { ok: false, field: 'password', problems }
-      const p = work(input.email, input.password, input.name, m).catch((err: unknown) => {
-        deps.logger.error({ err: (err as Error).message, requestId: m.requestId }, 'registration failed')
-      }).finally(() => inFlight.delete(p))
+      const p = work(input.email, input.password, input.name, m)
+        .catch((err: unknown) => {
+          deps.logger.error({ err: (err as Error).message, requestId: m.requestId }, 'registration failed')
+        })
+        .finally(() => inFlight.delete(p))
       inFlight.add(p)
       return { ok: true }
     },

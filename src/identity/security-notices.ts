@@ -26,12 +26,38 @@ const MAX_MARKS = 8
 const DEVICE_COOKIE_AGE = 400 * 86400
 
 /** "Chrome on Linux, network 203.0.113.0/24": how a notice says where a sign-in came from, coarsely. */
-export function describeOrigin(userAgent: string | null | undefined, ip: string | null | undefined): string | undefined {
+export function describeOrigin(
+  userAgent: string | null | undefined,
+  ip: string | null | undefined,
+): string | undefined {
   const ua = userAgent ?? ''
-  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : ua ? t('mail.notice.aBrowser') : undefined
-  const os = /Windows/.test(ua) ? 'Windows' : /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS X/.test(ua) ? 'macOS' : /Linux/.test(ua) ? 'Linux' : undefined
+  const browser = /Edg\//.test(ua)
+    ? 'Edge'
+    : /Firefox\//.test(ua)
+      ? 'Firefox'
+      : /Chrom(e|ium)\//.test(ua)
+        ? 'Chrome'
+        : /Safari\//.test(ua)
+          ? 'Safari'
+          : ua
+            ? t('mail.notice.aBrowser')
+            : undefined
+  const os = /Windows/.test(ua)
+    ? 'Windows'
+    : /Android/.test(ua)
+      ? 'Android'
+      : /iPhone|iPad/.test(ua)
+        ? 'iOS'
+        : /Mac OS X/.test(ua)
+          ? 'macOS'
+          : /Linux/.test(ua)
+            ? 'Linux'
+            : undefined
   const net = ip ? networkOf(ip) : undefined
-  const parts = [browser && (os ? t('mail.notice.browserOn', { browser, os }) : browser), net && t('mail.notice.network', { net })].filter(Boolean)
+  const parts = [
+    browser && (os ? t('mail.notice.browserOn', { browser, os }) : browser),
+    net && t('mail.notice.network', { net }),
+  ].filter(Boolean)
   return parts.length ? parts.join(', ') : undefined
 }
 
@@ -60,7 +86,11 @@ const MFA_TYPES = new Set(['totp', 'webauthn'])
  * where, and point to the forgotten-password page as the "this wasn't me" way out.
  */
 export function securityNotices(deps: {
-  users: UserService; mail: Mailer; audit: AuditLog; logger: Logger; options: SecurityNoticeOptions
+  users: UserService
+  mail: Mailer
+  audit: AuditLog
+  logger: Logger
+  options: SecurityNoticeOptions
   /** did this account complete a sign-in before `before` (the audit log's `login` records)? */
   signedInBefore: (userId: string, before: Date) => Promise<boolean>
 }) {
@@ -69,14 +99,29 @@ export function securityNotices(deps: {
   const https = o.publicUrl.startsWith('https:')
   const cookieName = https ? '__Host-portcullis_device' : 'portcullis_device'
 
-  async function send(user: Pick<UserRecord, 'email' | 'disabled'>, kind: NoticeKind, e: { detail?: string; userAgent?: string | null; ip?: string | null }) {
+  async function send(
+    user: Pick<UserRecord, 'email' | 'disabled'>,
+    kind: NoticeKind,
+    e: { detail?: string; userAgent?: string | null; ip?: string | null },
+  ) {
     if (user.disabled) return
-    await deps.mail.send(`notice_${kind}`, securityNotice(o.brand, {
-      to: user.email, kind, detail: e.detail, when: new Date(), from: describeOrigin(e.userAgent, e.ip),
-      resetUrl: `${o.publicUrl}/password/forgot`, accountUrl: `${o.publicUrl}/account`,
-    }))
+    await deps.mail.send(
+      `notice_${kind}`,
+      securityNotice(o.brand, {
+        to: user.email,
+        kind,
+        detail: e.detail,
+        when: new Date(),
+        from: describeOrigin(e.userAgent, e.ip),
+        resetUrl: `${o.publicUrl}/password/forgot`,
+        accountUrl: `${o.publicUrl}/account`,
+      }),
+    )
   }
-  const detached = (p: Promise<unknown>, kind: string) => void p.catch((err: unknown) => deps.logger.warn({ err: (err as Error).message, kind }, 'security notice not queued'))
+  const detached = (p: Promise<unknown>, kind: string) =>
+    void p.catch((err: unknown) =>
+      deps.logger.warn({ err: (err as Error).message, kind }, 'security notice not queued'),
+    )
   const byId = async (id: string | null | undefined) => (id ? deps.users.findById(id) : null)
 
   /** Which notice an audit event calls for, and for whom. */
@@ -87,24 +132,42 @@ export function securityNotices(deps: {
     if (on('password_changed') && (e.action === 'password.changed' || e.action === 'user.password_reset')) {
       const u = await byId(e.target)
       if (u) await send(u, 'password_changed', meta)
-    } else if (on('mfa_changed') && (e.action === 'mfa.enrolled' || e.action === 'mfa.removed' || e.action === 'user.mfa_reset')) {
+    } else if (
+      on('mfa_changed') &&
+      (e.action === 'mfa.enrolled' || e.action === 'mfa.removed' || e.action === 'user.mfa_reset')
+    ) {
       const u = await byId(e.target)
       const type = typeof d.type === 'string' && MFA_TYPES.has(d.type) ? t(`mail.notice.factor.${d.type}`) : undefined
-      if (u) await send(u, e.action === 'mfa.enrolled' ? 'mfa_added' : 'mfa_removed', { ...meta, detail: e.action === 'user.mfa_reset' ? t('mail.notice.allFactors') : type })
-    } else if (on('api_key_created') && e.action === 'apikey.created' && typeof d.owner === 'string' && d.owner.startsWith('user:')) {
+      if (u)
+        await send(u, e.action === 'mfa.enrolled' ? 'mfa_added' : 'mfa_removed', {
+          ...meta,
+          detail: e.action === 'user.mfa_reset' ? t('mail.notice.allFactors') : type,
+        })
+    } else if (
+      on('api_key_created') &&
+      e.action === 'apikey.created' &&
+      typeof d.owner === 'string' &&
+      d.owner.startsWith('user:')
+    ) {
       const u = await byId(d.owner.slice(5))
       if (u) await send(u, 'api_key_created', { ...meta, detail: typeof d.name === 'string' ? d.name : undefined })
     } else if (on('account_locked') && e.action === 'user.locked' && d.scope === 'account' && e.target) {
       const u = await deps.users.findByEmail(e.target)
       const minutes = typeof d.seconds === 'number' ? Math.max(1, Math.round(d.seconds / 60)) : undefined
-      if (u) await send(u, 'account_locked', { ...meta, detail: minutes ? t('mail.minutes', { count: minutes }) : undefined })
+      if (u)
+        await send(u, 'account_locked', {
+          ...meta,
+          detail: minutes ? t('mail.minutes', { count: minutes }) : undefined,
+        })
     }
   }
 
-  const mark = (deviceId: string, userId: string) => crypto.createHmac('sha256', o.deviceKey).update(`device:${deviceId}:${userId}`).digest('base64url').slice(0, 16)
+  const mark = (deviceId: string, userId: string) =>
+    crypto.createHmac('sha256', o.deviceKey).update(`device:${deviceId}:${userId}`).digest('base64url').slice(0, 16)
   function parse(cookie: string | undefined) {
     const [v, id, ...marks] = (cookie ?? '').split('.')
-    if (v !== 'v1' || !id || !DEVICE_ID.test(id)) return { id: crypto.randomBytes(16).toString('base64url'), marks: [] as string[] }
+    if (v !== 'v1' || !id || !DEVICE_ID.test(id))
+      return { id: crypto.randomBytes(16).toString('base64url'), marks: [] as string[] }
     return { id, marks: marks.filter((m) => MARK.test(m)).slice(-MAX_MARKS) }
   }
 
@@ -113,7 +176,18 @@ export function securityNotices(deps: {
     /** Starts following the audit log (once). */
     start() {
       return deps.audit.observe((e) => {
-        if (['password.changed', 'user.password_reset', 'mfa.enrolled', 'mfa.removed', 'user.mfa_reset', 'apikey.created', 'user.locked'].includes(e.action)) detached(fromAudit(e), e.action)
+        if (
+          [
+            'password.changed',
+            'user.password_reset',
+            'mfa.enrolled',
+            'mfa.removed',
+            'user.mfa_reset',
+            'apikey.created',
+            'user.locked',
+          ].includes(e.action)
+        )
+          detached(fromAudit(e), e.action)
       })
     },
     /**
@@ -129,11 +203,14 @@ export function securityNotices(deps: {
       if (!known && on('new_device')) {
         // Asked after the answer, when this sign-in may be recorded already: only earlier ones count.
         const now = new Date()
-        detached((async () => {
-          if (!(await deps.signedInBefore(userId, now))) return
-          const user = await deps.users.findById(userId)
-          if (user) await send(user, 'new_device', m)
-        })(), 'new_device')
+        detached(
+          (async () => {
+            if (!(await deps.signedInBefore(userId, now))) return
+            const user = await deps.users.findById(userId)
+            if (user) await send(user, 'new_device', m)
+          })(),
+          'new_device',
+        )
       }
       const marks = [...d.marks.filter((x) => x !== mine), mine].slice(-MAX_MARKS)
       return `${cookieName}=v1.${d.id}.${marks.join('.')}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${DEVICE_COOKIE_AGE}${https ? '; Secure' : ''}`

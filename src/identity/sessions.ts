@@ -21,7 +21,11 @@ const TOUCH_EVERY = 30
  * session also ends the oidc-provider session linked to it (`endOidcSession`), so single
  * sign-on stops too.
  */
-export function sessionService(deps: { queries: SessionQueries; options: SessionOptions; endOidcSession: (uid: string) => Promise<number | void> }) {
+export function sessionService(deps: {
+  queries: SessionQueries
+  options: SessionOptions
+  endOidcSession: (uid: string) => Promise<number | void>
+}) {
   const q = deps.queries
   const o = deps.options
   const valid = (s: SessionRecord | null, now: Date): s is SessionRecord =>
@@ -30,7 +34,8 @@ export function sessionService(deps: { queries: SessionQueries; options: Session
   /** Ends the linked oidc-provider sessions; returns how many logout receivers accepted. */
   async function endLinked(rows: SessionRecord[]) {
     let notified = 0
-    for (const r of rows) if (r.oidcSessionUid) notified += (await deps.endOidcSession(r.oidcSessionUid).catch(() => 0)) || 0
+    for (const r of rows)
+      if (r.oidcSessionUid) notified += (await deps.endOidcSession(r.oidcSessionUid).catch(() => 0)) || 0
     return notified
   }
 
@@ -40,7 +45,12 @@ export function sessionService(deps: { queries: SessionQueries; options: Session
     async create(s: { userId: string; amr: string[]; acr: string; ip?: string | null; userAgent?: string | null }) {
       const token = crypto.randomBytes(32).toString('base64url')
       const now = new Date()
-      const record = await q.create({ ...s, id: hash(token), userAgent: s.userAgent?.slice(0, 512) ?? null, expiresAt: new Date(now.getTime() + o.absolute * 1000) })
+      const record = await q.create({
+        ...s,
+        id: hash(token),
+        userAgent: s.userAgent?.slice(0, 512) ?? null,
+        expiresAt: new Date(now.getTime() + o.absolute * 1000),
+      })
       return { token, record }
     },
     /** The live session for a cookie token (and records that it was used), or undefined. */
@@ -97,7 +107,13 @@ export function sessionService(deps: { queries: SessionQueries; options: Session
     async endForOidcSession(token: string | undefined, ended: { uid: string; accountId?: string }) {
       const rows = (await q.findByOidcSession(ended.uid)).filter((r) => r.userId === ended.accountId)
       const own = token && token.length <= 100 ? await q.find(hash(token)) : null
-      if (own && !own.revokedAt && own.userId === ended.accountId && (!own.oidcSessionUid || own.oidcSessionUid === ended.uid)) rows.push(own)
+      if (
+        own &&
+        !own.revokedAt &&
+        own.userId === ended.accountId &&
+        (!own.oidcSessionUid || own.oidcSessionUid === ended.uid)
+      )
+        rows.push(own)
       for (const r of rows) await q.revoke(r.userId, [r.id], new Date())
     },
     /** Retires the browser's previous sign-in session when a new sign-in completes. */

@@ -19,7 +19,11 @@ export interface SignupChallenge {
 }
 
 /** No challenge (REGISTRATION_POW_BITS=0): rate limits are the only defence. */
-export const noChallenge: SignupChallenge = { name: 'none', issue: () => ({ fields: {}, scripts: [] }), verify: async () => true }
+export const noChallenge: SignupChallenge = {
+  name: 'none',
+  issue: () => ({ fields: {}, scripts: [] }),
+  verify: async () => true,
+}
 
 /** Leading zero bits of a digest. */
 export function leadingZeroBits(digest: Buffer): number {
@@ -52,16 +56,27 @@ const CHALLENGE = /^v1\.(\d{10,13})\.(\d{1,2})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9
  * that the challenge was not used before (a one-point rate limiter per challenge, in Redis when
  * configured, so every instance sees the use).
  */
-export function proofOfWork(o: { key: Buffer; bits: number; ttlSeconds?: number; redis?: Redis; redisPrefix: string }): SignupChallenge {
+export function proofOfWork(o: {
+  key: Buffer
+  bits: number
+  ttlSeconds?: number
+  redis?: Redis
+  redisPrefix: string
+}): SignupChallenge {
   const ttl = o.ttlSeconds ?? 600
   const base = { points: 1, duration: Math.max(1, ttl), keyPrefix: `${o.redisPrefix}signup:pow` }
-  const used: RateLimiterAbstract = o.redis ? new RateLimiterRedis({ ...base, storeClient: o.redis }) : new RateLimiterMemory(base)
+  const used: RateLimiterAbstract = o.redis
+    ? new RateLimiterRedis({ ...base, storeClient: o.redis })
+    : new RateLimiterMemory(base)
   const mac = (body: string) => crypto.createHmac('sha256', o.key).update(`signup-pow:${body}`).digest('base64url')
   return {
     name: 'proof_of_work',
     issue() {
       const body = `v1.${Date.now() + ttl * 1000}.${o.bits}.${crypto.randomBytes(16).toString('base64url')}`
-      return { fields: { pow_challenge: `${body}.${mac(body)}`, pow_bits: String(o.bits) }, scripts: ['/assets/pow.js'] }
+      return {
+        fields: { pow_challenge: `${body}.${mac(body)}`, pow_bits: String(o.bits) },
+        scripts: ['/assets/pow.js'],
+      }
     },
     async verify(form) {
       const challenge = form.pow_challenge ?? ''
@@ -71,7 +86,8 @@ export function proofOfWork(o: { key: Buffer; bits: number; ttlSeconds?: number;
       const body = challenge.slice(0, challenge.lastIndexOf('.'))
       if (!safeEqual(mac(body), m[4]!)) return false
       if (Number(m[1]) < Date.now() || Number(m[2]) < o.bits) return false
-      if (leadingZeroBits(crypto.createHash('sha256').update(`${challenge}:${nonce}`).digest()) < Number(m[2])) return false
+      if (leadingZeroBits(crypto.createHash('sha256').update(`${challenge}:${nonce}`).digest()) < Number(m[2]))
+        return false
       try {
         await used.consume(m[3]!)
         return true

@@ -17,21 +17,39 @@ const REQUIRE_MFA_SETTING = 'login.require_mfa_for_all'
  * the "MFA for everyone" switch, and the hooks oidc-provider's login checks call.
  */
 export function strongLogin(deps: {
-  db: Db; config: Readonly<Config>; ring: Keyring; settings: SettingQueries; audit: AuditLog; redis?: Redis
+  db: Db
+  config: Readonly<Config>
+  ring: Keyring
+  settings: SettingQueries
+  audit: AuditLog
+  redis?: Redis
   /** Ends an oidc-provider session; resolves to how many back-channel logout receivers accepted. */
   endOidcSession: (uid: string) => Promise<number | void>
 }) {
   const { config } = deps
   const https = config.PUBLIC_URL.startsWith('https:')
-  const mfa = mfaService({ queries: mfaQueries(deps.db), ring: deps.ring, issuer: new URL(config.PUBLIC_URL).host, publicUrl: config.PUBLIC_URL })
+  const mfa = mfaService({
+    queries: mfaQueries(deps.db),
+    ring: deps.ring,
+    issuer: new URL(config.PUBLIC_URL).host,
+    publicUrl: config.PUBLIC_URL,
+  })
   const sessions = sessionService({
     queries: sessionQueries(deps.db),
     options: { absolute: config.SESSION_TTL, idle: config.SESSION_IDLE_TIMEOUT },
     endOidcSession: deps.endOidcSession,
   })
   const lockout = lockoutGuard({
-    redis: deps.redis, prefix: config.REDIS_PREFIX, settings: deps.settings, audit: deps.audit,
-    options: { maxFailures: config.LOGIN_MAX_FAILURES, lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS, ipMaxFailures: config.LOGIN_IP_MAX_FAILURES, delayMs: config.LOGIN_FAILURE_DELAY_MS },
+    redis: deps.redis,
+    prefix: config.REDIS_PREFIX,
+    settings: deps.settings,
+    audit: deps.audit,
+    options: {
+      maxFailures: config.LOGIN_MAX_FAILURES,
+      lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS,
+      ipMaxFailures: config.LOGIN_IP_MAX_FAILURES,
+      delayMs: config.LOGIN_FAILURE_DELAY_MS,
+    },
   })
   // `__Host-` (RFC 6265bis §4.1.3.2): Secure, Path=/, no Domain — only over https.
   const cookieName = https ? '__Host-portcullis_sid' : 'portcullis_sid'
@@ -56,7 +74,16 @@ export function strongLogin(deps: {
     },
     async setRequireMfaForAll(on: boolean, actor: string) {
       // the switch and its record commit together (db/audited.ts)
-      await deps.settings.set(REQUIRE_MFA_SETTING, on ? 'true' : 'false', deps.audit.with(() => ({ action: 'mfa.policy_changed', outcome: 'success', actor, details: { require_mfa_for_all: on } })))
+      await deps.settings.set(
+        REQUIRE_MFA_SETTING,
+        on ? 'true' : 'false',
+        deps.audit.with(() => ({
+          action: 'mfa.policy_changed',
+          outcome: 'success',
+          actor,
+          details: { require_mfa_for_all: on },
+        })),
+      )
     },
     hooks: {
       cookieName,
@@ -66,7 +93,8 @@ export function strongLogin(deps: {
         if (s.oidcSessionUid !== oidcSessionUid) await sessions.link(s.id, oidcSessionUid)
         return true
       },
-      sessionEnded: (token: string | undefined, ended: { uid: string; accountId?: string }) => sessions.endForOidcSession(token, ended),
+      sessionEnded: (token: string | undefined, ended: { uid: string; accountId?: string }) =>
+        sessions.endForOidcSession(token, ended),
     },
   }
 }

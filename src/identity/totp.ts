@@ -29,12 +29,19 @@ export const cleanCode = (code: string) => code.replace(/[\s-]/g, '')
  * Verifies a code; returns the matched time step, or undefined. `afterStep`: the last accepted
  * step for this secret (codes for it and earlier steps are rejected).
  */
-export async function verifyTotp(secret: string, code: string, opts: { afterStep?: number | null; now?: number } = {}): Promise<number | undefined> {
+export async function verifyTotp(
+  secret: string,
+  code: string,
+  opts: { afterStep?: number | null; now?: number } = {},
+): Promise<number | undefined> {
   const token = cleanCode(code)
   if (!/^\d{6}$/.test(token)) return undefined
   try {
     const r = await verify({
-      secret, token, period: TOTP_PERIOD, epochTolerance: TOTP_PERIOD,
+      secret,
+      token,
+      period: TOTP_PERIOD,
+      epochTolerance: TOTP_PERIOD,
       ...(opts.now !== undefined ? { epoch: opts.now } : {}),
       ...(opts.afterStep != null ? { afterTimeStep: opts.afterStep } : {}),
     })

@@ -18,13 +18,22 @@ export function userService(q: UserQueries, deps: { audit?: AuditLog } = {}) {
     findByEmail: (email: string) => q.findByEmail(normalizeEmail(email)),
 
     /** `audit` (from `audit.with`): the user and its audit record commit together. */
-    async create(input: Omit<UserWrite, 'passwordHash'> & { password?: string; passwordHash?: string }, audit?: Audited<UserRecord>, also?: (tx: Tx, user: UserRecord) => Promise<unknown>) {
+    async create(
+      input: Omit<UserWrite, 'passwordHash'> & { password?: string; passwordHash?: string },
+      audit?: Audited<UserRecord>,
+      also?: (tx: Tx, user: UserRecord) => Promise<unknown>,
+    ) {
       const { password, ...rest } = input
-      return q.create(crypto.randomUUID(), {
-        ...rest,
-        email: normalizeEmail(rest.email),
-        passwordHash: password !== undefined ? await hashPassword(password) : rest.passwordHash ?? null,
-      }, audit, also)
+      return q.create(
+        crypto.randomUUID(),
+        {
+          ...rest,
+          email: normalizeEmail(rest.email),
+          passwordHash: password !== undefined ? await hashPassword(password) : (rest.passwordHash ?? null),
+        },
+        audit,
+        also,
+      )
     },
 
     update: q.update,
@@ -38,15 +47,28 @@ export function userService(q: UserQueries, deps: { audit?: AuditLog } = {}) {
      * A new password, and every sign-in session of the user but `keep` revoked (ASVS 3.3.3), in
      * one transaction with `audit`'s record; the caller ends the linked sessions (sessions.afterRevoked).
      */
-    async setPasswordSigningOut(id: string, password: string, keep: string | undefined, audit?: Audited<{ user: UserRecord; ended: SessionRecord[] }>) {
-      return q.updateSigningOut(id, { passwordHash: await hashPassword(password), mustChangePassword: false }, audit, keep)
+    async setPasswordSigningOut(
+      id: string,
+      password: string,
+      keep: string | undefined,
+      audit?: Audited<{ user: UserRecord; ended: SessionRecord[] }>,
+    ) {
+      return q.updateSigningOut(
+        id,
+        { passwordHash: await hashPassword(password), mustChangePassword: false },
+        audit,
+        keep,
+      )
     },
 
     /**
      * Verifies email + password. Unknown emails cost a full argon2 verification too, and every
      * failure looks the same to the caller (the reason is for the audit log only).
      */
-    async login(email: string, password: string): Promise<{ ok: true; user: UserRecord } | { ok: false; reason: LoginFailure; user?: UserRecord }> {
+    async login(
+      email: string,
+      password: string,
+    ): Promise<{ ok: true; user: UserRecord } | { ok: false; reason: LoginFailure; user?: UserRecord }> {
       const user = await q.findByEmail(normalizeEmail(email))
       if (!user || !user.passwordHash) {
         await burnVerifyTime(password)
@@ -58,8 +80,20 @@ export function userService(q: UserQueries, deps: { audit?: AuditLog } = {}) {
       // by argon2id now that the password is known, in one transaction with its audit record.
       const rehash = needsRehash(user.passwordHash)
       const passwordHash = rehash ? await hashPassword(password) : undefined
-      const audit = rehash ? deps.audit?.with(() => ({ action: 'user.password_rehashed', outcome: 'success', actor: user.id, target: user.id, details: { from: hashFormat(user.passwordHash!), to: 'argon2id' } })) : undefined
-      const updated = await q.update(user.id, { lastLoginAt: new Date(), ...(passwordHash ? { passwordHash } : {}) }, audit)
+      const audit = rehash
+        ? deps.audit?.with(() => ({
+            action: 'user.password_rehashed',
+            outcome: 'success',
+            actor: user.id,
+            target: user.id,
+            details: { from: hashFormat(user.passwordHash!), to: 'argon2id' },
+          }))
+        : undefined
+      const updated = await q.update(
+        user.id,
+        { lastLoginAt: new Date(), ...(passwordHash ? { passwordHash } : {}) },
+        audit,
+      )
       return { ok: true, user: updated }
     },
   }

@@ -25,12 +25,16 @@ export function accountExistsMail(brand: Brand, p: { to: string; signInUrl: stri
     to: p.to,
     subject,
     text: text([line, '', next, `${signIn}: ${p.signInUrl}`, `${forgot} ${p.resetUrl}`, '', notYou], brand),
-    html: frame(brand, subject, html`
+    html: frame(
+      brand,
+      subject,
+      html`
 <h1 style="font-size: 1.25rem;">${t('mail.exists.heading', vars)}</h1>
 <p>${line}</p>
 <p>${next}</p>
 <p><a href="${p.signInUrl}">${signIn}</a> · <a href="${p.resetUrl}">${forgot}</a></p>
-<p>${notYou}</p>`),
+<p>${notYou}</p>`,
+    ),
   }
 }
 
@@ -45,16 +49,21 @@ export function invitationMail(brand: Brand, p: { to: string; link: string; ttlS
     to: p.to,
     subject,
     text: text([line, '', `${open}:`, p.link, '', ignore], brand),
-    html: frame(brand, subject, html`
+    html: frame(
+      brand,
+      subject,
+      html`
 <h1 style="font-size: 1.25rem;">${t('mail.invite.heading', vars)}</h1>
 <p>${line}</p>
 <p>${open}.</p>
 ${button(brand, p.link, t('mail.invite.button', vars))}
-<p>${ignore}</p>`),
+<p>${ignore}</p>`,
+    ),
   }
 }
 
-export type NoticeKind = 'new_device' | 'password_changed' | 'mfa_added' | 'mfa_removed' | 'api_key_created' | 'account_locked'
+export type NoticeKind =
+  'new_device' | 'password_changed' | 'mfa_added' | 'mfa_removed' | 'api_key_created' | 'account_locked'
 
 /** The moment, in the mail's language, in UTC (the reader's zone is unknown). */
 const moment = (when: Date) =>
@@ -64,12 +73,17 @@ const moment = (when: Date) =>
  * A security notice (issue 14 §5). `when` and `from` (browser and network) say where it came
  * from; the reset page is the "this wasn't me" way out.
  */
-export function securityNotice(brand: Brand, p: { to: string; kind: NoticeKind; detail?: string; when: Date; from?: string; resetUrl: string; accountUrl: string }): Mail {
+export function securityNotice(
+  brand: Brand,
+  p: { to: string; kind: NoticeKind; detail?: string; when: Date; from?: string; resetUrl: string; accountUrl: string },
+): Mail {
   const k = `mail.notice.${p.kind}`
   const vars = { product: brand.product, detail: p.detail }
   const subject = t(`${k}.subject`, vars)
   const line = t(p.detail ? `${k}.lineDetail` : `${k}.line`, vars)
-  const when = p.from ? t('mail.notice.whenFrom', { when: moment(p.when), from: p.from }) : t('mail.notice.when', { when: moment(p.when) })
+  const when = p.from
+    ? t('mail.notice.whenFrom', { when: moment(p.when), from: p.from })
+    : t('mail.notice.when', { when: moment(p.when) })
   const ok = t('mail.notice.ok')
   const notMe = t('mail.notice.notMe')
   const reset = t('mail.notice.reset')
@@ -78,12 +92,16 @@ export function securityNotice(brand: Brand, p: { to: string; kind: NoticeKind; 
     to: p.to,
     subject,
     text: text([line, when, '', ok, '', notMe, `${reset}: ${p.resetUrl}`, `${account}: ${p.accountUrl}`], brand),
-    html: frame(brand, subject, html`
+    html: frame(
+      brand,
+      subject,
+      html`
 <h1 style="font-size: 1.25rem;">${t(`${k}.title`, vars)}</h1>
 <p>${line}</p>
 <p style="color: #555;">${when}</p>
 <p>${ok}</p>
 <p><strong>${tHtml('mail.notice.notMeLabel')}</strong> ${notMe}</p>
-<p><a href="${p.resetUrl}">${reset}</a> · <a href="${p.accountUrl}">${account}</a></p>`),
+<p><a href="${p.resetUrl}">${reset}</a> · <a href="${p.accountUrl}">${account}</a></p>`,
+    ),
   }
 }

@@ -48,13 +48,19 @@ export function mailService(deps: {
       if (attempts >= o.maxAttempts) {
         await q.done(row.id)
         deps.onOutcome?.(row.kind, 'given_up')
-        logger.error({ mail: row.id, kind: row.kind, attempts, err: message }, 'mail delivery given up after the last attempt; the mail is lost')
+        logger.error(
+          { mail: row.id, kind: row.kind, attempts, err: message },
+          'mail delivery given up after the last attempt; the mail is lost',
+        )
         return false
       }
       const delay = Math.min(base * 2 ** (attempts - 1), cap) * (0.8 + Math.random() * 0.4)
       await q.retry(row.id, attempts, new Date(Date.now() + delay), message)
       deps.onOutcome?.(row.kind, 'retry')
-      logger.warn({ mail: row.id, kind: row.kind, attempts, retryInMs: Math.round(delay), err: message }, 'mail delivery failed; will retry')
+      logger.warn(
+        { mail: row.id, kind: row.kind, attempts, retryInMs: Math.round(delay), err: message },
+        'mail delivery failed; will retry',
+      )
       return false
     }
     await q.done(row.id)
@@ -74,10 +80,14 @@ export function mailService(deps: {
         if (!rows.length) return sent
         for (const row of rows) if (await deliver(row)) sent += 1
       }
-    })().catch((err) => {
-      logger.warn({ err: (err as Error).message }, 'mail outbox read failed')
-      return 0
-    }).finally(() => { running = undefined })
+    })()
+      .catch((err) => {
+        logger.warn({ err: (err as Error).message }, 'mail outbox read failed')
+        return 0
+      })
+      .finally(() => {
+        running = undefined
+      })
     return running
   }
 

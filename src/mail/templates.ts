@@ -26,9 +26,11 @@ export function frame(brand: Brand, title: string, body: SafeHtml): string {
 <html lang="${currentLocale()}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head>
 <body style="font-family: system-ui, sans-serif; line-height: 1.5; color: #1b1b1f; max-width: 36rem; margin: 0 auto; padding: 1.5rem;">
-${brand.logoUrl
+${
+  brand.logoUrl
     ? html`<p><img src="${brand.logoUrl}" alt="${brand.product}" style="max-height: 40px; max-width: 200px;"></p>`
-    : html`<p style="font-weight: 600; color: ${brand.primaryColor ?? '#555'};">${brand.product}</p>`}
+    : html`<p style="font-weight: 600; color: ${brand.primaryColor ?? '#555'};">${brand.product}</p>`
+}
 ${body}
 <p style="color: #777; font-size: 0.875rem;">${t('mail.footer', { product: brand.product })}${brand.supportUrl ? html` <a href="${brand.supportUrl}" style="color: #777;">${t('mail.support')}</a>` : ''}</p>
 </body>
@@ -36,7 +38,11 @@ ${body}
 }
 
 /** The text part's closing lines: the signature and, when there is one, where to get help. */
-export const signature = (brand: Brand) => ['', `-- ${brand.product}`, ...(brand.supportUrl ? [`${t('mail.support')}: ${brand.supportUrl}`] : [])]
+export const signature = (brand: Brand) => [
+  '',
+  `-- ${brand.product}`,
+  ...(brand.supportUrl ? [`${t('mail.support')}: ${brand.supportUrl}`] : []),
+]
 
 export const button = (brand: Brand, href: string, label: string) =>
   html`<p><a href="${href}" style="display: inline-block; padding: 0.6rem 1rem; background: ${brand.primaryColor ?? DEFAULT_ACCENT}; color: #fff; text-decoration: none; border-radius: 0.375rem;">${label}</a></p>
@@ -55,17 +61,32 @@ export function passwordResetMail(brand: Brand, p: { to: string; link: string; t
   return {
     to: p.to,
     subject,
-    text: [t('mail.reset.why', vars), '', t('mail.reset.open', vars) + ':', p.link, '', t('mail.reset.ignore', vars), ...signature(brand)].join('\n'),
-    html: frame(brand, subject, html`
+    text: [
+      t('mail.reset.why', vars),
+      '',
+      t('mail.reset.open', vars) + ':',
+      p.link,
+      '',
+      t('mail.reset.ignore', vars),
+      ...signature(brand),
+    ].join('\n'),
+    html: frame(
+      brand,
+      subject,
+      html`
 <h1 style="font-size: 1.25rem;">${t('mail.reset.heading', vars)}</h1>
 <p>${tHtml('mail.reset.whyHtml', vars)}</p>
 <p>${t('mail.reset.open', vars)}.</p>
 ${button(brand, p.link, t('mail.reset.button', vars))}
-<p>${t('mail.reset.ignore', vars)}</p>`),
+<p>${t('mail.reset.ignore', vars)}</p>`,
+    ),
   }
 }
 
-export function verifyEmailMail(brand: Brand, p: { to: string; link: string; ttlSeconds: number; change: boolean }): Mail {
+export function verifyEmailMail(
+  brand: Brand,
+  p: { to: string; link: string; ttlSeconds: number; change: boolean },
+): Mail {
   const vars = { product: brand.product, email: p.to, valid: duration(p.ttlSeconds) }
   const kind = p.change ? 'mail.change' : 'mail.verify'
   const subject = t(`${kind}.subject`, vars)
@@ -73,13 +94,25 @@ export function verifyEmailMail(brand: Brand, p: { to: string; link: string; ttl
   return {
     to: p.to,
     subject,
-    text: [why, '', t('mail.verify.open', vars) + ':', p.link, '', t('mail.verify.ignore', vars), ...signature(brand)].join('\n'),
-    html: frame(brand, subject, html`
+    text: [
+      why,
+      '',
+      t('mail.verify.open', vars) + ':',
+      p.link,
+      '',
+      t('mail.verify.ignore', vars),
+      ...signature(brand),
+    ].join('\n'),
+    html: frame(
+      brand,
+      subject,
+      html`
 <h1 style="font-size: 1.25rem;">${t(`${kind}.heading`, vars)}</h1>
 <p>${why}</p>
 <p>${t('mail.verify.open', vars)}.</p>
 ${button(brand, p.link, t(`${kind}.button`, vars))}
-<p>${t('mail.verify.ignore', vars)}</p>`),
+<p>${t('mail.verify.ignore', vars)}</p>`,
+    ),
   }
 }
 
@@ -93,6 +126,10 @@ export function emailChangedNotice(brand: Brand, p: { to: string; newEmail: stri
     to: p.to,
     subject,
     text: [line, '', help, ...signature(brand)].join('\n'),
-    html: frame(brand, subject, html`<h1 style="font-size: 1.25rem;">${t('mail.changed.heading', vars)}</h1><p>${line}</p><p>${help}</p>`),
+    html: frame(
+      brand,
+      subject,
+      html`<h1 style="font-size: 1.25rem;">${t('mail.changed.heading', vars)}</h1><p>${line}</p><p>${help}</p>`,
+    ),
   }
 }

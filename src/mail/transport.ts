@@ -33,17 +33,22 @@ export function smtpTransport(o: SmtpOptions): MailTransport {
   const secure = url.protocol === 'smtps:'
   const timeout = o.timeoutMs ?? 15_000
   let transport: Promise<Transporter> | undefined
-  const get = () => (transport ??= load().then((nodemailer) => nodemailer.createTransport({
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port ? Number(url.port) : secure ? 465 : 587,
-    secure,
-    requireTLS: !secure && o.requireStartTls,
-    auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
-    tls: { rejectUnauthorized: o.rejectUnauthorized },
-    connectionTimeout: timeout,
-    greetingTimeout: timeout,
-    socketTimeout: timeout,
-  })))
+  const get = () =>
+    (transport ??= load().then((nodemailer) =>
+      nodemailer.createTransport({
+        host: url.hostname.replace(/^\[|\]$/g, ''),
+        port: url.port ? Number(url.port) : secure ? 465 : 587,
+        secure,
+        requireTLS: !secure && o.requireStartTls,
+        auth: url.username
+          ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
+          : undefined,
+        tls: { rejectUnauthorized: o.rejectUnauthorized },
+        connectionTimeout: timeout,
+        greetingTimeout: timeout,
+        socketTimeout: timeout,
+      }),
+    ))
   return {
     describe: `${url.protocol}//${url.host}${secure ? '' : o.requireStartTls ? ' (STARTTLS required)' : ' (STARTTLS when offered)'}`,
     async send(m) {
@@ -60,7 +65,10 @@ export function smtpTransport(o: SmtpOptions): MailTransport {
  */
 export function fileTransport(dir: string): MailTransport {
   let transport: Promise<Transporter> | undefined
-  const get = () => (transport ??= load().then((nodemailer) => nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' })))
+  const get = () =>
+    (transport ??= load().then((nodemailer) =>
+      nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }),
+    ))
   return {
     describe: `files in ${dir}`,
     async send(m) {

@@ -42,7 +42,13 @@ export function httpMetrics(m: Metrics): Middleware {
   return async (ctx, next) => {
     const started = performance.now()
     const done = (status: number) => {
-      recordHttp(m, ctx.method, routeLabel((ctx as { _matchedRoute?: unknown })._matchedRoute, ctx.path, status), status, (performance.now() - started) / 1000)
+      recordHttp(
+        m,
+        ctx.method,
+        routeLabel((ctx as { _matchedRoute?: unknown })._matchedRoute, ctx.path, status),
+        status,
+        (performance.now() - started) / 1000,
+      )
     }
     try {
       await next()

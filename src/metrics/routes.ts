@@ -6,7 +6,12 @@ import { defineRoute, mountRoutes, route, type Route } from '../http/contract.ts
 import type { Metrics } from './registry.ts'
 
 export const metricsContract = defineRoute({
-  operationId: 'metrics', method: 'get', path: '/metrics', tags: ['Operations'], auth: { scopes: ['audit:read'], management: true }, noStore: true,
+  operationId: 'metrics',
+  method: 'get',
+  path: '/metrics',
+  tags: ['Operations'],
+  auth: { scopes: ['audit:read'], management: true },
+  noStore: true,
   summary: 'Prometheus metrics (text exposition format)',
   description: 'Also served without authentication on METRICS_LISTEN, when that is set.',
   responses: { 200: { description: 'the metrics', media: ['text/plain; version=0.0.4'] } },
@@ -17,11 +22,13 @@ export const metricsContract = defineRoute({
  * by bearer access token or API key, from MANAGEMENT_ALLOWED_IPS when that is set.
  */
 export function metricsRoutes(m: Metrics): Route[] {
-  return [route(metricsContract, async (_input, ctx) => {
-    const { contentType, body } = await m.scrape()
-    ctx.type = contentType
-    return body
-  })]
+  return [
+    route(metricsContract, async (_input, ctx) => {
+      const { contentType, body } = await m.scrape()
+      ctx.type = contentType
+      return body
+    }),
+  ]
 }
 
 export function metricsRouter(m: Metrics, bearerSchemes: readonly BearerScheme[], management?: Middleware) {
@@ -42,7 +49,8 @@ export async function startMetricsServer(m: Metrics, listen: string) {
       return
     }
     m.scrape().then(
-      ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body),
+      ({ contentType, body }) =>
+        res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body),
       () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
     )
   })
@@ -53,6 +61,10 @@ export async function startMetricsServer(m: Metrics, listen: string) {
   const address = server.address()
   return {
     port: typeof address === 'object' && address ? address.port : port,
-    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections() }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
   }
 }

@@ -72,7 +72,8 @@ export function prismaAdapter(q: PayloadQueries): AdapterFactory {
       },
       find: async (id) => (unstorable(id) ? undefined : live(await q.find(model, id))),
       findByUid: async (uid) => (unstorable(uid) ? undefined : live(await q.findByUid(model, uid))),
-      findByUserCode: async (userCode) => (unstorable(userCode) ? undefined : live(await q.findByUserCode(model, userCode))),
+      findByUserCode: async (userCode) =>
+        unstorable(userCode) ? undefined : live(await q.findByUserCode(model, userCode)),
       consume: (id) => q.consume(model, id, new Date()),
       destroy: (id) => q.destroy(model, id),
       revokeByGrantId: (grantId) => q.revokeByGrantId(grantId, [...GRANT_BOUND_MODELS]),
@@ -150,7 +151,12 @@ export function redisAdapter(redis: Redis, prefix: string): AdapterFactory {
       },
       async consume(id) {
         // HSET only when the instance still exists, so a consume never resurrects it without TTL.
-        await redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'consumed', ARGV[1]) end", 1, key(id), String(epoch()))
+        await redis.eval(
+          "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'consumed', ARGV[1]) end",
+          1,
+          key(id),
+          String(epoch()),
+        )
       },
       async destroy(id) {
         await redis.del(key(id))
@@ -172,7 +178,11 @@ export function redisAdapter(redis: Redis, prefix: string): AdapterFactory {
  * the database), so revokeByGrantId through any model clears the grant's credentials
  * (GRANT_BOUND_MODELS) in both.
  */
-export function modelRouter(parts: { db: AdapterFactory; redis?: AdapterFactory; clients: AdapterFactory }): AdapterFactory {
+export function modelRouter(parts: {
+  db: AdapterFactory
+  redis?: AdapterFactory
+  clients: AdapterFactory
+}): AdapterFactory {
   return (name) => {
     if (name === 'Client') return parts.clients(name)
     const db = parts.db(name)
@@ -215,16 +225,22 @@ export function clientAdapter(q: Pick<ClientQueries, 'find'>, writes?: ClientWri
       // The effective scope is the client's ceiling everywhere (client-scopes.ts): without it
       // oidc-provider would let the client ask for any scope the server knows.
       const scope = effectiveClientScope(row.metadata)
-      return { ...row.metadata, scope, client_id: row.clientId, ...(row.secretHash ? { client_secret: row.secretHash } : {}) } as AdapterPayload
+      return {
+        ...row.metadata,
+        scope,
+        client_id: row.clientId,
+        ...(row.secretHash ? { client_secret: row.secretHash } : {}),
+      } as AdapterPayload
     },
-    upsert: writes ? async (id, payload) => {
-      const { client_id: _id, client_secret: secret, ...metadata } = payload as Record<string, unknown>
-      const existing = await q.find(id)
-      const secretHash = typeof secret !== 'string' ? null
-        : existing?.secretHash === secret ? secret
-        : await writes.hash(secret)
-      await writes.upsert(id, metadata, secretHash)
-    } : readOnly,
+    upsert: writes
+      ? async (id, payload) => {
+          const { client_id: _id, client_secret: secret, ...metadata } = payload as Record<string, unknown>
+          const existing = await q.find(id)
+          const secretHash =
+            typeof secret !== 'string' ? null : existing?.secretHash === secret ? secret : await writes.hash(secret)
+          await writes.upsert(id, metadata, secretHash)
+        }
+      : readOnly,
     findByUid: async () => undefined,
     findByUserCode: async () => undefined,
     consume: readOnly,
@@ -262,7 +278,10 @@ export function retainLonger(inner: AdapterFactory, extra: Partial<Record<string
  * token) through the adapters' `revokeByGrantId`. JWT access tokens are never stored, so this
  * also revokes the ones issued under the grant (revoked-tokens.ts) before the stored models go.
  */
-export function revokingGrantJwts(inner: AdapterFactory, revokeGrant: (grantId: string) => Promise<void>): AdapterFactory {
+export function revokingGrantJwts(
+  inner: AdapterFactory,
+  revokeGrant: (grantId: string) => Promise<void>,
+): AdapterFactory {
   return (name) => {
     const adapter = inner(name)
     if (name === 'Client') return adapter

@@ -10,7 +10,7 @@ export const API_SCOPES = {
   'apikeys:manage': "issue, rotate and revoke the caller's own API keys",
   'apikeys:verify': 'verify API keys presented to a resource server (/apikeys/v1/verify)',
   'audit:read': 'read and export the audit log',
-  'ssf:stream': 'manage the caller\'s Shared Signals event stream and poll its events (receivers)',
+  'ssf:stream': "manage the caller's Shared Signals event stream and poll its events (receivers)",
   admin: 'full administration',
 } as const
 export type ApiScope = keyof typeof API_SCOPES
@@ -23,6 +23,13 @@ export const apiIndicator = (publicUrl: string) => `${publicUrl}/api`
  * one only when its registered `scope` names it, and the compliance report lists every client
  * and API key that can obtain one. `authz:check` only asks for decisions and is not one.
  */
-export const MANAGEMENT_SCOPES = ['admin', 'authz:admin', 'apikeys:admin', 'apikeys:manage', 'apikeys:verify', 'audit:read'] as const satisfies readonly ApiScope[]
+export const MANAGEMENT_SCOPES = [
+  'admin',
+  'authz:admin',
+  'apikeys:admin',
+  'apikeys:manage',
+  'apikeys:verify',
+  'audit:read',
+] as const satisfies readonly ApiScope[]
 const MANAGEMENT = new Set<string>(MANAGEMENT_SCOPES)
 export const isManagementScope = (scope: string) => MANAGEMENT.has(scope)

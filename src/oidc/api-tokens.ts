@@ -22,7 +22,12 @@ export interface ApiTokenClaims {
  * at the revocation endpoint (RFC 7009) is refused through `isRevoked`, which answers from memory
  * that every instance keeps current (revoked-tokens.ts).
  */
-export function apiTokenVerifier(opts: { issuer: string; audience: string; cacheSize?: number; isRevoked?: (jti: string) => boolean }) {
+export function apiTokenVerifier(opts: {
+  issuer: string
+  audience: string
+  cacheSize?: number
+  isRevoked?: (jti: string) => boolean
+}) {
   const revoked = (c: ApiTokenClaims) => Boolean(c.jti && opts.isRevoked?.(c.jti))
   let jwks = jose.createLocalJWKSet({ keys: [] })
   // A PEP sends the same token with every decision request. The token is immutable, so a
@@ -34,7 +39,10 @@ export function apiTokenVerifier(opts: { issuer: string; audience: string; cache
   async function verifySignature(token: string): Promise<ApiTokenClaims | undefined> {
     try {
       const { payload } = await jose.jwtVerify(token, jwks, {
-        issuer: opts.issuer, audience: opts.audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA'],
+        issuer: opts.issuer,
+        audience: opts.audience,
+        typ: 'at+jwt',
+        algorithms: ['RS256', 'ES256', 'EdDSA'],
       })
       // A DPoP-bound token (RFC 9449 §6) needs a proof our API does not take yet: refusing it is
       // safer than accepting it as a bearer token. A certificate-bound one (RFC 8705 §3) is
@@ -47,11 +55,28 @@ export function apiTokenVerifier(opts: { issuer: string; audience: string; cache
         certThumbprint = cnf['x5t#S256']
       }
       if (typeof payload.client_id !== 'string' || typeof payload.exp !== 'number') return undefined
-      const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter((s) => (API_SCOPE_NAMES as string[]).includes(s)) : []
-      const stores = Array.isArray(payload.authz_stores) ? payload.authz_stores.filter((s): s is string => typeof s === 'string') : undefined
-      const apiKey = typeof payload.key_id === 'string' && typeof payload.key_level === 'string' ? { id: payload.key_id, level: payload.key_level } : undefined
+      const scopes =
+        typeof payload.scope === 'string'
+          ? payload.scope.split(' ').filter((s) => (API_SCOPE_NAMES as string[]).includes(s))
+          : []
+      const stores = Array.isArray(payload.authz_stores)
+        ? payload.authz_stores.filter((s): s is string => typeof s === 'string')
+        : undefined
+      const apiKey =
+        typeof payload.key_id === 'string' && typeof payload.key_level === 'string'
+          ? { id: payload.key_id, level: payload.key_level }
+          : undefined
       const jti = typeof payload.jti === 'string' ? payload.jti : undefined
-      return { clientId: payload.client_id, subject: String(payload.sub ?? payload.client_id), scopes, stores, expiresAt: payload.exp, ...(apiKey ? { apiKey } : {}), ...(jti ? { jti } : {}), ...(certThumbprint ? { certThumbprint } : {}) }
+      return {
+        clientId: payload.client_id,
+        subject: String(payload.sub ?? payload.client_id),
+        scopes,
+        stores,
+        expiresAt: payload.exp,
+        ...(apiKey ? { apiKey } : {}),
+        ...(jti ? { jti } : {}),
+        ...(certThumbprint ? { certThumbprint } : {}),
+      }
     } catch {
       return undefined
     }

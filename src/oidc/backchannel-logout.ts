@@ -45,25 +45,34 @@ export interface LogoutDelivery {
  * whatever the deliveries' outcome: a client that cannot be reached must not keep a user signed
  * in. Each delivery is reported to `report` (for the audit log).
  */
-export async function endOidcSessionNotifying(oidcProvider: Provider, uid: string, report?: (d: LogoutDelivery) => void): Promise<LogoutDelivery[]> {
+export async function endOidcSessionNotifying(
+  oidcProvider: Provider,
+  uid: string,
+  report?: (d: LogoutDelivery) => void,
+): Promise<LogoutDelivery[]> {
   const provider = oidcProvider as unknown as LogoutProvider
-  if (typeof (provider.Client as unknown as { prototype?: { backchannelLogout?: unknown } }).prototype?.backchannelLogout !== 'function') {
+  if (
+    typeof (provider.Client as unknown as { prototype?: { backchannelLogout?: unknown } }).prototype
+      ?.backchannelLogout !== 'function'
+  ) {
     throw new Error('this oidc-provider has no Client#backchannelLogout')
   }
   const session = await provider.Session.findByUid(uid)
   if (!session) return []
   const accountId = session.accountId
-  const deliveries = await Promise.all(Object.keys(session.authorizations ?? {}).map(async (clientId): Promise<LogoutDelivery | undefined> => {
-    if (!accountId) return undefined
-    const client = await provider.Client.find(clientId).catch(() => undefined)
-    if (!client?.backchannelLogoutUri) return undefined
-    try {
-      await client.backchannelLogout(accountId, session.sidFor(clientId))
-      return { clientId, accountId, outcome: 'success' }
-    } catch (err) {
-      return { clientId, accountId, outcome: 'failure', error: (err as Error).message.slice(0, 300) }
-    }
-  }))
+  const deliveries = await Promise.all(
+    Object.keys(session.authorizations ?? {}).map(async (clientId): Promise<LogoutDelivery | undefined> => {
+      if (!accountId) return undefined
+      const client = await provider.Client.find(clientId).catch(() => undefined)
+      if (!client?.backchannelLogoutUri) return undefined
+      try {
+        await client.backchannelLogout(accountId, session.sidFor(clientId))
+        return { clientId, accountId, outcome: 'success' }
+      } catch (err) {
+        return { clientId, accountId, outcome: 'failure', error: (err as Error).message.slice(0, 300) }
+      }
+    }),
+  )
   await session.destroy()
   const done = deliveries.filter((d): d is LogoutDelivery => d !== undefined)
   for (const d of done) report?.(d)

@@ -48,7 +48,10 @@ export interface ClientIpDenied {
  * the wrong network without spending an argon2 verification on it, and the error it throws is
  * rendered by the endpoint as an OAuth error response (RFC 6749 §5.2 `unauthorized_client`).
  */
-export function installClientIpAllowlists(provider: Provider, deps: { clientIp: ClientIp; onDenied?: (d: ClientIpDenied) => void }) {
+export function installClientIpAllowlists(
+  provider: Provider,
+  deps: { clientIp: ClientIp; onDenied?: (d: ClientIpDenied) => void },
+) {
   const parsed = new WeakMap<object, Cidr[]>()
   const proto = provider.OIDCContext.prototype as unknown as {
     entity(this: { ctx: KoaContextWithOIDC; route: string }, key: string, value: unknown): void
@@ -64,7 +67,9 @@ export function installClientIpAllowlists(provider: Provider, deps: { clientIp: 
         const ip = deps.clientIp(this.ctx)
         if (!ipInCidrs(ip, cidrs)) {
           deps.onDenied?.({ clientId: client.clientId, ip, route: this.route, ctx: this.ctx })
-          throw new errors.UnauthorizedClient(`client ${client.clientId} may not be used from ${ip || 'an unknown address'}`)
+          throw new errors.UnauthorizedClient(
+            `client ${client.clientId} may not be used from ${ip || 'an unknown address'}`,
+          )
         }
       }
     }

@@ -17,7 +17,10 @@ const grantTypesOf = (metadata: Record<string, unknown>) =>
 
 /** The scope a client without `scope` metadata gets. */
 export function defaultClientScope(metadata: Record<string, unknown>): string {
-  return [...DEFAULT_CLIENT_SCOPES, ...(grantTypesOf(metadata).includes('refresh_token') ? ['offline_access'] : [])].join(' ')
+  return [
+    ...DEFAULT_CLIENT_SCOPES,
+    ...(grantTypesOf(metadata).includes('refresh_token') ? ['offline_access'] : []),
+  ].join(' ')
 }
 
 /** The client's registered scope, or the default when it has none (or only whitespace). */

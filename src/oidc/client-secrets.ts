@@ -18,8 +18,13 @@ const MAX = 10_000
 
 export function installHashedClientSecrets(provider: Provider) {
   const verified = new Map<string, number>()
-  const Client = provider.Client as unknown as { prototype: { clientSecret?: string; compareClientSecret(actual: string): Promise<boolean> } }
-  Client.prototype.compareClientSecret = async function compareClientSecret(this: { clientSecret?: string }, actual: string) {
+  const Client = provider.Client as unknown as {
+    prototype: { clientSecret?: string; compareClientSecret(actual: string): Promise<boolean> }
+  }
+  Client.prototype.compareClientSecret = async function compareClientSecret(
+    this: { clientSecret?: string },
+    actual: string,
+  ) {
     const stored = this.clientSecret
     if (!stored || typeof actual !== 'string' || !actual) return false
     const cacheKey = crypto.createHash('sha256').update(stored).update('\0').update(actual).digest('base64url')
@@ -70,10 +75,14 @@ export function installExactClientAuth(provider: Provider) {
   proto.entity = function entity(key, value) {
     if (key === 'Client' && CLIENT_AUTH_ROUTES.has(this.route)) {
       const client = value as { clientAuthMethod: string }
-      const problem = authMethodProblem(client.clientAuthMethod, {
-        basic: this.ctx.headers.authorization !== undefined,
-        post: Boolean(this.ctx.oidc.params?.client_secret),
-      }, this.route)
+      const problem = authMethodProblem(
+        client.clientAuthMethod,
+        {
+          basic: this.ctx.headers.authorization !== undefined,
+          post: Boolean(this.ctx.oidc.params?.client_secret),
+        },
+        this.route,
+      )
       if (problem) throw invalidClient(problem)
     }
     assign.call(this, key, value)
@@ -81,10 +90,17 @@ export function installExactClientAuth(provider: Provider) {
 }
 
 /** Why the credentials presented do not fit the client's registered method (undefined: they do). */
-export function authMethodProblem(registered: string, presented: { basic: boolean; post: boolean }, route: string): string | undefined {
+export function authMethodProblem(
+  registered: string,
+  presented: { basic: boolean; post: boolean },
+  route: string,
+): string | undefined {
   // RFC 7662 §2.1: "the caller MUST be authenticated"; a public client has no credentials.
-  if (route === 'introspection' && registered === 'none') return 'public clients cannot use the introspection endpoint; it needs client authentication (RFC 7662 §2.1)'
-  if (registered === 'client_secret_basic' && presented.post) return 'this client is registered for client_secret_basic: send its secret in the Authorization header, not in the request body'
-  if (registered === 'client_secret_post' && presented.basic) return 'this client is registered for client_secret_post: send client_id and client_secret in the request body, not in the Authorization header'
+  if (route === 'introspection' && registered === 'none')
+    return 'public clients cannot use the introspection endpoint; it needs client authentication (RFC 7662 §2.1)'
+  if (registered === 'client_secret_basic' && presented.post)
+    return 'this client is registered for client_secret_basic: send its secret in the Authorization header, not in the request body'
+  if (registered === 'client_secret_post' && presented.basic)
+    return 'this client is registered for client_secret_post: send client_id and client_secret in the request body, not in the Authorization header'
   return undefined
 }

@@ -25,7 +25,10 @@ export function clientService(q: ClientQueries, provider: () => Provider, knownS
       const unknown = (scope ?? '').split(' ').filter((s) => s && !known.has(s))
       if (unknown.length) return [`scope contains scopes no resource or OIDC defines: ${unknown.join(' ')}`]
       try {
-        await provider().Client.validate({ ...rest, ...(secret !== undefined ? { client_secret: 'x'.repeat(43) } : {}) } as never)
+        await provider().Client.validate({
+          ...rest,
+          ...(secret !== undefined ? { client_secret: 'x'.repeat(43) } : {}),
+        } as never)
         return []
       } catch (e) {
         const err = e as { error_description?: string; message: string }
@@ -38,21 +41,40 @@ export function clientService(q: ClientQueries, provider: () => Provider, knownS
      * Returns what changed, for the audit log: metadata before/after (never the secret; only
      * whether it changed), or `changed: false` for a no-op re-import.
      */
-    async upsert(metadata: ClientMetadata, audit?: (change: ClientChange) => Audited<void> | undefined): Promise<ClientChange> {
+    async upsert(
+      metadata: ClientMetadata,
+      audit?: (change: ClientChange) => Audited<void> | undefined,
+    ): Promise<ClientChange> {
       const { client_id: clientId, client_secret: secret, ...rest } = metadata
       const existing = await q.find(clientId)
       let secretHash: string | null | undefined
       if (secret !== undefined) {
         // Keep the stored hash when the secret did not change: re-imports stay no-ops.
-        secretHash = existing?.secretHash && (await verifyPassword(existing.secretHash, secret)) ? existing.secretHash : await hashPassword(secret)
-      } else if (['none', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'].includes(rest.token_endpoint_auth_method as string)) {
+        secretHash =
+          existing?.secretHash && (await verifyPassword(existing.secretHash, secret))
+            ? existing.secretHash
+            : await hashPassword(secret)
+      } else if (
+        ['none', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'].includes(
+          rest.token_endpoint_auth_method as string,
+        )
+      ) {
         secretHash = null
       }
       const before = existing?.metadata as Record<string, unknown> | undefined
       const secretChanged = secretHash !== undefined && secretHash !== (existing?.secretHash ?? null)
-      const fields = [...new Set([...Object.keys(before ?? {}), ...Object.keys(rest)])]
-        .filter((k) => JSON.stringify(before?.[k]) !== JSON.stringify(rest[k]))
-      const change: ClientChange = { clientId, created: !existing, changed: !existing || secretChanged || fields.length > 0, fields, before, after: rest, secretChanged }
+      const fields = [...new Set([...Object.keys(before ?? {}), ...Object.keys(rest)])].filter(
+        (k) => JSON.stringify(before?.[k]) !== JSON.stringify(rest[k]),
+      )
+      const change: ClientChange = {
+        clientId,
+        created: !existing,
+        changed: !existing || secretChanged || fields.length > 0,
+        fields,
+        before,
+        after: rest,
+        secretChanged,
+      }
       // `audit`: the caller's record of this change, committed with it
       await q.upsert(clientId, rest, secretHash, audit?.(change))
       return change

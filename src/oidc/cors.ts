@@ -8,7 +8,8 @@ import type { KoaContextWithOIDC } from 'oidc-provider'
  * | endpoint | who gets CORS headers |
  * |---|---|
  * | discovery, JWKS | any origin: public documents (oidc-provider's default, kept) |
- * | token | public clients (`none`), from their web origins; a confidential client's secret never belongs in a browser |
+ * | token | public clients (`none`), from their web origins (a confidential client's secret never |
+ * |       | belongs in a browser) |
  * | userinfo, revocation | the web origins of the client the token / request belongs to |
  * | introspection, PAR, device authorization | nobody: these are server-to-server |
  *
@@ -67,10 +68,13 @@ export function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client:
  */
 export function installCorsPreflight(provider: Provider, knownOrigins: () => Promise<ReadonlySet<string>>) {
   let paths: { browser: Set<string>; closed: Set<string> } | undefined
-  const routes = () => (paths ??= {
-    browser: new Set(['token', 'userinfo', 'revocation'].map((r) => provider.pathFor(r))),
-    closed: new Set(['introspection', 'pushed_authorization_request', 'device_authorization'].map((r) => provider.pathFor(r))),
-  })
+  const routes = () =>
+    (paths ??= {
+      browser: new Set(['token', 'userinfo', 'revocation'].map((r) => provider.pathFor(r))),
+      closed: new Set(
+        ['introspection', 'pushed_authorization_request', 'device_authorization'].map((r) => provider.pathFor(r)),
+      ),
+    })
   provider.use(async (ctx, next) => {
     if (ctx.method !== 'OPTIONS' || !ctx.get('Access-Control-Request-Method')) return next()
     const { browser, closed } = routes()

@@ -14,7 +14,11 @@ import type { Config } from '../config/env.ts'
 const REGISTRATION_ROUTES: ReadonlySet<string> = new Set(['registration', 'client_update'])
 
 /** Grant types a self-registered client may use: the user-facing ones only. */
-const DCR_GRANT_TYPES: ReadonlySet<string> = new Set(['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'])
+const DCR_GRANT_TYPES: ReadonlySet<string> = new Set([
+  'authorization_code',
+  'refresh_token',
+  'urn:ietf:params:oauth:grant-type:device_code',
+])
 
 /** Metadata only an administrator may set: each grants authority or lifts a safety rule. */
 const ADMIN_ONLY: Record<string, (v: unknown) => boolean> = {
@@ -35,12 +39,16 @@ export function isRegistrationRoute(ctx: KoaContextWithOIDC | undefined): boolea
  * scope must stay within DYNAMIC_REGISTRATION_SCOPES, so a registered client can never hold a
  * management scope (`admin`, `authz:*`, …) or an API's scope.
  */
-export function dynamicRegistrationProblem(metadata: Record<string, unknown>, allowedScopes: readonly string[]): string | undefined {
+export function dynamicRegistrationProblem(
+  metadata: Record<string, unknown>,
+  allowedScopes: readonly string[],
+): string | undefined {
   const scope = metadata.scope
   if (scope !== undefined) {
     if (typeof scope !== 'string') return 'scope must be a space-separated string'
     const beyond = scope.split(' ').filter((s) => s && !allowedScopes.includes(s))
-    if (beyond.length) return `scope contains scopes a self-registered client may not hold: ${beyond.join(' ')} (allowed: ${allowedScopes.join(' ')})`
+    if (beyond.length)
+      return `scope contains scopes a self-registered client may not hold: ${beyond.join(' ')} (allowed: ${allowedScopes.join(' ')})`
   }
   const grants = Array.isArray(metadata.grant_types) ? metadata.grant_types.map(String) : []
   const refusedGrants = grants.filter((g) => !DCR_GRANT_TYPES.has(g))
@@ -52,7 +60,11 @@ export function dynamicRegistrationProblem(metadata: Record<string, unknown>, al
 }
 
 /** The extraClientMetadata validator's part for registration requests (throws the RFC 7591 §3.2.2 error). */
-export function assertDynamicRegistration(ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>, config: Readonly<Config>) {
+export function assertDynamicRegistration(
+  ctx: KoaContextWithOIDC | undefined,
+  metadata: Record<string, unknown>,
+  config: Readonly<Config>,
+) {
   if (!isRegistrationRoute(ctx)) return
   const problem = dynamicRegistrationProblem(metadata, config.DYNAMIC_REGISTRATION_SCOPES)
   if (problem) throw new errors.InvalidClientMetadata(problem)
@@ -60,7 +72,9 @@ export function assertDynamicRegistration(ctx: KoaContextWithOIDC | undefined, m
 
 /** oidc-provider's `registration` and `registrationManagement` features for DYNAMIC_REGISTRATION. */
 type Features = NonNullable<Configuration['features']>
-export function registrationFeatures(config: Readonly<Config>): Pick<Features, 'registration' | 'registrationManagement'> {
+export function registrationFeatures(
+  config: Readonly<Config>,
+): Pick<Features, 'registration' | 'registrationManagement'> {
   const mode = config.DYNAMIC_REGISTRATION
   if (mode === 'off') return { registration: { enabled: false }, registrationManagement: { enabled: false } }
   return {
@@ -94,7 +108,10 @@ export function installRegistrationResponses(provider: Provider) {
 }
 
 /** A new initial access token (RFC 7591 §3); returns its value, shown once. */
-export async function createInitialAccessToken(provider: Provider, ttl: number): Promise<{ token: string; expiresAt: Date }> {
+export async function createInitialAccessToken(
+  provider: Provider,
+  ttl: number,
+): Promise<{ token: string; expiresAt: Date }> {
   const iat = new provider.InitialAccessToken({ expiresIn: ttl })
   const token = await iat.save()
   return { token, expiresAt: new Date(Date.now() + ttl * 1000) }

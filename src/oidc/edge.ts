@@ -17,13 +17,18 @@ import { requestIdOf } from '../http/middleware/request.ts'
  */
 export function hardenProvider(provider: OidcProvider, logger: Logger) {
   // The provider is a Koa application: Koa's own 'error' event (not in oidc-provider's event map).
-  ;(provider as unknown as NodeJS.EventEmitter).on('error', (err: unknown, ctx?: { req?: IncomingMessage }) => logEscapedError(logger, err, requestIdOf(ctx?.req)))
+  ;(provider as unknown as NodeJS.EventEmitter).on('error', (err: unknown, ctx?: { req?: IncomingMessage }) =>
+    logEscapedError(logger, err, requestIdOf(ctx?.req)),
+  )
   provider.use(async (ctx, next) => {
     try {
       await next()
     } catch (err) {
       if (!unsavedSessionAfterAnswer(ctx as KoaContextWithOIDC, err)) throw err
-      logger.debug({ err, requestId: requestIdOf(ctx.req) }, 'oidc-provider: not persisting a session that was never stored')
+      logger.debug(
+        { err, requestId: requestIdOf(ctx.req) },
+        'oidc-provider: not persisting a session that was never stored',
+      )
     }
   })
 }

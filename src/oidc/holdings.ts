@@ -19,7 +19,6 @@ export const API_SCOPE_ROLES: Readonly<Record<ApiScope, readonly string[]>> = Ob
   'ssf:stream': ['admin', 'ssf:stream'],
 })
 
-
 /** The scopes someone holds, per resource indicator, and all of them by name. */
 export interface Holdings {
   /** resource indicator -> the scopes held there */
@@ -64,7 +63,10 @@ export type HoldingsOf = ReturnType<typeof scopeHoldings>
  * into those the user holds and those they do not. The refused ones are recorded as rejected in
  * the grant, so the consent prompt does not ask again and no token carries them.
  */
-export function splitByHoldings(requested: Record<string, string[]>, held: Holdings): { granted: [string, string[]][]; refused: [string, string[]][] } {
+export function splitByHoldings(
+  requested: Record<string, string[]>,
+  held: Holdings,
+): { granted: [string, string[]][]; refused: [string, string[]][] } {
   const granted: [string, string[]][] = []
   const refused: [string, string[]][] = []
   for (const [indicator, scopes] of Object.entries(requested)) {

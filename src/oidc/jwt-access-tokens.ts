@@ -33,7 +33,13 @@ export function recordGrantJwts(revocations: JwtRevocations) {
   return async (_ctx: unknown, token: object, jwt: { payload: object }) => {
     const grantId = (token as { grantId?: unknown }).grantId
     const { jti, exp, client_id: clientId } = jwt.payload as Record<string, unknown>
-    if (typeof grantId !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || typeof clientId !== 'string') return
+    if (
+      typeof grantId !== 'string' ||
+      typeof jti !== 'string' ||
+      typeof exp !== 'number' ||
+      typeof clientId !== 'string'
+    )
+      return
     await revocations.issuedUnderGrant({ jti, grantId, clientId, expiresAt: exp })
   }
 }
@@ -55,18 +61,28 @@ export function mayIntrospect(client: IntrospectingClient, token: { clientId?: s
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth']
 
-export function installJwtAccessTokens(provider: Provider, deps: {
-  jwks: { keys: jose.JWK[] }
-  revocations: JwtRevocations
-  onRevoked?: (ctx: KoaContextWithOIDC, token: { kind: string; clientId: string; jti: string }) => void
-}) {
-  const publicKeys = deps.jwks.keys.map((k) => Object.fromEntries(Object.entries(k).filter(([m]) => !PRIVATE_MEMBERS.includes(m))) as jose.JWK)
+export function installJwtAccessTokens(
+  provider: Provider,
+  deps: {
+    jwks: { keys: jose.JWK[] }
+    revocations: JwtRevocations
+    onRevoked?: (ctx: KoaContextWithOIDC, token: { kind: string; clientId: string; jti: string }) => void
+  },
+) {
+  const publicKeys = deps.jwks.keys.map(
+    (k) => Object.fromEntries(Object.entries(k).filter(([m]) => !PRIVATE_MEMBERS.includes(m))) as jose.JWK,
+  )
   const keySet = jose.createLocalJWKSet({ keys: publicKeys })
 
   async function claimsOf(token: string): Promise<jose.JWTPayload | undefined> {
     try {
-      const { payload } = await jose.jwtVerify(token, keySet, { issuer: provider.issuer, typ: 'at+jwt', algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] })
-      if (typeof payload.jti !== 'string' || typeof payload.client_id !== 'string' || typeof payload.exp !== 'number') return undefined
+      const { payload } = await jose.jwtVerify(token, keySet, {
+        issuer: provider.issuer,
+        typ: 'at+jwt',
+        algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      })
+      if (typeof payload.jti !== 'string' || typeof payload.client_id !== 'string' || typeof payload.exp !== 'number')
+        return undefined
       return payload
     } catch {
       return undefined
@@ -85,7 +101,10 @@ export function installJwtAccessTokens(provider: Provider, deps: {
   async function revoke(ctx: KoaContextWithOIDC, client: IntrospectingClient, claims: jose.JWTPayload | undefined) {
     if (claims && claims.client_id !== client.clientId && client.clientAuthMethod !== 'none') {
       ctx.status = 400
-      ctx.body = { error: 'invalid_request', error_description: 'client is not authorized to revoke the presented token' }
+      ctx.body = {
+        error: 'invalid_request',
+        error_description: 'client is not authorized to revoke the presented token',
+      }
       return
     }
     ctx.status = 200

@@ -13,7 +13,11 @@ import type { Audited } from '../db/audited.ts'
 export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const
 
 async function generate(alg: (typeof SIGNING_ALGS)[number]) {
-  const { privateKey } = await jose.generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}), ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) })
+  const { privateKey } = await jose.generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
+    ...(alg === 'RS256' ? { modulusLength: 2048 } : {}),
+  })
   const jwk = await jose.exportJWK(privateKey)
   const kid = await jose.calculateJwkThumbprint(jwk)
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = jwk
@@ -62,7 +66,11 @@ export function keyStore(q: KeyQueries, ring: Keyring) {
      * @param maxTokenLifetime seconds the old keys must stay published: the longest lifetime of
      *   a JWT they may have signed (access tokens, ID tokens).
      */
-    async rotate(maxTokenLifetime: number, now = new Date(), audit?: (added: { kid: string; alg: string }[]) => Audited<number>) {
+    async rotate(
+      maxTokenLifetime: number,
+      now = new Date(),
+      audit?: (added: { kid: string; alg: string }[]) => Audited<number>,
+    ) {
       const fresh = await newGeneration(now)
       const added = fresh.map((k) => ({ kid: k.kid, alg: k.alg }))
       // the new generation, the keys retired now and the audit record commit together

@@ -30,7 +30,8 @@ export interface LoginHooks {
   sessionEnded(token: string | undefined, ended: { uid: string; accountId?: string }): Promise<void>
 }
 
-const sessionToken = (ctx: KoaContextWithOIDC, hooks: LoginHooks) => ctx.cookies.get(hooks.cookieName, { signed: false }) ?? undefined
+const sessionToken = (ctx: KoaContextWithOIDC, hooks: LoginHooks) =>
+  ctx.cookies.get(hooks.cookieName, { signed: false }) ?? undefined
 
 /** True when this authorization request demands multi-factor authentication. */
 export function mfaDemanded(acrValues: unknown, clientMetadata: Record<string, unknown> | undefined) {
@@ -57,24 +58,33 @@ export function loginPolicy(hooks: LoginHooks, opts: { create?: boolean } = {}) 
   // (oidc/interactions/router.ts). Only while self-registration is on.
   if (opts.create) policy.add(new Prompt({ name: 'create', requestable: true }), 0)
   const login = policy.get('login')!
-  login.checks.add(new Check('portcullis_session', 'the sign-in session ended or expired', async (ctx: KoaContextWithOIDC) => {
-    const { session, result } = ctx.oidc
-    if (!session?.accountId) return Check.NO_NEED_TO_PROMPT
-    // Also links the sign-in session to this oidc-provider session (right after a login too).
-    const ok = await hooks.sessionValid(sessionToken(ctx, hooks), session.accountId, session.uid)
-    return ok || result?.login ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT
-  }))
+  login.checks.add(
+    new Check('portcullis_session', 'the sign-in session ended or expired', async (ctx: KoaContextWithOIDC) => {
+      const { session, result } = ctx.oidc
+      if (!session?.accountId) return Check.NO_NEED_TO_PROMPT
+      // Also links the sign-in session to this oidc-provider session (right after a login too).
+      const ok = await hooks.sessionValid(sessionToken(ctx, hooks), session.accountId, session.uid)
+      return ok || result?.login ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT
+    }),
+  )
   // "Sign in as someone else" (interactions router): the consent page's switch finishes its
   // interaction with this result, so the request asks for a login again. When another account
   // signs in, oidc-provider ends the current session first (as for prompt=login).
-  login.checks.add(new Check(ACCOUNT_SWITCH, 'the user chose to sign in as someone else', (ctx: KoaContextWithOIDC) =>
-    (ctx.oidc.result as { switchAccount?: unknown } | undefined)?.switchAccount === true ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT))
-  login.checks.add(new Check('mfa_required', 'multi-factor authentication is required', (ctx: KoaContextWithOIDC) => {
-    const { session, result, params, client } = ctx.oidc
-    if (!session?.accountId || result?.login) return Check.NO_NEED_TO_PROMPT
-    if (!mfaDemanded(params?.acr_values, client?.metadata())) return Check.NO_NEED_TO_PROMPT
-    return session.acr === ACR_MFA ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT
-  }))
+  login.checks.add(
+    new Check(ACCOUNT_SWITCH, 'the user chose to sign in as someone else', (ctx: KoaContextWithOIDC) =>
+      (ctx.oidc.result as { switchAccount?: unknown } | undefined)?.switchAccount === true
+        ? Check.REQUEST_PROMPT
+        : Check.NO_NEED_TO_PROMPT,
+    ),
+  )
+  login.checks.add(
+    new Check('mfa_required', 'multi-factor authentication is required', (ctx: KoaContextWithOIDC) => {
+      const { session, result, params, client } = ctx.oidc
+      if (!session?.accountId || result?.login) return Check.NO_NEED_TO_PROMPT
+      if (!mfaDemanded(params?.acr_values, client?.metadata())) return Check.NO_NEED_TO_PROMPT
+      return session.acr === ACR_MFA ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT
+    }),
+  )
   return policy
 }
 

@@ -14,18 +14,41 @@ import { allowedIpsProblem, installClientIpAllowlists } from './client-ip-allowl
 import type { ClientIp } from '../http/client-ip.ts'
 import { certificateSubjectMatches, type ClientCertOf } from '../http/client-cert.ts'
 import type { KeyVerifier } from '../apikeys/verify.ts'
-import { apiKeyClaimsOf, apiKeyExchangeClient, registerApiKeyExchange, type ApiKeyExchangeDeps } from './apikey-exchange.ts'
+import {
+  apiKeyClaimsOf,
+  apiKeyExchangeClient,
+  registerApiKeyExchange,
+  type ApiKeyExchangeDeps,
+} from './apikey-exchange.ts'
 import { accessTokenExchange, exchangeClaimsOf, type TokenExchangeDeps } from './token-exchange.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './api-resource.ts'
 import { withinClientScope } from './client-scopes.ts'
 import { addressAndPhoneClaims, assertClaimsWithinClientScope, SCOPE_CLAIMS } from './standard-claims.ts'
 import { installRequestUris, requestUrisProblem } from './request-objects.ts'
-import { assertDynamicRegistration, installRegistrationResponses, registrationFeatures } from './dynamic-registration.ts'
+import {
+  assertDynamicRegistration,
+  installRegistrationResponses,
+  registrationFeatures,
+} from './dynamic-registration.ts'
 import type { HoldingsOf } from './holdings.ts'
-import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, loggedOutPage, logoutPage } from './interactions/views.ts'
+import {
+  deviceConfirmPage,
+  deviceInputPage,
+  deviceSuccessPage,
+  loggedOutPage,
+  logoutPage,
+} from './interactions/views.ts'
 import { explainedErrorPage } from '../views/errors.ts'
 import { LOCALES, preferUiLocales, t } from '../views/i18n.ts'
-import { ACCOUNT_CLIENT_ID, CONSOLE_CLIENT_ID, ACR_MFA, ACR_PWD, loginPolicy, sessionToken, type LoginHooks } from './login-policy.ts'
+import {
+  ACCOUNT_CLIENT_ID,
+  CONSOLE_CLIENT_ID,
+  ACR_MFA,
+  ACR_PWD,
+  loginPolicy,
+  sessionToken,
+  type LoginHooks,
+} from './login-policy.ts'
 
 export interface ProviderDeps {
   config: Readonly<Config>
@@ -120,9 +143,18 @@ export function buildProvider(deps: ProviderDeps): Provider {
   // resource — code, refresh, device, client credentials, API key exchange — carries only
   // scopes of the resource server this returns, so a client never exceeds its registration
   // even with a grant from before its `scope` was narrowed.
-  async function resourceServerInfo(indicator: string, client: { scope?: string } | undefined): Promise<ResourceServer> {
+  async function resourceServerInfo(
+    indicator: string,
+    client: { scope?: string } | undefined,
+  ): Promise<ResourceServer> {
     if (indicator === API) {
-      return { scope: withinClientScope(API_SCOPE_NAMES, client?.scope).join(' '), audience: API, accessTokenTTL: config.ACCESS_TOKEN_TTL, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }
+      return {
+        scope: withinClientScope(API_SCOPE_NAMES, client?.scope).join(' '),
+        audience: API,
+        accessTokenTTL: config.ACCESS_TOKEN_TTL,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'ES256' } },
+      }
     }
     const r = await deps.resources.find(indicator)
     if (!r) throw new errors.InvalidTarget(`unknown resource indicator ${indicator}`)
@@ -141,7 +173,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
     discovery: {
       ui_locales_supported: [...LOCALES],
       // OpenID Connect Prompt Create 1.0 §4.1 (and Discovery 1.0 §3): the prompt values accepted.
-      prompt_values_supported: ['none', 'login', 'consent', ...(deps.login && config.REGISTRATION_ENABLED ? ['create'] : [])],
+      prompt_values_supported: [
+        'none',
+        'login',
+        'consent',
+        ...(deps.login && config.REGISTRATION_ENABLED ? ['create'] : []),
+      ],
       // RFC 8705 §5, only where a client certificate can reach us (TLS listener or proxy header)
       ...(deps.clientCert ? { mtls_endpoint_aliases: mtlsEndpointAliases(config.PUBLIC_URL) } : {}),
     },
@@ -174,24 +211,41 @@ export function buildProvider(deps: ProviderDeps): Provider {
     acrValues: [ACR_PWD, ACR_MFA],
     // The account pages' own first-party client (README "Account pages"): signs in with
     // response_type=none and prompt=login, so the pages never hold tokens.
-    clients: [{
-      // scope: the pages only sign in; like every client it gets no more than it is given.
-      client_id: ACCOUNT_CLIENT_ID, client_name: 'your portcullis account', token_endpoint_auth_method: 'none', scope: 'openid',
-      grant_types: [], response_types: ['none'], redirect_uris: [`${config.PUBLIC_URL}/account/callback`],
-    }, {
-      // The admin console (admin/console/): authorization code + PKCE, no secret, MFA unless
-      // ADMIN_CONSOLE_REQUIRE_MFA=false (login-policy.ts `require_mfa`).
-      client_id: CONSOLE_CLIENT_ID, client_name: 'portcullis admin console', token_endpoint_auth_method: 'none', scope: 'openid email admin',
-      grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: [`${config.PUBLIC_URL}/admin/callback`],
-      post_logout_redirect_uris: [`${config.PUBLIC_URL}/admin/signed-out`],
-      require_mfa: config.ADMIN_CONSOLE_REQUIRE_MFA,
-    }, ...(deps.apiKeyExchange ? [apiKeyExchangeClient] : [])],
+    clients: [
+      {
+        // scope: the pages only sign in; like every client it gets no more than it is given.
+        client_id: ACCOUNT_CLIENT_ID,
+        client_name: 'your portcullis account',
+        token_endpoint_auth_method: 'none',
+        scope: 'openid',
+        grant_types: [],
+        response_types: ['none'],
+        redirect_uris: [`${config.PUBLIC_URL}/account/callback`],
+      },
+      {
+        // The admin console (admin/console/): authorization code + PKCE, no secret, MFA unless
+        // ADMIN_CONSOLE_REQUIRE_MFA=false (login-policy.ts `require_mfa`).
+        client_id: CONSOLE_CLIENT_ID,
+        client_name: 'portcullis admin console',
+        token_endpoint_auth_method: 'none',
+        scope: 'openid email admin',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [`${config.PUBLIC_URL}/admin/callback`],
+        post_logout_redirect_uris: [`${config.PUBLIC_URL}/admin/signed-out`],
+        require_mfa: config.ADMIN_CONSOLE_REQUIRE_MFA,
+      },
+      ...(deps.apiKeyExchange ? [apiKeyExchangeClient] : []),
+    ],
     async loadExistingGrant(ctx) {
       const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId)
       if (grantId) return ctx.oidc.provider.Grant.find(grantId)
       // First-party: the account pages need no consent.
       if (ctx.oidc.client?.clientId === ACCOUNT_CLIENT_ID && ctx.oidc.session?.accountId) {
-        const grant = new ctx.oidc.provider.Grant({ clientId: ACCOUNT_CLIENT_ID, accountId: ctx.oidc.session.accountId })
+        const grant = new ctx.oidc.provider.Grant({
+          clientId: ACCOUNT_CLIENT_ID,
+          accountId: ctx.oidc.session.accountId,
+        })
         grant.addOIDCScope('openid')
         await grant.save()
         return grant
@@ -199,7 +253,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // First-party too: the console asks for `admin` at our API; the token gets it only when the
       // user holds an admin role (getResourceServerInfo), so there is nothing to consent to.
       if (ctx.oidc.client?.clientId === CONSOLE_CLIENT_ID && ctx.oidc.session?.accountId) {
-        const grant = new ctx.oidc.provider.Grant({ clientId: CONSOLE_CLIENT_ID, accountId: ctx.oidc.session.accountId })
+        const grant = new ctx.oidc.provider.Grant({
+          clientId: CONSOLE_CLIENT_ID,
+          accountId: ctx.oidc.session.accountId,
+        })
         // `admin` is also one of the provider's scopes, so the OIDC side of the grant names it too
         grant.addOIDCScope('openid email admin')
         grant.addResourceScope(API, 'admin')
@@ -211,7 +268,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
     claims: { acr: null, sid: null, ...SCOPE_CLAIMS },
     scopes: [...new Set([...OIDC_SCOPES, ...API_SCOPE_NAMES, ...deps.resourceScopes])],
     // Hashed client secrets (client-secrets.ts): nothing may use a secret as an HMAC key.
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none', ...(deps.clientCert ? ['tls_client_auth', 'self_signed_tls_client_auth'] as const : [])],
+    clientAuthMethods: [
+      'client_secret_basic',
+      'client_secret_post',
+      'private_key_jwt',
+      'none',
+      ...(deps.clientCert ? (['tls_client_auth', 'self_signed_tls_client_auth'] as const) : []),
+    ],
     enabledJWA: {
       clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
@@ -235,7 +298,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // not asked to consent; they get the OIDC scopes asked for and the resource scopes they
       // hold, never more (interactions/router.ts). The compliance report lists such clients.
       // `request_uris` (OIDC Core §6.2): the only request_uri values fetched for it (request-objects.ts).
-      properties: ['resource_servers', 'authz_stores', 'require_mfa', 'allowed_ips', 'require_pkce', 'web_origins', 'skip_consent', 'request_uris'],
+      properties: [
+        'resource_servers',
+        'authz_stores',
+        'require_mfa',
+        'allowed_ips',
+        'require_pkce',
+        'web_origins',
+        'skip_consent',
+        'request_uris',
+      ],
       validator(ctx, key, value, metadata) {
         // a client registering itself may set less than an administrator (dynamic-registration.ts)
         if (key === 'resource_servers') assertDynamicRegistration(ctx, metadata as Record<string, unknown>, config)
@@ -248,14 +320,18 @@ export function buildProvider(deps: ProviderDeps): Provider {
           // A public client cannot prove who it is (RFC 8252 §8.6: another app can claim its
           // client_id and redirect URI), so consent is what tells the user which app asks.
           if (value && (metadata as { token_endpoint_auth_method?: string }).token_endpoint_auth_method === 'none') {
-            throw new errors.InvalidClientMetadata('skip_consent: true is only allowed for confidential clients; public clients (token_endpoint_auth_method none) always show the consent page')
+            throw new errors.InvalidClientMetadata(
+              'skip_consent: true is only allowed for confidential clients; public clients (token_endpoint_auth_method none) always show the consent page',
+            )
           }
         }
         if (key === 'require_pkce' && value !== undefined) {
           if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('require_pkce must be true or false')
           // RFC 9700 §2.1.1: a public client has nothing else protecting its codes.
           if (!value && (metadata as { token_endpoint_auth_method?: string }).token_endpoint_auth_method === 'none') {
-            throw new errors.InvalidClientMetadata('require_pkce: false is only allowed for confidential clients; public clients (token_endpoint_auth_method none) always use PKCE')
+            throw new errors.InvalidClientMetadata(
+              'require_pkce: false is only allowed for confidential clients; public clients (token_endpoint_auth_method none) always use PKCE',
+            )
           }
         }
         if (key === 'web_origins') {
@@ -270,7 +346,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
           throw new errors.InvalidClientMetadata('require_mfa must be true or false')
         }
         if (key === 'authz_stores' && value !== undefined) {
-          if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(v))) {
+          if (
+            !Array.isArray(value) ||
+            !value.every((v) => typeof v === 'string' && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(v))
+          ) {
             throw new errors.InvalidClientMetadata('authz_stores must be an array of policy store names')
           }
         }
@@ -293,8 +372,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // one is presented again (RFC 9700 §4.14.2).
     rotateRefreshToken: true,
     ttl: {
-      AccessToken: (_ctx, token) => (token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL),
-      ClientCredentials: (_ctx, token) => (token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL),
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL,
       AuthorizationCode: config.AUTHORIZATION_CODE_TTL,
       IdToken: config.ID_TOKEN_TTL,
       RefreshToken: config.REFRESH_TOKEN_TTL,
@@ -344,10 +423,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
           const e = err as { name?: string; userCode?: string } | undefined
           ctx.body = deviceInputPage({
             form,
-            error: !e ? undefined
-              : e.userCode || e.name === 'NoCodeError' ? t('device.codeInvalid')
-              : e.name === 'AbortedError' ? t('device.aborted')
-              : t('device.failed'),
+            error: !e
+              ? undefined
+              : e.userCode || e.name === 'NoCodeError'
+                ? t('device.codeInvalid')
+                : e.name === 'AbortedError'
+                  ? t('device.aborted')
+                  : t('device.failed'),
           })
         },
         userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
@@ -394,8 +476,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
             return { ...info, scope: admin ? 'admin' : '' }
           }
           if (!accountId || !deps.holdings) return info
-          const held = (await deps.holdings((await deps.users.findById(accountId))?.roles ?? [])).byResource.get(indicator) ?? new Set<string>()
-          return { ...info, scope: String(info.scope ?? '').split(' ').filter((s) => held.has(s)).join(' ') }
+          const held =
+            (await deps.holdings((await deps.users.findById(accountId))?.roles ?? [])).byResource.get(indicator) ??
+            new Set<string>()
+          return {
+            ...info,
+            scope: String(info.scope ?? '')
+              .split(' ')
+              .filter((s) => held.has(s))
+              .join(' '),
+          }
         },
       },
     },
@@ -416,8 +506,15 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const client = ctx.oidc?.client
       const uri = client?.metadata().client_uri
       ctx.body = explainedErrorPage({
-        status: ctx.status, code: (error as Error | undefined)?.name === 'SessionNotFound' ? 'SessionNotFound' : out.error, message: out.error_description ?? out.error,
-        app: client ? { name: client.clientName ?? client.clientId, uri: typeof uri === 'string' && /^https?:\/\//.test(uri) ? uri : undefined } : undefined,
+        status: ctx.status,
+        code: (error as Error | undefined)?.name === 'SessionNotFound' ? 'SessionNotFound' : out.error,
+        message: out.error_description ?? out.error,
+        app: client
+          ? {
+              name: client.clientName ?? client.clientId,
+              uri: typeof uri === 'string' && /^https?:\/\//.test(uri) ? uri : undefined,
+            }
+          : undefined,
       })
     },
     // Only registered web origins, only on the endpoints a browser app needs (cors.ts).
@@ -425,12 +522,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
     ...(deps.revocations ? { formats: { customizers: { jwt: recordGrantJwts(deps.revocations) } } } : {}),
     // oidc-provider refuses outgoing requests (logout tokens, jwks_uri) to special-use addresses
     // (SSRF protection); OUTBOUND_PRIVATE_ADDRESSES lifts that for RPs on a private network.
-    ...(config.OUTBOUND_PRIVATE_ADDRESSES ? {
-      fetch: (url: string | URL | Request, options?: RequestInit) => {
-        const { dispatcher: _protected, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown }
-        return globalThis.fetch(url, rest)
-      },
-    } : {}),
+    ...(config.OUTBOUND_PRIVATE_ADDRESSES
+      ? {
+          fetch: (url: string | URL | Request, options?: RequestInit) => {
+            const { dispatcher: _protected, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown }
+            return globalThis.fetch(url, rest)
+          },
+        }
+      : {}),
     // RFC 9700 §2.1.2: no implicit grant; 'none' lets a client start a session without tokens.
     responseTypes: ['code', 'none'],
   }
@@ -456,17 +555,22 @@ export function buildProvider(deps: ProviderDeps): Provider {
   }
   if (deps.apiKeyExchange && deps.clientIp) {
     const revocations = deps.revocations
-    const accessTokens = deps.tokenExchange && revocations ? accessTokenExchange(provider, {
-      ...deps.tokenExchange,
-      jwks: deps.jwks,
-      isRevoked: (jti) => revocations.isRevokedNow(jti),
-      resourceServer: (_ctx, indicator, client) => resourceServerInfo(indicator, client),
-      heldAt: async (accountId, indicator) => {
-        const user = await deps.users.findById(accountId)
-        if (!user || user.disabled) return undefined
-        return deps.holdings ? (await deps.holdings(user.roles)).byResource.get(indicator) ?? new Set<string>() : new Set<string>()
-      },
-    }) : undefined
+    const accessTokens =
+      deps.tokenExchange && revocations
+        ? accessTokenExchange(provider, {
+            ...deps.tokenExchange,
+            jwks: deps.jwks,
+            isRevoked: (jti) => revocations.isRevokedNow(jti),
+            resourceServer: (_ctx, indicator, client) => resourceServerInfo(indicator, client),
+            heldAt: async (accountId, indicator) => {
+              const user = await deps.users.findById(accountId)
+              if (!user || user.disabled) return undefined
+              return deps.holdings
+                ? ((await deps.holdings(user.roles)).byResource.get(indicator) ?? new Set<string>())
+                : new Set<string>()
+            },
+          })
+        : undefined
     registerApiKeyExchange(provider, {
       ...deps.apiKeyExchange,
       accessTokens,
@@ -477,7 +581,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
   }
   if (deps.clientIp) {
     const emit = deps.onEvent
-    installClientIpAllowlists(provider, { clientIp: deps.clientIp, onDenied: emit && ((d) => emit('client.ip_denied', d.ctx, d)) })
+    installClientIpAllowlists(provider, {
+      clientIp: deps.clientIp,
+      onDenied: emit && ((d) => emit('client.ip_denied', d.ctx, d)),
+    })
   }
   if (deps.login) {
     const hooks = deps.login
@@ -493,7 +600,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
   }
   if (deps.onEvent) {
     const emit = deps.onEvent
-    for (const name of ['grant.success', 'grant.error', 'grant.revoked', 'end_session.success', 'server_error', 'authorization.error', 'backchannel.error', 'backchannel.success']) {
+    for (const name of [
+      'grant.success',
+      'grant.error',
+      'grant.revoked',
+      'end_session.success',
+      'server_error',
+      'authorization.error',
+      'backchannel.error',
+      'backchannel.success',
+    ]) {
       provider.on(name as 'server_error', (...args: unknown[]) => emit(name, ...args))
     }
     // oidc-provider has no event for a successful RFC 7009 revocation (only `<kind>.destroyed`,

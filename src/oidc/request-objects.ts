@@ -25,10 +25,12 @@ export function requestUrisProblem(value: unknown): string | undefined {
   if (value === undefined) return undefined
   if (!Array.isArray(value) || value.length > 20) return 'request_uris must be an array of at most 20 URIs'
   for (const v of value) {
-    if (typeof v !== 'string' || v.length > 2000 || !URL.canParse(v)) return 'request_uris must be an array of absolute URIs'
+    if (typeof v !== 'string' || v.length > 2000 || !URL.canParse(v))
+      return 'request_uris must be an array of absolute URIs'
     const u = new URL(v)
     const loopback = u.hostname === 'localhost' || u.hostname === '127.0.0.1' || u.hostname === '[::1]'
-    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) return `request_uris must use https (http only on a loopback host): ${v}`
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback))
+      return `request_uris must use https (http only on a loopback host): ${v}`
   }
   return undefined
 }
@@ -51,7 +53,13 @@ class RequestUriError extends Error {}
 async function fetchRequestObject(provider: Provider, uri: string): Promise<string> {
   let res: Response
   try {
-    res = await (await providerFetch())(provider, uri, { method: 'GET', redirect: 'manual', headers: { accept: 'application/oauth-authz-req+jwt, application/jwt' } })
+    res = await (
+      await providerFetch()
+    )(provider, uri, {
+      method: 'GET',
+      redirect: 'manual',
+      headers: { accept: 'application/oauth-authz-req+jwt, application/jwt' },
+    })
   } catch {
     throw new RequestUriError('the request_uri could not be fetched')
   }
@@ -59,7 +67,8 @@ async function fetchRequestObject(provider: Provider, uri: string): Promise<stri
   const body = (await res.text()).trim()
   if (body.length > MAX_REQUEST_OBJECT) throw new RequestUriError('the request object at request_uri is too large')
   // a JWS (3 parts) or JWE (5 parts) in compact serialization
-  if (!/^[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*){2}((\.[A-Za-z0-9_-]*){2})?$/.test(body)) throw new RequestUriError('the request_uri did not return a request object (a compact JWT)')
+  if (!/^[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*){2}((\.[A-Za-z0-9_-]*){2})?$/.test(body))
+    throw new RequestUriError('the request_uri did not return a request object (a compact JWT)')
   return body
 }
 
@@ -70,12 +79,13 @@ export function installRequestUris(provider: Provider) {
     const uri = ctx.method === 'GET' && ctx.path === path ? ctx.query.request_uri : undefined
     if (typeof uri !== 'string' || !/^https?:\/\//i.test(uri) || ctx.query.request !== undefined) return next()
     const clientId = ctx.query.client_id
-    const client = typeof clientId === 'string' ? await provider.Client.find(clientId).catch(() => undefined) : undefined
+    const client =
+      typeof clientId === 'string' ? await provider.Client.find(clientId).catch(() => undefined) : undefined
     // unknown client: oidc-provider answers it (invalid_client) once request_uri is gone
     const registered = (client?.metadata().request_uris as string[] | undefined) ?? []
     try {
       if (client && !registered.some((r) => withoutFragment(r) === withoutFragment(uri))) {
-        throw new RequestUriError('request_uri is not one of the client\'s registered request_uris')
+        throw new RequestUriError("request_uri is not one of the client's registered request_uris")
       }
       const query = new URLSearchParams(ctx.querystring)
       query.delete('request_uri')

@@ -42,7 +42,9 @@ export function revokedTokens(deps: {
     for (const r of rows) {
       const exp = Math.floor(r.expiresAt.getTime() / 1000)
       remember(r.jti, exp)
-      await deps.redis?.publish(channel, `${r.jti} ${exp}`).catch((err: Error) => deps.logger.warn({ err: err.message }, 'token revocation publish failed'))
+      await deps.redis
+        ?.publish(channel, `${r.jti} ${exp}`)
+        .catch((err: Error) => deps.logger.warn({ err: err.message }, 'token revocation publish failed'))
     }
   }
 
@@ -66,11 +68,18 @@ export function revokedTokens(deps: {
     async revoke(t: { jti: string; clientId: string; expiresAt: number }) {
       await deps.queries.add({ jti: t.jti, clientId: t.clientId, expiresAt: new Date(t.expiresAt * 1000) })
       remember(t.jti, t.expiresAt)
-      await deps.redis?.publish(channel, `${t.jti} ${t.expiresAt}`).catch((err: Error) => deps.logger.warn({ err: err.message }, 'token revocation publish failed'))
+      await deps.redis
+        ?.publish(channel, `${t.jti} ${t.expiresAt}`)
+        .catch((err: Error) => deps.logger.warn({ err: err.message }, 'token revocation publish failed'))
     },
     /** A JWT access token was issued under a grant: revoking the grant revokes it too. */
     async issuedUnderGrant(t: { jti: string; grantId: string; clientId: string; expiresAt: number }) {
-      await deps.queries.addGrantToken({ jti: t.jti, grantId: t.grantId, clientId: t.clientId, expiresAt: new Date(t.expiresAt * 1000) })
+      await deps.queries.addGrantToken({
+        jti: t.jti,
+        grantId: t.grantId,
+        clientId: t.clientId,
+        expiresAt: new Date(t.expiresAt * 1000),
+      })
     },
     /** The grant was revoked (oidc-provider's adapter `revokeByGrantId`): so are its JWTs. */
     revokeGrant(grantId: string): Promise<void> {
@@ -92,14 +101,20 @@ export function revokedTokens(deps: {
       await poll()
       if (deps.redis) {
         subscriber = subscribeChannel({
-          redis: deps.redis, channel, logger: deps.logger, label: 'token revocations',
+          redis: deps.redis,
+          channel,
+          logger: deps.logger,
+          label: 'token revocations',
           onMessage: (message) => {
             const [jti, exp] = message.split(' ')
             if (jti && Number.isFinite(Number(exp))) remember(jti, Number(exp))
           },
         })
       }
-      timer = setInterval(() => void poll().catch((err: Error) => deps.logger.warn({ err: err.message }, 'token revocation poll failed')), pollMs)
+      timer = setInterval(
+        () => void poll().catch((err: Error) => deps.logger.warn({ err: err.message }, 'token revocation poll failed')),
+        pollMs,
+      )
       timer.unref()
     },
     async stop() {

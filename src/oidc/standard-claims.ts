@@ -54,15 +54,26 @@ export const SCOPE_CLAIMS = {
  * for claims of scopes its registration allows (its `scope` ceiling, client-scopes.ts): a client
  * registered for `openid` alone cannot read `roles` or `phone_number` through `claims`.
  */
-export async function assertClaimsWithinClientScope(_ctx: KoaContextWithOIDC, claims: { id_token?: object; userinfo?: object }, client: { scope?: string }) {
+export async function assertClaimsWithinClientScope(
+  _ctx: KoaContextWithOIDC,
+  claims: { id_token?: object; userinfo?: object },
+  client: { scope?: string },
+) {
   if (client.scope === undefined) return // built-in clients carry no ceiling
   const allowed = new Set(client.scope.split(' '))
-  const mayRead = new Set(Object.entries(SCOPE_CLAIMS).filter(([scope]) => scope === 'openid' || allowed.has(scope)).flatMap(([, c]) => c))
+  const mayRead = new Set(
+    Object.entries(SCOPE_CLAIMS)
+      .filter(([scope]) => scope === 'openid' || allowed.has(scope))
+      .flatMap(([, c]) => c),
+  )
   const known = new Set(Object.values(SCOPE_CLAIMS).flat())
   for (const where of ['id_token', 'userinfo'] as const) {
     const asked: unknown = claims[where]
     if (!asked || typeof asked !== 'object') continue
     const beyond = Object.keys(asked).filter((c) => known.has(c) && !mayRead.has(c))
-    if (beyond.length) throw new errors.InvalidRequest(`claims parameter asks for claims beyond the client's registered scope: ${beyond.join(' ')}`)
+    if (beyond.length)
+      throw new errors.InvalidRequest(
+        `claims parameter asks for claims beyond the client's registered scope: ${beyond.join(' ')}`,
+      )
   }
 }

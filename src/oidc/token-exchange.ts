@@ -33,9 +33,15 @@ export interface TokenExchangeDeps {
   /** the scopes an active user holds at a resource now; undefined for no such (or a disabled) user */
   heldAt(accountId: string, indicator: string): Promise<ReadonlySet<string> | undefined>
   /** the policy decision; `reason` says why not */
-  decide(q: { clientId: string; audience: string; mode: ExchangeMode; subject: string }): { allowed: boolean; reason?: string }
+  decide(q: { clientId: string; audience: string; mode: ExchangeMode; subject: string }): {
+    allowed: boolean
+    reason?: string
+  }
   maxTtl: number
-  onExchanged?: (ctx: KoaContextWithOIDC, e: { subject: string; audience: string; mode: ExchangeMode; scope: string; expiresIn: number; act?: unknown }) => void
+  onExchanged?: (
+    ctx: KoaContextWithOIDC,
+    e: { subject: string; audience: string; mode: ExchangeMode; scope: string; expiresIn: number; act?: unknown },
+  ) => void
   onRefused?: (ctx: KoaContextWithOIDC, e: { error: string; description: string }) => void
 }
 
@@ -43,12 +49,22 @@ export interface TokenExchangeDeps {
 const actClaims = new WeakMap<object, { act: unknown }>()
 export const exchangeClaimsOf = (token: object) => actClaims.get(token)
 
-interface Presented { sub: string; clientId: string; aud: string[]; scope: string[]; exp: number; act?: unknown; bound: boolean }
+interface Presented {
+  sub: string
+  clientId: string
+  aud: string[]
+  scope: string[]
+  exp: number
+  act?: unknown
+  bound: boolean
+}
 
 const fail = (error: string, description: string) => new errors.CustomOIDCProviderError(error, description)
 
 export function accessTokenExchange(provider: Provider, deps: TokenExchangeDeps) {
-  const publicKeys = deps.jwks.keys.map((k) => Object.fromEntries(Object.entries(k).filter(([m]) => !PRIVATE_MEMBERS.includes(m))) as jose.JWK)
+  const publicKeys = deps.jwks.keys.map(
+    (k) => Object.fromEntries(Object.entries(k).filter(([m]) => !PRIVATE_MEMBERS.includes(m))) as jose.JWK,
+  )
   const keySet = jose.createLocalJWKSet({ keys: publicKeys })
 
   /** A token we issued, still valid: JWT (verified offline, then the revocation list) or opaque (stored). */
@@ -56,23 +72,54 @@ export function accessTokenExchange(provider: Provider, deps: TokenExchangeDeps)
     if (token.split('.').length === 3) {
       let claims: jose.JWTPayload
       try {
-        claims = (await jose.jwtVerify(token, keySet, { issuer: provider.issuer, typ: 'at+jwt', algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] })).payload
+        claims = (
+          await jose.jwtVerify(token, keySet, {
+            issuer: provider.issuer,
+            typ: 'at+jwt',
+            algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+          })
+        ).payload
       } catch {
         throw fail('invalid_grant', `${what} is not a valid access token of this server`)
       }
-      if (typeof claims.jti !== 'string' || typeof claims.sub !== 'string' || typeof claims.client_id !== 'string' || await deps.isRevoked(claims.jti)) {
+      if (
+        typeof claims.jti !== 'string' ||
+        typeof claims.sub !== 'string' ||
+        typeof claims.client_id !== 'string' ||
+        (await deps.isRevoked(claims.jti))
+      ) {
         throw fail('invalid_grant', `${what} is not a valid access token of this server`)
       }
       const aud = Array.isArray(claims.aud) ? claims.aud : claims.aud ? [claims.aud] : []
-      return { sub: claims.sub, clientId: claims.client_id, aud, scope: String(claims.scope ?? '').split(' ').filter(Boolean), exp: claims.exp!, act: claims.act, bound: claims.cnf !== undefined }
+      return {
+        sub: claims.sub,
+        clientId: claims.client_id,
+        aud,
+        scope: String(claims.scope ?? '')
+          .split(' ')
+          .filter(Boolean),
+        exp: claims.exp!,
+        act: claims.act,
+        bound: claims.cnf !== undefined,
+      }
     }
     const stored = await provider.AccessToken.find(token).catch(() => undefined)
-    if (!stored || stored.isExpired || !stored.accountId) throw fail('invalid_grant', `${what} is not a valid access token of this server`)
+    if (!stored || stored.isExpired || !stored.accountId)
+      throw fail('invalid_grant', `${what} is not a valid access token of this server`)
     const aud = (stored as unknown as { aud?: string | string[] }).aud
     return {
-      sub: stored.accountId, clientId: stored.clientId!, aud: Array.isArray(aud) ? aud : aud ? [aud] : [],
-      scope: String(stored.scope ?? '').split(' ').filter(Boolean), exp: stored.exp!, act: actClaims.get(stored)?.act,
-      bound: Boolean((stored as unknown as { jkt?: string; 'x5t#S256'?: string }).jkt || (stored as unknown as { 'x5t#S256'?: string })['x5t#S256']),
+      sub: stored.accountId,
+      clientId: stored.clientId!,
+      aud: Array.isArray(aud) ? aud : aud ? [aud] : [],
+      scope: String(stored.scope ?? '')
+        .split(' ')
+        .filter(Boolean),
+      exp: stored.exp!,
+      act: actClaims.get(stored)?.act,
+      bound: Boolean(
+        (stored as unknown as { jkt?: string; 'x5t#S256'?: string }).jkt ||
+        (stored as unknown as { 'x5t#S256'?: string })['x5t#S256'],
+      ),
     }
   }
 
@@ -93,28 +140,40 @@ export function accessTokenExchange(provider: Provider, deps: TokenExchangeDeps)
     for (const k of ['resource', 'audience', 'scope', 'actor_token', 'actor_token_type'] as const) {
       if (Array.isArray(p[k])) throw new errors.InvalidRequest(`${k} must be given once`)
     }
-    if (client.clientAuthMethod === 'none') throw fail('unauthorized_client', 'a public client cannot exchange a user\'s token')
+    if (client.clientAuthMethod === 'none')
+      throw fail('unauthorized_client', "a public client cannot exchange a user's token")
     const subject = await presented(String(p.subject_token), 'subject_token')
     // the service must have received the token: it serves its audience, or the token is its own
     const serves = (client.metadata().resource_servers as string[] | undefined) ?? []
     if (subject.clientId !== client.clientId && !subject.aud.some((a) => serves.includes(a))) {
       throw fail('invalid_grant', 'subject_token was issued neither to this client nor for a resource it serves')
     }
-    if (subject.sub === subject.clientId) throw fail('invalid_grant', 'subject_token is a client\'s own token, not a user\'s')
+    if (subject.sub === subject.clientId)
+      throw fail('invalid_grant', "subject_token is a client's own token, not a user's")
     // a sender-constrained token (DPoP, mTLS) would lose its binding in a bearer token
-    if (subject.bound) throw fail('invalid_grant', 'subject_token is sender-constrained (DPoP or mTLS) and cannot be exchanged for a bearer token')
+    if (subject.bound)
+      throw fail(
+        'invalid_grant',
+        'subject_token is sender-constrained (DPoP or mTLS) and cannot be exchanged for a bearer token',
+      )
 
     let mode: ExchangeMode = 'impersonate'
     let act: unknown = subject.act
     if (p.actor_token !== undefined) {
-      if (p.actor_token_type !== ACCESS_TOKEN_TYPE && p.actor_token_type !== JWT_TOKEN_TYPE) throw new errors.InvalidRequest(`actor_token_type must be ${ACCESS_TOKEN_TYPE}`)
+      if (p.actor_token_type !== ACCESS_TOKEN_TYPE && p.actor_token_type !== JWT_TOKEN_TYPE)
+        throw new errors.InvalidRequest(`actor_token_type must be ${ACCESS_TOKEN_TYPE}`)
       const actor = await presented(String(p.actor_token), 'actor_token')
-      if (actor.clientId !== client.clientId || actor.sub !== client.clientId) throw fail('invalid_grant', 'actor_token must be an access token of the calling client itself (client credentials)')
+      if (actor.clientId !== client.clientId || actor.sub !== client.clientId)
+        throw fail(
+          'invalid_grant',
+          'actor_token must be an access token of the calling client itself (client credentials)',
+        )
       mode = 'delegate'
       act = subject.act ? { sub: client.clientId, act: subject.act } : { sub: client.clientId }
     } else if (p.actor_token_type !== undefined) throw new errors.InvalidRequest('actor_token_type without actor_token')
 
-    if (p.resource !== undefined && p.audience !== undefined && p.resource !== p.audience) throw new errors.InvalidTarget('give resource or audience, not two different targets')
+    if (p.resource !== undefined && p.audience !== undefined && p.resource !== p.audience)
+      throw new errors.InvalidTarget('give resource or audience, not two different targets')
     const audience = (p.resource ?? p.audience) as string | undefined
     if (!audience) throw new errors.InvalidTarget('name the target API with resource (or audience)')
     let info: ResourceServer
@@ -123,32 +182,64 @@ export function accessTokenExchange(provider: Provider, deps: TokenExchangeDeps)
     } catch {
       throw new errors.InvalidTarget(`${audience} is not a registered resource`)
     }
-    if (info.accessTokenFormat !== 'jwt') throw new errors.InvalidTarget('tokens are exchanged only for resources with JWT access tokens')
+    if (info.accessTokenFormat !== 'jwt')
+      throw new errors.InvalidTarget('tokens are exchanged only for resources with JWT access tokens')
 
     const decision = deps.decide({ clientId: client.clientId, audience, mode, subject: subject.sub })
-    if (!decision.allowed) throw fail('invalid_target', decision.reason ?? `the token exchange policy does not let ${client.clientId} ${mode} for ${audience}`)
+    if (!decision.allowed)
+      throw fail(
+        'invalid_target',
+        decision.reason ?? `the token exchange policy does not let ${client.clientId} ${mode} for ${audience}`,
+      )
 
     const held = await deps.heldAt(subject.sub, audience)
-    if (!held) throw fail('invalid_grant', 'the subject_token\'s user no longer exists or is disabled')
-    const known = new Set(String(info.scope ?? '').split(' ').filter(Boolean))
+    if (!held) throw fail('invalid_grant', "the subject_token's user no longer exists or is disabled")
+    const known = new Set(
+      String(info.scope ?? '')
+        .split(' ')
+        .filter(Boolean),
+    )
     const grantable = subject.scope.filter((s) => known.has(s) && held.has(s))
     const requested = typeof p.scope === 'string' ? p.scope.split(' ').filter(Boolean) : undefined
     const refused = (requested ?? []).filter((s) => !grantable.includes(s))
-    if (refused.length) throw new errors.InvalidScope(`not in the subject token, not a scope of ${audience} for this client, or not held by the user there: ${refused.join(' ')}`, refused.join(' '))
+    if (refused.length)
+      throw new errors.InvalidScope(
+        `not in the subject token, not a scope of ${audience} for this client, or not held by the user there: ${refused.join(' ')}`,
+        refused.join(' '),
+      )
     const scopes = requested ?? grantable
-    if (!scopes.length) throw new errors.InvalidScope(`the subject token carries none of the scopes of ${audience} the user holds`, '')
+    if (!scopes.length)
+      throw new errors.InvalidScope(`the subject token carries none of the scopes of ${audience} the user holds`, '')
 
     const remaining = subject.exp - Math.floor(Date.now() / 1000)
     const ttl = Math.max(1, Math.min(info.accessTokenTTL ?? deps.maxTtl, deps.maxTtl, remaining))
-    const token = new provider.AccessToken({ accountId: subject.sub, client, scope: scopes.join(' '), gty: 'token_exchange' } as unknown as ConstructorParameters<typeof provider.AccessToken>[0])
+    const token = new provider.AccessToken({
+      accountId: subject.sub,
+      client,
+      scope: scopes.join(' '),
+      gty: 'token_exchange',
+    } as unknown as ConstructorParameters<typeof provider.AccessToken>[0])
     token.resourceServer = new provider.ResourceServer(audience, { ...info, accessTokenTTL: ttl })
     if (act !== undefined) actClaims.set(token, { act })
     ctx.oidc.entity('AccessToken', token)
     const value = await token.save()
-    deps.onExchanged?.(ctx, { subject: subject.sub, audience, mode, scope: scopes.join(' '), expiresIn: ttl, ...(act !== undefined ? { act } : {}) })
+    deps.onExchanged?.(ctx, {
+      subject: subject.sub,
+      audience,
+      mode,
+      scope: scopes.join(' '),
+      expiresIn: ttl,
+      ...(act !== undefined ? { act } : {}),
+    })
 
     ctx.set('Cache-Control', 'no-store')
     // RFC 8693 §2.2.1
-    ctx.body = { access_token: value, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: token.expiration, scope: scopes.join(' ') }
+    ctx.body = {
+      access_token: value,
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: 'Bearer',
+      expires_in: token.expiration,
+      scope: scopes.join(' '),
+    }
   }
 }

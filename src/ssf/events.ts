@@ -15,15 +15,29 @@ export const ACCOUNT_ENABLED = `${RISC}/account-enabled`
 export const CREDENTIAL_CHANGE_REQUIRED = `${RISC}/account-credential-change-required`
 
 /** What a stream may request (events_supported); verification is always delivered (SSF §8.1.4). */
-export const EVENTS_SUPPORTED = [SESSION_REVOKED, CREDENTIAL_CHANGE, ACCOUNT_DISABLED, ACCOUNT_ENABLED, CREDENTIAL_CHANGE_REQUIRED] as const
+export const EVENTS_SUPPORTED = [
+  SESSION_REVOKED,
+  CREDENTIAL_CHANGE,
+  ACCOUNT_DISABLED,
+  ACCOUNT_ENABLED,
+  CREDENTIAL_CHANGE_REQUIRED,
+] as const
 
 type Mapped = { type: string; event: (ts: number, details: Record<string, unknown>) => Record<string, unknown> }
 const caep = (type: string, extra: (d: Record<string, unknown>) => Record<string, unknown> = () => ({})): Mapped => ({
-  type, event: (ts, d) => ({ event_timestamp: ts, initiating_entity: 'policy', ...extra(d) }),
+  type,
+  event: (ts, d) => ({ event_timestamp: ts, initiating_entity: 'policy', ...extra(d) }),
 })
-const risc = (type: string, extra: (d: Record<string, unknown>) => Record<string, unknown> = () => ({})): Mapped => ({ type, event: (_ts, d) => extra(d) })
+const risc = (type: string, extra: (d: Record<string, unknown>) => Record<string, unknown> = () => ({})): Mapped => ({
+  type,
+  event: (_ts, d) => extra(d),
+})
 const password = (change_type: string) => caep(CREDENTIAL_CHANGE, () => ({ credential_type: 'password', change_type }))
-const factor = (change_type: string) => caep(CREDENTIAL_CHANGE, (d) => ({ credential_type: d.type === 'webauthn' || d.kind === 'webauthn' ? 'fido2-roaming' : 'app', change_type }))
+const factor = (change_type: string) =>
+  caep(CREDENTIAL_CHANGE, (d) => ({
+    credential_type: d.type === 'webauthn' || d.kind === 'webauthn' ? 'fido2-roaming' : 'app',
+    change_type,
+  }))
 
 /** audit action (outcome success, target = user id) → SSF event */
 export const AUDIT_TO_EVENT: Readonly<Record<string, Mapped>> = {

@@ -8,20 +8,31 @@ import type { SsfQueries, StreamRow } from './queries.ts'
 import { AUDIT_TO_EVENT, eventFor, DELIVERY_POLL, DELIVERY_PUSH, EVENTS_SUPPORTED, VERIFICATION } from './events.ts'
 
 /** RFC 9493 subject identifiers we match on (§3.2.2 email, §3.2.5 iss_sub, §3.2.4 opaque = user id). */
-export type Subject = { format: 'email'; email: string } | { format: 'iss_sub'; iss: string; sub: string } | { format: 'opaque'; id: string }
+export type Subject =
+  | { format: 'email'; email: string }
+  | { format: 'iss_sub'; iss: string; sub: string }
+  | { format: 'opaque'; id: string }
 export interface StreamInput {
   delivery?: { method: string; endpoint_url?: string; authorization_header?: string }
   events_requested?: string[]
   description?: string
 }
-interface StoredConfig { delivery: { method: string; endpoint_url?: string; authorization_header?: string }; events_requested: string[]; description?: string }
+interface StoredConfig {
+  delivery: { method: string; endpoint_url?: string; authorization_header?: string }
+  events_requested: string[]
+  description?: string
+}
 
 const MAX_BACKOFF_S = 3600
 const MAX_ATTEMPTS = 20
 const LEASE_MS = 60_000
 
 export function ssfService(deps: {
-  q: SsfQueries; keys: KeyStore; audit: AuditLog; logger: Logger; issuer: string
+  q: SsfQueries
+  keys: KeyStore
+  audit: AuditLog
+  logger: Logger
+  issuer: string
   userById: (id: string) => Promise<{ id: string; email: string } | null>
   /** the push `authorization_header` is the receiver's credential: stored sealed (master key) */
   sealer: { seal: (text: string, context: string) => string; open: (sealed: string, context: string) => string }
@@ -33,9 +44,13 @@ export function ssfService(deps: {
     const c = JSON.parse(row.config) as StoredConfig
     const { authorization_header: _secret, ...delivery } = c.delivery
     return {
-      stream_id: row.id, iss: issuer, aud: row.clientId,
-      delivery: c.delivery.method === DELIVERY_POLL ? { method: DELIVERY_POLL, endpoint_url: pollUrl(row.id) } : delivery,
-      events_supported: [...EVENTS_SUPPORTED], events_requested: c.events_requested,
+      stream_id: row.id,
+      iss: issuer,
+      aud: row.clientId,
+      delivery:
+        c.delivery.method === DELIVERY_POLL ? { method: DELIVERY_POLL, endpoint_url: pollUrl(row.id) } : delivery,
+      events_supported: [...EVENTS_SUPPORTED],
+      events_requested: c.events_requested,
       // SSF 1.0 §8.1.1: what the transmitter will deliver is the intersection.
       events_delivered: c.events_requested.filter((e) => (EVENTS_SUPPORTED as readonly string[]).includes(e)),
       ...(c.description ? { description: c.description } : {}),
@@ -45,9 +60,12 @@ export function ssfService(deps: {
   const context = (streamId: string) => `ssf-stream:${streamId}`
   function checkDelivery(streamId: string, d: StreamInput['delivery']): StoredConfig['delivery'] {
     if (!d || d.method === DELIVERY_POLL) return { method: DELIVERY_POLL }
-    if (!d.endpoint_url) throw badRequest('invalid_request', 'delivery.endpoint_url is required for push delivery (RFC 8935)')
+    if (!d.endpoint_url)
+      throw badRequest('invalid_request', 'delivery.endpoint_url is required for push delivery (RFC 8935)')
     const { authorization_header, ...rest } = d
-    return authorization_header ? { ...rest, authorization_header: deps.sealer.seal(authorization_header, context(streamId)) } : rest
+    return authorization_header
+      ? { ...rest, authorization_header: deps.sealer.seal(authorization_header, context(streamId)) }
+      : rest
   }
 
   async function own(clientId: string, streamId?: string) {
@@ -65,7 +83,10 @@ export function ssfService(deps: {
     // RFC 8417 §2.2: no `exp` is expected; `typ: secevent+jwt` (§2.3) keeps it from passing as an ID token.
     const set = await new jose.SignJWT({ sub_id, events })
       .setProtectedHeader({ alg: jwk.alg, kid: jwk.kid, typ: 'secevent+jwt' })
-      .setIssuer(issuer).setAudience(aud).setIssuedAt().setJti(jti)
+      .setIssuer(issuer)
+      .setAudience(aud)
+      .setIssuedAt()
+      .setJti(jti)
       .sign(await jose.importJWK(jwk, jwk.alg))
     return { jti, set }
   }
@@ -92,14 +113,20 @@ export function ssfService(deps: {
       const c = JSON.parse(row.config) as StoredConfig
       if (!c.events_requested.includes(mapped.type)) continue
       if (!(JSON.parse(row.subjects) as Subject[]).some((s) => matches(s, user))) continue
-      await enqueue(row, { format: 'iss_sub', iss: issuer, sub: user.id }, { [mapped.type]: mapped.event(Math.floor(e.time.getTime() / 1000), e.parsedDetails) })
+      await enqueue(
+        row,
+        { format: 'iss_sub', iss: issuer, sub: user.id },
+        { [mapped.type]: mapped.event(Math.floor(e.time.getTime() / 1000), e.parsedDetails) },
+      )
     }
   }
 
   let pushing: Promise<void> | undefined
   /** Push delivery (RFC 8935 §2): POST the SET; 202 is done, anything else retried with backoff. */
   async function pushOnce() {
-    const streams = (await q.all()).filter((s) => (JSON.parse(s.config) as StoredConfig).delivery.method === DELIVERY_PUSH && s.status === 'enabled')
+    const streams = (await q.all()).filter(
+      (s) => (JSON.parse(s.config) as StoredConfig).delivery.method === DELIVERY_PUSH && s.status === 'enabled',
+    )
     if (!streams.length) return
     const byId = new Map(streams.map((s) => [s.id, JSON.parse(s.config) as StoredConfig]))
     for (const ev of await q.due([...byId.keys()], new Date())) {
@@ -108,8 +135,16 @@ export function ssfService(deps: {
       if (!(await q.claim(ev.id, ev.nextAttemptAt, new Date(Date.now() + LEASE_MS)))) continue
       try {
         const res = await fetch(d.endpoint_url!, {
-          method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(10_000),
-          headers: { 'content-type': 'application/secevent+jwt', accept: 'application/json', ...(d.authorization_header ? { authorization: deps.sealer.open(d.authorization_header, context(ev.streamId)) } : {}) },
+          method: 'POST',
+          redirect: 'manual',
+          signal: AbortSignal.timeout(10_000),
+          headers: {
+            'content-type': 'application/secevent+jwt',
+            accept: 'application/json',
+            ...(d.authorization_header
+              ? { authorization: deps.sealer.open(d.authorization_header, context(ev.streamId)) }
+              : {}),
+          },
           body: ev.set,
         })
         await res.arrayBuffer().catch(() => undefined)
@@ -118,13 +153,22 @@ export function ssfService(deps: {
         else throw new Error(`receiver answered ${res.status}`)
       } catch (err) {
         const attempts = ev.attempts + 1
-        await q.failed(ev.id, attempts, new Date(Date.now() + Math.min(MAX_BACKOFF_S, 2 ** attempts) * 1000), String((err as Error).message ?? err))
+        await q.failed(
+          ev.id,
+          attempts,
+          new Date(Date.now() + Math.min(MAX_BACKOFF_S, 2 ** attempts) * 1000),
+          String((err as Error).message ?? err),
+        )
         deps.logger.warn({ stream: ev.streamId, attempts, err }, 'SSF push delivery failed')
       }
     }
   }
   function pushDue(): Promise<void> {
-    pushing ??= pushOnce().catch((err) => deps.logger.error({ err }, 'SSF push failed')).finally(() => { pushing = undefined })
+    pushing ??= pushOnce()
+      .catch((err) => deps.logger.error({ err }, 'SSF push failed'))
+      .finally(() => {
+        pushing = undefined
+      })
     return pushing
   }
 
@@ -145,11 +189,22 @@ export function ssfService(deps: {
       authorization_schemes: [{ spec_urn: 'urn:ietf:rfc:6749' }],
     }),
     async create(clientId: string, input: StreamInput) {
-      if (await q.streamOf(clientId)) throw conflict('stream_exists', 'this receiver already has a stream (one per client)')
+      if (await q.streamOf(clientId))
+        throw conflict('stream_exists', 'this receiver already has a stream (one per client)')
       const id = randomUUID()
-      const config: StoredConfig = { delivery: checkDelivery(id, input.delivery), events_requested: input.events_requested ?? [], ...(input.description ? { description: input.description } : {}) }
+      const config: StoredConfig = {
+        delivery: checkDelivery(id, input.delivery),
+        events_requested: input.events_requested ?? [],
+        ...(input.description ? { description: input.description } : {}),
+      }
       const row = await q.create({ id, clientId, config: JSON.stringify(config) })
-      void deps.audit.record({ action: 'ssf.stream_created', outcome: 'success', actor: `client:${clientId}`, target: row.id, details: { delivery: config.delivery.method } })
+      void deps.audit.record({
+        action: 'ssf.stream_created',
+        outcome: 'success',
+        actor: `client:${clientId}`,
+        target: row.id,
+        details: { delivery: config.delivery.method },
+      })
       return view(row)
     },
     async list(clientId: string, streamId?: string) {
@@ -161,16 +216,36 @@ export function ssfService(deps: {
       const row = await own(clientId, streamId)
       const old = JSON.parse(row.config) as StoredConfig
       const config: StoredConfig = replace
-        ? { delivery: checkDelivery(row.id, input.delivery), events_requested: input.events_requested ?? [], ...(input.description ? { description: input.description } : {}) }
-        : { delivery: input.delivery ? checkDelivery(row.id, input.delivery) : old.delivery, events_requested: input.events_requested ?? old.events_requested, description: input.description ?? old.description }
+        ? {
+            delivery: checkDelivery(row.id, input.delivery),
+            events_requested: input.events_requested ?? [],
+            ...(input.description ? { description: input.description } : {}),
+          }
+        : {
+            delivery: input.delivery ? checkDelivery(row.id, input.delivery) : old.delivery,
+            events_requested: input.events_requested ?? old.events_requested,
+            description: input.description ?? old.description,
+          }
       const updated = await q.update(row.id, { config: JSON.stringify(config) })
-      void deps.audit.record({ action: 'ssf.stream_updated', outcome: 'success', actor: `client:${clientId}`, target: row.id, details: {} })
+      void deps.audit.record({
+        action: 'ssf.stream_updated',
+        outcome: 'success',
+        actor: `client:${clientId}`,
+        target: row.id,
+        details: {},
+      })
       return view(updated)
     },
     async remove(clientId: string, streamId: string) {
       const row = await own(clientId, streamId)
       await q.remove(row.id)
-      void deps.audit.record({ action: 'ssf.stream_deleted', outcome: 'success', actor: `client:${clientId}`, target: row.id, details: {} })
+      void deps.audit.record({
+        action: 'ssf.stream_deleted',
+        outcome: 'success',
+        actor: `client:${clientId}`,
+        target: row.id,
+        details: {},
+      })
     },
     async status(clientId: string, streamId: string) {
       const row = await own(clientId, streamId)
@@ -186,7 +261,8 @@ export function ssfService(deps: {
       const subjects = JSON.parse(row.subjects) as Subject[]
       if (subjects.length >= 10_000) throw badRequest('invalid_request', 'a stream holds at most 10000 subjects')
       const key = JSON.stringify(subject)
-      if (!subjects.some((s) => JSON.stringify(s) === key)) await q.update(row.id, { subjects: JSON.stringify([...subjects, subject]) })
+      if (!subjects.some((s) => JSON.stringify(s) === key))
+        await q.update(row.id, { subjects: JSON.stringify([...subjects, subject]) })
     },
     async removeSubject(clientId: string, streamId: string, subject: Subject) {
       const row = await own(clientId, streamId)
@@ -201,16 +277,24 @@ export function ssfService(deps: {
       await enqueue(row, { format: 'opaque', id: row.id }, { [VERIFICATION]: state === undefined ? {} : { state } })
     },
     /** Poll delivery (RFC 8936 §2.4): acknowledge, then return up to maxEvents waiting SETs. */
-    async poll(clientId: string, streamId: string, body: { ack?: string[]; maxEvents?: number; returnImmediately?: boolean; setErrs?: Record<string, unknown> }) {
+    async poll(
+      clientId: string,
+      streamId: string,
+      body: { ack?: string[]; maxEvents?: number; returnImmediately?: boolean; setErrs?: Record<string, unknown> },
+    ) {
       const row = await own(clientId, streamId)
-      if ((JSON.parse(row.config) as StoredConfig).delivery.method !== DELIVERY_POLL) throw badRequest('invalid_request', 'this stream is delivered by push')
+      if ((JSON.parse(row.config) as StoredConfig).delivery.method !== DELIVERY_POLL)
+        throw badRequest('invalid_request', 'this stream is delivered by push')
       const done = [...(body.ack ?? []), ...Object.keys(body.setErrs ?? {})]
       if (done.length) await q.ack(row.id, done)
       const max = body.maxEvents ?? 100
       if (max === 0) return { sets: {}, moreAvailable: (await q.count(row.id)) > 0 }
       // returnImmediately: false would allow long polling (§2.4); we always answer at once.
       const waiting = await q.waiting(row.id, max + 1)
-      return { sets: Object.fromEntries(waiting.slice(0, max).map((e) => [e.jti, e.set])), moreAvailable: waiting.length > max }
+      return {
+        sets: Object.fromEntries(waiting.slice(0, max).map((e) => [e.jti, e.set])),
+        moreAvailable: waiting.length > max,
+      }
     },
     pushDue,
     /** Follows the audit log; returns the push timer's stop function. */
@@ -221,7 +305,10 @@ export function ssfService(deps: {
       })
       const timer = setInterval(() => void pushDue(), intervalMs)
       timer.unref()
-      return () => { stop(); clearInterval(timer) }
+      return () => {
+        stop()
+        clearInterval(timer)
+      }
     },
   }
 }

@@ -17,7 +17,13 @@ export interface Brand {
 
 export const DEFAULT_BRAND: Brand = Object.freeze({ product: 'portcullis' })
 
-export function brandOf(config: { PRODUCT_NAME: string; BRAND_LOGO_URL?: string; BRAND_PRIMARY_COLOR?: string; BRAND_BACKGROUND_COLOR?: string; BRAND_SUPPORT_URL?: string }): Brand {
+export function brandOf(config: {
+  PRODUCT_NAME: string
+  BRAND_LOGO_URL?: string
+  BRAND_PRIMARY_COLOR?: string
+  BRAND_BACKGROUND_COLOR?: string
+  BRAND_SUPPORT_URL?: string
+}): Brand {
   return Object.freeze({
     product: config.PRODUCT_NAME,
     ...(config.BRAND_LOGO_URL ? { logoUrl: config.BRAND_LOGO_URL } : {}),
@@ -32,7 +38,9 @@ export function brandCss(brand: Brand): string {
   const vars = [
     brand.primaryColor ? `--accent: ${brand.primaryColor};` : '',
     brand.backgroundColor ? `--bg: ${brand.backgroundColor};` : '',
-  ].filter(Boolean).join(' ')
+  ]
+    .filter(Boolean)
+    .join(' ')
   return vars ? `:root { ${vars} }\n` : '/* no brand colours configured */\n'
 }
 

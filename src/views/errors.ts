@@ -8,19 +8,35 @@ import { errorPage, type WayBack } from './layout.ts'
  * message as it is and other languages a general sentence with the message under "Technical
  * details".
  */
-export function explainedErrorPage(e: { status: number; code: string; message: string; app?: { name: string; uri?: string } }) {
-  const title = e.code === 'temporarily_unavailable' || e.status === 503 ? t('error.unavailableTitle')
-    : e.status === 429 ? t('error.tooManyTitle')
-    : e.status >= 500 ? t('error.serverTitle')
-    : t('error.requestTitle')
+export function explainedErrorPage(e: {
+  status: number
+  code: string
+  message: string
+  app?: { name: string; uri?: string }
+}) {
+  const title =
+    e.code === 'temporarily_unavailable' || e.status === 503
+      ? t('error.unavailableTitle')
+      : e.status === 429
+        ? t('error.tooManyTitle')
+        : e.status >= 500
+          ? t('error.serverTitle')
+          : t('error.requestTitle')
   // oidc-provider's SessionNotFound is an invalid_request: the commonest error a person meets
   // (a sign-in left open too long, or its cookie gone). Its messages name it.
-  const code = e.code === 'SessionNotFound' || /session (id cookie )?not found|request has expired|session and .* mismatch/i.test(e.message) ? 'session_not_found' : e.code
+  const code =
+    e.code === 'SessionNotFound' ||
+    /session (id cookie )?not found|request has expired|session and .* mismatch/i.test(e.message)
+      ? 'session_not_found'
+      : e.code
   const known = hasKey(`error.code.${code}`)
-  const message = known ? t(`error.code.${code}`)
-    : e.status >= 500 ? t('error.serverMessage')
-    : currentLocale() === 'en' ? e.message
-    : t('error.requestMessage')
+  const message = known
+    ? t(`error.code.${code}`)
+    : e.status >= 500
+      ? t('error.serverMessage')
+      : currentLocale() === 'en'
+        ? e.message
+        : t('error.requestMessage')
   const back: WayBack[] = []
   // Back to the application, where the sign-in starts again (its client_uri, when registered).
   if (e.app?.uri) back.push({ href: e.app.uri, label: t('error.returnTo', { app: e.app.name }) })

@@ -15,10 +15,13 @@ import { DEFAULT_BRAND, type Brand } from './brand.ts'
 const dir = new URL('../../locales/', import.meta.url)
 const files = fs.readdirSync(dir).filter((f) => /^[a-z]{2,3}(-[A-Z]{2})?\.json$/.test(f))
 /** Every shipped language, English first. */
-export const LOCALES: readonly string[] = Object.freeze(files.map((f) => f.slice(0, -5)).sort((a, b) => (a === 'en' ? -1 : b === 'en' ? 1 : a.localeCompare(b))))
+export const LOCALES: readonly string[] = Object.freeze(
+  files.map((f) => f.slice(0, -5)).sort((a, b) => (a === 'en' ? -1 : b === 'en' ? 1 : a.localeCompare(b))),
+)
 export const DEFAULT_LOCALE = 'en'
 
-const catalogue = (lang: string) => JSON.parse(fs.readFileSync(new URL(`${lang}.json`, dir), 'utf8')) as Record<string, unknown>
+const catalogue = (lang: string) =>
+  JSON.parse(fs.readFileSync(new URL(`${lang}.json`, dir), 'utf8')) as Record<string, unknown>
 
 const i18n = i18next.createInstance()
 void i18n.init({
@@ -132,12 +135,19 @@ export function t(key: string, vars: Vars = {}): string {
  * inserted as it is).
  */
 export function tHtml(key: string, vars: Vars = {}): SafeHtml {
-  return raw(i18n.t(key, {
-    lng: currentLocale(), product: currentBrand().product, ...vars,
-    interpolation: { escapeValue: true, useRawValueToEscape: true, escape: (v: unknown) => (v instanceof SafeHtml ? v.value : escapeHtml(String(v))) },
-  }) as string)
+  return raw(
+    i18n.t(key, {
+      lng: currentLocale(),
+      product: currentBrand().product,
+      ...vars,
+      interpolation: {
+        escapeValue: true,
+        useRawValueToEscape: true,
+        escape: (v: unknown) => (v instanceof SafeHtml ? v.value : escapeHtml(String(v))),
+      },
+    }) as string,
+  )
 }
 
 /** Does the catalogue have this key (in English, the source language)? */
 export const hasKey = (key: string) => i18n.exists(key, { lng: DEFAULT_LOCALE })
-

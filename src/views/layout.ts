@@ -51,7 +51,10 @@ export interface WayBack {
  */
 export function errorPage(title: string, message: string, opts: { back?: WayBack[]; detail?: string } = {}) {
   const back = opts.back ?? [{ href: '/account', label: t('error.signInAgain') }]
-  return page(title, html`<h1>${title}</h1><p role="alert" id="error-message">${message}</p>
+  return page(
+    title,
+    html`<h1>${title}</h1><p role="alert" id="error-message">${message}</p>
 ${back.length ? html`<ul class="back">${back.map((b) => html`<li><a href="${b.href}">${b.label}</a></li>`)}</ul>` : ''}
-${opts.detail ? html`<details class="detail"><summary>${t('error.details')}</summary><p><code>${opts.detail}</code></p></details>` : ''}`)
+${opts.detail ? html`<details class="detail"><summary>${t('error.details')}</summary><p><code>${opts.detail}</code></p></details>` : ''}`,
+  )
 }

@@ -8,7 +8,9 @@ const back = (interaction?: string) =>
 
 export function forgotPasswordPage(p: { interaction?: string; email?: string; error?: string }) {
   const invalid = p.error ? 'true' : 'false'
-  return page(t('reset.forgotTitle'), html`
+  return page(
+    t('reset.forgotTitle'),
+    html`
 <h1>${t('reset.forgotHeading')}</h1>
 <p class="muted">${t('reset.forgotIntro')}</p>
 <form method="post" action="${withUiLocales('/password/forgot')}" novalidate>
@@ -18,26 +20,35 @@ export function forgotPasswordPage(p: { interaction?: string; email?: string; er
   ${fieldError('forgot-error', p.error)}
   <button type="submit">${t('reset.send')}</button>
 </form>
-${back(p.interaction)}`)
+${back(p.interaction)}`,
+  )
 }
 
 export function resetRequestedPage(p: { email: string; ttlMinutes: number; interaction?: string }) {
-  return page(t('reset.checkMail'), html`
+  return page(
+    t('reset.checkMail'),
+    html`
 <h1>${t('reset.checkMail')}</h1>
 <p role="status" id="reset-requested">${tHtml('reset.requested', { email: p.email, count: p.ttlMinutes })}</p>
 <p class="muted">${t('reset.noMail')}</p>
-${back(p.interaction)}`)
+${back(p.interaction)}`,
+  )
 }
 
 export function resetLimitedPage(retryAfter: number) {
-  return page(t('error.tooManyTitle'), html`
+  return page(
+    t('error.tooManyTitle'),
+    html`
 <h1>${t('error.tooManyTitle')}</h1>
-<p role="alert">${t('reset.limited', { count: Math.ceil(retryAfter / 60) })}</p>`)
+<p role="alert">${t('reset.limited', { count: Math.ceil(retryAfter / 60) })}</p>`,
+  )
 }
 
 export function resetPasswordPage(p: { token: string; email: string; minLength: number; errors?: string[] }) {
   const invalid = p.errors?.length ? 'true' : 'false'
-  return page(t('password.chooseTitle'), html`
+  return page(
+    t('password.chooseTitle'),
+    html`
 <h1>${t('password.chooseTitle')}</h1>
 <p class="muted">${tHtml('reset.forEmail', { email: p.email, count: p.minLength })}</p>
 <form method="post" action="/password/reset" novalidate>
@@ -49,19 +60,26 @@ export function resetPasswordPage(p: { token: string; email: string; minLength: 
   <input id="confirm_password" name="confirm_password" type="password" autocomplete="new-password" required aria-invalid="${invalid}">
   ${fieldError('password-error', p.errors?.join(' '))}
   <button type="submit">${t('reset.save')}</button>
-</form>`)
+</form>`,
+  )
 }
 
 export function resetInvalidPage() {
-  return page(t('link.invalidTitle'), html`
+  return page(
+    t('link.invalidTitle'),
+    html`
 <h1>${t('link.invalidHeading')}</h1>
 <p role="alert" id="reset-invalid">${t('reset.invalid')}</p>
-<p><a href="/password/forgot">${t('reset.askAgain')}</a></p>`)
+<p><a href="/password/forgot">${t('reset.askAgain')}</a></p>`,
+  )
 }
 
 export function resetDonePage(p: { sessionsEnded: boolean }) {
-  return page(t('reset.doneTitle'), html`
+  return page(
+    t('reset.doneTitle'),
+    html`
 <h1>${t('reset.doneHeading')}</h1>
 <p role="status" id="reset-done">${t('reset.done')}${p.sessionsEnded ? ' ' + t('reset.doneElsewhere') : ''} ${t('reset.doneMfa')}</p>
-<p class="muted">${t('reset.doneBack')}</p>`)
+<p class="muted">${t('reset.doneBack')}</p>`,
+  )
 }

@@ -4,7 +4,9 @@ import { t, tHtml, withUiLocales } from './i18n.ts'
 
 /** Back to the sign-in this request started from, when there is one (an interaction uid). */
 const back = (interaction?: string) =>
-  interaction ? html`<p><a href="/interaction/${interaction}?signin=1" id="back-to-signin">${t('register.backToSignIn')}</a></p>` : html``
+  interaction
+    ? html`<p><a href="/interaction/${interaction}?signin=1" id="back-to-signin">${t('register.backToSignIn')}</a></p>`
+    : html``
 
 export interface RegisterView {
   product: string
@@ -23,7 +25,9 @@ export interface RegisterView {
 export function registerPage(p: RegisterView) {
   const e = p.errors ?? {}
   const pow = 'pow_challenge' in p.challenge
-  return page(t('register.title'), html`
+  return page(
+    t('register.title'),
+    html`
 <h1>${t('register.heading', { product: p.product })}</h1>
 ${p.domains.length ? html`<p class="muted">${t('register.domains', { domains: p.domains.join(', ') })}</p>` : ''}
 ${fieldError('register-error', e.form)}
@@ -45,20 +49,27 @@ ${fieldError('register-error', e.form)}
   <p class="muted" id="pow-status" role="status" data-msg-wait="${t('register.powWait')}"></p>
   <button type="submit" id="register-submit">${t('register.submit')}</button>
 </form>
-${back(p.interaction)}`, { scripts: p.scripts })
+${back(p.interaction)}`,
+    { scripts: p.scripts },
+  )
 }
 
 export function registeredPage(p: { email: string; interaction?: string }) {
-  return page(t('register.doneTitle'), html`
+  return page(
+    t('register.doneTitle'),
+    html`
 <h1>${t('register.doneTitle')}</h1>
 <p role="status" id="register-done">${tHtml('register.done', { email: p.email })}</p>
 <p class="muted">${t('register.noMail')}</p>
-${back(p.interaction)}`)
+${back(p.interaction)}`,
+  )
 }
 
 /** Shown instead of finishing the sign-in of an account whose address is not verified yet. */
 export function verifyFirstPage(p: { uid: string; csrf: string; email: string; notice?: string }) {
-  return page(t('register.verifyFirstTitle'), html`
+  return page(
+    t('register.verifyFirstTitle'),
+    html`
 <h1>${t('register.verifyFirstHeading')}</h1>
 <p role="alert" id="verify-first">${tHtml('register.verifyFirst', { email: p.email })}</p>
 ${p.notice ? html`<p class="notice" role="status" id="verify-notice">${p.notice}</p>` : ''}
@@ -69,5 +80,6 @@ ${p.notice ? html`<p class="notice" role="status" id="verify-notice">${p.notice}
 <form method="post" action="/interaction/${p.uid}/verify/resend">
   <input type="hidden" name="csrf" value="${p.csrf}">
   <button type="submit" class="secondary" id="resend-verification">${t('register.verifyResend')}</button>
-</form>`)
+</form>`,
+  )
 }

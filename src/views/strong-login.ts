@@ -7,9 +7,18 @@ import { t, tHtml } from './i18n.ts'
  * enrolment, recovery code lists, passkey buttons. Passkey buttons are plain HTML with data
  * attributes; /assets/webauthn.js (the only script) runs the ceremony.
  */
-export const describedBy = (id: string, on: boolean) => raw(on ? `aria-describedby="${id}" aria-invalid="true"` : 'aria-invalid="false"')
+export const describedBy = (id: string, on: boolean) =>
+  raw(on ? `aria-describedby="${id}" aria-invalid="true"` : 'aria-invalid="false"')
 
-export function totpEnrolment(p: { action: string; csrf: string; qr: string; secret: string; error?: string; withName?: boolean; submit: string }): SafeHtml {
+export function totpEnrolment(p: {
+  action: string
+  csrf: string
+  qr: string
+  secret: string
+  error?: string
+  withName?: boolean
+  submit: string
+}): SafeHtml {
   const grouped = p.secret.replace(/(.{4})/g, '$1 ').trim()
   return html`
 <ol>
@@ -20,8 +29,12 @@ export function totpEnrolment(p: { action: string; csrf: string; qr: string; sec
 </ol>
 <form method="post" action="${p.action}" novalidate>
   <input type="hidden" name="csrf" value="${p.csrf}">
-  ${p.withName ? html`<label for="factor_name">${t('totp.nameLabel')}</label>
-  <input id="factor_name" name="name" type="text" maxlength="64" value="${t('totp.defaultName')}">` : ''}
+  ${
+    p.withName
+      ? html`<label for="factor_name">${t('totp.nameLabel')}</label>
+  <input id="factor_name" name="name" type="text" maxlength="64" value="${t('totp.defaultName')}">`
+      : ''
+  }
   <label for="code">${t('totp.codeLabel')}</label>
   <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required autofocus ${describedBy('code-error', Boolean(p.error))}>
   ${fieldError('code-error', p.error)}
@@ -36,7 +49,16 @@ export function recoveryCodesBlock(codes: string[]): SafeHtml {
 }
 
 /** A button that runs a WebAuthn ceremony (see assets/webauthn.js). */
-export function passkeyButton(p: { mode: 'register' | 'authenticate'; options: string; verify: string; csrf: string; label: string; nameInput?: string; secondary?: boolean; id: string }): SafeHtml {
+export function passkeyButton(p: {
+  mode: 'register' | 'authenticate'
+  options: string
+  verify: string
+  csrf: string
+  label: string
+  nameInput?: string
+  secondary?: boolean
+  id: string
+}): SafeHtml {
   return html`
 <button type="button" id="${p.id}" class="${p.secondary ? 'secondary' : ''}" data-webauthn="${p.mode}" data-options="${p.options}" data-verify="${p.verify}" data-csrf="${p.csrf}" ${raw(p.nameInput ? `data-name-input="${p.nameInput}"` : '')} data-error="${p.id}-error" data-msg-cancelled="${t('passkey.cancelled')}" data-msg-failed="${t('passkey.failed')}" hidden>${p.label}</button>
 <p class="error" id="${p.id}-error" role="alert" hidden></p>

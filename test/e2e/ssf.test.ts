@@ -36,7 +36,10 @@ function validator(audience: string) {
     const { payload } = await jose.jwtVerify(set, jwks, { issuer: server.url, audience, typ: 'secevent+jwt' })
     if (seen.has(payload.jti!)) throw new Error('replayed SET')
     seen.add(payload.jti!)
-    return payload as jose.JWTPayload & { sub_id: Record<string, string>; events: Record<string, Record<string, unknown>> }
+    return payload as jose.JWTPayload & {
+      sub_id: Record<string, string>
+      events: Record<string, Record<string, unknown>>
+    }
   }
 }
 
@@ -54,8 +57,14 @@ describeOnBackends('ssf.test.ts', 'Shared Signals transmitter', ({ kind, redisUr
     pushed.length = 0
     server = await startTestServer({ kind, redisUrl })
     jwks = jose.createRemoteJWKSet(new URL(`${server.url}/jwks`))
-    await registerServiceClients(server, [{ id: 'rp-push', scope: 'ssf:stream' }, { id: 'rp-poll', scope: 'ssf:stream' }, { id: 'nosy', scope: 'audit:read' }])
-    const { doc, problems } = await validateDocument(server.container, { users: [{ email: 'dana@example.com', password: 'quiet river lamp orbit', name: 'Dana' }] })
+    await registerServiceClients(server, [
+      { id: 'rp-push', scope: 'ssf:stream' },
+      { id: 'rp-poll', scope: 'ssf:stream' },
+      { id: 'nosy', scope: 'audit:read' },
+    ])
+    const { doc, problems } = await validateDocument(server.container, {
+      users: [{ email: 'dana@example.com', password: 'quiet river lamp orbit', name: 'Dana' }],
+    })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
     userId = (await server.container.users.findByEmail('dana@example.com'))!.id
@@ -63,9 +72,14 @@ describeOnBackends('ssf.test.ts', 'Shared Signals transmitter', ({ kind, redisUr
     pollToken = await apiToken(server, 'rp-poll', 'ssf:stream')
     receiver = createServer((req, res) => {
       let body = ''
-      req.on('data', (c: Buffer) => { body += c.toString() })
+      req.on('data', (c: Buffer) => {
+        body += c.toString()
+      })
       req.on('end', () => {
-        if (req.headers['content-type'] !== 'application/secevent+jwt' || req.headers.authorization !== 'Bearer receiver-secret') {
+        if (
+          req.headers['content-type'] !== 'application/secevent+jwt' ||
+          req.headers.authorization !== 'Bearer receiver-secret'
+        ) {
           res.writeHead(400).end()
           return
         }
@@ -90,8 +104,11 @@ describeOnBackends('ssf.test.ts', 'Shared Signals transmitter', ({ kind, redisUr
     const r = await call(server, 'GET', '/.well-known/ssf-configuration')
     expect(r.status).toBe(200)
     expect(r.body).toMatchObject({
-      issuer: server.url, jwks_uri: `${server.url}/jwks`, configuration_endpoint: `${server.url}/ssf/v1/stream`,
-      delivery_methods_supported: ['urn:ietf:rfc:8935', 'urn:ietf:rfc:8936'], default_subjects: 'NONE',
+      issuer: server.url,
+      jwks_uri: `${server.url}/jwks`,
+      configuration_endpoint: `${server.url}/ssf/v1/stream`,
+      delivery_methods_supported: ['urn:ietf:rfc:8935', 'urn:ietf:rfc:8936'],
+      default_subjects: 'NONE',
     })
   })
 
@@ -115,7 +132,11 @@ describeOnBackends('ssf.test.ts', 'Shared Signals transmitter', ({ kind, redisUr
 
   it('push: a stream, a subject, the user disabled → a RISC account-disabled SET the receiver validates', async () => {
     const created = await call(server, 'POST', '/ssf/v1/stream', pushToken, {
-      delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: receiverUrl, authorization_header: 'Bearer receiver-secret' },
+      delivery: {
+        method: 'urn:ietf:rfc:8935',
+        endpoint_url: receiverUrl,
+        authorization_header: 'Bearer receiver-secret',
+      },
       events_requested: [`${RISC}/account-disabled`, `${RISC}/account-enabled`, 'urn:example:unknown'],
     })
     expect(created.status).toBe(201)
@@ -129,8 +150,22 @@ describeOnBackends('ssf.test.ts', 'Shared Signals transmitter', ({ kind, redisUr
     // another receiver cannot see or change this stream
     expect((await call(server, 'GET', `/ssf/v1/status?stream_id=${id}`, pollToken)).status).toBe(404)
 
-    expect((await call(server, 'POST', '/ssf/v1/subjects/add', pushToken, { stream_id: id, subject: { format: 'email', email: 'dana@example.com' } })).status).toBe(200)
-    expect((await call(server, 'POST', '/ssf/v1/subjects/add', pushToken, { stream_id: id, subject: { format: 'phone_number', phone_number: '+1' } })).status).toBe(400)
+    expect(
+      (
+        await call(server, 'POST', '/ssf/v1/subjects/add', pushToken, {
+          stream_id: id,
+          subject: { format: 'email', email: 'dana@example.com' },
+        })
+      ).status,
+    ).toBe(200)
+    expect(
+      (
+        await call(server, 'POST', '/ssf/v1/subjects/add', pushToken, {
+          stream_id: id,
+          subject: { format: 'phone_number', phone_number: '+1' },
+        })
+      ).status,
+    ).toBe(400)
 
     const validate = validator('rp-push')
     await server.container.accounts.disable('dana@example.com', 'admin:test')
@@ -143,19 +178,30 @@ describeOnBackends('ssf.test.ts', 'Shared Signals transmitter', ({ kind, redisUr
     // replayed SET: the same jti again is refused; a forged one fails the signature
     await expect(validate(set)).rejects.toThrow(/replayed/)
     const [h, p] = set.split('.')
-    const forgedPayload = Buffer.from(JSON.stringify({ ...claims, sub_id: { format: 'opaque', id: 'someone-else' } })).toString('base64url')
+    const forgedPayload = Buffer.from(
+      JSON.stringify({ ...claims, sub_id: { format: 'opaque', id: 'someone-else' } }),
+    ).toString('base64url')
     await expect(validate(`${h}.${forgedPayload}.${set.split('.')[2]}`)).rejects.toThrow()
     const { privateKey } = await jose.generateKeyPair('RS256')
-    const selfSigned = await new jose.SignJWT({ events: claims.events }).setProtectedHeader({ alg: 'RS256', typ: 'secevent+jwt', kid: jose.decodeProtectedHeader(set).kid })
-      .setIssuer(server.url).setAudience('rp-push').setJti('x').setIssuedAt().sign(privateKey)
+    const selfSigned = await new jose.SignJWT({ events: claims.events })
+      .setProtectedHeader({ alg: 'RS256', typ: 'secevent+jwt', kid: jose.decodeProtectedHeader(set).kid })
+      .setIssuer(server.url)
+      .setAudience('rp-push')
+      .setJti('x')
+      .setIssuedAt()
+      .sign(privateKey)
     await expect(validate(selfSigned)).rejects.toThrow()
     expect(p).toBeTruthy()
 
     // paused: nothing queued; verification works only when enabled
-    expect((await call(server, 'POST', '/ssf/v1/status', pushToken, { stream_id: id, status: 'paused' })).body).toMatchObject({ status: 'paused' })
+    expect(
+      (await call(server, 'POST', '/ssf/v1/status', pushToken, { stream_id: id, status: 'paused' })).body,
+    ).toMatchObject({ status: 'paused' })
     expect((await call(server, 'POST', '/ssf/v1/verify', pushToken, { stream_id: id })).status).toBe(400)
     await server.container.accounts.enable('dana@example.com', 'admin:test')
-    expect((await call(server, 'POST', '/ssf/v1/status', pushToken, { stream_id: id, status: 'enabled' })).status).toBe(200)
+    expect((await call(server, 'POST', '/ssf/v1/status', pushToken, { stream_id: id, status: 'enabled' })).status).toBe(
+      200,
+    )
     expect((await call(server, 'POST', '/ssf/v1/verify', pushToken, { stream_id: id, state: 'abc' })).status).toBe(204)
     const verification = await validate(await until(() => pushed[1]))
     expect(verification.events[VERIFICATION]).toEqual({ state: 'abc' })
@@ -166,11 +212,20 @@ describeOnBackends('ssf.test.ts', 'Shared Signals transmitter', ({ kind, redisUr
   })
 
   it('poll: the SET waits until the receiver acknowledges it', async () => {
-    const created = await call(server, 'POST', '/ssf/v1/stream', pollToken, { delivery: { method: 'urn:ietf:rfc:8936' }, events_requested: [`${RISC}/account-disabled`] })
+    const created = await call(server, 'POST', '/ssf/v1/stream', pollToken, {
+      delivery: { method: 'urn:ietf:rfc:8936' },
+      events_requested: [`${RISC}/account-disabled`],
+    })
     expect(created.status).toBe(201)
     const id = created.body.stream_id as string
-    expect(created.body.delivery).toEqual({ method: 'urn:ietf:rfc:8936', endpoint_url: `${server.url}/ssf/v1/poll/${id}` })
-    await call(server, 'POST', '/ssf/v1/subjects/add', pollToken, { stream_id: id, subject: { format: 'iss_sub', iss: server.url, sub: userId } })
+    expect(created.body.delivery).toEqual({
+      method: 'urn:ietf:rfc:8936',
+      endpoint_url: `${server.url}/ssf/v1/poll/${id}`,
+    })
+    await call(server, 'POST', '/ssf/v1/subjects/add', pollToken, {
+      stream_id: id,
+      subject: { format: 'iss_sub', iss: server.url, sub: userId },
+    })
     await server.container.accounts.disable('dana@example.com', 'admin:test')
 
     const validate = validator('rp-poll')
@@ -196,11 +251,18 @@ describeOnBackends('ssf.test.ts', 'Shared Signals transmitter', ({ kind, redisUr
   it('CAEP session-revoked and RISC credential-change-required from the admin API, pushed again after the receiver failed', async () => {
     const token = await apiToken(server, 'rp-push', 'ssf:stream')
     const created = await call(server, 'POST', '/ssf/v1/stream', token, {
-      delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: receiverUrl, authorization_header: 'Bearer receiver-secret' },
+      delivery: {
+        method: 'urn:ietf:rfc:8935',
+        endpoint_url: receiverUrl,
+        authorization_header: 'Bearer receiver-secret',
+      },
       events_requested: [`${CAEP}/session-revoked`, `${RISC}/account-credential-change-required`],
     })
     expect(created.status).toBe(201)
-    await call(server, 'POST', '/ssf/v1/subjects/add', token, { stream_id: created.body.stream_id, subject: { format: 'opaque', id: userId } })
+    await call(server, 'POST', '/ssf/v1/subjects/add', token, {
+      stream_id: created.body.stream_id,
+      subject: { format: 'opaque', id: userId },
+    })
     const validate = validator('rp-push')
     const before = pushed.length
     failNext = 1

@@ -26,7 +26,13 @@ const DOC = {
   ...IMPORT_DOC,
   clients: [
     ...IMPORT_DOC.clients.filter((c) => c.client_id !== 'svc'),
-    { client_id: 'svc', client_secret: CLIENT_SECRET, grant_types: ['client_credentials'], response_types: [], scope: 'admin authz:admin authz:check apikeys:manage audit:read' },
+    {
+      client_id: 'svc',
+      client_secret: CLIENT_SECRET,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      scope: 'admin authz:admin authz:check apikeys:manage audit:read',
+    },
   ],
   policy_stores: STORES.map((name) => ({ name, model: 'rbac.conf', policy: 'p, alice, doc, read' })),
 }
@@ -39,7 +45,12 @@ interface Reader {
 
 function sqliteReader(file: string): Reader {
   const db = new Database(file, { readonly: true, fileMustExist: true })
-  return { rows: async <T>(sql: string) => db.prepare(sql).all() as T[], close: async () => { db.close() } }
+  return {
+    rows: async <T>(sql: string) => db.prepare(sql).all() as T[],
+    close: async () => {
+      db.close()
+    },
+  }
 }
 
 async function pgReader(url: string): Promise<Reader> {
@@ -48,22 +59,41 @@ async function pgReader(url: string): Promise<Reader> {
   return { rows: async <T>(sql: string) => (await c.query(sql)).rows as T[], close: () => c.end() }
 }
 
-interface Acked { keys: string[]; users: string[]; versions: { store: string; version: number }[] }
+interface Acked {
+  keys: string[]
+  users: string[]
+  versions: { store: string; version: number }[]
+}
 
 async function token(url: string) {
   const res = await fetch(`${url}/token`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`svc:${CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'admin authz:admin apikeys:manage' }).toString(),
+    headers: {
+      authorization: `Basic ${Buffer.from(`svc:${CLIENT_SECRET}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope: 'admin authz:admin apikeys:manage',
+    }).toString(),
   })
   if (res.status !== 200) throw new Error(`no token: ${res.status} ${await res.text()}`)
   return ((await res.json()) as { access_token: string }).access_token
 }
 
 /** POST, JSON; undefined when the request did not get an answer (the server died under it). */
-async function post(url: string, bearer: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
+async function post(
+  url: string,
+  bearer: string,
+  body: unknown,
+): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
   try {
-    const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) })
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    })
     const text = await res.text()
     return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }
   } catch {
@@ -78,10 +108,16 @@ async function post(url: string, bearer: string, body: unknown): Promise<{ statu
 function writeLoad(url: string, bearer: string, acked: Acked, tag: string) {
   let n = 0
   const lane = async (write: () => Promise<boolean>) => {
-    while (await write()) { /* next */ }
+    while (await write()) {
+      /* next */
+    }
   }
   const key = async () => {
-    const r = await post(`${url}/apikeys/v1/keys`, bearer, { name: `k9-${tag}-${n++}`, scopes: ['authz:check'], expires_in: 86_400 })
+    const r = await post(`${url}/apikeys/v1/keys`, bearer, {
+      name: `k9-${tag}-${n++}`,
+      scopes: ['authz:check'],
+      expires_in: 86_400,
+    })
     if (r?.status === 201) acked.keys.push(String(r.body.id))
     else if (r) throw new Error(`key: ${r.status} ${JSON.stringify(r.body)}`)
     return Boolean(r)
@@ -93,14 +129,22 @@ function writeLoad(url: string, bearer: string, acked: Acked, tag: string) {
     return Boolean(r)
   }
   const policy = (store: string) => async () => {
-    const r = await post(`${url}/authz/v1/stores/${store}/versions`, bearer, { add: [['p', `u-${tag}-${n++}`, 'doc', 'read']], reason: 'kill -9 load' })
+    const r = await post(`${url}/authz/v1/stores/${store}/versions`, bearer, {
+      add: [['p', `u-${tag}-${n++}`, 'doc', 'read']],
+      reason: 'kill -9 load',
+    })
     if (r?.status === 201) acked.versions.push({ store, version: Number(r.body.version) })
     else if (r) throw new Error(`policy: ${r.status} ${JSON.stringify(r.body)}`)
     return Boolean(r)
   }
   // Many key writers: with the record written after the change (the old way), some writer is
   // almost surely between its commit and its record when the kill comes.
-  return Promise.all([...Array.from({ length: 6 }, () => lane(key)), lane(user), lane(user), ...STORES.map((s) => lane(policy(s)))])
+  return Promise.all([
+    ...Array.from({ length: 6 }, () => lane(key)),
+    lane(user),
+    lane(user),
+    ...STORES.map((s) => lane(policy(s))),
+  ])
 }
 
 interface Backend {
@@ -115,7 +159,11 @@ const backends: Backend[] = [
     async setup() {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-kill9-'))
       const file = path.join(dir, 'portcullis.db')
-      return { env: { DATA_DIR: dir, DATABASE_URL: `file:${file}` }, reader: async () => sqliteReader(file), teardown: async () => fs.rmSync(dir, { recursive: true, force: true }) }
+      return {
+        env: { DATA_DIR: dir, DATABASE_URL: `file:${file}` },
+        reader: async () => sqliteReader(file),
+        teardown: async () => fs.rmSync(dir, { recursive: true, force: true }),
+      }
     },
   },
   {
@@ -125,7 +173,14 @@ const backends: Backend[] = [
       const server: PrivatePostgres = await createPostgres()
       await server.start()
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-kill9-'))
-      return { env: { DATA_DIR: dir, DATABASE_URL: server.url }, reader: () => pgReader(server.url), teardown: async () => { await server.destroy(); fs.rmSync(dir, { recursive: true, force: true }) } }
+      return {
+        env: { DATA_DIR: dir, DATABASE_URL: server.url },
+        reader: () => pgReader(server.url),
+        teardown: async () => {
+          await server.destroy()
+          fs.rmSync(dir, { recursive: true, force: true })
+        },
+      }
     },
   },
 ]
@@ -145,7 +200,12 @@ for (const backend of backends) {
 
     beforeAll(async () => {
       const s = await backend.setup()
-      env = { ...s.env, PORTCULLIS_MASTER_KEY: crypto.randomBytes(32).toString('base64'), PORTCULLIS_ADMIN_EMAIL: 'admin@example.com', PORTCULLIS_ADMIN_PASSWORD: 'fault-suite-admin-password' }
+      env = {
+        ...s.env,
+        PORTCULLIS_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+        PORTCULLIS_ADMIN_EMAIL: 'admin@example.com',
+        PORTCULLIS_ADMIN_PASSWORD: 'fault-suite-admin-password',
+      }
       reader = s.reader
       teardown = s.teardown
       doc = importFile(DOC)
@@ -168,7 +228,10 @@ for (const backend of backends) {
       // Two rounds: start, write until the load is in full flow, SIGKILL at an arbitrary moment
       // (the second round a little later), so some writes are cut between commit and answer.
       // (More rounds find nothing new and cost a server start each on CI's two cores.)
-      for (const [round, after] of [[1, 16], [2, 21]] as const) {
+      for (const [round, after] of [
+        [1, 16],
+        [2, 21],
+      ] as const) {
         const live = await start()
         const bearer = await token(live.url)
         const load = writeLoad(live.url, bearer, acked, `r${round}`)
@@ -186,30 +249,51 @@ for (const backend of backends) {
       await start()
       const db = await reader()
       try {
-        const pendingLeft = async () => (await db.rows<{ n: number | string }>('SELECT COUNT(*) AS n FROM "AuditPending"'))[0]!.n
+        const pendingLeft = async () =>
+          (await db.rows<{ n: number | string }>('SELECT COUNT(*) AS n FROM "AuditPending"'))[0]!.n
         const until = Date.now() + 60_000
         while (Number(await pendingLeft()) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 200))
         expect(Number(await pendingLeft())).toBe(0)
 
-        const events = await db.rows<{ action: string; target: string | null; details: string }>(`SELECT action, target, details FROM "AuditEvent" WHERE action IN ('apikey.created', 'user.created', 'policy.changed')`)
+        const events = await db.rows<{ action: string; target: string | null; details: string }>(
+          `SELECT action, target, details FROM "AuditEvent" WHERE action IN ('apikey.created', 'user.created', 'policy.changed')`,
+        )
         const seen = (action: string) => events.filter((e) => e.action === action)
         const keyRecords = new Set(seen('apikey.created').map((e) => e.target))
         const userRecords = new Set(seen('user.created').map((e) => e.target))
-        const versionRecords = new Set(seen('policy.changed').map((e) => `${e.target}@${(JSON.parse(e.details) as { version: number }).version}`))
+        const versionRecords = new Set(
+          seen('policy.changed').map((e) => `${e.target}@${(JSON.parse(e.details) as { version: number }).version}`),
+        )
 
         // every acknowledged write exists and has its record
-        const keys = new Set((await db.rows<{ id: string }>(`SELECT id FROM "ApiKey" WHERE name LIKE 'k9-%'`)).map((r) => r.id))
-        const users = new Set((await db.rows<{ id: string }>(`SELECT id FROM "User" WHERE email LIKE 'k9-%'`)).map((r) => r.id))
-        const versions = new Set((await db.rows<{ store: string; version: number }>(`SELECT store, version FROM "PolicyVersion" WHERE store IN (${STORES.map((s) => `'${s}'`).join(', ')}) AND version > 1`)).map((r) => `${r.store}@${r.version}`))
+        const keys = new Set(
+          (await db.rows<{ id: string }>(`SELECT id FROM "ApiKey" WHERE name LIKE 'k9-%'`)).map((r) => r.id),
+        )
+        const users = new Set(
+          (await db.rows<{ id: string }>(`SELECT id FROM "User" WHERE email LIKE 'k9-%'`)).map((r) => r.id),
+        )
+        const versions = new Set(
+          (
+            await db.rows<{ store: string; version: number }>(
+              `SELECT store, version FROM "PolicyVersion" WHERE store IN (${STORES.map((s) => `'${s}'`).join(', ')}) AND version > 1`,
+            )
+          ).map((r) => `${r.store}@${r.version}`),
+        )
         expect(acked.keys.filter((id) => !keys.has(id) || !keyRecords.has(`apikey:${id}`))).toEqual([])
         expect(acked.users.filter((id) => !users.has(id) || !userRecords.has(id))).toEqual([])
-        expect(acked.versions.map((v) => `${v.store}@${v.version}`).filter((v) => !versions.has(v) || !versionRecords.has(v))).toEqual([])
+        expect(
+          acked.versions
+            .map((v) => `${v.store}@${v.version}`)
+            .filter((v) => !versions.has(v) || !versionRecords.has(v)),
+        ).toEqual([])
         // and so does every change that committed, acknowledged or not (cut off by the kill)
         expect([...keys].filter((id) => !keyRecords.has(`apikey:${id}`))).toEqual([])
         expect([...users].filter((id) => !userRecords.has(id))).toEqual([])
         expect([...versions].filter((v) => !versionRecords.has(v))).toEqual([])
         const cut = keys.size + users.size + versions.size - total()
-        console.info(`kill9 (${backend.name}): ${total()} writes acknowledged, ${cut} more committed but cut off by a kill`)
+        console.info(
+          `kill9 (${backend.name}): ${total()} writes acknowledged, ${cut} more committed but cut off by a kill`,
+        )
         // each record once: a pending record enters the chain exactly once
         expect(seen('apikey.created').length).toBe(keyRecords.size)
         expect(seen('user.created').filter((e) => users.has(e.target!)).length).toBe(users.size)

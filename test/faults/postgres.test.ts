@@ -5,9 +5,28 @@ import pg_ from 'pg'
 import { PrismaClient } from '../../src/generated/postgresql/client.ts'
 import { pgPoolOptions } from '../../src/db/client.ts'
 import { isDependencyUnavailable } from '../../src/db/unavailable.ts'
-import { createPostgres, createRedis, missingServices, type PrivatePostgres, type PrivateRedis } from '../helpers/private-services.ts'
+import {
+  createPostgres,
+  createRedis,
+  missingServices,
+  type PrivatePostgres,
+  type PrivateRedis,
+} from '../helpers/private-services.ts'
 import { importFile, spawnPortcullis, type PortcullisProcess } from '../helpers/portcullis-process.ts'
-import { auditProbe, auditToken, authorizeProbe, IMPORT_DOC, load, readyProbe, signInPageProbe, summary, tokenProbe, until, type Outcome, type Probe } from './load.ts'
+import {
+  auditProbe,
+  auditToken,
+  authorizeProbe,
+  IMPORT_DOC,
+  load,
+  readyProbe,
+  signInPageProbe,
+  summary,
+  tokenProbe,
+  until,
+  type Outcome,
+  type Probe,
+} from './load.ts'
 
 /**
  * PostgreSQL stopped, frozen and down at start (issue 16 §3, §8), against a private PostgreSQL
@@ -23,7 +42,13 @@ if (reason) console.warn(`test/faults/postgres.test.ts skipped: ${reason}`)
 // until it thaws (the suite freezes it for longer than this).
 const BOUND_MS = 15_000
 const MASTER_KEY = crypto.randomBytes(32).toString('base64')
-const TIMEOUTS = { PORTCULLIS_MASTER_KEY: MASTER_KEY, DB_CONNECT_TIMEOUT: '2', DB_QUERY_TIMEOUT: '2', REDIS_CONNECT_TIMEOUT: '2', REDIS_COMMAND_TIMEOUT: '2' }
+const TIMEOUTS = {
+  PORTCULLIS_MASTER_KEY: MASTER_KEY,
+  DB_CONNECT_TIMEOUT: '2',
+  DB_QUERY_TIMEOUT: '2',
+  REDIS_CONNECT_TIMEOUT: '2',
+  REDIS_COMMAND_TIMEOUT: '2',
+}
 
 /**
  * While the database is unreachable every request answers within the bound, never a 500 or a
@@ -41,7 +66,9 @@ function expectUnavailable(outcomes: Outcome[], oauth: string[]) {
     }
     expect(summary(o)).toMatchObject({ status: 503, retryAfter: expect.stringMatching(/^\d+$/) })
     if (o.contentType?.startsWith('application/json')) {
-      expect(JSON.parse(o.body)).toMatchObject({ error: oauth.includes(o.name) ? 'temporarily_unavailable' : 'dependency_unavailable' })
+      expect(JSON.parse(o.body)).toMatchObject({
+        error: oauth.includes(o.name) ? 'temporarily_unavailable' : 'dependency_unavailable',
+      })
     } else {
       expect(o.contentType).toMatch(/^text\/html/)
       expect(o.body).toContain('Temporarily unavailable')
@@ -63,10 +90,20 @@ describe.skipIf(Boolean(reason))('PostgreSQL down or frozen', () => {
     redis = await createRedis()
     await Promise.all([pg.start(), redis.start()])
     doc = importFile(IMPORT_DOC)
-    server = await spawnPortcullis({ DATABASE_URL: pg.url, REDIS_URL: redis.url, PORTCULLIS_IMPORT: doc.file, ...TIMEOUTS })
+    server = await spawnPortcullis({
+      DATABASE_URL: pg.url,
+      REDIS_URL: redis.url,
+      PORTCULLIS_IMPORT: doc.file,
+      ...TIMEOUTS,
+    })
     await server.waitForStatus('/readyz', 200, 120_000)
     const token = await auditToken(server.url)
-    probes = [tokenProbe(server.url), authorizeProbe(server.url), auditProbe(server.url, token), await signInPageProbe(server.url)]
+    probes = [
+      tokenProbe(server.url),
+      authorizeProbe(server.url),
+      auditProbe(server.url, token),
+      await signInPageProbe(server.url),
+    ]
   }, 180_000)
 
   afterAll(async () => {
@@ -89,12 +126,20 @@ describe.skipIf(Boolean(reason))('PostgreSQL down or frozen', () => {
       expectUnavailable(outcomes, ['token', 'authorize'])
       const ready = await readyProbe(server.url)()
       expect(ready.status).toBe(503)
-      expect(JSON.parse(ready.body)).toMatchObject({ status: 'unavailable', checks: { database: 'unavailable', redis: 'ok' } })
+      expect(JSON.parse(ready.body)).toMatchObject({
+        status: 'unavailable',
+        checks: { database: 'unavailable', redis: 'ok' },
+      })
     } finally {
       await pg.start()
     }
     await until([tokenProbe(server.url), readyProbe(server.url)], 200)
-    expect((await load(probes, 1)).map(summary)).toMatchObject([{ status: 200 }, { status: 303 }, { status: 200 }, { status: 200 }])
+    expect((await load(probes, 1)).map(summary)).toMatchObject([
+      { status: 200 },
+      { status: 303 },
+      { status: 200 },
+      { status: 200 },
+    ])
   }, 120_000)
 
   it('frozen (SIGSTOP): requests fail within the query timeout instead of hanging, and recover on SIGCONT', async () => {
@@ -135,7 +180,9 @@ describe.skipIf(Boolean(reason))('PostgreSQL down or frozen', () => {
       try {
         const { code } = await quitter.exited
         expect(code).toBe(1)
-        expect(quitter.lines.join('\n')).toMatch(/PostgreSQL did not accept connections within DB_STARTUP_TIMEOUT \(2 s\)/)
+        expect(quitter.lines.join('\n')).toMatch(
+          /PostgreSQL did not accept connections within DB_STARTUP_TIMEOUT \(2 s\)/,
+        )
       } finally {
         await quitter.stop()
       }
@@ -146,15 +193,20 @@ describe.skipIf(Boolean(reason))('PostgreSQL down or frozen', () => {
 
   it('a transaction cut off by the query timeout leaves no connection behind that is still inside it', async () => {
     // One connection, so the one that timed out is the one the next query would get.
-    const db = new PrismaClient({ adapter: new PrismaPg({ ...pgPoolOptions(pg.url, { connect: 2, query: 2 }), max: 1 }) })
+    const db = new PrismaClient({
+      adapter: new PrismaPg({ ...pgPoolOptions(pg.url, { connect: 2, query: 2 }), max: 1 }),
+    })
     const other = new pg_.Client({ connectionString: pg.url })
     try {
       await db.setting.deleteMany({ where: { key: { startsWith: 'fault-' } } })
-      const failed = db.$transaction(async (tx) => {
-        await tx.setting.create({ data: { key: 'fault-in-tx', value: 'x' } })
-        pg.freeze()
-        await tx.setting.findMany() // no answer: the query timeout ends it
-      }, { timeout: 20_000 })
+      const failed = db.$transaction(
+        async (tx) => {
+          await tx.setting.create({ data: { key: 'fault-in-tx', value: 'x' } })
+          pg.freeze()
+          await tx.setting.findMany() // no answer: the query timeout ends it
+        },
+        { timeout: 20_000 },
+      )
       await expect(failed).rejects.toSatisfy(isDependencyUnavailable)
       pg.thaw()
       // the next write commits on its own (not inside the abandoned transaction) and the
@@ -179,7 +231,11 @@ describe.skipIf(Boolean(reason))('PostgreSQL down or frozen', () => {
       const outcomes = await inFlight
       // answered (503 from the query timeout, or the healthy answer for what is served from
       // memory) or, if sent after the listener closed, refused; never a 500 or a hang
-      for (const o of outcomes) expect(o.status === 503 || o.status === HEALTHY[o.name] || /ECONNREFUSED/.test(o.error ?? ''), `${o.name}: ${o.status} ${o.error ?? ''}`).toBe(true)
+      for (const o of outcomes)
+        expect(
+          o.status === 503 || o.status === HEALTHY[o.name] || /ECONNREFUSED/.test(o.error ?? ''),
+          `${o.name}: ${o.status} ${o.error ?? ''}`,
+        ).toBe(true)
       expect(outcomes.find((o) => o.name === 'audit')?.status === 200).toBe(false)
       const { code } = await server.exited
       expect(code).toBe(0)

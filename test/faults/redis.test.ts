@@ -1,8 +1,27 @@
 import crypto from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPostgres, createRedis, missingServices, type PrivatePostgres, type PrivateRedis } from '../helpers/private-services.ts'
+import {
+  createPostgres,
+  createRedis,
+  missingServices,
+  type PrivatePostgres,
+  type PrivateRedis,
+} from '../helpers/private-services.ts'
 import { importFile, spawnPortcullis, type PortcullisProcess } from '../helpers/portcullis-process.ts'
-import { auditProbe, auditToken, authorizeProbe, IMPORT_DOC, load, readyProbe, signInPageProbe, summary, tokenProbe, until, type Outcome, type Probe } from './load.ts'
+import {
+  auditProbe,
+  auditToken,
+  authorizeProbe,
+  IMPORT_DOC,
+  load,
+  readyProbe,
+  signInPageProbe,
+  summary,
+  tokenProbe,
+  until,
+  type Outcome,
+  type Probe,
+} from './load.ts'
 
 /**
  * Redis stopped and frozen under a small load (issue 16 §3, §8), against a private Redis and
@@ -16,7 +35,13 @@ if (reason) console.warn(`test/faults/redis.test.ts skipped: ${reason}`)
 
 // REDIS_COMMAND_TIMEOUT (2 s) plus generous slack for a loaded machine.
 const BOUND_MS = 15_000
-const ENV = { DB_CONNECT_TIMEOUT: '2', DB_QUERY_TIMEOUT: '2', REDIS_CONNECT_TIMEOUT: '2', REDIS_COMMAND_TIMEOUT: '2', PORTCULLIS_MASTER_KEY: crypto.randomBytes(32).toString('base64') }
+const ENV = {
+  DB_CONNECT_TIMEOUT: '2',
+  DB_QUERY_TIMEOUT: '2',
+  REDIS_CONNECT_TIMEOUT: '2',
+  REDIS_COMMAND_TIMEOUT: '2',
+  PORTCULLIS_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+}
 
 function expectUnavailable(outcomes: Outcome[]) {
   for (const o of outcomes) {
@@ -64,7 +89,10 @@ describe.skipIf(Boolean(reason))('Redis down or frozen', () => {
     const ready = await readyProbe(server.url)()
     expect(ready.status).toBe(503)
     expect(ready.ms).toBeLessThan(BOUND_MS)
-    expect(JSON.parse(ready.body)).toMatchObject({ status: 'unavailable', checks: { database: 'ok', redis: 'unavailable' } })
+    expect(JSON.parse(ready.body)).toMatchObject({
+      status: 'unavailable',
+      checks: { database: 'ok', redis: 'unavailable' },
+    })
   }
 
   it('stopped: what needs Redis gets a fast 503 with Retry-After, the rest keeps working, service resumes after a restart', async () => {

@@ -59,7 +59,13 @@ class RawConnection {
   }
 }
 
-interface LoadResult { sentAfterSignal: boolean; reused: boolean; status?: number; connection?: string; error?: string }
+interface LoadResult {
+  sentAfterSignal: boolean
+  reused: boolean
+  status?: number
+  connection?: string
+  error?: string
+}
 
 /** A client that sends token requests one after another on one keep-alive connection. */
 async function keepAliveClient(port: number, results: LoadResult[], signalled: () => boolean) {
@@ -68,12 +74,45 @@ async function keepAliveClient(port: number, results: LoadResult[], signalled: (
     for (;;) {
       const sentAfterSignal = signalled()
       const r = await new Promise<LoadResult>((resolve) => {
-        const req = http.request({ port, host: '127.0.0.1', path: '/token', method: 'POST', agent, headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(TOKEN_BODY.length) } }, (res) => {
-          res.resume()
-          res.on('end', () => resolve({ sentAfterSignal, reused: req.reusedSocket, status: res.statusCode, connection: res.headers.connection }))
-          res.on('error', (err) => resolve({ sentAfterSignal, reused: req.reusedSocket, error: (err as NodeJS.ErrnoException).code ?? err.message }))
-        })
-        req.on('error', (err) => resolve({ sentAfterSignal, reused: req.reusedSocket, error: (err as NodeJS.ErrnoException).code ?? err.message }))
+        const req = http.request(
+          {
+            port,
+            host: '127.0.0.1',
+            path: '/token',
+            method: 'POST',
+            agent,
+            headers: {
+              authorization: basic,
+              'content-type': 'application/x-www-form-urlencoded',
+              'content-length': String(TOKEN_BODY.length),
+            },
+          },
+          (res) => {
+            res.resume()
+            res.on('end', () =>
+              resolve({
+                sentAfterSignal,
+                reused: req.reusedSocket,
+                status: res.statusCode,
+                connection: res.headers.connection,
+              }),
+            )
+            res.on('error', (err) =>
+              resolve({
+                sentAfterSignal,
+                reused: req.reusedSocket,
+                error: (err as NodeJS.ErrnoException).code ?? err.message,
+              }),
+            )
+          },
+        )
+        req.on('error', (err) =>
+          resolve({
+            sentAfterSignal,
+            reused: req.reusedSocket,
+            error: (err as NodeJS.ErrnoException).code ?? err.message,
+          }),
+        )
         req.end(TOKEN_BODY)
       })
       results.push(r)
@@ -127,7 +166,9 @@ describe('SIGTERM under load', () => {
 
     // a request in flight: headers read by the server (it said 100 Continue), body not yet sent
     const inFlight = new RawConnection(server.port)
-    inFlight.write(`POST /token HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basic}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${TOKEN_BODY.length}\r\nExpect: 100-continue\r\n\r\n`)
+    inFlight.write(
+      `POST /token HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${basic}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${TOKEN_BODY.length}\r\nExpect: 100-continue\r\n\r\n`,
+    )
     expect(await inFlight.until((d) => d.includes('\r\n\r\n'))).toMatch(/^HTTP\/1\.1 100 Continue/)
     inFlight.take()
 

@@ -3,11 +3,18 @@ import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
 import type { TestServer } from './server.ts'
 
 /** Registers service clients (client credentials, with the given scope) through the import path. */
-export async function registerServiceClients(server: TestServer, clients: { id: string; scope?: string; authz_stores?: string[] }[]) {
+export async function registerServiceClients(
+  server: TestServer,
+  clients: { id: string; scope?: string; authz_stores?: string[] }[],
+) {
   const { doc, problems } = await validateDocument(server.container, {
     clients: clients.map((c) => ({
-      client_id: c.id, client_secret: `${c.id}-secret-0123456789abcdef`, grant_types: ['client_credentials'], response_types: [],
-      ...(c.scope ? { scope: c.scope } : {}), ...(c.authz_stores ? { authz_stores: c.authz_stores } : {}),
+      client_id: c.id,
+      client_secret: `${c.id}-secret-0123456789abcdef`,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      ...(c.scope ? { scope: c.scope } : {}),
+      ...(c.authz_stores ? { authz_stores: c.authz_stores } : {}),
     })),
   })
   if (problems.length) throw new Error(JSON.stringify(problems))
@@ -16,12 +23,25 @@ export async function registerServiceClients(server: TestServer, clients: { id: 
 
 /** A JWT access token for portcullis's own API, obtained with openid-client. */
 export async function apiToken(server: TestServer, clientId: string, scope: string): Promise<string> {
-  const config = await oidc.discovery(new URL(server.url), clientId, `${clientId}-secret-0123456789abcdef`, oidc.ClientSecretBasic(`${clientId}-secret-0123456789abcdef`), { execute: [oidc.allowInsecureRequests] })
+  const config = await oidc.discovery(
+    new URL(server.url),
+    clientId,
+    `${clientId}-secret-0123456789abcdef`,
+    oidc.ClientSecretBasic(`${clientId}-secret-0123456789abcdef`),
+    { execute: [oidc.allowInsecureRequests] },
+  )
   return (await oidc.clientCredentialsGrant(config, { scope })).access_token
 }
 
 /** JSON call with a bearer token; returns status, headers and parsed body. */
-export async function call(server: TestServer, method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) {
+export async function call(
+  server: TestServer,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(`${server.url}${path}`, {
     method,
     headers: {
@@ -38,7 +58,8 @@ export async function call(server: TestServer, method: string, path: string, tok
   } catch {
     json = text
   }
-  return { status: res.status, headers: res.headers, body: json as any } // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return { status: res.status, headers: res.headers, body: json as any }
 }
 
 /** Milliseconds until GET `path` with `token` answers `status` (polling every 20 ms, 3 s at most; else Infinity). */

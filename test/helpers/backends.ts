@@ -13,7 +13,12 @@ export interface Backend {
  * TEST_DATABASE_URL and TEST_REDIS_URL are set. Without them the second variant is one skipped
  * test naming the variables, and the file says so on stderr once.
  */
-export function describeOnBackends(file: string, title: string, body: (b: Backend) => void, labels: [string, string] = ['SQLite', 'PostgreSQL + Redis']) {
+export function describeOnBackends(
+  file: string,
+  title: string,
+  body: (b: Backend) => void,
+  labels: [string, string] = ['SQLite', 'PostgreSQL + Redis'],
+) {
   const withServices = Boolean(pgTestUrl() && redisTestUrl())
   if (!withServices) console.warn(`${file}: ${labels[1]} variant skipped: set TEST_DATABASE_URL and TEST_REDIS_URL`)
   const variants = [

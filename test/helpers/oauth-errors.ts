@@ -10,8 +10,11 @@ export async function oauthError(call: Promise<unknown>): Promise<{ status?: num
   } catch (e) {
     const err = e as { status?: number; error?: string; cause?: unknown; response?: Response }
     if (err.error) return { status: err.status, error: err.error }
-    const challenges = Array.isArray(err.cause) ? err.cause as { parameters?: { error?: string } }[] : []
-    return { status: err.status ?? err.response?.status, error: challenges.find((c) => c.parameters?.error)?.parameters?.error }
+    const challenges = Array.isArray(err.cause) ? (err.cause as { parameters?: { error?: string } }[]) : []
+    return {
+      status: err.status ?? err.response?.status,
+      error: challenges.find((c) => c.parameters?.error)?.parameters?.error,
+    }
   }
   throw new Error('expected the call to fail')
 }

@@ -28,7 +28,10 @@ export interface PortcullisProcess {
   stop(): Promise<void>
 }
 
-export async function spawnPortcullis(env: Record<string, string>, opts: { args?: string[] } = {}): Promise<PortcullisProcess> {
+export async function spawnPortcullis(
+  env: Record<string, string>,
+  opts: { args?: string[] } = {},
+): Promise<PortcullisProcess> {
   const port = await freePort()
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-proc-'))
   const url = `http://127.0.0.1:${port}`
@@ -67,13 +70,14 @@ export async function spawnPortcullis(env: Record<string, string>, opts: { args?
       resolve({ code, signal })
     })
   })
-  const logs = () => lines.flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Record<string, unknown>]
-    } catch {
-      return []
-    }
-  })
+  const logs = () =>
+    lines.flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>]
+      } catch {
+        return []
+      }
+    })
   const p: PortcullisProcess = {
     url,
     port,
@@ -85,9 +89,13 @@ export async function spawnPortcullis(env: Record<string, string>, opts: { args?
         const check = () => {
           const hit = logs().find((l) => typeof l.msg === 'string' && msg.test(l.msg))
           if (hit) return done(() => resolve(hit))
-          if (child.exitCode !== null || child.signalCode !== null) done(() => reject(new Error(`portcullis exited before logging ${msg}:\n${lines.slice(-20).join('\n')}`)))
+          if (child.exitCode !== null || child.signalCode !== null)
+            done(() => reject(new Error(`portcullis exited before logging ${msg}:\n${lines.slice(-20).join('\n')}`)))
         }
-        const timer = setTimeout(() => done(() => reject(new Error(`no log line ${msg} within ${ms} ms:\n${lines.slice(-20).join('\n')}`))), ms)
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`no log line ${msg} within ${ms} ms:\n${lines.slice(-20).join('\n')}`))),
+          ms,
+        )
         const done = (f: () => void) => {
           clearTimeout(timer)
           listeners.delete(check)
@@ -101,7 +109,8 @@ export async function spawnPortcullis(env: Record<string, string>, opts: { args?
       const deadline = Date.now() + ms
       let last = ''
       while (Date.now() < deadline) {
-        if (child.exitCode !== null) throw new Error(`portcullis exited (${child.exitCode}):\n${lines.slice(-20).join('\n')}`)
+        if (child.exitCode !== null)
+          throw new Error(`portcullis exited (${child.exitCode}):\n${lines.slice(-20).join('\n')}`)
         try {
           const res = await fetch(`${url}${pathname}`, { signal: AbortSignal.timeout(5000) })
           last = `${res.status} ${await res.text()}`

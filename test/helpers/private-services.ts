@@ -14,7 +14,10 @@ import { freePort } from './server.ts'
 function pgBinDir(): string | undefined {
   const root = '/usr/lib/postgresql'
   if (!fs.existsSync(root)) return undefined
-  const versions = fs.readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))
+  const versions = fs
+    .readdirSync(root)
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a))
   for (const v of versions) {
     const bin = path.join(root, v, 'bin')
     if (fs.existsSync(path.join(bin, 'initdb')) && fs.existsSync(path.join(bin, 'pg_ctl'))) return bin
@@ -52,7 +55,11 @@ export function missingServices(): string | undefined {
 function pgTool(tool: string, args: string[], opts: { timeout?: number } = {}) {
   const bin = path.join(pgBinDir()!, tool)
   const [cmd, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args]
-  return execFileSync(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeout ?? 60_000, encoding: 'utf8' })
+  return execFileSync(cmd, argv, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: opts.timeout ?? 60_000,
+    encoding: 'utf8',
+  })
 }
 
 /** Every process of a server: the main pid and (for PostgreSQL) its backends and workers. */
@@ -107,7 +114,10 @@ export async function createPostgres(): Promise<PrivatePostgres> {
   fs.chmodSync(dir, 0o755)
   pgTool('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale', 'C'])
   // A private socket directory and no fsync: a test cluster, thrown away afterwards.
-  fs.appendFileSync(path.join(data, 'postgresql.conf'), `\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\nfsync = off\nmax_connections = 50\nshared_buffers = 16MB\n`)
+  fs.appendFileSync(
+    path.join(data, 'postgresql.conf'),
+    `\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\nfsync = off\nmax_connections = 50\nshared_buffers = 16MB\n`,
+  )
   let created = false
   // If the test process dies without its afterAll, do not leave a server running.
   process.once('exit', () => {
@@ -127,7 +137,19 @@ export async function createPostgres(): Promise<PrivatePostgres> {
     async start() {
       pgTool('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start'], { timeout: 70_000 })
       if (!created) {
-        pgTool('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-q', '-c', 'CREATE DATABASE portcullis'])
+        pgTool('psql', [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(port),
+          '-U',
+          'postgres',
+          '-d',
+          'postgres',
+          '-q',
+          '-c',
+          'CREATE DATABASE portcullis',
+        ])
         created = true
       }
     },
@@ -178,7 +200,11 @@ export async function createRedis(): Promise<PrivateRedis> {
     port,
     url: `redis://127.0.0.1:${port}`,
     async start() {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      child = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      )
       const started = child
       process.once('exit', () => started.kill('SIGKILL')) // if the test process dies without its afterAll
       let out = ''
@@ -208,9 +234,15 @@ export async function createRedis(): Promise<PrivateRedis> {
       c.kill('SIGKILL')
       await exited
     },
-    freeze() { child?.kill('SIGSTOP') },
-    thaw() { child?.kill('SIGCONT') },
-    async destroy() { await r.stop() },
+    freeze() {
+      child?.kill('SIGSTOP')
+    },
+    thaw() {
+      child?.kill('SIGCONT')
+    },
+    async destroy() {
+      await r.stop()
+    },
   }
   return r
 }

@@ -14,7 +14,9 @@ import { RATE_CLASSES, rateLimitEnvName } from '../../src/http/rate-limit-classe
  * Suites that are not about rate limits create tokens and sign in in bursts from 127.0.0.1;
  * they run with budgets no test reaches. Rate-limit suites set RATE_LIMIT_<CLASS> in `env`.
  */
-const unlimitedForTests = Object.fromEntries(RATE_CLASSES.filter((c) => c.points !== null).map((c) => [rateLimitEnvName(c), '1000000/60']))
+const unlimitedForTests = Object.fromEntries(
+  RATE_CLASSES.filter((c) => c.points !== null).map((c) => [rateLimitEnvName(c), '1000000/60']),
+)
 
 /**
  * A real portcullis listening on 127.0.0.1 with its own database (a fresh SQLite file, or a
@@ -74,11 +76,15 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     PORTCULLIS_MASTER_KEY: opts.masterKey ?? crypto.randomBytes(32).toString('base64'),
     LOG_LEVEL: opts.logSink ? 'info' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
     ...unlimitedForTests,
-    ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl, REDIS_PREFIX: `pc-test-${crypto.randomBytes(4).toString('hex')}:` } : {}),
+    ...(opts.redisUrl
+      ? { REDIS_URL: opts.redisUrl, REDIS_PREFIX: `pc-test-${crypto.randomBytes(4).toString('hex')}:` }
+      : {}),
     ...opts.env,
   })
   const sink = opts.logSink
-  const logger = sink ? createLogger(config.LOG_LEVEL, { write: (line: string) => void sink.push(line) }) : createLogger(config.LOG_LEVEL)
+  const logger = sink
+    ? createLogger(config.LOG_LEVEL, { write: (line: string) => void sink.push(line) })
+    : createLogger(config.LOG_LEVEL)
   const container = await createContainer(config, { logger })
   const server = await startServer(container)
   return {

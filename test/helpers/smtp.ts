@@ -23,10 +23,13 @@ export async function startSmtp(opts: { port?: number; starttls?: boolean } = {}
     logger: false,
     disabledCommands: opts.starttls ? [] : ['STARTTLS'],
     onData(stream, _session, callback) {
-      simpleParser(stream).then((m) => {
-        messages.push(m)
-        callback()
-      }, (err: Error) => callback(err))
+      simpleParser(stream).then(
+        (m) => {
+          messages.push(m)
+          callback()
+        },
+        (err: Error) => callback(err),
+      )
     },
   })
   await new Promise<void>((resolve, reject) => {
@@ -43,7 +46,10 @@ export async function startSmtp(opts: { port?: number; starttls?: boolean } = {}
       for (;;) {
         const found = messages.find(match)
         if (found) return found
-        if (Date.now() > until) throw new Error(`no matching mail within ${timeoutMs} ms (got ${messages.length}: ${messages.map((m) => m.subject).join('; ')})`)
+        if (Date.now() > until)
+          throw new Error(
+            `no matching mail within ${timeoutMs} ms (got ${messages.length}: ${messages.map((m) => m.subject).join('; ')})`,
+          )
         await new Promise((r) => setTimeout(r, 100))
       }
     },

@@ -13,10 +13,20 @@ export async function totpNow(secret: string, offsetSteps = 0) {
 export async function startAuth(ua: UserAgent, config: oidc.Configuration, extra: Record<string, string> = {}) {
   const verifier = oidc.randomPKCECodeVerifier()
   const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: CALLBACK, scope: 'openid email', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
+    redirect_uri: CALLBACK,
+    scope: 'openid email',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    ...extra,
   })
   const hop = await ua.follow(await ua.request(url), (u) => u.origin !== new URL(url).origin)
-  return { verifier, url, res: hop.res, callback: hop.res ? undefined : hop.url, html: hop.res ? await hop.res.text() : '' }
+  return {
+    verifier,
+    url,
+    res: hop.res,
+    callback: hop.res ? undefined : hop.url,
+    html: hop.res ? await hop.res.text() : '',
+  }
 }
 
 /** Posts a form found on `html` (by action fragment) and follows redirects while on the issuer. */
@@ -31,13 +41,19 @@ export async function completeToCallback(ua: UserAgent, issuer: string, res: Res
   for (let i = 0; i < 4 && hop.res; i++) {
     const html = await hop.res.text()
     if (!html.includes('/confirm')) throw new Error(`expected consent, got ${hop.res.status}: ${html.slice(0, 400)}`)
-    hop = await ua.follow(await ua.request(formAction(html, '/confirm'), { form: { csrf: field(html, 'csrf') } }), (u) => u.origin !== issuer)
+    hop = await ua.follow(
+      await ua.request(formAction(html, '/confirm'), { form: { csrf: field(html, 'csrf') } }),
+      (u) => u.origin !== issuer,
+    )
   }
   if (hop.res) throw new Error('did not reach the callback')
   return hop.url
 }
 
 export async function idTokenClaims(config: oidc.Configuration, callback: URL, verifier: string) {
-  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, idTokenExpected: true })
+  const tokens = await oidc.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: verifier,
+    idTokenExpected: true,
+  })
   return tokens.claims()!
 }

@@ -39,7 +39,10 @@ export class UserAgent {
   }
 
   /** One request, no redirect following. */
-  async request(url: string | URL, init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string> } = {}): Promise<Response> {
+  async request(
+    url: string | URL,
+    init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = { ...init.headers }
     if (this.jar.size) headers.cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ')
     let body: string | undefined
@@ -50,7 +53,12 @@ export class UserAgent {
       headers['content-type'] = 'application/json'
       body = JSON.stringify(init.json)
     }
-    const res = await fetch(new URL(url, this.base), { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' })
+    const res = await fetch(new URL(url, this.base), {
+      method: init.method ?? (body ? 'POST' : 'GET'),
+      headers,
+      body,
+      redirect: 'manual',
+    })
     this.store(res)
     return res
   }
@@ -77,7 +85,10 @@ export class UserAgent {
 export function field(html: string, name: string): string {
   const m = new RegExp(`name="${name}"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*name="${name}"`).exec(html)
   if (!m) throw new Error(`no field ${name} in page:\n${html.slice(0, 2000)}`)
-  return (m[1] ?? m[2])!.replace(/&amp;/g, '&').replace(/&#x2F;/g, '/').replace(/&quot;/g, '"')
+  return (m[1] ?? m[2])!
+    .replace(/&amp;/g, '&')
+    .replace(/&#x2F;/g, '/')
+    .replace(/&quot;/g, '"')
 }
 
 /** The action of the first form on the page (or the one whose action matches). */
@@ -94,7 +105,11 @@ export function formAction(html: string, contains = ''): string {
  * Returns the URL it was sent to (the client's redirect_uri with code or error), or the
  * login page's HTML when the credentials were refused.
  */
-export async function signIn(ua: UserAgent, authUrl: URL, creds: { email: string; password: string }): Promise<{ callback?: URL; failed?: string }> {
+export async function signIn(
+  ua: UserAgent,
+  authUrl: URL,
+  creds: { email: string; password: string },
+): Promise<{ callback?: URL; failed?: string }> {
   const issuer = new URL(authUrl).origin
   const away = (u: URL) => u.origin !== issuer
   let hop = await ua.follow(await ua.request(authUrl), away)
@@ -105,7 +120,9 @@ export async function signIn(ua: UserAgent, authUrl: URL, creds: { email: string
     const csrf = field(html, 'csrf')
     let posted: Response
     if (html.includes('name="password"')) {
-      posted = await ua.request(formAction(html, '/login'), { form: { csrf, email: creds.email, password: creds.password } })
+      posted = await ua.request(formAction(html, '/login'), {
+        form: { csrf, email: creds.email, password: creds.password },
+      })
       if (posted.status === 401) return { failed: await posted.text() }
     } else {
       posted = await ua.request(formAction(html, '/confirm'), { form: { csrf } })

@@ -24,8 +24,15 @@ describe('the decision fast lane', () => {
 
   beforeAll(async () => {
     server = await startTestServer()
-    await registerServiceClients(server, [{ id: 'pep', scope: 'authz:check' }, { id: 'aud', scope: 'audit:read' }, { id: 'fenced', scope: 'authz:check', authz_stores: ['other'] }])
-    await server.container.authz.stores.create({ name: 'docs', model: 'acl.conf', policy: 'p, alice, doc1, read\n' }, 'test')
+    await registerServiceClients(server, [
+      { id: 'pep', scope: 'authz:check' },
+      { id: 'aud', scope: 'audit:read' },
+      { id: 'fenced', scope: 'authz:check', authz_stores: ['other'] },
+    ])
+    await server.container.authz.stores.create(
+      { name: 'docs', model: 'acl.conf', policy: 'p, alice, doc1, read\n' },
+      'test',
+    )
     checker = await apiToken(server, 'pep', 'authz:check')
     auditor = await apiToken(server, 'aud', 'audit:read')
     fenced = await apiToken(server, 'fenced', 'authz:check')
@@ -42,7 +49,9 @@ describe('the decision fast lane', () => {
       passedOn.push(`${req.method} ${req.url}`)
       res.writeHead(599).end()
     }
-    lane = http.createServer((req, res) => { if (!take(req, res, next)) next(req, res) })
+    lane = http.createServer((req, res) => {
+      if (!take(req, res, next)) next(req, res)
+    })
     await new Promise<void>((resolve) => lane.listen(0, '127.0.0.1', resolve))
     url = `http://127.0.0.1:${(lane.address() as AddressInfo).port}`
   })
@@ -52,16 +61,58 @@ describe('the decision fast lane', () => {
   })
 
   const post = (path: string, body: unknown, token = checker) =>
-    fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
 
   const good: Record<string, [string, unknown]> = {
-    '/access/v1/evaluation': ['/access/v1/evaluation', { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: 'doc1' }, context: { store: 'docs' } }],
-    '/access/v1/evaluations': ['/access/v1/evaluations', { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, context: { store: 'docs' }, evaluations: [{ resource: { type: 'doc', id: 'doc1' } }] }],
+    '/access/v1/evaluation': [
+      '/access/v1/evaluation',
+      {
+        subject: { type: 'user', id: 'alice' },
+        action: { name: 'read' },
+        resource: { type: 'doc', id: 'doc1' },
+        context: { store: 'docs' },
+      },
+    ],
+    '/access/v1/evaluations': [
+      '/access/v1/evaluations',
+      {
+        subject: { type: 'user', id: 'alice' },
+        action: { name: 'read' },
+        context: { store: 'docs' },
+        evaluations: [{ resource: { type: 'doc', id: 'doc1' } }],
+      },
+    ],
     '/authz/v1/stores/:store/check': ['/authz/v1/stores/docs/check', { request: ['alice', 'doc1', 'read'] }],
-    '/authz/v1/stores/:store/check/batch': ['/authz/v1/stores/docs/check/batch', { requests: [['alice', 'doc1', 'read']] }],
-    '/access/v1/search/subject': ['/access/v1/search/subject', { subject: { type: 'user' }, action: { name: 'read' }, resource: { type: 'doc', id: 'doc1' }, context: { store: 'docs' } }],
-    '/access/v1/search/resource': ['/access/v1/search/resource', { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc' }, context: { store: 'docs' } }],
-    '/access/v1/search/action': ['/access/v1/search/action', { subject: { type: 'user', id: 'alice' }, resource: { type: 'doc', id: 'doc1' }, context: { store: 'docs' } }],
+    '/authz/v1/stores/:store/check/batch': [
+      '/authz/v1/stores/docs/check/batch',
+      { requests: [['alice', 'doc1', 'read']] },
+    ],
+    '/access/v1/search/subject': [
+      '/access/v1/search/subject',
+      {
+        subject: { type: 'user' },
+        action: { name: 'read' },
+        resource: { type: 'doc', id: 'doc1' },
+        context: { store: 'docs' },
+      },
+    ],
+    '/access/v1/search/resource': [
+      '/access/v1/search/resource',
+      {
+        subject: { type: 'user', id: 'alice' },
+        action: { name: 'read' },
+        resource: { type: 'doc' },
+        context: { store: 'docs' },
+      },
+    ],
+    '/access/v1/search/action': [
+      '/access/v1/search/action',
+      { subject: { type: 'user', id: 'alice' }, resource: { type: 'doc', id: 'doc1' }, context: { store: 'docs' } },
+    ],
   }
 
   it('answers every declared decision route itself', async () => {

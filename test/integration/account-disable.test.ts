@@ -27,31 +27,60 @@ describeOnBackends('account-disable.test.ts', 'disabling an account', ({ kind, r
   const masterKey = crypto.randomBytes(32).toString('base64')
 
   /** Runs the CLI against the same deployment (database, master key, Redis prefix). */
-  const cli = (args: string[]) => runCli(args, {
-    DATABASE_URL: a.db.url, PORTCULLIS_MASTER_KEY: masterKey, DATA_DIR: a.config.DATA_DIR, LOG_LEVEL: 'silent',
-    ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_PREFIX: a.config.REDIS_PREFIX } : {}),
-  })
+  const cli = (args: string[]) =>
+    runCli(args, {
+      DATABASE_URL: a.db.url,
+      PORTCULLIS_MASTER_KEY: masterKey,
+      DATA_DIR: a.config.DATA_DIR,
+      LOG_LEVEL: 'silent',
+      ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_PREFIX: a.config.REDIS_PREFIX } : {}),
+    })
 
-  const until = (server: TestServer, key: string, status: number) => untilStatus(server, '/authz/v1/stores', key, status)
+  const until = (server: TestServer, key: string, status: number) =>
+    untilStatus(server, '/authz/v1/stores', key, status)
 
   const signInAt = async (ua: UserAgent) => {
     const verifier = oidc.randomPKCECodeVerifier()
-    const url = oidc.buildAuthorizationUrl(web, { redirect_uri: CALLBACK, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' })
+    const url = oidc.buildAuthorizationUrl(web, {
+      redirect_uri: CALLBACK,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    })
     return signIn(ua, url, { email: 'erin@example.com', password: PASSWORD })
   }
 
   beforeAll(async () => {
     a = await startTestServer({ kind, redisUrl, masterKey })
-    b = await startTestServer({ kind, db: a.db, masterKey, ...(redisUrl ? { redisUrl, env: { REDIS_PREFIX: a.config.REDIS_PREFIX } } : {}) })
+    b = await startTestServer({
+      kind,
+      db: a.db,
+      masterKey,
+      ...(redisUrl ? { redisUrl, env: { REDIS_PREFIX: a.config.REDIS_PREFIX } } : {}),
+    })
     await registerServiceClients(a, [{ id: 'root', scope: 'apikeys:admin admin authz:check' }])
     const { doc, problems } = await validateDocument(a.container, {
-      clients: [{ client_id: 'web', client_secret: 'web-secret-0123456789abcdef', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'] }],
+      clients: [
+        {
+          client_id: 'web',
+          client_secret: 'web-secret-0123456789abcdef',
+          redirect_uris: [CALLBACK],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+        },
+      ],
       users: [{ email: 'erin@example.com', password: PASSWORD, roles: ['authz:check'] }],
     })
     expect(problems).toEqual([])
     await applyDocument(a.container, doc!)
     admin = await apiToken(a, 'root', 'apikeys:admin admin authz:check')
-    web = await oidc.discovery(new URL(a.url), 'web', 'web-secret-0123456789abcdef', oidc.ClientSecretBasic('web-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
+    web = await oidc.discovery(
+      new URL(a.url),
+      'web',
+      'web-secret-0123456789abcdef',
+      oidc.ClientSecretBasic('web-secret-0123456789abcdef'),
+      { execute: [oidc.allowInsecureRequests] },
+    )
   })
   afterAll(async () => {
     await b?.close()
@@ -60,7 +89,12 @@ describeOnBackends('account-disable.test.ts', 'disabling an account', ({ kind, r
 
   it('disable: no sign-in, sessions ended, API keys stop on the other instance at once; enable restores', async () => {
     const erin = (await a.container.users.findByEmail('erin@example.com'))!
-    const key = await issue(a, admin, { owner: 'user:erin@example.com', name: 'laptop', scopes: ['authz:check'], level: 'LOW' })
+    const key = await issue(a, admin, {
+      owner: 'user:erin@example.com',
+      name: 'laptop',
+      scopes: ['authz:check'],
+      level: 'LOW',
+    })
     for (let i = 0; i < 3; i++) expect((await call(b, 'GET', '/authz/v1/stores', key.key)).status).toBe(200) // cached on B
     const ua = new UserAgent(a.url)
     expect((await signInAt(ua)).callback?.searchParams.get('code')).toBeTruthy()
@@ -78,7 +112,11 @@ describeOnBackends('account-disable.test.ts', 'disabling an account', ({ kind, r
     expect((await signInAt(ua)).failed).toBeTruthy()
     expect((await signInAt(new UserAgent(a.url))).failed).toBeTruthy()
     const audit = await a.container.audit.list({ action: 'user.disabled' })
-    expect(audit.at(-1)).toMatchObject({ actor: 'cli', target: erin.id, details: { email: 'erin@example.com', sessions_ended: 1 } })
+    expect(audit.at(-1)).toMatchObject({
+      actor: 'cli',
+      target: erin.id,
+      details: { email: 'erin@example.com', sessions_ended: 1 },
+    })
 
     expect(await a.container.accounts.disable('erin@example.com', 'test')).toMatchObject({ changed: false })
     const on = await cli(['admin', 'enable', 'erin@example.com'])
@@ -86,12 +124,21 @@ describeOnBackends('account-disable.test.ts', 'disabling an account', ({ kind, r
     expect(on.stdout).toContain('enabled erin@example.com')
     expect(await until(b, key.key, 200)).not.toBe(Infinity)
     expect((await signInAt(new UserAgent(a.url))).callback?.searchParams.get('code')).toBeTruthy()
-    expect((await a.container.audit.list({ action: 'user.enabled' })).at(-1)).toMatchObject({ actor: 'cli', target: erin.id })
+    expect((await a.container.audit.list({ action: 'user.enabled' })).at(-1)).toMatchObject({
+      actor: 'cli',
+      target: erin.id,
+    })
   }, 120_000) // two CLI processes start a container each: slow on a loaded machine
 
   it('an unknown account or a missing email is a usage error naming the problem', async () => {
     // (main.ts turns these 4xx errors into exit code 2 with the message on stderr; cli.test.ts)
-    await expect(adminCommand(a.container, ['disable', 'nobody@example.com'])).rejects.toMatchObject({ status: 404, message: 'no user with the email nobody@example.com' })
-    await expect(adminCommand(a.container, ['enable'])).rejects.toMatchObject({ status: 400, message: 'admin enable needs an EMAIL' })
+    await expect(adminCommand(a.container, ['disable', 'nobody@example.com'])).rejects.toMatchObject({
+      status: 404,
+      message: 'no user with the email nobody@example.com',
+    })
+    await expect(adminCommand(a.container, ['enable'])).rejects.toMatchObject({
+      status: 400,
+      message: 'admin enable needs an EMAIL',
+    })
   })
 })

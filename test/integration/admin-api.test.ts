@@ -13,18 +13,38 @@ import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts
 describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) => {
   let server: TestServer
   const tokens: Record<string, string> = {}
-  const CLIENT_META = { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'authz:check' }
+  const CLIENT_META = {
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: 'authz:check',
+  }
   const ELSEWHERE = { 'x-forwarded-for': '203.0.113.9' }
 
   beforeAll(async () => {
     server = await startTestServer({
-      kind, redisUrl,
-      env: { PORTCULLIS_ADMIN_PASSWORD: 'bootstrap pass phrase 42', TRUSTED_PROXIES: '127.0.0.1, ::1', MANAGEMENT_ALLOWED_IPS: '127.0.0.0/8, ::1/128' },
+      kind,
+      redisUrl,
+      env: {
+        PORTCULLIS_ADMIN_PASSWORD: 'bootstrap pass phrase 42',
+        TRUSTED_PROXIES: '127.0.0.1, ::1',
+        MANAGEMENT_ALLOWED_IPS: '127.0.0.0/8, ::1/128',
+      },
     })
     await ensureAdmin(server.container)
     await ensureSystemPolicyStore(server.container)
-    const roles: Record<string, AdminRole | undefined> = { root: 'admin', um: 'user-manager', cm: 'client-manager', hd: 'helpdesk', aud: 'auditor', nobody: undefined }
-    await registerServiceClients(server, [...Object.keys(roles).map((id) => ({ id, scope: 'admin' })), { id: 'pep', scope: 'authz:check' }])
+    const roles: Record<string, AdminRole | undefined> = {
+      root: 'admin',
+      um: 'user-manager',
+      cm: 'client-manager',
+      hd: 'helpdesk',
+      aud: 'auditor',
+      nobody: undefined,
+    }
+    await registerServiceClients(server, [
+      ...Object.keys(roles).map((id) => ({ id, scope: 'admin' })),
+      { id: 'pep', scope: 'authz:check' },
+    ])
     const admin = adminServices(server.container)
     for (const [id, role] of Object.entries(roles)) {
       if (role) await admin.authority.grant({ kind: 'cli' }, { type: 'client', id }, role)
@@ -54,34 +74,59 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
       expect(found.status).toBe(200)
       expect(found.body.items.map((u: { email: string }) => u.email)).toEqual(['ada@example.com'])
       expect(found.body.items[0]).not.toHaveProperty('passwordHash')
-      expect((await api('root', 'GET', '/users?role=reader')).body.items.map((u: { id: string }) => u.id)).toEqual([created.user.id])
+      expect((await api('root', 'GET', '/users?role=reader')).body.items.map((u: { id: string }) => u.id)).toEqual([
+        created.user.id,
+      ])
 
       const read = await api('root', 'GET', `/users/${created.user.id}`)
       expect(read.status).toBe(200)
-      expect(read.body).toMatchObject({ email: 'ada@example.com', name: 'Ada', mustChangePassword: true, adminRoles: [] })
+      expect(read.body).toMatchObject({
+        email: 'ada@example.com',
+        name: 'Ada',
+        mustChangePassword: true,
+        adminRoles: [],
+      })
       const etag = read.headers.get('etag')!
       expect(etag).toBe(read.body.etag)
 
-      const patched = await api('root', 'PATCH', `/users/${created.user.id}`, { name: 'Ada L.', attributes: { team: 'engines' } }, { 'if-match': etag })
+      const patched = await api(
+        'root',
+        'PATCH',
+        `/users/${created.user.id}`,
+        { name: 'Ada L.', attributes: { team: 'engines' } },
+        { 'if-match': etag },
+      )
       expect(patched.status, JSON.stringify(patched.body)).toBe(200)
       expect(patched.body).toMatchObject({ name: 'Ada L.', attributes: { team: 'engines' } })
       expect(patched.headers.get('etag')).not.toBe(etag)
       expect((await api('root', 'GET', '/users?attribute=team%3Dengines')).body.items).toHaveLength(1)
 
       // a second admin holding the old ETag cannot silently overwrite, nor delete
-      const stale = await api('root', 'PATCH', `/users/${created.user.id}`, { name: 'Someone else' }, { 'if-match': etag })
+      const stale = await api(
+        'root',
+        'PATCH',
+        `/users/${created.user.id}`,
+        { name: 'Someone else' },
+        { 'if-match': etag },
+      )
       expect(stale.status).toBe(412)
       expect(stale.body.error).toBe('precondition_failed')
-      expect((await api('root', 'DELETE', `/users/${created.user.id}`, undefined, { 'if-match': etag })).status).toBe(412)
+      expect((await api('root', 'DELETE', `/users/${created.user.id}`, undefined, { 'if-match': etag })).status).toBe(
+        412,
+      )
       expect((await api('root', 'GET', `/users/${created.user.id}`)).body.name).toBe('Ada L.')
 
-      const gone = await api('root', 'DELETE', `/users/${created.user.id}`, undefined, { 'if-match': patched.headers.get('etag')! })
+      const gone = await api('root', 'DELETE', `/users/${created.user.id}`, undefined, {
+        'if-match': patched.headers.get('etag')!,
+      })
       expect(gone.status).toBe(200)
       expect(gone.body).toMatchObject({ sessionsEnded: 0, apiKeysRevoked: [], grantsRevoked: 0 })
       expect((await api('root', 'GET', `/users/${created.user.id}`)).status).toBe(404)
       expect(await server.container.users.findById(created.user.id)).toBeNull()
       // each change is an audit event naming the service account, with the changed fields
-      const events = (await server.container.audit.list({ actor: 'client:root', limit: 1000 })).filter((e) => e.target === created.user.id)
+      const events = (await server.container.audit.list({ actor: 'client:root', limit: 1000 })).filter(
+        (e) => e.target === created.user.id,
+      )
       const actions = events.filter((e) => e.actor === 'client:root').map((e) => e.action)
       expect(actions).toEqual(expect.arrayContaining(['user.created', 'user.updated', 'user.deleted']))
       const update = events.find((e) => e.action === 'user.updated')!
@@ -104,8 +149,13 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
       const off = await api('um', 'POST', `/users/${user.id}/disable`)
       expect(off.status).toBe(200)
       expect(off.body).toMatchObject({ changed: true, sessionsEnded: 1, user: { disabled: true } })
-      expect((await api('um', 'GET', '/users?status=disabled')).body.items.map((u: { id: string }) => u.id)).toContain(user.id)
-      expect((await api('um', 'POST', `/users/${user.id}/enable`)).body).toMatchObject({ changed: true, user: { disabled: false } })
+      expect((await api('um', 'GET', '/users?status=disabled')).body.items.map((u: { id: string }) => u.id)).toContain(
+        user.id,
+      )
+      expect((await api('um', 'POST', `/users/${user.id}/enable`)).body).toMatchObject({
+        changed: true,
+        user: { disabled: false },
+      })
 
       expect((await api('hd', 'POST', `/users/${user.id}/unlock`)).status).toBe(200)
       expect((await api('hd', 'POST', `/users/${user.id}/reset-mfa`)).body).toEqual({ factorsRemoved: 0 })
@@ -117,7 +167,8 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
 
     it('pages through users with a cursor while others are inserted: no duplicates, no gaps', async () => {
       const before: string[] = []
-      for (let i = 0; i < 17; i++) before.push((await newUser(`page-${String(i).padStart(2, '0')}@example.com`)).user.id)
+      for (let i = 0; i < 17; i++)
+        before.push((await newUser(`page-${String(i).padStart(2, '0')}@example.com`)).user.id)
       const seen: string[] = []
       let cursor: string | undefined
       let inserted = 0
@@ -145,10 +196,15 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
       expect(secret).toEqual(expect.any(String))
       expect(created.body.client).toMatchObject({ clientId: 'billing-job', hasSecret: true })
       expect(JSON.stringify(created.body.client)).not.toContain(secret)
-      const token = async (s: string) => fetch(`${server.url}/token`, {
-        method: 'POST', headers: { authorization: `Basic ${Buffer.from(`billing-job:${s}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: 'grant_type=client_credentials',
-      })
+      const token = async (s: string) =>
+        fetch(`${server.url}/token`, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from(`billing-job:${s}`).toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: 'grant_type=client_credentials',
+        })
       expect((await token(secret)).status).toBe(200)
 
       const listed = await api('cm', 'GET', '/clients?id=billing&grantType=client_credentials')
@@ -161,7 +217,9 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
       const patched = await api('cm', 'PATCH', '/clients/billing-job', { client_name: 'Billing' }, { 'if-match': etag })
       expect(patched.status, JSON.stringify(patched.body)).toBe(200)
       expect(patched.body.metadata.client_name).toBe('Billing')
-      expect((await api('cm', 'PATCH', '/clients/billing-job', { client_name: 'Other' }, { 'if-match': etag })).status).toBe(412)
+      expect(
+        (await api('cm', 'PATCH', '/clients/billing-job', { client_name: 'Other' }, { 'if-match': etag })).status,
+      ).toBe(412)
       expect((await api('cm', 'DELETE', '/clients/billing-job', undefined, { 'if-match': etag })).status).toBe(412)
 
       const rotated = await api('cm', 'POST', '/clients/billing-job/rotate-secret')
@@ -177,23 +235,35 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
 
   it('grants and revokes admin roles; the grant takes effect on the next call', async () => {
     expect((await api('nobody', 'GET', '/users')).status).toBe(403)
-    const granted = await api('root', 'POST', '/roles/auditor/members', { member: 'client:nobody', reason: 'quarterly review' })
+    const granted = await api('root', 'POST', '/roles/auditor/members', {
+      member: 'client:nobody',
+      reason: 'quarterly review',
+    })
     expect(granted.status, JSON.stringify(granted.body)).toBe(200)
     expect(granted.body).toEqual({ changed: true })
     expect((await api('nobody', 'GET', '/users')).status).toBe(200)
     expect((await api('root', 'GET', '/clients/nobody')).body.adminRoles).toEqual(['auditor'])
     expect((await api('root', 'DELETE', '/roles/auditor/members/client:nobody')).body).toEqual({ changed: true })
     expect((await api('nobody', 'GET', '/users')).status).toBe(403)
-    expect((await api('root', 'POST', '/roles/auditor/members', { member: 'user:nobody@example.com' })).status).toBe(404)
+    expect((await api('root', 'POST', '/roles/auditor/members', { member: 'user:nobody@example.com' })).status).toBe(
+      404,
+    )
     expect((await api('root', 'POST', '/roles/superuser/members', { member: 'client:nobody' })).status).toBe(400)
   })
 
-  it('acts for an API key\'s owner with the owner\'s admin roles, bounded by the key\'s scopes', async () => {
+  it("acts for an API key's owner with the owner's admin roles, bounded by the key's scopes", async () => {
     const { user } = await newUser('keyholder@example.com', { roles: ['admin'] }) // user role: may hold the admin scope
     await adminServices(server.container).authority.grant({ kind: 'cli' }, { type: 'user', id: user.id }, 'auditor')
-    const issued = await call(server, 'POST', '/apikeys/v1/keys', tokens.root, { name: 'reports', owner: `user:${user.id}`, scopes: ['admin'] })
+    const issued = await call(server, 'POST', '/apikeys/v1/keys', tokens.root, {
+      name: 'reports',
+      owner: `user:${user.id}`,
+      scopes: ['admin'],
+    })
     expect(issued.status, JSON.stringify(issued.body)).toBe(201)
-    if (issued.body.status !== 'active') expect((await call(server, 'POST', `/apikeys/v1/keys/${issued.body.id}/approve`, tokens.root, {})).status).toBe(200)
+    if (issued.body.status !== 'active')
+      expect((await call(server, 'POST', `/apikeys/v1/keys/${issued.body.id}/approve`, tokens.root, {})).status).toBe(
+        200,
+      )
     const key = issued.body.key as string
     expect((await api(key, 'GET', '/users')).status).toBe(200)
     const write = await api(key, 'POST', '/users', { email: 'by-key@example.com' })
@@ -202,7 +272,13 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
   })
 
   it('refuses without a credential or with a bad one (401), and outside the management network (403)', async () => {
-    for (const [method, path] of [['GET', '/users'], ['POST', '/users'], ['GET', '/clients/root'], ['POST', '/clients/root/rotate-secret'], ['DELETE', '/users/x']]) {
+    for (const [method, path] of [
+      ['GET', '/users'],
+      ['POST', '/users'],
+      ['GET', '/clients/root'],
+      ['POST', '/clients/root/rotate-secret'],
+      ['DELETE', '/users/x'],
+    ]) {
       const anonymous = await call(server, method!, `/admin/v1${path}`)
       expect(anonymous.status, path).toBe(401)
       expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer realm="portcullis"/)
@@ -257,9 +333,15 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
 
   it('answers 404 for unknown users, clients and sessions', async () => {
     for (const [method, path, body] of [
-      ['GET', '/users/no-such-user'], ['PATCH', '/users/no-such-user', { name: 'x' }], ['DELETE', '/users/no-such-user'],
-      ['POST', '/users/no-such-user/unlock'], ['GET', '/users/no-such-user/sessions'], ['DELETE', '/users/no-such-user/sessions/abc'],
-      ['GET', '/clients/no-such-client'], ['PATCH', '/clients/no-such-client', { client_name: 'x' }], ['DELETE', '/clients/no-such-client'],
+      ['GET', '/users/no-such-user'],
+      ['PATCH', '/users/no-such-user', { name: 'x' }],
+      ['DELETE', '/users/no-such-user'],
+      ['POST', '/users/no-such-user/unlock'],
+      ['GET', '/users/no-such-user/sessions'],
+      ['DELETE', '/users/no-such-user/sessions/abc'],
+      ['GET', '/clients/no-such-client'],
+      ['PATCH', '/clients/no-such-client', { client_name: 'x' }],
+      ['DELETE', '/clients/no-such-client'],
       ['POST', '/clients/no-such-client/rotate-secret'],
     ] as [string, string, unknown?][]) {
       const r = await api('root', method, path, body)
@@ -269,7 +351,12 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
   })
 
   it('lists every bad field in one 400, and never answers hostile input with a 5xx', async () => {
-    const r = await api('root', 'POST', '/users', { email: 'not-an-email', roles: 'reader', invite: 'yes', colour: 'blue' })
+    const r = await api('root', 'POST', '/users', {
+      email: 'not-an-email',
+      roles: 'reader',
+      invite: 'yes',
+      colour: 'blue',
+    })
     expect(r.status).toBe(400)
     const fields = (r.body.details.fields as { field: string }[]).map((f) => f.field).sort()
     expect(fields).toEqual(['colour', 'email', 'invite', 'roles'])
@@ -297,9 +384,15 @@ describeOnBackends('admin-api.test.ts', 'the admin API', ({ kind, redisUrl }) =>
     expect(weak.body.error).toBe('invalid_request')
     expect(weak.body.details.fields.map((f: { field: string }) => f.field)).toContain('password')
     // metadata oidc-provider refuses: the same 400 shape, nothing registered
-    const refused = await api('root', 'POST', '/clients', { clientId: 'odd', metadata: { ...CLIENT_META, token_endpoint_auth_method: 'carrier_pigeon' } })
+    const refused = await api('root', 'POST', '/clients', {
+      clientId: 'odd',
+      metadata: { ...CLIENT_META, token_endpoint_auth_method: 'carrier_pigeon' },
+    })
     expect(refused.status).toBe(400)
-    expect(refused.body).toMatchObject({ error: 'invalid_request', details: { fields: [expect.objectContaining({ field: 'metadata' })] } })
+    expect(refused.body).toMatchObject({
+      error: 'invalid_request',
+      details: { fields: [expect.objectContaining({ field: 'metadata' })] },
+    })
     expect(await server.container.clients.find('odd')).toBeFalsy()
     expect(await server.container.users.findByEmail('weak@example.com')).toBeNull()
   })

@@ -1,6 +1,13 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { adminCallerOf, ADMIN_ACTIONS, ADMIN_ROLES, type AdminAction, type AdminCaller, type AdminRole } from '../../src/admin/authority.ts'
+import {
+  adminCallerOf,
+  ADMIN_ACTIONS,
+  ADMIN_ROLES,
+  type AdminAction,
+  type AdminCaller,
+  type AdminRole,
+} from '../../src/admin/authority.ts'
 import { adminServices, ensureSystemPolicyStore, type AdminServices } from '../../src/admin/service.ts'
 import { ensureAdmin } from '../../src/bootstrap.ts'
 import { exportDocument } from '../../src/declarative/export.ts'
@@ -15,7 +22,18 @@ import { testContainer } from '../helpers/container.ts'
  */
 
 /** The role matrix as the README states it, written out independently of policies/system.csv. */
-const READS: AdminAction[] = ['users:read', 'clients:read', 'resources:read', 'keys:read', 'apikeys:read', 'policies:read', 'audit:read', 'report:read', 'roles:read', 'idps:read']
+const READS: AdminAction[] = [
+  'users:read',
+  'clients:read',
+  'resources:read',
+  'keys:read',
+  'apikeys:read',
+  'policies:read',
+  'audit:read',
+  'report:read',
+  'roles:read',
+  'idps:read',
+]
 const EXPECTED: Record<AdminRole, (a: AdminAction) => boolean> = {
   admin: () => true,
   'user-manager': (a) => a.startsWith('users:'),
@@ -60,35 +78,65 @@ describeOnBackends('admin-authority.test.ts', 'admin roles decided by the system
   it('each role is allowed exactly its actions, through the PDP', async () => {
     for (const role of ADMIN_ROLES) {
       for (const action of ADMIN_ACTIONS) {
-        expect([role, action, await admin.authority.may({ kind: 'user', id: holders.get(role)! }, action)]).toEqual([role, action, EXPECTED[role](action)])
+        expect([role, action, await admin.authority.may({ kind: 'user', id: holders.get(role)! }, action)]).toEqual([
+          role,
+          action,
+          EXPECTED[role](action),
+        ])
       }
     }
   })
 
   it('an API key acts with its owner roles bounded by its scopes (property)', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.constantFrom(...ADMIN_ROLES), fc.constantFrom(...ADMIN_ACTIONS), fc.subarray(['admin', 'admin:read', 'openid', 'apikeys:manage']),
-      async (role, action, scopes) => {
-        const caller: AdminCaller = { kind: 'api_key', owner: { type: 'user', id: holders.get(role)! }, scopes }
-        const bound = scopes.includes('admin') || (action.endsWith(':read') && scopes.includes('admin:read'))
-        expect(await admin.authority.may(caller, action)).toBe(EXPECTED[role](action) && bound)
-      },
-    ), { numRuns: 150 })
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...ADMIN_ROLES),
+        fc.constantFrom(...ADMIN_ACTIONS),
+        fc.subarray(['admin', 'admin:read', 'openid', 'apikeys:manage']),
+        async (role, action, scopes) => {
+          const caller: AdminCaller = { kind: 'api_key', owner: { type: 'user', id: holders.get(role)! }, scopes }
+          const bound = scopes.includes('admin') || (action.endsWith(':read') && scopes.includes('admin:read'))
+          expect(await admin.authority.may(caller, action)).toBe(EXPECTED[role](action) && bound)
+        },
+      ),
+      { numRuns: 150 },
+    )
   })
 
   it('maps API callers: client credentials are the client; keys and delegated tokens act for their owner within their scopes', async () => {
     const um = holders.get('user-manager')!
-    expect(adminCallerOf({ kind: 'client', id: 'ops', clientId: 'ops', scopes: new Set(['admin']) })).toEqual({ kind: 'client', id: 'ops' })
-    const delegated = adminCallerOf({ kind: 'client', id: um, clientId: 'console', scopes: new Set(['openid', 'admin:read']) })
+    expect(adminCallerOf({ kind: 'client', id: 'ops', clientId: 'ops', scopes: new Set(['admin']) })).toEqual({
+      kind: 'client',
+      id: 'ops',
+    })
+    const delegated = adminCallerOf({
+      kind: 'client',
+      id: um,
+      clientId: 'console',
+      scopes: new Set(['openid', 'admin:read']),
+    })
     expect(delegated).toEqual({ kind: 'api_key', owner: { type: 'user', id: um }, scopes: ['openid', 'admin:read'] })
     expect(await admin.authority.may(delegated, 'users:read')).toBe(true)
     expect(await admin.authority.may(delegated, 'users:write')).toBe(false)
-    expect(adminCallerOf({ kind: 'api_key', id: 'ops', clientId: 'ops', scopes: new Set(['admin']), apiKey: { id: 'k', level: 'LOW' } })).toEqual({ kind: 'api_key', owner: { type: 'client', id: 'ops' }, scopes: ['admin'] })
-    expect(adminCallerOf({ kind: 'api_key', id: um, scopes: new Set([]), apiKey: { id: 'k', level: 'LOW' } })).toMatchObject({ owner: { type: 'user', id: um } })
+    expect(
+      adminCallerOf({
+        kind: 'api_key',
+        id: 'ops',
+        clientId: 'ops',
+        scopes: new Set(['admin']),
+        apiKey: { id: 'k', level: 'LOW' },
+      }),
+    ).toEqual({ kind: 'api_key', owner: { type: 'client', id: 'ops' }, scopes: ['admin'] })
+    expect(
+      adminCallerOf({ kind: 'api_key', id: um, scopes: new Set([]), apiKey: { id: 'k', level: 'LOW' } }),
+    ).toMatchObject({ owner: { type: 'user', id: um } })
   })
 
   it('a client holds admin roles through the same store (client credentials)', async () => {
-    await admin.clients.create(CLI, { clientId: 'ops-bot', metadata: { grant_types: ['client_credentials'], response_types: [] } })
+    await admin.clients.create(CLI, {
+      clientId: 'ops-bot',
+      metadata: { grant_types: ['client_credentials'], response_types: [] },
+    })
     const bot: AdminCaller = { kind: 'client', id: 'ops-bot' }
     expect(await admin.authority.may(bot, 'clients:write')).toBe(false)
     await admin.authority.grant({ kind: 'user', id: rootId }, { type: 'client', id: 'ops-bot' }, 'client-manager')
@@ -102,8 +150,12 @@ describeOnBackends('admin-authority.test.ts', 'admin roles decided by the system
 
   it('granting roles needs roles:grant; unknown roles are refused', async () => {
     const um: AdminCaller = { kind: 'user', id: holders.get('user-manager')! }
-    await expect(admin.authority.grant(um, { type: 'user', id: holders.get('helpdesk')! }, 'admin')).rejects.toMatchObject({ code: 'forbidden' })
-    await expect(admin.authority.grant(CLI, { type: 'user', id: holders.get('helpdesk')! }, 'superuser')).rejects.toMatchObject({ code: 'unknown_role', status: 400 })
+    await expect(
+      admin.authority.grant(um, { type: 'user', id: holders.get('helpdesk')! }, 'admin'),
+    ).rejects.toMatchObject({ code: 'forbidden' })
+    await expect(
+      admin.authority.grant(CLI, { type: 'user', id: holders.get('helpdesk')! }, 'superuser'),
+    ).rejects.toMatchObject({ code: 'unknown_role', status: 400 })
     expect(await admin.authority.rolesOf({ type: 'user', id: holders.get('helpdesk')! })).toEqual(['helpdesk'])
   })
 
@@ -119,7 +171,9 @@ describeOnBackends('admin-authority.test.ts', 'admin roles decided by the system
 
   it('the system store is neither exported nor importable (grants name user ids; they are made by grant-role)', async () => {
     expect((await exportDocument(c)).policy_stores.map((p: { name: string }) => p.name)).not.toContain('system')
-    const { problems } = await validateDocument(c, { policy_stores: [{ name: 'system', model: 'system.conf', policy: 'g, user:intruder, admin' }] })
+    const { problems } = await validateDocument(c, {
+      policy_stores: [{ name: 'system', model: 'system.conf', policy: 'g, user:intruder, admin' }],
+    })
     expect(problems).toEqual([{ path: 'policy_stores.0.name', message: expect.stringMatching(/cannot be imported/) }])
   })
 
@@ -131,7 +185,11 @@ describeOnBackends('admin-authority.test.ts', 'admin roles decided by the system
     expect(after.author).toBe('cli')
     const [granted] = await c.queries.audit.list({ action: 'admin.role_granted' })
     expect(granted).toMatchObject({ actor: 'cli', target: `user:${holders.get('auditor')}` })
-    expect(granted!.details).toMatchObject({ role: 'helpdesk', before: { roles: ['auditor'] }, after: { roles: ['auditor', 'helpdesk'] } })
+    expect(granted!.details).toMatchObject({
+      role: 'helpdesk',
+      before: { roles: ['auditor'] },
+      after: { roles: ['auditor', 'helpdesk'] },
+    })
   })
 
   it('the last administrator cannot be removed, disabled or deleted, nor the store edited into no admin', async () => {
@@ -142,23 +200,44 @@ describeOnBackends('admin-authority.test.ts', 'admin roles decided by the system
     expect(revoked[0]).toMatchObject({ actor: `user:${rootId}`, target: `user:${owners[1]}` })
     expect(revoked[0]!.details).toMatchObject({ role: 'admin', before: { roles: ['admin'] }, after: { roles: [] } })
     // the last one cannot, by any route
-    await expect(admin.authority.revoke(CLI, { type: 'user', id: rootId }, 'admin')).rejects.toMatchObject({ code: 'last_admin', status: 409 })
+    await expect(admin.authority.revoke(CLI, { type: 'user', id: rootId }, 'admin')).rejects.toMatchObject({
+      code: 'last_admin',
+      status: 409,
+    })
     await expect(admin.users.setStatus(CLI, rootId, true)).rejects.toMatchObject({ code: 'last_admin' })
     await expect(admin.users.remove(CLI, rootId)).rejects.toMatchObject({ code: 'last_admin' })
     // the generic policy store service (the /authz/v1 API, policy apply) cannot touch the store at all
-    await expect(c.authz.stores.change('system', { add: [['g', 'user:intruder', 'admin']] }, 'someone')).rejects.toMatchObject({ code: 'reserved_store', status: 403 })
+    await expect(
+      c.authz.stores.change('system', { add: [['g', 'user:intruder', 'admin']] }, 'someone'),
+    ).rejects.toMatchObject({ code: 'reserved_store', status: 403 })
     await expect(c.authz.stores.rollback('system', 1, 'someone')).rejects.toMatchObject({ code: 'reserved_store' })
-    await expect(c.authz.stores.apply({ name: 'system', model: 'system.conf', policy: 'g, user:intruder, admin' }, 'someone')).rejects.toMatchObject({ code: 'reserved_store' })
+    await expect(
+      c.authz.stores.apply({ name: 'system', model: 'system.conf', policy: 'g, user:intruder, admin' }, 'someone'),
+    ).rejects.toMatchObject({ code: 'reserved_store' })
     // and even its own service cannot commit a version without an admin
-    await expect(c.authz.stores.changeBuiltin('system', { remove: [['g', `user:${rootId}`, 'admin']] }, 'someone')).rejects.toMatchObject({ code: 'last_admin', status: 409 })
+    await expect(
+      c.authz.stores.changeBuiltin('system', { remove: [['g', `user:${rootId}`, 'admin']] }, 'someone'),
+    ).rejects.toMatchObject({ code: 'last_admin', status: 409 })
     const csv = await c.authz.stores.exportCsv('system')
-    await expect(c.authz.stores.changeBuiltin('system', { policy: csv.split('\n').filter((l) => !l.startsWith('g')).join('\n') }, 'someone')).rejects.toMatchObject({ code: 'last_admin' })
+    await expect(
+      c.authz.stores.changeBuiltin(
+        'system',
+        {
+          policy: csv
+            .split('\n')
+            .filter((l) => !l.startsWith('g'))
+            .join('\n'),
+        },
+        'someone',
+      ),
+    ).rejects.toMatchObject({ code: 'last_admin' })
     expect(await admin.authority.may({ kind: 'user', id: rootId }, 'roles:grant')).toBe(true)
     // a disabled admin does not count as the remaining one
     await admin.authority.grant(CLI, { type: 'user', id: owners[1]! }, 'admin')
     await admin.users.setStatus(CLI, owners[1]!, true)
-    await expect(admin.authority.revoke(CLI, { type: 'user', id: rootId }, 'admin')).rejects.toMatchObject({ code: 'last_admin' })
+    await expect(admin.authority.revoke(CLI, { type: 'user', id: rootId }, 'admin')).rejects.toMatchObject({
+      code: 'last_admin',
+    })
     await admin.users.setStatus(CLI, owners[1]!, false)
   })
-
 })

@@ -30,7 +30,8 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
       await c.close()
     }
   }
-  const oneLineAfter = (text: string, marker: RegExp) => text.split('\n')[text.split('\n').findIndex((l) => marker.test(l)) + 1]!.trim()
+  const oneLineAfter = (text: string, marker: RegExp) =>
+    text.split('\n')[text.split('\n').findIndex((l) => marker.test(l)) + 1]!.trim()
 
   beforeAll(async () => {
     db = await createTestDatabase(kind)
@@ -61,10 +62,18 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
   it('invites, grants and revokes roles; refuses to remove the last administrator', async () => {
     const invited = await cli('admin', 'create-user', 'ivy@example.com', '--invite')
     expect(invited.code).toBe(0)
-    expect(oneLineAfter(invited.stdout, /invitation link/)).toMatch(/^http:\/\/localhost:3000\/password\/reset\?token=[\w.~-]{20,}$/)
+    expect(oneLineAfter(invited.stdout, /invitation link/)).toMatch(
+      /^http:\/\/localhost:3000\/password\/reset\?token=[\w.~-]{20,}$/,
+    )
     expect(invited.stdout).not.toMatch(/one-time password/) // an invitation, no initial password
-    expect(await cli('admin', 'grant-role', 'ivy@example.com', 'helpdesk')).toMatchObject({ code: 0, stdout: 'granted helpdesk to ivy@example.com\n' })
-    expect(await cli('admin', 'revoke-role', 'ivy@example.com', 'helpdesk')).toMatchObject({ code: 0, stdout: 'revoked helpdesk from ivy@example.com\n' })
+    expect(await cli('admin', 'grant-role', 'ivy@example.com', 'helpdesk')).toMatchObject({
+      code: 0,
+      stdout: 'granted helpdesk to ivy@example.com\n',
+    })
+    expect(await cli('admin', 'revoke-role', 'ivy@example.com', 'helpdesk')).toMatchObject({
+      code: 0,
+      stdout: 'revoked helpdesk from ivy@example.com\n',
+    })
     const last = await cli('admin', 'revoke-role', 'root@example.com', 'admin')
     expect(last.code).toBe(2)
     expect(last.stderr).toMatch(/no enabled user with the admin role/)
@@ -87,7 +96,10 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
     expect(lastAdmin.code).toBe(2)
     expect(lastAdmin.stderr).toMatch(/no enabled user with the admin role/)
     await inspect(async (c) => {
-      expect(await c.users.login('root@example.com', temporary)).toMatchObject({ ok: true, user: { mustChangePassword: true } })
+      expect(await c.users.login('root@example.com', temporary)).toMatchObject({
+        ok: true,
+        user: { mustChangePassword: true },
+      })
       expect((await c.users.findByEmail('ivy@example.com'))!.disabled).toBe(true)
       expect((await c.queries.audit.list({ action: 'user.password_reset' }))[0]).toMatchObject({ actor: 'cli' })
     })
@@ -97,7 +109,17 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
     const svc = await cli('admin', 'create-client', 'svc')
     expect(svc.code).toBe(0)
     const secret = oneLineAfter(svc.stdout, /client secret/)
-    const web = await cli('admin', 'create-client', 'web', '--redirect-uri', 'https://app.example/cb', '--scope', 'openid', '--scope', 'email')
+    const web = await cli(
+      'admin',
+      'create-client',
+      'web',
+      '--redirect-uri',
+      'https://app.example/cb',
+      '--scope',
+      'openid',
+      '--scope',
+      'email',
+    )
     expect(web.code).toBe(0)
     const bad = await cli('admin', 'create-client', 'broken', '--redirect-uri', 'not a url')
     expect(bad.code).toBe(2)
@@ -105,15 +127,22 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
     await inspect(async (c) => {
       expect(await verifyPassword((await c.clients.find('svc'))!.secretHash!, secret)).toBe(true)
       expect((await c.clients.find('svc'))!.metadata.grant_types).toEqual(['client_credentials'])
-      expect((await c.clients.find('web'))!.metadata).toMatchObject({ redirect_uris: ['https://app.example/cb'], scope: 'openid email' })
+      expect((await c.clients.find('web'))!.metadata).toMatchObject({
+        redirect_uris: ['https://app.example/cb'],
+        scope: 'openid email',
+      })
       expect(await c.clients.find('broken')).toBeNull()
       expect(JSON.stringify(await c.queries.audit.list({ action: 'client.created' }))).not.toContain(secret)
     })
-    expect((await cli('admin', 'grant-role', 'client:svc', 'client-manager')).stdout).toBe('granted client-manager to client:svc\n')
+    expect((await cli('admin', 'grant-role', 'client:svc', 'client-manager')).stdout).toBe(
+      'granted client-manager to client:svc\n',
+    )
   }, 240_000)
 
   it('rotates the signing keys (admin rotate-keys): a new signer, the old ones retiring, audited', async () => {
-    const before = await inspect(async (c) => (await c.keys.list()).filter((k) => k.status === 'active').map((k) => k.kid))
+    const before = await inspect(async (c) =>
+      (await c.keys.list()).filter((k) => k.status === 'active').map((k) => k.kid),
+    )
     const r = await cli('admin', 'rotate-keys')
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)

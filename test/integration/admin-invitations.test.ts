@@ -28,23 +28,47 @@ describeOnBackends('admin-invitations.test.ts', 'admin invitations over HTTP', (
   beforeAll(async () => {
     mx = await startSmtp()
     server = await startTestServer({
-      kind, redisUrl,
-      env: { SMTP_URL: mx.url, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'Acme ID <id@acme.example>', PORTCULLIS_ADMIN_PASSWORD: 'bootstrap pass phrase 42' },
+      kind,
+      redisUrl,
+      env: {
+        SMTP_URL: mx.url,
+        SMTP_REQUIRE_STARTTLS: 'false',
+        MAIL_FROM: 'Acme ID <id@acme.example>',
+        PORTCULLIS_ADMIN_PASSWORD: 'bootstrap pass phrase 42',
+      },
     })
     await ensureAdmin(server.container)
     await ensureSystemPolicyStore(server.container)
-    await registerServiceClients(server, [{ id: 'root', scope: 'admin' }, { id: 'hd', scope: 'admin' }])
+    await registerServiceClients(server, [
+      { id: 'root', scope: 'admin' },
+      { id: 'hd', scope: 'admin' },
+    ])
     const admin = adminServices(server.container)
     await admin.authority.grant({ kind: 'cli' }, { type: 'client', id: 'root' }, 'admin')
     await admin.authority.grant({ kind: 'cli' }, { type: 'client', id: 'hd' }, 'helpdesk')
     root = await apiToken(server, 'root', 'admin')
     helpdesk = await apiToken(server, 'hd', 'admin')
     const { doc, problems } = await validateDocument(server.container, {
-      clients: [{ client_id: 'web', client_secret: 'web-secret-0123456789abcdef', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email' }],
+      clients: [
+        {
+          client_id: 'web',
+          client_secret: 'web-secret-0123456789abcdef',
+          redirect_uris: [CALLBACK],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          scope: 'openid email',
+        },
+      ],
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
-    web = await oidc.discovery(new URL(server.url), 'web', 'web-secret-0123456789abcdef', oidc.ClientSecretBasic('web-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
+    web = await oidc.discovery(
+      new URL(server.url),
+      'web',
+      'web-secret-0123456789abcdef',
+      oidc.ClientSecretBasic('web-secret-0123456789abcdef'),
+      { execute: [oidc.allowInsecureRequests] },
+    )
   }, 180_000)
   afterAll(async () => {
     await server?.close()
@@ -56,20 +80,33 @@ describeOnBackends('admin-invitations.test.ts', 'admin invitations over HTTP', (
     const form = await ua.request(link)
     const html = await form.text()
     if (form.status !== 200) return { status: form.status, html }
-    const res = await ua.request(formAction(html, '/password/reset'), { form: { token: field(html, 'token'), new_password: password, confirm_password: password } })
+    const res = await ua.request(formAction(html, '/password/reset'), {
+      form: { token: field(html, 'token'), new_password: password, confirm_password: password },
+    })
     return { status: res.status, html: await res.text() }
   }
 
   it('admin creates a user with an invitation: the link shown once is the one mailed; it sets a password, verifies the address, and works once', async () => {
-    const created = await call(server, 'POST', '/admin/v1/users', root, { email: 'Ivy@Example.com', name: 'Ivy', invite: true })
+    const created = await call(server, 'POST', '/admin/v1/users', root, {
+      email: 'Ivy@Example.com',
+      name: 'Ivy',
+      invite: true,
+    })
     expect(created.status, JSON.stringify(created.body)).toBe(201)
     expect(created.body.password).toBeUndefined()
-    expect(created.body.user).toMatchObject({ email: 'ivy@example.com', hasPassword: false, emailVerified: false, mustVerifyEmail: false })
+    expect(created.body.user).toMatchObject({
+      email: 'ivy@example.com',
+      hasPassword: false,
+      emailVerified: false,
+      mustVerifyEmail: false,
+    })
     const url = created.body.invitation.url as string
     expect(url).toMatch(new RegExp(`^${server.url}/password/reset\\?token=[\\w-]{43}$`))
     expect(new Date(created.body.invitation.expiresAt).getTime()).toBeGreaterThan(Date.now() + 6 * 86400_000)
 
-    const mail = await mx.waitFor((m) => m.text?.includes('/password/reset?token=') === true && JSON.stringify(m.to).includes('ivy@example.com'))
+    const mail = await mx.waitFor(
+      (m) => m.text?.includes('/password/reset?token=') === true && JSON.stringify(m.to).includes('ivy@example.com'),
+    )
     expect(linkIn(mail, '/password/reset').href).toBe(url)
     // no dead page: the old /invite/ path is not where the link goes
     expect(url).not.toContain('/invite/')
@@ -103,11 +140,21 @@ describeOnBackends('admin-invitations.test.ts', 'admin invitations over HTTP', (
 
   it('a role that may not create users gets no invitation; hostile input is a 400; no mail leaves', async () => {
     const before = mx.messages.length
-    expect((await call(server, 'POST', '/admin/v1/users', helpdesk, { email: 'nope@example.com', invite: true })).status).toBe(403)
-    expect((await call(server, 'POST', '/admin/v1/users', undefined, { email: 'nope@example.com', invite: true })).status).toBe(401)
-    const both = await call(server, 'POST', '/admin/v1/users', root, { email: 'x@example.com', invite: true, password: PASSWORD })
+    expect(
+      (await call(server, 'POST', '/admin/v1/users', helpdesk, { email: 'nope@example.com', invite: true })).status,
+    ).toBe(403)
+    expect(
+      (await call(server, 'POST', '/admin/v1/users', undefined, { email: 'nope@example.com', invite: true })).status,
+    ).toBe(401)
+    const both = await call(server, 'POST', '/admin/v1/users', root, {
+      email: 'x@example.com',
+      invite: true,
+      password: PASSWORD,
+    })
     expect(both.status).toBe(400)
-    expect((await call(server, 'POST', '/admin/v1/users', root, { email: 'x\u0000@example.com', invite: true })).status).toBe(400)
+    expect(
+      (await call(server, 'POST', '/admin/v1/users', root, { email: 'x\u0000@example.com', invite: true })).status,
+    ).toBe(400)
     expect(await server.container.users.findByEmail('nope@example.com')).toBeNull()
     await new Promise((r) => setTimeout(r, 300))
     expect(mx.messages.length).toBe(before)

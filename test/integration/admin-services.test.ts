@@ -39,15 +39,29 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
   afterAll(async () => dispose?.())
 
   it('creates a user with a given initial password that must be changed; the audit record holds no secret', async () => {
-    const r = await admin.users.create(root, { email: 'Ann@Example.com', name: 'Ann', roles: ['reader'], attributes: { dept: 'ops' }, password: PASSWORD })
+    const r = await admin.users.create(root, {
+      email: 'Ann@Example.com',
+      name: 'Ann',
+      roles: ['reader'],
+      attributes: { dept: 'ops' },
+      password: PASSWORD,
+    })
     expect(r).not.toHaveProperty('password') // it was given, not generated
-    expect(r.user).toMatchObject({ email: 'ann@example.com', mustChangePassword: true, hasPassword: true, roles: ['reader'] })
+    expect(r.user).toMatchObject({
+      email: 'ann@example.com',
+      mustChangePassword: true,
+      hasPassword: true,
+      roles: ['reader'],
+    })
     expect(r.user).not.toHaveProperty('passwordHash')
     expect((await c.users.login('ann@example.com', PASSWORD)).ok).toBe(true)
     const audit = await lastAudit('user.created')
     expect(audit).toMatchObject({ actor: `user:${root.kind === 'user' && root.id}`, target: r.user.id })
     expect(JSON.stringify(audit)).not.toContain(PASSWORD)
-    expect(audit!.details).toMatchObject({ after: { email: 'ann@example.com', roles: ['reader'], attributes: { dept: 'ops' } }, initial: 'password' })
+    expect(audit!.details).toMatchObject({
+      after: { email: 'ann@example.com', roles: ['reader'], attributes: { dept: 'ops' } },
+      initial: 'password',
+    })
   })
 
   it('refuses bad input listing every bad field, a weak password, and a taken email', async () => {
@@ -55,9 +69,18 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
     expect(err).toMatchObject({ code: 'invalid_input', status: 400 })
     const fields = (err.details as string[]).map((d) => d.split(':')[0])
     expect(fields).toEqual(expect.arrayContaining(['email', 'roles.0', '(input)']))
-    await expect(admin.users.create(root, { email: 'weak@example.com', password: 'password' })).rejects.toMatchObject({ code: 'invalid_input', details: [expect.stringMatching(/^password: /)] })
-    await expect(admin.users.create(root, { email: 'ANN@example.com' })).rejects.toMatchObject({ code: 'user_exists', status: 409 })
-    await expect(admin.users.create(helpdesk, { email: 'x@example.com' })).rejects.toMatchObject({ code: 'forbidden', status: 403 })
+    await expect(admin.users.create(root, { email: 'weak@example.com', password: 'password' })).rejects.toMatchObject({
+      code: 'invalid_input',
+      details: [expect.stringMatching(/^password: /)],
+    })
+    await expect(admin.users.create(root, { email: 'ANN@example.com' })).rejects.toMatchObject({
+      code: 'user_exists',
+      status: 409,
+    })
+    await expect(admin.users.create(helpdesk, { email: 'x@example.com' })).rejects.toMatchObject({
+      code: 'forbidden',
+      status: 403,
+    })
   })
 
   it('invites a user: the mailed single-use set-password link, stored only hashed, that sets the first password', async () => {
@@ -70,10 +93,16 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
     expect(stored).toHaveLength(1)
     expect(stored[0]).toMatchObject({ purpose: 'invitation' })
     expect(JSON.stringify(stored)).not.toContain(token)
-    expect(await lastAudit('user.invitation_sent')).toMatchObject({ actor: `user:${root.kind === 'user' && root.id}`, target: r.user.id })
+    expect(await lastAudit('user.invitation_sent')).toMatchObject({
+      actor: `user:${root.kind === 'user' && root.id}`,
+      target: r.user.id,
+    })
     // a refused password leaves the link usable
     const meta = { ip: '127.0.0.1' }
-    expect(await c.passwordReset.complete(token, 'short', meta)).toMatchObject({ ok: false, problems: expect.any(Array) })
+    expect(await c.passwordReset.complete(token, 'short', meta)).toMatchObject({
+      ok: false,
+      problems: expect.any(Array),
+    })
     expect(await c.passwordReset.complete(token, PASSWORD, meta)).toMatchObject({ ok: true })
     expect((await c.users.login('ivy@example.com', PASSWORD)).ok).toBe(true)
     expect((await c.users.findByEmail('ivy@example.com'))!.emailVerified).toBe(true)
@@ -87,19 +116,40 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
     expect(first).toMatchObject({ name: 'Bo B', attributes: { team: 'blue' } })
     expect(first.etag).not.toBe(read.etag)
     // the second administrator still holds the old ETag
-    await expect(admin.users.update(root, user.id, { name: 'Overwritten' }, read.etag)).rejects.toMatchObject({ code: 'precondition_failed', status: 412 })
+    await expect(admin.users.update(root, user.id, { name: 'Overwritten' }, read.etag)).rejects.toMatchObject({
+      code: 'precondition_failed',
+      status: 412,
+    })
     expect((await c.users.findById(user.id))!.name).toBe('Bo B')
-    expect((await lastAudit('user.updated'))!.details).toEqual({ before: { name: 'Bo', attributes: {} }, after: { name: 'Bo B', attributes: { team: 'blue' } } })
-    await expect(admin.users.update(root, user.id, { email: 'x@y.z', roles: 'admin' })).rejects.toMatchObject({ code: 'invalid_input', details: expect.arrayContaining([expect.stringMatching(/^roles: /), expect.stringMatching(/^\(input\): /)]) })
+    expect((await lastAudit('user.updated'))!.details).toEqual({
+      before: { name: 'Bo', attributes: {} },
+      after: { name: 'Bo B', attributes: { team: 'blue' } },
+    })
+    await expect(admin.users.update(root, user.id, { email: 'x@y.z', roles: 'admin' })).rejects.toMatchObject({
+      code: 'invalid_input',
+      details: expect.arrayContaining([expect.stringMatching(/^roles: /), expect.stringMatching(/^\(input\): /)]),
+    })
     // concurrent writers on the same ETag: exactly one wins
     const now = (await admin.users.read(root, user.id)).etag
-    const results = await Promise.allSettled([1, 2, 3].map((i) => admin.users.update(root, user.id, { name: `racer ${i}` }, now)))
+    const results = await Promise.allSettled(
+      [1, 2, 3].map((i) => admin.users.update(root, user.id, { name: `racer ${i}` }, now)),
+    )
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
-    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['precondition_failed', 'precondition_failed'])
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(
+      ['precondition_failed', 'precondition_failed'],
+    )
   })
 
   it('searches by email, name, role, attribute and status with stable cursor pages while users are inserted', async () => {
-    const base = await Promise.all(Array.from({ length: 25 }, (_, i) => admin.users.create(CLI, { email: `page${String(i).padStart(2, '0')}@list.test`, roles: i % 2 ? ['odd'] : [], attributes: { n: i % 5 } })))
+    const base = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        admin.users.create(CLI, {
+          email: `page${String(i).padStart(2, '0')}@list.test`,
+          roles: i % 2 ? ['odd'] : [],
+          attributes: { n: i % 5 },
+        }),
+      ),
+    )
     const seen: string[] = []
     let cursor: string | undefined
     let inserted = 0
@@ -119,15 +169,24 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
     const n3 = await admin.users.search(root, { attribute: 'n=3', limit: 200 })
     expect(n3.items.map((u) => u.attributes.n)).toEqual([3, 3, 3, 3, 3])
     await admin.users.setStatus(root, 'page00@list.test', true)
-    expect((await admin.users.search(root, { status: 'disabled', limit: 200 })).items.map((u) => u.email)).toEqual(['page00@list.test'])
-    await expect(admin.users.search(root, { cursor: 'garbage' })).rejects.toMatchObject({ code: 'invalid_cursor', status: 400 })
-    await expect(admin.users.search(root, { limit: 0, status: 'zombie' })).rejects.toMatchObject({ code: 'invalid_input', details: expect.arrayContaining([expect.stringMatching(/^status/), expect.stringMatching(/^limit/)]) })
+    expect((await admin.users.search(root, { status: 'disabled', limit: 200 })).items.map((u) => u.email)).toEqual([
+      'page00@list.test',
+    ])
+    await expect(admin.users.search(root, { cursor: 'garbage' })).rejects.toMatchObject({
+      code: 'invalid_cursor',
+      status: 400,
+    })
+    await expect(admin.users.search(root, { limit: 0, status: 'zombie' })).rejects.toMatchObject({
+      code: 'invalid_input',
+      details: expect.arrayContaining([expect.stringMatching(/^status/), expect.stringMatching(/^limit/)]),
+    })
   })
 
   it('helpdesk unlocks, resets MFA and resets the password, and can do nothing else', async () => {
     const { user } = await admin.users.create(root, { email: 'cy@example.com', password: PASSWORD })
     // locked out after repeated failures
-    for (let i = 0; i <= c.config.LOGIN_MAX_FAILURES; i++) await c.login.lockout.attempt('cy@example.com', `10.0.0.${i}`)
+    for (let i = 0; i <= c.config.LOGIN_MAX_FAILURES; i++)
+      await c.login.lockout.attempt('cy@example.com', `10.0.0.${i}`)
     expect(await c.login.lockout.isLocked('cy@example.com')).toBe(true)
     await admin.users.unlock(helpdesk, 'cy@example.com')
     expect(await c.login.lockout.isLocked('cy@example.com')).toBe(false)
@@ -138,7 +197,10 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
     expect(await admin.users.resetMfa(helpdesk, user.id)).toEqual({ factorsRemoved: 1 })
     expect(await c.login.mfa.hasFactor(user.id)).toBe(false)
     expect(await c.login.mfa.remainingRecoveryCodes(user.id)).toBe(0)
-    expect((await lastAudit('user.mfa_reset'))!.details).toMatchObject({ before: { factors: [{ type: 'totp' }] }, after: { factors: [] } })
+    expect((await lastAudit('user.mfa_reset'))!.details).toMatchObject({
+      before: { factors: [{ type: 'totp' }] },
+      after: { factors: [] },
+    })
 
     const session = await c.login.sessions.create({ userId: user.id, amr: ['pwd'], acr: 'x' })
     const reset = await admin.users.resetPassword(helpdesk, user.id)
@@ -149,10 +211,20 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
     expect(after).toMatchObject({ ok: true, user: { mustChangePassword: true } })
     expect(JSON.stringify(await lastAudit('user.password_reset'))).not.toContain(reset.password)
 
-    for (const denied of [() => admin.users.read(helpdesk, user.id), () => admin.users.update(helpdesk, user.id, { name: 'x' }), () => admin.users.remove(helpdesk, user.id), () => admin.users.sessions(helpdesk, user.id), () => admin.clients.list(helpdesk), () => admin.users.setStatus(helpdesk, user.id, true)]) {
+    for (const denied of [
+      () => admin.users.read(helpdesk, user.id),
+      () => admin.users.update(helpdesk, user.id, { name: 'x' }),
+      () => admin.users.remove(helpdesk, user.id),
+      () => admin.users.sessions(helpdesk, user.id),
+      () => admin.clients.list(helpdesk),
+      () => admin.users.setStatus(helpdesk, user.id, true),
+    ]) {
       await expect(denied()).rejects.toMatchObject({ code: 'forbidden', status: 403 })
     }
-    await expect(admin.users.unlock(helpdesk, 'nobody@nowhere.test')).rejects.toMatchObject({ code: 'not_found', status: 404 })
+    await expect(admin.users.unlock(helpdesk, 'nobody@nowhere.test')).rejects.toMatchObject({
+      code: 'not_found',
+      status: 404,
+    })
   })
 
   it('lists and revokes sessions', async () => {
@@ -170,14 +242,49 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
     const { user } = await admin.users.create(root, { email: 'eve@example.com', roles: ['reader'] })
     await admin.authority.grant(root, { type: 'user', id: user.id }, 'auditor')
     const session = await c.login.sessions.create({ userId: user.id, amr: ['pwd'], acr: 'x' })
-    const key = await c.apikeys.issue({ owner: { type: 'user', id: user.id }, name: 'k', scopes: [], level: 'LOW' }, { label: 'cli', isAdmin: true })
+    const key = await c.apikeys.issue(
+      { owner: { type: 'user', id: user.id }, name: 'k', scopes: [], level: 'LOW' },
+      { label: 'cli', isAdmin: true },
+    )
     const exp = new Date(Date.now() + 3600_000)
-    await c.queries.payloads.upsert({ model: 'Grant', id: 'g-eve', payload: JSON.stringify({ accountId: user.id, clientId: 'web' }), grantId: null, userCode: null, uid: null, expiresAt: exp, consumedAt: null })
-    await c.queries.payloads.upsert({ model: 'RefreshToken', id: 'rt-eve', payload: JSON.stringify({ accountId: user.id, grantId: 'g-eve' }), grantId: 'g-eve', userCode: null, uid: null, expiresAt: exp, consumedAt: null })
-    await c.queries.payloads.upsert({ model: 'Grant', id: 'g-other', payload: JSON.stringify({ accountId: 'someone-else', clientId: 'web' }), grantId: null, userCode: null, uid: null, expiresAt: exp, consumedAt: null })
+    await c.queries.payloads.upsert({
+      model: 'Grant',
+      id: 'g-eve',
+      payload: JSON.stringify({ accountId: user.id, clientId: 'web' }),
+      grantId: null,
+      userCode: null,
+      uid: null,
+      expiresAt: exp,
+      consumedAt: null,
+    })
+    await c.queries.payloads.upsert({
+      model: 'RefreshToken',
+      id: 'rt-eve',
+      payload: JSON.stringify({ accountId: user.id, grantId: 'g-eve' }),
+      grantId: 'g-eve',
+      userCode: null,
+      uid: null,
+      expiresAt: exp,
+      consumedAt: null,
+    })
+    await c.queries.payloads.upsert({
+      model: 'Grant',
+      id: 'g-other',
+      payload: JSON.stringify({ accountId: 'someone-else', clientId: 'web' }),
+      grantId: null,
+      userCode: null,
+      uid: null,
+      expiresAt: exp,
+      consumedAt: null,
+    })
 
     const r = await admin.users.remove(root, 'eve@example.com')
-    expect(r).toEqual({ sessionsEnded: 1, apiKeysRevoked: [key.record.id], adminRolesRevoked: ['auditor'], grantsRevoked: 1 })
+    expect(r).toEqual({
+      sessionsEnded: 1,
+      apiKeysRevoked: [key.record.id],
+      adminRolesRevoked: ['auditor'],
+      grantsRevoked: 1,
+    })
     expect(await c.users.findById(user.id)).toBeNull()
     expect(await c.login.sessions.resolve(session.token)).toBeUndefined()
     expect((await c.apikeys.get(key.record.id))!.revokedAt).toBeTruthy()
@@ -185,19 +292,49 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
     expect(await c.queries.payloads.find('Grant', 'g-eve')).toBeNull()
     expect(await c.queries.payloads.find('RefreshToken', 'rt-eve')).toBeNull()
     expect(await c.queries.payloads.find('Grant', 'g-other')).not.toBeNull()
-    expect((await lastAudit('user.deleted'))!.details).toMatchObject({ before: { email: 'eve@example.com', admin_roles: ['auditor'] }, api_keys_revoked: [key.record.id] })
+    expect((await lastAudit('user.deleted'))!.details).toMatchObject({
+      before: { email: 'eve@example.com', admin_roles: ['auditor'] },
+      api_keys_revoked: [key.record.id],
+    })
     await expect(admin.users.read(root, user.id)).rejects.toMatchObject({ code: 'not_found' })
   })
 
   it('clients: create (secret once), read, list with filters, update with If-Match, rotate, delete', async () => {
-    const created = await admin.clients.create(root, { clientId: 'shop', metadata: { redirect_uris: ['https://shop.example/cb'], grant_types: ['authorization_code'], response_types: ['code'] } })
+    const created = await admin.clients.create(root, {
+      clientId: 'shop',
+      metadata: {
+        redirect_uris: ['https://shop.example/cb'],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      },
+    })
     expect(created.secret).toMatch(/^[\w-]{43}$/)
     expect(await verifyPassword((await c.clients.find('shop'))!.secretHash!, created.secret!)).toBe(true)
     expect(JSON.stringify(await lastAudit('client.created'))).not.toContain(created.secret)
-    await admin.clients.create(root, { clientId: 'spa', metadata: { redirect_uris: ['https://spa.example/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] } })
-    await expect(admin.clients.create(root, { clientId: 'shop', metadata: {} })).rejects.toMatchObject({ code: 'client_exists' })
-    await expect(admin.clients.create(root, { clientId: 'bad id!', metadata: { client_secret: 's', redirect_uris: 'x' } })).rejects.toMatchObject({ code: 'invalid_input', details: expect.arrayContaining([expect.stringMatching(/^clientId/), expect.stringMatching(/^metadata\.client_secret/)]) })
-    await expect(admin.clients.create(root, { clientId: 'broken', metadata: { redirect_uris: ['not a url'] } })).rejects.toMatchObject({ code: 'invalid_input' })
+    await admin.clients.create(root, {
+      clientId: 'spa',
+      metadata: {
+        redirect_uris: ['https://spa.example/cb'],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+      },
+    })
+    await expect(admin.clients.create(root, { clientId: 'shop', metadata: {} })).rejects.toMatchObject({
+      code: 'client_exists',
+    })
+    await expect(
+      admin.clients.create(root, { clientId: 'bad id!', metadata: { client_secret: 's', redirect_uris: 'x' } }),
+    ).rejects.toMatchObject({
+      code: 'invalid_input',
+      details: expect.arrayContaining([
+        expect.stringMatching(/^clientId/),
+        expect.stringMatching(/^metadata\.client_secret/),
+      ]),
+    })
+    await expect(
+      admin.clients.create(root, { clientId: 'broken', metadata: { redirect_uris: ['not a url'] } }),
+    ).rejects.toMatchObject({ code: 'invalid_input' })
 
     const read = await admin.clients.read(root, 'shop')
     expect(read).toMatchObject({ clientId: 'shop', hasSecret: true })
@@ -208,8 +345,14 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
 
     const updated = await admin.clients.update(root, 'shop', { client_name: 'Shop' }, read.etag)
     expect(updated.metadata.client_name).toBe('Shop')
-    await expect(admin.clients.update(root, 'shop', { client_name: 'Other' }, read.etag)).rejects.toMatchObject({ code: 'precondition_failed', status: 412 })
-    expect((await lastAudit('client.updated'))!.details).toEqual({ before: { client_name: null }, after: { client_name: 'Shop' } })
+    await expect(admin.clients.update(root, 'shop', { client_name: 'Other' }, read.etag)).rejects.toMatchObject({
+      code: 'precondition_failed',
+      status: 412,
+    })
+    expect((await lastAudit('client.updated'))!.details).toEqual({
+      before: { client_name: null },
+      after: { client_name: 'Shop' },
+    })
 
     const rotated = await admin.clients.rotateSecret(root, 'shop')
     expect(rotated.secret).not.toBe(created.secret)
@@ -219,8 +362,15 @@ describeOnBackends('admin-services.test.ts', 'admin services', ({ kind }) => {
     await expect(admin.clients.rotateSecret(root, 'spa')).rejects.toMatchObject({ code: 'invalid_input' })
 
     await admin.authority.grant(root, { type: 'client', id: 'shop' }, 'auditor')
-    const key = await c.apikeys.issue({ owner: { type: 'client', id: 'shop' }, name: 'k', scopes: [], level: 'LOW' }, { label: 'cli', isAdmin: true })
-    expect(await admin.clients.remove(root, 'shop')).toEqual({ apiKeysRevoked: [key.record.id], adminRolesRevoked: ['auditor'], grantsRevoked: 0 })
+    const key = await c.apikeys.issue(
+      { owner: { type: 'client', id: 'shop' }, name: 'k', scopes: [], level: 'LOW' },
+      { label: 'cli', isAdmin: true },
+    )
+    expect(await admin.clients.remove(root, 'shop')).toEqual({
+      apiKeysRevoked: [key.record.id],
+      adminRolesRevoked: ['auditor'],
+      grantsRevoked: 0,
+    })
     expect(await c.clients.find('shop')).toBeNull()
     expect((await c.apikeys.get(key.record.id))!.revokedAt).toBeTruthy()
     await expect(admin.clients.read(root, 'shop')).rejects.toMatchObject({ code: 'not_found' })

@@ -15,10 +15,25 @@ afterAll(async () => {
 })
 
 const DOC = {
-  clients: [{ client_id: 'billing', client_secret: 'billing-secret-0123456789', grant_types: ['client_credentials'], response_types: [], scope: 'authz:check' }],
+  clients: [
+    {
+      client_id: 'billing',
+      client_secret: 'billing-secret-0123456789',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      scope: 'authz:check',
+    },
+  ],
   users: [{ email: 'bob@example.com', roles: ['authz:check'] }],
   api_keys: [
-    { owner: 'client:billing', name: 'ci', scopes: ['authz:check'], level: 'HIGH', allowed_ips: ['10.0.0.0/8'], expires_in_days: 60 },
+    {
+      owner: 'client:billing',
+      name: 'ci',
+      scopes: ['authz:check'],
+      level: 'HIGH',
+      allowed_ips: ['10.0.0.0/8'],
+      expires_in_days: 60,
+    },
     { owner: 'user:bob@example.com', name: 'laptop', scopes: ['authz:check'], level: 'LOW' },
   ],
 }
@@ -38,7 +53,13 @@ describe('import and export', () => {
     expect(await t.c.apikeys.list()).toHaveLength(2)
     const exported = await exportDocument(t.c)
     expect(exported.api_keys).toEqual([
-      expect.objectContaining({ owner: 'client:billing', name: 'ci', scopes: ['authz:check'], level: 'HIGH', allowed_ips: ['10.0.0.0/8'] }),
+      expect.objectContaining({
+        owner: 'client:billing',
+        name: 'ci',
+        scopes: ['authz:check'],
+        level: 'HIGH',
+        allowed_ips: ['10.0.0.0/8'],
+      }),
       expect.objectContaining({ owner: 'user:bob@example.com', name: 'laptop', level: 'LOW' }),
     ])
     expect(JSON.stringify(exported)).not.toContain(issued[0]!.key.slice(21, 60))
@@ -81,12 +102,28 @@ describe('import and export', () => {
 describe('portcullis apikeys', () => {
   const run = async (...argv: string[]) => {
     let text = ''
-    const code = await apikeysCommand(t.c, argv, (s) => { text += s })
+    const code = await apikeysCommand(t.c, argv, (s) => {
+      text += s
+    })
     return { code, text }
   }
 
   it('create prints the key once; list, rotate and revoke work by id', async () => {
-    const created = await run('create', '--owner', 'client:billing', '--name', 'deploy', '--scopes', 'authz:check', '--level', 'medium', '--expires-in', '30d', '--rate-limit', '100')
+    const created = await run(
+      'create',
+      '--owner',
+      'client:billing',
+      '--name',
+      'deploy',
+      '--scopes',
+      'authz:check',
+      '--level',
+      'medium',
+      '--expires-in',
+      '30d',
+      '--rate-limit',
+      '100',
+    )
     expect(created.code).toBe(0)
     const key = /^\s+(pcs_\S+)$/m.exec(created.text)![1]!
     const id = key.slice(4, 20)
@@ -98,14 +135,30 @@ describe('portcullis apikeys', () => {
     expect((await t.c.apikeys.get(id))!.rotatedTo).toBeTruthy()
     expect((await run('revoke', id)).text).toBe(`revoked ${id}\n`)
     expect((await t.c.apikeys.get(id))!.revokedAt).toBeTruthy()
-    const hmac = await run('create', '--owner', 'client:billing', '--name', 'crit', '--level', 'CRITICAL', '--allow-ip', '10.0.0.0/8', '--signing', 'hmac-sha256')
+    const hmac = await run(
+      'create',
+      '--owner',
+      'client:billing',
+      '--name',
+      'crit',
+      '--level',
+      'CRITICAL',
+      '--allow-ip',
+      '10.0.0.0/8',
+      '--signing',
+      'hmac-sha256',
+    )
     expect(hmac.text).toMatch(/signing secret/)
   })
 
   it('bad arguments are usage errors', async () => {
     await expect(run('create', '--name', 'x')).rejects.toThrow(/--owner/)
-    await expect(run('create', '--owner', 'client:billing', '--name', 'x', '--level', 'HUGE')).rejects.toThrow(/--level/)
-    await expect(run('create', '--owner', 'client:billing', '--name', 'x', '--expires-in', 'soon')).rejects.toThrow(/duration/)
+    await expect(run('create', '--owner', 'client:billing', '--name', 'x', '--level', 'HUGE')).rejects.toThrow(
+      /--level/,
+    )
+    await expect(run('create', '--owner', 'client:billing', '--name', 'x', '--expires-in', 'soon')).rejects.toThrow(
+      /duration/,
+    )
     await expect(run('frobnicate')).rejects.toThrow(/unknown apikeys subcommand/)
     await expect(run('rotate')).rejects.toThrow(/needs a key ID/)
     await expect(run('revoke', 'AAAAAAAAAAAAAAAA')).rejects.toThrow(/no API key/)

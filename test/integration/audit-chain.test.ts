@@ -15,12 +15,19 @@ type T = Awaited<ReturnType<typeof testContainer>>
 async function seed(c: Container, n: number) {
   await c.db.$executeRawUnsafe('DELETE FROM "AuditEvent"')
   await c.db.$executeRawUnsafe('DELETE FROM "AuditCheckpoint"')
-  for (let i = 1; i <= n; i++) void c.audit.record({ action: 'test.event', outcome: 'success', actor: `user-${i}`, target: `t-${i}`, ip: '10.0.0.1', details: { i } })
+  for (let i = 1; i <= n; i++)
+    void c.audit.record({
+      action: 'test.event',
+      outcome: 'success',
+      actor: `user-${i}`,
+      target: `t-${i}`,
+      ip: '10.0.0.1',
+      details: { i },
+    })
   await c.audit.flush()
 }
 
-const row = async (c: Container, seq: number) =>
-  (await c.db.auditEvent.findUnique({ where: { seq } }))!
+const row = async (c: Container, seq: number) => (await c.db.auditEvent.findUnique({ where: { seq } }))!
 
 /** Recomputes a row's hash for its current content (an attacker covering tracks). */
 async function rehash(c: Container, seq: number) {
@@ -64,11 +71,22 @@ describe('audit chain on SQLite', () => {
   })
 
   it('stores details canonically and never secrets', async () => {
-    await c.audit.record({ action: 'test.secret', outcome: 'info', details: { z: 1, password: 'hunter2hunter2', nested: { client_secret: 'x', ok: true }, a: 'b' } })
+    await c.audit.record({
+      action: 'test.secret',
+      outcome: 'info',
+      details: { z: 1, password: 'hunter2hunter2', nested: { client_secret: 'x', ok: true }, a: 'b' },
+    })
     const [e] = await c.audit.list({ action: 'test.secret' })
-    expect(e!.details).toEqual({ a: 'b', nested: { client_secret: '[redacted]', ok: true }, password: '[redacted]', z: 1 })
+    expect(e!.details).toEqual({
+      a: 'b',
+      nested: { client_secret: '[redacted]', ok: true },
+      password: '[redacted]',
+      z: 1,
+    })
     const raw = await row(c, 11)
-    expect(raw.details).toBe('{"a":"b","nested":{"client_secret":"[redacted]","ok":true},"password":"[redacted]","z":1}')
+    expect(raw.details).toBe(
+      '{"a":"b","nested":{"client_secret":"[redacted]","ok":true},"password":"[redacted]","z":1}',
+    )
   })
 
   it('edit: a changed field is caught at that record', async () => {
@@ -115,19 +133,35 @@ describe('audit chain on SQLite', () => {
   it('insert with a well-formed hash (later records renumbered): the inserted record is named', async () => {
     await renumber(c, 5, 1)
     const before = await row(c, 4)
-    const forged = { time: new Date(), actor: 'mallory', action: 'test.event', target: 't-x', outcome: 'success', ip: null, userAgent: null, requestId: null, details: '{}', seq: 5, prevHash: before.hash! }
+    const forged = {
+      time: new Date(),
+      actor: 'mallory',
+      action: 'test.event',
+      target: 't-x',
+      outcome: 'success',
+      ip: null,
+      userAgent: null,
+      requestId: null,
+      details: '{}',
+      seq: 5,
+      prevHash: before.hash!,
+    }
     await c.db.auditEvent.create({ data: { ...forged, hash: recordHash(forged) } })
     expect(await firstProblem(c)).toMatchObject({ kind: 'inserted', seq: 5 })
   })
 
   it('insert without a valid hash: the inserted record is named', async () => {
     await renumber(c, 5, 1)
-    await c.db.$executeRawUnsafe(`INSERT INTO "AuditEvent" (seq, time, action, outcome, details, "prevHash", hash) VALUES (5, CURRENT_TIMESTAMP, 'login', 'success', '{}', 'x', 'y')`)
+    await c.db.$executeRawUnsafe(
+      `INSERT INTO "AuditEvent" (seq, time, action, outcome, details, "prevHash", hash) VALUES (5, CURRENT_TIMESTAMP, 'login', 'success', '{}', 'x', 'y')`,
+    )
     expect(await firstProblem(c)).toMatchObject({ kind: 'inserted', seq: 5 })
   })
 
   it('insert before the first record: named', async () => {
-    await c.db.$executeRawUnsafe(`INSERT INTO "AuditEvent" (seq, time, action, outcome, details, "prevHash", hash) VALUES (0, CURRENT_TIMESTAMP, 'login', 'success', '{}', 'x', 'y')`)
+    await c.db.$executeRawUnsafe(
+      `INSERT INTO "AuditEvent" (seq, time, action, outcome, details, "prevHash", hash) VALUES (0, CURRENT_TIMESTAMP, 'login', 'success', '{}', 'x', 'y')`,
+    )
     expect(await firstProblem(c)).toMatchObject({ kind: 'inserted', seq: 0 })
   })
 
@@ -187,7 +221,13 @@ describe('audit chain on SQLite', () => {
   })
 
   it('record() never throws into the caller, even for junk input', async () => {
-    await expect(c.audit.record({ action: 'test.junk', outcome: 'info', details: { big: 'x'.repeat(100_000), n: 10n as unknown as number } })).resolves.toBeUndefined()
+    await expect(
+      c.audit.record({
+        action: 'test.junk',
+        outcome: 'info',
+        details: { big: 'x'.repeat(100_000), n: 10n as unknown as number },
+      }),
+    ).resolves.toBeUndefined()
     const [e] = await c.audit.list({ action: 'test.junk' })
     expect(String(e!.details.big).length).toBeLessThan(3000)
   })
@@ -211,13 +251,27 @@ describe.skipIf(!pgTestUrl())('audit chain on PostgreSQL: parallel writers', () 
     const all = [t.c, ...others]
     const before = (await t.c.queries.audit.tail())?.seq ?? 0
     // 4 instances x 100 records, recorded in small concurrent bursts (some await, some not).
-    await Promise.all(all.map(async (c, i) => {
-      for (let burst = 0; burst < 10; burst++) {
-        await Promise.all(Array.from({ length: 10 }, (_, j) => c.audit.record({ action: 'test.parallel', outcome: 'success', actor: `instance-${i}`, details: { burst, j } })))
-      }
-    }))
+    await Promise.all(
+      all.map(async (c, i) => {
+        for (let burst = 0; burst < 10; burst++) {
+          await Promise.all(
+            Array.from({ length: 10 }, (_, j) =>
+              c.audit.record({
+                action: 'test.parallel',
+                outcome: 'success',
+                actor: `instance-${i}`,
+                details: { burst, j },
+              }),
+            ),
+          )
+        }
+      }),
+    )
     await Promise.all(all.map((c) => c.audit.flush()))
-    const rows = await t.c.db.auditEvent.findMany({ orderBy: { seq: 'asc' }, select: { seq: true, prevHash: true, hash: true } })
+    const rows = await t.c.db.auditEvent.findMany({
+      orderBy: { seq: 'asc' },
+      select: { seq: true, prevHash: true, hash: true },
+    })
     expect(rows.length).toBe(before + 400)
     rows.forEach((r, i) => expect(r.seq).toBe(i + 1))
     expect(new Set(rows.map((r) => r.prevHash)).size).toBe(rows.length) // no two records share a parent: no fork
@@ -234,4 +288,5 @@ describe.skipIf(!pgTestUrl())('audit chain on PostgreSQL: parallel writers', () 
   })
 })
 
-if (!pgTestUrl()) console.warn('audit-chain: TEST_DATABASE_URL is not set; the PostgreSQL parallel-writer suite is skipped')
+if (!pgTestUrl())
+  console.warn('audit-chain: TEST_DATABASE_URL is not set; the PostgreSQL parallel-writer suite is skipped')

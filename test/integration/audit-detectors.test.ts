@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testContainer } from '../helpers/container.ts'
-import { securityMonitor, subnetOf, deviceOf, type AlertKind, type DetectorSettings } from '../../src/audit/detectors.ts'
+import {
+  securityMonitor,
+  subnetOf,
+  deviceOf,
+  type AlertKind,
+  type DetectorSettings,
+} from '../../src/audit/detectors.ts'
 import { redisTestUrl } from '../../src/db/testing.ts'
 import { insideWindow, parseAdminWindow, type AdminWindow } from '../../src/audit/admin-window.ts'
 import { loadConfig } from '../../src/config/env.ts'
@@ -25,29 +31,66 @@ afterAll(async () => {
 /** A fresh monitor on the container's audit log; returns the alerts it raised. */
 function watch(settings: Partial<DetectorSettings> = {}) {
   const kinds: AlertKind[] = []
-  const m = securityMonitor({ audit: t.c.audit, queries: t.c.queries.audit, logger: createLogger('silent'), onAlert: (k) => kinds.push(k), settings })
+  const m = securityMonitor({
+    audit: t.c.audit,
+    queries: t.c.queries.audit,
+    logger: createLogger('silent'),
+    onAlert: (k) => kinds.push(k),
+    settings,
+  })
   // stop() waits until every event recorded so far went through the detectors.
-  return { kinds, m, stop: async () => { await m.settled(); m.stop() } }
+  return {
+    kinds,
+    m,
+    stop: async () => {
+      await m.settled()
+      m.stop()
+    },
+  }
 }
-const fail = (account: string, ip: string): AuditInput => ({ action: 'login', outcome: 'failure', target: account, ip, userAgent: 'Mozilla/5.0', details: { reason: 'bad_password', method: 'pwd' } })
-const ok = (user: string, ip: string, ua: string): AuditInput => ({ action: 'login', outcome: 'success', actor: user, target: `${user}@example.com`, ip, userAgent: ua, details: { method: 'pwd' } })
+const fail = (account: string, ip: string): AuditInput => ({
+  action: 'login',
+  outcome: 'failure',
+  target: account,
+  ip,
+  userAgent: 'Mozilla/5.0',
+  details: { reason: 'bad_password', method: 'pwd' },
+})
+const ok = (user: string, ip: string, ua: string): AuditInput => ({
+  action: 'login',
+  outcome: 'success',
+  actor: user,
+  target: `${user}@example.com`,
+  ip,
+  userAgent: ua,
+  details: { method: 'pwd' },
+})
 
 async function alertsSince(seq: number, kind: string) {
   await t.c.audit.flush()
   return (await t.c.audit.list({ action: `alert.${kind}`, limit: 100 })).filter((e) => e.seq > seq)
 }
-const mark = async () => { await t.c.audit.flush(); return (await t.c.queries.audit.tail())?.seq ?? 0 }
+const mark = async () => {
+  await t.c.audit.flush()
+  return (await t.c.queries.audit.tail())?.seq ?? 0
+}
 
 describe('password spraying', () => {
   it('fires once for one IP failing on many accounts, a few tries each', async () => {
     const w = watch()
     const since = await mark()
-    for (let round = 0; round < 2; round++) for (let i = 0; i < 12; i++) void t.c.audit.record(fail(`victim${i}@example.com`, '198.51.100.7'))
+    for (let round = 0; round < 2; round++)
+      for (let i = 0; i < 12; i++) void t.c.audit.record(fail(`victim${i}@example.com`, '198.51.100.7'))
     await w.stop()
     expect(w.kinds).toEqual(['password_spraying'])
     const [alert] = await alertsSince(since, 'password_spraying')
     expect(alert).toMatchObject({ actor: 'monitor', target: '198.51.100.7', outcome: 'info' })
-    expect(alert!.details).toMatchObject({ kind: 'password_spraying', severity: 'high', source: '198.51.100.7', accounts: expect.any(Number) })
+    expect(alert!.details).toMatchObject({
+      kind: 'password_spraying',
+      severity: 'high',
+      source: '198.51.100.7',
+      accounts: expect.any(Number),
+    })
   })
 
   it('fires for a /24 (and a /64) spreading the same attack over many addresses', async () => {
@@ -63,7 +106,8 @@ describe('password spraying', () => {
 
   it('stays quiet for an office of users mistyping, and for one account hammered (that is lockout)', async () => {
     const w = watch()
-    for (const user of ['ann', 'bob', 'cy']) for (let i = 0; i < 3; i++) void t.c.audit.record(fail(`${user}@example.com`, '192.0.2.1'))
+    for (const user of ['ann', 'bob', 'cy'])
+      for (let i = 0; i < 3; i++) void t.c.audit.record(fail(`${user}@example.com`, '192.0.2.1'))
     for (let i = 0; i < 30; i++) void t.c.audit.record(fail('ceo@example.com', '192.0.2.200'))
     await w.stop()
     expect(w.kinds).toEqual([])
@@ -107,7 +151,8 @@ describe('new IP or device', () => {
 describe('MFA fatigue', () => {
   it('fires for repeated challenges without a success', async () => {
     const w = watch()
-    for (let i = 0; i < 6; i++) void t.c.audit.record({ action: 'mfa.challenge', outcome: 'info', actor: 'u-push', details: { method: 'push' } })
+    for (let i = 0; i < 6; i++)
+      void t.c.audit.record({ action: 'mfa.challenge', outcome: 'info', actor: 'u-push', details: { method: 'push' } })
     await w.stop()
     expect(w.kinds).toEqual(['mfa_fatigue'])
   })
@@ -130,13 +175,22 @@ describe('revoked or expired API keys', () => {
     await w.m.apiKeyRejected({ keyId: 'key-1', reason: 'revoked', owner: 'svc', ip: '192.0.2.5' })
     await w.m.apiKeyRejected({ keyId: 'key-2', reason: 'expired' })
     await w.m.apiKeyRejected({ keyId: 'key-3', reason: 'unknown' })
-    void t.c.audit.record({ action: 'apikey.rejected', outcome: 'failure', target: 'key-1', details: { reason: 'revoked' } }) // within the cooldown
+    void t.c.audit.record({
+      action: 'apikey.rejected',
+      outcome: 'failure',
+      target: 'key-1',
+      details: { reason: 'revoked' },
+    }) // within the cooldown
     await w.stop()
     expect(w.kinds).toEqual(['apikey_misuse', 'apikey_misuse'])
     const alerts = await alertsSince(since, 'apikey_misuse')
     expect(alerts.map((a) => a.target).sort()).toEqual(['key-1', 'key-2'])
     const rejected = (await t.c.audit.list({ action: 'apikey.rejected' })).find((e) => e.target === 'key-1' && e.ip)!
-    expect(rejected).toMatchObject({ outcome: 'failure', ip: '192.0.2.5', details: { reason: 'revoked', owner: 'svc' } })
+    expect(rejected).toMatchObject({
+      outcome: 'failure',
+      ip: '192.0.2.5',
+      details: { reason: 'revoked', owner: 'svc' },
+    })
   })
 })
 
@@ -168,9 +222,12 @@ describe('admin actions outside the window', () => {
     expect(insideWindow(night, new Date('2025-01-06T23:00:00Z'))).toBe(true)
     expect(insideWindow(night, new Date('2025-01-07T05:00:00Z'))).toBe(true) // Tuesday early, Monday's shift
     expect(insideWindow(night, new Date('2025-01-07T23:00:00Z'))).toBe(false)
-    for (const bad of ['9-17', 'someday 09:00-17:00', '09:00-17:00 Mars/Base', '25:00-26:00']) expect(typeof parseAdminWindow(bad), bad).toBe('string')
+    for (const bad of ['9-17', 'someday 09:00-17:00', '09:00-17:00 Mars/Base', '25:00-26:00'])
+      expect(typeof parseAdminWindow(bad), bad).toBe('string')
     expect(() => loadConfig({ AUDIT_ADMIN_WINDOW: 'whenever' })).toThrow(/AUDIT_ADMIN_WINDOW/)
-    expect(loadConfig({ AUDIT_ADMIN_WINDOW: 'mon-fri 08:00-18:00 UTC' }).AUDIT_ADMIN_WINDOW).toBe('mon-fri 08:00-18:00 UTC')
+    expect(loadConfig({ AUDIT_ADMIN_WINDOW: 'mon-fri 08:00-18:00 UTC' }).AUDIT_ADMIN_WINDOW).toBe(
+      'mon-fri 08:00-18:00 UTC',
+    )
   })
 })
 
@@ -204,7 +261,10 @@ describe('several instances sharing Redis', () => {
   it('count an attack spread over both, and alert once for the cluster', async () => {
     const alerts = async () => {
       await Promise.all([a.c.monitor.settled(), b.c.monitor.settled()])
-      return [...await a.c.audit.list({ action: 'alert.password_spraying' }), ...await b.c.audit.list({ action: 'alert.password_spraying' })]
+      return [
+        ...(await a.c.audit.list({ action: 'alert.password_spraying' })),
+        ...(await b.c.audit.list({ action: 'alert.password_spraying' })),
+      ]
     }
     // 12 accounts, 6 per instance: each alone stays under the 10-account threshold; together
     // they reach it at the 10th (5 on each).
@@ -222,7 +282,10 @@ describe('several instances sharing Redis', () => {
     for (let i = 0; i < 4; i++) await rec(b, { action: 'mfa.challenge', outcome: 'info', actor: 'u-both' })
     await rec(a, { action: 'mfa.verify', outcome: 'success', actor: 'u-both' })
     for (let i = 0; i < 4; i++) await rec(b, { action: 'mfa.challenge', outcome: 'info', actor: 'u-both' })
-    const fatigue = async () => [...await a.c.audit.list({ action: 'alert.mfa_fatigue' }), ...await b.c.audit.list({ action: 'alert.mfa_fatigue' })]
+    const fatigue = async () => [
+      ...(await a.c.audit.list({ action: 'alert.mfa_fatigue' })),
+      ...(await b.c.audit.list({ action: 'alert.mfa_fatigue' })),
+    ]
     expect(await fatigue()).toHaveLength(0)
     // The fifth unanswered challenge arrives on a: counted with b's four.
     await rec(a, { action: 'mfa.challenge', outcome: 'info', actor: 'u-both' })

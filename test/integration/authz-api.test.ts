@@ -33,12 +33,19 @@ beforeAll(async () => {
   admin = await apiToken(server, 'policy-admin', 'authz:admin authz:check')
   checker = await apiToken(server, 'pep', 'authz:check')
   tenantA = await apiToken(server, 'tenant-a', 'authz:check')
-  noScope = (await call(server, 'POST', '/token', undefined, 'grant_type=client_credentials', {
-    'content-type': 'application/x-www-form-urlencoded',
-    authorization: `Basic ${Buffer.from('bystander:bystander-secret-0123456789abcdef').toString('base64')}`,
-  })).body.access_token
+  noScope = (
+    await call(server, 'POST', '/token', undefined, 'grant_type=client_credentials', {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from('bystander:bystander-secret-0123456789abcdef').toString('base64')}`,
+    })
+  ).body.access_token
   bystander = await apiToken(server, 'bystander', 'audit:read')
-  const created = await call(server, 'POST', '/authz/v1/stores', admin, { name: 'docs', model: 'rbac.conf', policy: RBAC_POLICY, reason: 'initial' })
+  const created = await call(server, 'POST', '/authz/v1/stores', admin, {
+    name: 'docs',
+    model: 'rbac.conf',
+    policy: RBAC_POLICY,
+    reason: 'initial',
+  })
   expect(created.status).toBe(201)
   expect(created.body).toEqual({ name: 'docs', version: 1 })
 })
@@ -51,12 +58,20 @@ describe('native check API', () => {
     const r = await call(server, 'POST', '/authz/v1/stores/docs/check', checker, { request: ['alice', 'doc1', 'read'] })
     expect(r.status).toBe(200)
     expect(r.body).toEqual({ allowed: true, version: 1, matched: ['reader', 'doc1', 'read'] })
-    const denied = await call(server, 'POST', '/authz/v1/stores/docs/check', checker, { request: ['bob', 'doc1', 'write'] })
+    const denied = await call(server, 'POST', '/authz/v1/stores/docs/check', checker, {
+      request: ['bob', 'doc1', 'write'],
+    })
     expect(denied.body).toMatchObject({ allowed: false, version: 1 })
   })
 
   it('batch checks answer in order', async () => {
-    const r = await call(server, 'POST', '/authz/v1/stores/docs/check/batch', checker, { requests: [['alice', 'doc1', 'write'], ['bob', 'doc1', 'write'], ['bob', 'doc1', 'read']] })
+    const r = await call(server, 'POST', '/authz/v1/stores/docs/check/batch', checker, {
+      requests: [
+        ['alice', 'doc1', 'write'],
+        ['bob', 'doc1', 'write'],
+        ['bob', 'doc1', 'read'],
+      ],
+    })
     expect(r.status).toBe(200)
     expect(r.body.version).toBe(1)
     expect(r.body.results.map((x: { allowed: boolean }) => x.allowed)).toEqual([true, false, true])
@@ -64,69 +79,128 @@ describe('native check API', () => {
 
   it('lists what a subject can do and who holds a role', async () => {
     const perms = await call(server, 'GET', '/authz/v1/stores/docs/subjects/alice/permissions', checker)
-    expect(perms.body.permissions).toEqual(expect.arrayContaining([['writer', 'doc1', 'write'], ['reader', 'doc1', 'read']]))
+    expect(perms.body.permissions).toEqual(
+      expect.arrayContaining([
+        ['writer', 'doc1', 'write'],
+        ['reader', 'doc1', 'read'],
+      ]),
+    )
     const users = await call(server, 'GET', '/authz/v1/stores/docs/roles/reader/users', checker)
     expect(users.body.users.sort()).toEqual(['alice', 'bob', 'writer'])
   })
 
   it('rejects malformed requests with a 400 naming the problem', async () => {
-    expect((await call(server, 'POST', '/authz/v1/stores/docs/check', checker, { request: ['alice', 'doc1'] })).body.error_description).toMatch(/3 elements/)
+    expect(
+      (await call(server, 'POST', '/authz/v1/stores/docs/check', checker, { request: ['alice', 'doc1'] })).body
+        .error_description,
+    ).toMatch(/3 elements/)
     expect((await call(server, 'POST', '/authz/v1/stores/docs/check', checker, '{"request": [')).status).toBe(400)
     expect((await call(server, 'POST', '/authz/v1/stores/docs/check', checker, { req: [] })).status).toBe(400)
-    expect((await call(server, 'POST', '/authz/v1/stores/docs/check', checker, 'request=x', { 'content-type': 'text/plain' })).status).toBe(415)
-    expect((await call(server, 'POST', '/authz/v1/stores/nope/check', checker, { request: ['a', 'b', 'c'] })).status).toBe(404)
+    expect(
+      (
+        await call(server, 'POST', '/authz/v1/stores/docs/check', checker, 'request=x', {
+          'content-type': 'text/plain',
+        })
+      ).status,
+    ).toBe(415)
+    expect(
+      (await call(server, 'POST', '/authz/v1/stores/nope/check', checker, { request: ['a', 'b', 'c'] })).status,
+    ).toBe(404)
   })
 })
 
 describe('caller authentication', () => {
-  it('401 without a token or with a bad one, 403 without the scope, 403 for another tenant\'s store', async () => {
-    const anon = await call(server, 'POST', '/authz/v1/stores/docs/check', undefined, { request: ['alice', 'doc1', 'read'] })
+  it("401 without a token or with a bad one, 403 without the scope, 403 for another tenant's store", async () => {
+    const anon = await call(server, 'POST', '/authz/v1/stores/docs/check', undefined, {
+      request: ['alice', 'doc1', 'read'],
+    })
     expect(anon.status).toBe(401)
     expect(anon.headers.get('www-authenticate')).toMatch(/^Bearer realm="portcullis"/)
     const forged = admin.slice(0, -4) + (admin.endsWith('AAAA') ? 'BBBB' : 'AAAA')
-    const bad = await call(server, 'POST', '/authz/v1/stores/docs/check', forged, { request: ['alice', 'doc1', 'read'] })
+    const bad = await call(server, 'POST', '/authz/v1/stores/docs/check', forged, {
+      request: ['alice', 'doc1', 'read'],
+    })
     expect(bad.status).toBe(401)
     expect(bad.headers.get('www-authenticate')).toContain('error="invalid_token"')
-    expect((await call(server, 'POST', '/authz/v1/stores/docs/check', 'not-a-token', { request: ['a', 'b', 'c'] })).status).toBe(401)
+    expect(
+      (await call(server, 'POST', '/authz/v1/stores/docs/check', 'not-a-token', { request: ['a', 'b', 'c'] })).status,
+    ).toBe(401)
     expect(noScope).toBeTruthy()
-    expect((await call(server, 'POST', '/authz/v1/stores/docs/check', noScope, { request: ['a', 'b', 'c'] })).status).toBe(401) // opaque token, not for our API
+    expect(
+      (await call(server, 'POST', '/authz/v1/stores/docs/check', noScope, { request: ['a', 'b', 'c'] })).status,
+    ).toBe(401) // opaque token, not for our API
     const wrongScope = await call(server, 'POST', '/authz/v1/stores', checker, { name: 'x', model: 'acl.conf' })
     expect(wrongScope.status).toBe(403)
     expect(wrongScope.headers.get('www-authenticate')).toContain('insufficient_scope')
-    const other = await call(server, 'POST', '/authz/v1/stores/docs/check', tenantA, { request: ['alice', 'doc1', 'read'] })
+    const other = await call(server, 'POST', '/authz/v1/stores/docs/check', tenantA, {
+      request: ['alice', 'doc1', 'read'],
+    })
     expect(other.status).toBe(403)
-    expect((await call(server, 'GET', '/authz/v1/stores', tenantA)).body.stores.map((s: { name: string }) => s.name)).not.toContain('docs')
+    expect(
+      (await call(server, 'GET', '/authz/v1/stores', tenantA)).body.stores.map((s: { name: string }) => s.name),
+    ).not.toContain('docs')
   })
 })
 
 describe('versions', () => {
   it('commits changes as new versions, diffs, exports CSV and rolls back', async () => {
     const before = (await call(server, 'GET', '/authz/v1/stores/docs', admin)).body.version as number
-    const v = await call(server, 'POST', '/authz/v1/stores/docs/versions', admin, { add: [['g', 'carol', 'writer']], remove: [['g', 'bob', 'reader']], reason: 'carol joins, bob leaves' })
+    const v = await call(server, 'POST', '/authz/v1/stores/docs/versions', admin, {
+      add: [['g', 'carol', 'writer']],
+      remove: [['g', 'bob', 'reader']],
+      reason: 'carol joins, bob leaves',
+    })
     expect(v.status).toBe(201)
     expect(v.body).toEqual({ name: 'docs', version: before + 1, changed: true })
-    expect((await call(server, 'POST', '/authz/v1/stores/docs/check', checker, { request: ['carol', 'doc1', 'write'] })).body).toMatchObject({ allowed: true, version: before + 1 })
-    expect((await call(server, 'POST', '/authz/v1/stores/docs/check', checker, { request: ['bob', 'doc1', 'read'] })).body.allowed).toBe(false)
+    expect(
+      (await call(server, 'POST', '/authz/v1/stores/docs/check', checker, { request: ['carol', 'doc1', 'write'] }))
+        .body,
+    ).toMatchObject({ allowed: true, version: before + 1 })
+    expect(
+      (await call(server, 'POST', '/authz/v1/stores/docs/check', checker, { request: ['bob', 'doc1', 'read'] })).body
+        .allowed,
+    ).toBe(false)
 
     const list = await call(server, 'GET', '/authz/v1/stores/docs/versions', admin)
-    expect(list.body.versions[0]).toMatchObject({ version: before + 1, author: 'client:policy-admin', reason: 'carol joins, bob leaves' })
+    expect(list.body.versions[0]).toMatchObject({
+      version: before + 1,
+      author: 'client:policy-admin',
+      reason: 'carol joins, bob leaves',
+    })
     const diff = await call(server, 'GET', `/authz/v1/stores/docs/diff?from=${before}&to=${before + 1}`, admin)
-    expect(diff.body).toMatchObject({ added: [['g', 'carol', 'writer']], removed: [['g', 'bob', 'reader']], model_changed: false })
-    const csv = await fetch(`${server.url}/authz/v1/stores/docs/versions/${before}/policy.csv`, { headers: { authorization: `Bearer ${admin}` } })
+    expect(diff.body).toMatchObject({
+      added: [['g', 'carol', 'writer']],
+      removed: [['g', 'bob', 'reader']],
+      model_changed: false,
+    })
+    const csv = await fetch(`${server.url}/authz/v1/stores/docs/versions/${before}/policy.csv`, {
+      headers: { authorization: `Bearer ${admin}` },
+    })
     expect(csv.headers.get('content-type')).toMatch(/text\/csv/)
     expect(await csv.text()).toContain('g, bob, reader')
 
     const back = await call(server, 'POST', '/authz/v1/stores/docs/rollback', admin, { to: before, reason: 'undo' })
     expect(back.status).toBe(201)
     expect(back.body.version).toBe(before + 2)
-    expect((await call(server, 'POST', '/authz/v1/stores/docs/check', checker, { request: ['bob', 'doc1', 'read'] })).body).toMatchObject({ allowed: true, version: before + 2 })
+    expect(
+      (await call(server, 'POST', '/authz/v1/stores/docs/check', checker, { request: ['bob', 'doc1', 'read'] })).body,
+    ).toMatchObject({ allowed: true, version: before + 2 })
   })
 
   it('an unchanged change commits nothing; a stale If-Match is a 409', async () => {
     const cur = (await call(server, 'GET', '/authz/v1/stores/docs', admin)).body.version as number
-    const same = await call(server, 'POST', '/authz/v1/stores/docs/versions', admin, { add: [['p', 'reader', 'doc1', 'read']] })
+    const same = await call(server, 'POST', '/authz/v1/stores/docs/versions', admin, {
+      add: [['p', 'reader', 'doc1', 'read']],
+    })
     expect(same.body).toEqual({ name: 'docs', version: cur, changed: false })
-    const stale = await call(server, 'POST', '/authz/v1/stores/docs/versions', admin, { add: [['p', 'x', 'y', 'z']] }, { 'if-match': `"${cur - 1}"` })
+    const stale = await call(
+      server,
+      'POST',
+      '/authz/v1/stores/docs/versions',
+      admin,
+      { add: [['p', 'x', 'y', 'z']] },
+      { 'if-match': `"${cur - 1}"` },
+    )
     expect(stale.status).toBe(409)
   })
 
@@ -146,7 +220,9 @@ describe('versions', () => {
       expect(r.body.error_description, JSON.stringify(body)).toBeTruthy()
     }
     expect((await call(server, 'GET', '/authz/v1/stores/docs', admin)).body.version).toBe(cur)
-    expect((await call(server, 'POST', '/authz/v1/stores', admin, { name: 'Bad Name', model: 'acl.conf' })).status).toBe(400)
+    expect(
+      (await call(server, 'POST', '/authz/v1/stores', admin, { name: 'Bad Name', model: 'acl.conf' })).status,
+    ).toBe(400)
     const dup = await call(server, 'POST', '/authz/v1/stores', admin, { name: 'docs', model: 'acl.conf' })
     expect(dup.status, JSON.stringify(dup.body)).toBe(409)
   })
@@ -155,7 +231,11 @@ describe('versions', () => {
 describe('validation before commit', () => {
   it('refuses a line of the wrong arity and a pattern that would hang the matcher, naming the line', async () => {
     // node-casbin 5.51.1 loops forever in keyMatch2(x, "/:/all"); such a store must never be committed
-    const hazard = await call(server, 'POST', '/authz/v1/stores', admin, { name: 'rest-api', model: 'restful.conf', policy: 'p, alice, /orders/:id, GET\np, bob, /:/all, GET' })
+    const hazard = await call(server, 'POST', '/authz/v1/stores', admin, {
+      name: 'rest-api',
+      model: 'restful.conf',
+      policy: 'p, alice, /orders/:id, GET\np, bob, /:/all, GET',
+    })
     expect(hazard.status, JSON.stringify(hazard.body)).toBe(400)
     expect(JSON.stringify(hazard.body)).toMatch(/line 2/)
     expect(JSON.stringify(hazard.body)).toContain('/:/all')
@@ -168,10 +248,26 @@ describe('validation before commit', () => {
     expect((await call(server, 'GET', '/authz/v1/stores/docs', admin)).body.version).toBe(cur)
 
     // the same store without the hazardous line is accepted and answers through keyMatch2
-    const ok = await call(server, 'POST', '/authz/v1/stores', admin, { name: 'rest-api', model: 'restful.conf', policy: 'p, alice, /orders/:id, GET' })
+    const ok = await call(server, 'POST', '/authz/v1/stores', admin, {
+      name: 'rest-api',
+      model: 'restful.conf',
+      policy: 'p, alice, /orders/:id, GET',
+    })
     expect(ok.status, JSON.stringify(ok.body)).toBe(201)
-    expect((await call(server, 'POST', '/authz/v1/stores/rest-api/check', checker, { request: ['alice', '/orders/42', 'GET'] })).body.allowed).toBe(true)
-    expect((await call(server, 'POST', '/authz/v1/stores/rest-api/check', checker, { request: ['alice', '/orders/42', 'DELETE'] })).body.allowed).toBe(false)
+    expect(
+      (
+        await call(server, 'POST', '/authz/v1/stores/rest-api/check', checker, {
+          request: ['alice', '/orders/42', 'GET'],
+        })
+      ).body.allowed,
+    ).toBe(true)
+    expect(
+      (
+        await call(server, 'POST', '/authz/v1/stores/rest-api/check', checker, {
+          request: ['alice', '/orders/42', 'DELETE'],
+        })
+      ).body.allowed,
+    ).toBe(false)
   })
 })
 
@@ -180,20 +276,66 @@ describe('decision fast lane', () => {
   // (src/http/decision-lane.ts); a chunked body takes the Koa route. Both must answer alike.
   async function both(path: string, body: unknown, token = checker) {
     const text = JSON.stringify(body)
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-request-id': 'lane-test-1' }
+    const headers = {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'x-request-id': 'lane-test-1',
+    }
     const lane = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: text })
-    const chunked = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(text)); c.close() } })
-    const koa = await fetch(`${server.url}${path}`, { method: 'POST', headers, body: chunked, duplex: 'half' } as RequestInit)
-    return { lane: { status: lane.status, headers: lane.headers, body: (await lane.json()) as Record<string, unknown> }, koa: { status: koa.status, headers: koa.headers, body: (await koa.json()) as Record<string, unknown> } }
+    const chunked = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(text))
+        c.close()
+      },
+    })
+    const koa = await fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers,
+      body: chunked,
+      duplex: 'half',
+    } as RequestInit)
+    return {
+      lane: { status: lane.status, headers: lane.headers, body: (await lane.json()) as Record<string, unknown> },
+      koa: { status: koa.status, headers: koa.headers, body: (await koa.json()) as Record<string, unknown> },
+    }
   }
-  const stable = (h: Headers) => Object.fromEntries([...h].filter(([k]) => !['date', 'server-timing', 'content-length', 'connection', 'keep-alive'].includes(k)))
+  const stable = (h: Headers) =>
+    Object.fromEntries(
+      [...h].filter(([k]) => !['date', 'server-timing', 'content-length', 'connection', 'keep-alive'].includes(k)),
+    )
 
   it('answers decisions with the same body and headers as the Koa routes', async () => {
     const cases: [string, unknown][] = [
-      ['/access/v1/evaluation', { subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'doc', id: 'doc1' }, context: { store: 'docs' } }],
-      ['/access/v1/evaluations', { subject: { type: 'user', id: 'alice' }, context: { store: 'docs' }, evaluations: [{ action: { name: 'read' }, resource: { type: 'doc', id: 'doc1' } }, { action: { name: 'write' }, resource: { type: 'doc', id: 'doc1' } }] }],
+      [
+        '/access/v1/evaluation',
+        {
+          subject: { type: 'user', id: 'alice' },
+          action: { name: 'read' },
+          resource: { type: 'doc', id: 'doc1' },
+          context: { store: 'docs' },
+        },
+      ],
+      [
+        '/access/v1/evaluations',
+        {
+          subject: { type: 'user', id: 'alice' },
+          context: { store: 'docs' },
+          evaluations: [
+            { action: { name: 'read' }, resource: { type: 'doc', id: 'doc1' } },
+            { action: { name: 'write' }, resource: { type: 'doc', id: 'doc1' } },
+          ],
+        },
+      ],
       ['/authz/v1/stores/docs/check', { request: ['alice', 'doc1', 'read'] }],
-      ['/authz/v1/stores/docs/check/batch', { requests: [['alice', 'doc1', 'read'], ['bob', 'doc1', 'write']] }],
+      [
+        '/authz/v1/stores/docs/check/batch',
+        {
+          requests: [
+            ['alice', 'doc1', 'read'],
+            ['bob', 'doc1', 'write'],
+          ],
+        },
+      ],
     ]
     for (const [path, body] of cases) {
       const r = await both(path, body)
@@ -203,7 +345,9 @@ describe('decision fast lane', () => {
       expect(r.lane.headers.get('x-request-id')).toBe('lane-test-1')
       expect(r.lane.headers.get('server-timing')).toMatch(/^pdp;dur=\d+\.\d{3}$/)
     }
-    expect((await both('/authz/v1/stores/docs/check', { request: ['alice', 'doc1', 'read'] })).lane.body.allowed).toBe(true)
+    expect((await both('/authz/v1/stores/docs/check', { request: ['alice', 'doc1', 'read'] })).lane.body.allowed).toBe(
+      true,
+    )
   })
 
   it('leaves every error to the Koa routes, in their error shape', async () => {
@@ -222,7 +366,11 @@ describe('decision fast lane', () => {
       expect(r.lane.body).toEqual(r.koa.body)
       expect(r.lane.body.error).toEqual(expect.any(String))
     }
-    const bad = await fetch(`${server.url}/authz/v1/stores/docs/check`, { method: 'POST', headers: { authorization: `Bearer ${checker}`, 'content-type': 'application/json' }, body: '{"request": [' })
+    const bad = await fetch(`${server.url}/authz/v1/stores/docs/check`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${checker}`, 'content-type': 'application/json' },
+      body: '{"request": [',
+    })
     expect(bad.status).toBe(400)
     expect(await bad.json()).toEqual({ error: 'invalid_json', error_description: 'request body is not valid JSON' })
   })
@@ -242,64 +390,143 @@ describe('OpenID AuthZEN 1.0', () => {
   })
 
   it('evaluates a stock AuthZEN request, echoing X-Request-ID', async () => {
-    const r = await call(server, 'POST', '/access/v1/evaluation', checker, {
-      subject: { type: 'user', id: 'alice' }, action: { name: 'write' }, resource: { type: 'document', id: 'doc1' }, context: { store: 'docs' },
-    }, { 'x-request-id': 'pep-123' })
+    const r = await call(
+      server,
+      'POST',
+      '/access/v1/evaluation',
+      checker,
+      {
+        subject: { type: 'user', id: 'alice' },
+        action: { name: 'write' },
+        resource: { type: 'document', id: 'doc1' },
+        context: { store: 'docs' },
+      },
+      { 'x-request-id': 'pep-123' },
+    )
     expect(r.status).toBe(200)
     expect(r.headers.get('x-request-id')).toBe('pep-123')
     expect(r.body.decision).toBe(true)
     expect(r.body.context).toMatchObject({ store: 'docs' })
     const no = await call(server, 'POST', '/access/v1/evaluation', checker, {
-      subject: { type: 'user', id: 'mallory' }, action: { name: 'write' }, resource: { type: 'document', id: 'doc1' }, context: { store: 'docs' },
+      subject: { type: 'user', id: 'mallory' },
+      action: { name: 'write' },
+      resource: { type: 'document', id: 'doc1' },
+      context: { store: 'docs' },
     })
     expect(no.body.decision).toBe(false)
   })
 
   it('batch evaluations with defaults and each evaluations_semantic', async () => {
-    const base = { subject: { type: 'user', id: 'bob' }, resource: { type: 'document', id: 'doc1' }, context: { store: 'docs' } }
-    const evaluations = [{ action: { name: 'read' } }, { action: { name: 'write' } }, { action: { name: 'read' }, subject: { type: 'user', id: 'alice' } }]
+    const base = {
+      subject: { type: 'user', id: 'bob' },
+      resource: { type: 'document', id: 'doc1' },
+      context: { store: 'docs' },
+    }
+    const evaluations = [
+      { action: { name: 'read' } },
+      { action: { name: 'write' } },
+      { action: { name: 'read' }, subject: { type: 'user', id: 'alice' } },
+    ]
     const all = await call(server, 'POST', '/access/v1/evaluations', checker, { ...base, evaluations })
     expect(all.body.evaluations.map((e: { decision: boolean }) => e.decision)).toEqual([true, false, true])
-    const deny = await call(server, 'POST', '/access/v1/evaluations', checker, { ...base, evaluations, options: { evaluations_semantic: 'deny_on_first_deny' } })
+    const deny = await call(server, 'POST', '/access/v1/evaluations', checker, {
+      ...base,
+      evaluations,
+      options: { evaluations_semantic: 'deny_on_first_deny' },
+    })
     expect(deny.body.evaluations.map((e: { decision: boolean }) => e.decision)).toEqual([true, false])
-    const permit = await call(server, 'POST', '/access/v1/evaluations', checker, { ...base, evaluations, options: { evaluations_semantic: 'permit_on_first_permit' } })
+    const permit = await call(server, 'POST', '/access/v1/evaluations', checker, {
+      ...base,
+      evaluations,
+      options: { evaluations_semantic: 'permit_on_first_permit' },
+    })
     expect(permit.body.evaluations.map((e: { decision: boolean }) => e.decision)).toEqual([true])
     const single = await call(server, 'POST', '/access/v1/evaluations', checker, { ...base, action: { name: 'read' } })
     expect(single.body.decision).toBe(true)
   })
 
   it('rejects malformed AuthZEN requests with 400 and unauthenticated ones with 401', async () => {
-    expect((await call(server, 'POST', '/access/v1/evaluation', checker, { subject: { id: 'alice' }, action: { name: 'read' }, resource: { type: 'd', id: 'doc1' } })).status).toBe(400)
+    expect(
+      (
+        await call(server, 'POST', '/access/v1/evaluation', checker, {
+          subject: { id: 'alice' },
+          action: { name: 'read' },
+          resource: { type: 'd', id: 'doc1' },
+        })
+      ).status,
+    ).toBe(400)
     // an entry without a subject (and no default) is that entry's error, not the batch's
-    const incomplete = await call(server, 'POST', '/access/v1/evaluations', checker, { evaluations: [{ action: { name: 'read' } }] })
+    const incomplete = await call(server, 'POST', '/access/v1/evaluations', checker, {
+      evaluations: [{ action: { name: 'read' } }],
+    })
     expect(incomplete.status).toBe(200)
     expect(incomplete.body.evaluations[0]).toMatchObject({ decision: false, context: { error: { status: 400 } } })
-    expect((await call(server, 'POST', '/access/v1/evaluations', checker, { subject: { type: 'u', id: 'a' }, action: { name: 'r' }, resource: { type: 'd', id: 'x' }, options: { evaluations_semantic: 'sometimes' } })).status).toBe(400)
-    expect((await call(server, 'POST', '/access/v1/evaluation', undefined, { subject: { type: 'u', id: 'a' }, action: { name: 'r' }, resource: { type: 'd', id: 'x' } })).status).toBe(401)
+    expect(
+      (
+        await call(server, 'POST', '/access/v1/evaluations', checker, {
+          subject: { type: 'u', id: 'a' },
+          action: { name: 'r' },
+          resource: { type: 'd', id: 'x' },
+          options: { evaluations_semantic: 'sometimes' },
+        })
+      ).status,
+    ).toBe(400)
+    expect(
+      (
+        await call(server, 'POST', '/access/v1/evaluation', undefined, {
+          subject: { type: 'u', id: 'a' },
+          action: { name: 'r' },
+          resource: { type: 'd', id: 'x' },
+        })
+      ).status,
+    ).toBe(401)
   })
 
   it('maps AuthZEN onto domain models and ABAC models', async () => {
-    await call(server, 'POST', '/authz/v1/stores', admin, { name: 'tenants', model: 'rbac-with-domains.conf', policy: 'p, admin, acme, invoices, read\ng, alice, admin, acme' })
+    await call(server, 'POST', '/authz/v1/stores', admin, {
+      name: 'tenants',
+      model: 'rbac-with-domains.conf',
+      policy: 'p, admin, acme, invoices, read\ng, alice, admin, acme',
+    })
     const inDomain = await call(server, 'POST', '/access/v1/evaluation', checker, {
-      subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'invoices', id: 'invoices' }, context: { store: 'tenants', domain: 'acme' },
+      subject: { type: 'user', id: 'alice' },
+      action: { name: 'read' },
+      resource: { type: 'invoices', id: 'invoices' },
+      context: { store: 'tenants', domain: 'acme' },
     })
     expect(inDomain.body.decision).toBe(true)
     const otherDomain = await call(server, 'POST', '/access/v1/evaluation', checker, {
-      subject: { type: 'user', id: 'alice' }, action: { name: 'read' }, resource: { type: 'invoices', id: 'invoices' }, context: { store: 'tenants', domain: 'globex' },
+      subject: { type: 'user', id: 'alice' },
+      action: { name: 'read' },
+      resource: { type: 'invoices', id: 'invoices' },
+      context: { store: 'tenants', domain: 'globex' },
     })
     expect(otherDomain.body.decision).toBe(false)
 
-    await call(server, 'POST', '/authz/v1/stores', admin, { name: 'owners', model: 'abac.conf', policy: 'p, bob, report-7, read' })
+    await call(server, 'POST', '/authz/v1/stores', admin, {
+      name: 'owners',
+      model: 'abac.conf',
+      policy: 'p, bob, report-7, read',
+    })
     const owner = await call(server, 'POST', '/access/v1/evaluation', checker, {
-      subject: { type: 'user', id: 'carol' }, action: { name: 'delete' }, resource: { type: 'doc', id: 'report-9', properties: { owner: 'carol' } }, context: { store: 'owners' },
+      subject: { type: 'user', id: 'carol' },
+      action: { name: 'delete' },
+      resource: { type: 'doc', id: 'report-9', properties: { owner: 'carol' } },
+      context: { store: 'owners' },
     })
     expect(owner.body.decision).toBe(true)
     const stranger = await call(server, 'POST', '/access/v1/evaluation', checker, {
-      subject: { type: 'user', id: 'dave' }, action: { name: 'delete' }, resource: { type: 'doc', id: 'report-9', properties: { owner: 'carol' } }, context: { store: 'owners' },
+      subject: { type: 'user', id: 'dave' },
+      action: { name: 'delete' },
+      resource: { type: 'doc', id: 'report-9', properties: { owner: 'carol' } },
+      context: { store: 'owners' },
     })
     expect(stranger.body.decision).toBe(false)
     const listed = await call(server, 'POST', '/access/v1/evaluation', checker, {
-      subject: { type: 'user', id: 'bob' }, action: { name: 'read' }, resource: { type: 'doc', id: 'report-7', properties: { owner: 'carol' } }, context: { store: 'owners' },
+      subject: { type: 'user', id: 'bob' },
+      action: { name: 'read' },
+      resource: { type: 'doc', id: 'report-7', properties: { owner: 'carol' } },
+      context: { store: 'owners' },
     })
     expect(listed.body.decision).toBe(true)
   })
@@ -307,25 +534,58 @@ describe('OpenID AuthZEN 1.0', () => {
 
 const twoInstances = [
   { name: 'SQLite, database polling', skip: false, kind: 'sqlite' as const, redis: undefined as string | undefined },
-  { name: 'PostgreSQL + Redis pub/sub', skip: !pgTestUrl() || !redisTestUrl(), kind: 'postgresql' as const, redis: redisTestUrl() },
+  {
+    name: 'PostgreSQL + Redis pub/sub',
+    skip: !pgTestUrl() || !redisTestUrl(),
+    kind: 'postgresql' as const,
+    redis: redisTestUrl(),
+  },
 ]
-if (!pgTestUrl() || !redisTestUrl()) console.warn('policy propagation on PostgreSQL + Redis skipped: set TEST_DATABASE_URL and TEST_REDIS_URL')
+if (!pgTestUrl() || !redisTestUrl())
+  console.warn('policy propagation on PostgreSQL + Redis skipped: set TEST_DATABASE_URL and TEST_REDIS_URL')
 
 describe.each(twoInstances)('a commit reaches a second instance without a restart ($name)', ({ skip, kind, redis }) => {
   it.skipIf(skip)('propagates', async () => {
     const first = await startTestServer({ kind, redisUrl: redis })
-    const second = await startTestServer({ kind, redisUrl: redis, db: first.db, masterKey: first.config.PORTCULLIS_MASTER_KEY, env: redis ? { REDIS_PREFIX: first.config.REDIS_PREFIX } : {} })
+    const second = await startTestServer({
+      kind,
+      redisUrl: redis,
+      db: first.db,
+      masterKey: first.config.PORTCULLIS_MASTER_KEY,
+      env: redis ? { REDIS_PREFIX: first.config.REDIS_PREFIX } : {},
+    })
     try {
       await registerServiceClients(first, [{ id: 'ops', scope: 'authz:admin authz:check' }])
       const token1 = await apiToken(first, 'ops', 'authz:admin authz:check')
       const token2 = await apiToken(second, 'ops', 'authz:admin authz:check')
-      expect((await call(first, 'POST', '/authz/v1/stores', token1, { name: 'shared', model: 'acl.conf', policy: 'p, alice, a, read' })).status).toBe(201)
+      expect(
+        (
+          await call(first, 'POST', '/authz/v1/stores', token1, {
+            name: 'shared',
+            model: 'acl.conf',
+            policy: 'p, alice, a, read',
+          })
+        ).status,
+      ).toBe(201)
       // The bound is generous because the machine may be loaded; the propagation interval itself
       // (pub/sub, or the poll period) is measured in bench/, never asserted on the clock here.
-      await waitFor(async () => (await call(second, 'POST', '/authz/v1/stores/shared/check', token2, { request: ['alice', 'a', 'read'] })).body?.allowed === true, 15_000)
+      await waitFor(
+        async () =>
+          (await call(second, 'POST', '/authz/v1/stores/shared/check', token2, { request: ['alice', 'a', 'read'] }))
+            .body?.allowed === true,
+        15_000,
+      )
       await call(first, 'POST', '/authz/v1/stores/shared/versions', token1, { add: [['p', 'bob', 'a', 'read']] })
-      await waitFor(async () => (await call(second, 'POST', '/authz/v1/stores/shared/check', token2, { request: ['bob', 'a', 'read'] })).body?.allowed === true, 15_000)
-      expect((await call(second, 'POST', '/authz/v1/stores/shared/check', token2, { request: ['bob', 'a', 'read'] })).body.version).toBe(2)
+      await waitFor(
+        async () =>
+          (await call(second, 'POST', '/authz/v1/stores/shared/check', token2, { request: ['bob', 'a', 'read'] })).body
+            ?.allowed === true,
+        15_000,
+      )
+      expect(
+        (await call(second, 'POST', '/authz/v1/stores/shared/check', token2, { request: ['bob', 'a', 'read'] })).body
+          .version,
+      ).toBe(2)
     } finally {
       await second.close()
       await first.close()

@@ -17,11 +17,34 @@ afterAll(async () => {
 
 /** every command and subcommand `portcullis` runs; `help` must name each one */
 const COMMANDS = [
-  'serve', 'migrate', 'import FILE', 'export', 'keys list', 'keys rotate', 'policy test FILE', 'policy apply FILE',
-  'audit verify', 'audit export', 'audit prune', 'audit checkpoint', 'report', 'apikeys create', 'apikeys list',
-  'apikeys rotate ID', 'apikeys revoke ID', 'admin unlock EMAIL', 'admin require-mfa', 'admin disable EMAIL',
-  'admin enable EMAIL', 'admin create-user EMAIL', 'admin reset-mfa EMAIL', 'admin reset-password EMAIL',
-  'admin create-client ID', 'admin grant-role', 'admin revoke-role', 'help',
+  'serve',
+  'migrate',
+  'import FILE',
+  'export',
+  'keys list',
+  'keys rotate',
+  'policy test FILE',
+  'policy apply FILE',
+  'audit verify',
+  'audit export',
+  'audit prune',
+  'audit checkpoint',
+  'report',
+  'apikeys create',
+  'apikeys list',
+  'apikeys rotate ID',
+  'apikeys revoke ID',
+  'admin unlock EMAIL',
+  'admin require-mfa',
+  'admin disable EMAIL',
+  'admin enable EMAIL',
+  'admin create-user EMAIL',
+  'admin reset-mfa EMAIL',
+  'admin reset-password EMAIL',
+  'admin create-client ID',
+  'admin grant-role',
+  'admin revoke-role',
+  'help',
 ]
 
 describe('commands that need no configuration', () => {
@@ -128,13 +151,14 @@ async function descendants(pid: number): Promise<number[]> {
   return found
 }
 
-const answers = (port: number) => new Promise<boolean>((resolve) => {
-  const s = net.connect(port, '127.0.0.1', () => {
-    s.destroy()
-    resolve(true)
+const answers = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.on('error', () => resolve(false))
   })
-  s.on('error', () => resolve(false))
-})
 
 describe.skipIf(process.platform !== 'linux')('npm start under a supervisor', () => {
   const started: number[] = []
@@ -143,32 +167,52 @@ describe.skipIf(process.platform !== 'linux')('npm start under a supervisor', ()
     for (const pid of started) if (await processState(pid)) process.kill(pid, 'SIGKILL')
   })
 
-  it('SIGTERM to the npm process stops the server: the port closes and no process stays behind', { timeout: 180_000 }, async () => {
-    const port = await freePort()
-    const env = {
-      PATH: process.env.PATH!, HOME: process.env.HOME ?? dir, DATA_DIR: path.join(dir, 'npm-start'), PORT: String(port),
-      HOST: '127.0.0.1', LOG_LEVEL: 'warn',
-    }
-    const npm = spawn('npm', ['start'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    started.push(npm.pid!)
-    let output = ''
-    npm.stdout.on('data', (d) => (output += d))
-    npm.stderr.on('data', (d) => (output += d))
-    const npmExited = new Promise<void>((resolve) => npm.on('exit', () => resolve()))
+  it(
+    'SIGTERM to the npm process stops the server: the port closes and no process stays behind',
+    { timeout: 180_000 },
+    async () => {
+      const port = await freePort()
+      const env = {
+        PATH: process.env.PATH!,
+        HOME: process.env.HOME ?? dir,
+        DATA_DIR: path.join(dir, 'npm-start'),
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+      }
+      const npm = spawn('npm', ['start'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      started.push(npm.pid!)
+      let output = ''
+      npm.stdout.on('data', (d) => (output += d))
+      npm.stderr.on('data', (d) => (output += d))
+      const npmExited = new Promise<void>((resolve) => npm.on('exit', () => resolve()))
 
-    await expect.poll(async () => {
-      const r = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined)
-      return r?.status
-    }, { timeout: 120_000, interval: 250 }).toBe(200)
-    const below = await descendants(npm.pid!)
-    started.push(...below)
-    const commands = await Promise.all(below.map((p) => fs.readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')))
-    expect(commands.some((c) => c.includes('portcullis.mjs')), `the server runs below npm:\n${commands.join('\n')}`).toBe(true)
+      await expect
+        .poll(
+          async () => {
+            const r = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined)
+            return r?.status
+          },
+          { timeout: 120_000, interval: 250 },
+        )
+        .toBe(200)
+      const below = await descendants(npm.pid!)
+      started.push(...below)
+      const commands = await Promise.all(below.map((p) => fs.readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')))
+      expect(
+        commands.some((c) => c.includes('portcullis.mjs')),
+        `the server runs below npm:\n${commands.join('\n')}`,
+      ).toBe(true)
 
-    npm.kill('SIGTERM') // what a supervisor (systemd, Docker, a process manager) sends
-    await npmExited
-    await expect.poll(async () => (await Promise.all(below.map(processState))).filter(Boolean).length, { timeout: 30_000, interval: 200 })
-      .toBe(0)
-    expect(await answers(port), output).toBe(false)
-  })
+      npm.kill('SIGTERM') // what a supervisor (systemd, Docker, a process manager) sends
+      await npmExited
+      await expect
+        .poll(async () => (await Promise.all(below.map(processState))).filter(Boolean).length, {
+          timeout: 30_000,
+          interval: 200,
+        })
+        .toBe(0)
+      expect(await answers(port), output).toBe(false)
+    },
+  )
 })

@@ -19,7 +19,10 @@ const run = runCli
 
 /** Starts `portcullis serve` and resolves once it logs that it listens. */
 async function serve(env: Record<string, string>) {
-  const child = spawn(process.execPath, [BIN, 'serve'], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    env: { PATH: process.env.PATH!, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   const out = { stdout: '', stderr: '' }
   child.stdout!.on('data', (d) => (out.stdout += d))
   child.stderr!.on('data', (d) => (out.stderr += d))
@@ -56,9 +59,14 @@ describe('the portcullis command', () => {
     expect(first.out.stderr + first.out.stdout).toMatch(/No PORTCULLIS_MASTER_KEY set/)
     expect((await fs.stat(path.join(env.DATA_DIR, 'master.key'))).mode & 0o777).toBe(0o600)
 
-    const discovery = await (await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`)).json() as { issuer: string; jwks_uri: string }
+    const discovery = (await (await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`)).json()) as {
+      issuer: string
+      jwks_uri: string
+    }
     expect(discovery.issuer).toBe(`http://localhost:${port}`)
-    const jwks1 = await (await fetch(`http://127.0.0.1:${port}/jwks`)).json() as { keys: { kid: string; alg: string }[] }
+    const jwks1 = (await (await fetch(`http://127.0.0.1:${port}/jwks`)).json()) as {
+      keys: { kid: string; alg: string }[]
+    }
     expect(jwks1.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA', 'RS256'])
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200)
 
@@ -67,7 +75,7 @@ describe('the portcullis command', () => {
 
     const second = await serve(env)
     expect(second.out.stderr).not.toMatch(/one-time password/)
-    const jwks2 = await (await fetch(`http://127.0.0.1:${port}/jwks`)).json() as { keys: { kid: string }[] }
+    const jwks2 = (await (await fetch(`http://127.0.0.1:${port}/jwks`)).json()) as { keys: { kid: string }[] }
     expect(jwks2.keys.map((k) => k.kid)).toEqual(jwks1.keys.map((k) => k.kid))
     expect(await stop(second)).toBe(0)
 
@@ -88,7 +96,10 @@ describe('the portcullis command', () => {
   it('imports a file, rejects an invalid one with every problem, exports without secrets, rotates keys', async () => {
     const env = { DATA_DIR: path.join(dir, 'ops'), LOG_LEVEL: 'silent' }
     const good = path.join(dir, 'good.yaml')
-    await fs.writeFile(good, 'clients:\n  - client_id: svc\n    client_secret: svc-secret-0123456789\n    grant_types: [client_credentials]\n    response_types: []\nusers:\n  - email: ops@example.com\n    password: quiet river lamp orbit\n')
+    await fs.writeFile(
+      good,
+      'clients:\n  - client_id: svc\n    client_secret: svc-secret-0123456789\n    grant_types: [client_credentials]\n    response_types: []\nusers:\n  - email: ops@example.com\n    password: quiet river lamp orbit\n',
+    )
     const imported = await run(['import', good], env)
     expect(imported.stderr).toBe('')
     expect(imported.code).toBe(0)

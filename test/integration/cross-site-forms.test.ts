@@ -18,7 +18,10 @@ const HOSTILE: [string, Record<string, string>][] = [
   ['an opaque origin', { origin: 'null' }],
   ['Sec-Fetch-Site cross-site', { 'sec-fetch-site': 'cross-site' }],
   ['Sec-Fetch-Site same-site without our origin', { 'sec-fetch-site': 'same-site' }],
-  ['a valid-looking origin with cross-site fetch metadata', { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }],
+  [
+    'a valid-looking origin with cross-site fetch metadata',
+    { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
+  ],
 ]
 
 describeOnBackends(import.meta.filename, 'cross-site form posts', (backend) => {
@@ -30,15 +33,28 @@ describeOnBackends(import.meta.filename, 'cross-site form posts', (backend) => {
     server = await startTestServer({ kind: backend.kind, redisUrl: backend.redisUrl })
     ours = { origin: server.url, 'sec-fetch-site': 'same-origin' }
     const { doc, problems } = await validateDocument(server.container, {
-      clients: [{
-        client_id: 'web', client_secret: 'web-secret-0123456789abcdef', client_name: 'Web App', redirect_uris: [CALLBACK],
-        grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'], response_types: ['code'], scope: 'openid email',
-      }],
+      clients: [
+        {
+          client_id: 'web',
+          client_secret: 'web-secret-0123456789abcdef',
+          client_name: 'Web App',
+          redirect_uris: [CALLBACK],
+          grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
+          response_types: ['code'],
+          scope: 'openid email',
+        },
+      ],
       users: [{ email: 'ann@example.com', password: PASSWORD, name: 'Ann' }],
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
-    config = await oidc.discovery(new URL(server.url), 'web', 'web-secret-0123456789abcdef', oidc.ClientSecretBasic('web-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
+    config = await oidc.discovery(
+      new URL(server.url),
+      'web',
+      'web-secret-0123456789abcdef',
+      oidc.ClientSecretBasic('web-secret-0123456789abcdef'),
+      { execute: [oidc.allowInsecureRequests] },
+    )
   })
   afterAll(async () => {
     await server?.close()
@@ -56,15 +72,26 @@ describeOnBackends(import.meta.filename, 'cross-site form posts', (backend) => {
   async function signInThroughForms(ua: UserAgent, headers: Record<string, string>) {
     const start = await startAuth(ua, config, { prompt: 'consent' })
     const login = { csrf: field(start.html, 'csrf'), email: 'ann@example.com', password: PASSWORD }
-    for (const [name, h] of HOSTILE) await expectRefused(await ua.request(formAction(start.html, '/login'), { form: login, headers: h }), `login from ${name}`)
+    for (const [name, h] of HOSTILE)
+      await expectRefused(
+        await ua.request(formAction(start.html, '/login'), { form: login, headers: h }),
+        `login from ${name}`,
+      )
     expect(ua.cookieNames(), 'no sign-in session from a refused post').not.toContain('portcullis_sid')
     const posted = await ua.request(formAction(start.html, '/login'), { form: login, headers })
     expect(posted.status).toBe(303)
     const consent = await ua.follow(posted, (u) => u.origin !== server.url)
     const html = await consent.res!.text()
     expect(html).toContain('/confirm')
-    for (const [name, h] of HOSTILE) await expectRefused(await ua.request(formAction(html, '/confirm'), { form: { csrf: field(html, 'csrf') }, headers: h }), `consent from ${name}`)
-    const done = await ua.follow(await ua.request(formAction(html, '/confirm'), { form: { csrf: field(html, 'csrf') }, headers }), (u) => u.origin !== server.url)
+    for (const [name, h] of HOSTILE)
+      await expectRefused(
+        await ua.request(formAction(html, '/confirm'), { form: { csrf: field(html, 'csrf') }, headers: h }),
+        `consent from ${name}`,
+      )
+    const done = await ua.follow(
+      await ua.request(formAction(html, '/confirm'), { form: { csrf: field(html, 'csrf') }, headers }),
+      (u) => u.origin !== server.url,
+    )
     expect(done.url.searchParams.get('code'), 'a code at the client').toBeTruthy()
     return { callback: done.url, verifier: start.verifier }
   }
@@ -84,7 +111,15 @@ describeOnBackends(import.meta.filename, 'cross-site form posts', (backend) => {
     const ua = new UserAgent(server.url)
     const start = await startAuth(ua, config)
     const action = formAction(start.html, '/login').replace('/login', '/passkey/options')
-    const refused = await ua.request(action, { method: 'POST', json: {}, headers: { 'x-csrf-token': field(start.html, 'csrf'), 'sec-fetch-site': 'cross-site', accept: 'application/json' } })
+    const refused = await ua.request(action, {
+      method: 'POST',
+      json: {},
+      headers: {
+        'x-csrf-token': field(start.html, 'csrf'),
+        'sec-fetch-site': 'cross-site',
+        accept: 'application/json',
+      },
+    })
     expect(refused.status).toBe(403)
     expect(await refused.json()).toMatchObject({ error: 'cross_site_request' })
   })
@@ -93,13 +128,19 @@ describeOnBackends(import.meta.filename, 'cross-site form posts', (backend) => {
     const ua = new UserAgent(server.url)
     const start = await ua.follow(await ua.request('/account/login'), (u) => u.origin !== server.url)
     const loginPage = await start.res!.text()
-    const posted = await ua.request(formAction(loginPage, '/login'), { form: { csrf: field(loginPage, 'csrf'), email: 'ann@example.com', password: PASSWORD }, headers: ours })
+    const posted = await ua.request(formAction(loginPage, '/login'), {
+      form: { csrf: field(loginPage, 'csrf'), email: 'ann@example.com', password: PASSWORD },
+      headers: ours,
+    })
     const account = await ua.follow(posted, (u) => u.origin !== server.url)
     const html = await account.res!.text()
     expect(html).toContain('Your account')
     const csrf = field(html, 'csrf')
     for (const [name, h] of HOSTILE) {
-      await expectRefused(await ua.request('/account/profile', { form: { csrf, name: `Mallory ${name}` }, headers: h }), `profile from ${name}`)
+      await expectRefused(
+        await ua.request('/account/profile', { form: { csrf, name: `Mallory ${name}` }, headers: h }),
+        `profile from ${name}`,
+      )
       await expectRefused(await ua.request('/account/logout', { form: { csrf }, headers: h }), `sign-out from ${name}`)
     }
     const user = await server.container.users.findByEmail('ann@example.com')
@@ -109,7 +150,10 @@ describeOnBackends(import.meta.filename, 'cross-site form posts', (backend) => {
     expect(saved.headers.get('location')).toBe('/account?done=profile')
     expect((await server.container.users.findByEmail('ann@example.com'))!.name).toBe('Ann Same-Origin')
     // an API key form (account keys) sits behind the same guard
-    await expectRefused(await ua.request('/account/keys', { form: { csrf, name: 'k' }, headers: HOSTILE[0]![1] }), 'key creation')
+    await expectRefused(
+      await ua.request('/account/keys', { form: { csrf, name: 'k' }, headers: HOSTILE[0]![1] }),
+      'key creation',
+    )
     // the session survived every refused sign-out
     expect((await ua.request('/account')).status).toBe(200)
   })
@@ -119,7 +163,11 @@ describeOnBackends(import.meta.filename, 'cross-site form posts', (backend) => {
     const ua = new UserAgent(server.url)
     const html = await (await ua.request(started.verification_uri)).text()
     const form = { xsrf: field(html, 'xsrf'), user_code: started.user_code }
-    for (const [name, h] of HOSTILE) await expectRefused(await ua.request(formAction(html, '/device'), { form, headers: h }), `device code from ${name}`)
+    for (const [name, h] of HOSTILE)
+      await expectRefused(
+        await ua.request(formAction(html, '/device'), { form, headers: h }),
+        `device code from ${name}`,
+      )
     const submitted = await ua.request(formAction(html, '/device'), { form, headers: ours })
     expect(submitted.status).toBe(200)
     expect(await submitted.text()).toContain(started.user_code)
@@ -133,7 +181,11 @@ describeOnBackends(import.meta.filename, 'cross-site form posts', (backend) => {
     expect(page.status).toBe(200)
     const html = await page.text()
     const form = { xsrf: field(html, 'xsrf'), logout: 'yes' }
-    for (const [name, h] of HOSTILE) await expectRefused(await ua.request(formAction(html, '/session/end'), { form, headers: h }), `sign-out from ${name}`)
+    for (const [name, h] of HOSTILE)
+      await expectRefused(
+        await ua.request(formAction(html, '/session/end'), { form, headers: h }),
+        `sign-out from ${name}`,
+      )
     const done = await ua.request(formAction(html, '/session/end'), { form, headers: ours })
     expect([200, 303]).toContain(done.status)
     const after = await ua.follow(done, () => false)

@@ -17,21 +17,45 @@ afterAll(async () => {
   await t?.dispose()
 })
 
-const problemsOf = async (providers: unknown[]) => (await validateDocument(t.c, { identity_providers: providers })).problems
+const problemsOf = async (providers: unknown[]) =>
+  (await validateDocument(t.c, { identity_providers: providers })).problems
 
 describe('identity_providers in the import file', () => {
   it('accepts each preset with only its credentials, and fills in endpoints, scopes and claims', async () => {
     const entries = [
       { alias: 'google', preset: 'google', client_id: 'g.apps.googleusercontent.com', client_secret: 'g-secret' },
-      { alias: 'entra', preset: 'microsoft', tenant: '0d8f6c1e-1111-2222-3333-444455556666', client_id: 'app-id', client_secret: 'e-secret' },
+      {
+        alias: 'entra',
+        preset: 'microsoft',
+        tenant: '0d8f6c1e-1111-2222-3333-444455556666',
+        client_id: 'app-id',
+        client_secret: 'e-secret',
+      },
       { alias: 'github', preset: 'github', client_id: 'Iv1.abc', client_secret: 'gh-secret' },
       { alias: 'gitlab', preset: 'gitlab', client_id: 'gl-app', client_secret: 'gl-secret' },
     ]
     expect(await problemsOf(entries)).toEqual([])
     const [google, entra, github, gitlab] = entries.map((e) => resolveProvider(identityProviderEntry.parse(e)))
-    expect(google).toMatchObject({ type: 'oidc', issuer: 'https://accounts.google.com', displayName: 'Google', scopes: ['openid', 'email', 'profile'], pkce: true, trustEmail: false })
-    expect(entra).toMatchObject({ type: 'oidc', issuer: 'https://login.microsoftonline.com/0d8f6c1e-1111-2222-3333-444455556666/v2.0', claims: { roles: 'roles' } })
-    expect(github).toMatchObject({ type: 'oauth2', userinfoEndpoint: 'https://api.github.com/user', emailsEndpoint: 'https://api.github.com/user/emails', claims: { subject: 'id' }, scopes: ['read:user', 'user:email'] })
+    expect(google).toMatchObject({
+      type: 'oidc',
+      issuer: 'https://accounts.google.com',
+      displayName: 'Google',
+      scopes: ['openid', 'email', 'profile'],
+      pkce: true,
+      trustEmail: false,
+    })
+    expect(entra).toMatchObject({
+      type: 'oidc',
+      issuer: 'https://login.microsoftonline.com/0d8f6c1e-1111-2222-3333-444455556666/v2.0',
+      claims: { roles: 'roles' },
+    })
+    expect(github).toMatchObject({
+      type: 'oauth2',
+      userinfoEndpoint: 'https://api.github.com/user',
+      emailsEndpoint: 'https://api.github.com/user/emails',
+      claims: { subject: 'id' },
+      scopes: ['read:user', 'user:email'],
+    })
     expect(gitlab).toMatchObject({ type: 'oidc', issuer: 'https://gitlab.com', claims: { roles: 'groups' } })
   })
 
@@ -43,9 +67,21 @@ describe('identity_providers in the import file', () => {
       { alias: 'entra2', preset: 'microsoft', tenant: 'common', client_id: 'x', client_secret: 's' },
       { alias: 'plain', issuer: 'http://idp.example.com', client_id: 'x', client_secret: 's' },
       { alias: 'nosecret', issuer: 'https://idp.example.com', client_id: 'x' },
-      { alias: 'pkjwt', issuer: 'https://idp.example.com', client_id: 'x', token_endpoint_auth_method: 'private_key_jwt', private_key_jwk: { kty: 'EC', crv: 'P-256', x: 'a', y: 'b' } },
+      {
+        alias: 'pkjwt',
+        issuer: 'https://idp.example.com',
+        client_id: 'x',
+        token_endpoint_auth_method: 'private_key_jwt',
+        private_key_jwk: { kty: 'EC', crv: 'P-256', x: 'a', y: 'b' },
+      },
       { alias: 'oauth', type: 'oauth2', client_id: 'x', client_secret: 's' },
-      { alias: 'ctl', issuer: 'https://idp.example.com', client_id: 'x\u0000y', client_secret: 's', display_name: 'a\nb' },
+      {
+        alias: 'ctl',
+        issuer: 'https://idp.example.com',
+        client_id: 'x\u0000y',
+        client_secret: 's',
+        display_name: 'a\nb',
+      },
       { alias: 'typo', issuer: 'https://idp.example.com', client_id: 'x', client_secret: 's', scope: 'openid' },
     ])
     const at = (path: string) => problems.filter((p) => p.path === path).map((p) => p.message)
@@ -70,10 +106,23 @@ describe('identity_providers in the import file', () => {
   })
 
   it('seals the client secret and private key at rest, never exports them, and re-imports idempotently', async () => {
-    const jwk = { kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', d: 'jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI', kid: 'k1' }
+    const jwk = {
+      kty: 'EC',
+      crv: 'P-256',
+      x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+      y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+      d: 'jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI',
+      kid: 'k1',
+    }
     const doc = {
       identity_providers: [
-        { alias: 'corp', preset: 'google', client_id: 'corp-id', client_secret: 'very-secret-value-123', default_roles: ['member'] },
+        {
+          alias: 'corp',
+          preset: 'google',
+          client_id: 'corp-id',
+          client_secret: 'very-secret-value-123',
+          default_roles: ['member'],
+        },
         { alias: 'corpkey', issuer: 'https://idp.example.com', client_id: 'k', private_key_jwk: jwk },
       ],
     }
@@ -103,7 +152,10 @@ describe('identity_providers in the import file', () => {
     expect(updated.map((e) => [e.target, e.details.client_authentication_changed])).toEqual([['corp', true]])
     expect(JSON.stringify(updated)).not.toMatch(/another-secret-456/)
     // The sign-in page lists both, by display name.
-    expect(await t.c.federation.buttons()).toEqual([{ alias: 'corp', displayName: 'Google' }, { alias: 'corpkey', displayName: 'corpkey' }])
+    expect(await t.c.federation.buttons()).toEqual([
+      { alias: 'corp', displayName: 'Google' },
+      { alias: 'corpkey', displayName: 'corpkey' },
+    ])
   })
 
   it('reads nested claims by dotted path, a flat claim with dots first', () => {

@@ -16,7 +16,13 @@ const secret = (id: string) => `${id}-secret-0123456789abcdef`
 const basic = (id: string) => `Basic ${Buffer.from(`${id}:${secret(id)}`).toString('base64')}`
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
-const SECURITY_HEADERS = ['content-security-policy', 'x-frame-options', 'x-content-type-options', 'referrer-policy', 'cross-origin-opener-policy']
+const SECURITY_HEADERS = [
+  'content-security-policy',
+  'x-frame-options',
+  'x-content-type-options',
+  'referrer-policy',
+  'cross-origin-opener-policy',
+]
 
 describeOnBackends('http-hygiene.test.ts', 'HTTP hygiene', ({ kind, redisUrl }) => {
   let server: TestServer
@@ -26,7 +32,16 @@ describeOnBackends('http-hygiene.test.ts', 'HTTP hygiene', ({ kind, redisUrl }) 
     server = await startTestServer({ kind, redisUrl })
     await registerServiceClients(server, [{ id: 'svc', scope: 'authz:check authz:admin' }])
     const { doc, problems } = await validateDocument(server.container, {
-      clients: [{ client_id: 'web', client_secret: secret('web'), redirect_uris: [CALLBACK], response_types: ['code'], grant_types: ['authorization_code'], scope: 'openid' }],
+      clients: [
+        {
+          client_id: 'web',
+          client_secret: secret('web'),
+          redirect_uris: [CALLBACK],
+          response_types: ['code'],
+          grant_types: ['authorization_code'],
+          scope: 'openid',
+        },
+      ],
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
@@ -50,28 +65,55 @@ describeOnBackends('http-hygiene.test.ts', 'HTTP hygiene', ({ kind, redisUrl }) 
     it('a parameter in both the query and the body is refused as invalid_request (§3.1)', async () => {
       const r = await token('grant_type=client_credentials&scope=authz%3Acheck', '?scope=authz%3Acheck')
       expect(r.status).toBe(400)
-      expect(await r.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('scope') })
-      const intro = await fetch(`${server.url}/token/introspection?token=a`, { method: 'POST', headers: { authorization: basic('svc'), ...FORM }, body: 'token=b' })
+      expect(await r.json()).toMatchObject({
+        error: 'invalid_request',
+        error_description: expect.stringContaining('scope'),
+      })
+      const intro = await fetch(`${server.url}/token/introspection?token=a`, {
+        method: 'POST',
+        headers: { authorization: basic('svc'), ...FORM },
+        body: 'token=b',
+      })
       expect(intro.status).toBe(400)
       expect(await intro.json()).toMatchObject({ error: 'invalid_request' })
     })
 
     it('a repeated parameter is refused on every OAuth endpoint, in the query or the body', async () => {
       const attempts = [
-        fetch(`${server.url}/token/revocation`, { method: 'POST', headers: { authorization: basic('svc'), ...FORM }, body: 'token=a&token=b' }),
-        fetch(`${server.url}/request`, { method: 'POST', headers: { authorization: basic('web'), ...FORM }, body: `client_id=web&response_type=code&scope=openid&scope=openid&redirect_uri=${encodeURIComponent(CALLBACK)}` }),
-        fetch(`${server.url}/device/auth`, { method: 'POST', headers: { authorization: basic('web'), ...FORM }, body: 'client_id=web&client_id=web' }),
+        fetch(`${server.url}/token/revocation`, {
+          method: 'POST',
+          headers: { authorization: basic('svc'), ...FORM },
+          body: 'token=a&token=b',
+        }),
+        fetch(`${server.url}/request`, {
+          method: 'POST',
+          headers: { authorization: basic('web'), ...FORM },
+          body: `client_id=web&response_type=code&scope=openid&scope=openid&redirect_uri=${encodeURIComponent(CALLBACK)}`,
+        }),
+        fetch(`${server.url}/device/auth`, {
+          method: 'POST',
+          headers: { authorization: basic('web'), ...FORM },
+          body: 'client_id=web&client_id=web',
+        }),
       ]
       for (const r of await Promise.all(attempts)) {
         expect(r.status).toBe(400)
-        expect(await r.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/more than once/) })
+        expect(await r.json()).toMatchObject({
+          error: 'invalid_request',
+          error_description: expect.stringMatching(/more than once/),
+        })
       }
       // The authorization endpoint refuses them too, through oidc-provider, so that an error for a
       // known client goes back to it by redirect (RFC 6749 §4.1.2.1); an unknown one is a 400 page.
-      const unknown = await fetch(`${server.url}/auth?client_id=web&client_id=web&response_type=code`, { redirect: 'manual' })
+      const unknown = await fetch(`${server.url}/auth?client_id=web&client_id=web&response_type=code`, {
+        redirect: 'manual',
+      })
       expect(unknown.status).toBe(400)
       expect(await unknown.text()).toMatch(/must not be provided twice/)
-      const known = await fetch(`${server.url}/auth?client_id=web&response_type=code&scope=openid&scope=openid&redirect_uri=${encodeURIComponent(CALLBACK)}`, { redirect: 'manual' })
+      const known = await fetch(
+        `${server.url}/auth?client_id=web&response_type=code&scope=openid&scope=openid&redirect_uri=${encodeURIComponent(CALLBACK)}`,
+        { redirect: 'manual' },
+      )
       expect(known.status).toBe(303)
       const back = new URL(known.headers.get('location')!)
       expect(back.origin + back.pathname).toBe(CALLBACK)
@@ -79,15 +121,22 @@ describeOnBackends('http-hygiene.test.ts', 'HTTP hygiene', ({ kind, redisUrl }) 
     })
 
     it('resource may repeat (RFC 8707 §2): not refused as a duplicate', async () => {
-      const r = await token('grant_type=client_credentials&resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example')
+      const r = await token(
+        'grant_type=client_credentials&resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example',
+      )
       const body = (await r.json()) as { error_description?: string }
       expect(body.error_description ?? '').not.toMatch(/more than once/)
     })
 
     it('a JSON body is a 415 on the token endpoint (form-encoded only, §3.2)', async () => {
-      const r = await token(JSON.stringify({ grant_type: 'client_credentials' }), '', { 'content-type': 'application/json' })
+      const r = await token(JSON.stringify({ grant_type: 'client_credentials' }), '', {
+        'content-type': 'application/json',
+      })
       expect(r.status).toBe(415)
-      expect(await r.json()).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('application/x-www-form-urlencoded') })
+      expect(await r.json()).toMatchObject({
+        error: 'invalid_request',
+        error_description: expect.stringContaining('application/x-www-form-urlencoded'),
+      })
     })
 
     it('an oversized body is a 413, and the server keeps answering', async () => {
@@ -101,10 +150,14 @@ describeOnBackends('http-hygiene.test.ts', 'HTTP hygiene', ({ kind, redisUrl }) 
   describe('JSON APIs', () => {
     it('a body nested deeper than 32 levels is a 400 naming the depth, on the decision and policy APIs', async () => {
       const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`
-      const evaluation = (resource: string) => `{"subject":{"type":"user","id":"a"},"action":{"name":"read"},"resource":{"type":"doc","id":"1","properties":{"x":${resource}}}}`
+      const evaluation = (resource: string) =>
+        `{"subject":{"type":"user","id":"a"},"action":{"name":"read"},"resource":{"type":"doc","id":"1","properties":{"x":${resource}}}}`
       const ok = await call(server, 'POST', '/access/v1/evaluation', checker, evaluation(deep(5)))
       expect(ok.status).not.toBe(400)
-      for (const [path, token] of [['/access/v1/evaluation', checker], ['/authz/v1/stores', admin]] as const) {
+      for (const [path, token] of [
+        ['/access/v1/evaluation', checker],
+        ['/authz/v1/stores', admin],
+      ] as const) {
         const r = await call(server, 'POST', path, token, evaluation(deep(5000)))
         expect(r.status).toBe(400)
         expect(r.body).toMatchObject({ error: 'invalid_json', error_description: expect.stringContaining('32 levels') })
@@ -112,9 +165,17 @@ describeOnBackends('http-hygiene.test.ts', 'HTTP hygiene', ({ kind, redisUrl }) 
     })
 
     it('a body over the route limit is a 413, and a non-JSON body a 415', async () => {
-      const big = await call(server, 'POST', '/access/v1/evaluation', checker, `{"pad":"${'x'.repeat(2 * 1024 * 1024)}"}`)
+      const big = await call(
+        server,
+        'POST',
+        '/access/v1/evaluation',
+        checker,
+        `{"pad":"${'x'.repeat(2 * 1024 * 1024)}"}`,
+      )
       expect(big.status).toBe(413)
-      const text = await call(server, 'POST', '/access/v1/evaluation', checker, 'subject=a', { 'content-type': 'text/plain' })
+      const text = await call(server, 'POST', '/access/v1/evaluation', checker, 'subject=a', {
+        'content-type': 'text/plain',
+      })
       expect(text.status).toBe(415)
     })
   })
@@ -124,12 +185,31 @@ describeOnBackends('http-hygiene.test.ts', 'HTTP hygiene', ({ kind, redisUrl }) 
       ['discovery', () => fetch(`${server.url}/.well-known/openid-configuration`)],
       ['jwks', () => fetch(`${server.url}/jwks`)],
       ['token (success)', () => token('grant_type=client_credentials')],
-      ['token (error)', () => fetch(`${server.url}/token`, { method: 'POST', headers: FORM, body: 'grant_type=client_credentials&client_id=nobody' })],
-      ['authorization error page', () => fetch(`${server.url}/auth?client_id=nobody&response_type=code`, { redirect: 'manual' })],
+      [
+        'token (error)',
+        () =>
+          fetch(`${server.url}/token`, {
+            method: 'POST',
+            headers: FORM,
+            body: 'grant_type=client_credentials&client_id=nobody',
+          }),
+      ],
+      [
+        'authorization error page',
+        () => fetch(`${server.url}/auth?client_id=nobody&response_type=code`, { redirect: 'manual' }),
+      ],
       ['device page', () => fetch(`${server.url}/device`)],
       ['unknown path', () => fetch(`${server.url}/no/such/path`)],
       ['health', () => fetch(`${server.url}/healthz`)],
-      ['decision (fast lane)', () => fetch(`${server.url}/access/v1/evaluation`, { method: 'POST', headers: { authorization: `Bearer ${checker}`, 'content-type': 'application/json' }, body: '{"subject":{"type":"user","id":"a"},"action":{"name":"read"},"resource":{"type":"doc","id":"1"}}' })],
+      [
+        'decision (fast lane)',
+        () =>
+          fetch(`${server.url}/access/v1/evaluation`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${checker}`, 'content-type': 'application/json' },
+            body: '{"subject":{"type":"user","id":"a"},"action":{"name":"read"},"resource":{"type":"doc","id":"1"}}',
+          }),
+      ],
       ['413', () => token(`pad=${'x'.repeat(100 * 1024)}`)],
       // an error written by Koa's default error path (which drops every header set before)
       ['GET /device/auth (not a page)', () => fetch(`${server.url}/device/auth`)],
@@ -162,7 +242,9 @@ describe('HSTS behind TLS', () => {
 describe('slow clients (slowloris)', () => {
   let server: TestServer
   beforeAll(async () => {
-    server = await startTestServer({ env: { HTTP_HEADERS_TIMEOUT: '2', HTTP_REQUEST_TIMEOUT: '3', HTTP_KEEPALIVE_TIMEOUT: '1' } })
+    server = await startTestServer({
+      env: { HTTP_HEADERS_TIMEOUT: '2', HTTP_REQUEST_TIMEOUT: '3', HTTP_KEEPALIVE_TIMEOUT: '1' },
+    })
   })
   afterAll(async () => {
     await server?.close()
@@ -177,8 +259,12 @@ describe('slow clients (slowloris)', () => {
         socket.destroy()
         resolve({ closed: false, data })
       }, 25_000)
-      socket.on('connect', () => { for (const c of chunks) socket.write(c) })
-      socket.on('data', (d) => { data += d.toString('latin1') })
+      socket.on('connect', () => {
+        for (const c of chunks) socket.write(c)
+      })
+      socket.on('data', (d) => {
+        data += d.toString('latin1')
+      })
       socket.on('error', () => undefined)
       socket.on('close', () => {
         clearTimeout(giveUp)
@@ -194,12 +280,16 @@ describe('slow clients (slowloris)', () => {
   }, 30_000)
 
   it('a body that never finishes is closed within the request timeout', async () => {
-    const r = await hold(['POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type='])
+    const r = await hold([
+      'POST /token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=',
+    ])
     expect(r.closed).toBe(true)
   }, 30_000)
 
   it('refuses a headers timeout longer than the request timeout, naming the variable', () => {
-    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT: '90' })).toThrow(/HTTP_HEADERS_TIMEOUT: must not be longer than HTTP_REQUEST_TIMEOUT/)
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT: '90' })).toThrow(
+      /HTTP_HEADERS_TIMEOUT: must not be longer than HTTP_REQUEST_TIMEOUT/,
+    )
     expect(() => loadConfig({ HTTP_REQUEST_TIMEOUT: 'soon' })).toThrow(/HTTP_REQUEST_TIMEOUT/)
     expect(loadConfig({}).HTTP_HEADERS_TIMEOUT).toBe(20)
   })

@@ -16,7 +16,8 @@ describe('language selection and brand over HTTP', () => {
     await server?.close()
   })
 
-  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${server.url}${path}`, { headers, redirect: 'manual' })
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}${path}`, { headers, redirect: 'manual' })
   const langOf = async (res: Response) => (await res.text()).match(/<html lang="([^"]+)">/)?.[1]
 
   it('Accept-Language picks the best shipped language; none or an unknown one is English', async () => {
@@ -65,7 +66,9 @@ describe('language selection and brand over HTTP', () => {
     const css = await get('/assets/brand.css')
     expect(css.headers.get('content-type')).toMatch(/text\/css/)
     expect(await css.text()).toBe(':root { --accent: #aa3300; }\n')
-    const discovery = await (await get('/.well-known/openid-configuration')).json() as { ui_locales_supported?: string[] }
+    const discovery = (await (await get('/.well-known/openid-configuration')).json()) as {
+      ui_locales_supported?: string[]
+    }
     expect(discovery.ui_locales_supported).toEqual(['en', 'de'])
   })
 })

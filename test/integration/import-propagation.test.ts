@@ -23,7 +23,13 @@ describeOnBackends(import.meta.filename, 'import changes reach running servers a
   let dir: string
   beforeAll(async () => {
     first = await startTestServer({ kind: backend.kind, redisUrl: backend.redisUrl })
-    second = await startTestServer({ kind: backend.kind, redisUrl: backend.redisUrl, db: first.db, masterKey: first.config.PORTCULLIS_MASTER_KEY, env: backend.redisUrl ? { REDIS_PREFIX: first.config.REDIS_PREFIX } : {} })
+    second = await startTestServer({
+      kind: backend.kind,
+      redisUrl: backend.redisUrl,
+      db: first.db,
+      masterKey: first.config.PORTCULLIS_MASTER_KEY,
+      env: backend.redisUrl ? { REDIS_PREFIX: first.config.REDIS_PREFIX } : {},
+    })
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pc-import-'))
   })
   afterAll(async () => {
@@ -36,7 +42,11 @@ describeOnBackends(import.meta.filename, 'import changes reach running servers a
     const file = path.join(dir, name)
     await fs.writeFile(file, yaml)
     const env: Record<string, string> = {
-      DATABASE_URL: first.db.url, PORTCULLIS_MASTER_KEY: first.config.PORTCULLIS_MASTER_KEY!, PUBLIC_URL: first.url, DATA_DIR: dir, LOG_LEVEL: 'warn',
+      DATABASE_URL: first.db.url,
+      PORTCULLIS_MASTER_KEY: first.config.PORTCULLIS_MASTER_KEY!,
+      PUBLIC_URL: first.url,
+      DATA_DIR: dir,
+      LOG_LEVEL: 'warn',
       ...(backend.redisUrl ? { REDIS_URL: backend.redisUrl, REDIS_PREFIX: first.config.REDIS_PREFIX } : {}),
     }
     const r = await runCli(['import', file], env)
@@ -46,10 +56,16 @@ describeOnBackends(import.meta.filename, 'import changes reach running servers a
   async function token(server: TestServer, client: string, form: Record<string, string>) {
     const res = await fetch(`${server.url}/token`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${client}:${client}-secret-0123456789abcdef`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${client}:${client}-secret-0123456789abcdef`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ grant_type: 'client_credentials', ...form }),
     })
-    return { status: res.status, body: (await res.json()) as { access_token?: string; error?: string; error_description?: string } }
+    return {
+      status: res.status,
+      body: (await res.json()) as { access_token?: string; error?: string; error_description?: string },
+    }
   }
 
   /** Polls until the token request succeeds (at most BOUND_MS); returns the last answer. */
@@ -66,7 +82,9 @@ describeOnBackends(import.meta.filename, 'import changes reach running servers a
   it('a new client, resource and scope work on both instances right after the import', async () => {
     // the servers are up and have answered before the import (nothing cached from start-up only)
     expect((await token(first, 'billing', { scope: 'orders:read', resource: API })).status).toBe(401)
-    await importFile('one.yaml', `
+    await importFile(
+      'one.yaml',
+      `
 resources:
   - indicator: ${API}
     scopes: [orders:read, orders:write]
@@ -78,16 +96,23 @@ clients:
     grant_types: [client_credentials]
     response_types: []
     scope: orders:read
-`)
+`,
+    )
     for (const server of [first, second]) {
       const r = await tokenSoon(server, 'billing', { scope: 'orders:read', resource: API })
       expect(r.status, JSON.stringify(r.body)).toBe(200)
-      expect(jose.decodeJwt(r.body.access_token!)).toMatchObject({ aud: API, scope: 'orders:read', client_id: 'billing' })
+      expect(jose.decodeJwt(r.body.access_token!)).toMatchObject({
+        aud: API,
+        scope: 'orders:read',
+        client_id: 'billing',
+      })
     }
   })
 
   it('a scope added to a client and a new resource with a new scope work after a second import', async () => {
-    await importFile('two.yaml', `
+    await importFile(
+      'two.yaml',
+      `
 resources:
   - indicator: ${API}
     scopes: [orders:read, orders:write]
@@ -106,7 +131,8 @@ clients:
     grant_types: [client_credentials]
     response_types: []
     scope: ledger:read
-`)
+`,
+    )
     for (const server of [second, first]) {
       const write = await tokenSoon(server, 'billing', { scope: 'orders:write', resource: API })
       expect(write.status, JSON.stringify(write.body)).toBe(200)
@@ -117,18 +143,22 @@ clients:
   })
 
   it('a scope taken away from a client by an import is refused at once', async () => {
-    await importFile('three.yaml', `
+    await importFile(
+      'three.yaml',
+      `
 clients:
   - client_id: billing
     client_secret: billing-secret-0123456789abcdef
     grant_types: [client_credentials]
     response_types: []
     scope: orders:read
-`)
+`,
+    )
     for (const server of [first, second]) {
       const until = Date.now() + BOUND_MS
       let r = await token(server, 'billing', { scope: 'orders:write', resource: API })
-      while (r.status === 200 && Date.now() < until) r = await token(server, 'billing', { scope: 'orders:write', resource: API })
+      while (r.status === 200 && Date.now() < until)
+        r = await token(server, 'billing', { scope: 'orders:write', resource: API })
       expect(r.status).toBe(400)
       expect(r.body.error).toBe('invalid_scope')
     }

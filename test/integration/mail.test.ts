@@ -27,7 +27,8 @@ async function smtp(opts: Parameters<typeof startSmtp>[0] = {}) {
   return s
 }
 const brand = { product: 'Acme <ID> & Co' }
-const mailTo = (to: string) => passwordResetMail(brand, { to, link: 'https://id.example.com/password/reset?token=abc', ttlSeconds: 1800 })
+const mailTo = (to: string) =>
+  passwordResetMail(brand, { to, link: 'https://id.example.com/password/reset?token=abc', ttlSeconds: 1800 })
 async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000) {
   const end = Date.now() + timeoutMs
   while (!(await fn())) {
@@ -52,9 +53,15 @@ describe('outgoing mail', () => {
 
   it('while the SMTP server is down the mail waits in the outbox (sealed), and is delivered once it is up', async () => {
     const port = await freePort()
-    const s = await server({ SMTP_URL: `smtp://127.0.0.1:${port}`, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'id@acme.example' })
+    const s = await server({
+      SMTP_URL: `smtp://127.0.0.1:${port}`,
+      SMTP_REQUIRE_STARTTLS: 'false',
+      MAIL_FROM: 'id@acme.example',
+    })
     await s.container.mail.send('test', mailTo('cat@example.com'))
-    await until('a failed attempt', async () => (await s.container.db.mailOutbox.findMany()).some((r) => r.attempts >= 1))
+    await until('a failed attempt', async () =>
+      (await s.container.db.mailOutbox.findMany()).some((r) => r.attempts >= 1),
+    )
     const rows = await s.container.db.mailOutbox.findMany()
     expect(rows).toHaveLength(1)
     expect(rows[0]!.lastError).toBeTruthy()
@@ -64,14 +71,18 @@ describe('outgoing mail', () => {
     const got = await mx.waitFor((m) => m.text?.includes('cat@example.com') ?? false)
     expect(got.subject).toBe('Reset your Acme <ID> & Co password')
     await until('the outbox to empty', async () => (await s.container.mail.pending()) === 0)
-    expect((await s.container.metrics.scrape()).body).toMatch(/portcullis_mail_deliveries_total\{kind="test",outcome="retry"\} [1-9]/)
+    expect((await s.container.metrics.scrape()).body).toMatch(
+      /portcullis_mail_deliveries_total\{kind="test",outcome="retry"\} [1-9]/,
+    )
   })
 
   it('SMTP_REQUIRE_STARTTLS (the default): a server without STARTTLS gets nothing; one offering it gets the mail over TLS', async () => {
     const plain = await smtp()
     const s = await server({ SMTP_URL: plain.url, MAIL_FROM: 'id@acme.example' })
     await s.container.mail.send('test', mailTo('dan@example.com'))
-    await until('a refused attempt', async () => (await s.container.db.mailOutbox.findMany()).some((r) => r.attempts >= 1))
+    await until('a refused attempt', async () =>
+      (await s.container.db.mailOutbox.findMany()).some((r) => r.attempts >= 1),
+    )
     expect(plain.messages).toHaveLength(0)
     expect((await s.container.db.mailOutbox.findFirst())!.lastError).toMatch(/STARTTLS/i)
 
@@ -79,7 +90,9 @@ describe('outgoing mail', () => {
     // The test server's certificate is self-signed: refused by default...
     const strict = await server({ SMTP_URL: tls.url, MAIL_FROM: 'id@acme.example' })
     await strict.container.mail.send('test', mailTo('eli@example.com'))
-    await until('a refused attempt', async () => (await strict.container.db.mailOutbox.findMany()).some((r) => r.attempts >= 1))
+    await until('a refused attempt', async () =>
+      (await strict.container.db.mailOutbox.findMany()).some((r) => r.attempts >= 1),
+    )
     expect(tls.messages).toHaveLength(0)
     // ...and accepted when the operator says so.
     const lax = await server({ SMTP_URL: tls.url, MAIL_FROM: 'id@acme.example', SMTP_TLS_REJECT_UNAUTHORIZED: 'false' })
@@ -90,12 +103,22 @@ describe('outgoing mail', () => {
   it('after MAIL_MAX_ATTEMPTS failures the mail is given up: an error log line and a metric', async () => {
     const port = await freePort()
     const logs: string[] = []
-    const s = await server({ SMTP_URL: `smtp://127.0.0.1:${port}`, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'id@acme.example', MAIL_MAX_ATTEMPTS: '1' }, logs)
+    const s = await server(
+      {
+        SMTP_URL: `smtp://127.0.0.1:${port}`,
+        SMTP_REQUIRE_STARTTLS: 'false',
+        MAIL_FROM: 'id@acme.example',
+        MAIL_MAX_ATTEMPTS: '1',
+      },
+      logs,
+    )
     await s.container.mail.send('password_reset', mailTo('gil@example.com'))
     await until('the mail to be given up', async () => (await s.container.mail.pending()) === 0)
     expect(logs.some((l) => l.includes('mail delivery given up'))).toBe(true)
     expect(logs.join('\n')).not.toContain('gil@example.com')
-    expect((await s.container.metrics.scrape()).body).toMatch(/portcullis_mail_deliveries_total\{kind="password_reset",outcome="given_up"\} 1/)
+    expect((await s.container.metrics.scrape()).body).toMatch(
+      /portcullis_mail_deliveries_total\{kind="password_reset",outcome="given_up"\} 1/,
+    )
   })
 
   it('without SMTP_URL mails become .eml files in DATA_DIR/mail, and the start says so loudly', async () => {

@@ -11,7 +11,11 @@ import { routeLabel } from '../../src/metrics/http.ts'
  * API-key alert), then a scrape parsed as Prometheus text; access control on the main port and
  * the unauthenticated METRICS_LISTEN address.
  */
-interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Sample {
+  name: string
+  labels: Record<string, string>
+  value: number
+}
 function parse(text: string): Sample[] {
   const out: Sample[] = []
   for (const line of text.split('\n')) {
@@ -26,7 +30,8 @@ function parse(text: string): Sample[] {
 }
 const find = (s: Sample[], name: string, labels: Record<string, string> = {}) =>
   s.filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))
-const value = (s: Sample[], name: string, labels: Record<string, string> = {}) => find(s, name, labels).reduce((a, x) => a + x.value, 0)
+const value = (s: Sample[], name: string, labels: Record<string, string> = {}) =>
+  find(s, name, labels).reduce((a, x) => a + x.value, 0)
 
 let server: TestServer
 let metricsPort: number
@@ -37,9 +42,21 @@ const CALLBACK = 'http://127.0.0.1:9/cb'
 beforeAll(async () => {
   metricsPort = await freePort()
   server = await startTestServer({ env: { METRICS_LISTEN: `127.0.0.1:${metricsPort}` } })
-  await registerServiceClients(server, [{ id: 'prom', scope: 'audit:read' }, { id: 'pep', scope: 'authz:check' }])
+  await registerServiceClients(server, [
+    { id: 'prom', scope: 'audit:read' },
+    { id: 'pep', scope: 'authz:check' },
+  ])
   const { doc, problems } = await validateDocument(server.container, {
-    clients: [{ client_id: 'web', token_endpoint_auth_method: 'none', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid' }],
+    clients: [
+      {
+        client_id: 'web',
+        token_endpoint_auth_method: 'none',
+        redirect_uris: [CALLBACK],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        scope: 'openid',
+      },
+    ],
     users: [{ email: 'ann@example.com', password: 'a long passphrase here' }],
   })
   expect(problems).toEqual([])
@@ -48,18 +65,54 @@ beforeAll(async () => {
   const pep = await apiToken(server, 'pep', 'authz:check')
 
   // Sign-ins through the real login page: one refused, one accepted.
-  const config = await oidc.discovery(new URL(server.url), 'web', undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] })
-  const authUrl = async () => oidc.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' })
-  expect((await signIn(new UserAgent(server.url), await authUrl(), { email: 'ann@example.com', password: 'not the password at all' })).failed).toBeTruthy()
-  expect((await signIn(new UserAgent(server.url), await authUrl(), { email: 'ann@example.com', password: 'a long passphrase here' })).callback).toBeTruthy()
+  const config = await oidc.discovery(new URL(server.url), 'web', undefined, oidc.None(), {
+    execute: [oidc.allowInsecureRequests],
+  })
+  const authUrl = async () =>
+    oidc.buildAuthorizationUrl(config, {
+      redirect_uri: CALLBACK,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    })
+  expect(
+    (
+      await signIn(new UserAgent(server.url), await authUrl(), {
+        email: 'ann@example.com',
+        password: 'not the password at all',
+      })
+    ).failed,
+  ).toBeTruthy()
+  expect(
+    (
+      await signIn(new UserAgent(server.url), await authUrl(), {
+        email: 'ann@example.com',
+        password: 'a long passphrase here',
+      })
+    ).callback,
+  ).toBeTruthy()
 
   // Policy decisions.
-  await server.container.authz.stores.create({ name: 'docs', model: 'acl.conf', policy: 'p, alice, doc1, read\n' }, 'test')
-  expect((await call(server, 'POST', '/authz/v1/stores/docs/check', pep, { request: ['alice', 'doc1', 'read'] })).body.allowed).toBe(true)
-  expect((await call(server, 'POST', '/authz/v1/stores/docs/check', pep, { request: ['bob', 'doc1', 'read'] })).body.allowed).toBe(false)
+  await server.container.authz.stores.create(
+    { name: 'docs', model: 'acl.conf', policy: 'p, alice, doc1, read\n' },
+    'test',
+  )
+  expect(
+    (await call(server, 'POST', '/authz/v1/stores/docs/check', pep, { request: ['alice', 'doc1', 'read'] })).body
+      .allowed,
+  ).toBe(true)
+  expect(
+    (await call(server, 'POST', '/authz/v1/stores/docs/check', pep, { request: ['bob', 'doc1', 'read'] })).body.allowed,
+  ).toBe(false)
 
   // A lockout, an alert, and a checkpoint.
-  await server.container.audit.record({ action: 'user.locked', outcome: 'success', actor: 'system', target: 'u1', details: { failures: 5 } })
+  await server.container.audit.record({
+    action: 'user.locked',
+    outcome: 'success',
+    actor: 'system',
+    target: 'u1',
+    details: { failures: 5 },
+  })
   await server.container.monitor.apiKeyRejected({ keyId: 'k-old', reason: 'revoked' })
   await server.container.monitor.settled() // the detectors run after the record, in order
   await server.container.audit.flush()
@@ -76,18 +129,40 @@ afterAll(async () => {
 
 describe('/metrics figures', () => {
   it('HTTP requests and latency by route template and status, never raw paths', () => {
-    expect(value(samples, 'portcullis_http_requests_total', { route: '/authz/v1/stores/:store/check', method: 'POST', status: '200' })).toBe(2)
-    expect(value(samples, 'portcullis_http_requests_total', { route: '/token', status: '200' })).toBeGreaterThanOrEqual(2)
-    expect(value(samples, 'portcullis_http_request_duration_seconds_count', { route: '/authz/v1/stores/:store/check' })).toBe(2)
-    expect(find(samples, 'portcullis_http_requests_total').some((x) => /\/interaction\/[A-Za-z0-9_-]{10,}/.test(x.labels.route!))).toBe(false)
+    expect(
+      value(samples, 'portcullis_http_requests_total', {
+        route: '/authz/v1/stores/:store/check',
+        method: 'POST',
+        status: '200',
+      }),
+    ).toBe(2)
+    expect(value(samples, 'portcullis_http_requests_total', { route: '/token', status: '200' })).toBeGreaterThanOrEqual(
+      2,
+    )
+    expect(
+      value(samples, 'portcullis_http_request_duration_seconds_count', { route: '/authz/v1/stores/:store/check' }),
+    ).toBe(2)
+    expect(
+      find(samples, 'portcullis_http_requests_total').some((x) =>
+        /\/interaction\/[A-Za-z0-9_-]{10,}/.test(x.labels.route!),
+      ),
+    ).toBe(false)
     expect(routeLabel(undefined, '/interaction/abcDEF123', 200)).toBe('/interaction/*')
     expect(routeLabel(undefined, '/no/such/thing', 404)).toBe('unmatched')
     expect(routeLabel(undefined, '/token/introspection', 200)).toBe('/token/introspection')
   })
 
   it('tokens issued by grant and client', () => {
-    expect(value(samples, 'portcullis_tokens_issued_total', { grant_type: 'client_credentials', client_id: 'prom', outcome: 'success' })).toBe(1)
-    expect(value(samples, 'portcullis_tokens_issued_total', { grant_type: 'client_credentials', client_id: 'pep' })).toBe(1)
+    expect(
+      value(samples, 'portcullis_tokens_issued_total', {
+        grant_type: 'client_credentials',
+        client_id: 'prom',
+        outcome: 'success',
+      }),
+    ).toBe(1)
+    expect(
+      value(samples, 'portcullis_tokens_issued_total', { grant_type: 'client_credentials', client_id: 'pep' }),
+    ).toBe(1)
   })
 
   it('logins by outcome and method, and lockouts', () => {

@@ -18,46 +18,95 @@ const sqliteMigrations = path.join(root, 'prisma/migrations')
 const pgMigrations = path.join(root, 'prisma/postgresql/migrations')
 
 const migrationNames = async (dir: string) =>
-  (await fs.readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort()
+  (await fs.readdir(dir, { withFileTypes: true }))
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()
 const migrationSql = (dir: string, name: string) => fs.readFile(path.join(dir, name, 'migration.sql'), 'utf8')
 
 /** What a schema looks like, engine-neutral: enough to tell the two engines apart if they drift. */
-interface Column { type: string; nullable: boolean }
-interface Table { columns: Record<string, Column>; primaryKey: string[] }
-interface Index { table: string; unique: boolean; columns: string[] }
-interface Shape { tables: Record<string, Table>; indexes: Record<string, Index> }
+interface Column {
+  type: string
+  nullable: boolean
+}
+interface Table {
+  columns: Record<string, Column>
+  primaryKey: string[]
+}
+interface Index {
+  table: string
+  unique: boolean
+  columns: string[]
+}
+interface Shape {
+  tables: Record<string, Table>
+  indexes: Record<string, Index>
+}
 
 /** Prisma's scalar types, as each engine names them in its migrations. */
 function typeFamily(raw: string): string {
-  const t = raw.toLowerCase().replace(/\(.*\)$/, '').trim()
+  const t = raw
+    .toLowerCase()
+    .replace(/\(.*\)$/, '')
+    .trim()
   const families: Record<string, string> = {
-    text: 'String', 'character varying': 'String', varchar: 'String',
-    integer: 'Int', int: 'Int',
+    text: 'String',
+    'character varying': 'String',
+    varchar: 'String',
+    integer: 'Int',
+    int: 'Int',
     bigint: 'BigInt',
     boolean: 'Boolean',
-    datetime: 'DateTime', 'timestamp without time zone': 'DateTime', 'timestamp with time zone': 'DateTime', timestamp: 'DateTime',
-    real: 'Float', 'double precision': 'Float',
-    decimal: 'Decimal', numeric: 'Decimal',
-    blob: 'Bytes', bytea: 'Bytes',
-    jsonb: 'Json', json: 'Json',
+    datetime: 'DateTime',
+    'timestamp without time zone': 'DateTime',
+    'timestamp with time zone': 'DateTime',
+    timestamp: 'DateTime',
+    real: 'Float',
+    'double precision': 'Float',
+    decimal: 'Decimal',
+    numeric: 'Decimal',
+    blob: 'Bytes',
+    bytea: 'Bytes',
+    jsonb: 'Json',
+    json: 'Json',
   }
   return families[t] ?? `unknown:${t}`
 }
 
 function sqliteShape(db: Database.Database): Shape {
   const shape: Shape = { tables: {}, indexes: {} }
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]
+  const tables = db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+    .all() as { name: string }[]
   for (const { name } of tables) {
-    const cols = db.prepare(`PRAGMA table_info("${name}")`).all() as { name: string; type: string; notnull: number; pk: number }[]
+    const cols = db.prepare(`PRAGMA table_info("${name}")`).all() as {
+      name: string
+      type: string
+      notnull: number
+      pk: number
+    }[]
     shape.tables[name] = {
       // in SQLite only an INTEGER PRIMARY KEY is implicitly NOT NULL; Prisma spells it out anyway
-      columns: Object.fromEntries(cols.map((c) => [c.name, { type: typeFamily(c.type), nullable: c.notnull === 0 && c.pk === 0 }])),
-      primaryKey: cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name),
+      columns: Object.fromEntries(
+        cols.map((c) => [c.name, { type: typeFamily(c.type), nullable: c.notnull === 0 && c.pk === 0 }]),
+      ),
+      primaryKey: cols
+        .filter((c) => c.pk > 0)
+        .sort((a, b) => a.pk - b.pk)
+        .map((c) => c.name),
     }
-    const indexes = db.prepare(`PRAGMA index_list("${name}")`).all() as { name: string; unique: number; origin: string }[]
+    const indexes = db.prepare(`PRAGMA index_list("${name}")`).all() as {
+      name: string
+      unique: number
+      origin: string
+    }[]
     for (const ix of indexes.filter((i) => i.origin === 'c')) {
       const cols = db.prepare(`PRAGMA index_info("${ix.name}")`).all() as { seqno: number; name: string }[]
-      shape.indexes[ix.name] = { table: name, unique: ix.unique === 1, columns: cols.sort((a, b) => a.seqno - b.seqno).map((c) => c.name) }
+      shape.indexes[ix.name] = {
+        table: name,
+        unique: ix.unique === 1,
+        columns: cols.sort((a, b) => a.seqno - b.seqno).map((c) => c.name),
+      }
     }
   }
   return shape
@@ -67,7 +116,8 @@ async function pgShape(c: pg.Client): Promise<Shape> {
   const shape: Shape = { tables: {}, indexes: {} }
   const cols = await c.query<{ table_name: string; column_name: string; data_type: string; is_nullable: string }>(
     `SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
-      WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`)
+      WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`,
+  )
   for (const r of cols.rows) {
     const t = (shape.tables[r.table_name] ??= { columns: {}, primaryKey: [] })
     t.columns[r.column_name] = { type: typeFamily(r.data_type), nullable: r.is_nullable === 'YES' }
@@ -77,7 +127,8 @@ async function pgShape(c: pg.Client): Promise<Shape> {
             array(SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY k(attnum, n)
                   JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.n)::text[] AS columns
        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
-      WHERE t.relnamespace = current_schema()::regnamespace`)
+      WHERE t.relnamespace = current_schema()::regnamespace`,
+  )
   for (const r of idx.rows) {
     if (r.primary) shape.tables[r.table]!.primaryKey = r.columns
     else shape.indexes[r.index] = { table: r.table, unique: r.unique, columns: r.columns }
@@ -93,7 +144,11 @@ async function createEmptyPgDatabase(): Promise<{ url: string; drop(): Promise<v
   const run = async (sql: string) => {
     const c = new pg.Client({ connectionString: admin.toString() })
     await c.connect()
-    try { await c.query(sql) } finally { await c.end() }
+    try {
+      await c.query(sql)
+    } finally {
+      await c.end()
+    }
   }
   await run(`CREATE DATABASE "${name}"`)
   const u = new URL(pgUrl as string)
@@ -104,7 +159,11 @@ async function createEmptyPgDatabase(): Promise<{ url: string; drop(): Promise<v
 async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url })
   await c.connect()
-  try { return await fn(c) } finally { await c.end() }
+  try {
+    return await fn(c)
+  } finally {
+    await c.end()
+  }
 }
 
 describe('SQLite and PostgreSQL schemas stay in step', () => {
@@ -149,7 +208,11 @@ describe('SQLite and PostgreSQL schemas stay in step', () => {
     it('migrated test databases have the same tables, columns, keys and indexes', async () => {
       const file = new Database(sqliteDb.url.replace(/^file:/, ''), { readonly: true })
       let sqlite: Shape
-      try { sqlite = sqliteShape(file) } finally { file.close() }
+      try {
+        sqlite = sqliteShape(file)
+      } finally {
+        file.close()
+      }
       const postgres = await withPg(pgDb.url, pgShape)
 
       expect(Object.keys(sqlite.tables)).toContain('OidcPayload')
@@ -161,7 +224,8 @@ describe('SQLite and PostgreSQL schemas stay in step', () => {
       expect(pgTables).toEqual(sqliteTables)
       expect(postgres.indexes).toEqual(sqlite.indexes)
       for (const [table, t] of Object.entries(sqliteTables)) {
-        for (const [column, c] of Object.entries(t.columns)) expect(c.type, `${table}.${column}`).not.toMatch(/^unknown:/)
+        for (const [column, c] of Object.entries(t.columns))
+          expect(c.type, `${table}.${column}`).not.toMatch(/^unknown:/)
       }
     })
 
@@ -189,9 +253,20 @@ describe('SQLite and PostgreSQL schemas stay in step', () => {
   })
 })
 
-interface MigrationRow { id: string; migration_name: string; checksum: string; finished_at: Date | null; rolled_back_at: Date | null; applied_steps_count: number; logs: string | null }
+interface MigrationRow {
+  id: string
+  migration_name: string
+  checksum: string
+  finished_at: Date | null
+  rolled_back_at: Date | null
+  applied_steps_count: number
+  logs: string | null
+}
 const migrationRows = (url: string) =>
-  withPg(url, async (c) => (await c.query<MigrationRow>('SELECT * FROM "_prisma_migrations" ORDER BY migration_name')).rows)
+  withPg(
+    url,
+    async (c) => (await c.query<MigrationRow>('SELECT * FROM "_prisma_migrations" ORDER BY migration_name')).rows,
+  )
 const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex')
 
 describe.skipIf(!pgUrl)('migrate() on PostgreSQL', () => {
@@ -211,8 +286,15 @@ describe.skipIf(!pgUrl)('migrate() on PostgreSQL', () => {
         expect(r.applied_steps_count).toBe(1)
         expect(r.checksum).toBe(sha256(await migrationSql(pgMigrations, r.migration_name)))
       }
-      const tables = await withPg(db.url, async (c) => (await c.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'OidcPayload'")).rows[0]!.n)
+      const tables = await withPg(
+        db.url,
+        async (c) =>
+          (
+            await c.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'OidcPayload'",
+            )
+          ).rows[0]!.n,
+      )
       expect(tables).toBe(1)
 
       expect(await migrate(db.url)).toEqual([])
@@ -237,11 +319,20 @@ describe.skipIf(!pgUrl)('migrate() on PostgreSQL', () => {
 
       const rows = await migrationRows(db.url)
       expect(rows.map((r) => r.migration_name)).toEqual(names)
-      expect(rows.every((r) => r.finished_at instanceof Date && r.rolled_back_at === null && r.applied_steps_count === 1)).toBe(true)
+      expect(
+        rows.every((r) => r.finished_at instanceof Date && r.rolled_back_at === null && r.applied_steps_count === 1),
+      ).toBe(true)
       // and no lock is left behind: a later run gets through at once and finds nothing to do
       expect(await migrate(db.url)).toEqual([])
-      const locks = await withPg(db.url, async (c) => (await c.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).rows[0]!.n)
+      const locks = await withPg(
+        db.url,
+        async (c) =>
+          (
+            await c.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+          ).rows[0]!.n,
+      )
       expect(locks).toBe(0)
     } finally {
       await db.drop()

@@ -4,7 +4,15 @@ import type { AdapterPayload } from 'oidc-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDb, type Db } from '../../src/db/client.ts'
 import { createTestDatabase, pgTestUrl, redisTestUrl, type TestDatabase } from '../../src/db/testing.ts'
-import { clientAdapter, GRANT_BOUND_MODELS, modelRouter, prismaAdapter, redisAdapter, SHORT_LIVED_MODELS, type AdapterFactory } from '../../src/oidc/adapters.ts'
+import {
+  clientAdapter,
+  GRANT_BOUND_MODELS,
+  modelRouter,
+  prismaAdapter,
+  redisAdapter,
+  SHORT_LIVED_MODELS,
+  type AdapterFactory,
+} from '../../src/oidc/adapters.ts'
 import { clientQueries } from '../../src/oidc/queries/clients.ts'
 import { payloadQueries } from '../../src/oidc/queries/payloads.ts'
 import { testContainer } from '../helpers/container.ts'
@@ -27,9 +35,20 @@ function tokenPayload(kind: string, jti: string, extra: Partial<AdapterPayload> 
 
 /** Every model oidc-provider 9 stores through the adapter (lib/models), but Client. */
 const ALL_MODELS = [
-  'Session', 'Interaction', 'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'ClientCredentials',
-  'InitialAccessToken', 'RegistrationAccessToken', 'Grant', 'ReplayDetection', 'PushedAuthorizationRequest',
-  'BackchannelAuthenticationRequest', 'PreAuthorizedCode',
+  'Session',
+  'Interaction',
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'ClientCredentials',
+  'InitialAccessToken',
+  'RegistrationAccessToken',
+  'Grant',
+  'ReplayDetection',
+  'PushedAuthorizationRequest',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
 ]
 
 /** Every key under a prefix (SCAN, not KEYS, so it is safe on a shared server). */
@@ -49,7 +68,10 @@ async function deleteUnder(redis: Redis, prefix: string) {
   if (keys.length) await redis.del(...keys)
 }
 
-interface Store { adapter: AdapterFactory; close(): Promise<void> }
+interface Store {
+  adapter: AdapterFactory
+  close(): Promise<void>
+}
 
 async function prismaStore(kind: 'sqlite' | 'postgresql'): Promise<Store> {
   const tdb = await createTestDatabase(kind)
@@ -81,8 +103,12 @@ function adapterContract(name: string, skip: boolean, open: () => Promise<Store>
     let store: Store
     const a = (model: string) => store.adapter(model)
 
-    beforeAll(async () => { store = await open() })
-    afterAll(async () => { await store?.close() })
+    beforeAll(async () => {
+      store = await open()
+    })
+    afterAll(async () => {
+      await store?.close()
+    })
 
     it('find returns what upsert stored, and undefined for an unknown id', async () => {
       const id = newId()
@@ -111,11 +137,24 @@ function adapterContract(name: string, skip: boolean, open: () => Promise<Store>
 
     it('upsert of an existing id replaces the whole payload and its lookups', async () => {
       const id = newId()
-      const first = { uid: newId(), userCode: 'FRST-CODE', kind: 'DeviceCode', jti: id, params: { scope: 'openid' }, onlyInFirst: true }
+      const first = {
+        uid: newId(),
+        userCode: 'FRST-CODE',
+        kind: 'DeviceCode',
+        jti: id,
+        params: { scope: 'openid' },
+        onlyInFirst: true,
+      }
       await a('DeviceCode').upsert(id, first, 600)
       expect(await a('DeviceCode').findByUserCode('FRST-CODE')).toEqual(first)
 
-      const second = { uid: newId(), userCode: 'SCND-CODE', kind: 'DeviceCode', jti: id, params: { scope: 'openid profile' } }
+      const second = {
+        uid: newId(),
+        userCode: 'SCND-CODE',
+        kind: 'DeviceCode',
+        jti: id,
+        params: { scope: 'openid profile' },
+      }
       await a('DeviceCode').upsert(id, second, 600)
       const found = await a('DeviceCode').find(id)
       expect(found).toEqual(second)
@@ -130,14 +169,29 @@ function adapterContract(name: string, skip: boolean, open: () => Promise<Store>
 
     it('findByUid finds a Session, findByUserCode finds a DeviceCode', async () => {
       const sessionId = newId()
-      const session = { uid: newId(), jti: sessionId, kind: 'Session', loginTs: epoch(), accountId: 'acct-1', authorizations: { 'client-1': { sid: newId(), grantId: newId() } } }
+      const session = {
+        uid: newId(),
+        jti: sessionId,
+        kind: 'Session',
+        loginTs: epoch(),
+        accountId: 'acct-1',
+        authorizations: { 'client-1': { sid: newId(), grantId: newId() } },
+      }
       await a('Session').upsert(sessionId, session, 600)
       expect(await a('Session').findByUid(session.uid)).toEqual(session)
       expect(await a('Session').find(sessionId)).toEqual(session)
 
       const deviceId = newId()
       const userCode = `U${crypto.randomBytes(4).toString('hex').toUpperCase()}`
-      const device = { userCode, jti: deviceId, kind: 'DeviceCode', grantId: newId(), clientId: 'tv', params: { client_id: 'tv', scope: 'openid' }, deviceInfo: { ip: '127.0.0.1', ua: 'tv/1.0' } }
+      const device = {
+        userCode,
+        jti: deviceId,
+        kind: 'DeviceCode',
+        grantId: newId(),
+        clientId: 'tv',
+        params: { client_id: 'tv', scope: 'openid' },
+        deviceInfo: { ip: '127.0.0.1', ua: 'tv/1.0' },
+      }
       await a('DeviceCode').upsert(deviceId, device, 600)
       expect(await a('DeviceCode').findByUserCode(userCode)).toEqual(device)
       // lookups are per model
@@ -147,7 +201,11 @@ function adapterContract(name: string, skip: boolean, open: () => Promise<Store>
 
     it('consume marks the instance consumed (epoch seconds) and find still returns it', async () => {
       const id = newId()
-      const payload = tokenPayload('AuthorizationCode', id, { grantId: newId(), redirectUri: 'https://app.example.com/cb', codeChallenge: 'x'.repeat(43) })
+      const payload = tokenPayload('AuthorizationCode', id, {
+        grantId: newId(),
+        redirectUri: 'https://app.example.com/cb',
+        codeChallenge: 'x'.repeat(43),
+      })
       await a('AuthorizationCode').upsert(id, payload, 600)
       expect(await a('AuthorizationCode').find(id)).not.toHaveProperty('consumed')
 
@@ -191,8 +249,16 @@ function adapterContract(name: string, skip: boolean, open: () => Promise<Store>
       await a('AccessToken').upsert(ids.at, tokenPayload('AccessToken', ids.at, { grantId: grant }), 3600)
       await a('RefreshToken').upsert(ids.rt, tokenPayload('RefreshToken', ids.rt, { grantId: grant }), 86_400)
       await a('AuthorizationCode').upsert(ids.code, tokenPayload('AuthorizationCode', ids.code, { grantId: grant }), 60)
-      await a('AccessToken').upsert(ids.otherAt, tokenPayload('AccessToken', ids.otherAt, { grantId: otherGrant }), 3600)
-      await a('AuthorizationCode').upsert(ids.otherCode, tokenPayload('AuthorizationCode', ids.otherCode, { grantId: otherGrant }), 60)
+      await a('AccessToken').upsert(
+        ids.otherAt,
+        tokenPayload('AccessToken', ids.otherAt, { grantId: otherGrant }),
+        3600,
+      )
+      await a('AuthorizationCode').upsert(
+        ids.otherCode,
+        tokenPayload('AuthorizationCode', ids.otherCode, { grantId: otherGrant }),
+        60,
+      )
       await a('ClientCredentials').upsert(ids.plain, tokenPayload('ClientCredentials', ids.plain), 3600)
 
       await a('RefreshToken').revokeByGrantId(grant)
@@ -210,11 +276,21 @@ function adapterContract(name: string, skip: boolean, open: () => Promise<Store>
 
     // Account switching: ending A's session revokes A's grant while B's sign-in (an Interaction
     // that still carries A's grantId) is pending in the same browser.
-    it('revokeByGrantId removes only the grant\'s credentials: an Interaction or Session carrying the grantId survives', async () => {
+    it("revokeByGrantId removes only the grant's credentials: an Interaction or Session carrying the grantId survives", async () => {
       const grant = newId()
       const ids = Object.fromEntries(ALL_MODELS.map((m) => [m, newId()]))
       for (const model of ALL_MODELS) {
-        await a(model).upsert(ids[model]!, { jti: ids[model], kind: model, grantId: grant, accountId: model === 'Interaction' ? 'acct-B' : 'acct-A', uid: newId() }, 600)
+        await a(model).upsert(
+          ids[model]!,
+          {
+            jti: ids[model],
+            kind: model,
+            grantId: grant,
+            accountId: model === 'Interaction' ? 'acct-B' : 'acct-A',
+            uid: newId(),
+          },
+          600,
+        )
       }
       await a('AccessToken').revokeByGrantId(grant)
       for (const model of ALL_MODELS) {
@@ -241,7 +317,9 @@ function adapterContract(name: string, skip: boolean, open: () => Promise<Store>
           astral: '𝔘𝔫𝔦𝔠𝔬𝔡𝔢',
         },
         params: {
-          nested: { deeper: { deepest: [1, 2.5, -3, 0, 1e21, Number.MAX_SAFE_INTEGER, true, false, null, { k: 'v' }, []] } },
+          nested: {
+            deeper: { deepest: [1, 2.5, -3, 0, 1e21, Number.MAX_SAFE_INTEGER, true, false, null, { k: 'v' }, []] },
+          },
           empty: {},
           list: [],
           none: null,
@@ -253,49 +331,66 @@ function adapterContract(name: string, skip: boolean, open: () => Promise<Store>
       expect(await a('Interaction').findByUid(payload.uid as string)).toEqual(payload)
     })
 
-    it('expires instances after expiresIn, keeps longer-lived ones and those without TTL', { timeout: 15_000 }, async () => {
-      const short = newId()
-      const consumedShort = newId()
-      const long = newId()
-      const forever = newId()
-      const shortPayload = { jti: short, kind: 'DeviceCode', uid: newId(), userCode: `S${crypto.randomBytes(4).toString('hex')}` }
-      await a('DeviceCode').upsert(short, shortPayload, 1)
-      await a('AuthorizationCode').upsert(consumedShort, tokenPayload('AuthorizationCode', consumedShort), 1)
-      await a('AuthorizationCode').consume(consumedShort)
-      await a('AccessToken').upsert(long, tokenPayload('AccessToken', long), 60)
-      await a('Grant').upsert(forever, { jti: forever, kind: 'Grant', accountId: 'acct-1', clientId: 'client-1' })
+    it(
+      'expires instances after expiresIn, keeps longer-lived ones and those without TTL',
+      { timeout: 15_000 },
+      async () => {
+        const short = newId()
+        const consumedShort = newId()
+        const long = newId()
+        const forever = newId()
+        const shortPayload = {
+          jti: short,
+          kind: 'DeviceCode',
+          uid: newId(),
+          userCode: `S${crypto.randomBytes(4).toString('hex')}`,
+        }
+        await a('DeviceCode').upsert(short, shortPayload, 1)
+        await a('AuthorizationCode').upsert(consumedShort, tokenPayload('AuthorizationCode', consumedShort), 1)
+        await a('AuthorizationCode').consume(consumedShort)
+        await a('AccessToken').upsert(long, tokenPayload('AccessToken', long), 60)
+        await a('Grant').upsert(forever, { jti: forever, kind: 'Grant', accountId: 'acct-1', clientId: 'client-1' })
 
-      // a grant index must outlive its short-lived members: whichever order they come in, and
-      // when a member has no TTL at all
-      const longFirst = newId(), shortAfter = newId(), shortFirst = newId(), longAfter = newId()
-      const noTtlFirst = newId(), shortAfterNoTtl = newId()
-      const [g1, g2, g3] = [newId(), newId(), newId()]
-      await a('RefreshToken').upsert(longFirst, tokenPayload('RefreshToken', longFirst, { grantId: g1 }), 60)
-      await a('AccessToken').upsert(shortAfter, tokenPayload('AccessToken', shortAfter, { grantId: g1 }), 1)
-      await a('AccessToken').upsert(shortFirst, tokenPayload('AccessToken', shortFirst, { grantId: g2 }), 1)
-      await a('RefreshToken').upsert(longAfter, tokenPayload('RefreshToken', longAfter, { grantId: g2 }), 60)
-      await a('RefreshToken').upsert(noTtlFirst, tokenPayload('RefreshToken', noTtlFirst, { grantId: g3 }))
-      await a('AccessToken').upsert(shortAfterNoTtl, tokenPayload('AccessToken', shortAfterNoTtl, { grantId: g3 }), 1)
+        // a grant index must outlive its short-lived members: whichever order they come in, and
+        // when a member has no TTL at all
+        const longFirst = newId(),
+          shortAfter = newId(),
+          shortFirst = newId(),
+          longAfter = newId()
+        const noTtlFirst = newId(),
+          shortAfterNoTtl = newId()
+        const [g1, g2, g3] = [newId(), newId(), newId()]
+        await a('RefreshToken').upsert(longFirst, tokenPayload('RefreshToken', longFirst, { grantId: g1 }), 60)
+        await a('AccessToken').upsert(shortAfter, tokenPayload('AccessToken', shortAfter, { grantId: g1 }), 1)
+        await a('AccessToken').upsert(shortFirst, tokenPayload('AccessToken', shortFirst, { grantId: g2 }), 1)
+        await a('RefreshToken').upsert(longAfter, tokenPayload('RefreshToken', longAfter, { grantId: g2 }), 60)
+        await a('RefreshToken').upsert(noTtlFirst, tokenPayload('RefreshToken', noTtlFirst, { grantId: g3 }))
+        await a('AccessToken').upsert(shortAfterNoTtl, tokenPayload('AccessToken', shortAfterNoTtl, { grantId: g3 }), 1)
 
-      expect(await a('DeviceCode').find(short)).toEqual(shortPayload)
-      expect(await a('AuthorizationCode').find(consumedShort)).toHaveProperty('consumed')
+        expect(await a('DeviceCode').find(short)).toEqual(shortPayload)
+        expect(await a('AuthorizationCode').find(consumedShort)).toHaveProperty('consumed')
 
-      await sleep(1100)
+        await sleep(1100)
 
-      expect(await a('DeviceCode').find(short)).toBeUndefined()
-      expect(await a('DeviceCode').findByUid(shortPayload.uid)).toBeUndefined()
-      expect(await a('DeviceCode').findByUserCode(shortPayload.userCode)).toBeUndefined()
-      expect(await a('AuthorizationCode').find(consumedShort)).toBeUndefined() // consume kept the TTL
-      expect(await a('AccessToken').find(shortAfter)).toBeUndefined()
-      expect(await a('AccessToken').find(long)).toMatchObject({ jti: long })
-      expect(await a('Grant').find(forever)).toMatchObject({ jti: forever })
+        expect(await a('DeviceCode').find(short)).toBeUndefined()
+        expect(await a('DeviceCode').findByUid(shortPayload.uid)).toBeUndefined()
+        expect(await a('DeviceCode').findByUserCode(shortPayload.userCode)).toBeUndefined()
+        expect(await a('AuthorizationCode').find(consumedShort)).toBeUndefined() // consume kept the TTL
+        expect(await a('AccessToken').find(shortAfter)).toBeUndefined()
+        expect(await a('AccessToken').find(long)).toMatchObject({ jti: long })
+        expect(await a('Grant').find(forever)).toMatchObject({ jti: forever })
 
-      for (const [grant, survivor] of [[g1, longFirst], [g2, longAfter], [g3, noTtlFirst]] as const) {
-        expect(await a('RefreshToken').find(survivor)).toMatchObject({ grantId: grant })
-        await a('AccessToken').revokeByGrantId(grant)
-        expect(await a('RefreshToken').find(survivor), `grant ${grant}`).toBeUndefined()
-      }
-    })
+        for (const [grant, survivor] of [
+          [g1, longFirst],
+          [g2, longAfter],
+          [g3, noTtlFirst],
+        ] as const) {
+          expect(await a('RefreshToken').find(survivor)).toMatchObject({ grantId: grant })
+          await a('AccessToken').revokeByGrantId(grant)
+          expect(await a('RefreshToken').find(survivor), `grant ${grant}`).toBeUndefined()
+        }
+      },
+    )
   })
 }
 
@@ -360,12 +455,23 @@ describe.skipIf(!redisUrl)('modelRouter with Redis', () => {
   })
 
   it('sends every short-lived model to Redis and the long-lived ones to the database', async () => {
-    for (const model of [...SHORT_LIVED_MODELS, 'AccessToken', 'RefreshToken', 'ClientCredentials', 'Grant', 'RegistrationAccessToken']) {
+    for (const model of [
+      ...SHORT_LIVED_MODELS,
+      'AccessToken',
+      'RefreshToken',
+      'ClientCredentials',
+      'Grant',
+      'RegistrationAccessToken',
+    ]) {
       const id = newId()
       await router(model).upsert(id, { jti: id, kind: model }, 600)
       const inRedis = (await redisKeysFor(id)).length > 0
       const inDb = (await dbRow(model, id)) !== null
-      expect({ model, inRedis, inDb }).toEqual({ model, inRedis: SHORT_LIVED_MODELS.has(model), inDb: !SHORT_LIVED_MODELS.has(model) })
+      expect({ model, inRedis, inDb }).toEqual({
+        model,
+        inRedis: SHORT_LIVED_MODELS.has(model),
+        inDb: !SHORT_LIVED_MODELS.has(model),
+      })
     }
   })
 
@@ -380,10 +486,22 @@ describe.skipIf(!redisUrl)('modelRouter with Redis', () => {
     const ids = { at: newId(), rt: newId(), code: newId(), device: newId(), otherAt: newId(), otherCode: newId() }
     await router('AccessToken').upsert(ids.at, tokenPayload('AccessToken', ids.at, { grantId: grant }), 3600)
     await router('RefreshToken').upsert(ids.rt, tokenPayload('RefreshToken', ids.rt, { grantId: grant }), 86_400)
-    await router('AuthorizationCode').upsert(ids.code, tokenPayload('AuthorizationCode', ids.code, { grantId: grant }), 60)
-    await router('DeviceCode').upsert(ids.device, { jti: ids.device, kind: 'DeviceCode', grantId: grant, userCode: 'DEVC-CODE' }, 600)
+    await router('AuthorizationCode').upsert(
+      ids.code,
+      tokenPayload('AuthorizationCode', ids.code, { grantId: grant }),
+      60,
+    )
+    await router('DeviceCode').upsert(
+      ids.device,
+      { jti: ids.device, kind: 'DeviceCode', grantId: grant, userCode: 'DEVC-CODE' },
+      600,
+    )
     await router('AccessToken').upsert(ids.otherAt, tokenPayload('AccessToken', ids.otherAt, { grantId: other }), 3600)
-    await router('AuthorizationCode').upsert(ids.otherCode, tokenPayload('AuthorizationCode', ids.otherCode, { grantId: other }), 60)
+    await router('AuthorizationCode').upsert(
+      ids.otherCode,
+      tokenPayload('AuthorizationCode', ids.otherCode, { grantId: other }),
+      60,
+    )
     // both sides really hold part of the grant
     expect(await dbRow('AccessToken', ids.at)).not.toBeNull()
     expect(await redisKeysFor(ids.code)).not.toHaveLength(0)
@@ -410,10 +528,14 @@ describe.skipIf(!redisUrl)('modelRouter with Redis', () => {
   it('revokeByGrantId through the router keeps Interactions and Sessions on both sides', async () => {
     const grant = newId()
     const ids = Object.fromEntries(ALL_MODELS.map((m) => [m, newId()]))
-    for (const model of ALL_MODELS) await router(model).upsert(ids[model]!, { jti: ids[model], kind: model, grantId: grant, uid: newId() }, 600)
+    for (const model of ALL_MODELS)
+      await router(model).upsert(ids[model]!, { jti: ids[model], kind: model, grantId: grant, uid: newId() }, 600)
     await router('RefreshToken').revokeByGrantId(grant)
     for (const model of ALL_MODELS) {
-      expect({ model, kept: (await router(model).find(ids[model]!)) !== undefined }).toEqual({ model, kept: !GRANT_BOUND_MODELS.has(model) })
+      expect({ model, kept: (await router(model).find(ids[model]!)) !== undefined }).toEqual({
+        model,
+        kept: !GRANT_BOUND_MODELS.has(model),
+      })
     }
   })
 
@@ -444,14 +566,15 @@ describe.skipIf(!redisUrl)('modelRouter with Redis', () => {
       const keys = await keysUnder(redis, containerPrefix)
       expect(keys.some((k) => k.includes(sid))).toBe(true)
       expect(keys.some((k) => k.includes(atId))).toBe(false)
-      expect(await t.c.db.oidcPayload.findUnique({ where: { model_id: { model: 'AccessToken', id: atId } } })).not.toBeNull()
+      expect(
+        await t.c.db.oidcPayload.findUnique({ where: { model_id: { model: 'AccessToken', id: atId } } }),
+      ).not.toBeNull()
       expect(await t.c.db.oidcPayload.findUnique({ where: { model_id: { model: 'Session', id: sid } } })).toBeNull()
     } finally {
       await deleteUnder(redis, containerPrefix)
       await t.dispose()
     }
   })
-
 })
 
 describe('modelRouter without Redis', () => {

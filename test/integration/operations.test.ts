@@ -15,7 +15,14 @@ beforeAll(async () => {
   const { doc, problems } = await validateDocument(server.container, {
     clients: [
       { client_id: 'ops', client_secret: SECRET, grant_types: ['client_credentials'], response_types: [] },
-      { client_id: 'web', client_secret: SECRET, redirect_uris: ['https://app.example.com/cb'], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid' },
+      {
+        client_id: 'web',
+        client_secret: SECRET,
+        redirect_uris: ['https://app.example.com/cb'],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        scope: 'openid',
+      },
     ],
     users: [{ email: 'ops@example.com', password: PASSWORD }],
   })
@@ -36,23 +43,36 @@ describe('operations', () => {
   })
 
   it('logs are JSON with request ids, and never carry passwords, secrets, codes or tokens', async () => {
-    const config = await oidc.discovery(new URL(server.url), 'ops', SECRET, oidc.ClientSecretBasic(SECRET), { execute: [oidc.allowInsecureRequests] })
+    const config = await oidc.discovery(new URL(server.url), 'ops', SECRET, oidc.ClientSecretBasic(SECRET), {
+      execute: [oidc.allowInsecureRequests],
+    })
     const { access_token } = await oidc.clientCredentialsGrant(config, {})
     await oidc.tokenIntrospection(config, access_token)
 
-    const web = await oidc.discovery(new URL(server.url), 'web', SECRET, oidc.ClientSecretBasic(SECRET), { execute: [oidc.allowInsecureRequests] })
+    const web = await oidc.discovery(new URL(server.url), 'web', SECRET, oidc.ClientSecretBasic(SECRET), {
+      execute: [oidc.allowInsecureRequests],
+    })
     const verifier = oidc.randomPKCECodeVerifier()
     const authUrl = oidc.buildAuthorizationUrl(web, {
-      redirect_uri: 'https://app.example.com/cb', scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: 'https://app.example.com/cb',
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     })
     const ua = new UserAgent(server.url)
     // a failed login first (its password must not be logged either), with a caller's request id
     const login = await ua.follow(await ua.request(authUrl), () => false)
     const html = await login.res!.text()
-    const failed = await ua.request(formAction(html, '/login'), { form: { csrf: field(html, 'csrf'), email: 'ops@example.com', password: 'wrong-horse-battery' }, headers: { 'x-request-id': 'trace-42' } })
+    const failed = await ua.request(formAction(html, '/login'), {
+      form: { csrf: field(html, 'csrf'), email: 'ops@example.com', password: 'wrong-horse-battery' },
+      headers: { 'x-request-id': 'trace-42' },
+    })
     expect(failed.status).toBe(401)
     expect(failed.headers.get('x-request-id')).toBe('trace-42')
-    const { callback } = await signIn(new UserAgent(server.url), authUrl, { email: 'ops@example.com', password: PASSWORD })
+    const { callback } = await signIn(new UserAgent(server.url), authUrl, {
+      email: 'ops@example.com',
+      password: PASSWORD,
+    })
     const code = callback!.searchParams.get('code')!
     expect(code).toBeTruthy()
 
@@ -62,7 +82,8 @@ describe('operations', () => {
     expect(requests.every((l) => typeof l.requestId === 'string' && (l.requestId as string).length > 0)).toBe(true)
     expect(requests.some((l) => l.requestId === 'trace-42' && l.path?.toString().endsWith('/login'))).toBe(true)
     const all = logs.join('\n')
-    for (const secret of [SECRET, PASSWORD, 'wrong-horse-battery', access_token, code, verifier]) expect(all).not.toContain(secret)
+    for (const secret of [SECRET, PASSWORD, 'wrong-horse-battery', access_token, code, verifier])
+      expect(all).not.toContain(secret)
   })
 
   it('/readyz answers 503 naming Redis when Redis is unreachable', async () => {
@@ -70,7 +91,10 @@ describe('operations', () => {
     try {
       const res = await fetch(`${broken.url}/readyz`)
       expect(res.status).toBe(503)
-      expect(await res.json()).toEqual({ status: 'unavailable', checks: { database: 'ok', redis: 'unavailable', audit: 'ok' } })
+      expect(await res.json()).toEqual({
+        status: 'unavailable',
+        checks: { database: 'ok', redis: 'unavailable', audit: 'ok' },
+      })
     } finally {
       await broken.close().catch(() => {})
     }
@@ -92,11 +116,18 @@ describe('operations', () => {
     let response = ''
     socket.on('data', (d) => (response += d))
     const ended = new Promise((r) => socket.once('close', r))
-    socket.write([
-      'POST /token HTTP/1.1', `Host: localhost:${server.port}`,
-      `Authorization: Basic ${Buffer.from(`ops:${SECRET}`).toString('base64')}`,
-      'Content-Type: application/x-www-form-urlencoded', `Content-Length: ${body.length}`, 'Connection: close', '', '',
-    ].join('\r\n'))
+    socket.write(
+      [
+        'POST /token HTTP/1.1',
+        `Host: localhost:${server.port}`,
+        `Authorization: Basic ${Buffer.from(`ops:${SECRET}`).toString('base64')}`,
+        'Content-Type: application/x-www-form-urlencoded',
+        `Content-Length: ${body.length}`,
+        'Connection: close',
+        '',
+        '',
+      ].join('\r\n'),
+    )
     await new Promise((r) => setTimeout(r, 100))
 
     const stopping = server.shutdown()

@@ -28,20 +28,46 @@ describeOnBackends('password-reset.test.ts', 'forgotten password over HTTP', (ba
   beforeAll(async () => {
     mx = await startSmtp()
     server = await startTestServer({
-      kind: backend.kind, redisUrl: backend.redisUrl,
+      kind: backend.kind,
+      redisUrl: backend.redisUrl,
       env: {
-        SMTP_URL: mx.url, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'Acme ID <id@acme.example>', PRODUCT_NAME: 'Acme <ID>',
-        TRUSTED_PROXIES: '127.0.0.1/32,::1/128', PASSWORD_RESET_PER_IP: '5', PASSWORD_RESET_PER_ADDRESS: '3',
-        LOGIN_FAILURE_DELAY_MS: '10', LOGIN_MAX_FAILURES: '3',
+        SMTP_URL: mx.url,
+        SMTP_REQUIRE_STARTTLS: 'false',
+        MAIL_FROM: 'Acme ID <id@acme.example>',
+        PRODUCT_NAME: 'Acme <ID>',
+        TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
+        PASSWORD_RESET_PER_IP: '5',
+        PASSWORD_RESET_PER_ADDRESS: '3',
+        LOGIN_FAILURE_DELAY_MS: '10',
+        LOGIN_MAX_FAILURES: '3',
       },
     })
     const { doc, problems } = await validateDocument(server.container, {
-      clients: [{ client_id: 'web', client_secret: 'web-secret-0123456789abcdef', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email' }],
-      users: ['amy', 'ben', 'cyd', 'dot', 'eve', 'fin', 'gus'].map((n) => ({ email: `${n}@example.com`, password: OLD, ...(n === 'eve' ? { totp_secret: SECRET } : {}) })),
+      clients: [
+        {
+          client_id: 'web',
+          client_secret: 'web-secret-0123456789abcdef',
+          redirect_uris: [CALLBACK],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          scope: 'openid email',
+        },
+      ],
+      users: ['amy', 'ben', 'cyd', 'dot', 'eve', 'fin', 'gus'].map((n) => ({
+        email: `${n}@example.com`,
+        password: OLD,
+        ...(n === 'eve' ? { totp_secret: SECRET } : {}),
+      })),
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
-    web = await oidc.discovery(new URL(server.url), 'web', 'web-secret-0123456789abcdef', oidc.ClientSecretBasic('web-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
+    web = await oidc.discovery(
+      new URL(server.url),
+      'web',
+      'web-secret-0123456789abcdef',
+      oidc.ClientSecretBasic('web-secret-0123456789abcdef'),
+      { execute: [oidc.allowInsecureRequests] },
+    )
   })
   afterAll(async () => {
     await server?.close()
@@ -63,7 +89,10 @@ describeOnBackends('password-reset.test.ts', 'forgotten password over HTTP', (ba
     const form = await ua.request(link)
     const html = await form.text()
     if (form.status !== 200) return { res: form, html }
-    const res = await ua.request(formAction(html, '/password/reset'), { form: { token: field(html, 'token'), new_password: password, confirm_password: password }, headers })
+    const res = await ua.request(formAction(html, '/password/reset'), {
+      form: { token: field(html, 'token'), new_password: password, confirm_password: password },
+      headers,
+    })
     return { res, html: await res.text() }
   }
   async function signInWith(email: string, password: string) {
@@ -128,7 +157,10 @@ describeOnBackends('password-reset.test.ts', 'forgotten password over HTTP', (ba
     const weak = await setPassword(link, 'password1234')
     expect(weak.res.status).toBe(400)
     expect(weak.html).toMatch(/common or leaked|too easy/)
-    await server.container.db.emailToken.updateMany({ data: { expiresAt: new Date(Date.now() - 1000) }, where: { usedAt: null, email: 'ben@example.com' } })
+    await server.container.db.emailToken.updateMany({
+      data: { expiresAt: new Date(Date.now() - 1000) },
+      where: { usedAt: null, email: 'ben@example.com' },
+    })
     const expired = await setPassword(link, NEW)
     expect(expired.res.status).toBe(400)
     expect(expired.html).toContain('does not work any more')
@@ -140,7 +172,10 @@ describeOnBackends('password-reset.test.ts', 'forgotten password over HTTP', (ba
     const ua = new UserAgent(server.url)
     const html = await (await ua.request(link)).text()
     const token = field(html, 'token')
-    const post = (password: string) => new UserAgent(server.url).request('/password/reset', { form: { token, new_password: password, confirm_password: password } })
+    const post = (password: string) =>
+      new UserAgent(server.url).request('/password/reset', {
+        form: { token, new_password: password, confirm_password: password },
+      })
     const results = await Promise.all([post(NEW), post('marble harbor lantern drift')])
     expect(results.map((r) => r.status).sort()).toEqual([200, 400])
   })
@@ -194,7 +229,13 @@ describeOnBackends('password-reset.test.ts', 'forgotten password over HTTP', (ba
   })
 
   it('hostile input is a 400 with a page, never a 500: NUL, huge, lone surrogate, malformed addresses and tokens', async () => {
-    for (const email of ['gus@example.com\u0000', 'a'.repeat(10_000) + '@example.com', '\ud800@example.com', 'not-an-address', '']) {
+    for (const email of [
+      'gus@example.com\u0000',
+      'a'.repeat(10_000) + '@example.com',
+      '\ud800@example.com',
+      'not-an-address',
+      '',
+    ]) {
       const res = await forgot(email)
       expect(res.status, JSON.stringify(email.slice(0, 20))).toBe(400)
       // A NUL is refused at the edge before the page sees it (a lone surrogate cannot even be
@@ -205,7 +246,13 @@ describeOnBackends('password-reset.test.ts', 'forgotten password over HTTP', (ba
     const ua = new UserAgent(server.url)
     for (const token of ['x', 'a'.repeat(43), '%00'.repeat(20), 'a'.repeat(5000)]) {
       expect((await ua.request(`/password/reset?token=${token}`)).status).toBe(400)
-      expect((await ua.request('/password/reset', { form: { token: decodeURIComponent(token), new_password: NEW, confirm_password: NEW } })).status).toBe(400)
+      expect(
+        (
+          await ua.request('/password/reset', {
+            form: { token: decodeURIComponent(token), new_password: NEW, confirm_password: NEW },
+          })
+        ).status,
+      ).toBe(400)
     }
     // A good link with a NUL in the password: refused at the edge (400), and the link, which
     // that request did not use up, still sets a valid password.
@@ -215,7 +262,10 @@ describeOnBackends('password-reset.test.ts', 'forgotten password over HTTP', (ba
     expect(bad.html).toMatch(/cannot be accepted/)
     expect((await setPassword(link, NEW)).res.status).toBeLessThan(400)
     // A form from another site is refused before anything happens.
-    const cross = await new UserAgent(server.url).request('/password/forgot', { form: { email: 'gus@example.com' }, headers: { origin: 'https://evil.example', ...from() } })
+    const cross = await new UserAgent(server.url).request('/password/forgot', {
+      form: { email: 'gus@example.com' },
+      headers: { origin: 'https://evil.example', ...from() },
+    })
     expect(cross.status).toBe(403)
   })
 })

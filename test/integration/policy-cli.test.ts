@@ -27,13 +27,23 @@ ${cases}
 describe('portcullis policy', () => {
   it('test: passes a table that matches, and exits 1 naming each mismatch', async () => {
     const good = path.join(dir, 'good.yaml')
-    await fs.writeFile(good, policyFile('  - { request: [alice, doc1, read], expect: allow }\n  - { request: [bob, doc1, read], expect: deny }'))
+    await fs.writeFile(
+      good,
+      policyFile(
+        '  - { request: [alice, doc1, read], expect: allow }\n  - { request: [bob, doc1, read], expect: deny }',
+      ),
+    )
     const ok = await run(['policy', 'test', good])
     expect(ok.code).toBe(0)
     expect(ok.stdout).toContain('2 passed, 0 failed')
 
     const bad = path.join(dir, 'bad.yaml')
-    await fs.writeFile(bad, policyFile('  - { request: [alice, doc1, write], expect: allow, name: alice writes }\n  - { request: [alice, doc1, read], expect: allow }'))
+    await fs.writeFile(
+      bad,
+      policyFile(
+        '  - { request: [alice, doc1, write], expect: allow, name: alice writes }\n  - { request: [alice, doc1, read], expect: allow }',
+      ),
+    )
     const failed = await run(['policy', 'test', bad])
     expect(failed.code).toBe(1)
     expect(failed.stdout).toContain('FAIL')

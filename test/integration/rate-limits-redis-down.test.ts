@@ -19,16 +19,33 @@ describe('rate limits with a Redis that does not answer', () => {
   const sockets = new Set<net.Socket>()
 
   beforeAll(async () => {
-    silent = net.createServer((s) => { sockets.add(s); s.on('error', () => undefined) })
+    silent = net.createServer((s) => {
+      sockets.add(s)
+      s.on('error', () => undefined)
+    })
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
-    redis = new Redis(`redis://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false })
+    redis = new Redis(`redis://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, {
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: true,
+      lazyConnect: false,
+    })
     redis.on('error', () => undefined)
     const app = new Koa()
-    app.use(rateLimits({
-      limits: { default: { points: 2, duration: 60 } }, redis, prefix: 'rl-frozen:', clientIp: clientIpResolver([]),
-      sessionCookie: 'portcullis_sid', refused: { inc: () => undefined }, logger: createLogger('silent'), redisWaitMs: 300,
-    }))
-    app.use((ctx) => { ctx.body = 'ok' })
+    app.use(
+      rateLimits({
+        limits: { default: { points: 2, duration: 60 } },
+        redis,
+        prefix: 'rl-frozen:',
+        clientIp: clientIpResolver([]),
+        sessionCookie: 'portcullis_sid',
+        refused: { inc: () => undefined },
+        logger: createLogger('silent'),
+        redisWaitMs: 300,
+      }),
+    )
+    app.use((ctx) => {
+      ctx.body = 'ok'
+    })
     server = http.createServer(app.callback())
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`

@@ -19,45 +19,136 @@ const secret = (id: string) => `${id}-secret-0123456789abcdef`
 const basic = (id: string) => `Basic ${Buffer.from(`${id}:${secret(id)}`).toString('base64')}`
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
-const limitedEnv = Object.fromEntries(RATE_CLASSES.filter((c) => c.points !== null).map((c) => [rateLimitEnvName(c), `${BUDGET}/60`]))
+const limitedEnv = Object.fromEntries(
+  RATE_CLASSES.filter((c) => c.points !== null).map((c) => [rateLimitEnvName(c), `${BUDGET}/60`]),
+)
 
 const document = {
   clients: ['svc-a', 'svc-b'].map((id) => ({
-    client_id: id, client_secret: secret(id), redirect_uris: [CALLBACK], response_types: ['code'],
-    grant_types: ['client_credentials', 'authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'], scope: 'openid',
+    client_id: id,
+    client_secret: secret(id),
+    redirect_uris: [CALLBACK],
+    response_types: ['code'],
+    grant_types: ['client_credentials', 'authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
+    scope: 'openid',
   })),
 }
 
 type Send = (server: TestServer, key: 'a' | 'b') => Promise<Response>
-interface Case { cls: string; answer: 'oauth' | 'page' | 'api'; send: Send; ok?: number }
+interface Case {
+  cls: string
+  answer: 'oauth' | 'page' | 'api'
+  send: Send
+  ok?: number
+}
 
 // X-Forwarded-For is believed from 127.0.0.1 (TRUSTED_PROXIES below), so each class and key
 // gets its own client address.
-const ip = (cls: string, key: 'a' | 'b') => ({ 'x-forwarded-for': `203.0.113.${RATE_CLASSES.findIndex((c) => c.name === cls) * 2 + (key === 'a' ? 1 : 2)}` })
+const ip = (cls: string, key: 'a' | 'b') => ({
+  'x-forwarded-for': `203.0.113.${RATE_CLASSES.findIndex((c) => c.name === cls) * 2 + (key === 'a' ? 1 : 2)}`,
+})
 const post = (s: TestServer, path: string, body: string, headers: Record<string, string>) =>
   fetch(`${s.url}${path}`, { method: 'POST', headers: { ...FORM, ...headers }, body, redirect: 'manual' })
-const get = (s: TestServer, path: string, headers: Record<string, string>) => fetch(`${s.url}${path}`, { headers, redirect: 'manual' })
+const get = (s: TestServer, path: string, headers: Record<string, string>) =>
+  fetch(`${s.url}${path}`, { headers, redirect: 'manual' })
 
 const cases: Case[] = [
-  { cls: 'token', answer: 'oauth', ok: 200, send: (s, k) => post(s, '/token', 'grant_type=client_credentials', { authorization: basic(`svc-${k}`) }) },
-  { cls: 'introspection', answer: 'oauth', ok: 200, send: (s, k) => post(s, '/token/introspection', 'token=not-a-token', { authorization: basic(`svc-${k}`) }) },
-  { cls: 'revocation', answer: 'oauth', ok: 200, send: (s, k) => post(s, '/token/revocation', 'token=not-a-token', { authorization: basic(`svc-${k}`) }) },
   {
-    cls: 'par', answer: 'oauth', ok: 201,
-    send: (s, k) => post(s, '/request', `client_id=svc-${k}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(CALLBACK)}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`, { authorization: basic(`svc-${k}`) }),
+    cls: 'token',
+    answer: 'oauth',
+    ok: 200,
+    send: (s, k) => post(s, '/token', 'grant_type=client_credentials', { authorization: basic(`svc-${k}`) }),
   },
-  { cls: 'device_authorization', answer: 'oauth', ok: 200, send: (s, k) => post(s, '/device/auth', 'scope=openid', { authorization: basic(`svc-${k}`) }) },
-  { cls: 'device', answer: 'page', ok: 200, send: (s, k) => get(s, '/device', { ...ip('device', k), accept: 'text/html' }) },
-  { cls: 'signin', answer: 'page', send: (s, k) => post(s, '/interaction/no-such-uid/login', 'email=a%40example.com&password=x', { ...ip('signin', k), accept: 'text/html' }) },
-  { cls: 'mfa', answer: 'page', send: (s, k) => post(s, '/interaction/no-such-uid/mfa', 'code=123456', { ...ip('mfa', k), accept: 'text/html' }) },
-  { cls: 'signup', answer: 'page', send: (s, k) => post(s, '/register', 'email=a%40example.com', { ...ip('signup', k), accept: 'text/html', origin: s.url }) },
+  {
+    cls: 'introspection',
+    answer: 'oauth',
+    ok: 200,
+    send: (s, k) => post(s, '/token/introspection', 'token=not-a-token', { authorization: basic(`svc-${k}`) }),
+  },
+  {
+    cls: 'revocation',
+    answer: 'oauth',
+    ok: 200,
+    send: (s, k) => post(s, '/token/revocation', 'token=not-a-token', { authorization: basic(`svc-${k}`) }),
+  },
+  {
+    cls: 'par',
+    answer: 'oauth',
+    ok: 201,
+    send: (s, k) =>
+      post(
+        s,
+        '/request',
+        `client_id=svc-${k}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(CALLBACK)}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`,
+        { authorization: basic(`svc-${k}`) },
+      ),
+  },
+  {
+    cls: 'device_authorization',
+    answer: 'oauth',
+    ok: 200,
+    send: (s, k) => post(s, '/device/auth', 'scope=openid', { authorization: basic(`svc-${k}`) }),
+  },
+  {
+    cls: 'device',
+    answer: 'page',
+    ok: 200,
+    send: (s, k) => get(s, '/device', { ...ip('device', k), accept: 'text/html' }),
+  },
+  {
+    cls: 'signin',
+    answer: 'page',
+    send: (s, k) =>
+      post(s, '/interaction/no-such-uid/login', 'email=a%40example.com&password=x', {
+        ...ip('signin', k),
+        accept: 'text/html',
+      }),
+  },
+  {
+    cls: 'mfa',
+    answer: 'page',
+    send: (s, k) => post(s, '/interaction/no-such-uid/mfa', 'code=123456', { ...ip('mfa', k), accept: 'text/html' }),
+  },
+  {
+    cls: 'signup',
+    answer: 'page',
+    send: (s, k) =>
+      post(s, '/register', 'email=a%40example.com', { ...ip('signup', k), accept: 'text/html', origin: s.url }),
+  },
   // key: the sign-in session cookie (both from the same address)
-  { cls: 'account', answer: 'page', send: (s, k) => post(s, '/account/profile', 'name=x', { cookie: `portcullis_sid=session-${k}`, accept: 'text/html' }) },
-  { cls: 'policy', answer: 'api', send: (s, k) => fetch(`${s.url}/authz/v1/stores`, { method: 'POST', headers: { authorization: `Bearer caller-${k}`, 'content-type': 'application/json' }, body: '{}' }) },
-  { cls: 'apikeys', answer: 'api', send: (s, k) => get(s, '/apikeys/v1/keys', { authorization: `Bearer caller-${k}` }) },
+  {
+    cls: 'account',
+    answer: 'page',
+    send: (s, k) =>
+      post(s, '/account/profile', 'name=x', { cookie: `portcullis_sid=session-${k}`, accept: 'text/html' }),
+  },
+  {
+    cls: 'policy',
+    answer: 'api',
+    send: (s, k) =>
+      fetch(`${s.url}/authz/v1/stores`, {
+        method: 'POST',
+        headers: { authorization: `Bearer caller-${k}`, 'content-type': 'application/json' },
+        body: '{}',
+      }),
+  },
+  {
+    cls: 'apikeys',
+    answer: 'api',
+    send: (s, k) => get(s, '/apikeys/v1/keys', { authorization: `Bearer caller-${k}` }),
+  },
   { cls: 'audit', answer: 'api', send: (s, k) => get(s, '/audit/v1/events', { authorization: `Bearer caller-${k}` }) },
-  { cls: 'admin', answer: 'api', send: (s, k) => get(s, '/admin/v1/users', { authorization: `Bearer caller-${k}`, accept: 'application/json' }) },
-  { cls: 'default', answer: 'api', ok: 200, send: (s, k) => get(s, '/.well-known/openid-configuration', { ...ip('default', k), accept: 'application/json' }) },
+  {
+    cls: 'admin',
+    answer: 'api',
+    send: (s, k) => get(s, '/admin/v1/users', { authorization: `Bearer caller-${k}`, accept: 'application/json' }),
+  },
+  {
+    cls: 'default',
+    answer: 'api',
+    ok: 200,
+    send: (s, k) => get(s, '/.well-known/openid-configuration', { ...ip('default', k), accept: 'application/json' }),
+  },
 ]
 
 describe('the class table', () => {
@@ -88,7 +179,9 @@ describe('the class table', () => {
     expect(loadConfig({}).RATE_LIMITS.decision).toBeNull()
     expect(() => loadConfig({ RATE_LIMIT_TOKEN: 'lots' })).toThrow(/RATE_LIMIT_TOKEN: must be POINTS\/SECONDS/)
     expect(() => loadConfig({ RATE_LIMIT_SIGNIN: '0/60x' })).toThrow(/RATE_LIMIT_SIGNIN/)
-    expect(() => loadConfig({ RATE_LIMIT_DECISION: '5/60' })).toThrow(/RATE_LIMIT_DECISION: the decision class is never limited/)
+    expect(() => loadConfig({ RATE_LIMIT_DECISION: '5/60' })).toThrow(
+      /RATE_LIMIT_DECISION: the decision class is never limited/,
+    )
   })
 })
 
@@ -104,29 +197,34 @@ describeOnBackends('rate-limits.test.ts', 'rate limits per endpoint class', ({ k
     await server?.close()
   })
 
-  it.each(cases)('$cls: passes under the budget, then 429 with Retry-After; another key still passes', async ({ cls, answer, send, ok }) => {
-    for (let i = 0; i < BUDGET; i++) {
-      const r = await send(server, 'a')
-      if (ok) expect(r.status, `${cls} request ${i + 1}: ${await r.clone().text()}`).toBe(ok)
-      else expect(r.status).not.toBe(429)
-      await r.body?.cancel()
-    }
-    const refused = await send(server, 'a')
-    expect(refused.status).toBe(429)
-    const retryAfter = Number(refused.headers.get('retry-after'))
-    expect(retryAfter).toBeGreaterThanOrEqual(1)
-    expect(retryAfter).toBeLessThanOrEqual(60)
-    if (answer === 'page') {
-      expect(refused.headers.get('content-type')).toMatch(/text\/html/)
-      expect(await refused.text()).toContain('Too many requests')
-    } else {
-      expect(await refused.json()).toMatchObject({ error: answer === 'oauth' ? 'temporarily_unavailable' : 'rate_limited' })
-    }
-    const other = await send(server, 'b')
-    expect(other.status).not.toBe(429)
-    if (ok) expect(other.status).toBe(ok)
-    await other.body?.cancel()
-  })
+  it.each(cases)(
+    '$cls: passes under the budget, then 429 with Retry-After; another key still passes',
+    async ({ cls, answer, send, ok }) => {
+      for (let i = 0; i < BUDGET; i++) {
+        const r = await send(server, 'a')
+        if (ok) expect(r.status, `${cls} request ${i + 1}: ${await r.clone().text()}`).toBe(ok)
+        else expect(r.status).not.toBe(429)
+        await r.body?.cancel()
+      }
+      const refused = await send(server, 'a')
+      expect(refused.status).toBe(429)
+      const retryAfter = Number(refused.headers.get('retry-after'))
+      expect(retryAfter).toBeGreaterThanOrEqual(1)
+      expect(retryAfter).toBeLessThanOrEqual(60)
+      if (answer === 'page') {
+        expect(refused.headers.get('content-type')).toMatch(/text\/html/)
+        expect(await refused.text()).toContain('Too many requests')
+      } else {
+        expect(await refused.json()).toMatchObject({
+          error: answer === 'oauth' ? 'temporarily_unavailable' : 'rate_limited',
+        })
+      }
+      const other = await send(server, 'b')
+      expect(other.status).not.toBe(429)
+      if (ok) expect(other.status).toBe(ok)
+      await other.body?.cancel()
+    },
+  )
 
   it('counts refusals per class in portcullis_rate_limited_total', async () => {
     const { body } = await server.container.metrics.scrape()
@@ -144,7 +242,11 @@ describeOnBackends('rate-limits.test.ts', 'rate limits per endpoint class', ({ k
   it('health probes and policy decisions are never refused', async () => {
     for (let i = 0; i < BUDGET * 3; i++) {
       expect((await get(server, '/healthz', ip('health', 'a'))).status).toBe(200)
-      const d = await fetch(`${server.url}/access/v1/evaluation`, { method: 'POST', headers: { authorization: 'Bearer caller-a', 'content-type': 'application/json' }, body: '{}' })
+      const d = await fetch(`${server.url}/access/v1/evaluation`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer caller-a', 'content-type': 'application/json' },
+        body: '{}',
+      })
       expect(d.status).toBe(401)
       await d.body?.cancel()
     }
@@ -172,7 +274,11 @@ describeOnBackends('rate-limits.test.ts', 'rate limits per endpoint class', ({ k
       { authorization: `Basic ${Buffer.from([0xff, 0xfe, 0x3a, 0x00]).toString('base64')}` },
       { authorization: `Basic ${Buffer.from(`${'c'.repeat(4000)}:x`).toString('base64')}` },
     ]
-    const bodies = ['token=x&client_assertion=not.a-jwt.%00', 'token=x&client_assertion=a.eyJzdWIiOjF9.b', `token=x&client_id=${'%F0%9F'.repeat(100)}`]
+    const bodies = [
+      'token=x&client_assertion=not.a-jwt.%00',
+      'token=x&client_assertion=a.eyJzdWIiOjF9.b',
+      `token=x&client_id=${'%F0%9F'.repeat(100)}`,
+    ]
     for (const headers of hostile) {
       const r = await post(server, '/token/introspection', 'token=x', { ...headers, ...ip('introspection', 'a') })
       expect(r.status).toBeLessThan(500)

@@ -32,7 +32,11 @@ describe('registration disabled (the default)', () => {
   it('has no /register page and no "Create account" link on the sign-in page', async () => {
     expect(server.config.REGISTRATION_ENABLED).toBe(false)
     expect((await fetch(`${server.url}/register`)).status).toBe(404)
-    const posted = await fetch(`${server.url}/register`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url }, body: `email=a%40example.com&new_password=${encodeURIComponent(PASSWORD)}&confirm_password=${encodeURIComponent(PASSWORD)}` })
+    const posted = await fetch(`${server.url}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url },
+      body: `email=a%40example.com&new_password=${encodeURIComponent(PASSWORD)}&confirm_password=${encodeURIComponent(PASSWORD)}`,
+    })
     expect(posted.status).toBe(404)
     expect(await server.container.users.findByEmail('a@example.com')).toBeNull()
     const ua = new UserAgent(server.url)
@@ -44,12 +48,30 @@ describe('registration disabled (the default)', () => {
   })
 
   it('does not offer prompt=create (discovery), and refuses it', async () => {
-    const meta = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as { prompt_values_supported: string[] }
+    const meta = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as {
+      prompt_values_supported: string[]
+    }
     expect(meta.prompt_values_supported).not.toContain('create')
-    await applyDocument(server.container, (await validateDocument(server.container, {
-      clients: [{ client_id: 'web', client_secret: SECRET, redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email' }],
-    })).doc!)
-    const web = await oidc.discovery(new URL(server.url), 'web', SECRET, oidc.ClientSecretBasic(SECRET), { execute: [oidc.allowInsecureRequests] })
+    await applyDocument(
+      server.container,
+      (
+        await validateDocument(server.container, {
+          clients: [
+            {
+              client_id: 'web',
+              client_secret: SECRET,
+              redirect_uris: [CALLBACK],
+              grant_types: ['authorization_code'],
+              response_types: ['code'],
+              scope: 'openid email',
+            },
+          ],
+        })
+      ).doc!,
+    )
+    const web = await oidc.discovery(new URL(server.url), 'web', SECRET, oidc.ClientSecretBasic(SECRET), {
+      execute: [oidc.allowInsecureRequests],
+    })
     const start = await startAuth(new UserAgent(server.url), web, { prompt: 'create' })
     expect(start.callback?.searchParams.get('error')).toBe('invalid_request')
   })
@@ -66,20 +88,39 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
   beforeAll(async () => {
     mx = await startSmtp()
     server = await startTestServer({
-      kind: backend.kind, redisUrl: backend.redisUrl,
+      kind: backend.kind,
+      redisUrl: backend.redisUrl,
       env: {
-        SMTP_URL: mx.url, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'id@acme.example', PRODUCT_NAME: 'Acme ID',
-        REGISTRATION_ENABLED: 'true', REGISTRATION_ALLOWED_DOMAINS: 'example.com, *.example.org', REGISTRATION_POW_BITS: String(BITS),
-        REGISTRATION_PER_ADDRESS: '2', RATE_LIMIT_SIGNUP: '4/3600', TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
+        SMTP_URL: mx.url,
+        SMTP_REQUIRE_STARTTLS: 'false',
+        MAIL_FROM: 'id@acme.example',
+        PRODUCT_NAME: 'Acme ID',
+        REGISTRATION_ENABLED: 'true',
+        REGISTRATION_ALLOWED_DOMAINS: 'example.com, *.example.org',
+        REGISTRATION_POW_BITS: String(BITS),
+        REGISTRATION_PER_ADDRESS: '2',
+        RATE_LIMIT_SIGNUP: '4/3600',
+        TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
       },
     })
     const { doc, problems } = await validateDocument(server.container, {
-      clients: [{ client_id: 'web', client_secret: SECRET, redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email' }],
+      clients: [
+        {
+          client_id: 'web',
+          client_secret: SECRET,
+          redirect_uris: [CALLBACK],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          scope: 'openid email',
+        },
+      ],
       users: [{ email: 'taken@example.com', password: PASSWORD, email_verified: true }],
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
-    web = await oidc.discovery(new URL(server.url), 'web', SECRET, oidc.ClientSecretBasic(SECRET), { execute: [oidc.allowInsecureRequests] })
+    web = await oidc.discovery(new URL(server.url), 'web', SECRET, oidc.ClientSecretBasic(SECRET), {
+      execute: [oidc.allowInsecureRequests],
+    })
   })
   afterAll(async () => {
     await server?.close()
@@ -87,9 +128,17 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
   })
 
   /** A nonce that does not do the work (0 would, once in 2^BITS). */
-  const unsolved = (challenge: string) => String([...Array(64).keys()].find((n) => leadingZeroBits(crypto.createHash('sha256').update(`${challenge}:${n}`).digest()) < BITS))
+  const unsolved = (challenge: string) =>
+    String(
+      [...Array(64).keys()].find(
+        (n) => leadingZeroBits(crypto.createHash('sha256').update(`${challenge}:${n}`).digest()) < BITS,
+      ),
+    )
   /** Opens the form and posts it with the proof of work solved (unless `solve` is false). */
-  async function register(fields: Record<string, string>, opts: { ip?: string; solve?: boolean; ua?: UserAgent; interaction?: string } = {}) {
+  async function register(
+    fields: Record<string, string>,
+    opts: { ip?: string; solve?: boolean; ua?: UserAgent; interaction?: string } = {},
+  ) {
     const ua = opts.ua ?? new UserAgent(server.url)
     const headers = { 'x-forwarded-for': opts.ip ?? newIp() }
     const form = await ua.request(`/register${opts.interaction ? `?interaction=${opts.interaction}` : ''}`, { headers })
@@ -97,8 +146,10 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
     const html = await form.text()
     const challenge = field(html, 'pow_challenge')
     const body: Record<string, string> = {
-      pow_challenge: challenge, pow_nonce: opts.solve === false ? unsolved(challenge) : solveProofOfWork(challenge, BITS),
-      confirm_password: fields.new_password ?? '', ...fields,
+      pow_challenge: challenge,
+      pow_nonce: opts.solve === false ? unsolved(challenge) : solveProofOfWork(challenge, BITS),
+      confirm_password: fields.new_password ?? '',
+      ...fields,
     }
     if (opts.interaction) body.interaction = opts.interaction
     const res = await ua.request('/register', { form: body, headers })
@@ -134,10 +185,17 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
       expect(html).toContain('Ihr Acme ID-Konto erstellen')
       expect(html).toContain('action="/register?ui_locales=de"')
       const challenge = field(html, 'pow_challenge')
-      const res = await ua.request('/register?ui_locales=de', { headers, form: { pow_challenge: challenge, pow_nonce: solveProofOfWork(challenge, BITS), interaction: uid, ...fields } })
+      const res = await ua.request('/register?ui_locales=de', {
+        headers,
+        form: { pow_challenge: challenge, pow_nonce: solveProofOfWork(challenge, BITS), interaction: uid, ...fields },
+      })
       return { status: res.status, html: await res.text() }
     }
-    const bad = await round({ email: 'deutsch@example.com', new_password: PASSWORD, confirm_password: 'something else entirely' })
+    const bad = await round({
+      email: 'deutsch@example.com',
+      new_password: PASSWORD,
+      confirm_password: 'something else entirely',
+    })
     expect(bad.status).toBe(400)
     expect(bad.html).toContain('Die beiden Passwörter stimmen nicht überein.')
     const malformed = await round({ email: 'not an address', new_password: PASSWORD, confirm_password: PASSWORD })
@@ -146,7 +204,10 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
     const ok = await round({ email: 'deutsch@example.com', new_password: PASSWORD, confirm_password: PASSWORD })
     expect(ok.status).toBe(200)
     expect(ok.html).toContain('Prüfen Sie Ihre E-Mails')
-    const mail = await mx.waitFor((m) => m.subject === 'Bestätigen Sie Ihre Acme ID-E-Mail-Adresse' && m.text?.includes('deutsch@example.com') === true)
+    const mail = await mx.waitFor(
+      (m) =>
+        m.subject === 'Bestätigen Sie Ihre Acme ID-E-Mail-Adresse' && m.text?.includes('deutsch@example.com') === true,
+    )
     expect(mail.html).toContain('<html lang="de">')
     // Not remembered: the next page without it follows the browser again.
     const after = await ua.request('/register', { headers: { 'x-forwarded-for': newIp(), 'accept-language': 'en' } })
@@ -155,7 +216,9 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
   })
 
   it('prompt=create (OpenID Connect Prompt Create 1.0) opens the registration page; "Back to sign in" goes on to the sign-in page', async () => {
-    const meta = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as { prompt_values_supported: string[] }
+    const meta = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as {
+      prompt_values_supported: string[]
+    }
     expect(meta.prompt_values_supported).toContain('create')
     const ua = new UserAgent(server.url)
     const start = await startAuth(ua, web, { prompt: 'create' })
@@ -176,8 +239,16 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
     expect(r.text).toContain('Check your mail')
     await server.container.registration.settled()
     const neva = (await server.container.users.findByEmail('neva@example.com'))!
-    expect(neva).toMatchObject({ email: 'neva@example.com', name: 'Neva', emailVerified: false, mustVerifyEmail: true, roles: [] })
-    const first = await mx.waitFor((m) => m.subject === 'Verify your Acme ID email address' && m.text?.includes('neva@example.com') === true)
+    expect(neva).toMatchObject({
+      email: 'neva@example.com',
+      name: 'Neva',
+      emailVerified: false,
+      mustVerifyEmail: true,
+      roles: [],
+    })
+    const first = await mx.waitFor(
+      (m) => m.subject === 'Verify your Acme ID email address' && m.text?.includes('neva@example.com') === true,
+    )
     expect(first.text).not.toContain(PASSWORD)
 
     // Sign in before verifying: the verify-first page, no code for the client.
@@ -197,8 +268,17 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
     const resent = await submit(ua, page, '/verify/resend', {})
     expect(resent.status).toBe(200)
     expect(await resent.text()).toContain('A new link is on its way')
-    await expect.poll(() => mx.messages.filter((m) => m.subject === 'Verify your Acme ID email address' && m.text?.includes('neva@example.com')).length).toBe(2)
-    const second = mx.messages.filter((m) => m.text?.includes('neva@example.com') && m.subject?.startsWith('Verify')).at(-1)!
+    await expect
+      .poll(
+        () =>
+          mx.messages.filter(
+            (m) => m.subject === 'Verify your Acme ID email address' && m.text?.includes('neva@example.com'),
+          ).length,
+      )
+      .toBe(2)
+    const second = mx.messages
+      .filter((m) => m.text?.includes('neva@example.com') && m.subject?.startsWith('Verify'))
+      .at(-1)!
 
     // Follow the newest link (GET shows a button, POST verifies).
     const link = linkIn(second, '/email/verify')
@@ -209,14 +289,26 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
     // Back in the sign-in tab: continue, and the client gets its code.
     const cont = await submit(ua, page, '/verify/continue', {})
     const callback = await completeToCallback(ua, server.url, cont)
-    const tokens = await oidc.authorizationCodeGrant(web, callback, { pkceCodeVerifier: start.verifier, idTokenExpected: true })
+    const tokens = await oidc.authorizationCodeGrant(web, callback, {
+      pkceCodeVerifier: start.verifier,
+      idTokenExpected: true,
+    })
     const info = await oidc.fetchUserInfo(web, tokens.access_token, tokens.claims()!.sub)
     expect(info).toMatchObject({ email: 'neva@example.com', email_verified: true })
 
     await server.container.audit.flush()
     const audit = server.container.queries.audit
-    expect((await audit.list({ action: 'user.registered' })).some((e) => e.target === neva.id && e.outcome === 'success')).toBe(true)
-    expect((await audit.list({ action: 'login' })).some((e) => e.actor === neva.id && e.outcome === 'failure' && (e.details as { reason?: string }).reason === 'email_not_verified')).toBe(true)
+    expect(
+      (await audit.list({ action: 'user.registered' })).some((e) => e.target === neva.id && e.outcome === 'success'),
+    ).toBe(true)
+    expect(
+      (await audit.list({ action: 'login' })).some(
+        (e) =>
+          e.actor === neva.id &&
+          e.outcome === 'failure' &&
+          (e.details as { reason?: string }).reason === 'email_not_verified',
+      ),
+    ).toBe(true)
   })
 
   it('an address that already has an account gets the same answer; its owner gets a mail and nothing changes', async () => {
@@ -247,7 +339,11 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
     const breached = await register({ email: 'weak@example.com', new_password: 'password1234' })
     expect(breached.res.status).toBe(400)
     expect(breached.text).toContain('leaked passwords')
-    const mismatch = await register({ email: 'weak@example.com', new_password: PASSWORD, confirm_password: 'something else' })
+    const mismatch = await register({
+      email: 'weak@example.com',
+      new_password: PASSWORD,
+      confirm_password: 'something else',
+    })
     expect(mismatch.text).toContain('do not match')
     const noWork = await register({ email: 'bot@example.com', new_password: PASSWORD }, { solve: false })
     expect(noWork.res.status).toBe(400)
@@ -257,7 +353,10 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
     const ua = new UserAgent(server.url)
     const once = await register({ email: 'once@example.com', new_password: PASSWORD }, { ua })
     expect(once.res.status).toBe(200)
-    const replay = await ua.request('/register', { form: { ...once.body, email: 'twice@example.com' }, headers: { 'x-forwarded-for': newIp() } })
+    const replay = await ua.request('/register', {
+      form: { ...once.body, email: 'twice@example.com' },
+      headers: { 'x-forwarded-for': newIp() },
+    })
     expect(replay.status).toBe(400)
     await server.container.registration.settled()
     for (const email of ['eve@evil.test', 'weak@example.com', 'bot@example.com', 'twice@example.com']) {
@@ -277,7 +376,15 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
       const r = await register(fields)
       expect(r.res.status, JSON.stringify(fields).slice(0, 80)).toBe(400)
     }
-    const cross = await fetch(`${server.url}/register`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example', 'x-forwarded-for': newIp() }, body: 'email=x%40example.com' })
+    const cross = await fetch(`${server.url}/register`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: 'https://evil.example',
+        'x-forwarded-for': newIp(),
+      },
+      body: 'email=x%40example.com',
+    })
     expect(cross.status).toBe(403)
     expect(await server.container.users.findByEmail('ok2@example.com')).toBeNull()
   })
@@ -294,10 +401,13 @@ describeOnBackends('registration.test.ts', 'self-registration', (backend) => {
     expect(statuses[4]).toBe(429)
 
     // Per address (REGISTRATION_PER_ADDRESS=2): the third sign-up for one address sends nothing.
-    for (let i = 0; i < 3; i++) expect((await register({ email: 'taken@example.com', new_password: PASSWORD })).res.status).toBe(200)
+    for (let i = 0; i < 3; i++)
+      expect((await register({ email: 'taken@example.com', new_password: PASSWORD })).res.status).toBe(200)
     await server.container.registration.settled()
     await server.container.audit.flush()
-    const refused = (await server.container.queries.audit.list({ action: 'user.registered' })).filter((e) => e.outcome === 'failure' && (e.details as { reason?: string }).reason === 'rate_limited')
+    const refused = (await server.container.queries.audit.list({ action: 'user.registered' })).filter(
+      (e) => e.outcome === 'failure' && (e.details as { reason?: string }).reason === 'rate_limited',
+    )
     expect(refused.length).toBeGreaterThanOrEqual(1)
   })
 })

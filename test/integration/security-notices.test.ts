@@ -22,10 +22,21 @@ const CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like 
 
 describe('SECURITY_NOTICES and the origin line', () => {
   it('is all by default, none or a list, and names an unknown notice', () => {
-    expect(loadConfig({}).SECURITY_NOTICES).toEqual(['new_device', 'password_changed', 'mfa_changed', 'api_key_created', 'account_locked'])
+    expect(loadConfig({}).SECURITY_NOTICES).toEqual([
+      'new_device',
+      'password_changed',
+      'mfa_changed',
+      'api_key_created',
+      'account_locked',
+    ])
     expect(loadConfig({ SECURITY_NOTICES: 'none' }).SECURITY_NOTICES).toEqual([])
-    expect(loadConfig({ SECURITY_NOTICES: 'password_changed, new_device' }).SECURITY_NOTICES).toEqual(['password_changed', 'new_device'])
-    expect(() => loadConfig({ SECURITY_NOTICES: 'password_changed,sms' })).toThrow(/SECURITY_NOTICES: unknown notice sms/)
+    expect(loadConfig({ SECURITY_NOTICES: 'password_changed, new_device' }).SECURITY_NOTICES).toEqual([
+      'password_changed',
+      'new_device',
+    ])
+    expect(() => loadConfig({ SECURITY_NOTICES: 'password_changed,sms' })).toThrow(
+      /SECURITY_NOTICES: unknown notice sms/,
+    )
   })
   it('says browser, system and network, never the exact address', () => {
     expect(describeOrigin(CHROME, '203.0.113.77')).toBe('Chrome on Linux, network 203.0.113.0/24')
@@ -37,14 +48,23 @@ describe('SECURITY_NOTICES and the origin line', () => {
 describeOnBackends('security-notices.test.ts', 'security notices and invitations', (backend) => {
   let server: TestServer
   let mx: TestSmtp
-  const to = (email: string, subject: string) => (m: ParsedMail) => m.subject === subject && (m.to as { text?: string } | undefined)?.text === email
+  const to = (email: string, subject: string) => (m: ParsedMail) =>
+    m.subject === subject && (m.to as { text?: string } | undefined)?.text === email
   const count = (email: string, subject: string) => mx.messages.filter(to(email, subject)).length
 
   beforeAll(async () => {
     mx = await startSmtp()
     server = await startTestServer({
-      kind: backend.kind, redisUrl: backend.redisUrl,
-      env: { SMTP_URL: mx.url, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'id@acme.example', PRODUCT_NAME: 'Acme ID', LOGIN_MAX_FAILURES: '2', TRUSTED_PROXIES: '127.0.0.1/32,::1/128' },
+      kind: backend.kind,
+      redisUrl: backend.redisUrl,
+      env: {
+        SMTP_URL: mx.url,
+        SMTP_REQUIRE_STARTTLS: 'false',
+        MAIL_FROM: 'id@acme.example',
+        PRODUCT_NAME: 'Acme ID',
+        LOGIN_MAX_FAILURES: '2',
+        TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
+      },
     })
     const { doc, problems } = await validateDocument(server.container, {
       users: [
@@ -68,7 +88,10 @@ describeOnBackends('security-notices.test.ts', 'security notices and invitations
     const headers = { 'user-agent': CHROME, 'x-forwarded-for': ip }
     const start = await ua.follow(await ua.request('/account/login', { headers }), (u) => u.origin !== server.url)
     const loginPage = await start.res!.text()
-    const posted = await ua.request(formAction(loginPage, '/login'), { form: { csrf: field(loginPage, 'csrf'), email, password }, headers })
+    const posted = await ua.request(formAction(loginPage, '/login'), {
+      form: { csrf: field(loginPage, 'csrf'), email, password },
+      headers,
+    })
     const html = await (await ua.follow(posted, (u) => u.origin !== server.url)).res!.text()
     expect(html).toContain('Your account')
     return html
@@ -97,7 +120,15 @@ describeOnBackends('security-notices.test.ts', 'security notices and invitations
     await accountSession(again(phone), 'ada@example.com', PASSWORD, '198.51.100.9')
     await accountSession(again(phone), 'bo@example.com') // bo's first sign-in: nothing
     // A fence: the next notice to ada arrives after anything the sign-ins above could have sent.
-    await server.container.apikeys.issue({ owner: { type: 'user', id: (await server.container.users.findByEmail('ada@example.com'))!.id }, name: 'fence', scopes: [], level: 'LOW' }, { label: 'cli', isAdmin: true })
+    await server.container.apikeys.issue(
+      {
+        owner: { type: 'user', id: (await server.container.users.findByEmail('ada@example.com'))!.id },
+        name: 'fence',
+        scopes: [],
+        level: 'LOW',
+      },
+      { label: 'cli', isAdmin: true },
+    )
     await mx.waitFor(to('ada@example.com', 'A new API key was created for your Acme ID account'))
     expect(count('ada@example.com', subject)).toBe(1)
     expect(count('bo@example.com', subject)).toBe(0)
@@ -106,16 +137,20 @@ describeOnBackends('security-notices.test.ts', 'security notices and invitations
   it('password changed, second factor added and removed, API key created: each mailed, none with a secret', async () => {
     const ua = new UserAgent(server.url)
     let html = await accountSession(ua, 'cy@example.com')
-    const changed = await ua.request('/account/password', { form: { csrf: field(html, 'csrf'), current_password: PASSWORD, new_password: NEW, confirm_password: NEW } })
+    const changed = await ua.request('/account/password', {
+      form: { csrf: field(html, 'csrf'), current_password: PASSWORD, new_password: NEW, confirm_password: NEW },
+    })
     expect(changed.status).toBe(303)
     const pw = await mx.waitFor(to('cy@example.com', 'Your Acme ID password was changed'))
     expect(pw.text).not.toContain(NEW)
-    expect(pw.text).toContain("If this was not you")
+    expect(pw.text).toContain('If this was not you')
     expect(pw.html).toContain("This wasn't me")
 
     const totpPage = await (await ua.request('/account/totp')).text()
     const secret = totpPage.match(/id="totp-secret">([A-Z2-7 ]+)</)![1]!.replace(/ /g, '')
-    const enrolled = await ua.request('/account/totp', { form: { csrf: field(totpPage, 'csrf'), code: await totpNow(secret), name: 'Phone' } })
+    const enrolled = await ua.request('/account/totp', {
+      form: { csrf: field(totpPage, 'csrf'), code: await totpNow(secret), name: 'Phone' },
+    })
     expect(enrolled.status).toBe(200)
     const added = await mx.waitFor(to('cy@example.com', 'A sign-in method was added to your Acme ID account'))
     expect(added.text).toContain('(authenticator app)')
@@ -128,7 +163,10 @@ describeOnBackends('security-notices.test.ts', 'security notices and invitations
     expect(removed.status).toBe(303)
     await mx.waitFor(to('cy@example.com', 'A sign-in method was removed from your Acme ID account'))
 
-    const issued = await server.container.apikeys.issue({ owner: { type: 'user', id: cy.id }, name: 'deploy bot', scopes: [], level: 'LOW' }, { label: 'cli', isAdmin: true })
+    const issued = await server.container.apikeys.issue(
+      { owner: { type: 'user', id: cy.id }, name: 'deploy bot', scopes: [], level: 'LOW' },
+      { label: 'cli', isAdmin: true },
+    )
     const key = await mx.waitFor(to('cy@example.com', 'A new API key was created for your Acme ID account'))
     expect(key.text).toContain('named "deploy bot"')
     expect(key.text).not.toContain(issued.key)
@@ -139,7 +177,10 @@ describeOnBackends('security-notices.test.ts', 'security notices and invitations
       const ua = new UserAgent(server.url)
       const start = await ua.follow(await ua.request('/account/login'), (u) => u.origin !== server.url)
       const page = await start.res!.text()
-      await ua.request(formAction(page, '/login'), { form: { csrf: field(page, 'csrf'), email: 'bo@example.com', password: 'wrong wrong wrong' }, headers: { 'x-forwarded-for': '192.0.2.50' } })
+      await ua.request(formAction(page, '/login'), {
+        form: { csrf: field(page, 'csrf'), email: 'bo@example.com', password: 'wrong wrong wrong' },
+        headers: { 'x-forwarded-for': '192.0.2.50' },
+      })
     }
     const mail = await mx.waitFor(to('bo@example.com', 'Your Acme ID account was locked'))
     expect(mail.text).toContain('too many failed sign-in attempts')
@@ -155,15 +196,25 @@ describeOnBackends('security-notices.test.ts', 'security notices and invitations
     expect(page.status).toBe(200)
     const html = await page.text()
     expect(html).toContain('inv@example.com')
-    const weak = await anon.request('/password/reset', { form: { token: field(html, 'token'), new_password: 'password1234', confirm_password: 'password1234' } })
+    const weak = await anon.request('/password/reset', {
+      form: { token: field(html, 'token'), new_password: 'password1234', confirm_password: 'password1234' },
+    })
     expect(weak.status).toBe(400)
-    const set = await anon.request('/password/reset', { form: { token: field(html, 'token'), new_password: NEW, confirm_password: NEW } })
+    const set = await anon.request('/password/reset', {
+      form: { token: field(html, 'token'), new_password: NEW, confirm_password: NEW },
+    })
     expect(set.status).toBe(200)
     expect((await server.container.users.login('inv@example.com', NEW)).ok).toBe(true)
     expect((await server.container.users.findByEmail('inv@example.com'))!.emailVerified).toBe(true)
     // single use
     expect((await anon.request(link)).status).toBe(400)
-    expect((await anon.request('/password/reset', { form: { token: field(html, 'token'), new_password: PASSWORD, confirm_password: PASSWORD } })).status).toBe(400)
+    expect(
+      (
+        await anon.request('/password/reset', {
+          form: { token: field(html, 'token'), new_password: PASSWORD, confirm_password: PASSWORD },
+        })
+      ).status,
+    ).toBe(400)
 
     await server.container.audit.flush()
     const inv = (await server.container.users.findByEmail('inv@example.com'))!
@@ -181,7 +232,9 @@ describeOnBackends('security-notices.test.ts', 'security notices and invitations
   })
 
   it('an invitation is refused next to a password in the import file', async () => {
-    const { problems } = await validateDocument(server.container, { users: [{ email: 'x@example.com', password: PASSWORD, invite: true }] })
+    const { problems } = await validateDocument(server.container, {
+      users: [{ email: 'x@example.com', password: PASSWORD, invite: true }],
+    })
     expect(problems.map((p) => p.message).join(' ')).toContain('an invitation is for a user without a password')
   })
 })

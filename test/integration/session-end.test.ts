@@ -15,17 +15,23 @@ describeOnBackends('session-end.test.ts', 'ending an oidc-provider session', (ba
   let ann: string
   let ben: string
   beforeAll(async () => {
-    t = await testContainer(backend.kind, backend.redisUrl ? { REDIS_URL: backend.redisUrl, REDIS_PREFIX: `pc-test-se-${Date.now()}:` } : {})
+    t = await testContainer(
+      backend.kind,
+      backend.redisUrl ? { REDIS_URL: backend.redisUrl, REDIS_PREFIX: `pc-test-se-${Date.now()}:` } : {},
+    )
     c = t.c
     ann = (await c.users.create({ email: 'ann@example.com', password: 'quiet river lamp orbit' })).id
     ben = (await c.users.create({ email: 'ben@example.com', password: 'quiet river lamp orbit' })).id
   }, 60_000)
-  afterAll(async () => { await t?.dispose() })
+  afterAll(async () => {
+    await t?.dispose()
+  })
 
-  const newSession = (userId: string) => c.login.sessions.create({ userId, amr: ['pwd'], acr: 'urn:portcullis:acr:pwd' })
+  const newSession = (userId: string) =>
+    c.login.sessions.create({ userId, amr: ['pwd'], acr: 'urn:portcullis:acr:pwd' })
   const live = async (token: string) => (await c.login.sessions.resolve(token)) !== undefined
 
-  it('account switch: A\'s linked session ends, B\'s in the cookie stays', async () => {
+  it("account switch: A's linked session ends, B's in the cookie stays", async () => {
     const a = await newSession(ann)
     await c.login.sessions.link(a.record.id, 'uid-a1')
     const b = await newSession(ben)
@@ -34,7 +40,7 @@ describeOnBackends('session-end.test.ts', 'ending an oidc-provider session', (ba
     expect(await live(b.token)).toBe(true)
   })
 
-  it('RP-initiated logout: the cookie\'s session of that account ends, linked or not yet linked', async () => {
+  it("RP-initiated logout: the cookie's session of that account ends, linked or not yet linked", async () => {
     const linked = await newSession(ann)
     await c.login.sessions.link(linked.record.id, 'uid-a2')
     await c.login.hooks.sessionEnded(linked.token, { uid: 'uid-a2', accountId: ann })
@@ -53,7 +59,8 @@ describeOnBackends('session-end.test.ts', 'ending an oidc-provider session', (ba
     await c.login.hooks.sessionEnded(other.token, { uid: 'uid-a5' })
     expect(await live(other.token)).toBe(true)
     // hostile cookie values change nothing and do not throw
-    for (const token of ['', 'x'.repeat(10_000), '\u0000', 'not-a-token']) await c.login.hooks.sessionEnded(token, { uid: 'uid-a4', accountId: ben })
+    for (const token of ['', 'x'.repeat(10_000), '\u0000', 'not-a-token'])
+      await c.login.hooks.sessionEnded(token, { uid: 'uid-a4', accountId: ben })
     expect(await live(other.token)).toBe(true)
   })
 })

@@ -21,8 +21,21 @@ const SECRET = 'workers-suite-secret-0123456789abcdef'
 const REDIRECT = 'https://rp.example.com/cb'
 const DOC = {
   clients: [
-    { client_id: 'svc', client_secret: SECRET, grant_types: ['client_credentials'], response_types: [], scope: 'audit:read' },
-    { client_id: 'web', client_secret: SECRET, redirect_uris: [REDIRECT], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid' },
+    {
+      client_id: 'svc',
+      client_secret: SECRET,
+      grant_types: ['client_credentials'],
+      response_types: [],
+      scope: 'audit:read',
+    },
+    {
+      client_id: 'web',
+      client_secret: SECRET,
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      scope: 'openid',
+    },
   ],
   users: [{ email: 'user@example.com', password: 'workers suite user password' }],
 }
@@ -36,16 +49,29 @@ describe.skipIf(Boolean(reason))('serve --workers 2 on PostgreSQL + Redis', () =
   let seq = 0
 
   /** The pid of the worker that answered the request with this X-Request-ID. */
-  const pidOf = (requestId: string) => server.logs().find((l) => l.msg === 'request' && l.requestId === requestId)?.pid as number | undefined
-  const workerPids = () => new Set(server.logs().filter((l) => l.msg === 'worker listening').map((l) => l.pid as number))
+  const pidOf = (requestId: string) =>
+    server.logs().find((l) => l.msg === 'request' && l.requestId === requestId)?.pid as number | undefined
+  const workerPids = () =>
+    new Set(
+      server
+        .logs()
+        .filter((l) => l.msg === 'worker listening')
+        .map((l) => l.pid as number),
+    )
 
   beforeAll(async () => {
     db = await createTestDatabase('postgresql')
     doc = importFile(DOC)
-    server = await spawnPortcullis({
-      DATABASE_URL: db.url, REDIS_URL: redisTestUrl()!, REDIS_PREFIX: `workers-${crypto.randomBytes(4).toString('hex')}:`,
-      PORTCULLIS_IMPORT: doc.file, SHUTDOWN_TIMEOUT: '5',
-    }, { args: ['--workers', '2'] })
+    server = await spawnPortcullis(
+      {
+        DATABASE_URL: db.url,
+        REDIS_URL: redisTestUrl()!,
+        REDIS_PREFIX: `workers-${crypto.randomBytes(4).toString('hex')}:`,
+        PORTCULLIS_IMPORT: doc.file,
+        SHUTDOWN_TIMEOUT: '5',
+      },
+      { args: ['--workers', '2'] },
+    )
     await server.waitForLog(/^portcullis workers listening$/, 150_000)
     // Every request to the server on its own connection, tagged with a request id.
     globalThis.fetch = (input, init) => {
@@ -69,10 +95,15 @@ describe.skipIf(Boolean(reason))('serve --workers 2 on PostgreSQL + Redis', () =
   async function post(path: string, body: Record<string, string>, requestId: string) {
     const res = await fetch(`${server.url}${path}`, {
       method: 'POST',
-      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'x-request-id': requestId },
+      headers: {
+        authorization: basic,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        'x-request-id': requestId,
+      },
       body: new URLSearchParams(body),
     })
-    return { status: res.status, json: await res.json() as Record<string, unknown> }
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> }
   }
 
   it('two worker processes, both answering requests', async () => {
@@ -80,7 +111,8 @@ describe.skipIf(Boolean(reason))('serve --workers 2 on PostgreSQL + Redis', () =
     const pids = workerPids()
     expect(pids.has(server.child.pid!)).toBe(false)
     const ids = Array.from({ length: 6 }, (_, i) => `health-${i}`)
-    for (const id of ids) expect((await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': id } })).status).toBe(200)
+    for (const id of ids)
+      expect((await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': id } })).status).toBe(200)
     await new Promise((r) => setTimeout(r, 500)) // the last log lines
     expect(new Set(ids.map(pidOf))).toEqual(pids)
   }, 60_000)
@@ -103,7 +135,10 @@ describe.skipIf(Boolean(reason))('serve --workers 2 on PostgreSQL + Redis', () =
     for (let i = 0; i < 2; i++) {
       const res = await fetch(`${server.url}/token/introspection`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from('svc:wrong-secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: `Basic ${Buffer.from('svc:wrong-secret').toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: new URLSearchParams({ token }),
       })
       expect(res.status).toBe(401)
@@ -111,19 +146,41 @@ describe.skipIf(Boolean(reason))('serve --workers 2 on PostgreSQL + Redis', () =
   }, 60_000)
 
   it('an openid-client authorization-code sign-in completes with its requests spread over both workers', async () => {
-    const web = await oidc.discovery(new URL(server.url), 'web', SECRET, oidc.ClientSecretBasic(SECRET), { execute: [oidc.allowInsecureRequests] })
+    const web = await oidc.discovery(new URL(server.url), 'web', SECRET, oidc.ClientSecretBasic(SECRET), {
+      execute: [oidc.allowInsecureRequests],
+    })
     const verifier = oidc.randomPKCECodeVerifier()
-    const authUrl = oidc.buildAuthorizationUrl(web, { redirect_uri: REDIRECT, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' })
+    const authUrl = oidc.buildAuthorizationUrl(web, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    })
     const from = seq
-    const { callback, failed } = await signIn(new UserAgent(server.url), authUrl, { email: 'user@example.com', password: 'workers suite user password' })
+    const { callback, failed } = await signIn(new UserAgent(server.url), authUrl, {
+      email: 'user@example.com',
+      password: 'workers suite user password',
+    })
     expect(failed).toBeUndefined()
-    const tokens = await oidc.authorizationCodeGrant(web, callback!, { pkceCodeVerifier: verifier, idTokenExpected: true })
+    const tokens = await oidc.authorizationCodeGrant(web, callback!, {
+      pkceCodeVerifier: verifier,
+      idTokenExpected: true,
+    })
     expect(tokens.claims()?.sub).toBeTruthy()
     await new Promise((r) => setTimeout(r, 500))
     const pids = new Set(Array.from({ length: seq - from }, (_, i) => pidOf(`auto-${from + i + 1}`)))
     expect(pids).toEqual(workerPids())
     // a wrong password on another worker is still refused
-    const again = await signIn(new UserAgent(server.url), oidc.buildAuthorizationUrl(web, { redirect_uri: REDIRECT, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }), { email: 'user@example.com', password: 'not the password' })
+    const again = await signIn(
+      new UserAgent(server.url),
+      oidc.buildAuthorizationUrl(web, {
+        redirect_uri: REDIRECT,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      }),
+      { email: 'user@example.com', password: 'not the password' },
+    )
     expect(again.failed).toBeTruthy()
   }, 120_000)
 
@@ -159,7 +216,14 @@ describe.skipIf(Boolean(reason))('serve --workers 2: workers that keep dying', (
 
   beforeAll(async () => {
     db = await createTestDatabase('postgresql')
-    server = await spawnPortcullis({ DATABASE_URL: db.url, REDIS_URL: redisTestUrl()!, REDIS_PREFIX: `workers-${crypto.randomBytes(4).toString('hex')}:` }, { args: ['--workers', '2'] })
+    server = await spawnPortcullis(
+      {
+        DATABASE_URL: db.url,
+        REDIS_URL: redisTestUrl()!,
+        REDIS_PREFIX: `workers-${crypto.randomBytes(4).toString('hex')}:`,
+      },
+      { args: ['--workers', '2'] },
+    )
     await server.waitForLog(/^portcullis workers listening$/, 150_000)
   }, 200_000)
 
@@ -173,7 +237,12 @@ describe.skipIf(Boolean(reason))('serve --workers 2: workers that keep dying', (
     process.kill(first, 'SIGKILL')
     for (let i = 1; i <= 5; i++) {
       // kill each replacement as soon as it is forked
-      await expect.poll(() => server.logs().filter((l) => l.msg === 'worker exited unexpectedly; started a replacement').length, { timeout: 60_000, interval: 50 }).toBe(i)
+      await expect
+        .poll(() => server.logs().filter((l) => l.msg === 'worker exited unexpectedly; started a replacement').length, {
+          timeout: 60_000,
+          interval: 50,
+        })
+        .toBe(i)
       const replaced = server.logs().filter((l) => l.msg === 'worker exited unexpectedly; started a replacement')
       process.kill(replaced.at(-1)!.replacementPid as number, 'SIGKILL')
     }
@@ -184,30 +253,45 @@ describe.skipIf(Boolean(reason))('serve --workers 2: workers that keep dying', (
   }, 180_000)
 })
 
-describe.skipIf(Boolean(reason))('serve --workers 2: Ctrl-C (SIGINT to the whole process group, as a terminal sends it)', () => {
-  let db: TestDatabase
-  let server: PortcullisProcess
+describe.skipIf(Boolean(reason))(
+  'serve --workers 2: Ctrl-C (SIGINT to the whole process group, as a terminal sends it)',
+  () => {
+    let db: TestDatabase
+    let server: PortcullisProcess
 
-  beforeAll(async () => {
-    db = await createTestDatabase('postgresql')
-    server = await spawnPortcullis({ DATABASE_URL: db.url, REDIS_URL: redisTestUrl()!, REDIS_PREFIX: `workers-${crypto.randomBytes(4).toString('hex')}:` }, { args: ['--workers=2'] })
-    await server.waitForLog(/^portcullis workers listening$/, 150_000)
-  }, 200_000)
+    beforeAll(async () => {
+      db = await createTestDatabase('postgresql')
+      server = await spawnPortcullis(
+        {
+          DATABASE_URL: db.url,
+          REDIS_URL: redisTestUrl()!,
+          REDIS_PREFIX: `workers-${crypto.randomBytes(4).toString('hex')}:`,
+        },
+        { args: ['--workers=2'] },
+      )
+      await server.waitForLog(/^portcullis workers listening$/, 150_000)
+    }, 200_000)
 
-  afterAll(async () => {
-    await server?.stop()
-    await db?.drop()
-  }, 60_000)
+    afterAll(async () => {
+      await server?.stop()
+      await db?.drop()
+    }, 60_000)
 
-  it('each worker gets both the signal and the primary\'s stop, drains once, and everything exits 0', async () => {
-    await server.waitForStatus('/readyz', 200)
-    process.kill(-server.child.pid!, 'SIGINT')
-    expect(await server.exited).toEqual({ code: 0, signal: null })
-    expect(server.logs().filter((l) => l.msg === 'worker stopped').map((l) => l.exitCode)).toEqual([0, 0])
-    expect(server.logs().filter((l) => l.msg === 'shutdown complete')).toHaveLength(2)
-    expect(await connects(server.port)).toBe(false)
-  }, 60_000)
-})
+    it("each worker gets both the signal and the primary's stop, drains once, and everything exits 0", async () => {
+      await server.waitForStatus('/readyz', 200)
+      process.kill(-server.child.pid!, 'SIGINT')
+      expect(await server.exited).toEqual({ code: 0, signal: null })
+      expect(
+        server
+          .logs()
+          .filter((l) => l.msg === 'worker stopped')
+          .map((l) => l.exitCode),
+      ).toEqual([0, 0])
+      expect(server.logs().filter((l) => l.msg === 'shutdown complete')).toHaveLength(2)
+      expect(await connects(server.port)).toBe(false)
+    }, 60_000)
+  },
+)
 
 function isAlive(pid: number) {
   try {
@@ -221,7 +305,10 @@ function isAlive(pid: number) {
 function connects(port: number) {
   return new Promise<boolean>((resolve) => {
     const s = net.connect(port, '127.0.0.1')
-    s.once('connect', () => { s.destroy(); resolve(true) })
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
     s.once('error', () => resolve(false))
   })
 }
@@ -245,18 +332,29 @@ describe('serve --workers: configurations that cannot keep the guarantees are re
 
   it('PostgreSQL without REDIS_URL: exit 2 with "needs REDIS_URL" (lockout counters would be per worker)', async () => {
     // never connects: refused before the database is touched
-    const r = await runCli(['serve', '--workers', '2'], { ...base, DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none', WORKERS: '1' })
+    const r = await runCli(['serve', '--workers', '2'], {
+      ...base,
+      DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none',
+      WORKERS: '1',
+    })
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/--workers 2 needs REDIS_URL: without Redis, sign-in lockout counters/)
   }, 60_000)
 
   it('hostile --workers and WORKERS values: a clear usage error, exit 2', async () => {
     for (const bad of ['0', '-1', 'many', '1e3', '1000', '2; rm -rf /', '']) {
-      const r = await runCli(['serve', `--workers=${bad}`], { ...base, DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none' })
+      const r = await runCli(['serve', `--workers=${bad}`], {
+        ...base,
+        DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none',
+      })
       expect(r.code).toBe(2)
       expect(r.stderr).toContain('--workers must be a number of workers (1-999) or auto')
     }
-    const env = await runCli(['serve'], { ...base, DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none', WORKERS: 'lots' })
+    const env = await runCli(['serve'], {
+      ...base,
+      DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none',
+      WORKERS: 'lots',
+    })
     expect(env.code).toBe(2)
     expect(env.stderr).toContain('WORKERS: must be a number of workers (1-999) or auto')
   }, 120_000)

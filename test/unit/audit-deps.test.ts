@@ -14,13 +14,43 @@ const SCRIPT = path.resolve('scripts/audit-deps.mjs')
 let dir: string
 
 const advisory = (severity: string, ghsa: string, name = 'somelib') => ({
-  source: 1100000 + ghsa.length, name, dependency: name, title: `${severity} problem in ${name}`,
-  url: `https://github.com/advisories/${ghsa}`, severity, cwe: [], cvss: {}, range: '<1.2.3',
+  source: 1100000 + ghsa.length,
+  name,
+  dependency: name,
+  title: `${severity} problem in ${name}`,
+  url: `https://github.com/advisories/${ghsa}`,
+  severity,
+  cwe: [],
+  cvss: {},
+  range: '<1.2.3',
 })
 const reportWith = (...vias: ReturnType<typeof advisory>[]) => ({
   auditReportVersion: 2,
-  vulnerabilities: Object.fromEntries(vias.map((v) => [v.name, { name: v.name, severity: v.severity, isDirect: false, via: [v], effects: [], range: v.range, nodes: [], fixAvailable: true }])),
-  metadata: { vulnerabilities: { info: 0, low: 0, moderate: 0, high: vias.filter((v) => v.severity === 'high').length, critical: vias.filter((v) => v.severity === 'critical').length, total: vias.length } },
+  vulnerabilities: Object.fromEntries(
+    vias.map((v) => [
+      v.name,
+      {
+        name: v.name,
+        severity: v.severity,
+        isDirect: false,
+        via: [v],
+        effects: [],
+        range: v.range,
+        nodes: [],
+        fixAvailable: true,
+      },
+    ]),
+  ),
+  metadata: {
+    vulnerabilities: {
+      info: 0,
+      low: 0,
+      moderate: 0,
+      high: vias.filter((v) => v.severity === 'high').length,
+      critical: vias.filter((v) => v.severity === 'critical').length,
+      total: vias.length,
+    },
+  },
 })
 
 async function judge(report: unknown, exceptions?: unknown, extra: string[] = []) {
@@ -59,14 +89,34 @@ describe('audit-deps', () => {
 
   it('an accepted exception before its expiry lets it pass; an expired one fails', async () => {
     const report = reportWith(advisory('high', 'GHSA-aaaa-bbbb-cccc'))
-    const ok = await judge(report, [{ id: 'GHSA-aaaa-bbbb-cccc', package: 'somelib', reason: 'only reachable through the CLI, never the server', expires: '2999-12-31' }])
+    const ok = await judge(report, [
+      {
+        id: 'GHSA-aaaa-bbbb-cccc',
+        package: 'somelib',
+        reason: 'only reachable through the CLI, never the server',
+        expires: '2999-12-31',
+      },
+    ])
     expect(ok.code).toBe(0)
     expect(ok.out).toMatch(/accepted high GHSA-aaaa-bbbb-cccc/)
-    const expired = await judge(report, [{ id: 'GHSA-aaaa-bbbb-cccc', package: 'somelib', reason: 'only reachable through the CLI, never the server', expires: '2020-01-01' }])
+    const expired = await judge(report, [
+      {
+        id: 'GHSA-aaaa-bbbb-cccc',
+        package: 'somelib',
+        reason: 'only reachable through the CLI, never the server',
+        expires: '2020-01-01',
+      },
+    ])
     expect(expired.code).toBe(1)
     expect(expired.out).toMatch(/expired on 2020-01-01/)
     // an exception for another advisory does not cover this one
-    expect((await judge(report, [{ id: 'GHSA-zzzz-zzzz-zzzz', reason: 'a different advisory entirely', expires: '2999-12-31' }])).code).toBe(1)
+    expect(
+      (
+        await judge(report, [
+          { id: 'GHSA-zzzz-zzzz-zzzz', reason: 'a different advisory entirely', expires: '2999-12-31' },
+        ])
+      ).code,
+    ).toBe(1)
   })
 
   it('refuses an exception without a reason or a valid expiry', async () => {
@@ -76,7 +126,10 @@ describe('audit-deps', () => {
   })
 
   it('an unreachable advisory endpoint is reported loudly, and fails only with --strict', async () => {
-    const unreachable = { message: '405 Method Not Allowed - POST https://registry.npmjs.org/-/npm/v1/security/advisories/bulk', statusCode: 405 }
+    const unreachable = {
+      message: '405 Method Not Allowed - POST https://registry.npmjs.org/-/npm/v1/security/advisories/bulk',
+      statusCode: 405,
+    }
     const lenient = await judge(unreachable)
     expect(lenient.code).toBe(0)
     expect(lenient.out).toMatch(/NOT checked/)

@@ -12,16 +12,51 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-cc-'))
 const f = (n: string) => path.join(dir, n)
 const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
-openssl('req', '-x509', ...EC, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-subj', '/CN=CA', '-days', '2',
-  '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign')
+openssl(
+  'req',
+  '-x509',
+  ...EC,
+  '-keyout',
+  f('ca.key'),
+  '-out',
+  f('ca.crt'),
+  '-subj',
+  '/CN=CA',
+  '-days',
+  '2',
+  '-addext',
+  'basicConstraints=critical,CA:TRUE',
+  '-addext',
+  'keyUsage=critical,keyCertSign',
+)
 openssl('req', ...EC, '-keyout', f('leaf.key'), '-out', f('leaf.csr'), '-subj', '/C=DE/O=Example\\, Inc/CN=svc')
-fs.writeFileSync(f('leaf.ext'), 'subjectAltName=DNS:svc.example.com,IP:10.1.2.3,email:ops@example.com,URI:spiffe://example.com/svc\n')
-openssl('x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('leaf.crt'), '-days', '2', '-extfile', f('leaf.ext'))
+fs.writeFileSync(
+  f('leaf.ext'),
+  'subjectAltName=DNS:svc.example.com,IP:10.1.2.3,email:ops@example.com,URI:spiffe://example.com/svc\n',
+)
+openssl(
+  'x509',
+  '-req',
+  '-in',
+  f('leaf.csr'),
+  '-CA',
+  f('ca.crt'),
+  '-CAkey',
+  f('ca.key'),
+  '-CAcreateserial',
+  '-out',
+  f('leaf.crt'),
+  '-days',
+  '2',
+  '-extfile',
+  f('leaf.ext'),
+)
 const ca = new crypto.X509Certificate(fs.readFileSync(f('ca.crt')))
 const leaf = new crypto.X509Certificate(fs.readFileSync(f('leaf.crt')))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
-const req = (peer: string, headers: Record<string, string> = {}) => ({ socket: { remoteAddress: peer }, headers }) as unknown as IncomingMessage
+const req = (peer: string, headers: Record<string, string> = {}) =>
+  ({ socket: { remoteAddress: peer }, headers }) as unknown as IncomingMessage
 
 describe('client certificates (RFC 8705)', () => {
   it('matches the registered subject DN in RFC 4514 or certificate order, with escapes', () => {

@@ -22,7 +22,10 @@ describe('configuration from the environment', () => {
     expect(c.DYNAMIC_REGISTRATION).toBe('off')
     expect(c.REQUEST_OBJECTS).toBe('on')
     expect(c.DYNAMIC_REGISTRATION_SCOPES).not.toContain('admin')
-    expect(loadConfig({ DYNAMIC_REGISTRATION: 'initial-access-token', DYNAMIC_REGISTRATION_SCOPES: 'openid,email' }).DYNAMIC_REGISTRATION_SCOPES).toEqual(['openid', 'email'])
+    expect(
+      loadConfig({ DYNAMIC_REGISTRATION: 'initial-access-token', DYNAMIC_REGISTRATION_SCOPES: 'openid,email' })
+        .DYNAMIC_REGISTRATION_SCOPES,
+    ).toEqual(['openid', 'email'])
   })
 
   it('treats empty values as unset', () => {

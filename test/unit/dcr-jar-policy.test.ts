@@ -7,7 +7,12 @@ const ALLOWED = ['openid', 'profile', 'email', 'address', 'phone', 'offline_acce
 
 describe('what a self-registered client may register', () => {
   it('accepts OpenID scopes and user-facing grants', () => {
-    expect(dynamicRegistrationProblem({ scope: 'openid email', grant_types: ['authorization_code', 'refresh_token'] }, ALLOWED)).toBeUndefined()
+    expect(
+      dynamicRegistrationProblem(
+        { scope: 'openid email', grant_types: ['authorization_code', 'refresh_token'] },
+        ALLOWED,
+      ),
+    ).toBeUndefined()
     expect(dynamicRegistrationProblem({}, ALLOWED)).toBeUndefined()
   })
   it.each([
@@ -35,9 +40,22 @@ describe('request_uris metadata', () => {
 
 describe('address and phone claims from user attributes', () => {
   it('maps the OIDC Core §5.1.1 members and drops the rest', () => {
-    expect(addressAndPhoneClaims({ address: { locality: 'Springfield', evil: { x: 1 }, country: 7 }, phone_number: '+15555550100', phone_number_verified: true }))
-      .toEqual({ address: { locality: 'Springfield' }, phone_number: '+15555550100', phone_number_verified: true })
-    expect(addressAndPhoneClaims({ address: '1 Main St', phone_number_verified: true })).toEqual({ address: { formatted: '1 Main St' }, phone_number: undefined, phone_number_verified: undefined })
-    expect(addressAndPhoneClaims(undefined)).toEqual({ address: undefined, phone_number: undefined, phone_number_verified: undefined })
+    expect(
+      addressAndPhoneClaims({
+        address: { locality: 'Springfield', evil: { x: 1 }, country: 7 },
+        phone_number: '+15555550100',
+        phone_number_verified: true,
+      }),
+    ).toEqual({ address: { locality: 'Springfield' }, phone_number: '+15555550100', phone_number_verified: true })
+    expect(addressAndPhoneClaims({ address: '1 Main St', phone_number_verified: true })).toEqual({
+      address: { formatted: '1 Main St' },
+      phone_number: undefined,
+      phone_number_verified: undefined,
+    })
+    expect(addressAndPhoneClaims(undefined)).toEqual({
+      address: undefined,
+      phone_number: undefined,
+      phone_number_verified: undefined,
+    })
   })
 })

@@ -75,7 +75,8 @@ const cases: Array<{ rule: string; text: string; refused: string[]; allowed: str
 describe('layering lint rule (eslint.config.js)', () => {
   for (const c of cases) {
     it(c.rule, async () => {
-      for (const file of c.refused) expect(await layeringErrors(file, c.text), `${file} should be refused`).not.toEqual([])
+      for (const file of c.refused)
+        expect(await layeringErrors(file, c.text), `${file} should be refused`).not.toEqual([])
       for (const file of c.allowed) expect(await layeringErrors(file, c.text), `${file} should be allowed`).toEqual([])
     })
   }
@@ -84,7 +85,9 @@ describe('layering lint rule (eslint.config.js)', () => {
     // src/http/account/ may still import identity, but not authz; app.ts may import the container.
     expect(await layeringErrors('src/http/account/x.ts', "import { x } from '../../identity/users.ts'")).toEqual([])
     expect(await layeringErrors('src/http/account/x.ts', "import { x } from '../../authz/service.ts'")).not.toEqual([])
-    expect(await layeringErrors('src/http/decision-lane.ts', "import { x } from '../apikeys/service.ts'")).not.toEqual([])
+    expect(await layeringErrors('src/http/decision-lane.ts', "import { x } from '../apikeys/service.ts'")).not.toEqual(
+      [],
+    )
     expect(await layeringErrors('src/app.ts', "import type { Container as x } from './container.ts'")).toEqual([])
   })
 })

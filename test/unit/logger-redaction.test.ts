@@ -19,7 +19,19 @@ describe('log redaction', () => {
 
   it('headers that carry credentials are redacted; err.code and other fields stay readable', () => {
     const { lines, logger } = capture()
-    logger.info({ req: { headers: { authorization: `Bearer ${SECRET}`, cookie: `sid=${SECRET}`, 'x-api-key': SECRET, 'user-agent': 'curl' } } }, 'req')
+    logger.info(
+      {
+        req: {
+          headers: {
+            authorization: `Bearer ${SECRET}`,
+            cookie: `sid=${SECRET}`,
+            'x-api-key': SECRET,
+            'user-agent': 'curl',
+          },
+        },
+      },
+      'req',
+    )
     logger.info({ headers: { 'set-cookie': `sid=${SECRET}`, 'proxy-authorization': `Basic ${SECRET}` } }, 'res')
     const err = Object.assign(new Error('connection reset'), { code: 'ECONNRESET' })
     logger.error({ err, requestId: 'r-1' }, 'failed')

@@ -14,8 +14,12 @@ describe('mail and password reset configuration', () => {
   })
 
   it('accepts smtp:// and smtps:// with credentials', () => {
-    expect(loadConfig({ SMTP_URL: 'smtps://u:p%40ss@mail.example.com:465', MAIL_FROM: 'ID <id@example.com>' }).SMTP_URL).toContain('smtps://')
-    expect(loadConfig({ SMTP_URL: 'smtp://mail.example.com', MAIL_FROM: 'id@example.com' }).MAIL_FROM).toBe('id@example.com')
+    expect(
+      loadConfig({ SMTP_URL: 'smtps://u:p%40ss@mail.example.com:465', MAIL_FROM: 'ID <id@example.com>' }).SMTP_URL,
+    ).toContain('smtps://')
+    expect(loadConfig({ SMTP_URL: 'smtp://mail.example.com', MAIL_FROM: 'id@example.com' }).MAIL_FROM).toBe(
+      'id@example.com',
+    )
   })
 
   it.each([

@@ -11,7 +11,11 @@ export interface ApiAnswer<T = unknown> {
 }
 
 /** The 400 `invalid_request` of every JSON API: `details.fields` lists each bad field. */
-export interface FieldError { in?: string; field: string; message: string }
+export interface FieldError {
+  in?: string
+  field: string
+  message: string
+}
 
 export function fieldErrorsOf(answer: ApiAnswer): Record<string, string> {
   const b = answer.body as { details?: { fields?: FieldError[] } } | undefined
@@ -33,7 +37,11 @@ export const messageOf = (answer: ApiAnswer) => {
  */
 export function consoleApi(opts: { dispatch: () => Dispatch; publicUrl: string }) {
   const host = new URL(opts.publicUrl).host
-  async function call<T = unknown>(method: string, path: string, o: { token?: string; json?: unknown; form?: Record<string, string>; ifMatch?: string; ip: string }): Promise<ApiAnswer<T>> {
+  async function call<T = unknown>(
+    method: string,
+    path: string,
+    o: { token?: string; json?: unknown; form?: Record<string, string>; ifMatch?: string; ip: string },
+  ): Promise<ApiAnswer<T>> {
     const headers: Record<string, string> = { host, accept: 'application/json' }
     if (o.token) headers.authorization = `Bearer ${o.token}`
     if (o.ifMatch) headers['if-match'] = o.ifMatch
@@ -45,7 +53,13 @@ export function consoleApi(opts: { dispatch: () => Dispatch; publicUrl: string }
       headers['content-type'] = 'application/x-www-form-urlencoded'
       payload = new URLSearchParams(o.form).toString()
     }
-    const res = await inject(opts.dispatch(), { method: method as 'GET', url: path, headers, payload, remoteAddress: o.ip })
+    const res = await inject(opts.dispatch(), {
+      method: method as 'GET',
+      url: path,
+      headers,
+      payload,
+      remoteAddress: o.ip,
+    })
     let body: unknown = res.body
     if (String(res.headers['content-type'] ?? '').includes('json')) {
       try {

@@ -35,7 +35,12 @@ export interface ConsoleKit {
   session(ctx: Context): ConsoleSession
   /** reads a form posted by the console and checks its CSRF token */
   form(ctx: Context): Promise<Record<string, string>>
-  api<T = unknown>(ctx: Context, method: string, path: string, o?: { json?: unknown; ifMatch?: string }): Promise<ApiAnswer<T>>
+  api<T = unknown>(
+    ctx: Context,
+    method: string,
+    path: string,
+    o?: { json?: unknown; ifMatch?: string },
+  ): Promise<ApiAnswer<T>>
   render(ctx: Context, title: string, current: string, body: SafeHtml, status?: number): void
   /** after a POST: back to a page, with a notice shown once there (POST/redirect/GET) */
   done(ctx: Context, to: string, notice?: string): Promise<void>
@@ -60,12 +65,23 @@ export function consoleRouter(deps: ConsoleDeps) {
   const { service } = deps
   const cookie = deps.secure ? '__Host-portcullis_console' : 'portcullis_console'
   const loginCookie = deps.secure ? '__Host-portcullis_console_login' : 'portcullis_console_login'
-  const cookieOpts = (sameSite: 'strict' | 'lax', maxAge?: number) => ({ httpOnly: true, secure: deps.secure, sameSite, path: '/', signed: false, overwrite: true, ...(maxAge !== undefined ? { maxAge } : {}) })
+  const cookieOpts = (sameSite: 'strict' | 'lax', maxAge?: number) => ({
+    httpOnly: true,
+    secure: deps.secure,
+    sameSite,
+    path: '/',
+    signed: false,
+    overwrite: true,
+    ...(maxAge !== undefined ? { maxAge } : {}),
+  })
   const ip = (ctx: Context) => deps.clientIp(ctx)
 
   const assets = new Map<string, { body: Buffer; type: string }>([
     ['htmx.min.js', { body: fs.readFileSync(htmxFile), type: 'text/javascript; charset=utf-8' }],
-    ['console.js', { body: fs.readFileSync(path.join(assetsDir, 'console.js')), type: 'text/javascript; charset=utf-8' }],
+    [
+      'console.js',
+      { body: fs.readFileSync(path.join(assetsDir, 'console.js')), type: 'text/javascript; charset=utf-8' },
+    ],
     ['console.css', { body: fs.readFileSync(path.join(assetsDir, 'console.css')), type: 'text/css; charset=utf-8' }],
   ])
   router.get('/assets/:name', (ctx) => {
@@ -90,7 +106,9 @@ export function consoleRouter(deps: ConsoleDeps) {
     ctx.redirect(url)
   })
   router.get('/callback', async (ctx) => {
-    const q = Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, typeof v === 'string' ? v.slice(0, 2000) : undefined]))
+    const q = Object.fromEntries(
+      Object.entries(ctx.query).map(([k, v]) => [k, typeof v === 'string' ? v.slice(0, 2000) : undefined]),
+    )
     const pendingId = ctx.cookies.get(loginCookie, { signed: false }) ?? undefined
     ctx.cookies.set(loginCookie, '', cookieOpts('lax', 0))
     try {
@@ -103,7 +121,15 @@ export function consoleRouter(deps: ConsoleDeps) {
       page(ctx, plainPage(err.reason === 'not_admin' ? 'Not an administrator' : 'Sign-in failed', body), 403)
     }
   })
-  router.get('/signed-out', (ctx) => page(ctx, plainPage('Signed out', html`<p>You signed out of the admin console.</p><p><a href="/admin">Sign in again</a></p>`)))
+  router.get('/signed-out', (ctx) =>
+    page(
+      ctx,
+      plainPage(
+        'Signed out',
+        html`<p>You signed out of the admin console.</p><p><a href="/admin">Sign in again</a></p>`,
+      ),
+    ),
+  )
 
   // Everything below needs a console session.
   router.use(deps.formGuard)
@@ -123,7 +149,8 @@ export function consoleRouter(deps: ConsoleDeps) {
       await next()
     } catch (err) {
       // the token expired or was revoked mid-session: a page view signs in again
-      if (err instanceof AppError && err.status === 401 && ctx.method === 'GET' && !ctx.get('hx-request')) return ctx.redirect('/admin/login')
+      if (err instanceof AppError && err.status === 401 && ctx.method === 'GET' && !ctx.get('hx-request'))
+        return ctx.redirect('/admin/login')
       throw err
     }
   })
@@ -139,7 +166,10 @@ export function consoleRouter(deps: ConsoleDeps) {
     session: (ctx) => ctx.state.console as ConsoleSession,
     async form(ctx) {
       const f = await readForm(ctx)
-      if (!safeEqual(f.csrf ?? '', kit.session(ctx).csrf)) throw new AppError('csrf', 'the form expired or was not sent by this site; reload the page and try again', { status: 403 })
+      if (!safeEqual(f.csrf ?? '', kit.session(ctx).csrf))
+        throw new AppError('csrf', 'the form expired or was not sent by this site; reload the page and try again', {
+          status: 403,
+        })
       return f
     },
     async api(ctx, method, p, o) {

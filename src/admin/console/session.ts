@@ -38,14 +38,28 @@ export interface ConsoleSession {
 }
 
 /** A pending sign-in: PKCE verifier, state and nonce, kept until the callback. */
-export interface PendingLogin { state: string; nonce: string; verifier: string; expiresAt: number }
+export interface PendingLogin {
+  state: string
+  nonce: string
+  verifier: string
+  expiresAt: number
+}
 
 /**
  * The database rows oidc-provider's short-lived models use (oidc/queries/payloads.ts), taken
  * structurally: console sessions are rows of model `ConsoleSession` there when Redis is not set.
  */
 export interface PayloadStore {
-  upsert(row: { model: string; id: string; payload: string; grantId: null; userCode: null; uid: null; expiresAt: Date; consumedAt: null }): Promise<void>
+  upsert(row: {
+    model: string
+    id: string
+    payload: string
+    grantId: null
+    userCode: null
+    uid: null
+    expiresAt: Date
+    consumedAt: null
+  }): Promise<void>
   find(model: string, id: string): Promise<{ payload: string } | null>
   destroy(model: string, id: string): Promise<void>
 }
@@ -61,7 +75,17 @@ export function consoleSessions(opts: { redis?: Redis; prefix: string; db: Paylo
   async function put(kind: string, id: string, value: unknown, expiresAt: number) {
     const ttl = Math.max(1, Math.ceil((expiresAt - Date.now()) / 1000))
     if (opts.redis) await opts.redis.set(key(kind, id), JSON.stringify(value), 'EX', ttl)
-    else await opts.db.upsert({ model: model(kind), id, payload: JSON.stringify(value), grantId: null, userCode: null, uid: null, expiresAt: new Date(expiresAt), consumedAt: null })
+    else
+      await opts.db.upsert({
+        model: model(kind),
+        id,
+        payload: JSON.stringify(value),
+        grantId: null,
+        userCode: null,
+        uid: null,
+        expiresAt: new Date(expiresAt),
+        consumedAt: null,
+      })
   }
   async function get<T extends { expiresAt: number }>(kind: string, id: string | undefined): Promise<T | undefined> {
     if (!id || !/^[\w-]{20,100}$/.test(id)) return undefined

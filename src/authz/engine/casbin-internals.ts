@@ -132,7 +132,8 @@ export function gFunction(rm: unknown): MatchFn {
 export function roleManagerView(rm: unknown): RoleManagerView | undefined {
   if (!(rm instanceof DefaultRoleManager)) return undefined
   const v = rm as unknown as RoleManagerView
-  const ok = v.allDomains instanceof Map && typeof v.generateTempRoles === 'function' && typeof v.maxHierarchyLevel === 'number'
+  const ok =
+    v.allDomains instanceof Map && typeof v.generateTempRoles === 'function' && typeof v.maxHierarchyLevel === 'number'
   return ok ? v : undefined
 }
 

@@ -46,8 +46,13 @@ export async function createPolicyEngine(input: StoreInput): Promise<PolicyEngin
     },
     // casbin returns its own policy arrays here; copies keep the engine's policy immutable
     implicitPermissions: async (subject, domain) =>
-      (await (domain === undefined ? e.getImplicitPermissionsForUser(subject) : e.getImplicitPermissionsForUser(subject, domain))).map((l) => [...l]),
-    usersForRole: (role, domain) => (domain === undefined ? e.getImplicitUsersForRole(role) : e.getImplicitUsersForRole(role, domain)),
+      (
+        await (domain === undefined
+          ? e.getImplicitPermissionsForUser(subject)
+          : e.getImplicitPermissionsForUser(subject, domain))
+      ).map((l) => [...l]),
+    usersForRole: (role, domain) =>
+      domain === undefined ? e.getImplicitUsersForRole(role) : e.getImplicitUsersForRole(role, domain),
     mode,
     requestTokens,
   }

@@ -32,7 +32,8 @@ export function namedCalls(root: ExprNode): NamedCall[] {
   const out: NamedCall[] = []
   const stack = [root]
   for (let node = stack.pop(); node; node = stack.pop()) {
-    if (node.type === 'CallExpression' && node.callee.type === 'Identifier') out.push({ name: node.callee.name, args: node.arguments })
+    if (node.type === 'CallExpression' && node.callee.type === 'Identifier')
+      out.push({ name: node.callee.name, args: node.arguments })
     stack.push(...children(node))
   }
   return out

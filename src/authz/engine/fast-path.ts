@@ -98,7 +98,12 @@ export function buildFastPath(e: Enforcer): FastPathBuild {
   const plan: IndexPlan = analysis.plan
 
   const index = buildLineIndex(p.policy, plan)
-  const evaluation: CandidateEvaluation = { expression: compileMatcher(e, matcher), policy: p.policy, pTokens: p.tokens, effect }
+  const evaluation: CandidateEvaluation = {
+    expression: compileMatcher(e, matcher),
+    policy: p.policy,
+    pTokens: p.tokens,
+    effect,
+  }
   const staticFunctions: Record<string, MatchFn> = Object.fromEntries(functionMap(e))
   const acceptJson = acceptsJsonRequests(e)
   const roleViews = plan.roles.map((k) => walkable.get(k.g)!)
@@ -137,11 +142,16 @@ export function buildFastPath(e: Enforcer): FastPathBuild {
     if (functions && guardHolds(plan.guards, { ...requestParams, ...functions })) return undefined
 
     // roles are resolved only when some line has the request's equality values
-    const candidates = index.candidates(equalityValues, () => roleInputs.map((r, i) => roleClosure(roleViews[i]!, r.user || '', r.domain)))
+    const candidates = index.candidates(equalityValues, () =>
+      roleInputs.map((r, i) => roleClosure(roleViews[i]!, r.user || '', r.domain)),
+    )
     if (!candidates.length) return evaluateCandidates(evaluation, requestParams, staticFunctions, candidates)
     functions ??= requestFunctions()
     return evaluateCandidates(evaluation, requestParams, functions, candidates)
   }
 
-  return { kind: 'indexed', path: { check, description: `${plan.description} (${index.buckets} buckets over ${p.policy.length} lines)` } }
+  return {
+    kind: 'indexed',
+    path: { check, description: `${plan.description} (${index.buckets} buckets over ${p.policy.length} lines)` },
+  }
 }

@@ -8,4 +8,13 @@ export { validateStore } from './validate.ts'
 export { PatternHazardError } from './guarded-functions.ts'
 export { patternHazard, MAX_PATTERN_LENGTH } from './pattern-hazards.ts'
 export { MATCHING_FUNCTION_NAMES } from './matching-functions.ts'
-export type { Decision, EngineOptions, EvaluationMode, PolicyEngine, ProblemKind, SearchSpace, StoreInput, StoreProblem } from './types.ts'
+export type {
+  Decision,
+  EngineOptions,
+  EvaluationMode,
+  PolicyEngine,
+  ProblemKind,
+  SearchSpace,
+  StoreInput,
+  StoreProblem,
+} from './types.ts'

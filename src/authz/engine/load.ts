@@ -1,4 +1,11 @@
-import { functionMap, newEnforcer, newModelFromString, type Adapter, type Enforcer, type Model } from './casbin-internals.ts'
+import {
+  functionMap,
+  newEnforcer,
+  newModelFromString,
+  type Adapter,
+  type Enforcer,
+  type Model,
+} from './casbin-internals.ts'
 import { guardFunctionMap } from './guarded-functions.ts'
 import { matchingFunction } from './matching-functions.ts'
 import type { StoreInput } from './types.ts'
@@ -14,7 +21,10 @@ function lineAdapter(lines: StoreInput['policyLines']): Adapter {
     async loadPolicy(model: Model) {
       for (const [ptype, ...values] of lines) {
         if (!ptype) continue
-        model.model.get(ptype.slice(0, 1))?.get(ptype)?.policy.push([...values])
+        model.model
+          .get(ptype.slice(0, 1))
+          ?.get(ptype)
+          ?.policy.push([...values])
       }
     },
     savePolicy: readOnly,

@@ -50,12 +50,22 @@ export interface MatcherContext {
 }
 
 // casbin's pattern functions; each returns a boolean (or throws)
-const BOOLEAN_FUNCTIONS = new Set(['keyMatch', 'keyMatch2', 'keyMatch3', 'keyMatch4', 'keyMatch5', 'regexMatch', 'ipMatch', 'globMatch'])
+const BOOLEAN_FUNCTIONS = new Set([
+  'keyMatch',
+  'keyMatch2',
+  'keyMatch3',
+  'keyMatch4',
+  'keyMatch5',
+  'regexMatch',
+  'ipMatch',
+  'globMatch',
+])
 const COMPARISONS = new Set(['==', '!=', '===', '!==', '<', '>', '<=', '>=', 'in'])
 
 /** The operands of a chain of one logical operator, in evaluation order. */
 function chain(node: ExprNode, operator: '&&' | '||'): ExprNode[] {
-  if (node.type === 'LogicalExpression' && node.operator === operator) return [...chain(node.left, operator), ...chain(node.right, operator)]
+  if (node.type === 'LogicalExpression' && node.operator === operator)
+    return [...chain(node.left, operator), ...chain(node.right, operator)]
   return [node]
 }
 
@@ -78,7 +88,10 @@ function booleanValued(node: ExprNode, ctx: MatcherContext): boolean {
     case 'ConditionalExpression':
       return booleanValued(node.consequent, ctx) && booleanValued(node.alternate, ctx)
     case 'CallExpression':
-      return node.callee.type === 'Identifier' && (BOOLEAN_FUNCTIONS.has(node.callee.name) || ctx.roleTypes.has(node.callee.name))
+      return (
+        node.callee.type === 'Identifier' &&
+        (BOOLEAN_FUNCTIONS.has(node.callee.name) || ctx.roleTypes.has(node.callee.name))
+      )
     default:
       return false
   }
@@ -120,17 +133,25 @@ function requestValue(node: ExprNode, ctx: MatcherContext): boolean {
     case 'Literal':
       return typeof node.value === 'string'
     case 'MemberExpression':
-      return requestValue(node.object, ctx) && (!node.computed || (node.property.type === 'Literal' && ['string', 'number'].includes(typeof node.property.value)))
+      return (
+        requestValue(node.object, ctx) &&
+        (!node.computed ||
+          (node.property.type === 'Literal' && ['string', 'number'].includes(typeof node.property.value)))
+      )
     default:
       return false
   }
 }
 
-const policyField = (node: ExprNode, ctx: MatcherContext) => (node.type === 'Identifier' ? ctx.pTokens.indexOf(node.name) : -1)
+const policyField = (node: ExprNode, ctx: MatcherContext) =>
+  node.type === 'Identifier' ? ctx.pTokens.indexOf(node.name) : -1
 
 function equalityKey(node: ExprNode, ctx: MatcherContext): EqualityKey | undefined {
   if (node.type !== 'BinaryExpression' || (node.operator !== '==' && node.operator !== '===')) return undefined
-  const pairs: Array<[ExprNode, ExprNode]> = [[node.left, node.right], [node.right, node.left]]
+  const pairs: Array<[ExprNode, ExprNode]> = [
+    [node.left, node.right],
+    [node.right, node.left],
+  ]
   for (const [request, policy] of pairs) {
     const pIndex = policyField(policy, ctx)
     if (pIndex >= 0 && requestValue(request, ctx)) return { pIndex, request }
@@ -139,7 +160,12 @@ function equalityKey(node: ExprNode, ctx: MatcherContext): EqualityKey | undefin
 }
 
 function roleKey(node: ExprNode, ctx: MatcherContext): RoleKey | undefined {
-  if (node.type !== 'CallExpression' || node.callee.type !== 'Identifier' || !ctx.walkableRoleTypes.has(node.callee.name)) return undefined
+  if (
+    node.type !== 'CallExpression' ||
+    node.callee.type !== 'Identifier' ||
+    !ctx.walkableRoleTypes.has(node.callee.name)
+  )
+    return undefined
   const [user, role, domain, ...rest] = node.arguments
   if (!user || !role || rest.length) return undefined
   const pIndex = policyField(role, ctx)
@@ -154,7 +180,9 @@ function source(node: ExprNode): string {
     case 'Literal':
       return node.raw
     case 'MemberExpression':
-      return node.computed ? `${source(node.object)}[${source(node.property)}]` : `${source(node.object)}.${source(node.property)}`
+      return node.computed
+        ? `${source(node.object)}[${source(node.property)}]`
+        : `${source(node.object)}.${source(node.property)}`
     default:
       return '…'
   }
@@ -163,7 +191,9 @@ function source(node: ExprNode): string {
 function describe(plan: Omit<IndexPlan, 'description'>, ctx: MatcherContext): string {
   const p = (i: number) => source({ type: 'Identifier', name: ctx.pTokens[i]! })
   const eq = plan.equalities.map((k) => `${p(k.pIndex)} == ${source(k.request)}`)
-  const roles = plan.roles.map((k) => `${p(k.pIndex)} in ${k.g}(${source(k.user)}${k.domain ? `, ${source(k.domain)}` : ''})`)
+  const roles = plan.roles.map(
+    (k) => `${p(k.pIndex)} in ${k.g}(${source(k.user)}${k.domain ? `, ${source(k.domain)}` : ''})`,
+  )
   const guard = plan.guards.length ? ', unless a request-only alternative holds' : ''
   return `candidate lines by ${[...eq, ...roles].join(' and ')}${guard}`
 }
@@ -187,9 +217,11 @@ export function analyseMatcher(ctx: MatcherContext): Analysis {
   }
   const alternatives = chain(root, '||')
   const policyParts = alternatives.filter(readsPolicy)
-  if (policyParts.length !== 1) return { kind: 'plain', reason: 'the matcher is not one policy condition (alternatives reading the policy)' }
+  if (policyParts.length !== 1)
+    return { kind: 'plain', reason: 'the matcher is not one policy condition (alternatives reading the policy)' }
   const guards = alternatives.filter((a) => !readsPolicy(a))
-  if (!guards.every((g) => booleanValued(g, ctx))) return { kind: 'plain', reason: 'a request-only alternative of the matcher is not a boolean condition' }
+  if (!guards.every((g) => booleanValued(g, ctx)))
+    return { kind: 'plain', reason: 'a request-only alternative of the matcher is not a boolean condition' }
 
   const conjuncts = chain(policyParts[0]!, '&&')
   if (!conjuncts.every((c) => booleanValued(c, ctx))) {

@@ -20,8 +20,10 @@ export function patternSites(root: ExprNode, pTokens: readonly string[]): Patter
   for (const call of namedCalls(root)) {
     if (!CHECKED_FUNCTIONS.has(call.name)) continue
     const arg = call.args[1]
-    if (arg?.type === 'Literal' && typeof arg.value === 'string') sites.literals.push({ fn: call.name, pattern: arg.value })
-    if (arg?.type === 'Identifier' && pTokens.includes(arg.name)) sites.fields.push({ fn: call.name, pIndex: pTokens.indexOf(arg.name) })
+    if (arg?.type === 'Literal' && typeof arg.value === 'string')
+      sites.literals.push({ fn: call.name, pattern: arg.value })
+    if (arg?.type === 'Identifier' && pTokens.includes(arg.name))
+      sites.fields.push({ fn: call.name, pIndex: pTokens.indexOf(arg.name) })
   }
   return sites
 }
@@ -55,7 +57,11 @@ export function fieldProblems(sites: PatternSites, lines: readonly NumberedLine[
  * Rules handed to eval(): each must parse, and the patterns written into it are judged like the
  * matcher's own literals.
  */
-export function evalRuleProblems(lines: readonly NumberedLine[], ruleIndexes: readonly number[], pTokens: readonly string[]): StoreProblem[] {
+export function evalRuleProblems(
+  lines: readonly NumberedLine[],
+  ruleIndexes: readonly number[],
+  pTokens: readonly string[],
+): StoreProblem[] {
   const out: StoreProblem[] = []
   for (const { line, values } of lines) {
     for (const i of ruleIndexes) {
@@ -64,7 +70,11 @@ export function evalRuleProblems(lines: readonly NumberedLine[], ruleIndexes: re
       try {
         root = parseExpression(escapeAssertion(rule))
       } catch (err) {
-        out.push({ kind: 'invalid_rule', message: `line ${line}: rule ${JSON.stringify(rule)} does not parse: ${(err as Error).message}`, line })
+        out.push({
+          kind: 'invalid_rule',
+          message: `line ${line}: rule ${JSON.stringify(rule)} does not parse: ${(err as Error).message}`,
+          line,
+        })
         continue
       }
       out.push(...literalProblems(patternSites(root, pTokens), `line ${line} rule`, line))
@@ -74,12 +84,19 @@ export function evalRuleProblems(lines: readonly NumberedLine[], ruleIndexes: re
 }
 
 /** Role names (or domains) stored under a role type with a pattern matching function are patterns. */
-export function roleNameProblems(fn: string, option: string, ptype: string, lines: readonly NumberedLine[], columns: readonly number[]): StoreProblem[] {
+export function roleNameProblems(
+  fn: string,
+  option: string,
+  ptype: string,
+  lines: readonly NumberedLine[],
+  columns: readonly number[],
+): StoreProblem[] {
   const out: StoreProblem[] = []
   for (const { line, values } of lines) {
     for (const c of columns) {
       const problem = patternHazard(fn, values[c] ?? '')
-      if (problem) out.push({ kind: 'hazardous_pattern', message: `line ${line} (${ptype}, ${option}): ${problem}`, line })
+      if (problem)
+        out.push({ kind: 'hazardous_pattern', message: `line ${line} (${ptype}, ${option}): ${problem}`, line })
     }
   }
   return out

@@ -1,9 +1,31 @@
-import { acceptsJsonRequests, assertion, hasEval, parseExpression, roleManagerView, sectionKeys, type Enforcer, type ExprNode, type RoleManagerView } from './casbin-internals.ts'
+import {
+  acceptsJsonRequests,
+  assertion,
+  hasEval,
+  parseExpression,
+  roleManagerView,
+  sectionKeys,
+  type Enforcer,
+  type ExprNode,
+  type RoleManagerView,
+} from './casbin-internals.ts'
 import { roleClosure } from './role-closure.ts'
 import type { EngineOptions, SearchSpace } from './types.ts'
 
 // casbin's pattern functions: a policy value compared with one of them is a pattern, not a name
-const PATTERN_FUNCTIONS = new Set(['keyMatch', 'keyMatch2', 'keyMatch3', 'keyMatch4', 'keyMatch5', 'regexMatch', 'ipMatch', 'globMatch', 'keyGet', 'keyGet2', 'keyGet3'])
+const PATTERN_FUNCTIONS = new Set([
+  'keyMatch',
+  'keyMatch2',
+  'keyMatch3',
+  'keyMatch4',
+  'keyMatch5',
+  'regexMatch',
+  'ipMatch',
+  'globMatch',
+  'keyGet',
+  'keyGet2',
+  'keyGet3',
+])
 // casbin's hierarchy limit (DefaultRoleManager's maxHierarchyLevel)
 const MAX_DEPTH = 10
 
@@ -34,17 +56,20 @@ function usesOf(matcher: ExprNode, rName: string, pTokens: readonly string[], ro
     const name = identifierName(n)
     return name ? pTokens.indexOf(name) : -1
   }
-  const literal = (n: ExprNode | undefined) => (n?.type === 'Literal' && typeof n.value === 'string' ? n.value : undefined)
+  const literal = (n: ExprNode | undefined) =>
+    n?.type === 'Literal' && typeof n.value === 'string' ? n.value : undefined
 
   function walk(n: ExprNode, negated: boolean): void {
-    const use = () => negated && fail(`the matcher negates a test of ${token}, so the values it accepts form no finite list`)
+    const use = () =>
+      negated && fail(`the matcher negates a test of ${token}, so the values it accepts form no finite list`)
     switch (n.type) {
       case 'Identifier':
         // every use worth having is recognised at its parent; reaching one here is another use
         if (n.name === rName) fail(`the matcher uses ${token} in an expression the search cannot enumerate`)
         return
       case 'MemberExpression':
-        if (identifierName(n.object) === rName) return fail(`the matcher reads attributes of ${token} (ABAC), so its values are not named in the policy`)
+        if (identifierName(n.object) === rName)
+          return fail(`the matcher reads attributes of ${token} (ABAC), so its values are not named in the policy`)
         walk(n.object, negated)
         if (n.computed) walk(n.property, negated)
         return
@@ -69,7 +94,8 @@ function usesOf(matcher: ExprNode, rName: string, pTokens: readonly string[], ro
         const fn = identifierName(n.callee) ?? ''
         const args = n.arguments
         const mine = args.findIndex((a) => identifierName(a) === rName)
-        if (mine >= 0 && PATTERN_FUNCTIONS.has(fn)) return fail(`the matcher compares ${token} with ${fn}() patterns, so its values form no finite list`)
+        if (mine >= 0 && PATTERN_FUNCTIONS.has(fn))
+          return fail(`the matcher compares ${token} with ${fn}() patterns, so its values form no finite list`)
         if (mine === 0 && roleTypes.has(fn)) {
           use()
           uses.roleTypes.add(fn)
@@ -80,7 +106,8 @@ function usesOf(matcher: ExprNode, rName: string, pTokens: readonly string[], ro
           for (const a of args.slice(1)) walk(a, negated)
           return
         }
-        if (mine >= 0) return fail(`the matcher passes ${token} to ${fn || 'a function'}() in a way the search cannot enumerate`)
+        if (mine >= 0)
+          return fail(`the matcher passes ${token} to ${fn || 'a function'}() in a way the search cannot enumerate`)
         for (const a of args) walk(a, negated)
         return
       }
@@ -117,10 +144,14 @@ function usesOf(matcher: ExprNode, rName: string, pTokens: readonly string[], ro
  * every value pass for some request, a list no search can give.
  */
 function constrains(n: ExprNode, rName: string, roleTypes: ReadonlySet<string>): boolean {
-  if (n.type === 'LogicalExpression' && n.operator === '&&') return constrains(n.left, rName, roleTypes) || constrains(n.right, rName, roleTypes)
-  if (n.type === 'LogicalExpression' && n.operator === '||') return constrains(n.left, rName, roleTypes) && constrains(n.right, rName, roleTypes)
-  if (n.type === 'BinaryExpression' && (n.operator === '==' || n.operator === '===')) return identifierName(n.left) === rName || identifierName(n.right) === rName
-  if (n.type === 'CallExpression') return roleTypes.has(identifierName(n.callee) ?? '') && identifierName(n.arguments[0]) === rName
+  if (n.type === 'LogicalExpression' && n.operator === '&&')
+    return constrains(n.left, rName, roleTypes) || constrains(n.right, rName, roleTypes)
+  if (n.type === 'LogicalExpression' && n.operator === '||')
+    return constrains(n.left, rName, roleTypes) && constrains(n.right, rName, roleTypes)
+  if (n.type === 'BinaryExpression' && (n.operator === '==' || n.operator === '==='))
+    return identifierName(n.left) === rName || identifierName(n.right) === rName
+  if (n.type === 'CallExpression')
+    return roleTypes.has(identifierName(n.callee) ?? '') && identifierName(n.arguments[0]) === rName
   return false
 }
 
@@ -135,7 +166,13 @@ type LineFilter =
  * such a filter or a plain test of the searched element itself (`r.sub == p.sub`, `g(r.sub,
  * p.sub)`), in which case the lines the filters leave are exactly the matching lines.
  */
-function lineFilters(matcher: ExprNode, rName: string, rTokens: readonly string[], pTokens: readonly string[], roleManagers: ReadonlyMap<string, RoleManagerView>) {
+function lineFilters(
+  matcher: ExprNode,
+  rName: string,
+  rTokens: readonly string[],
+  pTokens: readonly string[],
+  roleManagers: ReadonlyMap<string, RoleManagerView>,
+) {
   const conjuncts: ExprNode[] = []
   const split = (n: ExprNode): void => {
     if (n.type === 'LogicalExpression' && n.operator === '&&') {
@@ -157,7 +194,10 @@ function lineFilters(matcher: ExprNode, rName: string, rTokens: readonly string[
   let others = 0
   for (const c of conjuncts) {
     if (c.type === 'BinaryExpression' && (c.operator === '==' || c.operator === '===')) {
-      const sides = [[c.left, c.right], [c.right, c.left]] as const
+      const sides = [
+        [c.left, c.right],
+        [c.right, c.left],
+      ] as const
       const found = sides.find(([r, p]) => rIndex(r) >= 0 && pIndex(p) >= 0)
       if (found) filters.push({ kind: 'equal', pIndex: pIndex(found[1]), rIndex: rIndex(found[0]) })
       else if (sides.some(([r, p]) => identifierName(r) === rName && pIndex(p) >= 0)) selfTests++
@@ -166,7 +206,16 @@ function lineFilters(matcher: ExprNode, rName: string, rTokens: readonly string[
       const g = identifierName(c.callee) ?? ''
       const rm = roleManagers.get(g)
       const [user, role, domain, ...rest] = c.arguments
-      if (rm && !rest.length && !domain && identifierName(user) === rName && pIndex(role) >= 0 && !rm.hasPattern && !rm.hasDomainPattern && !rm.hasDomainHierarchy) {
+      if (
+        rm &&
+        !rest.length &&
+        !domain &&
+        identifierName(user) === rName &&
+        pIndex(role) >= 0 &&
+        !rm.hasPattern &&
+        !rm.hasDomainPattern &&
+        !rm.hasDomainHierarchy
+      ) {
         selfTests++
         continue
       }
@@ -174,7 +223,13 @@ function lineFilters(matcher: ExprNode, rName: string, rTokens: readonly string[
         others++
         continue
       }
-      filters.push({ kind: 'role', pIndex: pIndex(role), rIndex: rIndex(user), rm, ...(domain ? { domainIndex: rIndex(domain) } : {}) })
+      filters.push({
+        kind: 'role',
+        pIndex: pIndex(role),
+        rIndex: rIndex(user),
+        rm,
+        ...(domain ? { domainIndex: rIndex(domain) } : {}),
+      })
     } else others++
   }
   return { filters, exact: others === 0 && selfTests > 0 }
@@ -204,8 +259,10 @@ export function searchPlan(e: Enforcer, token: string, options: EngineOptions = 
   const effect = assertion(model, 'e', 'e')?.value ?? ''
   const p = assertion(model, 'p', 'p')
   if (!p) return unsupported('the model has no policy definition')
-  if (hasEval(matcherText)) return unsupported('the matcher uses eval(), so the values it accepts are expressions, not names')
-  if (effect === '!some(where (p_eft == deny))') return unsupported('its effect allows whatever no deny line matches, so the allowed values form no finite list')
+  if (hasEval(matcherText))
+    return unsupported('the matcher uses eval(), so the values it accepts are expressions, not names')
+  if (effect === '!some(where (p_eft == deny))')
+    return unsupported('its effect allows whatever no deny line matches, so the allowed values form no finite list')
   let parsed: ExprNode
   try {
     parsed = parseExpression(matcherText)
@@ -215,8 +272,12 @@ export function searchPlan(e: Enforcer, token: string, options: EngineOptions = 
   const roleTypes = new Set(sectionKeys(model, 'g'))
   const uses = usesOf(parsed, rName, p.tokens, roleTypes)
   if (uses.problem) return unsupported(uses.problem)
-  if (!uses.pFields.size && !uses.roleTypes.size && !uses.literals.size) return unsupported(`the matcher compares r.${token} with no policy field`)
-  if (!constrains(parsed, rName, roleTypes)) return unsupported(`the matcher can hold whatever r.${token} is (an alternative leaves it unchecked), so the allowed values form no finite list`)
+  if (!uses.pFields.size && !uses.roleTypes.size && !uses.literals.size)
+    return unsupported(`the matcher compares r.${token} with no policy field`)
+  if (!constrains(parsed, rName, roleTypes))
+    return unsupported(
+      `the matcher can hold whatever r.${token} is (an alternative leaves it unchecked), so the allowed values form no finite list`,
+    )
   for (const g of uses.roleTypes) {
     const fn = options.named_matching_func?.[g]
     if (fn) return unsupported(`the role links of ${g} are ${fn} patterns (named_matching_func)`)
@@ -231,7 +292,12 @@ export function searchPlan(e: Enforcer, token: string, options: EngineOptions = 
   const filters = analysed.filters
   // the answer needs no check per value when the filters are the whole matcher, allow lines are
   // all there is (no eft field, no deny) and request values are taken as they are
-  const exactModel = analysed.exact && effect === 'some(where (p_eft == allow))' && !p.tokens.includes('p_eft') && !acceptsJsonRequests(e) && !uses.literals.size
+  const exactModel =
+    analysed.exact &&
+    effect === 'some(where (p_eft == allow))' &&
+    !p.tokens.includes('p_eft') &&
+    !acceptsJsonRequests(e) &&
+    !uses.literals.size
 
   // who holds each role directly (any domain: a superset), and every role name, of the role
   // types the searched element is passed to
@@ -290,9 +356,21 @@ export function searchPlan(e: Enforcer, token: string, options: EngineOptions = 
   return {
     candidates(request) {
       // a filter needs a plain string (the fast path's rule); without one the line stays in
-      const active = filters.filter((f) => typeof request[f.rIndex] === 'string' && (f.kind === 'equal' || f.domainIndex === undefined || typeof request[f.domainIndex] === 'string'))
+      const active = filters.filter(
+        (f) =>
+          typeof request[f.rIndex] === 'string' &&
+          (f.kind === 'equal' || f.domainIndex === undefined || typeof request[f.domainIndex] === 'string'),
+      )
       if (!active.length) {
-        everything ??= finish(withHolders(new Set([...uses.literals, ...p.policy.flatMap((line) => fields.map((i) => line[i]).filter((v) => v !== undefined))])), exactModel && !filters.length)
+        everything ??= finish(
+          withHolders(
+            new Set([
+              ...uses.literals,
+              ...p.policy.flatMap((line) => fields.map((i) => line[i]).filter((v) => v !== undefined)),
+            ]),
+          ),
+          exactModel && !filters.length,
+        )
         return everything
       }
       // each filter as a line test, and the values of its policy field a line must have
@@ -302,11 +380,20 @@ export function searchPlan(e: Enforcer, token: string, options: EngineOptions = 
           return { pIndex: f.pIndex, accepted: [want], test: (line: readonly string[]) => line[f.pIndex] === want }
         }
         // g() reads a missing argument as ''
-        const closure = roleClosure(f.rm, (request[f.rIndex] as string) || '', f.domainIndex === undefined ? undefined : (request[f.domainIndex] as string))
-        return { pIndex: f.pIndex, accepted: [...closure], test: (line: readonly string[]) => closure.has(line[f.pIndex] || '') }
+        const closure = roleClosure(
+          f.rm,
+          (request[f.rIndex] as string) || '',
+          f.domainIndex === undefined ? undefined : (request[f.domainIndex] as string),
+        )
+        return {
+          pIndex: f.pIndex,
+          accepted: [...closure],
+          test: (line: readonly string[]) => closure.has(line[f.pIndex] || ''),
+        }
       })
       // the lines are reached through the filter that leaves the fewest, then tested
-      const reach = (t: (typeof tested)[number]) => t.accepted.reduce((n, v) => n + (fieldIndex(t.pIndex).get(v)?.length ?? 0), 0)
+      const reach = (t: (typeof tested)[number]) =>
+        t.accepted.reduce((n, v) => n + (fieldIndex(t.pIndex).get(v)?.length ?? 0), 0)
       const driver = tested.map((t) => ({ t, n: reach(t) })).reduce((a, b) => (b.n < a.n ? b : a)).t
       const index = fieldIndex(driver.pIndex)
       const values = new Set(uses.literals)

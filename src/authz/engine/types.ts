@@ -27,8 +27,7 @@ export interface Decision {
  */
 export type SearchSpace =
   /** `exact`: every value is allowed (the filters are the whole matcher); else each needs a check */
-  | { kind: 'listed'; values: readonly string[]; exact: boolean }
-  | { kind: 'unsupported'; reason: string }
+  { kind: 'listed'; values: readonly string[]; exact: boolean } | { kind: 'unsupported'; reason: string }
 
 /** How the engine answers: through the index, or by plain enforce() and why. */
 export type EvaluationMode = { kind: 'indexed'; description: string } | { kind: 'plain'; reason: string }
@@ -55,13 +54,7 @@ export interface PolicyEngine {
 }
 
 export type ProblemKind =
-  | 'options'
-  | 'model'
-  | 'unknown_ptype'
-  | 'arity'
-  | 'hazardous_pattern'
-  | 'invalid_rule'
-  | 'role_graph'
+  'options' | 'model' | 'unknown_ptype' | 'arity' | 'hazardous_pattern' | 'invalid_rule' | 'role_graph'
 
 export interface StoreProblem {
   kind: ProblemKind

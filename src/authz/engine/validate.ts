@@ -12,7 +12,14 @@ import {
 import { namedCalls } from './expression-walk.ts'
 import { loadEnforcer } from './load.ts'
 import { MATCHING_FUNCTION_NAMES } from './matching-functions.ts'
-import { evalRuleProblems, fieldProblems, literalProblems, patternSites, roleNameProblems, type NumberedLine } from './pattern-sites.ts'
+import {
+  evalRuleProblems,
+  fieldProblems,
+  literalProblems,
+  patternSites,
+  roleNameProblems,
+  type NumberedLine,
+} from './pattern-sites.ts'
 import { MAX_ROLE_PATHS, explosiveRole } from './role-graph.ts'
 import type { StoreInput, StoreProblem } from './types.ts'
 
@@ -23,9 +30,13 @@ function optionProblems(input: StoreInput, roleTypes: ReadonlySet<string>): Stor
   const out: StoreProblem[] = []
   for (const option of ['named_matching_func', 'named_domain_matching_func'] as const) {
     for (const [ptype, fn] of Object.entries(input.options?.[option] ?? {})) {
-      if (!roleTypes.has(ptype)) out.push({ kind: 'options', message: `${option}.${ptype}: the model has no role type ${ptype}` })
+      if (!roleTypes.has(ptype))
+        out.push({ kind: 'options', message: `${option}.${ptype}: the model has no role type ${ptype}` })
       if (!MATCHING_FUNCTION_NAMES.includes(fn)) {
-        out.push({ kind: 'options', message: `${option}.${ptype}: unknown matching function ${fn} (one of ${MATCHING_FUNCTION_NAMES.join(', ')})` })
+        out.push({
+          kind: 'options',
+          message: `${option}.${ptype}: unknown matching function ${fn} (one of ${MATCHING_FUNCTION_NAMES.join(', ')})`,
+        })
       }
     }
   }
@@ -43,12 +54,17 @@ function matcherProblems(model: Model, roleTypes: ReadonlySet<string>): { root?:
   try {
     root = parseExpression(matcher)
   } catch (err) {
-    return { problems: [...problems, { kind: 'model', message: `the matcher does not parse: ${(err as Error).message}` }] }
+    return {
+      problems: [...problems, { kind: 'model', message: `the matcher does not parse: ${(err as Error).message}` }],
+    }
   }
   const known = builtinFunctionNames()
   for (const call of namedCalls(root)) {
     if (!known.has(call.name) && !roleTypes.has(call.name) && call.name !== 'eval') {
-      problems.push({ kind: 'model', message: `the matcher calls ${call.name}(), which is neither a casbin function nor a role type of the model` })
+      problems.push({
+        kind: 'model',
+        message: `the matcher calls ${call.name}(), which is neither a casbin function nor a role type of the model`,
+      })
     }
   }
   return { root, problems }
@@ -86,9 +102,17 @@ export async function validateStore(input: StoreInput): Promise<StoreProblem[]> 
     const line = i + 1
     const expected = ptype === undefined ? undefined : arity.get(ptype)
     if (expected === undefined) {
-      problems.push({ kind: 'unknown_ptype', message: `line ${line}: ${ptype === undefined ? 'empty line' : `the model defines no policy type ${JSON.stringify(ptype)}`}`, line })
+      problems.push({
+        kind: 'unknown_ptype',
+        message: `line ${line}: ${ptype === undefined ? 'empty line' : `the model defines no policy type ${JSON.stringify(ptype)}`}`,
+        line,
+      })
     } else if (values.length !== expected) {
-      problems.push({ kind: 'arity', message: `line ${line}: ${ptype} takes ${expected} values, the line has ${values.length}`, line })
+      problems.push({
+        kind: 'arity',
+        message: `line ${line}: ${ptype} takes ${expected} values, the line has ${values.length}`,
+        line,
+      })
     } else {
       let list = byPtype.get(ptype!)
       if (!list) byPtype.set(ptype!, (list = []))
@@ -101,10 +125,15 @@ export async function validateStore(input: StoreInput): Promise<StoreProblem[]> 
   if (matcher.root) {
     const sites = patternSites(matcher.root, pTokens)
     problems.push(...literalProblems(sites, 'matcher'), ...fieldProblems(sites, pLines))
-    const ruleIndexes = evalFields(assertion(model, 'm', 'm')!.value).map((f) => pTokens.indexOf(f)).filter((i) => i >= 0)
+    const ruleIndexes = evalFields(assertion(model, 'm', 'm')!.value)
+      .map((f) => pTokens.indexOf(f))
+      .filter((i) => i >= 0)
     if (ruleIndexes.length) problems.push(...evalRuleProblems(pLines, ruleIndexes, pTokens))
   }
-  for (const [option, columns] of [['named_matching_func', [0, 1]], ['named_domain_matching_func', [2]]] as const) {
+  for (const [option, columns] of [
+    ['named_matching_func', [0, 1]],
+    ['named_domain_matching_func', [2]],
+  ] as const) {
     for (const [ptype, fn] of Object.entries(input.options?.[option] ?? {})) {
       problems.push(...roleNameProblems(fn, option, ptype, byPtype.get(ptype) ?? [], columns))
     }
@@ -129,5 +158,8 @@ export async function validateStore(input: StoreInput): Promise<StoreProblem[]> 
     }
   }
   if (problems.length <= MAX_PROBLEMS) return problems
-  return [...problems.slice(0, MAX_PROBLEMS), { kind: problems[MAX_PROBLEMS]!.kind, message: `... and ${problems.length - MAX_PROBLEMS} more problems` }]
+  return [
+    ...problems.slice(0, MAX_PROBLEMS),
+    { kind: problems[MAX_PROBLEMS]!.kind, message: `... and ${problems.length - MAX_PROBLEMS} more problems` },
+  ]
 }

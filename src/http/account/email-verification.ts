@@ -5,7 +5,14 @@ import { sendLinkPage } from '../page.ts'
 import type { EmailVerificationService } from '../../identity/email-verification.ts'
 import type { SessionRecord } from '../../identity/queries/sessions.ts'
 import { z } from 'zod'
-import { changedPage, changeTakenPage, confirmChangePage, verifiedPage, verifyEmailPage, verifyInvalidPage } from '../../views/email-verification.ts'
+import {
+  changedPage,
+  changeTakenPage,
+  confirmChangePage,
+  verifiedPage,
+  verifyEmailPage,
+  verifyInvalidPage,
+} from '../../views/email-verification.ts'
 import { t } from '../../views/i18n.ts'
 import type { UserService } from '../../identity/users.ts'
 import type { LockoutGuard } from '../../identity/lockout.ts'
@@ -18,7 +25,11 @@ type Meta = (ctx: Context) => { ip: string; userAgent: string | null; requestId:
  * so a mail scanner that fetches links verifies nothing; the POST uses the link. The token is
  * the form's credential; the cross-site guard refuses posts from other sites.
  */
-export function emailVerificationRouter(deps: { verification: EmailVerificationService; clientIp: (ctx: Context) => string; formGuard: Middleware }) {
+export function emailVerificationRouter(deps: {
+  verification: EmailVerificationService
+  clientIp: (ctx: Context) => string
+  formGuard: Middleware
+}) {
   const router = new Router({ prefix: '/email' })
   router.use(deps.formGuard)
   const send = sendLinkPage
@@ -31,7 +42,11 @@ export function emailVerificationRouter(deps: { verification: EmailVerificationS
   router.post('/verify', async (ctx) => {
     const form = await readForm(ctx)
     const token = typeof form.token === 'string' ? form.token : ''
-    const r = await deps.verification.confirm(token, { ip: deps.clientIp(ctx), userAgent: ctx.get('user-agent') || null, requestId: ctx.state.requestId as string })
+    const r = await deps.verification.confirm(token, {
+      ip: deps.clientIp(ctx),
+      userAgent: ctx.get('user-agent') || null,
+      requestId: ctx.state.requestId as string,
+    })
     if (!r.ok) return send(ctx, verifyInvalidPage(), 400)
     send(ctx, verifiedPage(r.email))
   })
@@ -44,7 +59,11 @@ export function emailVerificationRouter(deps: { verification: EmailVerificationS
   router.post('/change', async (ctx) => {
     const form = await readForm(ctx)
     const token = typeof form.token === 'string' ? form.token : ''
-    const r = await deps.verification.confirmChange(token, { ip: deps.clientIp(ctx), userAgent: ctx.get('user-agent') || null, requestId: ctx.state.requestId as string })
+    const r = await deps.verification.confirmChange(token, {
+      ip: deps.clientIp(ctx),
+      userAgent: ctx.get('user-agent') || null,
+      requestId: ctx.state.requestId as string,
+    })
     if (!r.ok) return send(ctx, r.taken ? changeTakenPage() : verifyInvalidPage(), r.taken ? 409 : 400)
     send(ctx, changedPage(r.email))
   })
@@ -53,21 +72,31 @@ export function emailVerificationRouter(deps: { verification: EmailVerificationS
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 // The messages are catalogue keys (views/i18n.ts), translated where they are shown.
-const newEmailField = z.string().trim().min(1, 'form.newEmailMissing').max(320, 'form.emailTooLong')
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s) && !LONE_SURROGATE.test(s), 'form.emailInvalid').pipe(z.email('form.emailInvalid'))
+const newEmailField = z
+  .string()
+  .trim()
+  .min(1, 'form.newEmailMissing')
+  .max(320, 'form.emailTooLong')
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s) && !LONE_SURROGATE.test(s), 'form.emailInvalid')
+  .pipe(z.email('form.emailInvalid'))
 
 /** `POST /account/email/verify`: the signed-in user asks for a verification link. */
-export function accountEmailRoutes(router: Router, deps: {
-  verification: EmailVerificationService
-  users: UserService
-  lockout: LockoutGuard
-  audit: AuditLog
-  require: (ctx: Context) => Promise<{ s: SessionRecord; user: { id: string; email: string; emailVerified: boolean } } | undefined>
-  checkCsrf: (s: SessionRecord, token: string | undefined) => void
-  /** the account page again, with an error next to the change-email form */
-  renderError: (ctx: Context, s: SessionRecord, message: string, status: number) => Promise<void>
-  meta: Meta
-}) {
+export function accountEmailRoutes(
+  router: Router,
+  deps: {
+    verification: EmailVerificationService
+    users: UserService
+    lockout: LockoutGuard
+    audit: AuditLog
+    require: (
+      ctx: Context,
+    ) => Promise<{ s: SessionRecord; user: { id: string; email: string; emailVerified: boolean } } | undefined>
+    checkCsrf: (s: SessionRecord, token: string | undefined) => void
+    /** the account page again, with an error next to the change-email form */
+    renderError: (ctx: Context, s: SessionRecord, message: string, status: number) => Promise<void>
+    meta: Meta
+  },
+) {
   /**
    * `POST /account/email`: change the address. The current password is asked again (under the
    * sign-in lockout), and nothing changes until the link mailed to the new address is followed.
@@ -84,7 +113,14 @@ export function accountEmailRoutes(router: Router, deps: {
     const verdict = await deps.lockout.attempt(user.email, m.ip, m)
     if (!verdict.allowed) return deps.renderError(ctx, got.s, t('form.tooManyAttempts'), 429)
     if (!(await deps.users.login(user.email, (f.current_password ?? '').slice(0, 1024))).ok) {
-      await deps.audit.record({ action: 'user.email_change_requested', outcome: 'failure', actor: user.id, target: user.id, details: { reason: 'wrong_current_password' }, ...m })
+      await deps.audit.record({
+        action: 'user.email_change_requested',
+        outcome: 'failure',
+        actor: user.id,
+        target: user.id,
+        details: { reason: 'wrong_current_password' },
+        ...m,
+      })
       return deps.renderError(ctx, got.s, t('form.currentPasswordWrong'), 400)
     }
     await deps.lockout.succeeded(user.email, m.ip)

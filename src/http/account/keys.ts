@@ -55,17 +55,24 @@ type FormErrors = NonNullable<KeysView['errors']>
  */
 function serviceErrors(err: AppError): FormErrors {
   if (err.code === 'scope_not_allowed') return { scopes: t('keys.error.scopeNotHeld') }
-  if (err.message.startsWith('allowed_ips: ')) return { allowed_ips: t('keys.error.notAddress', { value: err.message.slice('allowed_ips: '.length) }) }
-  const problems = Array.isArray(err.details) && err.details.every((d) => typeof d === 'string') ? (err.details as string[]) : [err.message]
+  if (err.message.startsWith('allowed_ips: '))
+    return { allowed_ips: t('keys.error.notAddress', { value: err.message.slice('allowed_ips: '.length) }) }
+  const problems =
+    Array.isArray(err.details) && err.details.every((d) => typeof d === 'string')
+      ? (err.details as string[])
+      : [err.message]
   const out: FormErrors = {}
   const add = (field: keyof FormErrors, message: string) => {
     out[field] = out[field] ? `${out[field]} ${message}` : message
   }
   for (const p of problems) {
     let m: RegExpExecArray | null
-    if ((m = /^a (\w+) key needs an IP allowlist/.exec(p))) add('allowed_ips', t('keys.error.needsIps', { level: m[1] }))
-    else if ((m = /^a (\w+) key needs signed requests/.exec(p))) add('signing', t('keys.error.needsSigning', { level: m[1] }))
-    else if ((m = /^a (\w+) key lives at most (\d+) days/.exec(p))) add('days', t('keys.error.maxDays', { level: m[1], count: Number(m[2]) }))
+    if ((m = /^a (\w+) key needs an IP allowlist/.exec(p)))
+      add('allowed_ips', t('keys.error.needsIps', { level: m[1] }))
+    else if ((m = /^a (\w+) key needs signed requests/.exec(p)))
+      add('signing', t('keys.error.needsSigning', { level: m[1] }))
+    else if ((m = /^a (\w+) key lives at most (\d+) days/.exec(p)))
+      add('days', t('keys.error.maxDays', { level: m[1], count: Number(m[2]) }))
     else if (/^expiry/.test(p)) add('days', t('keys.error.expiryPast'))
     else add('form', p.charAt(0).toUpperCase() + p.slice(1) + (p.endsWith('.') ? '' : '.'))
   }
@@ -82,7 +89,13 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
   const owner = (userId: string) => ({ type: 'user' as const, id: userId })
   const actor = (ctx: Context, userId: string): Actor => {
     const m = deps.meta(ctx)
-    return { label: `user:${userId}`, isAdmin: false, ip: m.ip, userAgent: m.userAgent ?? undefined, requestId: m.requestId }
+    return {
+      label: `user:${userId}`,
+      isAdmin: false,
+      ip: m.ip,
+      userAgent: m.userAgent ?? undefined,
+      requestId: m.requestId,
+    }
   }
 
   async function view(s: SessionRecord, userId: string, extra: Partial<KeysView> = {}): Promise<KeysView> {
@@ -90,8 +103,17 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
     return {
       csrf: deps.csrfFor(s.id),
       keys: keys.map((k) => ({
-        id: k.id, name: k.name, scopes: k.scopes, level: k.level, status: keyStatus(k), createdAt: k.createdAt, expiresAt: k.expiresAt,
-        lastUsedAt: k.lastUsedAt, lastUsedIp: k.lastUsedIp, allowedIps: k.allowedIps, signing: k.signingAlg,
+        id: k.id,
+        name: k.name,
+        scopes: k.scopes,
+        level: k.level,
+        status: keyStatus(k),
+        createdAt: k.createdAt,
+        expiresAt: k.expiresAt,
+        lastUsedAt: k.lastUsedAt,
+        lastUsedIp: k.lastUsedIp,
+        allowedIps: k.allowedIps,
+        signing: k.signingAlg,
       })),
       grantable: (await deps.apikeys.owners.describedScopes(owner(userId))).map((g) => ({
         ...g,
@@ -108,7 +130,8 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
   /** The signed-in user's own key, or a 404 (another user's key is as absent as an unknown one). */
   async function ownKey(userId: string, id: string | undefined) {
     const k = id && KEY_ID_PATTERN.test(id) ? await deps.apikeys.get(id) : null
-    if (!k || k.ownerType !== 'user' || k.ownerId !== userId) throw new AppError('not_found', 'no such API key on your account', { status: 404 })
+    if (!k || k.ownerType !== 'user' || k.ownerId !== userId)
+      throw new AppError('not_found', 'no such API key on your account', { status: 404 })
     return k
   }
 
@@ -124,18 +147,35 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
    * typed on the form (checked by the MFA service; wrong codes count towards the lockout like
    * at sign-in). Returns the form message when it is missing or wrong.
    */
-  async function stepUpProblem(ctx: Context, s: SessionRecord, user: { id: string; email: string }, scopes: string[], code: string): Promise<string | undefined> {
+  async function stepUpProblem(
+    ctx: Context,
+    s: SessionRecord,
+    user: { id: string; email: string },
+    scopes: string[],
+    code: string,
+  ): Promise<string | undefined> {
     const wanted = scopes.filter((x) => isManagementScope(x))
     if (!wanted.length || !(await deps.login.mfa.hasFactor(user.id))) return undefined
-    if (Date.now() - s.createdAt.getTime() < FRESH_MFA_MS && s.amr.some((a) => SECOND_FACTOR_AMR.has(a))) return undefined
+    if (Date.now() - s.createdAt.getTime() < FRESH_MFA_MS && s.amr.some((a) => SECOND_FACTOR_AMR.has(a)))
+      return undefined
     const ask = t('keys.error.stepUp', { scopes: wanted.join(', '), count: wanted.length })
     if (!code) return ask
     const m = deps.meta(ctx)
     const verdict = await deps.login.lockout.attempt(user.email, m.ip, m)
     if (!verdict.allowed) return t('keys.error.tooManyCodes', { count: verdict.retryAfter })
     const method = /^\d{6,8}$/.test(code) ? 'totp' : 'recovery'
-    const ok = method === 'totp' ? (await deps.login.mfa.verifyTotp(user.id, code)).ok : await deps.login.mfa.useRecoveryCode(user.id, code)
-    await deps.audit.record({ action: 'mfa.verify', outcome: ok ? 'success' : 'failure', actor: user.id, target: user.email, details: { method, purpose: 'apikey.management_scope' }, ...m })
+    const ok =
+      method === 'totp'
+        ? (await deps.login.mfa.verifyTotp(user.id, code)).ok
+        : await deps.login.mfa.useRecoveryCode(user.id, code)
+    await deps.audit.record({
+      action: 'mfa.verify',
+      outcome: ok ? 'success' : 'failure',
+      actor: user.id,
+      target: user.email,
+      details: { method, purpose: 'apikey.management_scope' },
+      ...m,
+    })
     if (ok) {
       await deps.login.lockout.succeeded(user.email, m.ip)
       return undefined
@@ -157,8 +197,12 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
     if (!got) return
     const f = await csrfForm(ctx, got.s)
     const form = {
-      name: (f.get('name') ?? '').trim(), scopes: f.getAll('scopes'), level: f.get('level') ?? 'LOW',
-      days: (f.get('days') ?? '').trim(), allowed_ips: f.get('allowed_ips') ?? '', rate_limit: (f.get('rate_limit') ?? '').trim(),
+      name: (f.get('name') ?? '').trim(),
+      scopes: f.getAll('scopes'),
+      level: f.get('level') ?? 'LOW',
+      days: (f.get('days') ?? '').trim(),
+      allowed_ips: f.get('allowed_ips') ?? '',
+      rate_limit: (f.get('rate_limit') ?? '').trim(),
       signing: f.get('signing') === 'hmac-sha256',
     }
     const errors: NonNullable<KeysView['errors']> = {}
@@ -169,29 +213,51 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
     const days = form.days ? Number(form.days) : undefined
     if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) errors.days = t('keys.error.days')
     const rateLimit = form.rate_limit ? Number(form.rate_limit) : null
-    if (rateLimit !== null && !(Number.isInteger(rateLimit) && rateLimit >= 1 && rateLimit <= 1_000_000)) errors.rate_limit = t('keys.error.rateLimit')
+    if (rateLimit !== null && !(Number.isInteger(rateLimit) && rateLimit >= 1 && rateLimit <= 1_000_000))
+      errors.rate_limit = t('keys.error.rateLimit')
     const allowedIps = form.allowed_ips.split(/[\s,]+/).filter(Boolean)
     // The level's rules (lifetime, allowlist, signed requests), the CIDR syntax and the scopes
     // the user may grant are the key service's: its refusals come back below, tied to fields.
 
-    const again = async (status: number) => deps.html(ctx, accountKeysPage(await view(got.s, got.user.id, { form, errors })), status)
+    const again = async (status: number) =>
+      deps.html(ctx, accountKeysPage(await view(got.s, got.user.id, { form, errors })), status)
     if (Object.keys(errors).length) return again(400)
-    const stepUp = await stepUpProblem(ctx, got.s, got.user, form.scopes, (f.get('second_factor') ?? '').replace(/\s/g, '').slice(0, 64))
+    const stepUp = await stepUpProblem(
+      ctx,
+      got.s,
+      got.user,
+      form.scopes,
+      (f.get('second_factor') ?? '').replace(/\s/g, '').slice(0, 64),
+    )
     if (stepUp) {
       errors.second_factor = stepUp
       return again(401)
     }
     try {
-      const issued = await deps.apikeys.issue({
-        owner: owner(got.user.id), name: form.name, scopes: form.scopes, level: level!,
-        ...(days ? { expiresAt: new Date(Date.now() + days * DAY) } : {}),
-        allowedIps, rateLimit, ...(form.signing ? { signing: { alg: 'hmac-sha256' as const } } : {}),
-      }, actor(ctx, got.user.id))
+      const issued = await deps.apikeys.issue(
+        {
+          owner: owner(got.user.id),
+          name: form.name,
+          scopes: form.scopes,
+          level: level!,
+          ...(days ? { expiresAt: new Date(Date.now() + days * DAY) } : {}),
+          allowedIps,
+          rateLimit,
+          ...(form.signing ? { signing: { alg: 'hmac-sha256' as const } } : {}),
+        },
+        actor(ctx, got.user.id),
+      )
       const pending = keyStatus(issued.record) === 'pending_approval'
-      deps.html(ctx, keySecretPage({
-        title: t('keys.secret.newTitle'), key: issued.key, signingSecret: issued.signingSecret, name: form.name,
-        ...(pending ? { note: t('keys.secret.pending') } : {}),
-      }))
+      deps.html(
+        ctx,
+        keySecretPage({
+          title: t('keys.secret.newTitle'),
+          key: issued.key,
+          signingSecret: issued.signingSecret,
+          name: form.name,
+          ...(pending ? { note: t('keys.secret.pending') } : {}),
+        }),
+      )
     } catch (err) {
       // The service's own rules (scopes wider than the user's, CIDR syntax, ...) as form messages.
       if (!(err instanceof AppError) || err.status >= 500) throw err
@@ -206,10 +272,16 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
     await csrfForm(ctx, got.s)
     const k = await ownKey(got.user.id, ctx.params.id)
     const rotated = await deps.apikeys.rotate(k.id, actor(ctx, got.user.id))
-    deps.html(ctx, keySecretPage({
-      title: t('keys.secret.rotatedTitle'), key: rotated.key, signingSecret: rotated.signingSecret, name: k.name,
-      note: `The old key keeps working until ${rotated.previous.expiresAt.toISOString().replace('T', ' ').slice(0, 16)} UTC, so you can switch your programs over.`,
-    }))
+    deps.html(
+      ctx,
+      keySecretPage({
+        title: t('keys.secret.rotatedTitle'),
+        key: rotated.key,
+        signingSecret: rotated.signingSecret,
+        name: k.name,
+        note: `The old key keeps working until ${rotated.previous.expiresAt.toISOString().replace('T', ' ').slice(0, 16)} UTC, so you can switch your programs over.`,
+      }),
+    )
   })
 
   router.post('/keys/:id/revoke', async (ctx) => {
@@ -217,7 +289,8 @@ export function accountKeyRoutes(router: Router, deps: AccountKeyDeps) {
     if (!got) return
     const f = await csrfForm(ctx, got.s)
     const k = await ownKey(got.user.id, ctx.params.id)
-    if (f.get('confirm') !== 'yes') return deps.html(ctx, revokeKeyPage({ csrf: deps.csrfFor(got.s.id), id: k.id, name: k.name }))
+    if (f.get('confirm') !== 'yes')
+      return deps.html(ctx, revokeKeyPage({ csrf: deps.csrfFor(got.s.id), id: k.id, name: k.name }))
     await deps.apikeys.revoke(k.id, actor(ctx, got.user.id))
     ctx.status = 303
     ctx.redirect('/account/keys?done=revoked')

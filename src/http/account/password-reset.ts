@@ -5,7 +5,14 @@ import { readForm } from '../body.ts'
 import { sendLinkPage } from '../page.ts'
 import type { PasswordResetService } from '../../identity/password-reset.ts'
 import { t } from '../../views/i18n.ts'
-import { forgotPasswordPage, resetDonePage, resetInvalidPage, resetLimitedPage, resetPasswordPage, resetRequestedPage } from '../../views/password-reset.ts'
+import {
+  forgotPasswordPage,
+  resetDonePage,
+  resetInvalidPage,
+  resetLimitedPage,
+  resetPasswordPage,
+  resetRequestedPage,
+} from '../../views/password-reset.ts'
 
 export interface PasswordResetDeps {
   reset: PasswordResetService
@@ -19,9 +26,18 @@ export interface PasswordResetDeps {
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 const printable = (s: string) => !/[\u0000-\u001f\u007f]/.test(s) && !LONE_SURROGATE.test(s)
 // The messages are catalogue keys (views/i18n.ts), translated where they are shown.
-const emailField = z.string().trim().min(1, 'form.emailMissing').max(320, 'form.emailTooLong')
-  .refine(printable, 'form.emailInvalid').pipe(z.email('form.emailInvalid'))
-const interactionUid = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().catch(undefined)
+const emailField = z
+  .string()
+  .trim()
+  .min(1, 'form.emailMissing')
+  .max(320, 'form.emailTooLong')
+  .refine(printable, 'form.emailInvalid')
+  .pipe(z.email('form.emailInvalid'))
+const interactionUid = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/)
+  .optional()
+  .catch(undefined)
 const resetForm = z.object({
   new_password: z.string().max(1024, 'form.passwordTooLong').refine(printable, 'password.controlChars').default(''),
   confirm_password: z.string().max(1024).default(''),
@@ -39,7 +55,11 @@ export function passwordResetRouter(deps: PasswordResetDeps) {
   const router = new Router({ prefix: '/password' })
   router.use(deps.formGuard)
   const send = sendLinkPage
-  const meta = (ctx: Context) => ({ ip: deps.clientIp(ctx), userAgent: ctx.get('user-agent') || null, requestId: ctx.state.requestId as string })
+  const meta = (ctx: Context) => ({
+    ip: deps.clientIp(ctx),
+    userAgent: ctx.get('user-agent') || null,
+    requestId: ctx.state.requestId as string,
+  })
   const ttlMinutes = Math.round(deps.reset.options.ttl / 60)
 
   router.get('/forgot', (ctx) => {
@@ -52,7 +72,11 @@ export function passwordResetRouter(deps: PasswordResetDeps) {
     const parsed = emailField.safeParse(form.email ?? '')
     if (!parsed.success) {
       const typed = typeof form.email === 'string' && printable(form.email) ? form.email.slice(0, 320) : ''
-      return send(ctx, forgotPasswordPage({ interaction, email: typed, error: t(parsed.error.issues[0]!.message) }), 400)
+      return send(
+        ctx,
+        forgotPasswordPage({ interaction, email: typed, error: t(parsed.error.issues[0]!.message) }),
+        400,
+      )
     }
     const r = await deps.reset.request(parsed.data, meta(ctx))
     if (r.retryAfter) {
@@ -74,7 +98,8 @@ export function passwordResetRouter(deps: PasswordResetDeps) {
     const token = typeof form.token === 'string' && form.token.length <= 64 ? form.token : ''
     const user = await deps.reset.check(token)
     if (!user) return send(ctx, resetInvalidPage(), 400)
-    const again = (errors: string[]) => send(ctx, resetPasswordPage({ token, email: user.email, minLength: deps.reset.options.minLength, errors }), 400)
+    const again = (errors: string[]) =>
+      send(ctx, resetPasswordPage({ token, email: user.email, minLength: deps.reset.options.minLength, errors }), 400)
     const parsed = resetForm.safeParse(form)
     if (!parsed.success) return again(parsed.error.issues.map((i) => t(i.message)))
     const f = parsed.data

@@ -24,11 +24,20 @@ export interface RegistrationRouteDeps {
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 const printable = (s: string) => !/[\u0000-\u001f\u007f]/.test(s) && !LONE_SURROGATE.test(s)
 // The messages are catalogue keys (views/i18n.ts), translated where they are shown.
-const emailField = z.string().trim().min(1, 'form.emailMissing').max(320, 'form.emailTooLong')
-  .refine(printable, 'form.emailInvalid').pipe(z.email('form.emailInvalid'))
+const emailField = z
+  .string()
+  .trim()
+  .min(1, 'form.emailMissing')
+  .max(320, 'form.emailTooLong')
+  .refine(printable, 'form.emailInvalid')
+  .pipe(z.email('form.emailInvalid'))
 const nameField = z.string().trim().max(200, 'register.nameTooLong').refine(printable, 'register.nameControlChars')
 const passwordField = z.string().max(1024, 'form.passwordTooLong').refine(printable, 'password.controlChars')
-const interactionUid = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional().catch(undefined)
+const interactionUid = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/)
+  .optional()
+  .catch(undefined)
 
 /**
  * Self-registration pages (issue 14 §4): `GET /register` shows the form, `POST /register` takes
@@ -41,10 +50,21 @@ export function registrationRouter(deps: RegistrationRouteDeps) {
   const router = new Router()
   router.use('/register', deps.formGuard)
   const { registration: reg } = deps
-  const meta = (ctx: Context) => ({ ip: deps.clientIp(ctx), userAgent: ctx.get('user-agent') || null, requestId: ctx.state.requestId as string })
+  const meta = (ctx: Context) => ({
+    ip: deps.clientIp(ctx),
+    userAgent: ctx.get('user-agent') || null,
+    requestId: ctx.state.requestId as string,
+  })
   const view = (extra: Partial<RegisterView>): RegisterView => {
     const c = deps.challenge.issue()
-    return { product: deps.product, minLength: reg.options.minLength, challenge: c.fields, scripts: c.scripts, domains: reg.options.allowedDomains, ...extra }
+    return {
+      product: deps.product,
+      minLength: reg.options.minLength,
+      challenge: c.fields,
+      scripts: c.scripts,
+      domains: reg.options.allowedDomains,
+      ...extra,
+    }
   }
 
   router.get('/register', (ctx) => {
@@ -58,7 +78,8 @@ export function registrationRouter(deps: RegistrationRouteDeps) {
     const interaction = interactionUid.parse(form.interaction)
     const typedEmail = typeof form.email === 'string' && printable(form.email) ? form.email.slice(0, 320) : ''
     const typedName = typeof form.name === 'string' && printable(form.name) ? form.name.slice(0, 200) : ''
-    const again = (errors: RegisterView['errors']) => sendLinkPage(ctx, registerPage(view({ interaction, email: typedEmail, name: typedName, errors })), 400)
+    const again = (errors: RegisterView['errors']) =>
+      sendLinkPage(ctx, registerPage(view({ interaction, email: typedEmail, name: typedName, errors })), 400)
     const email = emailField.safeParse(form.email ?? '')
     const name = nameField.safeParse(form.name ?? '')
     const password = passwordField.safeParse(form.new_password ?? '')
@@ -72,7 +93,13 @@ export function registrationRouter(deps: RegistrationRouteDeps) {
     if (password.data !== (form.confirm_password ?? '')) return again({ password: t('password.mismatch') })
     const m = meta(ctx)
     if (!(await deps.challenge.verify(form, m))) {
-      await deps.audit.record({ action: 'user.registered', outcome: 'failure', target: email.data.toLowerCase(), details: { reason: 'challenge_failed', challenge: deps.challenge.name }, ...m })
+      await deps.audit.record({
+        action: 'user.registered',
+        outcome: 'failure',
+        target: email.data.toLowerCase(),
+        details: { reason: 'challenge_failed', challenge: deps.challenge.name },
+        ...m,
+      })
       return again({ form: t('register.challengeFailed') })
     }
     const r = reg.register({ email: email.data, password: password.data, name: name.data || undefined }, m)

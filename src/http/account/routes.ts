@@ -39,7 +39,14 @@ export interface AccountDeps {
 const STATE_COOKIE = 'portcullis_account_state'
 const registrationBody = z.object({
   name: z.string().max(64).optional(),
-  credential: z.object({ id: z.string().min(1).max(1024), rawId: z.string().max(1024), type: z.literal('public-key'), response: z.record(z.string(), z.unknown()) }).passthrough(),
+  credential: z
+    .object({
+      id: z.string().min(1).max(1024),
+      rawId: z.string().max(1024),
+      type: z.literal('public-key'),
+      response: z.record(z.string(), z.unknown()),
+    })
+    .passthrough(),
 })
 const idParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/)
 
@@ -55,13 +62,20 @@ export function accountRouter(deps: AccountDeps) {
   const router = new Router({ prefix: '/account' })
   router.use(deps.formGuard)
   const { login } = deps
-  const csrfFor = (sessionId: string) => crypto.createHmac('sha256', deps.csrfKey).update(`account:${sessionId}`).digest('base64url')
+  const csrfFor = (sessionId: string) =>
+    crypto.createHmac('sha256', deps.csrfKey).update(`account:${sessionId}`).digest('base64url')
   const checkCsrf = (s: SessionRecord, token: string | undefined) => {
     if (!safeEqual(token ?? '', csrfFor(s.id))) {
-      throw new AppError('csrf', 'the form expired or was not sent by this site; reload the page and try again', { status: 403 })
+      throw new AppError('csrf', 'the form expired or was not sent by this site; reload the page and try again', {
+        status: 403,
+      })
     }
   }
-  const meta = (ctx: Context) => ({ ip: deps.clientIp(ctx), userAgent: ctx.get('user-agent') || null, requestId: ctx.state.requestId as string })
+  const meta = (ctx: Context) => ({
+    ip: deps.clientIp(ctx),
+    userAgent: ctx.get('user-agent') || null,
+    requestId: ctx.state.requestId as string,
+  })
   const html = (ctx: Context, body: string, status = 200) => {
     ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
@@ -70,7 +84,9 @@ export function accountRouter(deps: AccountDeps) {
   }
 
   async function session(ctx: Context) {
-    const s = await login.sessions.resolve(ctx.cookies.get(login.cookie.name, { signed: false }) ?? undefined, { ip: deps.clientIp(ctx) })
+    const s = await login.sessions.resolve(ctx.cookies.get(login.cookie.name, { signed: false }) ?? undefined, {
+      ip: deps.clientIp(ctx),
+    })
     const user = s ? await deps.users.findById(s.userId) : null
     if (!s || !user || user.disabled) return undefined
     return { s, user }
@@ -95,27 +111,58 @@ export function accountRouter(deps: AccountDeps) {
   async function render(ctx: Context, s: SessionRecord, extra: Partial<AccountView> = {}, status = 200) {
     const user = (await deps.users.findById(s.userId))!
     const [factors, recoveryLeft, sessions, own, keyEvents] = await Promise.all([
-      login.mfa.list(user.id), login.mfa.remainingRecoveryCodes(user.id), login.sessions.list(user.id),
+      login.mfa.list(user.id),
+      login.mfa.remainingRecoveryCodes(user.id),
+      login.sessions.list(user.id),
       deps.audit.list({ actor: user.id, limit: 20 }),
       // the key service labels its actors `user:<id>`
       deps.audit.list({ actor: `user:${user.id}`, limit: 20 }),
     ])
     const events = [...own, ...keyEvents].sort((a, b) => b.seq - a.seq).slice(0, 20)
-    html(ctx, accountPage({
-      csrf: csrfFor(s.id), user, factors, recoveryLeft, minLength: deps.passwordMinLength,
-      sessions: sessions.map((x) => ({ id: x.id, current: x.id === s.id, userAgent: x.userAgent, ip: x.ip, createdAt: x.createdAt, lastSeenAt: x.lastSeenAt, amr: x.amr })),
-      events: events.map((e) => ({ time: e.time, action: e.action, outcome: e.outcome, ip: e.ip, details: parseDetails(e.details) })),
-      ...extra,
-    }), status)
+    html(
+      ctx,
+      accountPage({
+        csrf: csrfFor(s.id),
+        user,
+        factors,
+        recoveryLeft,
+        minLength: deps.passwordMinLength,
+        sessions: sessions.map((x) => ({
+          id: x.id,
+          current: x.id === s.id,
+          userAgent: x.userAgent,
+          ip: x.ip,
+          createdAt: x.createdAt,
+          lastSeenAt: x.lastSeenAt,
+          amr: x.amr,
+        })),
+        events: events.map((e) => ({
+          time: e.time,
+          action: e.action,
+          outcome: e.outcome,
+          ip: e.ip,
+          details: parseDetails(e.details),
+        })),
+        ...extra,
+      }),
+      status,
+    )
   }
 
   router.get('/', async (ctx) => {
     const got = await require(ctx)
     if (!got) return
     const notices: Record<string, string> = {
-      password: t('account.notice.password'), totp: t('account.notice.totp'), passkey: t('account.notice.passkey'),
-      removed: t('account.notice.removed'), renamed: t('account.notice.renamed'), revoked: t('account.notice.revoked'), profile: t('account.notice.profile'),
-      verify_sent: t('account.notice.verifySent'), verify_limited: t('account.notice.verifyLimited'), verified: t('account.notice.verified'),
+      password: t('account.notice.password'),
+      totp: t('account.notice.totp'),
+      passkey: t('account.notice.passkey'),
+      removed: t('account.notice.removed'),
+      renamed: t('account.notice.renamed'),
+      revoked: t('account.notice.revoked'),
+      profile: t('account.notice.profile'),
+      verify_sent: t('account.notice.verifySent'),
+      verify_limited: t('account.notice.verifyLimited'),
+      verified: t('account.notice.verified'),
       change_sent: t('account.notice.changeSent'),
     }
     const n = typeof ctx.query.done === 'string' ? notices[ctx.query.done] : undefined
@@ -125,11 +172,18 @@ export function accountRouter(deps: AccountDeps) {
   // Sign-in through the provider (first-party client, response_type=none, no tokens).
   router.get('/login', async (ctx) => {
     const state = crypto.randomBytes(16).toString('base64url')
-    ctx.append('Set-Cookie', `${STATE_COOKIE}=${state}; Path=/account; HttpOnly; SameSite=Lax; Max-Age=600${deps.publicUrl.startsWith('https:') ? '; Secure' : ''}`)
+    ctx.append(
+      'Set-Cookie',
+      `${STATE_COOKIE}=${state}; Path=/account; HttpOnly; SameSite=Lax; Max-Age=600${deps.publicUrl.startsWith('https:') ? '; Secure' : ''}`,
+    )
     const url = new URL('/auth', deps.publicUrl)
     url.search = new URLSearchParams({
-      client_id: ACCOUNT_CLIENT_ID, response_type: 'none', scope: 'openid', prompt: 'login',
-      redirect_uri: `${deps.publicUrl}/account/callback`, state,
+      client_id: ACCOUNT_CLIENT_ID,
+      response_type: 'none',
+      scope: 'openid',
+      prompt: 'login',
+      redirect_uri: `${deps.publicUrl}/account/callback`,
+      state,
     }).toString()
     ctx.set('Cache-Control', 'no-store')
     ctx.status = 303
@@ -139,7 +193,17 @@ export function accountRouter(deps: AccountDeps) {
     const expected = ctx.cookies.get(STATE_COOKIE, { signed: false }) ?? ''
     const state = typeof ctx.query.state === 'string' ? ctx.query.state : ''
     ctx.append('Set-Cookie', `${STATE_COOKIE}=; Path=/account; HttpOnly; SameSite=Lax; Max-Age=0`)
-    if (typeof ctx.query.error === 'string') return html(ctx, errorPage(t('error.notSignedInTitle'), hasKey(`error.code.${ctx.query.error}`) ? t(`error.code.${ctx.query.error}`) : String(ctx.query.error_description ?? ctx.query.error)), 400)
+    if (typeof ctx.query.error === 'string')
+      return html(
+        ctx,
+        errorPage(
+          t('error.notSignedInTitle'),
+          hasKey(`error.code.${ctx.query.error}`)
+            ? t(`error.code.${ctx.query.error}`)
+            : String(ctx.query.error_description ?? ctx.query.error),
+        ),
+        400,
+      )
     if (!expected || !safeEqual(state, expected)) {
       return html(ctx, errorPage(t('error.notSignedInTitle'), t('error.notSignedInStart')), 400)
     }
@@ -154,7 +218,18 @@ export function accountRouter(deps: AccountDeps) {
     const f = await form(ctx, got.s)
     const name = (f.name ?? '').trim()
     if (name.length > 200) return render(ctx, got.s, { errors: { profile: t('form.atMost200') } }, 400)
-    await deps.users.update(got.user.id, { name: name || null }, deps.audit.with(() => ({ action: 'profile.updated', outcome: 'success', actor: got.user.id, target: got.user.id, details: { fields: ['name'] }, ...meta(ctx) })))
+    await deps.users.update(
+      got.user.id,
+      { name: name || null },
+      deps.audit.with(() => ({
+        action: 'profile.updated',
+        outcome: 'success',
+        actor: got.user.id,
+        target: got.user.id,
+        details: { fields: ['name'] },
+        ...meta(ctx),
+      })),
+    )
     ctx.status = 303
     ctx.redirect('/account?done=profile')
   })
@@ -170,18 +245,41 @@ export function accountRouter(deps: AccountDeps) {
     if (!verdict.allowed) return render(ctx, got.s, { errors: { password: [t('form.tooManyAttempts')] } }, 429)
     const current = await deps.users.login(user.email, (f.current_password ?? '').slice(0, 1024))
     if (!current.ok) {
-      await deps.audit.record({ action: 'password.changed', outcome: 'failure', actor: user.id, target: user.id, details: { reason: 'wrong_current_password' }, ...m })
+      await deps.audit.record({
+        action: 'password.changed',
+        outcome: 'failure',
+        actor: user.id,
+        target: user.id,
+        details: { reason: 'wrong_current_password' },
+        ...m,
+      })
       return render(ctx, got.s, { errors: { password: [t('form.currentPasswordWrong')] } }, 400)
     }
     await login.lockout.succeeded(user.email, m.ip)
     const next = f.new_password ?? ''
-    const problems = passwordProblems(next, { minLength: deps.passwordMinLength, email: user.email, userInputs: user.name ? [user.name] : [] })
+    const problems = passwordProblems(next, {
+      minLength: deps.passwordMinLength,
+      email: user.email,
+      userInputs: user.name ? [user.name] : [],
+    })
     if (next !== (f.confirm_password ?? '')) problems.push(t('password.mismatch'))
     if (!problems.length && next === f.current_password) problems.push(t('password.sameAsCurrent'))
     if (problems.length) return render(ctx, got.s, { errors: { password: problems } }, 400)
     // A changed password ends every other session (ASVS 3.3.3): the password, those sessions and
     // the record (counting what this transaction ended) commit together (db/audited.ts).
-    const { ended } = await deps.users.setPasswordSigningOut(user.id, next, got.s.id, deps.audit.with((r) => ({ action: 'password.changed', outcome: 'success', actor: user.id, target: user.id, details: { sessions_ended: r.ended.length }, ...m })))
+    const { ended } = await deps.users.setPasswordSigningOut(
+      user.id,
+      next,
+      got.s.id,
+      deps.audit.with((r) => ({
+        action: 'password.changed',
+        outcome: 'success',
+        actor: user.id,
+        target: user.id,
+        details: { sessions_ended: r.ended.length },
+        ...m,
+      })),
+    )
     await login.sessions.afterRevoked(ended)
     ctx.status = 303
     ctx.redirect('/account?done=password')
@@ -204,8 +302,20 @@ export function accountRouter(deps: AccountDeps) {
     const secret = login.mfa.openPending(sealed, got.s.id)
     const first = !(await login.mfa.hasFactor(got.user.id))
     // the factor and its record commit together (db/audited.ts)
-    const factor = await login.mfa.confirmTotp(got.user.id, secret, f.code ?? '', (f.name ?? '').slice(0, 64),
-      deps.audit.with((created) => ({ action: 'mfa.enrolled', outcome: 'success', actor: got.user.id, target: got.user.id, details: { type: 'totp', factor: created.id }, ...meta(ctx) })))
+    const factor = await login.mfa.confirmTotp(
+      got.user.id,
+      secret,
+      f.code ?? '',
+      (f.name ?? '').slice(0, 64),
+      deps.audit.with((created) => ({
+        action: 'mfa.enrolled',
+        outcome: 'success',
+        actor: got.user.id,
+        target: got.user.id,
+        details: { type: 'totp', factor: created.id },
+        ...meta(ctx),
+      })),
+    )
     if (!factor) {
       const { qr } = await login.mfa.totpQr(secret, got.user.email)
       return html(ctx, accountTotpPage({ csrf: csrfFor(got.s.id), qr, secret, error: t('enrol.codeWrong') }), 400)
@@ -231,16 +341,38 @@ export function accountRouter(deps: AccountDeps) {
     if (!got) return
     jsonCsrf(ctx, got.s)
     const parsed = registrationBody.safeParse(await readJson(ctx, 64 * 1024))
-    if (!parsed.success) throw new AppError('invalid_request', 'expected {"name", "credential": PublicKeyCredential JSON}', { status: 400 })
+    if (!parsed.success)
+      throw new AppError('invalid_request', 'expected {"name", "credential": PublicKeyCredential JSON}', {
+        status: 400,
+      })
     const challenge = challengeOf(got.s).webauthn
     if (!challenge) throw new AppError('wrong_step', 'ask for passkey options first', { status: 400 })
     await login.sessions.setChallenge(got.s.id, null)
     const first = !(await login.mfa.hasFactor(got.user.id))
     try {
-      await login.mfa.verifyRegistration(got.user.id, parsed.data.credential as never, challenge, parsed.data.name ?? t('passkey.defaultName'),
-        deps.audit.with((created) => ({ action: 'mfa.enrolled', outcome: 'success', actor: got.user.id, target: got.user.id, details: { type: 'webauthn', factor: created.id }, ...meta(ctx) })))
+      await login.mfa.verifyRegistration(
+        got.user.id,
+        parsed.data.credential as never,
+        challenge,
+        parsed.data.name ?? t('passkey.defaultName'),
+        deps.audit.with((created) => ({
+          action: 'mfa.enrolled',
+          outcome: 'success',
+          actor: got.user.id,
+          target: got.user.id,
+          details: { type: 'webauthn', factor: created.id },
+          ...meta(ctx),
+        })),
+      )
     } catch (err) {
-      await deps.audit.record({ action: 'mfa.enrolled', outcome: 'failure', actor: got.user.id, target: got.user.id, details: { type: 'webauthn', reason: (err as Error).message.slice(0, 200) }, ...meta(ctx) })
+      await deps.audit.record({
+        action: 'mfa.enrolled',
+        outcome: 'failure',
+        actor: got.user.id,
+        target: got.user.id,
+        details: { type: 'webauthn', reason: (err as Error).message.slice(0, 200) },
+        ...meta(ctx),
+      })
       throw new AppError('passkey_rejected', 'The passkey could not be registered. Try again.', { status: 400 })
     }
     ctx.set('Cache-Control', 'no-store')
@@ -253,8 +385,24 @@ export function accountRouter(deps: AccountDeps) {
     if (!got) return
     await form(ctx, got.s)
     const id = idParam.safeParse(ctx.params.id)
-    const removed = id.success && await login.mfa.remove(got.user.id, id.data,
-      deps.audit.with((gone: boolean) => gone ? { action: 'mfa.removed', outcome: 'success', actor: got.user.id, target: got.user.id, details: { factor: id.data }, ...meta(ctx) } : null))
+    const removed =
+      id.success &&
+      (await login.mfa.remove(
+        got.user.id,
+        id.data,
+        deps.audit.with((gone: boolean) =>
+          gone
+            ? {
+                action: 'mfa.removed',
+                outcome: 'success',
+                actor: got.user.id,
+                target: got.user.id,
+                details: { factor: id.data },
+                ...meta(ctx),
+              }
+            : null,
+        ),
+      ))
     if (!removed) throw new AppError('not_found', 'no such factor on your account', { status: 404 })
     ctx.status = 303
     ctx.redirect('/account?done=removed')
@@ -267,7 +415,25 @@ export function accountRouter(deps: AccountDeps) {
     const name = (f.name ?? '').trim()
     if (!name || name.length > 64) return render(ctx, got.s, { errors: { factor: t('account.factorName') } }, 400)
     const id = idParam.safeParse(ctx.params.id)
-    const renamed = id.success && await login.mfa.rename(got.user.id, id.data, name, deps.audit.with((done) => done ? { action: 'mfa.renamed', outcome: 'success', actor: got.user.id, target: got.user.id, details: { factor: id.data, name }, ...meta(ctx) } : null))
+    const renamed =
+      id.success &&
+      (await login.mfa.rename(
+        got.user.id,
+        id.data,
+        name,
+        deps.audit.with((done) =>
+          done
+            ? {
+                action: 'mfa.renamed',
+                outcome: 'success',
+                actor: got.user.id,
+                target: got.user.id,
+                details: { factor: id.data, name },
+                ...meta(ctx),
+              }
+            : null,
+        ),
+      ))
     if (!renamed) throw new AppError('not_found', 'no such factor on your account', { status: 404 })
     ctx.status = 303
     ctx.redirect('/account?done=renamed')
@@ -277,8 +443,19 @@ export function accountRouter(deps: AccountDeps) {
     const got = await require(ctx)
     if (!got) return
     await form(ctx, got.s)
-    if (!(await login.mfa.hasFactor(got.user.id))) throw new AppError('no_factor', 'add a second factor first', { status: 400 })
-    const codes = await login.mfa.regenerateRecoveryCodes(got.user.id, deps.audit.with(() => ({ action: 'mfa.recovery_codes', outcome: 'success', actor: got.user.id, target: got.user.id, details: { count: RECOVERY_CODE_COUNT }, ...meta(ctx) })))
+    if (!(await login.mfa.hasFactor(got.user.id)))
+      throw new AppError('no_factor', 'add a second factor first', { status: 400 })
+    const codes = await login.mfa.regenerateRecoveryCodes(
+      got.user.id,
+      deps.audit.with(() => ({
+        action: 'mfa.recovery_codes',
+        outcome: 'success',
+        actor: got.user.id,
+        target: got.user.id,
+        details: { count: RECOVERY_CODE_COUNT },
+        ...meta(ctx),
+      })),
+    )
     html(ctx, accountCodesPage({ codes }))
   })
 
@@ -287,7 +464,24 @@ export function accountRouter(deps: AccountDeps) {
     if (!got) return
     await form(ctx, got.s)
     const id = idParam.safeParse(ctx.params.id)
-    const n = id.success ? await login.sessions.revoke(got.user.id, [id.data], deps.audit.with((rows) => rows.length ? { action: 'session.revoked', outcome: 'success', actor: got.user.id, target: got.user.id, details: { session: id.data.slice(0, 12) }, ...meta(ctx) } : null)) : 0
+    const n = id.success
+      ? await login.sessions.revoke(
+          got.user.id,
+          [id.data],
+          deps.audit.with((rows) =>
+            rows.length
+              ? {
+                  action: 'session.revoked',
+                  outcome: 'success',
+                  actor: got.user.id,
+                  target: got.user.id,
+                  details: { session: id.data.slice(0, 12) },
+                  ...meta(ctx),
+                }
+              : null,
+          ),
+        )
+      : 0
     if (!n) throw new AppError('not_found', 'no such session on your account', { status: 404 })
     ctx.status = 303
     ctx.redirect(id.data === got.s.id ? '/account' : '/account?done=revoked')
@@ -297,7 +491,18 @@ export function accountRouter(deps: AccountDeps) {
     const got = await require(ctx)
     if (!got) return
     await form(ctx, got.s)
-    await login.sessions.revoke(got.user.id, everywhere ? 'all' : [got.s.id], deps.audit.with((rows) => ({ action: 'session.revoked', outcome: 'success', actor: got.user.id, target: got.user.id, details: { everywhere, sessions: rows.length }, ...meta(ctx) })))
+    await login.sessions.revoke(
+      got.user.id,
+      everywhere ? 'all' : [got.s.id],
+      deps.audit.with((rows) => ({
+        action: 'session.revoked',
+        outcome: 'success',
+        actor: got.user.id,
+        target: got.user.id,
+        details: { everywhere, sessions: rows.length },
+        ...meta(ctx),
+      })),
+    )
     ctx.append('Set-Cookie', login.cookie.header(null))
     html(ctx, signedOutPage(everywhere))
   }
@@ -306,11 +511,27 @@ export function accountRouter(deps: AccountDeps) {
 
   if (deps.verification) {
     accountEmailRoutes(router, {
-      verification: deps.verification, users: deps.users, lockout: login.lockout, audit: deps.audit, require, checkCsrf, meta,
+      verification: deps.verification,
+      users: deps.users,
+      lockout: login.lockout,
+      audit: deps.audit,
+      require,
+      checkCsrf,
+      meta,
       renderError: (ctx, s, message, status) => render(ctx, s, { errors: { email: message } }, status),
     })
   }
-  if (deps.apikeys) accountKeyRoutes(router, { apikeys: deps.apikeys, login, audit: deps.audit, require, checkCsrf, csrfFor, html, meta })
+  if (deps.apikeys)
+    accountKeyRoutes(router, {
+      apikeys: deps.apikeys,
+      login,
+      audit: deps.audit,
+      require,
+      checkCsrf,
+      csrfFor,
+      html,
+      meta,
+    })
 
   return router
 }

@@ -43,7 +43,9 @@ export function authenticate(schemes: readonly BearerScheme[]): Middleware {
       const caller = scheme ? await scheme.verify(credential, ctx) : undefined
       if (!caller) {
         ctx.set('WWW-Authenticate', challenge('invalid_token'))
-        throw new AppError('invalid_token', 'the access token or API key is invalid, expired or revoked', { status: 401 })
+        throw new AppError('invalid_token', 'the access token or API key is invalid, expired or revoked', {
+          status: 401,
+        })
       }
       ctx.state.caller = caller
     }
@@ -66,11 +68,15 @@ export function requireScope(anyOf: readonly string[], opts: { users?: boolean }
     const caller = callerOf(ctx)
     if (!caller) {
       ctx.set('WWW-Authenticate', challenge())
-      throw new AppError('unauthorized', 'authentication required: send a bearer access token or API key', { status: 401 })
+      throw new AppError('unauthorized', 'authentication required: send a bearer access token or API key', {
+        status: 401,
+      })
     }
     if (caller.kind === 'user' && !opts.users) {
       ctx.set('WWW-Authenticate', challenge('insufficient_scope', `, scope="${anyOf.join(' ')}"`))
-      throw new AppError('insufficient_scope', 'an admin console token is accepted by the admin API (/admin/v1) only', { status: 403 })
+      throw new AppError('insufficient_scope', 'an admin console token is accepted by the admin API (/admin/v1) only', {
+        status: 403,
+      })
     }
     if (!hasAnyScope(caller, ...anyOf)) {
       ctx.set('WWW-Authenticate', challenge('insufficient_scope', `, scope="${anyOf.join(' ')}"`))

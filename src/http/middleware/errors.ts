@@ -22,10 +22,14 @@ export function errorHandler(logger: Logger): Middleware {
       const status = e.status ?? e.statusCode ?? 500
       const known = err instanceof AppError || (typeof e.error === 'string' && status < 500)
       const code = err instanceof AppError ? e.code! : typeof e.error === 'string' ? e.error : 'server_error'
-      const message = known && (err instanceof AppError ? e.expose : status < 500 && (e.expose ?? true))
-        ? (err instanceof AppError ? e.message! : e.error_description ?? e.error!)
-        : 'internal server error'
-      if (unavailable) logger.warn({ err: (caught as Error)?.message, requestId: ctx.state.requestId }, 'dependency unavailable')
+      const message =
+        known && (err instanceof AppError ? e.expose : status < 500 && (e.expose ?? true))
+          ? err instanceof AppError
+            ? e.message!
+            : (e.error_description ?? e.error!)
+          : 'internal server error'
+      if (unavailable)
+        logger.warn({ err: (caught as Error)?.message, requestId: ctx.state.requestId }, 'dependency unavailable')
       else if (status >= 500) logger.error({ err, requestId: ctx.state.requestId }, 'request failed')
       ctx.status = known ? status : 500
       ctx.set('Cache-Control', 'no-store')
@@ -33,9 +37,21 @@ export function errorHandler(logger: Logger): Middleware {
       if (unavailable) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS))
       if (ctx.accepts('json', 'html') === 'html') {
         ctx.type = 'html'
-        ctx.body = explainedErrorPage({ status: ctx.status, code: unavailable ? 'temporarily_unavailable' : (err as Error | undefined)?.name === 'SessionNotFound' ? 'SessionNotFound' : code, message })
+        ctx.body = explainedErrorPage({
+          status: ctx.status,
+          code: unavailable
+            ? 'temporarily_unavailable'
+            : (err as Error | undefined)?.name === 'SessionNotFound'
+              ? 'SessionNotFound'
+              : code,
+          message,
+        })
       } else {
-        ctx.body = { error: code, error_description: message, ...(known && err instanceof AppError && e.details !== undefined ? { details: e.details } : {}) }
+        ctx.body = {
+          error: code,
+          error_description: message,
+          ...(known && err instanceof AppError && e.details !== undefined ? { details: e.details } : {}),
+        }
       }
     }
   }

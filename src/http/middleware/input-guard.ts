@@ -89,9 +89,11 @@ const checked = new WeakSet<Buffer>()
 /** Throws the 400 when a request body (form or JSON, by content type) is not storable. */
 export function assertStorableBody(ctx: Context, raw: Buffer) {
   if (checked.has(raw)) return
-  const problem = ctx.is('application/json', '+json') ? jsonBodyProblem(raw)
-    : ctx.is('application/x-www-form-urlencoded') ? encodedProblem(raw)
-    : undefined
+  const problem = ctx.is('application/json', '+json')
+    ? jsonBodyProblem(raw)
+    : ctx.is('application/x-www-form-urlencoded')
+      ? encodedProblem(raw)
+      : undefined
   if (problem) throw refused('the request body', problem)
   checked.add(raw)
 }
@@ -146,12 +148,17 @@ export function inputGuard(readBody: BodyReader): Middleware {
     // Host is one value (RFC 9110 §7.2); X-Forwarded-Host may list several, the first is used.
     const forwarded = ctx.app.proxy ? ctx.get('x-forwarded-host') : ''
     const host = forwarded ? forwarded.split(',')[0]!.trim() : ctx.get('host')
-    if (hostProblem(host)) throw new AppError('invalid_request', 'the Host header is not a valid host[:port]', { status: 400 })
+    if (hostProblem(host))
+      throw new AppError('invalid_request', 'the Host header is not a valid host[:port]', { status: 400 })
     const authorization = ctx.get('authorization')
     const basic = authorization && basicProblem(authorization)
     if (basic) throw refused('the Basic credentials', basic)
     const declared = Number(ctx.get('content-length'))
-    if (declared > 0 && declared <= EDGE_BODY_LIMIT && ctx.is('application/json', '+json', 'application/x-www-form-urlencoded')) {
+    if (
+      declared > 0 &&
+      declared <= EDGE_BODY_LIMIT &&
+      ctx.is('application/json', '+json', 'application/x-www-form-urlencoded')
+    ) {
       assertStorableBody(ctx, await readBody(ctx, EDGE_BODY_LIMIT))
     }
     await next()

@@ -22,7 +22,9 @@ export function managementIpGuard(deps: ManagementIpDeps): Middleware {
     const ip = deps.clientIp(ctx)
     if (!ipInCidrs(ip, cidrs)) {
       deps.onDenied?.(ctx, ip)
-      throw new AppError('ip_not_allowed', `the management API may not be called from ${ip || 'an unknown address'}`, { status: 403 })
+      throw new AppError('ip_not_allowed', `the management API may not be called from ${ip || 'an unknown address'}`, {
+        status: 403,
+      })
     }
     await next()
   }

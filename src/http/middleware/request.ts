@@ -29,7 +29,10 @@ export function loggableRequestId(id: string): string {
 }
 
 /** The access-log line; ctx.path only: query strings carry codes, tokens and state. */
-export function logRequest(logger: Logger, entry: { requestId: string; method: string; path: string; status: number; ms: number }) {
+export function logRequest(
+  logger: Logger,
+  entry: { requestId: string; method: string; path: string; status: number; ms: number },
+) {
   logger.info(entry, 'request')
 }
 

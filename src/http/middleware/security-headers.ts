@@ -10,7 +10,10 @@ export function securityHeaderList(opts: { https: boolean; imgOrigins?: string[]
   // The brand's logo may live on another origin (BRAND_LOGO_URL): that origin, and only it.
   const img = ["'self'", 'data:', ...(opts.imgOrigins ?? [])].join(' ')
   return [
-    ['Content-Security-Policy', `default-src 'self'; script-src 'self'; style-src 'self'; img-src ${img}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`],
+    [
+      'Content-Security-Policy',
+      `default-src 'self'; script-src 'self'; style-src 'self'; img-src ${img}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`,
+    ],
     ['X-Frame-Options', 'DENY'],
     ['X-Content-Type-Options', 'nosniff'],
     // same-origin, not no-referrer: nothing leaks to other sites, and our own form posts carry

@@ -16,18 +16,24 @@ export function emailTokenQueries(db: Db) {
   return {
     create: (t: { id: string; userId: string; purpose: EmailTokenPurpose; email: string; expiresAt: Date }) =>
       db.emailToken.create({ data: t }).then(() => undefined),
-    find: (id: string, purpose: EmailTokenPurpose): Promise<EmailTokenRecord | null> => db.emailToken.findFirst({ where: { id, purpose } }),
+    find: (id: string, purpose: EmailTokenPurpose): Promise<EmailTokenRecord | null> =>
+      db.emailToken.findFirst({ where: { id, purpose } }),
     /**
      * Marks the token used if it is still unused and unexpired, in one conditional update:
      * of two requests racing with the same link, exactly one gets `true`.
      */
     async consume(id: string, purpose: EmailTokenPurpose, now: Date): Promise<boolean> {
-      const r = await db.emailToken.updateMany({ where: { id, purpose, usedAt: null, expiresAt: { gt: now } }, data: { usedAt: now } })
+      const r = await db.emailToken.updateMany({
+        where: { id, purpose, usedAt: null, expiresAt: { gt: now } },
+        data: { usedAt: now },
+      })
       return r.count === 1
     },
     /** Retires every other outstanding link of this purpose for the user. */
     retireAll: (userId: string, purpose: EmailTokenPurpose, now: Date) =>
-      db.emailToken.updateMany({ where: { userId, purpose, usedAt: null }, data: { usedAt: now } }).then((r) => r.count),
+      db.emailToken
+        .updateMany({ where: { userId, purpose, usedAt: null }, data: { usedAt: now } })
+        .then((r) => r.count),
     /** Drops links that expired before `before` (housekeeping; used ones expire too). */
     prune: (before: Date) => db.emailToken.deleteMany({ where: { expiresAt: { lt: before } } }).then((r) => r.count),
   }

@@ -59,20 +59,29 @@ export function mfaQueries(db: Db) {
     /** With `audit`, the factor and its audit record commit together (db/audited.ts). */
     createFactor(f: FactorWrite, audit?: Audited<FactorRecord>) {
       const { transports, ...rest } = f
-      return audited(db, audit, async (tx) => toRecord(await tx.mfaFactor.create({ data: { ...rest, transports: transports ? JSON.stringify(transports) : null } })))
+      return audited(db, audit, async (tx) =>
+        toRecord(
+          await tx.mfaFactor.create({ data: { ...rest, transports: transports ? JSON.stringify(transports) : null } }),
+        ),
+      )
     },
-    /** Removes a factor, and the recovery codes with the last one (they replace a lost factor), with its audit record. */
+    /**
+     * Removes a factor, and the recovery codes with the last one (they replace a lost factor), with its audit record.
+     */
     removeFactor(userId: string, id: string, audit?: Audited<boolean>) {
       return audited(db, audit, async (tx) => {
         const removed = (await tx.mfaFactor.deleteMany({ where: { id, userId } })).count > 0
-        if (removed && (await tx.mfaFactor.count({ where: { userId } })) === 0) await tx.recoveryCode.deleteMany({ where: { userId } })
+        if (removed && (await tx.mfaFactor.count({ where: { userId } })) === 0)
+          await tx.recoveryCode.deleteMany({ where: { userId } })
         return removed
       })
     },
     /** Removes every factor and recovery code of a user (helpdesk reset), with its audit record. */
     removeAllFactors(userId: string, audit?: Audited<FactorRecord[]>) {
       return audited(db, audit, async (tx) => {
-        const factors = (await tx.mfaFactor.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } })).map(toRecord)
+        const factors = (await tx.mfaFactor.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } })).map(
+          toRecord,
+        )
         await tx.mfaFactor.deleteMany({ where: { userId, id: { in: factors.map((f) => f.id) } } })
         await tx.recoveryCode.deleteMany({ where: { userId } })
         return factors
@@ -101,10 +110,18 @@ export function mfaQueries(db: Db) {
       return count === 1
     },
     renameFactor(userId: string, id: string, name: string, audit?: Audited<boolean>) {
-      return audited(db, audit, async (tx) => (await tx.mfaFactor.updateMany({ where: { id, userId }, data: { name } })).count > 0)
+      return audited(
+        db,
+        audit,
+        async (tx) => (await tx.mfaFactor.updateMany({ where: { id, userId }, data: { name } })).count > 0,
+      )
     },
 
-    async replaceRecoveryCodes(userId: string, codes: { id: string; codeHash: string; pepperKid: string }[], audit?: Audited<void>) {
+    async replaceRecoveryCodes(
+      userId: string,
+      codes: { id: string; codeHash: string; pepperKid: string }[],
+      audit?: Audited<void>,
+    ) {
       await audited(db, audit, async (tx) => {
         await tx.recoveryCode.deleteMany({ where: { userId } })
         await tx.recoveryCode.createMany({ data: codes.map((c) => ({ ...c, userId })) })

@@ -25,16 +25,33 @@ const toRecord = (r: Row): SessionRecord => ({ ...r, amr: JSON.parse(r.amr) as s
  * the one session that stays (the browser changing its own password).
  */
 export async function revokeSessionsIn(tx: Tx, userId: string, ids: string[] | 'all', now: Date, keep?: string) {
-  const where = { userId, revokedAt: null, ...(ids === 'all' ? {} : { id: { in: ids } }), ...(keep ? { NOT: { id: keep } } : {}) }
+  const where = {
+    userId,
+    revokedAt: null,
+    ...(ids === 'all' ? {} : { id: { in: ids } }),
+    ...(keep ? { NOT: { id: keep } } : {}),
+  }
   const rows = (await tx.userSession.findMany({ where })).map(toRecord)
-  if (rows.length) await tx.userSession.updateMany({ where: { id: { in: rows.map((r) => r.id) }, revokedAt: null }, data: { revokedAt: now } })
+  if (rows.length)
+    await tx.userSession.updateMany({
+      where: { id: { in: rows.map((r) => r.id) }, revokedAt: null },
+      data: { revokedAt: now },
+    })
   return rows
 }
 
 /** Sign-in sessions (the `portcullis_sid` cookie); ids are SHA-256 hashes of the cookie token. */
 export function sessionQueries(db: Db) {
   return {
-    async create(s: { id: string; userId: string; amr: string[]; acr: string; ip?: string | null; userAgent?: string | null; expiresAt: Date }) {
+    async create(s: {
+      id: string
+      userId: string
+      amr: string[]
+      acr: string
+      ip?: string | null
+      userAgent?: string | null
+      expiresAt: Date
+    }) {
       return toRecord(await db.userSession.create({ data: { ...s, amr: JSON.stringify(s.amr) } }))
     },
     async find(id: string) {
@@ -42,12 +59,17 @@ export function sessionQueries(db: Db) {
       return r ? toRecord(r) : null
     },
     async listActive(userId: string, now: Date) {
-      return (await db.userSession.findMany({
-        where: { userId, revokedAt: null, expiresAt: { gt: now } },
-        orderBy: { lastSeenAt: 'desc' },
-      })).map(toRecord)
+      return (
+        await db.userSession.findMany({
+          where: { userId, revokedAt: null, expiresAt: { gt: now } },
+          orderBy: { lastSeenAt: 'desc' },
+        })
+      ).map(toRecord)
     },
-    async touch(id: string, data: { lastSeenAt?: Date; oidcSessionUid?: string; ip?: string | null; challenge?: string | null }) {
+    async touch(
+      id: string,
+      data: { lastSeenAt?: Date; oidcSessionUid?: string; ip?: string | null; challenge?: string | null },
+    ) {
       await db.userSession.updateMany({ where: { id, revokedAt: null }, data })
     },
     /**

@@ -17,9 +17,21 @@ export function switchAccount(p: { uid: string; csrf: string; email: string; pen
 </form>`
 }
 
-export function loginPage(p: { uid: string; csrf: string; clientName: string; email?: string; error?: string; notice?: string; signedInAs?: string; providers?: { alias: string; displayName: string }[]; registration?: boolean }) {
+export function loginPage(p: {
+  uid: string
+  csrf: string
+  clientName: string
+  email?: string
+  error?: string
+  notice?: string
+  signedInAs?: string
+  providers?: { alias: string; displayName: string }[]
+  registration?: boolean
+}) {
   const invalid = p.error ? 'true' : 'false'
-  return page(t('login.title'), html`
+  return page(
+    t('login.title'),
+    html`
 <h1>${t('login.title')}</h1>
 <p class="muted">${tHtml('login.toContinue', { client: p.clientName })}</p>
 ${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}
@@ -42,12 +54,16 @@ ${passkeyButton({ mode: 'authenticate', id: 'passkey-signin', options: `/interac
 <form method="post" action="/interaction/${p.uid}/abort">
   <input type="hidden" name="csrf" value="${p.csrf}">
   <button type="submit" class="secondary">${t('common.cancel')}</button>
-</form>`, { scripts: ['/assets/webauthn.js'] })
+</form>`,
+    { scripts: ['/assets/webauthn.js'] },
+  )
 }
 
 export function changePasswordPage(p: { uid: string; csrf: string; errors?: string[]; minLength: number }) {
   const invalid = p.errors?.length ? 'true' : 'false'
-  return page(t('password.chooseTitle'), html`
+  return page(
+    t('password.chooseTitle'),
+    html`
 <h1>${t('password.chooseTitle')}</h1>
 <p class="muted">${t('password.mustChange', { count: p.minLength })}</p>
 <form method="post" action="/interaction/${p.uid}/password" novalidate>
@@ -58,7 +74,8 @@ export function changePasswordPage(p: { uid: string; csrf: string; errors?: stri
   <input id="confirm_password" name="confirm_password" type="password" autocomplete="new-password" required aria-invalid="${invalid}">
   ${fieldError('password-error', p.errors?.join(' '))}
   <button type="submit">${t('password.saveAndContinue')}</button>
-</form>`)
+</form>`,
+  )
 }
 
 /** A scope as the consent page shows it: its human description, its id for those who look. */
@@ -67,11 +84,22 @@ export interface ScopeLine {
   description?: string
 }
 
-export function consentPage(p: { uid: string; csrf: string; clientName: string; scopes: ScopeLine[]; claims: string[]; resources: [string, ScopeLine[]][]; signedInAs?: string }) {
-  const line = (s: ScopeLine) => s.description
-    ? html`<li>${s.description} <span class="hint">(<code>${s.scope}</code>)</span></li>`
-    : html`<li><code>${s.scope}</code></li>`
-  return page(t('consent.title'), html`
+export function consentPage(p: {
+  uid: string
+  csrf: string
+  clientName: string
+  scopes: ScopeLine[]
+  claims: string[]
+  resources: [string, ScopeLine[]][]
+  signedInAs?: string
+}) {
+  const line = (s: ScopeLine) =>
+    s.description
+      ? html`<li>${s.description} <span class="hint">(<code>${s.scope}</code>)</span></li>`
+      : html`<li><code>${s.scope}</code></li>`
+  return page(
+    t('consent.title'),
+    html`
 <h1>${t('consent.heading', { client: p.clientName })}</h1>
 <p>${t('consent.asks', { client: p.clientName })}</p>
 <ul class="scopes" id="consent-scopes">
@@ -87,7 +115,8 @@ export function consentPage(p: { uid: string; csrf: string; clientName: string; 
   <input type="hidden" name="csrf" value="${p.csrf}">
   <button type="submit" class="secondary">${t('consent.deny')}</button>
 </form>
-${p.signedInAs ? switchAccount({ uid: p.uid, csrf: p.csrf, email: p.signedInAs }) : ''}`)
+${p.signedInAs ? switchAccount({ uid: p.uid, csrf: p.csrf, email: p.signedInAs }) : ''}`,
+  )
 }
 
 // The plain error page is part of the page toolkit (the http/ toolkit renders it too).
@@ -95,38 +124,53 @@ export { errorPage } from '../../views/layout.ts'
 
 export function logoutPage(p: { form: string; host: string }) {
   // oidc-provider hands us its own form (with its xsrf token) to embed.
-  return page(t('logout.title'), html`
+  return page(
+    t('logout.title'),
+    html`
 <h1>${t('logout.heading', { host: p.host })}</h1>
 ${raw(p.form)}
 <button type="submit" form="op.logoutForm" value="yes" name="logout" autofocus>${t('logout.yes')}</button>
-<button type="submit" form="op.logoutForm" class="secondary">${t('logout.no')}</button>`)
+<button type="submit" form="op.logoutForm" class="secondary">${t('logout.no')}</button>`,
+  )
 }
 
 export function loggedOutPage(clientName?: string) {
-  return page(t('logout.doneTitle'), html`<h1>${t('logout.doneHeading')}</h1>${clientName ? html`<p>${t('logout.left', { client: clientName })}</p>` : ''}`)
+  return page(
+    t('logout.doneTitle'),
+    html`<h1>${t('logout.doneHeading')}</h1>${clientName ? html`<p>${t('logout.left', { client: clientName })}</p>` : ''}`,
+  )
 }
 
 /** Device flow (RFC 8628 §3.3): the page where the user types the code shown on the device. */
 export function deviceInputPage(p: { form: string; error?: string }) {
-  return page(t('device.title'), html`
+  return page(
+    t('device.title'),
+    html`
 <h1>${t('device.title')}</h1>
 ${p.error ? html`<p class="error" role="alert" id="device-error">${p.error}</p>` : html`<p>${t('device.enterCode')}</p>`}
 ${raw(p.form)}
-<button type="submit" form="op.deviceInputForm">${t('common.continue')}</button>`)
+<button type="submit" form="op.deviceInputForm">${t('common.continue')}</button>`,
+  )
 }
 
 /** Device flow: confirm that the code on screen is the one on the device before approving. */
 export function deviceConfirmPage(p: { form: string; clientName: string; userCode: string }) {
-  return page(t('device.confirmTitle'), html`
+  return page(
+    t('device.confirmTitle'),
+    html`
 <h1>${t('device.confirmHeading', { client: p.clientName })}</h1>
 <p>${t('device.checkCode')}</p>
 <p class="code"><code>${p.userCode}</code></p>
 <p>${t('device.ifNotYou')}</p>
 ${raw(p.form)}
 <button type="submit" form="op.deviceConfirmForm" autofocus>${t('common.continue')}</button>
-<button type="submit" form="op.deviceConfirmForm" value="yes" name="abort" class="secondary">${t('common.cancel')}</button>`)
+<button type="submit" form="op.deviceConfirmForm" value="yes" name="abort" class="secondary">${t('common.cancel')}</button>`,
+  )
 }
 
 export function deviceSuccessPage(clientName?: string) {
-  return page(t('device.doneTitle'), html`<h1>${t('device.doneTitle')}</h1><p>${clientName ? t('device.doneClient', { client: clientName }) + ' ' : ''}${t('device.closePage')}</p>`)
+  return page(
+    t('device.doneTitle'),
+    html`<h1>${t('device.doneTitle')}</h1><p>${clientName ? t('device.doneClient', { client: clientName }) + ' ' : ''}${t('device.closePage')}</p>`,
+  )
 }

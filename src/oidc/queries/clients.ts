@@ -11,8 +11,14 @@ export interface ClientRow {
   updatedAt: Date
 }
 
-const toRow = (r: { clientId: string; metadata: string; secretHash: string | null; disabledAt?: Date | null; createdAt: Date; updatedAt: Date }): ClientRow =>
-  ({ ...r, metadata: JSON.parse(r.metadata) as Record<string, unknown> })
+const toRow = (r: {
+  clientId: string
+  metadata: string
+  secretHash: string | null
+  disabledAt?: Date | null
+  createdAt: Date
+  updatedAt: Date
+}): ClientRow => ({ ...r, metadata: JSON.parse(r.metadata) as Record<string, unknown> })
 
 export function clientQueries(db: Db) {
   return {
@@ -24,16 +30,29 @@ export function clientQueries(db: Db) {
       return (await db.client.findMany({ orderBy: { clientId: 'asc' } })).map(toRow)
     },
     /** With `audit`, the client and its audit record commit together (db/audited.ts). */
-    async upsert(clientId: string, metadata: Record<string, unknown>, secretHash: string | null | undefined, audit?: Audited<void>) {
+    async upsert(
+      clientId: string,
+      metadata: Record<string, unknown>,
+      secretHash: string | null | undefined,
+      audit?: Audited<void>,
+    ) {
       const data = { metadata: JSON.stringify(metadata), ...(secretHash !== undefined ? { secretHash } : {}) }
       await audited(db, audit, async (tx) => {
-        await tx.client.upsert({ where: { clientId }, create: { clientId, ...data, secretHash: secretHash ?? null }, update: data })
+        await tx.client.upsert({
+          where: { clientId },
+          create: { clientId, ...data, secretHash: secretHash ?? null },
+          update: data,
+        })
       })
     },
     /** Disables (a date) or enables (null) a client; false when there is no such client. */
     /** With `audit`, the change and its record commit together (db/audited.ts). */
     setDisabled(clientId: string, at: Date | null, audit?: Audited<boolean>) {
-      return audited(db, audit, async (tx) => (await tx.client.updateMany({ where: { clientId }, data: { disabledAt: at } })).count === 1)
+      return audited(
+        db,
+        audit,
+        async (tx) => (await tx.client.updateMany({ where: { clientId }, data: { disabledAt: at } })).count === 1,
+      )
     },
     async remove(clientId: string, audit?: Audited<void>) {
       await audited(db, audit, async (tx) => {

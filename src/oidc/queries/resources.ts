@@ -40,9 +40,12 @@ function parseDetails(text: string, scopes: string[]): Record<string, ScopeDetai
     const d = (raw as Record<string, unknown>)[s]
     if (!d || typeof d !== 'object') continue
     const { description, descriptions, roles } = d as { description?: unknown; descriptions?: unknown; roles?: unknown }
-    const translated = descriptions && typeof descriptions === 'object'
-      ? Object.fromEntries(Object.entries(descriptions).filter((e): e is [string, string] => typeof e[1] === 'string'))
-      : {}
+    const translated =
+      descriptions && typeof descriptions === 'object'
+        ? Object.fromEntries(
+            Object.entries(descriptions).filter((e): e is [string, string] => typeof e[1] === 'string'),
+          )
+        : {}
     out[s] = {
       ...(typeof description === 'string' ? { description } : {}),
       ...(Object.keys(translated).length ? { descriptions: translated } : {}),
@@ -52,7 +55,14 @@ function parseDetails(text: string, scopes: string[]): Record<string, ScopeDetai
   return out
 }
 
-const toRow = (r: { indicator: string; scopes: string; scopeDetails: string; accessTokenFormat: string; accessTokenTtl: number; accessTokenSigningAlg: string }): ResourceRow => {
+const toRow = (r: {
+  indicator: string
+  scopes: string
+  scopeDetails: string
+  accessTokenFormat: string
+  accessTokenTtl: number
+  accessTokenSigningAlg: string
+}): ResourceRow => {
   const scopes = r.scopes.split(' ').filter(Boolean)
   return {
     indicator: r.indicator,
@@ -83,9 +93,29 @@ export function resourceQueries(db: Db) {
     },
     /** Creates or replaces a resource; `scopeDetails` omitted means "no details" (held by nobody). */
     /** Returns the row as stored; with `audit`, its record commits with it (db/audited.ts). */
-    upsert(r: Omit<ResourceRow, 'scopeDetails' | 'accessTokenSigningAlg'> & { scopeDetails?: Record<string, ScopeDetail>; accessTokenSigningAlg?: AccessTokenSigningAlg }, audit?: Audited<ResourceRow>) {
-      const data = { scopes: r.scopes.join(' '), scopeDetails: JSON.stringify(r.scopeDetails ?? {}), accessTokenFormat: r.accessTokenFormat, accessTokenTtl: r.accessTokenTtl, accessTokenSigningAlg: r.accessTokenSigningAlg ?? 'ES256' }
-      return audited(db, audit, async (tx) => toRow(await tx.resource.upsert({ where: { indicator: r.indicator }, create: { indicator: r.indicator, ...data }, update: data })))
+    upsert(
+      r: Omit<ResourceRow, 'scopeDetails' | 'accessTokenSigningAlg'> & {
+        scopeDetails?: Record<string, ScopeDetail>
+        accessTokenSigningAlg?: AccessTokenSigningAlg
+      },
+      audit?: Audited<ResourceRow>,
+    ) {
+      const data = {
+        scopes: r.scopes.join(' '),
+        scopeDetails: JSON.stringify(r.scopeDetails ?? {}),
+        accessTokenFormat: r.accessTokenFormat,
+        accessTokenTtl: r.accessTokenTtl,
+        accessTokenSigningAlg: r.accessTokenSigningAlg ?? 'ES256',
+      }
+      return audited(db, audit, async (tx) =>
+        toRow(
+          await tx.resource.upsert({
+            where: { indicator: r.indicator },
+            create: { indicator: r.indicator, ...data },
+            update: data,
+          }),
+        ),
+      )
     },
   }
 }

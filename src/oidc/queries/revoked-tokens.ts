@@ -17,7 +17,10 @@ export function revokedTokenQueries(db: Db) {
     },
     /** Rows revoked at or after `since` that have not expired yet. */
     since(since: Date, now: Date): Promise<RevokedTokenRow[]> {
-      return db.revokedToken.findMany({ where: { revokedAt: { gte: since }, expiresAt: { gt: now } }, orderBy: { revokedAt: 'asc' } })
+      return db.revokedToken.findMany({
+        where: { revokedAt: { gte: since }, expiresAt: { gt: now } },
+        orderBy: { revokedAt: 'asc' },
+      })
     },
     /** A revoked token that has expired is refused anyway: its row is dead weight. */
     async deleteExpired(before: Date) {

@@ -25,7 +25,10 @@
     })
     const data = await res.json().catch(() => ({}))
     // The page's words (data-msg-* on the button, in the page's language; views/strong-login.ts)
-    if (!res.ok) throw new Error(data.error_description || (active && active.dataset.msgFailed) || 'The passkey could not be used. Try again.')
+    if (!res.ok)
+      throw new Error(
+        data.error_description || (active && active.dataset.msgFailed) || 'The passkey could not be used. Try again.',
+      )
     return data
   }
   async function register(btn, extra) {
@@ -42,7 +45,9 @@
     return post(btn.dataset.verify, btn.dataset.csrf, {
       ...extra,
       credential: {
-        id: cred.id, rawId: bufToB64url(cred.rawId), type: cred.type,
+        id: cred.id,
+        rawId: bufToB64url(cred.rawId),
+        type: cred.type,
         clientExtensionResults: cred.getClientExtensionResults(),
         authenticatorAttachment: cred.authenticatorAttachment || undefined,
         response: {
@@ -65,7 +70,9 @@
     const r = cred.response
     return post(btn.dataset.verify, btn.dataset.csrf, {
       credential: {
-        id: cred.id, rawId: bufToB64url(cred.rawId), type: cred.type,
+        id: cred.id,
+        rawId: bufToB64url(cred.rawId),
+        type: cred.type,
         clientExtensionResults: cred.getClientExtensionResults(),
         authenticatorAttachment: cred.authenticatorAttachment || undefined,
         response: {
@@ -94,7 +101,10 @@
         } catch (err) {
           btn.disabled = false
           if (errorEl) {
-            errorEl.textContent = err && err.name === 'NotAllowedError' ? (btn.dataset.msgCancelled || 'The passkey request was cancelled or timed out.') : (err && err.message) || btn.dataset.msgFailed || 'Something went wrong.'
+            errorEl.textContent =
+              err && err.name === 'NotAllowedError'
+                ? btn.dataset.msgCancelled || 'The passkey request was cancelled or timed out.'
+                : (err && err.message) || btn.dataset.msgFailed || 'Something went wrong.'
             errorEl.hidden = false
           }
         }

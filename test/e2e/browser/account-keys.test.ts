@@ -31,8 +31,18 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
     // Max holds orders:read through role clerk and apikeys:manage through the role of that name,
     // and has an authenticator app; orders:write names no role, so nobody holds it.
     const { doc, problems } = await validateDocument(server.container, {
-      resources: [{ indicator: 'https://orders.example.com', scopes: [{ name: 'orders:read', description: 'Read the orders of your team', roles: ['clerk'] }, 'orders:write'] }],
-      users: [{ email: 'max@example.com', password: PASSWORD, roles: ['clerk', 'apikeys:manage'], totp_secret: MAX_TOTP }],
+      resources: [
+        {
+          indicator: 'https://orders.example.com',
+          scopes: [
+            { name: 'orders:read', description: 'Read the orders of your team', roles: ['clerk'] },
+            'orders:write',
+          ],
+        },
+      ],
+      users: [
+        { email: 'max@example.com', password: PASSWORD, roles: ['clerk', 'apikeys:manage'], totp_secret: MAX_TOTP },
+      ],
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
@@ -50,7 +60,8 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       await fn(await context.newPage())
     } catch (err) {
       let i = 0
-      for (const p of context.pages()) await p.screenshot({ path: path.join(shots, `${name}-${i++}.png`), fullPage: true }).catch(() => undefined)
+      for (const p of context.pages())
+        await p.screenshot({ path: path.join(shots, `${name}-${i++}.png`), fullPage: true }).catch(() => undefined)
       console.error(`browser test "${name}" failed; screenshots in ${shots}`)
       throw err
     } finally {
@@ -73,7 +84,8 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
   }
 
   /** A PDP call that needs authz:check (list the policy stores): 200 when the key is accepted, 401 when not. */
-  const useKey = async (key: string) => (await fetch(`${server.url}/authz/v1/stores`, { headers: { authorization: `Bearer ${key}` } })).status
+  const useKey = async (key: string) =>
+    (await fetch(`${server.url}/authz/v1/stores`, { headers: { authorization: `Bearer ${key}` } })).status
 
   it('creates a key shown once, uses it, rotates it with overlap, and revokes it at once', async () => {
     await withScreenshots('keys-lifecycle', async (page) => {
@@ -81,7 +93,9 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       await page.getByLabel('Name', { exact: true }).fill('nightly report')
       await page.getByLabel('authz:check').check()
       // The secret comes in the response to the form post itself: no redirect, never cached.
-      const posted = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/account/keys')
+      const posted = page.waitForResponse(
+        (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/account/keys',
+      )
       await page.getByRole('button', { name: 'Create key' }).click()
       const created = await posted
       expect(created.status()).toBe(200)
@@ -114,8 +128,12 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       await page.getByRole('button', { name: 'Revoke key' }).click()
       await page.waitForURL(/done=revoked/)
       expect(await page.getByRole('status').textContent()).toContain('revoked')
-      const revokedCount = (await server.container.apikeys.list({ type: 'user', id: (await server.container.users.findByEmail('kim@example.com'))!.id }))
-        .filter((k) => k.revokedAt).length
+      const revokedCount = (
+        await server.container.apikeys.list({
+          type: 'user',
+          id: (await server.container.users.findByEmail('kim@example.com'))!.id,
+        })
+      ).filter((k) => k.revokedAt).length
       expect(revokedCount).toBe(1)
       // the newest key is listed first: the successor is revoked, the old key is still in its grace period
       expect(await useKey(successor)).toBe(401)
@@ -189,8 +207,11 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
   it('refuses a form post without the CSRF token', async () => {
     await withScreenshots('keys-csrf', async (page) => {
       await signIn(page)
-      const status = await page.evaluate(async () =>
-        (await fetch('/account/keys', { method: 'POST', body: new URLSearchParams({ name: 'x', level: 'LOW' }) })).status)
+      const status = await page.evaluate(
+        async () =>
+          (await fetch('/account/keys', { method: 'POST', body: new URLSearchParams({ name: 'x', level: 'LOW' }) }))
+            .status,
+      )
       expect(status).toBe(403)
       // and the pages with secrets are never cached
       const res = await page.request.get('/account/keys')
@@ -202,13 +223,15 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
     await withScreenshots('keys-holdings', async (page) => {
       await signIn(page, 'max@example.com')
       const owner = { type: 'user' as const, id: (await server.container.users.findByEmail('max@example.com'))!.id }
-      const offered = await page.locator('input[name=scopes]').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value))
+      const offered = await page
+        .locator('input[name=scopes]')
+        .evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value))
       expect(offered.sort()).toEqual(['apikeys:manage', 'orders:read'])
       expect(await page.getByLabel('orders:read').getAttribute('aria-describedby')).toBeTruthy()
       const readHint = page.locator(`#${await page.getByLabel('orders:read').getAttribute('aria-describedby')}`)
       expect(await readHint.textContent()).toContain('Read the orders of your team')
       const manageHint = page.locator(`#${await page.getByLabel('apikeys:manage').getAttribute('aria-describedby')}`)
-      expect(await manageHint.textContent()).toContain("Issue, rotate and revoke your own API keys")
+      expect(await manageHint.textContent()).toContain('Issue, rotate and revoke your own API keys')
 
       // A resource scope needs no step-up.
       await page.getByLabel('Name', { exact: true }).fill('reports')
@@ -224,7 +247,10 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       expect(await page.getByLabel('API key').inputValue()).toMatch(/^pcs_/)
 
       // The sign-in with the second factor is no longer fresh (as 10 minutes later).
-      await server.container.db.userSession.updateMany({ where: { userId: owner.id }, data: { createdAt: new Date(Date.now() - 10 * 60_000) } })
+      await server.container.db.userSession.updateMany({
+        where: { userId: owner.id },
+        data: { createdAt: new Date(Date.now() - 10 * 60_000) },
+      })
       await page.goto('/account/keys')
       const before = (await server.container.apikeys.list(owner)).length
       await page.getByLabel('Name', { exact: true }).fill('key manager')
@@ -238,7 +264,9 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       expect((await server.container.apikeys.list(owner)).length).toBe(before)
 
       // The next code from the app (the sign-in's own code is spent) lets the key through.
-      await page.getByLabel('Second factor (for management scopes)').fill(await generate({ secret: MAX_TOTP, epoch: Math.floor(Date.now() / 1000) + 30 }))
+      await page
+        .getByLabel('Second factor (for management scopes)')
+        .fill(await generate({ secret: MAX_TOTP, epoch: Math.floor(Date.now() / 1000) + 30 }))
       await page.getByLabel('apikeys:manage').check()
       await page.getByRole('button', { name: 'Create key' }).click()
       expect(await page.getByLabel('API key').inputValue()).toMatch(/^pcs_/)
@@ -246,7 +274,12 @@ describe.skipIf(missing)('personal API keys on the account pages', () => {
       expect(keys.length).toBe(before + 1)
       expect(keys.find((k) => k.name === 'key manager')?.scopes).toEqual(['apikeys:manage'])
       const checks = await server.container.audit.list({ action: 'mfa.verify', actor: owner.id })
-      expect(checks.filter((e) => (e.details as { purpose?: string } | null)?.purpose === 'apikey.management_scope').map((e) => e.outcome).sort()).toEqual(['failure', 'success'])
+      expect(
+        checks
+          .filter((e) => (e.details as { purpose?: string } | null)?.purpose === 'apikey.management_scope')
+          .map((e) => e.outcome)
+          .sort(),
+      ).toEqual(['failure', 'success'])
     })
   })
 })

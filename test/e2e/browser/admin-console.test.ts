@@ -35,10 +35,16 @@ describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }
     // one administrator per test: a TOTP code is accepted once per user (replay protection)
     const people: [string, AdminRole | undefined][] = [
       ...['root', 'root2', 'root3', 'root4'].map((n): [string, AdminRole] => [`${n}@example.com`, 'admin']),
-      ['root5@example.com', 'admin'], ['root6@example.com', 'admin'], ['aud@example.com', 'auditor'], ['req@example.com', 'helpdesk'],
-      ['desk@example.com', 'helpdesk'], ['plain@example.com', undefined],
+      ['root5@example.com', 'admin'],
+      ['root6@example.com', 'admin'],
+      ['aud@example.com', 'auditor'],
+      ['req@example.com', 'helpdesk'],
+      ['desk@example.com', 'helpdesk'],
+      ['plain@example.com', undefined],
     ]
-    const { doc, problems } = await validateDocument(server.container, { users: people.map(([email]) => ({ email, password: PASSWORD, totp_secret: SECRET })) })
+    const { doc, problems } = await validateDocument(server.container, {
+      users: people.map(([email]) => ({ email, password: PASSWORD, totp_secret: SECRET })),
+    })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
     const root = (await server.container.users.findByEmail('root@example.com'))!
@@ -50,7 +56,11 @@ describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }
     }
     // 1,000 users to search and page through
     for (let i = 0; i < 1000; i += 100) {
-      await Promise.all(Array.from({ length: 100 }, (_, j) => server.container.users.create({ email: `bulk${String(i + j).padStart(4, '0')}@people.test` })))
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) =>
+          server.container.users.create({ email: `bulk${String(i + j).padStart(4, '0')}@people.test` }),
+        ),
+      )
     }
     browser = await launchChromium()
   }, 180_000)
@@ -70,7 +80,11 @@ describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }
       await fn()
     } catch (err) {
       let i = 0
-      for (const ctx of contexts) for (const p of ctx.pages()) await p.screenshot({ path: path.join(shots, `${name.replace(/\W+/g, '-')}-${i++}.png`), fullPage: true }).catch(() => undefined)
+      for (const ctx of contexts)
+        for (const p of ctx.pages())
+          await p
+            .screenshot({ path: path.join(shots, `${name.replace(/\W+/g, '-')}-${i++}.png`), fullPage: true })
+            .catch(() => undefined)
       console.error(`browser test "${name}" failed; screenshots in ${shots}`)
       throw err
     } finally {
@@ -91,8 +105,16 @@ describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }
   async function axe(page: Page) {
     // evaluated over CDP: the page's CSP (script-src 'self') rightly refuses an injected <script>
     await page.evaluate(axeSource)
-    const result = await page.evaluate(async () => (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> } }).axe.run())
-    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}): ${JSON.stringify(v.nodes).slice(0, 300)}`)
+    const result = await page.evaluate(async () =>
+      (
+        globalThis as unknown as {
+          axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> }
+        }
+      ).axe.run(),
+    )
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${JSON.stringify(v.nodes).slice(0, 300)}`)
   }
 
   it('an admin signs in with a second factor and sees every section; the pages pass axe-core', async () => {
@@ -104,7 +126,17 @@ describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }
       expect(await page.getByRole('banner').textContent()).toContain('root@example.com')
       const nav = page.getByRole('navigation', { name: 'Sections' })
       expect(await nav.getByRole('link').allTextContents()).toEqual([
-        'Dashboard', 'Users', 'Clients', 'Admin roles', 'Role requests', 'Access reviews', 'Resources', 'Signing keys', 'API keys', 'Policies', 'Audit',
+        'Dashboard',
+        'Users',
+        'Clients',
+        'Admin roles',
+        'Role requests',
+        'Access reviews',
+        'Resources',
+        'Signing keys',
+        'API keys',
+        'Policies',
+        'Audit',
       ])
       // the dashboard's audit panels: sign-ins per day (this sign-in among them) and the chain
       await page.getByRole('heading', { name: 'Sign-ins, last 7 days' }).waitFor()
@@ -121,9 +153,25 @@ describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }
       const review = new URL(page.url()).pathname
       const someone = (await server.container.users.findByEmail('bulk0002@people.test'))!
       for (const p of [
-        '/admin/users', '/admin/users/new', '/admin/clients', '/admin/clients/new', '/admin/roles', '/admin/role-requests', '/admin/reviews', review,
-        '/admin/resources', '/admin/resources/new', '/admin/signing-keys', '/admin/signing-keys/rotate', '/admin/api-keys', '/admin/policies',
-        '/admin/policies/system', '/admin/audit', '/admin/audit/report', `/admin/users/${someone.id}`, `/admin/users/${someone.id}/contain`,
+        '/admin/users',
+        '/admin/users/new',
+        '/admin/clients',
+        '/admin/clients/new',
+        '/admin/roles',
+        '/admin/role-requests',
+        '/admin/reviews',
+        review,
+        '/admin/resources',
+        '/admin/resources/new',
+        '/admin/signing-keys',
+        '/admin/signing-keys/rotate',
+        '/admin/api-keys',
+        '/admin/policies',
+        '/admin/policies/system',
+        '/admin/audit',
+        '/admin/audit/report',
+        `/admin/users/${someone.id}`,
+        `/admin/users/${someone.id}/contain`,
       ]) {
         await page.goto(p)
         expect(await axe(page), p).toEqual([])
@@ -187,7 +235,11 @@ describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }
       expect(await axe(page)).toEqual([])
       // the secret works at the token endpoint
       const token = await fetch(`${server.url}/token`, {
-        method: 'POST', headers: { authorization: `Basic ${Buffer.from(`shop:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`shop:${secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: 'grant_type=client_credentials',
       })
       expect(token.status).not.toBe(401)
@@ -276,7 +328,18 @@ describe.skipIf(missing)('admin console in a real browser', { timeout: 120_000 }
       await signIn(page, 'aud@example.com')
       await page.getByRole('heading', { name: 'Dashboard' }).waitFor()
       const nav = page.getByRole('navigation', { name: 'Sections' })
-      expect(await nav.getByRole('link').allTextContents()).toEqual(['Dashboard', 'Users', 'Clients', 'Role requests', 'Access reviews', 'Resources', 'Signing keys', 'API keys', 'Policies', 'Audit'])
+      expect(await nav.getByRole('link').allTextContents()).toEqual([
+        'Dashboard',
+        'Users',
+        'Clients',
+        'Role requests',
+        'Access reviews',
+        'Resources',
+        'Signing keys',
+        'API keys',
+        'Policies',
+        'Audit',
+      ])
       await nav.getByRole('link', { name: 'Audit' }).click()
       await page.getByRole('heading', { name: 'Audit log' }).waitFor()
       await page.getByLabel('Action').fill('login')

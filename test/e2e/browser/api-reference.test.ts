@@ -32,22 +32,36 @@ describe.skipIf(missing)('the API reference page', () => {
     const page = await context.newPage()
     const problems: string[] = []
     const elsewhere: string[] = []
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`) })
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`)
+    })
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
-    page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`) })
-    page.on('request', (r) => { if (!r.url().startsWith(server.url) && !r.url().startsWith('data:')) elsewhere.push(r.url()) })
+    page.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`)
+    })
+    page.on('request', (r) => {
+      if (!r.url().startsWith(server.url) && !r.url().startsWith('data:')) elsewhere.push(r.url())
+    })
     await page.addInitScript({
-      content: "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))",
+      content:
+        "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))",
     })
     try {
       await page.goto('/docs/api')
       await page.locator('.opblock').first().waitFor({ timeout: 30_000 })
-      const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> }
+      const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+        paths: Record<string, Record<string, unknown>>
+      }
       const expected = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0)
       await expect.poll(() => page.locator('.opblock').count(), { timeout: 30_000 }).toBe(expected)
-      await expect.poll(() => page.getByText('/authz/v1/stores/{store}/check', { exact: true }).count()).toBeGreaterThan(0)
+      await expect
+        .poll(() => page.getByText('/authz/v1/stores/{store}/check', { exact: true }).count())
+        .toBeGreaterThan(0)
       // an operation opens with its parameters and responses
-      await page.locator('.opblock-summary-path', { hasText: /^\/apikeys\/v1\/keys\/\{id\}$/ }).first().click()
+      await page
+        .locator('.opblock-summary-path', { hasText: /^\/apikeys\/v1\/keys\/\{id\}$/ })
+        .first()
+        .click()
       await page.locator('.opblock.is-open').first().waitFor({ timeout: 30_000 })
       await expect.poll(() => page.locator('.opblock.is-open').getByPlaceholder('id', { exact: true }).count()).toBe(1)
       // the document raised no warnings in the viewer (it shows them in a box above the list)

@@ -30,9 +30,13 @@ describe.skipIf(missing)('authorization request by POST in a real browser', () =
     rp = http.createServer((req, res) => {
       const url = new URL(req.url!, RP)
       if (url.pathname === '/login-by-post') {
-        const fields = Object.entries(posted).map(([k, v]) => `<input type="hidden" name="${k}" value="${v.replace(/"/g, '&quot;')}">`).join('')
+        const fields = Object.entries(posted)
+          .map(([k, v]) => `<input type="hidden" name="${k}" value="${v.replace(/"/g, '&quot;')}">`)
+          .join('')
         res.setHeader('content-type', 'text/html')
-        res.end(`<!doctype html><form method="post" action="${server.url}/auth">${fields}</form><script>document.forms[0].submit()</script>`)
+        res.end(
+          `<!doctype html><form method="post" action="${server.url}/auth">${fields}</form><script>document.forms[0].submit()</script>`,
+        )
         return
       }
       res.end('signed in')
@@ -41,7 +45,16 @@ describe.skipIf(missing)('authorization request by POST in a real browser', () =
     RP = `http://127.0.0.1:${(rp.address() as AddressInfo).port}`
     await server.container.users.create({ email: 'ivy@example.com', password: PASSWORD })
     const { doc, problems } = await validateDocument(server.container, {
-      clients: [{ client_id: 'rp', client_secret: 'rp-secret-0123456789abcdef', redirect_uris: [`${RP}/cb`], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email' }],
+      clients: [
+        {
+          client_id: 'rp',
+          client_secret: 'rp-secret-0123456789abcdef',
+          redirect_uris: [`${RP}/cb`],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          scope: 'openid email',
+        },
+      ],
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
@@ -54,36 +67,65 @@ describe.skipIf(missing)('authorization request by POST in a real browser', () =
   })
 
   it('a signed-in user whose relying party POSTs the request gets a code without signing in again; cookies stay SameSite=Lax', async () => {
-    const config = await oidc.discovery(new URL(server.url), 'rp', 'rp-secret-0123456789abcdef', oidc.ClientSecretBasic('rp-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
+    const config = await oidc.discovery(
+      new URL(server.url),
+      'rp',
+      'rp-secret-0123456789abcdef',
+      oidc.ClientSecretBasic('rp-secret-0123456789abcdef'),
+      { execute: [oidc.allowInsecureRequests] },
+    )
     const context = await browser.newContext()
     try {
       const page = await context.newPage()
       // first sign-in, by GET
       const verifier = oidc.randomPKCECodeVerifier()
-      await page.goto(oidc.buildAuthorizationUrl(config, {
-        redirect_uri: `${RP}/cb`, scope: 'openid email', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-      }).href)
+      await page.goto(
+        oidc.buildAuthorizationUrl(config, {
+          redirect_uri: `${RP}/cb`,
+          scope: 'openid email',
+          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+        }).href,
+      )
       await page.getByLabel('Email').fill('ivy@example.com')
       await page.getByLabel('Password').fill(PASSWORD)
       await page.getByRole('button', { name: 'Sign in', exact: true }).click()
       const reached = page.waitForURL(`${RP}/cb**`)
       const allow = page.getByRole('button', { name: 'Allow' })
-      const first = await Promise.race([reached.then(() => 'callback' as const), allow.waitFor().then(() => 'consent' as const, () => 'none' as const)])
+      const first = await Promise.race([
+        reached.then(() => 'callback' as const),
+        allow.waitFor().then(
+          () => 'consent' as const,
+          () => 'none' as const,
+        ),
+      ])
       if (first === 'consent') await allow.click()
       await reached
-      for (const c of (await context.cookies(server.url)).filter((c) => c.name.startsWith('_session'))) expect(c.sameSite, c.name).toBe('Lax')
+      for (const c of (await context.cookies(server.url)).filter((c) => c.name.startsWith('_session')))
+        expect(c.sameSite, c.name).toBe('Lax')
 
       // then the relying party posts a new authorization request from its own site
       const second = oidc.randomPKCECodeVerifier()
       posted = {
-        client_id: 'rp', response_type: 'code', redirect_uri: `${RP}/cb`, scope: 'openid email', state: 'by-post',
-        code_challenge: await oidc.calculatePKCECodeChallenge(second), code_challenge_method: 'S256',
+        client_id: 'rp',
+        response_type: 'code',
+        redirect_uri: `${RP}/cb`,
+        scope: 'openid email',
+        state: 'by-post',
+        code_challenge: await oidc.calculatePKCECodeChallenge(second),
+        code_challenge_method: 'S256',
       }
       await page.goto(`${RP}/login-by-post`)
-      await page.waitForURL((u) => u.origin === RP && u.pathname === '/cb' && u.searchParams.get('state') === 'by-post', { timeout: 30_000 })
+      await page.waitForURL(
+        (u) => u.origin === RP && u.pathname === '/cb' && u.searchParams.get('state') === 'by-post',
+        { timeout: 30_000 },
+      )
       const callback = new URL(page.url())
       expect(callback.searchParams.get('code')).toBeTruthy()
-      const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: second, expectedState: 'by-post' })
+      const tokens = await oidc.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: second,
+        expectedState: 'by-post',
+      })
       expect(tokens.claims()!.sub).toBe((await server.container.users.findByEmail('ivy@example.com'))!.id)
     } finally {
       await context.close()

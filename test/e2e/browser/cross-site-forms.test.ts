@@ -40,7 +40,9 @@ describe.skipIf(missing)('cross-site form posts in a real browser', () => {
 
   /** Puts an auto-submitting copy of a form on the other site and opens it; returns the answer. */
   async function postFromElsewhere(page: Page, action: string, fields: Record<string, string>) {
-    const inputs = Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${k}" value="${v.replace(/"/g, '&quot;')}">`).join('')
+    const inputs = Object.entries(fields)
+      .map(([k, v]) => `<input type="hidden" name="${k}" value="${v.replace(/"/g, '&quot;')}">`)
+      .join('')
     evilPage = `<!DOCTYPE html><form id="f" method="post" action="${action}">${inputs}</form><script>document.getElementById('f').submit()</script>`
     const answer = page.waitForResponse((r) => r.request().method() === 'POST' && r.url() === action)
     await page.goto(evilUrl)
@@ -53,7 +55,10 @@ describe.skipIf(missing)('cross-site form posts in a real browser', () => {
     const context = await browser.newContext({ baseURL: server.url })
     const page = await context.newPage()
     await page.goto('/account')
-    const action = new URL(await page.locator('form[action$="/login"]').getAttribute('action') as string, server.url).toString()
+    const action = new URL(
+      (await page.locator('form[action$="/login"]').getAttribute('action')) as string,
+      server.url,
+    ).toString()
     const csrf = await page.locator('form[action$="/login"] input[name="csrf"]').inputValue()
     const login = page.url()
 

@@ -34,9 +34,19 @@ const UPSTREAM_TOTP = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'
 const LOCAL_TOTP = 'KRUGS4ZANFZSAYJAORSXG5BAONSWG4TF'
 
 /** The GitHub-style OAuth 2.0 server: who "signs in" there next, and what it answers. */
-interface HubUser { id: number; login: string; name: string; org: string; emails: { email: string; primary: boolean; verified: boolean }[] }
+interface HubUser {
+  id: number
+  login: string
+  name: string
+  org: string
+  emails: { email: string; primary: boolean; verified: boolean }[]
+}
 function hubServer(clientId: string, secret: string) {
-  const state = { next: undefined as HubUser | undefined, codes: new Map<string, { user: HubUser; challenge?: string; redirect: string }>(), tokens: new Map<string, HubUser>() }
+  const state = {
+    next: undefined as HubUser | undefined,
+    codes: new Map<string, { user: HubUser; challenge?: string; redirect: string }>(),
+    tokens: new Map<string, HubUser>(),
+  }
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url!, 'http://hub')
     const json = (status: number, body: unknown) => {
@@ -47,7 +57,11 @@ function hubServer(clientId: string, secret: string) {
       // No login page: the user set by the test is signed in and approves at once.
       if (url.searchParams.get('client_id') !== clientId || !state.next) return json(400, { error: 'invalid_request' })
       const code = crypto.randomBytes(16).toString('hex')
-      state.codes.set(code, { user: state.next, challenge: url.searchParams.get('code_challenge') ?? undefined, redirect: url.searchParams.get('redirect_uri')! })
+      state.codes.set(code, {
+        user: state.next,
+        challenge: url.searchParams.get('code_challenge') ?? undefined,
+        redirect: url.searchParams.get('redirect_uri')!,
+      })
       const back = new URL(url.searchParams.get('redirect_uri')!)
       back.searchParams.set('code', code)
       back.searchParams.set('state', url.searchParams.get('state')!)
@@ -59,21 +73,26 @@ function hubServer(clientId: string, secret: string) {
       for await (const chunk of req) body += chunk
       const form = new URLSearchParams(body)
       // RFC 6749 §2.3.1: both halves are form-urlencoded before the Basic encoding.
-      const basic = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':').map((x) => decodeURIComponent(x.replace(/\+/g, ' ')))
+      const basic = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64')
+        .toString()
+        .split(':')
+        .map((x) => decodeURIComponent(x.replace(/\+/g, ' ')))
       if (basic[0] !== clientId || basic[1] !== secret) return json(401, { error: 'invalid_client' })
       const grant = state.codes.get(form.get('code') ?? '')
       state.codes.delete(form.get('code') ?? '')
       if (!grant || grant.redirect !== form.get('redirect_uri')) return json(400, { error: 'invalid_grant' })
       // RFC 7636 §4.6: the verifier must hash to the challenge.
       const verifier = form.get('code_verifier') ?? ''
-      if (grant.challenge !== crypto.createHash('sha256').update(verifier).digest('base64url')) return json(400, { error: 'invalid_grant', error_description: 'PKCE' })
+      if (grant.challenge !== crypto.createHash('sha256').update(verifier).digest('base64url'))
+        return json(400, { error: 'invalid_grant', error_description: 'PKCE' })
       const token = crypto.randomBytes(16).toString('hex')
       state.tokens.set(token, grant.user)
       return json(200, { access_token: token, token_type: 'bearer', scope: 'read:user,user:email' })
     }
     const user = state.tokens.get((req.headers.authorization ?? '').replace(/^Bearer /, ''))
     if (!user) return json(401, { message: 'Bad credentials' })
-    if (url.pathname === '/user') return json(200, { id: user.id, login: user.login, name: user.name, org: user.org, email: null })
+    if (url.pathname === '/user')
+      return json(200, { id: user.id, login: user.login, name: user.name, org: user.org, email: null })
     if (url.pathname === '/user/emails') return json(200, user.emails)
     json(404, { message: 'Not Found' })
   })
@@ -96,7 +115,11 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
 
   beforeAll(async () => {
     // Different hosts: a browser does not separate cookies by port.
-    app = await startTestServer({ kind: backend.kind, redisUrl: backend.redisUrl, env: { LOGIN_FAILURE_DELAY_MS: '20' } })
+    app = await startTestServer({
+      kind: backend.kind,
+      redisUrl: backend.redisUrl,
+      env: { LOGIN_FAILURE_DELAY_MS: '20' },
+    })
     upstream = await startTestServer({ publicHost: '127.0.0.1', env: { LOGIN_FAILURE_DELAY_MS: '20' } })
     rp = http.createServer((_req, res) => res.end('signed in'))
     await new Promise<void>((resolve) => rp.listen(0, '127.0.0.1', resolve))
@@ -111,11 +134,30 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
     // The upstream: our portcullis is a client of it, once with a secret and once with a key.
     const up = await validateDocument(upstream.container, {
       clients: [
-        { client_id: 'fed-rp', client_secret: UP_SECRET, redirect_uris: [`${app.url}/federation/corp/callback`], scope: 'openid email profile roles', skip_consent: true },
-        { client_id: 'fed-rp-key', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [publicJwk] }, redirect_uris: [`${app.url}/federation/corpkey/callback`], scope: 'openid email profile', skip_consent: true },
+        {
+          client_id: 'fed-rp',
+          client_secret: UP_SECRET,
+          redirect_uris: [`${app.url}/federation/corp/callback`],
+          scope: 'openid email profile roles',
+          skip_consent: true,
+        },
+        {
+          client_id: 'fed-rp-key',
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: { keys: [publicJwk] },
+          redirect_uris: [`${app.url}/federation/corpkey/callback`],
+          scope: 'openid email profile',
+          skip_consent: true,
+        },
       ],
       users: [
-        { email: 'alice@corp.example', password: PASSWORD, name: 'Alice Upstream', email_verified: true, roles: ['corp-admin'] },
+        {
+          email: 'alice@corp.example',
+          password: PASSWORD,
+          name: 'Alice Upstream',
+          email_verified: true,
+          roles: ['corp-admin'],
+        },
         { email: 'bob@corp.example', password: PASSWORD, email_verified: true },
         { email: 'carl@corp.example', password: PASSWORD, email_verified: true },
         { email: 'eve@corp.example', password: PASSWORD, email_verified: false },
@@ -130,7 +172,15 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
     await applyDocument(upstream.container, up.doc!)
 
     const doc = await validateDocument(app.container, {
-      clients: [{ client_id: 'rp', client_secret: RP_SECRET, redirect_uris: [RP_CALLBACK], scope: 'openid email profile roles', skip_consent: true }],
+      clients: [
+        {
+          client_id: 'rp',
+          client_secret: RP_SECRET,
+          redirect_uris: [RP_CALLBACK],
+          scope: 'openid email profile roles',
+          skip_consent: true,
+        },
+      ],
       users: [
         // bob and carl already have accounts here: linking needs proof of them.
         { email: 'bob@corp.example', password: PASSWORD, email_verified: true },
@@ -141,21 +191,43 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
       ],
       identity_providers: [
         {
-          alias: 'corp', display_name: 'Corp SSO', issuer: upstream.url, client_id: 'fed-rp', client_secret: UP_SECRET,
-          scopes: ['openid', 'email', 'profile', 'roles'], default_roles: ['member'], role_mappings: [{ value: 'corp-admin', roles: ['ops'] }],
+          alias: 'corp',
+          display_name: 'Corp SSO',
+          issuer: upstream.url,
+          client_id: 'fed-rp',
+          client_secret: UP_SECRET,
+          scopes: ['openid', 'email', 'profile', 'roles'],
+          default_roles: ['member'],
+          role_mappings: [{ value: 'corp-admin', roles: ['ops'] }],
         },
-        { alias: 'corpkey', display_name: 'Corp (key)', issuer: upstream.url, client_id: 'fed-rp-key', private_key_jwk: privateJwk },
         {
-          alias: 'hub', display_name: 'Hub', type: 'oauth2', client_id: 'hub-client', client_secret: HUB_SECRET,
-          authorization_endpoint: `${hubUrl}/login/oauth/authorize`, token_endpoint: `${hubUrl}/login/oauth/access_token`,
-          userinfo_endpoint: `${hubUrl}/user`, emails_endpoint: `${hubUrl}/user/emails`, scopes: ['read:user', 'user:email'],
-          claims: { subject: 'id' }, role_mappings: [{ claim: 'org', value: 'acme', roles: ['acme-staff'] }],
+          alias: 'corpkey',
+          display_name: 'Corp (key)',
+          issuer: upstream.url,
+          client_id: 'fed-rp-key',
+          private_key_jwk: privateJwk,
+        },
+        {
+          alias: 'hub',
+          display_name: 'Hub',
+          type: 'oauth2',
+          client_id: 'hub-client',
+          client_secret: HUB_SECRET,
+          authorization_endpoint: `${hubUrl}/login/oauth/authorize`,
+          token_endpoint: `${hubUrl}/login/oauth/access_token`,
+          userinfo_endpoint: `${hubUrl}/user`,
+          emails_endpoint: `${hubUrl}/user/emails`,
+          scopes: ['read:user', 'user:email'],
+          claims: { subject: 'id' },
+          role_mappings: [{ claim: 'org', value: 'acme', roles: ['acme-staff'] }],
         },
       ],
     })
     expect(doc.problems).toEqual([])
     await applyDocument(app.container, doc.doc!)
-    rpConfig = await oidc.discovery(new URL(app.url), 'rp', RP_SECRET, oidc.ClientSecretBasic(RP_SECRET), { execute: [oidc.allowInsecureRequests] })
+    rpConfig = await oidc.discovery(new URL(app.url), 'rp', RP_SECRET, oidc.ClientSecretBasic(RP_SECRET), {
+      execute: [oidc.allowInsecureRequests],
+    })
     browser = await launchChromium()
   }, 180_000)
   afterAll(async () => {
@@ -172,7 +244,10 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
       await fn(await context.newPage())
     } catch (err) {
       let i = 0
-      for (const p of context.pages()) await p.screenshot({ path: path.join(shots, `${backend.kind}-${name}-${i++}.png`), fullPage: true }).catch(() => undefined)
+      for (const p of context.pages())
+        await p
+          .screenshot({ path: path.join(shots, `${backend.kind}-${name}-${i++}.png`), fullPage: true })
+          .catch(() => undefined)
       console.error(`browser test "${name}" failed; screenshots in ${shots}`)
       throw err
     } finally {
@@ -186,8 +261,12 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
     const state = oidc.randomState()
     const nonce = oidc.randomNonce()
     const url = oidc.buildAuthorizationUrl(rpConfig, {
-      redirect_uri: RP_CALLBACK, scope: 'openid email profile roles', state, nonce,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: RP_CALLBACK,
+      scope: 'openid email profile roles',
+      state,
+      nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     })
     await page.goto('about:blank')
     const reached = page.waitForURL(`${RP_CALLBACK}**`, { timeout: 60_000 })
@@ -196,7 +275,12 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
     return {
       async finish() {
         await reached
-        return oidc.authorizationCodeGrant(rpConfig, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true })
+        return oidc.authorizationCodeGrant(rpConfig, new URL(page.url()), {
+          pkceCodeVerifier: verifier,
+          expectedState: state,
+          expectedNonce: nonce,
+          idTokenExpected: true,
+        })
       },
     }
   }
@@ -217,13 +301,20 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
     await page.locator(`button[data-provider="${alias}"]`).waitFor()
     const action = await page.locator(`form[action$="/federation/${alias}"]`).getAttribute('action')
     const csrf = await page.locator(`form[action$="/federation/${alias}"] input[name=csrf]`).inputValue()
-    const r = await page.request.post(`${app.url}${action}`, { form: { csrf }, headers: { origin: app.url }, maxRedirects: 0 })
+    const r = await page.request.post(`${app.url}${action}`, {
+      form: { csrf },
+      headers: { origin: app.url },
+      maxRedirects: 0,
+    })
     expect(r.status()).toBe(303)
     return new URL(r.headers().location!)
   }
 
   const audit = (action: string) => app.container.audit.list({ action, limit: 1000 })
-  const refusals = async () => (await audit('login')).filter((e) => e.outcome === 'failure').map((e) => e.details as { method?: string; provider?: string; reason?: string })
+  const refusals = async () =>
+    (await audit('login'))
+      .filter((e) => e.outcome === 'failure')
+      .map((e) => e.details as { method?: string; provider?: string; reason?: string })
 
   it('OIDC upstream: a new user is created just in time, with mapped roles; the RP gets an ID token whose amr has fed and the upstream pwd', async () => {
     await inBrowser('jit', async (page) => {
@@ -239,7 +330,9 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
       expect(claims.amr).toEqual(['fed', 'pwd'])
       // The user is linked by the upstream's subject (not the email).
       const links = await app.container.federation.linksOf(user.id)
-      expect(links.map((l) => [l.provider, l.subject])).toEqual([['corp', (await upstream.container.users.findByEmail('alice@corp.example'))!.id]])
+      expect(links.map((l) => [l.provider, l.subject])).toEqual([
+        ['corp', (await upstream.container.users.findByEmail('alice@corp.example'))!.id],
+      ])
       const info = await oidc.fetchUserInfo(rpConfig, tokens.access_token, user.id)
       expect(info).toMatchObject({ email: 'alice@corp.example', email_verified: true })
       expect((await audit('federation.user_created')).map((e) => e.target)).toContain(user.id)
@@ -341,7 +434,10 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
       // An empty password is no proof.
       const uid = new URL(page.url()).pathname.split('/')[2]!
       const csrf = await page.locator('input[name=csrf]').first().inputValue()
-      const r = await page.request.post(`${app.url}/interaction/${uid}/federation-link`, { form: { csrf, method: 'password', password: '' }, headers: { origin: app.url } })
+      const r = await page.request.post(`${app.url}/interaction/${uid}/federation-link`, {
+        form: { csrf, method: 'password', password: '' },
+        headers: { origin: app.url },
+      })
       expect(r.status()).toBe(401)
     })
     expect(await app.container.federation.linksOf(carl.id)).toEqual([])
@@ -356,7 +452,9 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
       await expect.poll(() => page.locator('#federation-error').textContent()).toContain('has not confirmed your email')
     })
     expect(await app.container.users.findByEmail('eve@corp.example')).toBeNull()
-    expect(await refusals()).toContainEqual(expect.objectContaining({ method: 'fed', provider: 'corp', reason: 'email_unverified' }))
+    expect(await refusals()).toContainEqual(
+      expect.objectContaining({ method: 'fed', provider: 'corp', reason: 'email_unverified' }),
+    )
   }, 120_000)
 
   it('cancelling at the upstream comes back as a refused sign-in with a way back', async () => {
@@ -369,7 +467,9 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
       await page.getByRole('link', { name: 'Back to sign in' }).click()
       await page.getByRole('button', { name: 'Sign in with Corp SSO' }).waitFor()
     })
-    expect(await refusals()).toContainEqual(expect.objectContaining({ provider: 'corp', reason: 'upstream_error', detail: 'access_denied' }))
+    expect(await refusals()).toContainEqual(
+      expect.objectContaining({ provider: 'corp', reason: 'upstream_error', detail: 'access_denied' }),
+    )
   }, 120_000)
 
   it('a disabled user cannot sign in through an upstream', async () => {
@@ -384,14 +484,16 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
     expect(await refusals()).toContainEqual(expect.objectContaining({ provider: 'corp', reason: 'disabled' }))
   }, 120_000)
 
-  it('state mismatch: an upstream answer whose state is not this sign-in\'s is refused', async () => {
+  it("state mismatch: an upstream answer whose state is not this sign-in's is refused", async () => {
     await inBrowser('state', async (page) => {
       // The answer at our callback carries a forged state (the right interaction, another random part).
       await authorize(page)
       const authUrl = await upstreamRequest(page, 'corp')
       const [uid] = authUrl.searchParams.get('state')!.split('.')
       await page.goto(`${app.url}/federation/corp/callback?code=forged&state=${uid}.${'A'.repeat(43)}`)
-      await expect.poll(() => page.locator('#federation-error').textContent()).toContain('does not belong to this sign-in')
+      await expect
+        .poll(() => page.locator('#federation-error').textContent())
+        .toContain('does not belong to this sign-in')
     })
     expect(await refusals()).toContainEqual(expect.objectContaining({ provider: 'corp', reason: 'state_mismatch' }))
   }, 120_000)
@@ -404,14 +506,25 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
       authUrl.searchParams.set('nonce', 'attacker-chosen-nonce')
       await page.goto(authUrl.href)
       await upstreamLogin(page, 'kay@corp.example')
-      await expect.poll(() => page.locator('#federation-error').textContent()).toContain('does not belong to this sign-in')
+      await expect
+        .poll(() => page.locator('#federation-error').textContent())
+        .toContain('does not belong to this sign-in')
     })
     expect(await app.container.users.findByEmail('kay@corp.example')).toBeNull()
     expect(await refusals()).toContainEqual(expect.objectContaining({ provider: 'corp', reason: 'nonce_mismatch' }))
   }, 120_000)
 
   it('GitHub-style OAuth 2.0: the verified primary email from /user/emails creates the account, with roles mapped from /user', async () => {
-    hub.state.next = { id: 4242, login: 'octo', name: 'Octo Cat', org: 'acme', emails: [{ email: 'old@hub.example', primary: false, verified: true }, { email: 'octo@hub.example', primary: true, verified: true }] }
+    hub.state.next = {
+      id: 4242,
+      login: 'octo',
+      name: 'Octo Cat',
+      org: 'acme',
+      emails: [
+        { email: 'old@hub.example', primary: false, verified: true },
+        { email: 'octo@hub.example', primary: true, verified: true },
+      ],
+    }
     await inBrowser('hub', async (page) => {
       const flow = await authorize(page)
       await page.getByRole('button', { name: 'Sign in with Hub' }).click()
@@ -423,7 +536,13 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
       expect((await app.container.federation.linksOf(user.id)).map((l) => l.subject)).toEqual(['4242'])
     })
     // An unverified primary address is refused.
-    hub.state.next = { id: 777, login: 'mallory', name: 'M', org: 'none', emails: [{ email: 'bob@corp.example', primary: true, verified: false }] }
+    hub.state.next = {
+      id: 777,
+      login: 'mallory',
+      name: 'M',
+      org: 'none',
+      emails: [{ email: 'bob@corp.example', primary: true, verified: false }],
+    }
     await inBrowser('hub-unverified', async (page) => {
       await authorize(page)
       await page.getByRole('button', { name: 'Sign in with Hub' }).click()
@@ -437,7 +556,9 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
   it('hostile input: an unknown provider, a forged state without an interaction, a bad CSRF token', async () => {
     const forged = await fetch(`${app.url}/federation/corp/callback?code=x&state=not-ours`, { redirect: 'manual' })
     expect(forged.status).toBe(400)
-    const bad = await fetch(`${app.url}/federation/corp/callback?code=x&state=${'u'.repeat(20)}.${'A'.repeat(43)}`, { redirect: 'manual' })
+    const bad = await fetch(`${app.url}/federation/corp/callback?code=x&state=${'u'.repeat(20)}.${'A'.repeat(43)}`, {
+      redirect: 'manual',
+    })
     expect(bad.status).toBe(303)
     const followed = await fetch(new URL(bad.headers.get('location')!, app.url), { redirect: 'manual' })
     expect(followed.status).toBeGreaterThanOrEqual(400)
@@ -447,9 +568,17 @@ describeOnBackends('federation.test.ts', 'sign-in through upstream identity prov
       await page.getByRole('button', { name: 'Sign in with Corp SSO' }).waitFor()
       const uid = new URL(page.url()).pathname.split('/')[2]!
       const csrf = await page.locator('input[name=csrf]').first().inputValue()
-      const unknown = await page.request.post(`${app.url}/interaction/${uid}/federation/nobody`, { form: { csrf }, headers: { origin: app.url }, maxRedirects: 0 })
+      const unknown = await page.request.post(`${app.url}/interaction/${uid}/federation/nobody`, {
+        form: { csrf },
+        headers: { origin: app.url },
+        maxRedirects: 0,
+      })
       expect(unknown.status()).toBe(404)
-      const noCsrf = await page.request.post(`${app.url}/interaction/${uid}/federation/corp`, { form: { csrf: 'wrong' }, headers: { origin: app.url }, maxRedirects: 0 })
+      const noCsrf = await page.request.post(`${app.url}/interaction/${uid}/federation/corp`, {
+        form: { csrf: 'wrong' },
+        headers: { origin: app.url },
+        maxRedirects: 0,
+      })
       expect(noCsrf.status()).toBe(403)
     })
   }, 120_000)

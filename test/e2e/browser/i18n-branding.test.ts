@@ -26,8 +26,14 @@ const SECRET = 'shop-secret-0123456789abcdef'
 const ORDERS = 'https://orders.acme.example'
 // A 1×1 PNG: the logo the deployment names.
 /** The little of the DOM these checks use (the test compiles without the DOM library). */
-interface Dom { getComputedStyle(e: unknown): { backgroundColor: string }; document: { documentElement: unknown } }
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64')
+interface Dom {
+  getComputedStyle(e: unknown): { backgroundColor: string }
+  document: { documentElement: unknown }
+}
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+)
 
 describe.skipIf(missing)('languages and branding in a real browser', () => {
   let server: TestServer
@@ -49,17 +55,43 @@ describe.skipIf(missing)('languages and branding in a real browser', () => {
     mx = await startSmtp()
     server = await startTestServer({
       env: {
-        SMTP_URL: mx.url, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'id@acme.example', PRODUCT_NAME: 'Acme ID',
-        BRAND_PRIMARY_COLOR: '#aa3300', BRAND_BACKGROUND_COLOR: '#fdf6e3', BRAND_LOGO_URL: `${sideUrl}/logo.png`, BRAND_SUPPORT_URL: 'https://help.acme.example/',
+        SMTP_URL: mx.url,
+        SMTP_REQUIRE_STARTTLS: 'false',
+        MAIL_FROM: 'id@acme.example',
+        PRODUCT_NAME: 'Acme ID',
+        BRAND_PRIMARY_COLOR: '#aa3300',
+        BRAND_BACKGROUND_COLOR: '#fdf6e3',
+        BRAND_LOGO_URL: `${sideUrl}/logo.png`,
+        BRAND_SUPPORT_URL: 'https://help.acme.example/',
         LOGIN_FAILURE_DELAY_MS: '20',
       },
     })
     const { doc, problems } = await validateDocument(server.container, {
-      resources: [{ indicator: ORDERS, scopes: [{ name: 'orders:read', description: 'Read your orders', descriptions: { de: 'Ihre Bestellungen lesen' }, roles: ['clerk'] }] }],
-      clients: [{
-        client_id: 'shop', client_name: 'Acme Shop', client_secret: SECRET, redirect_uris: [callback()], client_uri: sideUrl,
-        grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email profile orders:read',
-      }],
+      resources: [
+        {
+          indicator: ORDERS,
+          scopes: [
+            {
+              name: 'orders:read',
+              description: 'Read your orders',
+              descriptions: { de: 'Ihre Bestellungen lesen' },
+              roles: ['clerk'],
+            },
+          ],
+        },
+      ],
+      clients: [
+        {
+          client_id: 'shop',
+          client_name: 'Acme Shop',
+          client_secret: SECRET,
+          redirect_uris: [callback()],
+          client_uri: sideUrl,
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          scope: 'openid email profile orders:read',
+        },
+      ],
       users: [
         { email: 'dora@example.com', password: PASSWORD, roles: ['clerk'] },
         { email: 'emil@example.com', password: PASSWORD, roles: ['clerk'] },
@@ -67,7 +99,9 @@ describe.skipIf(missing)('languages and branding in a real browser', () => {
     })
     expect(problems).toEqual([])
     await applyDocument(server.container, doc!)
-    config = await oidc.discovery(new URL(server.url), 'shop', SECRET, oidc.ClientSecretBasic(SECRET), { execute: [oidc.allowInsecureRequests] })
+    config = await oidc.discovery(new URL(server.url), 'shop', SECRET, oidc.ClientSecretBasic(SECRET), {
+      execute: [oidc.allowInsecureRequests],
+    })
     browser = await launchChromium()
   }, 120_000)
   afterAll(async () => {
@@ -84,7 +118,8 @@ describe.skipIf(missing)('languages and branding in a real browser', () => {
       await fn(await context.newPage())
     } catch (err) {
       let i = 0
-      for (const p of context.pages()) await p.screenshot({ path: path.join(shots, `i18n-${name}-${i++}.png`), fullPage: true }).catch(() => undefined)
+      for (const p of context.pages())
+        await p.screenshot({ path: path.join(shots, `i18n-${name}-${i++}.png`), fullPage: true }).catch(() => undefined)
       console.error(`browser test "${name}" failed; screenshots in ${shots}`)
       throw err
     } finally {
@@ -96,8 +131,13 @@ describe.skipIf(missing)('languages and branding in a real browser', () => {
     const verifier = oidc.randomPKCECodeVerifier()
     const state = oidc.randomState()
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: callback(), scope: 'openid email profile orders:read', resource: ORDERS, state,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
+      redirect_uri: callback(),
+      scope: 'openid email profile orders:read',
+      resource: ORDERS,
+      state,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      ...extra,
     })
     await page.goto(url.href)
     return { verifier, state }
@@ -108,9 +148,27 @@ describe.skipIf(missing)('languages and branding in a real browser', () => {
     expect(await page.title()).toContain('Acme ID')
     const logo = page.locator('#brand img')
     expect(await logo.getAttribute('alt')).toBe('Acme ID')
-    await expect.poll(() => logo.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(1)
-    expect(await page.locator('button[type=submit]').first().evaluate((b) => (globalThis as unknown as Dom).getComputedStyle(b).backgroundColor)).toBe('rgb(170, 51, 0)')
-    expect(await page.evaluate(() => { const w = globalThis as unknown as Dom; return w.getComputedStyle(w.document.documentElement).backgroundColor })).toBe('rgb(253, 246, 227)')
+    await expect
+      .poll(() =>
+        logo.evaluate(
+          (img) =>
+            (img as unknown as { complete: boolean; naturalWidth: number }).complete &&
+            (img as unknown as { naturalWidth: number }).naturalWidth,
+        ),
+      )
+      .toBe(1)
+    expect(
+      await page
+        .locator('button[type=submit]')
+        .first()
+        .evaluate((b) => (globalThis as unknown as Dom).getComputedStyle(b).backgroundColor),
+    ).toBe('rgb(170, 51, 0)')
+    expect(
+      await page.evaluate(() => {
+        const w = globalThis as unknown as Dom
+        return w.getComputedStyle(w.document.documentElement).backgroundColor
+      }),
+    ).toBe('rgb(253, 246, 227)')
     expect(await page.locator('#support-link').getAttribute('href')).toBe('https://help.acme.example/')
   }
 
@@ -127,7 +185,9 @@ describe.skipIf(missing)('languages and branding in a real browser', () => {
       await page.getByLabel('E-Mail').fill('dora@example.com')
       await page.getByLabel('Passwort', { exact: true }).fill('not the password at all')
       await page.getByRole('button', { name: 'Anmelden', exact: true }).click()
-      await expect.poll(() => page.locator('#login-error').textContent()).toBe('E-Mail-Adresse oder Passwort ist falsch.')
+      await expect
+        .poll(() => page.locator('#login-error').textContent())
+        .toBe('E-Mail-Adresse oder Passwort ist falsch.')
       await page.getByLabel('Passwort', { exact: true }).fill(PASSWORD)
       await page.getByRole('button', { name: 'Anmelden', exact: true }).click()
 
@@ -142,7 +202,11 @@ describe.skipIf(missing)('languages and branding in a real browser', () => {
       const reached = page.waitForURL(`${callback()}**`)
       await page.getByRole('button', { name: 'Erlauben' }).click()
       await reached
-      const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state, idTokenExpected: true })
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+        idTokenExpected: true,
+      })
       expect(tokens.claims()?.email).toBe('dora@example.com')
     })
   })
@@ -175,9 +239,13 @@ describe.skipIf(missing)('languages and branding in a real browser', () => {
       expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Passwort vergessen?')
       await page.getByLabel('E-Mail').fill('dora@example.com')
       await page.getByRole('button', { name: 'Link senden' }).click()
-      await expect.poll(() => page.locator('#reset-requested').textContent()).toContain('ist ein Link zum Wählen eines neuen Passworts unterwegs')
+      await expect
+        .poll(() => page.locator('#reset-requested').textContent())
+        .toContain('ist ein Link zum Wählen eines neuen Passworts unterwegs')
 
-      const mail = await mx.waitFor((m) => m.text?.includes('dora@example.com') === true && m.subject?.includes('Passwort') === true)
+      const mail = await mx.waitFor(
+        (m) => m.text?.includes('dora@example.com') === true && m.subject?.includes('Passwort') === true,
+      )
       expect(mail.subject).toBe('Ihr Acme ID-Passwort zurücksetzen')
       expect(mail.text).toContain('Jemand, wahrscheinlich Sie, hat darum gebeten')
       expect(mail.text).toContain('innerhalb von 30 Minuten')

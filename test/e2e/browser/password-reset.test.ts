@@ -25,7 +25,9 @@ describe.skipIf(missing)('forgotten password and email verification in a real br
 
   beforeAll(async () => {
     mx = await startSmtp()
-    server = await startTestServer({ env: { SMTP_URL: mx.url, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'id@acme.example', PRODUCT_NAME: 'Acme ID' } })
+    server = await startTestServer({
+      env: { SMTP_URL: mx.url, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'id@acme.example', PRODUCT_NAME: 'Acme ID' },
+    })
     await server.container.users.create({ email: 'ria@example.com', password: OLD })
     await server.container.users.create({ email: 'sol@example.com', password: OLD })
     browser = await launchChromium()
@@ -95,8 +97,12 @@ describe.skipIf(missing)('forgotten password and email verification in a real br
       await page.waitForURL(/\/account$/)
       expect(await page.locator('#email-status').textContent()).toContain('not verified')
       await page.getByRole('button', { name: 'Send a verification link' }).click()
-      await expect.poll(() => page.getByRole('status').first().textContent()).toContain('verification link is on its way')
-      const verify = await mx.waitFor((m) => m.subject === 'Verify your Acme ID email address' && m.text?.includes('sol@example.com') === true)
+      await expect
+        .poll(() => page.getByRole('status').first().textContent())
+        .toContain('verification link is on its way')
+      const verify = await mx.waitFor(
+        (m) => m.subject === 'Verify your Acme ID email address' && m.text?.includes('sol@example.com') === true,
+      )
       await page.goto(linkIn(verify, '/email/verify').href)
       await page.getByRole('button', { name: 'Verify sol@example.com' }).click()
       await expect.poll(() => page.locator('#verify-done').textContent()).toContain('is verified')
@@ -117,7 +123,9 @@ describe.skipIf(missing)('forgotten password and email verification in a real br
       await page.goto(linkIn(change, '/email/change').href)
       await page.getByRole('button', { name: 'Use sol@example.net' }).click()
       await expect.poll(() => page.locator('#change-done').textContent()).toContain('sol@example.net')
-      await mx.waitFor((m) => m.subject === 'Your Acme ID email address was changed' && m.text?.includes('sol@example.com') === true)
+      await mx.waitFor(
+        (m) => m.subject === 'Your Acme ID email address was changed' && m.text?.includes('sol@example.com') === true,
+      )
       await page.goto('/account')
       expect(await page.getByLabel('Email', { exact: true }).inputValue()).toBe('sol@example.net')
     } catch (err) {

@@ -27,8 +27,13 @@ describe.skipIf(missing)('self-registration in a real browser', () => {
     mx = await startSmtp()
     server = await startTestServer({
       env: {
-        SMTP_URL: mx.url, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'id@acme.example', PRODUCT_NAME: 'Acme ID',
-        REGISTRATION_ENABLED: 'true', REGISTRATION_ALLOWED_DOMAINS: 'example.com', REGISTRATION_POW_BITS: '14',
+        SMTP_URL: mx.url,
+        SMTP_REQUIRE_STARTTLS: 'false',
+        MAIL_FROM: 'id@acme.example',
+        PRODUCT_NAME: 'Acme ID',
+        REGISTRATION_ENABLED: 'true',
+        REGISTRATION_ALLOWED_DOMAINS: 'example.com',
+        REGISTRATION_POW_BITS: '14',
       },
     })
     browser = await launchChromium()
@@ -79,7 +84,9 @@ describe.skipIf(missing)('self-registration in a real browser', () => {
       await page.getByRole('button', { name: 'Send the link again' }).click()
       await expect.poll(() => page.locator('#verify-notice').textContent()).toContain('A new link is on its way')
 
-      const mail = await mx.waitFor((m) => m.subject === 'Verify your Acme ID email address' && m.text?.includes('zoe@example.com') === true)
+      const mail = await mx.waitFor(
+        (m) => m.subject === 'Verify your Acme ID email address' && m.text?.includes('zoe@example.com') === true,
+      )
       const tab = await context.newPage()
       await tab.goto(linkIn(mail, '/email/verify').href)
       await tab.getByRole('button', { name: 'Verify zoe@example.com' }).click()

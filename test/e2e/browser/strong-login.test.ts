@@ -35,14 +35,37 @@ describe.skipIf(missing)('strong login in a real browser', () => {
     rp = http.createServer((_req, res) => res.end('signed in'))
     await new Promise<void>((resolve) => rp.listen(0, '127.0.0.1', resolve))
     RP_CALLBACK = `http://127.0.0.1:${(rp.address() as AddressInfo).port}/cb`
-    for (const email of ['bea@example.com', 'cal@example.com', 'dee@example.com', 'eve@example.com', 'fox@example.com', 'gus@example.com', 'hal@example.com']) {
+    for (const email of [
+      'bea@example.com',
+      'cal@example.com',
+      'dee@example.com',
+      'eve@example.com',
+      'fox@example.com',
+      'gus@example.com',
+      'hal@example.com',
+    ]) {
       await server.container.users.create({ email, password: PASSWORD })
     }
     const { doc, problems } = await validateDocument(server.container, {
       clients: [
-        { client_id: 'rp', client_secret: 'rp-secret-0123456789abcdef', redirect_uris: [RP_CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email' },
+        {
+          client_id: 'rp',
+          client_secret: 'rp-secret-0123456789abcdef',
+          redirect_uris: [RP_CALLBACK],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          scope: 'openid email',
+        },
         // Every sign-in to `strict` needs a second factor: users without one enrol first.
-        { client_id: 'strict', client_secret: 'strict-secret-0123456789abcdef', redirect_uris: [RP_CALLBACK], grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email', require_mfa: true },
+        {
+          client_id: 'strict',
+          client_secret: 'strict-secret-0123456789abcdef',
+          redirect_uris: [RP_CALLBACK],
+          grant_types: ['authorization_code'],
+          response_types: ['code'],
+          scope: 'openid email',
+          require_mfa: true,
+        },
       ],
     })
     expect(problems).toEqual([])
@@ -91,7 +114,14 @@ describe.skipIf(missing)('strong login in a real browser', () => {
     const cdp = await page.context().newCDPSession(page)
     await cdp.send('WebAuthn.enable')
     await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport, hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      options: {
+        protocol: 'ctap2',
+        transport,
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
     })
   }
   const totpAt = (secret: string, steps = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + steps * 30 })
@@ -109,7 +139,9 @@ describe.skipIf(missing)('strong login in a real browser', () => {
       await page.getByLabel('Email').fill('bea@example.com')
       await page.getByLabel('Password').fill('not the password')
       await page.getByRole('button', { name: 'Sign in', exact: true }).click()
-      await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('Email or password is incorrect.')
+      await expect
+        .poll(() => page.getByRole('alert').first().textContent())
+        .toContain('Email or password is incorrect.')
       expect(await page.getByLabel('Password').getAttribute('aria-describedby')).toBe('login-error')
       await page.getByLabel('Password').fill(PASSWORD)
       await page.getByRole('button', { name: 'Sign in', exact: true }).click()
@@ -196,9 +228,17 @@ describe.skipIf(missing)('strong login in a real browser', () => {
       await page.waitForURL(/done=renamed/)
       expect(await page.getByRole('cell', { name: 'Work laptop', exact: true }).count()).toBe(1)
       const csrf = await page.locator('input[name=csrf]').first().inputValue()
-      expect((await page.request.post('/account/factors/not-mine/rename', { form: { csrf, name: 'x' }, maxRedirects: 0 })).status()).toBe(404)
+      expect(
+        (
+          await page.request.post('/account/factors/not-mine/rename', { form: { csrf, name: 'x' }, maxRedirects: 0 })
+        ).status(),
+      ).toBe(404)
       const factorId = (await page.locator('form[action$="/rename"]').first().getAttribute('action'))!.split('/')[3]!
-      expect((await page.request.post(`/account/factors/${factorId}/rename`, { form: { name: 'x' }, maxRedirects: 0 })).status()).toBe(403)
+      expect(
+        (
+          await page.request.post(`/account/factors/${factorId}/rename`, { form: { name: 'x' }, maxRedirects: 0 })
+        ).status(),
+      ).toBe(403)
       await page.getByRole('button', { name: 'Sign out', exact: true }).first().click()
 
       // Second factor after the password.
@@ -227,23 +267,43 @@ describe.skipIf(missing)('strong login in a real browser', () => {
       await page.waitForURL(/done=passkey/)
       await page.getByRole('button', { name: 'Sign out', exact: true }).first().click()
 
-      const config = await oidc.discovery(new URL(server.url), 'rp', 'rp-secret-0123456789abcdef', oidc.ClientSecretBasic('rp-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
+      const config = await oidc.discovery(
+        new URL(server.url),
+        'rp',
+        'rp-secret-0123456789abcdef',
+        oidc.ClientSecretBasic('rp-secret-0123456789abcdef'),
+        { execute: [oidc.allowInsecureRequests] },
+      )
       // The callback URL the browser lands on is handed to openid-client, as an RP would.
       async function signInAtRp(factor: () => Promise<void>) {
         const verifier = oidc.randomPKCECodeVerifier()
-        await page.goto(oidc.buildAuthorizationUrl(config, {
-          redirect_uri: RP_CALLBACK, scope: 'openid email', prompt: 'login',
-          code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-        }).href)
+        await page.goto(
+          oidc.buildAuthorizationUrl(config, {
+            redirect_uri: RP_CALLBACK,
+            scope: 'openid email',
+            prompt: 'login',
+            code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+            code_challenge_method: 'S256',
+          }).href,
+        )
         const reached = page.waitForURL(`${RP_CALLBACK}**`)
         await factor()
         const allow = page.getByRole('button', { name: 'Allow' })
         // (the consent wait is settled either way, so a page closed later leaves no rejection behind)
-        const first = await Promise.race([reached.then(() => 'callback' as const), allow.waitFor().then(() => 'consent' as const, () => 'none' as const)])
+        const first = await Promise.race([
+          reached.then(() => 'callback' as const),
+          allow.waitFor().then(
+            () => 'consent' as const,
+            () => 'none' as const,
+          ),
+        ])
         if (first === 'consent') await allow.click()
         await reached
         const callback = new URL(page.url())
-        const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, idTokenExpected: true })
+        const tokens = await oidc.authorizationCodeGrant(config, callback, {
+          pkceCodeVerifier: verifier,
+          idTokenExpected: true,
+        })
         return tokens.claims()!
       }
 
@@ -271,11 +331,22 @@ describe.skipIf(missing)('strong login in a real browser', () => {
     await withScreenshots('forced-passkey', async () => {
       const page = await newPage()
       await addAuthenticator(page, 'usb')
-      const config = await oidc.discovery(new URL(server.url), 'strict', 'strict-secret-0123456789abcdef', oidc.ClientSecretBasic('strict-secret-0123456789abcdef'), { execute: [oidc.allowInsecureRequests] })
+      const config = await oidc.discovery(
+        new URL(server.url),
+        'strict',
+        'strict-secret-0123456789abcdef',
+        oidc.ClientSecretBasic('strict-secret-0123456789abcdef'),
+        { execute: [oidc.allowInsecureRequests] },
+      )
       const verifier = oidc.randomPKCECodeVerifier()
-      await page.goto(oidc.buildAuthorizationUrl(config, {
-        redirect_uri: RP_CALLBACK, scope: 'openid email', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-      }).href)
+      await page.goto(
+        oidc.buildAuthorizationUrl(config, {
+          redirect_uri: RP_CALLBACK,
+          scope: 'openid email',
+          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+        }).href,
+      )
       await page.getByLabel('Email').fill('hal@example.com')
       await page.getByLabel('Password').fill(PASSWORD)
       await page.getByRole('button', { name: 'Sign in', exact: true }).click()
@@ -293,13 +364,24 @@ describe.skipIf(missing)('strong login in a real browser', () => {
       const reached = page.waitForURL(`${RP_CALLBACK}**`)
       await page.getByRole('button', { name: 'I saved them, continue' }).click()
       const allow = page.getByRole('button', { name: 'Allow' })
-      const first = await Promise.race([reached.then(() => 'callback' as const), allow.waitFor().then(() => 'consent' as const, () => 'none' as const)])
+      const first = await Promise.race([
+        reached.then(() => 'callback' as const),
+        allow.waitFor().then(
+          () => 'consent' as const,
+          () => 'none' as const,
+        ),
+      ])
       if (first === 'consent') await allow.click()
       await reached
-      const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, idTokenExpected: true })
+      const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), {
+        pkceCodeVerifier: verifier,
+        idTokenExpected: true,
+      })
       expect(tokens.claims()).toMatchObject({ amr: ['pwd', 'hwk', 'mfa'], acr: 'urn:portcullis:acr:mfa' })
       const hal = (await server.container.users.findByEmail('hal@example.com'))!
-      expect((await server.container.login.mfa.list(hal.id)).map((f) => [f.type, f.name])).toEqual([['webauthn', 'Desk key']])
+      expect((await server.container.login.mfa.list(hal.id)).map((f) => [f.type, f.name])).toEqual([
+        ['webauthn', 'Desk key'],
+      ])
     })
   })
 
@@ -332,7 +414,9 @@ describe.skipIf(missing)('strong login in a real browser', () => {
         await page.getByRole('button', { name: 'Change password' }).click()
       }
       await change('not my password', 'brisk walrus tandem cello')
-      await expect.poll(() => page.locator('#password-error').textContent()).toContain('current password is not correct')
+      await expect
+        .poll(() => page.locator('#password-error').textContent())
+        .toContain('current password is not correct')
       await change(PASSWORD, 'password1234')
       await expect.poll(() => page.locator('#password-error').textContent()).toContain('common or leaked')
       expect(await page.getByLabel('Current password').getAttribute('aria-describedby')).toBe('password-error')

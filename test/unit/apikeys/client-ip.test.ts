@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { clientIpResolver, ipInCidrs, parseCidr } from '../../../src/http/client-ip.ts'
 
-const ctx = (remote: string, xff?: string) => ({ req: { socket: { remoteAddress: remote } }, get: (h: string) => (h === 'x-forwarded-for' ? xff ?? '' : '') })
+const ctx = (remote: string, xff?: string) => ({
+  req: { socket: { remoteAddress: remote } },
+  get: (h: string) => (h === 'x-forwarded-for' ? (xff ?? '') : ''),
+})
 
 describe('client IP', () => {
   it('is the socket peer without trusted proxies, whatever X-Forwarded-For says', () => {

@@ -27,16 +27,26 @@ describe('key format', () => {
     expect(parseKey(key.slice(0, -1))).toEqual({ ok: false, reason: 'malformed' })
     const swapped = key.slice(0, 30) + key[31] + key[30] + key.slice(32)
     if (swapped !== key) expect(parseKey(swapped)).toEqual({ ok: false, reason: 'checksum' })
-    for (const bad of ['', 'pcs_', 'ghp_abc', `PCS_${key.slice(4)}`, `${key} `, key.replace('_', '-')]) expect(parseKey(bad).ok).toBe(false)
+    for (const bad of ['', 'pcs_', 'ghp_abc', `PCS_${key.slice(4)}`, `${key} `, key.replace('_', '-')])
+      expect(parseKey(bad).ok).toBe(false)
   })
 
   it('a mistyped key is rejected without any lookup', async () => {
     let lookups = 0
-    const cache = { get: async () => { lookups++; return null } } as unknown as KeyCache
+    const cache = {
+      get: async () => {
+        lookups++
+        return null
+      },
+    } as unknown as KeyCache
     const ring = { currentId: 'k1', keys: new Map([['k1', crypto.randomBytes(32)]]) }
     const verify = keyVerifier({
-      cache, hasher: secretHasher(ring), nonces: nonceStore({ prefix: '', ttlSeconds: 600 }),
-      limiter: {} as KeyRateLimiter, usage: {} as UsageRecorder, maxSkew: 300,
+      cache,
+      hasher: secretHasher(ring),
+      nonces: nonceStore({ prefix: '', ttlSeconds: 600 }),
+      limiter: {} as KeyRateLimiter,
+      usage: {} as UsageRecorder,
+      maxSkew: 300,
     })
     const { key } = newKey(newKeyId())
     const typo = key.slice(0, -1) + (key.endsWith('a') ? 'b' : 'a')
@@ -50,7 +60,13 @@ describe('key format', () => {
 })
 
 describe('secret hashing', () => {
-  const ring = { currentId: 'new', keys: new Map([['new', crypto.randomBytes(32)], ['old', crypto.randomBytes(32)]]) }
+  const ring = {
+    currentId: 'new',
+    keys: new Map([
+      ['new', crypto.randomBytes(32)],
+      ['old', crypto.randomBytes(32)],
+    ]),
+  }
   const h = secretHasher(ring)
 
   it('stores HMAC-SHA256 under a master-key pepper, verifiable after master key rotation', () => {

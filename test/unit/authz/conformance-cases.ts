@@ -27,7 +27,10 @@ export interface ConformanceModel {
 interface CasesFile {
   meta: { total_cases: number; node_casbin_agreeing: number }
   models: Record<string, ConformanceModel>
-  function_vectors: Record<string, { args: [string, string]; expected: boolean; node_casbin_5_51_1: boolean | string }[]>
+  function_vectors: Record<
+    string,
+    { args: [string, string]; expected: boolean; node_casbin_5_51_1: boolean | string }[]
+  >
 }
 
 export const cases = JSON.parse(fs.readFileSync(CASES_FILE, 'utf8')) as CasesFile

@@ -35,7 +35,11 @@ describe('fast path against plain enforce() on random stores', () => {
     for (let s = 0; s < STORES_PER_SHAPE; s++) {
       const seed = 1000 * (shapeIndex + 1) + s
       const rnd = prng(seed)
-      const engine = await createPolicyEngine({ modelText: shape.model, policyLines: shape.lines(rnd), options: shape.options })
+      const engine = await createPolicyEngine({
+        modelText: shape.model,
+        policyLines: shape.lines(rnd),
+        options: shape.options,
+      })
       expect(engine.mode.kind, `seed ${seed}`).toBe('indexed')
       const requests = Array.from({ length: REQUESTS_PER_STORE }, () => shape.request(rnd))
       const result = compare(engine, requests)
@@ -52,7 +56,10 @@ describe('fast path against plain enforce() on random stores', () => {
   it('sends requests the index cannot key (numbers, objects) to enforce() with the same answers', async () => {
     const shape = SHAPES.find((s) => s.name === 'RBAC')!
     const rnd = prng(7)
-    const engine = await createPolicyEngine({ modelText: shape.model, policyLines: [...shape.lines(rnd), ['p', '1', 'data1', 'read'], ['g', '2', 'role1']] })
+    const engine = await createPolicyEngine({
+      modelText: shape.model,
+      policyLines: [...shape.lines(rnd), ['p', '1', 'data1', 'read'], ['g', '2', 'role1']],
+    })
     const odd: unknown[][] = [
       [1, 'data1', 'read'],
       [2, 'data1', 'read'],

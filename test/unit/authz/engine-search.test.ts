@@ -25,7 +25,11 @@ function bruteForce(engine: PolicyEngine, request: unknown[], index: number, uni
 }
 
 describe('search candidates against brute force', () => {
-  it.each(SHAPES.filter((s) => !s.options?.accept_json_request && !s.name.startsWith('ABAC')).map((s, i) => [s.name, s, i] as const))('%s', async (_name, shape, shapeIndex) => {
+  it.each(
+    SHAPES.filter((s) => !s.options?.accept_json_request && !s.name.startsWith('ABAC')).map(
+      (s, i) => [s.name, s, i] as const,
+    ),
+  )('%s', async (_name, shape, shapeIndex) => {
     let listed = 0
     let refused = 0
     let exact = 0
@@ -34,7 +38,9 @@ describe('search candidates against brute force', () => {
       const rnd = prng(seed)
       const lines = shape.lines(rnd)
       const engine = await createPolicyEngine({ modelText: shape.model, policyLines: lines, options: shape.options })
-      const requests = Array.from({ length: REQUESTS_PER_STORE }, () => shape.request(rnd)).filter((r) => r.every((v) => typeof v === 'string')) as string[][]
+      const requests = Array.from({ length: REQUESTS_PER_STORE }, () => shape.request(rnd)).filter((r) =>
+        r.every((v) => typeof v === 'string'),
+      ) as string[][]
       const names = new Set<string>(['', 'nobody', 'data99', 'root', 'admin', '*'])
       for (const l of lines) for (const v of l.slice(1)) names.add(v)
       for (const r of requests) for (const v of r) names.add(v)
@@ -54,7 +60,9 @@ describe('search candidates against brute force', () => {
           const universe = [...names].filter((v) => v !== '' && !(passedToG && roleNames.has(v))).sort()
           if (space.exact) {
             exact++
-            expect(space.values, `seed ${seed}, exact search ${token} for ${JSON.stringify(request)}`).toEqual(bruteForce(engine, request, index, universe))
+            expect(space.values, `seed ${seed}, exact search ${token} for ${JSON.stringify(request)}`).toEqual(
+              bruteForce(engine, request, index, universe),
+            )
             continue
           }
           const found = space.values.filter((v) => {
@@ -62,7 +70,9 @@ describe('search candidates against brute force', () => {
             r[index] = v
             return engine.check(r).allowed
           })
-          expect(found, `seed ${seed}, search ${token} for ${JSON.stringify(request)}`).toEqual(bruteForce(engine, request, index, universe))
+          expect(found, `seed ${seed}, search ${token} for ${JSON.stringify(request)}`).toEqual(
+            bruteForce(engine, request, index, universe),
+          )
         }
       }
     }
@@ -71,15 +81,25 @@ describe('search candidates against brute force', () => {
   })
 
   it('names why a model cannot be searched', async () => {
-    const build = (m: string) => createPolicyEngine({ modelText: `[request_definition]\nr = sub, obj, act\n[policy_definition]\np = sub, obj, act\n[role_definition]\ng = _, _\n[policy_effect]\ne = some(where (p.eft == allow))\n[matchers]\nm = ${m}`, policyLines: [['p', 'a', 'b', 'c']] })
+    const build = (m: string) =>
+      createPolicyEngine({
+        modelText: `[request_definition]\nr = sub, obj, act\n[policy_definition]\np = sub, obj, act\n[role_definition]\ng = _, _\n[policy_effect]\ne = some(where (p.eft == allow))\n[matchers]\nm = ${m}`,
+        policyLines: [['p', 'a', 'b', 'c']],
+      })
     const reason = async (m: string, token: string) => {
       const s = (await build(m)).searchCandidates(token, ['x', 'y', 'z'])
       return s.kind === 'unsupported' ? s.reason : 'listed'
     }
-    expect(await reason('r.sub == p.sub && keyMatch2(r.obj, p.obj) && r.act == p.act', 'obj')).toMatch(/keyMatch2\(\) patterns/)
+    expect(await reason('r.sub == p.sub && keyMatch2(r.obj, p.obj) && r.act == p.act', 'obj')).toMatch(
+      /keyMatch2\(\) patterns/,
+    )
     expect(await reason('r.sub == p.sub && keyMatch2(r.obj, p.obj) && r.act == p.act', 'sub')).toBe('listed')
-    expect(await reason('r.sub.Owner == p.sub && r.obj == p.obj && r.act == p.act', 'sub')).toMatch(/attributes of r\.sub \(ABAC\)/)
-    expect(await reason('r.sub == p.sub && r.obj == p.obj && r.act == p.act || r.sub == "root"', 'obj')).toMatch(/whatever r\.obj is/)
+    expect(await reason('r.sub.Owner == p.sub && r.obj == p.obj && r.act == p.act', 'sub')).toMatch(
+      /attributes of r\.sub \(ABAC\)/,
+    )
+    expect(await reason('r.sub == p.sub && r.obj == p.obj && r.act == p.act || r.sub == "root"', 'obj')).toMatch(
+      /whatever r\.obj is/,
+    )
     expect(await reason('r.sub == p.sub && !(r.obj == p.obj) && r.act == p.act', 'obj')).toMatch(/negates/)
     expect(await reason('r.sub == p.sub && r.act == p.act', 'obj')).toMatch(/no policy field/)
     expect(await reason('r.sub != p.sub && r.obj == p.obj && r.act == p.act', 'sub')).toMatch(/cannot enumerate/)

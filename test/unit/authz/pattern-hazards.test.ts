@@ -55,8 +55,19 @@ describe('pattern hazards', () => {
   }, 60_000)
 
   it('recognises nested quantifiers and nothing else', () => {
-    for (const bad of ['(a+)+', '^(a*)*$', '(x+y)+', '((ab)+)*', '(a+){2,}', '(?:a|b+)*', '(a[+]b+)+']) expect(nestedQuantifier(bad), bad).toBe(true)
-    for (const ok of ['(GET)|(POST)', '^/foo/[^/]+$', '(.*)', '(a)+', '[(a+)]+', '\\(a+\\)+', '^/a/([^/]+)/b$', '(a{2})+', 'a+b*']) {
+    for (const bad of ['(a+)+', '^(a*)*$', '(x+y)+', '((ab)+)*', '(a+){2,}', '(?:a|b+)*', '(a[+]b+)+'])
+      expect(nestedQuantifier(bad), bad).toBe(true)
+    for (const ok of [
+      '(GET)|(POST)',
+      '^/foo/[^/]+$',
+      '(.*)',
+      '(a)+',
+      '[(a+)]+',
+      '\\(a+\\)+',
+      '^/a/([^/]+)/b$',
+      '(a{2})+',
+      'a+b*',
+    ]) {
       expect(nestedQuantifier(ok), ok).toBe(false)
     }
   })

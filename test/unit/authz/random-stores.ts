@@ -53,7 +53,8 @@ const domains = names('dom', 3)
 const effects = ['allow', 'deny']
 
 /** requests reach unknown names too, and the empty string */
-const someone = (rnd: Rnd) => (rnd() < 0.08 ? pick(rnd, ['', 'nobody']) : rnd() < 0.2 ? pick(rnd, roles) : pick(rnd, users))
+const someone = (rnd: Rnd) =>
+  rnd() < 0.08 ? pick(rnd, ['', 'nobody']) : rnd() < 0.2 ? pick(rnd, roles) : pick(rnd, users)
 const something = (rnd: Rnd) => (rnd() < 0.05 ? pick(rnd, ['', 'data99']) : pick(rnd, objects))
 
 /** user -> role links, some role -> role links (cycles included), some self links */
@@ -107,36 +108,74 @@ export const SHAPES: Shape[] = [
   },
   {
     name: 'ACL with keyMatch',
-    model: model('sub, obj, act', 'sub, obj, act', [], ALLOW, 'r.sub == p.sub && keyMatch(r.obj, p.obj) && r.act == p.act'),
-    lines: (rnd) => grants(rnd, 50, () => ['p', pick(rnd, users.slice(0, 4)), pick(rnd, keyPatterns), pick(rnd, actions)]),
+    model: model(
+      'sub, obj, act',
+      'sub, obj, act',
+      [],
+      ALLOW,
+      'r.sub == p.sub && keyMatch(r.obj, p.obj) && r.act == p.act',
+    ),
+    lines: (rnd) =>
+      grants(rnd, 50, () => ['p', pick(rnd, users.slice(0, 4)), pick(rnd, keyPatterns), pick(rnd, actions)]),
     request: (rnd) => [pick(rnd, users.slice(0, 5)), pick(rnd, keyPaths), pick(rnd, actions)],
   },
   {
     name: 'ACL with keyMatch2 and regexMatch',
-    model: model('sub, obj, act', 'sub, obj, act', [], ALLOW, 'r.sub == p.sub && keyMatch2(r.obj, p.obj) && regexMatch(r.act, p.act)'),
-    lines: (rnd) => grants(rnd, 50, () => ['p', pick(rnd, users.slice(0, 4)), pick(rnd, key2Patterns), pick(rnd, methodPatterns)]),
+    model: model(
+      'sub, obj, act',
+      'sub, obj, act',
+      [],
+      ALLOW,
+      'r.sub == p.sub && keyMatch2(r.obj, p.obj) && regexMatch(r.act, p.act)',
+    ),
+    lines: (rnd) =>
+      grants(rnd, 50, () => ['p', pick(rnd, users.slice(0, 4)), pick(rnd, key2Patterns), pick(rnd, methodPatterns)]),
     request: (rnd) => [pick(rnd, users.slice(0, 5)), pick(rnd, key2Paths), pick(rnd, methods)],
   },
   {
     name: 'RBAC',
     model: model('sub, obj, act', 'sub, obj, act', ['g = _, _'], ALLOW, RBAC_MATCHER),
-    lines: (rnd) => [...roleLinks(rnd), ...grants(rnd, 50, () => ['p', pick(rnd, rnd() < 0.7 ? roles : users), pick(rnd, objects), pick(rnd, actions)])],
+    lines: (rnd) => [
+      ...roleLinks(rnd),
+      ...grants(rnd, 50, () => ['p', pick(rnd, rnd() < 0.7 ? roles : users), pick(rnd, objects), pick(rnd, actions)]),
+    ],
     request: (rnd) => [someone(rnd), something(rnd), pick(rnd, actions)],
   },
   {
     name: 'RBAC with domains',
-    model: model('sub, dom, obj, act', 'sub, dom, obj, act', ['g = _, _, _'], ALLOW, 'g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.obj == p.obj && r.act == p.act'),
+    model: model(
+      'sub, dom, obj, act',
+      'sub, dom, obj, act',
+      ['g = _, _, _'],
+      ALLOW,
+      'g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.obj == p.obj && r.act == p.act',
+    ),
     lines: (rnd) => [
       ...roleLinks(rnd, 'g', () => pick(rnd, domains)),
-      ...grants(rnd, 60, () => ['p', pick(rnd, rnd() < 0.7 ? roles : users), pick(rnd, domains), pick(rnd, fewObjects), pick(rnd, actions)]),
+      ...grants(rnd, 60, () => [
+        'p',
+        pick(rnd, rnd() < 0.7 ? roles : users),
+        pick(rnd, domains),
+        pick(rnd, fewObjects),
+        pick(rnd, actions),
+      ]),
     ],
-    request: (rnd) => [someone(rnd), rnd() < 0.05 ? 'dom9' : pick(rnd, domains), pick(rnd, fewObjects), pick(rnd, actions)],
+    request: (rnd) => [
+      someone(rnd),
+      rnd() < 0.05 ? 'dom9' : pick(rnd, domains),
+      pick(rnd, fewObjects),
+      pick(rnd, actions),
+    ],
   },
   {
     name: 'RBAC with a role hierarchy of depth 3',
     model: model('sub, obj, act', 'sub, obj, act', ['g = _, _'], ALLOW, RBAC_MATCHER),
     lines: hierarchy,
-    request: (rnd) => [rnd() < 0.1 ? pick(rnd, ['top0', 'mid1', 'leaf2', 'nobody']) : pick(rnd, users), something(rnd), pick(rnd, actions)],
+    request: (rnd) => [
+      rnd() < 0.1 ? pick(rnd, ['top0', 'mid1', 'leaf2', 'nobody']) : pick(rnd, users),
+      something(rnd),
+      pick(rnd, actions),
+    ],
   },
   {
     name: 'RBAC with chains longer than the hierarchy limit',
@@ -147,13 +186,31 @@ export const SHAPES: Shape[] = [
   {
     name: 'deny-override (!some deny)',
     model: model('sub, obj, act', 'sub, obj, act, eft', ['g = _, _'], DENY, RBAC_MATCHER),
-    lines: (rnd) => [...roleLinks(rnd), ...grants(rnd, 40, () => ['p', pick(rnd, rnd() < 0.7 ? roles : users), pick(rnd, objects), pick(rnd, actions), pick(rnd, effects)])],
+    lines: (rnd) => [
+      ...roleLinks(rnd),
+      ...grants(rnd, 40, () => [
+        'p',
+        pick(rnd, rnd() < 0.7 ? roles : users),
+        pick(rnd, objects),
+        pick(rnd, actions),
+        pick(rnd, effects),
+      ]),
+    ],
     request: (rnd) => [someone(rnd), something(rnd), pick(rnd, actions)],
   },
   {
     name: 'allow-and-deny',
     model: model('sub, obj, act', 'sub, obj, act, eft', ['g = _, _'], ALLOW_AND_DENY, RBAC_MATCHER),
-    lines: (rnd) => [...roleLinks(rnd), ...grants(rnd, 40, () => ['p', pick(rnd, rnd() < 0.7 ? roles : users), pick(rnd, objects), pick(rnd, actions), pick(rnd, effects)])],
+    lines: (rnd) => [
+      ...roleLinks(rnd),
+      ...grants(rnd, 40, () => [
+        'p',
+        pick(rnd, rnd() < 0.7 ? roles : users),
+        pick(rnd, objects),
+        pick(rnd, actions),
+        pick(rnd, effects),
+      ]),
+    ],
     request: (rnd) => [someone(rnd), something(rnd), pick(rnd, actions)],
   },
   {
@@ -161,44 +218,92 @@ export const SHAPES: Shape[] = [
     model: model('sub, obj, act', 'priority, sub, obj, act, eft', ['g = _, _'], PRIORITY, RBAC_MATCHER),
     lines: (rnd) => [
       ...roleLinks(rnd),
-      ...grants(rnd, 40, () => ['p', String(int(rnd, 1, 5)), pick(rnd, rnd() < 0.7 ? roles : users), pick(rnd, objects), pick(rnd, actions), pick(rnd, effects)]),
+      ...grants(rnd, 40, () => [
+        'p',
+        String(int(rnd, 1, 5)),
+        pick(rnd, rnd() < 0.7 ? roles : users),
+        pick(rnd, objects),
+        pick(rnd, actions),
+        pick(rnd, effects),
+      ]),
     ],
     request: (rnd) => [someone(rnd), something(rnd), pick(rnd, actions)],
   },
   {
     // large candidate groups (split by role) whose parts must be merged back into policy order
     name: 'priority with keyMatch',
-    model: model('sub, obj, act', 'priority, sub, obj, act, eft', ['g = _, _'], PRIORITY, 'g(r.sub, p.sub) && keyMatch(r.obj, p.obj) && r.act == p.act'),
+    model: model(
+      'sub, obj, act',
+      'priority, sub, obj, act, eft',
+      ['g = _, _'],
+      PRIORITY,
+      'g(r.sub, p.sub) && keyMatch(r.obj, p.obj) && r.act == p.act',
+    ),
     lines: (rnd) => [
       ...roleLinks(rnd),
-      ...grants(rnd, 80, () => ['p', String(int(rnd, 1, 5)), pick(rnd, roles), pick(rnd, keyPatterns), pick(rnd, actions.slice(0, 2)), pick(rnd, effects)]),
+      ...grants(rnd, 80, () => [
+        'p',
+        String(int(rnd, 1, 5)),
+        pick(rnd, roles),
+        pick(rnd, keyPatterns),
+        pick(rnd, actions.slice(0, 2)),
+        pick(rnd, effects),
+      ]),
     ],
     request: (rnd) => [someone(rnd), pick(rnd, keyPaths), pick(rnd, actions.slice(0, 2))],
   },
   {
     name: 'RBAC with resource roles',
-    model: model('sub, obj, act', 'sub, obj, act', ['g = _, _', 'g2 = _, _'], ALLOW, 'g(r.sub, p.sub) && g2(r.obj, p.obj) && r.act == p.act'),
+    model: model(
+      'sub, obj, act',
+      'sub, obj, act',
+      ['g = _, _', 'g2 = _, _'],
+      ALLOW,
+      'g(r.sub, p.sub) && g2(r.obj, p.obj) && r.act == p.act',
+    ),
     lines: (rnd) => [
       ...roleLinks(rnd),
       ...times(int(rnd, 0, 10), () => ['g2', pick(rnd, objects), pick(rnd, ['docs', 'logs', 'all'])]),
-      ...grants(rnd, 40, () => ['p', pick(rnd, roles), pick(rnd, [...objects, 'docs', 'logs', 'all']), pick(rnd, actions)]),
+      ...grants(rnd, 40, () => [
+        'p',
+        pick(rnd, roles),
+        pick(rnd, [...objects, 'docs', 'logs', 'all']),
+        pick(rnd, actions),
+      ]),
     ],
     request: (rnd) => [someone(rnd), something(rnd), pick(rnd, actions)],
   },
   {
     name: 'RESTful RBAC with pattern roles (keyMatch2)',
-    model: model('sub, obj, act', 'sub, obj, act', ['g = _, _', 'g2 = _, _'], ALLOW, 'g(r.sub, p.sub) && g2(r.obj, p.obj) && regexMatch(r.act, p.act)'),
+    model: model(
+      'sub, obj, act',
+      'sub, obj, act',
+      ['g = _, _', 'g2 = _, _'],
+      ALLOW,
+      'g(r.sub, p.sub) && g2(r.obj, p.obj) && regexMatch(r.act, p.act)',
+    ),
     options: { named_matching_func: { g2: 'keyMatch2' } },
     lines: (rnd) => [
       ...roleLinks(rnd),
       ...times(int(rnd, 0, 8), () => ['g2', pick(rnd, key2Patterns), pick(rnd, ['books', 'pens'])]),
-      ...grants(rnd, 30, () => ['p', pick(rnd, roles), pick(rnd, ['books', 'pens', ...key2Paths.slice(0, 3)]), pick(rnd, methodPatterns)]),
+      ...grants(rnd, 30, () => [
+        'p',
+        pick(rnd, roles),
+        pick(rnd, ['books', 'pens', ...key2Paths.slice(0, 3)]),
+        pick(rnd, methodPatterns),
+      ]),
     ],
     request: (rnd) => [someone(rnd), pick(rnd, key2Paths), pick(rnd, methods)],
   },
   {
     name: 'RBAC with domain patterns (keyMatch)',
-    model: model('sub, dom, obj, act', 'sub, dom, obj, act', ['g = _, _, _'], ALLOW, 'g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.obj == p.obj && r.act == p.act'),
+    model: model(
+      'sub, dom, obj, act',
+      'sub, dom, obj, act',
+      ['g = _, _, _'],
+      ALLOW,
+      'g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.obj == p.obj && r.act == p.act',
+    ),
     options: { named_domain_matching_func: { g: 'keyMatch' } },
     lines: (rnd) => [
       ...roleLinks(rnd, 'g', () => pick(rnd, [...domains, '*', 'dom*'])),
@@ -208,19 +313,47 @@ export const SHAPES: Shape[] = [
   },
   {
     name: 'RBAC with a residual || condition',
-    model: model('sub, obj, act', 'sub, obj, act', ['g = _, _'], ALLOW, 'g(r.sub, p.sub) && r.obj == p.obj && (r.act == p.act || p.act == "*")'),
-    lines: (rnd) => [...roleLinks(rnd), ...grants(rnd, 40, () => ['p', pick(rnd, roles), pick(rnd, objects), pick(rnd, [...actions, '*'])])],
+    model: model(
+      'sub, obj, act',
+      'sub, obj, act',
+      ['g = _, _'],
+      ALLOW,
+      'g(r.sub, p.sub) && r.obj == p.obj && (r.act == p.act || p.act == "*")',
+    ),
+    lines: (rnd) => [
+      ...roleLinks(rnd),
+      ...grants(rnd, 40, () => ['p', pick(rnd, roles), pick(rnd, objects), pick(rnd, [...actions, '*'])]),
+    ],
     request: (rnd) => [someone(rnd), something(rnd), pick(rnd, actions)],
   },
   {
     name: 'ACL with a superuser alternative, allow-and-deny',
-    model: model('sub, obj, act', 'sub, obj, act, eft', [], ALLOW_AND_DENY, 'r.sub == p.sub && r.obj == p.obj && r.act == p.act || r.sub == "root"'),
-    lines: (rnd) => grants(rnd, 60, () => ['p', pick(rnd, [...users.slice(0, 6), 'root']), pick(rnd, fewObjects), pick(rnd, actions), pick(rnd, effects)]),
+    model: model(
+      'sub, obj, act',
+      'sub, obj, act, eft',
+      [],
+      ALLOW_AND_DENY,
+      'r.sub == p.sub && r.obj == p.obj && r.act == p.act || r.sub == "root"',
+    ),
+    lines: (rnd) =>
+      grants(rnd, 60, () => [
+        'p',
+        pick(rnd, [...users.slice(0, 6), 'root']),
+        pick(rnd, fewObjects),
+        pick(rnd, actions),
+        pick(rnd, effects),
+      ]),
     request: (rnd) => [pick(rnd, [...users.slice(0, 6), 'root']), pick(rnd, fewObjects), pick(rnd, actions)],
   },
   {
     name: 'RBAC with an admin-role alternative first',
-    model: model('sub, obj, act', 'sub, obj, act', ['g = _, _'], ALLOW, 'g(r.sub, "admin") || g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act'),
+    model: model(
+      'sub, obj, act',
+      'sub, obj, act',
+      ['g = _, _'],
+      ALLOW,
+      'g(r.sub, "admin") || g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act',
+    ),
     lines: (rnd) => [
       ...roleLinks(rnd),
       ...times(int(rnd, 0, 2), () => ['g', pick(rnd, [...users, ...roles]), 'admin']),
@@ -242,8 +375,13 @@ export const SHAPES: Shape[] = [
     name: 'ACL with JSON requests',
     model: model('sub, obj, act', 'sub, obj, act', [], ALLOW, 'r.sub == p.sub && r.obj == p.obj && r.act == p.act'),
     options: { accept_json_request: true },
-    lines: (rnd) => grants(rnd, 40, () => ['p', pick(rnd, ['u0', 'u1', '1', 'true']), pick(rnd, fewObjects), pick(rnd, actions)]),
+    lines: (rnd) =>
+      grants(rnd, 40, () => ['p', pick(rnd, ['u0', 'u1', '1', 'true']), pick(rnd, fewObjects), pick(rnd, actions)]),
     // JSON text of a string is indexed; numbers and booleans compare loosely and go to enforce()
-    request: (rnd) => [pick(rnd, ['u0', 'u1', '"u1"', '1', 'true', '"1"']), pick(rnd, [...fewObjects, '"data1"']), pick(rnd, actions)],
+    request: (rnd) => [
+      pick(rnd, ['u0', 'u1', '"u1"', '1', 'true', '"1"']),
+      pick(rnd, [...fewObjects, '"data1"']),
+      pick(rnd, actions),
+    ],
   },
 ]

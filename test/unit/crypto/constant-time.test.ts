@@ -48,9 +48,22 @@ describe('safeEqual (constant-time comparison of secrets)', () => {
     // near-misses common, not just the trivially different pairs random strings give.
     const unit = fc.constantFrom('a', 'b', 'é', '€', '😀', '\uD800', '\uFFFD', '\0')
     const str = fc.string({ unit, maxLength: 6 })
-    fc.assert(fc.property(str, str, (a, b) => safeEqual(a, b) === (a === b)), { seed: 13, numRuns: 2000 })
-    fc.assert(fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), (a, b) => safeEqual(a, b) === (a === b)), { seed: 13 })
-    fc.assert(fc.property(fc.string({ unit: 'binary' }), (a) => safeEqual(a, a)), { seed: 13 })
+    fc.assert(
+      fc.property(str, str, (a, b) => safeEqual(a, b) === (a === b)),
+      { seed: 13, numRuns: 2000 },
+    )
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary' }),
+        fc.string({ unit: 'binary' }),
+        (a, b) => safeEqual(a, b) === (a === b),
+      ),
+      { seed: 13 },
+    )
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (a) => safeEqual(a, a)),
+      { seed: 13 },
+    )
   })
 
   it('is the only place in src/ that calls crypto.timingSafeEqual', () => {

@@ -22,10 +22,13 @@ describe('lookupCache (issue 16 §1)', () => {
 
   it('does not keep a failed load, and stays within its bound', async () => {
     let fail = true
-    const cache = lookupCache(async (k) => {
-      if (fail) throw new Error('database down')
-      return k
-    }, { max: 3 })
+    const cache = lookupCache(
+      async (k) => {
+        if (fail) throw new Error('database down')
+        return k
+      },
+      { max: 3 },
+    )
     await expect(cache.get('a')).rejects.toThrow('database down')
     fail = false
     expect(await cache.get('a')).toBe('a')
@@ -36,7 +39,13 @@ describe('lookupCache (issue 16 §1)', () => {
   it('a load that was in flight when the cache was cleared is not kept', async () => {
     let release!: (v: string) => void
     let n = 0
-    const cache = lookupCache((k) => (n++ === 0 ? new Promise<string>((r) => { release = r }) : Promise.resolve(`${k}-new`)))
+    const cache = lookupCache((k) =>
+      n++ === 0
+        ? new Promise<string>((r) => {
+            release = r
+          })
+        : Promise.resolve(`${k}-new`),
+    )
     const old = cache.get('x')
     cache.clear()
     release('x-old')
@@ -55,9 +64,16 @@ describe('reusePreparedStatements', () => {
       return prepare(sql)
     }) as typeof db.prepare
     reusePreparedStatements(db as never)
-    const p = db.prepare as unknown as (sql: string) => { bind(a: unknown[]): { reader: boolean; run(): { changes: number }; raw(): { all(): unknown[][] } }; run(): unknown }
+    const p = db.prepare as unknown as (sql: string) => {
+      bind(a: unknown[]): { reader: boolean; run(): { changes: number }; raw(): { all(): unknown[][] } }
+      run(): unknown
+    }
     p('CREATE TABLE t (id INTEGER, name TEXT)').run()
-    for (const [id, name] of [[1, 'a'], [2, 'b'], [3, 'c']] as const) {
+    for (const [id, name] of [
+      [1, 'a'],
+      [2, 'b'],
+      [3, 'c'],
+    ] as const) {
       const s = p('INSERT INTO t (id, name) VALUES (?, ?)').bind([id, name])
       expect(s.reader).toBe(false)
       expect(s.run().changes).toBe(1)

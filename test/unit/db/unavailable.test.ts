@@ -65,10 +65,21 @@ describe('isDependencyUnavailable', () => {
 
   it('bugs and bad input are not: constraint violations, bad SQL, validation, plain errors', async () => {
     await db.user.create({ data: { id: 'u1', email: 'dup@example.com' } })
-    expect(isDependencyUnavailable(await rejection(db.user.create({ data: { id: 'u1', email: 'dup@example.com' } })))).toBe(false)
+    expect(
+      isDependencyUnavailable(await rejection(db.user.create({ data: { id: 'u1', email: 'dup@example.com' } }))),
+    ).toBe(false)
     expect(isDependencyUnavailable(await rejection(db.$queryRawUnsafe('SELEC 1')))).toBe(false)
     expect(isDependencyUnavailable(await rejection(db.user.findMany({ where: { nope: 1 } as never })))).toBe(false)
-    for (const e of [new Error('boom'), new TypeError('x is undefined'), badRequest('invalid_request', 'no'), new AppError('server_error', 'x'), undefined, null, 'text', { code: 42 }]) {
+    for (const e of [
+      new Error('boom'),
+      new TypeError('x is undefined'),
+      badRequest('invalid_request', 'no'),
+      new AppError('server_error', 'x'),
+      undefined,
+      null,
+      'text',
+      { code: 42 },
+    ]) {
       expect(isDependencyUnavailable(e)).toBe(false)
     }
   })

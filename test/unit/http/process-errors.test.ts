@@ -11,7 +11,10 @@ const { createLogger, installProcessHandlers } = await import(${JSON.stringify(l
 installProcessHandlers(createLogger('info'))
 ${body}`
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', program], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--input-type=module', '-e', program], {
+      cwd: process.cwd(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -26,7 +29,11 @@ it('an uncaught exception is one fatal JSON line on stdout, nothing on stderr, a
   expect(r.stderr).toBe('')
   const lines = r.stdout.trim().split('\n')
   expect(lines).toHaveLength(1)
-  expect(JSON.parse(lines[0]!)).toMatchObject({ level: 60, msg: 'uncaught exception; exiting', err: { type: 'Error', message: 'boom at startup', stack: expect.stringContaining('boom at startup') } })
+  expect(JSON.parse(lines[0]!)).toMatchObject({
+    level: 60,
+    msg: 'uncaught exception; exiting',
+    err: { type: 'Error', message: 'boom at startup', stack: expect.stringContaining('boom at startup') },
+  })
 }, 30_000)
 
 it('an unhandled rejection is one error JSON line and the process keeps running', async () => {
@@ -34,7 +41,14 @@ it('an unhandled rejection is one error JSON line and the process keeps running'
 setTimeout(() => { console.log(JSON.stringify({ still: 'running' })); process.exit(0) }, 200)`)
   expect(r.code).toBe(0)
   expect(r.stderr).toBe('')
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
-  expect(lines[0]).toMatchObject({ level: 50, msg: 'unhandled promise rejection', err: { message: 'nobody caught me' } })
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+  expect(lines[0]).toMatchObject({
+    level: 50,
+    msg: 'unhandled promise rejection',
+    err: { message: 'nobody caught me' },
+  })
   expect(lines[1]).toEqual({ still: 'running' })
 }, 30_000)

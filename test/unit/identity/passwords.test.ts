@@ -16,8 +16,14 @@ describe('password hashing (argon2id, OWASP parameters)', () => {
   })
 
   it('verifies the Argon2 reference implementation hashes (v=19), and marks them for rehash', async () => {
-    const cases = (vectors.argon2_phc_reference.vectors as { version: number; encoded: string; password: string; test_large_ram_only: boolean }[])
-      .filter((v) => v.version === 19 && !v.test_large_ram_only && v.encoded.startsWith('$argon2'))
+    const cases = (
+      vectors.argon2_phc_reference.vectors as {
+        version: number
+        encoded: string
+        password: string
+        test_large_ram_only: boolean
+      }[]
+    ).filter((v) => v.version === 19 && !v.test_large_ram_only && v.encoded.startsWith('$argon2'))
     expect(cases.length).toBeGreaterThan(0)
     for (const v of cases) {
       const encoded = v.encoded.includes('$v=') ? v.encoded : v.encoded.replace(/^(\$argon2\w+)\$/, '$1$v=19$')
@@ -45,6 +51,8 @@ describe('password policy (NIST SP 800-63B)', () => {
     expect(passwordProblems('a'.repeat(129), { minLength: 12 })).toContain('Use at most 128 characters.')
   })
   it('refuses passwords containing the email local part', () => {
-    expect(passwordProblems('my-name-is-annabel-123', { minLength: 12, email: 'Annabel@example.com' })).toContain('Do not use your email address in your password.')
+    expect(passwordProblems('my-name-is-annabel-123', { minLength: 12, email: 'Annabel@example.com' })).toContain(
+      'Do not use your email address in your password.',
+    )
   })
 })

@@ -16,7 +16,9 @@ describe('allowed registration domains', () => {
     expect(domainAllowed('a@anything.test', [])).toBe(true)
   })
   it('is read from REGISTRATION_ALLOWED_DOMAINS, and a bad entry is named', () => {
-    expect(loadConfig({ REGISTRATION_ALLOWED_DOMAINS: ' Example.com , *.example.org' }).REGISTRATION_ALLOWED_DOMAINS).toEqual(['example.com', '*.example.org'])
+    expect(
+      loadConfig({ REGISTRATION_ALLOWED_DOMAINS: ' Example.com , *.example.org' }).REGISTRATION_ALLOWED_DOMAINS,
+    ).toEqual(['example.com', '*.example.org'])
     expect(loadConfig({}).REGISTRATION_ENABLED).toBe(false)
     expect(() => loadConfig({ REGISTRATION_ALLOWED_DOMAINS: 'exa mple.com' })).toThrow(/REGISTRATION_ALLOWED_DOMAINS/)
     expect(() => loadConfig({ REGISTRATION_POW_BITS: '40' })).toThrow(/REGISTRATION_POW_BITS/)
@@ -38,7 +40,9 @@ describe('proof of work', () => {
     const nonce = solveProofOfWork(challenge, 10)
     const meta = { ip: '192.0.2.1' }
     // unsolved
-    const wrong = [...Array(50).keys()].map(String).find((n) => leadingZeroBits(crypto.createHash('sha256').update(`${challenge}:${n}`).digest()) < 10)!
+    const wrong = [...Array(50).keys()]
+      .map(String)
+      .find((n) => leadingZeroBits(crypto.createHash('sha256').update(`${challenge}:${n}`).digest()) < 10)!
     expect(await pow.verify({ pow_challenge: challenge, pow_nonce: wrong }, meta)).toBe(false)
     // forged mac, weakened bits
     const parts = challenge.split('.')
@@ -46,7 +50,12 @@ describe('proof of work', () => {
     expect(await pow.verify({ pow_challenge: weakened, pow_nonce: solveProofOfWork(weakened, 1) }, meta)).toBe(false)
     expect(await pow.verify({ pow_challenge: challenge.slice(0, -2) + 'AA', pow_nonce: nonce }, meta)).toBe(false)
     // another server's key
-    expect(await proofOfWork({ key: crypto.randomBytes(32), bits: 10, redisPrefix: 't:' }).verify({ pow_challenge: challenge, pow_nonce: nonce }, meta)).toBe(false)
+    expect(
+      await proofOfWork({ key: crypto.randomBytes(32), bits: 10, redisPrefix: 't:' }).verify(
+        { pow_challenge: challenge, pow_nonce: nonce },
+        meta,
+      ),
+    ).toBe(false)
     // good, once
     expect(await pow.verify({ pow_challenge: challenge, pow_nonce: nonce }, meta)).toBe(true)
     expect(await pow.verify({ pow_challenge: challenge, pow_nonce: nonce }, meta)).toBe(false)
@@ -55,7 +64,12 @@ describe('proof of work', () => {
     const c = old.issue().fields.pow_challenge!
     expect(await old.verify({ pow_challenge: c, pow_nonce: solveProofOfWork(c, 4) }, meta)).toBe(false)
     // hostile shapes
-    for (const f of [{}, { pow_challenge: 'x', pow_nonce: '1' }, { pow_challenge: challenge, pow_nonce: '-1' }, { pow_challenge: challenge, pow_nonce: '1'.repeat(20) }]) {
+    for (const f of [
+      {},
+      { pow_challenge: 'x', pow_nonce: '1' },
+      { pow_challenge: challenge, pow_nonce: '-1' },
+      { pow_challenge: challenge, pow_nonce: '1'.repeat(20) },
+    ]) {
       expect(await pow.verify(f, meta)).toBe(false)
     }
   })

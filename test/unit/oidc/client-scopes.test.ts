@@ -7,7 +7,13 @@ import { defaultClientScope, effectiveClientScope, withinClientScope } from '../
  * offline_access exactly when refresh tokens are among its grant types — for every combination
  * of grant types; with `scope`, exactly that.
  */
-const GRANTS = ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:token-exchange']
+const GRANTS = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:token-exchange',
+]
 const subsets = <T>(xs: T[]): T[][] => xs.reduce<T[][]>((acc, x) => [...acc, ...acc.map((s) => [...s, x])], [[]])
 
 describe('client scopes', () => {
@@ -17,7 +23,9 @@ describe('client scopes', () => {
         const metadata = { ...(grants ? { grant_types: grants } : {}), ...(scope !== undefined ? { scope } : {}) }
         const effective = effectiveClientScope(metadata).split(' ')
         const offline = (grants ?? []).includes('refresh_token')
-        expect(effective.sort(), JSON.stringify(metadata)).toEqual(['email', 'openid', 'profile', ...(offline ? ['offline_access'] : [])].sort())
+        expect(effective.sort(), JSON.stringify(metadata)).toEqual(
+          ['email', 'openid', 'profile', ...(offline ? ['offline_access'] : [])].sort(),
+        )
         for (const s of [...API_SCOPE_NAMES, ...MANAGEMENT_SCOPES]) expect(effective).not.toContain(s)
       }
     }
@@ -25,7 +33,9 @@ describe('client scopes', () => {
   })
 
   it('a client with scope gets exactly that, and it is the ceiling on what a resource offers', () => {
-    expect(effectiveClientScope({ scope: 'orders:read  authz:check', grant_types: ['refresh_token'] })).toBe('orders:read authz:check')
+    expect(effectiveClientScope({ scope: 'orders:read  authz:check', grant_types: ['refresh_token'] })).toBe(
+      'orders:read authz:check',
+    )
     expect(withinClientScope([...API_SCOPE_NAMES], 'openid authz:check')).toEqual(['authz:check'])
     expect(withinClientScope([...API_SCOPE_NAMES], effectiveClientScope({}))).toEqual([])
     // Built-in clients (no metadata scope at all) are bounded elsewhere.

@@ -6,8 +6,15 @@ document.addEventListener('click', (e) => {
   const input = document.getElementById(btn.getAttribute('data-copy'))
   if (!input) return
   const status = btn.closest('section')?.querySelector('.copied')
-  const done = (ok) => { if (status) status.textContent = ok ? 'Copied to the clipboard.' : 'Copy failed: select the text and copy it yourself.' }
+  const done = (ok) => {
+    if (status)
+      status.textContent = ok ? 'Copied to the clipboard.' : 'Copy failed: select the text and copy it yourself.'
+  }
   input.select()
-  if (navigator.clipboard) navigator.clipboard.writeText(input.value).then(() => done(true), () => done(document.execCommand('copy')))
+  if (navigator.clipboard)
+    navigator.clipboard.writeText(input.value).then(
+      () => done(true),
+      () => done(document.execCommand('copy')),
+    )
   else done(document.execCommand('copy'))
 })

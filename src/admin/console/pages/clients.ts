@@ -2,10 +2,22 @@ import { html, type SafeHtml } from '../../../views/html.ts'
 import { checkbox, field, formErrors, secretOnce, when } from './layout.ts'
 import type { ConsoleSession } from '../session.ts'
 
-export interface ClientRow { clientId: string; metadata: Record<string, unknown>; hasSecret: boolean; createdAt: string; updatedAt: string; etag: string; adminRoles?: string[] }
+export interface ClientRow {
+  clientId: string
+  metadata: Record<string, unknown>
+  hasSecret: boolean
+  createdAt: string
+  updatedAt: string
+  etag: string
+  adminRoles?: string[]
+}
 
 const lines = (v: unknown) => (Array.isArray(v) ? v.map(String).join('\n') : '')
-const split = (s: string | undefined) => (s ?? '').split(/[\s,]+/).map((x) => x.trim()).filter(Boolean)
+const split = (s: string | undefined) =>
+  (s ?? '')
+    .split(/[\s,]+/)
+    .map((x) => x.trim())
+    .filter(Boolean)
 
 /**
  * The form's fields as RFC 7591 metadata. Creating: a confidential web client unless "public"
@@ -28,7 +40,12 @@ export function metadataFromForm(f: Record<string, string>, creating: boolean): 
   return m
 }
 
-export function clientsListBody(o: { term: string; items: ClientRow[]; nextCursor?: string; paged: boolean }): SafeHtml {
+export function clientsListBody(o: {
+  term: string
+  items: ClientRow[]
+  nextCursor?: string
+  paged: boolean
+}): SafeHtml {
   return html`<h1>Clients</h1>
 <p><a class="button-link first" href="/admin/clients/new">New client</a></p>
 <form role="search" method="get" action="/admin/clients">
@@ -70,11 +87,23 @@ ${checkbox('public', 'Public client (a browser or native app: PKCE, no secret)',
 </form>`
 }
 
-export function clientDetailBody(o: { csrf: string; client: ClientRow; flash?: ConsoleSession['flash']; errors?: Record<string, string>; values?: Record<string, string>; canContain?: boolean }): SafeHtml {
+export function clientDetailBody(o: {
+  csrf: string
+  client: ClientRow
+  flash?: ConsoleSession['flash']
+  errors?: Record<string, string>
+  values?: Record<string, string>
+  canContain?: boolean
+}): SafeHtml {
   const c = o.client
   const m = c.metadata
   const e = o.errors ?? {}
-  const v = o.values ?? { client_name: String(m.client_name ?? ''), redirect_uris: lines(m.redirect_uris), grant_types: lines(m.grant_types).replace(/\n/g, ' '), scope: String(m.scope ?? '') }
+  const v = o.values ?? {
+    client_name: String(m.client_name ?? ''),
+    redirect_uris: lines(m.redirect_uris),
+    grant_types: lines(m.grant_types).replace(/\n/g, ' '),
+    scope: String(m.scope ?? ''),
+  }
   const base = `/admin/clients/${encodeURIComponent(c.clientId)}`
   return html`<h1>${c.clientId}</h1>
 ${o.flash ? secretOnce(o.flash) : ''}

@@ -10,8 +10,11 @@ type Events = { events: { time: string; outcome: string }[]; next_cursor: string
 function signInTable(a: ApiAnswer | undefined): SafeHtml {
   if (a?.status !== 200) return html``
   const b = a.body as Events
-  const days = Array.from({ length: DAYS }, (_, i) => new Date(Date.now() - (DAYS - 1 - i) * 86_400_000).toISOString().slice(0, 10))
-  const count = (d: string, outcome: string) => b.events.filter((e) => e.time.startsWith(d) && e.outcome === outcome).length
+  const days = Array.from({ length: DAYS }, (_, i) =>
+    new Date(Date.now() - (DAYS - 1 - i) * 86_400_000).toISOString().slice(0, 10),
+  )
+  const count = (d: string, outcome: string) =>
+    b.events.filter((e) => e.time.startsWith(d) && e.outcome === outcome).length
   return html`<section aria-labelledby="d-signins"><h2 id="d-signins">Sign-ins, last ${DAYS} days</h2>
 <table><thead><tr><th scope="col">Day</th><th scope="col">Succeeded</th><th scope="col">Failed</th></tr></thead>
 <tbody>${days.map((d) => html`<tr><td>${d}</td><td>${count(d, 'success')}</td><td>${count(d, 'failure')}</td></tr>`)}</tbody></table>

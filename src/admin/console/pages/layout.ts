@@ -2,7 +2,11 @@ import { html, type SafeHtml } from '../../../views/html.ts'
 import type { Capabilities } from '../session.ts'
 
 /** A console section: a page in the navigation, shown only when the operator may use it. */
-export interface NavItem { href: string; label: string; visible: (can: Capabilities) => boolean }
+export interface NavItem {
+  href: string
+  label: string
+  visible: (can: Capabilities) => boolean
+}
 
 export const NAV: NavItem[] = [
   { href: '/admin', label: 'Dashboard', visible: () => true },
@@ -18,7 +22,14 @@ export const NAV: NavItem[] = [
   { href: '/admin/audit', label: 'Audit', visible: (can) => Boolean(can.audit) },
 ]
 
-export interface Frame { title: string; current: string; email: string; can: Capabilities; csrf: string; notice?: string }
+export interface Frame {
+  title: string
+  current: string
+  email: string
+  can: Capabilities
+  csrf: string
+  notice?: string
+}
 
 /**
  * The console frame: a skip link, a banner with the operator and a sign-out form, the section
@@ -66,7 +77,16 @@ export function plainPage(title: string, body: SafeHtml): string {
 }
 
 /** A text input with its label, hint and inline error (aria-invalid + aria-describedby). */
-export function field(o: { name: string; label: string; value?: string; type?: string; error?: string; hint?: string; required?: boolean; autocomplete?: string }): SafeHtml {
+export function field(o: {
+  name: string
+  label: string
+  value?: string
+  type?: string
+  error?: string
+  hint?: string
+  required?: boolean
+  autocomplete?: string
+}): SafeHtml {
   const id = `f-${o.name}`
   const described = [o.hint ? `${id}-hint` : '', o.error ? `${id}-error` : ''].filter(Boolean).join(' ')
   return html`<div class="field">
@@ -84,7 +104,9 @@ export const checkbox = (name: string, label: string, checked = false) =>
 /** Form-level errors (those the API names no field for), announced once. */
 export const formErrors = (errors: Record<string, string>, known: string[]) => {
   const rest = Object.entries(errors).filter(([k]) => !known.includes(k))
-  return rest.length ? html`<div class="error-box" role="alert"><p>Please correct:</p><ul>${rest.map(([k, m]) => html`<li>${k === '_' ? '' : `${k}: `}${m}</li>`)}</ul></div>` : html``
+  return rest.length
+    ? html`<div class="error-box" role="alert"><p>Please correct:</p><ul>${rest.map(([k, m]) => html`<li>${k === '_' ? '' : `${k}: `}${m}</li>`)}</ul></div>`
+    : html``
 }
 
 /** A secret shown exactly once, with a copy button (console.js) and a warning. */
@@ -104,7 +126,15 @@ export const actionButton = (action: string, csrf: string, label: string, cls = 
   html`<form method="post" action="${action}" class="inline"><input type="hidden" name="csrf" value="${csrf}"><button type="submit" class="${cls}">${label}</button></form>`
 
 /** The confirmation step of a destructive action: a page of its own, focus on its heading. */
-export function confirmBody(o: { heading: string; text: string; action: string; csrf: string; button: string; back: string; etag?: string }): SafeHtml {
+export function confirmBody(o: {
+  heading: string
+  text: string
+  action: string
+  csrf: string
+  button: string
+  back: string
+  etag?: string
+}): SafeHtml {
   return html`<h1>${o.heading}</h1>
 <p>${o.text}</p>
 <form method="post" action="${o.action}">
@@ -116,7 +146,17 @@ ${o.etag ? html`<input type="hidden" name="etag" value="${o.etag}">` : ''}
 }
 
 /** The confirmation step of an action that records why (containment, revocations): a required reason. */
-export function confirmWithReason(o: { heading: string; text: string; action: string; csrf: string; button: string; back: string; error?: string; reason?: string; optional?: boolean }): SafeHtml {
+export function confirmWithReason(o: {
+  heading: string
+  text: string
+  action: string
+  csrf: string
+  button: string
+  back: string
+  error?: string
+  reason?: string
+  optional?: boolean
+}): SafeHtml {
   return html`<h1>${o.heading}</h1>
 <p>${o.text}</p>
 <form method="post" action="${o.action}" novalidate>
@@ -128,16 +168,30 @@ ${field({ name: 'reason', label: o.optional ? 'Reason (optional, recorded in the
 }
 
 /** A select with its label. */
-export const select = (name: string, label: string, options: [string, string][], value = '') => html`<div class="field"><label for="f-${name}">${label}</label>
+export const select = (
+  name: string,
+  label: string,
+  options: [string, string][],
+  value = '',
+) => html`<div class="field"><label for="f-${name}">${label}</label>
 <select id="f-${name}" name="${name}">${options.map(([v, l]) => html`<option value="${v}"${v === value ? html` selected` : ''}>${l}</option>`)}</select></div>`
 
 /** A textarea with its label, hint and inline error. */
-export const textArea = (o: { name: string; label: string; value?: string; error?: string; hint?: string; rows?: number }) => html`<div class="field">
+export const textArea = (o: {
+  name: string
+  label: string
+  value?: string
+  error?: string
+  hint?: string
+  rows?: number
+}) => html`<div class="field">
 <label for="f-${o.name}">${o.label}</label>${o.hint ? html`<p class="hint" id="f-${o.name}-hint">${o.hint}</p>` : ''}
 <textarea id="f-${o.name}" name="${o.name}" rows="${String(o.rows ?? 4)}"${o.hint ? html` aria-describedby="f-${o.name}-hint${o.error ? ` f-${o.name}-error` : ''}"` : o.error ? html` aria-describedby="f-${o.name}-error"` : ''}${o.error ? html` aria-invalid="true"` : ''}>${o.value ?? ''}</textarea>
 ${o.error ? html`<p class="error" id="f-${o.name}-error">${o.error}</p>` : ''}</div>`
 
 /** A page the operator may not use, or whose object is not there. */
-export const problem = (title: string, message: string, back: string) => html`<h1>${title}</h1><p role="alert">${message}</p><p><a href="${back}">Back</a></p>`
+export const problem = (title: string, message: string, back: string) =>
+  html`<h1>${title}</h1><p role="alert">${message}</p><p><a href="${back}">Back</a></p>`
 
-export const when = (d: string | null | undefined) => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '—')
+export const when = (d: string | null | undefined) =>
+  d ? new Date(d).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '—'

@@ -3,8 +3,11 @@ import { ADMIN_ROLES } from '../../authority.ts'
 import { field } from './layout.ts'
 
 const ABOUT: Record<string, string> = {
-  admin: 'everything', 'user-manager': 'users: read, write, delete, unlock, reset MFA and password, sessions',
-  'client-manager': 'clients and resources', 'policy-editor': 'policy stores', auditor: 'read everything, the audit log and the compliance report',
+  admin: 'everything',
+  'user-manager': 'users: read, write, delete, unlock, reset MFA and password, sessions',
+  'client-manager': 'clients and resources',
+  'policy-editor': 'policy stores',
+  auditor: 'read everything, the audit log and the compliance report',
   helpdesk: 'unlock, reset MFA, reset password — nothing else',
 }
 

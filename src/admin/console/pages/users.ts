@@ -3,14 +3,34 @@ import { actionButton, checkbox, field, formErrors, secretOnce, when } from './l
 import type { ConsoleSession } from '../session.ts'
 
 export interface UserRow {
-  id: string; email: string; name: string | null; roles: string[]; disabled: boolean; emailVerified: boolean; mustChangePassword: boolean; mustVerifyEmail?: boolean
-  hasPassword: boolean; createdAt: string; lastLoginAt: string | null; etag: string; adminRoles?: string[]
+  id: string
+  email: string
+  name: string | null
+  roles: string[]
+  disabled: boolean
+  emailVerified: boolean
+  mustChangePassword: boolean
+  mustVerifyEmail?: boolean
+  hasPassword: boolean
+  createdAt: string
+  lastLoginAt: string | null
+  etag: string
+  adminRoles?: string[]
 }
 type Flash = ConsoleSession['flash']
 
 /** The list: a search form that htmx re-submits as one types (full page loads work without JS). */
-export function usersListBody(o: { term: string; status: string; items: UserRow[]; nextCursor?: string; paged: boolean; error?: string; canWrite: boolean }): SafeHtml {
-  const qs = (extra: Record<string, string>) => `/admin/users?${new URLSearchParams({ ...(o.term ? { q: o.term } : {}), ...(o.status ? { status: o.status } : {}), ...extra })}`
+export function usersListBody(o: {
+  term: string
+  status: string
+  items: UserRow[]
+  nextCursor?: string
+  paged: boolean
+  error?: string
+  canWrite: boolean
+}): SafeHtml {
+  const qs = (extra: Record<string, string>) =>
+    `/admin/users?${new URLSearchParams({ ...(o.term ? { q: o.term } : {}), ...(o.status ? { status: o.status } : {}), ...extra })}`
   return html`<h1>Users</h1>
 ${o.canWrite ? html`<p><a class="button-link first" href="/admin/users/new">New user</a></p>` : ''}
 <form role="search" method="get" action="/admin/users" hx-get="/admin/users" hx-trigger="input changed delay:300ms from:#f-q, change from:#f-status" hx-target="#results" hx-select="#results" hx-swap="outerHTML" hx-push-url="true">
@@ -57,8 +77,13 @@ ${field({ name: 'name', label: 'Name (optional)', value: v.name, error: errors.n
 }
 
 export function userDetailBody(o: {
-  csrf: string; user: UserRow; sessions?: { id: string; createdAt: string; lastSeenAt: string; ip: string | null; userAgent: string | null }[]
-  flash?: Flash; errors?: Record<string, string>; values?: Record<string, string>; canContain?: boolean
+  csrf: string
+  user: UserRow
+  sessions?: { id: string; createdAt: string; lastSeenAt: string; ip: string | null; userAgent: string | null }[]
+  flash?: Flash
+  errors?: Record<string, string>
+  values?: Record<string, string>
+  canContain?: boolean
 }): SafeHtml {
   const u = o.user
   const e = o.errors ?? {}
@@ -91,10 +116,16 @@ ${actionButton(`${base}/reset-password`, o.csrf, 'Reset password')}
 ${o.canContain ? html`<a class="button-link" href="${base}/contain">Contain…</a>` : ''}
 </div>
 <h2>Sessions</h2>
-${o.sessions === undefined ? html`<p class="hint">You may not see this user's sessions.</p>` : o.sessions.length === 0 ? html`<p>No live sessions.</p>` : html`<table>
+${
+  o.sessions === undefined
+    ? html`<p class="hint">You may not see this user's sessions.</p>`
+    : o.sessions.length === 0
+      ? html`<p>No live sessions.</p>`
+      : html`<table>
 <thead><tr><th scope="col">Started</th><th scope="col">Last seen</th><th scope="col">IP</th><th scope="col">Browser</th><th scope="col"><span class="hint">Action</span></th></tr></thead>
 <tbody>${o.sessions.map((s) => html`<tr><td>${when(s.createdAt)}</td><td>${when(s.lastSeenAt)}</td><td>${s.ip ?? ''}</td><td>${(s.userAgent ?? '').slice(0, 80)}</td><td>${actionButton(`${base}/sessions/${encodeURIComponent(s.id)}/revoke`, o.csrf, 'End session')}</td></tr>`)}</tbody>
-</table>`}`
+</table>`
+}`
 }
 
 /** Helpdesk: the three account-help actions by email, without reading the user list. */
