@@ -26,7 +26,11 @@ export async function policyTestCommand(engine: EnginePort, files: string[]): Pr
 }
 
 /** `portcullis policy apply FILE [--reason TEXT]`: commits the file's store as a new version. */
-export async function policyApplyCommand(c: PolicyApplyDeps, file: string | undefined, reason?: string): Promise<number> {
+export async function policyApplyCommand(
+  c: PolicyApplyDeps,
+  file: string | undefined,
+  reason?: string,
+): Promise<number> {
   if (!file) throw new AppError('usage', 'policy apply needs a FILE', { status: 400 })
   const doc = await readPolicyFile(file)
   if (!doc.name)
