@@ -47,24 +47,6 @@ export default tseslint.config(
             // The account pages: they belong in a capability folder (identity/account pages).
             'src/http/account/': ['identity', 'audit', 'apikeys', 'oidc'],
           },
-          // Capability files that still take the whole container instead of the narrow
-          // dependencies they need. This list may only shrink; never add one.
-          containerExceptions: [
-            'src/admin/cli.ts',
-            'src/admin/clients.ts',
-            'src/admin/service.ts',
-            'src/admin/user-care.ts',
-            'src/admin/users.ts',
-            'src/apikeys/cli.ts',
-            'src/apikeys/declarative.ts',
-            'src/audit/cli.ts',
-            'src/audit/report-deps.ts',
-            'src/authz/cli.ts',
-            'src/bootstrap.ts',
-            'src/declarative/apply.ts',
-            'src/declarative/export.ts',
-            'src/identity/cli.ts',
-          ],
         },
       ],
     },
@@ -93,7 +75,6 @@ export default tseslint.config(
     files: [
       'bench/authz-http.ts',
       'src/admin/authority.ts',
-      'src/admin/clients.ts',
       'src/admin/console/routes.ts',
       'src/admin/console/sections/clients.ts',
       'src/admin/console/sections/keys.ts',
@@ -104,8 +85,6 @@ export default tseslint.config(
       'src/admin/platform.ts',
       'src/admin/queries/access.ts',
       'src/admin/reviews.ts',
-      'src/admin/user-care.ts',
-      'src/admin/users.ts',
       'src/apikeys/routes.ts',
       'src/audit/append.ts',
       'src/audit/detectors.ts',

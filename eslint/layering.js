@@ -21,9 +21,10 @@ const capabilityOf = (p) => {
 const isPrismaClientFile = (p) => p.startsWith('src/db/') || /(^|\/)queries\.ts$/.test(p) || /(^|\/)queries\//.test(p)
 
 /**
- * @param {{ httpExceptions: Record<string, string[]>, containerExceptions: string[] }} options
+ * @param {{ httpExceptions: Record<string, string[]> }} options
  *   httpExceptions: a file (or a folder, ending in `/`) under src/http -> the capabilities it may
- *   still import; containerExceptions: files that may still import src/container.ts.
+ *   still import. The container has no exceptions: every feature declares the narrow
+ *   dependencies it needs.
  */
 const check = (file, spec, options) => {
   const problems = []
@@ -70,8 +71,7 @@ const check = (file, spec, options) => {
       target === 'src/container.ts' &&
       inSrc &&
       !['src/app.ts', 'src/server.ts', 'src/main.ts'].includes(file) &&
-      !file.startsWith('src/commands/') &&
-      !options.containerExceptions.includes(file)
+      !file.startsWith('src/commands/')
     ) {
       problems.push(
         'no capability imports the container; declare the narrow dependencies you need ' +
@@ -91,14 +91,13 @@ const layering = {
         type: 'object',
         properties: {
           httpExceptions: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
-          containerExceptions: { type: 'array', items: { type: 'string' } },
         },
         additionalProperties: false,
       },
     ],
   },
   create(context) {
-    const options = { httpExceptions: {}, containerExceptions: [], ...context.options[0] }
+    const options = { httpExceptions: {}, ...context.options[0] }
     const file = rel(context.filename)
     if (file.startsWith('..')) return {}
     const judge = (node, source) => {

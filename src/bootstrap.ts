@@ -1,5 +1,25 @@
 import crypto from 'node:crypto'
-import type { Container } from './container.ts'
+import type { AuditLog } from './audit/log.ts'
+import type { PolicyQueries } from './authz/queries.ts'
+import type { PolicyStores } from './authz/stores.ts'
+import type { Config } from './config/env.ts'
+import type { SettingQueries } from './db/settings.ts'
+import type { UserService } from './identity/users.ts'
+
+/** What the first administrator needs (the container has this shape; no file here takes the container). */
+export interface EnsureAdminDeps {
+  settings: Pick<SettingQueries, 'claim'>
+  config: Pick<Config, 'PORTCULLIS_ADMIN_EMAIL' | 'PORTCULLIS_ADMIN_PASSWORD'>
+  users: Pick<UserService, 'findByEmail' | 'create'>
+  audit: Pick<AuditLog, 'with'>
+}
+
+/** What the first `default` policy store needs. */
+export interface DefaultStoreDeps {
+  settings: Pick<SettingQueries, 'claim'>
+  queries: { policies: Pick<PolicyQueries, 'findStore'> }
+  authz: { stores: Pick<PolicyStores, 'create'> }
+}
 
 /**
  * First start: an administrator. Its email and password come from PORTCULLIS_ADMIN_EMAIL /
@@ -8,7 +28,7 @@ import type { Container } from './container.ts'
  * the `bootstrap.admin` setting is claimed atomically, so two instances starting together
  * create one admin.
  */
-export async function ensureAdmin(c: Container): Promise<{ email: string; password?: string } | null> {
+export async function ensureAdmin(c: EnsureAdminDeps): Promise<{ email: string; password?: string } | null> {
   if (!(await c.settings.claim('bootstrap.admin', new Date().toISOString()))) return null
   const email = c.config.PORTCULLIS_ADMIN_EMAIL ?? 'admin@localhost'
   if (await c.users.findByEmail(email)) return null
@@ -28,7 +48,7 @@ export async function ensureAdmin(c: Container): Promise<{ email: string; passwo
 }
 
 /** First start: a `default` policy store (RBAC, no lines) so AuthZEN callers have a target. */
-export async function ensureDefaultPolicyStore(c: Container): Promise<boolean> {
+export async function ensureDefaultPolicyStore(c: DefaultStoreDeps): Promise<boolean> {
   if (await c.queries.policies.findStore('default')) return false
   if (!(await c.settings.claim('bootstrap.default_policy_store', new Date().toISOString()))) return false
   await c.authz.stores.create(

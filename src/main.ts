@@ -7,7 +7,9 @@ import { APIKEYS_USAGE } from './apikeys/cli-usage.ts'
  * The `portcullis` command: a registry of commands, each importing its modules only when it runs.
  * `help`, unknown commands and `policy test` load no configuration, database or server code, so
  * they start in a fraction of a second (bench/cli-startup.ts measures it). Keep the static
- * imports above this line to modules with no dependencies of their own.
+ * imports above this line to modules with no dependencies of their own. A command that needs the
+ * service container gets it in src/commands/ (withContainer) and hands each feature's CLI the
+ * narrow dependencies it declares; no feature imports the container (docs/architecture.md).
  */
 
 type Values = ReturnType<typeof parseOptions>['values']
@@ -20,7 +22,6 @@ interface Command {
 }
 
 const loadConfig = async () => (await import('./config/env.ts')).loadConfig()
-const withContainer = async () => (await import('./commands/container.ts')).withContainer
 /** yaml is only the export default; the other commands choose their own */
 const notYaml = (format: string | undefined) => (format === 'yaml' ? undefined : format)
 
@@ -62,8 +63,7 @@ const COMMANDS: Record<string, Command> = {
         return cli.policyTestCommand((await import('./authz/engine-port.ts')).enginePort, rest.slice(1))
       if (rest[0] !== 'apply')
         throw new AppError('usage', `unknown policy subcommand ${rest[0] ?? ''} (test | apply)`, { status: 400 })
-      const c = await config()
-      return (await withContainer())(c, (container) => cli.policyApplyCommand(container, rest[1], values.reason))
+      return (await import('./commands/policy.ts')).policyApply(await config(), rest[1], values.reason)
     },
   },
   audit: {
@@ -76,10 +76,7 @@ const COMMANDS: Record<string, Command> = {
   audit checkpoint           sign a checkpoint of the audit chain now`,
     async run(config, rest, values) {
       const c = await config()
-      const { auditCommand } = await import('./audit/cli.ts')
-      return (await withContainer())(c, (container) =>
-        auditCommand(container, rest[0], { ...values, format: notYaml(values.format) }),
-      )
+      return (await import('./commands/audit.ts')).audit(c, rest[0], { ...values, format: notYaml(values.format) })
     },
   },
   report: {
@@ -87,10 +84,7 @@ const COMMANDS: Record<string, Command> = {
                              compliance report (period: the last N days, default 30); exit 1 if the audit chain fails`,
     async run(config, _rest, values) {
       const c = await config()
-      const { reportCommand } = await import('./audit/cli.ts')
-      return (await withContainer())(c, (container) =>
-        reportCommand(container, { ...values, format: notYaml(values.format) }),
-      )
+      return (await import('./commands/audit.ts')).report(c, { ...values, format: notYaml(values.format) })
     },
   },
   apikeys: {
@@ -116,8 +110,7 @@ const COMMANDS: Record<string, Command> = {
                              admin roles (admin, user-manager, client-manager, policy-editor, auditor, helpdesk)`,
     async run(config, rest, values) {
       const c = await config()
-      const { adminCommand } = await import('./admin/cli.ts')
-      return (await withContainer())(c, (container) => adminCommand(container, rest, values))
+      return (await import('./commands/admin.ts')).admin(c, rest, values)
     },
   },
   help: {
@@ -168,8 +161,7 @@ function parseOptions(argv: string[]) {
 export async function main(argv: string[]): Promise<number | undefined> {
   if (argv[0] === 'apikeys' && !argv.includes('--help') && !argv.includes('-h')) {
     const config = await loadConfig()
-    const { apikeysCommand } = await import('./apikeys/cli.ts')
-    return (await withContainer())(config, (c) => apikeysCommand(c, argv.slice(1)))
+    return (await import('./commands/apikeys.ts')).apikeys(config, argv.slice(1))
   }
   const { positionals, values } = parseOptions(argv)
   const [name = 'serve', ...rest] = positionals

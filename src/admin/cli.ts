@@ -1,8 +1,8 @@
-import type { Container } from '../container.ts'
+import type { Config } from '../config/env.ts'
 import { AppError } from '../errors.ts'
-import { adminCommand as identityAdminCommand } from '../identity/cli.ts'
+import { adminCommand as identityAdminCommand, type IdentityCliDeps } from '../identity/cli.ts'
 import { ADMIN_ROLES } from './authority.ts'
-import { adminServices, ensureSystemPolicyStore } from './service.ts'
+import { adminServices, ensureSystemPolicyStore, type AdminServiceDeps, type SystemStoreDeps } from './service.ts'
 
 export interface AdminCliOptions {
   role?: string[]
@@ -10,6 +10,15 @@ export interface AdminCliOptions {
   scope?: string[]
   'redirect-uri'?: string[]
 }
+
+/** What `portcullis admin ...` needs of the running server (the container has this shape). */
+export type AdminCliDeps = AdminServiceDeps &
+  SystemStoreDeps &
+  IdentityCliDeps & {
+    config: Pick<Config, 'DYNAMIC_REGISTRATION'>
+    /** RFC 7591 §3 initial access tokens (audited) */
+    createInitialAccessToken(actor: string): Promise<{ token: string; expiresAt: Date }>
+  }
 
 const CLI = { kind: 'cli' } as const
 const usage = (message: string) => new AppError('usage', message, { status: 400 })
@@ -21,7 +30,7 @@ const out = (text: string) => process.stdout.write(text.endsWith('\n') ? text : 
  * through the same admin services, and audit records, as the admin API. Secrets (passwords,
  * client secrets, invitation links) are printed once to stdout and never logged.
  */
-export async function adminCommand(c: Container, args: string[], opts: AdminCliOptions): Promise<number> {
+export async function adminCommand(c: AdminCliDeps, args: string[], opts: AdminCliOptions): Promise<number> {
   const [sub, arg, arg2] = args
   // the system store exists from the first server start; a CLI run before that creates it too
   await ensureSystemPolicyStore(c)

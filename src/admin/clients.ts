@@ -1,11 +1,27 @@
 import crypto from 'node:crypto'
 import { z } from 'zod'
-import type { Container } from '../container.ts'
-import type { ClientRow } from '../oidc/queries/clients.ts'
+import type { ApiKeyService } from '../apikeys/service.ts'
+import type { AuditLog } from '../audit/log.ts'
+import type { ClientService } from '../oidc/clients.ts'
+import type { ClientQueries, ClientRow } from '../oidc/queries/clients.ts'
 import { callerLabel, type AdminAuthority, type AdminCaller } from './authority.ts'
 import { adminError, invalidInput } from './errors.ts'
+import type { Audited } from '../db/audited.ts'
 import type { AdminQueries } from './queries.ts'
 import { decodeCursor, encodeCursor, etagOf, parse, PAGE_MAX } from './shared.ts'
+
+/**
+ * What clients administration needs of the running server (the container has this shape;
+ * DESIGN.md "Layout": no feature takes the container).
+ */
+export interface AdminClientsDeps {
+  clients: Pick<ClientService, 'find' | 'validate' | 'upsert' | 'resetSecret'>
+  queries: { clients: Pick<ClientQueries, 'remove'> }
+  apikeys: Pick<ApiKeyService, 'list' | 'revoke'>
+  audit: Pick<AuditLog, 'with'>
+  /** tell every instance that clients changed (their caches and providers reload) */
+  configChanged(): Promise<void>
+}
 
 /** What an administrator sees of a client: its metadata, never the secret (only whether it has one). */
 export interface ClientView {
@@ -51,183 +67,210 @@ const isPublic = (m: Record<string, unknown>) =>
     m.token_endpoint_auth_method as string,
   )
 
-/** Clients administration (issue 12 §1): secrets are generated here, returned once, stored hashed. */
-export function adminClients(c: Container, q: AdminQueries, authority: AdminAuthority) {
-  /** A change's audit record, committed with it (db/audited.ts). */
-  const audited = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
-    c.audit.with<void>(() => ({
-      action,
-      outcome: 'success',
-      actor: callerLabel(caller),
-      target: `client:${target}`,
-      details,
-    }))
+/** What every clients action shares. */
+interface Kit {
+  c: AdminClientsDeps
+  q: AdminQueries
+  authority: AdminAuthority
+  /** the client (404 `not_found` if none) */
+  find: (clientId: string) => Promise<ClientRow>
+  /** the metadata as oidc-provider would take it (400 `invalid_input` listing the problems) */
+  validate: (m: Record<string, unknown>) => Promise<void>
+  /** a change's audit record, committed with it (db/audited.ts) */
+  audited: (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => Audited<void>
+}
 
-  async function find(clientId: string) {
-    const r = await c.clients.find(clientId)
-    if (!r) throw adminError('not_found', `no client ${clientId}`)
-    return r
-  }
-  async function validate(m: Record<string, unknown>) {
-    // the secret is generated (or kept): validate the metadata as the client will have one
-    const problems = await c.clients.validate({
-      client_id: 'x',
-      ...m,
-      ...(isPublic(m) ? {} : { client_secret: 'placeholder' }),
-    })
-    if (problems.length) throw invalidInput(problems.map((message) => ({ path: ['metadata'], message })))
-  }
-
-  const clients = {
-    find,
-    view,
-
-    /** Creates a client; a confidential one gets a generated secret, returned once. */
-    async create(caller: AdminCaller, input: unknown) {
-      await authority.require(caller, 'clients:write')
-      const v = parse(createInput, input)
-      if (await c.clients.find(v.clientId)) throw adminError('client_exists', `a client ${v.clientId} exists`)
-      await validate(v.metadata)
-      const secret = isPublic(v.metadata) ? undefined : crypto.randomBytes(32).toString('base64url')
-      await c.clients.upsert(
-        { client_id: v.clientId, ...v.metadata, ...(secret ? { client_secret: secret } : {}) },
-        () => audited(caller, 'client.created', v.clientId, { after: v.metadata }),
-      )
-      await c.configChanged()
-      return { client: view(await find(v.clientId)), ...(secret ? { secret } : {}) }
+function kit(c: AdminClientsDeps, q: AdminQueries, authority: AdminAuthority): Kit {
+  return {
+    c,
+    q,
+    authority,
+    async find(clientId) {
+      const r = await c.clients.find(clientId)
+      if (!r) throw adminError('not_found', `no client ${clientId}`)
+      return r
     },
+    async validate(m) {
+      // the secret is generated (or kept): validate the metadata as the client will have one
+      const problems = await c.clients.validate({
+        client_id: 'x',
+        ...m,
+        ...(isPublic(m) ? {} : { client_secret: 'placeholder' }),
+      })
+      if (problems.length) throw invalidInput(problems.map((message) => ({ path: ['metadata'], message })))
+    },
+    audited: (caller, action, target, details) =>
+      c.audit.with<void>(() => ({
+        action,
+        outcome: 'success',
+        actor: callerLabel(caller),
+        target: `client:${target}`,
+        details,
+      })),
+  }
+}
 
+/** Creates a client; a confidential one gets a generated secret, returned once. */
+function createClient({ c, authority, find, validate, audited }: Kit) {
+  return async function create(caller: AdminCaller, input: unknown) {
+    await authority.require(caller, 'clients:write')
+    const v = parse(createInput, input)
+    if (await c.clients.find(v.clientId)) throw adminError('client_exists', `a client ${v.clientId} exists`)
+    await validate(v.metadata)
+    const secret = isPublic(v.metadata) ? undefined : crypto.randomBytes(32).toString('base64url')
+    await c.clients.upsert({ client_id: v.clientId, ...v.metadata, ...(secret ? { client_secret: secret } : {}) }, () =>
+      audited(caller, 'client.created', v.clientId, { after: v.metadata }),
+    )
+    await c.configChanged()
+    return { client: view(await find(v.clientId)), ...(secret ? { secret } : {}) }
+  }
+}
+
+/** A page of clients in creation order, filtered by id substring, grant type, or a scope they may request. */
+function listClients({ q, authority }: Kit) {
+  return async function list(caller: AdminCaller, input: unknown = {}) {
+    await authority.require(caller, 'clients:read')
+    const v = parse(listInput, input)
+    const limit = v.limit ?? 50
+    const rows = await q.searchClients(decodeCursor(v.cursor), limit + 1, v.id)
+    const page = rows.slice(0, limit)
+    const items = page
+      .map((r) => ({ ...r, metadata: JSON.parse(r.metadata) as Record<string, unknown> }))
+      .filter(
+        (r) =>
+          (!v.grantType ||
+            (Array.isArray(r.metadata.grant_types) ? r.metadata.grant_types : ['authorization_code']).includes(
+              v.grantType,
+            )) &&
+          (!v.scope ||
+            String(r.metadata.scope ?? '')
+              .split(' ')
+              .includes(v.scope)),
+      )
+    const last = page.at(-1)
+    return {
+      items: items.map(view),
+      ...(rows.length > limit && last
+        ? { nextCursor: encodeCursor({ createdAt: last.createdAt, id: last.clientId }) }
+        : {}),
+    }
+  }
+}
+
+/** Replaces the given metadata fields (null removes one); with `ifMatch`, only if unchanged since read. */
+function updateClient({ c, q, authority, find, validate }: Kit) {
+  return async function update(caller: AdminCaller, clientId: string, input: unknown, ifMatch?: string) {
+    await authority.require(caller, 'clients:write')
+    const patch = parse(metadata, input)
+    const r = await find(clientId)
+    if (ifMatch !== undefined && ifMatch !== view(r).etag)
+      throw adminError(
+        'precondition_failed',
+        `client ${clientId} changed since ${ifMatch} was read (now ${view(r).etag})`,
+      )
+    const next = Object.fromEntries(Object.entries({ ...r.metadata, ...patch }).filter(([, value]) => value !== null))
+    await validate(next)
+    const changed = [...new Set([...Object.keys(r.metadata), ...Object.keys(next)])].filter(
+      (k) => JSON.stringify(r.metadata[k]) !== JSON.stringify(next[k]),
+    )
+    if (!changed.length) return view(r)
+    const ok = await q.updateClientIf(
+      clientId,
+      { updatedAt: r.updatedAt, metadata: JSON.stringify(r.metadata) },
+      JSON.stringify(next),
+      c.audit.with((written: boolean) =>
+        written
+          ? {
+              action: 'client.updated',
+              outcome: 'success',
+              actor: callerLabel(caller),
+              target: `client:${clientId}`,
+              details: {
+                before: Object.fromEntries(changed.map((k) => [k, r.metadata[k] ?? null])),
+                after: Object.fromEntries(changed.map((k) => [k, next[k] ?? null])),
+              },
+            }
+          : null,
+      ),
+    )
+    if (!ok)
+      throw adminError(
+        'precondition_failed',
+        `client ${clientId} changed while this update was being made; read it again`,
+      )
+    await c.configChanged()
+    return view(await find(clientId))
+  }
+}
+
+/** A new secret, shown once; the old one stops working at once. */
+function rotateClientSecret({ c, authority, find, audited }: Kit) {
+  return async function rotateSecret(caller: AdminCaller, clientId: string) {
+    await authority.require(caller, 'clients:rotate_secret')
+    const r = await find(clientId)
+    if (isPublic(r.metadata))
+      throw invalidInput([
+        {
+          path: ['token_endpoint_auth_method'],
+          message: `client ${clientId} authenticates with ${String(r.metadata.token_endpoint_auth_method)} and has no secret`,
+        },
+      ])
+    const secret = (await c.clients.resetSecret(
+      clientId,
+      audited(caller, 'client.secret_rotated', clientId, {
+        before: { has_secret: Boolean(r.secretHash) },
+        after: { has_secret: true },
+      }),
+    ))!
+    await c.configChanged()
+    return { secret }
+  }
+}
+
+/**
+ * Deletes a client: its API keys are revoked, its admin grants leave the system store, its
+ * OIDC grants and every token issued to it are deleted, then the client.
+ */
+function removeClient({ c, q, authority, find, audited }: Kit) {
+  return async function remove(caller: AdminCaller, clientId: string) {
+    await authority.require(caller, 'clients:delete')
+    const r = await find(clientId)
+    const label = callerLabel(caller)
+    const keys = (await c.apikeys.list({ type: 'client', id: clientId })).filter((k) => !k.revokedAt)
+    for (const k of keys) await c.apikeys.revoke(k.id, { label, isAdmin: false })
+    const adminRoles = await authority.revokeAll(caller, { type: 'client', id: clientId }, `client ${clientId} deleted`)
+    const grants = await q.grantIds({ clientId })
+    await q.deleteClientTokens(clientId, grants)
+    await c.queries.clients.remove(
+      clientId,
+      audited(caller, 'client.deleted', clientId, {
+        before: r.metadata,
+        api_keys_revoked: keys.map((k) => k.id),
+        admin_roles: adminRoles,
+        grants_revoked: grants.length,
+      }),
+    )
+    await c.configChanged()
+    return { apiKeysRevoked: keys.map((k) => k.id), adminRolesRevoked: adminRoles, grantsRevoked: grants.length }
+  }
+}
+
+/** Clients administration (issue 12 §1): secrets are generated here, returned once, stored hashed. */
+export function adminClients(c: AdminClientsDeps, q: AdminQueries, authority: AdminAuthority) {
+  const k = kit(c, q, authority)
+  return {
+    find: k.find,
+    view,
+    create: createClient(k),
     async read(caller: AdminCaller, clientId: string) {
       await authority.require(caller, 'clients:read')
-      const r = await find(clientId)
+      const r = await k.find(clientId)
       return { ...view(r), adminRoles: await authority.rolesOf({ type: 'client', id: r.clientId }) }
     },
-
-    /** A page of clients in creation order, filtered by id substring, grant type, or a scope they may request. */
-    async list(caller: AdminCaller, input: unknown = {}) {
-      await authority.require(caller, 'clients:read')
-      const v = parse(listInput, input)
-      const limit = v.limit ?? 50
-      const rows = await q.searchClients(decodeCursor(v.cursor), limit + 1, v.id)
-      const page = rows.slice(0, limit)
-      const items = page
-        .map((r) => ({ ...r, metadata: JSON.parse(r.metadata) as Record<string, unknown> }))
-        .filter(
-          (r) =>
-            (!v.grantType ||
-              (Array.isArray(r.metadata.grant_types) ? r.metadata.grant_types : ['authorization_code']).includes(
-                v.grantType,
-              )) &&
-            (!v.scope ||
-              String(r.metadata.scope ?? '')
-                .split(' ')
-                .includes(v.scope)),
-        )
-      const last = page.at(-1)
-      return {
-        items: items.map(view),
-        ...(rows.length > limit && last
-          ? { nextCursor: encodeCursor({ createdAt: last.createdAt, id: last.clientId }) }
-          : {}),
-      }
-    },
-
-    /** Replaces the given metadata fields (null removes one); with `ifMatch`, only if unchanged since read. */
-    async update(caller: AdminCaller, clientId: string, input: unknown, ifMatch?: string) {
-      await authority.require(caller, 'clients:write')
-      const patch = parse(metadata, input)
-      const r = await find(clientId)
-      if (ifMatch !== undefined && ifMatch !== view(r).etag)
-        throw adminError(
-          'precondition_failed',
-          `client ${clientId} changed since ${ifMatch} was read (now ${view(r).etag})`,
-        )
-      const next = Object.fromEntries(Object.entries({ ...r.metadata, ...patch }).filter(([, value]) => value !== null))
-      await validate(next)
-      const changed = [...new Set([...Object.keys(r.metadata), ...Object.keys(next)])].filter(
-        (k) => JSON.stringify(r.metadata[k]) !== JSON.stringify(next[k]),
-      )
-      if (!changed.length) return view(r)
-      const ok = await q.updateClientIf(
-        clientId,
-        { updatedAt: r.updatedAt, metadata: JSON.stringify(r.metadata) },
-        JSON.stringify(next),
-        c.audit.with((written: boolean) =>
-          written
-            ? {
-                action: 'client.updated',
-                outcome: 'success',
-                actor: callerLabel(caller),
-                target: `client:${clientId}`,
-                details: {
-                  before: Object.fromEntries(changed.map((k) => [k, r.metadata[k] ?? null])),
-                  after: Object.fromEntries(changed.map((k) => [k, next[k] ?? null])),
-                },
-              }
-            : null,
-        ),
-      )
-      if (!ok)
-        throw adminError(
-          'precondition_failed',
-          `client ${clientId} changed while this update was being made; read it again`,
-        )
-      await c.configChanged()
-      return view(await find(clientId))
-    },
-
-    /** A new secret, shown once; the old one stops working at once. */
-    async rotateSecret(caller: AdminCaller, clientId: string) {
-      await authority.require(caller, 'clients:rotate_secret')
-      const r = await find(clientId)
-      if (isPublic(r.metadata))
-        throw invalidInput([
-          {
-            path: ['token_endpoint_auth_method'],
-            message: `client ${clientId} authenticates with ${String(r.metadata.token_endpoint_auth_method)} and has no secret`,
-          },
-        ])
-      const secret = (await c.clients.resetSecret(
-        clientId,
-        audited(caller, 'client.secret_rotated', clientId, {
-          before: { has_secret: Boolean(r.secretHash) },
-          after: { has_secret: true },
-        }),
-      ))!
-      await c.configChanged()
-      return { secret }
-    },
-
-    /**
-     * Deletes a client: its API keys are revoked, its admin grants leave the system store, its
-     * OIDC grants and every token issued to it are deleted, then the client.
-     */
-    async remove(caller: AdminCaller, clientId: string) {
-      await authority.require(caller, 'clients:delete')
-      const r = await find(clientId)
-      const label = callerLabel(caller)
-      const keys = (await c.apikeys.list({ type: 'client', id: clientId })).filter((k) => !k.revokedAt)
-      for (const k of keys) await c.apikeys.revoke(k.id, { label, isAdmin: false })
-      const adminRoles = await authority.revokeAll(
-        caller,
-        { type: 'client', id: clientId },
-        `client ${clientId} deleted`,
-      )
-      const grants = await q.grantIds({ clientId })
-      await q.deleteClientTokens(clientId, grants)
-      await c.queries.clients.remove(
-        clientId,
-        audited(caller, 'client.deleted', clientId, {
-          before: r.metadata,
-          api_keys_revoked: keys.map((k) => k.id),
-          admin_roles: adminRoles,
-          grants_revoked: grants.length,
-        }),
-      )
-      await c.configChanged()
-      return { apiKeysRevoked: keys.map((k) => k.id), adminRolesRevoked: adminRoles, grantsRevoked: grants.length }
-    },
+    list: listClients(k),
+    update: updateClient(k),
+    rotateSecret: rotateClientSecret(k),
+    remove: removeClient(k),
   }
-  return clients
 }
 export type AdminClients = ReturnType<typeof adminClients>

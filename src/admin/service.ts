@@ -1,22 +1,51 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import type { Container } from '../container.ts'
+import type { AuditLog } from '../audit/log.ts'
+import type { Decider } from '../authz/decide.ts'
+import type { PolicyQueries } from '../authz/queries.ts'
+import type { PolicyStores } from '../authz/stores.ts'
+import type { Config } from '../config/env.ts'
+import type { Db } from '../db/client.ts'
+import type { UserService } from '../identity/users.ts'
 import { POLICIES_DIR } from '../authz/stores.ts'
 import { lineKey, parsePolicyCsv } from '../authz/policy-csv.ts'
 import { adminAuthority, SYSTEM_MODEL, SYSTEM_POLICY_FILE, SYSTEM_STORE } from './authority.ts'
 import { adminQueries } from './queries.ts'
-import { adminUsers } from './users.ts'
-import { adminUserCare } from './user-care.ts'
-import { adminClients } from './clients.ts'
+import { adminUsers, type AdminUsersDeps } from './users.ts'
+import { adminUserCare, type AdminUserCareDeps } from './user-care.ts'
+import { adminClients, type AdminClientsDeps } from './clients.ts'
 import { accessQueries } from './queries/access.ts'
 import { adminElevation, elevatedRoles } from './elevation.ts'
 import { adminPlatform } from './platform.ts'
 import { adminContainment, type SignOutNotifier } from './containment.ts'
 import { adminReviews } from './reviews.ts'
-import { adminIdentityProviders } from './identity-providers.ts'
+import { adminIdentityProviders, type IdpDeps } from './identity-providers.ts'
 import { buildReport } from '../audit/report.ts'
-import { reportDeps } from '../audit/report-deps.ts'
+import { reportDeps, type ReportSources } from '../audit/report-deps.ts'
 import type { AdminDeps } from './deps.ts'
+
+/**
+ * What the admin services need of the running server: each part's own narrow deps (the
+ * container has this shape; DESIGN.md "Layout": no feature takes the container).
+ */
+export type AdminServiceDeps = Omit<AdminDeps, 'report'> &
+  AdminUsersDeps &
+  AdminUserCareDeps &
+  AdminClientsDeps &
+  IdpDeps &
+  ReportSources & {
+    db: Db
+    audit: AuditLog
+    authz: { decide: Decider; stores: PolicyStores }
+  }
+
+/** What creating (or topping up) the built-in `system` store needs. */
+export interface SystemStoreDeps {
+  queries: { policies: Pick<PolicyQueries, 'findStore'> }
+  users: Pick<UserService, 'findByEmail'>
+  config: Pick<Config, 'PORTCULLIS_ADMIN_EMAIL'>
+  authz: { stores: Pick<PolicyStores, 'createBuiltin' | 'current' | 'changeBuiltin'> }
+}
 
 export interface AdminServiceOptions {
   /** Back-channel logout: told when containment ends a user's or client's sessions (containment.ts). */
@@ -30,7 +59,7 @@ export interface AdminServiceOptions {
  * A change and its audit record commit together: the record is written in the change's own
  * transaction (`audit.with`, db/audited.ts) and chained right after by the audit appender.
  */
-export function adminServices(c: Container, opts: AdminServiceOptions = {}) {
+export function adminServices(c: AdminServiceDeps, opts: AdminServiceOptions = {}) {
   const access = accessQueries(c.db)
   const elevated = elevatedRoles(access, c.audit)
   const authority = adminAuthority({
@@ -70,7 +99,7 @@ export type AdminServices = ReturnType<typeof adminServices>
  * admin, so the store is not created until the administrator exists.
  */
 export async function ensureSystemPolicyStore(
-  c: Container,
+  c: SystemStoreDeps,
   firstAdmin?: { id: string; email: string },
 ): Promise<boolean> {
   if (await c.queries.policies.findStore(SYSTEM_STORE)) {
@@ -114,7 +143,7 @@ export async function ensureSystemPolicyStore(
  * e.g. `p, auditor, roles, read`. The store is reserved (only grants change it), so its `p`
  * lines only ever come from that file: adding the missing ones undoes nobody's choice.
  */
-async function addNewRoleRules(c: Container) {
+async function addNewRoleRules(c: SystemStoreDeps) {
   const rules = parsePolicyCsv(await fs.readFile(path.join(POLICIES_DIR, SYSTEM_POLICY_FILE), 'utf8')).lines.filter(
     (l) => l[0] === 'p',
   )

@@ -1,29 +1,50 @@
-import type { Container } from '../container.ts'
+import type { ApiKeyService } from '../apikeys/service.ts'
+import type { AuditLog } from '../audit/log.ts'
+import type { AccountStatus } from '../identity/account-status.ts'
 import { hashPassword } from '../identity/passwords.ts'
 import type { UserRecord } from '../identity/queries.ts'
+import type { StrongLogin } from '../identity/strong-login.ts'
+import type { UserService } from '../identity/users.ts'
 import { callerLabel, type AdminAuthority, type AdminCaller } from './authority.ts'
 import type { AdminQueries } from './queries.ts'
 import { temporaryPassword, view } from './users.ts'
 
 /**
- * Account care by administrators and the helpdesk (issue 12 §1): status, deletion, lockout,
- * second factors, passwords and sessions. `find` resolves a user by id or email (404 if none).
+ * What account care needs of the running server (the container has this shape; DESIGN.md
+ * "Layout": no feature takes the container).
  */
-export function adminUserCare(
-  c: Container,
-  q: AdminQueries,
-  authority: AdminAuthority,
-  find: (ref: string) => Promise<UserRecord>,
-) {
-  /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
-  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
-    action,
-    outcome: 'success' as const,
-    actor: callerLabel(caller),
-    target,
-    details,
-  })
+export interface AdminUserCareDeps {
+  accounts: Pick<AccountStatus, 'disable' | 'enable'>
+  login: {
+    sessions: Pick<StrongLogin['sessions'], 'revoke' | 'list' | 'afterRevoked'>
+    lockout: Pick<StrongLogin['lockout'], 'unlock'>
+    mfa: Pick<StrongLogin['mfa'], 'removeAll'>
+  }
+  apikeys: Pick<ApiKeyService, 'list' | 'revoke' | 'ownersChanged'>
+  audit: Pick<AuditLog, 'with'>
+  users: Pick<UserService, 'updateSigningOut'>
+}
 
+/** What every account-care action shares: the deps, the authority and how a user is found. */
+interface Care {
+  c: AdminUserCareDeps
+  q: AdminQueries
+  authority: AdminAuthority
+  /** a user by id or email (404 if none) */
+  find: (ref: string) => Promise<UserRecord>
+}
+
+/** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
+const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
+  action,
+  outcome: 'success' as const,
+  actor: callerLabel(caller),
+  target,
+  details,
+})
+
+/** Enabling, disabling and deleting accounts. */
+function accountLifecycle({ c, q, authority, find }: Care) {
   return {
     async setStatus(caller: AdminCaller, ref: string, disabled: boolean) {
       await authority.require(caller, 'users:write')
@@ -78,7 +99,12 @@ export function adminUserCare(
         grantsRevoked: grants.length,
       }
     },
+  }
+}
 
+/** Lockout, second factors and passwords. */
+function accountCredentials({ c, authority, find }: Care) {
+  return {
     async unlock(caller: AdminCaller, ref: string) {
       await authority.require(caller, 'users:unlock')
       const u = await find(ref)
@@ -126,7 +152,12 @@ export function adminUserCare(
       await c.login.sessions.afterRevoked(ended)
       return { password, sessionsEnded: ended.length }
     },
+  }
+}
 
+/** A user's sign-in sessions: listed and ended. */
+function accountSessions({ c, authority, find }: Care) {
+  return {
     async sessions(caller: AdminCaller, ref: string) {
       await authority.require(caller, 'users:sessions')
       const u = await find(ref)
@@ -157,5 +188,19 @@ export function adminUserCare(
       return { ended }
     },
   }
+}
+
+/**
+ * Account care by administrators and the helpdesk (issue 12 §1): status, deletion, lockout,
+ * second factors, passwords and sessions. `find` resolves a user by id or email (404 if none).
+ */
+export function adminUserCare(
+  c: AdminUserCareDeps,
+  q: AdminQueries,
+  authority: AdminAuthority,
+  find: (ref: string) => Promise<UserRecord>,
+) {
+  const care: Care = { c, q, authority, find }
+  return { ...accountLifecycle(care), ...accountCredentials(care), ...accountSessions(care) }
 }
 export type AdminUserCare = ReturnType<typeof adminUserCare>

@@ -1,13 +1,28 @@
 import crypto from 'node:crypto'
 import { z } from 'zod'
-import type { Container } from '../container.ts'
+import type { ApiKeyService } from '../apikeys/service.ts'
+import type { AuditLog } from '../audit/log.ts'
+import type { Config } from '../config/env.ts'
+import type { PasswordResetService } from '../identity/password-reset.ts'
 import { passwordProblems } from '../identity/password-policy.ts'
-import { normalizeEmail } from '../identity/users.ts'
+import { normalizeEmail, type UserService } from '../identity/users.ts'
 import type { UserRecord } from '../identity/queries.ts'
 import { callerLabel, type AdminAuthority, type AdminCaller } from './authority.ts'
 import { adminError, invalidInput } from './errors.ts'
 import type { AdminQueries, UserFilter } from './queries.ts'
 import { decodeCursor, encodeCursor, etagOf, parse, PAGE_MAX } from './shared.ts'
+
+/**
+ * What users administration needs of the running server (the container has this shape;
+ * DESIGN.md "Layout": no feature takes the container).
+ */
+export interface AdminUsersDeps {
+  users: Pick<UserService, 'findByEmail' | 'findById' | 'create'>
+  audit: Pick<AuditLog, 'with'>
+  apikeys: Pick<ApiKeyService, 'ownersChanged'>
+  passwordReset: Pick<PasswordResetService, 'invite'>
+  config: Pick<Config, 'PASSWORD_MIN_LENGTH'>
+}
 
 /** What an administrator sees of a user: never the password hash. */
 export type UserView = Omit<UserRecord, 'passwordHash'> & { hasPassword: boolean; etag: string }
@@ -86,21 +101,23 @@ function attributeFilter(text: string | undefined): UserFilter['attribute'] {
   return { key: text.slice(0, i), value }
 }
 
-/** Users administration (issue 12 §1). Every action checks the caller through the system store. */
-export function adminUsers(c: Container, q: AdminQueries, authority: AdminAuthority) {
-  /** A change's audit record, committed with it (db/audited.ts). */
-  const audited = <T>(
-    caller: AdminCaller,
-    action: string,
-    of: (result: T) => { target: string; details: Record<string, unknown> },
-  ) => c.audit.with((result: T) => ({ action, outcome: 'success', actor: callerLabel(caller), ...of(result) }))
-
-  async function find(ref: string): Promise<UserRecord> {
+/** Resolves a user by id or email (404 `not_found` if none). */
+export function userFinder(c: Pick<AdminUsersDeps, 'users'>) {
+  return async function find(ref: string): Promise<UserRecord> {
     const u = ref.includes('@') ? await c.users.findByEmail(ref) : await c.users.findById(ref)
     if (!u) throw adminError('not_found', `no user ${ref.includes('@') ? normalizeEmail(ref) : ref}`)
     return u
   }
+}
 
+/**
+ * Creates a user with an initial password (given, or generated and returned once) that must
+ * be changed at first sign-in, or with no password and an invitation: the same single-use
+ * set-password link (/password/reset, valid 7 days, only its SHA-256 stored) that imported
+ * users get (identity/password-reset.ts `invite`), mailed to the user and returned once.
+ * Following it sets the password and verifies the address.
+ */
+function createUser(c: AdminUsersDeps, authority: AdminAuthority) {
   function checkPassword(password: string, email: string, name?: string | null) {
     const problems = passwordProblems(password, {
       minLength: c.config.PASSWORD_MIN_LENGTH,
@@ -110,157 +127,165 @@ export function adminUsers(c: Container, q: AdminQueries, authority: AdminAuthor
     if (problems.length) throw invalidInput(problems.map((message) => ({ path: ['password'], message })))
   }
 
-  const users = {
+  return async function create(caller: AdminCaller, input: unknown) {
+    await authority.require(caller, 'users:write')
+    const v = parse(createInput, input)
+    const email = normalizeEmail(v.email)
+    if (await c.users.findByEmail(email)) throw adminError('user_exists', `a user with the email ${email} exists`)
+    if (v.password !== undefined) checkPassword(v.password, email, v.name)
+    const password = v.invite ? undefined : (v.password ?? temporaryPassword())
+    // the user and its audit record commit together (db/audited.ts); a lost invitation link can be sent again
+    const user = await c.users.create(
+      {
+        email,
+        name: v.name ?? null,
+        roles: v.roles ?? [],
+        attributes: v.attributes ?? {},
+        emailVerified: v.emailVerified ?? false,
+        password,
+        mustChangePassword: password !== undefined,
+      },
+      c.audit.with((created: UserRecord) => ({
+        action: 'user.created',
+        outcome: 'success',
+        actor: callerLabel(caller),
+        target: created.id,
+        details: {
+          after: {
+            email,
+            name: created.name,
+            roles: created.roles,
+            attributes: created.attributes,
+            email_verified: created.emailVerified,
+          },
+          initial: v.invite ? 'invitation' : v.password !== undefined ? 'password' : 'generated_password',
+        },
+      })),
+    )
+    const invite = v.invite ? await c.passwordReset.invite(user, { actor: callerLabel(caller) }) : undefined
+    return {
+      user: view(user),
+      ...(v.password === undefined && password ? { password } : {}),
+      ...(invite ? { invitation: invite } : {}),
+    }
+  }
+}
+
+/** A page of users in creation order; `nextCursor` is absent on the last page. */
+function searchUsers(q: AdminQueries, authority: AdminAuthority) {
+  return async function search(caller: AdminCaller, input: unknown = {}) {
+    await authority.require(caller, 'users:read')
+    const v = parse(searchInput, input)
+    const limit = v.limit ?? 50
+    const filter: UserFilter = {
+      email: v.email,
+      name: v.name,
+      role: v.role,
+      attribute: attributeFilter(v.attribute),
+      status: v.status,
+    }
+    const rows = await q.searchUsers(filter, decodeCursor(v.cursor), limit + 1)
+    const page = rows.slice(0, limit)
+    const items = page
+      .map((r): UserRecord => ({
+        ...r,
+        roles: JSON.parse(r.roles) as string[],
+        attributes: JSON.parse(r.attributes) as Record<string, unknown>,
+      }))
+      .filter(
+        (u) =>
+          (!filter.role || u.roles.includes(filter.role)) &&
+          (!filter.attribute ||
+            JSON.stringify(u.attributes[filter.attribute.key]) === JSON.stringify(filter.attribute.value)),
+      )
+    const last = page.at(-1)
+    return {
+      items: items.map(view),
+      ...(rows.length > limit && last ? { nextCursor: encodeCursor({ createdAt: last.createdAt, id: last.id }) } : {}),
+    }
+  }
+}
+
+/**
+ * Updates name, roles, attributes, email_verified. With `ifMatch` (the ETag the caller read)
+ * the write happens only if nobody changed the user since: else `precondition_failed`.
+ */
+function updateUser(
+  c: AdminUsersDeps,
+  q: AdminQueries,
+  authority: AdminAuthority,
+  find: (ref: string) => Promise<UserRecord>,
+) {
+  return async function update(caller: AdminCaller, ref: string, input: unknown, ifMatch?: string) {
+    await authority.require(caller, 'users:write')
+    const v = parse(updateInput, input)
+    const u = await find(ref)
+    if (ifMatch !== undefined && ifMatch !== view(u).etag)
+      throw adminError('precondition_failed', `user ${u.id} changed since ${ifMatch} was read (now ${view(u).etag})`)
+    const next = {
+      name: v.name !== undefined ? v.name : u.name,
+      roles: v.roles ?? u.roles,
+      attributes: v.attributes ?? u.attributes,
+      emailVerified: v.emailVerified ?? u.emailVerified,
+    }
+    const changed = (Object.keys(next) as (keyof typeof next)[]).filter(
+      (k) => JSON.stringify(next[k]) !== JSON.stringify(u[k]),
+    )
+    if (!changed.length) return view(u)
+    const ok = await q.updateUserIf(
+      u.id,
+      {
+        updatedAt: u.updatedAt,
+        roles: JSON.stringify(u.roles),
+        attributes: JSON.stringify(u.attributes),
+        name: u.name,
+        email: u.email,
+        emailVerified: u.emailVerified,
+        disabled: u.disabled,
+      },
+      {
+        name: next.name,
+        roles: JSON.stringify(next.roles),
+        attributes: JSON.stringify(next.attributes),
+        emailVerified: next.emailVerified,
+      },
+      c.audit.with((written: boolean) =>
+        written
+          ? {
+              action: 'user.updated',
+              outcome: 'success',
+              actor: callerLabel(caller),
+              target: u.id,
+              details: {
+                before: Object.fromEntries(changed.map((k) => [k, u[k]])),
+                after: Object.fromEntries(changed.map((k) => [k, next[k]])),
+              },
+            }
+          : null,
+      ),
+    )
+    if (!ok)
+      throw adminError('precondition_failed', `user ${u.id} changed while this update was being made; read it again`)
+    // roles decide which scopes API keys and tokens carry: key caches everywhere re-read owners
+    if (changed.includes('roles')) await c.apikeys.ownersChanged()
+    return view(await find(u.id))
+  }
+}
+
+/** Users administration (issue 12 §1). Every action checks the caller through the system store. */
+export function adminUsers(c: AdminUsersDeps, q: AdminQueries, authority: AdminAuthority) {
+  const find = userFinder(c)
+  return {
     find,
     view,
-
-    /**
-     * Creates a user with an initial password (given, or generated and returned once) that must
-     * be changed at first sign-in, or with no password and an invitation: the same single-use
-     * set-password link (/password/reset, valid 7 days, only its SHA-256 stored) that imported
-     * users get (identity/password-reset.ts `invite`), mailed to the user and returned once.
-     * Following it sets the password and verifies the address.
-     */
-    async create(caller: AdminCaller, input: unknown) {
-      await authority.require(caller, 'users:write')
-      const v = parse(createInput, input)
-      const email = normalizeEmail(v.email)
-      if (await c.users.findByEmail(email)) throw adminError('user_exists', `a user with the email ${email} exists`)
-      if (v.password !== undefined) checkPassword(v.password, email, v.name)
-      const password = v.invite ? undefined : (v.password ?? temporaryPassword())
-      // the user and its audit record commit together; a lost invitation link can be sent again
-      const user = await c.users.create(
-        {
-          email,
-          name: v.name ?? null,
-          roles: v.roles ?? [],
-          attributes: v.attributes ?? {},
-          emailVerified: v.emailVerified ?? false,
-          password,
-          mustChangePassword: password !== undefined,
-        },
-        audited(caller, 'user.created', (created) => ({
-          target: created.id,
-          details: {
-            after: {
-              email,
-              name: created.name,
-              roles: created.roles,
-              attributes: created.attributes,
-              email_verified: created.emailVerified,
-            },
-            initial: v.invite ? 'invitation' : v.password !== undefined ? 'password' : 'generated_password',
-          },
-        })),
-      )
-      const invite = v.invite ? await c.passwordReset.invite(user, { actor: callerLabel(caller) }) : undefined
-      return {
-        user: view(user),
-        ...(v.password === undefined && password ? { password } : {}),
-        ...(invite ? { invitation: invite } : {}),
-      }
-    },
-
-    /** A page of users in creation order; `nextCursor` is absent on the last page. */
-    async search(caller: AdminCaller, input: unknown = {}) {
-      await authority.require(caller, 'users:read')
-      const v = parse(searchInput, input)
-      const limit = v.limit ?? 50
-      const filter: UserFilter = {
-        email: v.email,
-        name: v.name,
-        role: v.role,
-        attribute: attributeFilter(v.attribute),
-        status: v.status,
-      }
-      const rows = await q.searchUsers(filter, decodeCursor(v.cursor), limit + 1)
-      const page = rows.slice(0, limit)
-      const items = page
-        .map((r): UserRecord => ({
-          ...r,
-          roles: JSON.parse(r.roles) as string[],
-          attributes: JSON.parse(r.attributes) as Record<string, unknown>,
-        }))
-        .filter(
-          (u) =>
-            (!filter.role || u.roles.includes(filter.role)) &&
-            (!filter.attribute ||
-              JSON.stringify(u.attributes[filter.attribute.key]) === JSON.stringify(filter.attribute.value)),
-        )
-      const last = page.at(-1)
-      return {
-        items: items.map(view),
-        ...(rows.length > limit && last
-          ? { nextCursor: encodeCursor({ createdAt: last.createdAt, id: last.id }) }
-          : {}),
-      }
-    },
-
+    create: createUser(c, authority),
+    search: searchUsers(q, authority),
     async read(caller: AdminCaller, ref: string) {
       await authority.require(caller, 'users:read')
       const u = await find(ref)
       return { ...view(u), adminRoles: await authority.rolesOf({ type: 'user', id: u.id }) }
     },
-
-    /**
-     * Updates name, roles, attributes, email_verified. With `ifMatch` (the ETag the caller read)
-     * the write happens only if nobody changed the user since: else `precondition_failed`.
-     */
-    async update(caller: AdminCaller, ref: string, input: unknown, ifMatch?: string) {
-      await authority.require(caller, 'users:write')
-      const v = parse(updateInput, input)
-      const u = await find(ref)
-      if (ifMatch !== undefined && ifMatch !== view(u).etag)
-        throw adminError('precondition_failed', `user ${u.id} changed since ${ifMatch} was read (now ${view(u).etag})`)
-      const next = {
-        name: v.name !== undefined ? v.name : u.name,
-        roles: v.roles ?? u.roles,
-        attributes: v.attributes ?? u.attributes,
-        emailVerified: v.emailVerified ?? u.emailVerified,
-      }
-      const changed = (Object.keys(next) as (keyof typeof next)[]).filter(
-        (k) => JSON.stringify(next[k]) !== JSON.stringify(u[k]),
-      )
-      if (!changed.length) return view(u)
-      const ok = await q.updateUserIf(
-        u.id,
-        {
-          updatedAt: u.updatedAt,
-          roles: JSON.stringify(u.roles),
-          attributes: JSON.stringify(u.attributes),
-          name: u.name,
-          email: u.email,
-          emailVerified: u.emailVerified,
-          disabled: u.disabled,
-        },
-        {
-          name: next.name,
-          roles: JSON.stringify(next.roles),
-          attributes: JSON.stringify(next.attributes),
-          emailVerified: next.emailVerified,
-        },
-        c.audit.with((written: boolean) =>
-          written
-            ? {
-                action: 'user.updated',
-                outcome: 'success',
-                actor: callerLabel(caller),
-                target: u.id,
-                details: {
-                  before: Object.fromEntries(changed.map((k) => [k, u[k]])),
-                  after: Object.fromEntries(changed.map((k) => [k, next[k]])),
-                },
-              }
-            : null,
-        ),
-      )
-      if (!ok)
-        throw adminError('precondition_failed', `user ${u.id} changed while this update was being made; read it again`)
-      // roles decide which scopes API keys and tokens carry: key caches everywhere re-read owners
-      if (changed.includes('roles')) await c.apikeys.ownersChanged()
-      return view(await find(u.id))
-    },
+    update: updateUser(c, q, authority, find),
   }
-  return users
 }
 export type AdminUsers = ReturnType<typeof adminUsers>

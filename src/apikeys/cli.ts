@@ -1,10 +1,9 @@
 import fs from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import type { Container } from '../container.ts'
 import { AppError } from '../errors.ts'
 import { LEVELS, type Level } from './levels.ts'
 import type { Actor, SigningInput } from './issue.ts'
-import { keyView } from './service.ts'
+import { keyView, type ApiKeyService } from './service.ts'
 import { APIKEYS_USAGE } from './cli-usage.ts'
 
 export { APIKEYS_USAGE }
@@ -18,9 +17,14 @@ export function parseDuration(v: string): number {
   return Number(m[1]) * { d: 86400, h: 3600, m: 60, s: 1, '': 1 }[m[2] as 'd' | 'h' | 'm' | 's' | '']
 }
 
+/** What `portcullis apikeys ...` needs of the running server (the container has this shape). */
+export interface ApiKeysCliDeps {
+  apikeys: Pick<ApiKeyService, 'issue' | 'list' | 'owners' | 'revoke' | 'rotate'>
+}
+
 /** `portcullis apikeys ...`: the operator at the console acts as an administrator. */
 export async function apikeysCommand(
-  c: Container,
+  c: ApiKeysCliDeps,
   argv: string[],
   out: (s: string) => void = (s) => process.stdout.write(s),
 ): Promise<number> {

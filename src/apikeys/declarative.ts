@@ -1,12 +1,12 @@
 import { z } from 'zod'
-import type { Container } from '../container.ts'
 import { AppError } from '../errors.ts'
 import { API_SCOPE_NAMES, type ApiScope } from '../oidc/api-resource.ts'
 import { API_SCOPE_ROLES } from '../oidc/holdings.ts'
 import { LEVELS, levelProblems, levelRank, maxLifetimeMs } from './levels.ts'
 import { normaliseCidrs, type Actor } from './issue.ts'
 import { normaliseEd25519PublicKey } from './signatures.ts'
-import { keyStatus } from './service.ts'
+import { keyStatus, type ApiKeyService } from './service.ts'
+import type { UserService } from '../identity/users.ts'
 import type { OwnerRef } from './owners.ts'
 
 /**
@@ -57,6 +57,15 @@ const expiryOf = (k: ApiKeyEntry, now: number) =>
     ? new Date(k.expires_at)
     : new Date(now + (k.expires_in_days ? k.expires_in_days * 86_400_000 : maxLifetimeMs(k.level)))
 
+/**
+ * What the `api_keys` section needs of the running server (the container has this shape):
+ * the key service, and users to read an owner's roles and email.
+ */
+export interface ApiKeysDeclarativeDeps {
+  apikeys: Pick<ApiKeyService, 'owners' | 'findByName' | 'issue' | 'update' | 'list'>
+  users: Pick<UserService, 'findById'>
+}
+
 /** Owners the same document defines (applied before keys): their allowed scopes. */
 export interface DocOwners {
   clients: Map<string, string[]>
@@ -68,7 +77,7 @@ export interface DocOwners {
 
 /** Every problem of the `api_keys` entries, with paths; nothing is written. */
 export async function validateApiKeys(
-  c: Container,
+  c: ApiKeysDeclarativeDeps,
   keys: ApiKeyEntry[],
   doc: DocOwners,
 ): Promise<{ path: string; message: string }[]> {
@@ -150,7 +159,7 @@ export async function validateApiKeys(
 
 /** Applies validated entries; returns how many keys were issued and updated. */
 export async function applyApiKeys(
-  c: Container,
+  c: ApiKeysDeclarativeDeps,
   keys: ApiKeyEntry[],
   actorLabel: string,
   onIssued?: (k: IssuedFromImport) => void,
@@ -209,7 +218,7 @@ export async function applyApiKeys(
 }
 
 /** Live keys (active or awaiting approval) as import entries, without secrets. */
-export async function exportApiKeys(c: Container) {
+export async function exportApiKeys(c: ApiKeysDeclarativeDeps) {
   const out = []
   for (const k of await c.apikeys.list()) {
     const status = keyStatus(k)

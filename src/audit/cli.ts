@@ -1,11 +1,14 @@
 import fs from 'node:fs'
 import { once } from 'node:events'
-import type { Container } from '../container.ts'
+import type { Config } from '../config/env.ts'
 import { AppError } from '../errors.ts'
 import { formatVerify } from './verify.ts'
 import { allEvents, cefLine, jsonLine, parseEventQuery } from './export.ts'
 import { buildReport, reportHtml } from './report.ts'
-import { reportDeps } from './report-deps.ts'
+import { reportDeps, type ReportSources } from './report-deps.ts'
+import type { AuditLog } from './log.ts'
+import type { AuditQueries } from './queries.ts'
+import type { AuditChain } from './service.ts'
 
 export interface AuditCliOptions {
   format?: string
@@ -18,6 +21,17 @@ export interface AuditCliOptions {
   outcome?: string
   days?: string
 }
+
+/** What `portcullis audit ...` needs of the running server (the container has this shape). */
+export interface AuditCliDeps {
+  audit: Pick<AuditLog, 'flush' | 'record'>
+  auditChain: Pick<AuditChain, 'verify' | 'prune' | 'checkpoint'>
+  queries: { audit: AuditQueries }
+  config: Pick<Config, 'AUDIT_RETENTION_DAYS'>
+}
+
+/** What `portcullis report` needs: the report's sources and the audit writer to flush first. */
+export type ReportCliDeps = ReportSources & { audit: Pick<AuditLog, 'flush'> }
 
 const usage = (m: string) => new AppError('usage', m, { status: 400 })
 
@@ -48,7 +62,7 @@ async function writer(out: string | undefined) {
  * portcullis audit verify | export | prune | checkpoint. Returns the exit code: verify exits 1
  * when it finds tampering.
  */
-export async function auditCommand(c: Container, sub: string | undefined, o: AuditCliOptions): Promise<number> {
+export async function auditCommand(c: AuditCliDeps, sub: string | undefined, o: AuditCliOptions): Promise<number> {
   switch (sub) {
     case 'verify': {
       await c.audit.flush()
@@ -114,7 +128,7 @@ export async function auditCommand(c: Container, sub: string | undefined, o: Aud
 }
 
 /** portcullis report [--format json|html] [--days N] [--out FILE] */
-export async function reportCommand(c: Container, o: AuditCliOptions): Promise<number> {
+export async function reportCommand(c: ReportCliDeps, o: AuditCliOptions): Promise<number> {
   const format =
     o.format === 'html'
       ? 'html'

@@ -1,8 +1,22 @@
-import type { Container } from '../container.ts'
-import type { ReportDeps } from './report.ts'
+import type { AuditChain } from './service.ts'
+import type { AuditQueries } from './queries.ts'
+import type { ComplianceProviders, ReportDeps } from './report.ts'
 
-/** What the compliance report reads, taken from the container (API and CLI share it). */
-export const reportDeps = (c: Container): ReportDeps => ({
+/**
+ * Where the compliance report's inputs live in the running server (the container has this shape;
+ * DESIGN.md "Layout": a feature names the narrow dependencies it needs, never the container).
+ */
+export interface ReportSources {
+  queries: { users: { list: ReportDeps['users'] }; clients: { list: ReportDeps['clients'] }; audit: AuditQueries }
+  resources: { list: ReportDeps['resources'] }
+  keys: { list: ReportDeps['keys'] }
+  auditChain: Pick<AuditChain, 'verify'>
+  compliance: { providers: ComplianceProviders }
+  config: ReportDeps['config']
+}
+
+/** What the compliance report reads (API and CLI share it). */
+export const reportDeps = (c: ReportSources): ReportDeps => ({
   users: () => c.queries.users.list(),
   clients: () => c.queries.clients.list(),
   resources: () => c.resources.list(),

@@ -1,7 +1,12 @@
 import { AppError } from '../errors.ts'
-import type { Container } from '../container.ts'
 import type { EnginePort } from './port.ts'
 import { readPolicyFile, runPolicyTests } from './policy-test.ts'
+import type { PolicyStores } from './stores.ts'
+
+/** What `portcullis policy apply` needs of the running server (the container has this shape). */
+export interface PolicyApplyDeps {
+  authz: { engine: EnginePort; stores: Pick<PolicyStores, 'apply'> }
+}
 
 const out = (s: string) => process.stdout.write(s)
 
@@ -21,7 +26,11 @@ export async function policyTestCommand(engine: EnginePort, files: string[]): Pr
 }
 
 /** `portcullis policy apply FILE [--reason TEXT]`: commits the file's store as a new version. */
-export async function policyApplyCommand(c: Container, file: string | undefined, reason?: string): Promise<number> {
+export async function policyApplyCommand(
+  c: PolicyApplyDeps,
+  file: string | undefined,
+  reason?: string,
+): Promise<number> {
   if (!file) throw new AppError('usage', 'policy apply needs a FILE', { status: 400 })
   const doc = await readPolicyFile(file)
   if (!doc.name)

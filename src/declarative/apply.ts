@@ -1,11 +1,25 @@
 import fs from 'node:fs/promises'
 import YAML from 'yaml'
-import type { Container } from '../container.ts'
 import { AppError } from '../errors.ts'
 import { hashPassword, verifyPassword } from '../identity/passwords.ts'
 import { importDocument, type ImportDocument, type ImportUser } from './schema.ts'
 import type { StoreOptions } from '../authz/options.ts'
-import { applyApiKeys, validateApiKeys, type IssuedFromImport } from '../apikeys/declarative.ts'
+import {
+  applyApiKeys,
+  validateApiKeys,
+  type ApiKeysDeclarativeDeps,
+  type IssuedFromImport,
+} from '../apikeys/declarative.ts'
+import type { ApiKeyService } from '../apikeys/service.ts'
+import type { AuditLog } from '../audit/log.ts'
+import type { PolicyStores } from '../authz/stores.ts'
+import type { FederationService } from '../federation/service.ts'
+import type { AccountStatus } from '../identity/account-status.ts'
+import type { PasswordResetService } from '../identity/password-reset.ts'
+import type { StrongLogin } from '../identity/strong-login.ts'
+import type { UserService } from '../identity/users.ts'
+import type { ClientService } from '../oidc/clients.ts'
+import type { ResourceQueries } from '../oidc/queries/resources.ts'
 import { SYSTEM_STORE } from '../admin/authority.ts'
 import { safeEqual } from '../crypto/constant-time.ts'
 
@@ -21,6 +35,27 @@ export interface ImportSummary {
   api_keys?: number
   identity_providers?: number
 }
+/**
+ * What validating and applying an import document needs of the running server (the container
+ * has this shape; DESIGN.md "Layout": no feature takes the container).
+ */
+export type ImportDeps = ApiKeysDeclarativeDeps & {
+  apikeys: Pick<ApiKeyService, 'ownersChanged'>
+  users: Pick<UserService, 'findByEmail' | 'create' | 'update' | 'updateSigningOut'>
+  resources: Pick<ResourceQueries, 'list' | 'upsert'>
+  clients: Pick<ClientService, 'validate' | 'upsert'>
+  authz: { stores: Pick<PolicyStores, 'check' | 'apply'> }
+  audit: Pick<AuditLog, 'with' | 'record'>
+  login: { mfa: Pick<StrongLogin['mfa'], 'importTotp'>; sessions: Pick<StrongLogin['sessions'], 'afterRevoked'> }
+  accounts: Pick<AccountStatus, 'disable' | 'enable'>
+  passwordReset: Pick<PasswordResetService, 'invite'>
+  federation: Pick<FederationService, 'importProviders'>
+  /** reload the provider on this instance (new resource scopes change what it accepts) */
+  refresh(): Promise<unknown>
+  /** tell every instance that clients, resources or scopes changed */
+  configChanged(): Promise<void>
+}
+
 export interface ApplyOptions {
   /** receives each API key issued by the import, once, with its secret (never logged) */
   onKeyIssued?: (k: IssuedFromImport) => void
@@ -41,7 +76,7 @@ export function parseDocumentText(text: string, name = 'document'): { value?: un
  * unless there are none.
  */
 export async function validateDocument(
-  c: Container,
+  c: ImportDeps,
   value: unknown,
 ): Promise<{ doc?: ImportDocument; problems: Problem[] }> {
   const parsed = importDocument.safeParse(value ?? {})
@@ -125,7 +160,7 @@ export async function validateDocument(
 }
 
 /** Which roles hold each resource scope once the document is applied (the document wins over stored resources). */
-async function scopeRolesOf(c: Container, doc: ImportDocument): Promise<Map<string, Set<string>>> {
+async function scopeRolesOf(c: ImportDeps, doc: ImportDocument): Promise<Map<string, Set<string>>> {
   const inDoc = new Set(doc.resources.map((r) => r.indicator))
   const all = [
     ...(await c.resources.list()).filter((r) => !inDoc.has(r.indicator)).map((r) => r.scopeDetails),
@@ -141,7 +176,7 @@ async function scopeRolesOf(c: Container, doc: ImportDocument): Promise<Map<stri
 
 /** Applies a valid document idempotently (upsert by natural key). */
 export async function applyDocument(
-  c: Container,
+  c: ImportDeps,
   doc: ImportDocument,
   actor = 'import',
   opts: ApplyOptions = {},
@@ -223,7 +258,7 @@ export async function applyDocument(
  * change is an audit event of its own, committed with the change (db/audited.ts); a forced
  * reset's sessions end in that same transaction, so its event counts them exactly.
  */
-async function applyUser(c: Container, u: ImportUser, actor: string) {
+async function applyUser(c: ImportDeps, u: ImportUser, actor: string) {
   const existing = await c.users.findByEmail(u.email)
   const profile = {
     ...(u.name !== undefined ? { name: u.name } : {}),
@@ -304,7 +339,7 @@ async function applyUser(c: Container, u: ImportUser, actor: string) {
 
 /** Reads, validates and applies a file; throws an AppError listing every problem. */
 export async function importFile(
-  c: Container,
+  c: ImportDeps,
   file: string,
   actor = 'import',
   opts: ApplyOptions = {},

@@ -1,10 +1,23 @@
 import YAML from 'yaml'
-import type { Container } from '../container.ts'
-import { exportApiKeys } from '../apikeys/declarative.ts'
+import { exportApiKeys, type ApiKeysDeclarativeDeps } from '../apikeys/declarative.ts'
+import type { PolicyStores } from '../authz/stores.ts'
+import type { FederationService } from '../federation/service.ts'
+import type { UserService } from '../identity/users.ts'
+import type { ClientService } from '../oidc/clients.ts'
+import type { ResourceQueries } from '../oidc/queries/resources.ts'
 import { SYSTEM_STORE } from '../admin/authority.ts'
 
+/** What the export reads of the running server (the container has this shape). */
+export type ExportDeps = ApiKeysDeclarativeDeps & {
+  clients: Pick<ClientService, 'list'>
+  users: Pick<UserService, 'list'>
+  resources: Pick<ResourceQueries, 'list'>
+  authz: { stores: Pick<PolicyStores, 'list' | 'current' | 'exportCsv'> }
+  federation: Pick<FederationService, 'exportProviders'>
+}
+
 /** The import document of the current state, without secrets (no client secrets, no password hashes). */
-export async function exportDocument(c: Container) {
+export async function exportDocument(c: ExportDeps) {
   const [clients, users, resources] = await Promise.all([c.clients.list(), c.users.list(), c.resources.list()])
   const apiKeys = await exportApiKeys(c)
   const identityProviders = await c.federation.exportProviders()

@@ -1,8 +1,15 @@
-import type { Container } from '../container.ts'
 import { AppError } from '../errors.ts'
+import type { AccountStatus } from './account-status.ts'
+import type { StrongLogin } from './strong-login.ts'
+
+/** What the identity part of `portcullis admin ...` needs (the container has this shape). */
+export interface IdentityCliDeps {
+  login: Pick<StrongLogin, 'lockout' | 'setRequireMfaForAll'>
+  accounts: Pick<AccountStatus, 'disable' | 'enable'>
+}
 
 /** `portcullis admin ...`: account administration from the command line (strong login). */
-export async function adminCommand(c: Container, args: string[]): Promise<number> {
+export async function adminCommand(c: IdentityCliDeps, args: string[]): Promise<number> {
   const [sub, arg] = args
   if (sub === 'unlock') {
     if (!arg) throw new AppError('usage', 'admin unlock needs an EMAIL', { status: 400 })
