@@ -124,7 +124,6 @@ export default tseslint.config(
       'src/identity/mfa.ts',
       'src/identity/password-reset.ts',
       'src/oidc/interactions/router.ts',
-      'src/oidc/provider.ts',
       'src/ssf/service.ts',
     ],
     rules: { 'max-lines-per-function': 'off' },
