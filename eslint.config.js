@@ -123,7 +123,6 @@ export default tseslint.config(
       'src/identity/email-verification.ts',
       'src/identity/mfa.ts',
       'src/identity/password-reset.ts',
-      'src/oidc/interactions/router.ts',
       'src/ssf/service.ts',
     ],
     rules: { 'max-lines-per-function': 'off' },
