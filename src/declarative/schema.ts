@@ -62,7 +62,7 @@ export const CLIENT_METADATA_KEYS = [
   'tls_client_auth_san_ip',
   'tls_client_auth_san_email',
   'tls_client_certificate_bound_access_tokens',
-  // ours (provider.ts extraClientMetadata)
+  // ours (oidc/provider/client-metadata.ts extraClientMetadata)
   'resource_servers',
   'authz_stores',
   'require_mfa',

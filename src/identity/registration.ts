@@ -41,7 +41,7 @@ export type RegisterResult = { ok: true } | { ok: false; problems: string[]; fie
  *   (argon2, a verification mail) or telling an existing account's owner (a mail, nothing
  *   changes) happens after the answer (`settled` waits for it), as for the forgotten password;
  * - the new account has `mustVerifyEmail`: no sign-in completes (so no token is issued) until the
- *   mailed link was followed (oidc/interactions/router.ts);
+ *   mailed link was followed (oidc/interactions/next-step.ts, steps/verify-email.ts);
  * - each address gets `perAddress` sign-ups an hour (silently dropped beyond: the limit says
  *   nothing about the address); the per-IP limit is the `signup` rate-limit class.
  */

@@ -4,7 +4,7 @@
  * scope the server knows (management and resource scopes included), so every client the
  * provider loads from the database carries its effective `scope` (adapters.ts), and the
  * provider enforces it at the authorization, PAR, device authorization and client credentials
- * endpoints; resourceServerInfo (provider.ts) applies it again to every token for a resource,
+ * endpoints; resourceServerInfo (provider/resources.ts) applies it again to every token for a resource,
  * refresh and API key exchange included.
  */
 

@@ -22,7 +22,7 @@ const DCR_GRANT_TYPES: ReadonlySet<string> = new Set([
 
 /** Metadata only an administrator may set: each grants authority or lifts a safety rule. */
 const ADMIN_ONLY: Record<string, (v: unknown) => boolean> = {
-  // introspection of other clients' tokens (provider.ts introspection.allowedPolicy)
+  // introspection of other clients' tokens (provider/features.ts introspection.allowedPolicy)
   resource_servers: (v) => v !== undefined,
   // users are not asked to consent
   skip_consent: (v) => v === true,

@@ -55,7 +55,7 @@ export function loginPolicy(hooks: LoginHooks, opts: { create?: boolean } = {}) 
   // OpenID Connect Prompt Create 1.0 §4: `prompt=create` asks for the sign-up page first. A
   // requestable prompt is advertised in discovery (prompt_values_supported) and only then
   // accepted; it is resolved when the interaction finishes with a `create` result
-  // (oidc/interactions/router.ts). Only while self-registration is on.
+  // (oidc/interactions/steps/create.ts). Only while self-registration is on.
   if (opts.create) policy.add(new Prompt({ name: 'create', requestable: true }), 0)
   const login = policy.get('login')!
   login.checks.add(
