@@ -106,74 +106,78 @@ export function systemStoreGuard(lines: PolicyLine[]) {
  */
 export type ElevatedRoles = (subject: string) => Promise<string[]>
 
-export function adminAuthority(deps: {
+type AuthorityDeps = {
   decide: Decider
   stores: PolicyStores
   users: Pick<UserService, 'findById'>
   audit: AuditLog
   elevated?: ElevatedRoles
-}) {
-  function allowedFor(subject: string, action: AdminAction) {
-    const [obj, act] = action.split(':') as [string, string]
-    // no system store yet (before the first start's bootstrap): nobody but the CLI administers
-    try {
-      return deps.decide.check(SYSTEM_STORE, [subject, obj, act]).allowed
-    } catch (err) {
-      if ((err as { code?: string }).code === 'not_found') return false
-      throw err
-    }
-  }
+}
 
-  /** The system store's grant lines; none before the store exists. */
-  async function grantLines(): Promise<PolicyLine[]> {
-    try {
-      return (await deps.stores.current(SYSTEM_STORE)).lines.filter((l) => l[0] === 'g')
-    } catch (err) {
-      if ((err as { code?: string }).code === 'not_found') return []
-      throw err
-    }
+function allowedFor(deps: AuthorityDeps, subject: string, action: AdminAction) {
+  const [obj, act] = action.split(':') as [string, string]
+  // no system store yet (before the first start's bootstrap): nobody but the CLI administers
+  try {
+    return deps.decide.check(SYSTEM_STORE, [subject, obj, act]).allowed
+  } catch (err) {
+    if ((err as { code?: string }).code === 'not_found') return false
+    throw err
   }
+}
 
-  /** A disabled or deleted user holds nothing, whatever the store still says. */
-  async function liveUser(id: string) {
-    const u = await deps.users.findById(id)
-    return Boolean(u && !u.disabled)
+/** The system store's grant lines; none before the store exists. */
+async function grantLines(deps: AuthorityDeps): Promise<PolicyLine[]> {
+  try {
+    return (await deps.stores.current(SYSTEM_STORE)).lines.filter((l) => l[0] === 'g')
+  } catch (err) {
+    if ((err as { code?: string }).code === 'not_found') return []
+    throw err
   }
+}
+
+/** A disabled or deleted user holds nothing, whatever the store still says. */
+async function liveUser(deps: AuthorityDeps, id: string) {
+  const u = await deps.users.findById(id)
+  return Boolean(u && !u.disabled)
+}
+
+function checkRole(role: string): asserts role is AdminRole {
+  if (!(ADMIN_ROLES as readonly string[]).includes(role)) {
+    throw adminError('unknown_role', `unknown admin role ${role} (roles: ${ADMIN_ROLES.join(', ')})`)
+  }
+}
+
+export function adminAuthority(deps: AuthorityDeps) {
+  const allowed = (subject: string, action: AdminAction) => allowedFor(deps, subject, action)
+  const live = (id: string) => liveUser(deps, id)
 
   /**
    * The subject's standing grants first; then each role it holds for a while, asking the PDP
    * what that role allows (the role itself as the subject: g(role, role) holds in casbin).
    */
   async function allowedWithElevation(subject: string, action: AdminAction) {
-    if (allowedFor(subject, action)) return true
+    if (allowed(subject, action)) return true
     if (!deps.elevated) return false
-    return (await deps.elevated(subject)).some((role) => allowedFor(role, action))
+    return (await deps.elevated(subject)).some((role) => allowed(role, action))
   }
 
   async function grantsOf(subject: string): Promise<string[]> {
-    return (await grantLines()).filter((l) => l[1] === subject).map((l) => l[2]!)
-  }
-
-  function checkRole(role: string): asserts role is AdminRole {
-    if (!(ADMIN_ROLES as readonly string[]).includes(role)) {
-      throw adminError('unknown_role', `unknown admin role ${role} (roles: ${ADMIN_ROLES.join(', ')})`)
-    }
+    return (await grantLines(deps)).filter((l) => l[1] === subject).map((l) => l[2]!)
   }
 
   const authority = {
     /** Decides through the PDP; never throws for "no". */
     async may(caller: AdminCaller, action: AdminAction): Promise<boolean> {
       if (caller.kind === 'cli') return true
-      if (caller.kind === 'user')
-        return (await liveUser(caller.id)) && allowedWithElevation(`user:${caller.id}`, action)
-      if (caller.kind === 'client') return allowedFor(`client:${caller.id}`, action)
+      if (caller.kind === 'user') return (await live(caller.id)) && allowedWithElevation(`user:${caller.id}`, action)
+      if (caller.kind === 'client') return allowed(`client:${caller.id}`, action)
       const bounded =
         caller.scopes.includes(ADMIN_SCOPE) || (isRead(action) && caller.scopes.includes(ADMIN_READ_SCOPE))
       if (!bounded) return false
-      if (caller.owner.type === 'user' && !(await liveUser(caller.owner.id))) return false
+      if (caller.owner.type === 'user' && !(await live(caller.owner.id))) return false
       return caller.owner.type === 'user'
         ? allowedWithElevation(subjectOf(caller.owner), action)
-        : allowedFor(subjectOf(caller.owner), action)
+        : allowed(subjectOf(caller.owner), action)
     },
 
     /** The roles a user holds for a while now (time-bound grants). */
@@ -190,11 +194,11 @@ export function adminAuthority(deps: {
 
     /** Users that hold `admin` and may use it (enabled). */
     async activeAdmins(): Promise<string[]> {
-      const ids = (await grantLines())
+      const ids = (await grantLines(deps))
         .filter((l) => l[2] === 'admin' && l[1]?.startsWith('user:'))
         .map((l) => l[1]!.slice(5))
-      const live = await Promise.all(ids.map(liveUser))
-      return ids.filter((_, i) => live[i])
+      const alive = await Promise.all(ids.map(live))
+      return ids.filter((_, i) => alive[i])
     },
 
     async grant(caller: AdminCaller, owner: { type: 'user' | 'client'; id: string }, role: string, reason?: string) {
@@ -253,7 +257,7 @@ export function adminAuthority(deps: {
 
     /** Refuses (409 `last_admin`) when no enabled admin would remain without these users. */
     async keepsAnAdmin(without: string[]) {
-      const admins = (await grantLines()).filter((l) => l[2] === 'admin' && l[1]?.startsWith('user:'))
+      const admins = (await grantLines(deps)).filter((l) => l[2] === 'admin' && l[1]?.startsWith('user:'))
       if (!admins.some((l) => without.includes(l[1]!.slice(5)))) return // they hold no admin grant
       const remaining = (await authority.activeAdmins()).filter((id) => !without.includes(id))
       if (!remaining.length)

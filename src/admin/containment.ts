@@ -26,6 +26,32 @@ export const containInput = z
   })
   .strict()
 
+type ContainmentDeps = {
+  authority: AdminAuthority
+  q: AdminQueries
+  access: AccessQueries
+  elevation: AdminElevation
+  notifySignOut?: SignOutNotifier
+}
+
+/** Revokes every live API key of the owner; returns their ids. */
+async function revokeOwnerKeys(c: AdminDeps, caller: AdminCaller, owner: { type: 'user' | 'client'; id: string }) {
+  const keys = (await c.apikeys.list(owner)).filter((k) => !k.revokedAt)
+  for (const k of keys) await c.apikeys.revoke(k.id, { label: callerLabel(caller), isAdmin: true })
+  return keys.map((k) => k.id)
+}
+
+/** Runs the extra sign-out notifier, if any: null without one, 0 when it failed (containment goes on). */
+async function notifySignOut(c: AdminDeps, notifier: SignOutNotifier | undefined, e: Parameters<SignOutNotifier>[0]) {
+  if (!notifier) return null
+  try {
+    return await notifier(e)
+  } catch (err) {
+    c.logger.warn({ err: (err as Error).message }, 'back-channel logout notification failed during containment')
+    return 0
+  }
+}
+
 /**
  * Containment in one action (issue 12 §6): for a user or client suspected compromised, every
  * session, OIDC grant and the tokens issued under them, and every API key go, time-bound admin
@@ -35,31 +61,11 @@ export const containInput = z
  * self-contained: a resource server that verifies offline accepts them until they expire
  * (ACCESS_TOKEN_TTL); portcullis's own APIs refuse them at once (the owner is disabled).
  */
-export function adminContainment(
-  c: AdminDeps,
-  deps: {
-    authority: AdminAuthority
-    q: AdminQueries
-    access: AccessQueries
-    elevation: AdminElevation
-    notifySignOut?: SignOutNotifier
-  },
-) {
+export function adminContainment(c: AdminDeps, deps: ContainmentDeps) {
   const { authority, q, access } = deps
-  async function revokeKeys(caller: AdminCaller, owner: { type: 'user' | 'client'; id: string }) {
-    const keys = (await c.apikeys.list(owner)).filter((k) => !k.revokedAt)
-    for (const k of keys) await c.apikeys.revoke(k.id, { label: callerLabel(caller), isAdmin: true })
-    return keys.map((k) => k.id)
-  }
-  async function notify(e: Parameters<SignOutNotifier>[0]) {
-    if (!deps.notifySignOut) return null
-    try {
-      return await deps.notifySignOut(e)
-    } catch (err) {
-      c.logger.warn({ err: (err as Error).message }, 'back-channel logout notification failed during containment')
-      return 0
-    }
-  }
+  const revokeKeys = (caller: AdminCaller, owner: { type: 'user' | 'client'; id: string }) =>
+    revokeOwnerKeys(c, caller, owner)
+  const notify = (e: Parameters<SignOutNotifier>[0]) => notifySignOut(c, deps.notifySignOut, e)
 
   return {
     async user(caller: AdminCaller, ref: string, input: unknown) {

@@ -99,121 +99,137 @@ export function elevatedRoles(q: AccessQueries, audit: AuditLog) {
   }
 }
 
+type ElevationDeps = {
+  q: AccessQueries
+  audit: AuditLog
+  authority: AdminAuthority
+  auditExpired: () => Promise<void>
+}
+
+/** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
+const record = (caller: AdminCaller, action: string, r: RoleRequestRow, details: Record<string, unknown>) => ({
+  action,
+  outcome: 'success' as const,
+  actor: callerLabel(caller),
+  target: r.subject,
+  details: { request: r.id, role: r.role, ...details },
+})
+
+async function findRequest(q: AccessQueries, id: string) {
+  const r = await q.findRequest(id)
+  if (!r) throw adminError('not_found', `no role request ${id}`)
+  return r
+}
+
+/** Moves a request from one status to the next, with its audit record (one compare-and-set). */
+async function transition(
+  deps: ElevationDeps,
+  caller: AdminCaller,
+  id: string,
+  from: string,
+  to: string,
+  action: string,
+  extra: Partial<RoleRequestRow>,
+  note?: string,
+  ifMatch?: string,
+) {
+  const r = await findRequest(deps.q, id)
+  if (ifMatch !== undefined && ifMatch !== requestView(r).etag)
+    throw adminError('precondition_failed', `role request ${id} changed since ${ifMatch} was read`)
+  if (r.status !== from || (from === 'approved' && r.expiresAt && r.expiresAt <= new Date()))
+    throw adminError(
+      'invalid_state',
+      `role request ${id} is ${requestView(r).status}, not ${from === 'approved' ? 'active' : from}`,
+    )
+  const now = new Date()
+  const data = { status: to, decidedBy: callerLabel(caller), decidedAt: now, decisionNote: note ?? null, ...extra }
+  const after = await deps.q.decideAudited(
+    id,
+    from,
+    data,
+    deps.audit.with(
+      (a) =>
+        a &&
+        record(caller, action, a, {
+          before: { status: requestView(r, now).status },
+          after: { status: requestView(a, now).status, expires_at: a.expiresAt?.toISOString() ?? null },
+          note: note ?? null,
+        }),
+    ),
+  )
+  if (!after) throw adminError('invalid_state', `role request ${id} was decided meanwhile; read it again`)
+  return requestView(after)
+}
+
+/**
+ * A user asks for a role for themselves; a holder of roles:grant may file it for a user (a
+ * helpdesk ticket), and then neither of them can approve it.
+ */
+async function fileRequest(
+  deps: ElevationDeps,
+  caller: AdminCaller,
+  input: unknown,
+  userIdOf: (ref: string) => Promise<string | null>,
+) {
+  const { q, authority } = deps
+  const v = parse(requestInput, input)
+  let subject = actingSubject(caller)
+  if (v.subject) {
+    await authority.require(caller, 'roles:grant')
+    const id = await userIdOf(v.subject.slice(5))
+    if (!id) throw adminError('not_found', `no user ${v.subject.slice(5)}`)
+    subject = `user:${id}`
+  }
+  if (!subject.startsWith('user:'))
+    throw adminError(
+      'forbidden',
+      "only a user (or a user's API key) asks for a time-bound role; an administrator may file one for a user (subject)",
+    )
+  const open = await q.listRequests({ subject, status: 'pending' }, undefined, 100)
+  if (open.some((r) => r.role === v.role))
+    throw adminError('invalid_state', `a request for ${v.role} is already waiting for approval`)
+  const r = await q.createRequest(
+    {
+      id: crypto.randomUUID(),
+      subject,
+      role: v.role,
+      hours: v.hours,
+      reason: v.reason,
+      status: 'pending',
+      requestedBy: callerLabel(caller),
+    },
+    deps.audit.with((row) =>
+      record(caller, 'admin.role_requested', row, {
+        hours: v.hours,
+        reason: v.reason,
+        before: { status: null },
+        after: { status: 'pending' },
+      }),
+    ),
+  )
+  return requestView(r)
+}
+
 /**
  * Just-in-time admin roles (issue 12 §5): a user asks for a role for some hours with a reason;
  * another administrator (holding `roles:grant`, never the requester) approves; the grant holds
  * from approval for that many hours and then simply stops (authority.ts reads it per decision).
  */
-export function adminElevation(deps: {
-  q: AccessQueries
-  audit: AuditLog
-  authority: AdminAuthority
-  auditExpired: () => Promise<void>
-}) {
+export function adminElevation(deps: ElevationDeps) {
   const { q, authority } = deps
-  /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
-  const record = (caller: AdminCaller, action: string, r: RoleRequestRow, details: Record<string, unknown>) => ({
-    action,
-    outcome: 'success' as const,
-    actor: callerLabel(caller),
-    target: r.subject,
-    details: { request: r.id, role: r.role, ...details },
-  })
-
-  async function find(id: string) {
-    const r = await q.findRequest(id)
-    if (!r) throw adminError('not_found', `no role request ${id}`)
-    return r
-  }
+  const find = (id: string) => findRequest(q, id)
   /** Who may read a request: holders of roles:read, and the subject it is for. */
   async function readable(caller: AdminCaller, r: RoleRequestRow) {
     if (actingSubject(caller) === r.subject) return
     await authority.require(caller, 'roles:read')
-  }
-  async function transition(
-    caller: AdminCaller,
-    id: string,
-    from: string,
-    to: string,
-    action: string,
-    extra: Partial<RoleRequestRow>,
-    note?: string,
-    ifMatch?: string,
-  ) {
-    const r = await find(id)
-    if (ifMatch !== undefined && ifMatch !== requestView(r).etag)
-      throw adminError('precondition_failed', `role request ${id} changed since ${ifMatch} was read`)
-    if (r.status !== from || (from === 'approved' && r.expiresAt && r.expiresAt <= new Date()))
-      throw adminError(
-        'invalid_state',
-        `role request ${id} is ${requestView(r).status}, not ${from === 'approved' ? 'active' : from}`,
-      )
-    const now = new Date()
-    const data = { status: to, decidedBy: callerLabel(caller), decidedAt: now, decisionNote: note ?? null, ...extra }
-    const after = await q.decideAudited(
-      id,
-      from,
-      data,
-      deps.audit.with(
-        (a) =>
-          a &&
-          record(caller, action, a, {
-            before: { status: requestView(r, now).status },
-            after: { status: requestView(a, now).status, expires_at: a.expiresAt?.toISOString() ?? null },
-            note: note ?? null,
-          }),
-      ),
-    )
-    if (!after) throw adminError('invalid_state', `role request ${id} was decided meanwhile; read it again`)
-    return requestView(after)
   }
 
   return {
     find,
     view: requestView,
 
-    /**
-     * A user asks for a role for themselves; a holder of roles:grant may file it for a user (a
-     * helpdesk ticket), and then neither of them can approve it.
-     */
-    async request(caller: AdminCaller, input: unknown, userIdOf: (ref: string) => Promise<string | null>) {
-      const v = parse(requestInput, input)
-      let subject = actingSubject(caller)
-      if (v.subject) {
-        await authority.require(caller, 'roles:grant')
-        const id = await userIdOf(v.subject.slice(5))
-        if (!id) throw adminError('not_found', `no user ${v.subject.slice(5)}`)
-        subject = `user:${id}`
-      }
-      if (!subject.startsWith('user:'))
-        throw adminError(
-          'forbidden',
-          "only a user (or a user's API key) asks for a time-bound role; an administrator may file one for a user (subject)",
-        )
-      const open = await q.listRequests({ subject, status: 'pending' }, undefined, 100)
-      if (open.some((r) => r.role === v.role))
-        throw adminError('invalid_state', `a request for ${v.role} is already waiting for approval`)
-      const r = await q.createRequest(
-        {
-          id: crypto.randomUUID(),
-          subject,
-          role: v.role,
-          hours: v.hours,
-          reason: v.reason,
-          status: 'pending',
-          requestedBy: callerLabel(caller),
-        },
-        deps.audit.with((row) =>
-          record(caller, 'admin.role_requested', row, {
-            hours: v.hours,
-            reason: v.reason,
-            before: { status: null },
-            after: { status: 'pending' },
-          }),
-        ),
-      )
-      return requestView(r)
-    },
+    request: (caller: AdminCaller, input: unknown, userIdOf: (ref: string) => Promise<string | null>) =>
+      fileRequest(deps, caller, input, userIdOf),
 
     async read(caller: AdminCaller, id: string) {
       const r = await find(id)
@@ -249,6 +265,7 @@ export function adminElevation(deps: {
       }
       const now = new Date()
       return transition(
+        deps,
         caller,
         id,
         'pending',
@@ -263,7 +280,7 @@ export function adminElevation(deps: {
     async deny(caller: AdminCaller, id: string, input: unknown = {}, ifMatch?: string) {
       await authority.require(caller, 'roles:grant')
       const { note } = parse(noteInput, input)
-      return transition(caller, id, 'pending', 'denied', 'admin.role_request_denied', {}, note, ifMatch)
+      return transition(deps, caller, id, 'pending', 'denied', 'admin.role_request_denied', {}, note, ifMatch)
     },
 
     /** The user it is for (or whoever filed it) withdraws a request nobody decided yet. */
@@ -276,7 +293,7 @@ export function adminElevation(deps: {
           'only the user it is for, or who filed it, cancels a request; an approver denies it',
         )
       }
-      return transition(caller, id, 'pending', 'cancelled', 'admin.role_request_cancelled', {})
+      return transition(deps, caller, id, 'pending', 'cancelled', 'admin.role_request_cancelled', {})
     },
 
     /** Ends an active grant before its expiry. */
@@ -284,6 +301,7 @@ export function adminElevation(deps: {
       await authority.require(caller, 'roles:grant')
       const { note } = parse(noteInput, input)
       return transition(
+        deps,
         caller,
         id,
         'approved',

@@ -120,16 +120,26 @@ export function adminPlatform(c: AdminDeps, authority: AdminAuthority) {
   return { resources: adminResources(c, authority), ...adminKeys(c, authority), ...adminPolicies(c, authority) }
 }
 
-/** API resources and their scopes, with the roles that hold each. */
-function adminResources(c: AdminDeps, authority: AdminAuthority) {
-  /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
-  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
-    action,
-    outcome: 'success' as const,
-    actor: callerLabel(caller),
-    target,
-    details,
-  })
+/** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
+const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
+  action,
+  outcome: 'success' as const,
+  actor: callerLabel(caller),
+  target,
+  details,
+})
+
+/** The stored form of a resource's scope list: each scope's description and holding roles. */
+const scopeDetails = (scopes: z.infer<typeof resourceScopeInput>[]) =>
+  Object.fromEntries(
+    scopes.map((s) => [
+      s.name,
+      { ...(s.description !== undefined ? { description: s.description } : {}), roles: [...new Set(s.roles)] },
+    ]),
+  )
+
+/** Reading API resources, portcullis's own API among them. */
+function resourceReads(c: AdminDeps) {
   const ownApi = apiIndicator(c.config.PUBLIC_URL)
 
   /** portcullis's own API: listed (its scopes and roles are fixed in code), never changed here. */
@@ -162,13 +172,33 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
         `${ownApi} is portcullis's own API: its scopes and the roles that hold them are fixed`,
       )
   }
-  const details = (scopes: z.infer<typeof resourceScopeInput>[]) =>
-    Object.fromEntries(
-      scopes.map((s) => [
-        s.name,
-        { ...(s.description !== undefined ? { description: s.description } : {}), roles: [...new Set(s.roles)] },
-      ]),
-    )
+  /** Every resource, filtered and paged. */
+  async function listResources(input: unknown) {
+    const v = parse(z.object({ indicator: z.string().max(2000).optional(), ...page }).strict(), input)
+    const limit = v.limit ?? 50
+    // keyset on the indicator (unique, sorted): a resource created meanwhile is neither repeated nor skipped
+    const after = v.cursor === undefined ? undefined : Buffer.from(v.cursor, 'base64url').toString('utf8')
+    const all = [
+      builtInView(),
+      ...(await Promise.all(
+        (await c.resources.list()).map(async (r) => resourceView(r, await c.queries.resources.stamps(r.indicator))),
+      )),
+    ]
+      .filter((r) => !v.indicator || r.indicator.includes(v.indicator))
+      .sort((a, b) => (a.indicator < b.indicator ? -1 : a.indicator > b.indicator ? 1 : 0))
+      .filter((r) => after === undefined || r.indicator > after)
+    const items = all.slice(0, limit)
+    return {
+      items,
+      ...(all.length > limit ? { nextCursor: Buffer.from(items.at(-1)!.indicator).toString('base64url') } : {}),
+    }
+  }
+  return { builtInView, findResource, notBuiltIn, listResources }
+}
+
+/** API resources and their scopes, with the roles that hold each. */
+function adminResources(c: AdminDeps, authority: AdminAuthority) {
+  const { findResource, notBuiltIn, listResources } = resourceReads(c)
   /** The provider's scopes and API-key holdings follow a resource change on every instance. */
   async function resourcesChanged() {
     await c.refresh()
@@ -179,24 +209,7 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
     find: findResource,
     async list(caller: AdminCaller, input: unknown = {}) {
       await authority.require(caller, 'resources:read')
-      const v = parse(z.object({ indicator: z.string().max(2000).optional(), ...page }).strict(), input)
-      const limit = v.limit ?? 50
-      // keyset on the indicator (unique, sorted): a resource created meanwhile is neither repeated nor skipped
-      const after = v.cursor === undefined ? undefined : Buffer.from(v.cursor, 'base64url').toString('utf8')
-      const all = [
-        builtInView(),
-        ...(await Promise.all(
-          (await c.resources.list()).map(async (r) => resourceView(r, await c.queries.resources.stamps(r.indicator))),
-        )),
-      ]
-        .filter((r) => !v.indicator || r.indicator.includes(v.indicator))
-        .sort((a, b) => (a.indicator < b.indicator ? -1 : a.indicator > b.indicator ? 1 : 0))
-        .filter((r) => after === undefined || r.indicator > after)
-      const items = all.slice(0, limit)
-      return {
-        items,
-        ...(all.length > limit ? { nextCursor: Buffer.from(items.at(-1)!.indicator).toString('base64url') } : {}),
-      }
+      return listResources(input)
     },
     async read(caller: AdminCaller, indicator: string) {
       await authority.require(caller, 'resources:read')
@@ -212,7 +225,7 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
         {
           indicator: v.indicator,
           scopes: v.scopes.map((s) => s.name),
-          scopeDetails: details(v.scopes),
+          scopeDetails: scopeDetails(v.scopes),
           accessTokenFormat: v.accessTokenFormat,
           accessTokenTtl: v.accessTokenTtl,
           accessTokenSigningAlg: v.accessTokenSigningAlg,
@@ -257,7 +270,7 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
         {
           indicator,
           scopes: next.scopes.map((s) => s.name),
-          scopeDetails: details(next.scopes),
+          scopeDetails: scopeDetails(next.scopes),
           accessTokenFormat: next.accessTokenFormat,
           accessTokenTtl: next.accessTokenTtl,
           accessTokenSigningAlg: next.accessTokenSigningAlg,
@@ -298,16 +311,13 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
 
 /** Token signing keys and API keys of any owner. */
 function adminKeys(c: AdminDeps, authority: AdminAuthority) {
-  const entry = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
-    action,
-    outcome: 'success' as const,
-    actor: callerLabel(caller),
-    target,
-    details,
-  })
-  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
-    c.audit.record(entry(caller, action, target, details))
-  const keys = {
+  return { keys: signingKeys(c, authority), apiKeys: adminApiKeys(c, authority) }
+}
+
+/** Token signing keys: listed, rotated, retired. */
+function signingKeys(c: AdminDeps, authority: AdminAuthority) {
+  const entry = record
+  return {
     async list(caller: AdminCaller, input: unknown = {}) {
       await authority.require(caller, 'keys:read')
       const v = parse(
@@ -388,8 +398,13 @@ function adminKeys(c: AdminDeps, authority: AdminAuthority) {
       return { kid, status: 'retired', changed }
     },
   }
+}
 
-  const apiKeys = {
+/** API keys of any owner: listed, read, revoked. */
+function adminApiKeys(c: AdminDeps, authority: AdminAuthority) {
+  const log = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
+    c.audit.record(record(caller, action, target, details))
+  return {
     async list(caller: AdminCaller, input: unknown = {}) {
       await authority.require(caller, 'apikeys:read')
       const v = parse(apiKeyFilter, input)
@@ -431,7 +446,7 @@ function adminKeys(c: AdminDeps, authority: AdminAuthority) {
       const before = keyView(k).status
       const after = keyView(await c.apikeys.revoke(id, { label: callerLabel(caller), isAdmin: true }))
       if (before !== 'revoked')
-        await record(caller, 'admin.apikey_revoked', `apikey:${id}`, {
+        await log(caller, 'admin.apikey_revoked', `apikey:${id}`, {
           owner: after.owner,
           reason: reason ?? null,
           before: { status: before },
@@ -440,8 +455,6 @@ function adminKeys(c: AdminDeps, authority: AdminAuthority) {
       return after
     },
   }
-
-  return { keys, apiKeys }
 }
 
 /** Policy stores for the policy-editor role; audit events and the compliance report for the auditor. */

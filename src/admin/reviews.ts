@@ -173,6 +173,63 @@ async function enforce(
     })
 }
 
+async function findReviewIn(q: ReviewDeps['q'], id: string) {
+  const r = await q.findReview(id)
+  if (!r) throw adminError('not_found', `no access review ${id}`)
+  return r
+}
+
+/** A reviewer confirms or revokes one item; a revoke takes effect before the decision is recorded. */
+async function decideItem(
+  c: AdminDeps,
+  deps: ReviewDeps,
+  caller: AdminCaller,
+  id: string,
+  itemId: string,
+  input: unknown,
+  ifMatch?: string,
+) {
+  const { q, authority } = deps
+  await authority.require(caller, 'roles:grant')
+  const v = parse(decideInput, input)
+  const r = await findReviewIn(q, id)
+  if (r.status !== 'open') throw adminError('invalid_state', `access review ${id} is ${r.status}`)
+  const i = await q.findItem(id, itemId)
+  if (!i) throw adminError('not_found', `access review ${id} has no item ${itemId}`)
+  if (ifMatch !== undefined && ifMatch !== itemView(i).etag)
+    throw adminError('precondition_failed', `item ${itemId} was decided since ${ifMatch} was read`)
+  if (i.decision !== 'pending') throw adminError('invalid_state', `item ${itemId} is already ${i.decision}`)
+  if (v.decision === 'revoke') await enforce(c, deps, caller, i, v.note)
+  const decision = v.decision === 'confirm' ? 'confirmed' : 'revoked'
+  const record = {
+    action: `access_review.${decision}`,
+    outcome: 'success' as const,
+    actor: callerLabel(caller),
+    target: i.subject,
+    details: {
+      review: id,
+      item: itemId,
+      kind: i.kind,
+      entitlement: i.entitlement,
+      note: v.note ?? null,
+      before: { decision: 'pending' },
+      after: { decision },
+    },
+  }
+  if (
+    !(await q.decideItem(
+      id,
+      itemId,
+      i.updatedAt,
+      { decision, decidedBy: callerLabel(caller), decidedAt: new Date(), note: v.note ?? null },
+      c.audit.with((done) => (done ? record : null)),
+    ))
+  ) {
+    throw adminError('precondition_failed', `item ${itemId} was decided meanwhile; read it again`)
+  }
+  return itemView((await q.findItem(id, itemId))!)
+}
+
 /**
  * Access review campaigns (issue 12 §5): a snapshot of every admin role grant (standing and
  * time-bound), every user role and client that carries a management scope, and every live API
@@ -182,12 +239,7 @@ async function enforce(
  */
 export function adminReviews(c: AdminDeps, deps: ReviewDeps) {
   const { q, authority } = deps
-
-  async function findReview(id: string) {
-    const r = await q.findReview(id)
-    if (!r) throw adminError('not_found', `no access review ${id}`)
-    return r
-  }
+  const findReview = (id: string) => findReviewIn(q, id)
 
   return {
     async create(caller: AdminCaller, input: unknown) {
@@ -243,46 +295,8 @@ export function adminReviews(c: AdminDeps, deps: ReviewDeps) {
       if (!i) throw adminError('not_found', `access review ${id} has no item ${itemId}`)
       return itemView(i)
     },
-    async decide(caller: AdminCaller, id: string, itemId: string, input: unknown, ifMatch?: string) {
-      await authority.require(caller, 'roles:grant')
-      const v = parse(decideInput, input)
-      const r = await findReview(id)
-      if (r.status !== 'open') throw adminError('invalid_state', `access review ${id} is ${r.status}`)
-      const i = await q.findItem(id, itemId)
-      if (!i) throw adminError('not_found', `access review ${id} has no item ${itemId}`)
-      if (ifMatch !== undefined && ifMatch !== itemView(i).etag)
-        throw adminError('precondition_failed', `item ${itemId} was decided since ${ifMatch} was read`)
-      if (i.decision !== 'pending') throw adminError('invalid_state', `item ${itemId} is already ${i.decision}`)
-      if (v.decision === 'revoke') await enforce(c, deps, caller, i, v.note)
-      const decision = v.decision === 'confirm' ? 'confirmed' : 'revoked'
-      const record = {
-        action: `access_review.${decision}`,
-        outcome: 'success' as const,
-        actor: callerLabel(caller),
-        target: i.subject,
-        details: {
-          review: id,
-          item: itemId,
-          kind: i.kind,
-          entitlement: i.entitlement,
-          note: v.note ?? null,
-          before: { decision: 'pending' },
-          after: { decision },
-        },
-      }
-      if (
-        !(await q.decideItem(
-          id,
-          itemId,
-          i.updatedAt,
-          { decision, decidedBy: callerLabel(caller), decidedAt: new Date(), note: v.note ?? null },
-          c.audit.with((done) => (done ? record : null)),
-        ))
-      ) {
-        throw adminError('precondition_failed', `item ${itemId} was decided meanwhile; read it again`)
-      }
-      return itemView((await q.findItem(id, itemId))!)
-    },
+    decide: (caller: AdminCaller, id: string, itemId: string, input: unknown, ifMatch?: string) =>
+      decideItem(c, deps, caller, id, itemId, input, ifMatch),
     /**
      * Closes the campaign once every item is decided; its outcome goes to the audit log (and so the compliance
      * report).

@@ -63,73 +63,11 @@ const htmxFile = createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.
 export function consoleRouter(deps: ConsoleDeps) {
   const router = new Router({ prefix: '/admin' })
   const { service } = deps
-  const cookie = deps.secure ? '__Host-portcullis_console' : 'portcullis_console'
-  const loginCookie = deps.secure ? '__Host-portcullis_console_login' : 'portcullis_console_login'
-  const cookieOpts = (sameSite: 'strict' | 'lax', maxAge?: number) => ({
-    httpOnly: true,
-    secure: deps.secure,
-    sameSite,
-    path: '/',
-    signed: false,
-    overwrite: true,
-    ...(maxAge !== undefined ? { maxAge } : {}),
-  })
+  const { cookie } = cookieNames(deps.secure)
   const ip = (ctx: Context) => deps.clientIp(ctx)
 
-  const assets = new Map<string, { body: Buffer; type: string }>([
-    ['htmx.min.js', { body: fs.readFileSync(htmxFile), type: 'text/javascript; charset=utf-8' }],
-    [
-      'console.js',
-      { body: fs.readFileSync(path.join(assetsDir, 'console.js')), type: 'text/javascript; charset=utf-8' },
-    ],
-    ['console.css', { body: fs.readFileSync(path.join(assetsDir, 'console.css')), type: 'text/css; charset=utf-8' }],
-  ])
-  router.get('/assets/:name', (ctx) => {
-    const file = assets.get(ctx.params.name!)
-    if (!file) return
-    ctx.set('Cache-Control', 'public, max-age=3600')
-    ctx.type = file.type
-    ctx.body = file.body
-  })
-
-  const page = (ctx: Context, body: string, status = 200) => {
-    ctx.set('Cache-Control', 'no-store')
-    ctx.type = 'html'
-    ctx.status = status
-    ctx.body = body
-  }
-
-  router.get('/login', async (ctx) => {
-    const { pendingId, url } = await service.startLogin()
-    ctx.cookies.set(loginCookie, pendingId, cookieOpts('lax', 10 * 60_000))
-    ctx.set('Cache-Control', 'no-store')
-    ctx.redirect(url)
-  })
-  router.get('/callback', async (ctx) => {
-    const q = Object.fromEntries(
-      Object.entries(ctx.query).map(([k, v]) => [k, typeof v === 'string' ? v.slice(0, 2000) : undefined]),
-    )
-    const pendingId = ctx.cookies.get(loginCookie, { signed: false }) ?? undefined
-    ctx.cookies.set(loginCookie, '', cookieOpts('lax', 0))
-    try {
-      const s = await service.finishLogin(q, pendingId, ip(ctx))
-      ctx.cookies.set(cookie, s.id, cookieOpts('strict', s.expiresAt - Date.now()))
-      ctx.redirect('/admin')
-    } catch (err) {
-      if (!(err instanceof ConsoleSignInError)) throw err
-      const body = html`<p role="alert">${err.message}</p><p><a href="${err.reason === 'not_admin' ? '/account' : '/admin/login'}">${err.reason === 'not_admin' ? 'Go to your account' : 'Sign in again'}</a></p>`
-      page(ctx, plainPage(err.reason === 'not_admin' ? 'Not an administrator' : 'Sign-in failed', body), 403)
-    }
-  })
-  router.get('/signed-out', (ctx) =>
-    page(
-      ctx,
-      plainPage(
-        'Signed out',
-        html`<p>You signed out of the admin console.</p><p><a href="/admin">Sign in again</a></p>`,
-      ),
-    ),
-  )
+  mountAssets(router)
+  mountSignIn(router, deps)
 
   // Everything below needs a console session.
   router.use(deps.formGuard)
@@ -162,6 +100,113 @@ export function consoleRouter(deps: ConsoleDeps) {
     await service.sessions.save(next)
   }
 
+  const kit = consoleKit(service, ip, update)
+
+  router.get('/', async (ctx) => {
+    const s = kit.session(ctx)
+    kit.render(ctx, 'Dashboard', '/admin', await dashboardBody(s, (p) => kit.api(ctx, 'GET', p)))
+  })
+  router.post('/logout', async (ctx) => {
+    await kit.form(ctx)
+    await service.sessions.end(kit.session(ctx).id)
+    ctx.cookies.set(cookie, '', cookieOpts(deps.secure, 'strict', 0))
+    ctx.status = 303
+    ctx.redirect('/admin/signed-out')
+  })
+  // before users/clients: their POST /users/:id/:action would take /users/:id/contain
+  accessRoutes(router, kit)
+  userRoutes(router, kit)
+  clientRoutes(router, kit)
+  roleRoutes(router, kit)
+  keyRoutes(router, kit)
+  platformRoutes(router, kit)
+  auditRoutes(router, kit)
+  return router
+}
+
+const cookieNames = (secure: boolean) => ({
+  cookie: secure ? '__Host-portcullis_console' : 'portcullis_console',
+  loginCookie: secure ? '__Host-portcullis_console_login' : 'portcullis_console_login',
+})
+const cookieOpts = (secure: boolean, sameSite: 'strict' | 'lax', maxAge?: number) => ({
+  httpOnly: true,
+  secure,
+  sameSite,
+  path: '/',
+  signed: false,
+  overwrite: true,
+  ...(maxAge !== undefined ? { maxAge } : {}),
+})
+
+const page = (ctx: Context, body: string, status = 200) => {
+  ctx.set('Cache-Control', 'no-store')
+  ctx.type = 'html'
+  ctx.status = status
+  ctx.body = body
+}
+
+/** The console's script and style sheet (htmx from its npm package: no CDN). */
+function mountAssets(router: Router) {
+  const assets = new Map<string, { body: Buffer; type: string }>([
+    ['htmx.min.js', { body: fs.readFileSync(htmxFile), type: 'text/javascript; charset=utf-8' }],
+    [
+      'console.js',
+      { body: fs.readFileSync(path.join(assetsDir, 'console.js')), type: 'text/javascript; charset=utf-8' },
+    ],
+    ['console.css', { body: fs.readFileSync(path.join(assetsDir, 'console.css')), type: 'text/css; charset=utf-8' }],
+  ])
+  router.get('/assets/:name', (ctx) => {
+    const file = assets.get(ctx.params.name!)
+    if (!file) return
+    ctx.set('Cache-Control', 'public, max-age=3600')
+    ctx.type = file.type
+    ctx.body = file.body
+  })
+}
+
+/** Sign-in through portcullis itself (the console is an OIDC client of its own server). */
+function mountSignIn(router: Router, deps: ConsoleDeps) {
+  const { service } = deps
+  const { cookie, loginCookie } = cookieNames(deps.secure)
+  router.get('/login', async (ctx) => {
+    const { pendingId, url } = await service.startLogin()
+    ctx.cookies.set(loginCookie, pendingId, cookieOpts(deps.secure, 'lax', 10 * 60_000))
+    ctx.set('Cache-Control', 'no-store')
+    ctx.redirect(url)
+  })
+  router.get('/callback', async (ctx) => {
+    const q = Object.fromEntries(
+      Object.entries(ctx.query).map(([k, v]) => [k, typeof v === 'string' ? v.slice(0, 2000) : undefined]),
+    )
+    const pendingId = ctx.cookies.get(loginCookie, { signed: false }) ?? undefined
+    ctx.cookies.set(loginCookie, '', cookieOpts(deps.secure, 'lax', 0))
+    try {
+      const s = await service.finishLogin(q, pendingId, deps.clientIp(ctx))
+      ctx.cookies.set(cookie, s.id, cookieOpts(deps.secure, 'strict', s.expiresAt - Date.now()))
+      ctx.redirect('/admin')
+    } catch (err) {
+      if (!(err instanceof ConsoleSignInError)) throw err
+      const body = html`<p role="alert">${err.message}</p><p><a href="${err.reason === 'not_admin' ? '/account' : '/admin/login'}">${err.reason === 'not_admin' ? 'Go to your account' : 'Sign in again'}</a></p>`
+      page(ctx, plainPage(err.reason === 'not_admin' ? 'Not an administrator' : 'Sign-in failed', body), 403)
+    }
+  })
+  router.get('/signed-out', (ctx) =>
+    page(
+      ctx,
+      plainPage(
+        'Signed out',
+        html`<p>You signed out of the admin console.</p><p><a href="/admin">Sign in again</a></p>`,
+      ),
+    ),
+  )
+}
+
+/** The helpers every section's handlers get (ConsoleKit). */
+function consoleKit(
+  service: ConsoleService,
+  ip: (ctx: Context) => string,
+  update: (ctx: Context, patch: Partial<ConsoleSession>) => Promise<void>,
+): ConsoleKit {
   const kit: ConsoleKit = {
     session: (ctx) => ctx.state.console as ConsoleSession,
     async form(ctx) {
@@ -197,25 +242,5 @@ export function consoleRouter(deps: ConsoleDeps) {
       return flash
     },
   }
-
-  router.get('/', async (ctx) => {
-    const s = kit.session(ctx)
-    kit.render(ctx, 'Dashboard', '/admin', await dashboardBody(s, (p) => kit.api(ctx, 'GET', p)))
-  })
-  router.post('/logout', async (ctx) => {
-    await kit.form(ctx)
-    await service.sessions.end(kit.session(ctx).id)
-    ctx.cookies.set(cookie, '', cookieOpts('strict', 0))
-    ctx.status = 303
-    ctx.redirect('/admin/signed-out')
-  })
-  // before users/clients: their POST /users/:id/:action would take /users/:id/contain
-  accessRoutes(router, kit)
-  userRoutes(router, kit)
-  clientRoutes(router, kit)
-  roleRoutes(router, kit)
-  keyRoutes(router, kit)
-  platformRoutes(router, kit)
-  auditRoutes(router, kit)
-  return router
+  return kit
 }

@@ -21,6 +21,62 @@ export class ConsoleSignInError extends Error {
 
 const b64url = (b: Buffer) => b.toString('base64url')
 
+/** Learns what the operator may do from the admin API's answers (403 = not allowed). */
+async function capabilities(api: ConsoleApi, token: string, ip: string): Promise<Capabilities> {
+  const get = (p: string) => api.call('GET', p, { token, ip })
+  // authority first, then the lookup: 404 for an unknown id means "you may"
+  const post = (p: string, json?: unknown) => api.call('POST', p, { token, ip, json })
+  const [
+    users,
+    clients,
+    care,
+    roles,
+    keys,
+    keysRotate,
+    apiKeys,
+    apiKeysWrite,
+    resources,
+    policies,
+    audit,
+    reviews,
+    containUser,
+    containClient,
+  ] = await Promise.all([
+    get('/admin/v1/users?limit=1'),
+    get('/admin/v1/clients?limit=1'),
+    post(`/admin/v1/users/${PROBE_ID}/unlock`),
+    post('/admin/v1/roles/admin/members', { member: `user:${PROBE_ID}` }),
+    get('/admin/v1/signing-keys?limit=1'),
+    post(`/admin/v1/signing-keys/${PROBE_ID}/retire`),
+    get('/admin/v1/api-keys?limit=1'),
+    post(`/admin/v1/api-keys/${PROBE_ID}/revoke`, {}),
+    get('/admin/v1/resources?limit=1'),
+    get('/admin/v1/policy-stores'),
+    get('/admin/v1/audit/events?limit=1'),
+    get('/admin/v1/access-reviews?limit=1'),
+    post(`/admin/v1/users/${PROBE_ID}/contain`, { reason: 'capability probe' }),
+    post(`/admin/v1/clients/${PROBE_ID}/contain`, { reason: 'capability probe' }),
+  ])
+  const ok = (a: ApiAnswer) => a.status === 200
+  const may = (a: ApiAnswer) => a.status === 404
+  return {
+    users: ok(users),
+    clients: ok(clients),
+    userCare: may(care),
+    roles: may(roles),
+    keys: ok(keys),
+    keysRotate: may(keysRotate),
+    apiKeys: ok(apiKeys),
+    apiKeysWrite: may(apiKeysWrite),
+    resources: ok(resources),
+    policies: ok(policies),
+    audit: ok(audit),
+    reviews: ok(reviews),
+    containUser: may(containUser),
+    containClient: may(containClient),
+  }
+}
+
 /**
  * The console's sign-in (issue 12 §3) as an ordinary OIDC relying party of its own issuer:
  * authorization code with PKCE (RFC 7636, S256), state and nonce, the code redeemed at the
@@ -52,62 +108,6 @@ export function consoleService(deps: {
       ...(deps.requireMfa ? { acr_values: ACR_MFA } : {}),
     }).toString()
     return { pendingId, url: url.toString() }
-  }
-
-  /** Learns what the operator may do from the admin API's answers (403 = not allowed). */
-  async function capabilities(token: string, ip: string): Promise<Capabilities> {
-    const get = (p: string) => deps.api.call('GET', p, { token, ip })
-    // authority first, then the lookup: 404 for an unknown id means "you may"
-    const post = (p: string, json?: unknown) => deps.api.call('POST', p, { token, ip, json })
-    const [
-      users,
-      clients,
-      care,
-      roles,
-      keys,
-      keysRotate,
-      apiKeys,
-      apiKeysWrite,
-      resources,
-      policies,
-      audit,
-      reviews,
-      containUser,
-      containClient,
-    ] = await Promise.all([
-      get('/admin/v1/users?limit=1'),
-      get('/admin/v1/clients?limit=1'),
-      post(`/admin/v1/users/${PROBE_ID}/unlock`),
-      post('/admin/v1/roles/admin/members', { member: `user:${PROBE_ID}` }),
-      get('/admin/v1/signing-keys?limit=1'),
-      post(`/admin/v1/signing-keys/${PROBE_ID}/retire`),
-      get('/admin/v1/api-keys?limit=1'),
-      post(`/admin/v1/api-keys/${PROBE_ID}/revoke`, {}),
-      get('/admin/v1/resources?limit=1'),
-      get('/admin/v1/policy-stores'),
-      get('/admin/v1/audit/events?limit=1'),
-      get('/admin/v1/access-reviews?limit=1'),
-      post(`/admin/v1/users/${PROBE_ID}/contain`, { reason: 'capability probe' }),
-      post(`/admin/v1/clients/${PROBE_ID}/contain`, { reason: 'capability probe' }),
-    ])
-    const ok = (a: ApiAnswer) => a.status === 200
-    const may = (a: ApiAnswer) => a.status === 404
-    return {
-      users: ok(users),
-      clients: ok(clients),
-      userCare: may(care),
-      roles: may(roles),
-      keys: ok(keys),
-      keysRotate: may(keysRotate),
-      apiKeys: ok(apiKeys),
-      apiKeysWrite: may(apiKeysWrite),
-      resources: ok(resources),
-      policies: ok(policies),
-      audit: ok(audit),
-      reviews: ok(reviews),
-      containUser: may(containUser),
-      containClient: may(containClient),
-    }
   }
 
   async function finishLogin(
@@ -153,7 +153,7 @@ export function consoleService(deps: {
     const token = res.body.access_token
     const scopes = (res.body.scope ?? '').split(' ')
     const can = scopes.includes('admin')
-      ? await capabilities(token, ip)
+      ? await capabilities(deps.api, token, ip)
       : { users: false, userCare: false, clients: false, roles: false }
     if (!Object.values(can).some(Boolean))
       throw new ConsoleSignInError(

@@ -56,6 +56,30 @@ const after = (c: Cursor | undefined) =>
  */
 export function accessQueries(db: Db) {
   return {
+    ...roleRequestQueries(db),
+    ...reviewQueries(db),
+
+    /**
+     * Containment: every OIDC row of an account — its grants and every token issued under them,
+     * and its provider sessions — in one transaction. Returns how many grants went.
+     */
+    async removeAccountOidc(accountId: string, grantIds: string[]) {
+      await db.$transaction([
+        db.oidcPayload.deleteMany({ where: { grantId: { in: grantIds } } }),
+        db.oidcPayload.deleteMany({ where: { model: 'Grant', id: { in: grantIds } } }),
+        db.oidcPayload.deleteMany({
+          where: { model: 'Session', payload: { contains: `"accountId":${JSON.stringify(accountId)}` } },
+        }),
+      ])
+      return grantIds.length
+    },
+  }
+}
+export type AccessQueries = ReturnType<typeof accessQueries>
+
+/** Time-bound admin role grants (elevation.ts). */
+function roleRequestQueries(db: Db) {
+  return {
     /** With `audit`, the request and its record commit together (db/audited.ts). */
     createRequest: (
       r: Omit<
@@ -128,7 +152,12 @@ export function accessQueries(db: Db) {
           .count === 1
       )
     },
+  }
+}
 
+/** Access review campaigns and their items (reviews.ts). */
+function reviewQueries(db: Db) {
+  return {
     /** The campaign, its items and (with `audit`) its record in one transaction (db/audited.ts). */
     async createReview(
       review: Pick<ReviewRow, 'id' | 'name' | 'status' | 'createdBy'>,
@@ -193,21 +222,5 @@ export function accessQueries(db: Db) {
           ).count === 1,
       )
     },
-
-    /**
-     * Containment: every OIDC row of an account — its grants and every token issued under them,
-     * and its provider sessions — in one transaction. Returns how many grants went.
-     */
-    async removeAccountOidc(accountId: string, grantIds: string[]) {
-      await db.$transaction([
-        db.oidcPayload.deleteMany({ where: { grantId: { in: grantIds } } }),
-        db.oidcPayload.deleteMany({ where: { model: 'Grant', id: { in: grantIds } } }),
-        db.oidcPayload.deleteMany({
-          where: { model: 'Session', payload: { contains: `"accountId":${JSON.stringify(accountId)}` } },
-        }),
-      ])
-      return grantIds.length
-    },
   }
 }
-export type AccessQueries = ReturnType<typeof accessQueries>

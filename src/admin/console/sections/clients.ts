@@ -70,6 +70,11 @@ export function clientRoutes(router: Router, kit: ConsoleKit) {
     await kit.done(ctx, `/admin/clients/${enc(a.body.client.clientId)}`, `Client ${a.body.client.clientId} registered.`)
   })
 
+  clientDetailRoutes(router, kit)
+}
+
+/** One client: its page, edit, secret rotation, deletion (confirmed). */
+function clientDetailRoutes(router: Router, kit: ConsoleKit) {
   const detail = async (
     ctx: Context,
     extra: { errors?: Record<string, string>; values?: Record<string, string>; status?: number } = {},

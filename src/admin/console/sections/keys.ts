@@ -125,6 +125,11 @@ ${can.keysRotate ? html`<p><a class="button-link first" href="/admin/signing-key
     await kit.done(ctx, '/admin/signing-keys', `Key ${ctx.params.kid} retired.`)
   })
 
+  apiKeyRoutes(router, kit)
+}
+
+/** API keys of every owner: filtered list, revoke (with an optional reason). */
+function apiKeyRoutes(router: Router, kit: ConsoleKit) {
   router.get('/api-keys', async (ctx) => {
     const parsed = apiKeyQuery.safeParse(ctx.query)
     const q = parsed.success ? parsed.data : {}

@@ -125,6 +125,11 @@ export function userRoutes(router: Router, kit: ConsoleKit) {
     kit.render(ctx, 'Account help', '/admin/users', careBody(kit.session(ctx).csrf, {}, '', await kit.takeFlash(ctx))),
   )
 
+  userDetailRoutes(router, kit)
+}
+
+/** One user: its page with sessions, edit, delete (confirmed), end a session, the account actions. */
+function userDetailRoutes(router: Router, kit: ConsoleKit) {
   const detail = async (
     ctx: Context,
     extra: { errors?: Record<string, string>; values?: Record<string, string>; status?: number } = {},
