@@ -40,13 +40,6 @@ export default tseslint.config(
       'portcullis/layering': [
         'error',
         {
-          // Today's imports from the src/http toolkit into capabilities (issue 11 item 2). This list
-          // may only shrink: move the code into its capability (or a pure utility out of http/) and
-          // delete the entry. Never add one.
-          httpExceptions: {
-            // The account pages: they belong in a capability folder (identity/account pages).
-            'src/http/account/': ['identity', 'audit', 'apikeys', 'oidc'],
-          },
           // Capability files that still take the whole container instead of the narrow
           // dependencies they need. This list may only shrink; never add one.
           containerExceptions: [
@@ -118,8 +111,6 @@ export default tseslint.config(
       'src/container.ts',
       'src/federation/routes.ts',
       'src/federation/service.ts',
-      'src/http/account/keys.ts',
-      'src/http/account/routes.ts',
       'src/identity/email-verification.ts',
       'src/identity/mfa.ts',
       'src/identity/password-reset.ts',

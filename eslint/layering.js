@@ -21,9 +21,8 @@ const capabilityOf = (p) => {
 const isPrismaClientFile = (p) => p.startsWith('src/db/') || /(^|\/)queries\.ts$/.test(p) || /(^|\/)queries\//.test(p)
 
 /**
- * @param {{ httpExceptions: Record<string, string[]>, containerExceptions: string[] }} options
- *   httpExceptions: a file (or a folder, ending in `/`) under src/http -> the capabilities it may
- *   still import; containerExceptions: files that may still import src/container.ts.
+ * @param {{ containerExceptions: string[] }} options
+ *   containerExceptions: files that may still import src/container.ts.
  */
 const check = (file, spec, options) => {
   const problems = []
@@ -55,16 +54,8 @@ const check = (file, spec, options) => {
     if (file.startsWith('src/config/') && targetCapability) {
       problems.push(`src/config/ imports no capability (imports src/${targetCapability}/)`)
     }
-    const excepted = (exceptions) =>
-      Object.entries(exceptions).some(
-        ([where, capabilities]) =>
-          (where.endsWith('/') ? file.startsWith(where) : file === where) && capabilities.includes(targetCapability),
-      )
-    if (file.startsWith('src/http/') && targetCapability && !excepted(options.httpExceptions)) {
-      problems.push(
-        `src/http/ is a toolkit and imports no capability (imports ${target}); ` +
-          'the exception list in eslint.config.js may only shrink',
-      )
+    if (file.startsWith('src/http/') && targetCapability) {
+      problems.push(`src/http/ is a toolkit and imports no capability (imports ${target})`)
     }
     if (
       target === 'src/container.ts' &&
@@ -90,7 +81,6 @@ const layering = {
       {
         type: 'object',
         properties: {
-          httpExceptions: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
           containerExceptions: { type: 'array', items: { type: 'string' } },
         },
         additionalProperties: false,
@@ -98,7 +88,7 @@ const layering = {
     ],
   },
   create(context) {
-    const options = { httpExceptions: {}, containerExceptions: [], ...context.options[0] }
+    const options = { containerExceptions: [], ...context.options[0] }
     const file = rel(context.filename)
     if (file.startsWith('..')) return {}
     const judge = (node, source) => {
