@@ -37,18 +37,7 @@ export default tseslint.config(
     files: ['**/*.ts', '**/*.js', '**/*.mjs'],
     plugins: { portcullis },
     rules: {
-      'portcullis/layering': [
-        'error',
-        {
-          // Today's imports from the src/http toolkit into capabilities (issue 11 item 2). This list
-          // may only shrink: move the code into its capability (or a pure utility out of http/) and
-          // delete the entry. Never add one.
-          httpExceptions: {
-            // The account pages: they belong in a capability folder (identity/account pages).
-            'src/http/account/': ['identity', 'audit', 'apikeys', 'oidc'],
-          },
-        },
-      ],
+      'portcullis/layering': 'error',
     },
   },
   {
@@ -74,8 +63,7 @@ export default tseslint.config(
     // function (one file per step, smaller factories) and delete the entry. Never add one.
     files: [
       'src/container.ts',
-      'src/http/account/keys.ts',
-      'src/http/account/routes.ts',
+
       'src/identity/email-verification.ts',
       'src/identity/mfa.ts',
       'src/identity/password-reset.ts',

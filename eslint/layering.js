@@ -21,12 +21,10 @@ const capabilityOf = (p) => {
 const isPrismaClientFile = (p) => p.startsWith('src/db/') || /(^|\/)queries\.ts$/.test(p) || /(^|\/)queries\//.test(p)
 
 /**
- * @param {{ httpExceptions: Record<string, string[]> }} options
- *   httpExceptions: a file (or a folder, ending in `/`) under src/http -> the capabilities it may
- *   still import. The container has no exceptions: every feature declares the narrow
- *   dependencies it needs.
+ * The rule has no exceptions: the src/http toolkit imports no capability and every feature
+ * declares the narrow dependencies it needs instead of the container.
  */
-const check = (file, spec, options) => {
+const check = (file, spec) => {
   const problems = []
   const target = spec.startsWith('.') ? rel(path.resolve(path.dirname(path.resolve(root, file)), spec)) : undefined
   const inSrc = file.startsWith('src/')
@@ -56,16 +54,8 @@ const check = (file, spec, options) => {
     if (file.startsWith('src/config/') && targetCapability) {
       problems.push(`src/config/ imports no capability (imports src/${targetCapability}/)`)
     }
-    const excepted = (exceptions) =>
-      Object.entries(exceptions).some(
-        ([where, capabilities]) =>
-          (where.endsWith('/') ? file.startsWith(where) : file === where) && capabilities.includes(targetCapability),
-      )
-    if (file.startsWith('src/http/') && targetCapability && !excepted(options.httpExceptions)) {
-      problems.push(
-        `src/http/ is a toolkit and imports no capability (imports ${target}); ` +
-          'the exception list in eslint.config.js may only shrink',
-      )
+    if (file.startsWith('src/http/') && targetCapability) {
+      problems.push(`src/http/ is a toolkit and imports no capability (imports ${target})`)
     }
     if (
       target === 'src/container.ts' &&
@@ -86,23 +76,14 @@ const layering = {
   meta: {
     type: 'problem',
     docs: { description: 'enforce the layering of DESIGN.md "Layout"' },
-    schema: [
-      {
-        type: 'object',
-        properties: {
-          httpExceptions: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
-        },
-        additionalProperties: false,
-      },
-    ],
+    schema: [],
   },
   create(context) {
-    const options = { httpExceptions: {}, ...context.options[0] }
     const file = rel(context.filename)
     if (file.startsWith('..')) return {}
     const judge = (node, source) => {
       if (!source || typeof source.value !== 'string') return
-      for (const message of check(file, source.value, options)) context.report({ node, message })
+      for (const message of check(file, source.value)) context.report({ node, message })
     }
     return {
       ImportDeclaration: (node) => judge(node, node.source),

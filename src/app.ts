@@ -24,7 +24,7 @@ import { apiKeyRoutes } from './apikeys/routes.ts'
 import { ssfRoutes } from './ssf/routes.ts'
 import { mountRoutes } from './http/contract.ts'
 import { apiDocsRouter } from './http/api-docs.ts'
-import { accountRouter } from './http/account/routes.ts'
+import { accountRouter } from './account/routes.ts'
 import { managementIpGuard } from './http/middleware/management-ips.ts'
 import { crossSiteFormGuard } from './http/cross-site.ts'
 import { providerFormRouter } from './oidc/provider-forms.ts'
@@ -40,13 +40,13 @@ import { requestIdOf } from './http/middleware/request.ts'
 const APP_VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version
-import { passwordResetRouter } from './http/account/password-reset.ts'
+import { passwordResetRouter } from './account/password-reset.ts'
 import { consoleRouter } from './admin/console/routes.ts'
 import { consoleService } from './admin/console/service.ts'
 import { consoleApi, type Dispatch } from './admin/console/api.ts'
 import { consoleSessions } from './admin/console/session.ts'
-import { emailVerificationRouter } from './http/account/email-verification.ts'
-import { registrationRouter } from './http/account/registration.ts'
+import { emailVerificationRouter } from './account/email-links.ts'
+import { registrationRouter } from './account/registration.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean

@@ -5,7 +5,15 @@ import { formatCidr, parseCidr } from '../http/client-ip.ts'
 import type { AuditLog } from '../audit/log.ts'
 import { newKey, newKeyId } from './format.ts'
 import type { SecretHasher } from './hashing.ts'
-import { levelProblems, levelRank, maxLifetimeMs, needsApproval, type Level } from './levels.ts'
+import {
+  KeyRulesError,
+  levelRank,
+  levelViolations,
+  maxLifetimeMs,
+  needsApproval,
+  violationMessage,
+  type Level,
+} from './levels.ts'
 import type { ApiKeyInsert, ApiKeyQueries, ApiKeyRecord, SigningAlg } from './queries.ts'
 import { ownerString, type OwnerDirectory, type OwnerRef } from './owners.ts'
 import { normaliseEd25519PublicKey } from './signatures.ts'
@@ -55,7 +63,7 @@ export function normaliseCidrs(list: readonly string[]): string[] {
       return ''
     }
   })
-  if (problems.length) throw bad(`allowed_ips: ${problems.join('; ')}`)
+  if (problems.length) throw new KeyRulesError([{ rule: 'invalid_allowlist', problems }])
   return [...new Set(out)]
 }
 
@@ -125,8 +133,8 @@ export async function issueKey(deps: IssueDeps, input: IssueInput, actor: Actor,
   const id = newKeyId()
   const signing = prepareSigning(deps.ring, id, input.signing)
   const expiresAt = input.expiresAt ?? new Date(now.getTime() + maxLifetimeMs(input.level))
-  const problems = levelProblems({ level: input.level, from: now, expiresAt, allowedIps, signingAlg: signing.alg })
-  if (problems.length) throw bad(problems.join('; '), problems)
+  const violations = levelViolations({ level: input.level, from: now, expiresAt, allowedIps, signingAlg: signing.alg })
+  if (violations.length) throw new KeyRulesError(violations, { details: violations.map(violationMessage) })
   await checkIssuable(deps, { owner: input.owner, scopes, level: input.level }, actor)
   const { key, secret } = newKey(id)
   const { hash, pepperKid } = deps.hasher.hash(secret)

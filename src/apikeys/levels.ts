@@ -1,3 +1,5 @@
+import { AppError } from '../errors.ts'
+
 /**
  * Security levels and the rules each one enforces (README "API keys" documents them):
  *
@@ -44,19 +46,58 @@ export interface LevelSubject {
   signingAlg: string | null
 }
 
-/** Every rule of the level the key breaks, as messages (empty = compliant). */
-export function levelProblems(k: LevelSubject): string[] {
-  const rule = LEVEL_RULES[k.level]
-  const problems: string[] = []
-  if (k.expiresAt.getTime() <= k.from.getTime()) problems.push('expiry must be in the future')
-  if (k.expiresAt.getTime() - k.from.getTime() > rule.maxLifetimeDays * DAY) {
-    problems.push(`a ${k.level} key lives at most ${rule.maxLifetimeDays} days`)
+/** A rule a key breaks, as data: pages tie it to a form field and word it in their language. */
+export type KeyRuleViolation =
+  | { rule: 'expiry_past' }
+  | { rule: 'max_lifetime'; level: Level; maxDays: number }
+  | { rule: 'allowlist_required'; level: Level }
+  | { rule: 'signature_required'; level: Level }
+  /** `allowed_ips` entries that are not an address or CIDR range (one message per entry) */
+  | { rule: 'invalid_allowlist'; problems: string[] }
+
+/** The English message of a violation, as the key API has always worded it. */
+export function violationMessage(v: KeyRuleViolation): string {
+  switch (v.rule) {
+    case 'expiry_past':
+      return 'expiry must be in the future'
+    case 'max_lifetime':
+      return `a ${v.level} key lives at most ${v.maxDays} days`
+    case 'allowlist_required':
+      return `a ${v.level} key needs an IP allowlist (allowed_ips)`
+    case 'signature_required':
+      return `a ${v.level} key needs signed requests (signing)`
+    case 'invalid_allowlist':
+      return `allowed_ips: ${v.problems.join('; ')}`
   }
-  if (rule.requiresAllowlist && !k.allowedIps.length)
-    problems.push(`a ${k.level} key needs an IP allowlist (allowed_ips)`)
-  if (rule.requiresSignature && !k.signingAlg) problems.push(`a ${k.level} key needs signed requests (signing)`)
-  return problems
 }
+
+/**
+ * A key refused for breaking its rules: the JSON error keeps its code, message and `details`
+ * (the messages); `violations` carries the same as data for callers that show them by field.
+ */
+export class KeyRulesError extends AppError {
+  readonly violations: KeyRuleViolation[]
+  constructor(violations: KeyRuleViolation[], opts: { details?: unknown } = {}) {
+    super('invalid_request', violations.map(violationMessage).join('; '), { status: 400, ...opts })
+    this.violations = violations
+  }
+}
+
+/** Every rule of the level the key breaks (empty = compliant). */
+export function levelViolations(k: LevelSubject): KeyRuleViolation[] {
+  const rule = LEVEL_RULES[k.level]
+  const out: KeyRuleViolation[] = []
+  if (k.expiresAt.getTime() <= k.from.getTime()) out.push({ rule: 'expiry_past' })
+  if (k.expiresAt.getTime() - k.from.getTime() > rule.maxLifetimeDays * DAY) {
+    out.push({ rule: 'max_lifetime', level: k.level, maxDays: rule.maxLifetimeDays })
+  }
+  if (rule.requiresAllowlist && !k.allowedIps.length) out.push({ rule: 'allowlist_required', level: k.level })
+  if (rule.requiresSignature && !k.signingAlg) out.push({ rule: 'signature_required', level: k.level })
+  return out
+}
+
+/** Every rule of the level the key breaks, as messages (empty = compliant). */
+export const levelProblems = (k: LevelSubject): string[] => levelViolations(k).map(violationMessage)
 
 /** Whether the key needs an administrator's approval before it works. */
 export const needsApproval = (level: Level, scopes: readonly string[]) =>

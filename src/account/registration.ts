@@ -1,13 +1,14 @@
 import Router from '@koa/router'
 import type { Context, Middleware } from 'koa'
+import { readForm } from '../http/body.ts'
+import type { RegistrationService } from '../identity/registration.ts'
+import type { SignupChallenge } from '../identity/signup-challenge.ts'
+import type { AuditLog } from '../audit/log.ts'
+import { t } from '../views/i18n.ts'
+import { registeredPage, registerPage, type RegisterView } from '../views/registration.ts'
+import { emailField, interactionUid, passwordField, printable, typedBack } from './form-fields.ts'
+import { linkPageHeaders, requestMeta, sendPage } from './page-kit.ts'
 import { z } from 'zod'
-import { readForm } from '../body.ts'
-import { sendLinkPage } from '../page.ts'
-import type { RegistrationService } from '../../identity/registration.ts'
-import type { SignupChallenge } from '../../identity/signup-challenge.ts'
-import type { AuditLog } from '../../audit/log.ts'
-import { t } from '../../views/i18n.ts'
-import { registeredPage, registerPage, type RegisterView } from '../../views/registration.ts'
 
 export interface RegistrationRouteDeps {
   registration: RegistrationService
@@ -20,24 +21,8 @@ export interface RegistrationRouteDeps {
   formGuard: Middleware
 }
 
-// Printable text only: NUL, other control characters and lone surrogates never reach storage.
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-const printable = (s: string) => !/[\u0000-\u001f\u007f]/.test(s) && !LONE_SURROGATE.test(s)
-// The messages are catalogue keys (views/i18n.ts), translated where they are shown.
-const emailField = z
-  .string()
-  .trim()
-  .min(1, 'form.emailMissing')
-  .max(320, 'form.emailTooLong')
-  .refine(printable, 'form.emailInvalid')
-  .pipe(z.email('form.emailInvalid'))
+// The message is a catalogue key (views/i18n.ts), translated where it is shown.
 const nameField = z.string().trim().max(200, 'register.nameTooLong').refine(printable, 'register.nameControlChars')
-const passwordField = z.string().max(1024, 'form.passwordTooLong').refine(printable, 'password.controlChars')
-const interactionUid = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/)
-  .optional()
-  .catch(undefined)
 
 /**
  * Self-registration pages (issue 14 §4): `GET /register` shows the form, `POST /register` takes
@@ -48,13 +33,9 @@ const interactionUid = z
  */
 export function registrationRouter(deps: RegistrationRouteDeps) {
   const router = new Router()
-  router.use('/register', deps.formGuard)
+  router.use('/register', deps.formGuard, linkPageHeaders)
   const { registration: reg } = deps
-  const meta = (ctx: Context) => ({
-    ip: deps.clientIp(ctx),
-    userAgent: ctx.get('user-agent') || null,
-    requestId: ctx.state.requestId as string,
-  })
+  const meta = requestMeta(deps.clientIp)
   const view = (extra: Partial<RegisterView>): RegisterView => {
     const c = deps.challenge.issue()
     return {
@@ -69,17 +50,16 @@ export function registrationRouter(deps: RegistrationRouteDeps) {
 
   router.get('/register', (ctx) => {
     if (!reg.options.enabled) return
-    sendLinkPage(ctx, registerPage(view({ interaction: interactionUid.parse(ctx.query.interaction) })))
+    sendPage(ctx, registerPage(view({ interaction: interactionUid.parse(ctx.query.interaction) })))
   })
 
   router.post('/register', async (ctx) => {
     if (!reg.options.enabled) return
     const form = await readForm(ctx)
     const interaction = interactionUid.parse(form.interaction)
-    const typedEmail = typeof form.email === 'string' && printable(form.email) ? form.email.slice(0, 320) : ''
-    const typedName = typeof form.name === 'string' && printable(form.name) ? form.name.slice(0, 200) : ''
+    const typed = { email: typedBack(form.email, 320), name: typedBack(form.name, 200) }
     const again = (errors: RegisterView['errors']) =>
-      sendLinkPage(ctx, registerPage(view({ interaction, email: typedEmail, name: typedName, errors })), 400)
+      sendPage(ctx, registerPage(view({ interaction, ...typed, errors })), 400)
     const email = emailField.safeParse(form.email ?? '')
     const name = nameField.safeParse(form.name ?? '')
     const password = passwordField.safeParse(form.new_password ?? '')
@@ -104,7 +84,7 @@ export function registrationRouter(deps: RegistrationRouteDeps) {
     }
     const r = reg.register({ email: email.data, password: password.data, name: name.data || undefined }, m)
     if (!r.ok) return again(r.field === 'email' ? { email: r.problems.join(' ') } : { password: r.problems.join(' ') })
-    sendLinkPage(ctx, registeredPage({ email: email.data, interaction }))
+    sendPage(ctx, registeredPage({ email: email.data, interaction }))
   })
 
   return router

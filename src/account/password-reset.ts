@@ -1,10 +1,9 @@
 import Router from '@koa/router'
 import type { Context, Middleware } from 'koa'
 import { z } from 'zod'
-import { readForm } from '../body.ts'
-import { sendLinkPage } from '../page.ts'
-import type { PasswordResetService } from '../../identity/password-reset.ts'
-import { t } from '../../views/i18n.ts'
+import { readForm } from '../http/body.ts'
+import type { PasswordResetService } from '../identity/password-reset.ts'
+import { t } from '../views/i18n.ts'
 import {
   forgotPasswordPage,
   resetDonePage,
@@ -12,7 +11,9 @@ import {
   resetLimitedPage,
   resetPasswordPage,
   resetRequestedPage,
-} from '../../views/password-reset.ts'
+} from '../views/password-reset.ts'
+import { emailField, interactionUid, printable, typedBack } from './form-fields.ts'
+import { linkPageHeaders, requestMeta, sendPage } from './page-kit.ts'
 
 export interface PasswordResetDeps {
   reset: PasswordResetService
@@ -22,22 +23,7 @@ export interface PasswordResetDeps {
   formGuard: Middleware
 }
 
-// Printable text only: NUL, other control characters and lone surrogates never reach a lookup.
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-const printable = (s: string) => !/[\u0000-\u001f\u007f]/.test(s) && !LONE_SURROGATE.test(s)
 // The messages are catalogue keys (views/i18n.ts), translated where they are shown.
-const emailField = z
-  .string()
-  .trim()
-  .min(1, 'form.emailMissing')
-  .max(320, 'form.emailTooLong')
-  .refine(printable, 'form.emailInvalid')
-  .pipe(z.email('form.emailInvalid'))
-const interactionUid = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/)
-  .optional()
-  .catch(undefined)
 const resetForm = z.object({
   new_password: z.string().max(1024, 'form.passwordTooLong').refine(printable, 'password.controlChars').default(''),
   confirm_password: z.string().max(1024).default(''),
@@ -53,17 +39,13 @@ const resetForm = z.object({
  */
 export function passwordResetRouter(deps: PasswordResetDeps) {
   const router = new Router({ prefix: '/password' })
-  router.use(deps.formGuard)
-  const send = sendLinkPage
-  const meta = (ctx: Context) => ({
-    ip: deps.clientIp(ctx),
-    userAgent: ctx.get('user-agent') || null,
-    requestId: ctx.state.requestId as string,
-  })
+  router.use(deps.formGuard, linkPageHeaders)
+  const meta = requestMeta(deps.clientIp)
   const ttlMinutes = Math.round(deps.reset.options.ttl / 60)
+  const minLength = deps.reset.options.minLength
 
   router.get('/forgot', (ctx) => {
-    send(ctx, forgotPasswordPage({ interaction: interactionUid.parse(ctx.query.interaction) }))
+    sendPage(ctx, forgotPasswordPage({ interaction: interactionUid.parse(ctx.query.interaction) }))
   })
 
   router.post('/forgot', async (ctx) => {
@@ -71,42 +53,38 @@ export function passwordResetRouter(deps: PasswordResetDeps) {
     const interaction = interactionUid.parse(form.interaction)
     const parsed = emailField.safeParse(form.email ?? '')
     if (!parsed.success) {
-      const typed = typeof form.email === 'string' && printable(form.email) ? form.email.slice(0, 320) : ''
-      return send(
-        ctx,
-        forgotPasswordPage({ interaction, email: typed, error: t(parsed.error.issues[0]!.message) }),
-        400,
-      )
+      const error = t(parsed.error.issues[0]!.message)
+      return sendPage(ctx, forgotPasswordPage({ interaction, email: typedBack(form.email, 320), error }), 400)
     }
     const r = await deps.reset.request(parsed.data, meta(ctx))
     if (r.retryAfter) {
       ctx.set('Retry-After', String(r.retryAfter))
-      return send(ctx, resetLimitedPage(r.retryAfter), 429)
+      return sendPage(ctx, resetLimitedPage(r.retryAfter), 429)
     }
-    send(ctx, resetRequestedPage({ email: parsed.data, ttlMinutes, interaction }))
+    sendPage(ctx, resetRequestedPage({ email: parsed.data, ttlMinutes, interaction }))
   })
 
   router.get('/reset', async (ctx) => {
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : ''
     const user = await deps.reset.check(token)
-    if (!user) return send(ctx, resetInvalidPage(), 400)
-    send(ctx, resetPasswordPage({ token, email: user.email, minLength: deps.reset.options.minLength }))
+    if (!user) return sendPage(ctx, resetInvalidPage(), 400)
+    sendPage(ctx, resetPasswordPage({ token, email: user.email, minLength }))
   })
 
   router.post('/reset', async (ctx) => {
     const form = await readForm(ctx)
     const token = typeof form.token === 'string' && form.token.length <= 64 ? form.token : ''
     const user = await deps.reset.check(token)
-    if (!user) return send(ctx, resetInvalidPage(), 400)
+    if (!user) return sendPage(ctx, resetInvalidPage(), 400)
     const again = (errors: string[]) =>
-      send(ctx, resetPasswordPage({ token, email: user.email, minLength: deps.reset.options.minLength, errors }), 400)
+      sendPage(ctx, resetPasswordPage({ token, email: user.email, minLength, errors }), 400)
     const parsed = resetForm.safeParse(form)
     if (!parsed.success) return again(parsed.error.issues.map((i) => t(i.message)))
     const f = parsed.data
     if (f.new_password !== f.confirm_password) return again([t('password.mismatch')])
     const r = await deps.reset.complete(token, f.new_password, meta(ctx))
-    if (!r.ok) return r.problems ? again(r.problems) : send(ctx, resetInvalidPage(), 400)
-    send(ctx, resetDonePage({ sessionsEnded: deps.reset.options.endsSessions }))
+    if (!r.ok) return r.problems ? again(r.problems) : sendPage(ctx, resetInvalidPage(), 400)
+    sendPage(ctx, resetDonePage({ sessionsEnded: deps.reset.options.endsSessions }))
   })
 
   return router
