@@ -94,7 +94,7 @@ export function systemStoreGuard(lines: PolicyLine[]) {
   return admins.length
     ? undefined
     : {
-        code: 'last_admin',
+        code: 'last_admin' as const,
         message:
           'the system policy store must grant the admin role to at least one user (this change would lock every administrator out)',
       }

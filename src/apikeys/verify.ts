@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors.ts'
 import crypto from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
@@ -36,7 +37,7 @@ export interface KeyEntry {
 
 export type VerifyResult =
   | { ok: true; entry: KeyEntry }
-  | { ok: false; code: string; status: 401 | 403 | 429; message: string; retryAfter?: number }
+  | { ok: false; code: ErrorCode; status: 401 | 403 | 429; message: string; retryAfter?: number }
 
 export const signingContext = (id: string) => `apikey-signing:${id}`
 const GENERATION = 'apikeys:generation'

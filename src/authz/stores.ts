@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { AppError, badRequest, conflict, notFound } from '../errors.ts'
+import { AppError, badRequest, conflict, notFound, type CodeWithStatus } from '../errors.ts'
 import type { AuditInput, AuditLog } from '../audit/log.ts'
 import type { PolicyQueries, VersionRow } from './queries.ts'
 import { formatPolicyCsv, lineKey, parsePolicyCsv, type PolicyLine } from './policy-csv.ts'
@@ -97,7 +97,7 @@ export function policyStores(deps: {
    * apply, rollback): e.g. the `system` store always grants `admin` to someone (admin/authority.ts).
    * Returns the refusal, or undefined.
    */
-  guards?: Record<string, (lines: PolicyLine[]) => { code: string; message: string } | undefined>
+  guards?: Record<string, (lines: PolicyLine[]) => { code: CodeWithStatus<409>; message: string } | undefined>
   /**
    * Built-in stores (name -> why) that the generic create/change/rollback/apply refuse: the
    * `system` store's grants are admin roles, changed only through their own audited service

@@ -1,4 +1,14 @@
-import { AppError } from '../errors.ts'
+import { AppError, type ErrorCatalogue } from '../errors.ts'
+
+/** Sign-in through an upstream identity provider. */
+export const FEDERATION_ERRORS = {
+  federation_unknown_provider: { status: 404, meaning: 'no such (enabled) upstream identity provider' },
+  federation_unavailable: {
+    status: 503,
+    expose: true,
+    meaning: 'the upstream identity provider cannot be reached; try later or sign in another way',
+  },
+} as const satisfies ErrorCatalogue
 
 /**
  * The error codes of sign-in through an upstream identity provider. Messages are for the person

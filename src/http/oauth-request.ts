@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Context } from 'koa'
-import { AppError } from '../errors.ts'
+import { AppError, type StatusOf } from '../errors.ts'
 import { readRawBody } from './body.ts'
 
 /**
@@ -34,7 +34,7 @@ interface OAuthState {
   oauthBody?: Buffer
 }
 
-const invalid = (status: number, message: string) =>
+const invalid = (status: StatusOf<'invalid_request'>, message: string) =>
   // error is the RFC 6749 §5.2 code the client library understands; the status says which edge rule
   new AppError('invalid_request', message, { status })
 
