@@ -126,7 +126,6 @@ export default tseslint.config(
       'src/oidc/interactions/router.ts',
       'src/oidc/provider.ts',
       'src/oidc/token-exchange.ts',
-      'src/ssf/service.ts',
     ],
     rules: { 'max-lines-per-function': 'off' },
   },
