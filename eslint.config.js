@@ -67,7 +67,6 @@ export default tseslint.config(
       'src/identity/email-verification.ts',
       'src/identity/mfa.ts',
       'src/identity/password-reset.ts',
-      'src/ssf/service.ts',
     ],
     rules: { 'max-lines-per-function': 'off' },
   },

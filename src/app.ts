@@ -22,6 +22,7 @@ import { adminServices } from './admin/service.ts'
 import { reportDeps } from './audit/report-deps.ts'
 import { apiKeyRoutes } from './apikeys/routes.ts'
 import { ssfRoutes } from './ssf/routes.ts'
+import { ssfAdminRoutes } from './ssf/admin-routes.ts'
 import { mountRoutes } from './http/contract.ts'
 import { apiDocsRouter } from './http/api-docs.ts'
 import { accountRouter } from './account/routes.ts'
@@ -56,6 +57,7 @@ export interface AppOptions {
 
 /** Our routers, in the order they are tried (before oidc-provider). */
 function routersOf(c: Container, opts: AppOptions) {
+  const admin = adminServices(c)
   const management = managementIpGuard({
     allowed: c.config.MANAGEMENT_ALLOWED_IPS,
     clientIp: c.clientIp,
@@ -93,8 +95,9 @@ function routersOf(c: Container, opts: AppOptions) {
       management,
     }),
     ...apiKeyRoutes({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp, management }),
-    ...adminRoutes({ admin: adminServices(c), management }),
+    ...adminRoutes({ admin, management }),
     ...ssfRoutes(c.ssf),
+    ...ssfAdminRoutes(c.ssf, admin.authority),
   ]
   return [
     healthRouter({ checks: c.readiness, isShuttingDown: opts.isShuttingDown ?? (() => false) }),

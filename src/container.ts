@@ -756,15 +756,16 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     publicUrl: config.PUBLIC_URL,
     logger,
   })
-  /** Shared Signals transmitter (ssf/): follows the audit log; stopped in close(). */
+  /** Shared Signals transmitter (ssf/): queues SETs in audited transactions; stopped in close(). */
   const ssf = ssfService({
     q: ssfQueries(db),
     keys,
     audit,
     logger,
     issuer: config.PUBLIC_URL,
-    userById: (id) => users.findById(id),
     sealer: { seal: (t, ctx) => seal(master.ring, t, ctx), open: (t, ctx) => open(master.ring, t, ctx) },
+    redis,
+    redisPrefix: config.REDIS_PREFIX,
   })
   const stopSsf = ssf.start()
   const container = {
@@ -871,7 +872,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
       await passwordReset.settled()
       await mail.stop()
       await apikeys.stop()
-      stopSsf()
+      await stopSsf()
       await ssf.pushDue()
       await auditChainInstance.stop()
       monitor.stop()

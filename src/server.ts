@@ -98,6 +98,8 @@ export async function startServer(c: Container, opts: { port?: number; host?: st
     if (shuttingDown) return
     shuttingDown = true
     clearInterval(keysTimer)
+    // waiting SSF long polls (RFC 8936 §2.4) answer now instead of holding the shutdown
+    c.ssf.release()
     c.logger.info({ inFlight: inFlight.size }, 'shutting down: no new connections, finishing in-flight requests')
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close')
     // Stop listening now (net's close: http's own would also close idle connections at once).

@@ -90,7 +90,8 @@ export function adminContainment(c: AdminDeps, deps: ContainmentDeps) {
           decisionNote: `contained: ${reason}`,
           expiresAt: new Date(),
         })
-      const disabled = u.disabled ? { changed: false } : await c.accounts.disable(u.email, label)
+      // the account-disabled SET (ssf/) carries RISC reason `hijacking` (RISC 1.0 §2.4)
+      const disabled = u.disabled ? { changed: false } : await c.accounts.disable(u.email, label, 'hijacking')
       await c.apikeys.ownersChanged()
       const receiversNotified = loggedOut + ((await notify({ accountId: u.id, reason })) ?? 0)
       const result = {

@@ -2,13 +2,19 @@ import type { Logger } from 'pino'
 import type { AuditInput, AuditQueries, AuditRow, PreparedRecord } from './queries.ts'
 import { appender, type AppenderOptions } from './append.ts'
 import { column, sanitizeDetails } from './canonical.ts'
-import type { Audited } from '../db/audited.ts'
+import type { Audited, Tx } from '../db/audited.ts'
 
 export type { AuditInput } from './queries.ts'
 
 /** An event as observers (detectors, metrics) see it: recorded, maybe not yet committed. */
 export type AuditEventView = PreparedRecord & { parsedDetails: Record<string, unknown> }
 export type AuditObserver = (e: AuditEventView) => void
+/**
+ * Work that must commit with a state change and its record (e.g. the Shared Signals outbox):
+ * runs inside the change's transaction, after its records were inserted; a throw rolls the
+ * change back. What it returns runs once the transaction committed.
+ */
+export type AuditTxHook = (tx: Tx, events: readonly AuditEventView[]) => Promise<(() => void) | void>
 
 /**
  * The security event log. Recording never fails the caller's request: records are queued and
@@ -27,6 +33,7 @@ export type AuditObserver = (e: AuditEventView) => void
  */
 export function auditLog(q: AuditQueries, logger: Logger, opts: Omit<AppenderOptions, 'onCommitted'> = {}) {
   const observers = new Set<AuditObserver>()
+  const txHooks = new Set<AuditTxHook>()
   const committed = new Set<(rows: AuditRow[]) => void>()
   const writer = appender(q, logger, {
     ...opts,
@@ -88,7 +95,19 @@ export function auditLog(q: AuditQueries, logger: Logger, opts: Omit<AppenderOpt
             .map(prepare)
             .filter((r) => r !== undefined)
           const ids = prepared.length ? await q.pending.insert(tx, prepared) : []
+          const committed: (() => void)[] = []
+          if (prepared.length && txHooks.size) {
+            const views = prepared.map((r) => ({
+              ...r,
+              parsedDetails: JSON.parse(r.details) as Record<string, unknown>,
+            }))
+            for (const h of txHooks) {
+              const after = await h(tx, views)
+              if (after) committed.push(after)
+            }
+          }
           return async () => {
+            for (const f of committed) f()
             for (const r of prepared) notify(r)
             await Promise.all(prepared.map((r, i) => writer.enqueue(r, ids[i])))
           }
@@ -99,6 +118,11 @@ export function auditLog(q: AuditQueries, logger: Logger, opts: Omit<AppenderOpt
     observe(fn: AuditObserver) {
       observers.add(fn)
       return () => observers.delete(fn)
+    },
+    /** Work done inside every audited state change's transaction (see AuditTxHook). */
+    inTransaction(fn: AuditTxHook) {
+      txHooks.add(fn)
+      return () => txHooks.delete(fn)
     },
     /** Rows as committed (with seq and hash). */
     onCommitted(fn: (rows: AuditRow[]) => void) {

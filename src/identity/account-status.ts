@@ -16,7 +16,8 @@ export function accountStatus(deps: {
   /** tell the API key caches everywhere that an owner's state changed */
   ownersChanged?: () => Promise<void>
 }) {
-  async function set(email: string, disabled: boolean, actor: string) {
+  /** `reason` goes into the record (e.g. `hijacking` from a containment: SSF sends it on, ssf/events.ts) */
+  async function set(email: string, disabled: boolean, actor: string, reason?: string) {
     const user = await deps.users.findByEmail(email)
     if (!user) throw notFound(`no user with the email ${normalizeEmail(email)}`)
     if (user.disabled === disabled) return { user, changed: false, sessionsEnded: 0 }
@@ -32,7 +33,7 @@ export function accountStatus(deps: {
             outcome: 'success',
             actor,
             target: user.id,
-            details: { email: user.email, sessions_ended: r.ended.length },
+            details: { email: user.email, sessions_ended: r.ended.length, ...(reason ? { reason } : {}) },
           })),
         )
       : {
@@ -54,7 +55,7 @@ export function accountStatus(deps: {
     return { user: updated, changed: true, sessionsEnded: ended.length }
   }
   return {
-    disable: (email: string, actor: string) => set(email, true, actor),
+    disable: (email: string, actor: string, reason?: string) => set(email, true, actor, reason),
     enable: (email: string, actor: string) => set(email, false, actor),
   }
 }

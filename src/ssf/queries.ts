@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.ts'
+import { audited, type Audited, type Tx } from '../db/audited.ts'
 
 export interface StreamRow {
   id: string
@@ -10,28 +11,48 @@ export interface StreamRow {
   createdAt: Date
   updatedAt: Date
 }
+export interface SetRow {
+  streamId: string
+  jti: string
+  set: string
+}
 
 /** Storage of Shared Signals streams and the SETs waiting for their receivers (service.ts). */
 export function ssfQueries(db: Db) {
   return {
     streamOf: (clientId: string): Promise<StreamRow | null> => db.ssfStream.findUnique({ where: { clientId } }),
     byId: (id: string): Promise<StreamRow | null> => db.ssfStream.findUnique({ where: { id } }),
-    all: (): Promise<StreamRow[]> => db.ssfStream.findMany(),
+    all: (): Promise<StreamRow[]> => db.ssfStream.findMany({ orderBy: { createdAt: 'asc' } }),
     create: (row: { id: string; clientId: string; config: string }) => db.ssfStream.create({ data: row }),
-    update: (id: string, data: Partial<Pick<StreamRow, 'config' | 'status' | 'reason' | 'subjects'>>) =>
+    update: (id: string, data: Partial<Pick<StreamRow, 'config' | 'subjects'>>) =>
       db.ssfStream.update({ where: { id }, data }),
+    /** The status, its audit record and (for the transmitter's own changes) the stream-updated SET commit together. */
+    setStatus: (id: string, status: string, reason: string | null, audit: Audited<StreamRow>) =>
+      audited(db, audit, (tx) => tx.ssfStream.update({ where: { id }, data: { status, reason } })),
     async remove(id: string) {
       await db.$transaction([
         db.ssfEvent.deleteMany({ where: { streamId: id } }),
         db.ssfStream.delete({ where: { id } }),
       ])
     },
-    enqueue: (streamId: string, jti: string, set: string) => db.ssfEvent.create({ data: { streamId, jti, set } }),
+    enqueue: (row: SetRow) => db.ssfEvent.create({ data: row }),
+    /** Inside an audited change's transaction (fanout.ts): streams, account and factors as of that change. */
+    inTx: (tx: Tx) => ({
+      enabledStreams: (): Promise<StreamRow[]> => tx.ssfStream.findMany({ where: { status: 'enabled' } }),
+      stream: (id: string): Promise<StreamRow | null> => tx.ssfStream.findUnique({ where: { id } }),
+      user: (id: string) => tx.user.findUnique({ where: { id }, select: { id: true, email: true } }),
+      factorCount: (userId: string) => tx.mfaFactor.count({ where: { userId } }),
+      enqueue: (rows: SetRow[]) => tx.ssfEvent.createMany({ data: rows }),
+    }),
     /** The oldest waiting SETs of a stream (poll, RFC 8936 §2.4). */
     waiting: (streamId: string, take: number) =>
       db.ssfEvent.findMany({ where: { streamId }, orderBy: { id: 'asc' }, take }),
     count: (streamId: string) => db.ssfEvent.count({ where: { streamId } }),
     ack: (streamId: string, jtis: string[]) => db.ssfEvent.deleteMany({ where: { streamId, jti: { in: jtis } } }),
+    /** Stores the signed form of a queued SET once (false if another instance signed it first). */
+    signed: async (id: number, unsigned: string, jws: string) =>
+      (await db.ssfEvent.updateMany({ where: { id, set: unsigned }, data: { set: jws } })).count === 1,
+    setOf: async (id: number) => (await db.ssfEvent.findUnique({ where: { id }, select: { set: true } }))?.set,
     /** SETs whose next push attempt is due, oldest first. */
     due: (streamIds: string[], now: Date, take = 50) =>
       db.ssfEvent.findMany({

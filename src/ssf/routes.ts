@@ -9,7 +9,7 @@ import type { SsfService } from './service.ts'
 /**
  * OpenID Shared Signals Framework 1.0 transmitter (docs/oauth-oidc.md "Shared Signals"):
  * configuration metadata, the stream management API (scope `ssf:stream`, one stream per
- * receiver client) and poll delivery (RFC 8936).
+ * receiver client) and poll delivery with long polling (RFC 8936).
  */
 const tags = ['Shared Signals'] as const
 const auth = { scopes: ['ssf:stream'], schemes: ['access_token'] } as const
@@ -231,7 +231,9 @@ export const ssfContracts = {
         .strict(),
       optional: true,
     },
-    summary: 'Poll delivery (RFC 8936 §2.4): acknowledge SETs and receive the next ones',
+    summary:
+      'Poll delivery (RFC 8936 §2.4): acknowledge SETs and receive the next ones. Without returnImmediately: true ' +
+      'it is a long poll: it waits until a SET is queued, up to 30 s or the `Prefer: wait=N` header (RFC 7240)',
     responses: {
       200: {
         description: 'waiting SETs by jti',
@@ -241,6 +243,12 @@ export const ssfContracts = {
       404: err('no such stream'),
     },
   }),
+}
+
+/** `Prefer: wait=N` (RFC 7240 §4.3): how long the client is willing to wait for a long poll. */
+function preferWait(header: string): number | undefined {
+  const m = /(?:^|[,;\s])wait\s*=\s*"?(\d{1,6})"?/i.exec(header)
+  return m ? Number(m[1]) : undefined
 }
 
 /** The receiver is an OAuth client; stream management is by its client credentials only. */
@@ -275,6 +283,8 @@ export function ssfRoutes(ssf: SsfService): Route[] {
       await ssf.verify(receiver(caller), body.stream_id, body.state)
       return reply(204, undefined)
     }),
-    route(c.poll, ({ caller, params, body }) => ssf.poll(receiver(caller), params.stream_id, body ?? {})),
+    route(c.poll, ({ caller, params, body }, ctx) =>
+      ssf.poll(receiver(caller), params.stream_id, body ?? {}, preferWait(ctx.get('prefer'))),
+    ),
   ]
 }

@@ -15,6 +15,7 @@ import { adminPlatformContracts } from '../../src/admin/routes-platform.ts'
 import { adminAccessContracts } from '../../src/admin/routes-access.ts'
 import { adminIdpContracts } from '../../src/admin/routes-idps.ts'
 import { ssfContracts } from '../../src/ssf/routes.ts'
+import { ssfAdminContracts } from '../../src/ssf/admin-routes.ts'
 import { adminServices, ensureSystemPolicyStore } from '../../src/admin/service.ts'
 import { ensureAdmin } from '../../src/bootstrap.ts'
 import type { RouteContract } from '../../src/http/contract.ts'
@@ -56,6 +57,7 @@ const contracts = new Map<string, RouteContract>(
     ...Object.values(adminAccessContracts),
     ...Object.values(adminIdpContracts),
     ...Object.values(ssfContracts),
+    ...Object.values(ssfAdminContracts),
     metricsContract,
     openApiContract,
   ].map((c) => [c.operationId, c]),
@@ -215,6 +217,8 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
 
   // Sample values for path parameters and required query parameters.
   const adminSample = (path: string, name: string) =>
+    path.startsWith('/admin/v1/ssf/') ? walk.ssf : adminSampleOf(path, name)
+  const adminSampleOf = (path: string, name: string) =>
     path.includes('/contain') || path.includes('/enable')
       ? path.startsWith('/admin/v1/clients')
         ? 'walked-contained'
@@ -292,6 +296,7 @@ describeOnBackends('test/http/openapi.test.ts', 'the OpenAPI document', (backend
       return { stream_id: walk.ssf, state: 'walk' }
     },
     ssfPoll: { returnImmediately: true },
+    adminSetSsfStreamStatus: { status: 'enabled' },
     accessEvaluation: {
       subject: { type: 'user', id: 'alice' },
       action: { name: 'read' },
