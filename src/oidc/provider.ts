@@ -31,6 +31,7 @@ import {
   registrationFeatures,
 } from './dynamic-registration.ts'
 import type { HoldingsOf } from './holdings.ts'
+import { encryptionFeature, encryptionJwa } from './encryption.ts'
 import {
   deviceConfirmPage,
   deviceInputPage,
@@ -283,6 +284,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       introspectionSigningAlgValues: ASYMMETRIC,
       authorizationSigningAlgValues: ASYMMETRIC,
       dPoPSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+      ...encryptionJwa,
     },
     extraClientMetadata: {
       // The resource indicators this client serves as a resource server: it may introspect
@@ -413,6 +415,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       requestObjects: { enabled: config.REQUEST_OBJECTS === 'on', requireSignedRequestObject: false },
       // OIDC Core §5.5, within the client's scope ceiling (standard-claims.ts)
       claimsParameter: { enabled: true, assertClaimsParameter: assertClaimsWithinClientScope },
+      ...encryptionFeature,
       ...registrationFeatures(config),
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
