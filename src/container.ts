@@ -386,6 +386,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   // RFC 8705: the client certificate of a request (native TLS listener or trusted proxy header).
   const clientCert = clientCertResolver({
     header: config.MTLS_CERT_HEADER,
+    format: config.MTLS_CERT_HEADER_FORMAT,
     trustedProxies: config.TRUSTED_PROXIES,
     caCerts: config.tls?.caCerts ?? [],
   })

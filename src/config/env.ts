@@ -191,6 +191,12 @@ const schema = z
       .regex(/^[A-Za-z0-9-]{1,100}$/, 'must be an HTTP header name, e.g. X-SSL-Client-Cert')
       .transform((v) => v.toLowerCase())
       .optional(),
+    // How that header carries the certificate: `escaped-pem` (nginx) or `envoy-xfcc` (Envoy's
+    // x-forwarded-client-cert, `Cert="<URL-encoded PEM>"` of the first element; http/xfcc.ts),
+    // whose header name is the default of MTLS_CERT_HEADER then.
+    MTLS_CERT_HEADER_FORMAT: z
+      .enum(['escaped-pem', 'envoy-xfcc'], { message: 'must be escaped-pem or envoy-xfcc' })
+      .default('escaped-pem'),
     // The addresses operators may call the management APIs from (src/http/middleware/
     // management-ips.ts); empty: anywhere, as before.
     MANAGEMENT_ALLOWED_IPS: z
@@ -398,6 +404,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   const raw = parsed.data
   const rateLimits = readRateLimits(input)
+  if (raw.MTLS_CERT_HEADER_FORMAT === 'envoy-xfcc') raw.MTLS_CERT_HEADER ??= 'x-forwarded-client-cert'
   if (raw.MTLS_CERT_HEADER && !raw.TRUSTED_PROXIES.length)
     throw new ConfigError(
       'invalid configuration:\n  MTLS_CERT_HEADER: needs TRUSTED_PROXIES (the header is believed only from those proxies)',

@@ -51,6 +51,14 @@ export const CLIENT_METADATA_KEYS = [
   'client_secret_expires_at',
   'backchannel_logout_uri',
   'backchannel_logout_session_required',
+  // OpenID Connect Front-Channel Logout 1.0 §2 (src/oidc/frontchannel-logout.ts)
+  'frontchannel_logout_uri',
+  'frontchannel_logout_session_required',
+  // JWE (src/oidc/encryption.ts): encrypted ID tokens (OIDC Core §10.2), request objects (RFC 9101 §6.1)
+  'id_token_encrypted_response_alg',
+  'id_token_encrypted_response_enc',
+  'request_object_encryption_alg',
+  'request_object_encryption_enc',
   // RFC 9101 request objects (src/oidc/request-objects.ts)
   'request_object_signing_alg',
   'require_signed_request_object',

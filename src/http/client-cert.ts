@@ -2,6 +2,7 @@ import crypto from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { ipInCidrs, parseCidr, parseIp } from './client-ip.ts'
+import { xfccCertificate } from './xfcc.ts'
 
 /** A client certificate presented with a request (RFC 8705). */
 export interface ClientCert {
@@ -17,8 +18,13 @@ export interface ClientCert {
 }
 
 export interface ClientCertOptions {
-  /** MTLS_CERT_HEADER (lower case): URL-encoded PEM set by a TLS-terminating proxy */
+  /** MTLS_CERT_HEADER (lower case): the header a TLS-terminating proxy passes the certificate in */
   header?: string
+  /**
+   * MTLS_CERT_HEADER_FORMAT: `escaped-pem` (the header is URL-encoded PEM, nginx) or `envoy-xfcc`
+   * (Envoy's x-forwarded-client-cert, xfcc.ts)
+   */
+  format?: 'escaped-pem' | 'envoy-xfcc'
   /** TRUSTED_PROXIES: only they may set the header */
   trustedProxies: readonly string[]
   /** TLS_CLIENT_CA: the CAs a certificate from the header is checked against */
@@ -48,7 +54,8 @@ function certOf(x509: crypto.X509Certificate, authorized: boolean): ClientCert {
 /**
  * The client certificate of a request, from one of two places:
  * - a trusted proxy (the socket peer is in TRUSTED_PROXIES) that terminated TLS passes it in
- *   MTLS_CERT_HEADER; from such a peer only the header counts. Checked against TLS_CLIENT_CA
+ *   MTLS_CERT_HEADER (URL-encoded PEM, or Envoy's XFCC with MTLS_CERT_HEADER_FORMAT=envoy-xfcc);
+ *   from such a peer only the header counts. Checked against TLS_CLIENT_CA
  *   here, since whether the proxy verified it is not ours to know.
  * - otherwise the TLS connection itself (the native HTTPS listener), verified by Node against
  *   TLS_CLIENT_CA during the handshake. Anyone else's header is ignored: a client could
@@ -62,12 +69,14 @@ export function clientCertResolver(opts: ClientCertOptions) {
   function fromHeader(req: IncomingMessage): ClientCert | undefined {
     const value = req.headers[opts.header!]
     if (typeof value !== 'string' || !value) return undefined
+    let x509: crypto.X509Certificate | undefined
     try {
-      const x509 = new crypto.X509Certificate(decodeURIComponent(value))
-      return certOf(x509, issuedBy(x509, opts.caCerts))
+      x509 =
+        opts.format === 'envoy-xfcc' ? xfccCertificate(value) : new crypto.X509Certificate(decodeURIComponent(value))
     } catch {
       return undefined // not a certificate: as if none was sent
     }
+    return x509 && certOf(x509, issuedBy(x509, opts.caCerts))
   }
 
   function fromSocket(req: IncomingMessage): ClientCert | undefined {

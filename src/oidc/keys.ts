@@ -4,31 +4,37 @@ import type { KeyQueries, KeyRow } from './queries/keys.ts'
 import type { Audited } from '../db/audited.ts'
 
 /**
- * Token signing keys: one RS256, one ES256 and one EdDSA (Ed25519) key per generation. Private
- * JWKs are sealed with the master key; `kid` is the RFC 7638 thumbprint.
+ * Token signing keys: one RS256, one ES256 and one EdDSA (Ed25519) key per generation, and one
+ * RSA-OAEP-256 encryption key (`use: enc`) that clients encrypt request objects to (RFC 9101
+ * §6.1). Private JWKs are sealed with the master key; `kid` is the RFC 7638 thumbprint.
  *
  * Rotation adds a new generation and makes it the signer; the previous one stays in the JWKS
- * (`retiring`) until everything it signed has expired, then it is retired and unpublished.
+ * (`retiring`) until everything it signed has expired, then it is retired and unpublished. A
+ * retiring encryption key still decrypts what a client encrypted to it with a cached JWKS.
  */
 export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const
+/** The algorithm of our encryption key (JWE key management, RFC 7518 §4.3) */
+export const ENCRYPTION_ALG = 'RSA-OAEP-256'
+const GENERATION = [...SIGNING_ALGS, ENCRYPTION_ALG] as const
 
-async function generate(alg: (typeof SIGNING_ALGS)[number]) {
+async function generate(alg: (typeof GENERATION)[number]) {
   const { privateKey } = await jose.generateKeyPair(alg, {
     extractable: true,
     ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
-    ...(alg === 'RS256' ? { modulusLength: 2048 } : {}),
+    ...(alg === 'RS256' || alg === ENCRYPTION_ALG ? { modulusLength: 2048 } : {}),
   })
   const jwk = await jose.exportJWK(privateKey)
   const kid = await jose.calculateJwkThumbprint(jwk)
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = jwk
-  return { kid, alg, privateJwk: { ...jwk, kid, alg, use: 'sig' }, publicJwk: { ...publicJwk, kid, alg, use: 'sig' } }
+  const use = alg === ENCRYPTION_ALG ? 'enc' : 'sig'
+  return { kid, alg, privateJwk: { ...jwk, kid, alg, use }, publicJwk: { ...publicJwk, kid, alg, use } }
 }
 
 const context = (kid: string) => `signing-key:${kid}`
 
 export function keyStore(q: KeyQueries, ring: Keyring) {
-  async function newGeneration(now: Date) {
-    const keys = await Promise.all(SIGNING_ALGS.map(generate))
+  async function newGeneration(now: Date, algs: readonly (typeof GENERATION)[number][] = GENERATION) {
+    const keys = await Promise.all(algs.map(generate))
     return keys.map((k) => ({
       kid: k.kid,
       alg: k.alg,
@@ -56,10 +62,15 @@ export function keyStore(q: KeyQueries, ring: Keyring) {
     async list(): Promise<Omit<KeyRow, 'privateJwk'>[]> {
       return (await q.listAll()).map(({ privateJwk: _secret, ...rest }) => rest)
     },
-    /** First start: create the first generation if there is none. */
+    /**
+     * First start: create the first generation if there is none. A generation from before
+     * encrypted request objects gets its encryption key added (the signers stay).
+     */
     async ensure(now = new Date()) {
-      if ((await q.listPublished()).some((k) => k.status === 'active')) return false
-      await q.rotate(await newGeneration(now), now, now)
+      const active = (await q.listPublished()).filter((k) => k.status === 'active')
+      if (active.some((k) => k.alg === ENCRYPTION_ALG)) return false
+      if (active.length) await q.add(await newGeneration(now, [ENCRYPTION_ALG]))
+      else await q.rotate(await newGeneration(now), now, now)
       return true
     },
     /**

@@ -400,6 +400,77 @@ describeOnBackends('mtls.test.ts', 'Mutual TLS (RFC 8705)', ({ kind, redisUrl })
   })
 })
 
+/** Envoy's x-forwarded-client-cert, as Envoy writes it with `set_current_client_cert_details: { cert: true }`. */
+const xfcc = (pem: string, extra = '') =>
+  `By=spiffe://cluster.local/ns/id/sa/portcullis;Hash=${crypto.hash('sha256', new crypto.X509Certificate(pem).raw, 'hex')};` +
+  `Cert="${encodeURIComponent(pem)}";Subject="${new crypto.X509Certificate(pem).subject.replace(/\n/g, ',')}"${extra}`
+
+describeOnBackends('mtls.test.ts', 'Mutual TLS behind Envoy (x-forwarded-client-cert)', ({ kind, redisUrl }) => {
+  beforeAll(async () => {
+    server = await startTestServer({
+      kind,
+      redisUrl,
+      https: true,
+      env: {
+        TLS_CERT: file('server.crt'),
+        TLS_KEY: file('server.key'),
+        TLS_CLIENT_CA: file('ca.crt'),
+        MTLS_CERT_HEADER_FORMAT: 'envoy-xfcc',
+        TRUSTED_PROXIES: TRUSTED_PROXY,
+      },
+    })
+    const { doc, problems } = await validateDocument(server.container, {
+      clients: [
+        {
+          client_id: 'svc-pki',
+          token_endpoint_auth_method: 'tls_client_auth',
+          tls_client_auth_subject_dn: 'CN=svc-pki,O=Example',
+          grant_types: ['client_credentials'],
+          response_types: [],
+          scope: 'authz:check',
+          tls_client_certificate_bound_access_tokens: true,
+        },
+      ],
+    })
+    expect(problems).toEqual([])
+    await applyDocument(server.container, doc!)
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  const XFCC = 'X-Forwarded-Client-Cert'
+  it('tls_client_auth and cnf.x5t#S256 binding through XFCC from the trusted proxy', async () => {
+    const viaEnvoy = { from: TRUSTED_PROXY, headers: { [XFCC]: xfcc(pki.cert) } }
+    const res = await token('svc-pki', viaEnvoy)
+    expect(res.status).toBe(200)
+    const bound = res.json.access_token as string
+    expect(claims(bound).cnf).toEqual({ 'x5t#S256': thumbprint(pki.cert) })
+    expect((await stores(bound, viaEnvoy)).status).toBe(200)
+    // the first element is the client's: later ones were added by proxies further in
+    const chained = { from: TRUSTED_PROXY, headers: { [XFCC]: `${xfcc(pki.cert)},${xfcc(other.cert)}` } }
+    expect((await stores(bound, chained)).status).toBe(200)
+    const otherFirst = { from: TRUSTED_PROXY, headers: { [XFCC]: `${xfcc(other.cert)},${xfcc(pki.cert)}` } }
+    expect((await stores(bound, otherFirst)).status).toBe(401)
+    expect((await token('svc-pki', otherFirst)).json.error).toBe('invalid_client')
+  })
+
+  it("an untrusted peer's XFCC header is ignored; a Hash that is not the Cert's, or no Cert, is no certificate", async () => {
+    const bound = (await token('svc-pki', { from: TRUSTED_PROXY, headers: { [XFCC]: xfcc(pki.cert) } })).json
+      .access_token as string
+    const spoofed = { headers: { [XFCC]: xfcc(pki.cert) } }
+    expect((await token('svc-pki', spoofed)).json.error).toBe('invalid_client')
+    expect((await stores(bound, spoofed)).status).toBe(401)
+    const wrongHash = xfcc(pki.cert).replace(/Hash=[0-9a-f]+/, `Hash=${'0'.repeat(64)}`)
+    const hashOnly = xfcc(pki.cert).replace(/;Cert="[^"]*"/, '')
+    for (const value of [wrongHash, hashOnly, 'Cert="unterminated', `Cert=${encodeURIComponent(pki.cert)};Cert=x`]) {
+      const res = await token('svc-pki', { from: TRUSTED_PROXY, headers: { [XFCC]: value } })
+      expect(res.status, value.slice(0, 40)).toBe(401)
+      expect(res.json.error).toBe('invalid_client')
+    }
+  })
+})
+
 describe('Mutual TLS configuration', () => {
   let plain: TestServer
   beforeAll(async () => {
@@ -430,12 +501,17 @@ describe('Mutual TLS configuration', () => {
       [{ TLS_CLIENT_CA: file('junk.pem') }, /TLS_CLIENT_CA: no PEM certificate/],
       [{ MTLS_CERT_HEADER: HEADER }, /MTLS_CERT_HEADER: needs TRUSTED_PROXIES/],
       [{ MTLS_CERT_HEADER: 'bad header', TRUSTED_PROXIES: '10.0.0.1' }, /MTLS_CERT_HEADER/],
+      [{ MTLS_CERT_HEADER_FORMAT: 'envoy-xfcc' }, /MTLS_CERT_HEADER: needs TRUSTED_PROXIES/],
+      [{ MTLS_CERT_HEADER_FORMAT: 'haproxy', TRUSTED_PROXIES: '10.0.0.1' }, /MTLS_CERT_HEADER_FORMAT/],
     ]
     for (const [env, message] of cases) expect(() => loadConfig(env)).toThrow(message)
     expect(
       loadConfig({ TLS_CERT: file('server.crt'), TLS_KEY: file('server.key'), TLS_CLIENT_CA: file('ca.crt') }).tls
         ?.caCerts,
     ).toHaveLength(1)
+    expect(loadConfig({ MTLS_CERT_HEADER_FORMAT: 'envoy-xfcc', TRUSTED_PROXIES: '10.0.0.1' }).MTLS_CERT_HEADER).toBe(
+      'x-forwarded-client-cert',
+    )
   })
 })
 

@@ -150,7 +150,13 @@ describeOnBackends('admin-cli.test.ts', 'portcullis admin (break-glass)', ({ kin
     await inspect(async (c) => {
       const keys = await c.keys.list()
       for (const kid of before) expect(keys.find((k) => k.kid === kid)?.status).toBe('retiring')
-      expect(keys.filter((k) => k.status === 'active')).toHaveLength(3)
+      // three signing keys (RS256, ES256, EdDSA) and the encryption key (RSA-OAEP-256, request objects)
+      expect(
+        keys
+          .filter((k) => k.status === 'active')
+          .map((k) => k.alg)
+          .sort(),
+      ).toEqual(['ES256', 'EdDSA', 'RS256', 'RSA-OAEP-256'])
       expect((await c.queries.audit.list({ action: 'keys.rotated' }))[0]).toMatchObject({ actor: 'cli' })
     })
   }, 240_000)

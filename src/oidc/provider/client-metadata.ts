@@ -5,6 +5,7 @@ import { webOriginsProblem } from '../cors.ts'
 import { allowedIpsProblem } from '../client-ip-allowlist.ts'
 import { requestUrisProblem } from '../request-objects.ts'
 import { assertDynamicRegistration } from '../dynamic-registration.ts'
+import { encryptionJwa } from '../encryption.ts'
 
 const ASYMMETRIC: ('RS256' | 'ES256' | 'EdDSA')[] = ['RS256', 'ES256', 'EdDSA']
 
@@ -27,6 +28,7 @@ export const enabledJWA: Configuration['enabledJWA'] = {
   introspectionSigningAlgValues: ASYMMETRIC,
   authorizationSigningAlgValues: ASYMMETRIC,
   dPoPSigningAlgValues: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+  ...encryptionJwa,
 }
 
 export const pkce: Configuration['pkce'] = {

@@ -2,6 +2,7 @@ import { errors, type Configuration } from 'oidc-provider'
 import { mayIntrospect } from '../jwt-access-tokens.ts'
 import { assertClaimsWithinClientScope } from '../standard-claims.ts'
 import { registrationFeatures } from '../dynamic-registration.ts'
+import { encryptionFeature } from '../encryption.ts'
 import { deviceFlow, rpInitiatedLogout } from './pages.ts'
 import { mtlsFeature } from './mtls.ts'
 import { resourceIndicators, type ResourceServerInfo } from './resources.ts'
@@ -37,6 +38,7 @@ export function features(deps: ProviderDeps, API: string, info: ResourceServerIn
     requestObjects: { enabled: config.REQUEST_OBJECTS === 'on', requireSignedRequestObject: false },
     // OIDC Core §5.5, within the client's scope ceiling (standard-claims.ts)
     claimsParameter: { enabled: true, assertClaimsParameter: assertClaimsWithinClientScope },
+    ...encryptionFeature,
     ...registrationFeatures(config),
     pushedAuthorizationRequests: { enabled: true },
     dPoP: { enabled: true },

@@ -48,6 +48,12 @@ export function keyQueries(db: Db) {
         ).count
       })
     },
+    /** Adds keys to the active generation (one that lacks a kind of key, e.g. the encryption key). */
+    async add(newKeys: Omit<KeyRow, 'createdAt' | 'retiredAt' | 'retireAfter'>[]) {
+      await db.$transaction(async (tx) => {
+        for (const k of newKeys) await tx.signingKey.create({ data: k })
+      })
+    },
     /**
      * Retires one key that is no longer the signer, before its time (an administrator's call), with its audit record.
      */
