@@ -1,9 +1,10 @@
-import { AppError } from '../errors.ts'
+import { AppError, type StatusOf } from '../errors.ts'
 
 /** The error codes the account pages answer with (the services' own come through as they are). */
 export type AccountErrorCode = 'csrf' | 'unauthorized' | 'invalid_request' | 'not_found'
 
-const fail = (code: AccountErrorCode, message: string, status: number) => new AppError(code, message, { status })
+const fail = <C extends AccountErrorCode>(code: C, message: string, status: StatusOf<C>) =>
+  new AppError<AccountErrorCode>(code, message, { status })
 
 /** The account pages' errors, one constructor per case (stable codes, statuses and wording). */
 export const accountErrors = {
