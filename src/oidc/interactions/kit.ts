@@ -60,6 +60,9 @@ export const pendingOf = (interaction: { result?: unknown }): Pending | undefine
 export const switchingOf = (interaction: { result?: unknown }) =>
   (interaction.result as { switchAccount?: unknown } | undefined)?.switchAccount === true
 
+/** A wrong password or code costs time: the lockout's growing delay (identity/lockout.ts). */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>
 
 /**

@@ -3,10 +3,8 @@ import { AppError } from '../../../errors.ts'
 import { t } from '../../../views/i18n.ts'
 import { loginPage } from '../views.ts'
 import { lockedMessage } from '../mfa-views.ts'
-import type { Interaction, StepRoute } from '../kit.ts'
+import { sleep, type Interaction, type StepRoute } from '../kit.ts'
 import type { StepKit } from '../sequence.ts'
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** The sign-in form again, with what went wrong. */
 async function failed(

@@ -1,8 +1,7 @@
 import type { Context } from 'koa'
 import { lockedMessage, mfaPage } from '../mfa-views.ts'
-import { pendingOf, type Interaction, type PageKit, type StepRoute } from '../kit.ts'
+import { pendingOf, sleep, type Interaction, type PageKit, type StepRoute } from '../kit.ts'
 import type { StepKit } from '../sequence.ts'
-import { sleep } from './password.ts'
 import { checkTotp } from './totp.ts'
 import { checkRecoveryCode, recoveryDetails } from './recovery-code.ts'
 
