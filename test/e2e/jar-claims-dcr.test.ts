@@ -364,6 +364,8 @@ describe.each(variants)(
         expect((await manage('DELETE', rat)).status).toBe(204)
         expect(await server.container.queries.clients.find(created.client_id!)).toBeNull()
       },
+      // two CLI runs (each a process start) on a busy 2-core machine
+      240_000,
     )
   },
 )
