@@ -95,7 +95,7 @@ export function auditLog(q: AuditQueries, logger: Logger, opts: Omit<AppenderOpt
             .map(prepare)
             .filter((r) => r !== undefined)
           const ids = prepared.length ? await q.pending.insert(tx, prepared) : []
-          const committed: (() => void)[] = []
+          const afterCommit: (() => void)[] = []
           if (prepared.length && txHooks.size) {
             const views = prepared.map((r) => ({
               ...r,
@@ -103,11 +103,11 @@ export function auditLog(q: AuditQueries, logger: Logger, opts: Omit<AppenderOpt
             }))
             for (const h of txHooks) {
               const after = await h(tx, views)
-              if (after) committed.push(after)
+              if (after) afterCommit.push(after)
             }
           }
           return async () => {
-            for (const f of committed) f()
+            for (const f of afterCommit) f()
             for (const r of prepared) notify(r)
             await Promise.all(prepared.map((r, i) => writer.enqueue(r, ids[i])))
           }

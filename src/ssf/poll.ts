@@ -7,6 +7,8 @@ import type { StreamSignals } from './signals.ts'
 
 /** The longest a long poll waits (RFC 8936 §2.4 leaves it to the transmitter). */
 export const LONG_POLL_MAX_S = 30
+/** Long polls held per stream and instance; more answer at once (a receiver needs one or two). */
+export const MAX_HELD_PER_STREAM = 8
 /** A waiting poll looks at the queue this often even without a notice (one lost, or a crash before it). */
 const RECHECK_MS = 5_000
 
@@ -43,7 +45,7 @@ export function ssfPoll(deps: { q: SsfQueries; signed: SetSigner; signals: Strea
     if (done.length) await q.ack(row.id, done)
     const max = body.maxEvents ?? 100
     if (max === 0) return { sets: {}, moreAvailable: (await q.count(row.id)) > 0 }
-    const longPoll = body.returnImmediately !== true
+    const longPoll = body.returnImmediately !== true && deps.signals.held(row.id) < MAX_HELD_PER_STREAM
     const deadline = Date.now() + Math.min(waitS ?? LONG_POLL_MAX_S, LONG_POLL_MAX_S) * 1000
     for (;;) {
       const listener = longPoll ? deps.signals.listen(row.id) : undefined

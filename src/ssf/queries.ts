@@ -23,18 +23,18 @@ export function ssfQueries(db: Db) {
     streamOf: (clientId: string): Promise<StreamRow | null> => db.ssfStream.findUnique({ where: { clientId } }),
     byId: (id: string): Promise<StreamRow | null> => db.ssfStream.findUnique({ where: { id } }),
     all: (): Promise<StreamRow[]> => db.ssfStream.findMany({ orderBy: { createdAt: 'asc' } }),
-    create: (row: { id: string; clientId: string; config: string }) => db.ssfStream.create({ data: row }),
-    update: (id: string, data: Partial<Pick<StreamRow, 'config' | 'subjects'>>) =>
-      db.ssfStream.update({ where: { id }, data }),
+    create: (row: { id: string; clientId: string; config: string }, audit?: Audited<StreamRow>) =>
+      audited(db, audit, (tx) => tx.ssfStream.create({ data: row })),
+    update: (id: string, data: Partial<Pick<StreamRow, 'config' | 'subjects'>>, audit?: Audited<StreamRow>) =>
+      audited(db, audit, (tx) => tx.ssfStream.update({ where: { id }, data })),
     /** The status, its audit record and (for the transmitter's own changes) the stream-updated SET commit together. */
     setStatus: (id: string, status: string, reason: string | null, audit: Audited<StreamRow>) =>
       audited(db, audit, (tx) => tx.ssfStream.update({ where: { id }, data: { status, reason } })),
-    async remove(id: string) {
-      await db.$transaction([
-        db.ssfEvent.deleteMany({ where: { streamId: id } }),
-        db.ssfStream.delete({ where: { id } }),
-      ])
-    },
+    remove: (id: string, audit?: Audited<unknown>) =>
+      audited(db, audit, async (tx) => {
+        await tx.ssfEvent.deleteMany({ where: { streamId: id } })
+        await tx.ssfStream.delete({ where: { id } })
+      }),
     enqueue: (row: SetRow) => db.ssfEvent.create({ data: row }),
     /** Inside an audited change's transaction (fanout.ts): streams, account and factors as of that change. */
     inTx: (tx: Tx) => ({

@@ -68,6 +68,8 @@ export function streamSignals(deps: { redis?: Redis; prefix: string; logger: Log
         },
       }
     },
+    /** How many polls wait on the stream now. */
+    held: (streamId: string) => waiters.get(streamId)?.size ?? 0,
     get released() {
       return released
     },

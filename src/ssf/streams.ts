@@ -17,8 +17,9 @@ import { STREAM_STATUS_CHANGED } from './events.ts'
 export function ssfStreams(deps: { q: SsfQueries; audit: AuditLog; issuer: string; sealer: Sealer }) {
   const { q, issuer } = deps
   const view = (row: StreamRow) => streamView(issuer, row)
+  /** the change and its record commit together (db/audited.ts) */
   const record = (action: string, clientId: string, target: string, details: Record<string, unknown> = {}) =>
-    void deps.audit.record({ action, outcome: 'success', actor: `client:${clientId}`, target, details })
+    deps.audit.with(() => ({ action, outcome: 'success', actor: `client:${clientId}`, target, details }))
 
   async function own(clientId: string, streamId?: string) {
     const row = await q.streamOf(clientId)
@@ -66,8 +67,10 @@ export function ssfStreams(deps: { q: SsfQueries; audit: AuditLog; issuer: strin
         events_requested: input.events_requested ?? [],
         ...(input.description ? { description: input.description } : {}),
       }
-      const row = await q.create({ id, clientId, config: JSON.stringify(config) })
-      record('ssf.stream_created', clientId, row.id, { delivery: delivery.method })
+      const row = await q.create(
+        { id, clientId, config: JSON.stringify(config) },
+        record('ssf.stream_created', clientId, id, { delivery: delivery.method }),
+      )
       return view(row)
     },
     async list(clientId: string, streamId?: string) {
@@ -78,14 +81,16 @@ export function ssfStreams(deps: { q: SsfQueries; audit: AuditLog; issuer: strin
     async update(clientId: string, streamId: string, input: StreamInput, replace: boolean) {
       const row = await own(clientId, streamId)
       const config = nextConfig(deps.sealer, row, input, replace)
-      const updated = await q.update(row.id, { config: JSON.stringify(config) })
-      record('ssf.stream_updated', clientId, row.id)
+      const updated = await q.update(
+        row.id,
+        { config: JSON.stringify(config) },
+        record('ssf.stream_updated', clientId, row.id),
+      )
       return view(updated)
     },
     async remove(clientId: string, streamId: string) {
       const row = await own(clientId, streamId)
-      await q.remove(row.id)
-      record('ssf.stream_deleted', clientId, row.id)
+      await q.remove(row.id, record('ssf.stream_deleted', clientId, row.id))
     },
     status: async (clientId: string, streamId: string) => statusView(await own(clientId, streamId)),
     /** The receiver's own change (SSF 1.0 §8.1.2.2): it knows, so no stream-updated event. */

@@ -61,8 +61,10 @@ describeOnBackends('ssf-instances.test.ts', 'Shared Signals on two instances', (
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r))
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`
   }, 180_000)
+  /** set once B was shut down by the last test (its Redis connection is gone; the database is A's) */
+  let bStopped = false
   afterAll(async () => {
-    await b?.close()
+    if (!bStopped) await b?.close()
     await a?.close()
     receiver?.close()
   })
@@ -134,6 +136,7 @@ describeOnBackends('ssf-instances.test.ts', 'Shared Signals on two instances', (
     const id = ((await call(a, 'GET', '/ssf/v1/stream', pollToken)).body as { stream_id: string }[])[0]!.stream_id
     const waiting = call(bDirect, 'POST', `/ssf/v1/poll/${id}`, pollToken, {})
     await new Promise((r) => setTimeout(r, 500))
+    bStopped = true
     await b.shutdown()
     const r = await waiting
     expect(r.status).toBe(200)
