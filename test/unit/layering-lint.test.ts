@@ -67,10 +67,15 @@ const cases: Array<{ rule: string; text: string; refused: string[]; allowed: str
       'src/oidc/x.ts',
       'src/admin/users.ts',
       'src/admin/cli.ts',
-      'src/bootstrap.ts',
       'src/declarative/apply.ts',
     ],
     allowed: ['src/commands/x.ts'],
+  },
+  {
+    rule: 'outside a capability too, only the entry points and src/commands import the container',
+    text: "import type { Container as x } from './container.ts'",
+    refused: ['src/bootstrap.ts', 'src/logger.ts'],
+    allowed: ['src/main.ts', 'src/server.ts'],
   },
   {
     rule: 'dynamic imports and re-exports are judged too',
