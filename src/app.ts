@@ -154,7 +154,6 @@ function routersOf(c: Container, opts: AppOptions) {
     registrationRouter({
       registration: c.registration,
       challenge: c.signupChallenge,
-      audit: c.audit,
       product: c.config.PRODUCT_NAME,
       clientIp: c.clientIp,
       formGuard,

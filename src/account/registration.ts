@@ -3,7 +3,6 @@ import type { Context, Middleware } from 'koa'
 import { readForm } from '../http/body.ts'
 import type { RegistrationService } from '../identity/registration.ts'
 import type { SignupChallenge } from '../identity/signup-challenge.ts'
-import type { AuditLog } from '../audit/log.ts'
 import { t } from '../views/i18n.ts'
 import { registeredPage, registerPage, type RegisterView } from '../views/registration.ts'
 import { emailField, interactionUid, passwordField, printable, typedBack } from './form-fields.ts'
@@ -14,7 +13,6 @@ export interface RegistrationRouteDeps {
   registration: RegistrationService
   /** against automated sign-ups: the built-in proof of work, or a deployment's own */
   challenge: SignupChallenge
-  audit: AuditLog
   product: string
   clientIp: (ctx: Context) => string
   /** refuses form posts from other sites (http/cross-site.ts) */
@@ -73,13 +71,7 @@ export function registrationRouter(deps: RegistrationRouteDeps) {
     if (password.data !== (form.confirm_password ?? '')) return again({ password: t('password.mismatch') })
     const m = meta(ctx)
     if (!(await deps.challenge.verify(form, m))) {
-      await deps.audit.record({
-        action: 'user.registered',
-        outcome: 'failure',
-        target: email.data.toLowerCase(),
-        details: { reason: 'challenge_failed', challenge: deps.challenge.name },
-        ...m,
-      })
+      await reg.challengeFailed(email.data, deps.challenge.name, m)
       return again({ form: t('register.challengeFailed') })
     }
     const r = reg.register({ email: email.data, password: password.data, name: name.data || undefined }, m)

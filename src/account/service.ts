@@ -36,7 +36,6 @@ export function accountService(deps: AccountServiceDeps) {
   })
 
   return {
-    users: deps.users,
     enrolment: enrolmentService({ mfa: login.mfa, sessions: login.sessions, audit }),
     passwords: passwordChangeService({
       users: deps.users,

@@ -18,13 +18,7 @@ export interface EmailVerificationOptions {
   perUser?: number
 }
 
-/**
- * Email verification (issue 14 §2): `email_verified` becomes true only when the user follows a
- * single-use link sent to the address (or an administrator vouched for it in the import). The
- * link is bound to the address it was sent to: if the account's email changed since, it no
- * longer verifies anything. Only the SHA-256 of the token is stored.
- */
-export function emailVerificationService(deps: {
+type EmailVerificationDeps = {
   users: UserService
   tokens: EmailTokenQueries
   mail: Mailer
@@ -32,7 +26,10 @@ export function emailVerificationService(deps: {
   redis?: Redis
   redisPrefix: string
   options: EmailVerificationOptions
-}) {
+}
+
+/** What verification and change links share: the rate limit per account, opening a link, minting one. */
+function linkKit(deps: EmailVerificationDeps) {
   const o = deps.options
   const base = { points: o.perUser ?? 5, duration: 3600, keyPrefix: `${deps.redisPrefix}emailverify:user` }
   const limiter: RateLimiterAbstract = deps.redis
@@ -61,14 +58,23 @@ export function emailVerificationService(deps: {
     }
   }
 
+  /** A new link's token and the id (its hash) stored for it. */
+  const mint = () => {
+    const token = crypto.randomBytes(32).toString('base64url')
+    return { token, id: tokenHash(token) }
+  }
+  return { o, open, allowed, mint }
+}
+type LinkKit = ReturnType<typeof linkKit>
+
+/** Verifying the account's current address. */
+function verification(deps: EmailVerificationDeps, { o, open, allowed, mint }: LinkKit) {
   return {
-    options: o,
     /** Mails a verification link to the account's address; `{ retryAfter }` when asked too often. */
     async send(user: { id: string; email: string }, m: RequestMeta): Promise<{ retryAfter?: number }> {
       const ok = await allowed(user.id)
       if (ok !== true) return { retryAfter: ok }
-      const token = crypto.randomBytes(32).toString('base64url')
-      const id = tokenHash(token)
+      const { token, id } = mint()
       await deps.tokens.create({
         id,
         userId: user.id,
@@ -121,6 +127,12 @@ export function emailVerificationService(deps: {
       await deps.tokens.retireAll(found.user.id, 'email_verify', now)
       return { ok: true, email: found.user.email }
     },
+  }
+}
+
+/** Changing the address: a link to the new address, used to confirm it. */
+function addressChange(deps: EmailVerificationDeps, { o, open, allowed, mint }: LinkKit) {
+  return {
     /**
      * A signed-in user (who re-entered the password) asks to use `newEmail`: a link goes to the
      * new address and nothing changes until it is followed. An address that belongs to another
@@ -134,8 +146,7 @@ export function emailVerificationService(deps: {
       const ok = await allowed(user.id)
       if (ok !== true) return { retryAfter: ok }
       const target = normalizeEmail(newEmail)
-      const token = crypto.randomBytes(32).toString('base64url')
-      const id = tokenHash(token)
+      const { token, id } = mint()
       if (target === user.email || (await deps.users.findByEmail(target))) {
         await deps.audit.record({
           action: 'user.email_change_requested',
@@ -216,5 +227,16 @@ export function emailVerificationService(deps: {
       return { ok: true, email: t.email }
     },
   }
+}
+
+/**
+ * Email verification (issue 14 §2): `email_verified` becomes true only when the user follows a
+ * single-use link sent to the address (or an administrator vouched for it in the import). The
+ * link is bound to the address it was sent to: if the account's email changed since, it no
+ * longer verifies anything. Only the SHA-256 of the token is stored.
+ */
+export function emailVerificationService(deps: EmailVerificationDeps) {
+  const kit = linkKit(deps)
+  return { options: kit.o, ...verification(deps, kit), ...addressChange(deps, kit) }
 }
 export type EmailVerificationService = ReturnType<typeof emailVerificationService>

@@ -53,54 +53,32 @@ function randomCode() {
 }
 const normalizeRecovery = (code: string) => code.replace(/[\s-]/g, '').toUpperCase()
 
-/**
- * Second factors: TOTP (secrets sealed with the master key, bound to the factor id), WebAuthn
- * passkeys (@simplewebauthn/server; counters and credential ids checked), and one-time
- * recovery codes (HMAC-SHA256 with a pepper derived from the master key).
- */
-export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: string; publicUrl: string }) {
-  const q = deps.queries
-  const url = new URL(deps.publicUrl)
-  const rpID = url.hostname
-  const origin = url.origin
-  const totpContext = (factorId: string) => `totp-secret:${factorId}`
-  const pepper = (kid: string) => {
-    const key = deps.ring.keys.get(kid)
-    return key ? deriveKey(key, 'recovery-codes') : undefined
-  }
-  const hashCode = (kid: string, userId: string, code: string) =>
-    crypto
-      .createHmac('sha256', pepper(kid)!)
-      .update(`${userId}:${normalizeRecovery(code)}`)
-      .digest('base64url')
+/** What the parts of the MFA service share: the factor queries, the key ring, the relying party. */
+interface MfaContext {
+  q: MfaQueries
+  ring: Keyring
+  issuer: string
+  rpID: string
+  origin: string
+}
+const totpContext = (factorId: string) => `totp-secret:${factorId}`
 
+/** TOTP factors: secrets sealed with the master key, bound to the factor id; each step used once. */
+function totpFactors({ q, ring, issuer }: MfaContext) {
   return {
-    rpID,
-    origin,
-    async list(userId: string) {
-      return (await q.listFactors(userId)).map(view)
-    },
-    async hasFactor(userId: string) {
-      return (await q.countFactors(userId)) > 0
-    },
-    async hasPasskey(userId: string) {
-      return (await q.listFactors(userId)).some((f) => f.type === 'webauthn')
-    },
-
-    // ---- TOTP ----
     /** A new secret and what the enrolment page shows: the otpauth URI as a QR code and as text. */
     async startTotp(label: string) {
       const secret = newTotpSecret()
-      const uri = totpUri(secret, deps.issuer, label)
+      const uri = totpUri(secret, issuer, label)
       return { secret, uri, qr: await totpQrDataUrl(uri) }
     },
     async totpQr(secret: string, label: string) {
-      const uri = totpUri(secret, deps.issuer, label)
+      const uri = totpUri(secret, issuer, label)
       return { uri, qr: await totpQrDataUrl(uri) }
     },
     /** Seals a pending secret for keeping between the enrolment page and its confirmation. */
-    sealPending: (secret: string, context: string) => seal(deps.ring, secret, `totp-pending:${context}`),
-    openPending: (sealed: string, context: string) => open(deps.ring, sealed, `totp-pending:${context}`),
+    sealPending: (secret: string, context: string) => seal(ring, secret, `totp-pending:${context}`),
+    openPending: (sealed: string, context: string) => open(ring, sealed, `totp-pending:${context}`),
     /**
      * Confirms enrolment with a code from the app; the code's step is recorded as used, so it
      * cannot be replayed at the next sign-in.
@@ -121,7 +99,7 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
           userId,
           type: 'totp',
           name: name.trim().slice(0, 64) || 'Authenticator app',
-          secret: seal(deps.ring, secret, totpContext(id)),
+          secret: seal(ring, secret, totpContext(id)),
         },
         audit,
       )
@@ -133,7 +111,7 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
     async importTotp(userId: string, secret: string, audit?: Audited<FactorRecord>) {
       const clean = secret.replace(/\s/g, '').toUpperCase()
       for (const f of await q.listFactors(userId)) {
-        if (f.type === 'totp' && f.secret && open(deps.ring, f.secret, totpContext(f.id)) === clean) return false
+        if (f.type === 'totp' && f.secret && open(ring, f.secret, totpContext(f.id)) === clean) return false
       }
       const id = crypto.randomUUID()
       await q.createFactor(
@@ -142,7 +120,7 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
           userId,
           type: 'totp',
           name: 'Authenticator app (imported)',
-          secret: seal(deps.ring, clean, totpContext(id)),
+          secret: seal(ring, clean, totpContext(id)),
         },
         audit,
       )
@@ -152,7 +130,7 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
       const factors = (await q.listFactors(userId)).filter((f) => f.type === 'totp' && f.secret)
       if (!factors.length) return { ok: false, reason: 'no_factor' }
       for (const f of factors) {
-        const step = await verifyTotp(open(deps.ring, f.secret!, totpContext(f.id)), code)
+        const step = await verifyTotp(open(ring, f.secret!, totpContext(f.id)), code)
         if (step === undefined) continue
         // A matching code for a step at or before the last accepted one is a replay.
         if (await q.claimTotpStep(f.id, step)) return { ok: true, factorId: f.id }
@@ -160,11 +138,24 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
       }
       return { ok: false, reason: 'invalid' }
     },
+  }
+}
 
-    // ---- Recovery codes ----
+/** One-time recovery codes: HMAC-SHA256 with a pepper derived from the master key. */
+function recoveryCodes({ q, ring }: MfaContext) {
+  const pepper = (kid: string) => {
+    const key = ring.keys.get(kid)
+    return key ? deriveKey(key, 'recovery-codes') : undefined
+  }
+  const hashCode = (kid: string, userId: string, code: string) =>
+    crypto
+      .createHmac('sha256', pepper(kid)!)
+      .update(`${userId}:${normalizeRecovery(code)}`)
+      .digest('base64url')
+  return {
     /** Replaces the user's recovery codes with 10 new ones; returns them (shown once, never stored). */
     async regenerateRecoveryCodes(userId: string, audit?: Audited<void>) {
-      const kid = deps.ring.currentId
+      const kid = ring.currentId
       const codes = Array.from({ length: RECOVERY_CODE_COUNT }, randomCode)
       await q.replaceRecoveryCodes(
         userId,
@@ -182,8 +173,12 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
       }
       return false
     },
+  }
+}
 
-    // ---- WebAuthn passkeys ----
+/** WebAuthn passkeys (@simplewebauthn/server): counters and credential ids checked. */
+function passkeys({ q, rpID, origin }: MfaContext) {
+  return {
     async registrationOptions(user: { id: string; email: string; name: string | null }) {
       const existing = (await q.listFactors(user.id)).filter((f) => f.type === 'webauthn')
       return (await webauthn()).generateRegistrationOptions({
@@ -291,7 +286,34 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
         userVerified: r.authenticationInfo.userVerified,
       }
     },
+  }
+}
 
+/**
+ * Second factors: TOTP (secrets sealed with the master key, bound to the factor id), WebAuthn
+ * passkeys (@simplewebauthn/server; counters and credential ids checked), and one-time
+ * recovery codes (HMAC-SHA256 with a pepper derived from the master key).
+ */
+export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: string; publicUrl: string }) {
+  const q = deps.queries
+  const url = new URL(deps.publicUrl)
+  const c: MfaContext = { q, ring: deps.ring, issuer: deps.issuer, rpID: url.hostname, origin: url.origin }
+
+  return {
+    rpID: c.rpID,
+    origin: c.origin,
+    async list(userId: string) {
+      return (await q.listFactors(userId)).map(view)
+    },
+    async hasFactor(userId: string) {
+      return (await q.countFactors(userId)) > 0
+    },
+    async hasPasskey(userId: string) {
+      return (await q.listFactors(userId)).some((f) => f.type === 'webauthn')
+    },
+    ...totpFactors(c),
+    ...recoveryCodes(c),
+    ...passkeys(c),
     /** Recovery codes exist to replace a lost factor: without any factor they go too. */
     remove: (userId: string, factorId: string, audit?: Audited<boolean>) => q.removeFactor(userId, factorId, audit),
     /** Every factor and recovery code of a user, with its audit record (given the removed factors). */

@@ -40,21 +40,7 @@ export const tokenHash = (token: string) => crypto.createHash('sha256').update(t
 /** Tokens we issue are exactly 43 base64url characters; anything else is refused unlooked-up. */
 export const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/
 
-/**
- * Forgotten password (issue 14 §3; OWASP Forgot Password Cheat Sheet):
- * - `request` answers the same way whether or not the address belongs to an account, and in the
- *   same time: the caller only pays for the rate-limit check; looking the address up, making
- *   the token and queueing the mail happen after the answer (`settled` waits for them).
- * - the link carries a 256-bit single-use token valid for `ttl` seconds; only its SHA-256 is
- *   stored, so a copy of the database cannot reset anyone's password.
- * - `complete` applies the password policy, consumes the token atomically (a reused or expired
- *   link is refused), retires the user's other reset links, ends their sign-in sessions (a
- *   setting), clears a lockout and records `user.password_reset`. It does not sign the user in:
- *   the next sign-in asks for the second factor as before.
- * - rate limited per address (silently: further requests send no mail, so the limit says
- *   nothing about the address) and per client IP (a 429).
- */
-export function passwordResetService(deps: {
+type PasswordResetDeps = {
   users: UserService
   tokens: EmailTokenQueries
   mail: Mailer
@@ -65,7 +51,10 @@ export function passwordResetService(deps: {
   redis?: Redis
   redisPrefix: string
   options: PasswordResetOptions
-}) {
+}
+
+/** "Forgot password" requests: answered at once, the lookup and the mail after the answer. */
+function resetRequests(deps: PasswordResetDeps) {
   const o = deps.options
   const limiter = (name: string, points: number): RateLimiterAbstract => {
     const base = { points, duration: 3600, keyPrefix: `${deps.redisPrefix}pwreset:${name}` }
@@ -124,21 +113,7 @@ export function passwordResetService(deps: {
     })
   }
 
-  async function openToken(token: string) {
-    if (!TOKEN_SHAPE.test(token)) return undefined
-    // An invitation (issue 14 §8) is the same kind of link with a longer life and its own mail.
-    const t =
-      (await deps.tokens.find(tokenHash(token), 'password_reset')) ??
-      (await deps.tokens.find(tokenHash(token), 'invitation'))
-    if (!t || t.usedAt || t.expiresAt <= new Date()) return undefined
-    const user = await deps.users.findById(t.userId)
-    // The link was for this address: an account whose email changed since cannot use it.
-    if (!user || user.disabled || user.email !== t.email) return undefined
-    return { t, user }
-  }
-
   return {
-    options: o,
     /**
      * A "forgot password" request. Resolves with `{ retryAfter }` when this client IP made too
      * many requests, else `{}`: the same for every address.
@@ -155,38 +130,62 @@ export function passwordResetService(deps: {
       inFlight.add(work)
       return {}
     },
-    /**
-     * Mails an invitation to an account that has no password yet (imported, issue 14 §8): a
-     * single-use link to the set-password page, valid `invitationTtl` seconds (7 days). Also the
-     * admin API's invitation (admin/users.ts), which shows the returned link once to the
-     * administrator besides mailing it.
-     */
-    async invite(
-      user: { id: string; email: string },
-      m: Partial<RequestMeta> & { actor?: string } = {},
-    ): Promise<{ url: string; expiresAt: Date }> {
-      const ttl = o.invitationTtl ?? 7 * 86400
-      const token = newToken()
-      const id = tokenHash(token)
-      const expiresAt = new Date(Date.now() + ttl * 1000)
-      const url = `${o.publicUrl}/password/reset?token=${token}`
-      await deps.tokens.create({ id, userId: user.id, purpose: 'invitation', email: user.email, expiresAt })
-      await deps.mail.send('invitation', invitationMail(o.brand, { to: user.email, link: url, ttlSeconds: ttl }))
-      await deps.audit.record({
-        action: 'user.invitation_sent',
-        outcome: 'success',
-        actor: m.actor ?? null,
-        target: user.id,
-        details: { link: id.slice(0, 12) },
-        ip: m.ip,
-        requestId: m.requestId,
-      })
-      return { url, expiresAt }
-    },
     /** Resolves once every request accepted so far has queued its mail (tests, shutdown). */
     async settled() {
       await Promise.all([...inFlight])
     },
+  }
+}
+
+/**
+ * Mails an invitation to an account that has no password yet (imported, issue 14 §8): a
+ * single-use link to the set-password page, valid `invitationTtl` seconds (7 days). Also the
+ * admin API's invitation (admin/users.ts), which shows the returned link once to the
+ * administrator besides mailing it.
+ */
+function invitation(deps: PasswordResetDeps) {
+  const o = deps.options
+  return async function invite(
+    user: { id: string; email: string },
+    m: Partial<RequestMeta> & { actor?: string } = {},
+  ): Promise<{ url: string; expiresAt: Date }> {
+    const ttl = o.invitationTtl ?? 7 * 86400
+    const token = newToken()
+    const id = tokenHash(token)
+    const expiresAt = new Date(Date.now() + ttl * 1000)
+    const url = `${o.publicUrl}/password/reset?token=${token}`
+    await deps.tokens.create({ id, userId: user.id, purpose: 'invitation', email: user.email, expiresAt })
+    await deps.mail.send('invitation', invitationMail(o.brand, { to: user.email, link: url, ttlSeconds: ttl }))
+    await deps.audit.record({
+      action: 'user.invitation_sent',
+      outcome: 'success',
+      actor: m.actor ?? null,
+      target: user.id,
+      details: { link: id.slice(0, 12) },
+      ip: m.ip,
+      requestId: m.requestId,
+    })
+    return { url, expiresAt }
+  }
+}
+
+/** Using a link: looking at it, then setting the password. */
+function resetCompletion(deps: PasswordResetDeps) {
+  const o = deps.options
+  async function openToken(token: string) {
+    if (!TOKEN_SHAPE.test(token)) return undefined
+    // An invitation (issue 14 §8) is the same kind of link with a longer life and its own mail.
+    const t =
+      (await deps.tokens.find(tokenHash(token), 'password_reset')) ??
+      (await deps.tokens.find(tokenHash(token), 'invitation'))
+    if (!t || t.usedAt || t.expiresAt <= new Date()) return undefined
+    const user = await deps.users.findById(t.userId)
+    // The link was for this address: an account whose email changed since cannot use it.
+    if (!user || user.disabled || user.email !== t.email) return undefined
+    return { t, user }
+  }
+
+  return {
     /** The account a link is for, if the link is still good (it is not used up by looking). */
     async check(token: string) {
       return (await openToken(token))?.user
@@ -251,5 +250,23 @@ export function passwordResetService(deps: {
       return { ok: true, email: user.email }
     },
   }
+}
+
+/**
+ * Forgotten password (issue 14 §3; OWASP Forgot Password Cheat Sheet):
+ * - `request` answers the same way whether or not the address belongs to an account, and in the
+ *   same time: the caller only pays for the rate-limit check; looking the address up, making
+ *   the token and queueing the mail happen after the answer (`settled` waits for them).
+ * - the link carries a 256-bit single-use token valid for `ttl` seconds; only its SHA-256 is
+ *   stored, so a copy of the database cannot reset anyone's password.
+ * - `complete` applies the password policy, consumes the token atomically (a reused or expired
+ *   link is refused), retires the user's other reset links, ends their sign-in sessions (a
+ *   setting), clears a lockout and records `user.password_reset`. It does not sign the user in:
+ *   the next sign-in asks for the second factor as before.
+ * - rate limited per address (silently: further requests send no mail, so the limit says
+ *   nothing about the address) and per client IP (a 429).
+ */
+export function passwordResetService(deps: PasswordResetDeps) {
+  return { options: deps.options, ...resetRequests(deps), invite: invitation(deps), ...resetCompletion(deps) }
 }
 export type PasswordResetService = ReturnType<typeof passwordResetService>

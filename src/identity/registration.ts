@@ -156,6 +156,15 @@ export function registrationService(deps: {
       inFlight.add(p)
       return { ok: true }
     },
+    /** A form whose anti-automation challenge (signup-challenge.ts) was not answered: audited. */
+    challengeFailed: (email: string, challenge: string, m: RequestMeta) =>
+      deps.audit.record({
+        action: 'user.registered',
+        outcome: 'failure',
+        target: email.toLowerCase(),
+        details: { reason: 'challenge_failed', challenge },
+        ...m,
+      }),
     /** Resolves once every accepted sign-up has created its account and queued its mail. */
     async settled() {
       await Promise.all([...inFlight])
