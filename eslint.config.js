@@ -115,7 +115,6 @@ export default tseslint.config(
       'src/authz/engine/search-space.ts',
       'src/authz/routes.ts',
       'src/authz/stores.ts',
-      'src/container.ts',
       'src/federation/routes.ts',
       'src/federation/service.ts',
       'src/http/account/keys.ts',
