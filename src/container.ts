@@ -62,7 +62,8 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     ...{ audit, users, holdings, clientIp, compliance, metrics },
     ...{ clients: oidc.queries.clients, cachedClients: { find: oidc.cached.clients.get }, monitor: auditing.monitor },
   })
-  const { federation } = federationModule({ db, ring, users, audit, publicUrl, logger })
+  const upstream = federationModule({ db, ring, users, audit, publicUrl, logger })
+  const { federation } = upstream
   const provider = providerModule({
     ...shared,
     ...{ keys, audit, users, login, oidc, federation },
@@ -76,9 +77,11 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
     mailing,
     identity,
     signals,
+    admin,
     policies,
     oidc,
     apikeys,
+    upstream,
     provider,
   ]
   const container = {
