@@ -13,7 +13,7 @@ import { authenticate, callerOf, requireScope, type BearerScheme, type Caller } 
  */
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete'
-/** The BearerScheme names (container.ts, apikeys/scheme.ts). */
+/** The BearerScheme names (oidc/callers.ts, apikeys/scheme.ts). */
 export type SchemeName = 'access_token' | 'api_key'
 
 export interface Auth {

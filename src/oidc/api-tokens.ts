@@ -46,7 +46,7 @@ export function apiTokenVerifier(opts: {
       })
       // A DPoP-bound token (RFC 9449 §6) needs a proof our API does not take yet: refusing it is
       // safer than accepting it as a bearer token. A certificate-bound one (RFC 8705 §3) is
-      // accepted here and its certificate checked by the caller (container.ts verifyAccessToken).
+      // accepted here and its certificate checked by the caller (oidc/callers.ts verifyAccessToken).
       const cnf = payload.cnf as Record<string, unknown> | undefined
       let certThumbprint: string | undefined
       if (cnf !== undefined) {
