@@ -32,6 +32,7 @@ import {
 } from './dynamic-registration.ts'
 import type { HoldingsOf } from './holdings.ts'
 import { encryptionFeature, encryptionJwa } from './encryption.ts'
+import * as frontchannel from './frontchannel-logout.ts'
 import {
   deviceConfirmPage,
   deviceInputPage,
@@ -182,6 +183,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       ],
       // RFC 8705 §5, only where a client certificate can reach us (TLS listener or proxy header)
       ...(deps.clientCert ? { mtls_endpoint_aliases: mtlsEndpointAliases(config.PUBLIC_URL) } : {}),
+      ...frontchannel.frontchannelDiscovery,
     },
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
@@ -309,8 +311,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
         'web_origins',
         'skip_consent',
         'request_uris',
+        ...frontchannel.FRONTCHANNEL_METADATA,
       ],
       validator(ctx, key, value, metadata) {
+        frontchannel.validateFrontchannelMetadata(key, value, metadata as Record<string, unknown>)
         // a client registering itself may set less than an administrator (dynamic-registration.ts)
         if (key === 'resource_servers') assertDynamicRegistration(ctx, metadata as Record<string, unknown>, config)
         if (key === 'request_uris') {
@@ -545,6 +549,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
   installExactClientAuth(provider)
   installCodeRedemptionRules(provider)
   installAuthorizationPost(provider)
+  frontchannel.installFrontchannelLogout(
+    provider,
+    deps.onEvent && ((ctx, n) => deps.onEvent!('frontchannel.notified', ctx, n)),
+  )
   if (config.REQUEST_OBJECTS === 'on') installRequestUris(provider)
   if (config.DYNAMIC_REGISTRATION !== 'off') installRegistrationResponses(provider)
   installCorsPreflight(provider, deps.webOrigins ?? (async () => new Set()))
