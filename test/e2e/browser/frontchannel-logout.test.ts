@@ -128,11 +128,12 @@ describeOnBackends('frontchannel-logout.test.ts', 'Front-Channel Logout in a rea
       }
     }
     await reached
-    return oidc.authorizationCodeGrant(configs[id], new URL(page.url()), {
+    const tokens = await oidc.authorizationCodeGrant(configs[id], new URL(page.url()), {
       pkceCodeVerifier: verifier,
       expectedState: state,
       idTokenExpected: true,
     })
+    return tokens
   }
 
   it('discovery advertises front-channel logout with sessions', async () => {
@@ -204,6 +205,33 @@ describeOnBackends('frontchannel-logout.test.ts', 'Front-Channel Logout in a rea
         }).href,
       )
       await page.getByLabel('Password').waitFor({ timeout: 60_000 })
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('"No, stay signed in": only the client that asked is framed', async () => {
+    const context = await browser.newContext()
+    try {
+      const page = await context.newPage()
+      for (const rp of Object.values(rps)) rp.logouts.length = 0
+      await signIn(page, 'a')
+      const b = await signIn(page, 'b')
+      await page.goto(
+        oidc.buildEndSessionUrl(configs.b, {
+          id_token_hint: b.id_token!,
+          post_logout_redirect_uri: `${rps.b.origin}/bye`,
+        }).href,
+      )
+      const bye = page.waitForURL(`${rps.b.origin}/bye**`, { timeout: 60_000 })
+      await page.getByRole('button', { name: 'No, stay signed in' }).click()
+      await bye
+      expect(rps.b.logouts.map((q) => Object.fromEntries(q))).toEqual([{ app: 'b' }])
+      expect(rps.a.logouts).toEqual([])
+      // the notice to B is audited like the others
+      expect(await server.container.audit.list({ action: 'logout.frontchannel' })).toEqual(
+        expect.arrayContaining([expect.objectContaining({ details: expect.objectContaining({ client_id: 'rp-b' }) })]),
+      )
     } finally {
       await context.close()
     }
