@@ -106,6 +106,19 @@ export function providerEventRecorder(deps: { audit: Pick<AuditLog, 'record'>; l
         ip: ctx?.ip,
         requestId: ctx?.state?.requestId,
       })
+    } else if (name === 'frontchannel.notified') {
+      // Front-Channel Logout 1.0: the clients whose frontchannel_logout_uri the page framed
+      const n = args[1] as { accountId?: string; clientIds: string[] }
+      for (const clientId of n.clientIds)
+        void audit.record({
+          action: 'logout.frontchannel',
+          outcome: 'success',
+          actor: null,
+          target: n.accountId ?? null,
+          details: { client_id: clientId, trigger: 'end_session' },
+          ip: ctx?.ip,
+          requestId: ctx?.state?.requestId,
+        })
     } else if (name === 'end_session.success') {
       // Names the account signed out (RP-initiated logout, or A's session ended by B's sign-in).
       void audit.record({

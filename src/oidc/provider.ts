@@ -8,6 +8,7 @@ import { LOCALES } from '../views/i18n.ts'
 import { ACR_MFA, ACR_PWD, loginPolicy } from './login-policy.ts'
 import { OIDC_SCOPES, type ProviderDeps } from './provider/deps.ts'
 import { mtlsEndpointAliases } from './provider/mtls.ts'
+import { frontchannelDiscovery } from './frontchannel-logout.ts'
 import { findAccount, firstPartyClients, loadExistingGrant } from './provider/accounts.ts'
 import { clientAuthMethods, enabledJWA, extraClientMetadata, pkce } from './provider/client-metadata.ts'
 import { extraTokenClaims, resourceServerInfo, type ResourceServerInfo } from './provider/resources.ts'
@@ -36,6 +37,7 @@ function discovery(deps: ProviderDeps): Configuration['discovery'] {
     ],
     // RFC 8705 §5, only where a client certificate can reach us (TLS listener or proxy header)
     ...(deps.clientCert ? { mtls_endpoint_aliases: mtlsEndpointAliases(config.PUBLIC_URL) } : {}),
+    ...frontchannelDiscovery,
   }
 }
 

@@ -225,4 +225,27 @@ describeOnBackends('jar-encrypted.test.ts', 'Encrypted request objects and ID to
     expect(payload.sub).toBeTruthy()
     expect(payload.aud).toBe('secret-id')
   })
+
+  it('after a key rotation the previous encryption key still decrypts (a client may have cached our JWKS)', async () => {
+    const previous = ourEncKey
+    await server.container.keys.rotate(3600)
+    await server.container.refresh()
+    const jwks = (await (await fetch(`${server.url}/jwks`)).json()) as { keys: jose.JWK[] }
+    const enc = jwks.keys.filter((k) => k.use === 'enc')
+    expect(enc).toHaveLength(2)
+    expect(enc.map((k) => k.kid)).toContain(previous.kid)
+    const config = await discover('jwe')
+    for (const to of [previous, enc.find((k) => k.kid !== previous.kid)!]) {
+      const { verifier, params } = await pkce()
+      const state = oidc.randomState()
+      const callback = await codeFor(
+        authUrl({ request: await encrypted(await signed({ ...base, ...params, state }), to) }),
+      )
+      const tokens = await oidc.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      })
+      expect(tokens.claims()!.sub).toBeTruthy()
+    }
+  })
 })

@@ -147,7 +147,9 @@ describe.each(variants)('OIDC end to end on $name', ({ skip, kind, redis }) => {
       expect(meta.token_endpoint_auth_methods_supported).not.toContain('client_secret_jwt')
       expect(meta.dpop_signing_alg_values_supported).toContain('ES256')
       const jwks = (await (await fetch(meta.jwks_uri!)).json()) as { keys: jose.JWK[] }
-      expect(jwks.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA', 'RS256'])
+      // three signing keys and the request-object encryption key (RFC 9101 §6.1)
+      expect(jwks.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA', 'RS256', 'RSA-OAEP-256'])
+      expect(jwks.keys.filter((k) => k.use === 'enc').map((k) => k.alg)).toEqual(['RSA-OAEP-256'])
       for (const k of jwks.keys) expect(k).not.toHaveProperty('d') // public parts only
     })
 
@@ -547,7 +549,8 @@ describe.each(variants)('OIDC end to end on $name', ({ skip, kind, redis }) => {
       const oldKid = jose.decodeProtectedHeader(before).kid
       const rotated = await server.container.keys.rotate(600)
       await server.container.refresh()
-      expect(rotated.added.length).toBe(3)
+      // a generation: three signing keys and the encryption key
+      expect(rotated.added.map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA', 'RS256', 'RSA-OAEP-256'])
       const after = (await oidc.clientCredentialsGrant(config, { scope: 'orders:read', resource: API })).access_token
       const newKid = jose.decodeProtectedHeader(after).kid
       expect(newKid).not.toBe(oldKid)

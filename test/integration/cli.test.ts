@@ -67,7 +67,7 @@ describe('the portcullis command', () => {
     const jwks1 = (await (await fetch(`http://127.0.0.1:${port}/jwks`)).json()) as {
       keys: { kid: string; alg: string }[]
     }
-    expect(jwks1.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA', 'RS256'])
+    expect(jwks1.keys.map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA', 'RS256', 'RSA-OAEP-256'])
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200)
 
     expect(await stop(first)).toBe(0)
@@ -118,12 +118,14 @@ describe('the portcullis command', () => {
     expect(doc.clients[0].client_id).toBe('svc')
     expect(exported.stdout).not.toMatch(/svc-secret|argon2|password/)
 
+    // a generation: three signing keys and the request-object encryption key
     const before = await run(['keys', 'list'], env)
-    expect(before.stdout.match(/^active/gm)).toHaveLength(3)
+    expect(before.stdout.match(/^active/gm)).toHaveLength(4)
     const rotated = await run(['keys', 'rotate'], env)
     expect(rotated.code).toBe(0)
     const after = await run(['keys', 'list'], env)
-    expect(after.stdout.match(/^active/gm)).toHaveLength(3)
-    expect(after.stdout.match(/^retiring/gm)).toHaveLength(3)
+    expect(after.stdout.match(/^active/gm)).toHaveLength(4)
+    expect(after.stdout.match(/^retiring/gm)).toHaveLength(4)
+    expect(after.stdout).toMatch(/^active\s.*RSA-OAEP-256/m)
   }, 90_000)
 })

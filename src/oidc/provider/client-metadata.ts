@@ -6,6 +6,7 @@ import { allowedIpsProblem } from '../client-ip-allowlist.ts'
 import { requestUrisProblem } from '../request-objects.ts'
 import { assertDynamicRegistration } from '../dynamic-registration.ts'
 import { encryptionJwa } from '../encryption.ts'
+import { FRONTCHANNEL_METADATA, validateFrontchannelMetadata } from '../frontchannel-logout.ts'
 
 const ASYMMETRIC: ('RS256' | 'ES256' | 'EdDSA')[] = ['RS256', 'ES256', 'EdDSA']
 
@@ -67,6 +68,7 @@ function validateConfidentialOnly(key: string, value: unknown, metadata: unknown
 /** Our client metadata beyond the registration specs, each value checked where it is set. */
 export function extraClientMetadata(config: Readonly<Config>): Configuration['extraClientMetadata'] {
   const validator: Validator = (ctx, key, value, metadata) => {
+    validateFrontchannelMetadata(key, value, metadata as Record<string, unknown>)
     // a client registering itself may set less than an administrator (dynamic-registration.ts)
     if (key === 'resource_servers') assertDynamicRegistration(ctx, metadata as Record<string, unknown>, config)
     if (key === 'request_uris') {
@@ -119,6 +121,7 @@ export function extraClientMetadata(config: Readonly<Config>): Configuration['ex
       'web_origins',
       'skip_consent',
       'request_uris',
+      ...FRONTCHANNEL_METADATA,
     ],
     validator,
   }

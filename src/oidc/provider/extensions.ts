@@ -10,6 +10,7 @@ import { registerApiKeyExchange } from '../apikey-exchange.ts'
 import { accessTokenExchange } from '../token-exchange.ts'
 import { installRequestUris } from '../request-objects.ts'
 import { installRegistrationResponses } from '../dynamic-registration.ts'
+import { installFrontchannelLogout } from '../frontchannel-logout.ts'
 import type { ResourceServerInfo } from './resources.ts'
 import type { ProviderDeps } from './deps.ts'
 
@@ -25,6 +26,7 @@ export function installExtensions(provider: Provider, deps: ProviderDeps, API: s
   installExactClientAuth(provider)
   installCodeRedemptionRules(provider)
   installAuthorizationPost(provider)
+  installFrontchannelLogout(provider, deps.onEvent && ((ctx, n) => deps.onEvent!('frontchannel.notified', ctx, n)))
   if (config.REQUEST_OBJECTS === 'on') installRequestUris(provider)
   if (config.DYNAMIC_REGISTRATION !== 'off') installRegistrationResponses(provider)
   installCorsPreflight(provider, deps.webOrigins ?? (async () => new Set()))
