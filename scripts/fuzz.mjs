@@ -14,7 +14,7 @@ for (const [name, v] of Object.entries(values)) {
 }
 const env = { ...process.env, FUZZ_RUNS: values.runs ?? '20000', FUZZ_SEED: values.seed ?? String(Date.now() % 1e9) }
 console.log(`fuzz: ${env.FUZZ_RUNS} runs, seed ${env.FUZZ_SEED} (repeat a failure with --seed ${env.FUZZ_SEED})`)
-const r = spawnSync('npx', ['vitest', 'run', 'test/integration/hostile-input.test.ts', '--testTimeout=0'], {
+const r = spawnSync('npx', ['vitest', 'run', 'test/http/hostile-input.test.ts', '--testTimeout=0'], {
   stdio: 'inherit',
   env,
 })

@@ -13,7 +13,7 @@ import { SSF_ERRORS } from './ssf/errors.ts'
 
 /**
  * Every error-code catalogue at run time, by feature: for the "Error codes" table of docs/api.md
- * (test/unit/error-codes.test.ts) and anything else that lists codes. The type `ErrorCode`
+ * (test/platform/error-codes.test.ts) and anything else that lists codes. The type `ErrorCode`
  * (src/errors.ts) is built from the same catalogues; the check below fails to compile when the
  * two lists differ.
  */

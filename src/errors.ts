@@ -14,7 +14,7 @@ import type { SSF_ERRORS } from './ssf/errors.ts'
  * One entry of an error-code catalogue: the HTTP status the code answers with (`also`: the
  * other statuses a code shared by several edge rules may carry, e.g. `invalid_request`), whether
  * the message is shown to the caller (`expose`; default: only below 500) and one line for the
- * "Error codes" table of docs/api.md (test/unit/error-codes.test.ts keeps the two in step).
+ * "Error codes" table of docs/api.md (test/platform/error-codes.test.ts keeps the two in step).
  */
 export interface ErrorSpec {
   readonly status: number

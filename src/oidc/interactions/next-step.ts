@@ -1,7 +1,7 @@
 /**
  * What comes next in a sign-in: pure functions of the interaction's state, no I/O. The routes
  * (steps/) gather the facts, ask here, and carry the answer out. One place to read the sign-in
- * sequence, with a table of its own in test/unit/oidc/next-step.test.ts.
+ * sequence, with a table of its own in test/oidc/unit/next-step.test.ts.
  */
 import { ACCOUNT_SWITCH } from '../login-policy.ts'
 

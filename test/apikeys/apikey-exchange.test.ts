@@ -286,7 +286,7 @@ describeOnBackends('apikey-exchange.test.ts', 'API key exchange', ({ kind, redis
     })
     const cases: [Record<string, string>, RegExp][] = [
       [{ subject_token_type: API_KEY_TOKEN_TYPE }, /subject_token/],
-      // (an access_token subject is a user's token to exchange: test/e2e/token-exchange.test.ts)
+      // (an access_token subject is a user's token to exchange: test/oidc/token-exchange.test.ts)
       [
         { subject_token: k.key, subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' },
         /subject_token_type must be/,

@@ -38,7 +38,7 @@ async function holdLocks(server: TestServer): Promise<() => Promise<void>> {
 }
 
 describeOnBackends(
-  'test/integration/dependency-unavailable.test.ts',
+  'test/http/dependency-unavailable.test.ts',
   'a database that does not answer in time',
   (backend) => {
     let server: TestServer

@@ -15,7 +15,7 @@ import { signIn, UserAgent } from '../helpers/user-agent.ts'
  * says which worker answered it.
  */
 const reason = !pgTestUrl() || !redisTestUrl() ? 'TEST_DATABASE_URL and TEST_REDIS_URL are not both set' : undefined
-if (reason) console.warn(`test/integration/workers.test.ts (PostgreSQL + Redis part) skipped: ${reason}`)
+if (reason) console.warn(`test/platform/workers.test.ts (PostgreSQL + Redis part) skipped: ${reason}`)
 
 const SECRET = 'workers-suite-secret-0123456789abcdef'
 const REDIRECT = 'https://rp.example.com/cb'

@@ -101,7 +101,7 @@ describe('operations', () => {
   })
 
   it('a printable X-Request-ID is echoed exactly; one over 256 characters is replaced', async () => {
-    // sanitised only where it is logged (test/integration/authz-exactness.test.ts)
+    // sanitised only where it is logged (test/authz/authz-exactness.test.ts)
     const res = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'a b<script>' } })
     expect(res.headers.get('x-request-id')).toBe('a b<script>')
     const long = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'z'.repeat(257) } })
