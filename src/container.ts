@@ -28,6 +28,7 @@ import {
 } from './oidc/adapters.ts'
 import { buildProvider, OIDC_SCOPES, type OidcProvider } from './oidc/provider.ts'
 import { createInitialAccessToken } from './oidc/dynamic-registration.ts'
+import { registeredClientRemoval } from './oidc/client-removal.ts'
 import { API_SCOPE_NAMES, apiIndicator } from './oidc/api-resource.ts'
 import { apiTokenVerifier } from './oidc/api-tokens.ts'
 import { revokedTokenQueries } from './oidc/queries/revoked-tokens.ts'
@@ -309,6 +310,14 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
   // revokes it (oidc/code-redemption.ts).
   // Revoked JWT access tokens (RFC 7009), known to every instance within a second.
   const revocations = revokedTokens({ queries: queries.revokedTokens, redis, prefix: config.REDIS_PREFIX, logger })
+  // RFC 7592 §2.3: a client that deletes itself takes its grants and tokens with it (oidc/client-removal.ts).
+  const removeRegisteredClient = registeredClientRemoval({
+    clients: queries.clients,
+    audit,
+    revokeGrantJwts: revocations.revokeGrant,
+    redis,
+    prefix: config.REDIS_PREFIX,
+  })
   // A revoked grant takes its JWT access tokens with it (oidc/adapters.ts).
   const adapter = revokingGrantJwts(
     retainLonger(
@@ -343,16 +352,7 @@ export async function createContainer(config: Readonly<Config>, opts: { logger?:
               await configNotice.announce()
             },
             remove: async (clientId) => {
-              await queries.clients.remove(
-                clientId,
-                audit.with(() => ({
-                  action: 'client.deleted',
-                  outcome: 'success',
-                  actor: `client:${clientId}`,
-                  target: clientId,
-                  details: { dynamic: true },
-                })),
-              )
+              await removeRegisteredClient(clientId)
               await configNotice.announce()
             },
           },
