@@ -140,8 +140,14 @@ describe.each(variants)(
         params: { code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' },
       }
     }
-    async function redeem(config: oidc.Configuration, url: URL, verifier: string, state: string) {
-      const { callback } = await signInAs(new UserAgent(server.url), url, {
+    async function redeem(
+      config: oidc.Configuration,
+      url: URL,
+      verifier: string,
+      state: string,
+      ua = new UserAgent(server.url),
+    ) {
+      const { callback } = await signInAs(ua, url, {
         email: 'ann@example.com',
         password: PASSWORD,
       })
@@ -407,7 +413,7 @@ describe.each(variants)(
           oidc.ClientSecretBasic(created.client_secret!),
           { execute: [oidc.allowInsecureRequests] },
         )
-        const tokensFor = async (resource: string) => {
+        const tokensFor = async (resource: string, ua?: UserAgent) => {
           const { verifier, params } = await pkce()
           const state = oidc.randomState()
           const url = oidc.buildAuthorizationUrl(config, {
@@ -417,10 +423,18 @@ describe.each(variants)(
             resource,
             scope: 'openid email offline_access',
           })
-          return redeem(config, url, verifier, state)
+          return redeem(config, url, verifier, state, ua)
         }
         // an opaque access token and a refresh token for one resource, a JWT for another
-        const opaque = await tokensFor(OPAQUE_API)
+        const browser = new UserAgent(server.url)
+        const opaque = await tokensFor(OPAQUE_API, browser)
+        // the user's sign-in session knows the client (its sid and grant there)
+        const session = async () => {
+          const found = await server.container.provider().Session.find(browser.cookie('_session')!)
+          expect(found).toBeTruthy()
+          return found!.authorizations ?? {}
+        }
+        expect(Object.keys(await session())).toContain(clientId)
         const jwt = await tokensFor(JWT_API)
         expect(opaque.refresh_token).toBeTruthy()
         expect(opaque.access_token.split('.')).toHaveLength(1)
@@ -450,6 +464,8 @@ describe.each(variants)(
         expect(((await refresh.json()) as { error: string }).error).toMatch(/^invalid_(grant|client)$/)
         expect(await active(opaque.access_token)).toBe(false)
         expect(await active(jwt.access_token)).toBe(false)
+        // the session stays (the user is still signed in), without the client
+        expect(Object.keys(await session())).not.toContain(clientId)
         // gone from storage, not merely unusable while no client answers to the id
         const stored = server.container.queries.payloads
         expect(await stored.find('RefreshToken', opaque.refresh_token!)).toBeNull()
