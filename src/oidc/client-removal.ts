@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { Audited } from '../db/audited.ts'
 import { redisAdapter } from './adapters.ts'
-import type { ClientRemoval, ClientQueries } from './queries/clients.ts'
-import { withoutClient } from './queries/clients.ts'
+import { withoutClient, type ClientRemoval, type ClientQueries } from './queries/clients.ts'
 
 /** The audit record of a removal (structurally the audit log's `with`: src/audit/log.ts). */
 interface AuditWith {
@@ -81,7 +80,7 @@ async function dropFromRedisSessions(redis: Redis, prefix: string, clientId: str
   let changed = 0
   let cursor = '0'
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${sessions}*`, 'COUNT', 500)
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${globEscaped(sessions)}*`, 'COUNT', 500)
     cursor = next
     for (const key of keys) {
       if (key.slice(sessions.length).includes(':')) continue // the uid index keys
@@ -93,3 +92,6 @@ async function dropFromRedisSessions(redis: Redis, prefix: string, clientId: str
   } while (cursor !== '0')
   return changed
 }
+
+/** A literal for a Redis glob pattern (the prefix is configurable: REDIS_PREFIX). */
+const globEscaped = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&')
