@@ -11,6 +11,7 @@ import {
   type AdapterFactory,
 } from './adapters.ts'
 import type { ClientQueries } from './queries/clients.ts'
+import { registeredClientRemoval } from './client-removal.ts'
 import type { PayloadQueries } from './queries/payloads.ts'
 
 /**
@@ -34,6 +35,13 @@ export function providerAdapter(deps: {
   revokeGrant: (grantId: string) => Promise<void>
 }): AdapterFactory {
   const { clients, audit } = deps
+  const removeRegisteredClient = registeredClientRemoval({
+    clients,
+    audit,
+    revokeGrantJwts: deps.revokeGrant,
+    redis: deps.redis,
+    prefix: deps.redisPrefix,
+  })
   return revokingGrantJwts(
     retainLonger(
       modelRouter({
@@ -64,17 +72,9 @@ export function providerAdapter(deps: {
             )
             await deps.announce()
           },
+          // RFC 7592 §2.3: a client that deletes itself takes its grants and tokens with it
           remove: async (clientId) => {
-            await clients.remove(
-              clientId,
-              audit.with(() => ({
-                action: 'client.deleted',
-                outcome: 'success',
-                actor: `client:${clientId}`,
-                target: clientId,
-                details: { dynamic: true },
-              })),
-            )
+            await removeRegisteredClient(clientId)
             await deps.announce()
           },
         }),

@@ -17,6 +17,9 @@ import { runCli } from '../helpers/cli.ts'
 const CALLBACK = 'https://app.example.com/cb'
 const PASSWORD = 'quiet river lamp orbit'
 const SECRET = 'jar-secret-0123456789abcdef'
+// resources a self-registered client gets tokens for, and the resource server that introspects them
+const JWT_API = 'https://orders.example.com'
+const OPAQUE_API = 'https://ledger.example.com'
 
 const variants = [
   { name: 'SQLite', skip: false, kind: 'sqlite' as const, redis: undefined as string | undefined },
@@ -59,7 +62,18 @@ describe.each(variants)(
       })
       issuer = new URL(server.url)
       const { doc, problems } = await validateDocument(server.container, {
+        resources: [
+          { indicator: JWT_API, scopes: ['orders:read'], access_token_format: 'jwt' },
+          { indicator: OPAQUE_API, scopes: ['ledger:read'], access_token_format: 'opaque' },
+        ],
         clients: [
+          {
+            client_id: 'rs',
+            client_secret: SECRET,
+            grant_types: ['client_credentials'],
+            response_types: [],
+            resource_servers: [JWT_API, OPAQUE_API],
+          },
           {
             client_id: 'jar',
             client_secret: SECRET,
@@ -126,8 +140,14 @@ describe.each(variants)(
         params: { code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' },
       }
     }
-    async function redeem(config: oidc.Configuration, url: URL, verifier: string, state: string) {
-      const { callback } = await signInAs(new UserAgent(server.url), url, {
+    async function redeem(
+      config: oidc.Configuration,
+      url: URL,
+      verifier: string,
+      state: string,
+      ua = new UserAgent(server.url),
+    ) {
+      const { callback } = await signInAs(ua, url, {
         email: 'ann@example.com',
         password: PASSWORD,
       })
@@ -365,6 +385,101 @@ describe.each(variants)(
         expect(await server.container.queries.clients.find(created.client_id!)).toBeNull()
       },
       // two CLI runs (each a process start) on a busy 2-core machine
+      240_000,
+    )
+
+    it.skipIf(skip)(
+      'RFC 7592 §2.3: a client that deletes itself takes its grants, refresh and access tokens (opaque and JWT) with it',
+      async () => {
+        const { token: iat } = await server.container.createInitialAccessToken('test')
+        const res = await fetch(`${server.url}/reg`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${iat}` },
+          body: JSON.stringify({
+            redirect_uris: [CALLBACK],
+            client_name: 'Short-lived',
+            scope: 'openid email offline_access',
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+          }),
+        })
+        expect(res.status).toBe(201)
+        const created = (await res.json()) as Record<string, string>
+        const clientId = created.client_id!
+        const config = await oidc.discovery(
+          issuer,
+          clientId,
+          created.client_secret,
+          oidc.ClientSecretBasic(created.client_secret!),
+          { execute: [oidc.allowInsecureRequests] },
+        )
+        const tokensFor = async (resource: string, ua?: UserAgent) => {
+          const { verifier, params } = await pkce()
+          const state = oidc.randomState()
+          const url = oidc.buildAuthorizationUrl(config, {
+            ...base,
+            ...params,
+            state,
+            resource,
+            scope: 'openid email offline_access',
+          })
+          return redeem(config, url, verifier, state, ua)
+        }
+        // an opaque access token and a refresh token for one resource, a JWT for another
+        const browser = new UserAgent(server.url)
+        const opaque = await tokensFor(OPAQUE_API, browser)
+        // the user's sign-in session knows the client (its sid and grant there)
+        const session = async () => {
+          const found = await server.container.provider().Session.find(browser.cookie('_session')!)
+          expect(found).toBeTruthy()
+          return found!.authorizations ?? {}
+        }
+        expect(Object.keys(await session())).toContain(clientId)
+        const jwt = await tokensFor(JWT_API)
+        expect(opaque.refresh_token).toBeTruthy()
+        expect(opaque.access_token.split('.')).toHaveLength(1)
+        expect(jose.decodeProtectedHeader(jwt.access_token).typ).toBe('at+jwt')
+        const rs = await oidc.discovery(issuer, 'rs', SECRET, oidc.ClientSecretBasic(SECRET), {
+          execute: [oidc.allowInsecureRequests],
+        })
+        const active = async (token: string) => (await oidc.tokenIntrospection(rs, token)).active
+        expect(await active(opaque.access_token)).toBe(true)
+        expect(await active(jwt.access_token)).toBe(true)
+
+        const removed = await fetch(created.registration_client_uri!, {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${created.registration_access_token}` },
+        })
+        expect(removed.status).toBe(204)
+
+        const refresh = await fetch(config.serverMetadata().token_endpoint!, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            authorization: `Basic ${btoa(`${clientId}:${created.client_secret}`)}`,
+          },
+          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: opaque.refresh_token! }),
+        })
+        expect([400, 401]).toContain(refresh.status)
+        expect(((await refresh.json()) as { error: string }).error).toMatch(/^invalid_(grant|client)$/)
+        expect(await active(opaque.access_token)).toBe(false)
+        expect(await active(jwt.access_token)).toBe(false)
+        // the session stays (the user is still signed in), without the client
+        expect(Object.keys(await session())).not.toContain(clientId)
+        // gone from storage, not merely unusable while no client answers to the id
+        const stored = server.container.queries.payloads
+        expect(await stored.find('RefreshToken', opaque.refresh_token!)).toBeNull()
+        expect(await stored.find('AccessToken', opaque.access_token)).toBeNull()
+        // the registration access token went with the client (RFC 7592 §2.3 MUST)
+        const read = await fetch(created.registration_client_uri!, {
+          headers: { authorization: `Bearer ${created.registration_access_token}` },
+        })
+        expect(read.status).toBe(401)
+        const records = await server.container.audit.list({ action: 'client.deleted' })
+        const record = records.find((e) => e.target === clientId)
+        expect(record, JSON.stringify(records)).toBeTruthy()
+        expect(JSON.stringify(record!.details)).toContain('"grants_revoked":2')
+      },
       240_000,
     )
   },

@@ -1,11 +1,9 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { Browser, BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestServer, type TestServer } from '../../helpers/server.ts'
-import { linkIn, startSmtp, type TestSmtp } from '../../helpers/smtp.ts'
-import { chromiumMissing, launchChromium } from '../../helpers/browser.ts'
+import { linkIn } from '../../helpers/smtp.ts'
+import { chromiumMissing, startMailingSuite, type MailingSuite } from '../../helpers/browser.ts'
 
 /**
  * The forgotten-password pages in a real Chromium (issue 14 §3): from the sign-in page's
@@ -18,29 +16,17 @@ const OLD = 'quiet river lamp orbit'
 const NEW = 'copper kettle whistles twice'
 
 describe.skipIf(missing)('forgotten password and email verification in a real browser', () => {
-  let server: TestServer
-  let mx: TestSmtp
-  let browser: Browser
-  let context: BrowserContext | undefined
+  let suite: MailingSuite
 
   beforeAll(async () => {
-    mx = await startSmtp()
-    server = await startTestServer({
-      env: { SMTP_URL: mx.url, SMTP_REQUIRE_STARTTLS: 'false', MAIL_FROM: 'id@acme.example', PRODUCT_NAME: 'Acme ID' },
-    })
-    await server.container.users.create({ email: 'ria@example.com', password: OLD })
-    await server.container.users.create({ email: 'sol@example.com', password: OLD })
-    browser = await launchChromium()
+    suite = await startMailingSuite()
+    await suite.server.container.users.create({ email: 'ria@example.com', password: OLD })
+    await suite.server.container.users.create({ email: 'sol@example.com', password: OLD })
   })
-  afterAll(async () => {
-    await context?.close().catch(() => undefined)
-    await browser?.close()
-    await server?.close()
-    await mx?.close()
-  })
+  afterAll(() => suite?.close())
 
   it('"Forgot password?" -> mail -> new password (with its errors) -> sign in with it', async () => {
-    context = await browser.newContext({ baseURL: server.url })
+    const context = await suite.newContext()
     const page = await context.newPage()
     try {
       await page.goto('/account')
@@ -57,7 +43,7 @@ describe.skipIf(missing)('forgotten password and email verification in a real br
       await page.getByRole('button', { name: 'Send the link' }).click()
       await expect.poll(() => page.locator('#reset-requested').textContent()).toContain('ria@example.com')
 
-      const mail = await mx.waitFor((m) => m.text?.includes('ria@example.com') === true)
+      const mail = await suite.mx.waitFor((m) => m.text?.includes('ria@example.com') === true)
       expect(mail.subject).toBe('Reset your Acme ID password')
       await page.goto(linkIn(mail, '/password/reset').href)
       expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Choose a new password')
@@ -86,8 +72,7 @@ describe.skipIf(missing)('forgotten password and email verification in a real br
   })
 
   it('account page: verify the email address, then change it through a link to the new address', async () => {
-    await context?.close()
-    context = await browser.newContext({ baseURL: server.url })
+    const context = await suite.newContext()
     const page = await context.newPage()
     try {
       await page.goto('/account')
@@ -100,7 +85,7 @@ describe.skipIf(missing)('forgotten password and email verification in a real br
       await expect
         .poll(() => page.getByRole('status').first().textContent())
         .toContain('verification link is on its way')
-      const verify = await mx.waitFor(
+      const verify = await suite.mx.waitFor(
         (m) => m.subject === 'Verify your Acme ID email address' && m.text?.includes('sol@example.com') === true,
       )
       await page.goto(linkIn(verify, '/email/verify').href)
@@ -119,11 +104,11 @@ describe.skipIf(missing)('forgotten password and email verification in a real br
       await page.getByLabel('Your password').fill(OLD)
       await page.getByRole('button', { name: 'Send a confirmation link' }).click()
       await expect.poll(() => page.getByRole('status').first().textContent()).toContain('on its way to the new address')
-      const change = await mx.waitFor((m) => m.subject === 'Confirm your new Acme ID email address')
+      const change = await suite.mx.waitFor((m) => m.subject === 'Confirm your new Acme ID email address')
       await page.goto(linkIn(change, '/email/change').href)
       await page.getByRole('button', { name: 'Use sol@example.net' }).click()
       await expect.poll(() => page.locator('#change-done').textContent()).toContain('sol@example.net')
-      await mx.waitFor(
+      await suite.mx.waitFor(
         (m) => m.subject === 'Your Acme ID email address was changed' && m.text?.includes('sol@example.com') === true,
       )
       await page.goto('/account')

@@ -1,11 +1,9 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { Browser, BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestServer, type TestServer } from '../../helpers/server.ts'
-import { linkIn, startSmtp, type TestSmtp } from '../../helpers/smtp.ts'
-import { chromiumMissing, launchChromium } from '../../helpers/browser.ts'
+import { linkIn } from '../../helpers/smtp.ts'
+import { chromiumMissing, startMailingSuite, type MailingSuite } from '../../helpers/browser.ts'
 
 /**
  * Self-registration in a real Chromium (issue 14 §4): from the sign-in page's "Create account"
@@ -18,35 +16,19 @@ const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-browser-'))
 const PASSWORD = 'copper kettle whistles twice'
 
 describe.skipIf(missing)('self-registration in a real browser', () => {
-  let server: TestServer
-  let mx: TestSmtp
-  let browser: Browser
-  let context: BrowserContext | undefined
+  let suite: MailingSuite
 
   beforeAll(async () => {
-    mx = await startSmtp()
-    server = await startTestServer({
-      env: {
-        SMTP_URL: mx.url,
-        SMTP_REQUIRE_STARTTLS: 'false',
-        MAIL_FROM: 'id@acme.example',
-        PRODUCT_NAME: 'Acme ID',
-        REGISTRATION_ENABLED: 'true',
-        REGISTRATION_ALLOWED_DOMAINS: 'example.com',
-        REGISTRATION_POW_BITS: '14',
-      },
+    suite = await startMailingSuite({
+      REGISTRATION_ENABLED: 'true',
+      REGISTRATION_ALLOWED_DOMAINS: 'example.com',
+      REGISTRATION_POW_BITS: '14',
     })
-    browser = await launchChromium()
   })
-  afterAll(async () => {
-    await context?.close().catch(() => undefined)
-    await browser?.close()
-    await server?.close()
-    await mx?.close()
-  })
+  afterAll(() => suite?.close())
 
   it('"Create account" -> form (errors, proof of work) -> mail -> verify-first at sign-in -> verified -> signed in', async () => {
-    context = await browser.newContext({ baseURL: server.url })
+    const context = await suite.newContext()
     const page = await context.newPage()
     try {
       await page.goto('/account')
@@ -84,7 +66,7 @@ describe.skipIf(missing)('self-registration in a real browser', () => {
       await page.getByRole('button', { name: 'Send the link again' }).click()
       await expect.poll(() => page.locator('#verify-notice').textContent()).toContain('A new link is on its way')
 
-      const mail = await mx.waitFor(
+      const mail = await suite.mx.waitFor(
         (m) => m.subject === 'Verify your Acme ID email address' && m.text?.includes('zoe@example.com') === true,
       )
       const tab = await context.newPage()

@@ -3,13 +3,12 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import * as oidc from 'openid-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { applyDocument, validateDocument } from '../../../src/declarative/apply.ts'
-import { startTestServer, type TestServer } from '../../helpers/server.ts'
-import { linkIn, startSmtp, type TestSmtp } from '../../helpers/smtp.ts'
-import { chromiumMissing, launchChromium } from '../../helpers/browser.ts'
+import { linkIn } from '../../helpers/smtp.ts'
+import { chromiumMissing, startMailingSuite, type MailingSuite } from '../../helpers/browser.ts'
 
 /**
  * Languages and branding in a real Chromium (issue 14 §7): the sign-in page in German chosen
@@ -36,9 +35,7 @@ const PNG = Buffer.from(
 )
 
 describe.skipIf(missing)('languages and branding in a real browser', () => {
-  let server: TestServer
-  let mx: TestSmtp
-  let browser: Browser
+  let suite: MailingSuite
   let side: http.Server
   let sideUrl: string
   let config: oidc.Configuration
@@ -52,20 +49,14 @@ describe.skipIf(missing)('languages and branding in a real browser', () => {
     })
     await new Promise<void>((resolve) => side.listen(0, '127.0.0.1', resolve))
     sideUrl = `http://127.0.0.1:${(side.address() as AddressInfo).port}`
-    mx = await startSmtp()
-    server = await startTestServer({
-      env: {
-        SMTP_URL: mx.url,
-        SMTP_REQUIRE_STARTTLS: 'false',
-        MAIL_FROM: 'id@acme.example',
-        PRODUCT_NAME: 'Acme ID',
-        BRAND_PRIMARY_COLOR: '#aa3300',
-        BRAND_BACKGROUND_COLOR: '#fdf6e3',
-        BRAND_LOGO_URL: `${sideUrl}/logo.png`,
-        BRAND_SUPPORT_URL: 'https://help.acme.example/',
-        LOGIN_FAILURE_DELAY_MS: '20',
-      },
+    suite = await startMailingSuite({
+      BRAND_PRIMARY_COLOR: '#aa3300',
+      BRAND_BACKGROUND_COLOR: '#fdf6e3',
+      BRAND_LOGO_URL: `${sideUrl}/logo.png`,
+      BRAND_SUPPORT_URL: 'https://help.acme.example/',
+      LOGIN_FAILURE_DELAY_MS: '20',
     })
+    const { server } = suite
     const { doc, problems } = await validateDocument(server.container, {
       resources: [
         {
@@ -102,18 +93,15 @@ describe.skipIf(missing)('languages and branding in a real browser', () => {
     config = await oidc.discovery(new URL(server.url), 'shop', SECRET, oidc.ClientSecretBasic(SECRET), {
       execute: [oidc.allowInsecureRequests],
     })
-    browser = await launchChromium()
   }, 120_000)
   afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-    await mx?.close()
+    await suite?.close()
     side?.close()
   })
 
   /** A fresh browser profile speaking `locale` (its Accept-Language); screenshots on failure. */
   async function inBrowser(name: string, locale: string, fn: (page: Page) => Promise<void>) {
-    const context: BrowserContext = await browser.newContext({ baseURL: server.url, locale })
+    const context: BrowserContext = await suite.browser.newContext({ baseURL: suite.server.url, locale })
     try {
       await fn(await context.newPage())
     } catch (err) {
@@ -243,7 +231,7 @@ describe.skipIf(missing)('languages and branding in a real browser', () => {
         .poll(() => page.locator('#reset-requested').textContent())
         .toContain('ist ein Link zum Wählen eines neuen Passworts unterwegs')
 
-      const mail = await mx.waitFor(
+      const mail = await suite.mx.waitFor(
         (m) => m.text?.includes('dora@example.com') === true && m.subject?.includes('Passwort') === true,
       )
       expect(mail.subject).toBe('Ihr Acme ID-Passwort zurücksetzen')
