@@ -55,7 +55,11 @@ export function normaliseCidrs(list: readonly string[]): string[] {
       return ''
     }
   })
-  if (problems.length) throw bad(`allowed_ips: ${problems.join('; ')}`)
+  // details: the route contracts' shape (src/http/contract.ts), so a form can place it without reading the message
+  if (problems.length)
+    throw bad(`allowed_ips: ${problems.join('; ')}`, {
+      fields: problems.map((message) => ({ in: 'body', field: 'allowed_ips', message })),
+    })
   return [...new Set(out)]
 }
 
