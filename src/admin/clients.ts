@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import crypto from 'node:crypto'
 import { z } from 'zod'
 import type { Container } from '../container.ts'
@@ -54,7 +55,7 @@ const isPublic = (m: Record<string, unknown>) =>
 /** Clients administration (issue 12 §1): secrets are generated here, returned once, stored hashed. */
 export function adminClients(c: Container, q: AdminQueries, authority: AdminAuthority) {
   /** A change's audit record, committed with it (db/audited.ts). */
-  const audited = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
+  const audited = (caller: AdminCaller, action: AuditAction, target: string, details: Record<string, unknown>) =>
     c.audit.with<void>(() => ({
       action,
       outcome: 'success',

@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import crypto from 'node:crypto'
 import { z } from 'zod'
 import type { AuditLog } from '../audit/log.ts'
@@ -112,7 +113,7 @@ export function adminElevation(deps: {
 }) {
   const { q, authority } = deps
   /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
-  const record = (caller: AdminCaller, action: string, r: RoleRequestRow, details: Record<string, unknown>) => ({
+  const record = (caller: AdminCaller, action: AuditAction, r: RoleRequestRow, details: Record<string, unknown>) => ({
     action,
     outcome: 'success' as const,
     actor: callerLabel(caller),
@@ -135,7 +136,7 @@ export function adminElevation(deps: {
     id: string,
     from: string,
     to: string,
-    action: string,
+    action: AuditAction,
     extra: Partial<RoleRequestRow>,
     note?: string,
     ifMatch?: string,

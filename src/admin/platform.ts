@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import { z } from 'zod'
 import type { AdminDeps } from './deps.ts'
 import { keyView } from '../apikeys/service.ts'
@@ -123,7 +124,7 @@ export function adminPlatform(c: AdminDeps, authority: AdminAuthority) {
 /** API resources and their scopes, with the roles that hold each. */
 function adminResources(c: AdminDeps, authority: AdminAuthority) {
   /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
-  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
+  const record = (caller: AdminCaller, action: AuditAction, target: string, details: Record<string, unknown>) => ({
     action,
     outcome: 'success' as const,
     actor: callerLabel(caller),
@@ -298,14 +299,14 @@ function adminResources(c: AdminDeps, authority: AdminAuthority) {
 
 /** Token signing keys and API keys of any owner. */
 function adminKeys(c: AdminDeps, authority: AdminAuthority) {
-  const entry = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
+  const entry = (caller: AdminCaller, action: AuditAction, target: string, details: Record<string, unknown>) => ({
     action,
     outcome: 'success' as const,
     actor: callerLabel(caller),
     target,
     details,
   })
-  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
+  const record = (caller: AdminCaller, action: AuditAction, target: string, details: Record<string, unknown>) =>
     c.audit.record(entry(caller, action, target, details))
   const keys = {
     async list(caller: AdminCaller, input: unknown = {}) {

@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import type { Container } from '../container.ts'
 import { hashPassword } from '../identity/passwords.ts'
 import type { UserRecord } from '../identity/queries.ts'
@@ -16,7 +17,7 @@ export function adminUserCare(
   find: (ref: string) => Promise<UserRecord>,
 ) {
   /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
-  const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
+  const record = (caller: AdminCaller, action: AuditAction, target: string, details: Record<string, unknown>) => ({
     action,
     outcome: 'success' as const,
     actor: callerLabel(caller),

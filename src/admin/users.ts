@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import crypto from 'node:crypto'
 import { z } from 'zod'
 import type { Container } from '../container.ts'
@@ -91,7 +92,7 @@ export function adminUsers(c: Container, q: AdminQueries, authority: AdminAuthor
   /** A change's audit record, committed with it (db/audited.ts). */
   const audited = <T>(
     caller: AdminCaller,
-    action: string,
+    action: AuditAction,
     of: (result: T) => { target: string; details: Record<string, unknown> },
   ) => c.audit.with((result: T) => ({ action, outcome: 'success', actor: callerLabel(caller), ...of(result) }))
 

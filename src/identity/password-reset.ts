@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import crypto from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
@@ -223,8 +224,9 @@ export function passwordResetService(deps: {
         mustChangePassword: false,
         ...(user.emailVerified ? {} : { emailVerified: true }),
       }
+      const action: AuditAction = purpose === 'invitation' ? 'user.invitation_accepted' : 'user.password_reset'
       const record = (ended: number) => ({
-        action: purpose === 'invitation' ? 'user.invitation_accepted' : 'user.password_reset',
+        action,
         outcome: 'success' as const,
         actor: user.id,
         target: user.id,
