@@ -25,8 +25,7 @@ let webauthnModule: Promise<typeof import('@simplewebauthn/server')> | undefined
 const webauthn = () => (webauthnModule ??= import('@simplewebauthn/server'))
 import { safeEqual } from '../crypto/constant-time.ts'
 
-export const ACR_PWD = 'urn:portcullis:acr:pwd'
-export const ACR_MFA = 'urn:portcullis:acr:mfa'
+export { ACR_MFA, ACR_PWD } from './acr.ts'
 export const RECOVERY_CODE_COUNT = 10
 
 /** A factor as pages and APIs see it: never the secret or key material. */
