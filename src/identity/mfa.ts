@@ -288,7 +288,7 @@ export function mfaService(deps: { queries: MfaQueries; ring: Keyring; issuer: s
           },
           requireUserVerification: opts.requireUserVerification,
         })
-      } catch (err) {
+      } catch {
         // The library's error has no code: decide from the counter itself, not from its message.
         return { ok: false as const, reason: counterWentBack(response, f.counter) ? 'counter' : 'invalid' }
       }
