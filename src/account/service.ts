@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import type { AuditLog } from '../audit/log.ts'
 import type { UserService } from '../identity/users.ts'
 import type { StrongLogin } from '../identity/strong-login.ts'
@@ -26,7 +27,7 @@ interface Who {
  */
 export function accountService(deps: AccountServiceDeps) {
   const { login, audit } = deps
-  const success = (user: Who, action: string, details: Record<string, unknown>, m: RequestMeta) => ({
+  const success = (user: Who, action: AuditAction, details: Record<string, unknown>, m: RequestMeta) => ({
     action,
     outcome: 'success' as const,
     actor: user.id,

@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import crypto from 'node:crypto'
 import { z } from 'zod'
 import type { ApiKeyService } from '../apikeys/service.ts'
@@ -77,7 +78,7 @@ interface Kit {
   /** the metadata as oidc-provider would take it (400 `invalid_input` listing the problems) */
   validate: (m: Record<string, unknown>) => Promise<void>
   /** a change's audit record, committed with it (db/audited.ts) */
-  audited: (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => Audited<void>
+  audited: (caller: AdminCaller, action: AuditAction, target: string, details: Record<string, unknown>) => Audited<void>
 }
 
 function kit(c: AdminClientsDeps, q: AdminQueries, authority: AdminAuthority): Kit {

@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import crypto from 'node:crypto'
 import { z } from 'zod'
 import type { AuditLog } from '../audit/log.ts'
@@ -107,7 +108,7 @@ type ElevationDeps = {
 }
 
 /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
-const record = (caller: AdminCaller, action: string, r: RoleRequestRow, details: Record<string, unknown>) => ({
+const record = (caller: AdminCaller, action: AuditAction, r: RoleRequestRow, details: Record<string, unknown>) => ({
   action,
   outcome: 'success' as const,
   actor: callerLabel(caller),
@@ -128,7 +129,7 @@ async function transition(
   id: string,
   from: string,
   to: string,
-  action: string,
+  action: AuditAction,
   extra: Partial<RoleRequestRow>,
   note?: string,
   ifMatch?: string,

@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import { z } from 'zod'
 import type { AdminDeps } from './deps.ts'
 import { keyView } from '../apikeys/service.ts'
@@ -121,7 +122,7 @@ export function adminPlatform(c: AdminDeps, authority: AdminAuthority) {
 }
 
 /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
-const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
+const record = (caller: AdminCaller, action: AuditAction, target: string, details: Record<string, unknown>) => ({
   action,
   outcome: 'success' as const,
   actor: callerLabel(caller),
@@ -402,7 +403,7 @@ function signingKeys(c: AdminDeps, authority: AdminAuthority) {
 
 /** API keys of any owner: listed, read, revoked. */
 function adminApiKeys(c: AdminDeps, authority: AdminAuthority) {
-  const log = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) =>
+  const log = (caller: AdminCaller, action: AuditAction, target: string, details: Record<string, unknown>) =>
     c.audit.record(record(caller, action, target, details))
   return {
     async list(caller: AdminCaller, input: unknown = {}) {

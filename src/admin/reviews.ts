@@ -202,7 +202,7 @@ async function decideItem(
   if (v.decision === 'revoke') await enforce(c, deps, caller, i, v.note)
   const decision = v.decision === 'confirm' ? 'confirmed' : 'revoked'
   const record = {
-    action: `access_review.${decision}`,
+    action: `access_review.${decision}` as const,
     outcome: 'success' as const,
     actor: callerLabel(caller),
     target: i.subject,
@@ -309,7 +309,7 @@ export function adminReviews(c: AdminDeps, deps: ReviewDeps) {
       if (counts.pending) throw adminError('invalid_state', `${counts.pending} item(s) are still pending a decision`)
       const decided = await q.reviewItems(id, {}, undefined, 10_000)
       const record = {
-        action: 'access_review.completed',
+        action: 'access_review.completed' as const,
         outcome: 'success' as const,
         actor: callerLabel(caller),
         target: `access-review:${id}`,

@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import type { ApiKeyService } from '../apikeys/service.ts'
 import type { AuditLog } from '../audit/log.ts'
 import type { AccountStatus } from '../identity/account-status.ts'
@@ -35,7 +36,7 @@ interface Care {
 }
 
 /** A change's audit record, for `audit.with` (committed with the change, db/audited.ts). */
-const record = (caller: AdminCaller, action: string, target: string, details: Record<string, unknown>) => ({
+const record = (caller: AdminCaller, action: AuditAction, target: string, details: Record<string, unknown>) => ({
   action,
   outcome: 'success' as const,
   actor: callerLabel(caller),

@@ -63,7 +63,12 @@ export function normaliseCidrs(list: readonly string[]): string[] {
       return ''
     }
   })
-  if (problems.length) throw new KeyRulesError([{ rule: 'invalid_allowlist', problems }])
+  // details: the route contracts' shape (src/http/contract.ts), so a client can place it without reading the message
+  if (problems.length) {
+    throw new KeyRulesError([{ rule: 'invalid_allowlist', problems }], {
+      details: { fields: problems.map((message) => ({ in: 'body', field: 'allowed_ips', message })) },
+    })
+  }
   return [...new Set(out)]
 }
 

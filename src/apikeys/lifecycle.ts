@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import { AppError, conflict, notFound } from '../errors.ts'
 import { levelProblems, levelRank, needsApproval, type Level } from './levels.ts'
 import type { ApiKeyPatch, ApiKeyRecord } from './queries.ts'
@@ -18,7 +19,7 @@ async function load(deps: IssueDeps, id: string): Promise<ApiKeyRecord> {
 }
 
 /** The change's audit record, written in its transaction (db/audited.ts). */
-const audit = (deps: IssueDeps, action: string, actor: Actor, id: string, details: Record<string, unknown> = {}) =>
+const audit = (deps: IssueDeps, action: AuditAction, actor: Actor, id: string, details: Record<string, unknown> = {}) =>
   deps.audit.with<ApiKeyRecord>(() => ({
     action,
     outcome: 'success',

@@ -1,10 +1,11 @@
+import type { AuditAction } from './actions.ts'
 import type { Db, Prisma } from '../db/client.ts'
 import type { Tx } from '../db/audited.ts'
 import { GENESIS_HASH, recordHash } from './canonical.ts'
 
 export interface AuditInput {
   actor?: string | null
-  action: string
+  action: AuditAction
   target?: string | null
   outcome: 'success' | 'failure' | 'info'
   ip?: string | null

@@ -1,3 +1,4 @@
+import type { AuditAction } from './actions.ts'
 import type { AuditQueries } from './queries.ts'
 import type { CheckpointSigner } from './checkpoints.ts'
 
@@ -10,7 +11,12 @@ import type { CheckpointSigner } from './checkpoints.ts'
 export async function pruneOlderThan(
   q: AuditQueries,
   signer: CheckpointSigner,
-  record: (e: { action: string; outcome: 'success'; actor: string; details: Record<string, unknown> }) => Promise<void>,
+  record: (e: {
+    action: AuditAction
+    outcome: 'success'
+    actor: string
+    details: Record<string, unknown>
+  }) => Promise<void>,
   days: number,
   opts: { actor?: string; now?: Date } = {},
 ) {

@@ -1,3 +1,4 @@
+import type { AuditAction } from './actions.ts'
 import Router from '@koa/router'
 import type { Middleware } from 'koa'
 import { z } from 'zod'
@@ -15,7 +16,7 @@ export interface AuditRouteDeps {
   /** MANAGEMENT_ALLOWED_IPS guard (http/middleware/management-ips.ts), ahead of authentication. */
   management?: Middleware
   record: (e: {
-    action: string
+    action: AuditAction
     outcome: 'success'
     actor: string
     details: Record<string, unknown>

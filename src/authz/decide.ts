@@ -1,6 +1,7 @@
 import { badRequest, notFound } from '../errors.ts'
 import type { PolicyRegistry, LoadedStore } from './registry.ts'
 import { toTuple, type EvaluationRequest } from './authzen.ts'
+import type { AuthzenDecision, CheckResult } from './decisions.ts'
 
 export interface DecisionObserver {
   (store: string, allowed: boolean, seconds: number): void
@@ -60,14 +61,14 @@ export function decider(registry: PolicyRegistry, observe?: DecisionObserver) {
   return {
     storeOf,
     /** The native check: `label` names the tuple in errors (`request`, `requests[3]`). */
-    check(store: string, tuple: unknown[], label = 'request') {
+    check(store: string, tuple: unknown[], label = 'request'): CheckResult {
       const s = storeOf(store)
       checkElements(s, tuple, (i) => `${label}[${i}]`)
       const d = run(s, tuple)
       return { allowed: d.allowed, version: s.version, matched: d.matched }
     },
     /** AuthZEN evaluation against one store; the mapping problem, if any, is a 400. */
-    evaluate(s: LoadedStore, req: EvaluationRequest) {
+    evaluate(s: LoadedStore, req: EvaluationRequest): AuthzenDecision {
       const tuple = toTuple(req, s.shape, s.options.authzen_request)
       if (typeof tuple === 'string') throw badRequest('invalid_request', tuple)
       // the same rule as the native check: a context or property value mapped onto a plain

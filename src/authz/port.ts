@@ -8,11 +8,8 @@ export interface PolicyInput {
   options: StoreOptions
 }
 
-export interface Decision {
-  allowed: boolean
-  /** the policy line that decided, when there is one */
-  matched: string[]
-}
+import type { Decision } from './decisions.ts'
+export type { Decision }
 
 export interface DecisionEngine {
   check(request: unknown[]): Decision

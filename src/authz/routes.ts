@@ -21,6 +21,7 @@ import {
 } from './authzen.ts'
 import { searchStore, type SearchAnswer } from './search.ts'
 import { storeOptions } from './options.ts'
+import { authzenDecision, checkResult, type AuthzenDecision } from './decisions.ts'
 
 export interface AuthzRouteDeps {
   publicUrl: string
@@ -72,12 +73,7 @@ const checkRequest = z.object({
 })
 const checkBatchRequest = z.object({ requests: z.array(z.array(z.unknown()).min(1).max(32)).min(1).max(10_000) })
 const policyLine = z.array(z.string())
-const checkResult = z.object({
-  allowed: z.boolean(),
-  version: z.number().int(),
-  matched: z.array(z.unknown()).describe('the policy line(s) that decided'),
-})
-const evaluationResult = z.object({ decision: z.boolean(), context: z.record(z.string(), z.unknown()).optional() })
+const evaluationResult = authzenDecision
 const storeSummary = z.object({
   name: z.string(),
   description: z.string().nullable(),
@@ -446,7 +442,7 @@ export const authzContracts = {
 
 // --- decisions ------------------------------------------------------------------------------
 
-type Evaluated = { decision: boolean; context?: Record<string, unknown> }
+type Evaluated = AuthzenDecision
 
 /**
  * The decision routes (AuthZEN evaluation(s), native check and check/batch): pure functions of

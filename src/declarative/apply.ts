@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import fs from 'node:fs/promises'
 import YAML from 'yaml'
 import { AppError } from '../errors.ts'
@@ -266,7 +267,7 @@ async function applyUser(c: ImportDeps, u: ImportUser, actor: string) {
     ...(u.attributes !== undefined ? { attributes: u.attributes } : {}),
     ...(u.email_verified !== undefined ? { emailVerified: u.email_verified } : {}),
   }
-  const event = (action: string, userId: string, details: Record<string, unknown>) => ({
+  const event = (action: AuditAction, userId: string, details: Record<string, unknown>) => ({
     action,
     outcome: 'success' as const,
     actor,

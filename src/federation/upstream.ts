@@ -272,7 +272,11 @@ export function isNetworkError(e: unknown): boolean {
   return (
     err?.name === 'TimeoutError' ||
     err?.name === 'AbortError' ||
-    (err instanceof TypeError && /fetch failed/.test(err.message)) ||
+    // fetch() wraps every network failure in a TypeError whose cause is the network error; a URL
+    // it cannot parse is a TypeError too, caused by ERR_INVALID_URL (not a network failure).
+    (err instanceof TypeError &&
+      err.cause instanceof Error &&
+      (err.cause as { code?: string }).code !== 'ERR_INVALID_URL') ||
     err?.cause?.name === 'TimeoutError' ||
     Boolean(err?.cause?.code && /^(ECONN|ENOTFOUND|EAI_|ETIMEDOUT|UND_ERR)/.test(err.cause.code))
   )

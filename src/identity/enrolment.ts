@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import type { RegistrationResponseJSON } from '@simplewebauthn/server'
 import { AppError } from '../errors.ts'
 import type { AuditLog } from '../audit/log.ts'
@@ -35,7 +36,7 @@ export function enrolmentService(deps: {
   audit: AuditLog
 }) {
   const { mfa, audit } = deps
-  const success = (user: Who, action: string, details: Record<string, unknown>, m: RequestMeta) => ({
+  const success = (user: Who, action: AuditAction, details: Record<string, unknown>, m: RequestMeta) => ({
     action,
     outcome: 'success' as const,
     actor: user.id,

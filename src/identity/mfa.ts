@@ -9,12 +9,23 @@ import { cleanCode, newTotpSecret, totpQrDataUrl, totpUri, verifyTotp } from './
  * @simplewebauthn/server and its ASN.1/CBOR packages are loaded at the first passkey ceremony,
  * not at start (issue 16 §7: idle memory, start to ready); most servers never see one.
  */
+/**
+ * Whether an assertion's signature counter fails to move forward (WebAuthn §6.1.1 step 21): the
+ * counter is bytes 33-36 of authenticatorData (§6.1), big-endian; 0 on both sides means the
+ * authenticator keeps no counter.
+ */
+export function counterWentBack(response: AuthenticationResponseJSON, stored: number): boolean {
+  const data = Buffer.from(String(response?.response?.authenticatorData ?? ''), 'base64url')
+  if (data.length < 37) return false
+  const counter = data.readUInt32BE(33)
+  return (counter > 0 || stored > 0) && counter <= stored
+}
+
 let webauthnModule: Promise<typeof import('@simplewebauthn/server')> | undefined
 const webauthn = () => (webauthnModule ??= import('@simplewebauthn/server'))
 import { safeEqual } from '../crypto/constant-time.ts'
 
-export const ACR_PWD = 'urn:portcullis:acr:pwd'
-export const ACR_MFA = 'urn:portcullis:acr:mfa'
+export { ACR_MFA, ACR_PWD } from './acr.ts'
 export const RECOVERY_CODE_COUNT = 10
 
 /** A factor as pages and APIs see it: never the secret or key material. */
@@ -272,8 +283,9 @@ function passkeys({ q, rpID, origin }: MfaContext) {
           },
           requireUserVerification: opts.requireUserVerification,
         })
-      } catch (err) {
-        return { ok: false as const, reason: (err as Error).message.includes('counter') ? 'counter' : 'invalid' }
+      } catch {
+        // The library's error has no code: decide from the counter itself, not from its message.
+        return { ok: false as const, reason: counterWentBack(response, f.counter) ? 'counter' : 'invalid' }
       }
       if (!r.verified) return { ok: false as const, reason: 'invalid' }
       if (!(await q.advanceCounter(f.id, f.counter, r.authenticationInfo.newCounter)))

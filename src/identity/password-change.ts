@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import type { AuditLog } from '../audit/log.ts'
 import { t } from '../views/i18n.ts'
 import type { LockoutGuard } from './lockout.ts'
@@ -34,7 +35,7 @@ export function passwordChangeService(deps: {
     user: Who,
     password: string,
     m: RequestMeta,
-    action: string,
+    action: AuditAction,
   ): Promise<Reauthentication> {
     const verdict = await deps.lockout.attempt(user.email, m.ip, m)
     if (!verdict.allowed) return 'locked'

@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import crypto from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
@@ -222,8 +223,9 @@ function resetCompletion(deps: PasswordResetDeps) {
         mustChangePassword: false,
         ...(user.emailVerified ? {} : { emailVerified: true }),
       }
+      const action: AuditAction = purpose === 'invitation' ? 'user.invitation_accepted' : 'user.password_reset'
       const record = (ended: number) => ({
-        action: purpose === 'invitation' ? 'user.invitation_accepted' : 'user.password_reset',
+        action,
         outcome: 'success' as const,
         actor: user.id,
         target: user.id,

@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import type { Redis } from 'ioredis'
 import type { Audited } from '../db/audited.ts'
 import { redisAdapter } from './adapters.ts'
@@ -7,7 +8,7 @@ import { withoutClient, type ClientRemoval, type ClientQueries } from './queries
 interface AuditWith {
   with(
     record: (r: ClientRemoval) => {
-      action: string
+      action: AuditAction
       outcome: 'success'
       actor: string
       target: string

@@ -1,7 +1,8 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider'
+import { ACR_MFA } from '../identity/acr.ts'
 
-export const ACR_PWD = 'urn:portcullis:acr:pwd'
-export const ACR_MFA = 'urn:portcullis:acr:mfa'
+// The ACR values are defined once, in identity/acr.ts; re-exported for the provider's imports.
+export { ACR_MFA, ACR_PWD } from '../identity/acr.ts'
 /** The login check (and prompt reason) of "Sign in as someone else". */
 export const ACCOUNT_SWITCH = 'account_switch'
 /** The first-party client the account pages sign in through (see README "Account pages"). */

@@ -1,3 +1,4 @@
+import type { AuditAction } from '../audit/actions.ts'
 import { randomUUID } from 'node:crypto'
 import { badRequest, conflict, notFound } from '../errors.ts'
 import type { AuditLog } from '../audit/log.ts'
@@ -18,7 +19,7 @@ export function ssfStreams(deps: { q: SsfQueries; audit: AuditLog; issuer: strin
   const { q, issuer } = deps
   const view = (row: StreamRow) => streamView(issuer, row)
   /** the change and its record commit together (db/audited.ts) */
-  const record = (action: string, clientId: string, target: string, details: Record<string, unknown> = {}) =>
+  const record = (action: AuditAction, clientId: string, target: string, details: Record<string, unknown> = {}) =>
     deps.audit.with(() => ({ action, outcome: 'success', actor: `client:${clientId}`, target, details }))
 
   async function own(clientId: string, streamId?: string) {

@@ -23,12 +23,8 @@ export function explainedErrorPage(e: {
           ? t('error.serverTitle')
           : t('error.requestTitle')
   // oidc-provider's SessionNotFound is an invalid_request: the commonest error a person meets
-  // (a sign-in left open too long, or its cookie gone). Its messages name it.
-  const code =
-    e.code === 'SessionNotFound' ||
-    /session (id cookie )?not found|request has expired|session and .* mismatch/i.test(e.message)
-      ? 'session_not_found'
-      : e.code
+  // (a sign-in left open too long, or its cookie gone). Callers pass its error name as the code.
+  const code = e.code === 'SessionNotFound' ? 'session_not_found' : e.code
   const known = hasKey(`error.code.${code}`)
   const message = known
     ? t(`error.code.${code}`)

@@ -6,6 +6,7 @@ import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts
 import { applyDocument, validateDocument } from '../../src/declarative/apply.ts'
 import { cefHeader, cefLine, cefValue } from '../../src/audit/export.ts'
 import { auditCommand } from '../../src/audit/cli.ts'
+import { testAction } from '../helpers/audit-actions.ts'
 
 /**
  * The audit API (/audit/v1/events, /verify, /report, /checkpoints), exports (JSON Lines, CEF),
@@ -397,7 +398,7 @@ describe('webhook delivery through the outbox', () => {
     const first = await startTestServer({ env })
     let second: TestServer | undefined
     try {
-      await first.container.audit.record({ action: 'test.before_restart', outcome: 'info' })
+      await first.container.audit.record({ action: testAction('test.before_restart'), outcome: 'info' })
       await first.container.auditChain.webhook!.drain()
       expect(received).toEqual([])
       expect(await first.container.queries.audit.outbox.pending()).toBeGreaterThan(0)
@@ -405,7 +406,7 @@ describe('webhook delivery through the outbox', () => {
 
       healthy = true
       second = await startTestServer({ env, db: first.db, masterKey: first.config.PORTCULLIS_MASTER_KEY })
-      await second.container.audit.record({ action: 'test.after_restart', outcome: 'info' })
+      await second.container.audit.record({ action: testAction('test.after_restart'), outcome: 'info' })
       const deadline = Date.now() + 5000
       while (!received.some((e) => e.action === 'test.after_restart') && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 50))

@@ -3,6 +3,7 @@ import { pgTestUrl } from '../../src/db/testing.ts'
 import { recordHash } from '../../src/audit/canonical.ts'
 import { testContainer } from '../helpers/container.ts'
 import type { Container } from '../../src/container.ts'
+import { testAction } from '../helpers/audit-actions.ts'
 
 /**
  * The tamper-evidence suite: records are edited, deleted, inserted, reordered and truncated
@@ -17,7 +18,7 @@ async function seed(c: Container, n: number) {
   await c.db.$executeRawUnsafe('DELETE FROM "AuditCheckpoint"')
   for (let i = 1; i <= n; i++)
     void c.audit.record({
-      action: 'test.event',
+      action: testAction('test.event'),
       outcome: 'success',
       actor: `user-${i}`,
       target: `t-${i}`,
@@ -72,11 +73,11 @@ describe('audit chain on SQLite', () => {
 
   it('stores details canonically and never secrets', async () => {
     await c.audit.record({
-      action: 'test.secret',
+      action: testAction('test.secret'),
       outcome: 'info',
       details: { z: 1, password: 'hunter2hunter2', nested: { client_secret: 'x', ok: true }, a: 'b' },
     })
-    const [e] = await c.audit.list({ action: 'test.secret' })
+    const [e] = await c.audit.list({ action: testAction('test.secret') })
     expect(e!.details).toEqual({
       a: 'b',
       nested: { client_secret: '[redacted]', ok: true },
@@ -136,7 +137,7 @@ describe('audit chain on SQLite', () => {
     const forged = {
       time: new Date(),
       actor: 'mallory',
-      action: 'test.event',
+      action: testAction('test.event'),
       target: 't-x',
       outcome: 'success',
       ip: null,
@@ -196,7 +197,7 @@ describe('audit chain on SQLite', () => {
     await c.keys.retireDue(new Date(Date.now() + 1000))
     expect((await c.keys.list()).find((k) => k.kid === cp.kid)!.status).toBe('retired')
     await c.refresh()
-    void c.audit.record({ action: 'test.after_rotation', outcome: 'info' })
+    void c.audit.record({ action: testAction('test.after_rotation'), outcome: 'info' })
     await c.audit.flush()
     const cp2 = (await c.auditChain.checkpoint('manual'))!
     expect(cp2.kid).not.toBe(cp.kid)
@@ -210,7 +211,7 @@ describe('audit chain on SQLite', () => {
     const v = await c.auditChain.verify()
     expect(v).toMatchObject({ ok: true, firstSeq: 11, anchor: { kind: 'prune', seq: 10 } })
     expect((await c.audit.list({ action: 'audit.pruned' }))[0]!.details).toMatchObject({ deleted: 10, anchor_seq: 10 })
-    for (let i = 0; i < 3; i++) void c.audit.record({ action: 'test.more', outcome: 'info' })
+    for (let i = 0; i < 3; i++) void c.audit.record({ action: testAction('test.more'), outcome: 'info' })
     await c.audit.flush()
     await c.db.$executeRawUnsafe('DELETE FROM "AuditEvent" WHERE seq = 11')
     expect(await firstProblem(c)).toMatchObject({ kind: 'deleted', seq: 11 })
@@ -223,12 +224,12 @@ describe('audit chain on SQLite', () => {
   it('record() never throws into the caller, even for junk input', async () => {
     await expect(
       c.audit.record({
-        action: 'test.junk',
+        action: testAction('test.junk'),
         outcome: 'info',
         details: { big: 'x'.repeat(100_000), n: 10n as unknown as number },
       }),
     ).resolves.toBeUndefined()
-    const [e] = await c.audit.list({ action: 'test.junk' })
+    const [e] = await c.audit.list({ action: testAction('test.junk') })
     expect(String(e!.details.big).length).toBeLessThan(3000)
   })
 })
@@ -257,7 +258,7 @@ describe.skipIf(!pgTestUrl())('audit chain on PostgreSQL: parallel writers', () 
           await Promise.all(
             Array.from({ length: 10 }, (_, j) =>
               c.audit.record({
-                action: 'test.parallel',
+                action: testAction('test.parallel'),
                 outcome: 'success',
                 actor: `instance-${i}`,
                 details: { burst, j },

@@ -5,6 +5,7 @@ import { appender } from '../../src/audit/append.ts'
 import { audited } from '../../src/db/audited.ts'
 import { createLogger } from '../../src/logger.ts'
 import type { PreparedRecord } from '../../src/audit/queries.ts'
+import { testAction } from '../helpers/audit-actions.ts'
 
 /**
  * Issue 16 §5: a state change and its audit record commit together. The record goes into the
@@ -46,7 +47,7 @@ describeOnBackends(
       await audited(
         db,
         audit.with((key: string) => ({
-          action: 'pending.committed',
+          action: testAction('pending.committed'),
           outcome: 'success',
           actor: 'pending-test',
           target: key,
@@ -59,7 +60,7 @@ describeOnBackends(
       await expect(
         audited(
           db,
-          audit.with(() => ({ action: 'pending.rolled_back', outcome: 'success', actor: 'pending-test' })),
+          audit.with(() => ({ action: testAction('pending.rolled_back'), outcome: 'success', actor: 'pending-test' })),
           async (tx) => {
             await tx.setting.create({ data: { key: 'pending-test.rolled-back', value: '1' } })
             throw new Error('the change fails after its first write')
@@ -68,10 +69,10 @@ describeOnBackends(
       ).rejects.toThrow('the change fails')
       await audit.flush()
       expect(await pendingCount()).toBe(0)
-      expect((await audit.list({ action: 'pending.committed' })).map((r) => r.target)).toEqual([
+      expect((await audit.list({ action: testAction('pending.committed') })).map((r) => r.target)).toEqual([
         'pending-test.committed',
       ])
-      expect(await audit.list({ action: 'pending.rolled_back' })).toEqual([])
+      expect(await audit.list({ action: testAction('pending.rolled_back') })).toEqual([])
       expect(await db.setting.findUnique({ where: { key: 'pending-test.rolled-back' } })).toBeNull()
     })
 

@@ -5,6 +5,7 @@ import { runCli } from '../helpers/cli.ts'
 import { appender } from '../../src/audit/append.ts'
 import { createLogger } from '../../src/logger.ts'
 import type { PreparedRecord } from '../../src/audit/queries.ts'
+import { testAction } from '../helpers/audit-actions.ts'
 
 /**
  * Issue 16 §3/§4: a record the database cannot store never blocks the ones behind it, text
@@ -31,7 +32,7 @@ describeOnBackends('audit-poison.test.ts', 'audit writer with unstorable records
 
   it('a NUL or a lone surrogate in actor, target or details is written escaped, the records after it are written, and `portcullis audit verify` passes', async () => {
     const audit = server.container.audit
-    void audit.record({ action: 'poison.before', outcome: 'info', actor: 'ann@example.com' })
+    void audit.record({ action: testAction('poison.before'), outcome: 'info', actor: 'ann@example.com' })
     void audit.record({
       action: 'login',
       outcome: 'failure',
@@ -40,7 +41,7 @@ describeOnBackends('audit-poison.test.ts', 'audit writer with unstorable records
       userAgent: 'UA\u0000',
       details: { email: 'ann\u0000@example.com', half: '\udc00' },
     })
-    void audit.record({ action: 'poison.after', outcome: 'info', actor: 'bob@example.com' })
+    void audit.record({ action: testAction('poison.after'), outcome: 'info', actor: 'bob@example.com' })
     await audit.flush()
     const rows = await audit.list({ limit: 10 })
     const actions = rows.map((r) => r.action)
@@ -156,7 +157,7 @@ describeOnBackends('audit-poison.test.ts', 'audit writer with unstorable records
     const audit = server.container.audit
     await db.$executeRawUnsafe('ALTER TABLE "AuditEvent" RENAME TO "AuditEventAway"')
     try {
-      void audit.record({ action: 'outage.during', outcome: 'info', actor: 'carol@example.com' })
+      void audit.record({ action: testAction('outage.during'), outcome: 'info', actor: 'carol@example.com' })
       await audit.flush()
       expect(audit.health().ok).toBe(false)
       const res = await fetch(`${server.url}/readyz`)
@@ -172,7 +173,7 @@ describeOnBackends('audit-poison.test.ts', 'audit writer with unstorable records
     const until = Date.now() + 20_000
     while (!audit.health().ok && Date.now() < until) await new Promise((r) => setTimeout(r, 100))
     expect(audit.health().ok).toBe(true)
-    expect((await audit.list({ action: 'outage.during' })).length).toBe(1)
+    expect((await audit.list({ action: testAction('outage.during') })).length).toBe(1)
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200)
     expect(logs.some((l) => l.includes('"audit write failed; will retry"'))).toBe(true)
   }, 60_000)

@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config/env.ts'
 import { pgTestUrl } from '../../src/db/testing.ts'
 import { ConfigError } from '../../src/errors.ts'
 import { parseSyslogUrl, syslogTransport } from '../../src/audit/syslog.ts'
+import { testAction } from '../helpers/audit-actions.ts'
 
 /**
  * The syslog target of the audit outbox (AUDIT_SYSLOG_URL): RFC 5424 messages over a real UDP
@@ -120,16 +121,16 @@ describe('audit records to syslog over UDP', () => {
     cleanups.push(() => server.close())
     const c = server.container
     await c.audit.record({
-      action: 'test.syslog_success',
+      action: testAction('test.syslog_success'),
       outcome: 'success',
       actor: 'ann',
       target: 'bob|x',
       ip: '192.0.2.7',
       details: { note: 'a=b\nc' },
     })
-    await c.audit.record({ action: 'test.syslog_failure', outcome: 'failure', actor: 'ann' })
-    await c.audit.record({ action: 'alert.test_syslog', outcome: 'info' })
-    await c.audit.record({ action: 'test.syslog_info', outcome: 'info' })
+    await c.audit.record({ action: testAction('test.syslog_failure'), outcome: 'failure', actor: 'ann' })
+    await c.audit.record({ action: testAction('alert.test_syslog'), outcome: 'info' })
+    await c.audit.record({ action: testAction('test.syslog_info'), outcome: 'info' })
     await c.auditChain.syslog!.drain()
     await until(() => datagrams.filter((d) => /test[._]syslog/.test(d)).length === 4, 5000)
 
@@ -187,7 +188,7 @@ describe('audit records to syslog over TCP', () => {
       const first = await startTestServer({ env, kind })
       cleanups.push(() => first.close())
 
-      await first.container.audit.record({ action: 'test.while_down', outcome: 'failure', actor: 'ann' })
+      await first.container.audit.record({ action: testAction('test.while_down'), outcome: 'failure', actor: 'ann' })
       await first.container.auditChain.syslog!.drain()
       await first.container.auditChain.webhook!.drain()
       const outbox = first.container.queries.audit.outbox
@@ -201,7 +202,11 @@ describe('audit records to syslog over TCP', () => {
       await receiver.listen(port)
       const second = await startTestServer({ env, db: first.db, masterKey: first.config.PORTCULLIS_MASTER_KEY })
       cleanups.push(() => second.shutdown())
-      await second.container.audit.record({ action: 'test.after_restart', outcome: 'success', actor: 'ann' })
+      await second.container.audit.record({
+        action: testAction('test.after_restart'),
+        outcome: 'success',
+        actor: 'ann',
+      })
       const syslog = second.container.auditChain.syslog!
       // Retried rows wait out their backoff (about a second), so the new record may come first.
       const arrived = (action: string) => receiver.messages.some((m) => parse(m).msgid === action)
@@ -241,7 +246,7 @@ describe('audit records to syslog over TCP', () => {
     cleanups.push(() => server.close())
     const syslog = server.container.auditChain.syslog!
 
-    await server.container.audit.record({ action: 'test.first_connection', outcome: 'success' })
+    await server.container.audit.record({ action: testAction('test.first_connection'), outcome: 'success' })
     await until(
       () => receiver.messages.some((m) => m.includes('test.first_connection')),
       5000,
@@ -251,7 +256,7 @@ describe('audit records to syslog over TCP', () => {
     await until(() => receiver.sockets.size === 0, 2000)
     await new Promise((r) => setTimeout(r, 100))
 
-    await server.container.audit.record({ action: 'test.second_connection', outcome: 'success' })
+    await server.container.audit.record({ action: testAction('test.second_connection'), outcome: 'success' })
     await until(
       () => receiver.messages.some((m) => m.includes('test.second_connection')),
       8000,

@@ -6,6 +6,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
 import { rawRequest } from '../helpers/raw-http.ts'
 import { field, formAction, UserAgent } from '../helpers/user-agent.ts'
+import { testAction } from '../helpers/audit-actions.ts'
 
 /**
  * The hostile inputs issues 13 and 16 name, one by one: each is a 4xx in the shape its
@@ -71,9 +72,9 @@ describeOnBackends('edge-errors.test.ts', 'hostile input named in the issues', (
     expect(res.status).toBe(400)
     expect(res.headers.get('content-type')).toMatch(/text\/html/)
     expect(await res.text()).toMatch(/NUL character/)
-    await server.container.audit.record({ action: 'edge.after', outcome: 'info', actor: 'ann@example.com' })
+    await server.container.audit.record({ action: testAction('edge.after'), outcome: 'info', actor: 'ann@example.com' })
     expect(server.container.audit.health().ok).toBe(true)
-    expect((await server.container.audit.list({ action: 'edge.after' })).length).toBe(1)
+    expect((await server.container.audit.list({ action: testAction('edge.after') })).length).toBe(1)
   })
 
   it('client_id with a NUL or invalid UTF-8 at the token endpoint: the OAuth error, in the body or in Basic credentials', async () => {

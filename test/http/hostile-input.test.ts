@@ -6,6 +6,7 @@ import { rawExchange, rawRequest } from '../helpers/raw-http.ts'
 import { apiToken, call, registerServiceClients } from '../helpers/api-client.ts'
 import { declaredRoutes } from '../../src/app.ts'
 import { JSON_MAX_DEPTH } from '../../src/http/body.ts'
+import { testAction } from '../helpers/audit-actions.ts'
 
 /**
  * Issue 16 §4 / issue 13 §3: hostile strings that reach storage (NUL, lone surrogates, invalid
@@ -693,9 +694,13 @@ describeOnBackends('hostile-input.test.ts', 'hostile input', (backend) => {
   it('after the run the server is ready, its audit log still records, and the chain verifies', async () => {
     const ready = await fetch(`${server.url}/readyz`)
     expect(ready.status).toBe(200)
-    await server.container.audit.record({ action: 'test.after_fuzz', outcome: 'info', actor: 'fuzz\u0000er' })
+    await server.container.audit.record({
+      action: testAction('test.after_fuzz'),
+      outcome: 'info',
+      actor: 'fuzz\u0000er',
+    })
     await server.container.audit.flush()
-    const [last] = await server.container.audit.list({ action: 'test.after_fuzz' })
+    const [last] = await server.container.audit.list({ action: testAction('test.after_fuzz') })
     expect(last?.actor).toBe('fuzz\\u0000er')
     expect((await server.container.auditChain.verify()).ok).toBe(true)
     const plain = logs.filter((l) => !l.startsWith('{'))

@@ -1,11 +1,10 @@
 import crypto from 'node:crypto'
 import * as jose from 'jose'
 import { CONSOLE_CLIENT_ID } from '../../oidc/login-policy.ts'
+import { ACR_MFA } from '../../identity/acr.ts'
 import type { ApiAnswer, ConsoleApi } from './api.ts'
 import type { Capabilities, ConsoleSession, ConsoleSessions } from './session.ts'
 
-/** The authentication context class of a sign-in with a second factor (oidc/login-policy.ts ACR_MFA). */
-const ACR_MFA = 'urn:portcullis:acr:mfa'
 /** A user id no user has: the probes below learn "allowed" (404) from "forbidden" (403) with it. */
 const PROBE_ID = 'console-capability-probe'
 const LOGIN_TTL_MS = 10 * 60_000

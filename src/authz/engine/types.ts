@@ -15,11 +15,9 @@ export interface StoreInput {
   options?: EngineOptions
 }
 
-export interface Decision {
-  allowed: boolean
-  /** the policy line (values, without the ptype) that decided, as casbin's enforceEx reports it; [] when none */
-  matched: string[]
-}
+// The engine's decision is defined once with the PDP's other answers (authz/decisions.ts).
+import type { Decision } from '../decisions.ts'
+export type { Decision }
 
 /**
  * The values a request element can take that the policy names (sorted, roles left out), for the

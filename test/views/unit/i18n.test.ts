@@ -371,7 +371,7 @@ function everything(): string[] {
     explainedErrorPage({ status: 400, code: 'csrf', message: 'the form expired' }),
     explainedErrorPage({
       status: 400,
-      code: 'invalid_request',
+      code: 'SessionNotFound',
       message: 'interaction session not found',
       app: { name: 'Shop', uri: 'https://shop.example' },
     }),
@@ -538,7 +538,7 @@ describe('pages and mails in every other language', () => {
     const withApp = withLocale('de', () =>
       explainedErrorPage({
         status: 400,
-        code: 'invalid_request',
+        code: 'SessionNotFound', // oidc-provider's error name, as provider.ts and the error middleware pass it
         message: 'interaction session not found',
         app: { name: 'Shop', uri: 'https://shop.example/' },
       }),
