@@ -30,11 +30,8 @@ const seconds = Number(values.seconds)
 
 const serverTime = (header: string | undefined) => Number(/dur=([\d.]+)/.exec(header ?? '')?.[1] ?? NaN)
 
-async function main() {
-  const store = buildRbacStore(targetLines)
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pc-bench-'))
-  const secret = crypto.randomBytes(24).toString('base64url')
-  const importFile = path.join(dir, 'bench.json')
+/** The import file: a client allowed authz:check, and the RBAC store. */
+async function writeImport(importFile: string, csv: string, secret: string) {
   await fs.writeFile(
     importFile,
     JSON.stringify({
@@ -47,9 +44,74 @@ async function main() {
           scope: 'authz:check',
         },
       ],
-      policy_stores: [{ name: 'bench', model: 'rbac.conf', policy: store.csv }],
+      policy_stores: [{ name: 'bench', model: 'rbac.conf', policy: csv }],
     }),
   )
+}
+
+/** Runs `one` on `concurrency` connections for the configured seconds; the server's time and CPU per decision. */
+async function loadTest(
+  port: number,
+  pid: number,
+  concurrency: number,
+  one: (conn: Connection) => Promise<{ decisions: number; serverMs: number }>,
+) {
+  const conns = await Promise.all(Array.from({ length: concurrency }, () => Connection.open(port)))
+  const until = Date.now() + seconds * 1000
+  const times: number[] = []
+  let decisions = 0
+  const started = performance.now()
+  const cpuBefore = cpuSeconds(pid)
+  await Promise.all(
+    conns.map(async (conn) => {
+      while (Date.now() < until) {
+        const r = await one(conn)
+        decisions += r.decisions
+        times.push(r.serverMs)
+      }
+    }),
+  )
+  for (const conn of conns) conn.close()
+  const serverCpuUsPerDecision = ((cpuSeconds(pid) - cpuBefore) * 1e6) / decisions
+  return {
+    decisions,
+    perSecond: decisions / ((performance.now() - started) / 1000),
+    serverP50: pct(times, 50),
+    serverP99: pct(times, 99),
+    serverCpuUsPerDecision,
+  }
+}
+
+/**
+ * Baseline in the same run: plain node-casbin enforce() on the same store, in this process, and
+ * the engine's own cost (the same indexed engine the server runs), for the single-decision goal.
+ */
+async function inProcessBaseline(store: ReturnType<typeof buildRbacStore>) {
+  const plain = await enginePort.build({
+    modelText: await resolveModel('rbac.conf'),
+    lines: store.lines,
+    options: {},
+  })
+  const reqs = randomRequests(store, 2000)
+  const budget = Date.now() + seconds * 1000
+  let n = 0
+  const t0 = performance.now()
+  while (Date.now() < budget && n < reqs.length) plain.checkPlain(reqs[n++]!)
+  const plainPerSecond = n / ((performance.now() - t0) / 1000)
+  const engineBudget = Date.now() + Math.min(seconds, 2) * 1000
+  let m = 0
+  const t1 = performance.now()
+  while (Date.now() < engineBudget) plain.check(reqs[m++ % reqs.length]!)
+  const enginePerSecond = m / ((performance.now() - t1) / 1000)
+  return { plainPerSecond, enginePerSecond }
+}
+
+async function main() {
+  const store = buildRbacStore(targetLines)
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pc-bench-'))
+  const secret = crypto.randomBytes(24).toString('base64url')
+  const importFile = path.join(dir, 'bench.json')
+  await writeImport(importFile, store.csv, secret)
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server.
@@ -107,35 +169,8 @@ async function main() {
         body: JSON.stringify({ ...toAuthzen(randomRequests(store, 1)[0]!), context: { store: 'bench' } }),
       }).then((r) => r.text())
 
-    async function load(
-      concurrency: number,
-      one: (conn: Connection) => Promise<{ decisions: number; serverMs: number }>,
-    ) {
-      const conns = await Promise.all(Array.from({ length: concurrency }, () => Connection.open(port)))
-      const until = Date.now() + seconds * 1000
-      const times: number[] = []
-      let decisions = 0
-      const started = performance.now()
-      const cpuBefore = cpuSeconds(child.pid!)
-      await Promise.all(
-        conns.map(async (conn) => {
-          while (Date.now() < until) {
-            const r = await one(conn)
-            decisions += r.decisions
-            times.push(r.serverMs)
-          }
-        }),
-      )
-      for (const conn of conns) conn.close()
-      const serverCpuUsPerDecision = ((cpuSeconds(child.pid!) - cpuBefore) * 1e6) / decisions
-      return {
-        decisions,
-        perSecond: decisions / ((performance.now() - started) / 1000),
-        serverP50: pct(times, 50),
-        serverP99: pct(times, 99),
-        serverCpuUsPerDecision,
-      }
-    }
+    const load = (concurrency: number, one: (conn: Connection) => Promise<{ decisions: number; serverMs: number }>) =>
+      loadTest(port, child.pid!, concurrency, one)
 
     const batch = await load(4, async (conn) => {
       const evaluations = randomRequests(store, 100).map(toAuthzen)
@@ -158,24 +193,7 @@ async function main() {
       return { decisions: 1, serverMs: serverTime(res.serverTiming) }
     })
 
-    // Baseline in the same run: plain node-casbin enforce() on the same store, in this process.
-    const plain = await enginePort.build({
-      modelText: await resolveModel('rbac.conf'),
-      lines: store.lines,
-      options: {},
-    })
-    const reqs = randomRequests(store, 2000)
-    const budget = Date.now() + seconds * 1000
-    let n = 0
-    const t0 = performance.now()
-    while (Date.now() < budget && n < reqs.length) plain.checkPlain(reqs[n++]!)
-    const plainPerSecond = n / ((performance.now() - t0) / 1000)
-    // The engine's own cost (the same indexed engine the server runs), for the single-decision goal.
-    const engineBudget = Date.now() + Math.min(seconds, 2) * 1000
-    let m = 0
-    const t1 = performance.now()
-    while (Date.now() < engineBudget) plain.check(reqs[m++ % reqs.length]!)
-    const enginePerSecond = m / ((performance.now() - t1) / 1000)
+    const { plainPerSecond, enginePerSecond } = await inProcessBaseline(store)
 
     const result = {
       at: new Date().toISOString(),

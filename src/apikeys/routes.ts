@@ -402,46 +402,50 @@ export function apiKeyRoutes(deps: ApiKeyRouteDeps): Route[] {
       keyView(await svc.approve((await owned(caller, params.id)).id, actor(caller, ctx))),
     ),
 
-    /**
-     * Verification for resource servers, answering like token introspection (RFC 7662):
-     * `{"active": false}` for anything not usable, else `active`, `sub`, `scope`, `client_id`
-     * (service-account keys), `exp`, `iat`, `token_type`, plus `level` and `key_id`.
-     */
-    route(c.verify, async ({ body: b }, ctx) => {
-      if (b.ip !== undefined && !parseIp(b.ip)) throw badRequest('invalid_request', 'ip: not an IP address')
-      const headers = b.request
-        ? new Map(Object.entries(b.request.headers).map(([k, v]) => [k.toLowerCase(), v]))
-        : undefined
-      const r = await svc.verify(b.token, {
-        ip: b.ip ?? '',
-        request:
-          b.request && headers
-            ? { method: b.request.method, targetUri: b.request.target_uri, header: (n) => headers.get(n) }
-            : undefined,
-      })
-      if (!r.ok) {
-        if (r.status === 429) {
-          ctx.set('Retry-After', String(r.retryAfter ?? 60))
-          throw new AppError('rate_limited', r.message, { status: 429 })
-        }
-        return { active: false }
-      }
-      const k = r.entry.record
-      return {
-        active: true,
-        sub: k.ownerId,
-        // Only what the owner still holds (issue 10 §1).
-        scope: r.entry.scopes.join(' '),
-        ...(k.ownerType === 'client' ? { client_id: k.ownerId } : {}),
-        exp: Math.floor(k.expiresAt.getTime() / 1000),
-        iat: Math.floor(k.createdAt.getTime() / 1000),
-        token_type: 'api_key',
-        level: k.level,
-        key_id: k.id,
-        owner_type: k.ownerType,
-      }
-    }),
+    verifyRoute(svc),
   ]
+}
+
+/**
+ * Verification for resource servers, answering like token introspection (RFC 7662):
+ * `{"active": false}` for anything not usable, else `active`, `sub`, `scope`, `client_id`
+ * (service-account keys), `exp`, `iat`, `token_type`, plus `level` and `key_id`.
+ */
+function verifyRoute(svc: ApiKeyRouteDeps['service']): Route {
+  return route(apiKeyContracts.verify, async ({ body: b }, ctx) => {
+    if (b.ip !== undefined && !parseIp(b.ip)) throw badRequest('invalid_request', 'ip: not an IP address')
+    const headers = b.request
+      ? new Map(Object.entries(b.request.headers).map(([k, v]) => [k.toLowerCase(), v]))
+      : undefined
+    const r = await svc.verify(b.token, {
+      ip: b.ip ?? '',
+      request:
+        b.request && headers
+          ? { method: b.request.method, targetUri: b.request.target_uri, header: (n) => headers.get(n) }
+          : undefined,
+    })
+    if (!r.ok) {
+      if (r.status === 429) {
+        ctx.set('Retry-After', String(r.retryAfter ?? 60))
+        throw new AppError('rate_limited', r.message, { status: 429 })
+      }
+      return { active: false }
+    }
+    const k = r.entry.record
+    return {
+      active: true,
+      sub: k.ownerId,
+      // Only what the owner still holds (issue 10 §1).
+      scope: r.entry.scopes.join(' '),
+      ...(k.ownerType === 'client' ? { client_id: k.ownerId } : {}),
+      exp: Math.floor(k.expiresAt.getTime() / 1000),
+      iat: Math.floor(k.createdAt.getTime() / 1000),
+      token_type: 'api_key',
+      level: k.level,
+      key_id: k.id,
+      owner_type: k.ownerType,
+    }
+  })
 }
 
 export function apiKeyRouter(deps: ApiKeyRouteDeps) {

@@ -98,12 +98,93 @@ function refusalRecord(r: PreparedRecord, cause: unknown): PreparedRecord {
   }
 }
 
+/** The options' defaults. */
+const appenderLimits = (o: AppenderOptions) => ({
+  batchMs: o.batchMs ?? 5,
+  maxBatch: o.maxBatch ?? 500,
+  maxWaitMs: o.maxWaitMs ?? 2000,
+  maxQueue: o.maxQueue ?? 50_000,
+  maxAttempts: o.maxAttempts ?? 3,
+  sweepMs: o.sweepMs ?? 5000,
+})
+
+/** While the database takes nothing, memory is bounded: beyond `maxQueue` the oldest records go. */
+function dropOldest(queue: Pending[], maxQueue: number, logger: Logger) {
+  if (queue.length <= maxQueue) return
+  const dropped = queue.splice(0, queue.length - maxQueue)
+  for (const p of dropped) p.done()
+  logger.error({ dropped: dropped.length }, 'audit queue full: oldest records dropped')
+}
+
+/**
+ * A record that failed alone `maxAttempts` times: stored escaped; if the database refuses
+ * even that, a small ASCII record that says which record was refused and why takes its place
+ * in the chain. If that fails too, the database takes nothing: keep the record and retry.
+ */
+async function rescue(
+  q: AuditQueries,
+  logger: Logger,
+  outbox: AppenderOptions['outbox'],
+  committed: (batch: Pending[], rows: AuditRow[]) => void,
+  p: Pending,
+  cause: unknown,
+): Promise<boolean> {
+  const forms = [() => escapedRecord(p.record), () => refusalRecord(p.record, cause)]
+  for (const [i, form] of forms.entries()) {
+    try {
+      committed([p], await q.appendBatch([form()], { outbox, pending: [p.pendingId] }))
+      logger.error(
+        { err: cause, action: p.record.action, attempts: p.attempts },
+        i === 0
+          ? 'audit record refused by the database; stored with its text escaped'
+          : 'audit record refused by the database even escaped; an audit.record_refused record stands in for it',
+      )
+      return true
+    } catch (err) {
+      cause = err
+    }
+  }
+  return false
+}
+
+/**
+ * Queues the AuditPending rows nobody here has queued: left by a process that died after its
+ * commit, or by another instance that has not chained them yet (then whichever chains first
+ * wins; claimPending in queries.ts sees to it that a record enters the chain once).
+ */
+function outboxSweeper(
+  q: AuditQueries,
+  logger: Logger,
+  maxBatch: number,
+  /** the appender's queue (replaced as batches commit: read it after every await), its flush, and whether to stop */
+  s: { queue: () => Pending[]; flush: () => Promise<void>; stop: () => boolean },
+) {
+  let sweeping: Promise<void> | undefined
+  function sweep(): Promise<void> {
+    sweeping ??= (async () => {
+      for (;;) {
+        const queued = s.queue().flatMap((p) => (p.pendingId === undefined ? [] : [p.pendingId]))
+        // a long queue is being written anyway (and would not fit a query's parameter list): later
+        if (queued.length > maxBatch) return
+        const rows = await q.pending.oldest(maxBatch, queued)
+        for (const { id, ...record } of rows) s.queue().push({ record, pendingId: id, attempts: 0, done: () => {} })
+        if (rows.length) await s.flush()
+        if (rows.length < maxBatch || s.stop()) return
+      }
+    })()
+      .catch((err: unknown) => {
+        logger.warn({ err }, 'audit outbox (AuditPending) read failed; will retry')
+      })
+      .finally(() => {
+        sweeping = undefined
+      })
+    return sweeping
+  }
+  return { sweep, running: () => sweeping }
+}
+
 export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {}) {
-  const batchMs = o.batchMs ?? 5
-  const maxBatch = o.maxBatch ?? 500
-  const maxWaitMs = o.maxWaitMs ?? 2000
-  const maxQueue = o.maxQueue ?? 50_000
-  const maxAttempts = o.maxAttempts ?? 3
+  const { batchMs, maxBatch, maxWaitMs, maxQueue, maxAttempts, sweepMs } = appenderLimits(o)
   let queue: Pending[] = []
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
@@ -136,30 +217,6 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
     }
   }
 
-  /**
-   * A record that failed alone `maxAttempts` times: stored escaped; if the database refuses
-   * even that, a small ASCII record that says which record was refused and why takes its place
-   * in the chain. If that fails too, the database takes nothing: keep the record and retry.
-   */
-  async function rescue(p: Pending, cause: unknown): Promise<boolean> {
-    const forms = [() => escapedRecord(p.record), () => refusalRecord(p.record, cause)]
-    for (const [i, form] of forms.entries()) {
-      try {
-        committed([p], await q.appendBatch([form()], { outbox: o.outbox, pending: [p.pendingId] }))
-        logger.error(
-          { err: cause, action: p.record.action, attempts: p.attempts },
-          i === 0
-            ? 'audit record refused by the database; stored with its text escaped'
-            : 'audit record refused by the database even escaped; an audit.record_refused record stands in for it',
-        )
-        return true
-      } catch (err) {
-        cause = err
-      }
-    }
-    return false
-  }
-
   async function writeAll() {
     while (queue.length) {
       const batch = queue.slice(0, isolate ? 1 : maxBatch)
@@ -177,13 +234,10 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
         lastError = err instanceof Error ? err.message.split('\n').filter(Boolean).pop() : String(err)
         o.onFailure?.(err, queue.length)
         if (batch.length > 1) isolate = Math.max(isolate, batch.length)
-        else if (++batch[0]!.attempts >= maxAttempts && (await rescue(batch[0]!, err))) continue
+        else if (++batch[0]!.attempts >= maxAttempts && (await rescue(q, logger, o.outbox, committed, batch[0]!, err)))
+          continue
         logger.error({ err, pending: queue.length, attempt: failures }, 'audit write failed; will retry')
-        if (queue.length > maxQueue) {
-          const dropped = queue.splice(0, queue.length - maxQueue)
-          for (const p of dropped) p.done()
-          logger.error({ dropped: dropped.length }, 'audit queue full: oldest records dropped')
-        }
+        dropOldest(queue, maxQueue, logger)
         // A failed batch is retried at once, one record at a time; otherwise back off.
         if (batch.length > 1) continue
         throw err
@@ -204,33 +258,8 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
     return running
   }
 
-  /**
-   * Queues the AuditPending rows nobody here has queued: left by a process that died after its
-   * commit, or by another instance that has not chained them yet (then whichever chains first
-   * wins; claimPending in queries.ts sees to it that a record enters the chain once).
-   */
-  let sweeping: Promise<void> | undefined
-  function sweep(): Promise<void> {
-    sweeping ??= (async () => {
-      for (;;) {
-        const queued = queue.flatMap((p) => (p.pendingId === undefined ? [] : [p.pendingId]))
-        // a long queue is being written anyway (and would not fit a query's parameter list): later
-        if (queued.length > maxBatch) return
-        const rows = await q.pending.oldest(maxBatch, queued)
-        for (const { id, ...record } of rows) queue.push({ record, pendingId: id, attempts: 0, done: () => {} })
-        if (rows.length) await flush()
-        if (rows.length < maxBatch || failures || closed) return
-      }
-    })()
-      .catch((err: unknown) => {
-        logger.warn({ err }, 'audit outbox (AuditPending) read failed; will retry')
-      })
-      .finally(() => {
-        sweeping = undefined
-      })
-    return sweeping
-  }
-  const sweepMs = o.sweepMs ?? 5000
+  const outbox = outboxSweeper(q, logger, maxBatch, { queue: () => queue, flush, stop: () => failures > 0 || closed })
+  const sweep = () => outbox.sweep()
   const sweeper = sweepMs > 0 ? setInterval(() => void sweep(), sweepMs) : undefined
   sweeper?.unref()
   void sweep()
@@ -270,7 +299,7 @@ export function appender(q: AuditQueries, logger: Logger, o: AppenderOptions = {
     /** Shutdown: flush, retrying a few times, then give up loudly. */
     async close() {
       if (sweeper) clearInterval(sweeper)
-      await sweeping
+      await outbox.running()
       if (timer) clearTimeout(timer)
       timer = undefined
       for (let attempt = 0; attempt < 5 && (queue.length || running); attempt++) {

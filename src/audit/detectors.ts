@@ -78,6 +78,75 @@ export function subnetOf(ip: string): string {
 /** Browser family and platform: version numbers removed, so an update is not a new device. */
 export const deviceOf = (ua: string) => ua.replace(/\d+([._]\d+)*/g, '#').slice(0, 256)
 
+type Alert = (
+  kind: AlertKind,
+  subject: string,
+  windowMs: number,
+  e: AuditEventView,
+  details: Record<string, unknown>,
+) => Promise<void>
+/** What a detector reads: the settings, the windows, past sign-ins, and how to raise an alert. */
+interface DetectorContext {
+  s: DetectorSettings
+  windows: DetectorWindows
+  queries: AuditQueries
+  alert: Alert
+}
+
+/** Password spraying (one source, many accounts, few tries each) and credential stuffing (a burst from anywhere). */
+async function loginFailure({ s, windows, alert }: DetectorContext, e: AuditEventView) {
+  const account = (e.target ?? e.actor ?? '').toLowerCase()
+  if (!account) return
+  const now = e.time.getTime()
+  const ip = e.ip ?? 'unknown'
+  const hit = { t: now, account, ip }
+
+  if (e.ip) {
+    const subnet = subnetOf(e.ip)
+    const hits = await windows.push(`spray:${subnet}`, hit, s.spray.windowMs)
+    const perAccount = new Map<string, number>()
+    for (const h of hits) perAccount.set(h.account, (perAccount.get(h.account) ?? 0) + 1)
+    const few = [...perAccount.values()].filter((n) => n <= s.spray.maxAttemptsPerAccount).length
+    if (few >= s.spray.minAccounts) {
+      const ips = new Set(hits.map((h) => h.ip))
+      await alert('password_spraying', ips.size === 1 ? e.ip : subnet, s.spray.windowMs, e, {
+        source: ips.size === 1 ? e.ip : subnet,
+        source_ips: ips.size,
+        accounts: perAccount.size,
+        attempts: hits.length,
+      })
+    }
+  }
+
+  const global = await windows.push('stuffing', hit, s.stuffing.windowMs)
+  if (global.length >= s.stuffing.minFailures) {
+    const accounts = new Set(global.map((h) => h.account)).size
+    if (accounts >= s.stuffing.minAccounts) {
+      await alert('credential_stuffing', 'login', s.stuffing.windowMs, e, {
+        failures: global.length,
+        accounts,
+        source_ips: new Set(global.map((h) => h.ip)).size,
+      })
+    }
+  }
+}
+
+/** A sign-in from a subnet or device the user has not used in the lookback period. */
+async function loginSuccess({ s, queries, alert }: DetectorContext, e: AuditEventView) {
+  if (!e.actor || (!e.ip && !e.userAgent)) return
+  const since = new Date(e.time.getTime() - s.newSource.lookbackDays * 86_400_000)
+  const seen = await queries.loginSources(e.actor, since, e.time)
+  if (!seen.length) return // first sign-in: nothing to compare with
+  const subnet = e.ip ? subnetOf(e.ip) : undefined
+  if (subnet && !seen.some((r) => r.ip && subnetOf(r.ip) === subnet)) {
+    await alert('new_ip', e.actor, 60_000, e, { user: e.actor, account: e.target, ip: e.ip, subnet })
+  }
+  const device = e.userAgent ? deviceOf(e.userAgent) : undefined
+  if (device && !seen.some((r) => r.userAgent && deviceOf(r.userAgent) === device)) {
+    await alert('new_device', e.actor, 60_000, e, { user: e.actor, account: e.target, user_agent: e.userAgent })
+  }
+}
+
 export function securityMonitor(deps: {
   audit: AuditLog
   queries: AuditQueries
@@ -115,57 +184,7 @@ export function securityMonitor(deps: {
     })
   }
 
-  async function loginFailure(e: AuditEventView) {
-    const account = (e.target ?? e.actor ?? '').toLowerCase()
-    if (!account) return
-    const now = e.time.getTime()
-    const ip = e.ip ?? 'unknown'
-    const hit = { t: now, account, ip }
-
-    if (e.ip) {
-      const subnet = subnetOf(e.ip)
-      const hits = await windows.push(`spray:${subnet}`, hit, s.spray.windowMs)
-      const perAccount = new Map<string, number>()
-      for (const h of hits) perAccount.set(h.account, (perAccount.get(h.account) ?? 0) + 1)
-      const few = [...perAccount.values()].filter((n) => n <= s.spray.maxAttemptsPerAccount).length
-      if (few >= s.spray.minAccounts) {
-        const ips = new Set(hits.map((h) => h.ip))
-        await alert('password_spraying', ips.size === 1 ? e.ip : subnet, s.spray.windowMs, e, {
-          source: ips.size === 1 ? e.ip : subnet,
-          source_ips: ips.size,
-          accounts: perAccount.size,
-          attempts: hits.length,
-        })
-      }
-    }
-
-    const global = await windows.push('stuffing', hit, s.stuffing.windowMs)
-    if (global.length >= s.stuffing.minFailures) {
-      const accounts = new Set(global.map((h) => h.account)).size
-      if (accounts >= s.stuffing.minAccounts) {
-        await alert('credential_stuffing', 'login', s.stuffing.windowMs, e, {
-          failures: global.length,
-          accounts,
-          source_ips: new Set(global.map((h) => h.ip)).size,
-        })
-      }
-    }
-  }
-
-  async function loginSuccess(e: AuditEventView) {
-    if (!e.actor || (!e.ip && !e.userAgent)) return
-    const since = new Date(e.time.getTime() - s.newSource.lookbackDays * 86_400_000)
-    const seen = await deps.queries.loginSources(e.actor, since, e.time)
-    if (!seen.length) return // first sign-in: nothing to compare with
-    const subnet = e.ip ? subnetOf(e.ip) : undefined
-    if (subnet && !seen.some((r) => r.ip && subnetOf(r.ip) === subnet)) {
-      await alert('new_ip', e.actor, 60_000, e, { user: e.actor, account: e.target, ip: e.ip, subnet })
-    }
-    const device = e.userAgent ? deviceOf(e.userAgent) : undefined
-    if (device && !seen.some((r) => r.userAgent && deviceOf(r.userAgent) === device)) {
-      await alert('new_device', e.actor, 60_000, e, { user: e.actor, account: e.target, user_agent: e.userAgent })
-    }
-  }
+  const m: DetectorContext = { s, windows, queries: deps.queries, alert }
 
   async function mfaEvent(e: AuditEventView) {
     const user = e.actor ?? e.target
@@ -182,8 +201,8 @@ export function securityMonitor(deps: {
 
   async function handle(e: AuditEventView) {
     if (e.action === 'login') {
-      if (e.outcome === 'failure') await loginFailure(e)
-      else if (e.outcome === 'success') await loginSuccess(e)
+      if (e.outcome === 'failure') await loginFailure(m, e)
+      else if (e.outcome === 'success') await loginSuccess(m, e)
     } else if (e.action.startsWith('mfa.')) {
       await mfaEvent(e)
     } else if (e.action === 'apikey.rejected') {

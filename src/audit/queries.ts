@@ -76,47 +76,47 @@ function where(f: EventFilter): Prisma.AuditEventWhereInput {
   }
 }
 
+/**
+ * Takes the chain's write lock inside the transaction. PostgreSQL: a transaction-scoped
+ * advisory lock, so appenders on every instance queue here and each reads the tail the
+ * previous one committed. SQLite: updating the lock row is the transaction's first write,
+ * which takes the database's single write lock before the tail is read (a deferred
+ * transaction that read first could not be upgraded safely under WAL).
+ */
+async function lockChain(tx: Prisma.TransactionClient, postgres: boolean) {
+  if (postgres) await tx.$queryRawUnsafe(`SELECT 1 AS locked FROM pg_advisory_xact_lock(${CHAIN_LOCK_KEY})`)
+  else await tx.auditLock.upsert({ where: { id: 1 }, create: { id: 1 }, update: { id: 1 } })
+}
+
+/**
+ * Under the chain lock: the records to chain, of those that came from the AuditPending outbox
+ * only the ones whose row is still there (another instance, or this one through a sweep, may
+ * have chained it already), and those rows deleted in the same transaction, so each pending
+ * record enters the chain exactly once.
+ */
+async function claimPending(
+  tx: Prisma.TransactionClient,
+  records: PreparedRecord[],
+  pending: readonly (number | undefined)[] | undefined,
+) {
+  const ids = [...new Set((pending ?? []).filter((id) => id !== undefined))]
+  if (!ids.length) return records
+  const present = new Set(
+    (await tx.auditPending.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((r) => r.id),
+  )
+  if (present.size) await tx.auditPending.deleteMany({ where: { id: { in: [...present] } } })
+  return records.filter((_, i) => {
+    const id = pending?.[i]
+    if (id === undefined) return true
+    return present.delete(id) // false for a row gone already or listed twice in this batch
+  })
+}
+
+const lastRow = (tx: Prisma.TransactionClient | Db) =>
+  tx.auditEvent.findFirst({ orderBy: { seq: 'desc' }, select: { seq: true, hash: true } })
+
 export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
   const postgres = opts.postgres ?? false
-
-  /**
-   * Takes the chain's write lock inside the transaction. PostgreSQL: a transaction-scoped
-   * advisory lock, so appenders on every instance queue here and each reads the tail the
-   * previous one committed. SQLite: updating the lock row is the transaction's first write,
-   * which takes the database's single write lock before the tail is read (a deferred
-   * transaction that read first could not be upgraded safely under WAL).
-   */
-  async function lockChain(tx: Prisma.TransactionClient) {
-    if (postgres) await tx.$queryRawUnsafe(`SELECT 1 AS locked FROM pg_advisory_xact_lock(${CHAIN_LOCK_KEY})`)
-    else await tx.auditLock.upsert({ where: { id: 1 }, create: { id: 1 }, update: { id: 1 } })
-  }
-
-  /**
-   * Under the chain lock: the records to chain, of those that came from the AuditPending outbox
-   * only the ones whose row is still there (another instance, or this one through a sweep, may
-   * have chained it already), and those rows deleted in the same transaction, so each pending
-   * record enters the chain exactly once.
-   */
-  async function claimPending(
-    tx: Prisma.TransactionClient,
-    records: PreparedRecord[],
-    pending: readonly (number | undefined)[] | undefined,
-  ) {
-    const ids = [...new Set((pending ?? []).filter((id) => id !== undefined))]
-    if (!ids.length) return records
-    const present = new Set(
-      (await tx.auditPending.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((r) => r.id),
-    )
-    if (present.size) await tx.auditPending.deleteMany({ where: { id: { in: [...present] } } })
-    return records.filter((_, i) => {
-      const id = pending?.[i]
-      if (id === undefined) return true
-      return present.delete(id) // false for a row gone already or listed twice in this batch
-    })
-  }
-
-  const lastRow = (tx: Prisma.TransactionClient | Db) =>
-    tx.auditEvent.findFirst({ orderBy: { seq: 'desc' }, select: { seq: true, hash: true } })
 
   return {
     postgres,
@@ -132,7 +132,7 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
       if (!records.length) return []
       return db.$transaction(
         async (tx) => {
-          await lockChain(tx)
+          await lockChain(tx, postgres)
           records = await claimPending(tx, records, o.pending)
           if (!records.length) return []
           // An empty table after retention continues from the prune checkpoint, not from genesis.
@@ -217,14 +217,7 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
         take: limit,
       }),
 
-    checkpoints: {
-      add: (c: Omit<CheckpointRow, 'id' | 'createdAt'> & { createdAt?: Date }) =>
-        db.auditCheckpoint.create({ data: c }),
-      latest: (): Promise<CheckpointRow | null> =>
-        db.auditCheckpoint.findFirst({ orderBy: [{ seq: 'desc' }, { id: 'desc' }] }),
-      newest: (): Promise<CheckpointRow | null> => db.auditCheckpoint.findFirst({ orderBy: { id: 'desc' } }),
-      all: (): Promise<CheckpointRow[]> => db.auditCheckpoint.findMany({ orderBy: [{ seq: 'asc' }, { id: 'asc' }] }),
-    },
+    checkpoints: checkpointQueries(db),
 
     /**
      * Retention: deletes records up to `upTo` (inclusive) together with the signed anchor that
@@ -236,7 +229,7 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
     ) {
       return db.$transaction(
         async (tx) => {
-          await lockChain(tx)
+          await lockChain(tx, postgres)
           const last = await tx.auditEvent.findUnique({ where: { seq: upTo }, select: { seq: true, hash: true } })
           if (!last) return 0
           await tx.auditCheckpoint.create({ data: await anchor({ seq: last.seq, hash: last.hash ?? '' }) })
@@ -249,39 +242,55 @@ export function auditQueries(db: Db, opts: { postgres?: boolean } = {}) {
     lastBefore: (cutoff: Date) =>
       db.auditEvent.findFirst({ where: { time: { lt: cutoff } }, orderBy: { seq: 'desc' }, select: { seq: true } }),
 
-    outbox: {
-      /** Leases up to `limit` due rows of one target to this worker until `leaseUntil` (at-least-once delivery). */
-      async claim(target: string, now: Date, leaseUntil: Date, limit: number) {
-        const due = await db.auditOutbox.findMany({
-          where: { target, nextAttemptAt: { lte: now } },
-          orderBy: { id: 'asc' },
-          take: limit,
-          select: { id: true },
-        })
-        if (!due.length) return []
-        await db.auditOutbox.updateMany({
-          where: { id: { in: due.map((d) => d.id) }, nextAttemptAt: { lte: now } },
-          data: { nextAttemptAt: leaseUntil },
-        })
-        return db.auditOutbox.findMany({
-          where: { id: { in: due.map((d) => d.id) }, nextAttemptAt: leaseUntil },
-          orderBy: { id: 'asc' },
-        })
-      },
-      done: (ids: number[]) => db.auditOutbox.deleteMany({ where: { id: { in: ids } } }),
-      failed: (ids: number[], attempts: number, next: Date, error: string) =>
-        db.auditOutbox.updateMany({
-          where: { id: { in: ids } },
-          data: { attempts, nextAttemptAt: next, lastError: error.slice(0, 500) },
-        }),
-      /** Rows not yet delivered, of one target or of all. */
-      pending: (target?: string) => db.auditOutbox.count({ where: target ? { target } : {} }),
-      /** Undelivered rows per target (to notice rows of a target that is no longer configured). */
-      async pendingByTarget(): Promise<Record<string, number>> {
-        const groups = await db.auditOutbox.groupBy({ by: ['target'], _count: { _all: true } })
-        return Object.fromEntries(groups.map((g) => [g.target, g._count._all]))
-      },
-    },
+    outbox: outboxQueries(db),
   }
 }
 export type AuditQueries = ReturnType<typeof auditQueries>
+
+/** Signed anchors of the chain (retention and verification). */
+function checkpointQueries(db: Db) {
+  return {
+    add: (c: Omit<CheckpointRow, 'id' | 'createdAt'> & { createdAt?: Date }) => db.auditCheckpoint.create({ data: c }),
+    latest: (): Promise<CheckpointRow | null> =>
+      db.auditCheckpoint.findFirst({ orderBy: [{ seq: 'desc' }, { id: 'desc' }] }),
+    newest: (): Promise<CheckpointRow | null> => db.auditCheckpoint.findFirst({ orderBy: { id: 'desc' } }),
+    all: (): Promise<CheckpointRow[]> => db.auditCheckpoint.findMany({ orderBy: [{ seq: 'asc' }, { id: 'asc' }] }),
+  }
+}
+
+/** The delivery outbox of the streaming targets (webhook, syslog): leased, delivered, retried. */
+function outboxQueries(db: Db) {
+  return {
+    /** Leases up to `limit` due rows of one target to this worker until `leaseUntil` (at-least-once delivery). */
+    async claim(target: string, now: Date, leaseUntil: Date, limit: number) {
+      const due = await db.auditOutbox.findMany({
+        where: { target, nextAttemptAt: { lte: now } },
+        orderBy: { id: 'asc' },
+        take: limit,
+        select: { id: true },
+      })
+      if (!due.length) return []
+      await db.auditOutbox.updateMany({
+        where: { id: { in: due.map((d) => d.id) }, nextAttemptAt: { lte: now } },
+        data: { nextAttemptAt: leaseUntil },
+      })
+      return db.auditOutbox.findMany({
+        where: { id: { in: due.map((d) => d.id) }, nextAttemptAt: leaseUntil },
+        orderBy: { id: 'asc' },
+      })
+    },
+    done: (ids: number[]) => db.auditOutbox.deleteMany({ where: { id: { in: ids } } }),
+    failed: (ids: number[], attempts: number, next: Date, error: string) =>
+      db.auditOutbox.updateMany({
+        where: { id: { in: ids } },
+        data: { attempts, nextAttemptAt: next, lastError: error.slice(0, 500) },
+      }),
+    /** Rows not yet delivered, of one target or of all. */
+    pending: (target?: string) => db.auditOutbox.count({ where: target ? { target } : {} }),
+    /** Undelivered rows per target (to notice rows of a target that is no longer configured). */
+    async pendingByTarget(): Promise<Record<string, number>> {
+      const groups = await db.auditOutbox.groupBy({ by: ['target'], _count: { _all: true } })
+      return Object.fromEntries(groups.map((g) => [g.target, g._count._all]))
+    },
+  }
+}

@@ -146,6 +146,79 @@ function clientFindings(c: ClientRow, cfg: ReportDeps['config']) {
   return out
 }
 
+/** Live API keys never used, stale, near expiry, expired or without expiry. */
+function apiKeySection(liveKeys: ApiKeyInfo[] | undefined, now: Date, warningDays: number): Record<string, unknown> {
+  if (!liveKeys) return { available: false }
+  const all = liveKeys
+  const warn = now.getTime() + warningDays * day
+  const key = (k: ApiKeyInfo) => ({
+    id: k.id,
+    name: k.name ?? null,
+    owner: k.owner ?? null,
+    created_at: k.createdAt.toISOString(),
+    last_used_at: k.lastUsedAt?.toISOString() ?? null,
+    expires_at: k.expiresAt?.toISOString() ?? null,
+  })
+  return {
+    available: true,
+    total: all.length,
+    never_used: all.filter((k) => !k.lastUsedAt).map(key),
+    stale: all
+      .filter((k) => k.lastUsedAt && k.lastUsedAt.getTime() < now.getTime() - REPORT_LIMITS.staleKeyDays * day)
+      .map(key),
+    near_expiry: all
+      .filter((k) => k.expiresAt && k.expiresAt.getTime() > now.getTime() && k.expiresAt.getTime() <= warn)
+      .map(key),
+    expired: all.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now.getTime()).map(key),
+    without_expiry: all.filter((k) => !k.expiresAt).map(key),
+  }
+}
+
+/** Policy changes: from the provider, else from the audit log's policy.* events. */
+async function policyChangesIn(deps: ReportDeps, from: Date, now: Date) {
+  if (deps.providers.policyChanges)
+    return { changes: await deps.providers.policyChanges(from, now), source: 'provider' as const }
+  const changes: PolicyChange[] = []
+  for await (const e of allEvents(deps.audit, { action: 'policy.*', from, to: now })) {
+    const d = JSON.parse(e.details) as { version?: number; reason?: string | null }
+    changes.push({
+      store: e.target ?? '',
+      version: d.version ?? null,
+      author: e.actor,
+      reason: d.reason ?? null,
+      time: e.time,
+      action: e.action,
+    })
+  }
+  return { changes, source: 'audit_log' as const }
+}
+
+/** Access review campaigns completed in the period (admin/reviews.ts writes their outcome here). */
+async function accessReviewsIn(audit: ReportDeps['audit'], from: Date, now: Date) {
+  const accessReviews: {
+    id: string
+    name: string
+    completed_at: string
+    completed_by: string | null
+    confirmed: number
+    revoked: number
+    revocations: unknown[]
+  }[] = []
+  for await (const e of allEvents(audit, { action: 'access_review.completed', from, to: now })) {
+    const d = JSON.parse(e.details) as { name?: string; confirmed?: number; revoked?: number; revocations?: unknown[] }
+    accessReviews.push({
+      id: (e.target ?? '').replace(/^access-review:/, ''),
+      name: d.name ?? '',
+      completed_at: e.time.toISOString(),
+      completed_by: e.actor,
+      confirmed: d.confirmed ?? 0,
+      revoked: d.revoked ?? 0,
+      revocations: d.revocations ?? [],
+    })
+  }
+  return accessReviews
+}
+
 export async function buildReport(deps: ReportDeps, opts: { days?: number; now?: Date } = {}) {
   const now = opts.now ?? new Date()
   const from = new Date(now.getTime() - (opts.days ?? 30) * day)
@@ -176,82 +249,18 @@ export async function buildReport(deps: ReportDeps, opts: { days?: number; now?:
   })
 
   // API keys
-  let apiKeys: Record<string, unknown> = { available: false }
   const liveKeys = deps.providers.apiKeys ? (await deps.providers.apiKeys()).filter((k) => !k.revoked) : undefined
-  if (liveKeys) {
-    const all = liveKeys
-    const warn = now.getTime() + deps.config.API_KEY_EXPIRY_WARNING_DAYS * day
-    const key = (k: ApiKeyInfo) => ({
-      id: k.id,
-      name: k.name ?? null,
-      owner: k.owner ?? null,
-      created_at: k.createdAt.toISOString(),
-      last_used_at: k.lastUsedAt?.toISOString() ?? null,
-      expires_at: k.expiresAt?.toISOString() ?? null,
-    })
-    apiKeys = {
-      available: true,
-      total: all.length,
-      never_used: all.filter((k) => !k.lastUsedAt).map(key),
-      stale: all
-        .filter((k) => k.lastUsedAt && k.lastUsedAt.getTime() < now.getTime() - REPORT_LIMITS.staleKeyDays * day)
-        .map(key),
-      near_expiry: all
-        .filter((k) => k.expiresAt && k.expiresAt.getTime() > now.getTime() && k.expiresAt.getTime() <= warn)
-        .map(key),
-      expired: all.filter((k) => k.expiresAt && k.expiresAt.getTime() <= now.getTime()).map(key),
-      without_expiry: all.filter((k) => !k.expiresAt).map(key),
-    }
-  }
+  const apiKeys = apiKeySection(liveKeys, now, deps.config.API_KEY_EXPIRY_WARNING_DAYS)
 
   // Policy changes: from the provider, else from the audit log's policy.* events.
-  let policyChanges: PolicyChange[]
-  let policySource: 'provider' | 'audit_log'
-  if (deps.providers.policyChanges) {
-    policyChanges = await deps.providers.policyChanges(from, now)
-    policySource = 'provider'
-  } else {
-    policyChanges = []
-    for await (const e of allEvents(deps.audit, { action: 'policy.*', from, to: now })) {
-      const d = JSON.parse(e.details) as { version?: number; reason?: string | null }
-      policyChanges.push({
-        store: e.target ?? '',
-        version: d.version ?? null,
-        author: e.actor,
-        reason: d.reason ?? null,
-        time: e.time,
-        action: e.action,
-      })
-    }
-    policySource = 'audit_log'
-  }
+  const { changes: policyChanges, source: policySource } = await policyChangesIn(deps, from, now)
 
   const alerts: Record<string, number> = {}
   for await (const e of allEvents(deps.audit, { action: 'alert.*', from, to: now }))
     alerts[e.action.slice(6)] = (alerts[e.action.slice(6)] ?? 0) + 1
 
   // Access review campaigns completed in the period (admin/reviews.ts writes their outcome here).
-  const accessReviews: {
-    id: string
-    name: string
-    completed_at: string
-    completed_by: string | null
-    confirmed: number
-    revoked: number
-    revocations: unknown[]
-  }[] = []
-  for await (const e of allEvents(deps.audit, { action: 'access_review.completed', from, to: now })) {
-    const d = JSON.parse(e.details) as { name?: string; confirmed?: number; revoked?: number; revocations?: unknown[] }
-    accessReviews.push({
-      id: (e.target ?? '').replace(/^access-review:/, ''),
-      name: d.name ?? '',
-      completed_at: e.time.toISOString(),
-      completed_by: e.actor,
-      confirmed: d.confirmed ?? 0,
-      revoked: d.revoked ?? 0,
-      revocations: d.revocations ?? [],
-    })
-  }
+  const accessReviews = await accessReviewsIn(deps.audit, from, now)
 
   const longResources = resources.filter((r) => r.accessTokenTtl > REPORT_LIMITS.longAccessTokenSeconds)
   const signingKeys = keys

@@ -50,13 +50,13 @@ export interface VerifyResult {
 const PAGE = 2000
 const LOOK = 64 // how far renumbering / reordering is traced
 
-export async function verifyChain(
+/** The signed checkpoints (the invalid ones reported), the retention anchor and the newest checkpoint. */
+async function checkpointsOf(
   q: AuditQueries,
   signer: CheckpointSigner,
-  keys: { list(): Promise<{ kid: string; publicJwk: string }[]> },
-): Promise<VerifyResult> {
-  const problems: Problem[] = []
-  const publicKeys: Map<string, jose.JWK> = await publicKeyMap(keys as never)
+  publicKeys: Map<string, jose.JWK>,
+  problems: Problem[],
+) {
   const rows = await q.checkpoints.all()
   const valid: VerifiedCheckpoint[] = []
   for (const row of rows) {
@@ -76,6 +76,103 @@ export async function verifyChain(
     ? { seq: prunes[0].seq, hash: prunes[0].hash, kind: 'prune' as const }
     : { seq: 0, hash: GENESIS_HASH, kind: 'genesis' as const }
   const latest = [...valid].sort((a, b) => b.seq - a.seq || b.iat - a.iat)[0]
+  return { rows, valid, signedAt, anchor, latest }
+}
+
+const hashAt = (r: AuditRow, seq: number) => recordHash({ ...r, seq, prevHash: r.prevHash ?? '' })
+
+/**
+ * Names what happened to a record that does not continue the chain (the first one: after it the
+ * chain is broken and only checkpoints are compared).
+ */
+function classify(
+  r: AuditRow,
+  ahead: AuditRow[],
+  at: { expectedSeq: number; expectedPrev: string; prev: AuditRow | undefined; anchor: { seq: number; kind: string } },
+  report: (kind: ProblemKind, seq: number, message: string) => void,
+) {
+  const { expectedSeq, expectedPrev, prev, anchor } = at
+  if (r.seq < expectedSeq) {
+    report(
+      'inserted',
+      r.seq,
+      anchor.kind === 'prune'
+        ? `record ${r.seq} lies before the retention anchor (records up to ${anchor.seq} were pruned): it was inserted`
+        : `record ${r.seq} has a seq before the first record: it was inserted`,
+    )
+    return
+  }
+  if (r.seq > expectedSeq) {
+    report(
+      'deleted',
+      expectedSeq,
+      `record${r.seq - expectedSeq > 1 ? `s ${expectedSeq}-${r.seq - 1}` : ` ${expectedSeq}`} missing: deleted (the chain jumps from ${expectedSeq - 1} to ${r.seq})`,
+    )
+    return
+  }
+  const selfOk = r.hash !== null && hashAt(r, r.seq) === r.hash
+  if (selfOk) {
+    // The record is intact but does not chain to its predecessor: the predecessor changed
+    // (and its hash was recomputed), or this record replaced the real one.
+    if (prev) report('edited', prev.seq, `record ${prev.seq} was edited: record ${r.seq} chained to a different hash`)
+    else
+      report(
+        'edited',
+        r.seq,
+        `record ${r.seq} does not chain to the ${anchor.kind === 'prune' ? `retention anchor (seq ${anchor.seq})` : 'start of the log'}: it was replaced`,
+      )
+    return
+  }
+  // Where would this record's hash fit? A match at another seq means it was moved.
+  let moved: number | undefined
+  for (let d = 1; d <= LOOK && moved === undefined && r.hash; d++) {
+    if (hashAt(r, r.seq + d) === r.hash) moved = d
+    else if (r.seq - d > 0 && hashAt(r, r.seq - d) === r.hash) moved = -d
+  }
+  if (moved !== undefined) {
+    if (ahead.some((a) => a.hash === r.prevHash)) {
+      report(
+        'reordered',
+        r.seq,
+        `record ${r.seq} holds the record written as ${r.seq + moved}, which chains to a record that now comes after it: records were reordered`,
+      )
+    } else if (moved > 0) {
+      report(
+        'deleted',
+        r.seq,
+        `${moved} record(s) deleted at seq ${r.seq}: the following records were renumbered (record ${r.seq} was written as ${r.seq + moved})`,
+      )
+    } else if (prev && r.prevHash === prev.prevHash) {
+      report(
+        'inserted',
+        prev.seq,
+        `record ${prev.seq} was inserted: record ${r.seq} (written as ${r.seq + moved}) chains to the record before it`,
+      )
+    } else {
+      report('inserted', r.seq + moved, `record(s) inserted before ${r.seq}: it was written as ${r.seq + moved}`)
+    }
+    return
+  }
+  const next = ahead[0]
+  if (next?.hash && next.seq === r.seq + 1 && hashAt(next, r.seq) === next.hash && next.prevHash === expectedPrev) {
+    report(
+      'inserted',
+      r.seq,
+      `record ${r.seq} was inserted: the record after it was written as ${r.seq} and chains to ${r.seq - 1}`,
+    )
+    return
+  }
+  report('edited', r.seq, `record ${r.seq} was edited: its content does not match its hash`)
+}
+
+export async function verifyChain(
+  q: AuditQueries,
+  signer: CheckpointSigner,
+  keys: { list(): Promise<{ kid: string; publicJwk: string }[]> },
+): Promise<VerifyResult> {
+  const problems: Problem[] = []
+  const publicKeys: Map<string, jose.JWK> = await publicKeyMap(keys as never)
+  const { rows, valid, signedAt, anchor, latest } = await checkpointsOf(q, signer, publicKeys, problems)
 
   // The walk, over a buffer that always holds LOOK rows ahead of the current one.
   let buffer: AuditRow[] = []
@@ -89,7 +186,6 @@ export async function verifyChain(
       buffer = buffer.concat(page)
     }
   }
-  const hashAt = (r: AuditRow, seq: number) => recordHash({ ...r, seq, prevHash: r.prevHash ?? '' })
 
   let expectedSeq = anchor.seq + 1
   let expectedPrev = anchor.hash
@@ -104,80 +200,6 @@ export async function verifyChain(
     chainBroken = true
   }
 
-  function classify(r: AuditRow, ahead: AuditRow[]) {
-    if (r.seq < expectedSeq) {
-      report(
-        'inserted',
-        r.seq,
-        anchor.kind === 'prune'
-          ? `record ${r.seq} lies before the retention anchor (records up to ${anchor.seq} were pruned): it was inserted`
-          : `record ${r.seq} has a seq before the first record: it was inserted`,
-      )
-      return
-    }
-    if (r.seq > expectedSeq) {
-      report(
-        'deleted',
-        expectedSeq,
-        `record${r.seq - expectedSeq > 1 ? `s ${expectedSeq}-${r.seq - 1}` : ` ${expectedSeq}`} missing: deleted (the chain jumps from ${expectedSeq - 1} to ${r.seq})`,
-      )
-      return
-    }
-    const selfOk = r.hash !== null && hashAt(r, r.seq) === r.hash
-    if (selfOk) {
-      // The record is intact but does not chain to its predecessor: the predecessor changed
-      // (and its hash was recomputed), or this record replaced the real one.
-      if (prev) report('edited', prev.seq, `record ${prev.seq} was edited: record ${r.seq} chained to a different hash`)
-      else
-        report(
-          'edited',
-          r.seq,
-          `record ${r.seq} does not chain to the ${anchor.kind === 'prune' ? `retention anchor (seq ${anchor.seq})` : 'start of the log'}: it was replaced`,
-        )
-      return
-    }
-    // Where would this record's hash fit? A match at another seq means it was moved.
-    let moved: number | undefined
-    for (let d = 1; d <= LOOK && moved === undefined && r.hash; d++) {
-      if (hashAt(r, r.seq + d) === r.hash) moved = d
-      else if (r.seq - d > 0 && hashAt(r, r.seq - d) === r.hash) moved = -d
-    }
-    if (moved !== undefined) {
-      if (ahead.some((a) => a.hash === r.prevHash)) {
-        report(
-          'reordered',
-          r.seq,
-          `record ${r.seq} holds the record written as ${r.seq + moved}, which chains to a record that now comes after it: records were reordered`,
-        )
-      } else if (moved > 0) {
-        report(
-          'deleted',
-          r.seq,
-          `${moved} record(s) deleted at seq ${r.seq}: the following records were renumbered (record ${r.seq} was written as ${r.seq + moved})`,
-        )
-      } else if (prev && r.prevHash === prev.prevHash) {
-        report(
-          'inserted',
-          prev.seq,
-          `record ${prev.seq} was inserted: record ${r.seq} (written as ${r.seq + moved}) chains to the record before it`,
-        )
-      } else {
-        report('inserted', r.seq + moved, `record(s) inserted before ${r.seq}: it was written as ${r.seq + moved}`)
-      }
-      return
-    }
-    const next = ahead[0]
-    if (next?.hash && next.seq === r.seq + 1 && hashAt(next, r.seq) === next.hash && next.prevHash === expectedPrev) {
-      report(
-        'inserted',
-        r.seq,
-        `record ${r.seq} was inserted: the record after it was written as ${r.seq} and chains to ${r.seq - 1}`,
-      )
-      return
-    }
-    report('edited', r.seq, `record ${r.seq} was edited: its content does not match its hash`)
-  }
-
   await fill()
   while (buffer.length) {
     const r = buffer.shift()!
@@ -188,7 +210,7 @@ export async function verifyChain(
         expectedSeq += 1
         expectedPrev = r.hash
       } else {
-        classify(r, buffer.slice(0, LOOK))
+        classify(r, buffer.slice(0, LOOK), { expectedSeq, expectedPrev, prev, anchor }, report)
       }
     }
     for (const cp of signedAt.get(r.seq) ?? []) {

@@ -653,6 +653,15 @@ function storeRoutes(deps: AuthzRouteDeps): Route[] {
       },
       storeGuard,
     ),
+    ...versionRoutes(deps),
+  ]
+}
+
+/** A store's versions: listed, read (JSON or CSV), compared, rolled back to. */
+function versionRoutes(deps: AuthzRouteDeps): Route[] {
+  const c = authzContracts
+  const { stores } = deps
+  return [
     route(
       c.listVersions,
       async ({ params }) => {

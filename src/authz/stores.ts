@@ -79,15 +79,7 @@ function linesFrom(policy: string | PolicyLine[] | undefined, what: string): Pol
   return lines
 }
 
-/**
- * Policy stores with immutable versions. Every change is validated by the engine first (model
- * parses, arities match, no pattern that would hang a matcher function) and then committed
- * atomically as version n+1 with its author, time and reason.
- */
-/** Audit records that belong to a policy commit besides its own, given the committed version. */
-export type AlsoAudit = (version: number) => AuditInput[]
-
-export function policyStores(deps: {
+type StoresDeps = {
   queries: PolicyQueries
   engine: EnginePort
   audit: AuditLog
@@ -104,78 +96,135 @@ export function policyStores(deps: {
    * (`createBuiltin` / `changeBuiltin`), so holding `authz:admin` is not a way to become admin.
    */
   reserved?: Record<string, string>
-}) {
+}
+
+/** A whole store as create/apply take it. */
+type StoreInput = {
+  name: string
+  model: string
+  policy?: string | PolicyLine[]
+  options?: StoreOptions
+  description?: string
+}
+
+/** The input with its options parsed, or the engine's first refusal as a 400. */
+async function validated(deps: StoresDeps, input: PolicyInput) {
+  const parsedOptions = storeOptions.safeParse(input.options)
+  if (!parsedOptions.success) {
+    throw badRequest(
+      'invalid_options',
+      'store options are not valid',
+      parsedOptions.error.issues.map((i) => `options.${i.path.join('.')}: ${i.message}`),
+    )
+  }
+  const problems = await deps.engine.validate({ ...input, options: parsedOptions.data })
+  if (problems.length) throw badRequest('invalid_policy', `the change was refused: ${problems[0]}`, problems)
+  return { ...input, options: parsedOptions.data }
+}
+
+/** `also`: more audit records of the same change (e.g. the admin role it grants), committed with it. */
+async function commit(
+  deps: StoresDeps,
+  store: string,
+  input: PolicyInput,
+  basedOn: number | null,
+  author: string,
+  reason: string | undefined,
+  description?: string | null,
+  also?: AlsoAudit,
+) {
+  // The commit is based on the version the guard saw (optimistic concurrency), so two
+  // changes that each keep the invariant cannot together break it.
+  const refused = Object.hasOwn(deps.guards ?? {}, store) ? deps.guards![store]!(input.lines) : undefined
+  if (refused) throw conflict(refused.code, refused.message)
+  const version = await deps.queries.commit(
+    {
+      store,
+      model: input.modelText,
+      policy: JSON.stringify(input.lines),
+      options: JSON.stringify(input.options),
+      author,
+      reason: reason ?? null,
+      lineCount: input.lines.length,
+    },
+    basedOn,
+    description,
+    deps.audit.with((v: number | null) =>
+      v === null
+        ? null
+        : [
+            {
+              action: basedOn === null ? 'policy.store_created' : 'policy.changed',
+              outcome: 'success',
+              actor: author,
+              target: store,
+              details: { version: v, reason: reason ?? null, lines: input.lines.length },
+            },
+            ...(also?.(v) ?? []),
+          ],
+    ),
+  )
+  if (version === null) {
+    throw basedOn === null
+      ? conflict('store_exists', `policy store ${store} already exists`)
+      : conflict(
+          'version_conflict',
+          `policy store ${store} changed meanwhile (it is no longer at version ${basedOn}); fetch it and retry`,
+        )
+  }
+  await deps.onCommit?.(store, version)
+  return version
+}
+
+/**
+ * The lines after a change: `policy` replaces them, then `remove` and `add` apply. Removing a
+ * line that is not there is an error, so a typo cannot silently leave a permission in place.
+ */
+function editedLines(current: PolicyLine[], change: Change): PolicyLine[] {
+  let lines = change.policy !== undefined ? dedupe(linesFrom(change.policy, 'policy')) : current
+  if (change.remove?.length) {
+    const present = new Set(lines.map(lineKey))
+    const missing = change.remove.filter((l) => !present.has(lineKey(l)))
+    if (missing.length)
+      throw badRequest(
+        'unknown_line',
+        `cannot remove lines that are not in the policy: ${missing.map((l) => l.join(', ')).join('; ')}`,
+      )
+    const gone = new Set(change.remove.map(lineKey))
+    lines = lines.filter((l) => !gone.has(lineKey(l)))
+  }
+  if (change.add?.length) lines = dedupe([...lines, ...change.add.map((l) => l.map(String))])
+  return lines
+}
+
+/** What changed between two versions of a store. */
+function diffOf(store: string, from: number, to: number, a: Snapshot, b: Snapshot) {
+  const inA = new Set(a.lines.map(lineKey))
+  const inB = new Set(b.lines.map(lineKey))
+  return {
+    store,
+    from,
+    to,
+    model_changed: a.model !== b.model,
+    options_changed: JSON.stringify(a.options) !== JSON.stringify(b.options),
+    added: b.lines.filter((l) => !inA.has(lineKey(l))),
+    removed: a.lines.filter((l) => !inB.has(lineKey(l))),
+  }
+}
+
+/**
+ * Policy stores with immutable versions. Every change is validated by the engine first (model
+ * parses, arities match, no pattern that would hang a matcher function) and then committed
+ * atomically as version n+1 with its author, time and reason.
+ */
+/** Audit records that belong to a policy commit besides its own, given the committed version. */
+export type AlsoAudit = (version: number) => AuditInput[]
+
+export function policyStores(deps: StoresDeps) {
   const { queries: q } = deps
   function refuseReserved(store: string) {
     if (Object.hasOwn(deps.reserved ?? {}, store))
       throw new AppError('reserved_store', deps.reserved![store]!, { status: 403 })
-  }
-
-  async function validated(input: PolicyInput) {
-    const parsedOptions = storeOptions.safeParse(input.options)
-    if (!parsedOptions.success) {
-      throw badRequest(
-        'invalid_options',
-        'store options are not valid',
-        parsedOptions.error.issues.map((i) => `options.${i.path.join('.')}: ${i.message}`),
-      )
-    }
-    const problems = await deps.engine.validate({ ...input, options: parsedOptions.data })
-    if (problems.length) throw badRequest('invalid_policy', `the change was refused: ${problems[0]}`, problems)
-    return { ...input, options: parsedOptions.data }
-  }
-
-  /** `also`: more audit records of the same change (e.g. the admin role it grants), committed with it. */
-  async function commit(
-    store: string,
-    input: PolicyInput,
-    basedOn: number | null,
-    author: string,
-    reason: string | undefined,
-    description?: string | null,
-    also?: AlsoAudit,
-  ) {
-    // The commit is based on the version the guard saw (optimistic concurrency), so two
-    // changes that each keep the invariant cannot together break it.
-    const refused = Object.hasOwn(deps.guards ?? {}, store) ? deps.guards![store]!(input.lines) : undefined
-    if (refused) throw conflict(refused.code, refused.message)
-    const version = await q.commit(
-      {
-        store,
-        model: input.modelText,
-        policy: JSON.stringify(input.lines),
-        options: JSON.stringify(input.options),
-        author,
-        reason: reason ?? null,
-        lineCount: input.lines.length,
-      },
-      basedOn,
-      description,
-      deps.audit.with((v: number | null) =>
-        v === null
-          ? null
-          : [
-              {
-                action: basedOn === null ? 'policy.store_created' : 'policy.changed',
-                outcome: 'success',
-                actor: author,
-                target: store,
-                details: { version: v, reason: reason ?? null, lines: input.lines.length },
-              },
-              ...(also?.(v) ?? []),
-            ],
-      ),
-    )
-    if (version === null) {
-      throw basedOn === null
-        ? conflict('store_exists', `policy store ${store} already exists`)
-        : conflict(
-            'version_conflict',
-            `policy store ${store} changed meanwhile (it is no longer at version ${basedOn}); fetch it and retry`,
-          )
-    }
-    await deps.onCommit?.(store, version)
-    return version
   }
 
   const service = {
@@ -195,46 +244,25 @@ export function policyStores(deps: {
 
     versions: (store: string) => q.listVersions(store),
 
-    async create(
-      input: {
-        name: string
-        model: string
-        policy?: string | PolicyLine[]
-        options?: StoreOptions
-        description?: string
-      },
-      author: string,
-      reason?: string,
-    ) {
+    async create(input: StoreInput, author: string, reason?: string) {
       refuseReserved(input.name)
       return service.createBuiltin(input, author, reason)
     },
 
     /** `create` for the built-in stores (their own service only). */
-    async createBuiltin(
-      input: {
-        name: string
-        model: string
-        policy?: string | PolicyLine[]
-        options?: StoreOptions
-        description?: string
-      },
-      author: string,
-      reason?: string,
-      also?: AlsoAudit,
-    ) {
+    async createBuiltin(input: StoreInput, author: string, reason?: string, also?: AlsoAudit) {
       if (!STORE_NAME.test(input.name))
         throw badRequest(
           'invalid_name',
           'store names are 1-64 characters: lowercase letters, digits, _ and -, starting with a letter or digit',
         )
       if (await q.findStore(input.name)) throw conflict('store_exists', `policy store ${input.name} already exists`)
-      const checked = await validated({
+      const checked = await validated(deps, {
         modelText: await resolveModel(input.model),
         lines: dedupe(linesFrom(input.policy, 'policy')),
         options: input.options ?? {},
       })
-      return commit(input.name, checked, null, author, reason ?? 'created', input.description ?? null, also)
+      return commit(deps, input.name, checked, null, author, reason ?? 'created', input.description ?? null, also)
     },
 
     /**
@@ -260,20 +288,8 @@ export function policyStores(deps: {
       if (basedOn !== undefined && basedOn !== cur.version) {
         throw conflict('version_conflict', `policy store ${store} is at version ${cur.version}, not ${basedOn}`)
       }
-      let lines = change.policy !== undefined ? dedupe(linesFrom(change.policy, 'policy')) : cur.lines
-      if (change.remove?.length) {
-        const present = new Set(lines.map(lineKey))
-        const missing = change.remove.filter((l) => !present.has(lineKey(l)))
-        if (missing.length)
-          throw badRequest(
-            'unknown_line',
-            `cannot remove lines that are not in the policy: ${missing.map((l) => l.join(', ')).join('; ')}`,
-          )
-        const gone = new Set(change.remove.map(lineKey))
-        lines = lines.filter((l) => !gone.has(lineKey(l)))
-      }
-      if (change.add?.length) lines = dedupe([...lines, ...change.add.map((l) => l.map(String))])
-      const next = await validated({
+      const lines = editedLines(cur.lines, change)
+      const next = await validated(deps, {
         modelText: change.model !== undefined ? await resolveModel(change.model) : cur.model,
         lines,
         options: change.options ?? cur.options,
@@ -285,7 +301,7 @@ export function policyStores(deps: {
       ) {
         return { version: cur.version, changed: false }
       }
-      return { version: await commit(store, next, cur.version, author, reason, undefined, also), changed: true }
+      return { version: await commit(deps, store, next, cur.version, author, reason, undefined, also), changed: true }
     },
 
     /** Rolls back by committing the old snapshot as a new version (history is never rewritten). */
@@ -293,23 +309,13 @@ export function policyStores(deps: {
       refuseReserved(store)
       const target = await service.version(store, to)
       const cur = await service.current(store)
-      const input = await validated({ modelText: target.model, lines: target.lines, options: target.options })
-      return commit(store, input, cur.version, author, reason ?? `rollback to version ${to}`)
+      const input = await validated(deps, { modelText: target.model, lines: target.lines, options: target.options })
+      return commit(deps, store, input, cur.version, author, reason ?? `rollback to version ${to}`)
     },
 
     async diff(store: string, from: number, to: number) {
       const [a, b] = await Promise.all([service.version(store, from), service.version(store, to)])
-      const inA = new Set(a.lines.map(lineKey))
-      const inB = new Set(b.lines.map(lineKey))
-      return {
-        store,
-        from,
-        to,
-        model_changed: a.model !== b.model,
-        options_changed: JSON.stringify(a.options) !== JSON.stringify(b.options),
-        added: b.lines.filter((l) => !inA.has(lineKey(l))),
-        removed: a.lines.filter((l) => !inB.has(lineKey(l))),
-      }
+      return diffOf(store, from, to, a, b)
     },
 
     async exportCsv(store: string, version?: number) {
@@ -318,17 +324,7 @@ export function policyStores(deps: {
     },
 
     /** Import/CLI: make the store look like this document, committing only if it differs. */
-    async apply(
-      input: {
-        name: string
-        model: string
-        policy?: string | PolicyLine[]
-        options?: StoreOptions
-        description?: string
-      },
-      author: string,
-      reason?: string,
-    ) {
+    async apply(input: StoreInput, author: string, reason?: string) {
       if (!(await q.findStore(input.name)))
         return { version: await service.create(input, author, reason), changed: true }
       return service.change(
@@ -341,7 +337,7 @@ export function policyStores(deps: {
 
     /** Validation only (import dry run, policy test). */
     async check(input: { model: string; policy?: string | PolicyLine[]; options?: StoreOptions }) {
-      return validated({
+      return validated(deps, {
         modelText: await resolveModel(input.model),
         lines: dedupe(linesFrom(input.policy, 'policy')),
         options: input.options ?? {},

@@ -55,6 +55,46 @@ export function federatedAmr(profile: UpstreamProfile, trustMfa: boolean, extra:
   return [...new Set(['fed', ...profile.amr.filter((a) => trustMfa || a !== 'mfa'), ...extra])]
 }
 
+/** A refused sign-in: audited as a failed login, and a page that says why. */
+async function refuseSignIn(
+  deps: FederationRouteDeps,
+  hooks: InteractionHooks,
+  ctx: Context,
+  interaction: FedInteraction,
+  alias: string,
+  e: FederationRefused,
+  user?: UserRecord,
+) {
+  await deps.audit.record({
+    action: 'login',
+    outcome: 'failure',
+    actor: user?.id ?? null,
+    target: null,
+    details: {
+      method: 'fed',
+      provider: alias,
+      reason: e.reason,
+      ...(e.detail ? { detail: e.detail } : {}),
+      client_id: interaction.params.client_id,
+    },
+    ...hooks.meta(ctx),
+  })
+  ctx.status = e.reason === 'disabled' || e.reason === 'domain_not_allowed' ? 403 : 400
+  ctx.set('Cache-Control', 'no-store')
+  ctx.type = 'html'
+  ctx.body = refusedPage({
+    uid: interaction.uid,
+    providerName: await deps.federation.displayName(alias),
+    reason: e.reason,
+  })
+}
+
+async function loginStepOf(hooks: InteractionHooks, ctx: Context) {
+  const interaction = await hooks.details(ctx)
+  if (interaction.prompt.name !== 'login') throw federationErrors.wrongStep()
+  return interaction
+}
+
 /**
  * Sign-in through an upstream provider, inside the sign-in interaction
  * (`/interaction/:uid/federation/...`), mounted by the interaction router on itself.
@@ -63,42 +103,10 @@ export function mountFederationInteractions(router: Router, hooks: InteractionHo
   const { federation, audit, login } = deps
   const trustMfa = (alias: string) => federation.trustsUpstreamMfa(alias)
 
-  const refuse = async (
-    ctx: Context,
-    interaction: FedInteraction,
-    alias: string,
-    e: FederationRefused,
-    user?: UserRecord,
-  ) => {
-    await audit.record({
-      action: 'login',
-      outcome: 'failure',
-      actor: user?.id ?? null,
-      target: null,
-      details: {
-        method: 'fed',
-        provider: alias,
-        reason: e.reason,
-        ...(e.detail ? { detail: e.detail } : {}),
-        client_id: interaction.params.client_id,
-      },
-      ...hooks.meta(ctx),
-    })
-    ctx.status = e.reason === 'disabled' || e.reason === 'domain_not_allowed' ? 403 : 400
-    ctx.set('Cache-Control', 'no-store')
-    ctx.type = 'html'
-    ctx.body = refusedPage({
-      uid: interaction.uid,
-      providerName: await federation.displayName(alias),
-      reason: e.reason,
-    })
-  }
-
-  const loginStep = async (ctx: Context) => {
-    const interaction = await hooks.details(ctx)
-    if (interaction.prompt.name !== 'login') throw federationErrors.wrongStep()
-    return interaction
-  }
+  const refuse = (ctx: Context, interaction: FedInteraction, alias: string, e: FederationRefused, user?: UserRecord) =>
+    refuseSignIn(deps, hooks, ctx, interaction, alias, e, user)
+  const loginStep = (ctx: Context) => loginStepOf(hooks, ctx)
+  const hasTotp = async (userId: string) => (await login.mfa.list(userId)).some((f) => f.type === 'totp')
 
   // Start: the button on the sign-in page.
   router.post('/:uid/federation/:alias', async (ctx) => {
@@ -180,6 +188,16 @@ export function mountFederationInteractions(router: Router, hooks: InteractionHo
     })
   })
 
+  mountFederationLink(router, hooks, deps)
+}
+
+/** Proof of the existing account, then the link. Wrong answers count towards its lockout. */
+function mountFederationLink(router: Router, hooks: InteractionHooks, deps: FederationRouteDeps) {
+  const { federation, audit, login } = deps
+  const trustMfa = (alias: string) => federation.trustsUpstreamMfa(alias)
+  const refuse = (ctx: Context, interaction: FedInteraction, alias: string, e: FederationRefused, user?: UserRecord) =>
+    refuseSignIn(deps, hooks, ctx, interaction, alias, e, user)
+  const loginStep = (ctx: Context) => loginStepOf(hooks, ctx)
   const hasTotp = async (userId: string) => (await login.mfa.list(userId)).some((f) => f.type === 'totp')
 
   // Proof of the existing account, then the link. Wrong answers count towards its lockout.

@@ -41,13 +41,8 @@ const CACHE_MS = 5000
 const secretContext = (alias: string) => `identity_provider:${alias}:secret`
 const keyContext = (alias: string) => `identity_provider:${alias}:private_key`
 
-/**
- * Sign-in through upstream identity providers (issue 14 §6): the providers (from the import
- * file, cached for a few seconds so an import on another instance is seen), the upstream round
- * trip (upstream.ts) and what the upstream identity means for local accounts: a linked account,
- * a new account (just in time), or an existing account to link once the person proves it.
- */
-export function federationService(deps: FederationDeps) {
+/** The providers (from the import file, cached for a few seconds) and their discovered configurations. */
+function providerCache(deps: FederationDeps) {
   let cache: { at: number; value: Promise<Loaded[]> } | undefined
   const rp = new Map<string, { version: number; config: Promise<oidc.Configuration> }>()
 
@@ -99,152 +94,136 @@ export function federationService(deps: FederationDeps) {
     return config
   }
 
-  const redirectUri = (alias: string) => `${deps.publicUrl}/federation/${alias}/callback`
+  return {
+    loadAll,
+    load,
+    configOf,
+    /** the provider list is read again on next use */
+    dropList() {
+      cache = undefined
+    },
+    /** one provider changed: the list and its configuration are read again */
+    forget(alias: string) {
+      cache = undefined
+      rp.delete(alias)
+    },
+    invalidate() {
+      cache = undefined
+      rp.clear()
+    },
+  }
+}
+type ProviderCache = ReturnType<typeof providerCache>
 
-  /** Adds the roles the upstream maps to; never removes a role an administrator granted. */
-  async function applyRoles(user: UserRecord, profile: UpstreamProfile): Promise<UserRecord> {
-    const missing = profile.roles.filter((r) => !user.roles.includes(r))
-    if (!missing.length) return user
-    return deps.users.update(
-      user.id,
-      { roles: [...user.roles, ...missing] },
-      deps.audit.with(() => ({
-        action: 'federation.roles_mapped',
+/** Adds the roles the upstream maps to; never removes a role an administrator granted. */
+async function applyRoles(deps: FederationDeps, user: UserRecord, profile: UpstreamProfile): Promise<UserRecord> {
+  const missing = profile.roles.filter((r) => !user.roles.includes(r))
+  if (!missing.length) return user
+  return deps.users.update(
+    user.id,
+    { roles: [...user.roles, ...missing] },
+    deps.audit.with(() => ({
+      action: 'federation.roles_mapped',
+      outcome: 'success',
+      actor: `idp:${profile.provider}`,
+      target: user.id,
+      details: { provider: profile.provider, added: missing },
+    })),
+  )
+}
+
+function emailAllowed(p: ResolvedProvider, email: string) {
+  const domain = email.split('@').pop()!
+  return !p.allowedEmailDomains || p.allowedEmailDomains.includes(domain)
+}
+
+/**
+ * What the upstream identity means here. An established link signs its account in; else
+ * only a verified email is used: it finds an account to link (after proof) or creates one.
+ */
+async function resolveProfile(
+  deps: FederationDeps,
+  load: ProviderCache['load'],
+  profile: UpstreamProfile,
+): Promise<Resolution> {
+  const { provider: p } = await load(profile.provider)
+  const link = await deps.queries.findLink(profile.provider, profile.subject)
+  if (link) {
+    const user = await deps.users.findById(link.userId)
+    if (!user) throw new FederationRefused('creation_disabled', 'the linked account no longer exists')
+    if (user.disabled) throw new FederationRefused('disabled')
+    await deps.queries.touchLink(link.id, profile.email ?? null)
+    return { kind: 'signin', user: await applyRoles(deps, user, profile) }
+  }
+  if (!profile.email) throw new FederationRefused('no_email')
+  // Issue 14 §6: an unverified upstream email never links nor creates an account.
+  if (!profile.emailVerified) throw new FederationRefused('email_unverified')
+  if (!emailAllowed(p, profile.email)) throw new FederationRefused('domain_not_allowed')
+  const existing = await deps.users.findByEmail(profile.email)
+  if (existing) {
+    if (existing.disabled) throw new FederationRefused('disabled')
+    if (!p.linkExisting) throw new FederationRefused('linking_disabled')
+    return { kind: 'link', user: existing }
+  }
+  if (!p.createUsers) throw new FederationRefused('creation_disabled')
+  let user: UserRecord
+  try {
+    // Issue 16 §5: the account, its link and the audit record are one transaction.
+    user = await deps.users.create(
+      { email: profile.email, name: profile.name ?? null, roles: profile.roles, emailVerified: true },
+      deps.audit.with((u) => ({
+        action: 'federation.user_created',
         outcome: 'success',
         actor: `idp:${profile.provider}`,
-        target: user.id,
-        details: { provider: profile.provider, added: missing },
+        target: u.id,
+        details: { provider: profile.provider, email: profile.email, roles: profile.roles },
       })),
+      (tx, u) =>
+        deps.queries.createLinkIn(tx, {
+          provider: profile.provider,
+          subject: profile.subject,
+          userId: u.id,
+          email: profile.email ?? null,
+        }),
     )
+  } catch (e) {
+    // The address was taken meanwhile (a registration, another sign-in): that account needs proof.
+    const raced = await deps.users.findByEmail(profile.email)
+    if (!raced) throw e
+    if (raced.disabled) throw new FederationRefused('disabled')
+    if (!p.linkExisting) throw new FederationRefused('linking_disabled')
+    return { kind: 'link', user: raced }
   }
+  return { kind: 'created', user }
+}
 
-  function emailAllowed(p: ResolvedProvider, email: string) {
-    const domain = email.split('@').pop()!
-    return !p.allowedEmailDomains || p.allowedEmailDomains.includes(domain)
-  }
+/** Links an account the person has just proved to the upstream identity. */
+async function linkAccount(
+  deps: FederationDeps,
+  profile: UpstreamProfile,
+  user: UserRecord,
+  proof: string,
+): Promise<UserRecord> {
+  // The upstream vouched for this address and the person proved the account: it is verified,
+  // in the link's transaction with its audit record.
+  await deps.queries.createLink(
+    { provider: profile.provider, subject: profile.subject, userId: user.id, email: profile.email ?? null },
+    deps.audit.with(() => ({
+      action: 'federation.linked',
+      outcome: 'success',
+      actor: user.id,
+      target: user.id,
+      details: { provider: profile.provider, email: profile.email, proof },
+    })),
+    { verifyEmail: !user.emailVerified },
+  )
+  const verified = user.emailVerified ? user : ((await deps.users.findById(user.id)) ?? user)
+  return applyRoles(deps, verified, profile)
+}
 
+/** The providers as administrators manage them: import, the admin API's reads and writes, export. */
+function providerAdmin(deps: FederationDeps, providers: ProviderCache) {
   return {
-    redirectUri,
-
-    /** The enabled providers, for the sign-in page's buttons. */
-    async buttons(): Promise<{ alias: string; displayName: string }[]> {
-      try {
-        return (await loadAll())
-          .filter((l) => l.provider.enabled)
-          .map((l) => ({ alias: l.provider.alias, displayName: l.provider.displayName }))
-      } catch (e) {
-        // the sign-in page still works with a password when this lookup fails
-        deps.logger.warn({ err: (e as Error).message }, 'identity providers could not be listed')
-        return []
-      }
-    },
-
-    /** Whether the upstream's `mfa` counts as our second factor (trust_upstream_mfa). */
-    async trustsUpstreamMfa(alias: string) {
-      return (await load(alias)).provider.trustUpstreamMfa
-    },
-
-    async displayName(alias: string) {
-      return (await loadAll()).find((l) => l.provider.alias === alias)?.provider.displayName ?? alias
-    },
-
-    /** The upstream authorization URL for interaction `uid`, and the transaction to keep. */
-    async begin(alias: string, uid: string, loginHint?: string): Promise<{ url: URL; tx: Transaction }> {
-      const l = await load(alias)
-      return authorizationRequest(l.provider, await configOf(l), redirectUri(alias), uid, loginHint)
-    },
-
-    /** The callback: a checked upstream profile, or FederationRefused / a 503 when unreachable. */
-    async complete(tx: Transaction, query: string): Promise<UpstreamProfile> {
-      const l = await load(tx.alias)
-      const config = await configOf(l)
-      const url = new URL(redirectUri(tx.alias))
-      url.search = query
-      try {
-        return await completeAuthorization(l.provider, config, url, tx)
-      } catch (e) {
-        if (isNetworkError(e)) throw federationErrors.unreachable(l.provider.displayName, e)
-        throw e
-      }
-    },
-
-    /**
-     * What the upstream identity means here. An established link signs its account in; else
-     * only a verified email is used: it finds an account to link (after proof) or creates one.
-     */
-    async resolve(profile: UpstreamProfile): Promise<Resolution> {
-      const { provider: p } = await load(profile.provider)
-      const link = await deps.queries.findLink(profile.provider, profile.subject)
-      if (link) {
-        const user = await deps.users.findById(link.userId)
-        if (!user) throw new FederationRefused('creation_disabled', 'the linked account no longer exists')
-        if (user.disabled) throw new FederationRefused('disabled')
-        await deps.queries.touchLink(link.id, profile.email ?? null)
-        return { kind: 'signin', user: await applyRoles(user, profile) }
-      }
-      if (!profile.email) throw new FederationRefused('no_email')
-      // Issue 14 §6: an unverified upstream email never links nor creates an account.
-      if (!profile.emailVerified) throw new FederationRefused('email_unverified')
-      if (!emailAllowed(p, profile.email)) throw new FederationRefused('domain_not_allowed')
-      const existing = await deps.users.findByEmail(profile.email)
-      if (existing) {
-        if (existing.disabled) throw new FederationRefused('disabled')
-        if (!p.linkExisting) throw new FederationRefused('linking_disabled')
-        return { kind: 'link', user: existing }
-      }
-      if (!p.createUsers) throw new FederationRefused('creation_disabled')
-      let user: UserRecord
-      try {
-        // Issue 16 §5: the account, its link and the audit record are one transaction.
-        user = await deps.users.create(
-          { email: profile.email, name: profile.name ?? null, roles: profile.roles, emailVerified: true },
-          deps.audit.with((u) => ({
-            action: 'federation.user_created',
-            outcome: 'success',
-            actor: `idp:${profile.provider}`,
-            target: u.id,
-            details: { provider: profile.provider, email: profile.email, roles: profile.roles },
-          })),
-          (tx, u) =>
-            deps.queries.createLinkIn(tx, {
-              provider: profile.provider,
-              subject: profile.subject,
-              userId: u.id,
-              email: profile.email ?? null,
-            }),
-        )
-      } catch (e) {
-        // The address was taken meanwhile (a registration, another sign-in): that account needs proof.
-        const raced = await deps.users.findByEmail(profile.email)
-        if (!raced) throw e
-        if (raced.disabled) throw new FederationRefused('disabled')
-        if (!p.linkExisting) throw new FederationRefused('linking_disabled')
-        return { kind: 'link', user: raced }
-      }
-      return { kind: 'created', user }
-    },
-
-    /** Links an account the person has just proved to the upstream identity. */
-    async link(profile: UpstreamProfile, user: UserRecord, proof: string): Promise<UserRecord> {
-      // The upstream vouched for this address and the person proved the account: it is verified,
-      // in the link's transaction with its audit record.
-      await deps.queries.createLink(
-        { provider: profile.provider, subject: profile.subject, userId: user.id, email: profile.email ?? null },
-        deps.audit.with(() => ({
-          action: 'federation.linked',
-          outcome: 'success',
-          actor: user.id,
-          target: user.id,
-          details: { provider: profile.provider, email: profile.email, proof },
-        })),
-        { verifyEmail: !user.emailVerified },
-      )
-      const verified = user.emailVerified ? user : ((await deps.users.findById(user.id)) ?? user)
-      return applyRoles(verified, profile)
-    },
-
-    linksOf: (userId: string) => deps.queries.linksOf(userId),
-
     /** Import: upserts providers by alias, secrets sealed; an entry without a secret keeps the stored one. */
     async importProviders(entries: IdentityProviderEntry[], actor: string) {
       for (const e of entries) {
@@ -282,13 +261,7 @@ export function federationService(deps: FederationDeps) {
           },
         })
       }
-      cache = undefined
-    },
-
-    /** Drops what this instance cached about providers (changed here, elsewhere, or by an import). */
-    invalidate() {
-      cache = undefined
-      rp.clear()
+      providers.dropList()
     },
 
     /** The stored rows (admin API): `config` is the entry without secrets. */
@@ -356,8 +329,7 @@ export function federationService(deps: FederationDeps) {
       const saved = before
         ? await deps.queries.updateProviderIf(entry.alias, before.updatedAt, data, record)
         : await deps.queries.createProvider({ alias: entry.alias, ...data }, record)
-      cache = undefined
-      rp.delete(entry.alias)
+      providers.forget(entry.alias)
       return saved
     },
 
@@ -378,14 +350,91 @@ export function federationService(deps: FederationDeps) {
               },
         ),
       )
-      cache = undefined
-      rp.delete(before.alias)
+      providers.forget(before.alias)
       return removed === null ? null : { linksRemoved: removed }
     },
 
     /** For export: the entries without secrets. */
     async exportProviders(): Promise<Record<string, unknown>[]> {
       return (await deps.queries.listProviders()).map((s) => JSON.parse(s.config) as Record<string, unknown>)
+    },
+  }
+}
+
+/**
+ * Sign-in through upstream identity providers (issue 14 §6): the providers (from the import
+ * file, cached for a few seconds so an import on another instance is seen), the upstream round
+ * trip (upstream.ts) and what the upstream identity means for local accounts: a linked account,
+ * a new account (just in time), or an existing account to link once the person proves it.
+ */
+export function federationService(deps: FederationDeps) {
+  const providers = providerCache(deps)
+  const { loadAll, load, configOf } = providers
+
+  const redirectUri = (alias: string) => `${deps.publicUrl}/federation/${alias}/callback`
+
+  return {
+    redirectUri,
+
+    /** The enabled providers, for the sign-in page's buttons. */
+    async buttons(): Promise<{ alias: string; displayName: string }[]> {
+      try {
+        return (await loadAll())
+          .filter((l) => l.provider.enabled)
+          .map((l) => ({ alias: l.provider.alias, displayName: l.provider.displayName }))
+      } catch (e) {
+        // the sign-in page still works with a password when this lookup fails
+        deps.logger.warn({ err: (e as Error).message }, 'identity providers could not be listed')
+        return []
+      }
+    },
+
+    /** Whether the upstream's `mfa` counts as our second factor (trust_upstream_mfa). */
+    async trustsUpstreamMfa(alias: string) {
+      return (await load(alias)).provider.trustUpstreamMfa
+    },
+
+    async displayName(alias: string) {
+      return (await loadAll()).find((l) => l.provider.alias === alias)?.provider.displayName ?? alias
+    },
+
+    /** The upstream authorization URL for interaction `uid`, and the transaction to keep. */
+    async begin(alias: string, uid: string, loginHint?: string): Promise<{ url: URL; tx: Transaction }> {
+      const l = await load(alias)
+      return authorizationRequest(l.provider, await configOf(l), redirectUri(alias), uid, loginHint)
+    },
+
+    /** The callback: a checked upstream profile, or FederationRefused / a 503 when unreachable. */
+    async complete(tx: Transaction, query: string): Promise<UpstreamProfile> {
+      const l = await load(tx.alias)
+      const config = await configOf(l)
+      const url = new URL(redirectUri(tx.alias))
+      url.search = query
+      try {
+        return await completeAuthorization(l.provider, config, url, tx)
+      } catch (e) {
+        if (isNetworkError(e)) throw federationErrors.unreachable(l.provider.displayName, e)
+        throw e
+      }
+    },
+
+    /**
+     * What the upstream identity means here. An established link signs its account in; else
+     * only a verified email is used: it finds an account to link (after proof) or creates one.
+     */
+    resolve: (profile: UpstreamProfile): Promise<Resolution> => resolveProfile(deps, load, profile),
+
+    /** Links an account the person has just proved to the upstream identity. */
+    link: (profile: UpstreamProfile, user: UserRecord, proof: string): Promise<UserRecord> =>
+      linkAccount(deps, profile, user, proof),
+
+    linksOf: (userId: string) => deps.queries.linksOf(userId),
+
+    ...providerAdmin(deps, providers),
+
+    /** Drops what this instance cached about providers (changed here, elsewhere, or by an import). */
+    invalidate() {
+      providers.invalidate()
     },
   }
 }

@@ -235,6 +235,64 @@ function lineFilters(
   return { filters, exact: others === 0 && selfTests > 0 }
 }
 
+/**
+ * Who holds each role directly (any domain: a superset), and every role name, of the role types
+ * the searched element is passed to.
+ */
+function roleHolders(model: ReturnType<Enforcer['getModel']>, roleTypes: Iterable<string>) {
+  const holders = new Map<string, string[]>()
+  const roles = new Set<string>()
+  for (const g of roleTypes) {
+    for (const [user, role] of assertion(model, 'g', g)?.policy ?? []) {
+      if (user === undefined || role === undefined) continue
+      roles.add(role)
+      const list = holders.get(role)
+      if (list) list.push(user)
+      else holders.set(role, [user])
+    }
+  }
+  /** `names` and everyone holding one of them through up to MAX_DEPTH links */
+  function withHolders(names: Set<string>): Set<string> {
+    if (!holders.size) return names
+    let frontier = [...names]
+    for (let depth = 0; depth < MAX_DEPTH && frontier.length; depth++) {
+      const next: string[] = []
+      for (const name of frontier) {
+        for (const h of holders.get(name) ?? []) {
+          if (names.has(h)) continue
+          names.add(h)
+          next.push(h)
+        }
+      }
+      frontier = next
+    }
+    return names
+  }
+  return { roles, withHolders }
+}
+
+/**
+ * Line positions by the value of one policy field, built on first use (a missing value is '',
+ * as g() reads it; an equality test then rejects the line).
+ */
+function fieldIndexer(policy: readonly (readonly string[])[]) {
+  const fieldIndexes = new Map<number, Map<string, number[]>>()
+  function fieldIndex(pIndex: number): Map<string, number[]> {
+    let index = fieldIndexes.get(pIndex)
+    if (index) return index
+    index = new Map()
+    policy.forEach((line, i) => {
+      const v = line[pIndex] || ''
+      const list = index!.get(v)
+      if (list) list.push(i)
+      else index!.set(v, [i])
+    })
+    fieldIndexes.set(pIndex, index)
+    return index
+  }
+  return fieldIndex
+}
+
 export interface SearchPlan {
   /** candidates for a request whose other elements are `request` (the searched one is ignored) */
   candidates(request: readonly unknown[]): SearchSpace
@@ -299,36 +357,7 @@ export function searchPlan(e: Enforcer, token: string, options: EngineOptions = 
     !acceptsJsonRequests(e) &&
     !uses.literals.size
 
-  // who holds each role directly (any domain: a superset), and every role name, of the role
-  // types the searched element is passed to
-  const holders = new Map<string, string[]>()
-  const roles = new Set<string>()
-  for (const g of uses.roleTypes) {
-    for (const [user, role] of assertion(model, 'g', g)?.policy ?? []) {
-      if (user === undefined || role === undefined) continue
-      roles.add(role)
-      const list = holders.get(role)
-      if (list) list.push(user)
-      else holders.set(role, [user])
-    }
-  }
-  /** `names` and everyone holding one of them through up to MAX_DEPTH links */
-  function withHolders(names: Set<string>): Set<string> {
-    if (!holders.size) return names
-    let frontier = [...names]
-    for (let depth = 0; depth < MAX_DEPTH && frontier.length; depth++) {
-      const next: string[] = []
-      for (const name of frontier) {
-        for (const h of holders.get(name) ?? []) {
-          if (names.has(h)) continue
-          names.add(h)
-          next.push(h)
-        }
-      }
-      frontier = next
-    }
-    return names
-  }
+  const { roles, withHolders } = roleHolders(model, uses.roleTypes)
   const finish = (values: Set<string>, exact: boolean): SearchSpace => {
     for (const r of roles) values.delete(r)
     values.delete('')
@@ -336,22 +365,7 @@ export function searchPlan(e: Enforcer, token: string, options: EngineOptions = 
   }
 
   const fields = [...uses.pFields]
-  // line positions by the value of one policy field, built on first use (a missing value is '',
-  // as g() reads it; an equality test then rejects the line)
-  const fieldIndexes = new Map<number, Map<string, number[]>>()
-  function fieldIndex(pIndex: number): Map<string, number[]> {
-    let index = fieldIndexes.get(pIndex)
-    if (index) return index
-    index = new Map()
-    p!.policy.forEach((line, i) => {
-      const v = line[pIndex] || ''
-      const list = index!.get(v)
-      if (list) list.push(i)
-      else index!.set(v, [i])
-    })
-    fieldIndexes.set(pIndex, index)
-    return index
-  }
+  const fieldIndex = fieldIndexer(p.policy)
   let everything: SearchSpace | undefined
   return {
     candidates(request) {
