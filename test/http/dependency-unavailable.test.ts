@@ -37,83 +37,79 @@ async function holdLocks(server: TestServer): Promise<() => Promise<void>> {
   }
 }
 
-describeOnBackends(
-  'test/http/dependency-unavailable.test.ts',
-  'a database that does not answer in time',
-  (backend) => {
-    let server: TestServer
-    let admin: string
-    let reader: string
+describeOnBackends('test/http/dependency-unavailable.test.ts', 'a database that does not answer in time', (backend) => {
+  let server: TestServer
+  let admin: string
+  let reader: string
 
-    beforeAll(async () => {
-      server = await startTestServer({ kind: backend.kind, redisUrl: backend.redisUrl, env: { DB_QUERY_TIMEOUT: '1' } })
-      await registerServiceClients(server, [
-        { id: 'svc' },
-        { id: 'policy-admin', scope: 'authz:admin' },
-        { id: 'reader', scope: 'audit:read' },
-      ])
-      admin = await apiToken(server, 'policy-admin', 'authz:admin')
-      reader = await apiToken(server, 'reader', 'audit:read')
-    })
-    afterAll(async () => {
-      await server?.close()
-    })
+  beforeAll(async () => {
+    server = await startTestServer({ kind: backend.kind, redisUrl: backend.redisUrl, env: { DB_QUERY_TIMEOUT: '1' } })
+    await registerServiceClients(server, [
+      { id: 'svc' },
+      { id: 'policy-admin', scope: 'authz:admin' },
+      { id: 'reader', scope: 'audit:read' },
+    ])
+    admin = await apiToken(server, 'policy-admin', 'authz:admin')
+    reader = await apiToken(server, 'reader', 'audit:read')
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
 
-    it('OAuth token endpoint: 503 temporarily_unavailable with Retry-After; a wrong secret is still 401; 200 once the lock is gone', async () => {
-      const release = await holdLocks(server)
-      try {
-        const r = await call(server, 'POST', '/token', undefined, 'grant_type=client_credentials', {
-          ...form,
-          authorization: basic('svc'),
-        })
-        expect({ status: r.status, body: r.body }).toMatchObject({
-          status: 503,
-          body: { error: 'temporarily_unavailable' },
-        })
-        expect(r.headers.get('retry-after')).toMatch(/^\d+$/)
-        expect(r.headers.get('cache-control')).toBe('no-store')
-        // reading the client needs no lock: a wrong secret is the caller's error, not ours
-        const wrong = await call(server, 'POST', '/token', undefined, 'grant_type=client_credentials', {
-          ...form,
-          authorization: basic('svc', 'wrong-secret-0123456789abcdefgh'),
-        })
-        expect({ status: wrong.status, error: wrong.body.error }).toEqual({ status: 401, error: 'invalid_client' })
-      } finally {
-        await release()
-      }
-      const ok = await call(server, 'POST', '/token', undefined, 'grant_type=client_credentials', {
+  it('OAuth token endpoint: 503 temporarily_unavailable with Retry-After; a wrong secret is still 401; 200 once the lock is gone', async () => {
+    const release = await holdLocks(server)
+    try {
+      const r = await call(server, 'POST', '/token', undefined, 'grant_type=client_credentials', {
         ...form,
         authorization: basic('svc'),
       })
-      expect(ok.status).toBe(200)
-    })
-
-    it('our JSON API: 503 dependency_unavailable with Retry-After; a caller without the scope is still 403; 201 once the lock is gone', async () => {
-      const store = { name: 'locked', model: 'rbac.conf', policy: 'p, alice, doc, read\n', reason: 'fault test' }
-      const release = await holdLocks(server)
-      try {
-        const r = await call(server, 'POST', '/authz/v1/stores', admin, store)
-        expect({ status: r.status, body: r.body }).toEqual({
-          status: 503,
-          body: { error: 'dependency_unavailable', error_description: expect.stringContaining('try again') },
-        })
-        expect(r.headers.get('retry-after')).toMatch(/^\d+$/)
-        const page = await fetch(`${server.url}/authz/v1/stores`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', accept: 'text/html' },
-          body: JSON.stringify({ ...store, name: 'locked-page' }),
-        })
-        expect(page.status).toBe(503)
-        expect(await page.text()).toContain('Temporarily unavailable')
-        expect((await call(server, 'POST', '/authz/v1/stores', reader, store)).status).toBe(403)
-      } finally {
-        await release()
-      }
-      const created = await call(server, 'POST', '/authz/v1/stores', admin, store)
-      expect({ status: created.status, body: created.body }).toEqual({
-        status: 201,
-        body: { name: 'locked', version: 1 },
+      expect({ status: r.status, body: r.body }).toMatchObject({
+        status: 503,
+        body: { error: 'temporarily_unavailable' },
       })
+      expect(r.headers.get('retry-after')).toMatch(/^\d+$/)
+      expect(r.headers.get('cache-control')).toBe('no-store')
+      // reading the client needs no lock: a wrong secret is the caller's error, not ours
+      const wrong = await call(server, 'POST', '/token', undefined, 'grant_type=client_credentials', {
+        ...form,
+        authorization: basic('svc', 'wrong-secret-0123456789abcdefgh'),
+      })
+      expect({ status: wrong.status, error: wrong.body.error }).toEqual({ status: 401, error: 'invalid_client' })
+    } finally {
+      await release()
+    }
+    const ok = await call(server, 'POST', '/token', undefined, 'grant_type=client_credentials', {
+      ...form,
+      authorization: basic('svc'),
     })
-  },
-)
+    expect(ok.status).toBe(200)
+  })
+
+  it('our JSON API: 503 dependency_unavailable with Retry-After; a caller without the scope is still 403; 201 once the lock is gone', async () => {
+    const store = { name: 'locked', model: 'rbac.conf', policy: 'p, alice, doc, read\n', reason: 'fault test' }
+    const release = await holdLocks(server)
+    try {
+      const r = await call(server, 'POST', '/authz/v1/stores', admin, store)
+      expect({ status: r.status, body: r.body }).toEqual({
+        status: 503,
+        body: { error: 'dependency_unavailable', error_description: expect.stringContaining('try again') },
+      })
+      expect(r.headers.get('retry-after')).toMatch(/^\d+$/)
+      const page = await fetch(`${server.url}/authz/v1/stores`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', accept: 'text/html' },
+        body: JSON.stringify({ ...store, name: 'locked-page' }),
+      })
+      expect(page.status).toBe(503)
+      expect(await page.text()).toContain('Temporarily unavailable')
+      expect((await call(server, 'POST', '/authz/v1/stores', reader, store)).status).toBe(403)
+    } finally {
+      await release()
+    }
+    const created = await call(server, 'POST', '/authz/v1/stores', admin, store)
+    expect({ status: created.status, body: created.body }).toEqual({
+      status: 201,
+      body: { name: 'locked', version: 1 },
+    })
+  })
+})
