@@ -33,7 +33,7 @@ export interface ApiKeysModuleDeps {
   holdings: HoldingsOf
   clientIp: ClientIp
   monitor: Pick<SecurityMonitor, 'apiKeyRejected'>
-  compliance: Pick<Compliance, 'provide'>
+  compliance: Pick<Compliance, 'provide' | 'providers'>
   metrics: Pick<Metrics, 'gaugeSource' | 'apiKeysNearExpiry'>
 }
 
@@ -79,11 +79,13 @@ export function apiKeysModule(deps: ApiKeysModuleDeps) {
       revoked: Boolean(k.revokedAt),
     }))
   deps.compliance.provide({ apiKeys: listForReport })
+  // The gauge counts what the compliance report lists (whichever provider fills it), so the two agree.
   metrics.gaugeSource(metrics.apiKeysNearExpiry, async () => {
+    const list = deps.compliance.providers.apiKeys ?? listForReport
     const now = Date.now()
     const warn = now + config.API_KEY_EXPIRY_WARNING_DAYS * 86_400_000
     metrics.apiKeysNearExpiry.set(
-      (await listForReport()).filter(
+      (await list()).filter(
         (k) => !k.revoked && k.expiresAt && k.expiresAt.getTime() > now && k.expiresAt.getTime() <= warn,
       ).length,
     )

@@ -235,7 +235,13 @@ describe('/audit/v1/report', () => {
       ),
     ).toEqual([])
     expect(rep.tokens.long_lived_access_tokens).toContainEqual({ resource: 'https://api.example.com', ttl: 86_400 })
-    expect(rep.signing_keys.keys.map((k: { alg: string }) => k.alg).sort()).toEqual(['ES256', 'EdDSA', 'RS256'])
+    // every key of the generation: the three signing keys and the request-object encryption key
+    expect(rep.signing_keys.keys.map((k: { alg: string }) => k.alg).sort()).toEqual([
+      'ES256',
+      'EdDSA',
+      'RS256',
+      'RSA-OAEP-256',
+    ])
     expect(rep.signing_keys).toMatchObject({ oldest_active_age_days: 0, rotation_due: false })
     expect(rep.policy_changes.source).toBe('audit_log')
     expect(rep.policy_changes.changes).toContainEqual(

@@ -49,7 +49,8 @@ export interface ConsoleKit {
   takeFlash(ctx: Context): Promise<ConsoleSession['flash']>
 }
 
-const NOTICE_MAX = 200
+// A notice lives in the console session until shown; long enough for a key rotation's four kids.
+const NOTICE_MAX = 500
 const assetsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'assets')
 const htmxFile = createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.js')
 
