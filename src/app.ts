@@ -9,26 +9,24 @@ import { errorHandler } from './http/middleware/errors.ts'
 import { securityHeaders } from './http/middleware/security-headers.ts'
 import { healthRouter } from './http/health.ts'
 import { assetsRouter } from './http/assets.ts'
-import { interactionRouter } from './oidc/interactions/router.ts'
 import { scopeDescriber } from './oidc/scope-descriptions.ts'
-import { federationCallbackRouter, federationInteractions } from './federation/routes.ts'
 import Router from '@koa/router'
-import { authzRoutes } from './authz/routes.ts'
-import { httpMetrics } from './metrics/http.ts'
-import { metricsRoutes } from './metrics/routes.ts'
-import { auditRoutes } from './audit/routes.ts'
-import { adminRoutes } from './admin/routes.ts'
+import type { Dispatch } from './admin/console/api.ts'
+import { httpMetrics, metricsHttp } from './metrics/http.ts'
+import { authzHttp } from './authz/http.ts'
+import { auditHttp } from './audit/http.ts'
+import { apikeysHttp } from './apikeys/http.ts'
+import { adminHttp } from './admin/http.ts'
+import { ssfHttp } from './ssf/http.ts'
+import { oidcHttp } from './oidc/http.ts'
+import { federationHttp } from './federation/http.ts'
+import { accountHttp } from './account/http.ts'
 import { adminServices } from './admin/service.ts'
 import { reportDeps } from './audit/report-deps.ts'
-import { apiKeyRoutes } from './apikeys/routes.ts'
-import { ssfRoutes } from './ssf/routes.ts'
-import { ssfAdminRoutes } from './ssf/admin-routes.ts'
 import { mountRoutes } from './http/contract.ts'
 import { apiDocsRouter } from './http/api-docs.ts'
-import { accountRouter } from './account/routes.ts'
 import { managementIpGuard } from './http/middleware/management-ips.ts'
 import { crossSiteFormGuard } from './http/cross-site.ts'
-import { providerFormRouter } from './oidc/provider-forms.ts'
 import { rateLimits } from './http/rate-limits.ts'
 import { oauthForm, replayedRequest } from './http/oauth-request.ts'
 import { shareRequestId } from './http/middleware/request.ts'
@@ -41,13 +39,6 @@ import { requestIdOf } from './http/middleware/request.ts'
 const APP_VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version
-import { passwordResetRouter } from './account/password-reset.ts'
-import { consoleRouter } from './admin/console/routes.ts'
-import { consoleService } from './admin/console/service.ts'
-import { consoleApi, type Dispatch } from './admin/console/api.ts'
-import { consoleSessions } from './admin/console/session.ts'
-import { emailVerificationRouter } from './account/email-links.ts'
-import { registrationRouter } from './account/registration.ts'
 
 export interface AppOptions {
   isShuttingDown?: () => boolean
@@ -55,10 +46,9 @@ export interface AppOptions {
   dispatch?: () => Dispatch
 }
 
-/** Our routers, in the order they are tried (before oidc-provider). */
-function routersOf(c: Container, opts: AppOptions) {
-  const admin = adminServices(c)
-  const management = managementIpGuard({
+/** MANAGEMENT_ALLOWED_IPS: refused calls are logged and audited. */
+function managementGuard(c: Container) {
+  return managementIpGuard({
     allowed: c.config.MANAGEMENT_ALLOWED_IPS,
     clientIp: c.clientIp,
     onDenied: (ctx, ip) => {
@@ -72,92 +62,120 @@ function routersOf(c: Container, opts: AppOptions) {
       })
     },
   })
+}
+
+/** Our routers, in the order they are tried (before oidc-provider). */
+function routersOf(c: Container, opts: AppOptions) {
+  const admin = adminServices(c)
+  const management = managementGuard(c)
   // One guard for every form of our pages: a POST from another site is refused (issue 10 §2).
   const formGuard = crossSiteFormGuard(c.config.PUBLIC_URL, (ctx, reason) => {
     c.logger.warn({ path: ctx.path, reason, requestId: ctx.state.requestId }, 'cross-site form post refused')
   })
-  // The JSON APIs, declared as route contracts (http/contract.ts): mounted together and
-  // described by one OpenAPI document (/openapi.json).
-  const apiRoutes = [
-    ...authzRoutes({
-      publicUrl: c.config.PUBLIC_URL,
-      bearerSchemes: c.bearerSchemes,
-      stores: c.authz.stores,
-      decide: c.authz.decide,
-      management,
-    }),
-    ...metricsRoutes(c.metrics),
-    ...auditRoutes({
-      bearerSchemes: c.bearerSchemes,
-      chain: c.auditChain,
-      record: (e) => c.audit.record(e),
-      report: reportDeps(c),
-      management,
-    }),
-    ...apiKeyRoutes({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp, management }),
-    ...adminRoutes({ admin, management }),
-    ...ssfRoutes(c.ssf),
-    ...ssfAdminRoutes(c.ssf, admin.authority),
-  ]
-  return [
-    healthRouter({ checks: c.readiness, isShuttingDown: opts.isShuttingDown ?? (() => false) }),
-    assetsRouter(brandOf(c.config)),
-    interactionRouter({
+  const csrfKey = deriveKey(c.masterKey.ring.keys.get(c.masterKey.ring.currentId)!, 'csrf')
+  // Each capability declares its HTTP surface in its http.ts: JSON API route contracts and pages.
+  const federation = federationHttp({
+    federation: c.federation,
+    users: c.users,
+    audit: c.audit,
+    login: c.login,
+    clientIp: c.clientIp,
+  })
+  const oidc = oidcHttp({
+    interactions: {
       provider: c.provider,
       users: c.users,
       audit: c.audit,
-      csrfKey: deriveKey(c.masterKey.ring.keys.get(c.masterKey.ring.currentId)!, 'csrf'),
+      csrfKey,
       passwordMinLength: c.config.PASSWORD_MIN_LENGTH,
       login: c.login,
       clientIp: c.clientIp,
       formGuard,
       holdings: c.holdings,
       describeScopes: scopeDescriber(() => c.queries.resources.list()),
-      federation: federationInteractions({ federation: c.federation, users: c.users, audit: c.audit, login: c.login }),
+      federation: federation.interactions,
       verification: c.emailVerification,
       registration: c.registration.options.enabled,
       notices: c.notices,
-    }),
-    federationCallbackRouter({ audit: c.audit, clientIp: c.clientIp }),
-    accountRouter({
+    },
+    formGuard,
+  })
+  const account = accountHttp({
+    account: {
       users: c.users,
       audit: c.audit,
       login: c.login,
       clientIp: c.clientIp,
-      csrfKey: deriveKey(c.masterKey.ring.keys.get(c.masterKey.ring.currentId)!, 'csrf'),
+      csrfKey,
       passwordMinLength: c.config.PASSWORD_MIN_LENGTH,
       publicUrl: c.config.PUBLIC_URL,
       apikeys: c.apikeys,
       formGuard,
       verification: c.emailVerification,
-    }),
-    providerFormRouter(formGuard),
-    // The admin console (issue 12 §3): pages over the admin API, called through the app itself.
-    consoleRouter({
-      service: consoleService({
-        api: consoleApi({ dispatch: () => opts.dispatch!(), publicUrl: c.config.PUBLIC_URL }),
-        sessions: consoleSessions({ redis: c.redis, prefix: c.config.REDIS_PREFIX, db: c.queries.payloads }),
-        publicUrl: c.config.PUBLIC_URL,
-        requireMfa: c.config.ADMIN_CONSOLE_REQUIRE_MFA,
-      }),
-      clientIp: c.clientIp,
-      formGuard,
-      secure: c.config.PUBLIC_URL.startsWith('https:'),
-    }),
-    mountRoutes(new Router(), apiRoutes, { bearerSchemes: c.bearerSchemes, management }),
-    apiDocsRouter({
-      routes: apiRoutes,
-      info: { title: 'portcullis', version: APP_VERSION, publicUrl: c.config.PUBLIC_URL },
-    }),
-    passwordResetRouter({ reset: c.passwordReset, product: c.config.PRODUCT_NAME, clientIp: c.clientIp, formGuard }),
-    emailVerificationRouter({ verification: c.emailVerification, clientIp: c.clientIp, formGuard }),
-    registrationRouter({
+    },
+    passwordReset: { reset: c.passwordReset, product: c.config.PRODUCT_NAME, clientIp: c.clientIp, formGuard },
+    emailLinks: { verification: c.emailVerification, clientIp: c.clientIp, formGuard },
+    registration: {
       registration: c.registration,
       challenge: c.signupChallenge,
       product: c.config.PRODUCT_NAME,
       clientIp: c.clientIp,
       formGuard,
+    },
+  })
+  const adminSurface = adminHttp({
+    admin,
+    management,
+    // The admin console (issue 12 §3): pages over the admin API, called through the app itself.
+    console: {
+      dispatch: () => opts.dispatch!(),
+      publicUrl: c.config.PUBLIC_URL,
+      redis: c.redis,
+      prefix: c.config.REDIS_PREFIX,
+      payloads: c.queries.payloads,
+      requireMfa: c.config.ADMIN_CONSOLE_REQUIRE_MFA,
+      clientIp: c.clientIp,
+      formGuard,
+    },
+  })
+  // The JSON APIs, declared as route contracts (http/contract.ts): mounted together and
+  // described by one OpenAPI document (/openapi.json), in this order.
+  const apiRoutes = [
+    authzHttp({
+      publicUrl: c.config.PUBLIC_URL,
+      bearerSchemes: c.bearerSchemes,
+      stores: c.authz.stores,
+      decide: c.authz.decide,
+      management,
     }),
+    metricsHttp(c.metrics),
+    auditHttp({
+      bearerSchemes: c.bearerSchemes,
+      chain: c.auditChain,
+      record: (e) => c.audit.record(e),
+      report: reportDeps(c),
+      management,
+    }),
+    apikeysHttp({ service: c.apikeys, bearerSchemes: c.bearerSchemes, clientIp: c.clientIp, management }),
+    adminSurface,
+    ssfHttp({ ssf: c.ssf, authority: admin.authority }),
+  ].flatMap((surface) => surface.routes ?? [])
+  return [
+    healthRouter({ checks: c.readiness, isShuttingDown: opts.isShuttingDown ?? (() => false) }),
+    assetsRouter(brandOf(c.config)),
+    oidc.pages.interactions,
+    federation.pages.callback,
+    account.pages.account,
+    oidc.pages.forms,
+    adminSurface.pages.console,
+    mountRoutes(new Router(), apiRoutes, { bearerSchemes: c.bearerSchemes, management }),
+    apiDocsRouter({
+      routes: apiRoutes,
+      info: { title: 'portcullis', version: APP_VERSION, publicUrl: c.config.PUBLIC_URL },
+    }),
+    account.pages.passwordReset,
+    account.pages.emailLinks,
+    account.pages.registration,
   ]
 }
 

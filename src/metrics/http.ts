@@ -1,5 +1,7 @@
 import type { Middleware } from 'koa'
 import type { Metrics } from './registry.ts'
+import type { HttpSurface } from '../http/surface.ts'
+import { metricsRoutes } from './routes.ts'
 
 // oidc-provider's endpoints (it routes them itself, so no router template is set for them).
 const PROVIDER_ROUTES: [RegExp, string][] = [
@@ -62,4 +64,9 @@ export function httpMetrics(m: Metrics): Middleware {
       }
     }
   }
+}
+
+/** GET /metrics on the main port (routes.ts); the middleware above is mounted by src/app.ts. */
+export function metricsHttp(m: Metrics): HttpSurface {
+  return { routes: metricsRoutes(m) }
 }
