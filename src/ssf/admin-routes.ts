@@ -11,7 +11,8 @@ import type { SsfService } from './service.ts'
  * list them, and pause, disable or enable one; the receiver is told with a stream-updated event
  * (SSF 1.0 §8.1.5). Receivers are OAuth clients, so the client permissions decide.
  */
-const tags = ['Administration', 'Shared Signals'] as const
+// one tag: the reference page lists an operation once per tag
+const tags = ['Administration'] as const
 const reason = z
   .string()
   .min(1)

@@ -233,6 +233,8 @@ describe.skipIf(Boolean(reason))('serve --workers 2: workers that keep dying', (
   }, 60_000)
 
   it('the primary restarts at most 5 within a minute, then stops the rest and exits 1 instead of looping', async () => {
+    // a worker's own log line may reach us after the primary's (separate pipes): wait for it
+    await server.waitForLog(/^worker listening$/, 60_000)
     const first = server.logs().find((l) => l.msg === 'worker listening')!.pid as number
     process.kill(first, 'SIGKILL')
     for (let i = 1; i <= 5; i++) {
