@@ -8,7 +8,7 @@ const root = path.resolve(import.meta.dirname, '..')
 
 // Top-level folders of src/ that are not capabilities: infrastructure and toolkits. Every other
 // folder under src/ is a capability (so a new capability is covered without editing this list).
-const NOT_CAPABILITIES = new Set(['config', 'db', 'http', 'views', 'generated', 'commands', 'crypto'])
+const NOT_CAPABILITIES = new Set(['config', 'db', 'http', 'net', 'views', 'generated', 'commands', 'crypto'])
 
 const rel = (file) => path.relative(root, file).split(path.sep).join('/')
 

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto'
 import { seal, type Keyring } from '../crypto/envelope.ts'
 import { AppError } from '../errors.ts'
-import { formatCidr, parseCidr } from '../http/client-ip.ts'
+import { formatCidr, parseCidr } from '../net/ip.ts'
 import type { AuditLog } from '../audit/log.ts'
 import { newKey, newKeyId } from './format.ts'
 import type { SecretHasher } from './hashing.ts'

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { z } from 'zod'
 import { ConfigError } from '../errors.ts'
-import { parseCidr } from '../http/client-ip.ts'
+import { parseCidr } from '../net/ip.ts'
 import { parseAdminWindow } from './admin-window.ts'
 import { parseSyslogUrl } from './syslog-url.ts'
 import { readTls, type TlsMaterial } from './tls.ts'

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
-import { ipInCidrs, parseCidr, parseIp } from './client-ip.ts'
+import { ipInCidrs, parseCidr, parseIp } from '../net/ip.ts'
 import { xfccCertificate } from './xfcc.ts'
 
 /** A client certificate presented with a request (RFC 8705). */

@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider'
 import { errors, type KoaContextWithOIDC } from 'oidc-provider'
-import { ipInCidrs, parseCidr, type Cidr, type ClientIp } from '../http/client-ip.ts'
+import type { ClientIp } from '../http/client-ip.ts'
+import { ipInCidrs, parseCidr, type Cidr } from '../net/ip.ts'
 
 /**
  * Per-client IP allowlists (issue 5): client metadata `allowed_ips`, a list of IPv4/IPv6

@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa'
 import { AppError } from '../../errors.ts'
-import { ipInCidrs, parseCidr, type ClientIp } from '../client-ip.ts'
+import type { ClientIp } from '../client-ip.ts'
+import { ipInCidrs, parseCidr } from '../../net/ip.ts'
 
 export interface ManagementIpDeps {
   /** MANAGEMENT_ALLOWED_IPS: addresses or CIDRs; empty means no restriction. */
